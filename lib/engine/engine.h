@@ -1,0 +1,139 @@
+// The engine: the only code that calls OpenMM. Loads a serialized System and
+// its starting coordinates, runs one replica per OpenMM Context, moves it
+// between rungs, evaluates reduced potentials and saves/restores a portable
+// state. Every OpenMM exception is caught here and becomes an absl::Status.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "lib/exchange/ladder.h"
+
+namespace OpenMM {
+class System;
+class State;
+class Context;
+class LangevinMiddleIntegrator;
+class Platform;
+}  // namespace OpenMM
+
+namespace replex::engine {
+
+using Vec3 = std::array<double, 3>;
+
+// Platforms OpenMM can create in this process, after loading its plugins from
+// Platform::getDefaultPluginsDirectory(). Plugin load failures are kept and
+// reported by PluginLoadFailures() so an "unknown platform" error can say why.
+std::vector<std::string> AvailablePlatforms();
+std::vector<std::string> PluginLoadFailures();
+
+// Everything needed to continue a replica anywhere: independent of platform
+// and device (unlike Context::createCheckpoint).
+struct PortableState {
+  std::vector<Vec3> positions_nm;
+  std::vector<Vec3> velocities_nm_per_ps;
+  std::array<Vec3, 3> box_vectors_nm{};
+  std::map<std::string, double> parameters;  // context global parameters
+  double time_ps = 0;
+
+  // Compact, versioned little-endian encoding (doubles bit-exact).
+  std::string Serialize() const;
+  static absl::StatusOr<PortableState> Deserialize(absl::string_view bytes);
+};
+
+// A parsed System plus starting coordinates. Immutable; thread-safe.
+class Model {
+ public:
+  // `system_xml` is XmlSerializer output for an OpenMM::System. Exactly one of
+  // `state_xml` (XmlSerializer output for an OpenMM::State) or `pdb` is
+  // non-empty. Fails with INVALID_ARGUMENT naming the input ("system_xml",
+  // "state_xml", "pdb") for malformed text, non-finite coordinates, or
+  // a particle count that differs from the System's.
+  static absl::StatusOr<std::shared_ptr<const Model>> Load(
+      absl::string_view system_xml, absl::string_view state_xml,
+      absl::string_view pdb);
+
+  int num_particles() const;
+  const OpenMM::System& system() const { return *system_; }
+  const PortableState& initial_state() const { return initial_; }
+  // True when the initial coordinates carried velocities (State XML).
+  bool has_initial_velocities() const { return has_velocities_; }
+
+  ~Model();
+
+ private:
+  Model();
+  std::unique_ptr<OpenMM::System> system_;
+  PortableState initial_;
+  bool has_velocities_ = false;
+};
+
+struct EngineOptions {
+  std::string platform = "CPU";  // Reference, CPU, OpenCL, CUDA
+  std::map<std::string, std::string> platform_properties;
+  double timestep_ps = 0.002;
+  double friction_per_ps = 1.0;
+};
+
+// One replica: an OpenMM Context with a LangevinMiddleIntegrator. Not
+// thread-safe: one thread at a time (different replicas may run concurrently).
+class Replica {
+ public:
+  // Creates the Context on exactly `options.platform` (UNAVAILABLE naming the
+  // available platforms otherwise, never a fallback); checks every ladder
+  // parameter is a global parameter of the System (INVALID_ARGUMENT listing
+  // those it has); places the replica at `rung` from the model's initial
+  // state, drawing velocities at the rung temperature from `seed` unless the
+  // initial state carried velocities.
+  static absl::StatusOr<std::unique_ptr<Replica>> Create(
+      std::shared_ptr<const Model> model, const EngineOptions& options,
+      const exchange::Ladder& ladder, int rung, uint64_t seed);
+
+  // Moves to another rung: integrator temperature with velocities rescaled by
+  // sqrt(T_new / T_old), and the rung's global parameters.
+  absl::Status SetRung(int rung);
+  int rung() const { return rung_; }
+
+  // Integrates `steps` steps. `segment_seed` makes the segment's random forces
+  // a function of the seed alone on the Reference platform (whose random
+  // generator is process-global: segments there are serialised and reseeded);
+  // other platforms keep the per-Context stream seeded at creation.
+  // Fails with INTERNAL (naming the step count) if OpenMM throws or the
+  // resulting energy or positions are not finite.
+  absl::Status Run(int steps, uint64_t segment_seed);
+
+  // Potential energy at the current rung's parameters, kJ/mol.
+  absl::StatusOr<double> PotentialEnergy();
+  // u_k(x) = beta_k * U_k(x) of the current configuration at each rung in
+  // `rungs`; restores the current rung's parameters afterwards.
+  absl::StatusOr<std::vector<double>> ReducedPotentials(
+      absl::Span<const int> rungs);
+
+  absl::StatusOr<PortableState> Save();
+  // Fails with INVALID_ARGUMENT on a particle-count mismatch or non-finite
+  // values; the replica is unchanged then.
+  absl::Status Restore(const PortableState& state);
+
+  ~Replica();
+
+ private:
+  Replica();
+  std::shared_ptr<const Model> model_;
+  std::optional<exchange::Ladder> ladder_;
+  std::string platform_name_;
+  std::unique_ptr<OpenMM::System> system_copy_;
+  std::unique_ptr<OpenMM::LangevinMiddleIntegrator> integrator_;
+  std::unique_ptr<OpenMM::Context> context_;
+  int rung_ = 0;
+};
+
+}  // namespace replex::engine

@@ -1,0 +1,57 @@
+// Mixing statistics of a replica-exchange run, accumulated round by round.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lib/exchange/scheme.h"
+
+namespace replex::exchange {
+
+// Not thread-safe.
+class Statistics {
+ public:
+  explicit Statistics(int n_rungs);
+
+  // Call once per round, in round order.
+  void Record(const RoundOutcome& outcome);
+
+  int n_rungs() const { return n_; }
+  int64_t rounds() const { return rounds_; }
+  const std::vector<int64_t>& pair_attempts() const { return pair_attempts_; }
+  const std::vector<int64_t>& pair_accepts() const { return pair_accepts_; }
+  // accepts / attempts per neighbour pair (k, k+1); NaN where no attempts.
+  std::vector<double> PairAcceptance() const;
+
+  // Empirical rung-to-rung transition matrix over one round (row-stochastic,
+  // from the counts of replicas moving from rung i to rung j), symmetrised as
+  // (C + C^T) / 2 so that it is reversible and its spectrum real.
+  std::vector<std::vector<double>> TransitionMatrix() const;
+  // Second-largest eigenvalue of TransitionMatrix(); near 1 means slow mixing.
+  // Returns NaN before any round or for a single rung.
+  double SecondLargestEigenvalue() const;
+
+  // Round trips: a replica goes lowest rung -> highest rung -> lowest rung.
+  int64_t RoundTrips() const;
+  const std::vector<int64_t>& round_trips_per_replica() const {
+    return trips_per_replica_;
+  }
+  // Mean rounds per completed round trip; NaN when none completed.
+  double MeanRoundTripRounds() const;
+  // Per rung: fraction of visits by replicas whose last extreme was the lowest
+  // rung (travelling up). NaN for rungs with no such labelled visits.
+  std::vector<double> FractionUp() const;
+
+ private:
+  int n_;
+  int64_t rounds_ = 0;
+  std::vector<int64_t> pair_attempts_, pair_accepts_;
+  std::vector<int64_t> transitions_;  // n*n counts, from -> to
+  std::vector<int> last_extreme_;     // per replica: -1 none, 0 low, 1 high
+  std::vector<int64_t> trip_start_round_;
+  std::vector<int64_t> trips_per_replica_;
+  int64_t trip_rounds_total_ = 0;
+  std::vector<int64_t> visits_up_, visits_labelled_;
+};
+
+}  // namespace replex::exchange

@@ -1,0 +1,55 @@
+// The synchronous exchange loop: runs every replica of a job for a segment,
+// gathers reduced potentials, decides swaps and moves replicas between rungs.
+// Embedded mode (`replex run`) drives it directly, multiplexing replicas over
+// a pool of threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/exchange/scheme.h"
+#include "lib/exchange/statistics.h"
+#include "replex/v1/job.pb.h"
+
+namespace replex::runner {
+
+// One round as seen by observers: the energies behind its decisions and the
+// outcome. Valid only during the callback.
+struct RoundReport {
+  const exchange::RoundOutcome& outcome;
+  // Potential energy (kJ/mol, at its rung before the swap) per replica.
+  const std::vector<double>& potential_kj_mol;
+  const exchange::Statistics& statistics;
+  double elapsed_seconds;  // since the job started
+};
+
+struct RunOptions {
+  int threads = 1;  // replicas multiplexed over this many threads
+  // Called after each round, on the calling thread; a non-OK status stops the
+  // run and is returned.
+  std::function<absl::Status(const RoundReport&)> on_round;
+};
+
+struct RunResult {
+  int64_t rounds = 0;
+  exchange::Permutation final_permutation;
+  std::vector<double> pair_acceptance;  // per neighbour pair
+  std::vector<int64_t> pair_attempts, pair_accepts;
+  int64_t round_trips = 0;
+  double mean_round_trip_rounds = 0;  // NaN when none
+  double second_eigenvalue = 0;
+  std::vector<double> fraction_up;
+  double wall_seconds = 0;
+  double simulated_ns = 0;  // summed over replicas
+  double ns_per_day = 0;    // aggregate: simulated_ns / wall days
+};
+
+// Validates the spec, loads the model, creates one engine replica per rung
+// (replica i starts at rung i) and runs n_rounds rounds.
+absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
+                                 const RunOptions& options);
+
+}  // namespace replex::runner
