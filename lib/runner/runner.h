@@ -22,6 +22,10 @@ struct RoundReport {
   const exchange::RoundOutcome& outcome;
   // Potential energy (kJ/mol, at its rung before the swap) per replica.
   const std::vector<double>& potential_kj_mol;
+  // The reduced potentials the decision used: u_k(x_i) for every (replica i,
+  // rung k) under T-only ladders; for others the entries the scheme needed
+  // (all of them under gibbs), NaN elsewhere.
+  const exchange::ReducedPotentials& reduced;
   const exchange::Statistics& statistics;
   double elapsed_seconds;  // since the job started
 };
