@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds, and runs the
+# alanine dipeptide T-REMD example in embedded mode (one process), printing a
+# progress line as it goes and the result summary at the end.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/tools/install-deps.sh"
+"$root/tools/build.sh"
+job=${1:-$root/examples/alanine-dipeptide/job.yaml}
+threads=${REPLEX_THREADS:-$(nproc)}
+exec "${REPLEX_BUILD_DIR:-$root/build}/cli/replex" run "$job" --threads="$threads"
