@@ -98,9 +98,12 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   exchange::Permutation permutation = exchange::Permutation::Identity(n);
   exchange::Statistics statistics(n);
   std::vector<double> potentials(n);
+  std::vector<std::vector<engine::Vec3>> positions(n);
   for (int64_t round = 0; round < spec.exchange().n_rounds(); ++round) {
     // Only Hamiltonian ladders need a matrix; T-REMD derives u from U.
     exchange::ReducedPotentials matrix(ladder->temperature_only() ? 0 : n);
+    const bool want_positions = options.positions_every > 0 &&
+                                round % options.positions_every == 0;
     // Each task moves its replica to the rung the last round gave it, runs a
     // segment and evaluates the energies this round's decision needs. Tasks
     // touch only their own replica and their own row of `matrix`.
@@ -129,6 +132,14 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
           }
         }
       }
+      if (potential.ok() && want_positions) {
+        absl::StatusOr<engine::PortableState> state = replica.Save();
+        if (state.ok()) {
+          positions[i] = std::move(state->positions_nm);
+        } else {
+          potential = state.status();
+        }
+      }
       errors[i] = potential.ok()
                       ? absl::OkStatus()
                       : ReplicaError(potential.status(), i, rung, round);
@@ -149,6 +160,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     permutation = outcome->after;
     if (options.on_round) {
       const RoundReport report{*outcome, potentials, reduced, statistics,
+                               want_positions ? &positions : nullptr,
                                absl::ToDoubleSeconds(absl::Now() - start)};
       if (absl::Status status = options.on_round(report); !status.ok()) {
         return status;

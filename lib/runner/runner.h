@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/engine/engine.h"
 #include "lib/exchange/scheme.h"
 #include "lib/exchange/statistics.h"
 #include "replex/v1/job.pb.h"
@@ -27,11 +28,16 @@ struct RoundReport {
   // (all of them under gibbs), NaN elsewhere.
   const exchange::ReducedPotentials& reduced;
   const exchange::Statistics& statistics;
+  // Positions per replica (nm) after this round's segment, when the round is
+  // a multiple of RunOptions::positions_every; null otherwise.
+  const std::vector<std::vector<engine::Vec3>>* positions_nm;
   double elapsed_seconds;  // since the job started
 };
 
 struct RunOptions {
   int threads = 1;  // replicas multiplexed over this many threads
+  // Collect positions every this many rounds (0: never), for observers.
+  int positions_every = 0;
   // Called after each round, on the calling thread; a non-OK status stops the
   // run and is returned.
   std::function<absl::Status(const RoundReport&)> on_round;

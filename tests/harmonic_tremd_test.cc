@@ -1,0 +1,64 @@
+// T-REMD of harmonic oscillators through the real engine (OpenMM, Reference
+// platform): each rung's potential energy must follow its exact distribution
+// and each neighbour pair must accept swaps at the analytic rate.
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/engine/engine.h"
+#include "lib/exchange/ladder.h"
+#include "lib/runner/runner.h"
+#include "lib/spec/spec.h"
+#include "tests/sampling_checks.h"
+
+namespace replex::testing {
+namespace {
+
+TEST(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
+  const v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
+  const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
+  const auto model =
+      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+  ASSERT_TRUE(model.ok()) << model.status();
+  // U = sum_i K r_i^2 / 2 over N particles in 3-D with no constraints:
+  // U ~ Gamma(3N/2, k_B T) exactly.
+  const int dof = 3 * (*model)->num_particles();
+  const int n = ladder.size();
+
+  std::vector<std::vector<double>> energy_by_rung(n);
+  std::vector<std::vector<double>> accepted_by_pair(n - 1);
+  runner::RunOptions options;
+  options.threads = 2;
+  options.on_round = [&](const runner::RoundReport& report) {
+    for (int i = 0; i < n; ++i) {
+      energy_by_rung[report.outcome.before.rung_of_replica(i)].push_back(
+          report.potential_kj_mol[i]);
+    }
+    for (int k = 0; k + 1 < n; ++k) {
+      if (report.outcome.pair_attempts[k] > 0) {
+        accepted_by_pair[k].push_back(report.outcome.pair_accepts[k]);
+      }
+    }
+    return absl::OkStatus();
+  };
+  const auto result = runner::RunJob(spec, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rounds, spec.exchange().n_rounds());
+
+  for (int k = 0; k < n; ++k) {
+    const double kt =
+        exchange::kMolarGasConstantKJPerMolK * ladder.rung(k).temperature_k;
+    ExpectDistributed(
+        energy_by_rung[k],
+        [&](double u) { return GammaCdf(dof / 2.0, kt, u); },
+        "rung " + std::to_string(k) + " potential energy");
+  }
+  for (int k = 0; k + 1 < n; ++k) {
+    ExpectMeanNear(
+        accepted_by_pair[k],
+        HarmonicSwapAcceptance(dof, ladder.beta(k), ladder.beta(k + 1)),
+        "acceptance of pair " + std::to_string(k));
+  }
+}
+
+}  // namespace
+}  // namespace replex::testing

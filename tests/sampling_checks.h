@@ -1,0 +1,67 @@
+// Shared assertions for the sampling tests: load an example job, and compare
+// a correlated time series with an exact distribution or value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+#include "lib/spec/spec.h"
+#include "tests/statistical_util.h"
+#include "tests/test_paths.h"
+
+namespace replex::testing {
+
+// Significance of each KS test. A test body runs a few (one per rung), so the
+// chance that a correct sampler fails one is below 1% per body; the seeds are
+// fixed, so a run either passes or fails reproducibly.
+inline constexpr double kKsAlpha = 1e-3;
+// Mean checks allow this many (correlation-corrected) standard errors:
+// two-sided p = 6e-5 per check for a correct sampler.
+inline constexpr double kSigmas = 4.0;
+
+inline v1::JobSpec LoadExample(const std::string& relative_path) {
+  absl::StatusOr<v1::JobSpec> spec =
+      spec::LoadYamlFile(SourcePath(relative_path));
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? *spec : v1::JobSpec();
+}
+
+// Drops the first 10% as equilibration (the examples start from one
+// configuration), subsamples to roughly independent points, and runs a KS
+// test against the CDF.
+inline void ExpectDistributed(const std::vector<double>& series,
+                              const std::function<double(double)>& cdf,
+                              const std::string& label) {
+  const std::vector<double> equilibrated(
+      series.begin() + series.size() / 10, series.end());
+  const double g = StatisticalInefficiency(equilibrated);
+  const std::vector<double> independent = Subsample(equilibrated, g);
+  // Fewer than 100 independent samples would make the test too weak to mean
+  // anything; the job is then too short for its correlation time.
+  ASSERT_GE(independent.size(), 100u)
+      << label << ": only " << independent.size()
+      << " independent samples (statistical inefficiency " << g << ")";
+  const double d = KsStatistic(independent, cdf);
+  const double critical = KsCriticalValue(independent.size(), kKsAlpha);
+  EXPECT_LT(d, critical) << label << ": KS statistic " << d << " over "
+                         << independent.size() << " samples (g = " << g
+                         << ") exceeds the alpha = " << kKsAlpha
+                         << " critical value " << critical;
+}
+
+// The series' mean (after 10% equilibration) is within kSigmas
+// correlation-corrected standard errors of `expected`.
+inline void ExpectMeanNear(const std::vector<double>& series, double expected,
+                           const std::string& label) {
+  const std::vector<double> equilibrated(
+      series.begin() + series.size() / 10, series.end());
+  const double mean = Mean(equilibrated);
+  const double error = StandardErrorOfMean(equilibrated);
+  EXPECT_NEAR(mean, expected, kSigmas * error)
+      << label << ": mean " << mean << " +- " << error << " over "
+      << equilibrated.size() << " samples, expected " << expected;
+}
+
+}  // namespace replex::testing
