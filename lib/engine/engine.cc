@@ -1,1 +1,990 @@
-// placeholder
+// The engine's OpenMM adapter: model loading (System/State XML, PDB), one
+// Context per replica, rung changes, reduced potentials and the portable
+// state codec. OpenMM's camelCase API and its exceptions stay in this file.
+#include "lib/engine/engine.h"
+
+#include <OpenMM.h>
+#include <openmm/reference/SimTKOpenMMUtilities.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+
+namespace replex::engine {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Errors
+
+// Runs `body` (returning absl::Status or absl::StatusOr) and turns anything
+// OpenMM throws into a Status with `code`, prefixed by `what`.
+template <typename Body>
+auto Guarded(absl::StatusCode code, absl::string_view what, Body&& body)
+    -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return absl::Status(code, absl::StrCat(what, ": ", e.what()));
+  } catch (...) {
+    return absl::Status(code, absl::StrCat(what, ": unknown exception"));
+  }
+}
+
+bool IsFinite(const Vec3& v) {
+  return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]);
+}
+
+// Index of the first non-finite vector, or -1.
+int FirstNonFinite(const std::vector<Vec3>& vs) {
+  for (size_t i = 0; i < vs.size(); ++i) {
+    if (!IsFinite(vs[i])) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+absl::Status CheckRung(const exchange::Ladder& ladder, int rung) {
+  if (rung < 0 || rung >= ladder.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rung ", rung, " is outside the ladder's ", ladder.size(), " rungs"));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Conversions between OpenMM and engine types
+
+Vec3 FromOpenMM(const OpenMM::Vec3& v) { return {v[0], v[1], v[2]}; }
+OpenMM::Vec3 ToOpenMM(const Vec3& v) { return OpenMM::Vec3(v[0], v[1], v[2]); }
+
+std::vector<Vec3> FromOpenMM(const std::vector<OpenMM::Vec3>& vs) {
+  std::vector<Vec3> out;
+  out.reserve(vs.size());
+  for (const OpenMM::Vec3& v : vs) out.push_back(FromOpenMM(v));
+  return out;
+}
+
+std::vector<OpenMM::Vec3> ToOpenMM(const std::vector<Vec3>& vs) {
+  std::vector<OpenMM::Vec3> out;
+  out.reserve(vs.size());
+  for (const Vec3& v : vs) out.push_back(ToOpenMM(v));
+  return out;
+}
+
+std::array<Vec3, 3> BoxOf(const OpenMM::State& state) {
+  OpenMM::Vec3 a, b, c;
+  state.getPeriodicBoxVectors(a, b, c);
+  return {FromOpenMM(a), FromOpenMM(b), FromOpenMM(c)};
+}
+
+// ---------------------------------------------------------------------------
+// Plugins and platforms
+
+std::once_flag plugins_once;
+// Written once under plugins_once, read-only afterwards.
+std::vector<std::string>* plugin_failures = nullptr;
+
+void LoadPluginsOnce() {
+  std::call_once(plugins_once, [] {
+    plugin_failures = new std::vector<std::string>();
+    try {
+      OpenMM::Platform::loadPluginsFromDirectory(
+          OpenMM::Platform::getDefaultPluginsDirectory());
+      *plugin_failures = OpenMM::Platform::getPluginLoadFailures();
+    } catch (const std::exception& e) {
+      plugin_failures->push_back(e.what());
+    }
+  });
+}
+
+absl::StatusOr<OpenMM::Platform*> FindPlatform(const std::string& name) {
+  const std::vector<std::string> available = AvailablePlatforms();
+  for (const std::string& candidate : available) {
+    if (candidate == name) return &OpenMM::Platform::getPlatformByName(name);
+  }
+  std::string message = absl::StrCat(
+      "OpenMM platform '", name, "' is not available here (available: ",
+      available.empty() ? "none" : absl::StrJoin(available, ", "),
+      "); the engine never falls back to another platform");
+  const std::vector<std::string> failures = PluginLoadFailures();
+  if (!failures.empty()) {
+    absl::StrAppend(&message,
+                    ". Plugin load failures: ", absl::StrJoin(failures, "; "));
+  }
+  return absl::UnavailableError(message);
+}
+
+absl::Status CheckPlatformProperties(
+    const OpenMM::Platform& platform,
+    const std::map<std::string, std::string>& properties) {
+  const std::vector<std::string>& known = platform.getPropertyNames();
+  for (const auto& [name, value] : properties) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "platform property '", name, "' is not a property of the ",
+          platform.getName(), " platform (it has ",
+          known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Random seeds
+
+// splitmix64's finaliser: nearby seeds (replica 0, 1, 2, ...) map to
+// unrelated OpenMM streams.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// OpenMM seeds are ints, and 0 means "pick one from the clock".
+int OpenMMSeed(uint64_t seed) {
+  const int value = static_cast<int>(Mix(seed) & 0x7fffffffULL);
+  return value == 0 ? 1 : value;
+}
+
+// The Reference platform draws every random number from one process-global
+// generator (SimTKOpenMMUtilities), which Context creation reseeds and
+// integration advances. This mutex serialises both so a Reference segment's
+// random forces depend only on its segment seed.
+ABSL_CONST_INIT absl::Mutex reference_rng_mutex(absl::kConstInit);
+
+// Holds reference_rng_mutex when `engaged` (the Reference platform), and is a
+// no-op otherwise.
+class ABSL_SCOPED_LOCKABLE MaybeReferenceRngLock {
+ public:
+  explicit MaybeReferenceRngLock(bool engaged)
+      ABSL_EXCLUSIVE_LOCK_FUNCTION(reference_rng_mutex)
+      : engaged_(engaged) {
+    if (engaged_) reference_rng_mutex.Lock();
+  }
+  ~MaybeReferenceRngLock() ABSL_UNLOCK_FUNCTION() {
+    if (engaged_) reference_rng_mutex.Unlock();
+  }
+  MaybeReferenceRngLock(const MaybeReferenceRngLock&) = delete;
+  MaybeReferenceRngLock& operator=(const MaybeReferenceRngLock&) = delete;
+
+ private:
+  const bool engaged_;
+};
+
+// Reseeds the Reference platform's global generator. In OpenMM 7.7
+// setRandomNumberSeed() keeps the second Gaussian of the last Box-Muller pair
+// (nextGaussianIsValid), so a segment's first random force would be left over
+// from whatever ran before. Initialising the generator, which a uniform draw
+// does, discards it; createCheckpoint() (layout: uint32 seed, bool
+// initialised, bool nextGaussianIsValid, ...) confirms that, so a future
+// OpenMM that behaves differently fails loudly instead of silently.
+absl::Status ReseedReferenceRng(uint32_t seed)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(reference_rng_mutex) {
+  using OpenMM::SimTKOpenMMUtilities;
+  SimTKOpenMMUtilities::setRandomNumberSeed(seed);
+  SimTKOpenMMUtilities::getUniformlyDistributedRandomNumber();
+  std::stringstream checkpoint;
+  SimTKOpenMMUtilities::createCheckpoint(checkpoint);
+  const std::string bytes = checkpoint.str();
+  constexpr size_t kInitialised = sizeof(uint32_t);
+  constexpr size_t kGaussianCached = kInitialised + sizeof(bool);
+  uint32_t written_seed = 0;
+  if (bytes.size() > kGaussianCached) {
+    std::memcpy(&written_seed, bytes.data(), sizeof(written_seed));
+  }
+  if (written_seed != seed || bytes[kInitialised] != 1 ||
+      bytes[kGaussianCached] != 0) {
+    return absl::InternalError(
+        "could not reseed OpenMM's Reference random generator reproducibly "
+        "(a Gaussian from an earlier segment is still cached, or its "
+        "checkpoint layout changed in this OpenMM version)");
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Model loading
+
+// The `type` attribute of the document's root element. XmlSerializer picks
+// the class to build from it and deserialize<T>() casts the result to T
+// unchecked, so it has to be checked before deserialising.
+std::string RootType(absl::string_view xml) {
+  size_t pos = 0;
+  while ((pos = xml.find('<', pos)) != absl::string_view::npos) {
+    if (absl::StartsWith(xml.substr(pos), "<!--")) {
+      pos = xml.find("-->", pos);
+      if (pos == absl::string_view::npos) return "";
+      continue;
+    }
+    if (pos + 1 < xml.size() && (xml[pos + 1] == '?' || xml[pos + 1] == '!')) {
+      ++pos;
+      continue;
+    }
+    const size_t end = xml.find('>', pos);
+    const absl::string_view tag = xml.substr(pos, end - pos);
+    for (size_t at = tag.find("type="); at != absl::string_view::npos;
+         at = tag.find("type=", at + 1)) {
+      const bool starts_word = at > 0 && absl::ascii_isspace(tag[at - 1]);
+      const size_t quote = at + 5;
+      if (!starts_word || quote >= tag.size() ||
+          (tag[quote] != '"' && tag[quote] != '\'')) {
+        continue;
+      }
+      const size_t close = tag.find(tag[quote], quote + 1);
+      if (close == absl::string_view::npos) return "";
+      return std::string(tag.substr(quote + 1, close - quote - 1));
+    }
+    return "";
+  }
+  return "";
+}
+
+template <typename T>
+absl::StatusOr<std::unique_ptr<T>> DeserializeXml(absl::string_view input_name,
+                                                  absl::string_view type,
+                                                  absl::string_view xml) {
+  const std::string root_type = RootType(xml);
+  if (root_type != type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        input_name, ": expected OpenMM XmlSerializer output for a ", type,
+        " (root element with type=\"", type, "\"), found ",
+        root_type.empty() ? "no such root element"
+                          : absl::StrCat("type=\"", root_type, "\"")));
+  }
+  return Guarded(
+      absl::StatusCode::kInvalidArgument, input_name,
+      [&]() -> absl::StatusOr<std::unique_ptr<T>> {
+        std::istringstream in{std::string(xml)};
+        return std::unique_ptr<T>(OpenMM::XmlSerializer::deserialize<T>(in));
+      });
+}
+
+// Forces the engine cannot honour. Barostats: reduced potentials here are
+// beta*U without the pV term. Andersen: the engine thermostats with its
+// Langevin integrator (and the Reference generator it uses is unguarded).
+absl::Status CheckSupportedForces(const OpenMM::System& system) {
+  for (int i = 0; i < system.getNumForces(); ++i) {
+    const OpenMM::Force* force = &system.getForce(i);
+    if (dynamic_cast<const OpenMM::MonteCarloBarostat*>(force) ||
+        dynamic_cast<const OpenMM::MonteCarloAnisotropicBarostat*>(force) ||
+        dynamic_cast<const OpenMM::MonteCarloMembraneBarostat*>(force) ||
+        dynamic_cast<const OpenMM::MonteCarloFlexibleBarostat*>(force)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system_xml: force ", i,
+          " is a Monte Carlo barostat, but NPT is not supported yet (reduced "
+          "potentials here omit the pV term): remove the barostat and run "
+          "NVT"));
+    }
+    if (dynamic_cast<const OpenMM::AndersenThermostat*>(force)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system_xml: force ", i,
+          " is an AndersenThermostat; the engine thermostats with a Langevin "
+          "integrator at each rung's temperature: remove the thermostat"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// PDB columns (1-based, inclusive) per the wwPDB format.
+struct PdbField {
+  const char* name;
+  size_t first_column;
+  size_t last_column;
+};
+
+// Reads one fixed-column number from a PDB record.
+absl::StatusOr<double> PdbNumber(absl::string_view line, int line_number,
+                                 const PdbField& field) {
+  absl::string_view text;
+  if (line.size() >= field.first_column) {
+    text = absl::StripAsciiWhitespace(line.substr(
+        field.first_column - 1, field.last_column - field.first_column + 1));
+  }
+  double value = 0;
+  if (text.empty() || !absl::SimpleAtod(text, &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pdb line ", line_number, ": ", field.name, " (columns ",
+                     field.first_column, "-", field.last_column, ") is '", text,
+                     "', not a number"));
+  }
+  if (!std::isfinite(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pdb line ", line_number, ": ", field.name, " is ", text,
+                     "; coordinates must be finite"));
+  }
+  return value;
+}
+
+constexpr double kNmPerAngstrom = 0.1;
+
+struct PdbCoordinates {
+  std::vector<Vec3> positions_nm;
+  std::optional<std::array<Vec3, 3>> box_nm;
+};
+
+// ATOM/HETATM coordinates of the first model, and the CRYST1 box.
+absl::StatusOr<PdbCoordinates> ParsePdb(absl::string_view pdb) {
+  static constexpr PdbField kXyz[] = {
+      {"x", 31, 38}, {"y", 39, 46}, {"z", 47, 54}};
+  static constexpr PdbField kCell[] = {
+      {"CRYST1 a", 7, 15},     {"CRYST1 b", 16, 24},
+      {"CRYST1 c", 25, 33},    {"CRYST1 alpha", 34, 40},
+      {"CRYST1 beta", 41, 47}, {"CRYST1 gamma", 48, 54}};
+  PdbCoordinates out;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(pdb, '\n')) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const absl::string_view record = line.substr(0, 6);
+    if (record == "ENDMDL" ||
+        absl::StripTrailingAsciiWhitespace(record) == "END") {
+      break;  // only the first model is the starting structure
+    }
+    if (record == "ATOM  " || record == "HETATM") {
+      Vec3 position{};
+      for (int d = 0; d < 3; ++d) {
+        absl::StatusOr<double> value = PdbNumber(line, line_number, kXyz[d]);
+        if (!value.ok()) return value.status();
+        position[d] = *value * kNmPerAngstrom;
+      }
+      out.positions_nm.push_back(position);
+    } else if (record == "CRYST1") {
+      double cell[6];
+      for (int i = 0; i < 6; ++i) {
+        absl::StatusOr<double> value = PdbNumber(line, line_number, kCell[i]);
+        if (!value.ok()) return value.status();
+        cell[i] = *value;
+      }
+      for (int i = 0; i < 3; ++i) {
+        if (cell[i] <= 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "pdb line ", line_number, ": ", kCell[i].name, " is ", cell[i],
+              " Å; box lengths must be positive"));
+        }
+      }
+      // Angles are printed with two decimals.
+      for (int i = 3; i < 6; ++i) {
+        if (std::abs(cell[i] - 90) > 0.005) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "pdb line ", line_number, ": CRYST1 angles are ", cell[3], ", ",
+              cell[4], ", ", cell[5],
+              " degrees; only orthorhombic boxes (all 90) are read from PDB: "
+              "give the starting coordinates as State XML instead"));
+        }
+      }
+      out.box_nm = std::array<Vec3, 3>{Vec3{cell[0] * kNmPerAngstrom, 0, 0},
+                                       Vec3{0, cell[1] * kNmPerAngstrom, 0},
+                                       Vec3{0, 0, cell[2] * kNmPerAngstrom}};
+    }
+  }
+  if (out.positions_nm.empty()) {
+    return absl::InvalidArgumentError(
+        "pdb: no ATOM or HETATM records; give one per particle of the System");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Portable state codec: little-endian, independent of the host's byte order.
+
+constexpr char kMagic[4] = {'R', 'P', 'X', 'S'};
+constexpr uint32_t kFormatVersion = 1;
+
+class Writer {
+ public:
+  void Bytes(absl::string_view bytes) {
+    out_.append(bytes.data(), bytes.size());
+  }
+  void U32(uint32_t v) { Unsigned(v, 4); }
+  void U64(uint64_t v) { Unsigned(v, 8); }
+  void F64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    U64(bits);
+  }
+  void Vectors(const std::vector<Vec3>& vs) {
+    U64(vs.size());
+    for (const Vec3& v : vs) {
+      for (double x : v) F64(x);
+    }
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  void Unsigned(uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      out_.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+
+  absl::Status Bytes(size_t n, absl::string_view what, absl::string_view* out) {
+    if (in_.size() - pos_ < n) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "portable state: truncated at byte ", in_.size(), " while reading ",
+          what, " (", n, " more bytes needed at byte ", pos_, ")"));
+    }
+    *out = in_.substr(pos_, n);
+    pos_ += n;
+    return absl::OkStatus();
+  }
+  absl::Status U32(absl::string_view what, uint32_t* v) {
+    uint64_t wide = 0;
+    absl::Status status = Unsigned(4, what, &wide);
+    *v = static_cast<uint32_t>(wide);
+    return status;
+  }
+  absl::Status U64(absl::string_view what, uint64_t* v) {
+    return Unsigned(8, what, v);
+  }
+  absl::Status F64(absl::string_view what, double* v) {
+    uint64_t bits = 0;
+    absl::Status status = U64(what, &bits);
+    std::memcpy(v, &bits, sizeof(bits));
+    return status;
+  }
+  // A count of items of `item_bytes` each, checked against what is left so a
+  // corrupt count cannot trigger a huge allocation.
+  absl::Status Count(size_t item_bytes, absl::string_view what, size_t* n) {
+    uint64_t count = 0;
+    absl::Status status = U64(what, &count);
+    if (!status.ok()) return status;
+    if (count > (in_.size() - pos_) / item_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "portable state: ", what, " count ", count, " needs more than the ",
+          in_.size() - pos_, " bytes left (truncated or corrupt)"));
+    }
+    *n = static_cast<size_t>(count);
+    return absl::OkStatus();
+  }
+  absl::Status Vectors(absl::string_view what, std::vector<Vec3>* vs) {
+    size_t n = 0;
+    absl::Status status = Count(3 * sizeof(double), what, &n);
+    vs->assign(n, Vec3{});
+    for (size_t i = 0; status.ok() && i < n; ++i) {
+      for (int d = 0; status.ok() && d < 3; ++d)
+        status = F64(what, &(*vs)[i][d]);
+    }
+    return status;
+  }
+  size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  absl::Status Unsigned(int bytes, absl::string_view what, uint64_t* v) {
+    absl::string_view raw;
+    absl::Status status = Bytes(bytes, what, &raw);
+    if (!status.ok()) return status;
+    *v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      *v |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i]))
+            << (8 * i);
+    }
+    return absl::OkStatus();
+  }
+  absl::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Platforms
+
+std::vector<std::string> AvailablePlatforms() {
+  LoadPluginsOnce();
+  std::vector<std::string> names;
+  for (int i = 0; i < OpenMM::Platform::getNumPlatforms(); ++i) {
+    names.push_back(OpenMM::Platform::getPlatform(i).getName());
+  }
+  return names;
+}
+
+std::vector<std::string> PluginLoadFailures() {
+  LoadPluginsOnce();
+  return *plugin_failures;
+}
+
+// ---------------------------------------------------------------------------
+// PortableState
+
+std::string PortableState::Serialize() const {
+  Writer w;
+  w.Bytes(absl::string_view(kMagic, sizeof(kMagic)));
+  w.U32(kFormatVersion);
+  w.Vectors(positions_nm);
+  w.Vectors(velocities_nm_per_ps);
+  for (const Vec3& v : box_vectors_nm) {
+    for (double x : v) w.F64(x);
+  }
+  w.F64(time_ps);
+  w.U64(parameters.size());
+  for (const auto& [name, value] : parameters) {
+    w.U64(name.size());
+    w.Bytes(name);
+    w.F64(value);
+  }
+  return w.Take();
+}
+
+absl::StatusOr<PortableState> PortableState::Deserialize(
+    absl::string_view bytes) {
+  Reader r(bytes);
+  absl::string_view magic;
+  absl::Status status = r.Bytes(sizeof(kMagic), "the header", &magic);
+  if (!status.ok()) return status;
+  if (magic != absl::string_view(kMagic, sizeof(kMagic))) {
+    return absl::InvalidArgumentError(
+        "portable state: bad magic header; not a replex portable state");
+  }
+  uint32_t version = 0;
+  if (status = r.U32("the format version", &version); !status.ok()) {
+    return status;
+  }
+  if (version != kFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "portable state: format version ", version,
+        " is not supported (this build reads version ", kFormatVersion, ")"));
+  }
+  PortableState state;
+  if (status = r.Vectors("positions", &state.positions_nm); !status.ok()) {
+    return status;
+  }
+  if (status = r.Vectors("velocities", &state.velocities_nm_per_ps);
+      !status.ok()) {
+    return status;
+  }
+  for (Vec3& v : state.box_vectors_nm) {
+    for (double& x : v) {
+      if (status = r.F64("box vectors", &x); !status.ok()) return status;
+    }
+  }
+  if (status = r.F64("time", &state.time_ps); !status.ok()) return status;
+  // Each parameter takes at least a length and a value.
+  size_t num_parameters = 0;
+  if (status = r.Count(2 * sizeof(uint64_t), "parameters", &num_parameters);
+      !status.ok()) {
+    return status;
+  }
+  for (size_t i = 0; i < num_parameters; ++i) {
+    size_t name_size = 0;
+    absl::string_view name;
+    double value = 0;
+    if (status = r.Count(1, "parameter name length", &name_size);
+        !status.ok()) {
+      return status;
+    }
+    if (status = r.Bytes(name_size, "parameter name", &name); !status.ok()) {
+      return status;
+    }
+    if (status = r.F64("parameter value", &value); !status.ok()) return status;
+    if (!state.parameters.emplace(std::string(name), value).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "portable state: parameter '", name, "' appears twice (corrupt)"));
+    }
+  }
+  if (r.remaining() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("portable state: ", r.remaining(),
+                     " unexpected bytes after the end (corrupt)"));
+  }
+  return state;
+}
+
+// ---------------------------------------------------------------------------
+// Model
+
+Model::Model() = default;
+Model::~Model() = default;
+
+int Model::num_particles() const { return system_->getNumParticles(); }
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
+    absl::string_view system_xml, absl::string_view state_xml,
+    absl::string_view pdb) {
+  if (state_xml.empty() == pdb.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "give the starting coordinates as exactly one of state_xml or pdb (",
+        pdb.empty() ? "neither" : "both", " given)"));
+  }
+  std::shared_ptr<Model> model(new Model());
+  absl::StatusOr<std::unique_ptr<OpenMM::System>> system =
+      DeserializeXml<OpenMM::System>("system_xml", "System", system_xml);
+  if (!system.ok()) return system.status();
+  model->system_ = *std::move(system);
+  if (absl::Status status = CheckSupportedForces(*model->system_);
+      !status.ok()) {
+    return status;
+  }
+
+  PortableState& initial = model->initial_;
+  absl::string_view source;
+  if (!state_xml.empty()) {
+    source = "state_xml";
+    absl::StatusOr<std::unique_ptr<OpenMM::State>> state =
+        DeserializeXml<OpenMM::State>(source, "State", state_xml);
+    if (!state.ok()) return state.status();
+    const OpenMM::State& s = **state;
+    const int types = s.getDataTypes();
+    if (!(types & OpenMM::State::Positions)) {
+      return absl::InvalidArgumentError(
+          "state_xml: the State has no positions; serialize it with "
+          "getState(State::Positions | State::Velocities)");
+    }
+    initial.positions_nm = FromOpenMM(s.getPositions());
+    if (types & OpenMM::State::Velocities) {
+      initial.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
+      model->has_velocities_ = true;
+    }
+    if (types & OpenMM::State::Parameters)
+      initial.parameters = s.getParameters();
+    initial.box_vectors_nm = BoxOf(s);
+    initial.time_ps = s.getTime();
+  } else {
+    source = "pdb";
+    absl::StatusOr<PdbCoordinates> coordinates = ParsePdb(pdb);
+    if (!coordinates.ok()) return coordinates.status();
+    initial.positions_nm = std::move(coordinates->positions_nm);
+    if (coordinates->box_nm) {
+      initial.box_vectors_nm = *coordinates->box_nm;
+    } else {
+      OpenMM::Vec3 a, b, c;
+      model->system_->getDefaultPeriodicBoxVectors(a, b, c);
+      initial.box_vectors_nm = {FromOpenMM(a), FromOpenMM(b), FromOpenMM(c)};
+    }
+  }
+
+  const int n = model->num_particles();
+  if (static_cast<int>(initial.positions_nm.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": has ", initial.positions_nm.size(),
+        " particle positions but the System has ", n,
+        " particles; the coordinates must match the System one to one"));
+  }
+  if (int i = FirstNonFinite(initial.positions_nm); i >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the position of particle ", i, " is not finite"));
+  }
+  if (int i = FirstNonFinite(initial.velocities_nm_per_ps); i >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the velocity of particle ", i, " is not finite"));
+  }
+  for (const Vec3& v : initial.box_vectors_nm) {
+    if (!IsFinite(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": the periodic box vectors are not finite"));
+    }
+  }
+  return std::shared_ptr<const Model>(std::move(model));
+}
+
+// ---------------------------------------------------------------------------
+// Replica
+
+Replica::Replica() = default;
+Replica::~Replica() = default;
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
+    std::shared_ptr<const Model> model, const EngineOptions& options,
+    const exchange::Ladder& ladder, int rung, uint64_t seed) {
+  if (model == nullptr) return absl::InvalidArgumentError("model is null");
+  if (absl::Status status = CheckRung(ladder, rung); !status.ok()) {
+    return status;
+  }
+  if (!std::isfinite(options.timestep_ps) || options.timestep_ps <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "timestep ", options.timestep_ps, " ps must be positive and finite"));
+  }
+  if (!std::isfinite(options.friction_per_ps) || options.friction_per_ps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("friction ", options.friction_per_ps,
+                     "/ps must be non-negative and finite"));
+  }
+  absl::StatusOr<OpenMM::Platform*> platform = FindPlatform(options.platform);
+  if (!platform.ok()) return platform.status();
+  if (absl::Status status =
+          CheckPlatformProperties(**platform, options.platform_properties);
+      !status.ok()) {
+    return status;
+  }
+
+  auto replica = absl::WrapUnique(new Replica());
+  replica->model_ = std::move(model);
+  replica->ladder_ = ladder;
+  replica->shares_reference_rng_ = options.platform == "Reference";
+  replica->rung_ = rung;
+  const double temperature = ladder.rung(rung).temperature_k;
+
+  absl::Status status = Guarded(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("creating an OpenMM Context on the ", options.platform,
+                   " platform failed"),
+      [&] {
+        replica->integrator_ =
+            std::make_unique<OpenMM::LangevinMiddleIntegrator>(
+                temperature, options.friction_per_ps, options.timestep_ps);
+        replica->integrator_->setRandomNumberSeed(OpenMMSeed(seed));
+        // A Reference Context reseeds the global generator as it is made.
+        MaybeReferenceRngLock lock(replica->shares_reference_rng_);
+        // The System is shared read-only: Contexts only read it.
+        replica->context_ = std::make_unique<OpenMM::Context>(
+            replica->model_->system(), *replica->integrator_, **platform,
+            options.platform_properties);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+
+  if (status = replica->CheckLadderParameters(); !status.ok()) return status;
+  const Model& m = *replica->model_;
+  if (status = replica->Apply(m.initial_state(), m.has_initial_velocities());
+      !status.ok()) {
+    return status;
+  }
+  if (!m.has_initial_velocities()) {
+    status = Guarded(absl::StatusCode::kInternal, "drawing velocities", [&] {
+      replica->context_->setVelocitiesToTemperature(temperature,
+                                                    OpenMMSeed(~seed));
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+  }
+  return replica;
+}
+
+absl::Status Replica::CheckLadderParameters() const {
+  const std::map<std::string, double>& globals = context_->getParameters();
+  for (const std::string& name : ladder_->parameter_names()) {
+    if (globals.count(name) == 0) {
+      std::vector<std::string> known;
+      for (const auto& [known_name, value] : globals)
+        known.push_back(known_name);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ladder parameter '", name,
+          "' is not a global parameter of the System (it has ",
+          known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Replica::SetParametersOf(int rung) {
+  const std::vector<std::string>& names = ladder_->parameter_names();
+  const std::vector<double>& values = ladder_->rung(rung).parameters;
+  for (size_t p = 0; p < names.size(); ++p) {
+    context_->setParameter(names[p], values[p]);
+  }
+}
+
+absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
+  const size_t n = static_cast<size_t>(model_->num_particles());
+  if (state.positions_nm.size() != n ||
+      (with_velocities && state.velocities_nm_per_ps.size() != n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state has ", state.positions_nm.size(), " positions and ",
+                     state.velocities_nm_per_ps.size(),
+                     " velocities but the System has ", n, " particles"));
+  }
+  if (FirstNonFinite(state.positions_nm) >= 0 ||
+      FirstNonFinite(state.velocities_nm_per_ps) >= 0 ||
+      FirstNonFinite(
+          {state.box_vectors_nm.begin(), state.box_vectors_nm.end()}) >= 0 ||
+      !std::isfinite(state.time_ps)) {
+    return absl::InvalidArgumentError(
+        "state has non-finite positions, velocities, box vectors or time");
+  }
+  const std::map<std::string, double>& globals = context_->getParameters();
+  for (const auto& [name, value] : state.parameters) {
+    if (globals.count(name) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state sets parameter '", name,
+                       "', which is not a global parameter of the System"));
+    }
+    if (!std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state parameter '", name, "' is not finite"));
+    }
+  }
+  return Guarded(absl::StatusCode::kInvalidArgument, "applying the state", [&] {
+    const auto& box = state.box_vectors_nm;
+    // Box first: OpenMM checks it before touching anything.
+    context_->setPeriodicBoxVectors(ToOpenMM(box[0]), ToOpenMM(box[1]),
+                                    ToOpenMM(box[2]));
+    context_->setPositions(ToOpenMM(state.positions_nm));
+    if (with_velocities) {
+      context_->setVelocities(ToOpenMM(state.velocities_nm_per_ps));
+    }
+    for (const auto& [name, value] : state.parameters) {
+      context_->setParameter(name, value);
+    }
+    // The replica stays at its rung whatever the state says.
+    SetParametersOf(rung_);
+    context_->setTime(state.time_ps);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Replica::SetRung(int rung) {
+  if (absl::Status status = CheckRung(*ladder_, rung); !status.ok()) {
+    return status;
+  }
+  return Guarded(absl::StatusCode::kInternal, "setting the rung", [&] {
+    const double t_old = integrator_->getTemperature();
+    const double t_new = ladder_->rung(rung).temperature_k;
+    if (t_new != t_old) {
+      // Keeps the kinetic energy in equilibrium at the new temperature.
+      const double scale = std::sqrt(t_new / t_old);
+      std::vector<OpenMM::Vec3> velocities =
+          context_->getState(OpenMM::State::Velocities).getVelocities();
+      for (OpenMM::Vec3& v : velocities) v *= scale;
+      context_->setVelocities(velocities);
+      integrator_->setTemperature(t_new);
+    }
+    SetParametersOf(rung);
+    rung_ = rung;
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Replica::Run(int steps, uint64_t segment_seed) {
+  if (steps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot run a negative number of steps (", steps, ")"));
+  }
+  return Guarded(
+      absl::StatusCode::kInternal,
+      absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
+      [&]() -> absl::Status {
+        {
+          MaybeReferenceRngLock lock(shares_reference_rng_);
+          if (shares_reference_rng_) {
+            absl::Status status = ReseedReferenceRng(
+                static_cast<uint32_t>(OpenMMSeed(segment_seed)));
+            if (!status.ok()) return status;
+          }
+          integrator_->step(steps);
+        }
+        const OpenMM::State state = context_->getState(
+            OpenMM::State::Energy | OpenMM::State::Positions);
+        const char* bad = nullptr;
+        if (!std::isfinite(state.getPotentialEnergy())) {
+          bad = "energy";
+        } else if (FirstNonFinite(FromOpenMM(state.getPositions())) >= 0) {
+          bad = "position";
+        }
+        if (bad != nullptr) {
+          return absl::InternalError(
+              absl::StrCat("replica produced a non-finite ", bad, " after ",
+                           steps, " steps"));
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<double> Replica::PotentialEnergy() {
+  return Guarded(
+      absl::StatusCode::kInternal, "computing the energy",
+      [&]() -> absl::StatusOr<double> {
+        return context_->getState(OpenMM::State::Energy).getPotentialEnergy();
+      });
+}
+
+absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
+    absl::Span<const int> rungs) {
+  for (int k : rungs) {
+    if (absl::Status status = CheckRung(*ladder_, k); !status.ok()) {
+      return status;
+    }
+  }
+  // u_k = beta_k U_k; U_k = +inf is a valid "never accept", NaN is not.
+  auto reduced = [&](int k, double energy) -> absl::StatusOr<double> {
+    if (std::isnan(energy) || energy == -INFINITY) {
+      return absl::InternalError(
+          absl::StrCat("potential energy at rung ", k, " is ", energy,
+                       " for the current configuration"));
+    }
+    return ladder_->beta(k) * energy;
+  };
+  std::vector<double> out;
+  out.reserve(rungs.size());
+  if (ladder_->temperature_only()) {
+    absl::StatusOr<double> energy = PotentialEnergy();
+    if (!energy.ok()) return energy.status();
+    for (int k : rungs) {
+      absl::StatusOr<double> u = reduced(k, *energy);
+      if (!u.ok()) return u.status();
+      out.push_back(*u);
+    }
+    return out;
+  }
+  absl::Status status =
+      Guarded(absl::StatusCode::kInternal, "computing reduced potentials", [&] {
+        for (int k : rungs) {
+          SetParametersOf(k);
+          absl::StatusOr<double> u = reduced(
+              k,
+              context_->getState(OpenMM::State::Energy).getPotentialEnergy());
+          if (!u.ok()) return u.status();
+          out.push_back(*u);
+        }
+        return absl::OkStatus();
+      });
+  // Back to this replica's own rung, on success and failure alike.
+  absl::Status restored = Guarded(absl::StatusCode::kInternal,
+                                  "restoring the rung's parameters", [&] {
+                                    SetParametersOf(rung_);
+                                    return absl::OkStatus();
+                                  });
+  if (!status.ok()) return status;
+  if (!restored.ok()) return restored;
+  return out;
+}
+
+absl::StatusOr<PortableState> Replica::Save() {
+  return Guarded(absl::StatusCode::kInternal, "saving the state",
+                 [&]() -> absl::StatusOr<PortableState> {
+                   const OpenMM::State s = context_->getState(
+                       OpenMM::State::Positions | OpenMM::State::Velocities |
+                       OpenMM::State::Parameters);
+                   PortableState state;
+                   state.positions_nm = FromOpenMM(s.getPositions());
+                   state.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
+                   state.box_vectors_nm = BoxOf(s);
+                   state.parameters = s.getParameters();
+                   state.time_ps = s.getTime();
+                   return state;
+                 });
+}
+
+absl::Status Replica::Restore(const PortableState& state) {
+  absl::StatusOr<PortableState> before = Save();
+  if (!before.ok()) return before.status();
+  absl::Status status = Apply(state, /*with_velocities=*/true);
+  if (!status.ok()) {
+    // Apply validates first, so this only undoes what OpenMM rejected late.
+    absl::Status undone = Apply(*before, /*with_velocities=*/true);
+    if (!undone.ok()) {
+      return absl::InternalError(absl::StrCat(
+          status.message(), "; undoing it failed too: ", undone.message()));
+    }
+  }
+  return status;
+}
+
+}  // namespace replex::engine

@@ -103,34 +103,56 @@ class Replica {
   absl::Status SetRung(int rung);
   int rung() const { return rung_; }
 
-  // Integrates `steps` steps. `segment_seed` makes the segment's random forces
-  // a function of the seed alone on the Reference platform (whose random
-  // generator is process-global: segments there are serialised and reseeded);
-  // other platforms keep the per-Context stream seeded at creation.
+  // Integrates `steps` steps. On the Reference platform, whose random
+  // generator is process-global, segments from all replicas are serialised
+  // and the generator is reseeded from `segment_seed`, so the outcome is a
+  // bit-exact function of (state, rung, segment_seed), whatever thread ran it
+  // and whatever ran before. Other platforms ignore `segment_seed` and keep
+  // the per-Context stream seeded from Create's `seed`: their results are
+  // statistically, not bitwise, reproducible.
   // Fails with INTERNAL (naming the step count) if OpenMM throws or the
-  // resulting energy or positions are not finite.
+  // resulting energy or positions are not finite; the caller restarts the
+  // replica (Restore from a checkpoint).
   absl::Status Run(int steps, uint64_t segment_seed);
 
   // Potential energy at the current rung's parameters, kJ/mol.
   absl::StatusOr<double> PotentialEnergy();
   // u_k(x) = beta_k * U_k(x) of the current configuration at each rung in
-  // `rungs`; restores the current rung's parameters afterwards.
+  // `rungs`; restores the current rung's parameters afterwards. One energy
+  // evaluation for a temperature-only ladder, one per rung otherwise. U_k may
+  // be +infinity (that swap is never accepted); NaN is an INTERNAL error.
   absl::StatusOr<std::vector<double>> ReducedPotentials(
       absl::Span<const int> rungs);
 
   absl::StatusOr<PortableState> Save();
-  // Fails with INVALID_ARGUMENT on a particle-count mismatch or non-finite
-  // values; the replica is unchanged then.
+  // Sets positions, velocities, box, time and global parameters from `state`,
+  // except the ladder's parameters, which stay those of the current rung; the
+  // velocities are taken to be at the current rung's temperature, so call
+  // SetRung(rung the state was saved at) first if it differs, then SetRung
+  // to move on. Fails with INVALID_ARGUMENT on a particle-count mismatch,
+  // non-finite values or a parameter the System lacks; the replica is
+  // unchanged then.
   absl::Status Restore(const PortableState& state);
 
   ~Replica();
 
  private:
   Replica();
+  absl::Status CheckLadderParameters() const;
+  // Sets `rung`'s ladder parameters in the Context. Throws OpenMM exceptions:
+  // call it inside a conversion to Status.
+  void SetParametersOf(int rung);
+  // Validates `state` against the System, then sets box, positions,
+  // velocities (if `with_velocities`), parameters and time; the ladder
+  // parameters stay those of rung_.
+  absl::Status Apply(const PortableState& state, bool with_velocities);
+
+  // Destruction runs bottom-up: the Context goes before the integrator it
+  // uses and the model whose System it reads.
   std::shared_ptr<const Model> model_;
   std::optional<exchange::Ladder> ladder_;
-  std::string platform_name_;
-  std::unique_ptr<OpenMM::System> system_copy_;
+  // Reference platform: all Contexts draw from one process-global generator.
+  bool shares_reference_rng_ = false;
   std::unique_ptr<OpenMM::LangevinMiddleIntegrator> integrator_;
   std::unique_ptr<OpenMM::Context> context_;
   int rung_ = 0;

@@ -1,1 +1,653 @@
+// Tests for the engine on OpenMM's Reference and CPU platforms (GPU platforms
+// are smoke-tested and skipped when absent). The Systems are particles in a
+// harmonic well with a global spring constant K, built here with OpenMM's API
+// so energies can be checked by hand.
+#include "lib/engine/engine.h"
+
+#include <OpenMM.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+namespace replex::engine {
+namespace {
+
+using exchange::Ladder;
+using exchange::Rung;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+#define REPLEX_CONCAT_INNER(a, b) a##b
+#define REPLEX_CONCAT(a, b) REPLEX_CONCAT_INNER(a, b)
+#define ASSERT_OK(expr)                   \
+  do {                                    \
+    const absl::Status status_ = (expr);  \
+    ASSERT_TRUE(status_.ok()) << status_; \
+  } while (false)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(REPLEX_CONCAT(status_or_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                              \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();          \
+  lhs = *std::move(tmp)
+
+constexpr double kSpringK = 100;  // kJ/mol/nm^2, the System's default K
+
+// Starting positions in Å, printed exactly by "%8.3f".
+const std::vector<Vec3> kPositionsAngstrom = {
+    {1.0, 2.0, -1.5}, {0.5, -0.5, 3.0}, {-2.0, 1.0, 0.25}};
+
+OpenMM::System WellSystem(const std::vector<double>& masses) {
+  OpenMM::System system;
+  auto* well = new OpenMM::CustomExternalForce("0.5*K*(x^2+y^2+z^2)");
+  well->addGlobalParameter("K", kSpringK);
+  for (size_t i = 0; i < masses.size(); ++i) {
+    system.addParticle(masses[i]);
+    well->addParticle(static_cast<int>(i));
+  }
+  system.addForce(well);  // takes ownership
+  return system;
+}
+
+std::string ToXml(const OpenMM::System& system) {
+  std::ostringstream out;
+  OpenMM::XmlSerializer::serialize<OpenMM::System>(&system, "System", out);
+  return out.str();
+}
+
+std::string AtomLine(int serial, const Vec3& angstrom) {
+  return absl::StrFormat(
+      "ATOM  %5d  C   UNK A%4d    %8.3f%8.3f%8.3f  1.00  0.00           C\n",
+      serial, serial, angstrom[0], angstrom[1], angstrom[2]);
+}
+
+std::string Pdb(const std::vector<Vec3>& angstrom, std::string header = "") {
+  for (size_t i = 0; i < angstrom.size(); ++i) {
+    header += AtomLine(static_cast<int>(i + 1), angstrom[i]);
+  }
+  return header + "END\n";
+}
+
+const std::vector<double> kMasses = {1.0, 2.0, 12.0};
+
+std::shared_ptr<const Model> WellModel(
+    const std::vector<double>& masses = kMasses) {
+  std::vector<Vec3> positions(kPositionsAngstrom.begin(),
+                              kPositionsAngstrom.begin() + masses.size());
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(ToXml(WellSystem(masses)), "", Pdb(positions));
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? *model : nullptr;
+}
+
+// Temperature and K rise together.
+Ladder SpringLadder() {
+  return *Ladder::Create(
+      {"K"}, {Rung{300, {100}}, Rung{330, {200}}, Rung{360, {400}}});
+}
+
+Ladder TemperatureLadder() {
+  return *Ladder::Create({}, {Rung{300, {}}, Rung{330, {}}, Rung{360, {}}});
+}
+
+EngineOptions Options(const std::string& platform) {
+  EngineOptions options;
+  options.platform = platform;
+  // One thread keeps the CPU tests light on a shared machine.
+  if (platform == "CPU") options.platform_properties["Threads"] = "1";
+  return options;
+}
+
+double KineticEnergy(const PortableState& state,
+                     const std::vector<double>& masses) {
+  double sum = 0;
+  for (size_t i = 0; i < masses.size(); ++i) {
+    for (double v : state.velocities_nm_per_ps[i])
+      sum += 0.5 * masses[i] * v * v;
+  }
+  return sum;
+}
+
+double SquaredRadiusSum(const PortableState& state) {
+  double sum = 0;
+  for (const Vec3& r : state.positions_nm) {
+    for (double x : r) sum += x * x;
+  }
+  return sum;
+}
+
+// gmock's string matchers take std::string, not Debian absl's string_view.
+std::string MessageOf(const absl::Status& status) {
+  return std::string(status.message());
+}
+
+// Bitwise equality, without gtest dumping the encodings on failure.
+bool SameBits(const PortableState& a, const PortableState& b) {
+  return a.Serialize() == b.Serialize();
+}
+
+uint64_t Bits(double x) {
+  uint64_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return bits;
+}
+
+// ---------------------------------------------------------------------------
+// Model::Load
+
+TEST(ModelLoadTest, ReadsPdbCoordinatesInNanometresAndOrthorhombicBox) {
+  const std::string cryst1 =
+      "CRYST1   20.000   30.000   40.000  90.00  90.00  90.00 P 1           "
+      "1\n";
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Model> model,
+                       Model::Load(ToXml(WellSystem(kMasses)), "",
+                                   Pdb(kPositionsAngstrom, cryst1)));
+  EXPECT_EQ(model->num_particles(), 3);
+  EXPECT_FALSE(model->has_initial_velocities());
+  const PortableState& initial = model->initial_state();
+  for (size_t i = 0; i < kPositionsAngstrom.size(); ++i) {
+    for (int d = 0; d < 3; ++d) {
+      EXPECT_DOUBLE_EQ(initial.positions_nm[i][d],
+                       kPositionsAngstrom[i][d] / 10);
+    }
+  }
+  EXPECT_EQ(initial.box_vectors_nm[0], (Vec3{2, 0, 0}));
+  EXPECT_EQ(initial.box_vectors_nm[1], (Vec3{0, 3, 0}));
+  EXPECT_EQ(initial.box_vectors_nm[2], (Vec3{0, 0, 4}));
+}
+
+TEST(ModelLoadTest, RejectsMalformedSystemXml) {
+  const std::string pdb = Pdb(kPositionsAngstrom);
+  for (const std::string& xml : {std::string("not xml at all"),
+                                 ToXml(WellSystem(kMasses)).substr(0, 200)}) {
+    absl::StatusOr<std::shared_ptr<const Model>> model =
+        Model::Load(xml, "", pdb);
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << xml;
+    EXPECT_THAT(MessageOf(model.status()), StartsWith("system_xml: "));
+  }
+}
+
+// OpenMM would otherwise hand back a State cast to a System.
+TEST(ModelLoadTest, RejectsAStateGivenAsTheSystem) {
+  OpenMM::System system = WellSystem(kMasses);
+  OpenMM::VerletIntegrator integrator(0.001);
+  OpenMM::Context context(system, integrator,
+                          OpenMM::Platform::getPlatformByName("Reference"));
+  context.setPositions(std::vector<OpenMM::Vec3>(3));
+  std::ostringstream state_xml;
+  const OpenMM::State state = context.getState(OpenMM::State::Positions);
+  OpenMM::XmlSerializer::serialize<OpenMM::State>(&state, "State", state_xml);
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(state_xml.str(), "", Pdb(kPositionsAngstrom));
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(model.status()),
+              AllOf(StartsWith("system_xml: "), HasSubstr("State")));
+}
+
+// A serialized State of the well with velocities and K = 123.
+std::string WellStateXml(const std::vector<Vec3>& velocities) {
+  OpenMM::System system = WellSystem(kMasses);
+  OpenMM::VerletIntegrator integrator(0.001);
+  OpenMM::Context context(system, integrator,
+                          OpenMM::Platform::getPlatformByName("Reference"));
+  std::vector<OpenMM::Vec3> positions, openmm_velocities;
+  for (size_t i = 0; i < kPositionsAngstrom.size(); ++i) {
+    const Vec3& r = kPositionsAngstrom[i];
+    positions.emplace_back(r[0] / 10, r[1] / 10, r[2] / 10);
+    openmm_velocities.emplace_back(velocities[i][0], velocities[i][1],
+                                   velocities[i][2]);
+  }
+  context.setPositions(positions);
+  context.setVelocities(openmm_velocities);
+  context.setParameter("K", 123);
+  const OpenMM::State state =
+      context.getState(OpenMM::State::Positions | OpenMM::State::Velocities |
+                       OpenMM::State::Parameters);
+  std::ostringstream out;
+  OpenMM::XmlSerializer::serialize<OpenMM::State>(&state, "State", out);
+  return out.str();
+}
+
+TEST(ModelLoadTest, RejectsMalformedStateXml) {
+  const std::string state_xml = WellStateXml({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}});
+  for (const std::string& xml :
+       {state_xml.substr(0, state_xml.size() / 2), std::string("<State>")}) {
+    absl::StatusOr<std::shared_ptr<const Model>> model =
+        Model::Load(ToXml(WellSystem(kMasses)), xml, "");
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << xml;
+    EXPECT_THAT(MessageOf(model.status()), StartsWith("state_xml: "));
+  }
+}
+
+TEST(ModelLoadTest, StateXmlCarriesVelocitiesAndParametersIntoTheReplica) {
+  const std::vector<Vec3> velocities = {{0.5, -1, 2}, {0, 0.25, 0}, {-3, 1, 1}};
+  ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const Model> model,
+      Model::Load(ToXml(WellSystem(kMasses)), WellStateXml(velocities), ""));
+  EXPECT_TRUE(model->has_initial_velocities());
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Replica> replica,
+      Replica::Create(model, Options("Reference"), TemperatureLadder(), 0, 1));
+  ASSERT_OK_AND_ASSIGN(PortableState state, replica->Save());
+  EXPECT_EQ(state.velocities_nm_per_ps,
+            model->initial_state().velocities_nm_per_ps);
+  for (size_t i = 0; i < velocities.size(); ++i) {
+    for (int d = 0; d < 3; ++d) {
+      EXPECT_DOUBLE_EQ(state.velocities_nm_per_ps[i][d], velocities[i][d]);
+    }
+  }
+  EXPECT_EQ(state.parameters.at("K"), 123);
+}
+
+TEST(ModelLoadTest, RejectsABadPdbLineByNumber) {
+  std::string pdb = AtomLine(1, kPositionsAngstrom[0]) +
+                    AtomLine(2, kPositionsAngstrom[1]) +
+                    AtomLine(3, kPositionsAngstrom[2]);
+  pdb.replace(pdb.find('\n') + 1 + 30, 8, "   1.2.3");  // line 2, x
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(ToXml(WellSystem(kMasses)), "", pdb);
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(model.status()),
+              AllOf(StartsWith("pdb line 2: "), HasSubstr("1.2.3")));
+}
+
+TEST(ModelLoadTest, RejectsNonFiniteAndTruncatedPdbRecords) {
+  std::string nan_line = AtomLine(1, kPositionsAngstrom[0]);
+  nan_line.replace(38, 8, "     nan");  // y
+  for (const std::string& pdb :
+       {nan_line, AtomLine(1, kPositionsAngstrom[0]).substr(0, 40) + "\n"}) {
+    absl::StatusOr<std::shared_ptr<const Model>> model =
+        Model::Load(ToXml(WellSystem({1.0})), "", pdb);
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << pdb;
+    EXPECT_THAT(MessageOf(model.status()), StartsWith("pdb line 1: "));
+  }
+}
+
+TEST(ModelLoadTest, RejectsTriclinicPdbBox) {
+  const std::string cryst1 =
+      "CRYST1   20.000   30.000   40.000  60.00  90.00  90.00 P 1           "
+      "1\n";
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(
+      ToXml(WellSystem(kMasses)), "", Pdb(kPositionsAngstrom, cryst1));
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(model.status()),
+              AllOf(StartsWith("pdb line 1: "), HasSubstr("orthorhombic")));
+}
+
+TEST(ModelLoadTest, RejectsParticleCountMismatch) {
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(ToXml(WellSystem(kMasses)), "",
+                  Pdb({kPositionsAngstrom[0], kPositionsAngstrom[1]}));
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(model.status()),
+              AllOf(StartsWith("pdb: "), HasSubstr("2 particle positions"),
+                    HasSubstr("3 particles"), HasSubstr("must match")));
+}
+
+TEST(ModelLoadTest, RejectsBarostat) {
+  OpenMM::System system = WellSystem(kMasses);
+  system.addForce(new OpenMM::MonteCarloBarostat(1.0, 300));
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(ToXml(system), "", Pdb(kPositionsAngstrom));
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(model.status()),
+              AllOf(StartsWith("system_xml: "), HasSubstr("NPT")));
+}
+
+TEST(ModelLoadTest, RequiresExactlyOneCoordinateSource) {
+  const std::string system_xml = ToXml(WellSystem(kMasses));
+  EXPECT_EQ(Model::Load(system_xml, "", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Model::Load(system_xml, WellStateXml({{}, {}, {}}),
+                        Pdb(kPositionsAngstrom))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------
+// Platforms and Replica::Create errors
+
+TEST(PlatformTest, ReferenceAndCpuAreAvailable) {
+  const std::vector<std::string> platforms = AvailablePlatforms();
+  EXPECT_THAT(platforms, ::testing::IsSupersetOf({"Reference", "CPU"}));
+}
+
+TEST(ReplicaCreateTest, UnknownPlatformIsUnavailableAndListsTheOthers) {
+  absl::StatusOr<std::unique_ptr<Replica>> replica = Replica::Create(
+      WellModel(), Options("NoSuchPlatform"), SpringLadder(), 0, 1);
+  EXPECT_EQ(replica.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(MessageOf(replica.status()),
+              AllOf(HasSubstr("'NoSuchPlatform'"), HasSubstr("Reference"),
+                    HasSubstr("CPU")));
+}
+
+TEST(ReplicaCreateTest, UnknownPlatformPropertyIsNamed) {
+  EngineOptions options = Options("CPU");
+  options.platform_properties["Bogus"] = "1";
+  absl::StatusOr<std::unique_ptr<Replica>> replica =
+      Replica::Create(WellModel(), options, SpringLadder(), 0, 1);
+  EXPECT_EQ(replica.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(replica.status()),
+              AllOf(HasSubstr("'Bogus'"), HasSubstr("Threads")));
+}
+
+TEST(ReplicaCreateTest, MissingLadderParameterListsTheSystemsParameters) {
+  const Ladder ladder =
+      *Ladder::Create({"lambda"}, {Rung{300, {0}}, Rung{300, {1}}});
+  absl::StatusOr<std::unique_ptr<Replica>> replica =
+      Replica::Create(WellModel(), Options("Reference"), ladder, 0, 1);
+  EXPECT_EQ(replica.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(replica.status()),
+              AllOf(HasSubstr("'lambda'"), HasSubstr("(it has K)")));
+}
+
+TEST(ReplicaCreateTest, RejectsRungOutsideTheLadder) {
+  EXPECT_EQ(
+      Replica::Create(WellModel(), Options("Reference"), SpringLadder(), 3, 1)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------
+// Replica behaviour, on every CPU-side platform.
+
+class ReplicaTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  absl::StatusOr<std::unique_ptr<Replica>> Make(const Ladder& ladder,
+                                                int rung = 0,
+                                                uint64_t seed = 11) {
+    return Replica::Create(WellModel(), Options(GetParam()), ladder, rung,
+                           seed);
+  }
+};
+
+TEST_P(ReplicaTest, SetRungRescalesVelocitiesAndSetsParameters) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica, Make(SpringLadder()));
+  ASSERT_OK(replica->Run(20, 1));
+  ASSERT_OK_AND_ASSIGN(PortableState before, replica->Save());
+  ASSERT_OK(replica->SetRung(2));
+  ASSERT_OK_AND_ASSIGN(PortableState after, replica->Save());
+  EXPECT_EQ(replica->rung(), 2);
+  EXPECT_NEAR(KineticEnergy(after, kMasses) / KineticEnergy(before, kMasses),
+              360.0 / 300.0, 1e-13);
+  EXPECT_EQ(after.positions_nm, before.positions_nm);
+  EXPECT_EQ(after.parameters.at("K"), 400);
+}
+
+TEST_P(ReplicaTest, ReducedPotentialsAreBetaTimesEnergyAtEachRung) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica,
+                       Make(SpringLadder(), /*rung=*/1));
+  ASSERT_OK(replica->Run(10, 2));
+  ASSERT_OK_AND_ASSIGN(PortableState state, replica->Save());
+  const double r2 = SquaredRadiusSum(state);
+  ASSERT_OK_AND_ASSIGN(std::vector<double> u,
+                       replica->ReducedPotentials({2, 0, 1}));
+  const Ladder ladder = SpringLadder();
+  ASSERT_EQ(u.size(), 3u);
+  const int order[] = {2, 0, 1};
+  for (int i = 0; i < 3; ++i) {
+    const int k = order[i];
+    const double expected =
+        0.5 * ladder.rung(k).parameters[0] * r2 /
+        (exchange::kMolarGasConstantKJPerMolK * ladder.rung(k).temperature_k);
+    EXPECT_NEAR(u[i], expected, 1e-9 * expected) << "rung " << k;
+  }
+  // The replica is back at rung 1's K = 200.
+  ASSERT_OK_AND_ASSIGN(double energy, replica->PotentialEnergy());
+  EXPECT_NEAR(energy, 0.5 * 200 * r2, 1e-9 * energy);
+  ASSERT_OK_AND_ASSIGN(PortableState after, replica->Save());
+  EXPECT_EQ(after.parameters.at("K"), 200);
+
+  EXPECT_EQ(replica->ReducedPotentials({0, 3}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ReplicaTest, TemperatureOnlyReducedPotentialsScaleOneEnergy) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica,
+                       Make(TemperatureLadder()));
+  ASSERT_OK_AND_ASSIGN(double energy, replica->PotentialEnergy());
+  ASSERT_OK_AND_ASSIGN(std::vector<double> u,
+                       replica->ReducedPotentials({0, 1, 2}));
+  const Ladder ladder = TemperatureLadder();
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(u[k], ladder.beta(k) * energy);
+}
+
+TEST_P(ReplicaTest, SaveRestoreSaveIsBitExact) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica, Make(SpringLadder()));
+  ASSERT_OK(replica->Run(10, 1));
+  ASSERT_OK_AND_ASSIGN(PortableState saved, replica->Save());
+  ASSERT_OK(replica->Run(10, 2));
+  ASSERT_OK_AND_ASSIGN(PortableState moved, replica->Save());
+  ASSERT_FALSE(SameBits(moved, saved));
+  ASSERT_OK(replica->Restore(saved));
+  ASSERT_OK_AND_ASSIGN(PortableState restored, replica->Save());
+  EXPECT_TRUE(SameBits(restored, saved));
+}
+
+TEST_P(ReplicaTest, RestoreRejectsABadStateAndLeavesTheReplicaAlone) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica, Make(SpringLadder()));
+  ASSERT_OK(replica->Run(5, 1));
+  ASSERT_OK_AND_ASSIGN(PortableState good, replica->Save());
+
+  PortableState short_state = good;
+  short_state.positions_nm.pop_back();
+  PortableState nan_state = good;
+  nan_state.velocities_nm_per_ps[1][2] = std::nan("");
+  PortableState unknown_parameter = good;
+  unknown_parameter.parameters["nope"] = 1;
+  // Not in OpenMM's reduced form: rejected by OpenMM itself, after checks.
+  PortableState skewed_box = good;
+  skewed_box.box_vectors_nm = {Vec3{1, 0, 0}, Vec3{5, 1, 0}, Vec3{0, 0, 1}};
+
+  for (const PortableState* bad :
+       {&short_state, &nan_state, &unknown_parameter, &skewed_box}) {
+    EXPECT_EQ(replica->Restore(*bad).code(),
+              absl::StatusCode::kInvalidArgument);
+    ASSERT_OK_AND_ASSIGN(PortableState now, replica->Save());
+    EXPECT_TRUE(SameBits(now, good));
+  }
+  EXPECT_THAT(MessageOf(replica->Restore(unknown_parameter)),
+              HasSubstr("'nope'"));
+}
+
+TEST_P(ReplicaTest, NonFiniteEnergyIsReportedAndTheReplicaCanRestart) {
+  // Rung 1's hugely negative spring throws the particles out to infinity.
+  const Ladder ladder =
+      *Ladder::Create({"K"}, {Rung{300, {100}}, Rung{310, {-1e12}}});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica, Make(ladder));
+  ASSERT_OK_AND_ASSIGN(PortableState checkpoint, replica->Save());
+  ASSERT_OK(replica->SetRung(1));
+  const absl::Status status = replica->Run(200, 3);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(MessageOf(status), HasSubstr("200"));
+
+  ASSERT_OK(replica->SetRung(0));
+  ASSERT_OK(replica->Restore(checkpoint));
+  ASSERT_OK(replica->Run(10, 4));
+  ASSERT_OK_AND_ASSIGN(double energy, replica->PotentialEnergy());
+  EXPECT_TRUE(std::isfinite(energy));
+}
+
+INSTANTIATE_TEST_SUITE_P(CpuPlatforms, ReplicaTest,
+                         ::testing::Values("Reference", "CPU"),
+                         [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------------------
+// Reference determinism
+
+TEST(ReferenceDeterminismTest, SegmentsDependOnlyOnStateRungAndSeed) {
+  const EngineOptions options = Options("Reference");
+  const Ladder ladder = SpringLadder();
+  std::shared_ptr<const Model> model = WellModel();
+  // One particle, one step: three Gaussians, an odd number, so OpenMM's
+  // generator is left holding a cached second Gaussian.
+  std::shared_ptr<const Model> odd = WellModel({1.0});
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> a,
+                       Replica::Create(model, options, ladder, 0, 5));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> b,
+                       Replica::Create(model, options, ladder, 0, 5));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> other,
+                       Replica::Create(odd, options, ladder, 1, 6));
+
+  ASSERT_OK(a->Run(10, 42));
+  ASSERT_OK(other->Run(1, 7));
+  absl::Status b_status;
+  std::thread([&] { b_status = b->Run(10, 42); }).join();
+  ASSERT_OK(b_status);
+  ASSERT_OK_AND_ASSIGN(PortableState a_state, a->Save());
+  ASSERT_OK_AND_ASSIGN(PortableState b_state, b->Save());
+  EXPECT_TRUE(SameBits(a_state, b_state));
+
+  // The other order, with a rung change in between.
+  ASSERT_OK(a->SetRung(1));
+  ASSERT_OK(b->SetRung(1));
+  ASSERT_OK(b->Run(7, 43));
+  ASSERT_OK(other->Run(1, 8));
+  ASSERT_OK(a->Run(7, 43));
+  ASSERT_OK_AND_ASSIGN(a_state, a->Save());
+  ASSERT_OK_AND_ASSIGN(b_state, b->Save());
+  EXPECT_TRUE(SameBits(a_state, b_state));
+
+  // A restored state replays its segment; another seed gives another path.
+  ASSERT_OK(b->Run(5, 44));
+  ASSERT_OK_AND_ASSIGN(PortableState replayed, b->Save());
+  ASSERT_OK(a->Run(1, 45));
+  ASSERT_OK(a->Restore(a_state));
+  ASSERT_OK(a->Run(5, 44));
+  ASSERT_OK_AND_ASSIGN(PortableState a_replayed, a->Save());
+  EXPECT_TRUE(SameBits(a_replayed, replayed));
+  ASSERT_OK(a->Restore(a_state));
+  ASSERT_OK(a->Run(5, 46));
+  ASSERT_OK_AND_ASSIGN(PortableState a_other_seed, a->Save());
+  EXPECT_NE(a_other_seed.positions_nm, replayed.positions_nm);
+}
+
+// ---------------------------------------------------------------------------
+// GPU platforms: skipped without the platform or a device.
+
+class GpuPlatformTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpuPlatformTest, RunsAndAgreesWithReference) {
+  const std::vector<std::string> available = AvailablePlatforms();
+  if (std::find(available.begin(), available.end(), GetParam()) ==
+      available.end()) {
+    GTEST_SKIP() << GetParam() << " platform not available (have "
+                 << absl::StrJoin(available, ", ") << "; plugin failures: "
+                 << absl::StrJoin(PluginLoadFailures(), "; ") << ")";
+  }
+  absl::StatusOr<std::unique_ptr<Replica>> gpu =
+      Replica::Create(WellModel(), Options(GetParam()), SpringLadder(), 0, 1);
+  if (gpu.status().code() == absl::StatusCode::kUnavailable) {
+    GTEST_SKIP() << "no usable " << GetParam()
+                 << " device: " << gpu.status().message();
+  }
+  ASSERT_OK(gpu.status());
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Replica> reference,
+      Replica::Create(WellModel(), Options("Reference"), SpringLadder(), 0, 1));
+  ASSERT_OK_AND_ASSIGN(std::vector<double> u_gpu,
+                       (*gpu)->ReducedPotentials({0, 1, 2}));
+  ASSERT_OK_AND_ASSIGN(std::vector<double> u_reference,
+                       reference->ReducedPotentials({0, 1, 2}));
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NEAR(u_gpu[k], u_reference[k], 1e-5 * std::abs(u_reference[k]));
+  }
+  ASSERT_OK((*gpu)->Run(100, 2));
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, GpuPlatformTest,
+                         ::testing::Values("OpenCL", "CUDA"),
+                         [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------------------
+// PortableState codec
+
+PortableState OddState() {
+  PortableState state;
+  state.positions_nm = {{-0.0, 5e-324, std::numeric_limits<double>::max()},
+                        {1.0 / 3, -2.5e-300, 0.1}};
+  state.velocities_nm_per_ps = {{std::numeric_limits<double>::quiet_NaN(),
+                                 std::numeric_limits<double>::infinity(), -1},
+                                {0, 1e300, -7.25}};
+  state.box_vectors_nm = {Vec3{3, 0, 0}, Vec3{0.5, 3, 0}, Vec3{0.1, 0.2, 3}};
+  state.parameters = {{"K", -0.0}, {"lambda", 0.1}, {"", 2}};
+  state.time_ps = 1e-300;
+  return state;
+}
+
+TEST(PortableStateTest, RoundTripIsBitExact) {
+  const PortableState state = OddState();
+  const std::string bytes = state.Serialize();
+  ASSERT_OK_AND_ASSIGN(PortableState decoded,
+                       PortableState::Deserialize(bytes));
+  EXPECT_EQ(decoded.Serialize(), bytes);
+  for (size_t i = 0; i < state.positions_nm.size(); ++i) {
+    for (int d = 0; d < 3; ++d) {
+      EXPECT_EQ(Bits(decoded.positions_nm[i][d]),
+                Bits(state.positions_nm[i][d]));
+      EXPECT_EQ(Bits(decoded.velocities_nm_per_ps[i][d]),
+                Bits(state.velocities_nm_per_ps[i][d]));
+      EXPECT_EQ(Bits(decoded.box_vectors_nm[i][d]),
+                Bits(state.box_vectors_nm[i][d]));
+    }
+  }
+  ASSERT_EQ(decoded.parameters.size(), state.parameters.size());
+  EXPECT_EQ(Bits(decoded.parameters.at("K")), Bits(-0.0));
+  EXPECT_EQ(decoded.parameters.at("lambda"), 0.1);
+  EXPECT_EQ(Bits(decoded.time_ps), Bits(1e-300));
+
+  ASSERT_OK_AND_ASSIGN(PortableState empty,
+                       PortableState::Deserialize(PortableState().Serialize()));
+  EXPECT_TRUE(empty.positions_nm.empty());
+}
+
+TEST(PortableStateTest, EncodingIsLittleEndianWithAMagicHeader) {
+  PortableState state;
+  state.time_ps = 1.0;  // 0x3ff0000000000000
+  const std::string bytes = state.Serialize();
+  EXPECT_EQ(bytes.substr(0, 8), std::string("RPXS\x01\x00\x00\x00", 8));
+  // magic, version, 0 positions, 0 velocities, 9 box doubles, then time.
+  EXPECT_EQ(bytes.substr(8 + 8 + 8 + 72, 8),
+            std::string("\x00\x00\x00\x00\x00\x00\xf0\x3f", 8));
+}
+
+TEST(PortableStateTest, RejectsEveryTruncation) {
+  const std::string bytes = OddState().Serialize();
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    EXPECT_EQ(PortableState::Deserialize(bytes.substr(0, size)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << "prefix of " << size << " bytes";
+  }
+}
+
+TEST(PortableStateTest, RejectsCorruptInput) {
+  const std::string good = OddState().Serialize();
+  std::string bad_magic = good;
+  bad_magic[0] = 'X';
+  std::string bad_version = good;
+  bad_version[4] = 2;
+  std::string huge_count = good;
+  huge_count.replace(8, 8, std::string(8, '\xff'));
+  std::string trailing = good + '\0';
+  for (const std::string* bytes :
+       {&bad_magic, &bad_version, &huge_count, &trailing}) {
+    const absl::Status status = PortableState::Deserialize(*bytes).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(MessageOf(status), StartsWith("portable state: "));
+  }
+}
+
+}  // namespace
+}  // namespace replex::engine
