@@ -56,8 +56,11 @@ class Model {
   // `system_xml` is XmlSerializer output for an OpenMM::System. Exactly one of
   // `state_xml` (XmlSerializer output for an OpenMM::State) or `pdb` is
   // non-empty. Fails with INVALID_ARGUMENT naming the input ("system_xml",
-  // "state_xml", "pdb") for malformed text, non-finite coordinates, or
-  // a particle count that differs from the System's.
+  // "state_xml", "pdb") for malformed text, non-finite coordinates, a
+  // particle count that differs from the System's, or a System with a
+  // barostat or Andersen thermostat (NPT is not supported yet: reduced
+  // potentials here omit pV). PDB: ATOM/HETATM records of the first model,
+  // Å converted to nm; an orthorhombic CRYST1 box, else the System's default.
   static absl::StatusOr<std::shared_ptr<const Model>> Load(
       absl::string_view system_xml, absl::string_view state_xml,
       absl::string_view pdb);
