@@ -43,12 +43,19 @@ uint64_t Rng::Next() {
 double Rng::Uniform() { return (Next() >> 11) * 0x1.0p-53; }
 
 uint64_t Rng::Below(uint64_t n) {
-  // Rejection keeps the result exactly uniform (Lemire's threshold).
-  const uint64_t threshold = (0 - n) % n;
-  for (;;) {
-    const uint64_t x = Next();
-    if (x >= threshold) return x % n;
+  // Lemire's multiply-shift with rejection ("nearly divisionless", ACM TOMACS
+  // 2019): exactly uniform, and the modulo runs only when the low word falls
+  // below n, so the exchange hot loop (Gibbs pair picks) pays no division.
+  unsigned __int128 product = static_cast<unsigned __int128>(Next()) * n;
+  uint64_t low = static_cast<uint64_t>(product);
+  if (low < n) {
+    const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+    while (low < threshold) {
+      product = static_cast<unsigned __int128>(Next()) * n;
+      low = static_cast<uint64_t>(product);
+    }
   }
+  return static_cast<uint64_t>(product >> 64);
 }
 
 }  // namespace replex::exchange

@@ -1,1 +1,333 @@
-// placeholder
+// Exchange schemes: Metropolis swaps between neighbouring rungs or between
+// random pairs of rungs, decided from one round's reduced potentials.
+#include "lib/exchange/scheme.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "lib/exchange/rng.h"
+
+namespace replex::exchange {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// 10 n ceil(log2 n): comfortably past the ~(n/2) ln n random transpositions
+// after which the permutation forgets its start, so one round mixes fully
+// when energies allow it.
+int64_t DefaultGibbsAttempts(int n) {
+  if (n < 2) return 0;
+  int ceil_log2 = 0;
+  while ((int64_t{1} << ceil_log2) < n) ++ceil_log2;
+  return int64_t{10} * n * ceil_log2;
+}
+
+// Computes the exchange Delta for swapping the replicas at two rungs and
+// checks beforehand that the reduced potentials a decision needs are known.
+class DeltaCalculator {
+ public:
+  DeltaCalculator(const Ladder& ladder, const ReducedPotentials& energies,
+                  int64_t round)
+      : ladder_(ladder),
+        energies_(energies),
+        potentials_(energies.potential_energies()),
+        round_(round) {}
+
+  // OK unless u_rung(x_replica) is NaN (missing or not a number); the error
+  // names the replica, the rung asked for, where the replica sits and the
+  // round, so the report that lacked it can be found.
+  absl::Status CheckKnown(const Permutation& permutation, int replica,
+                          int rung) const {
+    const bool temperature_form = !potentials_.empty();
+    const double value = temperature_form ? potentials_[replica]
+                                          : energies_.Get(replica, rung);
+    if (!std::isnan(value)) return absl::OkStatus();
+    if (temperature_form) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "round ", round_, ": replica ", replica, " (at rung ",
+          permutation.rung_of_replica(replica),
+          ") has a NaN or missing potential energy; the exchange needs a "
+          "finite energy for every replica"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "round ", round_, ": the reduced potential of replica ", replica,
+        " at rung ", rung, " is NaN or missing (the replica is at rung ",
+        permutation.rung_of_replica(replica),
+        "); the replica must report its energy at every rung it may swap to"));
+  }
+
+  // Every entry the pair (a, b) needs.
+  absl::Status CheckPair(const Permutation& permutation, int a, int b) const {
+    const int i = permutation.replica_at_rung(a);
+    const int j = permutation.replica_at_rung(b);
+    for (const auto& [replica, rung] :
+         {std::pair{i, a}, std::pair{i, b}, std::pair{j, a}, std::pair{j, b}}) {
+      if (absl::Status status = CheckKnown(permutation, replica, rung);
+          !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Every entry any pair could need (gibbs), so that whether a round fails
+  // does not depend on which pairs the random numbers happen to pick.
+  absl::Status CheckAll(const Permutation& permutation) const {
+    const int n = ladder_.size();
+    for (int replica = 0; replica < n; ++replica) {
+      for (int rung = 0; rung < n; ++rung) {
+        if (absl::Status status = CheckKnown(permutation, replica, rung);
+            !status.ok()) {
+          return status;
+        }
+        if (!potentials_.empty()) break;  // one energy per replica
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Delta = u_a(x_j) + u_b(x_i) - u_a(x_i) - u_b(x_j) for replica i at rung a
+  // and j at rung b. Infinite terms give +-inf (reject / accept); where they
+  // cancel (inf - inf) the move cannot be shown to be allowed, and the NaN
+  // returned makes MetropolisAccept reject it.
+  double Delta(int i, int j, int a, int b) const {
+    if (!potentials_.empty()) {
+      const double u_i = potentials_[i];
+      const double u_j = potentials_[j];
+      // The factored T-REMD form avoids cancelling large reduced potentials.
+      // An infinite energy appears in both an old and a new term: undefined.
+      if (!std::isfinite(u_i) || !std::isfinite(u_j)) return kNaN;
+      return (ladder_.beta(a) - ladder_.beta(b)) * (u_j - u_i);
+    }
+    // Grouped by Hamiltonian, so each difference compares like with like.
+    return (energies_.Get(j, a) - energies_.Get(i, a)) +
+           (energies_.Get(i, b) - energies_.Get(j, b));
+  }
+
+ private:
+  const Ladder& ladder_;
+  const ReducedPotentials& energies_;
+  const std::vector<double>& potentials_;
+  const int64_t round_;
+};
+
+// Attempts the swap of rungs a and b with `uniform`, updates the permutation
+// and the counters.
+void AttemptSwap(const DeltaCalculator& calculator, int a, int b,
+                 double uniform, RoundOutcome& outcome) {
+  Permutation& permutation = outcome.after;
+  const int i = permutation.replica_at_rung(a);
+  const int j = permutation.replica_at_rung(b);
+  const bool accepted = MetropolisAccept(calculator.Delta(i, j, a, b), uniform);
+  if (accepted) permutation.SwapRungs(a, b);
+  ++outcome.total_attempts;
+  outcome.total_accepts += accepted;
+  if (a - b == 1 || b - a == 1) {
+    const int lower = std::min(a, b);
+    ++outcome.pair_attempts[lower];
+    outcome.pair_accepts[lower] += accepted;
+  }
+}
+
+absl::Status NeighborsRound(const DeltaCalculator& calculator, uint64_t seed,
+                            RoundOutcome& outcome) {
+  const int n = outcome.before.size();
+  const int first = NeighborPairActive(0, outcome.round) ? 0 : 1;
+  // Validate before drawing anything: a round either fails whole or decides.
+  for (int k = first; k + 1 < n; k += 2) {
+    if (absl::Status status = calculator.CheckPair(outcome.before, k, k + 1);
+        !status.ok()) {
+      return status;
+    }
+  }
+  Rng rng(seed, static_cast<uint64_t>(outcome.round));
+  // Active pairs are disjoint, so each decision sees the round's starting
+  // assignment of its two rungs; one uniform per pair, in pair order.
+  for (int k = first; k + 1 < n; k += 2) {
+    AttemptSwap(calculator, k, k + 1, rng.Uniform(), outcome);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
+                        int64_t attempts, RoundOutcome& outcome) {
+  const int n = outcome.before.size();
+  if (n < 2) return absl::OkStatus();
+  if (absl::Status status = calculator.CheckAll(outcome.before);
+      !status.ok()) {
+    return status;
+  }
+  if (attempts <= 0) attempts = DefaultGibbsAttempts(n);
+  Rng rng(seed, static_cast<uint64_t>(outcome.round));
+  // Each attempt draws rung a, then b uniform among the other n - 1 rungs,
+  // then the uniform: an unordered pair is proposed with probability
+  // 2 / (n (n - 1)) whatever the state, so the proposal is symmetric and
+  // Metropolis acceptance gives detailed balance exactly.
+  for (int64_t t = 0; t < attempts; ++t) {
+    const int a = static_cast<int>(rng.Below(n));
+    int b = static_cast<int>(rng.Below(n - 1));
+    if (b >= a) ++b;
+    AttemptSwap(calculator, a, b, rng.Uniform(), outcome);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Scheme> ParseScheme(absl::string_view name) {
+  for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
+    if (name == SchemeName(scheme)) return scheme;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown exchange scheme '", name,
+                   "': use one of none, neighbors, gibbs"));
+}
+
+const char* SchemeName(Scheme scheme) {
+  switch (scheme) {
+    case Scheme::kNone:
+      return "none";
+    case Scheme::kNeighbors:
+      return "neighbors";
+    case Scheme::kGibbs:
+      return "gibbs";
+  }
+  return "unknown";
+}
+
+bool MetropolisAccept(double delta, double uniform01) {
+  if (delta <= 0) return true;  // also -inf
+  // exp(-37) < 1e-16, so the answer is already known without calling exp,
+  // which is slow where it underflows; Gibbs rounds on wide ladders are
+  // mostly such far-fetched swaps.
+  if (delta > 37 && uniform01 >= 1e-16) return false;
+  // uniform01 < exp(-delta) has probability exp(-delta) for uniform01 in
+  // [0, 1); exp(-inf) == 0 rejects +inf, and NaN compares false: rejected.
+  return uniform01 < std::exp(-delta);
+}
+
+ReducedPotentials ReducedPotentials::FromPotentialEnergies(
+    const Ladder& ladder, std::vector<double> potential_kj_mol) {
+  ReducedPotentials reduced(0);
+  reduced.n_ = static_cast<int>(potential_kj_mol.size());
+  reduced.betas_.reserve(ladder.size());
+  for (int k = 0; k < ladder.size(); ++k) {
+    reduced.betas_.push_back(ladder.beta(k));
+  }
+  reduced.potential_ = std::move(potential_kj_mol);
+  return reduced;
+}
+
+ReducedPotentials::ReducedPotentials(int n)
+    : n_(std::max(n, 0)),
+      matrix_(static_cast<size_t>(n_) * n_,
+              std::numeric_limits<double>::quiet_NaN()) {}
+
+// Out-of-range indices are ignored (Get then keeps answering NaN), so a bad
+// index from a worker surfaces as a "missing" error in ExchangeRound rather
+// than as a crash. Writes to distinct entries of the general form touch
+// distinct memory, so threads may fill distinct rows concurrently.
+void ReducedPotentials::Set(int replica, int rung, double u) {
+  if (replica < 0 || replica >= n_ || rung < 0 || rung >= n_) return;
+  if (!potential_.empty()) {
+    // Turning a T-REMD form into the general form: materialise it once.
+    matrix_.resize(static_cast<size_t>(n_) * n_);
+    for (int i = 0; i < n_; ++i) {
+      for (int k = 0; k < n_; ++k) {
+        matrix_[static_cast<size_t>(i) * n_ + k] = Get(i, k);
+      }
+    }
+    potential_.clear();
+    betas_.clear();
+  }
+  matrix_[static_cast<size_t>(replica) * n_ + rung] = u;
+}
+
+double ReducedPotentials::Get(int replica, int rung) const {
+  if (replica < 0 || replica >= n_ || rung < 0) return kNaN;
+  if (!potential_.empty()) {
+    if (rung >= static_cast<int>(betas_.size())) return kNaN;
+    return betas_[rung] * potential_[replica];
+  }
+  if (rung >= n_) return kNaN;
+  return matrix_[static_cast<size_t>(replica) * n_ + rung];
+}
+
+std::vector<int> RungsToEvaluate(Scheme scheme, int n_rungs, int64_t round,
+                                 int rung) {
+  std::vector<int> rungs;
+  if (rung < 0 || rung >= n_rungs) return rungs;
+  switch (scheme) {
+    case Scheme::kNone:
+      break;
+    case Scheme::kNeighbors:
+      if (rung + 1 < n_rungs && NeighborPairActive(rung, round)) {
+        rungs.push_back(rung + 1);
+      } else if (rung > 0 && NeighborPairActive(rung - 1, round)) {
+        rungs.push_back(rung - 1);
+      }
+      break;
+    case Scheme::kGibbs:
+      for (int k = 0; k < n_rungs; ++k) {
+        if (k != rung) rungs.push_back(k);
+      }
+      break;
+  }
+  return rungs;
+}
+
+bool NeighborPairActive(int lower_rung, int64_t round) {
+  // Parity by the low bit, which is also right for negative values.
+  return ((lower_rung ^ round) & 1) == 0;
+}
+
+absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
+                                           const Permutation& before,
+                                           const ReducedPotentials& energies,
+                                           uint64_t seed, int64_t round,
+                                           int64_t gibbs_swap_attempts) {
+  const int n = ladder.size();
+  if (before.size() != n || energies.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "round ", round, ": the ladder has ", n, " rungs but the permutation "
+        "has ", before.size(), " replicas and the energies ", energies.size(),
+        ": give one replica per rung"));
+  }
+  if (round < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("round ", round, " is negative: rounds count from 0"));
+  }
+  if (!energies.potential_energies().empty() && !ladder.temperature_only()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "round ", round, ": the ladder's rungs differ in Hamiltonian "
+        "parameters, so potential energies alone cannot decide an exchange: "
+        "give the reduced potential of each replica at each rung it may swap "
+        "to"));
+  }
+  RoundOutcome outcome;
+  outcome.round = round;
+  outcome.before = before;
+  outcome.after = before;
+  outcome.pair_attempts.assign(std::max(n - 1, 0), 0);
+  outcome.pair_accepts.assign(std::max(n - 1, 0), 0);
+  const DeltaCalculator calculator(ladder, energies, round);
+  absl::Status status;
+  switch (scheme) {
+    case Scheme::kNone:
+      break;
+    case Scheme::kNeighbors:
+      status = NeighborsRound(calculator, seed, outcome);
+      break;
+    case Scheme::kGibbs:
+      status = GibbsRound(calculator, seed, gibbs_swap_attempts, outcome);
+      break;
+  }
+  if (!status.ok()) return status;
+  return outcome;
+}
+
+}  // namespace replex::exchange

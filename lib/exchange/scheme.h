@@ -36,6 +36,10 @@ class ReducedPotentials {
   void Set(int replica, int rung, double u);
   double Get(int replica, int rung) const;
   int size() const { return n_; }
+  // The T-REMD form's potential energies (kJ/mol) by replica; empty for the
+  // general form. Lets ExchangeRound compute (beta_a - beta_b)(U_j - U_i)
+  // directly and refuse this form for a ladder with Hamiltonian parameters.
+  const std::vector<double>& potential_energies() const { return potential_; }
 
  private:
   int n_ = 0;

@@ -1,1 +1,877 @@
+#include "lib/exchange/scheme.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/exchange/rng.h"
+#include "lib/exchange/test_util.h"
+
+namespace replex::exchange {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using test_util::BinomialFits;
+using test_util::ChiSquareFits;
+using test_util::LambdaLadder;
+using test_util::MatrixPotentials;
+using test_util::TemperatureLadder;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+using Matrix = std::vector<std::vector<double>>;
+
+// u[i][k] = beta_k U_i: the general form of a T-REMD round.
+Matrix TemperatureMatrix(const Ladder& ladder, const std::vector<double>& u) {
+  Matrix m(u.size(), std::vector<double>(ladder.size()));
+  for (size_t i = 0; i < u.size(); ++i) {
+    for (int k = 0; k < ladder.size(); ++k) m[i][k] = ladder.beta(k) * u[i];
+  }
+  return m;
+}
+
+// The Metropolis probability min(1, exp(-delta)).
+double AcceptanceProbability(double delta) {
+  return delta <= 0 ? 1.0 : std::exp(-delta);
+}
+
+// ---------------------------------------------------------------------------
+// Names, the acceptance rule, pair schedule.
+
+TEST(SchemeTest, ParsesAndNamesEveryScheme) {
+  for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
+    absl::StatusOr<Scheme> parsed = ParseScheme(SchemeName(scheme));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, scheme);
+  }
+  EXPECT_STREQ(SchemeName(Scheme::kNeighbors), "neighbors");
+}
+
+TEST(SchemeTest, UnknownSchemeListsTheValidOnes) {
+  for (const char* name : {"neighbours", "", "Gibbs"}) {
+    absl::StatusOr<Scheme> parsed = ParseScheme(name);
+    ASSERT_FALSE(parsed.ok()) << name;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(parsed.status().message(),
+                HasSubstr("use one of none, neighbors, gibbs"));
+  }
+}
+
+struct MetropolisCase {
+  double delta;
+  double uniform;
+  bool accept;
+};
+
+class MetropolisAcceptTest : public ::testing::TestWithParam<MetropolisCase> {
+};
+
+TEST_P(MetropolisAcceptTest, AcceptsWithProbabilityMinOneExpMinusDelta) {
+  EXPECT_EQ(MetropolisAccept(GetParam().delta, GetParam().uniform),
+            GetParam().accept)
+      << "delta " << GetParam().delta << ", uniform " << GetParam().uniform;
+}
+
+constexpr double kBelowOne = 1 - 0x1.0p-53;  // the largest Uniform()
+
+INSTANTIATE_TEST_SUITE_P(
+    MarginalCases, MetropolisAcceptTest,
+    ::testing::Values(
+        MetropolisCase{0, kBelowOne, true},       // equal energies
+        MetropolisCase{-0.0, kBelowOne, true},
+        MetropolisCase{-2, kBelowOne, true},
+        MetropolisCase{-kInf, kBelowOne, true},
+        MetropolisCase{kInf, 0, false},           // even the smallest uniform
+        MetropolisCase{1e300, 0, false},          // exp underflows to 0
+        MetropolisCase{800, 0, false},
+        MetropolisCase{1e-300, kBelowOne, true},  // exp(-tiny) rounds to 1
+        MetropolisCase{38, 0, true},      // exp(-38) > 0 = the uniform
+        MetropolisCase{50, 1e-300, true},  // exp(-50) ~ 2e-22 > 1e-300
+        MetropolisCase{50, 1e-16, false},
+        MetropolisCase{std::log(2.0), 0.4999, true},
+        MetropolisCase{std::log(2.0), 0.5001, false},
+        MetropolisCase{kNaN, 0, false}));  // callers error first; still safe
+
+TEST(SchemeTest, NeighbourPairsAlternateWithTheRoundParity) {
+  EXPECT_TRUE(NeighborPairActive(0, 0));
+  EXPECT_FALSE(NeighborPairActive(1, 0));
+  EXPECT_FALSE(NeighborPairActive(0, 1));
+  EXPECT_TRUE(NeighborPairActive(1, 1));
+  EXPECT_TRUE(NeighborPairActive(6, 1000000000002));
+  EXPECT_TRUE(NeighborPairActive(7, 1000000000003));
+  EXPECT_FALSE(NeighborPairActive(7, 1000000000002));
+}
+
+struct RungsToEvaluateCase {
+  Scheme scheme;
+  int n_rungs;
+  int64_t round;
+  int rung;
+  std::vector<int> expected;
+};
+
+class RungsToEvaluateTest
+    : public ::testing::TestWithParam<RungsToEvaluateCase> {};
+
+TEST_P(RungsToEvaluateTest, ListsThePartnersBesidesTheOwnRung) {
+  const RungsToEvaluateCase& c = GetParam();
+  EXPECT_EQ(RungsToEvaluate(c.scheme, c.n_rungs, c.round, c.rung), c.expected)
+      << SchemeName(c.scheme) << " n=" << c.n_rungs << " round " << c.round
+      << " rung " << c.rung;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RungsToEvaluateTest,
+    ::testing::Values(
+        RungsToEvaluateCase{Scheme::kNone, 5, 0, 2, {}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 0, 0, {1}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 0, 1, {0}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 0, 3, {2}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 0, 4, {}},  // unpaired
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 1, 0, {}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 1, 1, {2}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 5, 7, 4, {3}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 1, 0, 0, {}},
+        RungsToEvaluateCase{Scheme::kGibbs, 4, 3, 2, {0, 1, 3}},
+        RungsToEvaluateCase{Scheme::kGibbs, 1, 0, 0, {}},
+        RungsToEvaluateCase{Scheme::kGibbs, 4, 0, 4, {}}));  // no such rung
+
+// ---------------------------------------------------------------------------
+// ReducedPotentials.
+
+TEST(ReducedPotentialsTest, TemperatureFormScalesEnergiesByBeta) {
+  const Ladder ladder = TemperatureLadder({300, 400});
+  const ReducedPotentials u =
+      ReducedPotentials::FromPotentialEnergies(ladder, {-100, 50});
+  EXPECT_EQ(u.size(), 2);
+  EXPECT_THAT(u.potential_energies(), ElementsAre(-100, 50));
+  EXPECT_DOUBLE_EQ(u.Get(0, 1), ladder.beta(1) * -100);
+  EXPECT_DOUBLE_EQ(u.Get(1, 0), ladder.beta(0) * 50);
+  EXPECT_TRUE(std::isnan(u.Get(2, 0)));
+  EXPECT_TRUE(std::isnan(u.Get(0, 2)));
+}
+
+TEST(ReducedPotentialsTest, GeneralFormIsUnknownUntilSet) {
+  ReducedPotentials u(3);
+  EXPECT_TRUE(u.potential_energies().empty());
+  EXPECT_TRUE(std::isnan(u.Get(1, 2)));
+  u.Set(1, 2, -7.5);
+  EXPECT_EQ(u.Get(1, 2), -7.5);
+  EXPECT_TRUE(std::isnan(u.Get(2, 1)));
+  // Out-of-range writes are dropped rather than corrupting memory, and
+  // out-of-range reads answer "unknown".
+  u.Set(3, 0, 1);
+  u.Set(0, -1, 1);
+  EXPECT_TRUE(std::isnan(u.Get(3, 0)));
+  EXPECT_TRUE(std::isnan(u.Get(-1, 0)));
+}
+
+TEST(ReducedPotentialsTest, SetOnTheTemperatureFormTurnsItGeneral) {
+  const Ladder ladder = TemperatureLadder({300, 400});
+  ReducedPotentials u =
+      ReducedPotentials::FromPotentialEnergies(ladder, {-100, 50});
+  u.Set(0, 1, 5);
+  EXPECT_TRUE(u.potential_energies().empty());
+  EXPECT_EQ(u.Get(0, 1), 5);
+  EXPECT_DOUBLE_EQ(u.Get(1, 0), ladder.beta(0) * 50);
+}
+
+// ---------------------------------------------------------------------------
+// ExchangeRound: input checks and errors.
+
+TEST(ExchangeRoundTest, RejectsMismatchedSizes) {
+  const Ladder ladder = TemperatureLadder({300, 320, 340});
+  const ReducedPotentials three =
+      ReducedPotentials::FromPotentialEnergies(ladder, {1, 2, 3});
+  const ReducedPotentials two =
+      ReducedPotentials::FromPotentialEnergies(ladder, {1, 2});
+  for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
+    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+        scheme, ladder, Permutation::Identity(4), three, 1, 0);
+    EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(outcome.status().message(),
+                HasSubstr("the ladder has 3 rungs but the permutation has 4"));
+    outcome =
+        ExchangeRound(scheme, ladder, Permutation::Identity(3), two, 1, 0);
+    EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ExchangeRoundTest, RejectsANegativeRound) {
+  const Ladder ladder = TemperatureLadder({300, 320});
+  absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+      Scheme::kNeighbors, ladder, Permutation::Identity(2),
+      ReducedPotentials::FromPotentialEnergies(ladder, {0, 0}), 1, -2);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(outcome.status().message(), HasSubstr("negative"));
+}
+
+TEST(ExchangeRoundTest, RefusesBareEnergiesForAHamiltonianLadder) {
+  // u_k(x) = beta_k U(x) would silently ignore lambda: wrong sampling.
+  const Ladder ladder = LambdaLadder(2);
+  absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+      Scheme::kGibbs, ladder, Permutation::Identity(2),
+      ReducedPotentials::FromPotentialEnergies(ladder, {0, 0}), 1, 0);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(outcome.status().message(), HasSubstr("reduced potential"));
+}
+
+struct MissingEnergyCase {
+  std::string name;
+  Scheme scheme;
+  bool temperature_form;
+  int64_t round;
+  int replica;  // whose entry is NaN
+  int rung;     // which entry (ignored for the temperature form)
+  // Empty when the entry is not needed and the round must succeed.
+  std::vector<std::string> message_parts;
+};
+
+class MissingEnergyTest : public ::testing::TestWithParam<MissingEnergyCase> {
+};
+
+TEST_P(MissingEnergyTest, FailsNamingReplicaRungAndRoundOnlyWhenNeeded) {
+  const MissingEnergyCase& c = GetParam();
+  // Four replicas, replica i at rung (i + 1) % 4, so replica and rung
+  // numbers in the message cannot be confused.
+  const Permutation before = *Permutation::FromRungOfReplica({1, 2, 3, 0});
+  const Ladder ladder = c.temperature_form
+                            ? TemperatureLadder({300, 310, 320, 330})
+                            : LambdaLadder(4);
+  ReducedPotentials energies(0);
+  if (c.temperature_form) {
+    std::vector<double> potentials = {-10, -11, -12, -13};
+    potentials[c.replica] = kNaN;
+    energies = ReducedPotentials::FromPotentialEnergies(ladder, potentials);
+  } else {
+    Matrix u(4, std::vector<double>(4, 0.5));
+    u[c.replica][c.rung] = kNaN;
+    energies = MatrixPotentials(u);
+  }
+  absl::StatusOr<RoundOutcome> outcome =
+      ExchangeRound(c.scheme, ladder, before, energies, 9, c.round);
+  if (c.message_parts.empty()) {
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    return;
+  }
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument);
+  for (const std::string& part : c.message_parts) {
+    EXPECT_THAT(outcome.status().message(), HasSubstr(part));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, MissingEnergyTest,
+    ::testing::Values(
+        // Round 6 pairs rungs (0,1) and (2,3); replica 1 sits at rung 2 and
+        // needs its energy at rungs 2 and 3.
+        MissingEnergyCase{"NeighborsPartnerRung", Scheme::kNeighbors, false,
+                          6, 1, 3,
+                          {"round 6", "replica 1 at rung 3",
+                           "replica is at rung 2"}},
+        MissingEnergyCase{"NeighborsOwnRung", Scheme::kNeighbors, false, 6, 3,
+                          0, {"round 6", "replica 3 at rung 0"}},
+        MissingEnergyCase{"NeighborsUnneededRung", Scheme::kNeighbors, false,
+                          6, 1, 0, {}},
+        // Round 7 pairs only (1,2): rungs 0 and 3 (replicas 3 and 2) idle.
+        MissingEnergyCase{"NeighborsIdleReplica", Scheme::kNeighbors, false,
+                          7, 2, 3, {}},
+        MissingEnergyCase{"GibbsAnyRung", Scheme::kGibbs, false, 11, 2, 0,
+                          {"round 11", "replica 2 at rung 0"}},
+        MissingEnergyCase{"NoneNeedsNothing", Scheme::kNone, false, 0, 0, 1,
+                          {}},
+        MissingEnergyCase{"NeighborsTemperatureForm", Scheme::kNeighbors,
+                          true, 3, 0, 0,
+                          {"round 3", "replica 0 (at rung 1)",
+                           "potential energy"}},
+        MissingEnergyCase{"NeighborsTemperatureFormIdle", Scheme::kNeighbors,
+                          true, 7, 3, 0, {}},
+        MissingEnergyCase{"GibbsTemperatureForm", Scheme::kGibbs, true, 4, 3,
+                          0, {"round 4", "replica 3 (at rung 0)"}}),
+    [](const ::testing::TestParamInfo<MissingEnergyCase>& info) {
+      return info.param.name;
+    });
+
+TEST(ExchangeRoundTest, TheReportedRungsAreExactlyEnough) {
+  // Fill in only what RungsToEvaluate asks for (plus the own rung): every
+  // round must decide, for every scheme and round parity.
+  constexpr int kN = 5;
+  const Ladder ladder = LambdaLadder(kN);
+  Rng shuffle(4, 4);
+  Permutation permutation = Permutation::Identity(kN);
+  for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
+    for (int64_t round = 0; round < 20; ++round) {
+      ReducedPotentials u(kN);
+      for (int i = 0; i < kN; ++i) {
+        const int rung = permutation.rung_of_replica(i);
+        u.Set(i, rung, 0.1 * i);
+        for (int k : RungsToEvaluate(scheme, kN, round, rung)) {
+          u.Set(i, k, 0.1 * i + 0.3 * k);
+        }
+      }
+      absl::StatusOr<RoundOutcome> outcome =
+          ExchangeRound(scheme, ladder, permutation, u, 5, round);
+      ASSERT_TRUE(outcome.ok()) << SchemeName(scheme) << ": "
+                                << outcome.status();
+      permutation = outcome->after;
+      permutation.SwapRungs(static_cast<int>(shuffle.Below(kN)),
+                            static_cast<int>(shuffle.Below(kN)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// ExchangeRound: schedule, counters and reproducibility.
+
+TEST(ExchangeRoundTest, NoneNeverSwaps) {
+  const Ladder ladder = TemperatureLadder({300, 320, 340});
+  const Permutation before = *Permutation::FromRungOfReplica({2, 0, 1});
+  absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+      Scheme::kNone, ladder, before,
+      ReducedPotentials::FromPotentialEnergies(ladder, {kNaN, 0, 0}), 1, 3);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->round, 3);
+  EXPECT_EQ(outcome->before, before);
+  EXPECT_EQ(outcome->after, before);
+  EXPECT_THAT(outcome->pair_attempts, ElementsAre(0, 0));
+  EXPECT_THAT(outcome->pair_accepts, ElementsAre(0, 0));
+  EXPECT_EQ(outcome->total_attempts, 0);
+}
+
+TEST(ExchangeRoundTest, NeighborsAttemptsTheActivePairsOnce) {
+  const Ladder ladder = TemperatureLadder({300, 310, 320, 330, 340});
+  const ReducedPotentials u = ReducedPotentials::FromPotentialEnergies(
+      ladder, std::vector<double>(5, 0.0));
+  for (int64_t round : {0, 1, 2, 3}) {
+    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+        Scheme::kNeighbors, ladder, Permutation::Identity(5), u, 1, round);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    // Equal energies: every attempt is accepted.
+    if (round % 2 == 0) {
+      EXPECT_THAT(outcome->pair_attempts, ElementsAre(1, 0, 1, 0));
+      EXPECT_EQ(outcome->after.rung_of_replica(),
+                (std::vector<int>{1, 0, 3, 2, 4}));
+    } else {
+      EXPECT_THAT(outcome->pair_attempts, ElementsAre(0, 1, 0, 1));
+      EXPECT_EQ(outcome->after.rung_of_replica(),
+                (std::vector<int>{0, 2, 1, 4, 3}));
+    }
+    EXPECT_EQ(outcome->pair_accepts, outcome->pair_attempts);
+    EXPECT_EQ(outcome->total_attempts, 2);
+    EXPECT_EQ(outcome->total_accepts, 2);
+  }
+}
+
+TEST(ExchangeRoundTest, GibbsMakesTheDefaultNumberOfAttempts) {
+  // 10 n ceil(log2 n); n = 1 has no pair to try.
+  const std::map<int, int64_t> expected = {
+      {1, 0}, {2, 20}, {3, 60}, {4, 80}, {5, 150}, {8, 240}, {9, 360}};
+  for (const auto& [n, attempts] : expected) {
+    const Ladder ladder = LambdaLadder(n);
+    const ReducedPotentials u =
+        MatrixPotentials(Matrix(n, std::vector<double>(n, 0.0)));
+    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+        Scheme::kGibbs, ladder, Permutation::Identity(n), u, 1, 0);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->total_attempts, attempts) << "n = " << n;
+    EXPECT_EQ(outcome->total_accepts, attempts) << "n = " << n;
+    const int64_t adjacent = std::accumulate(
+        outcome->pair_attempts.begin(), outcome->pair_attempts.end(),
+        int64_t{0});
+    EXPECT_LE(adjacent, attempts);
+    outcome = ExchangeRound(Scheme::kGibbs, ladder, Permutation::Identity(n),
+                            u, 1, 0, /*gibbs_swap_attempts=*/7);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->total_attempts, n == 1 ? 0 : 7) << "n = " << n;
+  }
+}
+
+// A reference decision of one pair, written from the rule's definition.
+bool ReferenceDecision(const Matrix& u, const Permutation& p, int a, int b,
+                       double uniform) {
+  const int i = p.replica_at_rung(a), j = p.replica_at_rung(b);
+  const double delta = u[j][a] + u[i][b] - u[i][a] - u[j][b];
+  return uniform < AcceptanceProbability(delta);
+}
+
+// Arbitrary reduced potentials of order 1, for n replicas.
+Matrix RandomMatrix(int n, uint64_t seed) {
+  Rng rng(seed, 0, /*stream=*/1);
+  Matrix u(n, std::vector<double>(n));
+  for (auto& row : u) {
+    for (double& x : row) x = 3 * rng.Uniform();
+  }
+  return u;
+}
+
+// Redoes one round from the documented draws of `rng` = Rng(seed, round)
+// and returns the permutation it should end in.
+using ReferenceRound = std::function<Permutation(
+    const Matrix& u, const Permutation& before, int64_t round, Rng& rng)>;
+
+// Chains 30 rounds of `scheme` on arbitrary potentials of n replicas and
+// checks every round against `reference`: decisions are a pure function of
+// (seed, round) through the documented draw order.
+void ExpectReplaysReference(Scheme scheme, int n, int64_t gibbs_attempts,
+                            const ReferenceRound& reference) {
+  constexpr uint64_t kSeed = 31;
+  const Matrix u = RandomMatrix(n, n);
+  const ReducedPotentials energies = MatrixPotentials(u);
+  const Ladder ladder = LambdaLadder(n);
+  Permutation state = Permutation::Identity(n);
+  int64_t accepts = 0, attempts = 0;
+  for (int64_t round = 0; round < 30; ++round) {
+    Rng rng(kSeed, round);
+    const Permutation expected = reference(u, state, round, rng);
+    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+        scheme, ladder, state, energies, kSeed, round, gibbs_attempts);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    ASSERT_EQ(outcome->after, expected) << "round " << round;
+    state = outcome->after;
+    accepts += outcome->total_accepts;
+    attempts += outcome->total_attempts;
+  }
+  // The replay exercised both outcomes.
+  EXPECT_GT(accepts, 0);
+  EXPECT_LT(accepts, attempts);
+}
+
+TEST(ExchangeRoundTest, NeighborsReplaysTheDocumentedDraws) {
+  // One uniform per active pair, in pair order.
+  ExpectReplaysReference(
+      Scheme::kNeighbors, 7, 0,
+      [](const Matrix& u, const Permutation& before, int64_t round, Rng& rng) {
+        Permutation after = before;
+        for (int k = round % 2; k + 1 < before.size(); k += 2) {
+          if (ReferenceDecision(u, before, k, k + 1, rng.Uniform())) {
+            after.SwapRungs(k, k + 1);
+          }
+        }
+        return after;
+      });
+}
+
+TEST(ExchangeRoundTest, GibbsReplaysTheDocumentedDraws) {
+  // Per attempt: rung a = Below(n), b = Below(n - 1) skipping a, then the
+  // uniform.
+  constexpr int64_t kAttempts = 25;
+  ExpectReplaysReference(
+      Scheme::kGibbs, 6, kAttempts,
+      [](const Matrix& u, const Permutation& before, int64_t, Rng& rng) {
+        const int n = before.size();
+        Permutation after = before;
+        for (int64_t t = 0; t < kAttempts; ++t) {
+          const int a = static_cast<int>(rng.Below(n));
+          int b = static_cast<int>(rng.Below(n - 1));
+          if (b >= a) ++b;
+          if (ReferenceDecision(u, after, a, b, rng.Uniform())) {
+            after.SwapRungs(a, b);
+          }
+        }
+        return after;
+      });
+}
+
+TEST(ExchangeRoundTest, TemperatureFormDecidesLikeTheGeneralForm) {
+  // The factored (beta_a - beta_b)(U_j - U_i) and the four-term sum differ
+  // only by rounding, far below the resolution of a uniform draw.
+  const Ladder ladder = TemperatureLadder(Ladder::Geometric(300, 450, 12));
+  std::vector<double> potentials;
+  Rng rng(8, 8);
+  for (int i = 0; i < 12; ++i) potentials.push_back(-5e4 + 300 * rng.Uniform());
+  const ReducedPotentials t_form =
+      ReducedPotentials::FromPotentialEnergies(ladder, potentials);
+  const ReducedPotentials general =
+      MatrixPotentials(TemperatureMatrix(ladder, potentials));
+  for (Scheme scheme : {Scheme::kNeighbors, Scheme::kGibbs}) {
+    Permutation state = Permutation::Identity(12);
+    for (int64_t round = 0; round < 100; ++round) {
+      absl::StatusOr<RoundOutcome> a =
+          ExchangeRound(scheme, ladder, state, t_form, 3, round);
+      absl::StatusOr<RoundOutcome> b =
+          ExchangeRound(scheme, ladder, state, general, 3, round);
+      ASSERT_TRUE(a.ok() && b.ok());
+      ASSERT_EQ(a->after, b->after) << SchemeName(scheme) << " " << round;
+      EXPECT_EQ(a->pair_accepts, b->pair_accepts);
+      state = a->after;
+    }
+  }
+}
+
+TEST(ExchangeRoundTest, InfiniteEnergiesNeverMoveTheirReplica) {
+  // A replica whose potential energy is +-inf cannot be weighed against
+  // another temperature (inf - inf): every swap with it is rejected, and the
+  // round still decides the others.
+  const Ladder ladder = TemperatureLadder({300, 310, 320, 330});
+  for (double bad : {kInf, -kInf}) {
+    const ReducedPotentials u = ReducedPotentials::FromPotentialEnergies(
+        ladder, {-100, bad, -101, -99});
+    for (Scheme scheme : {Scheme::kNeighbors, Scheme::kGibbs}) {
+      Permutation state = Permutation::Identity(4);
+      int64_t accepted = 0;
+      for (int64_t round = 0; round < 100; ++round) {
+        absl::StatusOr<RoundOutcome> outcome =
+            ExchangeRound(scheme, ladder, state, u, 2, round);
+        ASSERT_TRUE(outcome.ok()) << outcome.status();
+        EXPECT_EQ(outcome->after.rung_of_replica(1), 1);
+        accepted += outcome->total_accepts;
+        state = outcome->after;
+      }
+      EXPECT_GT(accepted, 0) << SchemeName(scheme);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Detailed balance, statistically.
+
+// Acceptance frequency of the single pair of a two-rung ladder over `trials`
+// independent attempts: each trial starts from the identity and uses its own
+// round, hence its own uniform. Neighbors use even rounds, where pair (0, 1)
+// is active; Gibbs makes one attempt per round.
+int64_t CountAccepts(Scheme scheme, const Ladder& ladder,
+                     const ReducedPotentials& energies, int64_t trials) {
+  int64_t accepts = 0;
+  for (int64_t t = 0; t < trials; ++t) {
+    const int64_t round = scheme == Scheme::kNeighbors ? 2 * t : t;
+    absl::StatusOr<RoundOutcome> outcome =
+        ExchangeRound(scheme, ladder, Permutation::Identity(2), energies,
+                      /*seed=*/2718, round, /*gibbs_swap_attempts=*/1);
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    if (!outcome.ok()) return -1;
+    EXPECT_EQ(outcome->total_attempts, 1);
+    accepts += outcome->total_accepts;
+  }
+  return accepts;
+}
+
+constexpr int64_t kAcceptanceTrials = 40000;
+
+struct AcceptanceCase {
+  std::string name;
+  Matrix u;           // u[replica][rung], replica i starting at rung i
+  double acceptance;  // exact min(1, exp(-Delta))
+};
+
+class AcceptanceFrequencyTest
+    : public ::testing::TestWithParam<std::tuple<Scheme, AcceptanceCase>> {};
+
+TEST_P(AcceptanceFrequencyTest, MatchesMetropolisWithinBinomialError) {
+  const auto& [scheme, c] = GetParam();
+  const int64_t accepts = CountAccepts(scheme, LambdaLadder(2),
+                                       MatrixPotentials(c.u),
+                                       kAcceptanceTrials);
+  EXPECT_TRUE(BinomialFits(accepts, kAcceptanceTrials, c.acceptance));
+}
+
+// Delta = u[1][0] + u[0][1] - u[0][0] - u[1][1].
+AcceptanceCase DeltaCase(std::string name, double delta) {
+  return {std::move(name), {{0, 0}, {delta, 0}}, AcceptanceProbability(delta)};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    MarginalDeltas, AcceptanceFrequencyTest,
+    ::testing::Combine(
+        ::testing::Values(Scheme::kNeighbors, Scheme::kGibbs),
+        ::testing::Values(
+            DeltaCase("Zero", 0), DeltaCase("Negative", -3),
+            DeltaCase("MinusInfinity", -kInf),
+            DeltaCase("Subnormal", 1e-310), DeltaCase("Tiny", 1e-12),
+            DeltaCase("Half", 0.5), DeltaCase("One", 1),
+            DeltaCase("Three", 3), DeltaCase("Twenty", 20),
+            DeltaCase("Huge", 1e300), DeltaCase("PlusInfinity", kInf),
+            // Only the difference matters, however large the potentials.
+            AcceptanceCase{"LargePotentials",
+                           {{-5e5, -5e5 + 2}, {-5e5 + 1, -5e5 + 2}},
+                           std::exp(-1.0)},
+            // Leaving an impossible state is always accepted; a swap whose
+            // old and new states are both impossible is not.
+            AcceptanceCase{"ImpossibleCurrentState", {{kInf, 0}, {0, 0}}, 1},
+            AcceptanceCase{"ImpossibleEitherWay", {{kInf, 0}, {kInf, 0}}, 0})),
+    [](const ::testing::TestParamInfo<
+        std::tuple<Scheme, AcceptanceCase>>& info) {
+      return std::string(SchemeName(std::get<0>(info.param))) + "_" +
+             std::get<1>(info.param).name;
+    });
+
+TEST(ExchangeRoundTest, TemperatureFormAcceptsWithTheTemperatureDelta) {
+  // Delta = (beta_0 - beta_1)(U_1 - U_0) for replica 0 at the colder rung.
+  const Ladder ladder = TemperatureLadder({300, 360});
+  const double beta_gap = ladder.beta(0) - ladder.beta(1);
+  for (double delta : {-1.0, 0.0, 0.3, 2.0}) {
+    const ReducedPotentials u = ReducedPotentials::FromPotentialEnergies(
+        ladder, {-1000, -1000 + delta / beta_gap});
+    for (Scheme scheme : {Scheme::kNeighbors, Scheme::kGibbs}) {
+      EXPECT_TRUE(BinomialFits(
+          CountAccepts(scheme, ladder, u, kAcceptanceTrials),
+          kAcceptanceTrials, AcceptanceProbability(delta)))
+          << SchemeName(scheme) << " delta " << delta;
+    }
+  }
+}
+
+// All permutations of 0..n-1 (as rung_of_replica) and their exact weights
+// pi(sigma) ~ exp(-sum_i u[i][sigma(i)]), normalised.
+struct PermutationSpace {
+  std::vector<std::vector<int>> permutations;
+  std::map<std::vector<int>, int> index;
+
+  explicit PermutationSpace(int n) {
+    std::vector<int> sigma(n);
+    std::iota(sigma.begin(), sigma.end(), 0);
+    do {
+      index[sigma] = static_cast<int>(permutations.size());
+      permutations.push_back(sigma);
+    } while (std::next_permutation(sigma.begin(), sigma.end()));
+  }
+
+  std::vector<double> Boltzmann(const Matrix& u) const {
+    std::vector<double> energies;
+    for (const std::vector<int>& sigma : permutations) {
+      double energy = 0;
+      for (size_t i = 0; i < sigma.size(); ++i) energy += u[i][sigma[i]];
+      energies.push_back(energy);
+    }
+    // Relative to the lowest energy, so exp neither overflows nor underflows.
+    const double lowest = *std::min_element(energies.begin(), energies.end());
+    std::vector<double> weights;
+    double total = 0;
+    for (double energy : energies) {
+      weights.push_back(std::exp(lowest - energy));
+      total += weights.back();
+    }
+    for (double& w : weights) w /= total;
+    return weights;
+  }
+};
+
+struct DetailedBalanceCase {
+  std::string name;
+  Scheme scheme;
+  bool temperature_form;
+  int64_t gibbs_swap_attempts;  // 0: the default
+  int rounds_per_chain;
+};
+
+class DetailedBalanceTest
+    : public ::testing::TestWithParam<DetailedBalanceCase> {};
+
+// If every round's kernel leaves pi invariant (detailed balance), a chain
+// started from a pi-distributed permutation is pi-distributed after any
+// number of rounds. So: draw each chain's start exactly from pi, run a few
+// rounds with its own seed, keep the last permutation. The chains are
+// independent, so Pearson's chi-square applies with no autocorrelation
+// correction and no burn-in bias. A kernel that breaks detailed balance
+// moves the distribution away from pi, which the test sees; a kernel that
+// does nothing would pass here, which the acceptance-frequency tests rule out.
+TEST_P(DetailedBalanceTest, PermutationsFollowTheBoltzmannDistribution) {
+  const DetailedBalanceCase& c = GetParam();
+  constexpr int kN = 4;
+  constexpr int kChains = 24000;
+  Ladder ladder = LambdaLadder(kN);
+  Matrix u;
+  ReducedPotentials energies(0);
+  if (c.temperature_form) {
+    ladder = TemperatureLadder({300, 330, 363, 400});
+    // Energy gaps of ~15 kJ/mol against beta gaps of ~0.035 mol/kJ give
+    // neighbour Deltas of order 0.5: every swap is uncertain.
+    const std::vector<double> potentials = {-1000, -985, -972, -955};
+    u = TemperatureMatrix(ladder, potentials);
+    energies = ReducedPotentials::FromPotentialEnergies(ladder, potentials);
+  } else {
+    // An arbitrary general matrix (no temperature structure).
+    u = {{0.0, 0.7, 1.9, 1.2},
+         {0.3, 0.2, 1.1, 1.6},
+         {1.2, 0.4, 0.0, 0.9},
+         {1.0, 1.5, 0.6, 0.1}};
+    energies = MatrixPotentials(u);
+  }
+  const PermutationSpace space(kN);
+  const std::vector<double> pi = space.Boltzmann(u);
+  // Pearson's statistic needs expected counts of at least ~5 per cell.
+  ASSERT_GE(*std::min_element(pi.begin(), pi.end()) * kChains, 5);
+
+  std::vector<int64_t> counts(pi.size(), 0);
+  int64_t moved = 0;
+  for (int chain = 0; chain < kChains; ++chain) {
+    // Inverse-CDF draw from pi, on a stream the exchange never uses.
+    double target = Rng(chain, 0, /*stream=*/99).Uniform();
+    size_t start = 0;
+    while (start + 1 < pi.size() && target >= pi[start]) target -= pi[start++];
+    Permutation state =
+        *Permutation::FromRungOfReplica(space.permutations[start]);
+    const Permutation initial = state;
+    for (int64_t round = 0; round < c.rounds_per_chain; ++round) {
+      absl::StatusOr<RoundOutcome> outcome =
+          ExchangeRound(c.scheme, ladder, state, energies,
+                        /*seed=*/1000 + chain, round, c.gibbs_swap_attempts);
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      state = outcome->after;
+    }
+    moved += state != initial;
+    ++counts[space.index.at(state.rung_of_replica())];
+  }
+  EXPECT_TRUE(ChiSquareFits(counts, pi));
+  EXPECT_GT(moved, kChains / 10);  // the rounds did reshuffle
+  // Power: the same samples clearly reject a distribution whose energies
+  // are off by 25%, so the test would notice a Delta that is.
+  std::vector<std::vector<double>> scaled = u;
+  for (auto& row : scaled) {
+    for (double& x : row) x *= 1.25;
+  }
+  EXPECT_FALSE(ChiSquareFits(counts, space.Boltzmann(scaled)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, DetailedBalanceTest,
+    ::testing::Values(
+        // Six rounds cover both pair parities three times.
+        DetailedBalanceCase{"NeighborsGeneral", Scheme::kNeighbors, false, 0,
+                            6},
+        DetailedBalanceCase{"NeighborsTemperature", Scheme::kNeighbors, true,
+                            0, 6},
+        DetailedBalanceCase{"GibbsGeneral", Scheme::kGibbs, false, 0, 1},
+        DetailedBalanceCase{"GibbsTemperature", Scheme::kGibbs, true, 0, 1},
+        // Single attempts test each proposal + acceptance step on its own.
+        DetailedBalanceCase{"GibbsOneAttempt", Scheme::kGibbs, false, 1, 3}),
+    [](const ::testing::TestParamInfo<DetailedBalanceCase>& info) {
+      return info.param.name;
+    });
+
+// ---------------------------------------------------------------------------
+// Equal energies: free diffusion over the ladder.
+
+TEST(ExchangeRoundTest, GibbsProposesEveryPairEquallyOften) {
+  // With Delta = 0 every proposal is accepted, so one attempt from the
+  // identity reveals the proposed pair.
+  constexpr int kN = 5;
+  constexpr int kTrials = 30000;
+  const Ladder ladder = LambdaLadder(kN);
+  const ReducedPotentials u =
+      MatrixPotentials(Matrix(kN, std::vector<double>(kN, 1.0)));
+  std::map<std::pair<int, int>, int> pair_index;
+  for (int a = 0; a < kN; ++a) {
+    for (int b = a + 1; b < kN; ++b) {
+      const int next = static_cast<int>(pair_index.size());
+      pair_index[{a, b}] = next;
+    }
+  }
+  std::vector<int64_t> counts(pair_index.size(), 0);
+  for (int t = 0; t < kTrials; ++t) {
+    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+        Scheme::kGibbs, ladder, Permutation::Identity(kN), u, 5, t, 1);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    std::vector<int> moved;
+    for (int k = 0; k < kN; ++k) {
+      if (outcome->after.replica_at_rung(k) != k) moved.push_back(k);
+    }
+    ASSERT_EQ(moved.size(), 2u);
+    ++counts[pair_index.at({moved[0], moved[1]})];
+    const bool adjacent = moved[1] - moved[0] == 1;
+    EXPECT_EQ(outcome->pair_attempts[moved[0]], adjacent ? 1 : 0);
+  }
+  EXPECT_TRUE(ChiSquareFits(
+      counts, std::vector<double>(counts.size(), 1.0 / counts.size())));
+}
+
+TEST(ExchangeRoundTest, GibbsWithEqualEnergiesVisitsEveryRungUniformly) {
+  // A round of 10 n ceil(log2 n) = 180 random transpositions leaves a
+  // permutation of 6 within ~(1 - 2/6)^180 ~ 1e-32 of uniform, so successive
+  // rounds are independent uniform permutations and each replica's visit
+  // counts are multinomial. One chi-square test per replica at alpha: a
+  // family-wise false-alarm rate of at most 6 alpha.
+  constexpr int kN = 6;
+  constexpr int kRounds = 6000;
+  const Ladder ladder = TemperatureLadder({300, 310, 320, 330, 340, 350});
+  const ReducedPotentials u = ReducedPotentials::FromPotentialEnergies(
+      ladder, std::vector<double>(kN, -42.0));
+  std::vector<std::vector<int64_t>> visits(kN, std::vector<int64_t>(kN, 0));
+  Permutation state = Permutation::Identity(kN);
+  for (int64_t round = 0; round < kRounds; ++round) {
+    absl::StatusOr<RoundOutcome> outcome =
+        ExchangeRound(Scheme::kGibbs, ladder, state, u, 6, round);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    state = outcome->after;
+    for (int i = 0; i < kN; ++i) ++visits[i][state.rung_of_replica(i)];
+  }
+  for (int i = 0; i < kN; ++i) {
+    EXPECT_TRUE(ChiSquareFits(visits[i], std::vector<double>(kN, 1.0 / kN)))
+        << "replica " << i;
+  }
+}
+
+class NeighborsFreeDiffusionTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(NeighborsFreeDiffusionTest, EveryReplicaVisitsEveryRungTwicePerPeriod) {
+  // With Delta = 0 every attempt is accepted, so the neighbour scheme is the
+  // deterministic odd-even transposition walk: each replica sweeps the ladder
+  // up and down, and over a period of 2n rounds sits on every rung exactly
+  // twice, returning to the start.
+  const int n = GetParam();
+  const Ladder ladder = LambdaLadder(n);
+  const ReducedPotentials u =
+      MatrixPotentials(Matrix(n, std::vector<double>(n, 0.0)));
+  std::vector<std::vector<int64_t>> visits(n, std::vector<int64_t>(n, 0));
+  Permutation state = Permutation::Identity(n);
+  for (int64_t round = 0; round < 2 * n; ++round) {
+    absl::StatusOr<RoundOutcome> outcome =
+        ExchangeRound(Scheme::kNeighbors, ladder, state, u, 1, round);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->total_accepts, outcome->total_attempts);
+    state = outcome->after;
+    for (int i = 0; i < n; ++i) ++visits[i][state.rung_of_replica(i)];
+  }
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(visits[i], std::vector<int64_t>(n, 2)) << "replica " << i;
+  }
+  EXPECT_EQ(state, Permutation::Identity(n));
+}
+
+INSTANTIATE_TEST_SUITE_P(LadderSizes, NeighborsFreeDiffusionTest,
+                         ::testing::Values(1, 2, 3, 4, 5, 8, 13));
+
+// ---------------------------------------------------------------------------
+// Speed.
+
+TEST(ExchangeRoundTest, GibbsForAThousandTemperatureReplicasIsFast) {
+  // 1,024 replicas, 102,400 attempts: O(1) per attempt takes ~1-2 ms here.
+  // The bound is loose on purpose (a shared, loaded machine); it catches
+  // order-of-magnitude regressions such as O(n) work per attempt.
+  constexpr int kN = 1024;
+  const Ladder ladder = TemperatureLadder(Ladder::Geometric(300, 600, kN));
+  std::vector<double> potentials;
+  for (int i = 0; i < kN; ++i) potentials.push_back(-3e4 + 15.0 * i);
+  const ReducedPotentials u =
+      ReducedPotentials::FromPotentialEnergies(ladder, potentials);
+  double best_ms = kInf;
+  for (int repeat = 0; repeat < 5; ++repeat) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
+        Scheme::kGibbs, ladder, Permutation::Identity(kN), u, 1, repeat);
+    const auto stop = std::chrono::steady_clock::now();
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->total_attempts, 102400);
+    best_ms = std::min(
+        best_ms, std::chrono::duration<double, std::milli>(stop - start)
+                     .count());
+  }
+  RecordProperty("gibbs_1024_ms", std::to_string(best_ms));
+  EXPECT_LT(best_ms, 50.0);
+}
+
+}  // namespace
+}  // namespace replex::exchange

@@ -1,1 +1,168 @@
-// placeholder
+// Mixing statistics: pair acceptance, the empirical rung transition matrix
+// and its spectrum, and round trips of replicas between the extreme rungs.
+#include "lib/exchange/statistics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "lib/exchange/symmetric_eigen.h"
+
+namespace replex::exchange {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kNoExtreme = -1, kLowest = 0, kHighest = 1;
+
+// Entry (i, j) of C + C^T for the n x n count matrix C; the factor 1/2 of the
+// symmetrisation cancels wherever rows are normalised.
+double SymmetrisedCount(const std::vector<int64_t>& counts, int n, int i,
+                        int j) {
+  return static_cast<double>(counts[static_cast<size_t>(i) * n + j] +
+                             counts[static_cast<size_t>(j) * n + i]);
+}
+
+std::vector<double> SymmetrisedRowSums(const std::vector<int64_t>& counts,
+                                       int n) {
+  std::vector<double> sums(n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) sums[i] += SymmetrisedCount(counts, n, i, j);
+  }
+  return sums;
+}
+
+}  // namespace
+
+Statistics::Statistics(int n_rungs)
+    : n_(std::max(n_rungs, 0)),
+      pair_attempts_(std::max(n_ - 1, 0), 0),
+      pair_accepts_(std::max(n_ - 1, 0), 0),
+      transitions_(static_cast<size_t>(n_) * n_, 0),
+      last_extreme_(n_, kNoExtreme),
+      trip_start_round_(n_, -1),
+      trips_per_replica_(n_, 0),
+      visits_up_(n_, 0),
+      visits_labelled_(n_, 0) {}
+
+void Statistics::Record(const RoundOutcome& outcome) {
+  // An outcome for another ladder size is a caller bug; counting it would
+  // index out of range, so it is dropped whole.
+  if (outcome.before.size() != n_ || outcome.after.size() != n_ ||
+      outcome.pair_attempts.size() != pair_attempts_.size() ||
+      outcome.pair_accepts.size() != pair_accepts_.size()) {
+    return;
+  }
+  for (size_t k = 0; k < pair_attempts_.size(); ++k) {
+    pair_attempts_[k] += outcome.pair_attempts[k];
+    pair_accepts_[k] += outcome.pair_accepts[k];
+  }
+  for (int replica = 0; replica < n_; ++replica) {
+    const int from = outcome.before.rung_of_replica(replica);
+    const int to = outcome.after.rung_of_replica(replica);
+    ++transitions_[static_cast<size_t>(from) * n_ + to];
+  }
+  // Replica paths are observed at the state before the first recorded round
+  // (time 0) and after every round (time = rounds recorded so far).
+  auto visit = [this](int replica, int rung, int64_t time) {
+    if (n_ < 2) return;  // no distinct extremes to travel between
+    int& extreme = last_extreme_[replica];
+    int64_t& start = trip_start_round_[replica];  // -1: no trip under way
+    if (rung == 0) {
+      // A replica first seen at the top has not started a trip there.
+      if (extreme == kHighest && start >= 0) {
+        ++trips_per_replica_[replica];
+        trip_rounds_total_ += time - start;
+      }
+      // A trip starts on arrival at the lowest rung, not on leaving it:
+      // consecutive trips then tile the replica's time line.
+      if (extreme != kLowest) start = time;
+      extreme = kLowest;
+    } else if (rung == n_ - 1) {
+      extreme = kHighest;
+    }
+    if (extreme != kNoExtreme) {
+      ++visits_labelled_[rung];
+      visits_up_[rung] += extreme == kLowest;
+    }
+  };
+  if (rounds_ == 0) {
+    for (int replica = 0; replica < n_; ++replica) {
+      visit(replica, outcome.before.rung_of_replica(replica), 0);
+    }
+  }
+  ++rounds_;
+  for (int replica = 0; replica < n_; ++replica) {
+    visit(replica, outcome.after.rung_of_replica(replica), rounds_);
+  }
+}
+
+std::vector<double> Statistics::PairAcceptance() const {
+  std::vector<double> acceptance(pair_attempts_.size(), kNaN);
+  for (size_t k = 0; k < pair_attempts_.size(); ++k) {
+    if (pair_attempts_[k] > 0) {
+      acceptance[k] = static_cast<double>(pair_accepts_[k]) / pair_attempts_[k];
+    }
+  }
+  return acceptance;
+}
+
+std::vector<std::vector<double>> Statistics::TransitionMatrix() const {
+  const std::vector<double> row_sums = SymmetrisedRowSums(transitions_, n_);
+  std::vector<std::vector<double>> matrix(n_, std::vector<double>(n_, kNaN));
+  for (int i = 0; i < n_; ++i) {
+    if (row_sums[i] == 0) continue;  // NaN row: rung never observed
+    for (int j = 0; j < n_; ++j) {
+      matrix[i][j] = SymmetrisedCount(transitions_, n_, i, j) / row_sums[i];
+    }
+  }
+  return matrix;
+}
+
+double Statistics::SecondLargestEigenvalue() const {
+  if (rounds_ == 0 || n_ < 2) return kNaN;
+  // T = D^-1 S for the symmetrised counts S with row sums s is similar to the
+  // symmetric D^-1/2 S D^-1/2, whose entries S_ij / sqrt(s_i s_j) are built
+  // directly so the solver sees an exactly symmetric matrix. Rungs without
+  // counts have no row in T and are left out.
+  const std::vector<double> row_sums = SymmetrisedRowSums(transitions_, n_);
+  std::vector<int> rungs;
+  for (int i = 0; i < n_; ++i) {
+    if (row_sums[i] > 0) rungs.push_back(i);
+  }
+  const int m = static_cast<int>(rungs.size());
+  if (m < 2) return kNaN;
+  std::vector<double> symmetric(static_cast<size_t>(m) * m);
+  for (int p = 0; p < m; ++p) {
+    for (int q = 0; q < m; ++q) {
+      const int i = rungs[p], j = rungs[q];
+      symmetric[static_cast<size_t>(p) * m + q] =
+          SymmetrisedCount(transitions_, n_, i, j) /
+          std::sqrt(row_sums[i] * row_sums[j]);
+    }
+  }
+  return SymmetricEigenvalues(std::move(symmetric), m)[1];
+}
+
+int64_t Statistics::RoundTrips() const {
+  int64_t total = 0;
+  for (int64_t trips : trips_per_replica_) total += trips;
+  return total;
+}
+
+double Statistics::MeanRoundTripRounds() const {
+  const int64_t trips = RoundTrips();
+  return trips > 0 ? static_cast<double>(trip_rounds_total_) / trips : kNaN;
+}
+
+std::vector<double> Statistics::FractionUp() const {
+  std::vector<double> fraction(n_, kNaN);
+  for (int k = 0; k < n_; ++k) {
+    if (visits_labelled_[k] > 0) {
+      fraction[k] = static_cast<double>(visits_up_[k]) / visits_labelled_[k];
+    }
+  }
+  return fraction;
+}
+
+}  // namespace replex::exchange

@@ -1,0 +1,129 @@
+#include "lib/exchange/symmetric_eigen.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace replex::exchange {
+namespace {
+
+// Householder tridiagonalisation (the eigenvalue-only part of EISPACK tred2,
+// as in Numerical Recipes), reducing rows from the bottom. Both triangles are
+// kept up to date so that every inner loop walks a row contiguously, which
+// matters more than the doubled update flops at n ~ 1000. On return d holds
+// the diagonal and e[i] the subdiagonal element (i, i - 1), e[0] = 0.
+void Tridiagonalize(std::vector<double>& a, int n, std::vector<double>& d,
+                    std::vector<double>& e) {
+  auto at = [&a, n](int row, int col) -> double& {
+    return a[static_cast<size_t>(row) * n + col];
+  };
+  std::vector<double> u(n), q(n);
+  for (int i = n - 1; i >= 1; --i) {
+    const int l = i - 1;  // the reflection acts on indices 0..l
+    double scale = 0;
+    for (int k = 0; k <= l; ++k) scale += std::abs(at(i, k));
+    if (l == 0 || scale == 0) {  // already tridiagonal in this row
+      e[i] = at(i, l);
+      continue;
+    }
+    // Scaling guards the sum of squares against overflow and underflow.
+    double h = 0;
+    for (int k = 0; k <= l; ++k) {
+      u[k] = at(i, k) / scale;
+      h += u[k] * u[k];
+    }
+    const double f = u[l];
+    const double g = f >= 0 ? -std::sqrt(h) : std::sqrt(h);
+    e[i] = scale * g;
+    h -= f * g;  // h = |u|^2 / 2, so the reflector is I - u u^T / h
+    u[l] = f - g;
+    // p = A u / h, K = u^T p / 2h, q = p - K u; A <- A - u q^T - q u^T.
+    double k_numerator = 0;
+    for (int j = 0; j <= l; ++j) {
+      const double* row = &at(j, 0);
+      double sum = 0;
+      for (int k = 0; k <= l; ++k) sum += row[k] * u[k];
+      q[j] = sum / h;
+      k_numerator += u[j] * q[j];
+    }
+    const double big_k = k_numerator / (2 * h);
+    for (int j = 0; j <= l; ++j) q[j] -= big_k * u[j];
+    for (int j = 0; j <= l; ++j) {
+      double* row = &at(j, 0);
+      const double u_j = u[j], q_j = q[j];
+      for (int k = 0; k <= l; ++k) row[k] -= u_j * q[k] + q_j * u[k];
+    }
+  }
+  e[0] = 0;
+  for (int i = 0; i < n; ++i) d[i] = at(i, i);
+}
+
+// Implicit QL with shifts on a symmetric tridiagonal matrix (NR's tqli
+// without eigenvectors). d: diagonal, overwritten by the eigenvalues; e:
+// subdiagonal as Tridiagonalize leaves it. False if it fails to converge.
+bool TridiagonalQl(std::vector<double>& d, std::vector<double>& e) {
+  const int n = static_cast<int>(d.size());
+  constexpr double kEps = std::numeric_limits<double>::epsilon();
+  constexpr int kMaxIterations = 60;  // per eigenvalue; ~2 is typical
+  for (int i = 1; i < n; ++i) e[i - 1] = e[i];
+  if (n > 0) e[n - 1] = 0;
+  for (int l = 0; l < n; ++l) {
+    int iterations = 0;
+    int m;
+    do {
+      // Find a negligible subdiagonal element to split the matrix at.
+      for (m = l; m < n - 1; ++m) {
+        const double dd = std::abs(d[m]) + std::abs(d[m + 1]);
+        if (std::abs(e[m]) <= kEps * dd) break;
+      }
+      if (m == l) break;
+      if (++iterations > kMaxIterations) return false;
+      double g = (d[l + 1] - d[l]) / (2 * e[l]);
+      double r = std::hypot(g, 1.0);
+      g = d[m] - d[l] + e[l] / (g + std::copysign(r, g));
+      double s = 1, c = 1, p = 0;
+      int i;
+      for (i = m - 1; i >= l; --i) {
+        const double f = s * e[i];
+        const double b = c * e[i];
+        r = std::hypot(f, g);
+        e[i + 1] = r;
+        if (r == 0) {  // underflow: deflate and restart the sweep
+          d[i + 1] -= p;
+          e[m] = 0;
+          break;
+        }
+        s = f / r;
+        c = g / r;
+        g = d[i + 1] - p;
+        r = (d[i] - g) * s + 2 * c * b;
+        p = s * r;
+        d[i + 1] = g + p;
+        g = c * r - b;
+      }
+      if (r == 0 && i >= l) continue;
+      d[l] -= p;
+      e[l] = g;
+      e[m] = 0;
+    } while (m != l);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<double> SymmetricEigenvalues(std::vector<double> matrix, int n) {
+  if (n <= 0 || matrix.size() != static_cast<size_t>(n) * n) return {};
+  std::vector<double> d(n), e(n);
+  const bool finite = std::all_of(matrix.begin(), matrix.end(),
+                                  [](double x) { return std::isfinite(x); });
+  if (finite) Tridiagonalize(matrix, n, d, e);
+  if (!finite || !TridiagonalQl(d, e)) {
+    return std::vector<double>(n, std::numeric_limits<double>::quiet_NaN());
+  }
+  std::sort(d.begin(), d.end(), std::greater<double>());
+  return d;
+}
+
+}  // namespace replex::exchange
