@@ -34,9 +34,9 @@ absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
   for (size_t k = 0; k < rungs.size(); ++k) {
     const Rung& rung = rungs[k];
     if (!std::isfinite(rung.temperature_k) || rung.temperature_k <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "rung ", k, ": temperature ", rung.temperature_k,
-          " K is not a positive finite number of kelvin"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("rung ", k, ": temperature ", rung.temperature_k,
+                       " K is not a positive finite number of kelvin"));
     }
     if (rung.parameters.size() != parameter_names.size()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -55,10 +55,10 @@ absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
     if (k > 0) {
       const Rung& prev = rungs[k - 1];
       if (rung.temperature_k < prev.temperature_k) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "rung ", k, ": temperature ", rung.temperature_k,
-            " K is below rung ", k - 1, "'s ", prev.temperature_k,
-            " K: list rungs in increasing temperature"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("rung ", k, ": temperature ", rung.temperature_k,
+                         " K is below rung ", k - 1, "'s ", prev.temperature_k,
+                         " K: list rungs in increasing temperature"));
       }
       if (rung.temperature_k == prev.temperature_k &&
           rung.parameters == prev.parameters) {
@@ -82,9 +82,10 @@ absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
 std::vector<double> Ladder::Geometric(double first, double last, int n) {
   std::vector<double> values;
   for (int k = 0; k < n; ++k) {
-    values.push_back(n == 1 ? first
-                            : first * std::pow(last / first,
-                                               static_cast<double>(k) / (n - 1)));
+    values.push_back(
+        n == 1
+            ? first
+            : first * std::pow(last / first, static_cast<double>(k) / (n - 1)));
   }
   if (n > 1) values.back() = last;  // exact endpoint despite rounding
   return values;

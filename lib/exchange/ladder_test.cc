@@ -24,9 +24,8 @@ TEST(LadderTest, TemperatureLadderHasBetasAndIsTemperatureOnly) {
   EXPECT_TRUE(ladder->temperature_only());
   EXPECT_EQ(ladder->rung(1).temperature_k, 350);
   for (int k = 0; k < 3; ++k) {
-    EXPECT_DOUBLE_EQ(ladder->beta(k),
-                     1 / (kMolarGasConstantKJPerMolK *
-                          ladder->rung(k).temperature_k));
+    EXPECT_DOUBLE_EQ(ladder->beta(k), 1 / (kMolarGasConstantKJPerMolK *
+                                           ladder->rung(k).temperature_k));
   }
   // 1/(RT) at 300 K is the familiar ~0.4009 mol/kJ.
   EXPECT_NEAR(ladder->beta(0), 0.40090, 1e-5);
@@ -41,8 +40,8 @@ TEST(LadderTest, SingleRungIsValid) {
 TEST(LadderTest, DifferingParametersMakeAHamiltonianLadder) {
   // Equal temperatures are fine when a parameter tells the rungs apart.
   absl::StatusOr<Ladder> ladder = Ladder::Create(
-      {"lambda", "scale"}, {Rung{300, {0, 1}}, Rung{300, {0.5, 1}},
-                            Rung{310, {1, 1}}});
+      {"lambda", "scale"},
+      {Rung{300, {0, 1}}, Rung{300, {0.5, 1}}, Rung{310, {1, 1}}});
   ASSERT_TRUE(ladder.ok()) << ladder.status();
   EXPECT_FALSE(ladder->temperature_only());
   EXPECT_EQ(ladder->parameter_names(),
@@ -63,8 +62,7 @@ struct InvalidLadderCase {
   std::string message;  // a part of the error that tells what to fix
 };
 
-class InvalidLadderTest : public ::testing::TestWithParam<InvalidLadderCase> {
-};
+class InvalidLadderTest : public ::testing::TestWithParam<InvalidLadderCase> {};
 
 TEST_P(InvalidLadderTest, FailsWithAMessageNamingTheProblem) {
   const InvalidLadderCase& c = GetParam();
@@ -78,14 +76,20 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, InvalidLadderTest,
     ::testing::Values(
         InvalidLadderCase{"NoRungs", {}, {}, "no rungs"},
-        InvalidLadderCase{"ZeroTemperature", {}, {{300, {}}, {0, {}}},
+        InvalidLadderCase{"ZeroTemperature",
+                          {},
+                          {{300, {}}, {0, {}}},
                           "rung 1: temperature 0"},
-        InvalidLadderCase{"NegativeTemperature", {}, {{-300, {}}},
+        InvalidLadderCase{"NegativeTemperature",
+                          {},
+                          {{-300, {}}},
                           "rung 0: temperature -300"},
-        InvalidLadderCase{"NaNTemperature", {}, {{300, {}}, {kNaN, {}}},
+        InvalidLadderCase{"NaNTemperature",
+                          {},
+                          {{300, {}}, {kNaN, {}}},
                           "rung 1: temperature nan"},
-        InvalidLadderCase{"InfiniteTemperature", {}, {{kInf, {}}},
-                          "not a positive finite"},
+        InvalidLadderCase{
+            "InfiniteTemperature", {}, {{kInf, {}}}, "not a positive finite"},
         InvalidLadderCase{"DecreasingTemperature",
                           {},
                           {{300, {}}, {350, {}}, {340, {}}},

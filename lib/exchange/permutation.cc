@@ -1,5 +1,6 @@
 #include "lib/exchange/permutation.h"
 
+#include <algorithm>
 #include <numeric>
 #include <utility>
 
@@ -10,7 +11,7 @@ namespace replex::exchange {
 
 Permutation Permutation::Identity(int n) {
   Permutation p;
-  p.rung_of_replica_.resize(n);
+  p.rung_of_replica_.resize(std::max(n, 0));  // a negative n is empty
   std::iota(p.rung_of_replica_.begin(), p.rung_of_replica_.end(), 0);
   p.replica_at_rung_ = p.rung_of_replica_;
   return p;
@@ -23,9 +24,8 @@ absl::StatusOr<Permutation> Permutation::FromRungOfReplica(
   for (int replica = 0; replica < n; ++replica) {
     const int rung = rung_of_replica[replica];
     if (rung < 0 || rung >= n) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("replica ", replica, " is at rung ", rung,
-                       ", outside 0..", n - 1));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "replica ", replica, " is at rung ", rung, ", outside 0..", n - 1));
     }
     if (inverse[rung] != -1) {
       return absl::InvalidArgumentError(

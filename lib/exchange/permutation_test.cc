@@ -45,8 +45,7 @@ struct NotABijectionCase {
   std::string message;
 };
 
-class NotABijectionTest : public ::testing::TestWithParam<NotABijectionCase> {
-};
+class NotABijectionTest : public ::testing::TestWithParam<NotABijectionCase> {};
 
 TEST_P(NotABijectionTest, IsRejected) {
   absl::StatusOr<Permutation> p =
@@ -61,9 +60,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         NotABijectionCase{"RungTooHigh", {0, 3, 1}, "replica 1 is at rung 3"},
         NotABijectionCase{"NegativeRung", {0, -1}, "replica 1 is at rung -1"},
-        NotABijectionCase{"SharedRung",
-                          {1, 0, 1},
-                          "replicas 0 and 2 are both at rung 1"}),
+        NotABijectionCase{
+            "SharedRung", {1, 0, 1}, "replicas 0 and 2 are both at rung 1"}),
     [](const ::testing::TestParamInfo<NotABijectionCase>& info) {
       return info.param.name;
     });

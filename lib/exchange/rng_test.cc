@@ -61,8 +61,8 @@ TEST(RngTest, NeighbouringRoundsStartFarApart) {
     differing_bits +=
         __builtin_popcountll(Rng(1, round).Next() ^ Rng(1, round + 1).Next());
   }
-  EXPECT_TRUE(test_util::BinomialFits(differing_bits, int64_t{64} * kRounds,
-                                      0.5));
+  EXPECT_TRUE(
+      test_util::BinomialFits(differing_bits, int64_t{64} * kRounds, 0.5));
 }
 
 TEST(RngTest, UniformIsInTheUnitIntervalAndUniform) {

@@ -43,15 +43,15 @@ class DeltaCalculator {
   absl::Status CheckKnown(const Permutation& permutation, int replica,
                           int rung) const {
     const bool temperature_form = !potentials_.empty();
-    const double value = temperature_form ? potentials_[replica]
-                                          : energies_.Get(replica, rung);
+    const double value =
+        temperature_form ? potentials_[replica] : energies_.Get(replica, rung);
     if (!std::isnan(value)) return absl::OkStatus();
     if (temperature_form) {
       return absl::InvalidArgumentError(absl::StrCat(
           "round ", round_, ": replica ", replica, " (at rung ",
           permutation.rung_of_replica(replica),
-          ") has a NaN or missing potential energy; the exchange needs a "
-          "finite energy for every replica"));
+          ") has a NaN or missing potential energy; the exchange needs every "
+          "replica's energy"));
     }
     return absl::InvalidArgumentError(absl::StrCat(
         "round ", round_, ": the reduced potential of replica ", replica,
@@ -157,8 +157,7 @@ absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
                         int64_t attempts, RoundOutcome& outcome) {
   const int n = outcome.before.size();
   if (n < 2) return absl::OkStatus();
-  if (absl::Status status = calculator.CheckAll(outcome.before);
-      !status.ok()) {
+  if (absl::Status status = calculator.CheckAll(outcome.before); !status.ok()) {
     return status;
   }
   if (attempts <= 0) attempts = DefaultGibbsAttempts(n);
@@ -292,10 +291,11 @@ absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
                                            int64_t gibbs_swap_attempts) {
   const int n = ladder.size();
   if (before.size() != n || energies.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "round ", round, ": the ladder has ", n, " rungs but the permutation "
-        "has ", before.size(), " replicas and the energies ", energies.size(),
-        ": give one replica per rung"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("round ", round, ": the ladder has ", n,
+                     " rungs but the permutation has ", before.size(),
+                     " replicas and the energies ", energies.size(),
+                     ": give one replica per rung"));
   }
   if (round < 0) {
     return absl::InvalidArgumentError(
@@ -303,10 +303,10 @@ absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
   }
   if (!energies.potential_energies().empty() && !ladder.temperature_only()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "round ", round, ": the ladder's rungs differ in Hamiltonian "
-        "parameters, so potential energies alone cannot decide an exchange: "
-        "give the reduced potential of each replica at each rung it may swap "
-        "to"));
+        "round ", round,
+        ": the ladder's rungs differ in Hamiltonian parameters, so potential "
+        "energies alone cannot decide an exchange: give the reduced potential "
+        "of each replica at each rung it may swap to"));
   }
   RoundOutcome outcome;
   outcome.round = round;

@@ -72,7 +72,9 @@ struct RoundOutcome {
 
 // Decides a round's swaps. Random numbers come from Rng(seed, round). Fails
 // with INVALID_ARGUMENT naming the replica and rung if a needed reduced
-// potential is NaN or missing; +inf energies simply reject.
+// potential is NaN or missing; +inf energies simply reject (Delta = +inf
+// rejects, -inf accepts, and inf - inf, e.g. a T-REMD replica with an
+// infinite energy, rejects).
 // `gibbs_swap_attempts` <= 0 means the default 10 * n * ceil(log2 n).
 absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
                                            const Permutation& before,

@@ -21,13 +21,13 @@
 namespace replex::exchange {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using test_util::BinomialFits;
 using test_util::ChiSquareFits;
 using test_util::LambdaLadder;
 using test_util::MatrixPotentials;
 using test_util::TemperatureLadder;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -76,8 +76,7 @@ struct MetropolisCase {
   bool accept;
 };
 
-class MetropolisAcceptTest : public ::testing::TestWithParam<MetropolisCase> {
-};
+class MetropolisAcceptTest : public ::testing::TestWithParam<MetropolisCase> {};
 
 TEST_P(MetropolisAcceptTest, AcceptsWithProbabilityMinOneExpMinusDelta) {
   EXPECT_EQ(MetropolisAccept(GetParam().delta, GetParam().uniform),
@@ -90,16 +89,16 @@ constexpr double kBelowOne = 1 - 0x1.0p-53;  // the largest Uniform()
 INSTANTIATE_TEST_SUITE_P(
     MarginalCases, MetropolisAcceptTest,
     ::testing::Values(
-        MetropolisCase{0, kBelowOne, true},       // equal energies
+        MetropolisCase{0, kBelowOne, true},  // equal energies
         MetropolisCase{-0.0, kBelowOne, true},
         MetropolisCase{-2, kBelowOne, true},
         MetropolisCase{-kInf, kBelowOne, true},
-        MetropolisCase{kInf, 0, false},           // even the smallest uniform
-        MetropolisCase{1e300, 0, false},          // exp underflows to 0
+        MetropolisCase{kInf, 0, false},   // even the smallest uniform
+        MetropolisCase{1e300, 0, false},  // exp underflows to 0
         MetropolisCase{800, 0, false},
         MetropolisCase{1e-300, kBelowOne, true},  // exp(-tiny) rounds to 1
-        MetropolisCase{38, 0, true},      // exp(-38) > 0 = the uniform
-        MetropolisCase{50, 1e-300, true},  // exp(-50) ~ 2e-22 > 1e-300
+        MetropolisCase{38, 0, true},              // exp(-38) > 0 = the uniform
+        MetropolisCase{50, 1e-300, true},         // exp(-50) ~ 2e-22 > 1e-300
         MetropolisCase{50, 1e-16, false},
         MetropolisCase{std::log(2.0), 0.4999, true},
         MetropolisCase{std::log(2.0), 0.5001, false},
@@ -199,8 +198,8 @@ TEST(ExchangeRoundTest, RejectsMismatchedSizes) {
   const ReducedPotentials two =
       ReducedPotentials::FromPotentialEnergies(ladder, {1, 2});
   for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
-    absl::StatusOr<RoundOutcome> outcome = ExchangeRound(
-        scheme, ladder, Permutation::Identity(4), three, 1, 0);
+    absl::StatusOr<RoundOutcome> outcome =
+        ExchangeRound(scheme, ladder, Permutation::Identity(4), three, 1, 0);
     EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(outcome.status().message(),
                 HasSubstr("the ladder has 3 rungs but the permutation has 4"));
@@ -240,8 +239,7 @@ struct MissingEnergyCase {
   std::vector<std::string> message_parts;
 };
 
-class MissingEnergyTest : public ::testing::TestWithParam<MissingEnergyCase> {
-};
+class MissingEnergyTest : public ::testing::TestWithParam<MissingEnergyCase> {};
 
 TEST_P(MissingEnergyTest, FailsNamingReplicaRungAndRoundOnlyWhenNeeded) {
   const MissingEnergyCase& c = GetParam();
@@ -279,29 +277,57 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // Round 6 pairs rungs (0,1) and (2,3); replica 1 sits at rung 2 and
         // needs its energy at rungs 2 and 3.
-        MissingEnergyCase{"NeighborsPartnerRung", Scheme::kNeighbors, false,
-                          6, 1, 3,
-                          {"round 6", "replica 1 at rung 3",
-                           "replica is at rung 2"}},
-        MissingEnergyCase{"NeighborsOwnRung", Scheme::kNeighbors, false, 6, 3,
-                          0, {"round 6", "replica 3 at rung 0"}},
-        MissingEnergyCase{"NeighborsUnneededRung", Scheme::kNeighbors, false,
-                          6, 1, 0, {}},
+        MissingEnergyCase{
+            "NeighborsPartnerRung",
+            Scheme::kNeighbors,
+            false,
+            6,
+            1,
+            3,
+            {"round 6", "replica 1 at rung 3", "replica is at rung 2"}},
+        MissingEnergyCase{"NeighborsOwnRung",
+                          Scheme::kNeighbors,
+                          false,
+                          6,
+                          3,
+                          0,
+                          {"round 6", "replica 3 at rung 0"}},
+        MissingEnergyCase{
+            "NeighborsUnneededRung", Scheme::kNeighbors, false, 6, 1, 0, {}},
         // Round 7 pairs only (1,2): rungs 0 and 3 (replicas 3 and 2) idle.
-        MissingEnergyCase{"NeighborsIdleReplica", Scheme::kNeighbors, false,
-                          7, 2, 3, {}},
-        MissingEnergyCase{"GibbsAnyRung", Scheme::kGibbs, false, 11, 2, 0,
+        MissingEnergyCase{
+            "NeighborsIdleReplica", Scheme::kNeighbors, false, 7, 2, 3, {}},
+        MissingEnergyCase{"GibbsAnyRung",
+                          Scheme::kGibbs,
+                          false,
+                          11,
+                          2,
+                          0,
                           {"round 11", "replica 2 at rung 0"}},
-        MissingEnergyCase{"NoneNeedsNothing", Scheme::kNone, false, 0, 0, 1,
+        MissingEnergyCase{
+            "NoneNeedsNothing", Scheme::kNone, false, 0, 0, 1, {}},
+        MissingEnergyCase{
+            "NeighborsTemperatureForm",
+            Scheme::kNeighbors,
+            true,
+            3,
+            0,
+            0,
+            {"round 3", "replica 0 (at rung 1)", "potential energy"}},
+        MissingEnergyCase{"NeighborsTemperatureFormIdle",
+                          Scheme::kNeighbors,
+                          true,
+                          7,
+                          3,
+                          0,
                           {}},
-        MissingEnergyCase{"NeighborsTemperatureForm", Scheme::kNeighbors,
-                          true, 3, 0, 0,
-                          {"round 3", "replica 0 (at rung 1)",
-                           "potential energy"}},
-        MissingEnergyCase{"NeighborsTemperatureFormIdle", Scheme::kNeighbors,
-                          true, 7, 3, 0, {}},
-        MissingEnergyCase{"GibbsTemperatureForm", Scheme::kGibbs, true, 4, 3,
-                          0, {"round 4", "replica 3 (at rung 0)"}}),
+        MissingEnergyCase{"GibbsTemperatureForm",
+                          Scheme::kGibbs,
+                          true,
+                          4,
+                          3,
+                          0,
+                          {"round 4", "replica 3 (at rung 0)"}}),
     [](const ::testing::TestParamInfo<MissingEnergyCase>& info) {
       return info.param.name;
     });
@@ -325,8 +351,8 @@ TEST(ExchangeRoundTest, TheReportedRungsAreExactlyEnough) {
       }
       absl::StatusOr<RoundOutcome> outcome =
           ExchangeRound(scheme, ladder, permutation, u, 5, round);
-      ASSERT_TRUE(outcome.ok()) << SchemeName(scheme) << ": "
-                                << outcome.status();
+      ASSERT_TRUE(outcome.ok())
+          << SchemeName(scheme) << ": " << outcome.status();
       permutation = outcome->after;
       permutation.SwapRungs(static_cast<int>(shuffle.Below(kN)),
                             static_cast<int>(shuffle.Below(kN)));
@@ -378,8 +404,8 @@ TEST(ExchangeRoundTest, NeighborsAttemptsTheActivePairsOnce) {
 
 TEST(ExchangeRoundTest, GibbsMakesTheDefaultNumberOfAttempts) {
   // 10 n ceil(log2 n); n = 1 has no pair to try.
-  const std::map<int, int64_t> expected = {
-      {1, 0}, {2, 20}, {3, 60}, {4, 80}, {5, 150}, {8, 240}, {9, 360}};
+  const std::map<int, int64_t> expected = {{1, 0},   {2, 20},  {3, 60}, {4, 80},
+                                           {5, 150}, {8, 240}, {9, 360}};
   for (const auto& [n, attempts] : expected) {
     const Ladder ladder = LambdaLadder(n);
     const ReducedPotentials u =
@@ -389,12 +415,12 @@ TEST(ExchangeRoundTest, GibbsMakesTheDefaultNumberOfAttempts) {
     ASSERT_TRUE(outcome.ok()) << outcome.status();
     EXPECT_EQ(outcome->total_attempts, attempts) << "n = " << n;
     EXPECT_EQ(outcome->total_accepts, attempts) << "n = " << n;
-    const int64_t adjacent = std::accumulate(
-        outcome->pair_attempts.begin(), outcome->pair_attempts.end(),
-        int64_t{0});
+    const int64_t adjacent =
+        std::accumulate(outcome->pair_attempts.begin(),
+                        outcome->pair_attempts.end(), int64_t{0});
     EXPECT_LE(adjacent, attempts);
-    outcome = ExchangeRound(Scheme::kGibbs, ladder, Permutation::Identity(n),
-                            u, 1, 0, /*gibbs_swap_attempts=*/7);
+    outcome = ExchangeRound(Scheme::kGibbs, ladder, Permutation::Identity(n), u,
+                            1, 0, /*gibbs_swap_attempts=*/7);
     ASSERT_TRUE(outcome.ok()) << outcome.status();
     EXPECT_EQ(outcome->total_attempts, n == 1 ? 0 : 7) << "n = " << n;
   }
@@ -572,9 +598,8 @@ class AcceptanceFrequencyTest
 
 TEST_P(AcceptanceFrequencyTest, MatchesMetropolisWithinBinomialError) {
   const auto& [scheme, c] = GetParam();
-  const int64_t accepts = CountAccepts(scheme, LambdaLadder(2),
-                                       MatrixPotentials(c.u),
-                                       kAcceptanceTrials);
+  const int64_t accepts = CountAccepts(
+      scheme, LambdaLadder(2), MatrixPotentials(c.u), kAcceptanceTrials);
   EXPECT_TRUE(BinomialFits(accepts, kAcceptanceTrials, c.acceptance));
 }
 
@@ -589,10 +614,9 @@ INSTANTIATE_TEST_SUITE_P(
         ::testing::Values(Scheme::kNeighbors, Scheme::kGibbs),
         ::testing::Values(
             DeltaCase("Zero", 0), DeltaCase("Negative", -3),
-            DeltaCase("MinusInfinity", -kInf),
-            DeltaCase("Subnormal", 1e-310), DeltaCase("Tiny", 1e-12),
-            DeltaCase("Half", 0.5), DeltaCase("One", 1),
-            DeltaCase("Three", 3), DeltaCase("Twenty", 20),
+            DeltaCase("MinusInfinity", -kInf), DeltaCase("Subnormal", 1e-310),
+            DeltaCase("Tiny", 1e-12), DeltaCase("Half", 0.5),
+            DeltaCase("One", 1), DeltaCase("Three", 3), DeltaCase("Twenty", 20),
             DeltaCase("Huge", 1e300), DeltaCase("PlusInfinity", kInf),
             // Only the difference matters, however large the potentials.
             AcceptanceCase{"LargePotentials",
@@ -602,8 +626,8 @@ INSTANTIATE_TEST_SUITE_P(
             // old and new states are both impossible is not.
             AcceptanceCase{"ImpossibleCurrentState", {{kInf, 0}, {0, 0}}, 1},
             AcceptanceCase{"ImpossibleEitherWay", {{kInf, 0}, {kInf, 0}}, 0})),
-    [](const ::testing::TestParamInfo<
-        std::tuple<Scheme, AcceptanceCase>>& info) {
+    [](const ::testing::TestParamInfo<std::tuple<Scheme, AcceptanceCase>>&
+           info) {
       return std::string(SchemeName(std::get<0>(info.param))) + "_" +
              std::get<1>(info.param).name;
     });
@@ -616,9 +640,9 @@ TEST(ExchangeRoundTest, TemperatureFormAcceptsWithTheTemperatureDelta) {
     const ReducedPotentials u = ReducedPotentials::FromPotentialEnergies(
         ladder, {-1000, -1000 + delta / beta_gap});
     for (Scheme scheme : {Scheme::kNeighbors, Scheme::kGibbs}) {
-      EXPECT_TRUE(BinomialFits(
-          CountAccepts(scheme, ladder, u, kAcceptanceTrials),
-          kAcceptanceTrials, AcceptanceProbability(delta)))
+      EXPECT_TRUE(
+          BinomialFits(CountAccepts(scheme, ladder, u, kAcceptanceTrials),
+                       kAcceptanceTrials, AcceptanceProbability(delta)))
           << SchemeName(scheme) << " delta " << delta;
     }
   }
@@ -728,7 +752,8 @@ TEST_P(DetailedBalanceTest, PermutationsFollowTheBoltzmannDistribution) {
   EXPECT_TRUE(ChiSquareFits(counts, pi));
   EXPECT_GT(moved, kChains / 10);  // the rounds did reshuffle
   // Power: the same samples clearly reject a distribution whose energies
-  // are off by 25%, so the test would notice a Delta that is.
+  // are off by 25%. (Mutation check: scaling Delta by 1.25 inside
+  // ExchangeRound makes every case of this test fail.)
   std::vector<std::vector<double>> scaled = u;
   for (auto& row : scaled) {
     for (double& x : row) x *= 1.25;
@@ -742,8 +767,8 @@ INSTANTIATE_TEST_SUITE_P(
         // Six rounds cover both pair parities three times.
         DetailedBalanceCase{"NeighborsGeneral", Scheme::kNeighbors, false, 0,
                             6},
-        DetailedBalanceCase{"NeighborsTemperature", Scheme::kNeighbors, true,
-                            0, 6},
+        DetailedBalanceCase{"NeighborsTemperature", Scheme::kNeighbors, true, 0,
+                            6},
         DetailedBalanceCase{"GibbsGeneral", Scheme::kGibbs, false, 0, 1},
         DetailedBalanceCase{"GibbsTemperature", Scheme::kGibbs, true, 0, 1},
         // Single attempts test each proposal + acceptance step on its own.
@@ -789,11 +814,14 @@ TEST(ExchangeRoundTest, GibbsProposesEveryPairEquallyOften) {
 }
 
 TEST(ExchangeRoundTest, GibbsWithEqualEnergiesVisitsEveryRungUniformly) {
-  // A round of 10 n ceil(log2 n) = 180 random transpositions leaves a
-  // permutation of 6 within ~(1 - 2/6)^180 ~ 1e-32 of uniform, so successive
-  // rounds are independent uniform permutations and each replica's visit
-  // counts are multinomial. One chi-square test per replica at alpha: a
-  // family-wise false-alarm rate of at most 6 alpha.
+  // A round is 10 n ceil(log2 n) = 180 random transpositions, all accepted.
+  // That is an even number, so a round's permutation is even relative to the
+  // round's start, and uniform over that coset up to ~sqrt(6!) 0.6^180 ~ 1e-38
+  // (0.6 = (n-3)/(n-1) is the largest eigenvalue modulus of the random
+  // transposition walk after +-1). The coset acts transitively on the rungs,
+  // so each replica sits on each rung with probability 1/6, independently of
+  // earlier rounds: its visit counts are multinomial. One chi-square test per
+  // replica at alpha: a family-wise false-alarm rate of at most 6 alpha.
   constexpr int kN = 6;
   constexpr int kRounds = 6000;
   const Ladder ladder = TemperatureLadder({300, 310, 320, 330, 340, 350});
@@ -866,8 +894,8 @@ TEST(ExchangeRoundTest, GibbsForAThousandTemperatureReplicasIsFast) {
     ASSERT_TRUE(outcome.ok()) << outcome.status();
     EXPECT_EQ(outcome->total_attempts, 102400);
     best_ms = std::min(
-        best_ms, std::chrono::duration<double, std::milli>(stop - start)
-                     .count());
+        best_ms,
+        std::chrono::duration<double, std::milli>(stop - start).count());
   }
   RecordProperty("gibbs_1024_ms", std::to_string(best_ms));
   EXPECT_LT(best_ms, 50.0);

@@ -10,7 +10,6 @@
 namespace replex::exchange {
 namespace {
 
-using ::testing::DoubleNear;
 using ::testing::ElementsAre;
 using ::testing::IsNan;
 
@@ -38,9 +37,8 @@ void RecordPath(const Path& states, Statistics& statistics) {
 
 // Records one round per entry of `rounds`, each swapping the listed disjoint
 // rung pairs, starting from the identity.
-Statistics RecordSwaps(int n,
-                       const std::vector<std::vector<std::pair<int, int>>>&
-                           rounds) {
+Statistics RecordSwaps(
+    int n, const std::vector<std::vector<std::pair<int, int>>>& rounds) {
   Statistics statistics(n);
   Permutation state = Permutation::Identity(n);
   for (size_t r = 0; r < rounds.size(); ++r) {
@@ -64,8 +62,8 @@ TEST(StatisticsTest, NothingRecorded) {
   Statistics statistics(4);
   EXPECT_EQ(statistics.n_rungs(), 4);
   EXPECT_EQ(statistics.rounds(), 0);
-  EXPECT_THAT(statistics.PairAcceptance(), ElementsAre(IsNan(), IsNan(),
-                                                       IsNan()));
+  EXPECT_THAT(statistics.PairAcceptance(),
+              ElementsAre(IsNan(), IsNan(), IsNan()));
   EXPECT_TRUE(std::isnan(statistics.SecondLargestEigenvalue()));
   EXPECT_TRUE(std::isnan(statistics.MeanRoundTripRounds()));
   EXPECT_EQ(statistics.RoundTrips(), 0);
@@ -87,8 +85,7 @@ TEST(StatisticsTest, PairAcceptanceAccumulatesOverRounds) {
   EXPECT_EQ(statistics.rounds(), 2);
   EXPECT_THAT(statistics.pair_attempts(), ElementsAre(4, 0, 4));
   EXPECT_THAT(statistics.pair_accepts(), ElementsAre(3, 0, 2));
-  EXPECT_THAT(statistics.PairAcceptance(),
-              ElementsAre(0.75, IsNan(), 0.5));
+  EXPECT_THAT(statistics.PairAcceptance(), ElementsAre(0.75, IsNan(), 0.5));
 }
 
 TEST(StatisticsTest, OneRoundTripAndFractionUp) {
@@ -202,8 +199,8 @@ TEST(StatisticsTest, AllPairsSpectrumIsDegenerate) {
 
 TEST(StatisticsTest, IgnoresAnOutcomeOfAnotherSize) {
   Statistics statistics(3);
-  statistics.Record(Outcome(0, Permutation::Identity(4),
-                            Permutation::Identity(4)));
+  statistics.Record(
+      Outcome(0, Permutation::Identity(4), Permutation::Identity(4)));
   EXPECT_EQ(statistics.rounds(), 0);
 }
 
