@@ -61,6 +61,7 @@ std::string RungLabel(const exchange::Ladder& ladder, int k) {
 }
 
 std::string FormatDuration(double seconds) {
+  if (seconds < 10) return absl::StrFormat("%.1fs", seconds);
   const int s = static_cast<int>(std::lround(seconds));
   if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
   if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);

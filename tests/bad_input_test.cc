@@ -23,7 +23,7 @@ v1::JobSpec Harmonic() {
   return spec;
 }
 
-absl::Status Run(const v1::JobSpec& spec) {
+absl::Status RunSpec(const v1::JobSpec& spec) {
   return runner::RunJob(spec, runner::RunOptions{}).status();
 }
 
@@ -33,7 +33,7 @@ TEST(BadJobTest, ZeroReplicas) {
   spec.mutable_ladder()->set_n_rungs(0);
   spec.mutable_ladder()->mutable_temperature_range_k()->set_min(300);
   spec.mutable_ladder()->mutable_temperature_range_k()->set_max(400);
-  const absl::Status status = Run(spec);
+  const absl::Status status = RunSpec(spec);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("ladder.n_rungs"));
 }
@@ -45,7 +45,7 @@ TEST(BadJobTest, DecreasingAndNegativeAndNanTemperatures) {
     v1::JobSpec spec = Harmonic();
     spec.mutable_ladder()->Clear();
     for (double t : temperatures) spec.mutable_ladder()->add_temperatures_k(t);
-    const absl::Status status = Run(spec);
+    const absl::Status status = RunSpec(spec);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(status.message()), HasSubstr("temperature"))
         << status;
@@ -55,7 +55,7 @@ TEST(BadJobTest, DecreasingAndNegativeAndNanTemperatures) {
 TEST(BadJobTest, UnknownPlatformNamesTheValidOnes) {
   v1::JobSpec spec = Harmonic();
   spec.set_platform("GPU");
-  const absl::Status status = Run(spec);
+  const absl::Status status = RunSpec(spec);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()),
               AllOf(HasSubstr("platform"), HasSubstr("Reference")));
@@ -64,7 +64,7 @@ TEST(BadJobTest, UnknownPlatformNamesTheValidOnes) {
 TEST(BadJobTest, MalformedSystemXml) {
   v1::JobSpec spec = Harmonic();
   spec.set_system_xml("<System><Particles><Particle mass=");
-  const absl::Status status = Run(spec);
+  const absl::Status status = RunSpec(spec);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("system_xml"));
 }
@@ -73,7 +73,7 @@ TEST(BadJobTest, CoordinatesForAnotherSystem) {
   v1::JobSpec spec = Harmonic();
   spec.set_state_xml(
       LoadExample("examples/double-well/job.yaml").state_xml());
-  const absl::Status status = Run(spec);
+  const absl::Status status = RunSpec(spec);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("particles"));
 }
@@ -83,7 +83,7 @@ TEST(BadJobTest, LadderParameterMissingFromSystem) {
   v1::ParameterLadder* lambda = spec.mutable_ladder()->add_parameters();
   lambda->set_name("lambda_sterics");
   for (int k = 0; k < spec.ladder().n_rungs(); ++k) lambda->add_values(k);
-  const absl::Status status = Run(spec);
+  const absl::Status status = RunSpec(spec);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("lambda_sterics"));
 }
@@ -94,7 +94,7 @@ TEST(BadJobTest, BlownUpIntegrationFailsTheJobWithItsReplicaAndRound) {
   // energies overflow to inf/NaN within a segment.
   spec.mutable_integrator()->set_timestep_ps(5.0);
   spec.mutable_integrator()->set_friction_per_ps(0);
-  const absl::Status status = Run(spec);
+  const absl::Status status = RunSpec(spec);
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(std::string(status.message()),
               AllOf(HasSubstr("replica"), HasSubstr("round")))

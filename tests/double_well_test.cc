@@ -33,13 +33,15 @@ WellProfile ExactProfile(const v1::JobSpec& spec,
   auto replica = engine::Replica::Create(*model, options, ladder, 0, 1);
   EXPECT_TRUE(replica.ok()) << replica.status();
   engine::PortableState state = (*model)->initial_state();
+  state.velocities_nm_per_ps.assign(state.positions_nm.size(), {0, 0, 0});
   const double lo = -3, hi = 3;  // nm; the wells sit well inside
   const int points = 6001;
   std::vector<double> x(points), u(points);
   for (int i = 0; i < points; ++i) {
     x[i] = lo + (hi - lo) * i / (points - 1);
     state.positions_nm[0] = {x[i], 0, 0};
-    EXPECT_TRUE((*replica)->Restore(state).ok());
+    const absl::Status restored = (*replica)->Restore(state);
+    EXPECT_TRUE(restored.ok()) << restored;
     u[i] = *(*replica)->PotentialEnergy();
   }
   // The barrier: the highest interior local maximum of U along x.

@@ -1,8 +1,11 @@
 // H-REMD over the harmonic force constant K at one temperature (gibbs
-// scheme): the configuration at rung k has r^2 ~ (k_B T / K_k) chi^2_d, so its
-// reduced potential evaluated at rung 0's Hamiltonian, beta K_0 r^2 / 2, is
-// Gamma(d/2, K_0 / K_k) and at its own rung Gamma(d/2, 1). Checking the
-// cross-rung value tests that parameters really move with the swaps.
+// scheme). At rung k the configuration has r^2 ~ (k_B T / K_k) chi^2_d, so
+// its own reduced potential beta K_k r^2 / 2 is Gamma(d/2, 1) whatever K_k:
+// a replica that kept the wrong K after a swap would show up as a scale error.
+// Its reduced potential at rung 0's Hamiltonian, beta K_0 r^2 / 2, must be
+// Gamma(d/2, K_0 / K_k): that checks the cross-rung evaluations the swaps are
+// decided on. (The two KS statistics coincide when both hold, since one value
+// is the other times K_0 / K_k.)
 #include <algorithm>
 #include <vector>
 

@@ -2,6 +2,7 @@
 // a correlated time series with an exact distribution or value.
 #pragma once
 
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ inline void ExpectDistributed(const std::vector<double>& series,
       << " independent samples (statistical inefficiency " << g << ")";
   const double d = KsStatistic(independent, cdf);
   const double critical = KsCriticalValue(independent.size(), kKsAlpha);
+  std::cout << label << ": KS " << d << " < " << critical << "? ("
+            << independent.size() << " samples, g = " << g << ")\n";
   EXPECT_LT(d, critical) << label << ": KS statistic " << d << " over "
                          << independent.size() << " samples (g = " << g
                          << ") exceeds the alpha = " << kKsAlpha
@@ -59,6 +62,8 @@ inline void ExpectMeanNear(const std::vector<double>& series, double expected,
       series.begin() + series.size() / 10, series.end());
   const double mean = Mean(equilibrated);
   const double error = StandardErrorOfMean(equilibrated);
+  std::cout << label << ": " << mean << " +- " << error << ", expected "
+            << expected << "\n";
   EXPECT_NEAR(mean, expected, kSigmas * error)
       << label << ": mean " << mean << " +- " << error << " over "
       << equilibrated.size() << " samples, expected " << expected;
