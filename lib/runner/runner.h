@@ -1,7 +1,5 @@
-// The synchronous exchange loop: runs every replica of a job for a segment,
-// gathers reduced potentials, decides swaps and moves replicas between rungs.
-// Embedded mode (`replex run`) drives it directly, multiplexing replicas over
-// a pool of threads.
+// Embedded mode (`replex run`): a whole job in this process, the RoundDriver
+// over a LocalExecutor that multiplexes replicas over a pool of threads.
 #pragma once
 
 #include <cstdint>
@@ -61,5 +59,11 @@ struct RunResult {
 // (replica i starts at rung i) and runs n_rounds rounds.
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                  const RunOptions& options);
+
+// The end-of-job figures from a job's statistics.
+RunResult Summarize(const v1::JobSpec& spec,
+                    const exchange::Statistics& statistics,
+                    const exchange::Permutation& permutation,
+                    double wall_seconds);
 
 }  // namespace replex::runner

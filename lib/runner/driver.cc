@@ -1,0 +1,153 @@
+#include "lib/runner/driver.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "lib/exchange/rng.h"
+#include "lib/spec/spec.h"
+
+namespace replex::runner {
+namespace {
+
+constexpr uint64_t kSegmentSeedDomain = 0x5e9e47;
+constexpr uint64_t kVelocitySeedDomain = 0x7e10c1;
+
+}  // namespace
+
+uint64_t SegmentSeed(uint64_t job_seed, int replica, int64_t round) {
+  return exchange::DeriveSeed(
+      exchange::DeriveSeed(job_seed, kSegmentSeedDomain), replica, round);
+}
+
+uint64_t VelocitySeed(uint64_t job_seed, int replica) {
+  return exchange::DeriveSeed(job_seed, kVelocitySeedDomain, replica);
+}
+
+absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
+                                           const SegmentOrder& order) {
+  if (order.rung != replica.rung()) {
+    if (absl::Status status = replica.SetRung(order.rung); !status.ok()) {
+      return status;
+    }
+  }
+  if (absl::Status status = replica.Run(order.steps, order.segment_seed);
+      !status.ok()) {
+    return status;
+  }
+  SegmentResult result;
+  absl::StatusOr<double> potential = replica.PotentialEnergy();
+  if (!potential.ok()) return potential.status();
+  result.potential_kj_mol = *potential;
+  if (!order.evaluate_rungs.empty()) {
+    absl::StatusOr<std::vector<double>> reduced =
+        replica.ReducedPotentials(order.evaluate_rungs);
+    if (!reduced.ok()) return reduced.status();
+    result.reduced = *std::move(reduced);
+  }
+  if (order.want_positions) {
+    absl::StatusOr<engine::PortableState> state = replica.Save();
+    if (!state.ok()) return state.status();
+    result.positions_nm = std::move(state->positions_nm);
+  }
+  return result;
+}
+
+engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
+                                       int replica_threads) {
+  engine::EngineOptions options;
+  options.platform = spec.platform();
+  options.platform_properties.insert(spec.platform_properties().begin(),
+                                     spec.platform_properties().end());
+  options.timestep_ps = spec.integrator().timestep_ps();
+  options.friction_per_ps = spec.integrator().friction_per_ps();
+  // Each CPU Context would otherwise start one thread per core; with several
+  // replicas in flight that oversubscribes the machine.
+  if (options.platform == "CPU" &&
+      options.platform_properties.count("Threads") == 0) {
+    const int cores = std::max(1u, std::thread::hardware_concurrency());
+    options.platform_properties["Threads"] =
+        absl::StrCat(std::max(1, cores / std::max(1, replica_threads)));
+  }
+  return options;
+}
+
+absl::StatusOr<RoundDriver> RoundDriver::Create(const v1::JobSpec& spec) {
+  absl::StatusOr<exchange::Ladder> ladder = spec::BuildLadder(spec.ladder());
+  if (!ladder.ok()) return ladder.status();
+  return RoundDriver(*std::move(ladder), spec);
+}
+
+RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
+    : ladder_(std::move(ladder)),
+      scheme_(spec::SchemeOf(spec.exchange())),
+      seed_(spec.seed()),
+      steps_(spec.exchange().steps_per_exchange()),
+      n_rounds_(spec.exchange().n_rounds()),
+      swap_attempts_(spec.exchange().swap_attempts()),
+      permutation_(exchange::Permutation::Identity(ladder_.size())),
+      statistics_(ladder_.size()) {}
+
+std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions) const {
+  const int n = ladder_.size();
+  std::vector<SegmentOrder> orders(n);
+  for (int i = 0; i < n; ++i) {
+    SegmentOrder& order = orders[i];
+    order.round = round_;
+    order.replica = i;
+    order.rung = permutation_.rung_of_replica(i);
+    order.steps = steps_;
+    order.segment_seed = SegmentSeed(seed_, i, round_);
+    order.want_positions = want_positions;
+    if (!ladder_.temperature_only()) {
+      order.evaluate_rungs =
+          exchange::RungsToEvaluate(scheme_, n, round_, order.rung);
+      order.evaluate_rungs.push_back(order.rung);
+    }
+  }
+  return orders;
+}
+
+absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
+    const std::vector<SegmentResult>& results) {
+  const int n = ladder_.size();
+  if (static_cast<int>(results.size()) != n) {
+    return absl::InternalError(absl::StrCat("round ", round_, " has ",
+                                            results.size(), " results for ",
+                                            n, " replicas"));
+  }
+  const std::vector<SegmentOrder> orders = Orders(false);
+  std::vector<double> potentials(n);
+  exchange::ReducedPotentials reduced(ladder_.temperature_only() ? 0 : n);
+  for (int i = 0; i < n; ++i) {
+    potentials[i] = results[i].potential_kj_mol;
+    const std::vector<int>& rungs = orders[i].evaluate_rungs;
+    if (results[i].reduced.size() != rungs.size()) {
+      return absl::InternalError(absl::StrCat(
+          "replica ", i, " reported ", results[i].reduced.size(),
+          " reduced potentials in round ", round_, "; ", rungs.size(),
+          " were ordered"));
+    }
+    for (size_t k = 0; k < rungs.size(); ++k) {
+      reduced.Set(i, rungs[k], results[i].reduced[k]);
+    }
+  }
+  if (ladder_.temperature_only()) {
+    reduced = exchange::ReducedPotentials::FromPotentialEnergies(ladder_,
+                                                                 potentials);
+  }
+  absl::StatusOr<exchange::RoundOutcome> outcome =
+      exchange::ExchangeRound(scheme_, ladder_, permutation_, reduced, seed_,
+                              round_, swap_attempts_);
+  if (!outcome.ok()) return outcome.status();
+  statistics_.Record(*outcome);
+  permutation_ = outcome->after;
+  ++round_;
+  last_ = std::make_unique<Completed>(
+      Completed{*std::move(outcome), std::move(potentials), std::move(reduced)});
+  return last_.get();
+}
+
+}  // namespace replex::runner

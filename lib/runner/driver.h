@@ -1,0 +1,108 @@
+// The synchronous exchange loop, split so that every mode shares it:
+// RoundDriver turns a job's state into segment orders and applies their
+// results (swap decisions, permutation, statistics); a ReplicaExecutor runs
+// the orders — on local threads (embedded mode) or on remote workers (the
+// coordinator).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/engine/engine.h"
+#include "lib/exchange/ladder.h"
+#include "lib/exchange/permutation.h"
+#include "lib/exchange/scheme.h"
+#include "lib/exchange/statistics.h"
+#include "replex/v1/job.pb.h"
+
+namespace replex::runner {
+
+// What one replica does in one round: move to `rung`, run `steps` steps with
+// the segment seed, report its potential energy and the reduced potentials
+// at `evaluate_rungs` (empty for temperature-only ladders).
+struct SegmentOrder {
+  int64_t round = 0;
+  int replica = 0;
+  int rung = 0;
+  int steps = 0;
+  uint64_t segment_seed = 0;
+  std::vector<int> evaluate_rungs;
+  bool want_positions = false;
+};
+
+struct SegmentResult {
+  double potential_kj_mol = 0;
+  std::vector<double> reduced;  // parallel to SegmentOrder::evaluate_rungs
+  std::vector<engine::Vec3> positions_nm;  // when want_positions
+};
+
+// Runs a round's orders, one per replica, and returns the results in order.
+class ReplicaExecutor {
+ public:
+  virtual ~ReplicaExecutor() = default;
+  virtual absl::StatusOr<std::vector<SegmentResult>> RunSegments(
+      const std::vector<SegmentOrder>& orders) = 0;
+};
+
+// Seeds derived from the job seed; domain separators keep OpenMM's seeds
+// independent of the exchange decisions' stream, Rng(seed, round).
+uint64_t SegmentSeed(uint64_t job_seed, int replica, int64_t round);
+uint64_t VelocitySeed(uint64_t job_seed, int replica);
+
+// Carries out one order on a replica: the single place where an order meets
+// the engine, used by local threads and by remote workers alike.
+absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
+                                           const SegmentOrder& order);
+
+// Engine options for a job; `replica_threads` replicas run at once in this
+// process, so CPU Contexts get cores / replica_threads threads each unless
+// the spec sets Threads.
+engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
+                                       int replica_threads);
+
+// A job's exchange state from round `round()` on. Not thread-safe.
+class RoundDriver {
+ public:
+  // `spec` must be valid (spec::Validate). Starts at round 0 with replica i
+  // at rung i.
+  static absl::StatusOr<RoundDriver> Create(const v1::JobSpec& spec);
+
+  int64_t round() const { return round_; }
+  bool done() const { return round_ >= n_rounds_; }
+  const exchange::Ladder& ladder() const { return ladder_; }
+  exchange::Scheme scheme() const { return scheme_; }
+  const exchange::Permutation& permutation() const { return permutation_; }
+  const exchange::Statistics& statistics() const { return statistics_; }
+
+  // Orders for the current round, one per replica in replica order.
+  std::vector<SegmentOrder> Orders(bool want_positions) const;
+
+  // What Complete decided; references stay valid until the next Complete.
+  struct Completed {
+    exchange::RoundOutcome outcome;
+    std::vector<double> potential_kj_mol;
+    exchange::ReducedPotentials reduced;
+  };
+  // Decides the round's swaps from the results of Orders(), advances the
+  // permutation, statistics and round. Fails (changing nothing) if a result
+  // is missing or an energy needed for a decision is NaN.
+  absl::StatusOr<const Completed*> Complete(
+      const std::vector<SegmentResult>& results);
+
+ private:
+  RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec);
+  exchange::Ladder ladder_;
+  exchange::Scheme scheme_;
+  uint64_t seed_;
+  int steps_;
+  int64_t n_rounds_;
+  int64_t swap_attempts_;
+  int64_t round_ = 0;
+  exchange::Permutation permutation_;
+  exchange::Statistics statistics_;
+  std::unique_ptr<Completed> last_;
+};
+
+}  // namespace replex::runner

@@ -1,0 +1,77 @@
+#include "lib/runner/local_executor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace replex::runner {
+namespace {
+
+// The first failure, prefixed with where it happened.
+absl::Status FirstError(const std::vector<absl::Status>& errors,
+                        const std::vector<SegmentOrder>* orders) {
+  for (size_t i = 0; i < errors.size(); ++i) {
+    if (errors[i].ok()) continue;
+    if (orders == nullptr) return errors[i];
+    const SegmentOrder& order = (*orders)[i];
+    return absl::Status(
+        errors[i].code(),
+        absl::StrCat("replica ", order.replica, " (rung ", order.rung,
+                     ") in round ", order.round, ": ", errors[i].message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
+    const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads) {
+  absl::StatusOr<std::shared_ptr<const engine::Model>> model =
+      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+  if (!model.ok()) return model.status();
+  const int n = ladder.size();
+  threads = std::max(1, std::min(threads, n));
+  std::unique_ptr<LocalExecutor> executor(new LocalExecutor(threads));
+  const engine::EngineOptions options = EngineOptionsFor(spec, threads);
+  executor->replicas_.resize(n);
+  std::vector<absl::Status> errors(n);
+  // On real systems creating a Context costs as much as a segment.
+  executor->pool_.ParallelFor(n, [&](int i) {
+    absl::StatusOr<std::unique_ptr<engine::Replica>> replica =
+        engine::Replica::Create(*model, options, ladder, i,
+                                VelocitySeed(spec.seed(), i));
+    if (replica.ok()) {
+      executor->replicas_[i] = *std::move(replica);
+    } else {
+      errors[i] = replica.status();
+    }
+  });
+  if (absl::Status error = FirstError(errors, nullptr); !error.ok()) {
+    return error;
+  }
+  return executor;
+}
+
+absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
+    const std::vector<SegmentOrder>& orders) {
+  std::vector<SegmentResult> results(orders.size());
+  std::vector<absl::Status> errors(orders.size());
+  // Each task touches only its own replica and its own result slot.
+  pool_.ParallelFor(static_cast<int>(orders.size()), [&](int i) {
+    absl::StatusOr<SegmentResult> result =
+        ExecuteOrder(*replicas_[orders[i].replica], orders[i]);
+    if (result.ok()) {
+      results[i] = *std::move(result);
+    } else {
+      errors[i] = result.status();
+    }
+  });
+  if (absl::Status error = FirstError(errors, &orders); !error.ok()) {
+    return error;
+  }
+  return results;
+}
+
+}  // namespace replex::runner
