@@ -1,0 +1,45 @@
+// What every replex server has: grpc.health.v1 health checking, server
+// reflection (so `grpcurl list` works), explicit message size limits, a port
+// chosen by the OS when asked for port 0, and graceful shutdown on SIGTERM.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "grpcpp/support/server_callback.h"
+#include "grpcpp/impl/codegen/service_type.h"
+
+namespace replex::service {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  // Largest message accepted or sent. Job specs carry a System XML inline,
+  // so the default leaves room for large solvated systems.
+  int max_message_bytes = 64 << 20;
+};
+
+struct RunningServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;  // the bound port
+};
+
+// Builds and starts a server for `services` (not owned; must outlive it).
+// FAILED_PRECONDITION naming the address when it cannot bind.
+absl::StatusOr<RunningServer> StartServer(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services);
+
+// Installs SIGTERM/SIGINT handlers that record the request; call first thing
+// in main(). Idempotent.
+void InstallTerminationHandlers();
+
+// Blocks until SIGTERM or SIGINT arrives (installing the handlers if needed).
+void WaitForTerminationSignal();
+
+// True once SIGTERM or SIGINT has arrived.
+bool TerminationRequested();
+
+}  // namespace replex::service
