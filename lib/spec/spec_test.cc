@@ -1,1 +1,724 @@
+// Tests for the job spec: YAML to proto, defaults, and error messages that
+// name the field at fault.
+#include "lib/spec/spec.h"
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+
+namespace replex::spec {
+namespace {
+
+using ::testing::DoubleNear;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kSystemXml[] = "<System type=\"System\" version=\"1\"/>\n";
+constexpr char kStateXml[] = "<State type=\"State\" version=\"1\"/>\n";
+constexpr char kPdb[] =
+    "ATOM      1  C   UNK     1       0.000   0.000   0.000\nEND\n";
+
+void WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// A fresh directory under TempDir() for this test, holding system.xml,
+// state.xml and inputs/start.pdb.
+std::filesystem::path MakeInputDir() {
+  const testing::TestInfo* test =
+      testing::UnitTest::GetInstance()->current_test_info();
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) / "replex_spec_test" /
+      absl::StrCat(test->test_suite_name(), ".", test->name());
+  std::filesystem::remove_all(dir);
+  WriteFile(dir / "system.xml", kSystemXml);
+  WriteFile(dir / "state.xml", kStateXml);
+  WriteFile(dir / "inputs" / "start.pdb", kPdb);
+  return dir;
+}
+
+v1::JobSpec FromText(const std::string& text) {
+  v1::JobSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec))
+      << text;
+  return spec;
+}
+
+void ExpectProtoEq(const v1::JobSpec& actual, const v1::JobSpec& expected) {
+  google::protobuf::util::MessageDifferencer differencer;
+  std::string differences;
+  differencer.ReportDifferencesToString(&differences);
+  EXPECT_TRUE(differencer.Compare(expected, actual))
+      << differences << "\nactual:\n"
+      << actual.DebugString();
+}
+
+// Every failing case asserts the status code and that the message names the
+// field (and, where it matters, says what to do).
+void ExpectError(const absl::Status& status, absl::StatusCode code,
+                 const std::vector<std::string>& in_message) {
+  EXPECT_EQ(status.code(), code) << status;
+  for (const std::string& text : in_message) {
+    EXPECT_THAT(std::string(status.message()), HasSubstr(text));
+  }
+}
+
+TEST(ParseYamlTest, FullSpecRoundTripsIntoTheProto) {
+  const std::filesystem::path dir = MakeInputDir();
+  const std::string yaml = R"yaml(
+name: harmonic-oscillator
+owner: alice
+labels: {project: demo, tier: 1}
+system: system.xml
+coordinates: inputs/start.pdb
+platform: Reference
+platform_properties: {Threads: 1, DeterministicForces: "true"}
+seed: 18446744073709551615
+checkpoint_interval: 100
+integrator:
+  timestep_ps: 0.001
+  friction_per_ps: 5
+ladder:
+  n_rungs: 4
+  temperature_range_k: {min: 300, max: 450, spacing: linear}
+  parameters:
+    - name: K
+      values: [100, 200, 400, 800]
+    - name: lambda
+      range: {min: 0, max: 1}
+exchange:
+  scheme: gibbs
+  steps_per_exchange: 500
+  n_rounds: 1000
+  swap_attempts: 20
+)yaml";
+  v1::JobSpec expected = FromText(R"pb(
+    name: "harmonic-oscillator"
+    owner: "alice"
+    labels { key: "project" value: "demo" }
+    labels { key: "tier" value: "1" }
+    platform: "Reference"
+    platform_properties { key: "Threads" value: "1" }
+    platform_properties { key: "DeterministicForces" value: "true" }
+    seed: 18446744073709551615
+    checkpoint_interval: 100
+    integrator { timestep_ps: 0.001 friction_per_ps: 5 }
+    ladder {
+      n_rungs: 4
+      temperature_range_k { min: 300 max: 450 spacing: LINEAR }
+      parameters {
+        name: "K"
+        values: [ 100, 200, 400, 800 ]
+      }
+      parameters {
+        name: "lambda"
+        range { min: 0 max: 1 spacing: LINEAR }
+      }
+    }
+    exchange {
+      scheme: GIBBS
+      steps_per_exchange: 500
+      n_rounds: 1000
+      swap_attempts: 20
+    }
+  )pb");
+  expected.set_system_xml(kSystemXml);
+  expected.set_pdb(kPdb);
+
+  absl::StatusOr<v1::JobSpec> spec = ParseYaml(yaml, dir);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ExpectProtoEq(*spec, expected);
+}
+
+TEST(ParseYamlTest, MinimalSpecGetsDefaults) {
+  const std::filesystem::path dir = MakeInputDir();
+  const std::string yaml = R"yaml(
+system: system.xml
+coordinates: state.xml
+ladder: {n_rungs: 3, temperature_range_k: {min: 300, max: 600}}
+exchange: {steps_per_exchange: 100, n_rounds: 10}
+)yaml";
+  v1::JobSpec expected = FromText(R"pb(
+    platform: "CPU"
+    integrator { timestep_ps: 0.002 friction_per_ps: 1 }
+    ladder {
+      n_rungs: 3
+      temperature_range_k { min: 300 max: 600 spacing: GEOMETRIC }
+    }
+    exchange { scheme: NEIGHBORS steps_per_exchange: 100 n_rounds: 10 }
+  )pb");
+  expected.set_system_xml(kSystemXml);
+  expected.set_state_xml(kStateXml);
+
+  absl::StatusOr<v1::JobSpec> spec = ParseYaml(yaml, dir);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ExpectProtoEq(*spec, expected);
+}
+
+TEST(LoadYamlFileTest, ResolvesInputsAgainstTheFilesDirectory) {
+  const std::filesystem::path dir = MakeInputDir();
+  WriteFile(dir / "jobs" / "job.yaml", R"yaml(
+system: ../system.xml
+coordinates: ../inputs/start.pdb
+ladder: {temperature_k: 300, parameters: [{name: K, values: [1, 2]}]}
+exchange: {steps_per_exchange: 10, n_rounds: 2}
+)yaml");
+  absl::StatusOr<v1::JobSpec> spec = LoadYamlFile(dir / "jobs" / "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->system_xml(), kSystemXml);
+  EXPECT_EQ(spec->pdb(), kPdb);
+
+  ExpectError(LoadYamlFile(dir / "missing.yaml").status(),
+              absl::StatusCode::kNotFound, {"job spec", "missing.yaml"});
+}
+
+// A valid spec, edited by each case below into a bad one.
+constexpr char kBaseYaml[] = R"yaml(
+system: system.xml
+coordinates: state.xml
+ladder:
+  n_rungs: 4
+  temperatures_k: [300, 320, 340, 360]
+  parameters:
+    - name: K
+      values: [1, 2, 3, 4]
+exchange:
+  steps_per_exchange: 500
+  n_rounds: 10
+)yaml";
+
+struct BadYamlCase {
+  std::string name;
+  // Replacements applied to kBaseYaml, in order; each `from` must occur.
+  std::vector<std::pair<std::string, std::string>> edits;
+  absl::StatusCode code;
+  std::vector<std::string> in_message;
+};
+
+TEST(ParseYamlTest, BaseSpecIsValid) {
+  absl::StatusOr<v1::JobSpec> spec = ParseYaml(kBaseYaml, MakeInputDir());
+  EXPECT_TRUE(spec.ok()) << spec.status();
+}
+
+TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
+  const absl::StatusCode kInvalid = absl::StatusCode::kInvalidArgument;
+  const std::vector<BadYamlCase> cases = {
+      {"zero replicas",
+       {{"n_rungs: 4", "n_rungs: 0"}},
+       kInvalid,
+       {"ladder.n_rungs", "0 replicas requested", "at least 1 rung"}},
+      {"no rung count with ranges only",
+       {{"n_rungs: 4\n  temperatures_k: [300, 320, 340, 360]",
+         "temperature_range_k: {min: 300, max: 400}"},
+        {"values: [1, 2, 3, 4]", "range: {min: 0, max: 1}"}},
+       kInvalid,
+       {"ladder.n_rungs", "0 replicas requested", "set ladder.n_rungs"}},
+      {"too many rungs",
+       {{"n_rungs: 4", "n_rungs: 100001"}},
+       kInvalid,
+       {"ladder.n_rungs", "100000"}},
+      {"non-increasing temperatures",
+       {{"[300, 320, 340, 360]", "[300, 340, 320, 360]"}},
+       kInvalid,
+       {"ladder.temperatures_k", "rung 2", "increasing"}},
+      {"identical rungs",
+       {{"[300, 320, 340, 360]", "[300, 300, 340, 360]"},
+        {"[1, 2, 3, 4]", "[1, 1, 3, 4]"}},
+       kInvalid,
+       {"ladder.temperatures_k", "rungs 0 and 1 are identical"}},
+      {"negative temperature",
+       {{"[300, 320, 340, 360]", "[-300, 320, 340, 360]"}},
+       kInvalid,
+       {"ladder.temperatures_k[0]", "-300 K"}},
+      {"NaN temperature",
+       {{"[300, 320, 340, 360]", "[300, .nan, 340, 360]"}},
+       kInvalid,
+       {"ladder.temperatures_k[1]", "finite", "line 6"}},
+      {"infinite parameter value",
+       {{"[1, 2, 3, 4]", "[1, 2, .inf, 4]"}},
+       kInvalid,
+       {"ladder.parameters[0].values[2]", "finite"}},
+      {"zero single temperature",
+       {{"  temperatures_k: [300, 320, 340, 360]\n", "  temperature_k: 0\n"}},
+       kInvalid,
+       {"ladder.temperature_k", "0 K"}},
+      {"unknown platform",
+       {{"n_rounds: 10", "n_rounds: 10\nplatform: Cuda"}},
+       kInvalid,
+       {"platform", "did you mean \"CUDA\"", "Reference, CPU, OpenCL, CUDA"}},
+      {"malformed YAML",
+       {{"n_rounds: 10", "n_rounds: [10"}},
+       kInvalid,
+       {"YAML syntax error", "line"}},
+      {"unknown key",
+       {{"steps_per_exchange", "stpes_per_exchange"}},
+       kInvalid,
+       {"exchange.stpes_per_exchange", "unknown key",
+        "did you mean \"steps_per_exchange\"", "n_rounds"}},
+      {"unknown top-level key",
+       {{"system: system.xml", "sytem: system.xml"}},
+       kInvalid,
+       {"sytem", "unknown key", "did you mean \"system\""}},
+      {"duplicate key",
+       {{"n_rounds: 10", "n_rounds: 10\n  n_rounds: 20"}},
+       kInvalid,
+       {"exchange.n_rounds", "twice"}},
+      {"string where a number is needed",
+       {{"[300, 320, 340, 360]", "[300, 320, abc, 360]"}},
+       kInvalid,
+       {"ladder.temperatures_k[2]", "expected a number, got \"abc\""}},
+      {"map where a list is needed",
+       {{"values: [1, 2, 3, 4]", "values: {a: 1}"}},
+       kInvalid,
+       {"ladder.parameters[0].values", "expected a list", "a map"}},
+      {"fraction where an integer is needed",
+       {{"n_rounds: 10", "n_rounds: 10.5"}},
+       kInvalid,
+       {"exchange.n_rounds", "expected an integer", "\"10.5\""}},
+      {"negative seed",
+       {{"n_rounds: 10", "n_rounds: 10\nseed: -1"}},
+       kInvalid,
+       {"seed", "18446744073709551615"}},
+      {"map value in a plain scalar",
+       {{"system: system.xml", "system: system.xml: extra"}},
+       kInvalid,
+       {"YAML syntax error", "line"}},
+      {"missing system file",
+       {{"system: system.xml", "system: nope.xml"}},
+       absl::StatusCode::kNotFound,
+       {"system", "nope.xml", "relative"}},
+      {"missing coordinates file",
+       {{"coordinates: state.xml", "coordinates: gone.pdb"}},
+       absl::StatusCode::kNotFound,
+       {"coordinates", "gone.pdb"}},
+      {"missing required key",
+       {{"  n_rounds: 10\n", ""}},
+       kInvalid,
+       {"exchange.n_rounds", "missing"}},
+      {"both temperature forms",
+       {{"n_rungs: 4", "n_rungs: 4\n  temperature_k: 300"}},
+       kInvalid,
+       {"ladder", "temperatures_k and temperature_k", "exactly one"}},
+      {"parameter count mismatch",
+       {{"[1, 2, 3, 4]", "[1, 2, 3]"}},
+       kInvalid,
+       {"ladder.parameters[0].values", "3 values for 4 rungs"}},
+      {"duplicate parameter name",
+       {{"values: [1, 2, 3, 4]",
+         "values: [1, 2, 3, 4]\n    - name: K\n      values: [5, 6, 7, 8]"}},
+       kInvalid,
+       {"ladder.parameters[1].name", "ladder.parameters[0]"}},
+      {"parameter values and range",
+       {{"values: [1, 2, 3, 4]",
+         "values: [1, 2, 3, 4]\n      range: {min: 0, max: 1}"}},
+       kInvalid,
+       {"ladder.parameters[0]", "both values and range"}},
+      {"unknown spacing",
+       {{"values: [1, 2, 3, 4]", "range: {min: 0, max: 1, spacing: log}"}},
+       kInvalid,
+       {"ladder.parameters[0].range.spacing", "geometric, linear"}},
+      {"zero steps per exchange",
+       {{"steps_per_exchange: 500", "steps_per_exchange: 0"}},
+       kInvalid,
+       {"exchange.steps_per_exchange", "at least 1"}},
+      {"unknown scheme",
+       {{"n_rounds: 10", "n_rounds: 10\n  scheme: metropolis"}},
+       kInvalid,
+       {"exchange.scheme", "neighbors, gibbs, none"}},
+      {"swap attempts without gibbs",
+       {{"n_rounds: 10", "n_rounds: 10\n  swap_attempts: 100"}},
+       kInvalid,
+       {"exchange.swap_attempts", "gibbs"}},
+      {"negative checkpoint interval",
+       {{"n_rounds: 10", "n_rounds: 10\ncheckpoint_interval: -5"}},
+       kInvalid,
+       {"checkpoint_interval", "-5"}},
+      {"infinite timestep",
+       {{"n_rounds: 10", "n_rounds: 10\nintegrator: {timestep_ps: .inf}"}},
+       kInvalid,
+       {"integrator.timestep_ps", "finite"}},
+      {"zero friction",
+       {{"n_rounds: 10", "n_rounds: 10\nintegrator: {friction_per_ps: 0}"}},
+       kInvalid,
+       {"integrator.friction_per_ps", "omit the key"}},
+      {"label given as a list",
+       {{"n_rounds: 10", "n_rounds: 10\nlabels: {team: [a, b]}"}},
+       kInvalid,
+       {"labels.team", "expected a string"}},
+  };
+  const std::filesystem::path dir = MakeInputDir();
+  for (const BadYamlCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string yaml = kBaseYaml;
+    for (const auto& [from, to] : c.edits) {
+      ASSERT_TRUE(absl::StrContains(yaml, from)) << from;
+      yaml = absl::StrReplaceAll(yaml, {{from, to}});
+    }
+    ExpectError(ParseYaml(yaml, dir).status(), c.code, c.in_message);
+  }
+}
+
+TEST(ParseYamlTest, EmptyOrSeveralDocumentsAreRejected) {
+  const std::filesystem::path dir = MakeInputDir();
+  ExpectError(ParseYaml("", dir).status(), absl::StatusCode::kInvalidArgument,
+              {"empty"});
+  ExpectError(ParseYaml("# nothing\n", dir).status(),
+              absl::StatusCode::kInvalidArgument, {"empty"});
+  ExpectError(
+      ParseYaml(absl::StrCat(kBaseYaml, "---\n", kBaseYaml), dir).status(),
+      absl::StatusCode::kInvalidArgument, {"2 YAML documents"});
+  ExpectError(ParseYaml("[1, 2]", dir).status(),
+              absl::StatusCode::kInvalidArgument,
+              {"job spec", "expected a map"});
+}
+
+// A valid spec as it could arrive over gRPC, edited by each case below.
+constexpr char kBaseProto[] = R"pb(
+  system_xml: "<System/>"
+  state_xml: "<State/>"
+  platform: "CPU"
+  integrator { timestep_ps: 0.002 friction_per_ps: 1 }
+  ladder {
+    n_rungs: 3
+    temperature_range_k { min: 300 max: 400 }
+    parameters {
+      name: "lambda"
+      values: [ 0, 0.5, 1 ]
+    }
+  }
+  exchange { scheme: NEIGHBORS steps_per_exchange: 100 n_rounds: 10 }
+)pb";
+
+struct BadProtoCase {
+  std::string name;
+  std::function<void(v1::JobSpec&)> edit;
+  std::vector<std::string> in_message;
+};
+
+TEST(ValidateTest, BaseSpecIsValid) {
+  EXPECT_TRUE(Validate(FromText(kBaseProto)).ok());
+}
+
+TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<BadProtoCase> cases = {
+      {"no system", [](v1::JobSpec& s) { s.clear_system_xml(); }, {"system"}},
+      {"no coordinates",
+       [](v1::JobSpec& s) { s.clear_state_xml(); },
+       {"coordinates", "State XML"}},
+      {"empty pdb", [](v1::JobSpec& s) { s.set_pdb(""); }, {"coordinates"}},
+      {"no platform",
+       [](v1::JobSpec& s) { s.clear_platform(); },
+       {"platform", "Reference, CPU, OpenCL, CUDA"}},
+      {"lowercase platform",
+       [](v1::JobSpec& s) { s.set_platform("cuda"); },
+       {"platform", "case-sensitive", "did you mean \"CUDA\""}},
+      {"negative timestep",
+       [](v1::JobSpec& s) { s.mutable_integrator()->set_timestep_ps(-1); },
+       {"integrator.timestep_ps"}},
+      {"NaN friction",
+       [&](v1::JobSpec& s) {
+         s.mutable_integrator()->set_friction_per_ps(kNaN);
+       },
+       {"integrator.friction_per_ps"}},
+      {"unknown scheme value",
+       [](v1::JobSpec& s) {
+         s.mutable_exchange()->set_scheme(
+             static_cast<v1::Exchange::Scheme>(42));
+       },
+       {"exchange.scheme", "\"42\""}},
+      {"zero rounds",
+       [](v1::JobSpec& s) { s.mutable_exchange()->set_n_rounds(0); },
+       {"exchange.n_rounds", "at least 1"}},
+      {"negative swap attempts",
+       [](v1::JobSpec& s) {
+         s.mutable_exchange()->set_scheme(v1::Exchange::GIBBS);
+         s.mutable_exchange()->set_swap_attempts(-1);
+       },
+       {"exchange.swap_attempts"}},
+      {"absurd swap attempts",
+       [](v1::JobSpec& s) {
+         s.mutable_exchange()->set_scheme(v1::Exchange::GIBBS);
+         s.mutable_exchange()->set_swap_attempts(int64_t{1} << 60);
+       },
+       {"exchange.swap_attempts", "1000000000"}},
+      {"negative rung count",
+       [](v1::JobSpec& s) { s.mutable_ladder()->set_n_rungs(-2); },
+       {"ladder.n_rungs", "-2 replicas requested"}},
+      {"huge rung count",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->set_n_rungs(std::numeric_limits<int32_t>::max());
+       },
+       {"ladder.n_rungs", "100000"}},
+      {"too many parameters",
+       [](v1::JobSpec& s) {
+         for (int i = 0; i < 64; ++i) {
+           v1::ParameterLadder& p = *s.mutable_ladder()->add_parameters();
+           p.set_name(absl::StrCat("p", i));
+           p.mutable_range()->set_max(1);
+         }
+       },
+       {"ladder.parameters", "64"}},
+      {"no temperature",
+       [](v1::JobSpec& s) { s.mutable_ladder()->clear_temperature_range_k(); },
+       {"ladder", "no temperature given"}},
+      {"temperature range from 0",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_temperature_range_k()->set_min(0);
+       },
+       {"ladder.temperature_range_k.min", "0 K"}},
+      {"temperature range upside down",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_temperature_range_k()->set_max(200);
+       },
+       {"ladder.temperature_range_k", "below min"}},
+      {"unknown spacing value",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_temperature_range_k()->set_spacing(
+             static_cast<v1::Range::Spacing>(9));
+       },
+       {"ladder.temperature_range_k.spacing", "9"}},
+      {"NaN single temperature",
+       [&](v1::JobSpec& s) {
+         s.mutable_ladder()->clear_temperature_range_k();
+         s.mutable_ladder()->set_temperature_k(kNaN);
+       },
+       {"ladder.temperature_k", "nan"}},
+      {"parameter without a name",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_parameters(0)->clear_name();
+       },
+       {"ladder.parameters[0].name", "empty"}},
+      {"parameter without values",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_parameters(0)->clear_values();
+       },
+       {"ladder.parameters[0]", "no values"}},
+      {"geometric parameter range through 0",
+       [](v1::JobSpec& s) {
+         v1::ParameterLadder& p = *s.mutable_ladder()->mutable_parameters(0);
+         p.clear_values();
+         p.mutable_range()->set_max(1);
+         p.mutable_range()->set_spacing(v1::Range::GEOMETRIC);
+       },
+       {"ladder.parameters[0].range.min", "geometric"}},
+      {"parameter count mismatch",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_parameters(0)->add_values(2);
+       },
+       {"ladder.parameters[0].values", "4 values for 3 rungs",
+        "ladder.n_rungs"}},
+      {"negative checkpoint interval",
+       [](v1::JobSpec& s) { s.set_checkpoint_interval(-1); },
+       {"checkpoint_interval"}},
+  };
+  for (const BadProtoCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::JobSpec spec = FromText(kBaseProto);
+    c.edit(spec);
+    ExpectError(Validate(spec), absl::StatusCode::kInvalidArgument,
+                c.in_message);
+  }
+}
+
+// Validate must survive anything a client can put in the proto: extreme,
+// non-finite and out-of-range values in every numeric field, with a fixed
+// seed so a failure reproduces.
+TEST(ValidateTest, NeverCrashesOnArbitraryContent) {
+  const std::vector<double> doubles = {
+      0,
+      -0.0,
+      -1,
+      1e-300,
+      300,
+      1e300,
+      -1e308,
+      1e308,
+      std::numeric_limits<double>::quiet_NaN(),
+      std::numeric_limits<double>::infinity(),
+      -std::numeric_limits<double>::infinity()};
+  const std::vector<int32_t> ints = {0,
+                                     -1,
+                                     1,
+                                     2,
+                                     5,
+                                     100001,
+                                     std::numeric_limits<int32_t>::min(),
+                                     std::numeric_limits<int32_t>::max()};
+  std::mt19937 rng(12345);
+  auto pick_double = [&] { return doubles[rng() % doubles.size()]; };
+  auto pick_int = [&] { return ints[rng() % ints.size()]; };
+  for (int trial = 0; trial < 3000; ++trial) {
+    v1::JobSpec spec = FromText(kBaseProto);
+    v1::Ladder& ladder = *spec.mutable_ladder();
+    ladder.Clear();
+    if (rng() % 2) ladder.set_n_rungs(pick_int());
+    if (rng() % 3 == 0) {
+      for (int i = static_cast<int>(rng() % 4); i > 0; --i) {
+        ladder.add_temperatures_k(pick_double());
+      }
+    }
+    if (rng() % 3 == 0) {
+      v1::Range& range = *ladder.mutable_temperature_range_k();
+      range.set_min(pick_double());
+      range.set_max(pick_double());
+      range.set_spacing(static_cast<v1::Range::Spacing>(rng() % 4));
+    }
+    if (rng() % 3 == 0) ladder.set_temperature_k(pick_double());
+    for (int i = static_cast<int>(rng() % 3); i > 0; --i) {
+      v1::ParameterLadder& p = *ladder.add_parameters();
+      p.set_name(rng() % 4 ? "p" + std::to_string(rng() % 2) : "");
+      for (int k = static_cast<int>(rng() % 4); k > 0; --k) {
+        p.add_values(pick_double());
+      }
+      if (rng() % 2) {
+        p.mutable_range()->set_min(pick_double());
+        p.mutable_range()->set_max(pick_double());
+        p.mutable_range()->set_spacing(
+            static_cast<v1::Range::Spacing>(rng() % 4));
+      }
+    }
+    spec.mutable_integrator()->set_timestep_ps(pick_double());
+    spec.mutable_integrator()->set_friction_per_ps(pick_double());
+    spec.mutable_exchange()->set_scheme(
+        static_cast<v1::Exchange::Scheme>(rng() % 5));
+    spec.mutable_exchange()->set_steps_per_exchange(pick_int());
+    spec.mutable_exchange()->set_n_rounds(pick_int());
+    spec.mutable_exchange()->set_swap_attempts(pick_int());
+    spec.set_checkpoint_interval(pick_int());
+
+    const absl::Status status = Validate(spec);
+    EXPECT_TRUE(status.ok() ||
+                status.code() == absl::StatusCode::kInvalidArgument)
+        << status;
+    ApplyDefaults(spec);
+    const absl::Status after_defaults = Validate(spec);
+    EXPECT_TRUE(after_defaults.ok() ||
+                after_defaults.code() == absl::StatusCode::kInvalidArgument)
+        << after_defaults;
+  }
+}
+
+struct LadderCase {
+  std::string name;
+  std::string ladder;  // text-format v1::Ladder
+  std::vector<double> temperatures;
+  std::vector<std::string> parameter_names;
+  std::vector<std::vector<double>> parameters;  // per rung
+};
+
+TEST(BuildLadderTest, ExpandsEveryForm) {
+  const std::vector<LadderCase> cases = {
+      {"explicit temperatures",
+       "temperatures_k: [300, 310.5]",
+       {300, 310.5},
+       {},
+       {{}, {}}},
+      {"geometric temperature range by default",
+       "n_rungs: 3 temperature_range_k { min: 300 max: 600 }",
+       {300, 300 * std::sqrt(2.0), 600},
+       {},
+       {{}, {}, {}}},
+      {"linear temperature range",
+       "n_rungs: 3 temperature_range_k { min: 300 max: 500 spacing: LINEAR }",
+       {300, 400, 500},
+       {},
+       {{}, {}, {}}},
+      {"single temperature, rung count from parameter values",
+       "temperature_k: 310 parameters { name: 'K' values: [100, 200] }",
+       {310, 310},
+       {"K"},
+       {{100}, {200}}},
+      {"parameter range, linear by default",
+       "temperature_k: 300 n_rungs: 3 parameters { name: 'lambda' range { "
+       "min: 0 max: 1 } }",
+       {300, 300, 300},
+       {"lambda"},
+       {{0}, {0.5}, {1}}},
+      {"temperatures and two parameters",
+       "temperatures_k: [300, 330] parameters { name: 'a' values: [1, 2] } "
+       "parameters { name: 'b' range { min: 1 max: 4 spacing: GEOMETRIC } }",
+       {300, 330},
+       {"a", "b"},
+       {{1, 1}, {2, 4}}},
+  };
+  for (const LadderCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::Ladder proto;
+    ASSERT_TRUE(
+        google::protobuf::TextFormat::ParseFromString(c.ladder, &proto));
+    absl::StatusOr<exchange::Ladder> ladder = BuildLadder(proto);
+    ASSERT_TRUE(ladder.ok()) << ladder.status();
+    ASSERT_EQ(ladder->size(), static_cast<int>(c.temperatures.size()));
+    EXPECT_EQ(ladder->parameter_names(), c.parameter_names);
+    for (int k = 0; k < ladder->size(); ++k) {
+      EXPECT_THAT(ladder->rung(k).temperature_k,
+                  DoubleNear(c.temperatures[k], 1e-9));
+      ASSERT_EQ(ladder->rung(k).parameters.size(), c.parameters[k].size());
+      for (size_t p = 0; p < c.parameters[k].size(); ++p) {
+        EXPECT_THAT(ladder->rung(k).parameters[p],
+                    DoubleNear(c.parameters[k][p], 1e-12));
+      }
+    }
+  }
+}
+
+TEST(ApplyDefaultsTest, FillsOnlyUnsetFields) {
+  v1::JobSpec empty;
+  ApplyDefaults(empty);
+  EXPECT_EQ(empty.platform(), kDefaultPlatform);
+  EXPECT_EQ(empty.integrator().timestep_ps(), kDefaultTimestepPs);
+  EXPECT_EQ(empty.integrator().friction_per_ps(), kDefaultFrictionPerPs);
+  EXPECT_EQ(empty.exchange().scheme(), v1::Exchange::NEIGHBORS);
+  EXPECT_FALSE(empty.ladder().has_temperature_range_k());
+
+  v1::JobSpec set = FromText(R"pb(
+    platform: "CUDA"
+    integrator { timestep_ps: 0.004 friction_per_ps: 0.1 }
+    exchange { scheme: NONE }
+    ladder {
+      temperature_range_k { min: 1 max: 2 spacing: LINEAR }
+      parameters { range { min: 1 max: 2 } }
+    }
+  )pb");
+  v1::JobSpec expected = set;
+  expected.mutable_ladder()
+      ->mutable_parameters(0)
+      ->mutable_range()
+      ->set_spacing(v1::Range::LINEAR);
+  ApplyDefaults(set);
+  ExpectProtoEq(set, expected);
+}
+
+TEST(SchemeOfTest, MapsEveryScheme) {
+  const std::vector<std::pair<v1::Exchange::Scheme, exchange::Scheme>> cases = {
+      {v1::Exchange::SCHEME_UNSPECIFIED, exchange::Scheme::kNeighbors},
+      {v1::Exchange::NEIGHBORS, exchange::Scheme::kNeighbors},
+      {v1::Exchange::GIBBS, exchange::Scheme::kGibbs},
+      {v1::Exchange::NONE, exchange::Scheme::kNone}};
+  for (const auto& [proto, scheme] : cases) {
+    v1::Exchange exchange;
+    exchange.set_scheme(proto);
+    EXPECT_EQ(SchemeOf(exchange), scheme) << proto;
+  }
+}
+
+}  // namespace
+}  // namespace replex::spec
