@@ -1,6 +1,5 @@
 // Bad jobs get a clear error naming the field and the fix, through the
 // library (RunJob) and through the `replex` command line; nothing crashes.
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -9,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
+#include "tests/process.h"
 #include "tests/sampling_checks.h"
 
 namespace replex::testing {
@@ -101,19 +101,8 @@ TEST(BadJobTest, BlownUpIntegrationFailsTheJobWithItsReplicaAndRound) {
       << status;
 }
 
-// Runs the replex binary; returns its exit code and combined output.
 std::pair<int, std::string> RunCli(const std::string& args) {
-  const std::string command =
-      absl::StrCat(REPLEX_BIN, " ", args, " 2>&1; echo \"exit=$?\"");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t got = fread(buffer, 1, sizeof buffer, pipe)) {
-    output.append(buffer, got);
-  }
-  pclose(pipe);
-  const size_t at = output.rfind("exit=");
-  return {std::stoi(output.substr(at + 5)), output.substr(0, at)};
+  return RunCommand(absl::StrCat(REPLEX_BIN, " ", args));
 }
 
 std::string WriteJob(const std::string& name, const std::string& yaml) {
