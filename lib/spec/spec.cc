@@ -279,29 +279,31 @@ absl::StatusOr<std::vector<double>> ExpandRange(
 // Sets `source` to the field it came from, for messages.
 absl::StatusOr<int> RungCount(const v1::Ladder& ladder, std::string& source) {
   source = "ladder.n_rungs";
-  if (ladder.n_rungs() != 0) {
-    absl::Status status = CheckRungCount(ladder.n_rungs(), source);
-    if (!status.ok()) return status;
-    status = AtMost(ladder.n_rungs(), kMaxRungs, source,
-                    "rungs per job; split the work into several jobs");
-    if (!status.ok()) return status;
-    return ladder.n_rungs();
-  }
-  if (ladder.temperatures_k_size() > 0) {
+  int n = ladder.n_rungs();
+  if (n == 0 && ladder.temperatures_k_size() > 0) {
     source = "ladder.temperatures_k";
-    return ladder.temperatures_k_size();
+    n = ladder.temperatures_k_size();
   }
-  for (int i = 0; i < ladder.parameters_size(); ++i) {
+  for (int i = 0; n == 0 && i < ladder.parameters_size(); ++i) {
     if (ladder.parameters(i).values_size() > 0) {
       source = Join(Index("ladder.parameters", i), "values");
-      return ladder.parameters(i).values_size();
+      n = ladder.parameters(i).values_size();
     }
   }
-  return FieldError(source, absl::StrCat(TooFewRungs(0),
-                                         ": set ladder.n_rungs; it is required "
-                                         "unless temperatures_k or a "
-                                         "parameter's values list one value "
-                                         "per rung"));
+  if (n == 0) {
+    return FieldError(source, absl::StrCat(TooFewRungs(0),
+                                           "; set ladder.n_rungs: it is "
+                                           "required unless temperatures_k or "
+                                           "a parameter's values list one "
+                                           "value per rung"));
+  }
+  for (absl::Status status :
+       {CheckRungCount(n, source),
+        AtMost(n, kMaxRungs, source,
+               "rungs per job; split the work into several jobs")}) {
+    if (!status.ok()) return status;
+  }
+  return n;
 }
 
 absl::StatusOr<std::vector<double>> Temperatures(const v1::Ladder& ladder,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -467,6 +468,13 @@ TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
          s.mutable_ladder()->set_n_rungs(std::numeric_limits<int32_t>::max());
        },
        {"ladder.n_rungs", "100000"}},
+      {"too many explicit temperatures",
+       [](v1::JobSpec& s) {
+         v1::Ladder& ladder = *s.mutable_ladder();
+         ladder.Clear();
+         for (int k = 0; k <= 100000; ++k) ladder.add_temperatures_k(300 + k);
+       },
+       {"ladder.temperatures_k", "100000"}},
       {"too many parameters",
        [](v1::JobSpec& s) {
          for (int i = 0; i < 64; ++i) {
@@ -614,6 +622,28 @@ TEST(ValidateTest, NeverCrashesOnArbitraryContent) {
                 after_defaults.code() == absl::StatusCode::kInvalidArgument)
         << after_defaults;
   }
+}
+
+// Every ```yaml block of docs/job-spec.md is a complete, valid job spec.
+TEST(DocsTest, ExamplesAreValid) {
+  std::ifstream in(REPLEX_JOB_SPEC_DOC);
+  ASSERT_TRUE(in) << REPLEX_JOB_SPEC_DOC;
+  const std::string doc{std::istreambuf_iterator<char>(in),
+                        std::istreambuf_iterator<char>()};
+  const std::filesystem::path dir = MakeInputDir();
+  const std::string fence = "```yaml\n";
+  int examples = 0;
+  for (size_t start = doc.find(fence); start != std::string::npos;
+       start = doc.find(fence, start)) {
+    start += fence.size();
+    const size_t end = doc.find("```", start);
+    ASSERT_NE(end, std::string::npos);
+    const std::string yaml = doc.substr(start, end - start);
+    absl::StatusOr<v1::JobSpec> spec = ParseYaml(yaml, dir);
+    EXPECT_TRUE(spec.ok()) << spec.status() << "\n" << yaml;
+    ++examples;
+  }
+  EXPECT_GE(examples, 4);
 }
 
 struct LadderCase {
