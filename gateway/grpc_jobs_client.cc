@@ -1,0 +1,94 @@
+#include "gateway/grpc_jobs_client.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "lib/service/grpc_status.h"
+
+namespace replex::gateway {
+
+GrpcJobsClient::GrpcJobsClient(GrpcJobsClientOptions options)
+    : options_(std::move(options)) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxSendMessageSize(options_.max_message_bytes);
+  arguments.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  stub_ = v1::JobService::NewStub(grpc::CreateCustomChannel(
+      options_.address, grpc::InsecureChannelCredentials(), arguments));
+}
+
+absl::Status GrpcJobsClient::FromCoordinator(const grpc::Status& status) const {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(
+        absl::StrCat("coordinator at ", options_.address,
+                     " is unreachable: ", status.error_message()));
+  }
+  return service::FromGrpcStatus(status);
+}
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> GrpcJobsClient::Call(
+    grpc::Status (v1::JobService::Stub::*method)(grpc::ClientContext*,
+                                                 const Request&, Response*),
+    const Request& request) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  Response response;
+  const grpc::Status status =
+      (stub_.get()->*method)(&context, request, &response);
+  if (!status.ok()) return FromCoordinator(status);
+  return response;
+}
+
+absl::StatusOr<v1::SubmitJobResponse> GrpcJobsClient::SubmitJob(
+    const v1::SubmitJobRequest& request) {
+  return Call(&v1::JobService::Stub::SubmitJob, request);
+}
+
+absl::StatusOr<v1::Job> GrpcJobsClient::GetJob(
+    const v1::GetJobRequest& request) {
+  return Call(&v1::JobService::Stub::GetJob, request);
+}
+
+absl::StatusOr<v1::ListJobsResponse> GrpcJobsClient::ListJobs(
+    const v1::ListJobsRequest& request) {
+  return Call(&v1::JobService::Stub::ListJobs, request);
+}
+
+absl::StatusOr<v1::Job> GrpcJobsClient::CancelJob(
+    const v1::CancelJobRequest& request) {
+  return Call(&v1::JobService::Stub::CancelJob, request);
+}
+
+absl::Status GrpcJobsClient::WatchJob(const v1::WatchJobRequest& request,
+                                      StopSignal& stop,
+                                      const JobEventCallback& on_event) {
+  grpc::ClientContext context;
+  // Cancelling before the call starts is fine: gRPC cancels it on start.
+  StopSignal::Interrupt interrupt(stop, [&context] { context.TryCancel(); });
+  std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader =
+      stub_->WatchJob(&context, request);
+  v1::JobEvent event;
+  bool ended_by_callback = false;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      ended_by_callback = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  // Finish wants every message read; after TryCancel this ends at once.
+  while (reader->Read(&event)) {
+  }
+  const grpc::Status status = reader->Finish();
+  if (status.ok()) return absl::OkStatus();
+  if (stop.stopped()) return stop.reason();
+  if (ended_by_callback) return absl::CancelledError("watch ended early");
+  return FromCoordinator(status);
+}
+
+}  // namespace replex::gateway

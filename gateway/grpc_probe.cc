@@ -1,0 +1,180 @@
+#include "gateway/grpc_probe.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/completion_queue.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "lib/service/grpc_status.h"
+
+namespace replex::gateway::testing {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::Message;
+
+constexpr absl::Duration kTimeout = absl::Seconds(10);
+
+grpc::ByteBuffer ToBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string FromBuffer(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (!buffer.Dump(&slices).ok()) return bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return bytes;
+}
+
+// A completion queue for one call at a time, shut down and drained when it
+// goes, as gRPC requires.
+class Queue {
+ public:
+  ~Queue() {
+    queue_.Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_.Next(&tag, &ok)) {
+    }
+  }
+  grpc::CompletionQueue* get() { return &queue_; }
+  // Waits for the one operation in flight; true if it succeeded.
+  bool Await() {
+    void* tag;
+    bool ok = false;
+    return queue_.Next(&tag, &ok) && ok;
+  }
+
+ private:
+  grpc::CompletionQueue queue_;
+};
+
+std::unique_ptr<Message> NewMessage(const std::string& full_name) {
+  const Descriptor* type =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(
+          full_name);
+  if (type == nullptr) return nullptr;
+  const Message* prototype =
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type);
+  return prototype == nullptr ? nullptr
+                              : std::unique_ptr<Message>(prototype->New());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CheckHealth(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  // HealthCheckRequest { string service = 1; }
+  std::string request;
+  if (!service.empty()) {
+    google::protobuf::io::StringOutputStream stream(&request);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.WriteTag(10);  // field 1, length-delimited
+    out.WriteVarint32(static_cast<uint32_t>(service.size()));
+    out.WriteString(service);
+  }
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
+  Queue queue;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
+                            ToBuffer(request), queue.get());
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, nullptr);
+  queue.Await();
+  if (!status.ok()) return service::FromGrpcStatus(status);
+
+  // HealthCheckResponse { ServingStatus status = 1; }, absent when UNKNOWN.
+  const std::string bytes = FromBuffer(response);
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  uint32_t serving = 0;
+  if (uint32_t tag = in.ReadTag(); tag == 8 && !in.ReadVarint32(&serving)) {
+    return absl::DataLossError("malformed HealthCheckResponse");
+  }
+  constexpr const char* kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
+                                    "SERVICE_UNKNOWN"};
+  return serving < 4 ? std::string(kNames[serving])
+                     : absl::StrCat("status ", serving);
+}
+
+absl::StatusOr<std::vector<std::string>> ListServices(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  std::unique_ptr<Message> request =
+      NewMessage("grpc.reflection.v1alpha.ServerReflectionRequest");
+  std::unique_ptr<Message> response =
+      NewMessage("grpc.reflection.v1alpha.ServerReflectionResponse");
+  if (request == nullptr || response == nullptr) {
+    return absl::FailedPreconditionError(
+        "the server reflection messages are not linked in; link "
+        "gRPC::grpc++_reflection");
+  }
+  request->GetReflection()->SetString(
+      request.get(), request->GetDescriptor()->FindFieldByName("list_services"),
+      "");
+
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
+  Queue queue;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(
+      &context,
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      queue.get());
+  call->StartCall(nullptr);
+  bool exchanged = queue.Await();
+  if (exchanged) {
+    call->Write(ToBuffer(request->SerializeAsString()), nullptr);
+    exchanged = queue.Await();
+  }
+  if (exchanged) {
+    call->WritesDone(nullptr);
+    exchanged = queue.Await();
+  }
+  grpc::ByteBuffer reply;
+  if (exchanged) {
+    call->Read(&reply, nullptr);
+    exchanged = queue.Await();
+  }
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  queue.Await();
+  if (!status.ok()) return service::FromGrpcStatus(status);
+  if (!exchanged || !response->ParseFromString(FromBuffer(reply))) {
+    return absl::DataLossError("no ServerReflectionResponse came back");
+  }
+
+  const google::protobuf::FieldDescriptor* list_field =
+      response->GetDescriptor()->FindFieldByName("list_services_response");
+  const Message& list =
+      response->GetReflection()->GetMessage(*response, list_field);
+  const google::protobuf::FieldDescriptor* service_field =
+      list.GetDescriptor()->FindFieldByName("service");
+  std::vector<std::string> names;
+  for (int i = 0; i < list.GetReflection()->FieldSize(list, service_field);
+       ++i) {
+    const Message& service =
+        list.GetReflection()->GetRepeatedMessage(list, service_field, i);
+    names.push_back(service.GetReflection()->GetString(
+        service, service.GetDescriptor()->FindFieldByName("name")));
+  }
+  return names;
+}
+
+}  // namespace replex::gateway::testing

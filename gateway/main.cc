@@ -1,0 +1,135 @@
+// `replex-gateway`: the public replex.v1.JobService. Validates requests and
+// forwards them to the coordinator; holds no state, so several can run behind
+// one address.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_service.h"
+#include "gateway/grpc_jobs_client.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "lib/service/server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:8080",
+          "Address the public JobService listens on, host:port; port 0 lets "
+          "the OS pick one (see --port_file).");
+ABSL_FLAG(std::string, coordinator, "localhost:7070",
+          "The coordinator's internal JobService address, host:port.");
+ABSL_FLAG(std::string, port_file, "",
+          "After binding, write the bound port to this file (written whole, "
+          "by rename), so scripts and tests can use --listen=HOST:0.");
+ABSL_FLAG(int64_t, max_message_bytes, int64_t{64} << 20,
+          "Largest SubmitJob request forwarded, in bytes; a job carries its "
+          "System XML inline. Larger jobs are refused with "
+          "RESOURCE_EXHAUSTED. The coordinator's limit must be at least "
+          "this.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM, how long in-flight calls get to finish before they "
+          "are cancelled. Watches end at once with UNAVAILABLE so clients "
+          "reconnect.");
+
+namespace replex::gateway {
+namespace {
+
+constexpr char kUsage[] =
+    "The replex public API (replex.v1.JobService): validates requests and "
+    "forwards them to the coordinator.\n\n"
+    "Usage: replex-gateway [--listen=HOST:PORT] [--coordinator=HOST:PORT] "
+    "[--port_file=PATH] [--max_message_bytes=N]";
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << port << "\n";
+    if (!out) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write --port_file ", temporary));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write --port_file ", path, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Serve() {
+  const int64_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (max_message_bytes < 1024 || max_message_bytes > (int64_t{1} << 31) - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_message_bytes is ", max_message_bytes,
+        "; give a byte count between 1024 and 2147483647 (2 GiB - 1)"));
+  }
+  GrpcJobsClientOptions client_options;
+  client_options.address = absl::GetFlag(FLAGS_coordinator);
+  client_options.max_message_bytes = static_cast<int>(max_message_bytes);
+  GrpcJobsClient jobs(client_options);
+  Gateway gateway(&jobs, GatewayOptions{max_message_bytes});
+  GatewayService service(&gateway);
+
+  service::ServerOptions server_options;
+  server_options.address = absl::GetFlag(FLAGS_listen);
+  // Above the forwarding limit, so Gateway explains an oversized job itself.
+  server_options.max_message_bytes = ServerReceiveLimit(max_message_bytes);
+  absl::StatusOr<service::RunningServer> server =
+      service::StartServer(server_options, {&service});
+  if (!server.ok()) return server.status();
+  if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
+    if (absl::Status status = WritePortFile(path, server->port); !status.ok()) {
+      server->server->Shutdown();
+      return status;
+    }
+  }
+  std::fprintf(stderr,
+               "replex-gateway: serving replex.v1.JobService on port %d, "
+               "forwarding to the coordinator at %s\n",
+               server->port, client_options.address.c_str());
+
+  service::WaitForTerminationSignal();
+  std::fprintf(stderr, "replex-gateway: shutting down\n");
+  if (grpc::HealthCheckServiceInterface* health =
+          server->server->GetHealthCheckService()) {
+    health->Shutdown();  // NOT_SERVING, so load balancers stop sending
+  }
+  service.BeginShutdown();
+  server->server->Shutdown(
+      absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_shutdown_grace)));
+  server->server->Wait();
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace replex::gateway
+
+int main(int argc, char** argv) {
+  replex::service::InstallTerminationHandlers();
+  absl::SetProgramUsageMessage(replex::gateway::kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() > 1) {
+    std::fprintf(stderr,
+                 "replex-gateway: error: unexpected argument \"%s\"; it takes "
+                 "only flags (see --help)\n",
+                 args[1]);
+    return 2;
+  }
+  const absl::Status status = replex::gateway::Serve();
+  if (!status.ok()) {
+    std::fprintf(stderr, "replex-gateway: error: %s\n",
+                 std::string(status.message()).c_str());
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
