@@ -1,0 +1,133 @@
+#include "coordinator/coordinator_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/service/grpc_status.h"
+
+namespace replex::coordinator {
+namespace {
+
+using service::ToGrpcStatus;
+
+// How often a quiet WatchJob checks whether its client is still there.
+constexpr absl::Duration kWatchPoll = absl::Seconds(1);
+
+}  // namespace
+
+grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext*,
+                                       const v1::SubmitJobRequest* request,
+                                       v1::SubmitJobResponse* response) {
+  absl::StatusOr<std::string> id = jobs_->Submit(request->spec());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  response->set_job_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::GetJob(grpc::ServerContext*,
+                                    const v1::GetJobRequest* request,
+                                    v1::Job* response) {
+  absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *response = *std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext*,
+                                      const v1::ListJobsRequest* request,
+                                      v1::ListJobsResponse* response) {
+  std::vector<v1::JobState> states;
+  for (int state : request->states()) {
+    states.push_back(static_cast<v1::JobState>(state));
+  }
+  for (v1::Job& job : jobs_->List(states)) {
+    *response->add_jobs() = std::move(job);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*,
+                                       const v1::CancelJobRequest* request,
+                                       v1::Job* response) {
+  absl::StatusOr<v1::Job> job = jobs_->Cancel(request->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *response = *std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::WatchJob(
+    grpc::ServerContext* context, const v1::WatchJobRequest* request,
+    grpc::ServerWriter<v1::JobEvent>* writer) {
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch =
+      jobs_->Watch(request->job_id());
+  if (!watch.ok()) return ToGrpcStatus(watch.status());
+  const grpc::Status gone(grpc::StatusCode::CANCELLED, "the watcher went away");
+  v1::JobEvent event;
+  while (true) {
+    switch ((*watch)->Take(&event, kWatchPoll)) {
+      case JobWatch::Next::kEvent:
+        if (!writer->Write(event)) {
+          (*watch)->Cancel();
+          return gone;
+        }
+        break;
+      case JobWatch::Next::kTimeout:
+        if (context->IsCancelled()) {
+          (*watch)->Cancel();
+          return gone;
+        }
+        break;
+      case JobWatch::Next::kEnded:
+        return ToGrpcStatus((*watch)->end_status());
+    }
+  }
+}
+
+grpc::Status SessionServiceImpl::Session(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>*
+        stream) {
+  v1::WorkerMessage message;
+  if (!stream->Read(&message)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the worker went away before registering");
+  }
+  if (!message.has_register_()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first message of a Session must be Register");
+  }
+  absl::StatusOr<WorkerRegistry::Session> session = registry_->Connect(
+      message.register_(), [context] { context->TryCancel(); });
+  if (!session.ok()) return ToGrpcStatus(session.status());
+
+  // gRPC allows one reader and one writer on a stream at the same time.
+  std::thread writer([this, context, stream, key = session->key] {
+    std::vector<v1::CoordinatorMessage> batch;
+    while (registry_->NextOutgoing(key, &batch)) {
+      for (const v1::CoordinatorMessage& out : batch) {
+        if (!stream->Write(out)) {
+          context->TryCancel();  // unblocks the reader below
+          return;
+        }
+      }
+    }
+  });
+  while (stream->Read(&message)) registry_->Receive(session->key, message);
+  const absl::Status end = registry_->Disconnect(session->key);
+  writer.join();
+  return ToGrpcStatus(end);
+}
+
+PeriodicTicker::PeriodicTicker(absl::Duration interval,
+                               std::function<void()> tick)
+    : thread_([this, interval, tick = std::move(tick)] {
+        while (!stop_.WaitForNotificationWithTimeout(interval)) tick();
+      }) {}
+
+PeriodicTicker::~PeriodicTicker() {
+  stop_.Notify();
+  thread_.join();
+}
+
+}  // namespace replex::coordinator

@@ -1,0 +1,271 @@
+// The coordinator over real gRPC: an in-process server on port 0 with a
+// worker that dials in like replica-worker does, and the replex-coordinator
+// binary itself (port file, SIGTERM).
+#include "coordinator/coordinator_service.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/fake_worker.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "lib/service/server.h"
+#include "tests/process.h"
+
+namespace replex::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// A worker over gRPC, answering as FakeWorker does; everything it writes is
+// written from its reading thread, as gRPC wants one writer at a time.
+class GrpcWorker {
+ public:
+  GrpcWorker(const std::shared_ptr<grpc::Channel>& channel,
+             const std::string& name, int slots, int max_replicas)
+      : stub_(v1::Coordinator::NewStub(channel)),
+        stream_(stub_->Session(&context_)) {
+    v1::WorkerMessage hello;
+    v1::Register& body = *hello.mutable_register_();
+    body.set_worker_name(name);
+    body.set_slots(slots);
+    body.set_max_replicas(max_replicas);
+    body.set_platform("CPU");
+    stream_->Write(hello);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~GrpcWorker() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // Says Goodbye, closes its side and returns how the server ended it.
+  grpc::Status Leave() {
+    v1::WorkerMessage goodbye;
+    goodbye.mutable_goodbye()->set_reason("test");
+    {
+      absl::MutexLock lock(&mu_);
+      stream_->Write(goodbye);
+      stream_->WritesDone();
+    }
+    thread_.join();
+    thread_ = std::thread([] {});
+    return stream_->Finish();
+  }
+
+  std::string worker_id() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::string* id) { return !id->empty(); }, &worker_id_));
+    return worker_id_;
+  }
+
+ private:
+  void Serve() {
+    v1::CoordinatorMessage in;
+    while (stream_->Read(&in)) {
+      absl::MutexLock lock(&mu_);
+      if (in.has_welcome()) worker_id_ = in.welcome().worker_id();
+      if (!in.has_segment_order()) continue;
+      const v1::SegmentOrder& order = in.segment_order();
+      v1::WorkerMessage reply;
+      v1::SegmentDone& done = *reply.mutable_segment_done();
+      done.set_job_id(order.job_id());
+      done.set_replica(order.replica());
+      done.set_round(order.round());
+      done.set_epoch(order.epoch());
+      done.set_potential_kj_mol(FakePotential(order.replica(), order.round()));
+      for (int rung : order.evaluate_rungs()) {
+        done.add_reduced(FakeReduced(order.replica(), order.round(), rung));
+      }
+      stream_->Write(reply);
+    }
+  }
+
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>>
+      stream_;
+  absl::Mutex mu_;  // one writer at a time
+  std::string worker_id_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+class CoordinatorServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<service::RunningServer> server =
+        service::StartServer({}, {&job_service_, &session_service_});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server->server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port),
+                                   grpc::InsecureChannelCredentials());
+    jobs_stub_ = v1::JobService::NewStub(channel_);
+  }
+  void TearDown() override {
+    registry_.Shutdown();
+    jobs_.Shutdown();
+    server_->Shutdown();
+  }
+
+  // Watches a job over gRPC to its end.
+  std::vector<v1::JobEvent> Watch(const std::string& id, grpc::Status* end) {
+    grpc::ClientContext context;
+    v1::WatchJobRequest request;
+    request.set_job_id(id);
+    auto reader = jobs_stub_->WatchJob(&context, request);
+    std::vector<v1::JobEvent> events;
+    v1::JobEvent event;
+    while (reader->Read(&event)) events.push_back(event);
+    *end = reader->Finish();
+    return events;
+  }
+
+  WorkerRegistry registry_{WorkerRegistry::Options(), Clock::Real()};
+  JobManager jobs_{&registry_, Clock::Real(), 1};
+  JobServiceImpl job_service_{&jobs_};
+  SessionServiceImpl session_service_{&registry_};
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::JobService::Stub> jobs_stub_;
+};
+
+TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
+  GrpcWorker worker(channel_, "w", 2, 8);
+  EXPECT_THAT(worker.worker_id(), HasSubstr("w#"));
+
+  grpc::ClientContext submit_context;
+  v1::SubmitJobRequest submit;
+  *submit.mutable_spec() = TestSpec(4, 5, /*hamiltonian=*/true);
+  v1::SubmitJobResponse submitted;
+  ASSERT_TRUE(jobs_stub_->SubmitJob(&submit_context, submit, &submitted).ok());
+
+  grpc::Status end;
+  const std::vector<v1::JobEvent> events = Watch(submitted.job_id(), &end);
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  int rounds = 0;
+  for (const v1::JobEvent& event : events) rounds += event.has_round();
+  EXPECT_EQ(rounds, 5);
+  ASSERT_TRUE(events.back().has_snapshot());
+  EXPECT_EQ(events.back().snapshot().state(), v1::SUCCEEDED);
+
+  grpc::ClientContext list_context;
+  v1::ListJobsRequest list;
+  list.add_states(v1::SUCCEEDED);
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(jobs_stub_->ListJobs(&list_context, list, &listed).ok());
+  ASSERT_THAT(listed.jobs(), SizeIs(1));
+  EXPECT_EQ(listed.jobs(0).rounds_completed(), 5);
+
+  // Cancelling an ended job returns it as it is.
+  grpc::ClientContext cancel_context;
+  v1::CancelJobRequest cancel;
+  cancel.set_job_id(submitted.job_id());
+  v1::Job cancelled;
+  ASSERT_TRUE(jobs_stub_->CancelJob(&cancel_context, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::SUCCEEDED);
+
+  // A drained worker that closes its side ends its session with OK.
+  EXPECT_TRUE(worker.Leave().ok());
+}
+
+TEST_F(CoordinatorServiceTest, ErrorsArriveAsTheirGrpcCodes) {
+  grpc::ClientContext get_context;
+  v1::GetJobRequest get;
+  get.set_job_id("jmissing");
+  v1::Job job;
+  const grpc::Status missing = jobs_stub_->GetJob(&get_context, get, &job);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(missing.error_message(),
+            "no job 'jmissing': list jobs with `replexctl list`");
+
+  grpc::Status end;
+  Watch("jmissing", &end);
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext submit_context;
+  v1::SubmitJobRequest submit;
+  v1::SubmitJobResponse submitted;
+  const grpc::Status invalid =
+      jobs_stub_->SubmitJob(&submit_context, submit, &submitted);
+  EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(invalid.error_message(), HasSubstr("system"));
+}
+
+TEST_F(CoordinatorServiceTest, ASessionMustStartWithRegister) {
+  auto stub = v1::Coordinator::NewStub(channel_);
+  grpc::ClientContext context;
+  auto stream = stub->Session(&context);
+  v1::WorkerMessage heartbeat;
+  heartbeat.mutable_heartbeat();
+  stream->Write(heartbeat);
+  stream->WritesDone();
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("Register"));
+}
+
+TEST_F(CoordinatorServiceTest, AWorkerThatVanishesFailsItsJob) {
+  auto worker = std::make_unique<GrpcWorker>(channel_, "w", 1, 8);
+  worker->worker_id();  // registered
+  // Long enough to be running when the worker vanishes.
+  const std::string id = *jobs_.Submit(TestSpec(2, 100000000));
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+  v1::JobEvent event;
+  while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
+         !event.has_round()) {
+  }
+  worker.reset();  // cancels its stream
+  while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent) {
+  }
+  const v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_THAT(job.error(), HasSubstr("worker w lost"));
+}
+
+// The binary: binds port 0, writes the port file, serves, and exits 0 on
+// SIGTERM.
+TEST(CoordinatorBinaryTest, ServesOnItsPortFileAndStopsOnSigterm) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      absl::StrCat("coordinator_service_test.", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string port_file = dir / "port";
+  absl::StatusOr<std::unique_ptr<testing::Process>> coordinator =
+      testing::Process::Start(
+          {REPLEX_COORDINATOR_BIN, "--listen=127.0.0.1:0",
+           "--port_file=" + port_file, "--shutdown_grace=1s"},
+          dir / "coordinator.log");
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  absl::StatusOr<std::string> port =
+      testing::WaitForFile(port_file, absl::Seconds(20));
+  ASSERT_TRUE(port.ok()) << port.status() << "\n" << (*coordinator)->Log();
+  {
+    auto stub = v1::JobService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    EXPECT_TRUE(stub->ListJobs(&context, {}, &response).ok());
+  }  // An open connection would hold shutdown until --shutdown_grace ends.
+  (*coordinator)->Signal(SIGTERM);
+  EXPECT_EQ((*coordinator)->Wait(absl::Seconds(20)), 0)
+      << (*coordinator)->Log();
+  EXPECT_THAT((*coordinator)->Log(), HasSubstr("shutting down"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace replex::coordinator

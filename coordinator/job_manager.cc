@@ -1,0 +1,388 @@
+#include "coordinator/job_manager.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "coordinator/log.h"
+#include "lib/exchange/scheme.h"
+#include "lib/runner/runner.h"
+#include "lib/spec/spec.h"
+
+namespace replex::coordinator {
+namespace {
+
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
+  const int64_t nanos = absl::ToUnixNanos(time);
+  timestamp->set_seconds(nanos / 1000000000);
+  timestamp->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+bool Final(v1::JobState state) {
+  return state == v1::SUCCEEDED || state == v1::FAILED ||
+         state == v1::CANCELLED;
+}
+
+// The figures a Job shows for a job's exchange so far.
+void SetProgress(const runner::RoundDriver& driver,
+                 const runner::RunResult& summary, v1::Job& job) {
+  job.set_rounds_completed(driver.round());
+  job.clear_pairs();
+  for (size_t k = 0; k < summary.pair_attempts.size(); ++k) {
+    v1::PairAcceptance& pair = *job.add_pairs();
+    pair.set_lower_rung(static_cast<int32_t>(k));
+    pair.set_attempts(summary.pair_attempts[k]);
+    pair.set_accepts(summary.pair_accepts[k]);
+    // Statistics says NaN before any attempt; the API promises 0.
+    const double acceptance = summary.pair_acceptance[k];
+    pair.set_acceptance(std::isnan(acceptance) ? 0 : acceptance);
+  }
+  job.set_round_trips(summary.round_trips);
+  job.set_ns_per_day(summary.ns_per_day);
+  const std::vector<int>& rungs = driver.permutation().rung_of_replica();
+  job.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+}
+
+}  // namespace
+
+// ---- JobWatch ----
+
+JobWatch::Next JobWatch::Take(v1::JobEvent* event, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(this, &JobWatch::ReadyLocked), timeout);
+  if (!events_.empty()) {
+    *event = std::move(events_.front());
+    events_.pop_front();
+    return Next::kEvent;
+  }
+  return end_.has_value() ? Next::kEnded : Next::kTimeout;
+}
+
+absl::Status JobWatch::end_status() const {
+  absl::MutexLock lock(&mu_);
+  return end_.value_or(absl::OkStatus());
+}
+
+void JobWatch::Cancel() { End(absl::CancelledError("the watcher went away")); }
+
+void JobWatch::Push(v1::JobEvent event) {
+  absl::MutexLock lock(&mu_);
+  if (end_.has_value()) return;
+  if (events_.size() >= kMaxQueuedEvents) {
+    end_ = absl::ResourceExhaustedError(absl::StrCat(
+        "this watcher fell ", kMaxQueuedEvents,
+        " events behind; watch the job again to resume from a snapshot"));
+    return;
+  }
+  events_.push_back(std::move(event));
+}
+
+void JobWatch::End(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  if (!end_.has_value()) end_ = std::move(status);
+}
+
+bool JobWatch::ended() const {
+  absl::MutexLock lock(&mu_);
+  return end_.has_value();
+}
+
+// ---- JobManager ----
+
+JobManager::JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed)
+    : pool_(pool), clock_(clock), id_rng_(id_seed) {
+  pool_->SetCapacityListener([this] { StartQueued(); });
+}
+
+JobManager::~JobManager() {
+  Shutdown();
+  pool_->SetCapacityListener(nullptr);
+}
+
+std::string JobManager::NewJobId() {
+  while (true) {
+    std::string id =
+        absl::StrFormat("j%012x", id_rng_() & ((uint64_t{1} << 48) - 1));
+    if (jobs_.count(id) == 0) return id;
+  }
+}
+
+absl::StatusOr<JobManager::Record*> JobManager::Find(
+    absl::string_view job_id) const {
+  auto it = jobs_.find(std::string(job_id));
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no job '", job_id, "': list jobs with `replexctl list`"));
+  }
+  return it->second.get();
+}
+
+absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
+  spec::ApplyDefaults(spec);
+  if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
+  absl::StatusOr<runner::RoundDriver> driver =
+      runner::RoundDriver::Create(spec);
+  if (!driver.ok()) return driver.status();
+
+  auto record = std::make_unique<Record>();
+  v1::Job& job = record->job;
+  job.set_state(v1::QUEUED);
+  job.set_name(spec.name());
+  job.set_owner(spec.owner());
+  job.mutable_labels()->insert(spec.labels().begin(), spec.labels().end());
+  const exchange::Ladder& ladder = driver->ladder();
+  job.set_n_replicas(ladder.size());
+  job.set_n_rounds(spec.exchange().n_rounds());
+  for (const exchange::Rung& rung : ladder.rungs()) {
+    job.add_temperatures_k(rung.temperature_k);
+  }
+  job.set_scheme(exchange::SchemeName(driver->scheme()));
+  job.set_platform(spec.platform());
+  SetProgress(
+      *driver,
+      runner::Summarize(spec, driver->statistics(), driver->permutation(), 0),
+      job);
+  SetTimestamp(clock_->Now(), job.mutable_created());
+  record->driver = std::make_unique<runner::RoundDriver>(*std::move(driver));
+  record->spec = std::make_shared<const v1::JobSpec>(std::move(spec));
+
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) {
+    return absl::UnavailableError(
+        "the coordinator is shutting down; submit the job again later");
+  }
+  const std::string id = NewJobId();
+  job.set_job_id(id);
+  record->seq = next_seq_++;
+  LogLine(absl::StrCat(
+      "job ", id, " QUEUED: ", job.n_replicas(), " replicas, ", job.n_rounds(),
+      " rounds on ", job.platform(),
+      job.name().empty() ? "" : absl::StrCat(" (", job.name(), ")")));
+  jobs_.emplace(id, std::move(record));
+  StartQueuedLocked();
+  return id;
+}
+
+absl::StatusOr<v1::Job> JobManager::Get(absl::string_view job_id) const {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> record = Find(job_id);
+  if (!record.ok()) return record.status();
+  return (*record)->job;
+}
+
+std::vector<v1::Job> JobManager::List(
+    const std::vector<v1::JobState>& states) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<const Record*> records;
+  for (const auto& [id, record] : jobs_) {
+    if (states.empty() || std::find(states.begin(), states.end(),
+                                    record->job.state()) != states.end()) {
+      records.push_back(record.get());
+    }
+  }
+  std::sort(records.begin(), records.end(),
+            [](const Record* a, const Record* b) { return a->seq < b->seq; });
+  std::vector<v1::Job> jobs;
+  jobs.reserve(records.size());
+  for (const Record* record : records) jobs.push_back(record->job);
+  return jobs;
+}
+
+absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view job_id) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> found = Find(job_id);
+  if (!found.ok()) return found.status();
+  Record& record = **found;
+  if (Final(record.job.state())) return record.job;
+  if (record.executor != nullptr) {
+    // Frees the places now; the job's thread sees CANCELLED from RunSegments
+    // and leaves the state alone.
+    record.executor->Release(absl::CancelledError("the job was cancelled"));
+  }
+  SetState(record, v1::CANCELLED, "");
+  StartQueuedLocked();
+  return record.job;
+}
+
+absl::StatusOr<std::shared_ptr<JobWatch>> JobManager::Watch(
+    absl::string_view job_id) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> found = Find(job_id);
+  if (!found.ok()) return found.status();
+  Record& record = **found;
+  auto watch = std::make_shared<JobWatch>();
+  v1::JobEvent snapshot;
+  snapshot.set_job_id(record.job.job_id());
+  *snapshot.mutable_snapshot() = record.job;
+  watch->Push(std::move(snapshot));
+  if (Final(record.job.state())) {
+    watch->End(absl::OkStatus());
+  } else if (shutting_down_) {
+    watch->End(absl::UnavailableError("the coordinator is shutting down"));
+  } else {
+    record.watchers.push_back(watch);
+  }
+  return watch;
+}
+
+void JobManager::Shutdown() {
+  std::vector<std::thread*> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    const absl::Status why =
+        absl::UnavailableError("the coordinator is shutting down");
+    for (auto& [id, record] : jobs_) {
+      if (record->executor != nullptr) record->executor->Release(why);
+      for (const std::shared_ptr<JobWatch>& watch : record->watchers) {
+        watch->End(why);
+      }
+      record->watchers.clear();
+      if (record->thread.joinable()) threads.push_back(&record->thread);
+    }
+  }
+  // Outside the lock: the threads take it to finish.
+  for (std::thread* thread : threads) thread->join();
+}
+
+void JobManager::StartQueued() {
+  absl::MutexLock lock(&mu_);
+  StartQueuedLocked();
+}
+
+void JobManager::StartQueuedLocked() {
+  if (shutting_down_) return;
+  std::vector<Record*> queued;
+  for (auto& [id, record] : jobs_) {
+    if (record->job.state() == v1::QUEUED) queued.push_back(record.get());
+  }
+  std::sort(queued.begin(), queued.end(),
+            [](const Record* a, const Record* b) { return a->seq < b->seq; });
+  std::set<std::string> blocked_platforms;
+  for (Record* record : queued) {
+    v1::Job& job = record->job;
+    if (blocked_platforms.count(job.platform()) > 0) continue;
+    absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
+        pool_->Admit(job.job_id(), record->spec, job.n_replicas());
+    if (!executor.ok()) {
+      blocked_platforms.insert(job.platform());
+      const std::string reason(executor.status().message());
+      if (reason != record->waiting_for) {
+        LogLine(absl::StrCat("job ", job.job_id(), " waits: ", reason));
+        record->waiting_for = reason;
+      }
+      continue;
+    }
+    record->executor = *std::move(executor);
+    record->started_at = clock_->Now();
+    job.set_workers(record->executor->workers());
+    SetState(*record, v1::RUNNING, "");
+    record->thread = std::thread(&JobManager::Run, this, record);
+  }
+}
+
+void JobManager::Run(Record* record) {
+  runner::RoundDriver* driver;
+  JobExecutor* executor;
+  {
+    absl::MutexLock lock(&mu_);
+    driver = record->driver.get();
+    executor = record->executor.get();
+  }
+  absl::Status status;
+  while (status.ok() && !driver->done()) {
+    absl::StatusOr<std::vector<runner::SegmentResult>> results =
+        executor->RunSegments(driver->Orders(/*want_positions=*/false));
+    if (!results.ok()) {
+      status = results.status();
+      break;
+    }
+    absl::StatusOr<const runner::RoundDriver::Completed*> completed =
+        driver->Complete(*results);
+    if (!completed.ok()) {
+      status = completed.status();
+    } else if (!PublishRound(*record, *driver, (*completed)->outcome)) {
+      status = absl::CancelledError("the job is no longer running");
+    }
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (record->job.state() == v1::RUNNING) {
+    if (shutting_down_) {
+      LogLine(absl::StrCat("job ", record->job.job_id(),
+                           " interrupted: ", status.message()));
+    } else {
+      SetState(*record, status.ok() ? v1::SUCCEEDED : v1::FAILED,
+               std::string(status.message()));
+    }
+  }
+  // Frees the job's places (if Cancel has not already) and its memory: the
+  // spec carries the whole System.
+  record->executor.reset();
+  record->driver.reset();
+  record->spec.reset();
+  StartQueuedLocked();
+}
+
+bool JobManager::PublishRound(Record& record, const runner::RoundDriver& driver,
+                              const exchange::RoundOutcome& outcome) {
+  absl::MutexLock lock(&mu_);
+  v1::Job& job = record.job;
+  if (job.state() != v1::RUNNING) return false;
+  SetProgress(driver,
+              runner::Summarize(
+                  *record.spec, driver.statistics(), driver.permutation(),
+                  absl::ToDoubleSeconds(clock_->Now() - record.started_at)),
+              job);
+  job.set_workers(record.executor->workers());
+
+  v1::JobEvent event;
+  event.set_job_id(job.job_id());
+  v1::RoundEvent& round = *event.mutable_round();
+  round.set_round(outcome.round);
+  const std::vector<int>& rungs = outcome.after.rung_of_replica();
+  round.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  round.mutable_pair_attempts()->Assign(outcome.pair_attempts.begin(),
+                                        outcome.pair_attempts.end());
+  round.mutable_pair_accepts()->Assign(outcome.pair_accepts.begin(),
+                                       outcome.pair_accepts.end());
+  Publish(record, event);
+  return true;
+}
+
+void JobManager::SetState(Record& record, v1::JobState state,
+                          const std::string& error) {
+  v1::Job& job = record.job;
+  job.set_state(state);
+  if (!error.empty()) job.set_error(error);
+  if (state == v1::RUNNING) SetTimestamp(clock_->Now(), job.mutable_started());
+  if (Final(state)) SetTimestamp(clock_->Now(), job.mutable_finished());
+  LogLine(absl::StrCat("job ", job.job_id(), " ", v1::JobState_Name(state),
+                       error.empty() ? "" : absl::StrCat(": ", error)));
+  v1::JobEvent event;
+  event.set_job_id(job.job_id());
+  *event.mutable_snapshot() = job;
+  Publish(record, event);
+  if (Final(state)) {
+    for (const std::shared_ptr<JobWatch>& watch : record.watchers) {
+      watch->End(absl::OkStatus());
+    }
+    record.watchers.clear();
+  }
+}
+
+void JobManager::Publish(Record& record, const v1::JobEvent& event) {
+  // Watchers that went away or fell behind are dropped here.
+  std::vector<std::shared_ptr<JobWatch>>& watchers = record.watchers;
+  watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
+                                [](const std::shared_ptr<JobWatch>& watch) {
+                                  return watch->ended();
+                                }),
+                 watchers.end());
+  for (const std::shared_ptr<JobWatch>& watch : watchers) watch->Push(event);
+}
+
+}  // namespace replex::coordinator

@@ -1,0 +1,152 @@
+// The coordinator's jobs: their life cycle (QUEUED -> RUNNING -> SUCCEEDED,
+// FAILED or CANCELLED), the exchange loop of every running job, and the
+// events watchers see. Domain logic only: proto messages are used as plain
+// data, and no gRPC type appears here.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/clock.h"
+#include "coordinator/replica_pool.h"
+#include "lib/runner/driver.h"
+#include "replex/v1/job.pb.h"
+#include "replex/v1/job_service.pb.h"
+
+namespace replex::coordinator {
+
+// One subscriber's view of a job: a snapshot first, then a RoundEvent per
+// round and a snapshot on every state change; after the snapshot of the final
+// state the watch ends with OK. Thread-safe.
+class JobWatch {
+ public:
+  // A watcher that falls this many events behind is ended with
+  // RESOURCE_EXHAUSTED rather than letting its queue grow without bound.
+  static constexpr size_t kMaxQueuedEvents = 10000;
+
+  enum class Next { kEvent, kTimeout, kEnded };
+  // Waits up to `timeout` for the next event. kEnded once every event has
+  // been taken and the watch is over; end_status() then says why.
+  Next Take(v1::JobEvent* event, absl::Duration timeout);
+  absl::Status end_status() const;
+
+  // The subscriber has gone away: ends the watch, and the job manager stops
+  // feeding it.
+  void Cancel();
+
+ private:
+  friend class JobManager;
+  void Push(v1::JobEvent event);
+  void End(absl::Status status);
+  bool ended() const;
+  bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !events_.empty() || end_.has_value();
+  }
+
+  mutable absl::Mutex mu_;
+  std::deque<v1::JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
+};
+
+// Owns every job. Each running job has one thread that loops
+// RoundDriver::Orders -> JobExecutor::RunSegments -> RoundDriver::Complete
+// and publishes the result. Queued jobs start in submission order per
+// platform (a job never overtakes an earlier queued job of its platform, so a
+// large job cannot be starved by small ones) as soon as the pool has room.
+//
+// Thread-safe. Lock order: JobManager::mu_, then the pool's locks, then a
+// JobWatch's lock.
+class JobManager {
+ public:
+  // `pool` and `clock` must outlive the manager. Job ids are drawn from a
+  // generator seeded with `id_seed`.
+  JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed);
+  ~JobManager();  // Shutdown()
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
+
+  // Fills defaults (spec::ApplyDefaults), validates (INVALID_ARGUMENT naming
+  // the field), queues the job and starts it if there is room. Returns its id,
+  // "j" followed by 12 hex digits.
+  absl::StatusOr<std::string> Submit(v1::JobSpec spec);
+
+  // NOT_FOUND for an unknown id.
+  absl::StatusOr<v1::Job> Get(absl::string_view job_id) const;
+
+  // Jobs in submission order; only those in `states` unless it is empty.
+  std::vector<v1::Job> List(const std::vector<v1::JobState>& states) const;
+
+  // Stops a queued or running job: CANCELLED at once, its workers' places
+  // freed, results still in flight dropped. Cancelling a job that has already
+  // ended returns it unchanged.
+  absl::StatusOr<v1::Job> Cancel(absl::string_view job_id);
+
+  // Subscribes to a job's events. For a job that has already ended the watch
+  // holds just its final snapshot and then ends with OK, so a late watcher
+  // learns the outcome the same way as one that watched it happen.
+  absl::StatusOr<std::shared_ptr<JobWatch>> Watch(absl::string_view job_id);
+
+  // Stops every job thread and ends every watch with UNAVAILABLE, leaving
+  // job states as they are: nothing is durable yet, and a restarted
+  // coordinator with a journal will resume them. Idempotent.
+  void Shutdown();
+
+ private:
+  struct Record {
+    v1::Job job;  // what Get and watchers see
+    int64_t seq = 0;
+    std::shared_ptr<const v1::JobSpec> spec;  // dropped when the job ends
+    // Owned by the job's thread once it runs; created at Submit so that the
+    // ladder is built once and Job can show temperatures at once.
+    std::unique_ptr<runner::RoundDriver> driver;
+    // Set while the job holds places: from its start until its thread ends.
+    std::unique_ptr<JobExecutor> executor;
+    std::thread thread;
+    std::vector<std::shared_ptr<JobWatch>> watchers;
+    absl::Time started_at;
+    std::string waiting_for;  // last reason it is queued, logged on change
+  };
+
+  absl::StatusOr<Record*> Find(absl::string_view job_id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::string NewJobId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts every queued job there is room for.
+  void StartQueued() ABSL_LOCKS_EXCLUDED(mu_);
+  void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job's thread.
+  void Run(Record* record) ABSL_LOCKS_EXCLUDED(mu_);
+  // Publishes a finished round; false when the job is no longer running.
+  bool PublishRound(Record& record, const runner::RoundDriver& driver,
+                    const exchange::RoundOutcome& outcome)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Moves the job to `state`, stamps times, logs and tells watchers; ends
+  // the watches when the state is final.
+  void SetState(Record& record, v1::JobState state, const std::string& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Publish(Record& record, const v1::JobEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  ReplicaPool* const pool_;
+  Clock* const clock_;
+  mutable absl::Mutex mu_;
+  std::mt19937_64 id_rng_ ABSL_GUARDED_BY(mu_);
+  int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Records are never erased, so Record pointers stay valid for the job
+  // threads.
+  std::map<std::string, std::unique_ptr<Record>> jobs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace replex::coordinator

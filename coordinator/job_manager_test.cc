@@ -1,0 +1,380 @@
+// JobManager over a fake pool (whose executors answer at once or wait at a
+// gate the test opens), and over the real registry with fake workers.
+#include "coordinator/job_manager.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordinator/fake_worker.h"
+#include "coordinator/worker_registry.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace replex::coordinator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::SizeIs;
+
+// Room per platform; executors hand their room back when released.
+class FakePool : public ReplicaPool {
+ public:
+  absl::StatusOr<std::unique_ptr<JobExecutor>> Admit(
+      const std::string&, std::shared_ptr<const v1::JobSpec> spec,
+      int n_replicas) override {
+    absl::MutexLock lock(&mu_);
+    int& room = room_[spec->platform()];
+    if (room < n_replicas) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("no room for ", n_replicas, " replicas"));
+    }
+    room -= n_replicas;
+    return std::make_unique<Executor>(this, spec->platform(), n_replicas);
+  }
+  void SetCapacityListener(std::function<void()> listener) override {
+    absl::MutexLock lock(&mu_);
+    listener_ = std::move(listener);
+  }
+
+  void AddRoom(int n, const std::string& platform = "CPU") {
+    std::function<void()> listener;
+    {
+      absl::MutexLock lock(&mu_);
+      room_[platform] += n;
+      listener = listener_;
+    }
+    if (listener) listener();
+  }
+  int room(const std::string& platform = "CPU") {
+    absl::MutexLock lock(&mu_);
+    return room_[platform];
+  }
+  // While the gate is closed, RunSegments waits (until opened or released).
+  void SetGate(bool open) {
+    absl::MutexLock lock(&mu_);
+    gate_open_ = open;
+  }
+  // Blocks until `n` RunSegments calls wait at the closed gate.
+  void AwaitWaiting(int n) {
+    absl::MutexLock lock(&mu_);
+    awaited_ = n;
+    mu_.Await(absl::Condition(this, &FakePool::EnoughWaiting));
+  }
+  void FailRounds(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_ = std::move(status);
+  }
+
+ private:
+  class Executor : public JobExecutor {
+   public:
+    Executor(FakePool* pool, std::string platform, int n)
+        : pool_(pool), platform_(std::move(platform)), n_(n) {}
+    ~Executor() override { Release(absl::CancelledError("ended")); }
+
+    absl::StatusOr<std::vector<runner::SegmentResult>> RunSegments(
+        const std::vector<runner::SegmentOrder>& orders) override {
+      absl::MutexLock lock(&pool_->mu_);
+      ++pool_->waiting_;
+      pool_->mu_.Await(absl::Condition(this, &Executor::MayGo));
+      --pool_->waiting_;
+      if (released_.has_value()) return *released_;
+      if (!pool_->fail_.ok()) return pool_->fail_;
+      std::vector<runner::SegmentResult> results;
+      for (const runner::SegmentOrder& order : orders) {
+        runner::SegmentResult result;
+        result.potential_kj_mol = FakePotential(order.replica, order.round);
+        for (int rung : order.evaluate_rungs) {
+          result.reduced.push_back(
+              FakeReduced(order.replica, order.round, rung));
+        }
+        results.push_back(result);
+      }
+      return results;
+    }
+    void Release(const absl::Status& why) override {
+      absl::MutexLock lock(&pool_->mu_);
+      if (released_.has_value()) return;
+      released_ = why;
+      pool_->room_[platform_] += n_;
+    }
+    int workers() const override { return 1; }
+
+   private:
+    bool MayGo() const { return pool_->gate_open_ || released_.has_value(); }
+    FakePool* const pool_;
+    const std::string platform_;
+    const int n_;
+    std::optional<absl::Status> released_;  // guarded by pool_->mu_
+  };
+
+  bool EnoughWaiting() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return waiting_ >= awaited_;
+  }
+
+  absl::Mutex mu_;
+  int awaited_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> room_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> listener_ ABSL_GUARDED_BY(mu_);
+  bool gate_open_ ABSL_GUARDED_BY(mu_) = true;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status fail_ ABSL_GUARDED_BY(mu_);
+};
+
+// Every event of a watch until it ends; fails the test rather than hang.
+std::vector<v1::JobEvent> Drain(JobWatch& watch) {
+  std::vector<v1::JobEvent> events;
+  v1::JobEvent event;
+  while (true) {
+    switch (watch.Take(&event, absl::Seconds(30))) {
+      case JobWatch::Next::kEvent:
+        events.push_back(event);
+        break;
+      case JobWatch::Next::kEnded:
+        return events;
+      case JobWatch::Next::kTimeout:
+        ADD_FAILURE() << "the watch went quiet";
+        return events;
+    }
+  }
+}
+
+// A compact picture of events: "QUEUED", "RUNNING", "round 0", ...
+std::vector<std::string> Describe(const std::vector<v1::JobEvent>& events) {
+  std::vector<std::string> out;
+  for (const v1::JobEvent& event : events) {
+    out.push_back(event.has_round()
+                      ? absl::StrCat("round ", event.round().round())
+                      : v1::JobState_Name(event.snapshot().state()));
+  }
+  return out;
+}
+
+class JobManagerTest : public ::testing::Test {
+ protected:
+  // Waits for the job to end, through a watch.
+  v1::Job Finish(const std::string& id) {
+    absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+    EXPECT_TRUE(watch.ok());
+    Drain(**watch);
+    return *jobs_.Get(id);
+  }
+
+  FakePool pool_;
+  FakeClock clock_;
+  JobManager jobs_{&pool_, &clock_, /*id_seed=*/42};
+};
+
+TEST_F(JobManagerTest, AJobGoesFromQueuedThroughRunningToSucceeded) {
+  absl::StatusOr<std::string> id = jobs_.Submit(TestSpec(4, 5));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_THAT(*id, MatchesRegex("j[0-9a-f]{12}"));
+  v1::Job job = *jobs_.Get(*id);
+  EXPECT_EQ(job.state(), v1::QUEUED);
+  EXPECT_EQ(job.error(), "");
+  EXPECT_EQ(job.name(), "test");
+  EXPECT_EQ(job.n_replicas(), 4);
+  EXPECT_EQ(job.n_rounds(), 5);
+  EXPECT_THAT(job.temperatures_k(), ElementsAre(300, 310, 320, 330));
+  EXPECT_EQ(job.scheme(), "neighbors");
+  EXPECT_EQ(job.platform(), "CPU");
+  EXPECT_THAT(job.pairs(), SizeIs(3));
+  EXPECT_THAT(job.rung_of_replica(), ElementsAre(0, 1, 2, 3));
+  EXPECT_EQ(job.created().seconds(), 1700000000);
+
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(*id);
+  ASSERT_TRUE(watch.ok());
+  clock_.Advance(absl::Seconds(10));
+  pool_.AddRoom(4);
+  const std::vector<v1::JobEvent> events = Drain(**watch);
+  EXPECT_THAT(Describe(events),
+              ElementsAre("QUEUED", "RUNNING", "round 0", "round 1", "round 2",
+                          "round 3", "round 4", "SUCCEEDED"));
+  EXPECT_TRUE((*watch)->end_status().ok());
+  for (const v1::JobEvent& event : events) EXPECT_EQ(event.job_id(), *id);
+  EXPECT_THAT(events[2].round().rung_of_replica(), SizeIs(4));
+  EXPECT_THAT(events[2].round().pair_attempts(), ElementsAre(1, 0, 1));
+
+  job = *jobs_.Get(*id);
+  EXPECT_EQ(job.state(), v1::SUCCEEDED);
+  EXPECT_EQ(job.rounds_completed(), 5);
+  EXPECT_EQ(job.pairs(0).attempts(), 3);  // rounds 0, 2 and 4
+  EXPECT_EQ(job.started().seconds(), 1700000010);
+  EXPECT_EQ(job.finished().seconds(), 1700000010);
+  EXPECT_EQ(job.workers(), 1);
+  EXPECT_EQ(events.back().snapshot().rounds_completed(), 5);
+  EXPECT_EQ(pool_.room(), 4);  // released
+}
+
+TEST_F(JobManagerTest, WatchingAnEndedJobGivesItsFinalSnapshot) {
+  pool_.AddRoom(2);
+  const std::string id = *jobs_.Submit(TestSpec(2, 3));
+  Finish(id);
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+  ASSERT_TRUE(watch.ok());
+  EXPECT_THAT(Describe(Drain(**watch)), ElementsAre("SUCCEEDED"));
+  EXPECT_TRUE((*watch)->end_status().ok());
+}
+
+TEST_F(JobManagerTest, UnknownIdsAreNotFound) {
+  const absl::Status expected =
+      absl::NotFoundError("no job 'jnope': list jobs with `replexctl list`");
+  EXPECT_EQ(jobs_.Get("jnope").status(), expected);
+  EXPECT_EQ(jobs_.Cancel("jnope").status(), expected);
+  EXPECT_EQ(jobs_.Watch("jnope").status(), expected);
+}
+
+TEST_F(JobManagerTest, InvalidSpecsAreRefusedWithTheField) {
+  v1::JobSpec spec = TestSpec(2, 3);
+  spec.mutable_exchange()->set_steps_per_exchange(0);
+  absl::StatusOr<std::string> id = jobs_.Submit(spec);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(id.status().message(), HasSubstr("exchange.steps_per_exchange"));
+  EXPECT_THAT(jobs_.List({}), IsEmpty());
+}
+
+TEST_F(JobManagerTest, CancellingAQueuedJobIsFinalAndIdempotent) {
+  const std::string id = *jobs_.Submit(TestSpec(2, 3));
+  clock_.Advance(absl::Seconds(3));
+  absl::StatusOr<v1::Job> cancelled = jobs_.Cancel(id);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), v1::CANCELLED);
+  EXPECT_EQ(cancelled->finished().seconds(), 1700000003);
+  clock_.Advance(absl::Seconds(3));
+  absl::StatusOr<v1::Job> again = jobs_.Cancel(id);
+  EXPECT_EQ(again->SerializeAsString(), cancelled->SerializeAsString());
+  pool_.AddRoom(2);  // too late: it stays cancelled
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::CANCELLED);
+  EXPECT_EQ(pool_.room(), 2);
+}
+
+TEST_F(JobManagerTest, CancellingARunningJobFreesItsPlacesAtOnce) {
+  pool_.AddRoom(4);
+  pool_.SetGate(false);
+  const std::string first = *jobs_.Submit(TestSpec(4, 3));
+  const std::string second = *jobs_.Submit(TestSpec(4, 3));
+  EXPECT_EQ(jobs_.Get(first)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(second)->state(), v1::QUEUED);
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(first);
+  pool_.AwaitWaiting(1);
+
+  absl::StatusOr<v1::Job> cancelled = jobs_.Cancel(first);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), v1::CANCELLED);
+  EXPECT_THAT(Describe(Drain(**watch)), ElementsAre("RUNNING", "CANCELLED"));
+  // The freed places went straight to the queued job.
+  EXPECT_EQ(jobs_.Get(second)->state(), v1::RUNNING);
+  pool_.SetGate(true);
+  EXPECT_EQ(Finish(second).state(), v1::SUCCEEDED);
+  EXPECT_EQ(jobs_.Get(first)->state(), v1::CANCELLED);
+  EXPECT_EQ(jobs_.Get(first)->rounds_completed(), 0);
+}
+
+TEST_F(JobManagerTest, AFailedRoundFailsTheJobWithItsReason) {
+  pool_.AddRoom(2);
+  pool_.FailRounds(absl::InternalError("replica 1 failed in round 0: NaN"));
+  const std::string id = *jobs_.Submit(TestSpec(2, 3));
+  const v1::Job job = Finish(id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_EQ(job.error(), "replica 1 failed in round 0: NaN");
+  EXPECT_EQ(pool_.room(), 2);
+}
+
+TEST_F(JobManagerTest, QueuedJobsStartInOrderPerPlatform) {
+  pool_.SetGate(false);
+  const std::string big = *jobs_.Submit(TestSpec(8, 1));
+  const std::string small = *jobs_.Submit(TestSpec(2, 1));
+  const std::string gpu = *jobs_.Submit(TestSpec(2, 1, false, "OpenCL"));
+  pool_.AddRoom(4);
+  pool_.AddRoom(2, "OpenCL");
+  // The small CPU job would fit but must not overtake the big one.
+  EXPECT_EQ(jobs_.Get(big)->state(), v1::QUEUED);
+  EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
+  EXPECT_EQ(jobs_.Get(gpu)->state(), v1::RUNNING);
+  pool_.AddRoom(4);
+  EXPECT_EQ(jobs_.Get(big)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
+
+  std::vector<std::string> listed;
+  for (const v1::Job& job : jobs_.List({})) listed.push_back(job.job_id());
+  EXPECT_THAT(listed, ElementsAre(big, small, gpu));
+  listed.clear();
+  for (const v1::Job& job : jobs_.List({v1::QUEUED, v1::SUCCEEDED})) {
+    listed.push_back(job.job_id());
+  }
+  EXPECT_THAT(listed, ElementsAre(small));
+  pool_.SetGate(true);
+  EXPECT_EQ(Finish(small).state(), v1::SUCCEEDED);
+}
+
+TEST_F(JobManagerTest, IdsComeFromTheSeed) {
+  FakePool pool;
+  JobManager same_seed(&pool, &clock_, 42);
+  EXPECT_EQ(*same_seed.Submit(TestSpec(2, 1)), *jobs_.Submit(TestSpec(2, 1)));
+}
+
+TEST_F(JobManagerTest, ShutdownEndsWatchesAndLeavesJobsAsTheyAre) {
+  pool_.AddRoom(2);
+  pool_.SetGate(false);
+  const std::string id = *jobs_.Submit(TestSpec(2, 3));
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+  pool_.AwaitWaiting(1);
+  jobs_.Shutdown();
+  Drain(**watch);
+  EXPECT_EQ((*watch)->end_status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Submit(TestSpec(2, 1)).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+// The real registry with fake workers behind the manager.
+class JobManagerWithWorkersTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  WorkerRegistry registry_{WorkerRegistry::Options(), &clock_};
+  JobManager jobs_{&registry_, &clock_, 7};
+};
+
+TEST_F(JobManagerWithWorkersTest, AJobWaitsForAWorkerOfItsPlatform) {
+  FakeWorker gpu(&registry_, "gpu", 1, 16, "OpenCL");
+  const std::string id = *jobs_.Submit(TestSpec(4, 6, true));
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::QUEUED);
+  EXPECT_EQ(jobs_.Get(id)->error(), "");
+
+  FakeWorker cpu(&registry_, "cpu", 2, 16);
+  const std::vector<v1::JobEvent> events = Drain(**watch);
+  EXPECT_THAT(events, SizeIs(1 + 1 + 6 + 1));
+  const v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.workers(), 1);
+  EXPECT_EQ(gpu.segments_run(), 0);
+  EXPECT_EQ(cpu.segments_run(), 24);
+}
+
+TEST_F(JobManagerWithWorkersTest, ALostWorkerFailsItsJobsWithAClearReason) {
+  FakeWorker a(&registry_, "a", 1, 16);
+  auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 16);
+  // Enough rounds that the job is still running when b goes.
+  const std::string id = *jobs_.Submit(TestSpec(4, 1000000));
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+  v1::JobEvent event;
+  while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
+         !event.has_round()) {
+  }
+  EXPECT_EQ(b->Leave().code(), absl::StatusCode::kCancelled);
+  Drain(**watch);
+  const v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_THAT(job.error(), HasSubstr("worker b lost"));
+  EXPECT_THAT(job.error(),
+              HasSubstr("recovery from checkpoints is not implemented yet"));
+}
+
+}  // namespace
+}  // namespace replex::coordinator

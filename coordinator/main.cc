@@ -1,0 +1,150 @@
+// `replex-coordinator`: owns jobs and the replica-workers that run them.
+// Serves replex.v1.JobService (for the gateway and for replexctl) and
+// replex.v1.Coordinator (workers dial in) on one port, with health checking
+// and reflection; shuts down gracefully on SIGTERM.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <system_error>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "coordinator/clock.h"
+#include "coordinator/coordinator_service.h"
+#include "coordinator/job_manager.h"
+#include "coordinator/log.h"
+#include "coordinator/worker_registry.h"
+#include "lib/service/server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:7070",
+          "host:port to serve JobService and Coordinator (workers' sessions) "
+          "on; port 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, port_file, "",
+          "After binding, write the bound port (a decimal number and a "
+          "newline) to this file; for tests and scripts using port 0.");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
+          "How often the coordinator sends each worker a heartbeat; workers "
+          "are asked (in Welcome) to send theirs as often.");
+ABSL_FLAG(absl::Duration, heartbeat_timeout, absl::Seconds(30),
+          "A worker heard nothing from for this long is lost: its session "
+          "ends and the jobs it hosts replicas of fail. Must exceed "
+          "--heartbeat_interval.");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest gRPC message received or sent, in bytes. Job specs carry "
+          "the System XML inline and moving replicas carry their state.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM, how long in-flight RPCs get to finish before they "
+          "are cancelled.");
+
+namespace replex::coordinator {
+namespace {
+
+constexpr char kUsage[] =
+    "Runs the replex coordinator: it queues jobs, places their replicas on "
+    "the replica-workers that connect to it, and runs the exchange.\n\n"
+    "Usage:\n"
+    "  replex-coordinator [--listen=0.0.0.0:7070] [--port_file=FILE]\n"
+    "      [--heartbeat_interval=5s] [--heartbeat_timeout=30s]\n"
+    "      [--max_message_bytes=N] [--shutdown_grace=10s]";
+
+// Written whole and renamed into place, so a reader never sees a part.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write --port_file ", temporary));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write --port_file ", path, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  service::InstallTerminationHandlers();
+  absl::SetProgramUsageMessage(kUsage);
+  absl::ParseCommandLine(argc, argv);
+
+  WorkerRegistry::Options options;
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.heartbeat_timeout = absl::GetFlag(FLAGS_heartbeat_timeout);
+  if (options.heartbeat_interval <= absl::ZeroDuration() ||
+      options.heartbeat_timeout <= options.heartbeat_interval) {
+    std::fprintf(stderr,
+                 "replex-coordinator: --heartbeat_interval must be positive "
+                 "and --heartbeat_timeout longer than it (got %s and %s)\n",
+                 absl::FormatDuration(options.heartbeat_interval).c_str(),
+                 absl::FormatDuration(options.heartbeat_timeout).c_str());
+    return 2;
+  }
+  service::ServerOptions server_options;
+  server_options.address = absl::GetFlag(FLAGS_listen);
+  server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (server_options.max_message_bytes < 1) {
+    std::fprintf(stderr,
+                 "replex-coordinator: --max_message_bytes must be positive\n");
+    return 2;
+  }
+
+  WorkerRegistry registry(options, Clock::Real());
+  JobManager jobs(&registry, Clock::Real(), std::random_device()());
+  JobServiceImpl job_service(&jobs);
+  SessionServiceImpl session_service(&registry);
+  absl::StatusOr<service::RunningServer> server =
+      service::StartServer(server_options, {&job_service, &session_service});
+  if (!server.ok()) {
+    std::fprintf(stderr, "replex-coordinator: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    if (absl::Status written = WritePortFile(port_file, server->port);
+        !written.ok()) {
+      std::fprintf(stderr, "replex-coordinator: %s\n",
+                   std::string(written.message()).c_str());
+      server->server->Shutdown();
+      return 1;
+    }
+  }
+  LogLine(absl::StrCat("replex-coordinator ", REPLEX_VERSION,
+                       " listening on port ", server->port, " (",
+                       server_options.address, ")"));
+
+  {
+    PeriodicTicker ticker(options.heartbeat_interval,
+                          [&registry] { registry.Tick(); });
+    service::WaitForTerminationSignal();
+  }
+  LogLine("shutting down");
+  // Sessions and job threads end first so that the server's graceful
+  // shutdown is not left waiting on streams that would never end.
+  registry.Shutdown();
+  jobs.Shutdown();
+  server->server->Shutdown(
+      std::chrono::system_clock::now() +
+      absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace)));
+  LogLine("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace replex::coordinator
+
+int main(int argc, char** argv) {
+  return replex::coordinator::Main(argc, argv);
+}

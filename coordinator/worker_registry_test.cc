@@ -1,0 +1,463 @@
+// The worker registry and RemoteExecutor without sockets: fake workers (or
+// the test itself, playing a worker) talk to the registry directly, and the
+// test drives rounds through the executor as a job's thread would.
+#include "coordinator/worker_registry.h"
+
+#include <map>
+#include <memory>
+#include <thread>
+#include <tuple>
+
+#include "coordinator/fake_worker.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/runner/driver.h"
+
+namespace replex::coordinator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
+
+class WorkerRegistryTest : public ::testing::Test {
+ protected:
+  WorkerRegistry::Options Options() {
+    WorkerRegistry::Options options;
+    options.heartbeat_interval = absl::Seconds(5);
+    options.heartbeat_timeout = absl::Seconds(30);
+    return options;
+  }
+
+  // Admits a job of `n` replicas (`hamiltonian` adds reduced potentials).
+  std::unique_ptr<JobExecutor> Admit(const std::string& id, int n,
+                                     int rounds = 4, bool hamiltonian = false,
+                                     const std::string& platform = "CPU") {
+    spec_ = TestSpec(n, rounds, hamiltonian, platform);
+    absl::StatusOr<runner::RoundDriver> driver =
+        runner::RoundDriver::Create(spec_);
+    EXPECT_TRUE(driver.ok()) << driver.status();
+    drivers_.insert_or_assign(
+        id, std::make_unique<runner::RoundDriver>(*std::move(driver)));
+    absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
+        registry_.Admit(id, std::make_shared<v1::JobSpec>(spec_), n);
+    EXPECT_TRUE(executor.ok()) << executor.status();
+    return executor.ok() ? *std::move(executor) : nullptr;
+  }
+
+  // Runs the job's next round through `executor` as the job thread would.
+  absl::Status Round(const std::string& id, JobExecutor& executor) {
+    runner::RoundDriver& driver = *drivers_.at(id);
+    absl::StatusOr<std::vector<runner::SegmentResult>> results =
+        executor.RunSegments(driver.Orders(false));
+    if (!results.ok()) return results.status();
+    return driver.Complete(*results).status();
+  }
+
+  std::map<std::string, int> Hosted() {
+    std::map<std::string, int> hosted;
+    for (const WorkerInfo& worker : registry_.Workers()) {
+      hosted[worker.name] = worker.hosted;
+    }
+    return hosted;
+  }
+
+  FakeClock clock_;
+  WorkerRegistry registry_{Options(), &clock_};
+  v1::JobSpec spec_;
+  std::map<std::string, std::unique_ptr<runner::RoundDriver>> drivers_;
+};
+
+// Messages of one kind a fake received, e.g. kLoadReplica.
+std::vector<v1::CoordinatorMessage> OfKind(
+    const FakeWorker& worker, v1::CoordinatorMessage::MessageCase kind) {
+  std::vector<v1::CoordinatorMessage> out;
+  for (const v1::CoordinatorMessage& message : worker.received()) {
+    if (message.message_case() == kind) out.push_back(message);
+  }
+  return out;
+}
+
+TEST_F(WorkerRegistryTest, SixtyFourReplicasOnTwoWorkersBalancedBySlots) {
+  FakeWorker big(&registry_, "big", 3, 64), small(&registry_, "small", 1, 64);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 64, 2);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->workers(), 2);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_THAT(big.hosted(), SizeIs(48));
+  EXPECT_THAT(small.hosted(), SizeIs(16));
+  EXPECT_EQ(big.segments_run(), 96);
+  EXPECT_EQ(small.segments_run(), 32);
+  // LoadJob once per worker, LoadReplica once per replica, then orders.
+  EXPECT_THAT(OfKind(big, v1::CoordinatorMessage::kLoadJob), SizeIs(1));
+  EXPECT_THAT(OfKind(big, v1::CoordinatorMessage::kLoadReplica), SizeIs(48));
+  EXPECT_EQ(big.bad_orders() + small.bad_orders(), 0);
+}
+
+TEST_F(WorkerRegistryTest, LoadReplicaCarriesEpochRungAndVelocitySeed) {
+  FakeWorker worker(&registry_, "w", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 1);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  const std::vector<v1::CoordinatorMessage> received = worker.received();
+  ASSERT_THAT(received, SizeIs(6));  // Welcome, LoadJob, 2 x (load, order)
+  EXPECT_TRUE(received[0].has_welcome());
+  EXPECT_EQ(received[0].welcome().worker_id(), worker.worker_id());
+  EXPECT_EQ(received[0].welcome().heartbeat_interval_ms(), 5000);
+  EXPECT_EQ(received[1].load_job().spec().system_xml(), "<System/>");
+  const v1::LoadReplica& load = received[4].load_replica();
+  EXPECT_EQ(load.replica(), 1);
+  EXPECT_EQ(load.epoch(), 1);
+  EXPECT_EQ(load.rung(), 1);
+  EXPECT_EQ(load.velocity_seed(), runner::VelocitySeed(17, 1));
+  EXPECT_TRUE(load.state().empty());
+  const v1::SegmentOrder& order = received[5].segment_order();
+  EXPECT_EQ(order.epoch(), 1);
+  EXPECT_EQ(order.steps(), 10);
+  EXPECT_EQ(order.segment_seed(), runner::SegmentSeed(17, 1, 0));
+}
+
+TEST_F(WorkerRegistryTest, ThreeReplicasOnFiveWorkersLeaveTwoIdle) {
+  std::vector<std::unique_ptr<FakeWorker>> workers;
+  for (int w = 0; w < 5; ++w) {
+    workers.push_back(std::make_unique<FakeWorker>(
+        &registry_, "w" + std::to_string(w), 1, 4));
+  }
+  std::unique_ptr<JobExecutor> job = Admit("j1", 3, 3, /*hamiltonian=*/true);
+  EXPECT_EQ(job->workers(), 3);
+  for (int round = 0; round < 3; ++round) ASSERT_TRUE(Round("j1", *job).ok());
+  std::vector<int> segments;
+  for (const auto& worker : workers) segments.push_back(worker->segments_run());
+  EXPECT_THAT(segments, ElementsAre(3, 3, 3, 0, 0));
+}
+
+TEST_F(WorkerRegistryTest, PlatformMismatchKeepsAJobWaiting) {
+  FakeWorker opencl(&registry_, "gpu", 1, 8, "OpenCL");
+  spec_ = TestSpec(2, 1);
+  absl::StatusOr<std::unique_ptr<JobExecutor>> job =
+      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec_), 2);
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(job.status().message(), HasSubstr("no CPU worker"));
+
+  FakeWorker cpu(&registry_, "cpu", 1, 1);
+  job = registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec_), 2);
+  EXPECT_THAT(job.status().message(), HasSubstr("1 free"));
+}
+
+TEST_F(WorkerRegistryTest, TheListenerHearsOfNewWorkers) {
+  int calls = 0;
+  registry_.SetCapacityListener([&calls] { ++calls; });
+  FakeWorker a(&registry_, "a", 1, 1), b(&registry_, "b", 1, 1);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(WorkerRegistryTest, AWorkerJoiningMidJobGetsReplicasAtTheNextRound) {
+  FakeWorker a(&registry_, "a", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 4, 3, /*hamiltonian=*/true);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  const std::vector<int> rungs_after_round0 =
+      drivers_.at("j1")->permutation().rung_of_replica();
+
+  FakeWorker b(&registry_, "b", 1, 8);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_THAT(a.hosted(),
+              UnorderedElementsAre(std::pair<std::string, int>{"j1", 0},
+                                   std::pair<std::string, int>{"j1", 1}));
+  EXPECT_THAT(b.hosted(),
+              UnorderedElementsAre(std::pair<std::string, int>{"j1", 2},
+                                   std::pair<std::string, int>{"j1", 3}));
+  EXPECT_EQ(job->workers(), 2);
+  // a was asked for the states of replicas 2 and 3 ...
+  const auto releases = OfKind(a, v1::CoordinatorMessage::kReleaseReplica);
+  ASSERT_THAT(releases, SizeIs(2));
+  EXPECT_EQ(releases[0].release_replica().replica(), 2);
+  EXPECT_EQ(releases[0].release_replica().epoch(), 1);
+  EXPECT_TRUE(releases[0].release_replica().want_state());
+  // ... and b loaded them from those states, at a new epoch, at the rung
+  // the state was made at (round 0's), before their first order.
+  const std::vector<v1::CoordinatorMessage> at_b = b.received();
+  ASSERT_THAT(at_b, SizeIs(6));  // Welcome, LoadJob, 2 x (load, order)
+  EXPECT_TRUE(at_b[1].has_load_job());
+  const v1::LoadReplica& load = at_b[2].load_replica();
+  EXPECT_EQ(load.replica(), 2);
+  EXPECT_EQ(load.epoch(), 2);
+  EXPECT_EQ(load.state(), "state of j1/2 after round 0");
+  EXPECT_EQ(load.rung(), 2);  // where it ran in round 0
+  EXPECT_EQ(at_b[3].segment_order().epoch(), 2);
+  EXPECT_EQ(at_b[3].segment_order().round(), 1);
+  EXPECT_EQ(at_b[3].segment_order().rung(), rungs_after_round0[2]);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_EQ(a.segments_run(), 4 + 2 + 2);
+  EXPECT_EQ(b.segments_run(), 2 + 2);
+  EXPECT_EQ(a.bad_orders() + b.bad_orders(), 0);
+}
+
+TEST_F(WorkerRegistryTest, WhereReplicasRunDoesNotChangeTheOutcome) {
+  // One worker throughout versus workers coming and going between rounds.
+  {
+    FakeWorker only(&registry_, "only", 1, 8);
+    std::unique_ptr<JobExecutor> job = Admit("alone", 6, 6, true);
+    for (int round = 0; round < 6; ++round) {
+      ASSERT_TRUE(Round("alone", *job).ok());
+    }
+  }
+  FakeWorker a(&registry_, "a", 2, 8);
+  std::unique_ptr<JobExecutor> job = Admit("shared", 6, 6, true);
+  ASSERT_TRUE(Round("shared", *job).ok());
+  auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 8);
+  ASSERT_TRUE(Round("shared", *job).ok());
+  auto c = std::make_unique<FakeWorker>(&registry_, "c", 3, 8);
+  ASSERT_TRUE(Round("shared", *job).ok());
+  b->SayGoodbye();
+  ASSERT_TRUE(Round("shared", *job).ok());
+  ASSERT_TRUE(Round("shared", *job).ok());
+  ASSERT_TRUE(Round("shared", *job).ok());
+  EXPECT_EQ(drivers_.at("alone")->permutation(),
+            drivers_.at("shared")->permutation());
+  EXPECT_EQ(drivers_.at("alone")->statistics().pair_accepts(),
+            drivers_.at("shared")->statistics().pair_accepts());
+}
+
+TEST_F(WorkerRegistryTest,
+       ADrainingWorkerHandsItsReplicasBackAndLeavesCleanly) {
+  FakeWorker a(&registry_, "a", 1, 8);
+  auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 4, 4);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_THAT(b->hosted(), SizeIs(2));
+  b->SayGoodbye();
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_THAT(b->hosted(), IsEmpty());
+  EXPECT_THAT(a.hosted(), SizeIs(4));
+  EXPECT_EQ(b->segments_run(), 2);
+  // Nothing new goes to a draining worker, not even a new job.
+  std::unique_ptr<JobExecutor> other = Admit("j2", 1, 1);
+  ASSERT_TRUE(Round("j2", *other).ok());
+  EXPECT_EQ(b->segments_run(), 2);
+  EXPECT_TRUE(b->Leave().ok());
+  ASSERT_TRUE(Round("j1", *job).ok());
+}
+
+TEST_F(WorkerRegistryTest, ALostWorkerFailsTheJobsItHosts) {
+  FakeWorker a(&registry_, "a", 1, 8);
+  auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 4, 4);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_EQ(b->Leave().code(), absl::StatusCode::kCancelled);
+  const absl::Status status = Round("j1", *job);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), HasSubstr("worker b lost"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("recovery from checkpoints is not implemented yet"));
+  // Releasing the failed job frees a's places.
+  job.reset();
+  EXPECT_EQ(Hosted()["a"], 0);
+}
+
+TEST_F(WorkerRegistryTest, AnIdleWorkerMayLeaveWithoutGoodbye) {
+  FakeWorker a(&registry_, "a", 1, 8);
+  FakeWorker idle(&registry_, "idle", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 1, 2);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_TRUE(idle.Leave().ok());
+  EXPECT_TRUE(Round("j1", *job).ok());
+}
+
+TEST_F(WorkerRegistryTest, ASilentWorkerIsLostAtTheHeartbeatTimeout) {
+  bool ended = false;
+  v1::Register hello;
+  hello.set_worker_name("quiet");
+  hello.set_slots(1);
+  hello.set_max_replicas(4);
+  hello.set_platform("CPU");
+  absl::StatusOr<WorkerRegistry::Session> session =
+      registry_.Connect(hello, [&ended] { ended = true; });
+  ASSERT_TRUE(session.ok());
+  std::vector<v1::CoordinatorMessage> out;
+  ASSERT_TRUE(registry_.NextOutgoing(session->key, &out));  // Welcome
+
+  clock_.Advance(absl::Seconds(20));
+  registry_.Tick();
+  ASSERT_TRUE(registry_.NextOutgoing(session->key, &out));
+  ASSERT_THAT(out, SizeIs(1));
+  EXPECT_EQ(out[0].heartbeat().sent_unix_ms(),
+            absl::ToUnixMillis(clock_.Now()));
+  v1::WorkerMessage heartbeat;
+  heartbeat.mutable_heartbeat();
+  registry_.Receive(session->key, heartbeat);  // heard at t=20s
+
+  clock_.Advance(absl::Seconds(30));
+  registry_.Tick();
+  EXPECT_FALSE(ended);
+  clock_.Advance(absl::Seconds(1));
+  registry_.Tick();
+  EXPECT_TRUE(ended);
+  EXPECT_FALSE(registry_.NextOutgoing(session->key, &out));
+  const absl::Status end = registry_.Disconnect(session->key);
+  EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(end.message(), HasSubstr("nothing heard for 31s"));
+  EXPECT_THAT(registry_.Workers(), IsEmpty());
+}
+
+TEST_F(WorkerRegistryTest, ARegisteringNameReplacesItsOldSession) {
+  auto old = std::make_unique<FakeWorker>(&registry_, "w", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  FakeWorker again(&registry_, "w", 1, 8);
+  EXPECT_EQ(old->Leave().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(Round("j1", *job).message(), HasSubstr("worker w lost"));
+  ASSERT_THAT(registry_.Workers(), SizeIs(1));
+  EXPECT_EQ(registry_.Workers()[0].worker_id, again.worker_id());
+}
+
+TEST_F(WorkerRegistryTest, MalformedRegistrationsAreRefused) {
+  for (const auto& [slots, max_replicas, platform] :
+       std::vector<std::tuple<int, int, std::string>>{
+           {0, 4, "CPU"}, {1, 0, "CPU"}, {1, 4, ""}}) {
+    FakeWorker worker(&registry_, "w", slots, max_replicas, platform);
+    EXPECT_EQ(worker.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  FakeWorker nameless(&registry_, "", 1, 1);
+  EXPECT_EQ(nameless.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The test plays the worker itself to send exactly the results it wants.
+class ManualWorkerTest : public WorkerRegistryTest {
+ protected:
+  void SetUp() override {
+    v1::Register hello;
+    hello.set_worker_name("manual");
+    hello.set_slots(1);
+    hello.set_max_replicas(8);
+    hello.set_platform("CPU");
+    absl::StatusOr<WorkerRegistry::Session> session =
+        registry_.Connect(hello, [] {});
+    ASSERT_TRUE(session.ok());
+    key_ = session->key;
+  }
+
+  // Takes queued messages until `count` SegmentOrders have arrived.
+  std::vector<v1::SegmentOrder> TakeOrders(int count) {
+    std::vector<v1::SegmentOrder> orders;
+    std::vector<v1::CoordinatorMessage> batch;
+    while (static_cast<int>(orders.size()) < count &&
+           registry_.NextOutgoing(key_, &batch)) {
+      for (const v1::CoordinatorMessage& message : batch) {
+        if (message.has_segment_order()) {
+          orders.push_back(message.segment_order());
+        }
+      }
+    }
+    return orders;
+  }
+
+  void Done(const v1::SegmentOrder& order, double potential,
+            int64_t epoch_shift = 0, int64_t round_shift = 0) {
+    v1::WorkerMessage message;
+    v1::SegmentDone& done = *message.mutable_segment_done();
+    done.set_job_id(order.job_id());
+    done.set_replica(order.replica());
+    done.set_round(order.round() + round_shift);
+    done.set_epoch(order.epoch() + epoch_shift);
+    done.set_potential_kj_mol(potential);
+    registry_.Receive(key_, message);
+  }
+
+  uint64_t key_ = 0;
+};
+
+TEST_F(ManualWorkerTest, StaleEpochsOtherRoundsAndDuplicatesAreDropped) {
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round(
+      [&] { results = job->RunSegments(drivers_.at("j1")->Orders(false)); });
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+  ASSERT_THAT(orders, SizeIs(2));
+  Done(orders[0], -1.0);
+  Done(orders[0], -2.0);                        // duplicate
+  Done(orders[1], -3.0, /*epoch_shift=*/-1);    // superseded assignment
+  Done(orders[1], -4.0, 0, /*round_shift=*/1);  // not this round
+  v1::SegmentOrder unknown = orders[1];
+  unknown.set_job_id("j-other");
+  Done(unknown, -5.0);
+  unknown = orders[1];
+  unknown.set_replica(7);
+  Done(unknown, -6.0);
+  Done(orders[1], -7.0);  // the one that counts: completes the round
+  round.join();
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].potential_kj_mol, -1.0);
+  EXPECT_EQ((*results)[1].potential_kj_mol, -7.0);
+  // A late duplicate after the round closed changes nothing either.
+  Done(orders[1], -8.0);
+  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
+}
+
+TEST_F(ManualWorkerTest, ASegmentFailureFailsTheRound) {
+  for (const bool invalid_input : {true, false}) {
+    const std::string id = invalid_input ? "bad-input" : "crash";
+    std::unique_ptr<JobExecutor> job = Admit(id, 2, 2);
+    absl::StatusOr<std::vector<runner::SegmentResult>> results;
+    std::thread round(
+        [&] { results = job->RunSegments(drivers_.at(id)->Orders(false)); });
+    const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+    ASSERT_THAT(orders, SizeIs(2));
+    v1::WorkerMessage message;
+    v1::SegmentFailed& failed = *message.mutable_segment_failed();
+    failed.set_job_id(id);
+    failed.set_replica(1);
+    failed.set_round(0);
+    failed.set_epoch(orders[1].epoch());
+    failed.set_error("System XML: no such force 'Foo'");
+    failed.set_invalid_input(invalid_input);
+    registry_.Receive(key_, message);
+    round.join();
+    if (invalid_input) {
+      EXPECT_EQ(results.status(),
+                absl::InvalidArgumentError("System XML: no such force 'Foo'"));
+    } else {
+      EXPECT_EQ(results.status().code(), absl::StatusCode::kInternal);
+      EXPECT_THAT(results.status().message(),
+                  HasSubstr("replica 1 failed in round 0 on worker manual#"));
+    }
+  }
+}
+
+TEST_F(ManualWorkerTest, ReleasingAJobUnblocksItsRoundAndUnloadsIt) {
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round(
+      [&] { results = job->RunSegments(drivers_.at("j1")->Orders(false)); });
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+  Done(orders[0], -1.0);
+  job->Release(absl::CancelledError("cancelled by the test"));
+  round.join();
+  EXPECT_EQ(results.status(), absl::CancelledError("cancelled by the test"));
+  std::vector<v1::CoordinatorMessage> out;
+  ASSERT_TRUE(registry_.NextOutgoing(key_, &out));
+  ASSERT_THAT(out, SizeIs(1));
+  EXPECT_EQ(out[0].unload_job().job_id(), "j1");
+  EXPECT_EQ(Hosted()["manual"], 0);
+  Done(orders[1], -2.0);  // too late: harmless
+  // Its places are free for another job at once.
+  EXPECT_NE(Admit("j2", 8, 1), nullptr);
+}
+
+TEST_F(ManualWorkerTest, ShutdownEndsSessionsAndRounds) {
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round(
+      [&] { results = job->RunSegments(drivers_.at("j1")->Orders(false)); });
+  TakeOrders(2);
+  registry_.Shutdown();
+  round.join();
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kUnavailable);
+  std::vector<v1::CoordinatorMessage> out;
+  EXPECT_FALSE(registry_.NextOutgoing(key_, &out));
+  EXPECT_EQ(registry_.Disconnect(key_).code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace replex::coordinator
