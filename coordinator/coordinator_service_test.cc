@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -26,6 +27,7 @@
 namespace replex::coordinator {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -79,18 +81,7 @@ class GrpcWorker {
       absl::MutexLock lock(&mu_);
       if (in.has_welcome()) worker_id_ = in.welcome().worker_id();
       if (!in.has_segment_order()) continue;
-      const v1::SegmentOrder& order = in.segment_order();
-      v1::WorkerMessage reply;
-      v1::SegmentDone& done = *reply.mutable_segment_done();
-      done.set_job_id(order.job_id());
-      done.set_replica(order.replica());
-      done.set_round(order.round());
-      done.set_epoch(order.epoch());
-      done.set_potential_kj_mol(FakePotential(order.replica(), order.round()));
-      for (int rung : order.evaluate_rungs()) {
-        done.add_reduced(FakeReduced(order.replica(), order.round(), rung));
-      }
-      stream_->Write(reply);
+      stream_->Write(FakeSegmentDone(in.segment_order()));
     }
   }
 
@@ -116,20 +107,26 @@ class CoordinatorServiceTest : public ::testing::Test {
     jobs_stub_ = v1::JobService::NewStub(channel_);
   }
   void TearDown() override {
-    registry_.Shutdown();
     jobs_.Shutdown();
+    registry_.Shutdown();
     server_->Shutdown();
   }
 
-  // Watches a job over gRPC to its end.
-  std::vector<v1::JobEvent> Watch(const std::string& id, grpc::Status* end) {
+  // Watches a job over gRPC to its end; `after_first` runs once the first
+  // event (the snapshot) is in, i.e. once the watch is registered.
+  std::vector<v1::JobEvent> Watch(
+      const std::string& id, grpc::Status* end,
+      const std::function<void()>& after_first = [] {}) {
     grpc::ClientContext context;
     v1::WatchJobRequest request;
     request.set_job_id(id);
     auto reader = jobs_stub_->WatchJob(&context, request);
     std::vector<v1::JobEvent> events;
     v1::JobEvent event;
-    while (reader->Read(&event)) events.push_back(event);
+    while (reader->Read(&event)) {
+      events.push_back(event);
+      if (events.size() == 1) after_first();
+    }
     *end = reader->Finish();
     return events;
   }
@@ -144,23 +141,23 @@ class CoordinatorServiceTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
-  GrpcWorker worker(channel_, "w", 2, 8);
-  EXPECT_THAT(worker.worker_id(), HasSubstr("w#"));
-
   grpc::ClientContext submit_context;
   v1::SubmitJobRequest submit;
   *submit.mutable_spec() = TestSpec(4, 5, /*hamiltonian=*/true);
   v1::SubmitJobResponse submitted;
   ASSERT_TRUE(jobs_stub_->SubmitJob(&submit_context, submit, &submitted).ok());
 
+  // No worker yet: the job waits until one dials in.
+  std::unique_ptr<GrpcWorker> worker;
   grpc::Status end;
-  const std::vector<v1::JobEvent> events = Watch(submitted.job_id(), &end);
+  const std::vector<v1::JobEvent> events = Watch(submitted.job_id(), &end, [&] {
+    worker = std::make_unique<GrpcWorker>(channel_, "w", 2, 8);
+  });
   EXPECT_TRUE(end.ok()) << end.error_message();
-  int rounds = 0;
-  for (const v1::JobEvent& event : events) rounds += event.has_round();
-  EXPECT_EQ(rounds, 5);
-  ASSERT_TRUE(events.back().has_snapshot());
-  EXPECT_EQ(events.back().snapshot().state(), v1::SUCCEEDED);
+  EXPECT_THAT(DescribeEvents(events),
+              ElementsAre("QUEUED", "RUNNING", "round 0", "round 1", "round 2",
+                          "round 3", "round 4", "SUCCEEDED"));
+  EXPECT_THAT(worker->worker_id(), HasSubstr("w#"));
 
   grpc::ClientContext list_context;
   v1::ListJobsRequest list;
@@ -179,7 +176,7 @@ TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
   EXPECT_EQ(cancelled.state(), v1::SUCCEEDED);
 
   // A drained worker that closes its side ends its session with OK.
-  EXPECT_TRUE(worker.Leave().ok());
+  EXPECT_TRUE(worker->Leave().ok());
 }
 
 TEST_F(CoordinatorServiceTest, ErrorsArriveAsTheirGrpcCodes) {

@@ -26,12 +26,37 @@ v1::JobSpec TestSpec(int n_rungs, int n_rounds, bool hamiltonian,
   return spec;
 }
 
+std::vector<std::string> DescribeEvents(
+    const std::vector<v1::JobEvent>& events) {
+  std::vector<std::string> out;
+  for (const v1::JobEvent& event : events) {
+    out.push_back(event.has_round()
+                      ? absl::StrCat("round ", event.round().round())
+                      : v1::JobState_Name(event.snapshot().state()));
+  }
+  return out;
+}
+
 double FakePotential(int replica, int64_t round) {
   return -100 + 10 * std::sin(replica * 7.0 + round);
 }
 
 double FakeReduced(int replica, int64_t round, int rung) {
   return FakePotential(replica, round) * (1 + 0.1 * rung) / 2.5;
+}
+
+v1::WorkerMessage FakeSegmentDone(const v1::SegmentOrder& order) {
+  v1::WorkerMessage reply;
+  v1::SegmentDone& done = *reply.mutable_segment_done();
+  done.set_job_id(order.job_id());
+  done.set_replica(order.replica());
+  done.set_round(order.round());
+  done.set_epoch(order.epoch());
+  done.set_potential_kj_mol(FakePotential(order.replica(), order.round()));
+  for (int rung : order.evaluate_rungs()) {
+    done.add_reduced(FakeReduced(order.replica(), order.round(), rung));
+  }
+  return reply;
 }
 
 FakeWorker::FakeWorker(WorkerRegistry* registry, const std::string& name,
@@ -108,16 +133,7 @@ std::optional<v1::WorkerMessage> FakeWorker::Handle(
       it->second.rung = order.rung();
       it->second.last_round = order.round();
       ++segments_run_;
-      v1::SegmentDone& done = *reply.mutable_segment_done();
-      done.set_job_id(order.job_id());
-      done.set_replica(order.replica());
-      done.set_round(order.round());
-      done.set_epoch(order.epoch());
-      done.set_potential_kj_mol(FakePotential(order.replica(), order.round()));
-      for (int rung : order.evaluate_rungs()) {
-        done.add_reduced(FakeReduced(order.replica(), order.round(), rung));
-      }
-      return reply;
+      return FakeSegmentDone(order);
     }
     case v1::CoordinatorMessage::kReleaseReplica: {
       const v1::ReleaseReplica& release = in.release_replica();

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/worker_registry.h"
 #include "replex/v1/job.pb.h"
+#include "replex/v1/job_service.pb.h"
 #include "replex/v1/worker.pb.h"
 
 namespace replex::coordinator {
@@ -28,9 +29,16 @@ namespace replex::coordinator {
 v1::JobSpec TestSpec(int n_rungs, int n_rounds, bool hamiltonian = false,
                      const std::string& platform = "CPU");
 
+// A compact picture of a watch's events for assertions: "QUEUED",
+// "RUNNING", "round 0", ... (snapshots by state, rounds by number).
+std::vector<std::string> DescribeEvents(
+    const std::vector<v1::JobEvent>& events);
+
 // The energy a fake reports for `replica` after `round` at `rung`.
 double FakePotential(int replica, int64_t round);
 double FakeReduced(int replica, int64_t round, int rung);
+// A fake's answer to `order`: a SegmentDone with the energies above.
+v1::WorkerMessage FakeSegmentDone(const v1::SegmentOrder& order);
 
 // Thread-safe.
 class FakeWorker {

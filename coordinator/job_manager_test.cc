@@ -144,17 +144,6 @@ std::vector<v1::JobEvent> Drain(JobWatch& watch) {
   }
 }
 
-// A compact picture of events: "QUEUED", "RUNNING", "round 0", ...
-std::vector<std::string> Describe(const std::vector<v1::JobEvent>& events) {
-  std::vector<std::string> out;
-  for (const v1::JobEvent& event : events) {
-    out.push_back(event.has_round()
-                      ? absl::StrCat("round ", event.round().round())
-                      : v1::JobState_Name(event.snapshot().state()));
-  }
-  return out;
-}
-
 class JobManagerTest : public ::testing::Test {
  protected:
   // Waits for the job to end, through a watch.
@@ -192,7 +181,7 @@ TEST_F(JobManagerTest, AJobGoesFromQueuedThroughRunningToSucceeded) {
   clock_.Advance(absl::Seconds(10));
   pool_.AddRoom(4);
   const std::vector<v1::JobEvent> events = Drain(**watch);
-  EXPECT_THAT(Describe(events),
+  EXPECT_THAT(DescribeEvents(events),
               ElementsAre("QUEUED", "RUNNING", "round 0", "round 1", "round 2",
                           "round 3", "round 4", "SUCCEEDED"));
   EXPECT_TRUE((*watch)->end_status().ok());
@@ -217,7 +206,7 @@ TEST_F(JobManagerTest, WatchingAnEndedJobGivesItsFinalSnapshot) {
   Finish(id);
   absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
   ASSERT_TRUE(watch.ok());
-  EXPECT_THAT(Describe(Drain(**watch)), ElementsAre("SUCCEEDED"));
+  EXPECT_THAT(DescribeEvents(Drain(**watch)), ElementsAre("SUCCEEDED"));
   EXPECT_TRUE((*watch)->end_status().ok());
 }
 
@@ -266,7 +255,8 @@ TEST_F(JobManagerTest, CancellingARunningJobFreesItsPlacesAtOnce) {
   absl::StatusOr<v1::Job> cancelled = jobs_.Cancel(first);
   ASSERT_TRUE(cancelled.ok());
   EXPECT_EQ(cancelled->state(), v1::CANCELLED);
-  EXPECT_THAT(Describe(Drain(**watch)), ElementsAre("RUNNING", "CANCELLED"));
+  EXPECT_THAT(DescribeEvents(Drain(**watch)),
+              ElementsAre("RUNNING", "CANCELLED"));
   // The freed places went straight to the queued job.
   EXPECT_EQ(jobs_.Get(second)->state(), v1::RUNNING);
   pool_.SetGate(true);

@@ -101,7 +101,9 @@ int Main(int argc, char** argv) {
   }
 
   WorkerRegistry registry(options, Clock::Real());
-  JobManager jobs(&registry, Clock::Real(), std::random_device()());
+  std::random_device entropy;
+  JobManager jobs(&registry, Clock::Real(),
+                  (uint64_t{entropy()} << 32) | entropy());
   JobServiceImpl job_service(&jobs);
   SessionServiceImpl session_service(&registry);
   absl::StatusOr<service::RunningServer> server =
@@ -131,10 +133,12 @@ int Main(int argc, char** argv) {
     service::WaitForTerminationSignal();
   }
   LogLine("shutting down");
-  // Sessions and job threads end first so that the server's graceful
-  // shutdown is not left waiting on streams that would never end.
-  registry.Shutdown();
+  // Job threads and sessions end first so that the server's graceful
+  // shutdown is not left waiting on streams that would never end. Jobs
+  // first: they stop as interrupted (their states stay as they are), where
+  // a registry shut down under them would fail their rounds.
   jobs.Shutdown();
+  registry.Shutdown();
   server->server->Shutdown(
       std::chrono::system_clock::now() +
       absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace)));

@@ -528,6 +528,12 @@ void WorkerRegistry::OnReplicaState(Worker& worker,
   if (replica.releasing_from != worker.key || replica.epoch != report.epoch()) {
     return;
   }
+  if (report.state().empty() && job.failure.ok()) {
+    // Loading nothing would restart it from the initial coordinates.
+    job.failure = absl::InternalError(absl::StrCat(
+        "worker ", worker.id, " handed back replica ", report.replica(),
+        " of job ", job.id, " without its state, so it cannot move"));
+  }
   replica.state = report.state();
   if (report.rung() >= 0 &&
       report.rung() < static_cast<int>(job.replicas.size())) {

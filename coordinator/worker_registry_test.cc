@@ -338,19 +338,37 @@ class ManualWorkerTest : public WorkerRegistryTest {
     key_ = session->key;
   }
 
-  // Takes queued messages until `count` SegmentOrders have arrived.
-  std::vector<v1::SegmentOrder> TakeOrders(int count) {
-    std::vector<v1::SegmentOrder> orders;
+  // Takes queued messages until `count` of `kind` have arrived; returns those.
+  std::vector<v1::CoordinatorMessage> Take(
+      v1::CoordinatorMessage::MessageCase kind, int count) {
+    std::vector<v1::CoordinatorMessage> taken;
     std::vector<v1::CoordinatorMessage> batch;
-    while (static_cast<int>(orders.size()) < count &&
+    while (static_cast<int>(taken.size()) < count &&
            registry_.NextOutgoing(key_, &batch)) {
       for (const v1::CoordinatorMessage& message : batch) {
-        if (message.has_segment_order()) {
-          orders.push_back(message.segment_order());
-        }
+        if (message.message_case() == kind) taken.push_back(message);
       }
     }
+    return taken;
+  }
+
+  std::vector<v1::SegmentOrder> TakeOrders(int count) {
+    std::vector<v1::SegmentOrder> orders;
+    for (const v1::CoordinatorMessage& message :
+         Take(v1::CoordinatorMessage::kSegmentOrder, count)) {
+      orders.push_back(message.segment_order());
+    }
     return orders;
+  }
+
+  // Starts the job's next round on a thread of its own, as the job's thread
+  // would run it, so that the test can answer as the worker.
+  std::thread StartRound(
+      const std::string& id, JobExecutor& executor,
+      absl::StatusOr<std::vector<runner::SegmentResult>>& results) {
+    return std::thread([this, id, &executor, &results] {
+      results = executor.RunSegments(drivers_.at(id)->Orders(false));
+    });
   }
 
   void Done(const v1::SegmentOrder& order, double potential,
@@ -371,8 +389,7 @@ class ManualWorkerTest : public WorkerRegistryTest {
 TEST_F(ManualWorkerTest, StaleEpochsOtherRoundsAndDuplicatesAreDropped) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
-  std::thread round(
-      [&] { results = job->RunSegments(drivers_.at("j1")->Orders(false)); });
+  std::thread round = StartRound("j1", *job, results);
   const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
   ASSERT_THAT(orders, SizeIs(2));
   Done(orders[0], -1.0);
@@ -400,8 +417,7 @@ TEST_F(ManualWorkerTest, ASegmentFailureFailsTheRound) {
     const std::string id = invalid_input ? "bad-input" : "crash";
     std::unique_ptr<JobExecutor> job = Admit(id, 2, 2);
     absl::StatusOr<std::vector<runner::SegmentResult>> results;
-    std::thread round(
-        [&] { results = job->RunSegments(drivers_.at(id)->Orders(false)); });
+    std::thread round = StartRound(id, *job, results);
     const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
     ASSERT_THAT(orders, SizeIs(2));
     v1::WorkerMessage message;
@@ -428,8 +444,7 @@ TEST_F(ManualWorkerTest, ASegmentFailureFailsTheRound) {
 TEST_F(ManualWorkerTest, ReleasingAJobUnblocksItsRoundAndUnloadsIt) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
-  std::thread round(
-      [&] { results = job->RunSegments(drivers_.at("j1")->Orders(false)); });
+  std::thread round = StartRound("j1", *job, results);
   const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
   Done(orders[0], -1.0);
   job->Release(absl::CancelledError("cancelled by the test"));
@@ -445,11 +460,39 @@ TEST_F(ManualWorkerTest, ReleasingAJobUnblocksItsRoundAndUnloadsIt) {
   EXPECT_NE(Admit("j2", 8, 1), nullptr);
 }
 
+TEST_F(ManualWorkerTest, AReplicaHandedBackWithoutItsStateFailsTheRound) {
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round = StartRound("j1", *job, results);
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+  Done(orders[0], -1.0);
+  Done(orders[1], -2.0);
+  round.join();
+  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
+
+  FakeWorker other(&registry_, "other", 1, 8);  // replica 1 moves there
+  round = StartRound("j1", *job, results);
+  const std::vector<v1::CoordinatorMessage> releases =
+      Take(v1::CoordinatorMessage::kReleaseReplica, 1);
+  ASSERT_THAT(releases, SizeIs(1));
+  EXPECT_EQ(releases[0].release_replica().replica(), 1);
+  v1::WorkerMessage message;
+  v1::ReplicaStateReport& report = *message.mutable_replica_state();
+  report.set_job_id("j1");
+  report.set_replica(1);
+  report.set_epoch(releases[0].release_replica().epoch());
+  report.set_rung(1);
+  registry_.Receive(key_, message);
+  round.join();
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(results.status().message(), HasSubstr("without its state"));
+  EXPECT_EQ(other.segments_run(), 0);
+}
+
 TEST_F(ManualWorkerTest, ShutdownEndsSessionsAndRounds) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
-  std::thread round(
-      [&] { results = job->RunSegments(drivers_.at("j1")->Orders(false)); });
+  std::thread round = StartRound("j1", *job, results);
   TakeOrders(2);
   registry_.Shutdown();
   round.join();
