@@ -1,6 +1,6 @@
-// The public JobService end to end in-process: the real gRPC server (health,
-// reflection, size limits) over a fake coordinator, called through the
-// generated stub as any client would.
+// The public JobService end to end in-process: the server replex-gateway
+// runs (health, reflection, size limits) over a fake coordinator, called
+// through the generated stub as any client would.
 #include "gateway/gateway_service.h"
 
 #include <memory>
@@ -11,13 +11,13 @@
 #include "absl/time/time.h"
 #include "gateway/fake_jobs_client.h"
 #include "gateway/gateway.h"
+#include "gateway/gateway_server.h"
 #include "gateway/grpc_probe.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "lib/service/server.h"
 
 namespace replex::gateway {
 namespace {
@@ -67,21 +67,17 @@ v1::JobEvent Round(const std::string& id, int64_t round) {
 class GatewayServiceTest : public ::testing::Test {
  protected:
   GatewayServiceTest() { Start({}); }
-  ~GatewayServiceTest() override {
-    if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
-  }
 
   void Start(GatewayServiceOptions options) {
-    if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
     server_.reset();
-    service_ = std::make_unique<GatewayService>(&gateway_, options);
-    service::ServerOptions server_options;
-    server_options.max_message_bytes = ServerReceiveLimit(kLimit);
-    absl::StatusOr<service::RunningServer> running =
-        service::StartServer(server_options, {service_.get()});
-    ASSERT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", running->port),
+    GatewayServerOptions server_options;
+    server_options.gateway.max_message_bytes = kLimit;
+    server_options.service = options;
+    absl::StatusOr<std::unique_ptr<GatewayServer>> started =
+        GatewayServer::Start(&fake_, server_options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = *std::move(started);
+    channel_ = grpc::CreateChannel(server_->local_address(),
                                    grpc::InsecureChannelCredentials());
     stub_ = v1::JobService::NewStub(channel_);
   }
@@ -112,10 +108,7 @@ class GatewayServiceTest : public ::testing::Test {
   }
 
   FakeJobsClient fake_;
-  Gateway gateway_{&fake_, GatewayOptions{kLimit}};
-  // Declared before the server, so destroyed after it.
-  std::unique_ptr<GatewayService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GatewayServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> stub_;
 };
@@ -321,7 +314,7 @@ TEST_F(GatewayServiceTest,
   grpc::ClientContext context;
   auto reader = WatchRunningJob("a", context);
   ASSERT_NE(reader, nullptr);
-  service_->BeginShutdown();
+  server_->service().BeginShutdown();
   v1::JobEvent event;
   EXPECT_FALSE(reader->Read(&event));
   const grpc::Status status = reader->Finish();

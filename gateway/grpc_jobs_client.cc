@@ -15,17 +15,19 @@ namespace replex::gateway {
 GrpcJobsClient::GrpcJobsClient(GrpcJobsClientOptions options)
     : options_(std::move(options)) {
   grpc::ChannelArguments arguments;
-  arguments.SetMaxSendMessageSize(options_.max_message_bytes);
-  arguments.SetMaxReceiveMessageSize(options_.max_message_bytes);
-  stub_ = v1::JobService::NewStub(grpc::CreateCustomChannel(
-      options_.address, grpc::InsecureChannelCredentials(), arguments));
+  arguments.SetMaxSendMessageSize(options_.max_send_bytes);
+  arguments.SetMaxReceiveMessageSize(options_.max_receive_bytes);
+  channel_ = grpc::CreateCustomChannel(
+      options_.address, grpc::InsecureChannelCredentials(), arguments);
+  stub_ = v1::JobService::NewStub(channel_);
 }
 
-absl::Status GrpcJobsClient::FromCoordinator(const grpc::Status& status) const {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return absl::UnavailableError(
-        absl::StrCat("coordinator at ", options_.address,
-                     " is unreachable: ", status.error_message()));
+absl::Status GrpcJobsClient::FromPeer(const grpc::Status& status) const {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      channel_->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
+    return absl::UnavailableError(absl::StrCat(
+        options_.peer, " at ", options_.address, " is unreachable: ",
+        status.error_message(), options_.unreachable_hint));
   }
   return service::FromGrpcStatus(status);
 }
@@ -40,7 +42,7 @@ absl::StatusOr<Response> GrpcJobsClient::Call(
   Response response;
   const grpc::Status status =
       (stub_.get()->*method)(&context, request, &response);
-  if (!status.ok()) return FromCoordinator(status);
+  if (!status.ok()) return FromPeer(status);
   return response;
 }
 
@@ -88,7 +90,7 @@ absl::Status GrpcJobsClient::WatchJob(const v1::WatchJobRequest& request,
   if (status.ok()) return absl::OkStatus();
   if (stop.stopped()) return stop.reason();
   if (ended_by_callback) return absl::CancelledError("watch ended early");
-  return FromCoordinator(status);
+  return FromPeer(status);
 }
 
 }  // namespace replex::gateway

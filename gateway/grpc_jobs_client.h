@@ -1,4 +1,5 @@
-// JobsClient over gRPC: the coordinator's JobService on one address.
+// JobsClient over gRPC: a JobService (the coordinator's, or a gateway's) on
+// one address.
 #pragma once
 
 #include <memory>
@@ -12,15 +13,23 @@
 namespace replex::gateway {
 
 struct GrpcJobsClientOptions {
-  std::string address = "localhost:7070";  // the coordinator, host:port
-  // Largest message sent or received; a SubmitJob carries the System XML.
-  int max_message_bytes = 64 << 20;
+  std::string address = "localhost:7070";  // host:port
+  // What serves `address`, for error messages: "coordinator at ADDR is
+  // unreachable: ...".
+  std::string peer = "coordinator";
+  // Appended to that message: what to do about it.
+  std::string unreachable_hint;
+  // A SubmitJob carries the System XML. -1 is no limit (a client may leave
+  // refusing an oversized job to the server, which says what its limit is).
+  int max_send_bytes = 64 << 20;
+  int max_receive_bytes = 64 << 20;
   // Deadline of each unary call. Watches have none: they last as long as
   // their job.
   absl::Duration timeout = absl::Seconds(30);
 };
 
-// Thread-safe (one channel, shared by every call).
+// A JobService client: the gateway's to the coordinator, and replexctl's to
+// a gateway. Thread-safe (one channel, shared by every call).
 class GrpcJobsClient final : public JobsClient {
  public:
   explicit GrpcJobsClient(GrpcJobsClientOptions options);
@@ -41,11 +50,13 @@ class GrpcJobsClient final : public JobsClient {
       grpc::Status (v1::JobService::Stub::*method)(grpc::ClientContext*,
                                                    const Request&, Response*),
       const Request& request);
-  // The coordinator's status, except that failing to reach it says where it
-  // was looked for.
-  absl::Status FromCoordinator(const grpc::Status& status) const;
+  // The peer's status, except that failing to reach the peer says where it
+  // was looked for. An UNAVAILABLE the peer itself sent (it is connected)
+  // passes through, e.g. a gateway's "coordinator at ... is unreachable".
+  absl::Status FromPeer(const grpc::Status& status) const;
 
   const GrpcJobsClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> stub_;
 };
 

@@ -1,7 +1,7 @@
-// GrpcJobsClient against a stand-in coordinator: a JobService server backed by
-// a fake, on a real socket. Checks what crosses the wire: results, error
-// codes and messages, a watch's events, and that stopping a watch cancels the
-// call on the far side.
+// GrpcJobsClient against a stand-in coordinator: the gateway's JobService
+// server over a fake, on a real socket. Checks what crosses the wire: results,
+// error codes and messages, a watch's events, and that stopping a watch cancels
+// the call on the far side.
 #include "gateway/grpc_jobs_client.h"
 
 #include <memory>
@@ -12,11 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/fake_jobs_client.h"
-#include "gateway/gateway.h"
-#include "gateway/gateway_service.h"
+#include "gateway/gateway_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/service/server.h"
 
 namespace replex::gateway {
 namespace {
@@ -35,22 +33,18 @@ v1::JobEvent Snapshot(const std::string& id, v1::JobState state) {
 class GrpcJobsClientTest : public ::testing::Test {
  protected:
   GrpcJobsClientTest() {
-    absl::StatusOr<service::RunningServer> running =
-        service::StartServer({}, {&coordinator_});
-    EXPECT_TRUE(running.ok()) << running.status();
-    server_ = std::move(running->server);
+    absl::StatusOr<std::unique_ptr<GatewayServer>> started =
+        GatewayServer::Start(&fake_, {});
+    EXPECT_TRUE(started.ok()) << started.status();
+    coordinator_ = *std::move(started);
     GrpcJobsClientOptions options;
-    options.address = absl::StrCat("127.0.0.1:", running->port);
+    options.address = coordinator_->local_address();
     client_ = std::make_unique<GrpcJobsClient>(options);
-  }
-  ~GrpcJobsClientTest() override {
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
 
   FakeJobsClient fake_;
-  Gateway gateway_{&fake_, GatewayOptions{}};
-  GatewayService coordinator_{&gateway_};
-  std::unique_ptr<grpc::Server> server_;
+  // Stands in for the coordinator: it serves the same JobService.
+  std::unique_ptr<GatewayServer> coordinator_;
   std::unique_ptr<GrpcJobsClient> client_;
 };
 
@@ -81,24 +75,42 @@ TEST_F(GrpcJobsClientTest, CoordinatorErrorsKeepTheirCodeAndMessage) {
   EXPECT_EQ(job.status().message(), "no job with id missing");
 }
 
+TEST_F(GrpcJobsClientTest, UnavailableSentByAConnectedPeerPassesThrough) {
+  // What a gateway answers when its coordinator is down: the gateway itself
+  // is reachable, so the message must not be blamed on it.
+  fake_.PutJob(Snapshot("a", v1::RUNNING).snapshot());
+  v1::GetJobRequest get;
+  get.set_job_id("a");
+  ASSERT_TRUE(client_->GetJob(get).ok());
+  fake_.FailWith(absl::UnavailableError(
+      "coordinator at 10.0.0.1:7070 is unreachable: connection refused"));
+  absl::StatusOr<v1::Job> job = client_->GetJob(get);
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(job.status().message(),
+            "coordinator at 10.0.0.1:7070 is unreachable: connection refused");
+}
+
 TEST(GrpcJobsClientUnreachableTest, SaysWhichCoordinatorItTried) {
   // Bind a port and let it go, so nothing listens there.
   int port = 0;
   {
-    absl::StatusOr<service::RunningServer> running =
-        service::StartServer({}, {});
-    ASSERT_TRUE(running.ok());
-    port = running->port;
-    running->server->Shutdown();
+    FakeJobsClient fake;
+    absl::StatusOr<std::unique_ptr<GatewayServer>> server =
+        GatewayServer::Start(&fake, {});
+    ASSERT_TRUE(server.ok());
+    port = (*server)->port();
   }
   GrpcJobsClientOptions options;
   options.address = absl::StrCat("127.0.0.1:", port);
+  options.unreachable_hint = "; start one there";
   GrpcJobsClient client(options);
   absl::StatusOr<v1::ListJobsResponse> list = client.ListJobs({});
   EXPECT_EQ(list.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(list.status().message(),
               HasSubstr(absl::StrCat("coordinator at 127.0.0.1:", port,
                                      " is unreachable: ")));
+  EXPECT_THAT(std::string(list.status().message()),
+              ::testing::EndsWith("; start one there"));
   StopSignal stop;
   v1::WatchJobRequest watch;
   watch.set_job_id("a");

@@ -14,10 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/gateway.h"
-#include "gateway/gateway_service.h"
+#include "gateway/gateway_server.h"
 #include "gateway/grpc_jobs_client.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "lib/service/server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080",
@@ -75,39 +73,30 @@ absl::Status Serve() {
   }
   GrpcJobsClientOptions client_options;
   client_options.address = absl::GetFlag(FLAGS_coordinator);
-  client_options.max_message_bytes = static_cast<int>(max_message_bytes);
+  client_options.max_send_bytes = static_cast<int>(max_message_bytes);
+  client_options.max_receive_bytes = static_cast<int>(max_message_bytes);
   GrpcJobsClient jobs(client_options);
-  Gateway gateway(&jobs, GatewayOptions{max_message_bytes});
-  GatewayService service(&gateway);
 
-  service::ServerOptions server_options;
-  server_options.address = absl::GetFlag(FLAGS_listen);
-  // Above the forwarding limit, so Gateway explains an oversized job itself.
-  server_options.max_message_bytes = ServerReceiveLimit(max_message_bytes);
-  absl::StatusOr<service::RunningServer> server =
-      service::StartServer(server_options, {&service});
+  GatewayServerOptions options;
+  options.address = absl::GetFlag(FLAGS_listen);
+  options.gateway.max_message_bytes = max_message_bytes;
+  absl::StatusOr<std::unique_ptr<GatewayServer>> server =
+      GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
-    if (absl::Status status = WritePortFile(path, server->port); !status.ok()) {
-      server->server->Shutdown();
+    if (absl::Status status = WritePortFile(path, (*server)->port());
+        !status.ok()) {
       return status;
     }
   }
   std::fprintf(stderr,
                "replex-gateway: serving replex.v1.JobService on port %d, "
                "forwarding to the coordinator at %s\n",
-               server->port, client_options.address.c_str());
+               (*server)->port(), client_options.address.c_str());
 
   service::WaitForTerminationSignal();
   std::fprintf(stderr, "replex-gateway: shutting down\n");
-  if (grpc::HealthCheckServiceInterface* health =
-          server->server->GetHealthCheckService()) {
-    health->Shutdown();  // NOT_SERVING, so load balancers stop sending
-  }
-  service.BeginShutdown();
-  server->server->Shutdown(
-      absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_shutdown_grace)));
-  server->server->Wait();
+  (*server)->Shutdown(absl::Now() + absl::GetFlag(FLAGS_shutdown_grace));
   return absl::OkStatus();
 }
 

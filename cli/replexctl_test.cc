@@ -1,0 +1,209 @@
+// replexctl as a user runs it: the real binary against a real gateway
+// service (in this process, on port 0) whose coordinator is a fake, so each
+// command's output and exit status can be checked exactly.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gateway/fake_jobs_client.h"
+#include "gateway/gateway_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/process.h"
+#include "tests/test_paths.h"
+
+namespace replex::cli {
+namespace {
+
+using ::replex::testing::RunCommand;
+using ::replex::testing::SourcePath;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+v1::JobEvent Snapshot(const v1::Job& job) {
+  v1::JobEvent event;
+  event.set_job_id(job.job_id());
+  *event.mutable_snapshot() = job;
+  return event;
+}
+
+class ReplexctlTest : public ::testing::Test {
+ protected:
+  ReplexctlTest() {
+    absl::StatusOr<std::unique_ptr<gateway::GatewayServer>> started =
+        gateway::GatewayServer::Start(&fake_, {});
+    EXPECT_TRUE(started.ok()) << started.status();
+    server_ = *std::move(started);
+  }
+
+  // Runs replexctl with `args` against the test gateway; `streams` picks
+  // what is captured: "out" (stdout), "err" (stderr) or "both".
+  std::pair<int, std::string> Replexctl(const std::string& args,
+                                        const std::string& streams = "both") {
+    const std::string command = absl::StrCat(
+        REPLEXCTL_BIN, " --gateway=", server_->local_address(), " ", args);
+    if (streams == "out") return RunCommand("(" + command + " 2>/dev/null)");
+    if (streams == "err")
+      return RunCommand("(" + command + " 2>&1 >/dev/null)");
+    return RunCommand(command);
+  }
+
+  // A job that has run `done` of its 100 rounds and is in `state`, watched
+  // as a snapshot per state change.
+  void PutJob(const std::string& id, v1::JobState state, int64_t done,
+              const std::string& error = "") {
+    v1::Job job;
+    job.set_job_id(id);
+    job.set_name("toy");
+    job.set_owner("ada");
+    job.set_n_replicas(2);
+    job.set_n_rounds(100);
+    job.add_temperatures_k(300);
+    job.add_temperatures_k(330);
+    v1::PairAcceptance* pair = job.add_pairs();
+    pair->set_attempts(done);
+    pair->set_accepts(done / 2);
+    pair->set_acceptance(0.5);
+    job.set_state(v1::RUNNING);
+    std::vector<v1::JobEvent> events = {Snapshot(job)};
+    for (int64_t round = 0; round < done; ++round) {
+      v1::JobEvent event;
+      event.set_job_id(id);
+      event.mutable_round()->set_round(round);
+      events.push_back(event);
+    }
+    job.set_state(state);
+    job.set_rounds_completed(done);
+    job.set_error(error);
+    events.push_back(Snapshot(job));
+    fake_.PutJob(job, events);
+  }
+
+  gateway::FakeJobsClient fake_;
+  std::unique_ptr<gateway::GatewayServer> server_;
+};
+
+TEST_F(ReplexctlTest, SubmitPrintsOnlyTheIdAndDefaultsTheOwner) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    absl::StrCat("replexctl_test.", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string job = (dir / "job.yaml").string();
+  std::ofstream(job) << "system: "
+                     << SourcePath("examples/harmonic-oscillator/system.xml")
+                     << "\ncoordinates: "
+                     << SourcePath("examples/harmonic-oscillator/state.xml")
+                     << "\nladder: {temperatures_k: [300, 330]}\n"
+                        "exchange: {steps_per_exchange: 10, n_rounds: 5}\n";
+  setenv("USER", "grace", 1);
+  EXPECT_EQ(Replexctl("submit " + job, "out"),
+            (std::pair<int, std::string>{0, "job-1\n"}));
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(fake_.submitted().size(), 1u);
+  EXPECT_EQ(fake_.submitted()[0].spec().owner(), "grace");
+  EXPECT_THAT(fake_.submitted()[0].spec().system_xml(), HasSubstr("<System"));
+
+  auto [code, json] = Replexctl(
+      "--json submit " + SourcePath("examples/harmonic-oscillator/job.yaml"));
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(json, "{\"job_id\":\"job-2\"}\n");
+  EXPECT_EQ(fake_.submitted()[1].spec().owner(), "examples");
+}
+
+TEST_F(ReplexctlTest, InvalidJobFileExitsTwoNamingFileAndField) {
+  const std::string job = ::testing::TempDir() + "replexctl_bad_job.yaml";
+  std::ofstream(job) << "system: /dev/null\ncoordinates: /dev/null\n"
+                        "exchange: {steps_per_exchange: 0}\n";
+  auto [code, output] = Replexctl("submit " + job);
+  std::filesystem::remove(job);
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(output, StartsWith("replexctl: error: " + job + ": "));
+  EXPECT_TRUE(fake_.submitted().empty());
+}
+
+TEST_F(ReplexctlTest, ListAndStatusShowTablesAndDetail) {
+  EXPECT_EQ(Replexctl("list"), (std::pair<int, std::string>{0, "no jobs\n"}));
+  PutJob("job-1", v1::RUNNING, 40);
+  auto [code, table] = Replexctl("status");
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(table, StartsWith("ID     NAME  OWNER  STATE"));
+  EXPECT_THAT(table, HasSubstr("job-1  toy   ada    RUNNING  40/100  0.50"));
+  EXPECT_EQ(Replexctl("list"), Replexctl("status"));
+
+  auto [detail_code, detail] = Replexctl("status job-1");
+  EXPECT_EQ(detail_code, 0);
+  EXPECT_THAT(detail, HasSubstr("rounds       40/100 (40%)"));
+  EXPECT_THAT(detail, HasSubstr("0-1   300.0 K <-> 330.0 K"));
+
+  auto [json_code, json] = Replexctl("--json status job-1");
+  EXPECT_EQ(json_code, 0);
+  EXPECT_THAT(json, StartsWith("{\"job_id\":\"job-1\",\"state\":\"RUNNING\""));
+}
+
+TEST_F(ReplexctlTest, UnknownAndMalformedIdsExitTwo) {
+  EXPECT_EQ(Replexctl("status job-9"),
+            (std::pair<int, std::string>{
+                2, "replexctl: error: no job with id job-9\n"}));
+  auto [code, output] = Replexctl("cancel 'bad id'");
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(output, HasSubstr("a job id is 1 to 128 letters"));
+}
+
+TEST_F(ReplexctlTest, CancelPrintsTheNewState) {
+  PutJob("job-1", v1::RUNNING, 10);
+  EXPECT_EQ(Replexctl("cancel job-1"),
+            (std::pair<int, std::string>{0, "job job-1: CANCELLED\n"}));
+}
+
+TEST_F(ReplexctlTest, WatchLogsProgressAndExitsByTheJobsEnd) {
+  PutJob("ok", v1::SUCCEEDED, 100);
+  auto [code, log] = Replexctl("watch ok");
+  EXPECT_EQ(code, 0) << log;
+  // Not a terminal: a line per 5% (plus the state changes), no redraws.
+  EXPECT_THAT(log, Not(HasSubstr("\r")));
+  EXPECT_THAT(log, HasSubstr("[round  50/100  50%] acceptance 0.50"));
+  EXPECT_THAT(log, HasSubstr("job ok SUCCEEDED after 100 rounds\n"));
+  EXPECT_LE(std::count(log.begin(), log.end(), '\n'), 25);
+
+  PutJob("bad", v1::FAILED, 7, "replica 1 blew up at round 7");
+  auto [failed_code, failed] = Replexctl("watch bad", "err");
+  EXPECT_EQ(failed_code, 1);
+  EXPECT_EQ(failed,
+            "replexctl: error: job bad FAILED: replica 1 blew up at round 7\n");
+
+  PutJob("stop", v1::CANCELLED, 3);
+  EXPECT_EQ(Replexctl("watch stop").first, 3);
+
+  auto [json_code, events] = Replexctl("--json watch stop", "out");
+  EXPECT_EQ(json_code, 3);
+  EXPECT_EQ(std::count(events.begin(), events.end(), '\n'), 5);  // 2 + 3
+}
+
+TEST_F(ReplexctlTest, UnreachableGatewaySaysWhereItLookedAndHowToChange) {
+  auto [code, output] = RunCommand(
+      absl::StrCat("REPLEX_GATEWAY=127.0.0.1:1 ", REPLEXCTL_BIN, " list"));
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(output, StartsWith("replexctl: error: gateway at 127.0.0.1:1 "
+                                 "is unreachable"));
+  EXPECT_THAT(output, HasSubstr("--gateway=HOST:PORT"));
+}
+
+TEST_F(ReplexctlTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Replexctl("").first, 2);
+  EXPECT_EQ(Replexctl("frobnicate").first, 2);
+  EXPECT_EQ(Replexctl("watch").first, 2);
+  EXPECT_EQ(Replexctl("--colour list").first, 2);
+  auto [code, help] = Replexctl("--help");
+  EXPECT_EQ(code, 0);
+  for (const char* word : {"submit JOB.yaml", "status [ID]", "list", "watch ID",
+                           "cancel ID", "--gateway", "--json", "Exit status"}) {
+    EXPECT_THAT(help, HasSubstr(word));
+  }
+}
+
+}  // namespace
+}  // namespace replex::cli
