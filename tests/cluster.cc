@@ -1,0 +1,128 @@
+#include "tests/cluster.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/test_paths.h"
+
+namespace replex::testing {
+
+LocalCluster::LocalCluster(const std::string& name)
+    : dir_((std::filesystem::path(::testing::TempDir()) / ("cluster-" + name))
+               .string()) {
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+}
+
+LocalCluster::~LocalCluster() {
+  // Workers first, so they drain while the coordinator still answers.
+  std::vector<Process*> order;
+  for (auto& worker : workers_) order.push_back(worker.get());
+  order.push_back(gateway_process_.get());
+  order.push_back(coordinator_process_.get());
+  for (Process* process : order) {
+    if (process != nullptr) process->Signal(SIGTERM);
+  }
+  for (Process* process : order) {
+    if (process != nullptr && process->Wait(absl::Seconds(15)) < 0) {
+      process->Signal(SIGKILL);
+    }
+  }
+}
+
+absl::StatusOr<std::string> LocalCluster::StartServer(
+    const std::string& name, std::vector<std::string> argv,
+    std::unique_ptr<Process>& process) {
+  const std::string port_file = dir_ + "/" + name + ".port";
+  argv.push_back("--listen=127.0.0.1:0");
+  argv.push_back("--port_file=" + port_file);
+  absl::StatusOr<std::unique_ptr<Process>> started =
+      Process::Start(argv, dir_ + "/" + name + ".log");
+  if (!started.ok()) return started.status();
+  process = *std::move(started);
+  absl::StatusOr<std::string> port = WaitForFile(port_file, absl::Seconds(30));
+  if (!port.ok()) {
+    return absl::InternalError(
+        absl::StrCat(name, " did not start: ", process->Log()));
+  }
+  return absl::StrCat("127.0.0.1:", *port);
+}
+
+absl::Status LocalCluster::StartServices() {
+  absl::StatusOr<std::string> coordinator = StartServer(
+      "coordinator",
+      {REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s",
+       "--shutdown_grace=2s"},
+      coordinator_process_);
+  if (!coordinator.ok()) return coordinator.status();
+  coordinator_ = *coordinator;
+  absl::StatusOr<std::string> gateway = StartServer(
+      "gateway",
+      {REPLEX_GATEWAY_BIN, "--coordinator=" + coordinator_,
+       "--shutdown_grace=2s"},
+      gateway_process_);
+  if (!gateway.ok()) return gateway.status();
+  gateway_ = *gateway;
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::AddWorker(const WorkerOptions& options) {
+  const std::string name = absl::StrCat("worker-", workers_.size());
+  absl::StatusOr<std::unique_ptr<Process>> worker = Process::Start(
+      {REPLEX_WORKER_BIN, "--coordinator=" + coordinator_, "--name=" + name,
+       "--platform=" + options.platform,
+       absl::StrCat("--slots=", options.slots),
+       absl::StrCat("--max_replicas=", options.max_replicas),
+       "--initial_backoff_ms=100", "--drain_grace_seconds=5"},
+      dir_ + "/" + name + ".log");
+  if (!worker.ok()) return worker.status();
+  workers_.push_back(*std::move(worker));
+  return absl::OkStatus();
+}
+
+std::unique_ptr<v1::JobService::Stub> LocalCluster::GatewayStub() const {
+  return v1::JobService::NewStub(
+      grpc::CreateChannel(gateway_, grpc::InsecureChannelCredentials()));
+}
+
+std::pair<int, std::string> LocalCluster::Ctl(const std::string& args) const {
+  return RunCommand(
+      absl::StrCat(REPLEXCTL_BIN, " --gateway=", gateway_, " ", args));
+}
+
+std::string LocalCluster::Logs() const {
+  std::string logs;
+  auto add = [&](const Process* process) {
+    if (process == nullptr) return;
+    absl::StrAppend(&logs, "---- ", process->log_path(), "\n", process->Log());
+  };
+  add(coordinator_process_.get());
+  add(gateway_process_.get());
+  for (const auto& worker : workers_) add(worker.get());
+  return logs;
+}
+
+std::string WriteHarmonicJob(const std::string& dir, const std::string& name,
+                             int n_rungs, int steps, int rounds,
+                             uint64_t seed) {
+  const std::string example = SourcePath("examples/harmonic-oscillator");
+  const std::string path = dir + "/" + name + ".yaml";
+  std::ofstream(path) << absl::StrCat(
+      "name: ", name, "\nowner: tests\nsystem: ", example,
+      "/system.xml\ncoordinates: ", example,
+      "/state.xml\nplatform: Reference\nseed: ", seed,
+      "\nintegrator: {timestep_ps: 0.002, friction_per_ps: 20}\n",
+      "ladder:\n  n_rungs: ", n_rungs,
+      "\n  temperature_range_k: {min: 300, max: 600}\n",
+      "exchange: {steps_per_exchange: ", steps, ", n_rounds: ", rounds, "}\n");
+  return path;
+}
+
+}  // namespace replex::testing

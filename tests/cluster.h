@@ -1,0 +1,64 @@
+// A real replex cluster for end-to-end tests: replex-coordinator,
+// replex-gateway and any number of replex-worker processes on loopback ports
+// chosen by the OS, with their logs in a per-test directory. Everything is
+// stopped (SIGTERM, then SIGKILL) when the object goes away.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "replex/v1/job_service.grpc.pb.h"
+#include "tests/process.h"
+
+namespace replex::testing {
+
+struct WorkerOptions {
+  std::string platform = "Reference";
+  int slots = 1;
+  int max_replicas = 256;
+};
+
+// Not thread-safe.
+class LocalCluster {
+ public:
+  // `name` names the log directory under the test temp dir.
+  explicit LocalCluster(const std::string& name);
+  ~LocalCluster();
+
+  // Coordinator and gateway, no workers.
+  absl::Status StartServices();
+  absl::Status AddWorker(const WorkerOptions& options = {});
+
+  const std::string& gateway() const { return gateway_; }
+  const std::string& coordinator() const { return coordinator_; }
+  Process& worker(int i) { return *workers_[i]; }
+  int workers() const { return static_cast<int>(workers_.size()); }
+  std::unique_ptr<v1::JobService::Stub> GatewayStub() const;
+
+  // Runs `replexctl --gateway=... ARGS`; exit code and stdout+stderr.
+  std::pair<int, std::string> Ctl(const std::string& args) const;
+  // Every process's log, for failure messages.
+  std::string Logs() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  absl::StatusOr<std::string> StartServer(const std::string& name,
+                                          std::vector<std::string> argv,
+                                          std::unique_ptr<Process>& process);
+  std::string dir_;
+  std::string coordinator_, gateway_;
+  std::unique_ptr<Process> coordinator_process_, gateway_process_;
+  std::vector<std::unique_ptr<Process>> workers_;
+};
+
+// Writes a job YAML into `dir` using the harmonic-oscillator example's
+// System and State: `temperatures` is the YAML of the temperature key (e.g.
+// "temperature_range_k: {min: 300, max: 600}"), plus n_rungs and exchange.
+std::string WriteHarmonicJob(const std::string& dir, const std::string& name,
+                             int n_rungs, int steps, int rounds,
+                             uint64_t seed = 11);
+
+}  // namespace replex::testing
