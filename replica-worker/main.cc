@@ -1,0 +1,202 @@
+// `replex-worker`: one process per node or GPU group. Dials out to the
+// coordinator, hosts the replicas it is given and runs their segments on
+// OpenMM; drains gracefully on SIGTERM. Holds nothing durable.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "lib/engine/engine.h"
+#include "lib/service/server.h"
+#include "replica-worker/executor.h"
+#include "replica-worker/grpc_coordinator_client.h"
+#include "replica-worker/log.h"
+#include "replica-worker/replica_host.h"
+#include "replica-worker/session.h"
+
+ABSL_FLAG(std::string, coordinator, "localhost:7070",
+          "host:port of the coordinator. The worker dials out to it and "
+          "reconnects with backoff whenever the stream breaks.");
+ABSL_FLAG(std::string, name, "",
+          "Worker name sent in Register, stable across reconnects (a pod or "
+          "host name). Default: HOSTNAME-PID.");
+ABSL_FLAG(std::string, platform, "CPU",
+          "OpenMM platform this worker advertises and runs (Reference, CPU, "
+          "OpenCL, CUDA). Checked at start: the worker exits with status 2 "
+          "if OpenMM cannot create it here.");
+ABSL_FLAG(std::string, devices, "",
+          "Comma-separated OpenCL/CUDA device indices. Advertised in "
+          "Register and given to every Context as DeviceIndex unless the "
+          "job's platform_properties sets one.");
+ABSL_FLAG(int, slots, 1,
+          "Segments run at once. Hosted replicas are multiplexed over the "
+          "slots; on the CPU platform each Context gets cores/slots threads "
+          "unless the job sets Threads.");
+ABSL_FLAG(int, max_replicas, 256,
+          "Replicas (OpenMM Contexts) this worker hosts at once; advertised "
+          "in Register. Replicas beyond it fail their orders with "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, drain_grace_seconds, 30,
+          "On SIGTERM: how long to wait for the coordinator to take every "
+          "replica back (and for running segments to finish) before "
+          "exiting anyway.");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest gRPC message sent or received. LoadJob carries the whole "
+          "System XML: keep it equal to the coordinator's limit.");
+ABSL_FLAG(int, initial_backoff_ms, 500,
+          "First reconnect delay; doubles per consecutive failure, with "
+          "jitter (each wait is 50-100% of the current delay).");
+ABSL_FLAG(int, max_backoff_ms, 30000, "Longest reconnect delay.");
+
+namespace replex::worker {
+namespace {
+
+constexpr char kUsage[] =
+    "Runs replica-exchange segments for a replex coordinator.\n\n"
+    "Usage:\n"
+    "  replex-worker [--coordinator=HOST:PORT] [--platform=CPU] [--slots=N]\n\n"
+    "See docs/worker.md.";
+
+constexpr int kUsageError = 2;
+
+std::string Hostname() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "worker";
+  return buffer;
+}
+
+// Exits with a usage error unless every flag makes sense.
+void CheckFlags() {
+  std::vector<std::string> problems;
+  if (absl::GetFlag(FLAGS_slots) < 1) problems.push_back("--slots must be >= 1");
+  if (absl::GetFlag(FLAGS_max_replicas) < 1) {
+    problems.push_back("--max_replicas must be >= 1");
+  }
+  if (absl::GetFlag(FLAGS_drain_grace_seconds) < 0) {
+    problems.push_back("--drain_grace_seconds must be >= 0");
+  }
+  if (absl::GetFlag(FLAGS_max_message_bytes) < (1 << 20)) {
+    problems.push_back("--max_message_bytes must be at least 1048576");
+  }
+  if (absl::GetFlag(FLAGS_initial_backoff_ms) < 1 ||
+      absl::GetFlag(FLAGS_max_backoff_ms) <
+          absl::GetFlag(FLAGS_initial_backoff_ms)) {
+    problems.push_back(
+        "--initial_backoff_ms must be >= 1 and --max_backoff_ms >= it");
+  }
+  if (absl::GetFlag(FLAGS_coordinator).empty()) {
+    problems.push_back("--coordinator must name HOST:PORT");
+  }
+  if (!problems.empty()) {
+    std::fprintf(stderr, "replex-worker: %s\n",
+                 absl::StrJoin(problems, "; ").c_str());
+    std::exit(kUsageError);
+  }
+}
+
+// Exits with a usage error unless OpenMM can create the platform here: a
+// worker that advertises a platform it cannot run fails every job it gets.
+void CheckPlatform(const std::string& platform) {
+  const std::vector<std::string> available = engine::AvailablePlatforms();
+  if (std::find(available.begin(), available.end(), platform) !=
+      available.end()) {
+    return;
+  }
+  std::string message = absl::StrCat(
+      "replex-worker: --platform=", platform,
+      " is not available here; available: ", absl::StrJoin(available, ", "));
+  const std::vector<std::string> failures = engine::PluginLoadFailures();
+  if (!failures.empty()) {
+    absl::StrAppend(&message, " (plugins that failed to load: ",
+                    absl::StrJoin(failures, "; "), ")");
+  }
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::exit(kUsageError);
+}
+
+int Main(int argc, char** argv) {
+  service::InstallTerminationHandlers();
+  absl::SetProgramUsageMessage(kUsage);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "replex-worker: unexpected argument '%s'\n%s\n",
+                 positional[1], kUsage);
+    return kUsageError;
+  }
+  CheckFlags();
+  const std::string platform = absl::GetFlag(FLAGS_platform);
+  CheckPlatform(platform);
+
+  const std::string hostname = Hostname();
+  std::string name = absl::GetFlag(FLAGS_name);
+  if (name.empty()) name = absl::StrCat(hostname, "-", getpid());
+  const std::vector<std::string> devices =
+      absl::StrSplit(absl::GetFlag(FLAGS_devices), ',', absl::SkipEmpty());
+  const int slots = absl::GetFlag(FLAGS_slots);
+
+  ChannelOptions channel;
+  channel.target = absl::GetFlag(FLAGS_coordinator);
+  channel.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  channel.initial_backoff =
+      absl::Milliseconds(absl::GetFlag(FLAGS_initial_backoff_ms));
+  channel.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_max_backoff_ms));
+  GrpcCoordinatorClient client(channel);
+
+  SessionOptions options;
+  v1::Register& registration = options.registration;
+  registration.set_worker_name(name);
+  registration.set_slots(slots);
+  registration.set_max_replicas(absl::GetFlag(FLAGS_max_replicas));
+  registration.set_platform(platform);
+  for (const std::string& device : devices) registration.add_devices(device);
+  registration.set_hostname(hostname);
+  options.initial_backoff = channel.initial_backoff;
+  options.max_backoff = channel.max_backoff;
+  options.jitter_seed = std::random_device()();
+  options.drain_grace = absl::Seconds(absl::GetFlag(FLAGS_drain_grace_seconds));
+  Session session(&client, options);
+
+  HostOptions host_options;
+  host_options.slots = slots;
+  host_options.max_replicas = registration.max_replicas();
+  host_options.devices = devices;
+  ReplicaHost host(host_options, std::make_unique<SlotPool>(slots), &session);
+
+  Log("worker %s: %d slots on %s, coordinator %s", name, slots, platform,
+      channel.target);
+  // Only blocks on the signal pipe; never joined (the process exits).
+  std::thread([&session] {
+    service::WaitForTerminationSignal();
+    Log("termination requested: draining");
+    session.Drain();
+  }).detach();
+  session.Run(&host);
+
+  if (!host.idle()) {
+    // The grace period is over; a segment cannot be interrupted midway and
+    // nothing here is durable, so leave without waiting for it.
+    Log("exiting with segments still running");
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
+  Log("exiting");
+  return 0;
+}
+
+}  // namespace
+}  // namespace replex::worker
+
+int main(int argc, char** argv) { return replex::worker::Main(argc, argv); }

@@ -1,0 +1,486 @@
+#include "replica-worker/replica_host.h"
+
+#include <algorithm>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "lib/runner/driver.h"
+#include "lib/spec/spec.h"
+#include "replica-worker/log.h"
+
+namespace replex::worker {
+
+// A job as a worker sees it: the ladder and engine options every replica of
+// it shares, and its Model, parsed once, by the first replica that needs it.
+// Thread-safe.
+struct ReplicaHost::Job {
+  Job(const v1::LoadJob& message, const HostOptions& host_options)
+      : id(message.job_id()),
+        ladder(absl::InvalidArgumentError("no ladder")),
+        system_xml(message.spec().system_xml()),
+        state_xml(message.spec().state_xml()),
+        pdb(message.spec().pdb()) {
+    v1::JobSpec spec = message.spec();
+    // The coordinator may forward the spec as submitted; the defaults are
+    // what `replex run` would use, so both modes run the same dynamics.
+    spec::ApplyDefaults(spec);
+    platform = spec.platform();
+    ladder = spec::BuildLadder(spec.ladder());
+    options = runner::EngineOptionsFor(spec, host_options.slots);
+    if ((platform == "CUDA" || platform == "OpenCL") &&
+        !host_options.devices.empty() &&
+        options.platform_properties.count("DeviceIndex") == 0) {
+      options.platform_properties["DeviceIndex"] =
+          absl::StrJoin(host_options.devices, ",");
+    }
+  }
+
+  absl::StatusOr<std::shared_ptr<const engine::Model>> Model() {
+    absl::MutexLock lock(&mu);
+    if (!model.has_value()) {
+      model = engine::Model::Load(system_xml, state_xml, pdb);
+      // The inputs can be large (a solvated System); the Model has them now.
+      system_xml.clear();
+      state_xml.clear();
+      pdb.clear();
+      if (!model->ok()) {
+        Log("job %s: cannot load its System and coordinates: %s", id,
+            model->status().ToString());
+      }
+    }
+    return *model;
+  }
+
+  const std::string id;
+  std::string platform;
+  absl::StatusOr<exchange::Ladder> ladder;
+  engine::EngineOptions options;
+
+ private:
+  absl::Mutex mu;
+  std::string system_xml ABSL_GUARDED_BY(mu);
+  std::string state_xml ABSL_GUARDED_BY(mu);
+  std::string pdb ABSL_GUARDED_BY(mu);
+  std::optional<absl::StatusOr<std::shared_ptr<const engine::Model>>> model
+      ABSL_GUARDED_BY(mu);
+};
+
+// One hosted replica. `engine` and `load_error` belong to the work item
+// running now (at most one per replica, see `scheduled`); the rest is guarded
+// by the host's mu_.
+struct ReplicaHost::Hosted {
+  Hosted(std::shared_ptr<Job> job, std::string job_id, int replica,
+         int64_t epoch)
+      : job(std::move(job)),
+        job_id(std::move(job_id)),
+        replica(replica),
+        epoch(epoch) {}
+
+  const std::shared_ptr<Job> job;  // null when LoadJob never came
+  const std::string job_id;
+  const int replica;
+  const int64_t epoch;
+
+  std::unique_ptr<engine::Replica> engine;
+  absl::Status load_error;
+
+  std::deque<Work> queue;
+  bool scheduled = false;   // a RunNext is queued on the executor or running
+  bool released = false;    // a release is queued: later orders are dropped
+  bool dropped = false;     // not hosted any more: skip its work, send nothing
+  int64_t last_round = -1;  // highest round accepted for this epoch
+};
+
+namespace {
+
+runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
+  runner::SegmentOrder order;
+  order.round = message.round();
+  order.replica = message.replica();
+  order.rung = message.rung();
+  order.steps = message.steps();
+  order.segment_seed = message.segment_seed();
+  order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
+                              message.evaluate_rungs().end());
+  return order;
+}
+
+v1::WorkerMessage SegmentFailed(const v1::SegmentOrder& order,
+                                const absl::Status& status) {
+  v1::WorkerMessage message;
+  v1::SegmentFailed& failed = *message.mutable_segment_failed();
+  failed.set_job_id(order.job_id());
+  failed.set_replica(order.replica());
+  failed.set_round(order.round());
+  failed.set_epoch(order.epoch());
+  failed.set_error(std::string(status.message()));
+  // Only the job's own inputs produce INVALID_ARGUMENT in the engine; every
+  // other failure is worth a retry elsewhere.
+  failed.set_invalid_input(status.code() == absl::StatusCode::kInvalidArgument);
+  return message;
+}
+
+}  // namespace
+
+ReplicaHost::ReplicaHost(HostOptions options,
+                         std::unique_ptr<Executor> executor,
+                         HostOutput* output)
+    : options_(std::move(options)),
+      output_(output),
+      executor_(std::move(executor)) {}
+
+ReplicaHost::~ReplicaHost() {
+  // Stop the executor before the members its tasks use go away.
+  executor_.reset();
+}
+
+void ReplicaHost::LoadJob(const v1::LoadJob& message) {
+  // Building the ladder is cheap; parsing the System waits for a replica.
+  auto job = std::make_shared<Job>(message, options_);
+  absl::MutexLock lock(&mu_);
+  if (draining_) {
+    Log("draining: LoadJob %s dropped", message.job_id());
+    return;
+  }
+  if (!jobs_.emplace(message.job_id(), job).second) {
+    Log("job %s is already loaded; repeated LoadJob ignored",
+        message.job_id());
+    return;
+  }
+  if (job->ladder.ok()) {
+    Log("job %s loaded: \"%s\", %d rungs on %s", job->id,
+        message.spec().name(), job->ladder->size(), job->platform);
+  } else {
+    Log("job %s loaded with an unusable ladder (its replicas will fail): %s",
+        job->id, job->ladder.status().ToString());
+  }
+}
+
+void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
+  std::shared_ptr<Hosted> superseded;  // destroyed after unlocking
+  absl::MutexLock lock(&mu_);
+  if (draining_) {
+    Log("draining: LoadReplica %s/%d epoch %d dropped", message.job_id(),
+        message.replica(), message.epoch());
+    return;
+  }
+  const Key key(message.job_id(), message.replica());
+  if (auto it = replicas_.find(key); it != replicas_.end()) {
+    if (it->second->epoch >= message.epoch()) {
+      Log("LoadReplica %s/%d epoch %d ignored: hosted at epoch %d",
+          message.job_id(), message.replica(), message.epoch(),
+          it->second->epoch);
+      return;
+    }
+    superseded = DropLocked(it->second);
+  }
+  auto job_it = jobs_.find(message.job_id());
+  auto hosted = std::make_shared<Hosted>(
+      job_it == jobs_.end() ? nullptr : job_it->second, message.job_id(),
+      message.replica(), message.epoch());
+  // Both failures are reported on the replica's first order: SegmentFailed
+  // is the only failure message the protocol has.
+  if (hosted->job == nullptr) {
+    hosted->load_error = absl::FailedPreconditionError(absl::StrCat(
+        "job ", message.job_id(),
+        " is not loaded on this worker: LoadJob must precede LoadReplica in "
+        "every session"));
+  } else if (static_cast<int>(replicas_.size()) >= options_.max_replicas) {
+    hosted->load_error = absl::ResourceExhaustedError(
+        absl::StrCat("this worker already hosts ", replicas_.size(),
+                     " replicas, its --max_replicas"));
+  }
+  replicas_[key] = hosted;
+  if (hosted->load_error.ok()) {
+    Enqueue(hosted, message);
+  } else {
+    Log("replica %s/%d epoch %d cannot be hosted: %s", message.job_id(),
+        message.replica(), message.epoch(), hosted->load_error.ToString());
+  }
+}
+
+void ReplicaHost::Order(const v1::SegmentOrder& message) {
+  absl::MutexLock lock(&mu_);
+  if (draining_) {
+    Log("draining: SegmentOrder %s/%d round %d dropped", message.job_id(),
+        message.replica(), message.round());
+    return;
+  }
+  std::shared_ptr<Hosted> hosted = FindLocked(
+      message.job_id(), message.replica(), message.epoch(), "SegmentOrder");
+  if (hosted == nullptr) return;
+  if (hosted->released) {
+    Log("SegmentOrder %s/%d round %d dropped: the replica is being released",
+        message.job_id(), message.replica(), message.round());
+    return;
+  }
+  if (message.round() <= hosted->last_round) {
+    Log("SegmentOrder %s/%d round %d dropped: round %d was already accepted",
+        message.job_id(), message.replica(), message.round(),
+        hosted->last_round);
+    return;
+  }
+  hosted->last_round = message.round();
+  Enqueue(hosted, message);
+}
+
+void ReplicaHost::Release(const v1::ReleaseReplica& message) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<Hosted> hosted = FindLocked(
+      message.job_id(), message.replica(), message.epoch(), "ReleaseReplica");
+  if (hosted == nullptr || hosted->released) return;
+  hosted->released = true;
+  // Orders not started yet go with the replica: its state is reported
+  // without them and the coordinator re-issues them to the new host.
+  std::deque<Work>& queue = hosted->queue;
+  queue.erase(std::remove_if(queue.begin(), queue.end(),
+                             [](const Work& work) {
+                               return std::holds_alternative<v1::SegmentOrder>(
+                                   work);
+                             }),
+              queue.end());
+  Enqueue(hosted, message);
+}
+
+void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
+  std::vector<std::shared_ptr<Hosted>> dropped;  // destroyed after unlocking
+  bool idle_now;
+  {
+    absl::MutexLock lock(&mu_);
+    const bool had_job = jobs_.erase(message.job_id()) > 0;
+    // Keys sort by job first, so the job's replicas are one range.
+    for (auto it = replicas_.lower_bound(Key(message.job_id(), std::numeric_limits<int>::min()));
+         it != replicas_.end() && it->first.first == message.job_id();) {
+      std::shared_ptr<Hosted> hosted = (it++)->second;
+      dropped.push_back(DropLocked(hosted));
+    }
+    if (had_job || !dropped.empty()) {
+      Log("job %s unloaded (%d replicas dropped)", message.job_id(),
+          dropped.size());
+    }
+    idle_now = IdleLocked();
+  }
+  if (idle_now) output_->OnIdle();
+}
+
+void ReplicaHost::BeginDrain() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+}
+
+void ReplicaHost::DropAll() {
+  std::vector<std::shared_ptr<Hosted>> dropped;  // destroyed after unlocking
+  bool idle_now;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!replicas_.empty()) {
+      dropped.push_back(DropLocked(replicas_.begin()->second));
+    }
+    if (!jobs_.empty() || !dropped.empty()) {
+      Log("dropped %d jobs and %d replicas", jobs_.size(), dropped.size());
+    }
+    jobs_.clear();
+    idle_now = IdleLocked();
+  }
+  if (idle_now) output_->OnIdle();
+}
+
+bool ReplicaHost::idle() const {
+  absl::MutexLock lock(&mu_);
+  return IdleLocked();
+}
+
+int ReplicaHost::hosted_replicas() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(replicas_.size());
+}
+
+int ReplicaHost::hosted_jobs() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(jobs_.size());
+}
+
+void ReplicaHost::Enqueue(const std::shared_ptr<Hosted>& hosted, Work work) {
+  hosted->queue.push_back(std::move(work));
+  if (!hosted->scheduled) {
+    hosted->scheduled = true;
+    executor_->Schedule([this, hosted] { RunNext(hosted); });
+  }
+}
+
+void ReplicaHost::RunNext(const std::shared_ptr<Hosted>& hosted) {
+  Work work;
+  {
+    absl::MutexLock lock(&mu_);
+    if (hosted->dropped || hosted->queue.empty()) {
+      hosted->scheduled = false;
+      return;
+    }
+    work = std::move(hosted->queue.front());
+    hosted->queue.pop_front();
+    ++running_;
+  }
+  std::optional<v1::WorkerMessage> reply = std::visit(
+      [&](const auto& item) -> std::optional<v1::WorkerMessage> {
+        using T = std::decay_t<decltype(item)>;
+        if constexpr (std::is_same_v<T, v1::LoadReplica>) {
+          return Load(*hosted, item);
+        } else if constexpr (std::is_same_v<T, v1::SegmentOrder>) {
+          return Segment(*hosted, item);
+        } else {
+          return SaveState(*hosted, item);
+        }
+      },
+      work);
+  if (reply.has_value()) {
+    bool dropped;
+    {
+      absl::MutexLock lock(&mu_);
+      dropped = hosted->dropped;
+    }
+    // Sent while this replica is still `scheduled`, so its messages keep
+    // their order (a SegmentDone before the state report that includes it).
+    if (!dropped) output_->Send(*reply);
+  }
+  std::shared_ptr<Hosted> released;  // destroyed after unlocking
+  bool idle_now;
+  {
+    absl::MutexLock lock(&mu_);
+    --running_;
+    if (std::holds_alternative<v1::ReleaseReplica>(work)) {
+      released = DropLocked(hosted);
+    }
+    if (!hosted->dropped && !hosted->queue.empty()) {
+      executor_->Schedule([this, hosted] { RunNext(hosted); });
+    } else {
+      hosted->scheduled = false;
+    }
+    idle_now = IdleLocked();
+  }
+  if (idle_now) output_->OnIdle();
+}
+
+std::optional<v1::WorkerMessage> ReplicaHost::Load(
+    Hosted& hosted, const v1::LoadReplica& message) {
+  Job& job = *hosted.job;
+  absl::Status status = job.ladder.status();
+  absl::StatusOr<std::shared_ptr<const engine::Model>> model;
+  if (status.ok()) {
+    model = job.Model();
+    status = model.status();
+  }
+  absl::StatusOr<std::unique_ptr<engine::Replica>> replica;
+  if (status.ok()) {
+    // Restore keeps the rung the replica was created at, so create it at
+    // the assigned rung and restore afterwards.
+    replica = engine::Replica::Create(*model, job.options, *job.ladder,
+                                      message.rung(), message.velocity_seed());
+    status = replica.status();
+  }
+  if (status.ok() && !message.state().empty()) {
+    absl::StatusOr<engine::PortableState> state =
+        engine::PortableState::Deserialize(message.state());
+    status = state.ok() ? (*replica)->Restore(*state) : state.status();
+    if (!status.ok()) {
+      // The job is fine; the state the coordinator sent is not: not an
+      // invalid_input failure.
+      status = absl::DataLossError(absl::StrCat(
+          "the state sent with LoadReplica cannot be restored: ",
+          status.message()));
+    }
+  }
+  if (status.ok()) {
+    hosted.engine = *std::move(replica);
+  } else {
+    hosted.load_error = status;
+    Log("replica %s/%d epoch %d failed to load: %s", hosted.job_id,
+        hosted.replica, hosted.epoch, status.ToString());
+  }
+  return std::nullopt;
+}
+
+std::optional<v1::WorkerMessage> ReplicaHost::Segment(
+    Hosted& hosted, const v1::SegmentOrder& message) {
+  if (hosted.engine == nullptr) return SegmentFailed(message, hosted.load_error);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<runner::SegmentResult> result =
+      runner::ExecuteOrder(*hosted.engine, ToRunnerOrder(message));
+  if (!result.ok()) {
+    Log("replica %s/%d round %d failed: %s", message.job_id(),
+        message.replica(), message.round(), result.status().ToString());
+    return SegmentFailed(message, result.status());
+  }
+  v1::WorkerMessage reply;
+  v1::SegmentDone& done = *reply.mutable_segment_done();
+  done.set_job_id(message.job_id());
+  done.set_replica(message.replica());
+  done.set_round(message.round());
+  done.set_epoch(message.epoch());
+  done.set_potential_kj_mol(result->potential_kj_mol);
+  done.mutable_reduced()->Add(result->reduced.begin(), result->reduced.end());
+  done.set_seconds(absl::ToDoubleSeconds(absl::Now() - start));
+  return reply;
+}
+
+std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
+    Hosted& hosted, const v1::ReleaseReplica& message) {
+  if (!message.want_state()) return std::nullopt;
+  absl::StatusOr<engine::PortableState> state =
+      hosted.engine != nullptr
+          ? hosted.engine->Save()
+          : absl::FailedPreconditionError(absl::StrCat(
+                "it was never loaded: ", hosted.load_error.message()));
+  if (!state.ok()) {
+    // No message can carry this; the coordinator falls back to its last
+    // checkpoint as it does for a lost worker.
+    Log("replica %s/%d epoch %d released without its state: %s",
+        hosted.job_id, hosted.replica, hosted.epoch,
+        state.status().ToString());
+    return std::nullopt;
+  }
+  v1::WorkerMessage reply;
+  v1::ReplicaStateReport& report = *reply.mutable_replica_state();
+  report.set_job_id(hosted.job_id);
+  report.set_replica(hosted.replica);
+  report.set_epoch(hosted.epoch);
+  report.set_rung(hosted.engine->rung());
+  report.set_state(state->Serialize());
+  return reply;
+}
+
+std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::DropLocked(
+    const std::shared_ptr<Hosted>& hosted) {
+  hosted->dropped = true;
+  hosted->queue.clear();
+  auto it = replicas_.find(Key(hosted->job_id, hosted->replica));
+  if (it != replicas_.end() && it->second == hosted) replicas_.erase(it);
+  return hosted;
+}
+
+bool ReplicaHost::IdleLocked() const {
+  return replicas_.empty() && running_ == 0;
+}
+
+std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::FindLocked(
+    const std::string& job_id, int replica, int64_t epoch,
+    const char* what) const {
+  auto it = replicas_.find(Key(job_id, replica));
+  if (it == replicas_.end()) {
+    Log("%s for %s/%d epoch %d dropped: replica not hosted here", what,
+        job_id, replica, epoch);
+    return nullptr;
+  }
+  if (it->second->epoch != epoch) {
+    Log("%s for %s/%d epoch %d dropped: hosted at epoch %d", what, job_id,
+        replica, epoch, it->second->epoch);
+    return nullptr;
+  }
+  return it->second;
+}
+
+}  // namespace replex::worker

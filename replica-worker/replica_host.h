@@ -1,0 +1,154 @@
+// The worker's domain logic: which jobs and replicas this process hosts and
+// what it does with the coordinator's messages. No gRPC here: messages arrive
+// as replex.v1 protos through one method per kind and leave through
+// HostOutput, so the session only pumps a stream and tests drive the host
+// directly.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/engine/engine.h"
+#include "lib/exchange/ladder.h"
+#include "replex/v1/worker.pb.h"
+#include "replica-worker/executor.h"
+
+namespace replex::worker {
+
+// Where the host's messages go (the session's current stream).
+class HostOutput {
+ public:
+  virtual ~HostOutput() = default;
+  // Called from executor threads, never with the host's lock held, so it may
+  // block on the network. Messages about one replica are sent one at a time,
+  // in the order their work happened. Must be thread-safe.
+  virtual void Send(const v1::WorkerMessage& message) = 0;
+  // Called, without the host's lock, each time the host becomes idle (see
+  // ReplicaHost::idle), so a draining session need not poll.
+  virtual void OnIdle() {}
+};
+
+struct HostOptions {
+  // Segments run concurrently; CPU Contexts get cores / slots threads each
+  // (runner::EngineOptionsFor).
+  int slots = 1;
+  // Replicas hosted at once; LoadReplica beyond this fails the replica's
+  // orders with RESOURCE_EXHAUSTED.
+  int max_replicas = 256;
+  // OpenCL/CUDA devices; given to every Context as DeviceIndex unless the
+  // job's platform_properties sets one.
+  std::vector<std::string> devices;
+};
+
+// Hosts jobs (a parsed Model each, loaded on first use) and replicas (one
+// engine::Replica each, keyed by job and replica index, tagged with the epoch
+// of their assignment) and carries out the coordinator's messages:
+//
+//  * Each replica has a queue of work (load, segments, release) that runs in
+//    order, one item at a time, on the executor; different replicas run in
+//    parallel up to the executor's slots. No method blocks on engine work.
+//  * Orders for a replica that is not hosted, or tagged with another epoch,
+//    or with a round not above the last one accepted for that epoch
+//    (duplicates), are dropped: messages are idempotent.
+//  * Failures become SegmentFailed for the order that meets them;
+//    invalid_input is set for INVALID_ARGUMENT, i.e. when the job itself is
+//    wrong (unreadable System, unknown ladder parameter, bad rung).
+//
+// Thread-safe.
+class ReplicaHost {
+ public:
+  // `output` must outlive the host. The executor is owned and shut down
+  // first on destruction, so no work runs against a half-destroyed host.
+  ReplicaHost(HostOptions options, std::unique_ptr<Executor> executor,
+              HostOutput* output);
+  ~ReplicaHost();
+  ReplicaHost(const ReplicaHost&) = delete;
+  ReplicaHost& operator=(const ReplicaHost&) = delete;
+
+  // Remembers the job's spec and ladder; the Model is parsed by the first
+  // LoadReplica that needs it (on the executor, not the caller's thread). A
+  // second LoadJob for a hosted job is ignored.
+  void LoadJob(const v1::LoadJob& message);
+  // Hosts a replica: creates its Context at `rung` (velocities from
+  // velocity_seed), then restores `state` when given. Replaces a hosted copy
+  // with an older epoch; ignored for the same or an older epoch.
+  void LoadReplica(const v1::LoadReplica& message);
+  // Queues a segment; on completion sends SegmentDone or SegmentFailed.
+  void Order(const v1::SegmentOrder& message);
+  // Cancels the replica's queued (not yet started) orders, waits for the
+  // running one, sends a ReplicaStateReport when want_state, then stops
+  // hosting it. Ignored unless the epoch matches.
+  void Release(const v1::ReleaseReplica& message);
+  // Drops the job, its replicas and their queued work; a running segment of
+  // the job finishes but its result is not sent.
+  void UnloadJob(const v1::UnloadJob& message);
+
+  // Draining: LoadJob, LoadReplica and SegmentOrder are dropped from now on;
+  // work accepted before still runs, and releases and unloads still apply.
+  void BeginDrain();
+  // Forgets every job and replica (the session ended: the coordinator will
+  // reassign them with new epochs); running segments finish unreported.
+  void DropAll();
+
+  // Nothing hosted and no work running.
+  bool idle() const;
+  int hosted_replicas() const;
+  int hosted_jobs() const;
+
+ private:
+  struct Job;
+  struct Hosted;
+  using Work =
+      std::variant<v1::LoadReplica, v1::SegmentOrder, v1::ReleaseReplica>;
+  using Key = std::pair<std::string, int>;  // (job_id, replica)
+
+  // Appends work to the replica's queue and schedules it if it is not
+  // already scheduled.
+  void Enqueue(const std::shared_ptr<Hosted>& hosted, Work work)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Executor task: runs the replica's next queued work item.
+  void RunNext(const std::shared_ptr<Hosted>& hosted);
+  // The work itself, with no lock held; returns the message to send, if any.
+  std::optional<v1::WorkerMessage> Load(Hosted& hosted,
+                                        const v1::LoadReplica& message);
+  std::optional<v1::WorkerMessage> Segment(Hosted& hosted,
+                                           const v1::SegmentOrder& message);
+  std::optional<v1::WorkerMessage> SaveState(
+      Hosted& hosted, const v1::ReleaseReplica& message);
+  // Marks `hosted` dropped and removes it from replicas_ if it is the hosted
+  // copy; the returned pointer lets the caller destroy its Context after
+  // unlocking.
+  std::shared_ptr<Hosted> DropLocked(const std::shared_ptr<Hosted>& hosted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The hosted replica `job_id`/`replica` if its epoch is `epoch`, else null
+  // (logging why the message naming it is dropped).
+  std::shared_ptr<Hosted> FindLocked(const std::string& job_id, int replica,
+                                     int64_t epoch, const char* what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const HostOptions options_;
+  HostOutput* const output_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, std::shared_ptr<Hosted>> replicas_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Last member: destroyed first, while everything its tasks touch exists.
+  std::unique_ptr<Executor> executor_;
+};
+
+}  // namespace replex::worker

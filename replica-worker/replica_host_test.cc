@@ -1,0 +1,401 @@
+// ReplicaHost on the Reference platform with the harmonic-oscillator
+// examples, driven message by message through a ManualExecutor: what is
+// queued and what has run is decided by the test, never by timing.
+#include "replica-worker/replica_host.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/engine/engine.h"
+#include "lib/runner/driver.h"
+#include "lib/spec/spec.h"
+#include "replica-worker/test_util.h"
+
+namespace replex::worker {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Count;
+using testing::ExampleSpec;
+using testing::MakeLoadJob;
+using testing::MakeLoadReplica;
+using testing::MakeOrder;
+using testing::MakeRelease;
+using testing::MakeUnload;
+
+constexpr char kTremd[] = "examples/harmonic-oscillator/job.yaml";
+constexpr char kHremd[] = "examples/harmonic-oscillator/hremd.yaml";
+constexpr char kJob[] = "job-1";
+constexpr int kSteps = 50;
+
+// The same job run straight through the engine and runner::ExecuteOrder:
+// what the host must reproduce bit for bit (Reference platform).
+class DirectRun {
+ public:
+  explicit DirectRun(const v1::JobSpec& spec)
+      : options_(runner::EngineOptionsFor(spec, 1)) {
+    auto model =
+        engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+    EXPECT_TRUE(model.ok()) << model.status();
+    model_ = *model;
+    auto ladder = spec::BuildLadder(spec.ladder());
+    EXPECT_TRUE(ladder.ok()) << ladder.status();
+    ladder_ = std::make_unique<exchange::Ladder>(*ladder);
+  }
+
+  std::unique_ptr<engine::Replica> Create(int rung, uint64_t seed) {
+    auto replica =
+        engine::Replica::Create(model_, options_, *ladder_, rung, seed);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    return replica.ok() ? *std::move(replica) : nullptr;
+  }
+
+  static runner::SegmentResult Execute(engine::Replica& replica,
+                                       const v1::SegmentOrder& message) {
+    runner::SegmentOrder order;
+    order.round = message.round();
+    order.replica = message.replica();
+    order.rung = message.rung();
+    order.steps = message.steps();
+    order.segment_seed = message.segment_seed();
+    order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
+                                message.evaluate_rungs().end());
+    auto result = runner::ExecuteOrder(replica, order);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : runner::SegmentResult();
+  }
+
+  static std::string State(engine::Replica& replica) {
+    auto state = replica.Save();
+    EXPECT_TRUE(state.ok()) << state.status();
+    return state.ok() ? state->Serialize() : "";
+  }
+
+ private:
+  engine::EngineOptions options_;
+  std::shared_ptr<const engine::Model> model_;
+  std::unique_ptr<exchange::Ladder> ladder_;
+};
+
+class ReplicaHostTest : public ::testing::Test {
+ protected:
+  explicit ReplicaHostTest(HostOptions options = HostOptions()) {
+    auto executor = std::make_unique<testing::ManualExecutor>();
+    executor_ = executor.get();
+    host_ = std::make_unique<ReplicaHost>(options, std::move(executor),
+                                          &output_);
+  }
+
+  // Loads `spec` as kJob.
+  void LoadJob(const v1::JobSpec& spec) {
+    host_->LoadJob(MakeLoadJob(kJob, spec));
+  }
+
+  std::vector<v1::WorkerMessage> Run() {
+    executor_->RunAll();
+    return output_.messages();
+  }
+
+  testing::RecordingOutput output_;
+  testing::ManualExecutor* executor_;
+  std::unique_ptr<ReplicaHost> host_;
+};
+
+// Both ladders: temperatures only, and a Hamiltonian parameter (K) whose
+// reduced potentials need one energy evaluation per rung.
+class SegmentTest : public ReplicaHostTest,
+                    public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(SegmentTest, SegmentDoneMatchesExecuteOrderBitForBit) {
+  const v1::JobSpec spec = ExampleSpec(GetParam());
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 3, /*epoch=*/7, /*rung=*/2, 11));
+  const std::vector<v1::SegmentOrder> orders = {
+      MakeOrder(kJob, 3, 0, 7, 2, kSteps, 101, {1, 2}),
+      MakeOrder(kJob, 3, 1, 7, 1, kSteps, 102, {0, 1, 3}),
+  };
+  for (const v1::SegmentOrder& order : orders) host_->Order(order);
+  const std::vector<v1::WorkerMessage> sent = Run();
+
+  DirectRun direct(spec);
+  std::unique_ptr<engine::Replica> replica = direct.Create(2, 11);
+  ASSERT_EQ(sent.size(), orders.size());
+  for (size_t i = 0; i < orders.size(); ++i) {
+    const runner::SegmentResult expected =
+        DirectRun::Execute(*replica, orders[i]);
+    ASSERT_TRUE(sent[i].has_segment_done()) << sent[i].DebugString();
+    const v1::SegmentDone& done = sent[i].segment_done();
+    EXPECT_EQ(done.job_id(), kJob);
+    EXPECT_EQ(done.replica(), 3);
+    EXPECT_EQ(done.round(), orders[i].round());
+    EXPECT_EQ(done.epoch(), 7);
+    EXPECT_EQ(done.potential_kj_mol(), expected.potential_kj_mol);
+    EXPECT_THAT(done.reduced(), ::testing::ElementsAreArray(expected.reduced));
+    EXPECT_GE(done.seconds(), 0);
+  }
+  EXPECT_EQ(host_->hosted_replicas(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ladders, SegmentTest,
+                         ::testing::Values(kTremd, kHremd));
+
+TEST_F(ReplicaHostTest, StaleEpochsAndUnknownReplicasAreDropped) {
+  const v1::JobSpec spec = ExampleSpec(kTremd);
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 2, 0, 5));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 3, 5));  // older: ignored
+  host_->Order(MakeOrder(kJob, 0, 0, /*epoch=*/1, 0, kSteps, 9));
+  host_->Order(MakeOrder(kJob, 0, 0, /*epoch=*/3, 0, kSteps, 9));
+  host_->Order(MakeOrder(kJob, 1, 0, 2, 0, kSteps, 9));  // not hosted
+  host_->Order(MakeOrder("other-job", 0, 0, 2, 0, kSteps, 9));
+  EXPECT_THAT(Run(), ::testing::IsEmpty());
+
+  // The epoch-2 copy at rung 0 is still the one hosted.
+  const v1::SegmentOrder order = MakeOrder(kJob, 0, 0, 2, 0, kSteps, 9);
+  host_->Order(order);
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  DirectRun direct(spec);
+  auto replica = direct.Create(0, 5);
+  EXPECT_EQ(sent[0].segment_done().potential_kj_mol(),
+            DirectRun::Execute(*replica, order).potential_kj_mol);
+}
+
+TEST_F(ReplicaHostTest, NewerEpochReplacesTheHostedReplica) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 2, 1, 6));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  host_->Order(MakeOrder(kJob, 0, 0, 2, 1, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].segment_done().epoch(), 2);
+  EXPECT_EQ(host_->hosted_replicas(), 1);
+}
+
+TEST_F(ReplicaHostTest, DuplicateOrderRunsOnce) {
+  const v1::JobSpec spec = ExampleSpec(kTremd);
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 1, 5));
+  const v1::SegmentOrder order = MakeOrder(kJob, 0, 4, 1, 1, kSteps, 9);
+  host_->Order(order);
+  host_->Order(order);  // while the first is queued
+  Run();
+  host_->Order(order);  // after it ran
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  // One segment's worth of dynamics, not two.
+  DirectRun direct(spec);
+  auto replica = direct.Create(1, 5);
+  EXPECT_EQ(sent[0].segment_done().potential_kj_mol(),
+            DirectRun::Execute(*replica, order).potential_kj_mol);
+}
+
+TEST_F(ReplicaHostTest, ReleasedStateRestoresToTheSameState) {
+  const v1::JobSpec spec = ExampleSpec(kTremd);
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 2, 1, 3, 5));
+  const v1::SegmentOrder first = MakeOrder(kJob, 2, 0, 1, 2, kSteps, 9);
+  host_->Order(first);
+  // The release arrives while the segment is still in progress (its result
+  // being sent): it waits for it, and the state includes it.
+  output_.set_on_send([this](const v1::WorkerMessage& message) {
+    if (message.has_segment_done()) {
+      host_->Release(MakeRelease(kJob, 2, 1, /*want_state=*/true));
+    }
+  });
+  std::vector<v1::WorkerMessage> sent = Run();
+  output_.set_on_send(nullptr);
+
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[0].has_segment_done());
+  ASSERT_TRUE(sent[1].has_replica_state());
+  const v1::ReplicaStateReport report = sent[1].replica_state();
+  EXPECT_EQ(report.job_id(), kJob);
+  EXPECT_EQ(report.replica(), 2);
+  EXPECT_EQ(report.epoch(), 1);
+  EXPECT_EQ(report.rung(), 2);
+  EXPECT_EQ(host_->hosted_replicas(), 0);
+  DirectRun direct(spec);
+  auto replica = direct.Create(3, 5);
+  DirectRun::Execute(*replica, first);
+  EXPECT_EQ(report.state(), DirectRun::State(*replica));
+
+  // Moved back here under a new epoch, it continues exactly where the
+  // direct replica does, and releases to the same bytes it was given.
+  host_->LoadReplica(
+      MakeLoadReplica(kJob, 2, 2, report.rung(), 77, report.state()));
+  const v1::SegmentOrder second = MakeOrder(kJob, 2, 1, 2, 0, kSteps, 10);
+  host_->Release(MakeRelease(kJob, 2, 2, true));
+  sent = Run();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[2].replica_state().state(), report.state());
+
+  host_->LoadReplica(
+      MakeLoadReplica(kJob, 2, 3, report.rung(), 78, report.state()));
+  host_->Order(MakeOrder(kJob, 2, 1, 3, 0, kSteps, 10));
+  sent = Run();
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_EQ(sent[3].segment_done().potential_kj_mol(),
+            DirectRun::Execute(*replica, second).potential_kj_mol);
+}
+
+TEST_F(ReplicaHostTest, ReleaseCancelsOrdersNotStarted) {
+  const v1::JobSpec spec = ExampleSpec(kTremd);
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  host_->Release(MakeRelease(kJob, 0, 1, true));
+  host_->Order(MakeOrder(kJob, 0, 1, 1, 0, kSteps, 9));  // after release
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_replica_state());
+  DirectRun direct(spec);
+  auto replica = direct.Create(0, 5);
+  EXPECT_EQ(sent[0].replica_state().state(), DirectRun::State(*replica));
+}
+
+TEST_F(ReplicaHostTest, ReleaseWithoutStateSendsNothing) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Release(MakeRelease(kJob, 0, 2, true));  // wrong epoch: ignored
+  host_->Release(MakeRelease(kJob, 0, 1, false));
+  EXPECT_THAT(Run(), ::testing::IsEmpty());
+  EXPECT_EQ(host_->hosted_replicas(), 0);
+  EXPECT_TRUE(host_->idle());
+}
+
+TEST_F(ReplicaHostTest, UnloadJobDropsQueuedWork) {
+  LoadJob(ExampleSpec(kTremd));
+  for (int i = 0; i < 2; ++i) {
+    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+    host_->Order(MakeOrder(kJob, i, 0, 1, i, kSteps, 9));
+  }
+  host_->UnloadJob(MakeUnload(kJob));
+  EXPECT_EQ(host_->hosted_replicas(), 0);
+  EXPECT_EQ(host_->hosted_jobs(), 0);
+  host_->Order(MakeOrder(kJob, 0, 1, 1, 0, kSteps, 9));
+  EXPECT_THAT(Run(), ::testing::IsEmpty());
+  EXPECT_TRUE(host_->idle());
+  EXPECT_GE(output_.idle_calls(), 1);
+}
+
+TEST_F(ReplicaHostTest, BadSystemXmlFailsOrdersAsInvalidInput) {
+  v1::JobSpec spec = ExampleSpec(kTremd);
+  spec.set_system_xml("<System this is not XML");
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 1, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  host_->Order(MakeOrder(kJob, 1, 0, 1, 1, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 2u);
+  for (const v1::WorkerMessage& message : sent) {
+    ASSERT_TRUE(message.has_segment_failed()) << message.DebugString();
+    EXPECT_TRUE(message.segment_failed().invalid_input());
+    EXPECT_THAT(message.segment_failed().error(), HasSubstr("system_xml"));
+    EXPECT_EQ(message.segment_failed().round(), 0);
+    EXPECT_EQ(message.segment_failed().epoch(), 1);
+  }
+}
+
+TEST_F(ReplicaHostTest, UnknownLadderParameterIsInvalidInput) {
+  v1::JobSpec spec = ExampleSpec(kHremd);
+  spec.mutable_ladder()->mutable_parameters(0)->set_name("NoSuchParameter");
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].segment_failed().invalid_input());
+  EXPECT_THAT(sent[0].segment_failed().error(), HasSubstr("NoSuchParameter"));
+}
+
+TEST_F(ReplicaHostTest, ProtocolProblemsFailOrdersButNotTheJob) {
+  // No LoadJob for "missing"; a state that is not a PortableState.
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica("missing", 0, 1, 0, 5));
+  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 0, 5, "garbage"));
+  host_->Order(MakeOrder("missing", 0, 0, 1, 0, kSteps, 9));
+  host_->Order(MakeOrder(kJob, 1, 0, 1, 0, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_THAT(sent[0].segment_failed().error(), HasSubstr("LoadJob"));
+  EXPECT_THAT(sent[1].segment_failed().error(), HasSubstr("state"));
+  for (const v1::WorkerMessage& message : sent) {
+    EXPECT_FALSE(message.segment_failed().invalid_input());
+  }
+}
+
+class SmallHostTest : public ReplicaHostTest {
+ protected:
+  static HostOptions OneReplica() {
+    HostOptions options;
+    options.max_replicas = 1;
+    return options;
+  }
+  SmallHostTest() : ReplicaHostTest(OneReplica()) {}
+};
+
+TEST_F(SmallHostTest, ReplicasBeyondMaxReplicasFailTheirOrders) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 1, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  host_->Order(MakeOrder(kJob, 1, 0, 1, 1, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(Count(sent, v1::WorkerMessage::kSegmentDone), 1);
+  for (const v1::WorkerMessage& message : sent) {
+    if (!message.has_segment_failed()) continue;
+    EXPECT_EQ(message.segment_failed().replica(), 1);
+    EXPECT_THAT(message.segment_failed().error(), HasSubstr("max_replicas"));
+    EXPECT_FALSE(message.segment_failed().invalid_input());
+  }
+}
+
+TEST_F(ReplicaHostTest, DrainTakesNoNewWorkButFinishesAcceptedWork) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  host_->BeginDrain();
+  host_->LoadJob(MakeLoadJob("job-2", ExampleSpec(kTremd)));
+  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 1, 5));
+  host_->Order(MakeOrder(kJob, 0, 1, 1, 0, kSteps, 9));
+  std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].segment_done().round(), 0);
+  EXPECT_EQ(host_->hosted_jobs(), 1);
+  EXPECT_EQ(host_->hosted_replicas(), 1);
+  EXPECT_FALSE(host_->idle());
+
+  const int idle_before = output_.idle_calls();
+  host_->Release(MakeRelease(kJob, 0, 1, true));
+  sent = Run();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[1].has_replica_state());
+  EXPECT_TRUE(host_->idle());
+  EXPECT_GT(output_.idle_calls(), idle_before);
+}
+
+TEST_F(ReplicaHostTest, DropAllForgetsEverything) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
+  host_->DropAll();
+  EXPECT_THAT(Run(), ::testing::IsEmpty());
+  EXPECT_EQ(host_->hosted_jobs(), 0);
+  EXPECT_TRUE(host_->idle());
+  // A new session must send LoadJob again.
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 2, 0, 5));
+  host_->Order(MakeOrder(kJob, 0, 0, 2, 0, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_THAT(sent[0].segment_failed().error(), HasSubstr("LoadJob"));
+}
+
+}  // namespace
+}  // namespace replex::worker

@@ -1,0 +1,207 @@
+// Session against a scripted coordinator (FakeCoordinatorClient): the real
+// ReplicaHost and SlotPool on the Reference platform, no sockets. Every wait
+// is for a message or state change, never for a length of time.
+#include "replica-worker/session.h"
+
+#include <memory>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/engine/engine.h"
+#include "lib/runner/driver.h"
+#include "lib/spec/spec.h"
+#include "replica-worker/executor.h"
+#include "replica-worker/test_util.h"
+
+namespace replex::worker {
+namespace {
+
+using testing::Count;
+using testing::ExampleSpec;
+using testing::FakeCoordinatorClient;
+using testing::FakeStreamPeer;
+using testing::MakeLoadJob;
+using testing::MakeLoadReplica;
+using testing::MakeOrder;
+using testing::MakeRelease;
+using testing::Welcome;
+using testing::Wrap;
+
+constexpr char kJob[] = "job-1";
+constexpr int kSteps = 50;
+
+FakeStreamPeer::Predicate Has(v1::WorkerMessage::MessageCase kind,
+                              int n = 1) {
+  return [kind, n](const std::vector<v1::WorkerMessage>& sent) {
+    return Count(sent, kind) >= n;
+  };
+}
+
+// A session and its host running on a thread of their own.
+class SessionTest : public ::testing::Test {
+ protected:
+  void Start(SessionOptions options, int failing_connects = 0) {
+    options.registration.set_worker_name("test-worker");
+    options.registration.set_slots(2);
+    options.registration.set_max_replicas(8);
+    options.registration.set_platform("Reference");
+    options.registration.set_hostname("test-host");
+    options.initial_backoff = absl::Milliseconds(1);
+    options.max_backoff = absl::Milliseconds(2);
+    client_ = std::make_unique<FakeCoordinatorClient>(failing_connects);
+    session_ = std::make_unique<Session>(client_.get(), options);
+    HostOptions host_options;
+    host_options.slots = 2;
+    host_ = std::make_unique<ReplicaHost>(
+        host_options, std::make_unique<SlotPool>(2), session_.get());
+    runner_ = std::thread([this] { session_->Run(host_.get()); });
+  }
+
+  // Waits for Run to return.
+  void Join() { runner_.join(); }
+
+  // Drains a session a test left running, playing a coordinator that ends
+  // the call when the worker closes its side.
+  void TearDown() override {
+    if (!runner_.joinable()) return;
+    session_->Drain();
+    if (std::shared_ptr<FakeStreamPeer> peer = client_->latest()) {
+      peer->AwaitClosed();
+      peer->End(absl::OkStatus());
+    }
+    Join();
+  }
+
+  // Hosts replica 0 of the harmonic-oscillator job on `peer`.
+  void HostReplica(FakeStreamPeer& peer, int64_t epoch) {
+    peer.Push(Wrap(MakeLoadJob(kJob, ExampleSpec(
+                                         "examples/harmonic-oscillator/job.yaml"))));
+    peer.Push(Wrap(MakeLoadReplica(kJob, 0, epoch, 1, 5)));
+  }
+
+  std::unique_ptr<FakeCoordinatorClient> client_;
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<ReplicaHost> host_;
+  std::thread runner_;
+};
+
+TEST_F(SessionTest, RegistersThenRunsOrdersAndDrains) {
+  Start(SessionOptions());
+  std::shared_ptr<FakeStreamPeer> peer = client_->AwaitStream(0);
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kRegister)));
+  const v1::WorkerMessage first = peer->sent().front();
+  ASSERT_TRUE(first.has_register_());
+  EXPECT_EQ(first.register_().worker_name(), "test-worker");
+  EXPECT_EQ(first.register_().slots(), 2);
+  EXPECT_EQ(first.register_().platform(), "Reference");
+  EXPECT_EQ(first.register_().hostname(), "test-host");
+
+  peer->Push(Welcome(0));
+  HostReplica(*peer, 4);
+  const v1::SegmentOrder order = MakeOrder(kJob, 0, 0, 4, 1, kSteps, 9);
+  peer->Push(Wrap(order));
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kSegmentDone)));
+
+  // The same segment straight through the engine.
+  const v1::JobSpec spec = ExampleSpec("examples/harmonic-oscillator/job.yaml");
+  auto model =
+      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+  ASSERT_TRUE(model.ok());
+  auto replica = engine::Replica::Create(
+      *model, runner::EngineOptionsFor(spec, 2),
+      *spec::BuildLadder(spec.ladder()), 1, 5);
+  ASSERT_TRUE(replica.ok());
+  runner::SegmentOrder direct;
+  direct.rung = 1;
+  direct.steps = kSteps;
+  direct.segment_seed = 9;
+  auto expected = runner::ExecuteOrder(**replica, direct);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(peer->sent().back().segment_done().potential_kj_mol(),
+            expected->potential_kj_mol);
+
+  // SIGTERM: Goodbye, then the coordinator takes the replica back.
+  session_->Drain();
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kGoodbye)));
+  EXPECT_FALSE(peer->send_closed());  // still holds a replica
+  peer->Push(Wrap(MakeRelease(kJob, 0, 4, /*want_state=*/true)));
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kReplicaState)));
+  ASSERT_TRUE(peer->AwaitClosed());
+  EXPECT_TRUE(peer->send_closed());
+  peer->End(absl::OkStatus());
+  Join();
+  EXPECT_FALSE(peer->cancelled());
+  EXPECT_TRUE(host_->idle());
+}
+
+TEST_F(SessionTest, ReconnectsAfterFailuresAndDropsWhatItHosted) {
+  Start(SessionOptions(), /*failing_connects=*/2);
+  std::shared_ptr<FakeStreamPeer> first = client_->AwaitStream(0);
+  ASSERT_NE(first, nullptr);
+  first->Push(Welcome(0));
+  HostReplica(*first, 1);
+  first->Push(Wrap(MakeOrder(kJob, 0, 0, 1, 1, kSteps, 9)));
+  ASSERT_TRUE(first->AwaitSent(Has(v1::WorkerMessage::kSegmentDone)));
+  EXPECT_EQ(host_->hosted_replicas(), 1);
+
+  first->End(absl::UnavailableError("coordinator restarted"));
+  std::shared_ptr<FakeStreamPeer> second = client_->AwaitStream(1);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(second->AwaitSent(Has(v1::WorkerMessage::kRegister)));
+  EXPECT_TRUE(second->sent().front().has_register_());
+  // Dropped before reconnecting: the old epoch's orders go nowhere.
+  EXPECT_EQ(host_->hosted_replicas(), 0);
+  EXPECT_EQ(host_->hosted_jobs(), 0);
+  second->Push(Wrap(MakeOrder(kJob, 0, 1, 1, 1, kSteps, 9)));
+
+  session_->Drain();  // idle: Goodbye and close at once
+  ASSERT_TRUE(second->AwaitClosed());
+  second->End(absl::OkStatus());
+  Join();
+  EXPECT_EQ(Count(second->sent(), v1::WorkerMessage::kSegmentDone), 0);
+  EXPECT_EQ(Count(second->sent(), v1::WorkerMessage::kGoodbye), 1);
+}
+
+TEST_F(SessionTest, HeartbeatsFollowTheWelcomeInterval) {
+  Start(SessionOptions());
+  std::shared_ptr<FakeStreamPeer> peer = client_->AwaitStream(0);
+  ASSERT_NE(peer, nullptr);
+  peer->Push(Welcome(1));
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kHeartbeat, 3)));
+  for (const v1::WorkerMessage& message : peer->sent()) {
+    if (message.has_heartbeat()) {
+      EXPECT_GT(message.heartbeat().sent_unix_ms(), 0);
+    }
+  }
+}
+
+TEST_F(SessionTest, DrainGraceEndsWhileReplicasAreHosted) {
+  SessionOptions options;
+  options.drain_grace = absl::ZeroDuration();
+  // This coordinator never ends the call: the worker cancels it.
+  options.close_timeout = absl::ZeroDuration();
+  Start(options);
+  std::shared_ptr<FakeStreamPeer> peer = client_->AwaitStream(0);
+  ASSERT_NE(peer, nullptr);
+  HostReplica(*peer, 1);
+  peer->Push(Wrap(MakeOrder(kJob, 0, 0, 1, 1, kSteps, 9)));
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kSegmentDone)));
+  session_->Drain();
+  Join();
+  EXPECT_EQ(Count(peer->sent(), v1::WorkerMessage::kGoodbye), 1);
+  EXPECT_TRUE(peer->send_closed());
+  EXPECT_TRUE(peer->cancelled());
+  EXPECT_EQ(host_->hosted_replicas(), 0);
+}
+
+TEST_F(SessionTest, DrainWhileDisconnectedReturns) {
+  Start(SessionOptions(), /*failing_connects=*/1 << 30);
+  client_->AwaitAttempts(3);
+  session_->Drain();
+  Join();
+}
+
+}  // namespace
+}  // namespace replex::worker
