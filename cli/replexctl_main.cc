@@ -296,63 +296,111 @@ class WatchDisplay {
   bool drawn_ = false;
 };
 
-// The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.
-absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
-  // A gateway going away (restart, rollout) ends the stream with UNAVAILABLE.
-  // Any gateway can resume the watch, which starts with a fresh snapshot, so
-  // retry a few times; but fail at once if the very first attempt gets
-  // nowhere (wrong address, no such job).
-  constexpr int kMaxRetriesWithoutEvents = 5;
-  v1::WatchJobRequest request;
-  request.set_job_id(id);
-  WatchProgress progress;
-  WatchDisplay display;
-  bool ever_got_event = false;
-  int retries = 0;
-  absl::Duration backoff = absl::Seconds(1);
-  gateway::StopSignal never_stopped;  // Ctrl-C simply ends the process
-  while (true) {
-    bool got_event = false;
-    const absl::Status status =
-        client.WatchJob(request, never_stopped, [&](const v1::JobEvent& event) {
-          got_event = ever_got_event = true;
-          progress.Apply(event, absl::Now());
-          display.Show(event, progress, progress.TakeLogLine());
-          return true;
-        });
-    if (status.ok() || progress.ended()) break;
-    if (got_event) {
-      retries = 0;
-      backoff = absl::Seconds(1);
+// Follows one job until it ends: displays its watch stream, watches again
+// when a gateway goes away, and refreshes the totals that round events do not
+// carry. Not thread-safe.
+class JobWatcher {
+ public:
+  JobWatcher(gateway::JobsClient& client, const std::string& id)
+      : client_(client), id_(id) {}
+
+  // OK once the job has ended (its final state is in progress()).
+  absl::Status Follow() {
+    // A gateway going away (restart, rollout) ends the stream with
+    // UNAVAILABLE, and a watcher that fell far behind with
+    // RESOURCE_EXHAUSTED. Any gateway resumes a watch with a fresh snapshot,
+    // so retry a few times; but fail at once if the very first attempt gets
+    // nowhere (wrong address, no such job).
+    constexpr int kMaxRetriesWithoutEvents = 5;
+    v1::WatchJobRequest request;
+    request.set_job_id(id_);
+    int retries = 0;
+    absl::Duration backoff = absl::Seconds(1);
+    gateway::StopSignal never_stopped;  // Ctrl-C simply ends the process
+    while (true) {
+      bool got_event = false;
+      const absl::Status status = client_.WatchJob(
+          request, never_stopped, [&](const v1::JobEvent& event) {
+            got_event = ever_got_event_ = true;
+            OnEvent(event);
+            return true;
+          });
+      if (status.ok() || progress_.ended()) break;
+      if (got_event) {
+        retries = 0;
+        backoff = absl::Seconds(1);
+      }
+      display_.EndLine();
+      const bool retriable =
+          status.code() == absl::StatusCode::kUnavailable ||
+          status.code() == absl::StatusCode::kResourceExhausted;
+      if (!retriable || !ever_got_event_ ||
+          ++retries > kMaxRetriesWithoutEvents) {
+        return status;
+      }
+      std::fprintf(stderr, "replexctl: lost the watch (%s); retrying in %s\n",
+                   std::string(status.message()).c_str(),
+                   absl::FormatDuration(backoff).c_str());
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(8));
     }
-    if (status.code() != absl::StatusCode::kUnavailable || !ever_got_event ||
-        ++retries > kMaxRetriesWithoutEvents) {
-      display.EndLine();
-      return status;
-    }
-    display.EndLine();
-    std::fprintf(stderr, "replexctl: lost the watch (%s); retrying in %s\n",
-                 std::string(status.message()).c_str(),
-                 absl::FormatDuration(backoff).c_str());
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(8));
-  }
-  display.EndLine();
-  if (!progress.ended()) {
+    display_.EndLine();
     // The stream ended OK before the job did: the contract says it cannot,
     // but the final state is one call away.
-    v1::GetJobRequest get;
-    get.set_job_id(id);
-    absl::StatusOr<v1::Job> job = client.GetJob(get);
-    if (!job.ok()) return job.status();
-    v1::JobEvent snapshot;
-    *snapshot.mutable_snapshot() = *job;
-    progress.Apply(snapshot, absl::Now());
+    if (!progress_.ended()) return Refresh(absl::Now());
+    return absl::OkStatus();
   }
-  const v1::Job& job = progress.job();
+
+  const WatchProgress& progress() const { return progress_; }
+  bool json() const { return display_.json(); }
+
+ private:
+  // Round events carry swaps, not ns/day or round trips: a snapshot now and
+  // then keeps those current (in JSON mode the stream is shown as it is).
+  static constexpr absl::Duration kRefreshEvery = absl::Seconds(5);
+
+  void OnEvent(const v1::JobEvent& event) {
+    const absl::Time now = absl::Now();
+    progress_.Apply(event, now);
+    if (!display_.json() && !progress_.ended() &&
+        now - last_refresh_ >= kRefreshEvery) {
+      // A failed refresh only leaves the totals as they were.
+      Refresh(now).IgnoreError();
+    }
+    display_.Show(event, progress_, progress_.TakeLogLine());
+  }
+
+  absl::Status Refresh(absl::Time now) {
+    last_refresh_ = now;
+    v1::GetJobRequest get;
+    get.set_job_id(id_);
+    absl::StatusOr<v1::Job> job = client_.GetJob(get);
+    if (!job.ok()) return job.status();
+    // A snapshot at least as new as the stream: its later round events for
+    // rounds the snapshot counts are skipped by Apply.
+    v1::JobEvent snapshot;
+    *snapshot.mutable_snapshot() = *std::move(job);
+    progress_.Apply(snapshot, now);
+    return absl::OkStatus();
+  }
+
+  gateway::JobsClient& client_;
+  const std::string id_;
+  WatchProgress progress_;
+  WatchDisplay display_;
+  bool ever_got_event_ = false;
+  // The stream's first snapshot is fresh: no refresh needed right away.
+  absl::Time last_refresh_ = absl::Now();
+};
+
+// The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.
+absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
+  JobWatcher watcher(client, id);
+  if (absl::Status status = watcher.Follow(); !status.ok()) return status;
+  const v1::Job& job = watcher.progress().job();
   switch (job.state()) {
     case v1::SUCCEEDED:
-      if (!display.json()) {
+      if (!watcher.json()) {
         std::printf("job %s SUCCEEDED after %lld rounds\n", id.c_str(),
                     static_cast<long long>(job.rounds_completed()));
       }
@@ -363,7 +411,7 @@ absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
           job.error().empty() ? "(no error given)" : job.error().c_str());
       return kExitFailed;
     case v1::CANCELLED:
-      if (!display.json()) std::printf("job %s was CANCELLED\n", id.c_str());
+      if (!watcher.json()) std::printf("job %s was CANCELLED\n", id.c_str());
       return kExitCancelled;
     default:
       return absl::InternalError(absl::StrCat("the watch of job ", id,

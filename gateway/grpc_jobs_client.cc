@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpc/grpc.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -17,6 +18,12 @@ GrpcJobsClient::GrpcJobsClient(GrpcJobsClientOptions options)
   grpc::ChannelArguments arguments;
   arguments.SetMaxSendMessageSize(options_.max_send_bytes);
   arguments.SetMaxReceiveMessageSize(options_.max_receive_bytes);
+  // After a failed connection gRPC fails calls at once until its next
+  // attempt, by default up to 2 minutes later: a restarted peer would look
+  // down for that long. Peers here restart in seconds (a rollout, a pod).
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                   static_cast<int>(absl::ToInt64Milliseconds(
+                       options_.max_reconnect_backoff)));
   channel_ = grpc::CreateCustomChannel(
       options_.address, grpc::InsecureChannelCredentials(), arguments);
   stub_ = v1::JobService::NewStub(channel_);

@@ -23,6 +23,8 @@ struct GrpcJobsClientOptions {
   // refusing an oversized job to the server, which says what its limit is).
   int max_send_bytes = 64 << 20;
   int max_receive_bytes = 64 << 20;
+  // The longest wait between attempts to reconnect to a peer that is down.
+  absl::Duration max_reconnect_backoff = absl::Seconds(5);
   // Deadline of each unary call. Watches have none: they last as long as
   // their job.
   absl::Duration timeout = absl::Seconds(30);
