@@ -228,6 +228,8 @@ void WatchProgress::Apply(const v1::JobEvent& event, absl::Time now) {
     AddRound(event.round());
     job_.set_rounds_completed(event.round().round() + 1);
     *job_.mutable_rung_of_replica() = event.round().rung_of_replica();
+    job_.set_round_trips(event.round().round_trips());
+    job_.set_ns_per_day(event.round().ns_per_day());
   }
   const int64_t done = job_.rounds_completed();
   if (!first_seen_) first_seen_.emplace(done, now);

@@ -196,6 +196,17 @@ TEST(WatchProgressTest, FoldsRoundsIntoTheSnapshot) {
   EXPECT_FALSE(progress.ended());
 }
 
+TEST(WatchProgressTest, RoundEventsCarryTheRunningTotals) {
+  WatchProgress progress;
+  progress.Apply(SnapshotEvent(RunningJob()), kNow);
+  v1::JobEvent event = RoundEvent(120, {1, 0}, {1, 0});
+  event.mutable_round()->set_round_trips(9);
+  event.mutable_round()->set_ns_per_day(250.5);
+  progress.Apply(event, kNow);
+  EXPECT_EQ(progress.job().round_trips(), 9);
+  EXPECT_DOUBLE_EQ(progress.job().ns_per_day(), 250.5);
+}
+
 TEST(WatchProgressTest, EtaFallsBackToTheJobsOwnRateThenUnknown) {
   WatchProgress progress;
   v1::Job job = RunningJob();  // 120 of 400 rounds in the 4 minutes since start

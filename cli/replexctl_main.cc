@@ -355,23 +355,12 @@ class JobWatcher {
   bool json() const { return display_.json(); }
 
  private:
-  // Round events carry swaps, not ns/day or round trips: a snapshot now and
-  // then keeps those current (in JSON mode the stream is shown as it is).
-  static constexpr absl::Duration kRefreshEvery = absl::Seconds(5);
-
   void OnEvent(const v1::JobEvent& event) {
-    const absl::Time now = absl::Now();
-    progress_.Apply(event, now);
-    if (!display_.json() && !progress_.ended() &&
-        now - last_refresh_ >= kRefreshEvery) {
-      // A failed refresh only leaves the totals as they were.
-      Refresh(now).IgnoreError();
-    }
+    progress_.Apply(event, absl::Now());
     display_.Show(event, progress_, progress_.TakeLogLine());
   }
 
   absl::Status Refresh(absl::Time now) {
-    last_refresh_ = now;
     v1::GetJobRequest get;
     get.set_job_id(id_);
     absl::StatusOr<v1::Job> job = client_.GetJob(get);
@@ -389,8 +378,6 @@ class JobWatcher {
   WatchProgress progress_;
   WatchDisplay display_;
   bool ever_got_event_ = false;
-  // The stream's first snapshot is fresh: no refresh needed right away.
-  absl::Time last_refresh_ = absl::Now();
 };
 
 // The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.

@@ -26,22 +26,24 @@ bool Final(v1::JobState state) {
          state == v1::CANCELLED;
 }
 
-// The figures a Job shows for a job's exchange so far.
-void SetProgress(const runner::RoundDriver& driver,
-                 const runner::RunResult& summary, v1::Job& job) {
+// The figures a Job shows for a job's exchange so far. Runs every round, so
+// only O(n) work: no end-of-job summary (its eigen-solve is O(n^3)).
+void SetProgress(const runner::RoundDriver& driver, double ns_per_day,
+                 v1::Job& job) {
+  const exchange::Statistics& statistics = driver.statistics();
   job.set_rounds_completed(driver.round());
   job.clear_pairs();
-  for (size_t k = 0; k < summary.pair_attempts.size(); ++k) {
+  const std::vector<double> acceptance = statistics.PairAcceptance();
+  for (size_t k = 0; k < acceptance.size(); ++k) {
     v1::PairAcceptance& pair = *job.add_pairs();
     pair.set_lower_rung(static_cast<int32_t>(k));
-    pair.set_attempts(summary.pair_attempts[k]);
-    pair.set_accepts(summary.pair_accepts[k]);
+    pair.set_attempts(statistics.pair_attempts()[k]);
+    pair.set_accepts(statistics.pair_accepts()[k]);
     // Statistics says NaN before any attempt; the API promises 0.
-    const double acceptance = summary.pair_acceptance[k];
-    pair.set_acceptance(std::isnan(acceptance) ? 0 : acceptance);
+    pair.set_acceptance(std::isnan(acceptance[k]) ? 0 : acceptance[k]);
   }
-  job.set_round_trips(summary.round_trips);
-  job.set_ns_per_day(summary.ns_per_day);
+  job.set_round_trips(statistics.RoundTrips());
+  job.set_ns_per_day(ns_per_day);
   const std::vector<int>& rungs = driver.permutation().rung_of_replica();
   job.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
 }
@@ -141,10 +143,7 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
   }
   job.set_scheme(exchange::SchemeName(driver->scheme()));
   job.set_platform(spec.platform());
-  SetProgress(
-      *driver,
-      runner::Summarize(spec, driver->statistics(), driver->permutation(), 0),
-      job);
+  SetProgress(*driver, /*ns_per_day=*/0, job);
   SetTimestamp(clock_->Now(), job.mutable_created());
   record->driver = std::make_unique<runner::RoundDriver>(*std::move(driver));
   record->spec = std::make_shared<const v1::JobSpec>(std::move(spec));
@@ -333,8 +332,8 @@ bool JobManager::PublishRound(Record& record, const runner::RoundDriver& driver,
   v1::Job& job = record.job;
   if (job.state() != v1::RUNNING) return false;
   SetProgress(driver,
-              runner::Summarize(
-                  *record.spec, driver.statistics(), driver.permutation(),
+              runner::NsPerDay(
+                  *record.spec, driver.ladder().size(), driver.round(),
                   absl::ToDoubleSeconds(clock_->Now() - record.started_at)),
               job);
   job.set_workers(record.executor->workers());
@@ -349,6 +348,8 @@ bool JobManager::PublishRound(Record& record, const runner::RoundDriver& driver,
                                         outcome.pair_attempts.end());
   round.mutable_pair_accepts()->Assign(outcome.pair_accepts.begin(),
                                        outcome.pair_accepts.end());
+  round.set_round_trips(job.round_trips());
+  round.set_ns_per_day(job.ns_per_day());
   Publish(record, event);
   return true;
 }

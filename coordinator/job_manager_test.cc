@@ -345,6 +345,11 @@ TEST_F(JobManagerWithWorkersTest, AJobWaitsForAWorkerOfItsPlatform) {
   EXPECT_EQ(job.workers(), 1);
   EXPECT_EQ(gpu.segments_run(), 0);
   EXPECT_EQ(cpu.segments_run(), 24);
+  // The last round event carries the same running totals as the job.
+  const v1::RoundEvent& last = events[events.size() - 2].round();
+  EXPECT_EQ(last.round(), 5);
+  EXPECT_EQ(last.round_trips(), job.round_trips());
+  EXPECT_EQ(last.ns_per_day(), job.ns_per_day());
 }
 
 TEST_F(JobManagerWithWorkersTest, ALostWorkerFailsItsJobsWithAClearReason) {

@@ -66,12 +66,20 @@ RunResult Summarize(const v1::JobSpec& spec,
   result.second_eigenvalue = statistics.SecondLargestEigenvalue();
   result.fraction_up = statistics.FractionUp();
   result.wall_seconds = wall_seconds;
-  result.simulated_ns = static_cast<double>(statistics.n_rungs()) *
-                        result.rounds * spec.exchange().steps_per_exchange() *
-                        spec.integrator().timestep_ps() / 1000.0;
+  result.simulated_ns = NsPerDay(spec, statistics.n_rungs(), result.rounds,
+                                 86400);
   result.ns_per_day =
-      wall_seconds > 0 ? result.simulated_ns / (wall_seconds / 86400) : 0;
+      NsPerDay(spec, statistics.n_rungs(), result.rounds, wall_seconds);
   return result;
+}
+
+double NsPerDay(const v1::JobSpec& spec, int n_replicas, int64_t rounds,
+                double wall_seconds) {
+  if (wall_seconds <= 0) return 0;
+  const double simulated_ns = static_cast<double>(n_replicas) * rounds *
+                              spec.exchange().steps_per_exchange() *
+                              spec.integrator().timestep_ps() / 1000.0;
+  return simulated_ns * 86400 / wall_seconds;
 }
 
 }  // namespace replex::runner

@@ -60,7 +60,12 @@ struct RunResult {
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                  const RunOptions& options);
 
-// The end-of-job figures from a job's statistics.
+// Aggregate throughput: replicas x rounds x steps x timestep per wall day.
+double NsPerDay(const v1::JobSpec& spec, int n_replicas, int64_t rounds,
+                double wall_seconds);
+
+// The end-of-job figures from a job's statistics. Includes the transition
+// matrix's eigenvalue, O(n^3) in rungs: not for every round.
 RunResult Summarize(const v1::JobSpec& spec,
                     const exchange::Statistics& statistics,
                     const exchange::Permutation& permutation,
