@@ -54,26 +54,6 @@ constexpr char kUsage[] =
     "      [--heartbeat_interval=5s] [--heartbeat_timeout=30s]\n"
     "      [--max_message_bytes=N] [--shutdown_grace=10s]";
 
-// Written whole and renamed into place, so a reader never sees a part.
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << port << "\n";
-    if (!out.flush()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot write --port_file ", temporary));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write --port_file ", path, ": ", error.message()));
-  }
-  return absl::OkStatus();
-}
-
 int Main(int argc, char** argv) {
   service::InstallTerminationHandlers();
   absl::SetProgramUsageMessage(kUsage);
@@ -115,7 +95,7 @@ int Main(int argc, char** argv) {
   }
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
-    if (absl::Status written = WritePortFile(port_file, server->port);
+    if (absl::Status written = service::WritePortFile(port_file, server->port);
         !written.ok()) {
       std::fprintf(stderr, "replex-coordinator: %s\n",
                    std::string(written.message()).c_str());

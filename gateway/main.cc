@@ -45,25 +45,6 @@ constexpr char kUsage[] =
     "Usage: replex-gateway [--listen=HOST:PORT] [--coordinator=HOST:PORT] "
     "[--port_file=PATH] [--max_message_bytes=N]";
 
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out << port << "\n";
-    if (!out) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot write --port_file ", temporary));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write --port_file ", path, ": ", error.message()));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Serve() {
   const int64_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   if (max_message_bytes < 1024 || max_message_bytes > (int64_t{1} << 31) - 1) {
@@ -84,7 +65,7 @@ absl::Status Serve() {
       GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
-    if (absl::Status status = WritePortFile(path, (*server)->port());
+    if (absl::Status status = service::WritePortFile(path, (*server)->port());
         !status.ok()) {
       return status;
     }

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include <unistd.h>
@@ -59,6 +61,25 @@ absl::StatusOr<RunningServer> StartServer(
                      ": is the address valid and the port free?"));
   }
   return running;
+}
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write --port_file ", temporary));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write --port_file ", path, ": ", error.message()));
+  }
+  return absl::OkStatus();
 }
 
 void WaitForTerminationSignal() {

@@ -32,6 +32,11 @@ struct RunningServer {
 absl::StatusOr<RunningServer> StartServer(
     const ServerOptions& options, const std::vector<grpc::Service*>& services);
 
+// Writes `port` to `path` for whoever started this server on port 0 (tests,
+// tools/local-cluster.sh): written whole and renamed into place, so a reader
+// never sees a part. FAILED_PRECONDITION naming the path on failure.
+absl::Status WritePortFile(const std::string& path, int port);
+
 // Installs SIGTERM/SIGINT handlers that record the request; call first thing
 // in main(). Idempotent.
 void InstallTerminationHandlers();
