@@ -53,8 +53,7 @@ class ScriptedCoordinator : public v1::Coordinator::Service {
     stream->Write(testing::Welcome(50));
     stream->Write(testing::Wrap(testing::MakeLoadJob("job", spec)));
     stream->Write(testing::Wrap(testing::MakeLoadReplica("job", 0, 1, 2, 5)));
-    stream->Write(
-        testing::Wrap(testing::MakeOrder("job", 0, 0, 1, 2, 50, 9)));
+    stream->Write(testing::Wrap(testing::MakeOrder("job", 0, 0, 1, 2, 50, 9)));
     if (!ReadUntil(*stream, v1::WorkerMessage::kSegmentDone, &in)) {
       return grpc::Status(grpc::StatusCode::ABORTED, "no SegmentDone");
     }

@@ -15,10 +15,10 @@ namespace replex::worker {
 template <typename... Args>
 void Log(const absl::FormatSpec<Args...>& format, const Args&... args) {
   // One formatted write per line so lines from different threads never mix.
-  const std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(),
-                       absl::UTCTimeZone()),
-      "replex-worker: ", absl::StrFormat(format, args...), "\n");
+  const std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   "replex-worker: ", absl::StrFormat(format, args...), "\n");
   std::fputs(line.c_str(), stderr);
 }
 

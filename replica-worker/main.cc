@@ -81,7 +81,8 @@ std::string Hostname() {
 // Exits with a usage error unless every flag makes sense.
 void CheckFlags() {
   std::vector<std::string> problems;
-  if (absl::GetFlag(FLAGS_slots) < 1) problems.push_back("--slots must be >= 1");
+  if (absl::GetFlag(FLAGS_slots) < 1)
+    problems.push_back("--slots must be >= 1");
   if (absl::GetFlag(FLAGS_max_replicas) < 1) {
     problems.push_back("--max_replicas must be >= 1");
   }

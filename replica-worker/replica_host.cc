@@ -9,7 +9,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "lib/runner/driver.h"
 #include "lib/spec/spec.h"
 #include "replica-worker/log.h"
 
@@ -98,18 +97,6 @@ struct ReplicaHost::Hosted {
 
 namespace {
 
-runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
-  runner::SegmentOrder order;
-  order.round = message.round();
-  order.replica = message.replica();
-  order.rung = message.rung();
-  order.steps = message.steps();
-  order.segment_seed = message.segment_seed();
-  order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
-                              message.evaluate_rungs().end());
-  return order;
-}
-
 v1::WorkerMessage SegmentFailed(const v1::SegmentOrder& order,
                                 const absl::Status& status) {
   v1::WorkerMessage message;
@@ -127,9 +114,20 @@ v1::WorkerMessage SegmentFailed(const v1::SegmentOrder& order,
 
 }  // namespace
 
+runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
+  runner::SegmentOrder order;
+  order.round = message.round();
+  order.replica = message.replica();
+  order.rung = message.rung();
+  order.steps = message.steps();
+  order.segment_seed = message.segment_seed();
+  order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
+                              message.evaluate_rungs().end());
+  return order;
+}
+
 ReplicaHost::ReplicaHost(HostOptions options,
-                         std::unique_ptr<Executor> executor,
-                         HostOutput* output)
+                         std::unique_ptr<Executor> executor, HostOutput* output)
     : options_(std::move(options)),
       output_(output),
       executor_(std::move(executor)) {}
@@ -143,18 +141,13 @@ void ReplicaHost::LoadJob(const v1::LoadJob& message) {
   // Building the ladder is cheap; parsing the System waits for a replica.
   auto job = std::make_shared<Job>(message, options_);
   absl::MutexLock lock(&mu_);
-  if (draining_) {
-    Log("draining: LoadJob %s dropped", message.job_id());
-    return;
-  }
   if (!jobs_.emplace(message.job_id(), job).second) {
-    Log("job %s is already loaded; repeated LoadJob ignored",
-        message.job_id());
+    Log("job %s is already loaded; repeated LoadJob ignored", message.job_id());
     return;
   }
   if (job->ladder.ok()) {
-    Log("job %s loaded: \"%s\", %d rungs on %s", job->id,
-        message.spec().name(), job->ladder->size(), job->platform);
+    Log("job %s loaded: \"%s\", %d rungs on %s", job->id, message.spec().name(),
+        job->ladder->size(), job->platform);
   } else {
     Log("job %s loaded with an unusable ladder (its replicas will fail): %s",
         job->id, job->ladder.status().ToString());
@@ -164,11 +157,6 @@ void ReplicaHost::LoadJob(const v1::LoadJob& message) {
 void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   std::shared_ptr<Hosted> superseded;  // destroyed after unlocking
   absl::MutexLock lock(&mu_);
-  if (draining_) {
-    Log("draining: LoadReplica %s/%d epoch %d dropped", message.job_id(),
-        message.replica(), message.epoch());
-    return;
-  }
   const Key key(message.job_id(), message.replica());
   if (auto it = replicas_.find(key); it != replicas_.end()) {
     if (it->second->epoch >= message.epoch()) {
@@ -190,9 +178,10 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
         "job ", message.job_id(),
         " is not loaded on this worker: LoadJob must precede LoadReplica in "
         "every session"));
-  } else if (static_cast<int>(replicas_.size()) >= options_.max_replicas) {
+  } else if (const int hosting = HostingLocked();
+             hosting >= options_.max_replicas) {
     hosted->load_error = absl::ResourceExhaustedError(
-        absl::StrCat("this worker already hosts ", replicas_.size(),
+        absl::StrCat("this worker already hosts ", hosting,
                      " replicas, its --max_replicas"));
   }
   replicas_[key] = hosted;
@@ -206,11 +195,6 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
 
 void ReplicaHost::Order(const v1::SegmentOrder& message) {
   absl::MutexLock lock(&mu_);
-  if (draining_) {
-    Log("draining: SegmentOrder %s/%d round %d dropped", message.job_id(),
-        message.replica(), message.round());
-    return;
-  }
   std::shared_ptr<Hosted> hosted = FindLocked(
       message.job_id(), message.replica(), message.epoch(), "SegmentOrder");
   if (hosted == nullptr) return;
@@ -238,12 +222,12 @@ void ReplicaHost::Release(const v1::ReleaseReplica& message) {
   // Orders not started yet go with the replica: its state is reported
   // without them and the coordinator re-issues them to the new host.
   std::deque<Work>& queue = hosted->queue;
-  queue.erase(std::remove_if(queue.begin(), queue.end(),
-                             [](const Work& work) {
-                               return std::holds_alternative<v1::SegmentOrder>(
-                                   work);
-                             }),
-              queue.end());
+  queue.erase(
+      std::remove_if(queue.begin(), queue.end(),
+                     [](const Work& work) {
+                       return std::holds_alternative<v1::SegmentOrder>(work);
+                     }),
+      queue.end());
   Enqueue(hosted, message);
 }
 
@@ -254,7 +238,8 @@ void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
     absl::MutexLock lock(&mu_);
     const bool had_job = jobs_.erase(message.job_id()) > 0;
     // Keys sort by job first, so the job's replicas are one range.
-    for (auto it = replicas_.lower_bound(Key(message.job_id(), std::numeric_limits<int>::min()));
+    for (auto it = replicas_.lower_bound(
+             Key(message.job_id(), std::numeric_limits<int>::min()));
          it != replicas_.end() && it->first.first == message.job_id();) {
       std::shared_ptr<Hosted> hosted = (it++)->second;
       dropped.push_back(DropLocked(hosted));
@@ -266,11 +251,6 @@ void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
     idle_now = IdleLocked();
   }
   if (idle_now) output_->OnIdle();
-}
-
-void ReplicaHost::BeginDrain() {
-  absl::MutexLock lock(&mu_);
-  draining_ = true;
 }
 
 void ReplicaHost::DropAll() {
@@ -389,9 +369,9 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
     if (!status.ok()) {
       // The job is fine; the state the coordinator sent is not: not an
       // invalid_input failure.
-      status = absl::DataLossError(absl::StrCat(
-          "the state sent with LoadReplica cannot be restored: ",
-          status.message()));
+      status = absl::DataLossError(
+          absl::StrCat("the state sent with LoadReplica cannot be restored: ",
+                       status.message()));
     }
   }
   if (status.ok()) {
@@ -406,7 +386,8 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
 
 std::optional<v1::WorkerMessage> ReplicaHost::Segment(
     Hosted& hosted, const v1::SegmentOrder& message) {
-  if (hosted.engine == nullptr) return SegmentFailed(message, hosted.load_error);
+  if (hosted.engine == nullptr)
+    return SegmentFailed(message, hosted.load_error);
   const absl::Time start = absl::Now();
   absl::StatusOr<runner::SegmentResult> result =
       runner::ExecuteOrder(*hosted.engine, ToRunnerOrder(message));
@@ -438,9 +419,8 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
   if (!state.ok()) {
     // No message can carry this; the coordinator falls back to its last
     // checkpoint as it does for a lost worker.
-    Log("replica %s/%d epoch %d released without its state: %s",
-        hosted.job_id, hosted.replica, hosted.epoch,
-        state.status().ToString());
+    Log("replica %s/%d epoch %d released without its state: %s", hosted.job_id,
+        hosted.replica, hosted.epoch, state.status().ToString());
     return std::nullopt;
   }
   v1::WorkerMessage reply;
@@ -462,6 +442,12 @@ std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::DropLocked(
   return hosted;
 }
 
+int ReplicaHost::HostingLocked() const {
+  int hosting = 0;
+  for (const auto& [key, hosted] : replicas_) hosting += !hosted->released;
+  return hosting;
+}
+
 bool ReplicaHost::IdleLocked() const {
   return replicas_.empty() && running_ == 0;
 }
@@ -471,8 +457,8 @@ std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::FindLocked(
     const char* what) const {
   auto it = replicas_.find(Key(job_id, replica));
   if (it == replicas_.end()) {
-    Log("%s for %s/%d epoch %d dropped: replica not hosted here", what,
-        job_id, replica, epoch);
+    Log("%s for %s/%d epoch %d dropped: replica not hosted here", what, job_id,
+        replica, epoch);
     return nullptr;
   }
   if (it->second->epoch != epoch) {

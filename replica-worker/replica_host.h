@@ -21,10 +21,15 @@
 #include "absl/synchronization/mutex.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
+#include "lib/runner/driver.h"
 #include "replex/v1/worker.pb.h"
 #include "replica-worker/executor.h"
 
 namespace replex::worker {
+
+// The order as runner::ExecuteOrder takes it (want_positions stays false:
+// the protocol has no field for positions).
+runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message);
 
 // Where the host's messages go (the session's current stream).
 class HostOutput {
@@ -43,8 +48,10 @@ struct HostOptions {
   // Segments run concurrently; CPU Contexts get cores / slots threads each
   // (runner::EngineOptionsFor).
   int slots = 1;
-  // Replicas hosted at once; LoadReplica beyond this fails the replica's
-  // orders with RESOURCE_EXHAUSTED.
+  // Replicas hosted at once, not counting those being released (the
+  // coordinator reuses a freed place right after its ReleaseReplica);
+  // LoadReplica beyond this fails the replica's orders with
+  // RESOURCE_EXHAUSTED.
   int max_replicas = 256;
   // OpenCL/CUDA devices; given to every Context as DeviceIndex unless the
   // job's platform_properties sets one.
@@ -61,6 +68,9 @@ struct HostOptions {
 //  * Orders for a replica that is not hosted, or tagged with another epoch,
 //    or with a round not above the last one accepted for that epoch
 //    (duplicates), are dropped: messages are idempotent.
+//  * Draining changes nothing here: the session's Goodbye asks the
+//    coordinator to move the replicas away, and until it has, they keep
+//    serving orders (dropping them would stall their jobs' rounds).
 //  * Failures become SegmentFailed for the order that meets them;
 //    invalid_input is set for INVALID_ARGUMENT, i.e. when the job itself is
 //    wrong (unreadable System, unknown ladder parameter, bad rung).
@@ -94,9 +104,6 @@ class ReplicaHost {
   // the job finishes but its result is not sent.
   void UnloadJob(const v1::UnloadJob& message);
 
-  // Draining: LoadJob, LoadReplica and SegmentOrder are dropped from now on;
-  // work accepted before still runs, and releases and unloads still apply.
-  void BeginDrain();
   // Forgets every job and replica (the session ended: the coordinator will
   // reassign them with new epochs); running segments finish unreported.
   void DropAll();
@@ -124,14 +131,16 @@ class ReplicaHost {
                                         const v1::LoadReplica& message);
   std::optional<v1::WorkerMessage> Segment(Hosted& hosted,
                                            const v1::SegmentOrder& message);
-  std::optional<v1::WorkerMessage> SaveState(
-      Hosted& hosted, const v1::ReleaseReplica& message);
+  std::optional<v1::WorkerMessage> SaveState(Hosted& hosted,
+                                             const v1::ReleaseReplica& message);
   // Marks `hosted` dropped and removes it from replicas_ if it is the hosted
   // copy; the returned pointer lets the caller destroy its Context after
   // unlocking.
   std::shared_ptr<Hosted> DropLocked(const std::shared_ptr<Hosted>& hosted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replicas that count against max_replicas: hosted and not being released.
+  int HostingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The hosted replica `job_id`/`replica` if its epoch is `epoch`, else null
   // (logging why the message naming it is dropped).
   std::shared_ptr<Hosted> FindLocked(const std::string& job_id, int replica,
@@ -145,7 +154,6 @@ class ReplicaHost {
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, std::shared_ptr<Hosted>> replicas_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;
 
   // Last member: destroyed first, while everything its tasks touch exists.
   std::unique_ptr<Executor> executor_;

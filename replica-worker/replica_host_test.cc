@@ -9,17 +9,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/engine/engine.h"
-#include "lib/runner/driver.h"
-#include "lib/spec/spec.h"
 #include "replica-worker/test_util.h"
 
 namespace replex::worker {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Count;
+using testing::DirectRun;
 using testing::ExampleSpec;
+using ::testing::HasSubstr;
 using testing::MakeLoadJob;
 using testing::MakeLoadReplica;
 using testing::MakeOrder;
@@ -31,62 +29,13 @@ constexpr char kHremd[] = "examples/harmonic-oscillator/hremd.yaml";
 constexpr char kJob[] = "job-1";
 constexpr int kSteps = 50;
 
-// The same job run straight through the engine and runner::ExecuteOrder:
-// what the host must reproduce bit for bit (Reference platform).
-class DirectRun {
- public:
-  explicit DirectRun(const v1::JobSpec& spec)
-      : options_(runner::EngineOptionsFor(spec, 1)) {
-    auto model =
-        engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
-    EXPECT_TRUE(model.ok()) << model.status();
-    model_ = *model;
-    auto ladder = spec::BuildLadder(spec.ladder());
-    EXPECT_TRUE(ladder.ok()) << ladder.status();
-    ladder_ = std::make_unique<exchange::Ladder>(*ladder);
-  }
-
-  std::unique_ptr<engine::Replica> Create(int rung, uint64_t seed) {
-    auto replica =
-        engine::Replica::Create(model_, options_, *ladder_, rung, seed);
-    EXPECT_TRUE(replica.ok()) << replica.status();
-    return replica.ok() ? *std::move(replica) : nullptr;
-  }
-
-  static runner::SegmentResult Execute(engine::Replica& replica,
-                                       const v1::SegmentOrder& message) {
-    runner::SegmentOrder order;
-    order.round = message.round();
-    order.replica = message.replica();
-    order.rung = message.rung();
-    order.steps = message.steps();
-    order.segment_seed = message.segment_seed();
-    order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
-                                message.evaluate_rungs().end());
-    auto result = runner::ExecuteOrder(replica, order);
-    EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? *result : runner::SegmentResult();
-  }
-
-  static std::string State(engine::Replica& replica) {
-    auto state = replica.Save();
-    EXPECT_TRUE(state.ok()) << state.status();
-    return state.ok() ? state->Serialize() : "";
-  }
-
- private:
-  engine::EngineOptions options_;
-  std::shared_ptr<const engine::Model> model_;
-  std::unique_ptr<exchange::Ladder> ladder_;
-};
-
 class ReplicaHostTest : public ::testing::Test {
  protected:
   explicit ReplicaHostTest(HostOptions options = HostOptions()) {
     auto executor = std::make_unique<testing::ManualExecutor>();
     executor_ = executor.get();
-    host_ = std::make_unique<ReplicaHost>(options, std::move(executor),
-                                          &output_);
+    host_ =
+        std::make_unique<ReplicaHost>(options, std::move(executor), &output_);
   }
 
   // Loads `spec` as kJob.
@@ -158,10 +107,8 @@ TEST_F(ReplicaHostTest, StaleEpochsAndUnknownReplicasAreDropped) {
   host_->Order(order);
   const std::vector<v1::WorkerMessage> sent = Run();
   ASSERT_EQ(sent.size(), 1u);
-  DirectRun direct(spec);
-  auto replica = direct.Create(0, 5);
   EXPECT_EQ(sent[0].segment_done().potential_kj_mol(),
-            DirectRun::Execute(*replica, order).potential_kj_mol);
+            DirectRun(spec).FirstSegment(0, 5, order).potential_kj_mol);
 }
 
 TEST_F(ReplicaHostTest, NewerEpochReplacesTheHostedReplica) {
@@ -188,10 +135,8 @@ TEST_F(ReplicaHostTest, DuplicateOrderRunsOnce) {
   const std::vector<v1::WorkerMessage> sent = Run();
   ASSERT_EQ(sent.size(), 1u);
   // One segment's worth of dynamics, not two.
-  DirectRun direct(spec);
-  auto replica = direct.Create(1, 5);
   EXPECT_EQ(sent[0].segment_done().potential_kj_mol(),
-            DirectRun::Execute(*replica, order).potential_kj_mol);
+            DirectRun(spec).FirstSegment(1, 5, order).potential_kj_mol);
 }
 
 TEST_F(ReplicaHostTest, ReleasedStateRestoresToTheSameState) {
@@ -357,26 +302,30 @@ TEST_F(SmallHostTest, ReplicasBeyondMaxReplicasFailTheirOrders) {
   }
 }
 
-TEST_F(ReplicaHostTest, DrainTakesNoNewWorkButFinishesAcceptedWork) {
+TEST_F(SmallHostTest, AReleasedPlaceCanBeReusedAtOnce) {
+  // The coordinator sends LoadReplica for the freed place right after the
+  // ReleaseReplica, before the release has run.
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Release(MakeRelease(kJob, 0, 1, true));
+  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 1, 5));
+  host_->Order(MakeOrder(kJob, 1, 0, 1, 1, kSteps, 9));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  EXPECT_EQ(Count(sent, v1::WorkerMessage::kReplicaState), 1);
+  EXPECT_EQ(Count(sent, v1::WorkerMessage::kSegmentDone), 1);
+}
+
+TEST_F(ReplicaHostTest, ReleasingTheLastReplicaMakesTheHostIdle) {
   LoadJob(ExampleSpec(kTremd));
   host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
   host_->Order(MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9));
-  host_->BeginDrain();
-  host_->LoadJob(MakeLoadJob("job-2", ExampleSpec(kTremd)));
-  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 1, 5));
-  host_->Order(MakeOrder(kJob, 0, 1, 1, 0, kSteps, 9));
-  std::vector<v1::WorkerMessage> sent = Run();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].segment_done().round(), 0);
-  EXPECT_EQ(host_->hosted_jobs(), 1);
-  EXPECT_EQ(host_->hosted_replicas(), 1);
+  Run();
   EXPECT_FALSE(host_->idle());
-
   const int idle_before = output_.idle_calls();
   host_->Release(MakeRelease(kJob, 0, 1, true));
-  sent = Run();
-  ASSERT_EQ(sent.size(), 2u);
-  EXPECT_TRUE(sent[1].has_replica_state());
+  EXPECT_FALSE(host_->idle());  // until the state has been sent
+  const std::vector<v1::WorkerMessage> sent = Run();
+  EXPECT_TRUE(sent.back().has_replica_state());
   EXPECT_TRUE(host_->idle());
   EXPECT_GT(output_.idle_calls(), idle_before);
 }

@@ -102,11 +102,11 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
     absl::Time deadline;
     {
       absl::MutexLock lock(&mu_);
-      const absl::Time wake =
-          goodbye_sent_ ? std::min(next_heartbeat, drain_deadline_)
-                        : next_heartbeat;
-      mu_.AwaitWithDeadline(
-          absl::Condition(this, &Session::SupervisorHasWork), wake);
+      const absl::Time wake = goodbye_sent_
+                                  ? std::min(next_heartbeat, drain_deadline_)
+                                  : next_heartbeat;
+      mu_.AwaitWithDeadline(absl::Condition(this, &Session::SupervisorHasWork),
+                            wake);
       ended = stream_ended_;
       welcomed = std::exchange(welcome_pending_, false);
       interval = heartbeat_interval_;
@@ -119,12 +119,10 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
     if (ended) break;
     const absl::Time now = absl::Now();
     if (welcomed) {
-      next_heartbeat = interval > absl::ZeroDuration()
-                           ? now + interval
-                           : absl::InfiniteFuture();
+      next_heartbeat = interval > absl::ZeroDuration() ? now + interval
+                                                       : absl::InfiniteFuture();
     }
     if (start_drain) {
-      host->BeginDrain();
       v1::WorkerMessage goodbye;
       goodbye.mutable_goodbye()->set_reason("draining (SIGTERM)");
       Send(goodbye);

@@ -44,9 +44,11 @@ struct SessionOptions {
 // dropped (the coordinator reassigns those replicas with new epochs) and the
 // session reconnects after a backoff that resets at each Welcome.
 //
-// Drain: stop taking work (host), send Goodbye, keep answering releases
-// while accepted work finishes, and close the stream once the host is idle
-// or drain_grace has passed; then Run returns.
+// Drain: send Goodbye (the coordinator then places nothing new here and
+// moves the replicas away at their jobs' next round boundaries), keep serving
+// orders and releases meanwhile, and close the stream (WritesDone) once the
+// host is idle -- every replica released -- or drain_grace has passed; then
+// Run returns. Reconnecting stops once a drain has begun.
 //
 // Thread-safe: Run on one thread; Drain, Send and OnIdle from any.
 class Session : public HostOutput {

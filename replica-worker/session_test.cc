@@ -8,9 +8,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/engine/engine.h"
-#include "lib/runner/driver.h"
-#include "lib/spec/spec.h"
 #include "replica-worker/executor.h"
 #include "replica-worker/test_util.h"
 
@@ -31,8 +28,7 @@ using testing::Wrap;
 constexpr char kJob[] = "job-1";
 constexpr int kSteps = 50;
 
-FakeStreamPeer::Predicate Has(v1::WorkerMessage::MessageCase kind,
-                              int n = 1) {
+FakeStreamPeer::Predicate Has(v1::WorkerMessage::MessageCase kind, int n = 1) {
   return [kind, n](const std::vector<v1::WorkerMessage>& sent) {
     return Count(sent, kind) >= n;
   };
@@ -75,8 +71,8 @@ class SessionTest : public ::testing::Test {
 
   // Hosts replica 0 of the harmonic-oscillator job on `peer`.
   void HostReplica(FakeStreamPeer& peer, int64_t epoch) {
-    peer.Push(Wrap(MakeLoadJob(kJob, ExampleSpec(
-                                         "examples/harmonic-oscillator/job.yaml"))));
+    peer.Push(Wrap(MakeLoadJob(
+        kJob, ExampleSpec("examples/harmonic-oscillator/job.yaml"))));
     peer.Push(Wrap(MakeLoadReplica(kJob, 0, epoch, 1, 5)));
   }
 
@@ -104,27 +100,19 @@ TEST_F(SessionTest, RegistersThenRunsOrdersAndDrains) {
   peer->Push(Wrap(order));
   ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kSegmentDone)));
 
-  // The same segment straight through the engine.
-  const v1::JobSpec spec = ExampleSpec("examples/harmonic-oscillator/job.yaml");
-  auto model =
-      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
-  ASSERT_TRUE(model.ok());
-  auto replica = engine::Replica::Create(
-      *model, runner::EngineOptionsFor(spec, 2),
-      *spec::BuildLadder(spec.ladder()), 1, 5);
-  ASSERT_TRUE(replica.ok());
-  runner::SegmentOrder direct;
-  direct.rung = 1;
-  direct.steps = kSteps;
-  direct.segment_seed = 9;
-  auto expected = runner::ExecuteOrder(**replica, direct);
-  ASSERT_TRUE(expected.ok());
-  EXPECT_EQ(peer->sent().back().segment_done().potential_kj_mol(),
-            expected->potential_kj_mol);
+  // Bit for bit what the same segment gives straight through the engine.
+  EXPECT_EQ(
+      peer->sent().back().segment_done().potential_kj_mol(),
+      testing::DirectRun(ExampleSpec("examples/harmonic-oscillator/job.yaml"))
+          .FirstSegment(1, 5, order)
+          .potential_kj_mol);
 
-  // SIGTERM: Goodbye, then the coordinator takes the replica back.
+  // SIGTERM: Goodbye; the replica keeps serving orders until the
+  // coordinator takes it back.
   session_->Drain();
   ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kGoodbye)));
+  peer->Push(Wrap(MakeOrder(kJob, 0, 1, 4, 1, kSteps, 10)));
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kSegmentDone, 2)));
   EXPECT_FALSE(peer->send_closed());  // still holds a replica
   peer->Push(Wrap(MakeRelease(kJob, 0, 4, /*want_state=*/true)));
   ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kReplicaState)));

@@ -193,9 +193,48 @@ void FakeCoordinatorClient::AwaitAttempts(int n) {
   mu_.AwaitWithTimeout(absl::Condition(&reached), kGuard);
 }
 
+DirectRun::DirectRun(const v1::JobSpec& spec)
+    : options_(runner::EngineOptionsFor(spec, 1)) {
+  auto model =
+      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (model.ok()) model_ = *model;
+  auto ladder = spec::BuildLadder(spec.ladder());
+  EXPECT_TRUE(ladder.ok()) << ladder.status();
+  if (ladder.ok()) ladder_ = std::make_unique<exchange::Ladder>(*ladder);
+}
+
+std::unique_ptr<engine::Replica> DirectRun::Create(int rung, uint64_t seed) {
+  if (ladder_ == nullptr) return nullptr;
+  auto replica =
+      engine::Replica::Create(model_, options_, *ladder_, rung, seed);
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  return replica.ok() ? *std::move(replica) : nullptr;
+}
+
+runner::SegmentResult DirectRun::Execute(engine::Replica& replica,
+                                         const v1::SegmentOrder& order) {
+  auto result = runner::ExecuteOrder(replica, ToRunnerOrder(order));
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : runner::SegmentResult();
+}
+
+runner::SegmentResult DirectRun::FirstSegment(int rung, uint64_t seed,
+                                              const v1::SegmentOrder& order) {
+  std::unique_ptr<engine::Replica> replica = Create(rung, seed);
+  return replica != nullptr ? Execute(*replica, order)
+                            : runner::SegmentResult();
+}
+
+std::string DirectRun::State(engine::Replica& replica) {
+  auto state = replica.Save();
+  EXPECT_TRUE(state.ok()) << state.status();
+  return state.ok() ? state->Serialize() : "";
+}
+
 v1::JobSpec ExampleSpec(const std::string& relative_path) {
-  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(
-      std::string(REPLEX_SOURCE_DIR) + "/" + relative_path);
+  absl::StatusOr<v1::JobSpec> spec =
+      spec::LoadYamlFile(std::string(REPLEX_SOURCE_DIR) + "/" + relative_path);
   EXPECT_TRUE(spec.ok()) << spec.status();
   return spec.ok() ? *spec : v1::JobSpec();
 }
@@ -208,8 +247,7 @@ v1::LoadJob MakeLoadJob(const std::string& job_id, const v1::JobSpec& spec) {
 }
 
 v1::LoadReplica MakeLoadReplica(const std::string& job_id, int replica,
-                                int64_t epoch, int rung,
-                                uint64_t velocity_seed,
+                                int64_t epoch, int rung, uint64_t velocity_seed,
                                 const std::string& state) {
   v1::LoadReplica message;
   message.set_job_id(job_id);
@@ -254,33 +292,20 @@ v1::UnloadJob MakeUnload(const std::string& job_id) {
   return message;
 }
 
-v1::CoordinatorMessage Wrap(const v1::LoadJob& message) {
+v1::CoordinatorMessage Wrap(const google::protobuf::Message& message) {
+  // The oneof has one field per message type.
   v1::CoordinatorMessage wrapped;
-  *wrapped.mutable_load_job() = message;
-  return wrapped;
-}
-
-v1::CoordinatorMessage Wrap(const v1::LoadReplica& message) {
-  v1::CoordinatorMessage wrapped;
-  *wrapped.mutable_load_replica() = message;
-  return wrapped;
-}
-
-v1::CoordinatorMessage Wrap(const v1::SegmentOrder& message) {
-  v1::CoordinatorMessage wrapped;
-  *wrapped.mutable_segment_order() = message;
-  return wrapped;
-}
-
-v1::CoordinatorMessage Wrap(const v1::ReleaseReplica& message) {
-  v1::CoordinatorMessage wrapped;
-  *wrapped.mutable_release_replica() = message;
-  return wrapped;
-}
-
-v1::CoordinatorMessage Wrap(const v1::UnloadJob& message) {
-  v1::CoordinatorMessage wrapped;
-  *wrapped.mutable_unload_job() = message;
+  const google::protobuf::Descriptor* type = message.GetDescriptor();
+  const google::protobuf::Descriptor* wrapper = wrapped.GetDescriptor();
+  for (int i = 0; i < wrapper->field_count(); ++i) {
+    if (wrapper->field(i)->message_type() == type) {
+      wrapped.GetReflection()
+          ->MutableMessage(&wrapped, wrapper->field(i))
+          ->CopyFrom(message);
+      return wrapped;
+    }
+  }
+  ADD_FAILURE() << type->full_name() << " is not a CoordinatorMessage";
   return wrapped;
 }
 

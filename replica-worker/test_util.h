@@ -12,6 +12,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "lib/engine/engine.h"
+#include "lib/exchange/ladder.h"
+#include "lib/runner/driver.h"
 #include "replex/v1/job.pb.h"
 #include "replex/v1/worker.pb.h"
 #include "replica-worker/coordinator_client.h"
@@ -114,13 +117,34 @@ class FakeCoordinatorClient : public CoordinatorClient {
   std::vector<std::shared_ptr<FakeStreamPeer>> streams_ ABSL_GUARDED_BY(mu_);
 };
 
+// A job run straight through the engine and runner::ExecuteOrder: what the
+// worker must reproduce bit for bit (Reference platform). Failures are test
+// failures.
+class DirectRun {
+ public:
+  explicit DirectRun(const v1::JobSpec& spec);
+
+  std::unique_ptr<engine::Replica> Create(int rung, uint64_t seed);
+  static runner::SegmentResult Execute(engine::Replica& replica,
+                                       const v1::SegmentOrder& order);
+  // `order` on a new replica created at `rung` from `seed`.
+  runner::SegmentResult FirstSegment(int rung, uint64_t seed,
+                                     const v1::SegmentOrder& order);
+  // Save() serialized.
+  static std::string State(engine::Replica& replica);
+
+ private:
+  engine::EngineOptions options_;
+  std::shared_ptr<const engine::Model> model_;
+  std::unique_ptr<exchange::Ladder> ladder_;
+};
+
 // The example job at `relative_path` in the source tree, defaults applied.
 v1::JobSpec ExampleSpec(const std::string& relative_path);
 
 v1::LoadJob MakeLoadJob(const std::string& job_id, const v1::JobSpec& spec);
 v1::LoadReplica MakeLoadReplica(const std::string& job_id, int replica,
-                                int64_t epoch, int rung,
-                                uint64_t velocity_seed,
+                                int64_t epoch, int rung, uint64_t velocity_seed,
                                 const std::string& state = "");
 v1::SegmentOrder MakeOrder(const std::string& job_id, int replica,
                            int64_t round, int64_t epoch, int rung, int steps,
@@ -130,12 +154,9 @@ v1::ReleaseReplica MakeRelease(const std::string& job_id, int replica,
                                int64_t epoch, bool want_state);
 v1::UnloadJob MakeUnload(const std::string& job_id);
 
-// Each message wrapped for the stream.
-v1::CoordinatorMessage Wrap(const v1::LoadJob& message);
-v1::CoordinatorMessage Wrap(const v1::LoadReplica& message);
-v1::CoordinatorMessage Wrap(const v1::SegmentOrder& message);
-v1::CoordinatorMessage Wrap(const v1::ReleaseReplica& message);
-v1::CoordinatorMessage Wrap(const v1::UnloadJob& message);
+// `message` (LoadJob, LoadReplica, ...) as the CoordinatorMessage carrying
+// it.
+v1::CoordinatorMessage Wrap(const google::protobuf::Message& message);
 v1::CoordinatorMessage Welcome(int64_t heartbeat_interval_ms);
 
 // How many of `messages` are of the given kind.
