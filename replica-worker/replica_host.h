@@ -96,9 +96,10 @@ class ReplicaHost {
   void LoadReplica(const v1::LoadReplica& message);
   // Queues a segment; on completion sends SegmentDone or SegmentFailed.
   void Order(const v1::SegmentOrder& message);
-  // Cancels the replica's queued (not yet started) orders, waits for the
-  // running one, sends a ReplicaStateReport when want_state, then stops
-  // hosting it. Ignored unless the epoch matches.
+  // Cancels the replica's queued (not yet started) orders and queues the
+  // release behind the running one (the caller does not wait): it sends a
+  // ReplicaStateReport when want_state, then stops hosting the replica.
+  // Ignored unless the epoch matches.
   void Release(const v1::ReleaseReplica& message);
   // Drops the job, its replicas and their queued work; a running segment of
   // the job finishes but its result is not sent.
