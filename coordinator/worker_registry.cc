@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/log.h"
 #include "coordinator/placement.h"
+#include "lib/exchange/rng.h"
 
 namespace replex::coordinator {
 
@@ -398,8 +399,17 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
       // The rung the state was made at, so that the order's rung change
       // rescales velocities as it would have on the old host.
       body.set_rung(replica.rung);
+      // Epoch 1 draws the same velocities as embedded mode. Later epochs
+      // restore velocities from the state, but on platforms with a
+      // per-Context noise stream (CPU, GPU) this seed starts that stream:
+      // a fresh one per epoch keeps a moved replica from replaying the
+      // random forces of its first Context.
+      const uint64_t velocity_seed =
+          runner::VelocitySeed(job->spec->seed(), order.replica);
       body.set_velocity_seed(
-          runner::VelocitySeed(job->spec->seed(), order.replica));
+          replica.epoch == 1
+              ? velocity_seed
+              : exchange::DeriveSeed(velocity_seed, replica.epoch));
       body.set_state(std::move(replica.state));
       replica.state.clear();
       Send(host, std::move(load));

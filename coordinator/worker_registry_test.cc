@@ -185,6 +185,8 @@ TEST_F(WorkerRegistryTest, AWorkerJoiningMidJobGetsReplicasAtTheNextRound) {
   EXPECT_EQ(load.epoch(), 2);
   EXPECT_EQ(load.state(), "state of j1/2 after round 0");
   EXPECT_EQ(load.rung(), 2);  // where it ran in round 0
+  // A new noise stream for the new Context, not a replay of the first.
+  EXPECT_NE(load.velocity_seed(), runner::VelocitySeed(17, 2));
   EXPECT_EQ(at_b[3].segment_order().epoch(), 2);
   EXPECT_EQ(at_b[3].segment_order().round(), 1);
   EXPECT_EQ(at_b[3].segment_order().rung(), rungs_after_round0[2]);
