@@ -201,6 +201,12 @@ absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view job_id) {
     // and leaves the state alone.
     record.executor->Release(absl::CancelledError("the job was cancelled"));
   }
+  if (!record.thread.joinable()) {
+    // Never started: no thread will free the spec (which carries the whole
+    // System) and the driver's statistics, so free them here.
+    record.driver.reset();
+    record.spec.reset();
+  }
   SetState(record, v1::CANCELLED, "");
   StartQueuedLocked();
   return record.job;

@@ -76,6 +76,14 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
         hello.max_replicas(),
         ") must be at least 1: segments run at once and replicas hosted"));
   }
+  // Capacity is summed over workers in int: bounds keep the sums exact.
+  constexpr int kMaxSlots = 4096, kMaxReplicasPerWorker = 1 << 20;
+  if (hello.slots() > kMaxSlots || hello.max_replicas() > kMaxReplicasPerWorker) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Register.slots (", hello.slots(), ") must be at most ", kMaxSlots,
+        " and Register.max_replicas (", hello.max_replicas(),
+        ") at most ", kMaxReplicasPerWorker));
+  }
   if (hello.platform().empty()) {
     return absl::InvalidArgumentError(
         "Register.platform is empty; name the OpenMM platform the worker runs "

@@ -4,6 +4,7 @@
 #include "coordinator/worker_registry.h"
 
 #include <map>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <tuple>
@@ -265,6 +266,19 @@ TEST_F(WorkerRegistryTest, AnIdleWorkerMayLeaveWithoutGoodbye) {
   ASSERT_TRUE(Round("j1", *job).ok());
   EXPECT_TRUE(idle.Leave().ok());
   EXPECT_TRUE(Round("j1", *job).ok());
+}
+
+TEST_F(WorkerRegistryTest, AbsurdCapacitiesAreRefusedNotSummed) {
+  // Capacities are summed in int; two INT_MAX workers would overflow.
+  v1::Register hello;
+  hello.set_worker_name("huge");
+  hello.set_slots(1);
+  hello.set_max_replicas(std::numeric_limits<int32_t>::max());
+  hello.set_platform("CPU");
+  const auto session = registry_.Connect(hello, [] {});
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(session.status().message()),
+              HasSubstr("max_replicas"));
 }
 
 TEST_F(WorkerRegistryTest, ASilentWorkerIsLostAtTheHeartbeatTimeout) {

@@ -416,18 +416,18 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
           ? hosted.engine->Save()
           : absl::FailedPreconditionError(absl::StrCat(
                 "it was never loaded: ", hosted.load_error.message()));
-  if (!state.ok()) {
-    // No message can carry this; the coordinator falls back to its last
-    // checkpoint as it does for a lost worker.
-    Log("replica %s/%d epoch %d released without its state: %s", hosted.job_id,
-        hosted.replica, hosted.epoch, state.status().ToString());
-    return std::nullopt;
-  }
   v1::WorkerMessage reply;
   v1::ReplicaStateReport& report = *reply.mutable_replica_state();
   report.set_job_id(hosted.job_id);
   report.set_replica(hosted.replica);
   report.set_epoch(hosted.epoch);
+  if (!state.ok()) {
+    // An empty state tells the coordinator the move failed, so it fails the
+    // job with a reason instead of waiting for a state that never comes.
+    Log("replica %s/%d epoch %d released without its state: %s", hosted.job_id,
+        hosted.replica, hosted.epoch, state.status().ToString());
+    return reply;
+  }
   report.set_rung(hosted.engine->rung());
   report.set_state(state->Serialize());
   return reply;

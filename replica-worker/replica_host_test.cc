@@ -247,6 +247,22 @@ TEST_F(ReplicaHostTest, BadSystemXmlFailsOrdersAsInvalidInput) {
   }
 }
 
+TEST_F(ReplicaHostTest, AStateThatCannotBeSavedIsReportedEmpty) {
+  // The replica never loaded, so there is no state; an empty report lets the
+  // coordinator fail the move at once instead of waiting for it forever.
+  v1::JobSpec spec = ExampleSpec(kTremd);
+  spec.set_system_xml("<System this is not XML");
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  host_->Release(MakeRelease(kJob, 0, 1, /*want_state=*/true));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_replica_state()) << sent[0].DebugString();
+  EXPECT_EQ(sent[0].replica_state().replica(), 0);
+  EXPECT_EQ(sent[0].replica_state().epoch(), 1);
+  EXPECT_TRUE(sent[0].replica_state().state().empty());
+}
+
 TEST_F(ReplicaHostTest, UnknownLadderParameterIsInvalidInput) {
   v1::JobSpec spec = ExampleSpec(kHremd);
   spec.mutable_ladder()->mutable_parameters(0)->set_name("NoSuchParameter");

@@ -36,7 +36,9 @@ using v1::Range;
 // Limits that keep a mistaken or hostile spec from exhausting the
 // coordinator's memory or time; far above any real job (tens to hundreds of
 // rungs, a handful of parameters).
-constexpr int kMaxRungs = 100000;
+// The coordinator keeps O(rungs^2) statistics per job (the transition
+// counts), so the cap bounds its memory: 4096 rungs is 128 MiB.
+constexpr int kMaxRungs = 4096;
 constexpr int kMaxParameters = 64;
 constexpr int64_t kMaxSwapAttempts = 1000000000;
 

@@ -232,9 +232,9 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
        kInvalid,
        {"ladder.n_rungs", "0 replicas requested", "set ladder.n_rungs"}},
       {"too many rungs",
-       {{"n_rungs: 4", "n_rungs: 100001"}},
+       {{"n_rungs: 4", "n_rungs: 4097"}},
        kInvalid,
-       {"ladder.n_rungs", "100000"}},
+       {"ladder.n_rungs", "4096"}},
       {"non-increasing temperatures",
        {{"[300, 320, 340, 360]", "[300, 340, 320, 360]"}},
        kInvalid,
@@ -467,14 +467,14 @@ TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
        [](v1::JobSpec& s) {
          s.mutable_ladder()->set_n_rungs(std::numeric_limits<int32_t>::max());
        },
-       {"ladder.n_rungs", "100000"}},
+       {"ladder.n_rungs", "4096"}},
       {"too many explicit temperatures",
        [](v1::JobSpec& s) {
          v1::Ladder& ladder = *s.mutable_ladder();
          ladder.Clear();
-         for (int k = 0; k <= 100000; ++k) ladder.add_temperatures_k(300 + k);
+         for (int k = 0; k <= 4096; ++k) ladder.add_temperatures_k(300 + k);
        },
-       {"ladder.temperatures_k", "100000"}},
+       {"ladder.temperatures_k", "4096"}},
       {"too many parameters",
        [](v1::JobSpec& s) {
          for (int i = 0; i < 64; ++i) {
