@@ -94,8 +94,12 @@ bool JobWatch::ended() const {
 
 // ---- JobManager ----
 
-JobManager::JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed)
-    : pool_(pool), clock_(clock), id_rng_(id_seed) {
+JobManager::JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed,
+                       std::vector<JobObserver*> observers)
+    : pool_(pool),
+      clock_(clock),
+      observers_(std::move(observers)),
+      id_rng_(id_seed) {
   pool_->SetCapacityListener([this] { StartQueued(); });
 }
 
@@ -154,6 +158,12 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
         "the coordinator is shutting down; submit the job again later");
   }
   const std::string id = NewJobId();
+  for (JobObserver* observer : observers_) {
+    if (absl::Status status = observer->OnSubmit(id, *record->spec);
+        !status.ok()) {
+      return status;
+    }
+  }
   job.set_job_id(id);
   record->seq = next_seq_++;
   LogLine(absl::StrCat(
@@ -292,26 +302,35 @@ void JobManager::StartQueuedLocked() {
 void JobManager::Run(Record* record) {
   runner::RoundDriver* driver;
   JobExecutor* executor;
+  std::shared_ptr<const v1::JobSpec> spec;
+  v1::Job job;
   {
     absl::MutexLock lock(&mu_);
     driver = record->driver.get();
     executor = record->executor.get();
+    spec = record->spec;
+    job = record->job;
   }
   absl::Status status;
+  for (JobObserver* observer : observers_) {
+    if (!status.ok()) break;
+    status = observer->OnRunning(job, *spec, driver->round());
+  }
+  const int frame_interval = spec->output().frame_interval();
   while (status.ok() && !driver->done()) {
+    const bool with_positions =
+        frame_interval > 0 && driver->round() % frame_interval == 0;
     absl::StatusOr<std::vector<runner::SegmentResult>> results =
-        executor->RunSegments(driver->Orders(/*want_positions=*/false));
+        executor->RunSegments(driver->Orders(with_positions));
     if (!results.ok()) {
       status = results.status();
       break;
     }
     absl::StatusOr<const runner::RoundDriver::Completed*> completed =
         driver->Complete(*results);
-    if (!completed.ok()) {
-      status = completed.status();
-    } else if (!PublishRound(*record, *driver, (*completed)->outcome)) {
-      status = absl::CancelledError("the job is no longer running");
-    }
+    status = completed.ok() ? PublishRound(*record, *driver, **completed,
+                                           *results, with_positions)
+                            : completed.status();
   }
 
   absl::MutexLock lock(&mu_);
@@ -332,17 +351,47 @@ void JobManager::Run(Record* record) {
   StartQueuedLocked();
 }
 
-bool JobManager::PublishRound(Record& record, const runner::RoundDriver& driver,
-                              const exchange::RoundOutcome& outcome) {
-  absl::MutexLock lock(&mu_);
-  v1::Job& job = record.job;
-  if (job.state() != v1::RUNNING) return false;
-  SetProgress(driver,
-              runner::NsPerDay(
-                  *record.spec, driver.ladder().size(), driver.round(),
-                  absl::ToDoubleSeconds(clock_->Now() - record.started_at)),
-              job);
-  job.set_workers(record.executor->workers());
+absl::Status JobManager::PublishRound(
+    Record& record, const runner::RoundDriver& driver,
+    const runner::RoundDriver::Completed& completed,
+    const std::vector<runner::SegmentResult>& results, bool with_positions) {
+  const exchange::RoundOutcome& outcome = completed.outcome;
+  v1::Job job;
+  double elapsed_seconds;
+  {
+    absl::MutexLock lock(&mu_);
+    if (record.job.state() != v1::RUNNING) {
+      return absl::CancelledError("the job is no longer running");
+    }
+    elapsed_seconds = absl::ToDoubleSeconds(clock_->Now() - record.started_at);
+    SetProgress(driver,
+                runner::NsPerDay(*record.spec, driver.ladder().size(),
+                                 driver.round(), elapsed_seconds),
+                record.job);
+    record.job.set_workers(record.executor->workers());
+    job = record.job;
+  }
+  // Observers run outside the lock (they write files) and before watchers
+  // hear of the round, so that a watcher that sees round r can read its
+  // results.
+  if (!observers_.empty()) {
+    std::vector<std::vector<engine::Vec3>> positions;
+    if (with_positions) {
+      positions.reserve(results.size());
+      for (const runner::SegmentResult& result : results) {
+        positions.push_back(result.positions_nm);
+      }
+    }
+    const runner::RoundReport report{
+        outcome,           completed.potential_kj_mol,
+        completed.reduced, driver.statistics(),
+        with_positions ? &positions : nullptr, elapsed_seconds};
+    for (JobObserver* observer : observers_) {
+      if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
+        return status;
+      }
+    }
+  }
 
   v1::JobEvent event;
   event.set_job_id(job.job_id());
@@ -356,8 +405,12 @@ bool JobManager::PublishRound(Record& record, const runner::RoundDriver& driver,
                                        outcome.pair_accepts.end());
   round.set_round_trips(job.round_trips());
   round.set_ns_per_day(job.ns_per_day());
+  absl::MutexLock lock(&mu_);
+  if (record.job.state() != v1::RUNNING) {
+    return absl::CancelledError("the job is no longer running");
+  }
   Publish(record, event);
-  return true;
+  return absl::OkStatus();
 }
 
 void JobManager::SetState(Record& record, v1::JobState state,
@@ -374,6 +427,7 @@ void JobManager::SetState(Record& record, v1::JobState state,
   *event.mutable_snapshot() = job;
   Publish(record, event);
   if (Final(state)) {
+    for (JobObserver* observer : observers_) observer->OnFinished(job);
     for (const std::shared_ptr<JobWatch>& watch : record.watchers) {
       watch->End(absl::OkStatus());
     }

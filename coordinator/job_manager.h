@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/clock.h"
+#include "coordinator/job_observer.h"
 #include "coordinator/replica_pool.h"
 #include "lib/runner/driver.h"
 #include "replex/v1/job.pb.h"
@@ -70,9 +71,11 @@ class JobWatch {
 // JobWatch's lock.
 class JobManager {
  public:
-  // `pool` and `clock` must outlive the manager. Job ids are drawn from a
-  // generator seeded with `id_seed`.
-  JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed);
+  // `pool`, `clock` and the observers must outlive the manager. Job ids are
+  // drawn from a generator seeded with `id_seed`. Observers are told in
+  // their order.
+  JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed,
+             std::vector<JobObserver*> observers = {});
   ~JobManager();  // Shutdown()
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -127,10 +130,12 @@ class JobManager {
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's thread.
   void Run(Record* record) ABSL_LOCKS_EXCLUDED(mu_);
-  // Publishes a finished round; false when the job is no longer running.
-  bool PublishRound(Record& record, const runner::RoundDriver& driver,
-                    const exchange::RoundOutcome& outcome)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Publishes a finished round to watchers and observers. CANCELLED when the
+  // job is no longer running; an observer's error otherwise.
+  absl::Status PublishRound(Record& record, const runner::RoundDriver& driver,
+                            const runner::RoundDriver::Completed& completed,
+                            const std::vector<runner::SegmentResult>& results,
+                            bool with_positions) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the job to `state`, stamps times, logs and tells watchers; ends
   // the watches when the state is final.
   void SetState(Record& record, v1::JobState state, const std::string& error)
@@ -140,6 +145,7 @@ class JobManager {
 
   ReplicaPool* const pool_;
   Clock* const clock_;
+  const std::vector<JobObserver*> observers_;
   mutable absl::Mutex mu_;
   std::mt19937_64 id_rng_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;

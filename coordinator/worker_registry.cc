@@ -375,10 +375,6 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
     if (orders[r].replica != r || orders[r].round != orders[0].round) {
       return absl::InternalError("orders must be one per replica, in order");
     }
-    if (orders[r].want_positions) {
-      return absl::UnimplementedError(
-          "remote workers do not return positions yet");
-    }
   }
 
   // The round boundary: new workers get replicas, draining ones lose theirs.
@@ -434,6 +430,7 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
     body.set_segment_seed(order.segment_seed);
     body.mutable_evaluate_rungs()->Assign(order.evaluate_rungs.begin(),
                                           order.evaluate_rungs.end());
+    body.set_want_positions(order.want_positions);
     Send(host, std::move(message));
     replica.rung = order.rung;
   }
@@ -514,6 +511,12 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
   runner::SegmentResult result;
   result.potential_kj_mol = done.potential_kj_mol();
   result.reduced.assign(done.reduced().begin(), done.reduced().end());
+  result.positions_nm.reserve(done.positions_nm_size() / 3);
+  for (int i = 0; i + 2 < done.positions_nm_size(); i += 3) {
+    result.positions_nm.push_back({done.positions_nm(i),
+                                   done.positions_nm(i + 1),
+                                   done.positions_nm(i + 2)});
+  }
   job->results[done.replica()] = std::move(result);
   --job->pending_results;
 }

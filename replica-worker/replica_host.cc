@@ -123,6 +123,7 @@ runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
   order.segment_seed = message.segment_seed();
   order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
                               message.evaluate_rungs().end());
+  order.want_positions = message.want_positions();
   return order;
 }
 
@@ -404,6 +405,12 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   done.set_epoch(message.epoch());
   done.set_potential_kj_mol(result->potential_kj_mol);
   done.mutable_reduced()->Add(result->reduced.begin(), result->reduced.end());
+  done.mutable_positions_nm()->Reserve(3 * result->positions_nm.size());
+  for (const engine::Vec3& atom : result->positions_nm) {
+    done.add_positions_nm(atom[0]);
+    done.add_positions_nm(atom[1]);
+    done.add_positions_nm(atom[2]);
+  }
   done.set_seconds(absl::ToDoubleSeconds(absl::Now() - start));
   return reply;
 }
