@@ -56,6 +56,11 @@ v1::WorkerMessage FakeSegmentDone(const v1::SegmentOrder& order) {
   for (int rung : order.evaluate_rungs()) {
     done.add_reduced(FakeReduced(order.replica(), order.round(), rung));
   }
+  if (order.want_state()) {
+    done.set_state(absl::StrCat("state of ", order.job_id(), "/",
+                                order.replica(), " after round ",
+                                order.round()));
+  }
   return reply;
 }
 

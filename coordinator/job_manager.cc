@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "coordinator/checkpoint_recovery.h"
 #include "coordinator/log.h"
+#include "lib/exchange/rng.h"
 #include "lib/exchange/scheme.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
@@ -47,6 +49,29 @@ void SetProgress(const runner::RoundDriver& driver, double ns_per_day,
   const std::vector<int>& rungs = driver.permutation().rung_of_replica();
   job.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
 }
+
+// A replica whose energy is not finite has blown up: its round cannot be
+// trusted, and the exchange would fail on it or accept nonsense.
+absl::Status CheckEnergies(const std::vector<runner::SegmentResult>& results,
+                           int64_t round) {
+  for (size_t r = 0; r < results.size(); ++r) {
+    const runner::SegmentResult& result = results[r];
+    const bool nan_reduced =
+        std::any_of(result.reduced.begin(), result.reduced.end(),
+                    [](double u) { return std::isnan(u); });
+    if (!std::isfinite(result.potential_kj_mol) || nan_reduced) {
+      return ReplicaFaultError(
+          static_cast<int>(r),
+          absl::StrCat("replica ", r, " reported a non-finite energy in round ",
+                       round, " (potential ", result.potential_kj_mol,
+                       " kJ/mol)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Separates a restarted replica's velocity seeds from every other seed.
+constexpr uint64_t kRestartSeedDomain = 0x2e57a2;
 
 }  // namespace
 
@@ -95,10 +120,18 @@ bool JobWatch::ended() const {
 // ---- JobManager ----
 
 JobManager::JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed,
-                       std::vector<JobObserver*> observers)
+                       std::vector<JobObserver*> observers,
+                       Durability durability)
     : pool_(pool),
       clock_(clock),
       observers_(std::move(observers)),
+      own_journal_(durability.journal != nullptr
+                       ? nullptr
+                       : Journal::Open(":memory:").value()),
+      journal_(durability.journal != nullptr ? durability.journal
+                                             : own_journal_.get()),
+      checkpoints_(durability.checkpoints),
+      max_replica_restarts_(durability.max_replica_restarts),
       id_rng_(id_seed) {
   pool_->SetCapacityListener([this] { StartQueued(); });
 }
@@ -165,7 +198,14 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
     }
   }
   job.set_job_id(id);
-  record->seq = next_seq_++;
+  record->id = id;
+  record->seq = next_seq_;
+  if (absl::Status journaled =
+          journal_->AddJob(job, *record->spec, record->seq);
+      !journaled.ok()) {
+    return journaled;
+  }
+  ++next_seq_;
   LogLine(absl::StrCat(
       "job ", id, " QUEUED: ", job.n_replicas(), " replicas, ", job.n_rounds(),
       " rounds on ", job.platform(),
@@ -173,6 +213,45 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
   jobs_.emplace(id, std::move(record));
   StartQueuedLocked();
   return id;
+}
+
+absl::Status JobManager::Recover() {
+  absl::StatusOr<std::vector<JournaledJob>> journaled = journal_->Jobs();
+  if (!journaled.ok()) return journaled.status();
+  absl::MutexLock lock(&mu_);
+  for (JournaledJob& entry : *journaled) {
+    auto record = std::make_unique<Record>();
+    record->id = entry.job.job_id();
+    record->seq = entry.seq;
+    record->job = std::move(entry.job);
+    next_seq_ = std::max(next_seq_, entry.seq + 1);
+    v1::Job& job = record->job;
+    if (!Final(job.state())) {
+      absl::StatusOr<runner::RoundDriver> driver =
+          entry.spec.has_value()
+              ? runner::RoundDriver::Create(*entry.spec)
+              : absl::DataLossError("the journal holds no spec for it");
+      if (!driver.ok()) {
+        SetState(*record, v1::FAILED,
+                 absl::StrCat("cannot resume after a restart: ",
+                              driver.status().message()));
+      } else {
+        record->driver =
+            std::make_unique<runner::RoundDriver>(*std::move(driver));
+        record->spec =
+            std::make_shared<const v1::JobSpec>(*std::move(entry.spec));
+        record->resume = true;
+        job.set_state(v1::QUEUED);
+        job.set_workers(0);
+        LogLine(absl::StrCat("job ", record->id,
+                             " recovered from the journal: it resumes from "
+                             "its last checkpoint"));
+      }
+    }
+    jobs_.emplace(record->id, std::move(record));
+  }
+  StartQueuedLocked();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Job> JobManager::Get(absl::string_view job_id) const {
@@ -303,34 +382,47 @@ void JobManager::Run(Record* record) {
   runner::RoundDriver* driver;
   JobExecutor* executor;
   std::shared_ptr<const v1::JobSpec> spec;
-  v1::Job job;
+  bool resume;
   {
     absl::MutexLock lock(&mu_);
     driver = record->driver.get();
     executor = record->executor.get();
     spec = record->spec;
-    job = record->job;
+    resume = std::exchange(record->resume, false);
   }
-  absl::Status status;
-  for (JobObserver* observer : observers_) {
-    if (!status.ok()) break;
-    status = observer->OnRunning(job, *spec, driver->round());
-  }
+  absl::Status status =
+      resume ? Rollback(*record, *driver, *executor, *spec, std::nullopt)
+             : NotifyRunning(*record, *spec, driver->round());
   const int frame_interval = spec->output().frame_interval();
   while (status.ok() && !driver->done()) {
     const bool with_positions =
         frame_interval > 0 && driver->round() % frame_interval == 0;
+    const bool with_state = CheckpointDue(*spec, driver->round() + 1);
     absl::StatusOr<std::vector<runner::SegmentResult>> results =
-        executor->RunSegments(driver->Orders(with_positions));
-    if (!results.ok()) {
-      status = results.status();
-      break;
-    }
+        executor->RunSegments(driver->Orders(with_positions, with_state));
+    status = results.status();
+    if (status.ok()) status = CheckEnergies(*results, driver->round());
     absl::StatusOr<const runner::RoundDriver::Completed*> completed =
-        driver->Complete(*results);
-    status = completed.ok() ? PublishRound(*record, *driver, **completed,
-                                           *results, with_positions)
-                            : completed.status();
+        absl::InternalError("no round completed");
+    if (status.ok()) {
+      completed = driver->Complete(*results);
+      status = completed.status();
+    }
+    if (status.ok()) {
+      status = PublishRound(*record, *driver, **completed, *results,
+                            with_positions);
+    }
+    if (status.ok() && with_state) {
+      if (absl::Status written = WriteCheckpoint(
+              record->id, *driver, **completed, *results);
+          !written.ok()) {
+        // The previous checkpoint still stands; a rollback goes there.
+        LogLine(absl::StrCat("job ", record->id,
+                             ": no checkpoint at round ", driver->round(),
+                             ": ", written.message()));
+      }
+    }
+    if (!status.ok()) status = HandleFailedRound(*record, *driver, *executor, *spec, status);
   }
 
   absl::MutexLock lock(&mu_);
@@ -349,6 +441,178 @@ void JobManager::Run(Record* record) {
   record->driver.reset();
   record->spec.reset();
   StartQueuedLocked();
+}
+
+absl::Status JobManager::NotifyRunning(Record& record,
+                                       const v1::JobSpec& spec,
+                                       int64_t next_round) {
+  v1::Job job;
+  {
+    absl::MutexLock lock(&mu_);
+    job = record.job;
+  }
+  for (JobObserver* observer : observers_) {
+    if (absl::Status status = observer->OnRunning(job, spec, next_round);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::HandleFailedRound(Record& record, runner::RoundDriver& driver,
+                                 JobExecutor& executor,
+                                 const v1::JobSpec& spec,
+                                 const absl::Status& why) {
+  if (!CallsForRollback(why)) return why;
+  const std::optional<int> faulty = FaultyReplica(why);
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_ || record.job.state() != v1::RUNNING) return why;
+    if (faulty.has_value() &&
+        ++record.replica_restarts > max_replica_restarts_) {
+      return absl::AbortedError(absl::StrCat(
+          why.message(), "; the job's replicas have been restarted from "
+          "their checkpoint ", max_replica_restarts_,
+          " times (--max_replica_restarts), so it stops here"));
+    }
+  }
+  LogLine(absl::StrCat("job ", record.id,
+                       " rolls back to its last checkpoint: ", why.message()));
+  return Rollback(record, driver, executor, spec, faulty);
+}
+
+absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
+                                  JobExecutor& executor,
+                                  const v1::JobSpec& spec,
+                                  std::optional<int> faulty) {
+  const std::string& job_id = record.id;
+  // The newest checkpoint that reads back; an unreadable one is skipped.
+  absl::StatusOr<std::vector<CheckpointRecord>> recorded =
+      journal_->Checkpoints(job_id);
+  if (!recorded.ok()) return recorded.status();
+  std::optional<v1::Checkpoint> checkpoint;
+  for (auto it = recorded->rbegin(); it != recorded->rend(); ++it) {
+    absl::StatusOr<v1::Checkpoint> read = CheckpointStore::Read(it->path);
+    if (read.ok() && read->round() == it->round &&
+        read->states_size() == driver.ladder().size() &&
+        read->state_rung_size() == driver.ladder().size()) {
+      checkpoint = *std::move(read);
+      break;
+    }
+    LogLine(absl::StrCat("job ", job_id, ": skipping checkpoint ", it->path,
+                         ": ", read.ok() ? "it does not fit the job"
+                                         : read.status().message()));
+  }
+  const int64_t round = checkpoint.has_value() ? checkpoint->round() : 0;
+
+  // The exchange state at the cut, from the journaled rounds before it.
+  absl::StatusOr<std::vector<JournaledRound>> rounds =
+      journal_->Rounds(job_id, round);
+  if (!rounds.ok()) return rounds.status();
+  absl::StatusOr<runner::RoundDriver> restored =
+      runner::RoundDriver::Create(spec);
+  if (!restored.ok()) return restored.status();
+  std::vector<exchange::RoundOutcome> outcomes;
+  for (JournaledRound& journaled : *rounds) {
+    outcomes.push_back(std::move(journaled.outcome));
+  }
+  if (absl::Status replayed = restored->Replay(outcomes); !replayed.ok()) {
+    return replayed;
+  }
+  if (restored->round() != round ||
+      (checkpoint.has_value() &&
+       !std::equal(checkpoint->rung_of_replica().begin(),
+                   checkpoint->rung_of_replica().end(),
+                   restored->permutation().rung_of_replica().begin(),
+                   restored->permutation().rung_of_replica().end()))) {
+    return absl::DataLossError(absl::StrCat(
+        "job ", job_id, ": the journal's exchange log reaches round ",
+        restored->round(), " and does not match the checkpoint at round ",
+        round));
+  }
+  if (absl::Status truncated = journal_->Truncate(job_id, round);
+      !truncated.ok()) {
+    return truncated;
+  }
+
+  const int n = restored->ladder().size();
+  std::vector<JobExecutor::ReplicaStart> starts(n);
+  for (int r = 0; r < n; ++r) {
+    JobExecutor::ReplicaStart& start = starts[r];
+    start.rung = checkpoint.has_value() ? checkpoint->state_rung(r) : r;
+    if (checkpoint.has_value()) start.state = checkpoint->states(r);
+    if (faulty == r) {
+      start.velocity_seed = exchange::DeriveSeed(
+          runner::VelocitySeed(spec.seed(), r), kRestartSeedDomain,
+          record.replica_restarts);
+      start.redraw_velocities = !start.state.empty();
+    }
+  }
+  if (absl::Status reloaded = executor.Reload(starts); !reloaded.ok()) {
+    return reloaded;
+  }
+  driver = *std::move(restored);
+  {
+    absl::MutexLock lock(&mu_);
+    SetProgress(driver, /*ns_per_day=*/0, record.job);
+    v1::JobEvent event;
+    event.set_job_id(job_id);
+    *event.mutable_snapshot() = record.job;
+    Publish(record, event);
+  }
+  LogLine(absl::StrCat("job ", job_id, " resumes at round ", round,
+                       checkpoint.has_value() ? " (its last checkpoint)"
+                                              : " (no checkpoint yet)",
+                       faulty.has_value()
+                           ? absl::StrCat("; replica ", *faulty,
+                                          " restarts with fresh velocities")
+                           : ""));
+  return NotifyRunning(record, spec, round);
+}
+
+bool JobManager::CheckpointDue(const v1::JobSpec& spec,
+                               int64_t rounds_done) const {
+  if (checkpoints_ == nullptr) return false;
+  const int interval = spec.checkpoint_interval();
+  return rounds_done == spec.exchange().n_rounds() ||
+         (interval > 0 && rounds_done % interval == 0);
+}
+
+absl::Status JobManager::WriteCheckpoint(
+    const std::string& job_id, const runner::RoundDriver& driver,
+    const runner::RoundDriver::Completed& completed,
+    const std::vector<runner::SegmentResult>& results) {
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id(job_id);
+  checkpoint.set_round(driver.round());
+  const std::vector<int>& rungs = driver.permutation().rung_of_replica();
+  checkpoint.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  for (size_t r = 0; r < results.size(); ++r) {
+    if (results[r].state.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("replica ", r, " came back without its state"));
+    }
+    checkpoint.add_state_rung(completed.outcome.before.rung_of_replica(r));
+    checkpoint.add_states(results[r].state);
+  }
+  absl::StatusOr<std::string> path = checkpoints_->Write(checkpoint);
+  if (!path.ok()) return path.status();
+  if (absl::Status recorded =
+          journal_->RecordCheckpoint(job_id, {driver.round(), *path});
+      !recorded.ok()) {
+    return recorded;
+  }
+  // Two are kept, so that an unreadable newest file still leaves a cut.
+  absl::StatusOr<std::vector<CheckpointRecord>> all =
+      journal_->Checkpoints(job_id);
+  if (!all.ok()) return all.status();
+  for (size_t i = 0; i + 2 < all->size(); ++i) {
+    if (journal_->ForgetCheckpoint(job_id, (*all)[i].round).ok()) {
+      CheckpointStore::Remove((*all)[i].path);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status JobManager::PublishRound(
@@ -371,9 +635,14 @@ absl::Status JobManager::PublishRound(
     record.job.set_workers(record.executor->workers());
     job = record.job;
   }
-  // Observers run outside the lock (they write files) and before watchers
-  // hear of the round, so that a watcher that sees round r can read its
-  // results.
+  // The journal, then the observers, outside the lock (they write files)
+  // and before watchers hear of the round, so that a watcher that sees
+  // round r can read its results.
+  if (absl::Status journaled = journal_->RecordRound(
+          job.job_id(), outcome, completed.potential_kj_mol);
+      !journaled.ok()) {
+    return journaled;
+  }
   if (!observers_.empty()) {
     std::vector<std::vector<engine::Vec3>> positions;
     if (with_positions) {
@@ -422,6 +691,11 @@ void JobManager::SetState(Record& record, v1::JobState state,
   if (Final(state)) SetTimestamp(clock_->Now(), job.mutable_finished());
   LogLine(absl::StrCat("job ", job.job_id(), " ", v1::JobState_Name(state),
                        error.empty() ? "" : absl::StrCat(": ", error)));
+  if (absl::Status journaled = journal_->UpdateJob(job); !journaled.ok()) {
+    // The state still changes here; after a restart the job shows its
+    // previous journaled state (and resumes if that was unfinished).
+    LogLine(absl::StrCat("job ", job.job_id(), ": ", journaled.message()));
+  }
   v1::JobEvent event;
   event.set_job_id(job.job_id());
   *event.mutable_snapshot() = job;

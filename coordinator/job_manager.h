@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -19,7 +20,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/checkpoint_store.h"
 #include "coordinator/clock.h"
+#include "coordinator/journal.h"
 #include "coordinator/job_observer.h"
 #include "coordinator/replica_pool.h"
 #include "lib/runner/driver.h"
@@ -61,9 +64,29 @@ class JobWatch {
   std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
 };
 
+// How the job manager keeps jobs across failures.
+struct JobDurability {
+  // Where jobs, rounds and checkpoints are recorded. Null: a journal in
+  // memory, owned by the manager (rollbacks work, restarts lose all).
+  Journal* journal = nullptr;
+  // Where checkpoints are written. Null: none are, and a rollback goes
+  // back to round 0.
+  const CheckpointStore* checkpoints = nullptr;
+  // A job whose replicas fail (NaN or Inf energy, integration errors)
+  // more than this many times in one coordinator's life fails.
+  int max_replica_restarts = 3;
+};
+
 // Owns every job. Each running job has one thread that loops
 // RoundDriver::Orders -> JobExecutor::RunSegments -> RoundDriver::Complete
-// and publishes the result. Queued jobs start in submission order per
+// and publishes the result. Every round is journaled, and every
+// checkpoint_interval rounds (and after the last) the replicas' states are
+// checkpointed. When a worker holding replicas is lost or a replica fails
+// (NaN or Inf energy, an integration error), the job rolls back to its last
+// checkpoint (round 0 without one) and goes on: the rounds after it are
+// recomputed, the same rounds bit for bit where the platform is
+// deterministic, except that a failed replica restarts with fresh
+// velocities. Queued jobs start in submission order per
 // platform (a job never overtakes an earlier queued job of its platform, so a
 // large job cannot be starved by small ones) as soon as the pool has room.
 //
@@ -71,11 +94,14 @@ class JobWatch {
 // JobWatch's lock.
 class JobManager {
  public:
-  // `pool`, `clock` and the observers must outlive the manager. Job ids are
-  // drawn from a generator seeded with `id_seed`. Observers are told in
-  // their order.
+  using Durability = JobDurability;
+
+  // `pool`, `clock`, the observers and the journal and checkpoint store
+  // must outlive the manager. Job ids are drawn from a generator seeded
+  // with `id_seed`. Observers are told in their order.
   JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed,
-             std::vector<JobObserver*> observers = {});
+             std::vector<JobObserver*> observers = {},
+             Durability durability = {});
   ~JobManager();  // Shutdown()
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -101,13 +127,19 @@ class JobManager {
   // learns the outcome the same way as one that watched it happen.
   absl::StatusOr<std::shared_ptr<JobWatch>> Watch(absl::string_view job_id);
 
+  // Loads the journal's jobs, as after a restart: ended ones as they were
+  // (Get and List show them), unfinished ones queued to resume from their
+  // last checkpoint. Call once, before the first Submit.
+  absl::Status Recover();
+
   // Stops every job thread and ends every watch with UNAVAILABLE, leaving
-  // job states as they are: nothing is durable yet, and a restarted
-  // coordinator with a journal will resume them. Idempotent.
+  // job states as they are: a coordinator restarted on the same journal
+  // resumes them. Idempotent.
   void Shutdown();
 
  private:
   struct Record {
+    std::string id;  // set before the job is listed, never changed
     v1::Job job;  // what Get and watchers see
     int64_t seq = 0;
     std::shared_ptr<const v1::JobSpec> spec;  // dropped when the job ends
@@ -120,6 +152,8 @@ class JobManager {
     std::vector<std::shared_ptr<JobWatch>> watchers;
     absl::Time started_at;
     std::string waiting_for;  // last reason it is queued, logged on change
+    bool resume = false;  // recovered from the journal: start at its last cut
+    int replica_restarts = 0;
   };
 
   absl::StatusOr<Record*> Find(absl::string_view job_id) const
@@ -130,6 +164,29 @@ class JobManager {
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's thread.
   void Run(Record* record) ABSL_LOCKS_EXCLUDED(mu_);
+  // Tells the observers the job runs from `next_round`.
+  absl::Status NotifyRunning(Record& record, const v1::JobSpec& spec,
+                             int64_t next_round) ABSL_LOCKS_EXCLUDED(mu_);
+  // Handles a failed round: a rollback when `why` calls for one and the job
+  // may go on (OK: carry on), else the status that ends the job.
+  absl::Status HandleFailedRound(Record& record, runner::RoundDriver& driver,
+                                 JobExecutor& executor,
+                                 const v1::JobSpec& spec,
+                                 const absl::Status& why)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Puts the driver and the job's replicas back at its last checkpoint
+  // (round 0 without one); `faulty` restarts with fresh velocities.
+  absl::Status Rollback(Record& record, runner::RoundDriver& driver,
+                        JobExecutor& executor, const v1::JobSpec& spec,
+                        std::optional<int> faulty) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the round that completes `rounds_done` rounds is checkpointed.
+  bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) const;
+  // Writes and journals the cut after the round just completed; keeps the
+  // two latest checkpoints of the job.
+  absl::Status WriteCheckpoint(const std::string& job_id,
+                               const runner::RoundDriver& driver,
+                               const runner::RoundDriver::Completed& completed,
+                               const std::vector<runner::SegmentResult>& results);
   // Publishes a finished round to watchers and observers. CANCELLED when the
   // job is no longer running; an observer's error otherwise.
   absl::Status PublishRound(Record& record, const runner::RoundDriver& driver,
@@ -146,6 +203,10 @@ class JobManager {
   ReplicaPool* const pool_;
   Clock* const clock_;
   const std::vector<JobObserver*> observers_;
+  std::unique_ptr<Journal> own_journal_;  // when Durability has none
+  Journal* const journal_;
+  const CheckpointStore* const checkpoints_;
+  const int max_replica_restarts_;
   mutable absl::Mutex mu_;
   std::mt19937_64 id_rng_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;

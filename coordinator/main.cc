@@ -16,9 +16,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "coordinator/checkpoint_store.h"
 #include "coordinator/clock.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/job_manager.h"
+#include "coordinator/journal.h"
 #include "coordinator/log.h"
 #include "coordinator/worker_registry.h"
 #include "lib/service/server.h"
@@ -34,11 +36,24 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "are asked (in Welcome) to send theirs as often.");
 ABSL_FLAG(absl::Duration, heartbeat_timeout, absl::Seconds(30),
           "A worker heard nothing from for this long is lost: its session "
-          "ends and the jobs it hosts replicas of fail. Must exceed "
+          "ends and the jobs it hosts replicas of roll back to their last "
+          "checkpoints on the other workers. Must exceed "
           "--heartbeat_interval.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest gRPC message received or sent, in bytes. Job specs carry "
           "the System XML inline and moving replicas carry their state.");
+ABSL_FLAG(std::string, journal, "replex-data/journal.sqlite",
+          "SQLite journal (WAL) of jobs, rounds, checkpoints and epochs; "
+          "created if missing. A coordinator started on an existing journal "
+          "resumes its unfinished jobs from their last checkpoints.");
+ABSL_FLAG(std::string, checkpoint_dir, "replex-data/checkpoints",
+          "Directory for checkpoint files (portable replica states plus the "
+          "permutation, every checkpoint_interval rounds of a job); created "
+          "if missing. Keep it with the journal (e.g. on one volume).");
+ABSL_FLAG(int, max_replica_restarts, 3,
+          "How many times a job's replicas may fail (NaN or Inf energy, an "
+          "integration error) and restart from its last checkpoint before "
+          "the job fails.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM, how long in-flight RPCs get to finish before they "
           "are cancelled.");
@@ -52,7 +67,10 @@ constexpr char kUsage[] =
     "Usage:\n"
     "  replex-coordinator [--listen=0.0.0.0:7070] [--port_file=FILE]\n"
     "      [--heartbeat_interval=5s] [--heartbeat_timeout=30s]\n"
-    "      [--max_message_bytes=N] [--shutdown_grace=10s]";
+    "      [--max_message_bytes=N] [--shutdown_grace=10s]\n"
+    "      [--journal=replex-data/journal.sqlite]\n"
+    "      [--checkpoint_dir=replex-data/checkpoints] "
+    "[--max_replica_restarts=3]";
 
 int Main(int argc, char** argv) {
   service::InstallTerminationHandlers();
@@ -80,10 +98,40 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (absl::GetFlag(FLAGS_max_replica_restarts) < 0) {
+    std::fprintf(stderr,
+                 "replex-coordinator: --max_replica_restarts must be >= 0\n");
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<Journal>> journal =
+      Journal::Open(absl::GetFlag(FLAGS_journal));
+  absl::StatusOr<int64_t> incarnation =
+      journal.ok() ? (*journal)->NextIncarnation() : journal.status();
+  if (!incarnation.ok()) {
+    std::fprintf(stderr, "replex-coordinator: %s (--journal)\n",
+                 std::string(incarnation.status().message()).c_str());
+    return 1;
+  }
+  const CheckpointStore checkpoints(absl::GetFlag(FLAGS_checkpoint_dir));
+  // Epochs of this incarnation exceed every epoch issued before.
+  options.epoch_base = *incarnation << 32;
+
   WorkerRegistry registry(options, Clock::Real());
   std::random_device entropy;
+  JobDurability durability;
+  durability.journal = journal->get();
+  durability.checkpoints = &checkpoints;
+  durability.max_replica_restarts = absl::GetFlag(FLAGS_max_replica_restarts);
   JobManager jobs(&registry, Clock::Real(),
-                  (uint64_t{entropy()} << 32) | entropy());
+                  (uint64_t{entropy()} << 32) | entropy(), {}, durability);
+  if (absl::Status recovered = jobs.Recover(); !recovered.ok()) {
+    std::fprintf(stderr, "replex-coordinator: %s (--journal)\n",
+                 std::string(recovered.message()).c_str());
+    return 1;
+  }
+  LogLine(absl::StrCat("journal ", absl::GetFlag(FLAGS_journal),
+                       " (incarnation ", *incarnation, "), checkpoints in ",
+                       checkpoints.dir()));
   JobServiceImpl job_service(&jobs);
   SessionServiceImpl session_service(&registry);
   absl::StatusOr<service::RunningServer> server =

@@ -4,9 +4,12 @@
 // use fakes.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,6 +31,24 @@ class JobExecutor : public runner::ReplicaExecutor {
 
   // How many workers host the job's replicas now.
   virtual int workers() const = 0;
+
+  // Where a replica starts again after a rollback.
+  struct ReplicaStart {
+    std::string state;  // engine::PortableState bytes; empty: initial coords
+    int rung = 0;       // the rung `state` was made at
+    // Velocities for a replica started without state, or redrawn for one
+    // with state when `redraw_velocities`; unset: the job's usual seed.
+    std::optional<uint64_t> velocity_seed;
+    bool redraw_velocities = false;
+  };
+  // Rolls the job back on its workers: forgets the round in progress and
+  // every replica's current Context, and loads each replica afresh (a new
+  // epoch, so late results of the old ones are dropped) from `starts` at
+  // the next RunSegments, on the workers connected then. Clears a failure
+  // that called for the rollback; returns it if the job has been released.
+  virtual absl::Status Reload(const std::vector<ReplicaStart>& /*starts*/) {
+    return absl::UnimplementedError("this pool cannot roll jobs back");
+  }
 };
 
 // Implementations are thread-safe.

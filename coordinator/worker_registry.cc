@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "coordinator/checkpoint_recovery.h"
 #include "coordinator/log.h"
 #include "coordinator/placement.h"
 #include "lib/exchange/rng.h"
@@ -37,6 +38,9 @@ struct WorkerRegistry::Job {
     int rung = 0;         // where it last ran (replica r starts at rung r)
     uint64_t releasing_from = 0;  // awaiting its state from this worker
     std::string state;            // to restore on its next host
+    // From a rollback, for its next LoadReplica (see ReplicaStart).
+    std::optional<uint64_t> velocity_seed;
+    bool redraw_velocities = false;
   };
 
   std::string id;
@@ -56,7 +60,27 @@ struct WorkerRegistry::Job {
           return replica.host == key || replica.releasing_from == key;
         });
   }
+  // Holds replica state there: losing the worker loses it.
+  bool DependsOn(uint64_t key) const {
+    return std::any_of(
+        replicas.begin(), replicas.end(), [key](const Replica& replica) {
+          return (replica.host == key && replica.loaded) ||
+                 replica.releasing_from == key;
+        });
+  }
 };
+
+namespace {
+
+// What a job waiting for room to place its replicas waits for.
+struct RoomWait {
+  const absl::Status* failure;
+  const int64_t* joins;
+  int64_t seen;
+  bool Ready() const { return !failure->ok() || *joins != seen; }
+};
+
+}  // namespace
 
 WorkerRegistry::WorkerRegistry(Options options, Clock* clock)
     : options_(options), clock_(clock) {}
@@ -124,6 +148,7 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
             : absl::StrCat(", devices ", absl::StrJoin(hello.devices(), ","))));
     session = {worker->key, worker->id};
     workers_.emplace(worker->key, std::move(worker));
+    ++joins_;
     listener = capacity_listener_;
   }
   if (listener) listener();
@@ -177,9 +202,10 @@ absl::Status WorkerRegistry::Disconnect(uint64_t key) {
   } else {
     // The worker ended its stream: its writer just stops.
     worker.end = absl::OkStatus();
-    const bool holds_replicas =
-        std::any_of(jobs_.begin(), jobs_.end(),
-                    [key](const auto& job) { return job.second->Uses(key); });
+    // Replicas only assigned here are placed again at their next round.
+    const bool holds_replicas = std::any_of(
+        jobs_.begin(), jobs_.end(),
+        [key](const auto& job) { return job.second->DependsOn(key); });
     if (holds_replicas) {
       Lose(worker,
            worker.draining ? "it closed its stream before handing back its "
@@ -261,7 +287,10 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> WorkerRegistry::Admit(
   job->id = job_id;
   job->spec = std::move(spec);
   job->replicas.resize(n_replicas);
-  for (int r = 0; r < n_replicas; ++r) job->replicas[r].rung = r;
+  for (int r = 0; r < n_replicas; ++r) {
+    job->replicas[r].rung = r;
+    job->replicas[r].epoch = options_.epoch_base;
+  }
   if (!Place(*job)) {
     const std::string& platform = job->spec->platform();
     int connected = 0, free = 0;
@@ -378,7 +407,18 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
   }
 
   // The round boundary: new workers get replicas, draining ones lose theirs.
-  Place(*job);
+  // After a loss there may be no room for them yet: wait for a worker.
+  bool waited = false;
+  while (!Place(*job)) {
+    if (!job->failure.ok()) return job->failure;
+    if (!std::exchange(waited, true)) {
+      LogLine(absl::StrCat("job ", job_id,
+                           " waits for room for replicas that lost their "
+                           "worker"));
+    }
+    RoomWait wait{&job->failure, &joins_, joins_};
+    mu_.Await(absl::Condition(&wait, &RoomWait::Ready));
+  }
   mu_.Await(absl::Condition(job.get(), &Job::StatesIn));
   if (!job->failure.ok()) return job->failure;
 
@@ -403,19 +443,24 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
       // The rung the state was made at, so that the order's rung change
       // rescales velocities as it would have on the old host.
       body.set_rung(replica.rung);
-      // Epoch 1 draws the same velocities as embedded mode. Later epochs
-      // restore velocities from the state, but on platforms with a
-      // per-Context noise stream (CPU, GPU) this seed starts that stream:
-      // a fresh one per epoch keeps a moved replica from replaying the
-      // random forces of its first Context.
+      // A replica starting from the initial coordinates draws the same
+      // velocities as embedded mode, so a rollback to round 0 replays it
+      // exactly. One restored from a state takes its velocities from it,
+      // but on platforms with a per-Context noise stream (CPU, GPU) this
+      // seed starts that stream: a fresh one per epoch keeps a moved replica
+      // from replaying the random forces of its first Context.
       const uint64_t velocity_seed =
           runner::VelocitySeed(job->spec->seed(), order.replica);
       body.set_velocity_seed(
-          replica.epoch == 1
+          replica.velocity_seed.has_value() ? *replica.velocity_seed
+          : replica.state.empty()
               ? velocity_seed
               : exchange::DeriveSeed(velocity_seed, replica.epoch));
+      body.set_redraw_velocities(replica.redraw_velocities);
       body.set_state(std::move(replica.state));
       replica.state.clear();
+      replica.velocity_seed.reset();
+      replica.redraw_velocities = false;
       Send(host, std::move(load));
       replica.loaded = true;
     }
@@ -431,6 +476,7 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
     body.mutable_evaluate_rungs()->Assign(order.evaluate_rungs.begin(),
                                           order.evaluate_rungs.end());
     body.set_want_positions(order.want_positions);
+    body.set_want_state(order.want_state);
     Send(host, std::move(message));
     replica.rung = order.rung;
   }
@@ -467,6 +513,47 @@ void WorkerRegistry::ReleaseJob(const std::string& job_id,
   jobs_.erase(it);
 }
 
+absl::Status WorkerRegistry::ReloadJob(
+    const std::string& job_id,
+    const std::vector<JobExecutor::ReplicaStart>& starts) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::CancelledError(
+        absl::StrCat("job ", job_id, " has been released"));
+  }
+  if (shut_down_) return absl::UnavailableError("the coordinator is shutting down");
+  Job& job = *it->second;
+  if (starts.size() != job.replicas.size()) {
+    return absl::InternalError(absl::StrCat(starts.size(), " starts for ",
+                                            job.replicas.size(),
+                                            " replicas of job ", job_id));
+  }
+  // Workers drop the job's Contexts and queued orders; the next round
+  // loads every replica again with a new epoch.
+  for (auto& [key, worker] : workers_) {
+    if (worker->loaded_jobs.erase(job_id) > 0) {
+      v1::CoordinatorMessage unload;
+      unload.mutable_unload_job()->set_job_id(job_id);
+      Send(*worker, std::move(unload));
+    }
+  }
+  for (size_t r = 0; r < starts.size(); ++r) {
+    Job::Replica& replica = job.replicas[r];
+    replica.loaded = false;
+    replica.releasing_from = 0;
+    replica.state = starts[r].state;
+    replica.rung = starts[r].rung;
+    replica.velocity_seed = starts[r].velocity_seed;
+    replica.redraw_velocities = starts[r].redraw_velocities;
+  }
+  job.pending_states = 0;
+  job.pending_results = 0;
+  job.open_round = -1;
+  job.failure = absl::OkStatus();
+  return absl::OkStatus();
+}
+
 int WorkerRegistry::WorkersHosting(const std::string& job_id) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
@@ -496,9 +583,16 @@ WorkerRegistry::Job* WorkerRegistry::MatchResult(const Worker& worker,
     return nullptr;
   }
   const Job::Replica& placed = job.replicas[replica];
-  if (placed.host != worker.key || placed.epoch != epoch || !placed.loaded ||
-      job.open_round != round || job.results[replica].has_value()) {
-    return nullptr;  // a superseded assignment, another round, a duplicate
+  if (placed.host != worker.key || placed.epoch != epoch || !placed.loaded) {
+    // A superseded assignment: the replica moved, or its job rolled back.
+    LogLine(absl::StrCat("dropped a stale result from worker ", worker.id,
+                         ": job ", job_id, " replica ", replica, " round ",
+                         round, " epoch ", epoch, " (current epoch ",
+                         placed.epoch, ")"));
+    return nullptr;
+  }
+  if (job.open_round != round || job.results[replica].has_value()) {
+    return nullptr;  // another round, a duplicate
   }
   return &job;
 }
@@ -517,6 +611,7 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
                                    done.positions_nm(i + 1),
                                    done.positions_nm(i + 2)});
   }
+  result.state = done.state();
   job->results[done.replica()] = std::move(result);
   --job->pending_results;
 }
@@ -526,14 +621,16 @@ void WorkerRegistry::OnSegmentFailed(Worker& worker,
   Job* job = MatchResult(worker, failed.job_id(), failed.replica(),
                          failed.round(), failed.epoch());
   if (job == nullptr || !job->failure.ok()) return;
-  // No retries yet: a failed segment fails the job (restarting a replica
-  // from its checkpoint comes with the checkpoint store).
+  // A wrong job fails; a failed integration restarts the replica from the
+  // job's last checkpoint (the job manager rolls back).
   job->failure = failed.invalid_input()
                      ? absl::InvalidArgumentError(failed.error())
-                     : absl::InternalError(absl::StrCat(
-                           "replica ", failed.replica(), " failed in round ",
-                           failed.round(), " on worker ", worker.id, ": ",
-                           failed.error()));
+                     : ReplicaFaultError(
+                           failed.replica(),
+                           absl::StrCat("replica ", failed.replica(),
+                                        " failed in round ", failed.round(),
+                                        " on worker ", worker.id, ": ",
+                                        failed.error()));
 }
 
 void WorkerRegistry::OnReplicaState(Worker& worker,
@@ -570,6 +667,11 @@ void WorkerRegistry::OnReplicaState(Worker& worker,
 }
 
 void WorkerRegistry::OnGoodbye(Worker& worker, const v1::Goodbye& goodbye) {
+  // Everything sent before this has reached the worker when the ack does:
+  // an idle worker may leave then without stranding a placement.
+  v1::CoordinatorMessage ack;
+  ack.mutable_goodbye_ack();
+  Send(worker, std::move(ack));
   if (worker.draining) return;
   worker.draining = true;
   LogLine(absl::StrCat(
@@ -586,11 +688,14 @@ void WorkerRegistry::Lose(Worker& worker, const std::string& why,
   worker.outbox.clear();
   EndSession(worker, std::move(end));
   LogLine(absl::StrCat("worker ", worker.id, " lost: ", why));
-  const absl::Status failure = absl::UnavailableError(
-      absl::StrCat("worker ", worker.name(), " lost (", why,
-                   "); recovery from checkpoints is not implemented yet"));
+  const absl::Status failure = WorkerLostError(
+      absl::StrCat("worker ", worker.name(), " lost (", why, ")"));
+  // Jobs with replicas merely assigned here place them elsewhere at their
+  // next round (a gone worker is no candidate).
   for (auto& [id, job] : jobs_) {
-    if (job->failure.ok() && job->Uses(worker.key)) job->failure = failure;
+    if (job->failure.ok() && job->DependsOn(worker.key)) {
+      job->failure = failure;
+    }
   }
 }
 
@@ -618,6 +723,10 @@ absl::StatusOr<std::vector<runner::SegmentResult>> RemoteExecutor::RunSegments(
 
 void RemoteExecutor::Release(const absl::Status& why) {
   registry_->ReleaseJob(job_id_, why);
+}
+
+absl::Status RemoteExecutor::Reload(const std::vector<ReplicaStart>& starts) {
+  return registry_->ReloadJob(job_id_, starts);
 }
 
 int RemoteExecutor::workers() const {

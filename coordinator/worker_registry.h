@@ -50,6 +50,9 @@ class WorkerRegistry : public ReplicaPool {
     absl::Duration heartbeat_interval = absl::Seconds(5);
     // A worker that sends nothing for this long is lost.
     absl::Duration heartbeat_timeout = absl::Seconds(30);
+    // Every replica's first epoch. A restarted coordinator passes its
+    // incarnation << 32, so its epochs exceed every epoch issued before.
+    int64_t epoch_base = 0;
   };
 
   // `clock` must outlive the registry.
@@ -83,11 +86,13 @@ class WorkerRegistry : public ReplicaPool {
   // returns true; returns false once the session is over.
   bool NextOutgoing(uint64_t key, std::vector<v1::CoordinatorMessage>* out);
 
-  // The worker's stream has ended. A worker that leaves while it still hosts
-  // replicas is lost: their jobs fail (recovery from checkpoints is not
-  // implemented yet). Returns the status the Session ends with: OK for a
-  // clean leave, CANCELLED when the worker went away holding replicas, or
-  // the reason the coordinator ended it.
+  // The worker's stream has ended. A worker that leaves while it still holds
+  // replica state (a loaded replica, or one being handed back) is lost:
+  // their jobs' rounds fail with WorkerLostError and the jobs roll back.
+  // Replicas placed there but not yet loaded are simply placed again.
+  // Returns the status the Session ends with: OK for a clean leave,
+  // CANCELLED when the worker went away holding replicas, or the reason the
+  // coordinator ended it.
   absl::Status Disconnect(uint64_t key);
 
   // Sends every worker a heartbeat and loses those silent for longer than
@@ -123,6 +128,9 @@ class WorkerRegistry : public ReplicaPool {
       const std::vector<runner::SegmentOrder>& orders) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseJob(const std::string& job_id, const absl::Status& why)
       ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ReloadJob(const std::string& job_id,
+                         const std::vector<JobExecutor::ReplicaStart>& starts)
+      ABSL_LOCKS_EXCLUDED(mu_);
   int WorkersHosting(const std::string& job_id) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Moves the job's replicas to where PlaceReplicas says, releasing moved
@@ -132,8 +140,10 @@ class WorkerRegistry : public ReplicaPool {
   // Sends UnloadJob to `worker` when it no longer has anything of `job`.
   void UnloadIfUnused(Worker& worker, const Job& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fails the jobs that depend on the worker and ends its session with
-  // `end`. The worker stays listed (but not eligible) until Disconnect.
+  // Fails the rounds of the jobs that hold replica state on the worker (they
+  // roll back), places elsewhere the replicas of other jobs merely assigned
+  // to it, and ends its session with `end`. The worker stays listed (but
+  // not eligible) until Disconnect.
   void Lose(Worker& worker, const std::string& why, absl::Status end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the session with `end` unless it has already ended.
@@ -168,6 +178,8 @@ class WorkerRegistry : public ReplicaPool {
   // shared_ptr: RunRound keeps waiting on a job that ReleaseJob removed.
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::function<void()> capacity_listener_ ABSL_GUARDED_BY(mu_);
+  // Counts joins, so that a job waiting for room sees a new worker.
+  int64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The JobExecutor of one job on remote workers: RunSegments sends each
@@ -184,6 +196,7 @@ class RemoteExecutor : public JobExecutor {
       const std::vector<runner::SegmentOrder>& orders) override;
   void Release(const absl::Status& why) override;
   int workers() const override;
+  absl::Status Reload(const std::vector<ReplicaStart>& starts) override;
 
  private:
   WorkerRegistry* const registry_;

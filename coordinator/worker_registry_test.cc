@@ -9,6 +9,8 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
+#include "coordinator/checkpoint_recovery.h"
 #include "coordinator/fake_worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -243,7 +245,7 @@ TEST_F(WorkerRegistryTest,
   ASSERT_TRUE(Round("j1", *job).ok());
 }
 
-TEST_F(WorkerRegistryTest, ALostWorkerFailsTheJobsItHosts) {
+TEST_F(WorkerRegistryTest, ALostWorkerFailsTheRoundUntilTheJobReloads) {
   FakeWorker a(&registry_, "a", 1, 8);
   auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 8);
   std::unique_ptr<JobExecutor> job = Admit("j1", 4, 4);
@@ -252,11 +254,47 @@ TEST_F(WorkerRegistryTest, ALostWorkerFailsTheJobsItHosts) {
   const absl::Status status = Round("j1", *job);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(status.message(), HasSubstr("worker b lost"));
-  EXPECT_THAT(status.message(),
-              HasSubstr("recovery from checkpoints is not implemented yet"));
-  // Releasing the failed job frees a's places.
+  EXPECT_TRUE(CallsForRollback(status));
+  EXPECT_FALSE(FaultyReplica(status).has_value());
+  EXPECT_FALSE(Round("j1", *job).ok());  // until reloaded
+
+  // Reloaded from states: every replica gets a new epoch on a, with its state.
+  std::vector<JobExecutor::ReplicaStart> starts(4);
+  for (int r = 0; r < 4; ++r) {
+    starts[r].state = absl::StrCat("checkpoint ", r);
+    starts[r].rung = 3 - r;
+  }
+  starts[2].velocity_seed = 99;
+  starts[2].redraw_velocities = true;
+  ASSERT_TRUE(job->Reload(starts).ok());
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_THAT(a.hosted(), SizeIs(4));
+  std::map<int, v1::LoadReplica> loads;
+  for (const v1::CoordinatorMessage& message : a.received()) {
+    if (message.has_load_replica() && !message.load_replica().state().empty()) {
+      loads[message.load_replica().replica()] = message.load_replica();
+    }
+  }
+  ASSERT_THAT(loads, SizeIs(4));
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(loads[r].state(), absl::StrCat("checkpoint ", r));
+    EXPECT_EQ(loads[r].rung(), 3 - r);
+    EXPECT_EQ(loads[r].redraw_velocities(), r == 2);
+  }
+  EXPECT_EQ(loads[2].velocity_seed(), 99u);
+  // Releasing the job frees a's places.
   job.reset();
   EXPECT_EQ(Hosted()["a"], 0);
+}
+
+TEST_F(WorkerRegistryTest, ReplicasOnlyAssignedToALeavingWorkerArePlacedAgain) {
+  FakeWorker a(&registry_, "a", 1, 8);
+  auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 8);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 4, 4);  // nothing loaded yet
+  b->SayGoodbye();
+  EXPECT_TRUE(b->Leave().ok());
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_THAT(a.hosted(), SizeIs(4));
 }
 
 TEST_F(WorkerRegistryTest, AnIdleWorkerMayLeaveWithoutGoodbye) {
@@ -450,9 +488,11 @@ TEST_F(ManualWorkerTest, ASegmentFailureFailsTheRound) {
       EXPECT_EQ(results.status(),
                 absl::InvalidArgumentError("System XML: no such force 'Foo'"));
     } else {
-      EXPECT_EQ(results.status().code(), absl::StatusCode::kInternal);
+      // Not the job's fault: it rolls back and restarts replica 1.
+      EXPECT_EQ(results.status().code(), absl::StatusCode::kAborted);
       EXPECT_THAT(results.status().message(),
                   HasSubstr("replica 1 failed in round 0 on worker manual#"));
+      EXPECT_EQ(FaultyReplica(results.status()), 1);
     }
   }
 }

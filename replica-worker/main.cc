@@ -60,6 +60,9 @@ ABSL_FLAG(int, initial_backoff_ms, 500,
           "First reconnect delay; doubles per consecutive failure, with "
           "jitter (each wait is 50-100% of the current delay).");
 ABSL_FLAG(int, max_backoff_ms, 30000, "Longest reconnect delay.");
+ABSL_FLAG(int64_t, test_inject_nan, -1,
+          "For tests only: the first segment of this round that this process "
+          "runs reports a NaN potential energy, once. -1: never.");
 
 namespace replex::worker {
 namespace {
@@ -174,6 +177,7 @@ int Main(int argc, char** argv) {
   host_options.slots = slots;
   host_options.max_replicas = registration.max_replicas();
   host_options.devices = devices;
+  host_options.inject_nan_round = absl::GetFlag(FLAGS_test_inject_nan);
   ReplicaHost host(host_options, std::make_unique<SlotPool>(slots), &session);
 
   Log("worker %s: %d slots on %s, coordinator %s", name, slots, platform,

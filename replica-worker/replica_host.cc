@@ -124,6 +124,7 @@ runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
   order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
                               message.evaluate_rungs().end());
   order.want_positions = message.want_positions();
+  order.want_state = message.want_state();
   return order;
 }
 
@@ -366,6 +367,16 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
   if (status.ok() && !message.state().empty()) {
     absl::StatusOr<engine::PortableState> state =
         engine::PortableState::Deserialize(message.state());
+    if (state.ok() && message.redraw_velocities()) {
+      // The new Context drew its velocities from velocity_seed at this
+      // rung: keep those instead of the state's.
+      absl::StatusOr<engine::PortableState> fresh = (*replica)->Save();
+      if (fresh.ok()) {
+        state->velocities_nm_per_ps = std::move(fresh->velocities_nm_per_ps);
+      } else {
+        state = fresh.status();
+      }
+    }
     status = state.ok() ? (*replica)->Restore(*state) : state.status();
     if (!status.ok()) {
       // The job is fine; the state the coordinator sent is not: not an
@@ -404,6 +415,13 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   done.set_round(message.round());
   done.set_epoch(message.epoch());
   done.set_potential_kj_mol(result->potential_kj_mol);
+  if (message.round() == options_.inject_nan_round &&
+      !nan_injected_.exchange(true)) {
+    Log("replica %s/%d round %d: reporting NaN (--test_inject_nan)",
+        message.job_id(), message.replica(), message.round());
+    done.set_potential_kj_mol(std::numeric_limits<double>::quiet_NaN());
+  }
+  done.set_state(std::move(result->state));
   done.mutable_reduced()->Add(result->reduced.begin(), result->reduced.end());
   done.mutable_positions_nm()->Reserve(3 * result->positions_nm.size());
   for (const engine::Vec3& atom : result->positions_nm) {

@@ -5,6 +5,7 @@
 // directly.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -56,6 +57,9 @@ struct HostOptions {
   // OpenCL/CUDA devices; given to every Context as DeviceIndex unless the
   // job's platform_properties sets one.
   std::vector<std::string> devices;
+  // Test-only fault injection: the first segment of this round in this
+  // process reports a NaN potential energy, once (-1: never).
+  int64_t inject_nan_round = -1;
 };
 
 // Hosts jobs (a parsed Model each, loaded on first use) and replicas (one
@@ -155,6 +159,7 @@ class ReplicaHost {
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, std::shared_ptr<Hosted>> replicas_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now
+  std::atomic<bool> nan_injected_{false};
 
   // Last member: destroyed first, while everything its tasks touch exists.
   std::unique_ptr<Executor> executor_;

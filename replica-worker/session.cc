@@ -80,6 +80,7 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
     absl::MutexLock lock(&mu_);
     stream_ended_ = false;
     goodbye_sent_ = false;
+    goodbye_acked_ = false;
     host_idle_hint_ = false;
     welcome_pending_ = false;
     heartbeat_interval_ = absl::ZeroDuration();
@@ -98,7 +99,7 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
   absl::Duration interval;
   bool ended = false;
   while (true) {
-    bool welcomed, start_drain, goodbye_sent;
+    bool welcomed, start_drain, goodbye_sent, acked;
     absl::Time deadline;
     {
       absl::MutexLock lock(&mu_);
@@ -113,6 +114,7 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
       start_drain = draining_ && !goodbye_sent_;
       if (start_drain) goodbye_sent_ = true;
       goodbye_sent = goodbye_sent_;
+      acked = goodbye_acked_;
       host_idle_hint_ = false;
       deadline = drain_deadline_;
     }
@@ -130,7 +132,10 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
           host->hosted_replicas(),
           absl::FormatDuration(std::max(deadline - now, absl::ZeroDuration())));
     }
-    if (goodbye_sent && (host->idle() || now >= deadline)) {
+    // Idle only counts once the coordinator has acknowledged the Goodbye:
+    // a replica it placed here before seeing the Goodbye may still be on
+    // its way, and leaving before it arrives would strand it.
+    if (goodbye_sent && ((acked && host->idle()) || now >= deadline)) {
       if (host->idle()) {
         Log("drained: every replica released; closing the stream");
       } else {
@@ -204,6 +209,12 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
       return host->UnloadJob(message.unload_job());
     case v1::CoordinatorMessage::kHeartbeat:
       return;  // the stream being alive is all it says
+    case v1::CoordinatorMessage::kGoodbyeAck: {
+      absl::MutexLock lock(&mu_);
+      goodbye_acked_ = true;
+      host_idle_hint_ = true;  // wakes the supervisor to check idleness
+      return;
+    }
     case v1::CoordinatorMessage::MESSAGE_NOT_SET:
       // A message kind newer than this worker: ignoring it is the proto3 way.
       Log("ignored a coordinator message of an unknown kind");

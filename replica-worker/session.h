@@ -44,10 +44,11 @@ struct SessionOptions {
 // dropped (the coordinator reassigns those replicas with new epochs) and the
 // session reconnects after a backoff that resets at each Welcome.
 //
-// Drain: send Goodbye (the coordinator then places nothing new here and
-// moves the replicas away at their jobs' next round boundaries), keep serving
-// orders and releases meanwhile, and close the stream (WritesDone) once the
-// host is idle -- every replica released -- or drain_grace has passed; then
+// Drain: send Goodbye (the coordinator then places nothing new here, answers
+// GoodbyeAck and moves the replicas away at their jobs' next round
+// boundaries), keep serving orders and releases meanwhile, and close the
+// stream (WritesDone) once the Goodbye is acknowledged and the host is idle
+// -- every replica released -- or drain_grace has passed; then
 // Run returns. Reconnecting stops once a drain has begun.
 //
 // Thread-safe: Run on one thread; Drain, Send and OnIdle from any.
@@ -94,6 +95,7 @@ class Session : public HostOutput {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool goodbye_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool goodbye_acked_ ABSL_GUARDED_BY(mu_) = false;  // GoodbyeAck received
   bool host_idle_hint_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_ended_ ABSL_GUARDED_BY(mu_) = false;
   // Heartbeat interval from the latest Welcome (zero: none), and whether

@@ -28,6 +28,12 @@ using testing::Wrap;
 constexpr char kJob[] = "job-1";
 constexpr int kSteps = 50;
 
+v1::CoordinatorMessage GoodbyeAck() {
+  v1::CoordinatorMessage message;
+  message.mutable_goodbye_ack();
+  return message;
+}
+
 FakeStreamPeer::Predicate Has(v1::WorkerMessage::MessageCase kind, int n = 1) {
   return [kind, n](const std::vector<v1::WorkerMessage>& sent) {
     return Count(sent, kind) >= n;
@@ -111,6 +117,7 @@ TEST_F(SessionTest, RegistersThenRunsOrdersAndDrains) {
   // coordinator takes it back.
   session_->Drain();
   ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kGoodbye)));
+  peer->Push(GoodbyeAck());
   peer->Push(Wrap(MakeOrder(kJob, 0, 1, 4, 1, kSteps, 10)));
   ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kSegmentDone, 2)));
   EXPECT_FALSE(peer->send_closed());  // still holds a replica
@@ -144,7 +151,9 @@ TEST_F(SessionTest, ReconnectsAfterFailuresAndDropsWhatItHosted) {
   EXPECT_EQ(host_->hosted_jobs(), 0);
   second->Push(Wrap(MakeOrder(kJob, 0, 1, 1, 1, kSteps, 9)));
 
-  session_->Drain();  // idle: Goodbye and close at once
+  session_->Drain();  // idle: Goodbye, and close once it is acknowledged
+  ASSERT_TRUE(second->AwaitSent(Has(v1::WorkerMessage::kGoodbye)));
+  second->Push(GoodbyeAck());
   ASSERT_TRUE(second->AwaitClosed());
   second->End(absl::OkStatus());
   Join();
@@ -182,6 +191,33 @@ TEST_F(SessionTest, DrainGraceEndsWhileReplicasAreHosted) {
   EXPECT_TRUE(peer->send_closed());
   EXPECT_TRUE(peer->cancelled());
   EXPECT_EQ(host_->hosted_replicas(), 0);
+}
+
+// An idle worker that drains must not leave before the coordinator has seen
+// its Goodbye: a replica placed here just before is still on its way.
+TEST_F(SessionTest, AnIdleDrainWaitsForTheAcknowledgementAndWhatPrecedesIt) {
+  Start(SessionOptions());
+  std::shared_ptr<FakeStreamPeer> peer = client_->AwaitStream(0);
+  ASSERT_NE(peer, nullptr);
+  peer->Push(Welcome(1));
+  session_->Drain();
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kGoodbye)));
+  // Heartbeats go on (the supervisor keeps looping) while it stays open.
+  const int heartbeats = Count(peer->sent(), v1::WorkerMessage::kHeartbeat);
+  ASSERT_TRUE(
+      peer->AwaitSent(Has(v1::WorkerMessage::kHeartbeat, heartbeats + 3)));
+  EXPECT_FALSE(peer->send_closed());
+  // Placed before the coordinator saw the Goodbye: served, then released.
+  HostReplica(*peer, 1);
+  peer->Push(Wrap(MakeOrder(kJob, 0, 0, 1, 1, kSteps, 9)));
+  peer->Push(GoodbyeAck());
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kSegmentDone)));
+  EXPECT_FALSE(peer->send_closed());
+  peer->Push(Wrap(MakeRelease(kJob, 0, 1, /*want_state=*/true)));
+  ASSERT_TRUE(peer->AwaitClosed());
+  peer->End(absl::OkStatus());
+  Join();
+  EXPECT_EQ(Count(peer->sent(), v1::WorkerMessage::kReplicaState), 1);
 }
 
 TEST_F(SessionTest, DrainWhileDisconnectedReturns) {

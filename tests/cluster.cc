@@ -41,7 +41,8 @@ absl::StatusOr<std::string> LocalCluster::StartServer(
     const std::string& name, std::vector<std::string> argv,
     std::unique_ptr<Process>& process) {
   const std::string port_file = dir_ + "/" + name + ".port";
-  argv.push_back("--listen=127.0.0.1:0");
+  // The last --listen wins: a restart passes the port it had.
+  argv.insert(argv.begin() + 1, "--listen=127.0.0.1:0");
   argv.push_back("--port_file=" + port_file);
   absl::StatusOr<std::unique_ptr<Process>> started =
       Process::Start(argv, dir_ + "/" + name + ".log");
@@ -55,14 +56,36 @@ absl::StatusOr<std::string> LocalCluster::StartServer(
   return absl::StrCat("127.0.0.1:", *port);
 }
 
-absl::Status LocalCluster::StartServices() {
+absl::Status LocalCluster::StartCoordinator() {
+  std::vector<std::string> argv = {
+      REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s",
+      "--shutdown_grace=2s", "--journal=" + journal_path(),
+      "--checkpoint_dir=" + checkpoint_dir()};
+  argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
+  // Later starts keep the port, so that workers and the gateway reconnect.
+  if (!coordinator_.empty()) argv.push_back("--listen=" + coordinator_);
   absl::StatusOr<std::string> coordinator = StartServer(
-      "coordinator",
-      {REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s",
-       "--shutdown_grace=2s"},
-      coordinator_process_);
+      absl::StrCat("coordinator", coordinator_starts_ == 0
+                                      ? ""
+                                      : absl::StrCat("-", coordinator_starts_)),
+      argv, coordinator_process_);
+  ++coordinator_starts_;
   if (!coordinator.ok()) return coordinator.status();
   coordinator_ = *coordinator;
+  return absl::OkStatus();
+}
+
+void LocalCluster::StopCoordinator(int signal) {
+  if (coordinator_process_ == nullptr) return;
+  coordinator_process_->Signal(signal);
+  coordinator_process_->Wait(absl::Seconds(20));
+  // Keeps its log for Logs(); the Process object goes with the restart.
+  stopped_logs_ += absl::StrCat("---- ", coordinator_process_->log_path(), "\n",
+                                coordinator_process_->Log());
+}
+
+absl::Status LocalCluster::StartServices() {
+  if (absl::Status started = StartCoordinator(); !started.ok()) return started;
   absl::StatusOr<std::string> gateway = StartServer(
       "gateway",
       {REPLEX_GATEWAY_BIN, "--coordinator=" + coordinator_,
@@ -75,13 +98,20 @@ absl::Status LocalCluster::StartServices() {
 
 absl::Status LocalCluster::AddWorker(const WorkerOptions& options) {
   const std::string name = absl::StrCat("worker-", workers_.size());
-  absl::StatusOr<std::unique_ptr<Process>> worker = Process::Start(
-      {REPLEX_WORKER_BIN, "--coordinator=" + coordinator_, "--name=" + name,
-       "--platform=" + options.platform,
-       absl::StrCat("--slots=", options.slots),
-       absl::StrCat("--max_replicas=", options.max_replicas),
-       "--initial_backoff_ms=100", "--drain_grace_seconds=5"},
-      dir_ + "/" + name + ".log");
+  std::vector<std::string> argv = options.prefix;
+  for (const std::string& arg :
+       {std::string(REPLEX_WORKER_BIN), "--coordinator=" + coordinator_,
+        "--name=" + name, "--platform=" + options.platform,
+        absl::StrCat("--slots=", options.slots),
+        absl::StrCat("--max_replicas=", options.max_replicas),
+        std::string("--initial_backoff_ms=100"),
+        std::string("--max_backoff_ms=1000"),
+        std::string("--drain_grace_seconds=5")}) {
+    argv.push_back(arg);
+  }
+  argv.insert(argv.end(), options.flags.begin(), options.flags.end());
+  absl::StatusOr<std::unique_ptr<Process>> worker =
+      Process::Start(argv, dir_ + "/" + name + ".log");
   if (!worker.ok()) return worker.status();
   workers_.push_back(*std::move(worker));
   return absl::OkStatus();
@@ -98,7 +128,7 @@ std::pair<int, std::string> LocalCluster::Ctl(const std::string& args) const {
 }
 
 std::string LocalCluster::Logs() const {
-  std::string logs;
+  std::string logs = stopped_logs_;
   auto add = [&](const Process* process) {
     if (process == nullptr) return;
     absl::StrAppend(&logs, "---- ", process->log_path(), "\n", process->Log());

@@ -19,6 +19,9 @@ struct WorkerOptions {
   std::string platform = "Reference";
   int slots = 1;
   int max_replicas = 256;
+  std::vector<std::string> flags = {};  // more replex-worker flags
+  // Runs the worker under this command (e.g. {"ip", "netns", "exec", "ns"}).
+  std::vector<std::string> prefix = {};
 };
 
 // Not thread-safe.
@@ -28,9 +31,22 @@ class LocalCluster {
   explicit LocalCluster(const std::string& name);
   ~LocalCluster();
 
-  // Coordinator and gateway, no workers.
+  // Coordinator and gateway, no workers. The coordinator's journal and
+  // checkpoints live in dir() (journal_path(), checkpoint_dir()).
   absl::Status StartServices();
   absl::Status AddWorker(const WorkerOptions& options = {});
+  // More replex-coordinator flags for every (re)start; set before
+  // StartServices.
+  void set_coordinator_flags(std::vector<std::string> flags) {
+    coordinator_flags_ = std::move(flags);
+  }
+  // Ends the coordinator with `signal` (SIGKILL: a crash) and waits for it.
+  void StopCoordinator(int signal);
+  // Starts it again on the same port, journal and checkpoint directory.
+  absl::Status StartCoordinator();
+  Process& coordinator_process() { return *coordinator_process_; }
+  std::string journal_path() const { return dir_ + "/journal.sqlite"; }
+  std::string checkpoint_dir() const { return dir_ + "/checkpoints"; }
 
   const std::string& gateway() const { return gateway_; }
   const std::string& coordinator() const { return coordinator_; }
@@ -52,6 +68,9 @@ class LocalCluster {
   std::string coordinator_, gateway_;
   std::unique_ptr<Process> coordinator_process_, gateway_process_;
   std::vector<std::unique_ptr<Process>> workers_;
+  std::vector<std::string> coordinator_flags_;
+  int coordinator_starts_ = 0;
+  std::string stopped_logs_;  // of coordinators stopped before
 };
 
 // Writes a job YAML into `dir` using the harmonic-oscillator example's

@@ -11,6 +11,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libopenmm-dev libopenmm-plugins libyaml-cpp-dev
   libgtest-dev libgmock-dev
+  # the coordinator's journal
+  libsqlite3-dev
   # OpenMM's Python, used by tools/make_examples.py and some tests
   python3-simtk python3-numpy python3-scipy
 )

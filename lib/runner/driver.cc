@@ -52,6 +52,11 @@ absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
     if (!state.ok()) return state.status();
     result.positions_nm = std::move(state->positions_nm);
   }
+  if (order.want_state) {
+    absl::StatusOr<engine::PortableState> state = replica.Save();
+    if (!state.ok()) return state.status();
+    result.state = state->Serialize();
+  }
   return result;
 }
 
@@ -90,7 +95,8 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       permutation_(exchange::Permutation::Identity(ladder_.size())),
       statistics_(ladder_.size()) {}
 
-std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions) const {
+std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
+                                              bool want_state) const {
   const int n = ladder_.size();
   std::vector<SegmentOrder> orders(n);
   for (int i = 0; i < n; ++i) {
@@ -101,6 +107,7 @@ std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions) const {
     order.steps = steps_;
     order.segment_seed = SegmentSeed(seed_, i, round_);
     order.want_positions = want_positions;
+    order.want_state = want_state;
     if (!ladder_.temperature_only()) {
       order.evaluate_rungs =
           exchange::RungsToEvaluate(scheme_, n, round_, order.rung);
@@ -148,6 +155,33 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
   last_ = std::make_unique<Completed>(
       Completed{*std::move(outcome), std::move(potentials), std::move(reduced)});
   return last_.get();
+}
+
+absl::Status RoundDriver::Replay(
+    const std::vector<exchange::RoundOutcome>& outcomes) {
+  const int n = ladder_.size();
+  exchange::Permutation permutation = permutation_;
+  exchange::Statistics statistics = statistics_;
+  int64_t round = round_;
+  for (exchange::RoundOutcome outcome : outcomes) {
+    if (outcome.round != round || outcome.after.size() != n ||
+        static_cast<int>(outcome.pair_attempts.size()) != std::max(n - 1, 0) ||
+        static_cast<int>(outcome.pair_accepts.size()) != std::max(n - 1, 0)) {
+      return absl::DataLossError(absl::StrCat(
+          "cannot replay round ", outcome.round, " at round ", round,
+          ": the exchange log does not follow on or does not fit ", n,
+          " replicas"));
+    }
+    outcome.before = permutation;
+    statistics.Record(outcome);
+    permutation = outcome.after;
+    ++round;
+  }
+  permutation_ = std::move(permutation);
+  statistics_ = std::move(statistics);
+  round_ = round;
+  last_.reset();
+  return absl::OkStatus();
 }
 
 }  // namespace replex::runner

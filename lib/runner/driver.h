@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,12 +31,15 @@ struct SegmentOrder {
   uint64_t segment_seed = 0;
   std::vector<int> evaluate_rungs;
   bool want_positions = false;
+  // Return the replica's portable state after the segment (a checkpoint).
+  bool want_state = false;
 };
 
 struct SegmentResult {
   double potential_kj_mol = 0;
   std::vector<double> reduced;  // parallel to SegmentOrder::evaluate_rungs
   std::vector<engine::Vec3> positions_nm;  // when want_positions
+  std::string state;  // engine::PortableState::Serialize, when want_state
 };
 
 // Runs a round's orders, one per replica, and returns the results in order.
@@ -77,7 +81,16 @@ class RoundDriver {
   const exchange::Statistics& statistics() const { return statistics_; }
 
   // Orders for the current round, one per replica in replica order.
-  std::vector<SegmentOrder> Orders(bool want_positions) const;
+  std::vector<SegmentOrder> Orders(bool want_positions,
+                                   bool want_state = false) const;
+
+  // Brings the driver from round() to round() + outcomes.size() by applying
+  // rounds decided before (a journal's exchange log, replayed after a restart
+  // or a rollback) without running them: the permutation and Statistics end
+  // as if those rounds had just run. Each outcome needs round, after and the
+  // pair counts; `before` is taken from the driver. Fails (changing nothing)
+  // when the rounds do not follow on or a permutation does not fit.
+  absl::Status Replay(const std::vector<exchange::RoundOutcome>& outcomes);
 
   // What Complete decided; references stay valid until the next Complete.
   struct Completed {
