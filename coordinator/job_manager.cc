@@ -472,9 +472,9 @@ absl::Status JobManager::HandleFailedRound(Record& record, runner::RoundDriver& 
     if (faulty.has_value() &&
         ++record.replica_restarts > max_replica_restarts_) {
       return absl::AbortedError(absl::StrCat(
-          why.message(), "; the job's replicas have been restarted from "
-          "their checkpoint ", max_replica_restarts_,
-          " times (--max_replica_restarts), so it stops here"));
+          why.message(), "; no restart is left (the job's replicas may "
+          "restart from a checkpoint at most ", max_replica_restarts_,
+          " times, --max_replica_restarts)"));
     }
   }
   LogLine(absl::StrCat("job ", record.id,

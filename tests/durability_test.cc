@@ -1,0 +1,378 @@
+// Durability end to end: real coordinator, gateway and worker processes,
+// with faults injected by the test itself (kill -9 of workers and of the
+// coordinator, SIGTERM, a NaN replica, a network partition). The check is
+// always the journal's exchange log: exactly n_rounds rounds, no gaps, no
+// duplicates, every permutation a bijection, and -- where no replica was
+// restarted with fresh velocities -- bit for bit the log of an
+// uninterrupted embedded run of the same spec on Reference, since rounds
+// recomputed after a rollback are the same rounds.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "coordinator/journal.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "lib/runner/runner.h"
+#include "lib/spec/spec.h"
+#include "tests/cluster.h"
+
+namespace replex::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// One round of an exchange log.
+struct LoggedRound {
+  int64_t round;
+  std::vector<int> rung_of_replica;
+  std::vector<double> potential_kj_mol;
+};
+
+// The harmonic-oscillator job with checkpoints every `interval` rounds.
+std::string WriteJob(const LocalCluster& cluster, const std::string& name,
+                     int rounds, int interval, int steps = 200) {
+  const std::string path =
+      WriteHarmonicJob(cluster.dir(), name, 4, steps, rounds, 2026);
+  std::ofstream(path, std::ios::app)
+      << "checkpoint_interval: " << interval << "\n";
+  return path;
+}
+
+std::vector<LoggedRound> EmbeddedLog(const std::string& yaml) {
+  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  std::vector<LoggedRound> log;
+  runner::RunOptions options;
+  options.on_round = [&](const runner::RoundReport& report) {
+    log.push_back({report.outcome.round,
+                   report.outcome.after.rung_of_replica(),
+                   report.potential_kj_mol});
+    return absl::OkStatus();
+  };
+  EXPECT_TRUE(runner::RunJob(*spec, options).ok());
+  return log;
+}
+
+std::vector<LoggedRound> JournalLog(const LocalCluster& cluster,
+                                    const std::string& id) {
+  absl::StatusOr<std::unique_ptr<coordinator::Journal>> journal =
+      coordinator::Journal::Open(cluster.journal_path());
+  EXPECT_TRUE(journal.ok()) << journal.status();
+  if (!journal.ok()) return {};
+  absl::StatusOr<std::vector<coordinator::JournaledRound>> rounds =
+      (*journal)->Rounds(id, std::numeric_limits<int64_t>::max());
+  EXPECT_TRUE(rounds.ok()) << rounds.status();
+  std::vector<LoggedRound> log;
+  if (!rounds.ok()) return log;
+  for (const coordinator::JournaledRound& round : *rounds) {
+    log.push_back({round.outcome.round, round.outcome.after.rung_of_replica(),
+                   round.potential_kj_mol});
+  }
+  return log;
+}
+
+// Exactly rounds 0..n-1, each once, each permutation a bijection.
+void ExpectCompleteLog(const std::vector<LoggedRound>& log, int n_rounds,
+                       int n_replicas) {
+  ASSERT_EQ(static_cast<int>(log.size()), n_rounds);
+  for (int r = 0; r < n_rounds; ++r) {
+    ASSERT_EQ(log[r].round, r) << "a gap or a duplicate before round " << r;
+    std::vector<int> rungs = log[r].rung_of_replica;
+    std::sort(rungs.begin(), rungs.end());
+    std::vector<int> identity(n_replicas);
+    for (int k = 0; k < n_replicas; ++k) identity[k] = k;
+    ASSERT_EQ(rungs, identity) << "round " << r << " is not a bijection";
+  }
+}
+
+// Rounds [0, end) are bit for bit the same in both logs.
+void ExpectSameRounds(const std::vector<LoggedRound>& log,
+                      const std::vector<LoggedRound>& reference,
+                      size_t end) {
+  ASSERT_LE(end, log.size());
+  ASSERT_LE(end, reference.size());
+  for (size_t r = 0; r < end; ++r) {
+    ASSERT_EQ(log[r].rung_of_replica, reference[r].rung_of_replica)
+        << "round " << r;
+    ASSERT_EQ(log[r].potential_kj_mol, reference[r].potential_kj_mol)
+        << "round " << r;
+  }
+}
+
+absl::StatusOr<v1::Job> GetJob(const LocalCluster& cluster,
+                               const std::string& id) {
+  v1::GetJobRequest request;
+  request.set_job_id(id);
+  v1::Job job;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  const grpc::Status status =
+      cluster.GatewayStub()->GetJob(&context, request, &job);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        status.error_message());
+  }
+  return job;
+}
+
+// Polls GetJob until `done(job)`; fails the test with every log on timeout.
+v1::Job WaitFor(const LocalCluster& cluster, const std::string& id,
+                const std::function<bool(const v1::Job&)>& done,
+                const std::string& what, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<v1::Job> job;
+  while (absl::Now() < deadline) {
+    job = GetJob(cluster, id);
+    if (job.ok() && done(*job)) return *job;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ADD_FAILURE() << "timed out waiting for job " << id << " to be " << what
+                << "; last: "
+                << (job.ok() ? job->ShortDebugString() : job.status().ToString())
+                << "\n"
+                << cluster.Logs();
+  return job.ok() ? *job : v1::Job();
+}
+
+v1::Job WaitForRound(const LocalCluster& cluster, const std::string& id,
+                     int64_t rounds) {
+  return WaitFor(
+      cluster, id,
+      [rounds](const v1::Job& job) {
+        return job.rounds_completed() >= rounds || job.state() != v1::RUNNING;
+      },
+      absl::StrCat("past round ", rounds), absl::Seconds(40));
+}
+
+v1::Job WaitForEnd(const LocalCluster& cluster, const std::string& id) {
+  return WaitFor(
+      cluster, id,
+      [](const v1::Job& job) {
+        return job.state() == v1::SUCCEEDED || job.state() == v1::FAILED ||
+               job.state() == v1::CANCELLED;
+      },
+      "ended", absl::Seconds(60));
+}
+
+std::string Submit(const LocalCluster& cluster, const std::string& yaml) {
+  const auto [code, output] = cluster.Ctl("submit " + yaml);
+  EXPECT_EQ(code, 0) << output;
+  return std::string(absl::StripAsciiWhitespace(output));
+}
+
+bool WaitForLog(const Process& process, const std::string& text) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!absl::StrContains(process.Log(), text)) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// The rounds the coordinator's log says the job resumed at, in order.
+std::vector<int64_t> ResumedAt(const std::string& log, const std::string& id) {
+  std::vector<int64_t> rounds;
+  const std::string marker = absl::StrCat("job ", id, " resumes at round ");
+  for (size_t at = log.find(marker); at != std::string::npos;
+       at = log.find(marker, at + 1)) {
+    int64_t round = 0;
+    const size_t start = at + marker.size();
+    const size_t end = log.find(' ', start);
+    if (absl::SimpleAtoi(log.substr(start, end - start), &round)) {
+      rounds.push_back(round);
+    }
+  }
+  return rounds;
+}
+
+constexpr int kRounds = 400;
+constexpr int kInterval = 25;
+
+// 1. kill -9 workers mid-job, again and again, with replacements joining.
+TEST(DurabilityTest, KilledWorkersCostOnlyRoundsAfterTheLastCheckpoint) {
+  LocalCluster cluster("kill-workers");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
+  const std::string yaml = WriteJob(cluster, "kill", kRounds, kInterval);
+  const std::string id = Submit(cluster, yaml);
+
+  constexpr int kKills = 5;
+  int victim = 0;
+  for (int kill = 0; kill < kKills; ++kill) {
+    // Past the next checkpoint, so that each kill has something to keep.
+    const v1::Job job =
+        WaitForRound(cluster, id, (kill + 1) * kRounds / (kKills + 2));
+    ASSERT_EQ(job.state(), v1::RUNNING) << cluster.Logs();
+    cluster.worker(victim).Signal(SIGKILL);
+    cluster.worker(victim).Wait(absl::Seconds(10));
+    ++victim;
+    ASSERT_TRUE(cluster.AddWorker().ok());
+  }
+  const v1::Job job = WaitForEnd(cluster, id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  EXPECT_EQ(job.rounds_completed(), kRounds);
+
+  const std::string logs = cluster.Logs();
+  const std::vector<int64_t> resumed = ResumedAt(logs, id);
+  // A victim that had not been given replicas yet costs nothing.
+  EXPECT_GE(resumed.size(), 3u) << logs;
+  for (int64_t round : resumed) EXPECT_EQ(round % kInterval, 0) << round;
+  const std::vector<LoggedRound> log = JournalLog(cluster, id);
+  ExpectCompleteLog(log, kRounds, 4);
+  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
+}
+
+// 2. kill -9 the coordinator mid-job and start it again.
+TEST(DurabilityTest, ARestartedCoordinatorResumesFromTheLastCheckpoint) {
+  LocalCluster cluster("kill-coordinator");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
+  const std::string yaml = WriteJob(cluster, "restart", kRounds, kInterval);
+  const std::string id = Submit(cluster, yaml);
+  const int64_t seen = WaitForRound(cluster, id, kRounds / 2).rounds_completed();
+  ASSERT_LT(seen, kRounds);
+  cluster.StopCoordinator(SIGKILL);
+  ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
+
+  const v1::Job job = WaitForEnd(cluster, id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  const std::string log_text = cluster.coordinator_process().Log();
+  const std::vector<int64_t> resumed = ResumedAt(log_text, id);
+  ASSERT_EQ(resumed.size(), 1u) << log_text;
+  // At most the rounds after the last checkpoint are run again (the round
+  // seen last may be newer than the checkpoint written for it).
+  EXPECT_GE(resumed[0], (seen - 1) / kInterval * kInterval) << log_text;
+  EXPECT_EQ(resumed[0] % kInterval, 0);
+  const std::vector<LoggedRound> log = JournalLog(cluster, id);
+  ExpectCompleteLog(log, kRounds, 4);
+  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
+  // Ended jobs stay visible after a restart too.
+  cluster.StopCoordinator(SIGKILL);
+  ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
+  EXPECT_EQ(WaitForEnd(cluster, id).state(), v1::SUCCEEDED);
+}
+
+// 6. Everything stops at once; started again, the job resumes and ends.
+TEST(DurabilityTest, AJobResumesAfterAFullClusterStop) {
+  LocalCluster cluster("full-stop");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
+  const std::string yaml = WriteJob(cluster, "stop", kRounds, kInterval);
+  const std::string id = Submit(cluster, yaml);
+  WaitForRound(cluster, id, kRounds / 2);
+  for (int i = 0; i < cluster.workers(); ++i) {
+    cluster.worker(i).Signal(SIGKILL);
+    cluster.worker(i).Wait(absl::Seconds(10));
+  }
+  cluster.StopCoordinator(SIGKILL);
+
+  ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
+  const v1::Job job = WaitForEnd(cluster, id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  EXPECT_THAT(cluster.coordinator_process().Log(),
+              HasSubstr("recovered from the journal"));
+  const std::vector<LoggedRound> log = JournalLog(cluster, id);
+  ExpectCompleteLog(log, kRounds, 4);
+  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
+}
+
+// 5. A replica that reports NaN restarts from the last checkpoint with fresh
+// velocities; with no restarts allowed the job fails naming it.
+TEST(DurabilityTest, ANanReplicaRestartsAndExhaustedRestartsFailTheJob) {
+  constexpr int kNanRound = 37, kNanRounds = 80, kNanInterval = 10;
+  for (const bool allowed : {true, false}) {
+    LocalCluster cluster(allowed ? "nan-restart" : "nan-exhausted");
+    cluster.set_coordinator_flags(
+        {absl::StrCat("--max_replica_restarts=", allowed ? 3 : 0)});
+    ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+    ASSERT_TRUE(cluster
+                    .AddWorker({.flags = {absl::StrCat("--test_inject_nan=",
+                                                       kNanRound)}})
+                    .ok());
+    const std::string yaml =
+        WriteJob(cluster, "nan", kNanRounds, kNanInterval, 50);
+    const std::string id = Submit(cluster, yaml);
+    const v1::Job job = WaitForEnd(cluster, id);
+    const std::string logs = cluster.Logs();
+    if (allowed) {
+      ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << logs;
+      EXPECT_THAT(logs, HasSubstr(absl::StrCat("non-finite energy in round ",
+                                               kNanRound)));
+      EXPECT_THAT(logs, HasSubstr(absl::StrCat(
+                            "resumes at round ", kNanRound / kNanInterval *
+                                                     kNanInterval)));
+      EXPECT_THAT(logs, HasSubstr("restarts with fresh velocities"));
+      const std::vector<LoggedRound> log = JournalLog(cluster, id);
+      ExpectCompleteLog(log, kNanRounds, 4);
+      // Before the checkpoint nothing changed; from it on, the restarted
+      // replica follows a new trajectory.
+      const std::vector<LoggedRound> reference = EmbeddedLog(yaml);
+      const int checkpoint = kNanRound / kNanInterval * kNanInterval;
+      ExpectSameRounds(log, reference, checkpoint);
+      EXPECT_NE(log[checkpoint].potential_kj_mol,
+                reference[checkpoint].potential_kj_mol);
+    } else {
+      ASSERT_EQ(job.state(), v1::FAILED) << logs;
+      EXPECT_THAT(job.error(), HasSubstr("non-finite energy in round 37"));
+      EXPECT_THAT(job.error(), HasSubstr("replica "));
+      EXPECT_THAT(job.error(), HasSubstr("--max_replica_restarts"));
+    }
+  }
+}
+
+// 3. SIGTERM: the worker hands its replicas back and exits 0 within its
+// grace period; nothing is recomputed.
+TEST(DurabilityTest, ASigtermedWorkerDrainsAndExitsCleanly) {
+  LocalCluster cluster("sigterm");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
+  const std::string yaml = WriteJob(cluster, "drain", kRounds, kInterval);
+  const std::string id = Submit(cluster, yaml);
+  WaitForRound(cluster, id, kRounds / 4);
+  const absl::Time start = absl::Now();
+  cluster.worker(0).Signal(SIGTERM);
+  // --drain_grace_seconds=5 (LocalCluster), plus the exit itself.
+  EXPECT_EQ(cluster.worker(0).Wait(absl::Seconds(8)), 0) << cluster.Logs();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(6));
+  // An idle worker that drains as soon as it has joined does not strand
+  // anything either.
+  ASSERT_TRUE(cluster.AddWorker().ok());
+  ASSERT_TRUE(WaitForLog(cluster.worker(2), "connected to")) << cluster.Logs();
+  cluster.worker(2).Signal(SIGTERM);
+  EXPECT_EQ(cluster.worker(2).Wait(absl::Seconds(8)), 0) << cluster.Logs();
+
+  const v1::Job job = WaitForEnd(cluster, id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  const std::string logs = cluster.Logs();
+  EXPECT_EQ(Count(logs, "rolls back"), 0) << logs;
+  EXPECT_THAT(cluster.worker(0).Log(), HasSubstr("drained"));
+  const std::vector<LoggedRound> log = JournalLog(cluster, id);
+  ExpectCompleteLog(log, kRounds, 4);
+  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
+}
+
+}  // namespace
+}  // namespace replex::testing
