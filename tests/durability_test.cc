@@ -7,6 +7,7 @@
 // uninterrupted embedded run of the same spec on Reference, since rounds
 // recomputed after a rollback are the same rounds.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -372,6 +373,95 @@ TEST(DurabilityTest, ASigtermedWorkerDrainsAndExitsCleanly) {
   const std::vector<LoggedRound> log = JournalLog(cluster, id);
   ExpectCompleteLog(log, kRounds, 4);
   ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
+}
+
+// A network namespace joined to this one by a veth pair, removed on
+// destruction: the far end's processes are cut off by taking the link down.
+class Partitionable {
+ public:
+  Partitionable() {
+    const int id = static_cast<int>(getpid() % 200) + 20;
+    ns_ = absl::StrCat("rpxd", getpid());
+    host_if_ = absl::StrCat("rpxh", getpid() % 100000);
+    const std::string far_if = absl::StrCat("rpxn", getpid() % 100000);
+    host_ip_ = absl::StrCat("10.213.", id, ".1");
+    const auto [code, output] = RunCommand(absl::StrCat(
+        "set -e; ip netns add ", ns_, "; ip link add ", host_if_,
+        " type veth peer name ", far_if, "; ip link set ", far_if, " netns ",
+        ns_, "; ip addr add ", host_ip_, "/30 dev ", host_if_,
+        "; ip link set ", host_if_, " up; ip netns exec ", ns_,
+        " ip addr add 10.213.", id, ".2/30 dev ", far_if, "; ip netns exec ",
+        ns_, " ip link set ", far_if, " up; ip netns exec ", ns_,
+        " ip link set lo up"));
+    ok_ = code == 0;
+    error_ = output;
+    // posix_spawn wants a path; `ip netns exec` then execs the worker, so
+    // signals reach it.
+    ip_ = std::string(
+        absl::StripAsciiWhitespace(RunCommand("command -v ip").second));
+  }
+  ~Partitionable() {
+    RunCommand(absl::StrCat("ip netns del ", ns_, "; ip link del ", host_if_));
+  }
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  const std::string& host_ip() const { return host_ip_; }
+  std::vector<std::string> prefix() const {
+    return {ip_, "netns", "exec", ns_};
+  }
+  bool SetLink(bool up) {
+    return RunCommand(absl::StrCat("ip link set ", host_if_,
+                                   up ? " up" : " down"))
+               .first == 0;
+  }
+
+ private:
+  std::string ns_, host_if_, host_ip_, error_, ip_;
+  bool ok_ = false;
+};
+
+// 4. A partitioned worker is lost at the heartbeat timeout and its replicas
+// go on elsewhere; once the partition heals, what it still held is dropped
+// (its old session is over) and it joins again as a new session.
+TEST(DurabilityTest, APartitionedWorkerIsReplacedAndItsStaleWorkDropped) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for ip netns";
+  Partitionable net;  // outlives the cluster, whose worker runs inside it
+  if (!net.ok()) GTEST_SKIP() << "cannot make a network namespace: " << net.error();
+  LocalCluster cluster("partition");
+  cluster.set_coordinator_flags({"--listen=0.0.0.0:0", "--heartbeat_timeout=3s"});
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  const std::string port =
+      cluster.coordinator().substr(cluster.coordinator().rfind(':') + 1);
+  ASSERT_TRUE(cluster.AddWorker().ok());
+  ASSERT_TRUE(cluster
+                  .AddWorker({.flags = {absl::StrCat("--coordinator=",
+                                                     net.host_ip(), ":", port)},
+                              .prefix = net.prefix()})
+                  .ok());
+  Process& cut_off = cluster.worker(1);
+  ASSERT_TRUE(WaitForLog(cut_off, "connected to")) << cluster.Logs();
+  const std::string yaml = WriteJob(cluster, "partition", 2 * kRounds, kInterval);
+  const std::string id = Submit(cluster, yaml);
+  WaitForRound(cluster, id, kRounds / 2);
+  ASSERT_TRUE(net.SetLink(false));
+  const v1::Job job = WaitForEnd(cluster, id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  EXPECT_THAT(cluster.coordinator_process().Log(),
+              HasSubstr("worker-1#2 lost: nothing heard for"));
+  EXPECT_GE(ResumedAt(cluster.coordinator_process().Log(), id).size(), 1u);
+
+  ASSERT_TRUE(net.SetLink(true));
+  // Healed: the old stream ends, the worker drops the replicas it held for
+  // the lost session (their results never count) and registers anew.
+  ASSERT_TRUE(WaitForLog(cut_off, "dropped 1 jobs")) << cluster.Logs();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (Count(cut_off.Log(), "connected to") < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(Count(cut_off.Log(), "connected to"), 2) << cluster.Logs();
+  const std::vector<LoggedRound> log = JournalLog(cluster, id);
+  ExpectCompleteLog(log, 2 * kRounds, 4);
+  ExpectSameRounds(log, EmbeddedLog(yaml), 2 * kRounds);
 }
 
 }  // namespace
