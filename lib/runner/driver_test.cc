@@ -116,5 +116,40 @@ TEST(RoundDriverTest, DecisionsDependOnTheSeedAlone) {
   EXPECT_NE(Log(17), Log(18));
 }
 
+// A driver that replays another's rounds (a journal's exchange log) ends
+// where that one is: round, permutation and statistics alike, so the rounds
+// after it are decided the same way.
+TEST(RoundDriverTest, ReplayingRoundsRestoresTheExchangeState) {
+  auto original = RoundDriver::Create(Spec(5, false));
+  std::vector<exchange::RoundOutcome> log;
+  for (int r = 0; r < 4; ++r) {
+    auto completed = original->Complete(FakeResults(original->Orders(false)));
+    ASSERT_TRUE(completed.ok()) << completed.status();
+    log.push_back((*completed)->outcome);
+    log.back().before = exchange::Permutation::Identity(5);  // not needed
+  }
+  auto replayed = RoundDriver::Create(Spec(5, false));
+  ASSERT_TRUE(replayed->Replay(log).ok());
+  EXPECT_EQ(replayed->round(), 4);
+  EXPECT_EQ(replayed->permutation(), original->permutation());
+  EXPECT_EQ(replayed->statistics().pair_attempts(),
+            original->statistics().pair_attempts());
+  EXPECT_EQ(replayed->statistics().pair_accepts(),
+            original->statistics().pair_accepts());
+  EXPECT_EQ(replayed->statistics().RoundTrips(),
+            original->statistics().RoundTrips());
+  // Both decide the next round alike.
+  auto next = original->Complete(FakeResults(original->Orders(false)));
+  auto next_replayed =
+      replayed->Complete(FakeResults(replayed->Orders(false)));
+  EXPECT_EQ((*next)->outcome.after, (*next_replayed)->outcome.after);
+
+  // Rounds that do not follow on change nothing.
+  auto fresh = RoundDriver::Create(Spec(5, false));
+  const std::vector<exchange::RoundOutcome> gap = {log[1]};
+  EXPECT_EQ(fresh->Replay(gap).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(fresh->round(), 0);
+}
+
 }  // namespace
 }  // namespace replex::runner

@@ -1,0 +1,150 @@
+// The journal over a real SQLite file, and the checkpoint store over a real
+// directory.
+#include "coordinator/journal.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/checkpoint_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace replex::coordinator {
+namespace {
+
+using ::testing::SizeIs;
+
+class JournalTest : public ::testing::Test {
+ protected:
+  JournalTest()
+      : dir_(std::filesystem::path(::testing::TempDir()) /
+             absl::StrCat("journal_test.", getpid(), ".",
+                          ::testing::UnitTest::GetInstance()
+                              ->current_test_info()
+                              ->name())) {
+    std::filesystem::remove_all(dir_);
+  }
+  ~JournalTest() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Journal> Open() {
+    absl::StatusOr<std::unique_ptr<Journal>> journal =
+        Journal::Open((dir_ / "sub" / "journal.sqlite").string());
+    EXPECT_TRUE(journal.ok()) << journal.status();
+    return journal.ok() ? *std::move(journal) : nullptr;
+  }
+
+  static exchange::RoundOutcome Outcome(int64_t round,
+                                        std::vector<int> rungs) {
+    exchange::RoundOutcome outcome;
+    outcome.round = round;
+    outcome.after = *exchange::Permutation::FromRungOfReplica(rungs);
+    outcome.pair_attempts.assign(rungs.size() - 1, 1);
+    outcome.pair_accepts.assign(rungs.size() - 1, round % 2);
+    outcome.total_attempts = 2;
+    outcome.total_accepts = round % 2;
+    return outcome;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(JournalTest, IncarnationsCountStartsAcrossReopening) {
+  EXPECT_EQ(*Open()->NextIncarnation(), 1);
+  EXPECT_EQ(*Open()->NextIncarnation(), 2);
+  EXPECT_EQ(*(*Journal::Open(":memory:"))->NextIncarnation(), 1);
+}
+
+TEST_F(JournalTest, JobsKeepTheirSpecUntilTheyEnd) {
+  {
+    std::unique_ptr<Journal> journal = Open();
+    v1::JobSpec spec;
+    spec.set_name("a");
+    v1::Job job;
+    job.set_job_id("j1");
+    job.set_state(v1::QUEUED);
+    ASSERT_TRUE(journal->AddJob(job, spec, 0).ok());
+    job.set_job_id("j2");
+    ASSERT_TRUE(journal->AddJob(job, spec, 1).ok());
+    EXPECT_EQ(journal->AddJob(job, spec, 2).code(),
+              absl::StatusCode::kAlreadyExists);
+    job.set_state(v1::SUCCEEDED);
+    job.set_rounds_completed(7);
+    ASSERT_TRUE(journal->UpdateJob(job).ok());
+  }
+  absl::StatusOr<std::vector<JournaledJob>> jobs = Open()->Jobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_THAT(*jobs, SizeIs(2));
+  EXPECT_EQ((*jobs)[0].job.job_id(), "j1");
+  ASSERT_TRUE((*jobs)[0].spec.has_value());
+  EXPECT_EQ((*jobs)[0].spec->name(), "a");
+  EXPECT_EQ((*jobs)[1].seq, 1);
+  EXPECT_EQ((*jobs)[1].job.state(), v1::SUCCEEDED);
+  EXPECT_EQ((*jobs)[1].job.rounds_completed(), 7);
+  EXPECT_FALSE((*jobs)[1].spec.has_value());
+}
+
+TEST_F(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
+  std::unique_ptr<Journal> journal = Open();
+  const std::vector<double> energies = {0.1, -1.0 / 3, 1e-300,
+                                        std::numeric_limits<double>::max()};
+  for (int64_t round = 0; round < 6; ++round) {
+    ASSERT_TRUE(journal
+                    ->RecordRound("j", Outcome(round, {1, 0, 3, 2}), energies)
+                    .ok());
+  }
+  EXPECT_EQ(journal->RecordRound("j", Outcome(3, {0, 1, 2, 3}), energies)
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(journal->RecordCheckpoint("j", {2, "a"}).ok());
+  ASSERT_TRUE(journal->RecordCheckpoint("j", {4, "b"}).ok());
+
+  absl::StatusOr<std::vector<JournaledRound>> rounds = journal->Rounds("j", 4);
+  ASSERT_TRUE(rounds.ok()) << rounds.status();
+  ASSERT_THAT(*rounds, SizeIs(4));
+  EXPECT_EQ((*rounds)[3].outcome.round, 3);
+  EXPECT_EQ((*rounds)[3].outcome.after.rung_of_replica(),
+            (std::vector<int>{1, 0, 3, 2}));
+  EXPECT_EQ((*rounds)[3].outcome.pair_accepts, (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_EQ((*rounds)[3].outcome.total_accepts, 1);
+  EXPECT_EQ((*rounds)[3].potential_kj_mol, energies);
+
+  ASSERT_TRUE(journal->Truncate("j", 2).ok());
+  EXPECT_THAT(*journal->Rounds("j", 100), SizeIs(2));
+  ASSERT_THAT(*journal->Checkpoints("j"), SizeIs(1));
+  EXPECT_EQ((*journal->Checkpoints("j"))[0].path, "a");
+  ASSERT_TRUE(journal->ForgetCheckpoint("j", 2).ok());
+  EXPECT_THAT(*journal->Checkpoints("j"), SizeIs(0));
+  // Recomputed rounds go in again.
+  EXPECT_TRUE(journal->RecordRound("j", Outcome(2, {0, 1, 2, 3}), energies)
+                  .ok());
+}
+
+TEST_F(JournalTest, CheckpointFilesAreWrittenWholeAndReadBack) {
+  const CheckpointStore store((dir_ / "checkpoints").string());
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id("j1");
+  checkpoint.set_round(25);
+  checkpoint.add_rung_of_replica(1);
+  checkpoint.add_rung_of_replica(0);
+  checkpoint.add_state_rung(0);
+  checkpoint.add_state_rung(1);
+  checkpoint.add_states(std::string("\0state\xff", 7));
+  checkpoint.add_states("other");
+  absl::StatusOr<std::string> path = store.Write(checkpoint);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, (dir_ / "checkpoints" / "j1" / "round-000000000025.ckpt")
+                       .string());
+  EXPECT_FALSE(std::filesystem::exists(*path + ".tmp"));
+  absl::StatusOr<v1::Checkpoint> read = CheckpointStore::Read(*path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->SerializeAsString(), checkpoint.SerializeAsString());
+  CheckpointStore::Remove(*path);
+  EXPECT_EQ(CheckpointStore::Read(*path).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace replex::coordinator
