@@ -376,6 +376,16 @@ bool WorkerRegistry::Place(Job& job) {
   return true;
 }
 
+void WorkerRegistry::UnloadEverywhere(const std::string& job_id) {
+  for (auto& [key, worker] : workers_) {
+    if (worker->loaded_jobs.erase(job_id) > 0) {
+      v1::CoordinatorMessage unload;
+      unload.mutable_unload_job()->set_job_id(job_id);
+      Send(*worker, std::move(unload));
+    }
+  }
+}
+
 void WorkerRegistry::UnloadIfUnused(Worker& worker, const Job& job) {
   if (worker.loaded_jobs.count(job.id) == 0 || job.Uses(worker.key)) return;
   worker.loaded_jobs.erase(job.id);
@@ -498,13 +508,7 @@ void WorkerRegistry::ReleaseJob(const std::string& job_id,
   if (it == jobs_.end()) return;
   Job& job = *it->second;
   if (job.failure.ok()) job.failure = why;
-  for (auto& [key, worker] : workers_) {
-    if (worker->loaded_jobs.erase(job_id) > 0) {
-      v1::CoordinatorMessage unload;
-      unload.mutable_unload_job()->set_job_id(job_id);
-      Send(*worker, std::move(unload));
-    }
-  }
+  UnloadEverywhere(job_id);
   for (const Job::Replica& replica : job.replicas) {
     if (Worker* host = FindWorker(replica.host); host != nullptr) {
       --host->hosted;
@@ -522,7 +526,9 @@ absl::Status WorkerRegistry::ReloadJob(
     return absl::CancelledError(
         absl::StrCat("job ", job_id, " has been released"));
   }
-  if (shut_down_) return absl::UnavailableError("the coordinator is shutting down");
+  if (shut_down_) {
+    return absl::UnavailableError("the coordinator is shutting down");
+  }
   Job& job = *it->second;
   if (starts.size() != job.replicas.size()) {
     return absl::InternalError(absl::StrCat(starts.size(), " starts for ",
@@ -531,13 +537,7 @@ absl::Status WorkerRegistry::ReloadJob(
   }
   // Workers drop the job's Contexts and queued orders; the next round
   // loads every replica again with a new epoch.
-  for (auto& [key, worker] : workers_) {
-    if (worker->loaded_jobs.erase(job_id) > 0) {
-      v1::CoordinatorMessage unload;
-      unload.mutable_unload_job()->set_job_id(job_id);
-      Send(*worker, std::move(unload));
-    }
-  }
+  UnloadEverywhere(job_id);
   for (size_t r = 0; r < starts.size(); ++r) {
     Job::Replica& replica = job.replicas[r];
     replica.loaded = false;

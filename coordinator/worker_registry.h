@@ -137,6 +137,9 @@ class WorkerRegistry : public ReplicaPool {
   // ones from their old hosts with want_state. Returns false (changing
   // nothing) when a replica without a host has no room.
   bool Place(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends UnloadJob to every worker that has the job loaded.
+  void UnloadEverywhere(const std::string& job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends UnloadJob to `worker` when it no longer has anything of `job`.
   void UnloadIfUnused(Worker& worker, const Job& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -2,11 +2,15 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -125,6 +129,45 @@ std::unique_ptr<v1::JobService::Stub> LocalCluster::GatewayStub() const {
 std::pair<int, std::string> LocalCluster::Ctl(const std::string& args) const {
   return RunCommand(
       absl::StrCat(REPLEXCTL_BIN, " --gateway=", gateway_, " ", args));
+}
+
+std::string LocalCluster::SubmitJob(const std::string& yaml) const {
+  const auto [code, output] = Ctl("submit " + yaml);
+  EXPECT_EQ(code, 0) << output;
+  return std::string(absl::StripAsciiWhitespace(output));
+}
+
+absl::StatusOr<v1::Job> LocalCluster::GetJob(const std::string& id) const {
+  v1::GetJobRequest request;
+  request.set_job_id(id);
+  v1::Job job;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  const grpc::Status status = GatewayStub()->GetJob(&context, request, &job);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        status.error_message());
+  }
+  return job;
+}
+
+v1::Job LocalCluster::WaitForJob(
+    const std::string& id, const std::function<bool(const v1::Job&)>& done,
+    const std::string& what, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<v1::Job> job;
+  while (absl::Now() < deadline) {
+    job = GetJob(id);
+    if (job.ok() && done(*job)) return *job;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ADD_FAILURE() << "timed out waiting for job " << id << " to be " << what
+                << "; last: "
+                << (job.ok() ? job->ShortDebugString() : job.status().ToString())
+                << "\n"
+                << Logs();
+  return job.ok() ? *job : v1::Job();
 }
 
 std::string LocalCluster::Logs() const {

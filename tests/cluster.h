@@ -4,12 +4,15 @@
 // stopped (SIGTERM, then SIGKILL) when the object goes away.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "tests/process.h"
 
@@ -56,6 +59,15 @@ class LocalCluster {
 
   // Runs `replexctl --gateway=... ARGS`; exit code and stdout+stderr.
   std::pair<int, std::string> Ctl(const std::string& args) const;
+  // `replexctl submit YAML`; the job id (a test failure if it fails).
+  std::string SubmitJob(const std::string& yaml) const;
+  // GetJob through the gateway, with a 5 s deadline.
+  absl::StatusOr<v1::Job> GetJob(const std::string& id) const;
+  // Polls GetJob until `done(job)`; on timeout fails the test with every
+  // log, naming `what` it waited for, and returns the last job seen.
+  v1::Job WaitForJob(const std::string& id,
+                     const std::function<bool(const v1::Job&)>& done,
+                     const std::string& what, absl::Duration timeout) const;
   // Every process's log, for failure messages.
   std::string Logs() const;
   const std::string& dir() const { return dir_; }

@@ -23,7 +23,6 @@
 #include "absl/time/clock.h"
 #include "coordinator/journal.h"
 #include "gmock/gmock.h"
-#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
@@ -32,6 +31,7 @@
 namespace replex::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 // One round of an exchange log.
@@ -112,46 +112,10 @@ void ExpectSameRounds(const std::vector<LoggedRound>& log,
   }
 }
 
-absl::StatusOr<v1::Job> GetJob(const LocalCluster& cluster,
-                               const std::string& id) {
-  v1::GetJobRequest request;
-  request.set_job_id(id);
-  v1::Job job;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
-  const grpc::Status status =
-      cluster.GatewayStub()->GetJob(&context, request, &job);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
-  }
-  return job;
-}
-
-// Polls GetJob until `done(job)`; fails the test with every log on timeout.
-v1::Job WaitFor(const LocalCluster& cluster, const std::string& id,
-                const std::function<bool(const v1::Job&)>& done,
-                const std::string& what, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::StatusOr<v1::Job> job;
-  while (absl::Now() < deadline) {
-    job = GetJob(cluster, id);
-    if (job.ok() && done(*job)) return *job;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ADD_FAILURE() << "timed out waiting for job " << id << " to be " << what
-                << "; last: "
-                << (job.ok() ? job->ShortDebugString() : job.status().ToString())
-                << "\n"
-                << cluster.Logs();
-  return job.ok() ? *job : v1::Job();
-}
-
 v1::Job WaitForRound(const LocalCluster& cluster, const std::string& id,
                      int64_t rounds) {
-  return WaitFor(
-      cluster, id,
+  return cluster.WaitForJob(
+      id,
       [rounds](const v1::Job& job) {
         return job.rounds_completed() >= rounds || job.state() != v1::RUNNING;
       },
@@ -159,19 +123,13 @@ v1::Job WaitForRound(const LocalCluster& cluster, const std::string& id,
 }
 
 v1::Job WaitForEnd(const LocalCluster& cluster, const std::string& id) {
-  return WaitFor(
-      cluster, id,
+  return cluster.WaitForJob(
+      id,
       [](const v1::Job& job) {
         return job.state() == v1::SUCCEEDED || job.state() == v1::FAILED ||
                job.state() == v1::CANCELLED;
       },
       "ended", absl::Seconds(60));
-}
-
-std::string Submit(const LocalCluster& cluster, const std::string& yaml) {
-  const auto [code, output] = cluster.Ctl("submit " + yaml);
-  EXPECT_EQ(code, 0) << output;
-  return std::string(absl::StripAsciiWhitespace(output));
 }
 
 bool WaitForLog(const Process& process, const std::string& text) {
@@ -217,7 +175,7 @@ TEST(DurabilityTest, KilledWorkersCostOnlyRoundsAfterTheLastCheckpoint) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string yaml = WriteJob(cluster, "kill", kRounds, kInterval);
-  const std::string id = Submit(cluster, yaml);
+  const std::string id = cluster.SubmitJob(yaml);
 
   constexpr int kKills = 5;
   int victim = 0;
@@ -251,7 +209,7 @@ TEST(DurabilityTest, ARestartedCoordinatorResumesFromTheLastCheckpoint) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string yaml = WriteJob(cluster, "restart", kRounds, kInterval);
-  const std::string id = Submit(cluster, yaml);
+  const std::string id = cluster.SubmitJob(yaml);
   const int64_t seen = WaitForRound(cluster, id, kRounds / 2).rounds_completed();
   ASSERT_LT(seen, kRounds);
   cluster.StopCoordinator(SIGKILL);
@@ -281,7 +239,7 @@ TEST(DurabilityTest, AJobResumesAfterAFullClusterStop) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string yaml = WriteJob(cluster, "stop", kRounds, kInterval);
-  const std::string id = Submit(cluster, yaml);
+  const std::string id = cluster.SubmitJob(yaml);
   WaitForRound(cluster, id, kRounds / 2);
   for (int i = 0; i < cluster.workers(); ++i) {
     cluster.worker(i).Signal(SIGKILL);
@@ -315,7 +273,7 @@ TEST(DurabilityTest, ANanReplicaRestartsAndExhaustedRestartsFailTheJob) {
                     .ok());
     const std::string yaml =
         WriteJob(cluster, "nan", kNanRounds, kNanInterval, 50);
-    const std::string id = Submit(cluster, yaml);
+    const std::string id = cluster.SubmitJob(yaml);
     const v1::Job job = WaitForEnd(cluster, id);
     const std::string logs = cluster.Logs();
     if (allowed) {
@@ -351,7 +309,7 @@ TEST(DurabilityTest, ASigtermedWorkerDrainsAndExitsCleanly) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string yaml = WriteJob(cluster, "drain", kRounds, kInterval);
-  const std::string id = Submit(cluster, yaml);
+  const std::string id = cluster.SubmitJob(yaml);
   WaitForRound(cluster, id, kRounds / 4);
   const absl::Time start = absl::Now();
   cluster.worker(0).Signal(SIGTERM);
@@ -441,13 +399,13 @@ TEST(DurabilityTest, APartitionedWorkerIsReplacedAndItsStaleWorkDropped) {
   Process& cut_off = cluster.worker(1);
   ASSERT_TRUE(WaitForLog(cut_off, "connected to")) << cluster.Logs();
   const std::string yaml = WriteJob(cluster, "partition", 2 * kRounds, kInterval);
-  const std::string id = Submit(cluster, yaml);
+  const std::string id = cluster.SubmitJob(yaml);
   WaitForRound(cluster, id, kRounds / 2);
   ASSERT_TRUE(net.SetLink(false));
   const v1::Job job = WaitForEnd(cluster, id);
   ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
   EXPECT_THAT(cluster.coordinator_process().Log(),
-              HasSubstr("worker-1#2 lost: nothing heard for"));
+              ContainsRegex("worker-1#[0-9]+ lost: nothing heard for"));
   EXPECT_GE(ResumedAt(cluster.coordinator_process().Log(), id).size(), 1u);
 
   ASSERT_TRUE(net.SetLink(true));
