@@ -2,11 +2,15 @@
 // gate the test opens), and over the real registry with fake workers.
 #include "coordinator/job_manager.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "coordinator/fake_worker.h"
 #include "coordinator/worker_registry.h"
 #include "gmock/gmock.h"
@@ -382,6 +386,93 @@ TEST_F(JobManagerWithWorkersTest, ALostWorkerRollsItsJobsBackAndTheyGoOn) {
   EXPECT_EQ(job.rounds_completed(), kRounds);
   EXPECT_EQ(rollbacks, 1);
   EXPECT_EQ(job.workers(), 1);
+}
+
+// A coordinator that crashed mid-job, as its journal shows it: the job
+// RUNNING, rounds journaled up to some round past its last checkpoint. A new
+// manager on that journal resumes the job from the checkpoint, and its log
+// ends up with every round once, the same rounds as before.
+TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("job_manager_recovery.", getpid());
+  std::filesystem::remove_all(dir);
+  std::unique_ptr<Journal> journal =
+      *Journal::Open((dir / "journal.sqlite").string());
+  const CheckpointStore checkpoints((dir / "checkpoints").string());
+  JobDurability durability;
+  durability.journal = journal.get();
+  durability.checkpoints = &checkpoints;
+  FakeClock clock;
+  v1::JobSpec spec = TestSpec(4, 30);
+  spec.set_checkpoint_interval(10);
+
+  std::string id, ended;
+  std::vector<JournaledRound> before;
+  {
+    WorkerRegistry registry(WorkerRegistry::Options(), &clock);
+    JobManager jobs(&registry, &clock, 7, {}, durability);
+    FakeWorker worker(&registry, "w", 1, 16);
+    ended = *jobs.Submit(TestSpec(2, 3));
+    id = *jobs.Submit(spec);
+    for (const std::string& job : {ended, id}) {
+      Drain(**jobs.Watch(job));
+      ASSERT_EQ(jobs.Get(job)->state(), v1::SUCCEEDED);
+    }
+    before = *journal->Rounds(id, 100);
+    ASSERT_THAT(before, SizeIs(30));
+    ASSERT_THAT(*journal->Checkpoints(id), SizeIs(2));  // 20 and 30
+    jobs.Shutdown();
+  }
+  // The journal as a crash at round 25 would have left it: the job
+  // RUNNING, rounds 0..24, its checkpoint at round 20.
+  std::unique_ptr<Journal> crashed =
+      *Journal::Open((dir / "crashed.sqlite").string());
+  // (Loops over named copies: `*journal->Jobs()` would dangle.)
+  std::vector<JournaledJob> journaled = *journal->Jobs();
+  for (JournaledJob& job : journaled) {
+    const std::string job_id = job.job.job_id();
+    const bool cut = job_id == id;
+    if (cut) job.job.set_state(v1::RUNNING);
+    ASSERT_TRUE(crashed->AddJob(job.job, spec, job.seq).ok());
+    const std::vector<JournaledRound> rounds =
+        *journal->Rounds(job_id, cut ? 25 : 100);
+    for (const JournaledRound& round : rounds) {
+      ASSERT_TRUE(
+          crashed->RecordRound(job_id, round.outcome, round.potential_kj_mol)
+              .ok());
+    }
+    const std::vector<CheckpointRecord> recorded = *journal->Checkpoints(job_id);
+    for (const CheckpointRecord& checkpoint : recorded) {
+      if (!cut || checkpoint.round <= 20) {
+        ASSERT_TRUE(crashed->RecordCheckpoint(job_id, checkpoint).ok());
+      }
+    }
+  }
+  durability.journal = crashed.get();
+
+  WorkerRegistry registry(WorkerRegistry::Options(), &clock);
+  JobManager jobs(&registry, &clock, 8, {}, durability);
+  ASSERT_TRUE(jobs.Recover().ok());
+  EXPECT_EQ(jobs.Get(ended)->state(), v1::SUCCEEDED);
+  EXPECT_EQ(jobs.Get(id)->state(), v1::QUEUED);
+  FakeWorker worker(&registry, "w2", 1, 16);
+  Drain(**jobs.Watch(id));
+  const v1::Job job = *jobs.Get(id);
+  EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.rounds_completed(), 30);
+  // Rounds 20..24 ran again (the cut is at 20), 25..29 for the first time
+  // since the crash; all of them as before.
+  EXPECT_EQ(worker.segments_run(), 4 * 10);
+  const std::vector<JournaledRound> after = *crashed->Rounds(id, 100);
+  ASSERT_THAT(after, SizeIs(30));
+  for (size_t r = 0; r < after.size(); ++r) {
+    EXPECT_EQ(after[r].outcome.round, static_cast<int64_t>(r));
+    EXPECT_EQ(after[r].outcome.after, before[r].outcome.after) << r;
+    EXPECT_EQ(after[r].potential_kj_mol, before[r].potential_kj_mol) << r;
+  }
+  jobs.Shutdown();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
