@@ -112,24 +112,23 @@ void ExpectSameRounds(const std::vector<LoggedRound>& log,
   }
 }
 
+bool Ended(const v1::Job& job) {
+  return job.state() == v1::SUCCEEDED || job.state() == v1::FAILED ||
+         job.state() == v1::CANCELLED;
+}
+
 v1::Job WaitForRound(const LocalCluster& cluster, const std::string& id,
                      int64_t rounds) {
   return cluster.WaitForJob(
       id,
       [rounds](const v1::Job& job) {
-        return job.rounds_completed() >= rounds || job.state() != v1::RUNNING;
+        return job.rounds_completed() >= rounds || Ended(job);
       },
       absl::StrCat("past round ", rounds), absl::Seconds(40));
 }
 
 v1::Job WaitForEnd(const LocalCluster& cluster, const std::string& id) {
-  return cluster.WaitForJob(
-      id,
-      [](const v1::Job& job) {
-        return job.state() == v1::SUCCEEDED || job.state() == v1::FAILED ||
-               job.state() == v1::CANCELLED;
-      },
-      "ended", absl::Seconds(60));
+  return cluster.WaitForJob(id, Ended, "ended", absl::Seconds(60));
 }
 
 bool WaitForLog(const Process& process, const std::string& text) {
