@@ -64,9 +64,9 @@ absl::StatusOr<std::string> CheckpointStore::Write(
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
-    return absl::InternalError(absl::StrCat(
-        "cannot create checkpoint directory ", dir.string(), ": ",
-        error.message(), " (--checkpoint_dir)"));
+    return absl::InternalError(
+        absl::StrCat("cannot create checkpoint directory ", dir.string(), ": ",
+                     error.message(), " (--checkpoint_dir)"));
   }
   const std::string path =
       (dir / absl::StrFormat("round-%012d.ckpt", checkpoint.round())).string();

@@ -409,20 +409,20 @@ void JobManager::Run(Record* record) {
       status = completed.status();
     }
     if (status.ok()) {
-      status = PublishRound(*record, *driver, **completed, *results,
-                            with_positions);
+      status =
+          PublishRound(*record, *driver, **completed, *results, with_positions);
     }
     if (status.ok() && with_state) {
-      if (absl::Status written = WriteCheckpoint(
-              record->id, *driver, **completed, *results);
+      if (absl::Status written =
+              WriteCheckpoint(record->id, *driver, **completed, *results);
           !written.ok()) {
         // The previous checkpoint still stands; a rollback goes there.
-        LogLine(absl::StrCat("job ", record->id,
-                             ": no checkpoint at round ", driver->round(),
-                             ": ", written.message()));
+        LogLine(absl::StrCat("job ", record->id, ": no checkpoint at round ",
+                             driver->round(), ": ", written.message()));
       }
     }
-    if (!status.ok()) status = HandleFailedRound(*record, *driver, *executor, *spec, status);
+    if (!status.ok())
+      status = HandleFailedRound(*record, *driver, *executor, *spec, status);
   }
 
   absl::MutexLock lock(&mu_);
@@ -443,8 +443,7 @@ void JobManager::Run(Record* record) {
   StartQueuedLocked();
 }
 
-absl::Status JobManager::NotifyRunning(Record& record,
-                                       const v1::JobSpec& spec,
+absl::Status JobManager::NotifyRunning(Record& record, const v1::JobSpec& spec,
                                        int64_t next_round) {
   v1::Job job;
   {
@@ -460,10 +459,11 @@ absl::Status JobManager::NotifyRunning(Record& record,
   return absl::OkStatus();
 }
 
-absl::Status JobManager::HandleFailedRound(Record& record, runner::RoundDriver& driver,
-                                 JobExecutor& executor,
-                                 const v1::JobSpec& spec,
-                                 const absl::Status& why) {
+absl::Status JobManager::HandleFailedRound(Record& record,
+                                           runner::RoundDriver& driver,
+                                           JobExecutor& executor,
+                                           const v1::JobSpec& spec,
+                                           const absl::Status& why) {
   if (!CallsForRollback(why)) return why;
   const std::optional<int> faulty = FaultyReplica(why);
   {
@@ -472,9 +472,10 @@ absl::Status JobManager::HandleFailedRound(Record& record, runner::RoundDriver& 
     if (faulty.has_value() &&
         ++record.replica_restarts > max_replica_restarts_) {
       return absl::AbortedError(absl::StrCat(
-          why.message(), "; no restart is left (the job's replicas may "
-          "restart from a checkpoint at most ", max_replica_restarts_,
-          " times, --max_replica_restarts)"));
+          why.message(),
+          "; no restart is left (the job's replicas may "
+          "restart from a checkpoint at most ",
+          max_replica_restarts_, " times, --max_replica_restarts)"));
     }
   }
   LogLine(absl::StrCat("job ", record.id,
@@ -500,9 +501,9 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
       checkpoint = *std::move(read);
       break;
     }
-    LogLine(absl::StrCat("job ", job_id, ": skipping checkpoint ", it->path,
-                         ": ", read.ok() ? "it does not fit the job"
-                                         : read.status().message()));
+    LogLine(absl::StrCat(
+        "job ", job_id, ": skipping checkpoint ", it->path, ": ",
+        read.ok() ? "it does not fit the job" : read.status().message()));
   }
   const int64_t round = checkpoint.has_value() ? checkpoint->round() : 0;
 
@@ -543,9 +544,9 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
     start.rung = checkpoint.has_value() ? checkpoint->state_rung(r) : r;
     if (checkpoint.has_value()) start.state = checkpoint->states(r);
     if (faulty == r) {
-      start.velocity_seed = exchange::DeriveSeed(
-          runner::VelocitySeed(spec.seed(), r), kRestartSeedDomain,
-          record.replica_restarts);
+      start.velocity_seed =
+          exchange::DeriveSeed(runner::VelocitySeed(spec.seed(), r),
+                               kRestartSeedDomain, record.replica_restarts);
       start.redraw_velocities = !start.state.empty();
     }
   }

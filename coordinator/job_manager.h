@@ -22,8 +22,8 @@
 #include "absl/time/time.h"
 #include "coordinator/checkpoint_store.h"
 #include "coordinator/clock.h"
-#include "coordinator/journal.h"
 #include "coordinator/job_observer.h"
+#include "coordinator/journal.h"
 #include "coordinator/replica_pool.h"
 #include "lib/runner/driver.h"
 #include "replex/v1/job.pb.h"
@@ -170,8 +170,7 @@ class JobManager {
   // Handles a failed round: a rollback when `why` calls for one and the job
   // may go on (OK: carry on), else the status that ends the job.
   absl::Status HandleFailedRound(Record& record, runner::RoundDriver& driver,
-                                 JobExecutor& executor,
-                                 const v1::JobSpec& spec,
+                                 JobExecutor& executor, const v1::JobSpec& spec,
                                  const absl::Status& why)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Puts the driver and the job's replicas back at its last checkpoint
@@ -183,10 +182,10 @@ class JobManager {
   bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) const;
   // Writes and journals the cut after the round just completed; keeps the
   // two latest checkpoints of the job.
-  absl::Status WriteCheckpoint(const std::string& job_id,
-                               const runner::RoundDriver& driver,
-                               const runner::RoundDriver::Completed& completed,
-                               const std::vector<runner::SegmentResult>& results);
+  absl::Status WriteCheckpoint(
+      const std::string& job_id, const runner::RoundDriver& driver,
+      const runner::RoundDriver::Completed& completed,
+      const std::vector<runner::SegmentResult>& results);
   // Publishes a finished round to watchers and observers. CANCELLED when the
   // job is no longer running; an observer's error otherwise.
   absl::Status PublishRound(Record& record, const runner::RoundDriver& driver,

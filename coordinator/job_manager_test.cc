@@ -442,7 +442,8 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
           crashed->RecordRound(job_id, round.outcome, round.potential_kj_mol)
               .ok());
     }
-    const std::vector<CheckpointRecord> recorded = *journal->Checkpoints(job_id);
+    const std::vector<CheckpointRecord> recorded =
+        *journal->Checkpoints(job_id);
     for (const CheckpointRecord& checkpoint : recorded) {
       if (!cut || checkpoint.round <= 20) {
         ASSERT_TRUE(crashed->RecordCheckpoint(job_id, checkpoint).ok());

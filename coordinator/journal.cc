@@ -84,8 +84,9 @@ class Statement {
   std::string Text(int column) const {
     const void* data = sqlite3_column_blob(stmt_, column);
     const int size = sqlite3_column_bytes(stmt_, column);
-    return data == nullptr ? "" : std::string(static_cast<const char*>(data),
-                                              static_cast<size_t>(size));
+    return data == nullptr ? ""
+                           : std::string(static_cast<const char*>(data),
+                                         static_cast<size_t>(size));
   }
   bool Null(int column) const {
     return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
@@ -159,11 +160,11 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
   }
   sqlite3_busy_timeout(db, 5000);
   absl::MutexLock lock(&journal->mu_);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                          kSchema}) {
+  for (const char* sql :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
     if (absl::Status status = journal->Exec(sql); !status.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot use the journal ", path, ": ", status.message()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot use the journal ", path, ": ", status.message()));
     }
   }
   return journal;
@@ -231,12 +232,12 @@ absl::StatusOr<std::vector<JournaledJob>> Journal::Jobs() {
     journaled.seq = select.Int(2);
     bool parsed = journaled.job.ParseFromString(select.Text(0));
     if (!select.Null(1)) {
-      parsed = parsed && journaled.spec.emplace().ParseFromString(select.Text(1));
+      parsed =
+          parsed && journaled.spec.emplace().ParseFromString(select.Text(1));
     }
     if (!parsed) {
-      return absl::DataLossError(
-          absl::StrCat("journal ", path_, ": job row ", jobs.size(),
-                       " does not parse"));
+      return absl::DataLossError(absl::StrCat("journal ", path_, ": job row ",
+                                              jobs.size(), " does not parse"));
     }
   }
   if (code != SQLITE_DONE) return select.Error(code);
@@ -281,9 +282,8 @@ absl::StatusOr<std::vector<JournaledRound>> Journal::Rounds(
         SplitNumbers<int64_t>(select.Text(3));
     absl::StatusOr<std::vector<double>> potentials =
         SplitNumbers<double>(select.Text(6));
-    for (const absl::Status& status :
-         {rungs.status(), attempts.status(), accepts.status(),
-          potentials.status()}) {
+    for (const absl::Status& status : {rungs.status(), attempts.status(),
+                                       accepts.status(), potentials.status()}) {
       if (!status.ok()) return status;
     }
     absl::StatusOr<exchange::Permutation> after =
@@ -334,7 +334,8 @@ absl::StatusOr<std::vector<CheckpointRecord>> Journal::Checkpoints(
 absl::Status Journal::ForgetCheckpoint(const std::string& job_id,
                                        int64_t round) {
   absl::MutexLock lock(&mu_);
-  return Statement(db_, "DELETE FROM checkpoints WHERE job_id = ? AND round = ?")
+  return Statement(db_,
+                   "DELETE FROM checkpoints WHERE job_id = ? AND round = ?")
       .Bind(1, job_id)
       .Bind(2, round)
       .Done();

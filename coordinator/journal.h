@@ -32,9 +32,9 @@ struct JournaledRound {
 };
 
 struct JournaledJob {
-  v1::Job job;  // the last snapshot journaled
+  v1::Job job;                      // the last snapshot journaled
   std::optional<v1::JobSpec> spec;  // dropped once the job has ended
-  int64_t seq = 0;  // submission order
+  int64_t seq = 0;                  // submission order
 };
 
 struct CheckpointRecord {
@@ -59,8 +59,7 @@ class Journal {
   // Counts coordinator starts: 1 for the first, one more for each later.
   absl::StatusOr<int64_t> NextIncarnation();
 
-  absl::Status AddJob(const v1::Job& job, const v1::JobSpec& spec,
-                      int64_t seq);
+  absl::Status AddJob(const v1::Job& job, const v1::JobSpec& spec, int64_t seq);
   // Stores the job's snapshot; an ended job's spec is dropped.
   absl::Status UpdateJob(const v1::Job& job);
   // Every job, in submission order.

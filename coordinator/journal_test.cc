@@ -36,8 +36,7 @@ class JournalTest : public ::testing::Test {
     return journal.ok() ? *std::move(journal) : nullptr;
   }
 
-  static exchange::RoundOutcome Outcome(int64_t round,
-                                        std::vector<int> rungs) {
+  static exchange::RoundOutcome Outcome(int64_t round, std::vector<int> rungs) {
     exchange::RoundOutcome outcome;
     outcome.round = round;
     outcome.after = *exchange::Permutation::FromRungOfReplica(rungs);
@@ -91,13 +90,12 @@ TEST_F(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
   const std::vector<double> energies = {0.1, -1.0 / 3, 1e-300,
                                         std::numeric_limits<double>::max()};
   for (int64_t round = 0; round < 6; ++round) {
-    ASSERT_TRUE(journal
-                    ->RecordRound("j", Outcome(round, {1, 0, 3, 2}), energies)
-                    .ok());
+    ASSERT_TRUE(
+        journal->RecordRound("j", Outcome(round, {1, 0, 3, 2}), energies).ok());
   }
-  EXPECT_EQ(journal->RecordRound("j", Outcome(3, {0, 1, 2, 3}), energies)
-                .code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(
+      journal->RecordRound("j", Outcome(3, {0, 1, 2, 3}), energies).code(),
+      absl::StatusCode::kAlreadyExists);
   ASSERT_TRUE(journal->RecordCheckpoint("j", {2, "a"}).ok());
   ASSERT_TRUE(journal->RecordCheckpoint("j", {4, "b"}).ok());
 
@@ -118,8 +116,8 @@ TEST_F(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
   ASSERT_TRUE(journal->ForgetCheckpoint("j", 2).ok());
   EXPECT_THAT(*journal->Checkpoints("j"), SizeIs(0));
   // Recomputed rounds go in again.
-  EXPECT_TRUE(journal->RecordRound("j", Outcome(2, {0, 1, 2, 3}), energies)
-                  .ok());
+  EXPECT_TRUE(
+      journal->RecordRound("j", Outcome(2, {0, 1, 2, 3}), energies).ok());
 }
 
 TEST_F(JournalTest, CheckpointFilesAreWrittenWholeAndReadBack) {
@@ -135,8 +133,8 @@ TEST_F(JournalTest, CheckpointFilesAreWrittenWholeAndReadBack) {
   checkpoint.add_states("other");
   absl::StatusOr<std::string> path = store.Write(checkpoint);
   ASSERT_TRUE(path.ok()) << path.status();
-  EXPECT_EQ(*path, (dir_ / "checkpoints" / "j1" / "round-000000000025.ckpt")
-                       .string());
+  EXPECT_EQ(*path,
+            (dir_ / "checkpoints" / "j1" / "round-000000000025.ckpt").string());
   EXPECT_FALSE(std::filesystem::exists(*path + ".tmp"));
   absl::StatusOr<v1::Checkpoint> read = CheckpointStore::Read(*path);
   ASSERT_TRUE(read.ok()) << read.status();

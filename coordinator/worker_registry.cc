@@ -62,11 +62,11 @@ struct WorkerRegistry::Job {
   }
   // Holds replica state there: losing the worker loses it.
   bool DependsOn(uint64_t key) const {
-    return std::any_of(
-        replicas.begin(), replicas.end(), [key](const Replica& replica) {
-          return (replica.host == key && replica.loaded) ||
-                 replica.releasing_from == key;
-        });
+    return std::any_of(replicas.begin(), replicas.end(),
+                       [key](const Replica& replica) {
+                         return (replica.host == key && replica.loaded) ||
+                                replica.releasing_from == key;
+                       });
   }
 };
 
@@ -623,14 +623,14 @@ void WorkerRegistry::OnSegmentFailed(Worker& worker,
   if (job == nullptr || !job->failure.ok()) return;
   // A wrong job fails; a failed integration restarts the replica from the
   // job's last checkpoint (the job manager rolls back).
-  job->failure = failed.invalid_input()
-                     ? absl::InvalidArgumentError(failed.error())
-                     : ReplicaFaultError(
-                           failed.replica(),
-                           absl::StrCat("replica ", failed.replica(),
-                                        " failed in round ", failed.round(),
-                                        " on worker ", worker.id, ": ",
-                                        failed.error()));
+  job->failure =
+      failed.invalid_input()
+          ? absl::InvalidArgumentError(failed.error())
+          : ReplicaFaultError(
+                failed.replica(),
+                absl::StrCat("replica ", failed.replica(), " failed in round ",
+                             failed.round(), " on worker ", worker.id, ": ",
+                             failed.error()));
 }
 
 void WorkerRegistry::OnReplicaState(Worker& worker,

@@ -3,8 +3,8 @@
 // test drives rounds through the executor as a job's thread would.
 #include "coordinator/worker_registry.h"
 
-#include <map>
 #include <limits>
+#include <map>
 #include <memory>
 #include <thread>
 #include <tuple>

@@ -62,9 +62,8 @@ absl::StatusOr<std::string> LocalCluster::StartServer(
 
 absl::Status LocalCluster::StartCoordinator() {
   std::vector<std::string> argv = {
-      REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s",
-      "--shutdown_grace=2s", "--journal=" + journal_path(),
-      "--checkpoint_dir=" + checkpoint_dir()};
+      REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s", "--shutdown_grace=2s",
+      "--journal=" + journal_path(), "--checkpoint_dir=" + checkpoint_dir()};
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   // Later starts keep the port, so that workers and the gateway reconnect.
   if (!coordinator_.empty()) argv.push_back("--listen=" + coordinator_);
@@ -164,7 +163,8 @@ v1::Job LocalCluster::WaitForJob(
   }
   ADD_FAILURE() << "timed out waiting for job " << id << " to be " << what
                 << "; last: "
-                << (job.ok() ? job->ShortDebugString() : job.status().ToString())
+                << (job.ok() ? job->ShortDebugString()
+                             : job.status().ToString())
                 << "\n"
                 << Logs();
   return job.ok() ? *job : v1::Job();

@@ -57,8 +57,7 @@ std::vector<LoggedRound> EmbeddedLog(const std::string& yaml) {
   std::vector<LoggedRound> log;
   runner::RunOptions options;
   options.on_round = [&](const runner::RoundReport& report) {
-    log.push_back({report.outcome.round,
-                   report.outcome.after.rung_of_replica(),
+    log.push_back({report.outcome.round, report.outcome.after.rung_of_replica(),
                    report.potential_kj_mol});
     return absl::OkStatus();
   };
@@ -100,8 +99,7 @@ void ExpectCompleteLog(const std::vector<LoggedRound>& log, int n_rounds,
 
 // Rounds [0, end) are bit for bit the same in both logs.
 void ExpectSameRounds(const std::vector<LoggedRound>& log,
-                      const std::vector<LoggedRound>& reference,
-                      size_t end) {
+                      const std::vector<LoggedRound>& reference, size_t end) {
   ASSERT_LE(end, log.size());
   ASSERT_LE(end, reference.size());
   for (size_t r = 0; r < end; ++r) {
@@ -209,7 +207,8 @@ TEST(DurabilityTest, ARestartedCoordinatorResumesFromTheLastCheckpoint) {
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string yaml = WriteJob(cluster, "restart", kRounds, kInterval);
   const std::string id = cluster.SubmitJob(yaml);
-  const int64_t seen = WaitForRound(cluster, id, kRounds / 2).rounds_completed();
+  const int64_t seen =
+      WaitForRound(cluster, id, kRounds / 2).rounds_completed();
   ASSERT_LT(seen, kRounds);
   cluster.StopCoordinator(SIGKILL);
   ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
@@ -280,8 +279,8 @@ TEST(DurabilityTest, ANanReplicaRestartsAndExhaustedRestartsFailTheJob) {
       EXPECT_THAT(logs, HasSubstr(absl::StrCat("non-finite energy in round ",
                                                kNanRound)));
       EXPECT_THAT(logs, HasSubstr(absl::StrCat(
-                            "resumes at round ", kNanRound / kNanInterval *
-                                                     kNanInterval)));
+                            "resumes at round ",
+                            kNanRound / kNanInterval * kNanInterval)));
       EXPECT_THAT(logs, HasSubstr("restarts with fresh velocities"));
       const std::vector<LoggedRound> log = JournalLog(cluster, id);
       ExpectCompleteLog(log, kNanRounds, 4);
@@ -345,11 +344,10 @@ class Partitionable {
     const auto [code, output] = RunCommand(absl::StrCat(
         "set -e; ip netns add ", ns_, "; ip link add ", host_if_,
         " type veth peer name ", far_if, "; ip link set ", far_if, " netns ",
-        ns_, "; ip addr add ", host_ip_, "/30 dev ", host_if_,
-        "; ip link set ", host_if_, " up; ip netns exec ", ns_,
-        " ip addr add 10.213.", id, ".2/30 dev ", far_if, "; ip netns exec ",
-        ns_, " ip link set ", far_if, " up; ip netns exec ", ns_,
-        " ip link set lo up"));
+        ns_, "; ip addr add ", host_ip_, "/30 dev ", host_if_, "; ip link set ",
+        host_if_, " up; ip netns exec ", ns_, " ip addr add 10.213.", id,
+        ".2/30 dev ", far_if, "; ip netns exec ", ns_, " ip link set ", far_if,
+        " up; ip netns exec ", ns_, " ip link set lo up"));
     ok_ = code == 0;
     error_ = output;
     // posix_spawn wants a path; `ip netns exec` then execs the worker, so
@@ -367,8 +365,8 @@ class Partitionable {
     return {ip_, "netns", "exec", ns_};
   }
   bool SetLink(bool up) {
-    return RunCommand(absl::StrCat("ip link set ", host_if_,
-                                   up ? " up" : " down"))
+    return RunCommand(
+               absl::StrCat("ip link set ", host_if_, up ? " up" : " down"))
                .first == 0;
   }
 
@@ -383,21 +381,24 @@ class Partitionable {
 TEST(DurabilityTest, APartitionedWorkerIsReplacedAndItsStaleWorkDropped) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root for ip netns";
   Partitionable net;  // outlives the cluster, whose worker runs inside it
-  if (!net.ok()) GTEST_SKIP() << "cannot make a network namespace: " << net.error();
+  if (!net.ok())
+    GTEST_SKIP() << "cannot make a network namespace: " << net.error();
   LocalCluster cluster("partition");
-  cluster.set_coordinator_flags({"--listen=0.0.0.0:0", "--heartbeat_timeout=3s"});
+  cluster.set_coordinator_flags(
+      {"--listen=0.0.0.0:0", "--heartbeat_timeout=3s"});
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   const std::string port =
       cluster.coordinator().substr(cluster.coordinator().rfind(':') + 1);
   ASSERT_TRUE(cluster.AddWorker().ok());
   ASSERT_TRUE(cluster
-                  .AddWorker({.flags = {absl::StrCat("--coordinator=",
-                                                     net.host_ip(), ":", port)},
+                  .AddWorker({.flags = {absl::StrCat(
+                                  "--coordinator=", net.host_ip(), ":", port)},
                               .prefix = net.prefix()})
                   .ok());
   Process& cut_off = cluster.worker(1);
   ASSERT_TRUE(WaitForLog(cut_off, "connected to")) << cluster.Logs();
-  const std::string yaml = WriteJob(cluster, "partition", 2 * kRounds, kInterval);
+  const std::string yaml =
+      WriteJob(cluster, "partition", 2 * kRounds, kInterval);
   const std::string id = cluster.SubmitJob(yaml);
   WaitForRound(cluster, id, kRounds / 2);
   ASSERT_TRUE(net.SetLink(false));

@@ -140,8 +140,7 @@ TEST(RoundDriverTest, ReplayingRoundsRestoresTheExchangeState) {
             original->statistics().RoundTrips());
   // Both decide the next round alike.
   auto next = original->Complete(FakeResults(original->Orders(false)));
-  auto next_replayed =
-      replayed->Complete(FakeResults(replayed->Orders(false)));
+  auto next_replayed = replayed->Complete(FakeResults(replayed->Orders(false)));
   EXPECT_EQ((*next)->outcome.after, (*next_replayed)->outcome.after);
 
   // Rounds that do not follow on change nothing.
