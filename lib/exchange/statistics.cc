@@ -15,21 +15,26 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kNoExtreme = -1, kLowest = 0, kHighest = 1;
 
-// Entry (i, j) of C + C^T for the n x n count matrix C; the factor 1/2 of the
+// Row sums of C + C^T for the sparse count matrix C; the factor 1/2 of the
 // symmetrisation cancels wherever rows are normalised.
-double SymmetrisedCount(const std::vector<int64_t>& counts, int n, int i,
-                        int j) {
-  return static_cast<double>(counts[static_cast<size_t>(i) * n + j] +
-                             counts[static_cast<size_t>(j) * n + i]);
-}
-
-std::vector<double> SymmetrisedRowSums(const std::vector<int64_t>& counts,
-                                       int n) {
+std::vector<double> SymmetrisedRowSums(
+    const absl::flat_hash_map<int64_t, int64_t>& counts, int n) {
   std::vector<double> sums(n, 0.0);
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < n; ++j) sums[i] += SymmetrisedCount(counts, n, i, j);
+  for (const auto& [key, count] : counts) {
+    sums[key / n] += static_cast<double>(count);
+    sums[key % n] += static_cast<double>(count);
   }
   return sums;
+}
+
+// Entry (i, j) of C + C^T.
+double SymmetrisedCount(const absl::flat_hash_map<int64_t, int64_t>& counts,
+                        int n, int i, int j) {
+  auto count = [&](int from, int to) -> double {
+    auto it = counts.find(static_cast<int64_t>(from) * n + to);
+    return it == counts.end() ? 0.0 : static_cast<double>(it->second);
+  };
+  return count(i, j) + count(j, i);
 }
 
 }  // namespace
@@ -38,7 +43,6 @@ Statistics::Statistics(int n_rungs)
     : n_(std::max(n_rungs, 0)),
       pair_attempts_(std::max(n_ - 1, 0), 0),
       pair_accepts_(std::max(n_ - 1, 0), 0),
-      transitions_(static_cast<size_t>(n_) * n_, 0),
       last_extreme_(n_, kNoExtreme),
       trip_start_round_(n_, -1),
       trips_per_replica_(n_, 0),
@@ -60,7 +64,7 @@ void Statistics::Record(const RoundOutcome& outcome) {
   for (int replica = 0; replica < n_; ++replica) {
     const int from = outcome.before.rung_of_replica(replica);
     const int to = outcome.after.rung_of_replica(replica);
-    ++transitions_[static_cast<size_t>(from) * n_ + to];
+    ++transitions_[static_cast<int64_t>(from) * n_ + to];
   }
   // Replica paths are observed at the state before the first recorded round
   // (time 0) and after every round (time = rounds recorded so far).
@@ -111,10 +115,13 @@ std::vector<std::vector<double>> Statistics::TransitionMatrix() const {
   const std::vector<double> row_sums = SymmetrisedRowSums(transitions_, n_);
   std::vector<std::vector<double>> matrix(n_, std::vector<double>(n_, kNaN));
   for (int i = 0; i < n_; ++i) {
-    if (row_sums[i] == 0) continue;  // NaN row: rung never observed
-    for (int j = 0; j < n_; ++j) {
-      matrix[i][j] = SymmetrisedCount(transitions_, n_, i, j) / row_sums[i];
-    }
+    // NaN row: rung never observed.
+    if (row_sums[i] > 0) std::fill(matrix[i].begin(), matrix[i].end(), 0.0);
+  }
+  for (const auto& [key, count] : transitions_) {
+    const int from = static_cast<int>(key / n_), to = static_cast<int>(key % n_);
+    matrix[from][to] += count / row_sums[from];
+    matrix[to][from] += count / row_sums[to];
   }
   return matrix;
 }
@@ -132,13 +139,29 @@ double Statistics::SecondLargestEigenvalue() const {
   }
   const int m = static_cast<int>(rungs.size());
   if (m < 2) return kNaN;
+  auto entry = [&](int p, int q) {
+    const int i = rungs[p], j = rungs[q];
+    return SymmetrisedCount(transitions_, n_, i, j) /
+           std::sqrt(row_sums[i] * row_sums[j]);
+  };
+  // Neighbour exchange moves replicas by at most one rung per round, so S is
+  // tridiagonal, and so is the matrix over the observed rungs.
+  const bool tridiagonal =
+      std::all_of(transitions_.begin(), transitions_.end(),
+                  [this](const std::pair<const int64_t, int64_t>& entry) {
+                    return std::abs(entry.first / n_ - entry.first % n_) <= 1;
+                  });
+  if (tridiagonal) {
+    std::vector<double> diagonal(m), off_diagonal(m - 1);
+    for (int p = 0; p < m; ++p) diagonal[p] = entry(p, p);
+    for (int p = 0; p + 1 < m; ++p) off_diagonal[p] = entry(p, p + 1);
+    return SymmetricTridiagonalEigenvalues(std::move(diagonal),
+                                           off_diagonal)[1];
+  }
   std::vector<double> symmetric(static_cast<size_t>(m) * m);
   for (int p = 0; p < m; ++p) {
     for (int q = 0; q < m; ++q) {
-      const int i = rungs[p], j = rungs[q];
-      symmetric[static_cast<size_t>(p) * m + q] =
-          SymmetrisedCount(transitions_, n_, i, j) /
-          std::sqrt(row_sums[i] * row_sums[j]);
+      symmetric[static_cast<size_t>(p) * m + q] = entry(p, q);
     }
   }
   return SymmetricEigenvalues(std::move(symmetric), m)[1];

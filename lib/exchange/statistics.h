@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+
 #include "lib/exchange/scheme.h"
 
 namespace replex::exchange {
@@ -46,7 +48,10 @@ class Statistics {
   int n_;
   int64_t rounds_ = 0;
   std::vector<int64_t> pair_attempts_, pair_accepts_;
-  std::vector<int64_t> transitions_;  // n*n counts, from -> to
+  // Rung moves over one round, (from * n + to) -> count. Sparse: neighbour
+  // exchange only ever fills three diagonals, and a dense table would hold
+  // n^2 counts (128 MiB at 4096 rungs).
+  absl::flat_hash_map<int64_t, int64_t> transitions_;
   std::vector<int> last_extreme_;     // per replica: -1 none, 0 low, 1 high
   std::vector<int64_t> trip_start_round_;
   std::vector<int64_t> trips_per_replica_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <utility>
 
 namespace replex::exchange {
 namespace {
@@ -111,19 +112,45 @@ bool TridiagonalQl(std::vector<double>& d, std::vector<double>& e) {
   return true;
 }
 
+bool AllFinite(const std::vector<double>& values) {
+  return std::all_of(values.begin(), values.end(),
+                     [](double x) { return std::isfinite(x); });
+}
+
+// QL on (d, e) as Tridiagonalize leaves them, then sorted largest first.
+std::vector<double> SortedQlEigenvalues(std::vector<double> d,
+                                        std::vector<double> e) {
+  if (!TridiagonalQl(d, e)) {
+    return std::vector<double>(d.size(),
+                               std::numeric_limits<double>::quiet_NaN());
+  }
+  std::sort(d.begin(), d.end(), std::greater<double>());
+  return d;
+}
+
 }  // namespace
 
 std::vector<double> SymmetricEigenvalues(std::vector<double> matrix, int n) {
   if (n <= 0 || matrix.size() != static_cast<size_t>(n) * n) return {};
-  std::vector<double> d(n), e(n);
-  const bool finite = std::all_of(matrix.begin(), matrix.end(),
-                                  [](double x) { return std::isfinite(x); });
-  if (finite) Tridiagonalize(matrix, n, d, e);
-  if (!finite || !TridiagonalQl(d, e)) {
+  if (!AllFinite(matrix)) {
     return std::vector<double>(n, std::numeric_limits<double>::quiet_NaN());
   }
-  std::sort(d.begin(), d.end(), std::greater<double>());
-  return d;
+  std::vector<double> d(n), e(n);
+  Tridiagonalize(matrix, n, d, e);
+  return SortedQlEigenvalues(std::move(d), std::move(e));
+}
+
+std::vector<double> SymmetricTridiagonalEigenvalues(
+    std::vector<double> diagonal, const std::vector<double>& off_diagonal) {
+  const size_t n = diagonal.size();
+  if (n == 0 || off_diagonal.size() != n - 1) return {};
+  if (!AllFinite(diagonal) || !AllFinite(off_diagonal)) {
+    return std::vector<double>(n, std::numeric_limits<double>::quiet_NaN());
+  }
+  // Tridiagonalize's layout: e[i] holds entry (i, i - 1); e[0] is unused.
+  std::vector<double> e(n, 0.0);
+  std::copy(off_diagonal.begin(), off_diagonal.end(), e.begin() + 1);
+  return SortedQlEigenvalues(std::move(diagonal), std::move(e));
 }
 
 }  // namespace replex::exchange

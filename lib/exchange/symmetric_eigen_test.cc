@@ -56,6 +56,23 @@ TEST(SymmetricEigenTest, TridiagonalToeplitz) {
     expected.push_back(a + 2 * b * std::cos((i + 1) * M_PI / (kN + 1)));
   }
   ExpectSpectrum(matrix, kN, expected);
+  // The tridiagonal entry point gets the same spectrum from the diagonals.
+  std::sort(expected.begin(), expected.end(), std::greater<double>());
+  const std::vector<double> tridiagonal = SymmetricTridiagonalEigenvalues(
+      std::vector<double>(kN, a), std::vector<double>(kN - 1, b));
+  ASSERT_EQ(tridiagonal.size(), expected.size());
+  for (int k = 0; k < kN; ++k) {
+    EXPECT_NEAR(tridiagonal[k], expected[k], Tolerance(kN, 3)) << "k = " << k;
+  }
+}
+
+TEST(SymmetricEigenTest, TridiagonalBadInput) {
+  EXPECT_TRUE(SymmetricTridiagonalEigenvalues({}, {}).empty());
+  EXPECT_TRUE(SymmetricTridiagonalEigenvalues({1, 2}, {}).empty());
+  const std::vector<double> nan = SymmetricTridiagonalEigenvalues(
+      {1, std::numeric_limits<double>::infinity()}, {0.5});
+  ASSERT_EQ(nan.size(), 2u);
+  EXPECT_TRUE(std::isnan(nan[0]) && std::isnan(nan[1]));
 }
 
 // Q diag(lambda) Q^T for Q a product of two Householder reflections with
