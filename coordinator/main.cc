@@ -113,6 +113,16 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const CheckpointStore checkpoints(absl::GetFlag(FLAGS_checkpoint_dir));
+  // Created now, so that an unwritable directory stops the start rather
+  // than the first checkpoint.
+  std::error_code dir_error;
+  std::filesystem::create_directories(checkpoints.dir(), dir_error);
+  if (dir_error) {
+    std::fprintf(stderr, "replex-coordinator: cannot create %s: %s "
+                 "(--checkpoint_dir)\n",
+                 checkpoints.dir().c_str(), dir_error.message().c_str());
+    return 1;
+  }
   // Epochs of this incarnation exceed every epoch issued before.
   options.epoch_base = *incarnation << 32;
 
