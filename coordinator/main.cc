@@ -118,7 +118,8 @@ int Main(int argc, char** argv) {
   std::error_code dir_error;
   std::filesystem::create_directories(checkpoints.dir(), dir_error);
   if (dir_error) {
-    std::fprintf(stderr, "replex-coordinator: cannot create %s: %s "
+    std::fprintf(stderr,
+                 "replex-coordinator: cannot create %s: %s "
                  "(--checkpoint_dir)\n",
                  checkpoints.dir().c_str(), dir_error.message().c_str());
     return 1;
