@@ -188,6 +188,43 @@ TEST_F(ReplicaHostTest, ReleasedStateRestoresToTheSameState) {
             DirectRun::Execute(*replica, second).potential_kj_mol);
 }
 
+// A checkpoint round's SegmentDone carries the state after the segment; a
+// replica restarted from it with redraw_velocities keeps its positions but
+// takes the velocities its new Context drew.
+TEST_F(ReplicaHostTest, CheckpointStatesAndRedrawnVelocities) {
+  const v1::JobSpec spec = ExampleSpec(kTremd);
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 1, 1, 1, 5));
+  v1::SegmentOrder order = MakeOrder(kJob, 1, 0, 1, 1, kSteps, 9);
+  order.set_want_state(true);
+  host_->Order(order);
+  std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  const std::string state = sent[0].segment_done().state();
+  DirectRun direct(spec);
+  auto replica = direct.Create(1, 5);
+  DirectRun::Execute(*replica, order);
+  EXPECT_EQ(state, DirectRun::State(*replica));
+
+  v1::LoadReplica restart = MakeLoadReplica(kJob, 1, 2, 1, 1234, state);
+  restart.set_redraw_velocities(true);
+  host_->LoadReplica(restart);
+  host_->Release(MakeRelease(kJob, 1, 2, /*want_state=*/true));
+  sent = Run();
+  ASSERT_EQ(sent.size(), 2u);
+  const engine::PortableState before =
+      *engine::PortableState::Deserialize(state);
+  const engine::PortableState after =
+      *engine::PortableState::Deserialize(sent[1].replica_state().state());
+  EXPECT_EQ(after.positions_nm, before.positions_nm);
+  EXPECT_NE(after.velocities_nm_per_ps, before.velocities_nm_per_ps);
+  // The velocities a fresh Context draws from that seed at that rung.
+  EXPECT_EQ(after.velocities_nm_per_ps,
+            engine::PortableState::Deserialize(
+                DirectRun::State(*direct.Create(1, 1234)))
+                ->velocities_nm_per_ps);
+}
+
 TEST_F(ReplicaHostTest, ReleaseCancelsOrdersNotStarted) {
   const v1::JobSpec spec = ExampleSpec(kTremd);
   LoadJob(spec);
