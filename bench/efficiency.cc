@@ -1,0 +1,265 @@
+// Efficiency: the same replicas x rounds x steps run
+//   (a) as plain OpenMM: one Context per replica in this process, the
+//       replicas spread over `--slots` threads, no exchange at all, and
+//   (b) through the replex cluster on loopback: coordinator, gateway and one
+//       replica-worker with `--slots` slots as processes, the job submitted
+//       through the gateway,
+// on the CPU platform with one thread per Context. Both times run from the
+// start (Contexts created, or the job submitted) to the end (last step, or
+// SUCCEEDED). Efficiency = time(a) / time(b), median over `--repeats` runs
+// that alternate a and b so drifting machine load hits both alike.
+//
+//   replex-bench-efficiency --bin_dir=build
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "OpenMM.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "lib/engine/engine.h"
+#include "lib/exchange/ladder.h"
+#include "lib/spec/spec.h"
+#include "replex/v1/job_service.grpc.pb.h"
+#include "tests/process.h"
+
+ABSL_FLAG(std::string, bin_dir, "build", "The build directory.");
+ABSL_FLAG(std::string, job, "examples/alanine-dipeptide/job.yaml",
+          "The job whose system, coordinates and integrator are run.");
+ABSL_FLAG(std::string, replicas, "4,8", "Comma-separated replica counts.");
+ABSL_FLAG(std::string, steps, "500,100",
+          "Comma-separated steps per exchange.");
+ABSL_FLAG(int, total_steps, 20000,
+          "Steps per replica in each run (rounds = total_steps / steps).");
+ABSL_FLAG(int, slots, 2, "Replicas run at once (threads / worker slots).");
+ABSL_FLAG(int, repeats, 3, "Alternating (a, b) runs per configuration.");
+
+namespace replex::bench {
+namespace {
+
+v1::JobSpec Configure(v1::JobSpec spec, int replicas, int steps, int rounds) {
+  spec.set_platform("CPU");
+  spec.clear_platform_properties();
+  (*spec.mutable_platform_properties())["Threads"] = "1";
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  ladder.Clear();
+  for (double t : exchange::Ladder::Geometric(300, 450, replicas)) {
+    ladder.add_temperatures_k(t);
+  }
+  spec.mutable_exchange()->set_steps_per_exchange(steps);
+  spec.mutable_exchange()->set_n_rounds(rounds);
+  spec.set_checkpoint_interval(rounds);  // the end only, as plain OpenMM
+  spec.clear_output();
+  return spec;
+}
+
+// (a): seconds for every replica to run rounds x steps.
+double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
+                   int slots) {
+  const absl::Time start = absl::Now();
+  const int n = spec.ladder().temperatures_k_size();
+  std::vector<std::thread> threads;
+  for (int slot = 0; slot < slots; ++slot) {
+    threads.emplace_back([&, slot] {
+      OpenMM::Platform& platform = OpenMM::Platform::getPlatformByName("CPU");
+      for (int replica = slot; replica < n; replica += slots) {
+        OpenMM::LangevinMiddleIntegrator integrator(
+            spec.ladder().temperatures_k(replica),
+            spec.integrator().friction_per_ps(),
+            spec.integrator().timestep_ps());
+        OpenMM::Context context(const_cast<OpenMM::System&>(model.system()),
+                                integrator, platform, {{"Threads", "1"}});
+        std::vector<OpenMM::Vec3> positions;
+        for (const engine::Vec3& p : model.initial_state().positions_nm) {
+          positions.emplace_back(p[0], p[1], p[2]);
+        }
+        context.setPositions(positions);
+        context.setVelocitiesToTemperature(
+            spec.ladder().temperatures_k(replica), 1 + replica);
+        for (int64_t round = 0; round < spec.exchange().n_rounds(); ++round) {
+          integrator.step(spec.exchange().steps_per_exchange());
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+class Cluster {
+ public:
+  absl::Status Start(int slots) {
+    char dir_template[] = "/tmp/replex-efficiency-XXXXXX";
+    dir_ = mkdtemp(dir_template);
+    const std::string bin = absl::GetFlag(FLAGS_bin_dir);
+    absl::StatusOr<std::string> coordinator = StartServer(
+        "coordinator",
+        {bin + "/coordinator/replex-coordinator", "--listen=127.0.0.1:0",
+         "--metrics_listen=", absl::StrCat("--journal=", dir_, "/journal"),
+         absl::StrCat("--checkpoint_dir=", dir_, "/checkpoints"),
+         absl::StrCat("--results_root=", dir_, "/results")});
+    if (!coordinator.ok()) return coordinator.status();
+    absl::StatusOr<std::string> gateway = StartServer(
+        "gateway", {bin + "/gateway/replex-gateway", "--listen=127.0.0.1:0",
+                    "--metrics_listen=",
+                    absl::StrCat("--coordinator=", *coordinator)});
+    if (!gateway.ok()) return gateway.status();
+    absl::StatusOr<std::unique_ptr<testing::Process>> worker =
+        testing::Process::Start(
+            {bin + "/replica-worker/replex-worker",
+             absl::StrCat("--coordinator=", *coordinator), "--name=bench",
+             "--platform=CPU", absl::StrCat("--slots=", slots),
+             "--metrics_listen="},
+            dir_ + "/worker.log");
+    if (!worker.ok()) return worker.status();
+    processes_.push_back(*std::move(worker));
+    stub_ = v1::JobService::NewStub(
+        grpc::CreateChannel(*gateway, grpc::InsecureChannelCredentials()));
+    return absl::OkStatus();
+  }
+
+  ~Cluster() {
+    // Workers first, so they leave cleanly; the destructors kill stragglers.
+    for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
+      (*it)->Signal(SIGTERM);
+      (*it)->Wait(absl::Seconds(30));
+    }
+    if (!dir_.empty()) testing::RunCommand(absl::StrCat("rm -rf ", dir_));
+  }
+
+  // (b): seconds from SubmitJob to SUCCEEDED.
+  absl::StatusOr<double> Run(const v1::JobSpec& spec) {
+    const absl::Time start = absl::Now();
+    v1::SubmitJobRequest request;
+    *request.mutable_spec() = spec;
+    v1::SubmitJobResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->SubmitJob(&context, request, &response);
+    if (!status.ok()) {
+      return absl::InternalError(absl::StrCat("SubmitJob: ", status.error_message()));
+    }
+    v1::WatchJobRequest watch;
+    watch.set_job_id(response.job_id());
+    grpc::ClientContext watch_context;
+    auto reader = stub_->WatchJob(&watch_context, watch);
+    v1::JobEvent event;
+    v1::Job job;
+    while (reader->Read(&event)) {
+      if (event.has_snapshot()) job = event.snapshot();
+    }
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    reader->Finish();
+    if (job.state() != v1::SUCCEEDED) {
+      return absl::InternalError(absl::StrCat(
+          "job ", response.job_id(), " ended ", v1::JobState_Name(job.state()),
+          ": ", job.error(), "; logs in ", dir_));
+    }
+    return seconds;
+  }
+
+ private:
+  absl::StatusOr<std::string> StartServer(const std::string& name,
+                                          std::vector<std::string> argv) {
+    const std::string port_file = absl::StrCat(dir_, "/", name, ".port");
+    argv.push_back(absl::StrCat("--port_file=", port_file));
+    absl::StatusOr<std::unique_ptr<testing::Process>> process =
+        testing::Process::Start(argv, absl::StrCat(dir_, "/", name, ".log"));
+    if (!process.ok()) return process.status();
+    absl::StatusOr<std::string> port =
+        testing::WaitForFile(port_file, absl::Seconds(20));
+    if (!port.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(name, " did not start: ", (*process)->Log()));
+    }
+    processes_.push_back(*std::move(process));
+    return absl::StrCat("127.0.0.1:", *port);
+  }
+
+  std::string dir_;
+  std::vector<std::unique_ptr<testing::Process>> processes_;
+  std::unique_ptr<v1::JobService::Stub> stub_;
+};
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+std::vector<int> Ints(const std::string& list) {
+  std::vector<int> values;
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    int value;
+    if (absl::SimpleAtoi(part, &value)) values.push_back(value);
+  }
+  return values;
+}
+
+int Main() {
+  absl::StatusOr<v1::JobSpec> base = spec::LoadYamlFile(absl::GetFlag(FLAGS_job));
+  if (!base.ok()) {
+    std::fprintf(stderr, "%s\n", base.status().ToString().c_str());
+    return 2;
+  }
+  spec::ApplyDefaults(*base);
+  absl::StatusOr<std::shared_ptr<const engine::Model>> model =
+      engine::Model::Load(base->system_xml(), base->state_xml(), base->pdb());
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    return 2;
+  }
+  engine::AvailablePlatforms();  // loads the plugins, CPU among them
+  const int slots = absl::GetFlag(FLAGS_slots);
+  Cluster cluster;
+  if (absl::Status started = cluster.Start(slots); !started.ok()) {
+    std::fprintf(stderr, "%s\n", started.ToString().c_str());
+    return 2;
+  }
+  std::printf("%8s %6s %7s %12s %12s %10s  %s\n", "replicas", "steps", "rounds",
+              "plain s", "replex s", "efficiency", "per-run ratios");
+  for (int steps : Ints(absl::GetFlag(FLAGS_steps))) {
+    for (int replicas : Ints(absl::GetFlag(FLAGS_replicas))) {
+      const int rounds = absl::GetFlag(FLAGS_total_steps) / steps;
+      const v1::JobSpec spec = Configure(*base, replicas, steps, rounds);
+      std::vector<double> plain, replex, ratios;
+      for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
+        plain.push_back(PlainOpenMM(**model, spec, slots));
+        absl::StatusOr<double> seconds = cluster.Run(spec);
+        if (!seconds.ok()) {
+          std::fprintf(stderr, "%s\n", seconds.status().ToString().c_str());
+          return 1;
+        }
+        replex.push_back(*seconds);
+        ratios.push_back(plain.back() / replex.back());
+      }
+      std::string each;
+      for (double r : ratios) absl::StrAppend(&each, absl::StrFormat("%.3f ", r));
+      std::printf("%8d %6d %7d %12.2f %12.2f %10.3f  %s\n", replicas, steps,
+                  rounds, Median(plain), Median(replex), Median(ratios),
+                  each.c_str());
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace replex::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return replex::bench::Main();
+}
