@@ -75,9 +75,9 @@ namespace {
 // What a job waiting for room to place its replicas waits for.
 struct RoomWait {
   const absl::Status* failure;
-  const int64_t* joins;
+  const int64_t* room_changes;
   int64_t seen;
-  bool Ready() const { return !failure->ok() || *joins != seen; }
+  bool Ready() const { return !failure->ok() || *room_changes != seen; }
 };
 
 }  // namespace
@@ -148,7 +148,7 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
             : absl::StrCat(", devices ", absl::StrJoin(hello.devices(), ","))));
     session = {worker->key, worker->id};
     workers_.emplace(worker->key, std::move(worker));
-    ++joins_;
+    ++room_changes_;
     listener = capacity_listener_;
   }
   if (listener) listener();
@@ -426,7 +426,7 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
                            " waits for room for replicas that lost their "
                            "worker"));
     }
-    RoomWait wait{&job->failure, &joins_, joins_};
+    RoomWait wait{&job->failure, &room_changes_, room_changes_};
     mu_.Await(absl::Condition(&wait, &RoomWait::Ready));
   }
   mu_.Await(absl::Condition(job.get(), &Job::StatesIn));
@@ -515,6 +515,7 @@ void WorkerRegistry::ReleaseJob(const std::string& job_id,
     }
   }
   jobs_.erase(it);
+  ++room_changes_;
 }
 
 absl::Status WorkerRegistry::ReloadJob(

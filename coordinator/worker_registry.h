@@ -181,8 +181,9 @@ class WorkerRegistry : public ReplicaPool {
   // shared_ptr: RunRound keeps waiting on a job that ReleaseJob removed.
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::function<void()> capacity_listener_ ABSL_GUARDED_BY(mu_);
-  // Counts joins, so that a job waiting for room sees a new worker.
-  int64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
+  // Counts joins and job releases, so that a job waiting for room to
+  // place its replicas sees when there may be more.
+  int64_t room_changes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The JobExecutor of one job on remote workers: RunSegments sends each

@@ -287,6 +287,21 @@ TEST_F(WorkerRegistryTest, ALostWorkerFailsTheRoundUntilTheJobReloads) {
   EXPECT_EQ(Hosted()["a"], 0);
 }
 
+TEST_F(WorkerRegistryTest, AfterALossTheReloadedJobWaitsForRoom) {
+  auto a = std::make_unique<FakeWorker>(&registry_, "a", 1, 4);
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
+  ASSERT_TRUE(Round("j1", *job).ok());
+  EXPECT_EQ(a->Leave().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(CallsForRollback(Round("j1", *job)));
+  ASSERT_TRUE(job->Reload(std::vector<JobExecutor::ReplicaStart>(2)).ok());
+  absl::Status status = absl::UnknownError("not run");
+  std::thread round([&] { status = Round("j1", *job); });
+  FakeWorker b(&registry_, "b", 1, 4);  // the room it waits for
+  round.join();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(b.hosted(), SizeIs(2));
+}
+
 TEST_F(WorkerRegistryTest, ReplicasOnlyAssignedToALeavingWorkerArePlacedAgain) {
   FakeWorker a(&registry_, "a", 1, 8);
   auto b = std::make_unique<FakeWorker>(&registry_, "b", 1, 8);
