@@ -1,7 +1,10 @@
 // `replex`: embedded mode. Runs a whole replica-exchange job in this process
 // (replicas multiplexed over a thread pool), printing progress and a summary.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "lib/exchange/ladder.h"
+#include "lib/results/json.h"
+#include "lib/results/results.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 
@@ -30,6 +35,10 @@ ABSL_FLAG(int, progress_every, 0,
           "lines per job; -1 prints none.");
 ABSL_FLAG(std::string, platform, "",
           "Override the job's platform (Reference, CPU, OpenCL, CUDA).");
+ABSL_FLAG(std::string, results, "",
+          "Write the job's results (docs/results.md) to this new directory; "
+          "overrides output.directory. Without either, no results are "
+          "written.");
 
 namespace replex {
 namespace {
@@ -38,13 +47,16 @@ constexpr char kUsage[] =
     "Runs a replica-exchange job in one process.\n\n"
     "Usage:\n"
     "  replex run JOB.yaml [--threads=N] [--json] [--progress_every=N]\n"
+    "                      [--results=DIR]\n"
     "  replex version\n\n"
     "JOB.yaml is described in docs/job-spec.md; examples/ has ready jobs.";
 
-// Exit codes: 0 done, 1 the run failed, 2 the job or command line is wrong.
+// Exit codes: 0 done, 1 the run failed, 2 the job or command line is wrong
+// (including a results directory that exists).
 int ExitCodeFor(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ||
-                 status.code() == absl::StatusCode::kNotFound
+                 status.code() == absl::StatusCode::kNotFound ||
+                 status.code() == absl::StatusCode::kAlreadyExists
              ? 2
              : 1;
 }
@@ -68,25 +80,8 @@ std::string FormatDuration(double seconds) {
   return absl::StrFormat("%ds", s);
 }
 
-// JSON has no NaN: unknown values become null.
-std::string JsonNumber(double x) {
-  return std::isfinite(x) ? absl::StrFormat("%.17g", x) : "null";
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using results::json::Number;
+using results::json::String;
 
 void PrintProgress(const runner::RoundReport& report, int64_t n_rounds,
                    int n_replicas, int steps, double timestep_ps) {
@@ -159,12 +154,12 @@ void PrintJson(const v1::JobSpec& spec, const exchange::Ladder& ladder,
     pairs.push_back(absl::StrFormat(
         "{\"rungs\":[%d,%d],\"attempts\":%d,\"accepts\":%d,\"acceptance\":%s}",
         k, k + 1, result.pair_attempts[k], result.pair_accepts[k],
-        JsonNumber(result.pair_acceptance[k])));
+        Number(result.pair_acceptance[k])));
   }
   std::vector<std::string> temperatures, fraction_up;
   for (int k = 0; k < ladder.size(); ++k) {
-    temperatures.push_back(JsonNumber(ladder.rung(k).temperature_k));
-    fraction_up.push_back(JsonNumber(result.fraction_up[k]));
+    temperatures.push_back(Number(ladder.rung(k).temperature_k));
+    fraction_up.push_back(Number(result.fraction_up[k]));
   }
   absl::PrintF(
       "{\"name\":%s,\"rounds\":%d,\"replicas\":%d,\"scheme\":%s,"
@@ -172,14 +167,14 @@ void PrintJson(const v1::JobSpec& spec, const exchange::Ladder& ladder,
       "\"round_trips\":%d,\"mean_round_trip_rounds\":%s,"
       "\"second_eigenvalue\":%s,\"fraction_up\":[%s],\"wall_seconds\":%s,"
       "\"simulated_ns\":%s,\"ns_per_day\":%s,\"final_rung_of_replica\":[%s]}\n",
-      JsonString(spec.name()), result.rounds, ladder.size(),
-      JsonString(exchange::SchemeName(spec::SchemeOf(spec.exchange()))),
-      JsonString(spec.platform()), spec.seed(),
+      String(spec.name()), result.rounds, ladder.size(),
+      String(exchange::SchemeName(spec::SchemeOf(spec.exchange()))),
+      String(spec.platform()), spec.seed(),
       absl::StrJoin(temperatures, ","), absl::StrJoin(pairs, ","),
-      result.round_trips, JsonNumber(result.mean_round_trip_rounds),
-      JsonNumber(result.second_eigenvalue), absl::StrJoin(fraction_up, ","),
-      JsonNumber(result.wall_seconds), JsonNumber(result.simulated_ns),
-      JsonNumber(result.ns_per_day),
+      result.round_trips, Number(result.mean_round_trip_rounds),
+      Number(result.second_eigenvalue), absl::StrJoin(fraction_up, ","),
+      Number(result.wall_seconds), Number(result.simulated_ns),
+      Number(result.ns_per_day),
       absl::StrJoin(result.final_permutation.rung_of_replica(), ","));
 }
 
@@ -201,26 +196,62 @@ absl::Status Run(const std::string& job_path) {
     return absl::InvalidArgumentError(
         "--threads must be at least 1 (it is the number of replica threads)");
   }
-  if (every > 0) {
+  // Results go to --results, else output.directory (relative to the current
+  // directory, like any command's output file).
+  std::string results_dir = absl::GetFlag(FLAGS_results);
+  if (results_dir.empty()) results_dir = spec->output().directory();
+  std::unique_ptr<results::ResultsWriter> writer;
+  if (!results_dir.empty()) {
+    if (absl::Status s = results::CreateResultsDirectory(results_dir);
+        !s.ok()) {
+      return s;
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    absl::StatusOr<std::unique_ptr<results::ResultsWriter>> opened =
+        results::ResultsWriter::Open(
+            results_dir, *spec,
+            {spec->name(),
+             {host},
+             {absl::StrCat(spec->platform(), " platform, ", options.threads,
+                           " replica thread(s)")}},
+            0);
+    if (!opened.ok()) return opened.status();
+    writer = *std::move(opened);
+    options.positions_every = spec->output().frame_interval();
+    std::fprintf(stderr, "replex: writing results to %s\n",
+                 results_dir.c_str());
+  }
+  if (writer != nullptr || every > 0) {
     options.on_round = [&](const runner::RoundReport& report) {
       const int64_t done = report.outcome.round + 1;
-      if (done % every == 0 || done == n_rounds) {
+      if (every > 0 && (done % every == 0 || done == n_rounds)) {
         PrintProgress(report, n_rounds, ladder->size(),
                       spec->exchange().steps_per_exchange(),
                       spec->integrator().timestep_ps());
       }
-      return absl::OkStatus();
+      return writer != nullptr ? writer->WriteRound(report)
+                               : absl::OkStatus();
     };
   }
   std::fprintf(stderr, "replex: running %s: %d replicas x %lld rounds on %s\n",
                job_path.c_str(), ladder->size(),
                static_cast<long long>(n_rounds), spec->platform().c_str());
   absl::StatusOr<runner::RunResult> result = runner::RunJob(*spec, options);
+  if (writer != nullptr) {
+    absl::Status finished =
+        writer->Finish(result.ok() ? "SUCCEEDED" : "FAILED");
+    if (result.ok() && !finished.ok()) return finished;
+  }
   if (!result.ok()) return result.status();
   if (absl::GetFlag(FLAGS_json)) {
     PrintJson(*spec, *ladder, *result);
   } else {
     PrintSummary(*spec, *ladder, *result);
+  }
+  if (writer != nullptr) {
+    std::fprintf(stderr, "replex: results in %s (report.html; see "
+                 "docs/results.md)\n", results_dir.c_str());
   }
   return absl::OkStatus();
 }

@@ -769,6 +769,40 @@ absl::Status ReadExchange(const YAML::Node& node, const std::string& path,
         })}});
 }
 
+absl::Status ReadOutput(const YAML::Node& node, const std::string& path,
+                        v1::Output& output) {
+  return ReadMap(
+      node, path,
+      {{"directory", Set<std::string>(ReadString,
+                                      [&](std::string s) {
+                                        output.set_directory(std::move(s));
+                                      })},
+       {"frame_interval",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { output.set_frame_interval(n); })}});
+}
+
+// A relative results directory must stay under the results root it is
+// resolved against.
+absl::Status CheckOutput(const v1::Output& output) {
+  if (absl::Status status = AtLeast(output.frame_interval(), 0,
+                                    "output.frame_interval",
+                                    "rounds between trajectory frames; 0 "
+                                    "writes no trajectories");
+      !status.ok()) {
+    return status;
+  }
+  for (const auto& part : std::filesystem::path(output.directory())) {
+    if (part == "..") {
+      return FieldError("output.directory",
+                        absl::StrCat("\"", output.directory(),
+                                     "\" contains \"..\"; name a directory "
+                                     "below the results root"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadJobSpec(const YAML::Node& node,
                          const std::filesystem::path& base_dir, JobSpec& spec) {
   return ReadMap(
@@ -837,7 +871,11 @@ absl::Status ReadJobSpec(const YAML::Node& node,
         [&](const YAML::Node& v, const std::string& p) {
           return ReadExchange(v, p, *spec.mutable_exchange());
         },
-        "steps_per_exchange and n_rounds, optionally scheme"}});
+        "steps_per_exchange and n_rounds, optionally scheme"},
+       {"output",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadOutput(v, p, *spec.mutable_output());
+        }}});
 }
 
 absl::Status YamlExceptionStatus(const YAML::Exception& e) {
@@ -954,7 +992,8 @@ absl::Status Validate(const v1::JobSpec& spec) {
                          "only the gibbs scheme uses it; remove it or set "
                          "exchange.scheme: gibbs"),
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
-                "rounds between checkpoints; 0 means only at the end")}) {
+                "rounds between checkpoints; 0 means only at the end"),
+        CheckOutput(spec.output())}) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();

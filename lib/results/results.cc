@@ -1,0 +1,385 @@
+#include "lib/results/results.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "lib/results/json.h"
+#include "lib/results/report_html.h"
+#include "lib/spec/spec.h"
+
+namespace replex::results {
+namespace fs = std::filesystem;
+namespace {
+
+std::string Now() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                          absl::UTCTimeZone());
+}
+
+std::string Sha256(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    absl::StrAppendFormat(&hex, "%02x", digest[i]);
+  }
+  return hex;
+}
+
+absl::Status IoError(const fs::path& path, const char* what) {
+  return absl::InternalError(absl::StrCat("results: cannot ", what, " ",
+                                          path.string(), ": ",
+                                          std::strerror(errno)));
+}
+
+// Writes `text` to `path` through a temporary file and a rename, so a reader
+// sees the old or the new file, never half of one.
+absl::Status WriteFileAtomically(const fs::path& path,
+                                 const std::string& text) {
+  const fs::path tmp = fs::path(path).concat(".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return IoError(tmp, "write");
+  }
+  std::error_code error;
+  fs::rename(tmp, path, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("results: cannot rename ",
+                                            tmp.string(), ": ",
+                                            error.message()));
+  }
+  return absl::OkStatus();
+}
+
+// Opens a TSV log for appending rows of rounds >= next_round: keeps its header
+// and the complete rows of earlier rounds (the first column is the round),
+// drops the rest, or starts it with `header`.
+absl::StatusOr<std::ofstream> OpenLog(const fs::path& path,
+                                      const std::string& header,
+                                      int64_t next_round) {
+  std::string kept = header + "\n";
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::stringstream contents;
+    contents << in.rdbuf();
+    const std::string text = contents.str();
+    size_t start = text.find('\n');
+    if (start != std::string::npos && text.substr(0, start) == header) {
+      kept = text.substr(0, start + 1);
+      for (++start; start < text.size();) {
+        const size_t end = text.find('\n', start);
+        if (end == std::string::npos) break;  // a torn last row
+        int64_t round = 0;
+        const std::string row = text.substr(start, end - start + 1);
+        if (!absl::SimpleAtoi(row.substr(0, row.find('\t')), &round) ||
+            round >= next_round) {
+          break;
+        }
+        kept += row;
+        start = end + 1;
+      }
+    }
+  }
+  if (absl::Status s = WriteFileAtomically(path, kept); !s.ok()) return s;
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  if (!out) return IoError(path, "open");
+  return out;
+}
+
+std::string Header(const std::vector<std::string>& fixed,
+                   const std::string& prefix, int n) {
+  std::vector<std::string> columns = fixed;
+  for (int i = 0; i < n; ++i) columns.push_back(absl::StrCat(prefix, i));
+  return absl::StrJoin(columns, "\t");
+}
+
+std::string Tsv(double x) { return absl::StrFormat("%.10g", x); }
+
+// The started_at of an existing manifest, so a resumed job keeps it.
+std::string StartedAt(const fs::path& manifest) {
+  std::ifstream in(manifest);
+  std::string line;
+  const std::string key = "\"started_at\": \"";
+  while (std::getline(in, line)) {
+    const size_t at = line.find(key);
+    if (at == std::string::npos) continue;
+    const size_t begin = at + key.size();
+    return line.substr(begin, line.find('"', begin) - begin);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string TrajectoryPath(int rung) {
+  return absl::StrFormat("%s/rung_%03d.nc", kTrajectoryDir, rung);
+}
+
+absl::Status CreateResultsDirectory(const fs::path& dir) {
+  std::error_code error;
+  if (fs::exists(dir, error)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "results directory ", dir.string(),
+        " already exists; replex never overwrites results: move or delete "
+        "it, or choose another (output.directory in the job spec, or "
+        "--results for replex run)"));
+  }
+  fs::create_directories(dir / kTrajectoryDir, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create results directory ", dir.string(), ": ",
+                     error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
+    const fs::path& dir, const v1::JobSpec& spec, Provenance provenance,
+    int64_t next_round) {
+  absl::StatusOr<exchange::Ladder> ladder = spec::BuildLadder(spec.ladder());
+  if (!ladder.ok()) return ladder.status();
+  std::error_code error;
+  fs::create_directories(dir / kTrajectoryDir, error);
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create results directory ", dir.string(), ": ",
+        error.message()));
+  }
+  auto writer = std::unique_ptr<ResultsWriter>(new ResultsWriter);
+  writer->dir_ = dir;
+  writer->spec_ = spec;
+  writer->ladder_ = *std::move(ladder);
+  writer->provenance_ = std::move(provenance);
+  writer->started_at_ = StartedAt(dir / kManifestFile);
+  if (writer->started_at_.empty()) writer->started_at_ = Now();
+  const int n = writer->ladder_->size();
+
+  absl::StatusOr<std::ofstream> energies = OpenLog(
+      dir / kEnergiesFile, Header({"round", "time_ps"}, "U_replica_", n),
+      next_round);
+  if (!energies.ok()) return energies.status();
+  writer->energies_ = *std::move(energies);
+  absl::StatusOr<std::ofstream> exchange = OpenLog(
+      dir / kExchangeFile,
+      "round\trung_of_replica_before\trung_of_replica_after\tattempts\t"
+      "accepts",
+      next_round);
+  if (!exchange.ok()) return exchange.status();
+  writer->exchange_ = *std::move(exchange);
+  if (n <= kMaxMatrixRungs) {
+    absl::StatusOr<std::ofstream> u_kln = OpenLog(
+        dir / kUklnFile, Header({"round", "state"}, "u_", n), next_round);
+    if (!u_kln.ok()) return u_kln.status();
+    writer->u_kln_ = *std::move(u_kln);
+  }
+  // mdtraj and friends need a topology beside the trajectories; a PDB input
+  // is one.
+  if (spec.coordinates_case() == v1::JobSpec::kPdb) {
+    if (absl::Status s = WriteFileAtomically(dir / kTopologyFile, spec.pdb());
+        !s.ok()) {
+      return s;
+    }
+  }
+  writer->trajectories_.resize(n);
+  if (absl::Status s = writer->WriteManifest("RUNNING", ""); !s.ok()) return s;
+  return writer;
+}
+
+absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
+  const exchange::RoundOutcome& outcome = report.outcome;
+  const int n = ladder_->size();
+  const int64_t round = outcome.round;
+  const double time_ps = static_cast<double>(round + 1) *
+                         spec_.exchange().steps_per_exchange() *
+                         spec_.integrator().timestep_ps();
+
+  energies_ << round << '\t' << Tsv(time_ps);
+  for (double u : report.potential_kj_mol) energies_ << '\t' << Tsv(u);
+  energies_ << '\n';
+  exchange_ << round << '\t'
+            << absl::StrJoin(outcome.before.rung_of_replica(), ",") << '\t'
+            << absl::StrJoin(outcome.after.rung_of_replica(), ",") << '\t'
+            << absl::StrJoin(outcome.pair_attempts, ",") << '\t'
+            << absl::StrJoin(outcome.pair_accepts, ",") << '\n';
+  // u_kln[k][l] this round: the configuration sampled at rung k (by the
+  // replica there during the segment) evaluated at rung l.
+  if (u_kln_.is_open() && report.reduced.size() == n) {
+    for (int k = 0; k < n; ++k) {
+      const int replica = outcome.before.replica_at_rung(k);
+      u_kln_ << round << '\t' << k;
+      for (int l = 0; l < n; ++l) {
+        u_kln_ << '\t' << Tsv(report.reduced.Get(replica, l));
+      }
+      u_kln_ << '\n';
+    }
+    u_kln_.flush();
+  }
+  energies_.flush();
+  exchange_.flush();
+  if (!energies_ || !exchange_ || (u_kln_.is_open() && !u_kln_)) {
+    return IoError(dir_, "write the logs in");
+  }
+
+  const int interval = spec_.output().frame_interval();
+  if (interval > 0 && round % interval == 0 && report.positions_nm != nullptr) {
+    for (int k = 0; k < n; ++k) {
+      const auto& positions =
+          (*report.positions_nm)[outcome.before.replica_at_rung(k)];
+      if (trajectories_[k] == nullptr) {
+        absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> trajectory =
+            NetcdfTrajectory::Open(
+                dir_ / TrajectoryPath(k), static_cast<int>(positions.size()),
+                absl::StrCat(spec_.name(), " rung ", k));
+        if (!trajectory.ok()) return trajectory.status();
+        trajectories_[k] = *std::move(trajectory);
+      }
+      if (absl::Status s =
+              trajectories_[k]->WriteFrame(round / interval, time_ps, positions);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+
+  const int64_t n_rounds = spec_.exchange().n_rounds();
+  const int64_t every = std::max<int64_t>(1, n_rounds / 20);
+  if ((round + 1) % every == 0 || round + 1 == n_rounds) {
+    return WriteAnalysis(runner::Summarize(spec_, report.statistics,
+                                           outcome.after,
+                                           report.elapsed_seconds),
+                         report.statistics);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResultsWriter::WriteAnalysis(
+    const runner::RunResult& result, const exchange::Statistics& statistics) {
+  const int n = ladder_->size();
+  std::vector<std::string> pairs;
+  for (int k = 0; k + 1 < n; ++k) {
+    pairs.push_back(absl::StrFormat(
+        "{\"rungs\": [%d, %d], \"attempts\": %d, \"accepts\": %d, "
+        "\"acceptance\": %s}",
+        k, k + 1, result.pair_attempts[k], result.pair_accepts[k],
+        json::Number(result.pair_acceptance[k])));
+  }
+  std::vector<double> temperatures;
+  for (const exchange::Rung& rung : ladder_->rungs()) {
+    temperatures.push_back(rung.temperature_k);
+  }
+  std::vector<std::string> parameters;
+  for (size_t p = 0; p < ladder_->parameter_names().size(); ++p) {
+    std::vector<double> values;
+    for (const exchange::Rung& rung : ladder_->rungs()) {
+      values.push_back(rung.parameters[p]);
+    }
+    parameters.push_back(absl::StrCat(
+        json::String(ladder_->parameter_names()[p]), ": ", json::Array(values)));
+  }
+  std::string transitions = "null";
+  if (n <= kMaxMatrixRungs) {
+    std::vector<std::string> rows;
+    for (const std::vector<double>& row : statistics.TransitionMatrix()) {
+      rows.push_back(json::Array(row));
+    }
+    transitions = absl::StrCat("[", absl::StrJoin(rows, ",\n    "), "]");
+  }
+  analysis_ = absl::StrCat(
+      "  \"job_id\": ", json::String(provenance_.job_id), ",\n",
+      "  \"rounds\": ", result.rounds, ",\n",
+      "  \"n_rounds\": ", spec_.exchange().n_rounds(), ",\n",
+      "  \"n_rungs\": ", n, ",\n",
+      "  \"temperatures_k\": ", json::Array(temperatures), ",\n",
+      "  \"parameters\": {", absl::StrJoin(parameters, ", "), "},\n",
+      "  \"pairs\": [\n    ", absl::StrJoin(pairs, ",\n    "), "],\n",
+      "  \"round_trips\": ", result.round_trips, ",\n",
+      "  \"round_trips_per_replica\": ",
+      json::Array(statistics.round_trips_per_replica()), ",\n",
+      "  \"mean_round_trip_rounds\": ",
+      json::Number(result.mean_round_trip_rounds), ",\n",
+      "  \"second_eigenvalue\": ", json::Number(result.second_eigenvalue),
+      ",\n", "  \"fraction_up\": ", json::Array(result.fraction_up), ",\n",
+      "  \"transition_matrix\": ", transitions, ",\n",
+      "  \"rung_of_replica\": ",
+      json::Array(result.final_permutation.rung_of_replica()), ",\n",
+      "  \"wall_seconds\": ", json::Number(result.wall_seconds), ",\n",
+      "  \"simulated_ns\": ", json::Number(result.simulated_ns), ",\n",
+      "  \"ns_per_day\": ", json::Number(result.ns_per_day), "\n");
+  return SaveAnalysis();
+}
+
+absl::Status ResultsWriter::SaveAnalysis() {
+  return WriteFileAtomically(
+      dir_ / kAnalysisFile,
+      absl::StrCat("{\n  \"state\": ", json::String(state_), ",\n", analysis_,
+                   "}\n"));
+}
+
+absl::Status ResultsWriter::WriteManifest(const std::string& state,
+                                          const std::string& finished_at) {
+  // The spec without its (large) inputs, which the hashes identify.
+  v1::JobSpec spec = spec_;
+  const std::string& coordinates =
+      spec.coordinates_case() == v1::JobSpec::kPdb ? spec.pdb()
+                                                   : spec.state_xml();
+  const std::string coordinates_hash = Sha256(coordinates);
+  const size_t coordinates_bytes = coordinates.size();
+  const std::string system_hash = Sha256(spec.system_xml());
+  const char* coordinates_kind =
+      spec.coordinates_case() == v1::JobSpec::kPdb ? "pdb" : "state_xml";
+  spec.clear_system_xml();
+  spec.clear_coordinates();
+  std::string spec_json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(spec, &spec_json, options)
+           .ok()) {
+    spec_json = "null";
+  }
+  const std::string text = absl::StrCat(
+      "{\n  \"job_id\": ", json::String(provenance_.job_id), ",\n",
+      "  \"state\": ", json::String(state), ",\n",
+      "  \"started_at\": ", json::String(started_at_), ",\n",
+      "  \"finished_at\": ", json::String(finished_at), ",\n",
+      "  \"inputs\": {\"system_xml\": {\"sha256\": \"", system_hash,
+      "\", \"bytes\": ", spec_.system_xml().size(), "}, \"",
+      coordinates_kind, "\": {\"sha256\": \"", coordinates_hash,
+      "\", \"bytes\": ", coordinates_bytes, "}},\n",
+      "  \"software\": {\"replex\": \"", REPLEX_VERSION, "\", \"openmm\": \"",
+      REPLEX_OPENMM_VERSION, "\"},\n",
+      "  \"hosts\": ", json::Array(provenance_.hosts), ",\n",
+      "  \"devices\": ", json::Array(provenance_.devices), ",\n",
+      "  \"spec\": ", spec_json, "\n}\n");
+  return WriteFileAtomically(dir_ / kManifestFile, text);
+}
+
+absl::Status ResultsWriter::Finish(const std::string& state) {
+  state_ = state;
+  if (!analysis_.empty()) {
+    if (absl::Status s = SaveAnalysis(); !s.ok()) return s;
+  }
+  if (absl::Status s = WriteManifest(state, Now()); !s.ok()) return s;
+  absl::StatusOr<std::string> html = ReportHtmlFromDirectory(dir_);
+  if (!html.ok()) return html.status();
+  return WriteFileAtomically(dir_ / kReportFile, *html);
+}
+
+}  // namespace replex::results

@@ -1,0 +1,97 @@
+// A job's results directory (docs/results.md): a trajectory per rung, the
+// energies, the exchange log, the u_kln matrix for MBAR, the mixing analysis
+// and a provenance manifest, in formats Python reads without replex (AMBER
+// NetCDF, TSV, JSON). Every file is flushed each round, so it can be read
+// while the job runs. Used by embedded `replex run` and the coordinator.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/exchange/ladder.h"
+#include "lib/results/netcdf_trajectory.h"
+#include "lib/runner/runner.h"
+#include "replex/v1/job.pb.h"
+
+namespace replex::results {
+
+// File names inside a results directory.
+inline constexpr char kManifestFile[] = "manifest.json";
+inline constexpr char kAnalysisFile[] = "analysis.json";
+inline constexpr char kEnergiesFile[] = "energies.tsv";
+inline constexpr char kExchangeFile[] = "exchange.tsv";
+inline constexpr char kUklnFile[] = "u_kln.tsv";
+inline constexpr char kTopologyFile[] = "topology.pdb";
+inline constexpr char kReportFile[] = "report.html";
+inline constexpr char kTrajectoryDir[] = "trajectories";
+
+// u_kln and the transition matrix grow as rungs^2 per round; above this many
+// rungs they are left out (energies.tsv still gives u_kln for temperature
+// ladders).
+inline constexpr int kMaxMatrixRungs = 256;
+
+// "trajectories/rung_007.nc".
+std::string TrajectoryPath(int rung);
+
+// Creates `dir` (and its parents) for a new job. ALREADY_EXISTS naming the
+// directory and the fix when it exists: results are never overwritten.
+absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
+
+// Where the job ran, for the manifest.
+struct Provenance {
+  std::string job_id;
+  std::vector<std::string> hosts;    // host names
+  std::vector<std::string> devices;  // e.g. "CPU platform, 2 threads"
+};
+
+// Writes one job's results. Not thread-safe: one round at a time.
+class ResultsWriter {
+ public:
+  // Opens the job's files in `dir` (which must exist) for rounds from
+  // `next_round` on: rows and frames of rounds >= next_round already there
+  // (a job rolled back to a checkpoint, or resumed after a restart) are
+  // dropped or will be overwritten, so the finished files hold every round
+  // exactly once. Writes the manifest (end time empty).
+  static absl::StatusOr<std::unique_ptr<ResultsWriter>> Open(
+      const std::filesystem::path& dir, const v1::JobSpec& spec,
+      Provenance provenance, int64_t next_round);
+
+  // Appends a round's energies, exchange, u_kln rows and (every
+  // output.frame_interval rounds, when the report has positions) a frame per
+  // rung; refreshes analysis.json about 20 times per job and at the last
+  // round.
+  absl::Status WriteRound(const runner::RoundReport& report);
+
+  // Records the end: `state` ("SUCCEEDED", ...) and the end time in the
+  // manifest and analysis.json; writes report.html.
+  absl::Status Finish(const std::string& state);
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  ResultsWriter() = default;
+  absl::Status WriteAnalysis(const runner::RunResult& result,
+                             const exchange::Statistics& statistics);
+  absl::Status SaveAnalysis();  // analysis_ with the current state
+  absl::Status WriteManifest(const std::string& state,
+                             const std::string& finished_at);
+
+  std::filesystem::path dir_;
+  v1::JobSpec spec_;
+  std::optional<exchange::Ladder> ladder_;
+  Provenance provenance_;
+  std::string started_at_;
+  std::string state_ = "RUNNING";
+  std::string analysis_;  // the last analysis.json body, without "state"
+  std::ofstream energies_, exchange_, u_kln_;
+  std::vector<std::unique_ptr<NetcdfTrajectory>> trajectories_;  // per rung
+};
+
+}  // namespace replex::results

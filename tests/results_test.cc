@@ -1,0 +1,389 @@
+// The results files as scientists use them: `replex run` writes them, and the
+// tools chemists already use open them — mdtraj loads each rung's NetCDF
+// trajectory, pymbar gets the exact free energies of the harmonic example
+// from u_kln, headless Chromium renders report.html — and an existing
+// results directory is never overwritten. Python is Debian's
+// (/usr/bin/python3); tests skip when a package is missing.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "lib/results/results.h"
+#include "lib/runner/runner.h"
+#include "lib/spec/spec.h"
+#include "tests/process.h"
+#include "tests/test_paths.h"
+
+namespace replex {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::RunCommand;
+using testing::SourcePath;
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+fs::path TempDir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() /
+                 absl::StrCat("replex-results-", name, "-", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+bool PythonHas(const std::string& module) {
+  return RunCommand(absl::StrCat("/usr/bin/python3 -c 'import ", module,
+                                 "' 2>/dev/null"))
+             .first == 0;
+}
+
+// Runs a Python script (written to `dir`) and returns its exit code and output.
+std::pair<int, std::string> RunPython(const fs::path& dir,
+                                      const std::string& script,
+                                      const std::string& args) {
+  const fs::path file = dir / "check.py";
+  WriteFile(file, script);
+  return RunCommand(
+      absl::StrCat("/usr/bin/python3 ", file.string(), " ", args, " 2>&1"));
+}
+
+// The harmonic-oscillator example (4 rungs x 2000 rounds, a frame every 10
+// rounds), run once by the `replex` binary for the whole suite (~1 s).
+class HarmonicResultsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(TempDir("harmonic"));
+    const auto [code, output] = RunCommand(absl::StrCat(
+        REPLEX_BIN, " run ",
+        SourcePath("examples/harmonic-oscillator/job.yaml"),
+        " --progress_every=-1 --results=", (*root_ / "out").string(), " 2>&1"));
+    ASSERT_EQ(code, 0) << output;
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+  static fs::path dir() { return *root_ / "out"; }
+  static fs::path* root_;
+};
+fs::path* HarmonicResultsTest::root_ = nullptr;
+
+constexpr int kRungs = 4, kRounds = 2000, kFrameInterval = 10;
+
+TEST_F(HarmonicResultsTest, LogsHaveOneRowPerRoundInOrder) {
+  for (const char* file : {results::kEnergiesFile, results::kExchangeFile}) {
+    std::vector<std::string> lines =
+        absl::StrSplit(ReadFile(dir() / file), '\n', absl::SkipEmpty());
+    ASSERT_EQ(lines.size(), kRounds + 1u) << file;  // + header
+    for (int r = 0; r < kRounds; ++r) {
+      ASSERT_TRUE(absl::StartsWith(lines[r + 1], absl::StrCat(r, "\t")))
+          << file << " row " << r;
+    }
+  }
+  std::vector<std::string> u_kln = absl::StrSplit(
+      ReadFile(dir() / results::kUklnFile), '\n', absl::SkipEmpty());
+  EXPECT_EQ(u_kln.size(), kRounds * kRungs + 1u);
+  const std::string manifest = ReadFile(dir() / results::kManifestFile);
+  for (const char* key : {"\"sha256\"", "\"openmm\"", "\"hosts\"",
+                          "\"finished_at\": \"20", "\"SUCCEEDED\""}) {
+    EXPECT_NE(manifest.find(key), std::string::npos) << key << manifest;
+  }
+  EXPECT_NE(ReadFile(dir() / results::kAnalysisFile)
+                .find("\"transition_matrix\""),
+            std::string::npos);
+}
+
+// mdtraj reads a trajectory with a topology; the harmonic example has none,
+// so the test writes a PDB of its 4 carbon-mass particles.
+constexpr char kMdtrajScript[] = R"(
+import sys, mdtraj
+top = sys.argv[1]
+for nc in sys.argv[2:]:
+    t = mdtraj.load(nc, top=top)
+    print(t.n_frames, t.n_atoms, float(abs(t.xyz).max()))
+)";
+
+std::vector<std::vector<double>> NumberRows(const std::string& output) {
+  std::vector<std::vector<double>> rows;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    std::vector<double> row;
+    for (absl::string_view field :
+         absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+      double x;
+      if (!absl::SimpleAtod(field, &x)) break;
+      row.push_back(x);
+    }
+    if (!row.empty()) rows.push_back(row);
+  }
+  return rows;
+}
+
+TEST_F(HarmonicResultsTest, MdtrajLoadsEveryRung) {
+  if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
+  std::string pdb;
+  for (int i = 0; i < 4; ++i) {
+    absl::StrAppend(&pdb, absl::StrFormat("ATOM  %5d  C   OSC A%4d    %8.3f"
+                                          "%8.3f%8.3f  1.00  0.00           C\n",
+                                          i + 1, i + 1, 0.0, 0.0, 0.0));
+  }
+  WriteFile(*root_ / "harmonic.pdb", pdb + "END\n");
+  std::string args = (*root_ / "harmonic.pdb").string();
+  for (int k = 0; k < kRungs; ++k) {
+    absl::StrAppend(&args, " ", (dir() / results::TrajectoryPath(k)).string());
+  }
+  const auto [code, output] = RunPython(*root_, kMdtrajScript, args);
+  ASSERT_EQ(code, 0) << output;
+  const auto rows = NumberRows(output);
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kRungs)) << output;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row[0], kRounds / kFrameInterval) << output;
+    EXPECT_EQ(row[1], 4) << output;
+    // k_B T / K at 600 K is (0.035 nm)^2: oscillators stay well within 1 nm.
+    EXPECT_GT(row[2], 0);
+    EXPECT_LT(row[2], 1.0);
+  }
+}
+
+// A short alanine dipeptide run: mdtraj loads its trajectories with the
+// example's own PDB (22 atoms), frame for frame.
+TEST(ResultsTest, MdtrajLoadsAlanineDipeptideWithItsPdb) {
+  if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
+  const fs::path root = TempDir("alanine");
+  const fs::path example = SourcePath("examples/alanine-dipeptide");
+  WriteFile(root / "job.yaml",
+            absl::StrCat("system: ", (example / "system.xml").string(),
+                         "\ncoordinates: ", (example / "state.xml").string(),
+                         "\nplatform: Reference\nseed: 1\n"
+                         "ladder: {n_rungs: 3, temperature_range_k: "
+                         "{min: 300, max: 400}}\n"
+                         "exchange: {steps_per_exchange: 20, n_rounds: 6}\n"
+                         "output: {frame_interval: 2}\n"));
+  const auto [run_code, run_output] = RunCommand(absl::StrCat(
+      REPLEX_BIN, " run ", (root / "job.yaml").string(),
+      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  ASSERT_EQ(run_code, 0) << run_output;
+  std::string args = (example / "input.pdb").string();
+  for (int k = 0; k < 3; ++k) {
+    absl::StrAppend(&args, " ",
+                    (root / "out" / results::TrajectoryPath(k)).string());
+  }
+  const auto [code, output] = RunPython(root, kMdtrajScript, args);
+  ASSERT_EQ(code, 0) << output;
+  for (const auto& row : NumberRows(output)) {
+    EXPECT_EQ(row[0], 3) << output;  // rounds 0, 2, 4
+    EXPECT_EQ(row[1], 22) << output;
+  }
+  EXPECT_EQ(NumberRows(output).size(), 3u) << output;
+  fs::remove_all(root);
+}
+
+// MBAR on the exported u_kln. The samples at each rung are subsampled by
+// their statistical inefficiency (largest over rungs), so MBAR's standard
+// errors are honest; the pymbar 3 and 4 spellings are both handled.
+constexpr char kPymbarScript[] = R"(
+import sys, json, math, numpy as np, pymbar
+from pymbar import timeseries
+d = np.loadtxt(sys.argv[1] + '/u_kln.tsv', skiprows=1)
+K = int(d[:, 1].max()) + 1
+u = d[:, 2:].reshape(-1, K, K)          # [round, k (sampled), l (evaluated)]
+ineff = getattr(timeseries, 'statisticalInefficiency', None) or \
+    timeseries.statistical_inefficiency
+g = max(ineff(u[:, k, k]) for k in range(K))
+u = u[::int(math.ceil(g))]
+u_kln = np.ascontiguousarray(np.transpose(u, (1, 2, 0)))
+N_k = np.full(K, u_kln.shape[2])
+mbar = pymbar.MBAR(u_kln, N_k)
+if hasattr(mbar, 'compute_free_energy_differences'):
+    r = mbar.compute_free_energy_differences()
+    f, df = r['Delta_f'], r['dDelta_f']
+else:
+    f, df = mbar.getFreeEnergyDifferences()[:2]
+T = json.load(open(sys.argv[1] + '/analysis.json'))['temperatures_k']
+n_particles = 4
+for l in range(1, K):
+    exact = -1.5 * n_particles * math.log(T[l] / T[0])
+    print(l, f[0, l], df[0, l], exact, u_kln.shape[2])
+)";
+
+TEST_F(HarmonicResultsTest, PymbarFreeEnergiesMatchTheAnalyticValues) {
+  if (!PythonHas("pymbar")) GTEST_SKIP() << "python3-pymbar is not installed";
+  const auto [code, output] =
+      RunPython(*root_, kPymbarScript, dir().string());
+  ASSERT_EQ(code, 0) << output;
+  const auto rows = NumberRows(output);
+  ASSERT_EQ(rows.size(), kRungs - 1u) << output;
+  for (const auto& row : rows) {
+    const double estimate = row[1], error = row[2], exact = row[3];
+    // Z_k ~ T_k^(3N/2) for N 3-D oscillators: f_l - f_0 = -(3N/2) ln(T_l/T_0).
+    // 6 standard errors: a false alarm has probability ~2e-9 per pair.
+    EXPECT_GT(error, 0) << output;
+    EXPECT_LT(std::abs(estimate - exact), 6 * error) << output;
+  }
+}
+
+TEST_F(HarmonicResultsTest, AnExistingDirectoryIsNeverOverwritten) {
+  const std::string before = ReadFile(dir() / results::kEnergiesFile);
+  const auto [code, output] = RunCommand(absl::StrCat(
+      REPLEX_BIN, " run ", SourcePath("examples/harmonic-oscillator/job.yaml"),
+      " --progress_every=-1 --results=", dir().string(), " 2>&1"));
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_NE(output.find(absl::StrCat("results directory ", dir().string(),
+                                     " already exists")),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("move or delete it"), std::string::npos) << output;
+  EXPECT_EQ(ReadFile(dir() / results::kEnergiesFile), before);
+}
+
+// A job rolled back to round R (or resumed after a restart) supersedes every
+// row and frame of rounds >= R: the finished files hold each round once.
+TEST(ResultsTest, ReopeningAtARoundDropsLaterRowsAndRewritesFrames) {
+  absl::StatusOr<v1::JobSpec> spec =
+      spec::LoadYamlFile(SourcePath("examples/harmonic-oscillator/job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  spec->mutable_exchange()->set_n_rounds(30);
+  spec->mutable_output()->set_frame_interval(5);
+  const fs::path root = TempDir("rollback");
+  const fs::path dir = root / "job";
+  ASSERT_TRUE(results::CreateResultsDirectory(dir).ok());
+  EXPECT_EQ(results::CreateResultsDirectory(dir).code(),
+            absl::StatusCode::kAlreadyExists);
+
+  // Runs rounds [from, to) of the job and writes them through a writer opened
+  // at `from`, as the coordinator does after a rollback.
+  auto run = [&](int from, int to) {
+    absl::StatusOr<std::unique_ptr<results::ResultsWriter>> writer =
+        results::ResultsWriter::Open(dir, *spec, {"job-1", {"host"}, {}}, from);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    runner::RunOptions options;
+    options.positions_every = 5;
+    options.on_round = [&](const runner::RoundReport& report) {
+      if (report.outcome.round < from) return absl::OkStatus();
+      if (report.outcome.round >= to) return absl::CancelledError("stop");
+      return (*writer)->WriteRound(report);
+    };
+    runner::RunJob(*spec, options).IgnoreError();
+    if (to == 30) {
+      ASSERT_TRUE((*writer)->Finish("SUCCEEDED").ok());
+    }
+  };
+  run(0, 17);
+  run(10, 30);  // rolled back to round 10
+  std::vector<std::string> lines = absl::StrSplit(
+      ReadFile(dir / results::kExchangeFile), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 31u);
+  for (int r = 0; r < 30; ++r) {
+    EXPECT_TRUE(absl::StartsWith(lines[r + 1], absl::StrCat(r, "\t")));
+  }
+  if (PythonHas("mdtraj")) {
+    const auto [code, output] = RunCommand(absl::StrCat(
+        "/usr/bin/python3 -c \"import mdtraj.formats as f; "
+        "t=f.NetCDFTrajectoryFile('",
+        (dir / results::TrajectoryPath(0)).string(),
+        "'); x,time,_,_=t.read(); print(len(time), list(time))\" 2>&1"));
+    ASSERT_EQ(code, 0) << output;
+    // Frames at rounds 0, 5, ..., 25: time (round + 1) * 50 steps * 2 fs.
+    EXPECT_TRUE(absl::StartsWith(output, "6 [0.1, 0.6, 1.1, 1.6, 2.1, 2.6"))
+        << output;
+  }
+  fs::remove_all(root);
+}
+
+// report.html renders in headless Chromium with its plots: the screenshot is
+// checked for size and colour variety by a stdlib-only PNG decoder.
+constexpr char kPngScript[] = R"(
+import sys, zlib, struct
+data = open(sys.argv[1], 'rb').read()
+assert data[:8] == b'\x89PNG\r\n\x1a\n'
+pos, idat, w, h = 8, b'', 0, 0
+while pos < len(data):
+    n, kind = struct.unpack('>I4s', data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b'IHDR':
+        w, h, depth, ctype = struct.unpack('>IIBB', body[:10])
+        assert depth == 8 and ctype in (2, 6), (depth, ctype)
+        bpp = 3 if ctype == 2 else 4
+    elif kind == b'IDAT':
+        idat += body
+    pos += 12 + n
+raw, stride, prev, colours, nonwhite = zlib.decompress(idat), w * bpp, None, set(), 0
+for y in range(h):
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    prev = prev or bytearray(stride)
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for i in range(0, stride, bpp):
+        px = bytes(line[i:i + 3]); colours.add(px); nonwhite += px != b'\xff\xff\xff'
+    prev = line
+print(w, h, len(colours), nonwhite / (w * h))
+)";
+
+TEST_F(HarmonicResultsTest, ReportRendersInHeadlessChromium) {
+  if (RunCommand("command -v chromium >/dev/null").first != 0) {
+    GTEST_SKIP() << "chromium is not installed";
+  }
+  const fs::path html = dir() / results::kReportFile;
+  const std::string page = ReadFile(html);
+  int svgs = 0;
+  for (size_t at = page.find("<svg"); at != std::string::npos;
+       at = page.find("<svg", at + 1)) {
+    ++svgs;
+  }
+  EXPECT_EQ(svgs, 4);  // acceptance, trajectories, round trips, histograms
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  const std::string flags = absl::StrCat(
+      "timeout 60 chromium --headless --no-sandbox --disable-gpu "
+      "--user-data-dir=", (*root_ / "chromium").string(), " ");
+  const fs::path png = *root_ / "report.png";
+  const auto [code, output] = RunCommand(absl::StrCat(
+      flags, "--screenshot=", png.string(),
+      " --window-size=1200,2000 file://", html.string(), " 2>&1"));
+  ASSERT_EQ(code, 0) << output;
+  // The rendered DOM has the four plots: Chromium parsed the page whole.
+  const auto [dom_code, dom] = RunCommand(
+      absl::StrCat(flags, "--dump-dom file://", html.string(), " 2>/dev/null"));
+  ASSERT_EQ(dom_code, 0);
+  EXPECT_NE(dom.find("Potential energy per rung"), std::string::npos);
+  EXPECT_NE(dom.find("</svg>"), std::string::npos);
+  EXPECT_EQ(output.find("Uncaught"), std::string::npos) << output;
+  const auto [png_code, png_output] =
+      RunPython(*root_, kPngScript, png.string());
+  ASSERT_EQ(png_code, 0) << png_output;
+  const auto rows = NumberRows(png_output);
+  ASSERT_EQ(rows.size(), 1u) << png_output;
+  EXPECT_EQ(rows[0][0], 1200);
+  // Plots in several colours cover a visible part of the page (a blank page
+  // is one colour, 0% non-white).
+  EXPECT_GT(rows[0][2], 20) << png_output;
+  EXPECT_GT(rows[0][3], 0.02) << png_output;
+}
+
+}  // namespace
+}  // namespace replex
