@@ -26,7 +26,10 @@
 #include "absl/time/time.h"
 #include "cli/replexctl_format.h"
 #include "gateway/grpc_jobs_client.h"
+#include "gateway/grpc_probe.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "lib/spec/spec.h"
 
 namespace {
@@ -70,10 +73,15 @@ Commands:
                     place; otherwise a line about every 5% of the job, so logs
                     stay readable. Reconnects if the gateway restarts.
   cancel ID         Stop a queued or running job and free its workers.
+  health [HOST:PORT]
+                    Ask a replex server (the gateway, or the coordinator at
+                    its --listen address) for its grpc.health.v1 status and
+                    print it; exit 0 only if SERVING. For container health
+                    checks.
 
 Exit status: 0 done (watch: the job SUCCEEDED); 1 an error, or (watch) the job
-FAILED; 2 a usage error, an invalid job file, or a malformed or unknown job
-id; 3 (watch) the job was CANCELLED.
+FAILED, or (health) the server is not SERVING; 2 a usage error, an invalid job
+file, or a malformed or unknown job id; 3 (watch) the job was CANCELLED.
 
 Flags:
 )";
@@ -407,6 +415,19 @@ absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
   }
 }
 
+// The exit code: 0 SERVING, 1 any other status (the server says why).
+absl::StatusOr<int> Health(const std::string& address) {
+  absl::StatusOr<std::string> serving = gateway::testing::CheckHealth(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  if (!serving.ok()) {
+    return absl::Status(
+        serving.status().code(),
+        absl::StrCat(address, ": ", serving.status().message()));
+  }
+  std::printf("%s %s\n", address.c_str(), serving->c_str());
+  return *serving == "SERVING" ? 0 : kExitFailed;
+}
+
 absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   auto usage_error = [](const std::string& problem) {
     return absl::InvalidArgumentError(
@@ -425,19 +446,24 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                                 {"status", 0, 1, "at most one job id"},
                                 {"list", 0, 0, "nothing"},
                                 {"watch", 1, 1, "one job id"},
-                                {"cancel", 1, 1, "one job id"}};
+                                {"cancel", 1, 1, "one job id"},
+                                {"health", 0, 1, "at most one HOST:PORT"}};
   const Arity* arity =
       std::find_if(std::begin(kArities), std::end(kArities),
                    [&](const Arity& a) { return command == a.command; });
   if (arity == std::end(kArities)) {
     return usage_error(absl::StrCat(
         "unknown command \"", command,
-        "\"; the commands are submit, status, list, watch and cancel"));
+        "\"; the commands are submit, status, list, watch, cancel and "
+        "health"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
   }
 
+  if (command == "health") {
+    return Health(operands == 1 ? args[1] : absl::GetFlag(FLAGS_gateway));
+  }
   std::unique_ptr<gateway::GrpcJobsClient> client = Connect();
   if (command == "watch") return Watch(*client, args[1]);
   absl::Status status;

@@ -15,6 +15,8 @@ packages=(
   libsqlite3-dev
   # OpenMM's Python, used by tools/make_examples.py and some tests
   python3-simtk python3-numpy python3-scipy
+  # deploy/: tests/deploy_test.py parses what `docker-compose config` renders
+  python3-yaml docker-compose
 )
 
 missing=()

@@ -1,0 +1,347 @@
+#!/usr/bin/python3
+"""Static checks of the deployment files, without a container engine.
+
+  deploy_test.py compose|k8s --source DIR --bin coordinator=PATH \
+      --bin gateway=PATH --bin worker=PATH --bin replexctl=PATH
+
+`compose` renders deploy/docker-compose.yml alone and with
+deploy/docker-compose.gpu.yml through `docker-compose config`; `k8s` renders
+deploy/k8s/base, deploy/k8s/overlays/gpu and the monitoring component through
+`kubectl kustomize`. Then it checks the rendered objects against the
+binaries: every flag given is one the binary lists in --helpfull (so a
+renamed flag breaks this test), probes and health checks point at the ports
+the flags listen on, the coordinator's data paths lie on a volume, GPU
+workers get a GPU, workers get longer to stop than they take to drain, and
+every image has a tag other than `latest`. Exits 77 (skipped) when the
+renderer is not installed.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import yaml
+
+SKIP = 77
+SERVICES = {"coordinator", "gateway", "worker"}
+problems = []
+
+
+def check(condition, message):
+    if not condition:
+        problems.append(message)
+    return condition
+
+
+def helpfull_flags(binary):
+    """The flag names `binary --helpfull` lists (absl exits 1 after help)."""
+    out = subprocess.run([binary, "--helpfull"], capture_output=True,
+                         text=True, timeout=60)
+    flags = set(re.findall(r"^\s+--([A-Za-z0-9_]+) \(", out.stdout + out.stderr,
+                           re.M))
+    if not flags:
+        sys.exit(f"deploy_test: {binary} --helpfull listed no flags")
+    return flags
+
+
+def parse_flags(args):
+    """{name: value} of the --name=value arguments (value None when bare)."""
+    flags = {}
+    for arg in args:
+        if arg.startswith("--"):
+            name, _, value = arg[2:].partition("=")
+            flags[name] = value if _ else None
+    return flags
+
+
+def port_of(address):
+    return int(address.rsplit(":", 1)[1])
+
+
+def seconds(duration):
+    """Seconds in a compose duration (40s, 1m30s) or a plain number."""
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    total = 0.0
+    for number, unit in re.findall(r"([\d.]+)(ms|us|ns|h|m|s)", duration):
+        total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3,
+                                  "us": 1e-6, "ns": 1e-9}[unit]
+    return total
+
+
+def check_image(where, image):
+    name, _, tag = image.rpartition(":")
+    if "/" in tag or not name:  # a registry port, not a tag
+        tag = ""
+    check(tag and tag != "latest",
+          f"{where}: image {image!r} needs an explicit tag other than latest")
+
+
+def check_service_args(where, args, known):
+    """Checks the flags of a replex container (entrypoint's service word
+    first); returns (service, flags) or (None, {})."""
+    if not args or args[0] not in SERVICES:
+        return None, {}
+    service = args[0]
+    flags = parse_flags(args[1:])
+    for arg in args[1:]:
+        check(arg.startswith("--"),
+              f"{where}: argument {arg!r} is not a --flag")
+    for name in flags:
+        check(name in known[service],
+              f"{where}: replex-{service} has no flag --{name} "
+              f"(not in its --helpfull)")
+    return service, flags
+
+
+def check_data_paths(where, flags, mount_paths):
+    """The coordinator's journal, checkpoints and results on a volume."""
+    paths = {"journal": os.path.dirname(flags.get("journal") or ""),
+             "checkpoint_dir": flags.get("checkpoint_dir"),
+             "results_root": flags.get("results_root")}
+    for flag, path in paths.items():
+        on_volume = bool(path) and path.startswith("/") and any(
+            path == m or path.startswith(m.rstrip("/") + "/")
+            for m in mount_paths)
+        check(on_volume, f"{where}: --{flag} ({path!r}) must be an absolute "
+              f"path on a volume (mounts: {sorted(mount_paths)})")
+
+
+# --- docker-compose ---------------------------------------------------------
+
+def compose_config(source, files):
+    command = ["docker-compose"]
+    for f in files:
+        command += ["-f", os.path.join(source, "deploy", f)]
+    out = subprocess.run(command + ["config"], capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        problems.append(f"docker-compose {' '.join(files)} config failed:\n"
+                        f"{out.stderr}")
+        return None
+    print(f"docker-compose config accepts {' + '.join(files)}")
+    return yaml.safe_load(out.stdout)
+
+
+def check_compose(config, label, known, gpu):
+    services = config.get("services", {})
+    for name in ["coordinator", "gateway", "worker", "prometheus", "grafana"]:
+        check(name in services, f"{label}: no service {name}")
+    listen = {}
+    for name, spec in services.items():
+        where = f"{label}: service {name}"
+        check_image(where, spec.get("image", ""))
+        health = spec.get("healthcheck", {})
+        check(health.get("test") and not health.get("disable"),
+              f"{where}: no health check")
+        args = spec.get("command") or []
+        service, flags = check_service_args(where, args, known)
+        if service is None:
+            continue
+        test = " ".join(health.get("test", []))
+        if service in ("coordinator", "gateway"):
+            port = port_of(flags.get("listen", ":0"))
+            listen[service] = port
+            check(re.search(rf"replexctl health 127\.0\.0\.1:{port}\b", test),
+                  f"{where}: the health check must run `replexctl health "
+                  f"127.0.0.1:{port}` (its --listen port); it runs {test!r}")
+        if service == "worker":
+            metrics = port_of(flags.get("metrics_listen", ":0"))
+            check(f"/dev/tcp/127.0.0.1/{metrics}" in test and "/metrics" in test,
+                  f"{where}: the health check must GET /metrics on port "
+                  f"{metrics} (--metrics_listen); it runs {test!r}")
+            check("container_name" not in spec and not spec.get("ports"),
+                  f"{where}: a fixed container_name or published port stops "
+                  "--scale worker=N")
+            drain = float(flags.get("drain_grace_seconds", 30))
+            check(seconds(spec.get("stop_grace_period", "10s")) > drain,
+                  f"{where}: stop_grace_period must exceed "
+                  f"--drain_grace_seconds={drain:g}")
+            devices = (spec.get("deploy", {}).get("resources", {})
+                       .get("reservations", {}).get("devices", []))
+            has_gpu = any(d.get("driver") == "nvidia" and
+                          "gpu" in d.get("capabilities", []) for d in devices)
+            if gpu:
+                check(has_gpu, f"{where}: no nvidia gpu device reservation")
+                check(flags.get("platform") in ("CUDA", "OpenCL"),
+                      f"{where}: a GPU worker needs --platform=OpenCL or CUDA")
+            else:
+                check(flags.get("platform") in ("CPU", "Reference"),
+                      f"{where}: the base file's workers run on the CPU")
+        if service == "coordinator":
+            # docker-compose v1 prints SOURCE:TARGET[:MODE]; a named volume's
+            # source is not a path.
+            mounts = [v.split(":")[1] for v in spec.get("volumes", [])
+                      if not v.startswith(("/", "."))]
+            check_data_paths(where, flags, mounts)
+        if service in ("gateway", "worker"):
+            target = flags.get("coordinator", "")
+            check(target == f"coordinator:{listen.get('coordinator', 7070)}",
+                  f"{where}: --coordinator={target} is not the coordinator "
+                  "service's --listen port")
+
+
+def run_compose(args, known):
+    if shutil.which("docker-compose") is None:
+        print("SKIP: docker-compose is not installed "
+              "(tools/install-deps.sh installs it)")
+        return SKIP
+    for files, gpu in ((["docker-compose.yml"], False),
+                       (["docker-compose.yml", "docker-compose.gpu.yml"], True)):
+        config = compose_config(args.source, files)
+        if config is not None:
+            check_compose(config, " + ".join(files), known, gpu)
+    return 0
+
+
+# --- Kubernetes -------------------------------------------------------------
+
+def kustomize(path):
+    out = subprocess.run(["kubectl", "kustomize", path], capture_output=True,
+                         text=True, timeout=120)
+    if out.returncode != 0:
+        problems.append(f"kubectl kustomize {path} failed:\n{out.stderr}")
+        return []
+    print(f"kubectl kustomize renders {path}")
+    return [o for o in yaml.safe_load_all(out.stdout) if o]
+
+
+def resolve_port(container, port):
+    """A probe's port: a number or a container port's name."""
+    if isinstance(port, int):
+        return port
+    for p in container.get("ports", []):
+        if p.get("name") == port:
+            return p["containerPort"]
+    return None
+
+
+def check_k8s(objects, label, known, gpu):
+    kinds = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    coordinator_service = kinds.get(("Service", "replex-coordinator"))
+    check(coordinator_service, f"{label}: no Service replex-coordinator")
+    check(("PodDisruptionBudget", "replex-coordinator") in kinds,
+          f"{label}: no PodDisruptionBudget for the coordinator")
+    check(("Secret", "replex-secrets") in kinds, f"{label}: no Secret")
+    seen = set()
+    for obj in objects:
+        if obj["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        pod = obj["spec"]["template"]
+        claims = [c["metadata"]["name"]
+                  for c in obj["spec"].get("volumeClaimTemplates", [])]
+        for container in pod["spec"]["containers"]:
+            where = f"{label}: {obj['kind']} {obj['metadata']['name']}"
+            check_image(where, container.get("image", ""))
+            service, flags = check_service_args(
+                where, container.get("args", []), known)
+            if service is None:
+                continue
+            seen.add(service)
+            ports = {p["containerPort"] for p in container.get("ports", [])}
+            metrics = port_of(flags.get("metrics_listen", ":0"))
+            check(metrics in ports,
+                  f"{where}: --metrics_listen port {metrics} not a containerPort")
+            annotations = pod["metadata"].get("annotations", {})
+            check(annotations.get("prometheus.io/port") == str(metrics),
+                  f"{where}: prometheus.io/port must be {metrics}")
+            if service in ("coordinator", "gateway"):
+                port = port_of(flags.get("listen", ":0"))
+                check(port in ports, f"{where}: --listen port not exposed")
+                for probe in ("readinessProbe", "livenessProbe"):
+                    grpc = container.get(probe, {}).get("grpc")
+                    check(grpc and resolve_port(container, grpc.get("port"))
+                          == port, f"{where}: {probe} must be a grpc probe "
+                          f"on the --listen port {port}")
+            if service == "coordinator":
+                mounts = [m["mountPath"] for m in
+                          container.get("volumeMounts", [])
+                          if m["name"] in claims]
+                check_data_paths(where, flags, mounts)
+            if service in ("gateway", "worker"):
+                service_port = next((p["port"] for p in
+                                     (coordinator_service or {}).get(
+                                         "spec", {}).get("ports", [])
+                                     if p.get("name") == "grpc"), None)
+                check(flags.get("coordinator") ==
+                      f"replex-coordinator:{service_port}",
+                      f"{where}: --coordinator must be the coordinator "
+                      f"Service's grpc port ({service_port})")
+            if service == "worker":
+                live = container.get("livenessProbe", {}).get("httpGet", {})
+                check(live.get("path") == "/metrics" and
+                      resolve_port(container, live.get("port")) == metrics,
+                      f"{where}: liveness must GET /metrics on {metrics}")
+                env = {e["name"]: e for e in container.get("env", [])}
+                check(flags.get("name") == "$(POD_NAME)" and
+                      env.get("POD_NAME", {}).get("valueFrom", {})
+                      .get("fieldRef", {}).get("fieldPath") == "metadata.name",
+                      f"{where}: --name must come from the pod name "
+                      "(downward API)")
+                drain = float(flags.get("drain_grace_seconds", 30))
+                check(pod["spec"].get("terminationGracePeriodSeconds", 30) >
+                      drain, f"{where}: terminationGracePeriodSeconds must "
+                      f"exceed --drain_grace_seconds={drain:g}")
+                gpus = (container.get("resources", {}).get("limits", {})
+                        .get("nvidia.com/gpu"))
+                if gpu:
+                    check(gpus and int(gpus) >= 1,
+                          f"{where}: no nvidia.com/gpu limit")
+                    check(flags.get("platform") in ("CUDA", "OpenCL") and
+                          container["image"].endswith("-gpu"),
+                          f"{where}: GPU workers need the -gpu image and "
+                          "--platform=OpenCL or CUDA")
+                else:
+                    check(not gpus, f"{where}: a GPU limit in the CPU base")
+    check(seen == SERVICES, f"{label}: containers for {sorted(SERVICES)}, "
+          f"found {sorted(seen)}")
+
+
+def run_k8s(args, known):
+    if shutil.which("kubectl") is None:
+        print("SKIP: kubectl is not installed (this test renders with "
+              "`kubectl kustomize`)")
+        return SKIP
+    k8s = os.path.join(args.source, "deploy", "k8s")
+    check_k8s(kustomize(os.path.join(k8s, "base")), "base", known, False)
+    check_k8s(kustomize(os.path.join(k8s, "overlays", "gpu")), "overlays/gpu",
+              known, True)
+    # The monitoring component on top of the base.
+    objects = kustomize(os.path.join(k8s, "overlays", "monitoring"))
+    kinds = {o["kind"] for o in objects}
+    check({"ServiceMonitor", "PodMonitor"} <= kinds,
+          f"overlays/monitoring: rendered kinds {sorted(kinds)}")
+    metrics_services = [o for o in objects if o["kind"] == "Service" and
+                        any(p.get("name") == "metrics"
+                            for p in o["spec"]["ports"])]
+    check(len(metrics_services) == 2,
+          "overlays/monitoring: the coordinator and gateway Services name a "
+          "`metrics` port for the ServiceMonitor")
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("target", choices=["compose", "k8s"])
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--bin", action="append", default=[],
+                        help="SERVICE=PATH of replex-SERVICE")
+    args = parser.parse_args()
+    args.source = os.path.abspath(args.source)
+    binaries = dict(b.split("=", 1) for b in args.bin)
+    known = {s: helpfull_flags(binaries[s]) for s in SERVICES}
+    status = (run_compose if args.target == "compose" else run_k8s)(args, known)
+    if status == SKIP:
+        return SKIP
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    print(f"deploy_test {args.target}: "
+          f"{'FAILED, ' + str(len(problems)) + ' problems' if problems else 'all checks passed'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
