@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "coordinator/checkpoint_recovery.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/log.h"
 #include "coordinator/placement.h"
 #include "lib/exchange/rng.h"
@@ -25,6 +26,7 @@ struct WorkerRegistry::Worker {
   std::function<void()> end_session;             // from Connect
   absl::flat_hash_set<std::string> loaded_jobs;  // LoadJob sent, no UnloadJob
   int hosted = 0;  // replicas placed here, all jobs together
+  bool welcomed = false;  // NextOutgoing has handed out the Welcome
 
   const std::string& name() const { return hello.worker_name(); }
   bool HasOutput() const { return !outbox.empty() || end.has_value(); }
@@ -146,6 +148,9 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
         hello.devices().empty()
             ? ""
             : absl::StrCat(", devices ", absl::StrJoin(hello.devices(), ","))));
+    if (options_.metrics != nullptr) {
+      options_.metrics->WorkerConnected(hello.worker_name());
+    }
     session = {worker->key, worker->id};
     workers_.emplace(worker->key, std::move(worker));
     ++room_changes_;
@@ -187,6 +192,15 @@ bool WorkerRegistry::NextOutgoing(uint64_t key,
   mu_.Await(absl::Condition(worker.get(), &Worker::HasOutput));
   if (worker->outbox.empty()) return false;
   out->clear();
+  if (!std::exchange(worker->welcomed, true)) {
+    // The Welcome leaves alone, so that a writer that corks all but the
+    // last message of a batch never corks a stream's first write: gRPC's
+    // synchronous API then never sends the call's initial metadata, and the
+    // worker hears nothing (grpc/grpc#12975).
+    out->push_back(std::move(worker->outbox.front()));
+    worker->outbox.erase(worker->outbox.begin());
+    return true;
+  }
   out->swap(worker->outbox);
   return true;
 }
@@ -433,6 +447,7 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
   if (!job->failure.ok()) return job->failure;
 
   job->open_round = orders[0].round;
+  if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   job->results.assign(n, std::nullopt);
   job->pending_results = n;
   for (const runner::SegmentOrder& order : orders) {
@@ -615,6 +630,10 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
   result.state = done.state();
   job->results[done.replica()] = std::move(result);
   --job->pending_results;
+  if (options_.metrics != nullptr) {
+    options_.metrics->SegmentDone(job->id, worker.name(), *job->spec,
+                                  done.seconds(), job->pending_results == 0);
+  }
 }
 
 void WorkerRegistry::OnSegmentFailed(Worker& worker,
@@ -689,6 +708,7 @@ void WorkerRegistry::Lose(Worker& worker, const std::string& why,
   worker.outbox.clear();
   EndSession(worker, std::move(end));
   LogLine(absl::StrCat("worker ", worker.id, " lost: ", why));
+  if (options_.metrics != nullptr) options_.metrics->WorkerLost();
   const absl::Status failure = WorkerLostError(
       absl::StrCat("worker ", worker.name(), " lost (", why, ")"));
   // Jobs with replicas merely assigned here place them elsewhere at their

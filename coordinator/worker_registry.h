@@ -29,6 +29,8 @@
 
 namespace replex::coordinator {
 
+class CoordinatorMetrics;
+
 // What the registry knows about one worker, for tests and status pages.
 struct WorkerInfo {
   std::string worker_id;
@@ -53,6 +55,8 @@ class WorkerRegistry : public ReplicaPool {
     // Every replica's first epoch. A restarted coordinator passes its
     // incarnation << 32, so its epochs exceed every epoch issued before.
     int64_t epoch_base = 0;
+    // Segments, rounds and worker sessions are counted here when set.
+    CoordinatorMetrics* metrics = nullptr;
   };
 
   // `clock` must outlive the registry.
@@ -83,7 +87,8 @@ class WorkerRegistry : public ReplicaPool {
   void Receive(uint64_t key, const v1::WorkerMessage& message);
 
   // Blocks until messages are queued for the worker, moves them to `out` and
-  // returns true; returns false once the session is over.
+  // returns true; returns false once the session is over. The first batch
+  // of a session is the Welcome alone.
   bool NextOutgoing(uint64_t key, std::vector<v1::CoordinatorMessage>* out);
 
   // The worker's stream has ended. A worker that leaves while it still holds
