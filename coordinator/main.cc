@@ -22,7 +22,10 @@
 #include "coordinator/job_manager.h"
 #include "coordinator/journal.h"
 #include "coordinator/log.h"
+#include "coordinator/metrics_observer.h"
+#include "coordinator/results_observer.h"
 #include "coordinator/worker_registry.h"
+#include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:7070",
@@ -50,10 +53,20 @@ ABSL_FLAG(std::string, checkpoint_dir, "replex-data/checkpoints",
           "Directory for checkpoint files (portable replica states plus the "
           "permutation, every checkpoint_interval rounds of a job); created "
           "if missing. Keep it with the journal (e.g. on one volume).");
+ABSL_FLAG(std::string, results_root, "replex-data/results",
+          "Directory under which each job's results are written "
+          "(docs/results.md): output.directory of its spec, or its job id "
+          "when that is empty; created if missing.");
 ABSL_FLAG(int, max_replica_restarts, 3,
           "How many times a job's replicas may fail (NaN or Inf energy, an "
           "integration error) and restart from its last checkpoint before "
           "the job fails.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "host:port to serve Prometheus metrics on (/metrics); port 0 "
+          "picks a free port (see --metrics_port_file); empty disables.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "After binding the metrics port, write it (a decimal number and a "
+          "newline) to this file; for tests using port 0.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM, how long in-flight RPCs get to finish before they "
           "are cancelled.");
@@ -70,7 +83,9 @@ constexpr char kUsage[] =
     "      [--max_message_bytes=N] [--shutdown_grace=10s]\n"
     "      [--journal=replex-data/journal.sqlite]\n"
     "      [--checkpoint_dir=replex-data/checkpoints] "
-    "[--max_replica_restarts=3]";
+    "[--max_replica_restarts=3]\n"
+    "      [--results_root=replex-data/results]\n"
+    "      [--metrics_listen=0.0.0.0:9464] [--metrics_port_file=FILE]";
 
 int Main(int argc, char** argv) {
   service::InstallTerminationHandlers();
@@ -124,8 +139,30 @@ int Main(int argc, char** argv) {
                  checkpoints.dir().c_str(), dir_error.message().c_str());
     return 1;
   }
+  const std::filesystem::path results_root = absl::GetFlag(FLAGS_results_root);
+  std::filesystem::create_directories(results_root, dir_error);
+  if (dir_error) {
+    std::fprintf(stderr,
+                 "replex-coordinator: cannot create %s: %s (--results_root)\n",
+                 results_root.c_str(), dir_error.message().c_str());
+    return 1;
+  }
+  ResultsObserver results_observer(results_root);
   // Epochs of this incarnation exceed every epoch issued before.
   options.epoch_base = *incarnation << 32;
+
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
+      metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen),
+                                    absl::GetFlag(FLAGS_metrics_port_file));
+  if (!metrics_server.ok()) {
+    std::fprintf(stderr, "replex-coordinator: %s\n",
+                 std::string(metrics_server.status().message()).c_str());
+    return 1;
+  }
+  CoordinatorMetrics coordinator_metrics((*metrics_server)->registry());
+  MetricsObserver metrics_observer(&coordinator_metrics);
+  options.metrics = &coordinator_metrics;
+  server_options.metrics = &(*metrics_server)->registry();
 
   WorkerRegistry registry(options, Clock::Real());
   std::random_device entropy;
@@ -134,7 +171,8 @@ int Main(int argc, char** argv) {
   durability.checkpoints = &checkpoints;
   durability.max_replica_restarts = absl::GetFlag(FLAGS_max_replica_restarts);
   JobManager jobs(&registry, Clock::Real(),
-                  (uint64_t{entropy()} << 32) | entropy(), {}, durability);
+                  (uint64_t{entropy()} << 32) | entropy(), {&metrics_observer, &results_observer},
+                  durability);
   if (absl::Status recovered = jobs.Recover(); !recovered.ok()) {
     std::fprintf(stderr, "replex-coordinator: %s (--journal)\n",
                  std::string(recovered.message()).c_str());
@@ -143,7 +181,7 @@ int Main(int argc, char** argv) {
   LogLine(absl::StrCat("journal ", absl::GetFlag(FLAGS_journal),
                        " (incarnation ", *incarnation, "), checkpoints in ",
                        checkpoints.dir()));
-  JobServiceImpl job_service(&jobs);
+  JobServiceImpl job_service(&jobs, &results_observer);
   SessionServiceImpl session_service(&registry);
   absl::StatusOr<service::RunningServer> server =
       service::StartServer(server_options, {&job_service, &session_service});
@@ -165,6 +203,10 @@ int Main(int argc, char** argv) {
   LogLine(absl::StrCat("replex-coordinator ", REPLEX_VERSION,
                        " listening on port ", server->port, " (",
                        server_options.address, ")"));
+  (*metrics_server)->Add(ClusterGauges(&registry, &jobs));
+  if ((*metrics_server)->port() != 0) {
+    LogLine(absl::StrCat("metrics on port ", (*metrics_server)->port()));
+  }
 
   {
     PeriodicTicker ticker(options.heartbeat_interval,
@@ -172,6 +214,7 @@ int Main(int argc, char** argv) {
     service::WaitForTerminationSignal();
   }
   LogLine("shutting down");
+  (*metrics_server)->Stop();  // no scrape reads the jobs and workers below
   // Job threads and sessions end first so that the server's graceful
   // shutdown is not left waiting on streams that would never end. Jobs
   // first: they stop as interrupted (their states stay as they are), where

@@ -44,6 +44,8 @@ class GatewayMainTest : public ::testing::Test {
 
   std::unique_ptr<Process> StartGateway(std::vector<std::string> flags) {
     flags.insert(flags.begin(), REPLEX_GATEWAY_BIN);
+    // Not the default metrics port, which parallel tests would share.
+    flags.insert(flags.begin() + 1, "--metrics_listen=127.0.0.1:0");
     absl::StatusOr<std::unique_ptr<Process>> gateway =
         Process::Start(flags, Path("gateway.log"));
     EXPECT_TRUE(gateway.ok()) << gateway.status();

@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   std::unique_ptr<GatewayServer> server(new GatewayServer(jobs, options));
   service::ServerOptions server_options;
   server_options.address = options.address;
+  server_options.metrics = options.metrics;
   // Above the forwarding limit, so Gateway::SubmitJob explains an oversized
   // job itself rather than gRPC refusing it with a bare size.
   server_options.max_message_bytes =

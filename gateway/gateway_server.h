@@ -13,6 +13,7 @@
 #include "gateway/gateway_service.h"
 #include "gateway/jobs_client.h"
 #include "grpcpp/server.h"
+#include "lib/service/server.h"
 
 namespace replex::gateway {
 
@@ -20,6 +21,8 @@ struct GatewayServerOptions {
   std::string address = "127.0.0.1:0";  // host:port; port 0 picks one
   GatewayOptions gateway;
   GatewayServiceOptions service;
+  // Per-call gRPC metrics go here when set (see service::ServerOptions).
+  prometheus::Registry* metrics = nullptr;
 };
 
 // Thread-safe.

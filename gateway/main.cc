@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gateway/gateway_server.h"
 #include "gateway/grpc_jobs_client.h"
+#include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080",
@@ -35,6 +36,12 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls get to finish before they "
           "are cancelled. Watches end at once with UNAVAILABLE so clients "
           "reconnect.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9465",
+          "host:port to serve Prometheus metrics on (/metrics); port 0 "
+          "picks a free port (see --metrics_port_file); empty disables.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "After binding the metrics port, write it (a decimal number and a "
+          "newline) to this file; for tests using port 0.");
 
 namespace replex::gateway {
 namespace {
@@ -43,7 +50,8 @@ constexpr char kUsage[] =
     "The replex public API (replex.v1.JobService): validates requests and "
     "forwards them to the coordinator.\n\n"
     "Usage: replex-gateway [--listen=HOST:PORT] [--coordinator=HOST:PORT] "
-    "[--port_file=PATH] [--max_message_bytes=N]";
+    "[--port_file=PATH] [--max_message_bytes=N]\n"
+    "       [--metrics_listen=0.0.0.0:9465] [--metrics_port_file=PATH]";
 
 absl::Status Serve() {
   const int64_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -58,8 +66,14 @@ absl::Status Serve() {
   client_options.max_receive_bytes = static_cast<int>(max_message_bytes);
   GrpcJobsClient jobs(client_options);
 
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
+      metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen),
+                                    absl::GetFlag(FLAGS_metrics_port_file));
+  if (!metrics_server.ok()) return metrics_server.status();
+
   GatewayServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
+  options.metrics = &(*metrics_server)->registry();
   options.gateway.max_message_bytes = max_message_bytes;
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
       GatewayServer::Start(&jobs, options);

@@ -20,12 +20,14 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "lib/engine/engine.h"
+#include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 #include "replica-worker/executor.h"
 #include "replica-worker/grpc_coordinator_client.h"
 #include "replica-worker/log.h"
 #include "replica-worker/replica_host.h"
 #include "replica-worker/session.h"
+#include "replica-worker/worker_metrics.h"
 
 ABSL_FLAG(std::string, coordinator, "localhost:7070",
           "host:port of the coordinator. The worker dials out to it and "
@@ -60,6 +62,12 @@ ABSL_FLAG(int, initial_backoff_ms, 500,
           "First reconnect delay; doubles per consecutive failure, with "
           "jitter (each wait is 50-100% of the current delay).");
 ABSL_FLAG(int, max_backoff_ms, 30000, "Longest reconnect delay.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9466",
+          "host:port to serve Prometheus metrics on (/metrics); port 0 "
+          "picks a free port (see --metrics_port_file); empty disables.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "After binding the metrics port, write it (a decimal number and a "
+          "newline) to this file; for tests using port 0.");
 ABSL_FLAG(int64_t, test_inject_nan, -1,
           "For tests only: the first segment of this round that this process "
           "runs reports a NaN potential energy, once. -1: never.");
@@ -157,7 +165,17 @@ int Main(int argc, char** argv) {
   channel.initial_backoff =
       absl::Milliseconds(absl::GetFlag(FLAGS_initial_backoff_ms));
   channel.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_max_backoff_ms));
-  GrpcCoordinatorClient client(channel);
+  GrpcCoordinatorClient grpc_client(channel);
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
+      metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen),
+                                    absl::GetFlag(FLAGS_metrics_port_file));
+  if (!metrics_server.ok()) {
+    std::fprintf(stderr, "replex-worker: %s\n",
+                 std::string(metrics_server.status().message()).c_str());
+    return 1;
+  }
+  WorkerMetrics worker_metrics((*metrics_server)->registry());
+  MetricsCoordinatorClient client(&worker_metrics, &grpc_client);
 
   SessionOptions options;
   v1::Register& registration = options.registration;
@@ -178,7 +196,9 @@ int Main(int argc, char** argv) {
   host_options.max_replicas = registration.max_replicas();
   host_options.devices = devices;
   host_options.inject_nan_round = absl::GetFlag(FLAGS_test_inject_nan);
-  ReplicaHost host(host_options, std::make_unique<SlotPool>(slots), &session);
+  MetricsHostOutput output(&worker_metrics, &session);
+  ReplicaHost host(host_options, std::make_unique<SlotPool>(slots), &output);
+  (*metrics_server)->Add(HostGauges(&host, slots));
 
   Log("worker %s: %d slots on %s, coordinator %s", name, slots, platform,
       channel.target);
@@ -189,6 +209,7 @@ int Main(int argc, char** argv) {
     session.Drain();
   }).detach();
   session.Run(&host);
+  (*metrics_server)->Stop();  // no scrape reads the host from here on
 
   if (!host.idle()) {
     // The grace period is over; a segment cannot be interrupted midway and

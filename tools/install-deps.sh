@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev
   # the coordinator's journal
   libsqlite3-dev
+  # /metrics of every service; the real Prometheus server tests/metrics_test runs
+  prometheus-cpp-dev prometheus
   # OpenMM's Python, used by tools/make_examples.py and some tests
   python3-simtk python3-numpy python3-scipy
   # deploy/: tests/deploy_test.py parses what `docker-compose config` renders

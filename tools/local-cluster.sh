@@ -55,7 +55,8 @@ up() {
   wait_for_file "$run/gateway.port" 20 || { echo "local-cluster: gateway did not start; see $run/gateway.log" >&2; down; exit 1; }
   for i in $(seq 1 "$workers"); do
     start "worker-$i" "$build/replica-worker/replex-worker" --coordinator="$coordinator" \
-      --name="worker-$i" --slots="$slots" --platform="$platform"
+      --name="worker-$i" --slots="$slots" --platform="$platform" \
+      --metrics_listen=127.0.0.1:0 --metrics_port_file="$run/worker-$i.metrics.port"
   done
   echo "local-cluster: coordinator $coordinator, gateway 127.0.0.1:$(cat "$run/gateway.port"), $workers $platform workers; logs in $run"
   echo "export REPLEX_GATEWAY=127.0.0.1:$(cat "$run/gateway.port")"

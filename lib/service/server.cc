@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <utility>
 
 #include <unistd.h>
 
@@ -14,6 +15,11 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/server_interceptor.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 
 namespace replex::service {
 namespace {
@@ -27,6 +33,119 @@ void OnSignal(int) {
   // Async-signal-safe wake-up of WaitForTerminationSignal.
   [[maybe_unused]] ssize_t ignored = write(signal_pipe[1], &byte, 1);
 }
+
+// The families of every server in the process (one registry may serve
+// several), shared by the interceptors of every call.
+struct GrpcMetrics {
+  explicit GrpcMetrics(prometheus::Registry& registry)
+      : started(prometheus::BuildCounter()
+                    .Name("grpc_server_started_total")
+                    .Help("RPCs started on the server.")
+                    .Register(registry)),
+        handled(prometheus::BuildCounter()
+                    .Name("grpc_server_handled_total")
+                    .Help("RPCs completed on the server, by status code.")
+                    .Register(registry)),
+        handling(prometheus::BuildHistogram()
+                     .Name("grpc_server_handling_seconds")
+                     .Help("Time from an RPC's start to its status being "
+                           "sent (streams: the whole stream).")
+                     .Register(registry)) {}
+  prometheus::Family<prometheus::Counter>& started;
+  prometheus::Family<prometheus::Counter>& handled;
+  prometheus::Family<prometheus::Histogram>& handling;
+};
+
+// The grpc_code names of Grafana's gRPC dashboards (Go's codes.Code names).
+const char* CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {
+      "OK",          "Canceled",         "Unknown",          "InvalidArgument",
+      "DeadlineExceeded", "NotFound",    "AlreadyExists",    "PermissionDenied",
+      "ResourceExhausted", "FailedPrecondition", "Aborted",  "OutOfRange",
+      "Unimplemented", "Internal",       "Unavailable",      "DataLoss",
+      "Unauthenticated"};
+  const int index = static_cast<int>(code);
+  return index >= 0 && index < 17 ? kNames[index] : "Unknown";
+}
+
+const char* TypeName(grpc::experimental::ServerRpcInfo::Type type) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  switch (type) {
+    case Type::UNARY:
+      return "unary";
+    case Type::CLIENT_STREAMING:
+      return "client_stream";
+    case Type::SERVER_STREAMING:
+      return "server_stream";
+    case Type::BIDI_STREAMING:
+      return "bidi_stream";
+  }
+  return "unknown";
+}
+
+// One per call: created when the call starts, destroyed when it is over.
+class MetricsInterceptor : public grpc::experimental::Interceptor {
+ public:
+  MetricsInterceptor(GrpcMetrics* metrics,
+                     grpc::experimental::ServerRpcInfo* info)
+      : metrics_(metrics), start_(absl::Now()) {
+    // "/package.Service/Method"
+    const std::string full = info->method() != nullptr ? info->method() : "";
+    const size_t slash = full.rfind('/');
+    labels_ = {{"grpc_service", slash == std::string::npos || slash == 0
+                                    ? full
+                                    : full.substr(1, slash - 1)},
+               {"grpc_method", slash == std::string::npos
+                                   ? full
+                                   : full.substr(slash + 1)},
+               {"grpc_type", TypeName(info->type())}};
+    metrics_->started.Add(labels_).Increment();
+  }
+  ~MetricsInterceptor() override {
+    // A call that ends without a status of its own (the client went away).
+    if (!handled_) Handled(grpc::StatusCode::CANCELLED);
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      Handled(methods->GetSendStatus().error_code());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Handled(grpc::StatusCode code) {
+    if (std::exchange(handled_, true)) return;
+    metrics_->handling
+        .Add(labels_, prometheus::Histogram::BucketBoundaries{
+                          0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60,
+                          600, 3600})
+        .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+    prometheus::Labels with_code = labels_;
+    with_code["grpc_code"] = CodeName(code);
+    metrics_->handled.Add(with_code).Increment();
+  }
+
+  GrpcMetrics* const metrics_;
+  const absl::Time start_;
+  prometheus::Labels labels_;
+  bool handled_ = false;
+};
+
+class MetricsInterceptorFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit MetricsInterceptorFactory(prometheus::Registry& registry)
+      : metrics_(registry) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new MetricsInterceptor(&metrics_, info);
+  }
+
+ private:
+  GrpcMetrics metrics_;
+};
 
 }  // namespace
 
@@ -54,6 +173,14 @@ absl::StatusOr<RunningServer> StartServer(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (options.metrics != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<MetricsInterceptorFactory>(*options.metrics));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || running.port == 0) {
     return absl::FailedPreconditionError(

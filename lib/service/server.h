@@ -13,6 +13,10 @@
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/impl/codegen/service_type.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace replex::service {
 
 struct ServerOptions {
@@ -20,6 +24,12 @@ struct ServerOptions {
   // Largest message accepted or sent. Job specs carry a System XML inline,
   // so the default leaves room for large solvated systems.
   int max_message_bytes = 64 << 20;
+  // When set, every call is counted there under the names of Grafana's
+  // common gRPC dashboards: grpc_server_started_total,
+  // grpc_server_handled_total and grpc_server_handling_seconds (labels
+  // grpc_service, grpc_method, grpc_type, and grpc_code once handled).
+  // Not owned; must outlive the server.
+  prometheus::Registry* metrics = nullptr;
 };
 
 struct RunningServer {

@@ -1,0 +1,74 @@
+#include "coordinator/metrics_observer.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "lib/metrics/metrics.h"
+
+namespace replex::coordinator {
+
+absl::Status MetricsObserver::OnRunning(const v1::Job& job,
+                                        const v1::JobSpec& /*spec*/,
+                                        int64_t next_round) {
+  metrics_->JobStarted(job.job_id(), job.n_replicas());
+  if (next_round > 0) metrics_->JobResumed(job.job_id());
+  return absl::OkStatus();
+}
+
+absl::Status MetricsObserver::OnRound(const v1::Job& job,
+                                      const runner::RoundReport& report) {
+  metrics_->Round(job.job_id(), report.outcome, job.rounds_completed(),
+                  job.round_trips(), job.ns_per_day());
+  return absl::OkStatus();
+}
+
+void MetricsObserver::OnFinished(const v1::Job& job) {
+  metrics_->JobFinished(job.job_id());
+}
+
+std::shared_ptr<prometheus::Collectable> ClusterGauges(
+    const WorkerRegistry* registry, const JobManager* jobs) {
+  return std::make_shared<metrics::CallbackCollectable>([registry, jobs] {
+    using metrics::AddGauge;
+    prometheus::MetricFamily connected = metrics::GaugeFamily(
+        "replex_coordinator_workers",
+        "Workers with a session (draining ones included).");
+    prometheus::MetricFamily slots = metrics::GaugeFamily(
+        "replex_coordinator_worker_slots", "Segments a worker runs at once.");
+    prometheus::MetricFamily max_replicas = metrics::GaugeFamily(
+        "replex_coordinator_worker_max_replicas", "Replicas a worker may host.");
+    prometheus::MetricFamily hosted = metrics::GaugeFamily(
+        "replex_coordinator_worker_hosted_replicas", "Replicas placed on a worker.");
+    prometheus::MetricFamily draining = metrics::GaugeFamily(
+        "replex_coordinator_worker_draining", "1 while a worker drains (said Goodbye).");
+    const std::vector<WorkerInfo> workers = registry->Workers();
+    AddGauge(connected, {}, static_cast<double>(workers.size()));
+    for (const WorkerInfo& worker : workers) {
+      const std::vector<prometheus::ClientMetric::Label> labels{
+          {"worker", worker.name}};
+      AddGauge(slots, labels, worker.slots);
+      AddGauge(max_replicas, labels, worker.max_replicas);
+      AddGauge(hosted, labels, worker.hosted);
+      AddGauge(draining, labels, worker.draining ? 1 : 0);
+    }
+    // Every state, zero ones too, so that sums and alerts see them.
+    std::map<v1::JobState, int> by_state;
+    for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
+      by_state[static_cast<v1::JobState>(state)] = 0;
+    }
+    for (const v1::Job& job : jobs->List({})) ++by_state[job.state()];
+    prometheus::MetricFamily states = metrics::GaugeFamily(
+        "replex_jobs", "Jobs the coordinator knows, by state.");
+    for (const auto& [state, count] : by_state) {
+      AddGauge(states,
+               {{"state", absl::AsciiStrToLower(v1::JobState_Name(state))}},
+               count);
+    }
+    return std::vector<prometheus::MetricFamily>{
+        connected, slots, max_replicas, hosted, draining, states};
+  });
+}
+
+}  // namespace replex::coordinator
