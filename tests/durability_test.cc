@@ -166,13 +166,37 @@ std::vector<int64_t> ResumedAt(const std::string& log, const std::string& id) {
 constexpr int kRounds = 400;
 constexpr int kInterval = 25;
 
+// Starts the services and `workers` workers, then submits the job of
+// `rounds` rounds (its YAML in dir()/NAME.yaml); returns its id.
+std::string StartJob(LocalCluster& cluster, const std::string& name,
+                     int workers, int rounds = kRounds) {
+  absl::Status started = cluster.StartServices();
+  for (int i = 0; started.ok() && i < workers; ++i) {
+    started = cluster.AddWorker();
+  }
+  EXPECT_TRUE(started.ok()) << started << cluster.Logs();
+  return cluster.SubmitJob(WriteJob(cluster, name, rounds, kInterval));
+}
+
+// The job succeeded, and its exchange log is complete and bit for bit that
+// of an uninterrupted run.
+void ExpectSucceededAsUninterrupted(const LocalCluster& cluster,
+                                    const std::string& id,
+                                    const std::string& name,
+                                    int rounds = kRounds) {
+  const v1::Job job = WaitForEnd(cluster, id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  EXPECT_EQ(job.rounds_completed(), rounds);
+  const std::vector<LoggedRound> log = JournalLog(cluster, id);
+  ExpectCompleteLog(log, rounds, 4);
+  ExpectSameRounds(log, EmbeddedLog(cluster.dir() + "/" + name + ".yaml"),
+                   rounds);
+}
+
 // 1. kill -9 workers mid-job, again and again, with replacements joining.
 TEST(DurabilityTest, KilledWorkersCostOnlyRoundsAfterTheLastCheckpoint) {
   LocalCluster cluster("kill-workers");
-  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
-  const std::string yaml = WriteJob(cluster, "kill", kRounds, kInterval);
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = StartJob(cluster, "kill", 3);
 
   constexpr int kKills = 5;
   int victim = 0;
@@ -186,35 +210,25 @@ TEST(DurabilityTest, KilledWorkersCostOnlyRoundsAfterTheLastCheckpoint) {
     ++victim;
     ASSERT_TRUE(cluster.AddWorker().ok());
   }
-  const v1::Job job = WaitForEnd(cluster, id);
-  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
-  EXPECT_EQ(job.rounds_completed(), kRounds);
-
+  ExpectSucceededAsUninterrupted(cluster, id, "kill");
   const std::string logs = cluster.Logs();
   const std::vector<int64_t> resumed = ResumedAt(logs, id);
   // A victim that had not been given replicas yet costs nothing.
   EXPECT_GE(resumed.size(), 3u) << logs;
   for (int64_t round : resumed) EXPECT_EQ(round % kInterval, 0) << round;
-  const std::vector<LoggedRound> log = JournalLog(cluster, id);
-  ExpectCompleteLog(log, kRounds, 4);
-  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
 }
 
 // 2. kill -9 the coordinator mid-job and start it again.
 TEST(DurabilityTest, ARestartedCoordinatorResumesFromTheLastCheckpoint) {
   LocalCluster cluster("kill-coordinator");
-  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
-  const std::string yaml = WriteJob(cluster, "restart", kRounds, kInterval);
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = StartJob(cluster, "restart", 2);
   const int64_t seen =
       WaitForRound(cluster, id, kRounds / 2).rounds_completed();
   ASSERT_LT(seen, kRounds);
   cluster.StopCoordinator(SIGKILL);
   ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
 
-  const v1::Job job = WaitForEnd(cluster, id);
-  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  ExpectSucceededAsUninterrupted(cluster, id, "restart");
   const std::string log_text = cluster.coordinator_process().Log();
   const std::vector<int64_t> resumed = ResumedAt(log_text, id);
   ASSERT_EQ(resumed.size(), 1u) << log_text;
@@ -222,9 +236,6 @@ TEST(DurabilityTest, ARestartedCoordinatorResumesFromTheLastCheckpoint) {
   // seen last may be newer than the checkpoint written for it).
   EXPECT_GE(resumed[0], (seen - 1) / kInterval * kInterval) << log_text;
   EXPECT_EQ(resumed[0] % kInterval, 0);
-  const std::vector<LoggedRound> log = JournalLog(cluster, id);
-  ExpectCompleteLog(log, kRounds, 4);
-  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
   // Ended jobs stay visible after a restart too.
   cluster.StopCoordinator(SIGKILL);
   ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
@@ -234,10 +245,7 @@ TEST(DurabilityTest, ARestartedCoordinatorResumesFromTheLastCheckpoint) {
 // 6. Everything stops at once; started again, the job resumes and ends.
 TEST(DurabilityTest, AJobResumesAfterAFullClusterStop) {
   LocalCluster cluster("full-stop");
-  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
-  const std::string yaml = WriteJob(cluster, "stop", kRounds, kInterval);
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = StartJob(cluster, "stop", 2);
   WaitForRound(cluster, id, kRounds / 2);
   for (int i = 0; i < cluster.workers(); ++i) {
     cluster.worker(i).Signal(SIGKILL);
@@ -247,13 +255,9 @@ TEST(DurabilityTest, AJobResumesAfterAFullClusterStop) {
 
   ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
-  const v1::Job job = WaitForEnd(cluster, id);
-  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  ExpectSucceededAsUninterrupted(cluster, id, "stop");
   EXPECT_THAT(cluster.coordinator_process().Log(),
               HasSubstr("recovered from the journal"));
-  const std::vector<LoggedRound> log = JournalLog(cluster, id);
-  ExpectCompleteLog(log, kRounds, 4);
-  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
 }
 
 // 5. A replica that reports NaN restarts from the last checkpoint with fresh
@@ -304,10 +308,7 @@ TEST(DurabilityTest, ANanReplicaRestartsAndExhaustedRestartsFailTheJob) {
 // grace period; nothing is recomputed.
 TEST(DurabilityTest, ASigtermedWorkerDrainsAndExitsCleanly) {
   LocalCluster cluster("sigterm");
-  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
-  const std::string yaml = WriteJob(cluster, "drain", kRounds, kInterval);
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = StartJob(cluster, "drain", 2);
   WaitForRound(cluster, id, kRounds / 4);
   const absl::Time start = absl::Now();
   cluster.worker(0).Signal(SIGTERM);
@@ -321,14 +322,10 @@ TEST(DurabilityTest, ASigtermedWorkerDrainsAndExitsCleanly) {
   cluster.worker(2).Signal(SIGTERM);
   EXPECT_EQ(cluster.worker(2).Wait(absl::Seconds(8)), 0) << cluster.Logs();
 
-  const v1::Job job = WaitForEnd(cluster, id);
-  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  ExpectSucceededAsUninterrupted(cluster, id, "drain");
   const std::string logs = cluster.Logs();
   EXPECT_EQ(Count(logs, "rolls back"), 0) << logs;
   EXPECT_THAT(cluster.worker(0).Log(), HasSubstr("drained"));
-  const std::vector<LoggedRound> log = JournalLog(cluster, id);
-  ExpectCompleteLog(log, kRounds, 4);
-  ExpectSameRounds(log, EmbeddedLog(yaml), kRounds);
 }
 
 // A network namespace joined to this one by a veth pair, removed on
@@ -397,13 +394,11 @@ TEST(DurabilityTest, APartitionedWorkerIsReplacedAndItsStaleWorkDropped) {
                   .ok());
   Process& cut_off = cluster.worker(1);
   ASSERT_TRUE(WaitForLog(cut_off, "connected to")) << cluster.Logs();
-  const std::string yaml =
-      WriteJob(cluster, "partition", 2 * kRounds, kInterval);
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = cluster.SubmitJob(
+      WriteJob(cluster, "partition", 2 * kRounds, kInterval));
   WaitForRound(cluster, id, kRounds / 2);
   ASSERT_TRUE(net.SetLink(false));
-  const v1::Job job = WaitForEnd(cluster, id);
-  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  ExpectSucceededAsUninterrupted(cluster, id, "partition", 2 * kRounds);
   EXPECT_THAT(cluster.coordinator_process().Log(),
               ContainsRegex("worker-1#[0-9]+ lost: nothing heard for"));
   EXPECT_GE(ResumedAt(cluster.coordinator_process().Log(), id).size(), 1u);
@@ -417,9 +412,6 @@ TEST(DurabilityTest, APartitionedWorkerIsReplacedAndItsStaleWorkDropped) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_EQ(Count(cut_off.Log(), "connected to"), 2) << cluster.Logs();
-  const std::vector<LoggedRound> log = JournalLog(cluster, id);
-  ExpectCompleteLog(log, 2 * kRounds, 4);
-  ExpectSameRounds(log, EmbeddedLog(yaml), 2 * kRounds);
 }
 
 }  // namespace
