@@ -1,9 +1,13 @@
 #include "coordinator/coordinator_service.h"
 
+#include <algorithm>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "lib/results/results.h"
 #include "lib/service/grpc_status.h"
 
 namespace replex::coordinator {
@@ -53,6 +57,51 @@ grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*,
   absl::StatusOr<v1::Job> job = jobs_->Cancel(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::DownloadResults(
+    grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
+    grpc::ServerWriter<v1::ResultsChunk>* writer) {
+  constexpr int64_t kChunkBytes = 1 << 20;
+  if (absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id()); !job.ok()) {
+    return ToGrpcStatus(job.status());
+  }
+  if (results_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this coordinator writes no results");
+  }
+  absl::StatusOr<std::filesystem::path> dir =
+      results_->DirectoryOf(request->job_id());
+  if (!dir.ok()) return ToGrpcStatus(dir.status());
+  absl::StatusOr<std::vector<std::string>> files =
+      results::ResultsFiles(*dir, request->path());
+  if (!files.ok()) return ToGrpcStatus(files.status());
+  std::string buffer;
+  for (const std::string& file : *files) {
+    std::ifstream in(*dir / file, std::ios::binary | std::ios::ate);
+    if (!in) continue;  // replaced or removed since listed
+    const int64_t size = in.tellg();
+    in.seekg(0);
+    int64_t offset = 0;
+    do {
+      const int64_t n = std::min(kChunkBytes, size - offset);
+      buffer.resize(n);
+      in.read(buffer.data(), n);
+      v1::ResultsChunk chunk;
+      chunk.set_path(file);
+      chunk.set_offset(offset);
+      chunk.set_data(buffer.data(), in.gcount());
+      chunk.set_size(size);
+      offset += n;
+      chunk.set_eof(offset >= size || !in);
+      if (context->IsCancelled() || !writer->Write(chunk)) {
+        return grpc::Status(grpc::StatusCode::CANCELLED,
+                            "the downloader went away");
+      }
+      if (!in) break;
+    } while (offset < size);
+  }
   return grpc::Status::OK;
 }
 

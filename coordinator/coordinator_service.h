@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "coordinator/job_manager.h"
+#include "coordinator/results_observer.h"
 #include "coordinator/worker_registry.h"
 #include "grpcpp/grpcpp.h"
 #include "replex/v1/job_service.grpc.pb.h"
@@ -21,7 +22,11 @@ namespace replex::coordinator {
 class JobServiceImpl final : public v1::JobService::Service {
  public:
   // `jobs` must outlive the service.
-  explicit JobServiceImpl(JobManager* jobs) : jobs_(jobs) {}
+  // `results`, when given, serves DownloadResults; it must outlive the
+  // service.
+  explicit JobServiceImpl(JobManager* jobs,
+                          const ResultsObserver* results = nullptr)
+      : jobs_(jobs), results_(results) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const v1::SubmitJobRequest* request,
@@ -40,9 +45,15 @@ class JobServiceImpl final : public v1::JobService::Service {
   grpc::Status WatchJob(grpc::ServerContext* context,
                         const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::JobEvent>* writer) override;
+  // Streams files of the job's results directory as they are on disk now
+  // (a running job's files grow; each is sent up to its size when opened).
+  grpc::Status DownloadResults(
+      grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
+      grpc::ServerWriter<v1::ResultsChunk>* writer) override;
 
  private:
   JobManager* const jobs_;
+  const ResultsObserver* const results_;
 };
 
 // Coordinator.Session: one stream per connected worker. The RPC thread reads

@@ -132,6 +132,40 @@ std::string TrajectoryPath(int rung) {
   return absl::StrFormat("%s/rung_%03d.nc", kTrajectoryDir, rung);
 }
 
+absl::StatusOr<std::vector<std::string>> ResultsFiles(
+    const fs::path& dir, const std::string& path) {
+  if (!path.empty()) {
+    const fs::path relative(path);
+    bool escapes = relative.is_absolute();
+    for (const fs::path& part : relative) escapes |= part == "..";
+    if (escapes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "path: \"", path,
+          "\" must be relative to the job's results directory, without "
+          "\"..\" (e.g. analysis.json or trajectories/rung_000.nc)"));
+    }
+    std::error_code error;
+    if (!fs::is_regular_file(dir / relative, error)) {
+      return absl::NotFoundError(absl::StrCat(
+          "path: the job's results have no file \"", path, "\""));
+    }
+    return std::vector<std::string>{relative.lexically_normal().string()};
+  }
+  std::vector<std::string> files;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(dir, error), end;
+       !error && it != end; it.increment(error)) {
+    if (!it->is_regular_file() || it->path().extension() == ".tmp") continue;
+    files.push_back(fs::relative(it->path(), dir).string());
+  }
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot list ", dir.string(),
+                                            ": ", error.message()));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 absl::Status CreateResultsDirectory(const fs::path& dir) {
   std::error_code error;
   if (fs::exists(dir, error)) {

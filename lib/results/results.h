@@ -44,6 +44,13 @@ std::string TrajectoryPath(int rung);
 // directory and the fix when it exists: results are never overwritten.
 absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
 
+// The files of a results directory, relative to it, sorted (temporary
+// files being replaced are left out); or just `path` when it is non-empty.
+// INVALID_ARGUMENT for an absolute path or one with "..", NOT_FOUND for a
+// file that does not exist.
+absl::StatusOr<std::vector<std::string>> ResultsFiles(
+    const std::filesystem::path& dir, const std::string& path);
+
 // Where the job ran, for the manifest.
 struct Provenance {
   std::string job_id;

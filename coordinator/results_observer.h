@@ -1,0 +1,59 @@
+// Writes each job's results (lib/results, docs/results.md) on the
+// coordinator: creates the job's directory at submission (refusing one that
+// exists), opens the files when the job runs from a round (dropping what a
+// rollback or a restart superseded), writes every round, and records the
+// end. Also finds a job's directory again for DownloadResults.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/job_observer.h"
+#include "lib/results/results.h"
+
+namespace replex::coordinator {
+
+// Thread-safe: calls about different jobs may overlap.
+class ResultsObserver : public JobObserver {
+ public:
+  // Jobs' directories are `root`/output.directory, or `root`/job id when
+  // that is empty.
+  explicit ResultsObserver(std::filesystem::path root);
+
+  // ALREADY_EXISTS naming the directory when it exists; INVALID_ARGUMENT for
+  // an absolute output.directory (a client may not write anywhere on the
+  // coordinator's host).
+  absl::Status OnSubmit(const std::string& job_id,
+                        const v1::JobSpec& spec) override;
+  absl::Status OnRunning(const v1::Job& job, const v1::JobSpec& spec,
+                         int64_t next_round) override;
+  absl::Status OnRound(const v1::Job& job,
+                       const runner::RoundReport& report) override;
+  // Writes the manifest's end and report.html: small files, under the job
+  // manager's lock.
+  void OnFinished(const v1::Job& job) override;
+
+  // The results directory of a job this coordinator (or an earlier run of it
+  // on the same root) accepted; NOT_FOUND otherwise.
+  absl::StatusOr<std::filesystem::path> DirectoryOf(
+      const std::string& job_id) const;
+
+ private:
+  absl::StatusOr<std::filesystem::path> Resolve(const std::string& job_id,
+                                                const v1::JobSpec& spec) const;
+
+  const std::filesystem::path root_;
+  const std::string host_;
+  mutable absl::Mutex mu_;
+  // A job's writer is used only by that job's calls, which never overlap;
+  // the map itself is guarded.
+  absl::flat_hash_map<std::string, std::unique_ptr<results::ResultsWriter>>
+      writers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace replex::coordinator
