@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace replex::cli {
 namespace {
@@ -320,6 +322,66 @@ bool WatchProgress::TakeLogLine() {
   logged_step_ = step;
   logged_state_ = job_.state();
   return true;
+}
+
+absl::StatusOr<std::string> AnalysisTable(const std::string& analysis_json) {
+  google::protobuf::Struct analysis;
+  if (!google::protobuf::util::JsonStringToMessage(analysis_json, &analysis)
+           .ok()) {
+    return absl::InvalidArgumentError("analysis.json is not JSON");
+  }
+  const auto& fields = analysis.fields();
+  auto number = [&](const char* key) {
+    auto it = fields.find(key);
+    return it == fields.end() || !it->second.has_number_value()
+               ? std::nan("")
+               : it->second.number_value();
+  };
+  auto text = [&](const char* key, const char* format) {
+    const double x = number(key);
+    return std::isfinite(x) ? absl::StrFormat(format, x) : std::string("-");
+  };
+  auto string = [&](const char* key) {
+    auto it = fields.find(key);
+    return it == fields.end() ? std::string() : it->second.string_value();
+  };
+  std::vector<double> temperatures;
+  if (auto it = fields.find("temperatures_k"); it != fields.end()) {
+    for (const auto& t : it->second.list_value().values()) {
+      temperatures.push_back(t.number_value());
+    }
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (auto it = fields.find("pairs"); it != fields.end()) {
+    for (const auto& pair : it->second.list_value().values()) {
+      const auto& p = pair.struct_value().fields();
+      const auto& rungs = p.at("rungs").list_value().values();
+      const int k = static_cast<int>(rungs.Get(0).number_value());
+      const double acceptance = p.at("acceptance").number_value();
+      rows.push_back(
+          {absl::StrCat(k, "-", k + 1),
+           k + 1 < static_cast<int>(temperatures.size())
+               ? absl::StrFormat("%.1f K <-> %.1f K", temperatures[k],
+                                 temperatures[k + 1])
+               : "",
+           absl::StrCat(static_cast<int64_t>(p.at("attempts").number_value())),
+           absl::StrCat(static_cast<int64_t>(p.at("accepts").number_value())),
+           p.at("acceptance").has_number_value()
+               ? absl::StrFormat("%.3f", acceptance)
+               : "-"});
+    }
+  }
+  return absl::StrCat(
+      "job ", string("job_id"), ": ", string("state"), ", ",
+      text("rounds", "%.0f"), "/", text("n_rounds", "%.0f"), " rounds, ",
+      text("n_rungs", "%.0f"), " rungs\n",
+      FormatTable({"pair", "rungs", "attempts", "accepts", "acceptance"},
+                  rows, {false, false, true, true, true}),
+      "round trips: ", text("round_trips", "%.0f"), " (mean ",
+      text("mean_round_trip_rounds", "%.1f"), " rounds each)\n",
+      "second eigenvalue of the rung transition matrix: ",
+      text("second_eigenvalue", "%.4f"), "\n", "throughput: ",
+      text("ns_per_day", "%.1f"), " ns/day aggregate\n");
 }
 
 }  // namespace replex::cli

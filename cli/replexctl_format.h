@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "replex/v1/job_service.pb.h"
 
@@ -49,6 +50,10 @@ std::string JobsTable(const std::vector<v1::Job>& jobs, absl::Time now);
 // Everything about one job: state, progress, throughput, workers, times, the
 // per-pair acceptance table with rung temperatures, and the error if failed.
 std::string JobDetail(const v1::Job& job, absl::Time now);
+
+// `replexctl report`: a job's analysis.json (docs/results.md) as text.
+// INVALID_ARGUMENT when it is not JSON.
+absl::StatusOr<std::string> AnalysisTable(const std::string& analysis_json);
 
 // At most `width` characters ("..." marks a cut); width <= 0 is no limit.
 // Keeps a redrawn terminal line from wrapping.

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +32,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "lib/results/report_html.h"
+#include "lib/results/results.h"
 #include "lib/spec/spec.h"
 
 namespace {
@@ -44,6 +48,9 @@ std::string DefaultGateway() {
 ABSL_FLAG(std::string, gateway, DefaultGateway(),
           "The replex-gateway to talk to, host:port. Defaults to "
           "$REPLEX_GATEWAY, else localhost:8080.");
+ABSL_FLAG(std::string, html, "",
+          "`report`: also write the job's report as one self-contained HTML "
+          "page (inline SVG plots) to this file.");
 ABSL_FLAG(bool, json, false,
           "Machine-readable output: the API's messages as JSON (proto field "
           "names, every field present) on stdout; `watch` prints one JobEvent "
@@ -73,6 +80,13 @@ Commands:
                     place; otherwise a line about every 5% of the job, so logs
                     stay readable. Reconnects if the gateway restarts.
   cancel ID         Stop a queued or running job and free its workers.
+  fetch ID DIR      Download the job's results (docs/results.md; also while
+                    it runs) into DIR, which may exist but no file in it is
+                    ever overwritten; progress on stderr.
+  report ID [--html=FILE]
+                    Print the job's analysis (acceptance per pair, round
+                    trips, second eigenvalue, ns/day); --html also writes the
+                    HTML report with its plots to FILE.
   health [HOST:PORT]
                     Ask a replex server (the gateway, or the coordinator at
                     its --listen address) for its grpc.health.v1 status and
@@ -116,7 +130,7 @@ std::string Wrap(const std::string& text, int width,
 // The usage text with each flag's own help, so the two never disagree.
 std::string Usage() {
   std::string usage = kUsage;
-  for (const char* name : {"gateway", "json"}) {
+  for (const char* name : {"gateway", "json", "html"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
                     Wrap(flag->Help(), 72, "      "));
@@ -428,6 +442,104 @@ absl::StatusOr<int> Health(const std::string& address) {
   return *serving == "SERVING" ? 0 : kExitFailed;
 }
 
+// Calls `on_chunk` for each chunk of the job's results (`path`, or all).
+absl::Status Download(gateway::JobsClient& client, const std::string& id,
+                      const std::string& path,
+                      const gateway::ResultsChunkCallback& on_chunk) {
+  v1::DownloadResultsRequest request;
+  request.set_job_id(id);
+  request.set_path(path);
+  return client.DownloadResults(request, on_chunk);
+}
+
+absl::StatusOr<std::string> DownloadText(gateway::JobsClient& client,
+                                         const std::string& id,
+                                         const std::string& path) {
+  std::string text;
+  absl::Status status =
+      Download(client, id, path, [&](const v1::ResultsChunk& chunk) {
+        text += chunk.data();
+        return true;
+      });
+  if (!status.ok()) return status;
+  return text;
+}
+
+absl::Status AlreadyThere(const std::filesystem::path& path) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      path.string(), " exists; replexctl never overwrites a file: fetch into "
+                     "an empty directory or move it away"));
+}
+
+absl::Status Fetch(gateway::JobsClient& client, const std::string& id,
+                   const std::string& dir) {
+  std::ofstream out;
+  std::filesystem::path current;
+  int64_t files = 0, bytes = 0;
+  absl::Status problem;
+  absl::Status status = Download(
+      client, id, "", [&](const v1::ResultsChunk& chunk) {
+        if (chunk.offset() == 0) {
+          current = std::filesystem::path(dir) / chunk.path();
+          std::error_code error;
+          if (std::filesystem::exists(current, error)) {
+            problem = AlreadyThere(current);
+            return false;
+          }
+          std::filesystem::create_directories(current.parent_path(), error);
+          out = std::ofstream(current, std::ios::binary);
+          ++files;
+        }
+        out.write(chunk.data().data(), chunk.data().size());
+        bytes += chunk.data().size();
+        if (!out) {
+          problem = absl::InternalError(
+              absl::StrCat("cannot write ", current.string()));
+          return false;
+        }
+        if (chunk.eof()) {
+          out.close();
+          std::fprintf(stderr, "  %-32s %12lld bytes\n", chunk.path().c_str(),
+                       static_cast<long long>(chunk.size()));
+        }
+        return true;
+      });
+  if (!problem.ok()) return problem;
+  if (!status.ok()) return status;
+  std::fprintf(stderr, "fetched %lld files, %lld bytes, into %s\n",
+               static_cast<long long>(files), static_cast<long long>(bytes),
+               dir.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Report(gateway::JobsClient& client, const std::string& id,
+                    const std::string& html_file) {
+  absl::StatusOr<std::string> analysis =
+      DownloadText(client, id, results::kAnalysisFile);
+  if (!analysis.ok()) return analysis.status();
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s", analysis->c_str());
+  } else {
+    absl::StatusOr<std::string> table = AnalysisTable(*analysis);
+    if (!table.ok()) return table.status();
+    std::printf("%s", table->c_str());
+  }
+  if (html_file.empty()) return absl::OkStatus();
+  if (std::filesystem::exists(html_file)) return AlreadyThere(html_file);
+  absl::StatusOr<std::string> energies =
+      DownloadText(client, id, results::kEnergiesFile);
+  if (!energies.ok()) return energies.status();
+  absl::StatusOr<std::string> exchange =
+      DownloadText(client, id, results::kExchangeFile);
+  if (!exchange.ok()) return exchange.status();
+  absl::StatusOr<std::string> html =
+      results::ReportHtml({id, *analysis, *energies, *exchange});
+  if (!html.ok()) return html.status();
+  std::ofstream(html_file, std::ios::binary) << *html;
+  std::fprintf(stderr, "wrote %s\n", html_file.c_str());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   auto usage_error = [](const std::string& problem) {
     return absl::InvalidArgumentError(
@@ -447,6 +559,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                                 {"list", 0, 0, "nothing"},
                                 {"watch", 1, 1, "one job id"},
                                 {"cancel", 1, 1, "one job id"},
+                                {"fetch", 2, 2, "a job id and a directory"},
+                                {"report", 1, 1, "one job id"},
                                 {"health", 0, 1, "at most one HOST:PORT"}};
   const Arity* arity =
       std::find_if(std::begin(kArities), std::end(kArities),
@@ -454,8 +568,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   if (arity == std::end(kArities)) {
     return usage_error(absl::StrCat(
         "unknown command \"", command,
-        "\"; the commands are submit, status, list, watch, cancel and "
-        "health"));
+        "\"; the commands are submit, status, list, watch, cancel, fetch, "
+        "report and health"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
@@ -471,6 +585,10 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     status = Submit(*client, args[1]);
   } else if (command == "cancel") {
     status = Cancel(*client, args[1]);
+  } else if (command == "fetch") {
+    status = Fetch(*client, args[1], args[2]);
+  } else if (command == "report") {
+    status = Report(*client, args[1], absl::GetFlag(FLAGS_html));
   } else if (command == "status" && operands == 1) {
     status = Status(*client, args[1]);
   } else {
@@ -495,8 +613,8 @@ int main(int argc, char** argv) {
   if (const std::string unknown = replex::cli::UnknownFlag(argc, argv);
       !unknown.empty()) {
     std::fprintf(stderr,
-                 "replexctl: error: unknown flag %s; the flags are --gateway "
-                 "and --json; see replexctl --help\n",
+                 "replexctl: error: unknown flag %s; the flags are --gateway, "
+                 "--json and --html; see replexctl --help\n",
                  unknown.c_str());
     return replex::cli::kExitUsage;
   }

@@ -130,4 +130,12 @@ absl::Status Gateway::WatchJob(const v1::WatchJobRequest& request,
   return jobs_->WatchJob(request, stop, on_event);
 }
 
+absl::Status Gateway::DownloadResults(const v1::DownloadResultsRequest& request,
+                                      const ResultsChunkCallback& on_chunk) {
+  if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
+    return status;
+  }
+  return jobs_->DownloadResults(request, on_chunk);
+}
+
 }  // namespace replex::gateway

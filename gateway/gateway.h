@@ -52,6 +52,10 @@ class Gateway {
   // As JobsClient::WatchJob, after checking the job id.
   absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,
                         const JobEventCallback& on_event);
+  // As JobsClient::DownloadResults, after checking the job id (the
+  // coordinator checks the path, which only it can resolve).
+  absl::Status DownloadResults(const v1::DownloadResultsRequest& request,
+                               const ResultsChunkCallback& on_chunk);
 
  private:
   absl::Status CheckSize(const v1::SubmitJobRequest& request) const;

@@ -195,6 +195,15 @@ grpc::Status GatewayService::CancelJob(grpc::ServerContext*,
   return Reply(gateway_->CancelJob(*request), response);
 }
 
+grpc::Status GatewayService::DownloadResults(
+    grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
+    grpc::ServerWriter<v1::ResultsChunk>* writer) {
+  return service::ToGrpcStatus(gateway_->DownloadResults(
+      *request, [&](const v1::ResultsChunk& chunk) {
+        return !context->IsCancelled() && writer->Write(chunk);
+      }));
+}
+
 grpc::ServerWriteReactor<v1::JobEvent>* GatewayService::WatchJob(
     grpc::CallbackServerContext*, const v1::WatchJobRequest* request) {
   return WatchReactor::Start(this, *request);

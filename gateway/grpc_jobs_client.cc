@@ -73,6 +73,29 @@ absl::StatusOr<v1::Job> GrpcJobsClient::CancelJob(
   return Call(&v1::JobService::Stub::CancelJob, request);
 }
 
+absl::Status GrpcJobsClient::DownloadResults(
+    const v1::DownloadResultsRequest& request,
+    const ResultsChunkCallback& on_chunk) {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::ResultsChunk>> reader =
+      stub_->DownloadResults(&context, request);
+  v1::ResultsChunk chunk;
+  bool ended_by_callback = false;
+  while (reader->Read(&chunk)) {
+    if (!on_chunk(chunk)) {
+      ended_by_callback = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  while (reader->Read(&chunk)) {
+  }
+  const grpc::Status status = reader->Finish();
+  if (status.ok()) return absl::OkStatus();
+  if (ended_by_callback) return absl::CancelledError("download ended early");
+  return FromPeer(status);
+}
+
 absl::Status GrpcJobsClient::WatchJob(const v1::WatchJobRequest& request,
                                       StopSignal& stop,
                                       const JobEventCallback& on_event) {

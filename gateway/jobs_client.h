@@ -53,6 +53,8 @@ class StopSignal {
 
 // Called with each event of a watch, in order; returning false ends the watch.
 using JobEventCallback = std::function<bool(const v1::JobEvent&)>;
+// Called with each chunk of a download, in order; returning false ends it.
+using ResultsChunkCallback = std::function<bool(const v1::ResultsChunk&)>;
 
 // The coordinator's JobService. Implementations are thread-safe: the gateway
 // calls them from many RPC threads at once.
@@ -74,6 +76,14 @@ class JobsClient {
   virtual absl::Status WatchJob(const v1::WatchJobRequest& request,
                                 StopSignal& stop,
                                 const JobEventCallback& on_event) = 0;
+
+  // Blocks, calling `on_chunk` for each chunk, until the stream ends (its
+  // status is returned) or `on_chunk` returns false (CANCELLED).
+  virtual absl::Status DownloadResults(
+      const v1::DownloadResultsRequest& /*request*/,
+      const ResultsChunkCallback& /*on_chunk*/) {
+    return absl::UnimplementedError("DownloadResults is not supported here");
+  }
 };
 
 }  // namespace replex::gateway

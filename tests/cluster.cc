@@ -63,7 +63,8 @@ absl::StatusOr<std::string> LocalCluster::StartServer(
 absl::Status LocalCluster::StartCoordinator() {
   std::vector<std::string> argv = {
       REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s", "--shutdown_grace=2s",
-      "--journal=" + journal_path(), "--checkpoint_dir=" + checkpoint_dir()};
+      "--journal=" + journal_path(), "--checkpoint_dir=" + checkpoint_dir(),
+      "--results_root=" + results_root()};
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   // Later starts keep the port, so that workers and the gateway reconnect.
   if (!coordinator_.empty()) argv.push_back("--listen=" + coordinator_);

@@ -50,6 +50,8 @@ class LocalCluster {
   Process& coordinator_process() { return *coordinator_process_; }
   std::string journal_path() const { return dir_ + "/journal.sqlite"; }
   std::string checkpoint_dir() const { return dir_ + "/checkpoints"; }
+  // The coordinator's --results_root: jobs' results files (docs/results.md).
+  std::string results_root() const { return dir_ + "/results"; }
 
   const std::string& gateway() const { return gateway_; }
   const std::string& coordinator() const { return coordinator_; }

@@ -1,0 +1,177 @@
+// Results of a job run by a real cluster: readable while it runs, complete
+// (each round once, every frame) when it ends, fetched and reported through
+// the gateway with replexctl, and never overwritten by another submission.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "lib/results/results.h"
+#include "tests/cluster.h"
+#include "tests/process.h"
+
+namespace replex::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> Rows(const fs::path& path) {
+  std::vector<std::string> lines =
+      absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
+  if (!lines.empty()) lines.erase(lines.begin());  // the header
+  return lines;
+}
+
+// Frames in a trajectory, as mdtraj reads it; -1 when it cannot.
+int Frames(const fs::path& nc) {
+  const auto [code, output] = RunCommand(absl::StrCat(
+      "/usr/bin/python3 -c \"import mdtraj.formats as f; "
+      "print(len(f.NetCDFTrajectoryFile('",
+      nc.string(), "').read()[1]))\" 2>&1"));
+  int frames = -1;
+  if (code != 0 || !absl::SimpleAtoi(absl::StripAsciiWhitespace(output),
+                                     &frames)) {
+    ADD_FAILURE() << output;
+  }
+  return frames;
+}
+
+constexpr int kRungs = 4, kRounds = 60, kFrameInterval = 5;
+
+TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
+  if (RunCommand("/usr/bin/python3 -c 'import mdtraj' 2>/dev/null").first) {
+    GTEST_SKIP() << "python3-mdtraj is not installed";
+  }
+  LocalCluster cluster("results");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
+  // 10000 steps a round: a few seconds in all, so the test looks mid-run.
+  const std::string yaml =
+      WriteHarmonicJob(cluster.dir(), "results", kRungs, 10000, kRounds);
+  std::ofstream(yaml, std::ios::app)
+      << "output: {frame_interval: " << kFrameInterval << "}\n";
+  const std::string id = cluster.SubmitJob(yaml);
+  const fs::path dir = fs::path(cluster.results_root()) / id;
+
+  // Mid-run: whole rows and whole frames, in order.
+  cluster.WaitForJob(
+      id,
+      [&](const v1::Job&) {
+        return Rows(dir / results::kExchangeFile).size() >= 12;
+      },
+      "12 rounds into its results", absl::Seconds(60));
+  const v1::Job running = *cluster.GetJob(id);
+  EXPECT_EQ(running.state(), v1::RUNNING) << "the job ended too soon to look "
+                                             "at its files mid-run";
+  const std::vector<std::string> partial = Rows(dir / results::kEnergiesFile);
+  for (size_t r = 0; r < partial.size(); ++r) {
+    EXPECT_TRUE(absl::StartsWith(partial[r], absl::StrCat(r, "\t"))) << r;
+  }
+  const int frames_mid_run = Frames(dir / results::TrajectoryPath(0));
+  EXPECT_GE(frames_mid_run, 2);
+  EXPECT_LT(frames_mid_run, kRounds / kFrameInterval);
+
+  const auto [watch_code, watch] = cluster.Ctl("watch " + id);
+  ASSERT_EQ(watch_code, 0) << watch << cluster.Logs();
+  // At the end: every round exactly once, every frame of every rung.
+  for (const char* file : {results::kEnergiesFile, results::kExchangeFile}) {
+    const std::vector<std::string> rows = Rows(dir / file);
+    ASSERT_EQ(rows.size(), static_cast<size_t>(kRounds)) << file;
+    for (int r = 0; r < kRounds; ++r) {
+      EXPECT_TRUE(absl::StartsWith(rows[r], absl::StrCat(r, "\t"))) << file;
+    }
+  }
+  EXPECT_EQ(Rows(dir / results::kUklnFile).size(),
+            static_cast<size_t>(kRounds * kRungs));
+  for (int k = 0; k < kRungs; ++k) {
+    EXPECT_EQ(Frames(dir / results::TrajectoryPath(k)),
+              kRounds / kFrameInterval);
+  }
+  EXPECT_TRUE(absl::StrContains(ReadFile(dir / results::kManifestFile),
+                                "\"state\": \"SUCCEEDED\""));
+
+  // replexctl fetch: the same files, and never over existing ones.
+  const fs::path fetched = fs::path(cluster.dir()) / "fetched";
+  const auto [fetch_code, fetch] =
+      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
+  ASSERT_EQ(fetch_code, 0) << fetch;
+  for (const char* file :
+       {results::kAnalysisFile, results::kExchangeFile, results::kManifestFile,
+        results::kReportFile}) {
+    EXPECT_EQ(ReadFile(fetched / file), ReadFile(dir / file)) << file;
+  }
+  EXPECT_EQ(ReadFile(fetched / results::TrajectoryPath(3)),
+            ReadFile(dir / results::TrajectoryPath(3)));
+  const auto [again_code, again] =
+      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
+  EXPECT_NE(again_code, 0);
+  EXPECT_TRUE(absl::StrContains(again, "never overwrites")) << again;
+
+  // replexctl report: the analysis, and the HTML page.
+  const fs::path html = fs::path(cluster.dir()) / "report.html";
+  const auto [report_code, report] =
+      cluster.Ctl(absl::StrCat("report ", id, " --html=", html.string()));
+  ASSERT_EQ(report_code, 0) << report;
+  EXPECT_TRUE(absl::StrContains(report, "round trips:")) << report;
+  EXPECT_TRUE(absl::StrContains(report, "0-1")) << report;
+  EXPECT_TRUE(absl::StrContains(ReadFile(html), "<svg"));
+
+  // Paths outside the results directory are refused.
+  auto stub = cluster.GatewayStub();
+  for (const char* path : {"../journal.sqlite", "/etc/passwd"}) {
+    grpc::ClientContext context;
+    v1::DownloadResultsRequest request;
+    request.set_job_id(id);
+    request.set_path(path);
+    auto reader = stub->DownloadResults(&context, request);
+    v1::ResultsChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk)) << path;
+    EXPECT_EQ(reader->Finish().error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << path;
+  }
+}
+
+TEST(ResultsClusterTest, ASubmissionIntoAnExistingDirectoryIsRefused) {
+  LocalCluster cluster("results-exists");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  const std::string yaml =
+      WriteHarmonicJob(cluster.dir(), "named", kRungs, 10, 5);
+  std::ofstream(yaml, std::ios::app) << "output: {directory: campaign/run1}\n";
+  const std::string first = cluster.SubmitJob(yaml);
+  const fs::path dir = fs::path(cluster.results_root()) / "campaign/run1";
+  ASSERT_TRUE(fs::is_directory(dir));
+  std::ofstream(dir / "notes.txt") << "mine";
+
+  const auto [code, output] = cluster.Ctl("submit " + yaml);
+  EXPECT_NE(code, 0) << output;
+  EXPECT_TRUE(absl::StrContains(
+      output, absl::StrCat("results directory ", dir.string(),
+                           " already exists")))
+      << output;
+  EXPECT_TRUE(absl::StrContains(output, "move or delete it")) << output;
+  EXPECT_EQ(ReadFile(dir / "notes.txt"), "mine");
+  // Only the first job exists.
+  const auto [list_code, list] = cluster.Ctl("list");
+  EXPECT_TRUE(absl::StrContains(list, first)) << list;
+  EXPECT_EQ(list.find("named", list.find("named") + 1), std::string::npos)
+      << list;
+}
+
+}  // namespace
+}  // namespace replex::testing
