@@ -19,6 +19,9 @@ packages=(
   python3-simtk python3-numpy python3-scipy
   # deploy/: tests/deploy_test.py parses what `docker-compose config` renders
   python3-yaml docker-compose
+  # results: NetCDF trajectories, input hashes; tests open them with mdtraj
+  # and pymbar and render the HTML report in headless Chromium
+  libnetcdf-dev libssl-dev python3-mdtraj python3-pymbar chromium
 )
 
 missing=()

@@ -8,4 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/build.sh"
 job=${1:-$root/examples/alanine-dipeptide/job.yaml}
 threads=${REPLEX_THREADS:-$(nproc)}
-exec "${REPLEX_BUILD_DIR:-$root/build}/cli/replex" run "$job" --threads="$threads"
+# A new results directory per run: results are never overwritten.
+results=${REPLEX_RESULTS:-$root/replex-data/results/$(basename "$(dirname "$job")")-$(date +%Y%m%d-%H%M%S)}
+"${REPLEX_BUILD_DIR:-$root/build}/cli/replex" run "$job" --threads="$threads" --results="$results"
+echo "results (trajectories, energies, exchange log, u_kln, analysis, report.html): $results"
