@@ -87,8 +87,8 @@ void PrintProgress(const runner::RoundReport& report, int64_t n_rounds,
                    int n_replicas, int steps, double timestep_ps) {
   const int64_t done = report.outcome.round + 1;
   const double elapsed = report.elapsed_seconds;
-  const double ns = static_cast<double>(n_replicas) * done * steps *
-                    timestep_ps / 1000.0;
+  const double ns =
+      static_cast<double>(n_replicas) * done * steps * timestep_ps / 1000.0;
   std::vector<std::string> acceptance;
   for (double a : report.statistics.PairAcceptance()) {
     acceptance.push_back(std::isfinite(a) ? absl::StrFormat("%.2f", a) : "-");
@@ -106,29 +106,28 @@ void PrintProgress(const runner::RoundReport& report, int64_t n_rounds,
 
 void PrintSummary(const v1::JobSpec& spec, const exchange::Ladder& ladder,
                   const runner::RunResult& result) {
-  std::printf("job %s: %lld rounds of %d steps, %d replicas, scheme %s, "
-              "platform %s, seed %llu\n",
-              spec.name().empty() ? "(unnamed)" : spec.name().c_str(),
-              static_cast<long long>(result.rounds),
-              spec.exchange().steps_per_exchange(), ladder.size(),
-              exchange::SchemeName(spec::SchemeOf(spec.exchange())),
-              spec.platform().c_str(),
-              static_cast<unsigned long long>(spec.seed()));
+  std::printf(
+      "job %s: %lld rounds of %d steps, %d replicas, scheme %s, "
+      "platform %s, seed %llu\n",
+      spec.name().empty() ? "(unnamed)" : spec.name().c_str(),
+      static_cast<long long>(result.rounds),
+      spec.exchange().steps_per_exchange(), ladder.size(),
+      exchange::SchemeName(spec::SchemeOf(spec.exchange())),
+      spec.platform().c_str(), static_cast<unsigned long long>(spec.seed()));
   if (ladder.size() > 1) {
     std::printf("  %-6s %-44s %9s %9s %10s\n", "pair", "rungs", "attempts",
                 "accepts", "acceptance");
     for (int k = 0; k + 1 < ladder.size(); ++k) {
-      std::printf("  %-6s %-44s %9lld %9lld %10s\n",
-                  absl::StrCat(k, "-", k + 1).c_str(),
-                  absl::StrCat(RungLabel(ladder, k), " <-> ",
-                               RungLabel(ladder, k + 1))
-                      .c_str(),
-                  static_cast<long long>(result.pair_attempts[k]),
-                  static_cast<long long>(result.pair_accepts[k]),
-                  std::isfinite(result.pair_acceptance[k])
-                      ? absl::StrFormat("%.3f", result.pair_acceptance[k])
-                            .c_str()
-                      : "-");
+      std::printf(
+          "  %-6s %-44s %9lld %9lld %10s\n",
+          absl::StrCat(k, "-", k + 1).c_str(),
+          absl::StrCat(RungLabel(ladder, k), " <-> ", RungLabel(ladder, k + 1))
+              .c_str(),
+          static_cast<long long>(result.pair_attempts[k]),
+          static_cast<long long>(result.pair_accepts[k]),
+          std::isfinite(result.pair_acceptance[k])
+              ? absl::StrFormat("%.3f", result.pair_acceptance[k]).c_str()
+              : "-");
     }
   }
   std::printf("round trips: %lld", static_cast<long long>(result.round_trips));
@@ -142,9 +141,9 @@ void PrintSummary(const v1::JobSpec& spec, const exchange::Ladder& ladder,
   std::printf("simulated %.4g ns in %s wall: %.1f ns/day aggregate\n",
               result.simulated_ns, FormatDuration(result.wall_seconds).c_str(),
               result.ns_per_day);
-  std::printf("final rung of each replica: %s\n",
-              absl::StrJoin(result.final_permutation.rung_of_replica(), " ")
-                  .c_str());
+  std::printf(
+      "final rung of each replica: %s\n",
+      absl::StrJoin(result.final_permutation.rung_of_replica(), " ").c_str());
 }
 
 void PrintJson(const v1::JobSpec& spec, const exchange::Ladder& ladder,
@@ -169,12 +168,11 @@ void PrintJson(const v1::JobSpec& spec, const exchange::Ladder& ladder,
       "\"simulated_ns\":%s,\"ns_per_day\":%s,\"final_rung_of_replica\":[%s]}\n",
       String(spec.name()), result.rounds, ladder.size(),
       String(exchange::SchemeName(spec::SchemeOf(spec.exchange()))),
-      String(spec.platform()), spec.seed(),
-      absl::StrJoin(temperatures, ","), absl::StrJoin(pairs, ","),
-      result.round_trips, Number(result.mean_round_trip_rounds),
-      Number(result.second_eigenvalue), absl::StrJoin(fraction_up, ","),
-      Number(result.wall_seconds), Number(result.simulated_ns),
-      Number(result.ns_per_day),
+      String(spec.platform()), spec.seed(), absl::StrJoin(temperatures, ","),
+      absl::StrJoin(pairs, ","), result.round_trips,
+      Number(result.mean_round_trip_rounds), Number(result.second_eigenvalue),
+      absl::StrJoin(fraction_up, ","), Number(result.wall_seconds),
+      Number(result.simulated_ns), Number(result.ns_per_day),
       absl::StrJoin(result.final_permutation.rung_of_replica(), ","));
 }
 
@@ -230,8 +228,7 @@ absl::Status Run(const std::string& job_path) {
                       spec->exchange().steps_per_exchange(),
                       spec->integrator().timestep_ps());
       }
-      return writer != nullptr ? writer->WriteRound(report)
-                               : absl::OkStatus();
+      return writer != nullptr ? writer->WriteRound(report) : absl::OkStatus();
     };
   }
   std::fprintf(stderr, "replex: running %s: %d replicas x %lld rounds on %s\n",
@@ -250,8 +247,10 @@ absl::Status Run(const std::string& job_path) {
     PrintSummary(*spec, *ladder, *result);
   }
   if (writer != nullptr) {
-    std::fprintf(stderr, "replex: results in %s (report.html; see "
-                 "docs/results.md)\n", results_dir.c_str());
+    std::fprintf(stderr,
+                 "replex: results in %s (report.html; see "
+                 "docs/results.md)\n",
+                 results_dir.c_str());
   }
   return absl::OkStatus();
 }

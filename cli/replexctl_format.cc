@@ -375,13 +375,13 @@ absl::StatusOr<std::string> AnalysisTable(const std::string& analysis_json) {
       "job ", string("job_id"), ": ", string("state"), ", ",
       text("rounds", "%.0f"), "/", text("n_rounds", "%.0f"), " rounds, ",
       text("n_rungs", "%.0f"), " rungs\n",
-      FormatTable({"pair", "rungs", "attempts", "accepts", "acceptance"},
-                  rows, {false, false, true, true, true}),
+      FormatTable({"pair", "rungs", "attempts", "accepts", "acceptance"}, rows,
+                  {false, false, true, true, true}),
       "round trips: ", text("round_trips", "%.0f"), " (mean ",
       text("mean_round_trip_rounds", "%.1f"), " rounds each)\n",
       "second eigenvalue of the rung transition matrix: ",
-      text("second_eigenvalue", "%.4f"), "\n", "throughput: ",
-      text("ns_per_day", "%.1f"), " ns/day aggregate\n");
+      text("second_eigenvalue", "%.4f"), "\n",
+      "throughput: ", text("ns_per_day", "%.1f"), " ns/day aggregate\n");
 }
 
 }  // namespace replex::cli

@@ -466,9 +466,10 @@ absl::StatusOr<std::string> DownloadText(gateway::JobsClient& client,
 }
 
 absl::Status AlreadyThere(const std::filesystem::path& path) {
-  return absl::AlreadyExistsError(absl::StrCat(
-      path.string(), " exists; replexctl never overwrites a file: fetch into "
-                     "an empty directory or move it away"));
+  return absl::AlreadyExistsError(
+      absl::StrCat(path.string(),
+                   " exists; replexctl never overwrites a file: fetch into "
+                   "an empty directory or move it away"));
 }
 
 absl::Status Fetch(gateway::JobsClient& client, const std::string& id,
@@ -477,8 +478,8 @@ absl::Status Fetch(gateway::JobsClient& client, const std::string& id,
   std::filesystem::path current;
   int64_t files = 0, bytes = 0;
   absl::Status problem;
-  absl::Status status = Download(
-      client, id, "", [&](const v1::ResultsChunk& chunk) {
+  absl::Status status =
+      Download(client, id, "", [&](const v1::ResultsChunk& chunk) {
         if (chunk.offset() == 0) {
           current = std::filesystem::path(dir) / chunk.path();
           std::error_code error;

@@ -198,8 +198,8 @@ grpc::Status GatewayService::CancelJob(grpc::ServerContext*,
 grpc::Status GatewayService::DownloadResults(
     grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
     grpc::ServerWriter<v1::ResultsChunk>* writer) {
-  return service::ToGrpcStatus(gateway_->DownloadResults(
-      *request, [&](const v1::ResultsChunk& chunk) {
+  return service::ToGrpcStatus(
+      gateway_->DownloadResults(*request, [&](const v1::ResultsChunk& chunk) {
         return !context->IsCancelled() && writer->Write(chunk);
       }));
 }

@@ -23,14 +23,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const fs::path& path) {
+std::string ReadFile(const fs::path &path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-std::vector<std::string> Rows(const fs::path& path) {
+std::vector<std::string> Rows(const fs::path &path) {
   std::vector<std::string> lines =
       absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
   if (!lines.empty()) lines.erase(lines.begin());  // the header
@@ -38,14 +38,14 @@ std::vector<std::string> Rows(const fs::path& path) {
 }
 
 // Frames in a trajectory, as mdtraj reads it; -1 when it cannot.
-int Frames(const fs::path& nc) {
-  const auto [code, output] = RunCommand(absl::StrCat(
-      "/usr/bin/python3 -c \"import mdtraj.formats as f; "
-      "print(len(f.NetCDFTrajectoryFile('",
-      nc.string(), "').read()[1]))\" 2>&1"));
+int Frames(const fs::path &nc) {
+  const auto [code, output] = RunCommand(
+      absl::StrCat("/usr/bin/python3 -c \"import mdtraj.formats as f; "
+                   "print(len(f.NetCDFTrajectoryFile('",
+                   nc.string(), "').read()[1]))\" 2>&1"));
   int frames = -1;
-  if (code != 0 || !absl::SimpleAtoi(absl::StripAsciiWhitespace(output),
-                                     &frames)) {
+  if (code != 0 ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(output), &frames)) {
     ADD_FAILURE() << output;
   }
   return frames;
@@ -71,7 +71,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   // Mid-run: whole rows and whole frames, in order.
   cluster.WaitForJob(
       id,
-      [&](const v1::Job&) {
+      [&](const v1::Job &) {
         return Rows(dir / results::kExchangeFile).size() >= 12;
       },
       "12 rounds into its results", absl::Seconds(60));
@@ -89,7 +89,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   const auto [watch_code, watch] = cluster.Ctl("watch " + id);
   ASSERT_EQ(watch_code, 0) << watch << cluster.Logs();
   // At the end: every round exactly once, every frame of every rung.
-  for (const char* file : {results::kEnergiesFile, results::kExchangeFile}) {
+  for (const char *file : {results::kEnergiesFile, results::kExchangeFile}) {
     const std::vector<std::string> rows = Rows(dir / file);
     ASSERT_EQ(rows.size(), static_cast<size_t>(kRounds)) << file;
     for (int r = 0; r < kRounds; ++r) {
@@ -110,9 +110,8 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   const auto [fetch_code, fetch] =
       cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
   ASSERT_EQ(fetch_code, 0) << fetch;
-  for (const char* file :
-       {results::kAnalysisFile, results::kExchangeFile, results::kManifestFile,
-        results::kReportFile}) {
+  for (const char *file : {results::kAnalysisFile, results::kExchangeFile,
+                           results::kManifestFile, results::kReportFile}) {
     EXPECT_EQ(ReadFile(fetched / file), ReadFile(dir / file)) << file;
   }
   EXPECT_EQ(ReadFile(fetched / results::TrajectoryPath(3)),
@@ -133,7 +132,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
 
   // Paths outside the results directory are refused.
   auto stub = cluster.GatewayStub();
-  for (const char* path : {"../journal.sqlite", "/etc/passwd"}) {
+  for (const char *path : {"../journal.sqlite", "/etc/passwd"}) {
     grpc::ClientContext context;
     v1::DownloadResultsRequest request;
     request.set_job_id(id);
@@ -141,8 +140,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
     auto reader = stub->DownloadResults(&context, request);
     v1::ResultsChunk chunk;
     EXPECT_FALSE(reader->Read(&chunk)) << path;
-    EXPECT_EQ(reader->Finish().error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT)
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << path;
   }
 }
@@ -161,8 +159,8 @@ TEST(ResultsClusterTest, ASubmissionIntoAnExistingDirectoryIsRefused) {
   const auto [code, output] = cluster.Ctl("submit " + yaml);
   EXPECT_NE(code, 0) << output;
   EXPECT_TRUE(absl::StrContains(
-      output, absl::StrCat("results directory ", dir.string(),
-                           " already exists")))
+      output,
+      absl::StrCat("results directory ", dir.string(), " already exists")))
       << output;
   EXPECT_TRUE(absl::StrContains(output, "move or delete it")) << output;
   EXPECT_EQ(ReadFile(dir / "notes.txt"), "mine");

@@ -25,15 +25,24 @@ struct Series {
   bool bars = false;
 };
 
-std::string Escape(const std::string& text) {
+std::string Escape(const std::string &text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -45,16 +54,16 @@ std::string Color(size_t i, size_t n) {
 }
 
 // A line (or bar) chart as an inline SVG, with axes, ticks and a legend.
-std::string SvgPlot(const std::string& title, const std::string& x_label,
-                    const std::string& y_label,
-                    const std::vector<Series>& series, double y_min = NAN,
+std::string SvgPlot(const std::string &title, const std::string &x_label,
+                    const std::string &y_label,
+                    const std::vector<Series> &series, double y_min = NAN,
                     double y_max = NAN) {
   constexpr double kW = 1000, kH = 360, kLeft = 70, kRight = 160, kTop = 30,
                    kBottom = 50;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0,
          y1 = -x0;
-  for (const Series& s : series) {
-    for (const auto& [x, y] : s.points) {
+  for (const Series &s : series) {
+    for (const auto &[x, y] : s.points) {
       x0 = std::min(x0, x), x1 = std::max(x1, x);
       y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
@@ -73,7 +82,8 @@ std::string SvgPlot(const std::string& title, const std::string& x_label,
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
       "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%g\" y=\"18\" font-size=\"15\" font-weight=\"bold\">%s</text>\n"
+      "<text x=\"%g\" y=\"18\" font-size=\"15\" "
+      "font-weight=\"bold\">%s</text>\n"
       "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
       "stroke=\"#444\"/>\n",
       kW, kH, kW, kH, kLeft, Escape(title), kLeft, kTop, pw, ph);
@@ -84,22 +94,21 @@ std::string SvgPlot(const std::string& title, const std::string& x_label,
         "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%.4g</text>\n"
         "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.4g</text>\n"
         "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n",
-        X(xv), kTop + ph + 16, xv, kLeft - 6, Y(yv) + 4, yv, kLeft,
-        kLeft + pw, Y(yv), Y(yv));
+        X(xv), kTop + ph + 16, xv, kLeft - 6, Y(yv) + 4, yv, kLeft, kLeft + pw,
+        Y(yv), Y(yv));
   }
   absl::StrAppendFormat(
       &svg,
       "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%s</text>\n"
       "<text transform=\"translate(16,%g) rotate(-90)\" "
       "text-anchor=\"middle\">%s</text>\n",
-      kLeft + pw / 2, kH - 12, Escape(x_label), kTop + ph / 2,
-      Escape(y_label));
+      kLeft + pw / 2, kH - 12, Escape(x_label), kTop + ph / 2, Escape(y_label));
   for (size_t i = 0; i < series.size(); ++i) {
-    const Series& s = series[i];
+    const Series &s = series[i];
     const std::string color = Color(i, series.size());
     if (s.bars) {
       const double width = pw / (x1 - x0) * 0.6;
-      for (const auto& [x, y] : s.points) {
+      for (const auto &[x, y] : s.points) {
         absl::StrAppendFormat(
             &svg,
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
@@ -109,7 +118,7 @@ std::string SvgPlot(const std::string& title, const std::string& x_label,
       }
     } else {
       std::string path;
-      for (const auto& [x, y] : s.points) {
+      for (const auto &[x, y] : s.points) {
         absl::StrAppendFormat(&path, "%s%.1f,%.1f ", path.empty() ? "M" : "L",
                               X(x), Y(y));
       }
@@ -131,7 +140,7 @@ std::string SvgPlot(const std::string& title, const std::string& x_label,
 }
 
 // The rows of a TSV file after its header, split into fields.
-std::vector<std::vector<std::string>> Rows(const std::string& text) {
+std::vector<std::vector<std::string>> Rows(const std::string &text) {
   std::vector<std::vector<std::string>> rows;
   bool header = true;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -145,13 +154,13 @@ std::vector<std::vector<std::string>> Rows(const std::string& text) {
   return rows;
 }
 
-absl::Status Malformed(const char* file, size_t row) {
+absl::Status Malformed(const char *file, size_t row) {
   return absl::InvalidArgumentError(
       absl::StrCat(file, ": row ", row + 1, " is malformed"));
 }
 
 template <typename T>
-bool ParseList(const std::string& text, std::vector<T>& out) {
+bool ParseList(const std::string &text, std::vector<T> &out) {
   out.clear();
   if (text.empty()) return true;
   for (absl::string_view part : absl::StrSplit(text, ',')) {
@@ -164,13 +173,13 @@ bool ParseList(const std::string& text, std::vector<T>& out) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
+absl::StatusOr<std::string> ReportHtml(const ReportInputs &inputs) {
   const std::vector<std::vector<std::string>> exchange_rows =
       Rows(inputs.exchange);
   // Replays the exchange log through the same statistics the job keeps.
   std::vector<exchange::RoundOutcome> outcomes;
   for (size_t r = 0; r < exchange_rows.size(); ++r) {
-    const std::vector<std::string>& row = exchange_rows[r];
+    const std::vector<std::string> &row = exchange_rows[r];
     exchange::RoundOutcome outcome;
     std::vector<int> before, after;
     if (row.size() < 5 || !absl::SimpleAtoi(row[0], &outcome.round) ||
@@ -195,7 +204,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
   }
   const int n = outcomes.empty() ? 0 : outcomes[0].after.size();
   exchange::Statistics statistics(std::max(1, n));
-  for (const exchange::RoundOutcome& outcome : outcomes) {
+  for (const exchange::RoundOutcome &outcome : outcomes) {
     statistics.Record(outcome);
   }
 
@@ -220,10 +229,10 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
                                  outcomes[r].after.rung_of_replica(i)});
     }
   }
-  body += SvgPlot(absl::StrCat("Replica trajectories through the ladder (first ",
-                               std::min(outcomes.size(), kWalkRounds),
-                               " rounds)"),
-                  "round", "rung", walks);
+  body +=
+      SvgPlot(absl::StrCat("Replica trajectories through the ladder (first ",
+                           std::min(outcomes.size(), kWalkRounds), " rounds)"),
+              "round", "rung", walks);
   Series trips{"round trips", {}, true};
   for (int i = 0; i < n && n > 0; ++i) {
     trips.points.push_back(
@@ -240,7 +249,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
   std::vector<std::vector<double>> by_rung(n);
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (size_t r = 0; r < energy_rows.size() && r < outcomes.size(); ++r) {
-    const std::vector<std::string>& row = energy_rows[r];
+    const std::vector<std::string> &row = energy_rows[r];
     int64_t round = 0;
     if (row.size() != static_cast<size_t>(n) + 2 ||
         !absl::SimpleAtoi(row[0], &round) || round != outcomes[r].round) {
@@ -266,13 +275,12 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
       histograms[k].name = absl::StrCat("rung ", k);
       for (int b = 0; b < kBins; ++b) {
         histograms[k].points.push_back(
-            {lo + (b + 0.5) * width,
-             counts[b] / (by_rung[k].size() * width)});
+            {lo + (b + 0.5) * width, counts[b] / (by_rung[k].size() * width)});
       }
     }
-    body += SvgPlot("Potential energy per rung (overlap lets swaps succeed)",
-                    "potential energy (kJ/mol)", "probability density",
-                    histograms);
+    body +=
+        SvgPlot("Potential energy per rung (overlap lets swaps succeed)",
+                "potential energy (kJ/mol)", "probability density", histograms);
   }
   return absl::StrCat(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
@@ -288,8 +296,8 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
 }
 
 absl::StatusOr<std::string> ReportHtmlFromDirectory(
-    const std::filesystem::path& dir) {
-  auto read = [&](const char* name) {
+    const std::filesystem::path &dir) {
+  auto read = [&](const char *name) {
     std::ifstream in(dir / name, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();

@@ -777,18 +777,18 @@ absl::Status ReadOutput(const YAML::Node& node, const std::string& path,
                                       [&](std::string s) {
                                         output.set_directory(std::move(s));
                                       })},
-       {"frame_interval",
-        Set<int32_t>(ReadInteger<int32_t>,
-                     [&](int32_t n) { output.set_frame_interval(n); })}});
+       {"frame_interval", Set<int32_t>(ReadInteger<int32_t>, [&](int32_t n) {
+          output.set_frame_interval(n);
+        })}});
 }
 
 // A relative results directory must stay under the results root it is
 // resolved against.
 absl::Status CheckOutput(const v1::Output& output) {
-  if (absl::Status status = AtLeast(output.frame_interval(), 0,
-                                    "output.frame_interval",
-                                    "rounds between trajectory frames; 0 "
-                                    "writes no trajectories");
+  if (absl::Status status =
+          AtLeast(output.frame_interval(), 0, "output.frame_interval",
+                  "rounds between trajectory frames; 0 "
+                  "writes no trajectories");
       !status.ok()) {
     return status;
   }
@@ -872,8 +872,7 @@ absl::Status ReadJobSpec(const YAML::Node& node,
           return ReadExchange(v, p, *spec.mutable_exchange());
         },
         "steps_per_exchange and n_rounds, optionally scheme"},
-       {"output",
-        [&](const YAML::Node& v, const std::string& p) {
+       {"output", [&](const YAML::Node& v, const std::string& p) {
           return ReadOutput(v, p, *spec.mutable_output());
         }}});
 }
