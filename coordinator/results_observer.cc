@@ -30,8 +30,8 @@ ResultsObserver::ResultsObserver(fs::path root)
     : root_(std::move(root)), host_(HostName()) {}
 
 absl::StatusOr<fs::path> ResultsObserver::Resolve(
-    const std::string &job_id, const v1::JobSpec &spec) const {
-  const std::string &directory = spec.output().directory();
+    const std::string& job_id, const v1::JobSpec& spec) const {
+  const std::string& directory = spec.output().directory();
   if (directory.empty()) return root_ / job_id;
   if (fs::path(directory).is_absolute()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -42,8 +42,8 @@ absl::StatusOr<fs::path> ResultsObserver::Resolve(
   return root_ / directory;
 }
 
-absl::Status ResultsObserver::OnSubmit(const std::string &job_id,
-                                       const v1::JobSpec &spec) {
+absl::Status ResultsObserver::OnSubmit(const std::string& job_id,
+                                       const v1::JobSpec& spec) {
   absl::StatusOr<fs::path> dir = Resolve(job_id, spec);
   if (!dir.ok()) return dir.status();
   if (absl::Status s = results::CreateResultsDirectory(*dir); !s.ok()) return s;
@@ -53,8 +53,8 @@ absl::Status ResultsObserver::OnSubmit(const std::string &job_id,
   return absl::OkStatus();
 }
 
-absl::Status ResultsObserver::OnRunning(const v1::Job &job,
-                                        const v1::JobSpec &spec,
+absl::Status ResultsObserver::OnRunning(const v1::Job& job,
+                                        const v1::JobSpec& spec,
                                         int64_t next_round) {
   absl::StatusOr<fs::path> dir = Resolve(job.job_id(), spec);
   if (!dir.ok()) return dir.status();
@@ -75,9 +75,9 @@ absl::Status ResultsObserver::OnRunning(const v1::Job &job,
   return absl::OkStatus();
 }
 
-absl::Status ResultsObserver::OnRound(const v1::Job &job,
-                                      const runner::RoundReport &report) {
-  results::ResultsWriter *writer = nullptr;
+absl::Status ResultsObserver::OnRound(const v1::Job& job,
+                                      const runner::RoundReport& report) {
+  results::ResultsWriter* writer = nullptr;
   {
     absl::MutexLock lock(&mu_);
     auto it = writers_.find(job.job_id());
@@ -92,7 +92,7 @@ absl::Status ResultsObserver::OnRound(const v1::Job &job,
   return writer->WriteRound(report);
 }
 
-void ResultsObserver::OnFinished(const v1::Job &job) {
+void ResultsObserver::OnFinished(const v1::Job& job) {
   std::unique_ptr<results::ResultsWriter> writer;
   {
     absl::MutexLock lock(&mu_);
@@ -109,7 +109,7 @@ void ResultsObserver::OnFinished(const v1::Job &job) {
 }
 
 absl::StatusOr<fs::path> ResultsObserver::DirectoryOf(
-    const std::string &job_id) const {
+    const std::string& job_id) const {
   // Job ids are generated ("j" and hex digits); anything else cannot name
   // an index file, and must not walk out of it.
   if (job_id.empty() || job_id.find('/') != std::string::npos ||

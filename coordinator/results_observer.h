@@ -28,24 +28,24 @@ class ResultsObserver : public JobObserver {
   // ALREADY_EXISTS naming the directory when it exists; INVALID_ARGUMENT for
   // an absolute output.directory (a client may not write anywhere on the
   // coordinator's host).
-  absl::Status OnSubmit(const std::string &job_id,
-                        const v1::JobSpec &spec) override;
-  absl::Status OnRunning(const v1::Job &job, const v1::JobSpec &spec,
+  absl::Status OnSubmit(const std::string& job_id,
+                        const v1::JobSpec& spec) override;
+  absl::Status OnRunning(const v1::Job& job, const v1::JobSpec& spec,
                          int64_t next_round) override;
-  absl::Status OnRound(const v1::Job &job,
-                       const runner::RoundReport &report) override;
+  absl::Status OnRound(const v1::Job& job,
+                       const runner::RoundReport& report) override;
   // Writes the manifest's end and report.html: small files, under the job
   // manager's lock.
-  void OnFinished(const v1::Job &job) override;
+  void OnFinished(const v1::Job& job) override;
 
   // The results directory of a job this coordinator (or an earlier run of it
   // on the same root) accepted; NOT_FOUND otherwise.
   absl::StatusOr<std::filesystem::path> DirectoryOf(
-      const std::string &job_id) const;
+      const std::string& job_id) const;
 
  private:
-  absl::StatusOr<std::filesystem::path> Resolve(const std::string &job_id,
-                                                const v1::JobSpec &spec) const;
+  absl::StatusOr<std::filesystem::path> Resolve(const std::string& job_id,
+                                                const v1::JobSpec& spec) const;
 
   const std::filesystem::path root_;
   const std::string host_;

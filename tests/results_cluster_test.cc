@@ -1,6 +1,8 @@
 // Results of a job run by a real cluster: readable while it runs, complete
 // (each round once, every frame) when it ends, fetched and reported through
 // the gateway with replexctl, and never overwritten by another submission.
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,14 +25,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const fs::path &path) {
+std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-std::vector<std::string> Rows(const fs::path &path) {
+std::vector<std::string> Rows(const fs::path& path) {
   std::vector<std::string> lines =
       absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
   if (!lines.empty()) lines.erase(lines.begin());  // the header
@@ -38,7 +40,7 @@ std::vector<std::string> Rows(const fs::path &path) {
 }
 
 // Frames in a trajectory, as mdtraj reads it; -1 when it cannot.
-int Frames(const fs::path &nc) {
+int Frames(const fs::path& nc) {
   const auto [code, output] = RunCommand(
       absl::StrCat("/usr/bin/python3 -c \"import mdtraj.formats as f; "
                    "print(len(f.NetCDFTrajectoryFile('",
@@ -52,6 +54,24 @@ int Frames(const fs::path &nc) {
 }
 
 constexpr int kRungs = 4, kRounds = 60, kFrameInterval = 5;
+
+// The expected end state of a job's results: each round once, in order,
+// every frame of every rung.
+void ExpectComplete(const fs::path& dir, int rounds, int frame_interval) {
+  for (const char* file : {results::kEnergiesFile, results::kExchangeFile}) {
+    const std::vector<std::string> rows = Rows(dir / file);
+    ASSERT_EQ(rows.size(), static_cast<size_t>(rounds)) << file;
+    for (int r = 0; r < rounds; ++r) {
+      EXPECT_TRUE(absl::StartsWith(rows[r], absl::StrCat(r, "\t"))) << file;
+    }
+  }
+  EXPECT_EQ(Rows(dir / results::kUklnFile).size(),
+            static_cast<size_t>(rounds * kRungs));
+  for (int k = 0; k < kRungs; ++k) {
+    EXPECT_EQ(Frames(dir / results::TrajectoryPath(k)),
+              rounds / frame_interval);
+  }
+}
 
 TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   if (RunCommand("/usr/bin/python3 -c 'import mdtraj' 2>/dev/null").first) {
@@ -71,7 +91,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   // Mid-run: whole rows and whole frames, in order.
   cluster.WaitForJob(
       id,
-      [&](const v1::Job &) {
+      [&](const v1::Job&) {
         return Rows(dir / results::kExchangeFile).size() >= 12;
       },
       "12 rounds into its results", absl::Seconds(60));
@@ -89,19 +109,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   const auto [watch_code, watch] = cluster.Ctl("watch " + id);
   ASSERT_EQ(watch_code, 0) << watch << cluster.Logs();
   // At the end: every round exactly once, every frame of every rung.
-  for (const char *file : {results::kEnergiesFile, results::kExchangeFile}) {
-    const std::vector<std::string> rows = Rows(dir / file);
-    ASSERT_EQ(rows.size(), static_cast<size_t>(kRounds)) << file;
-    for (int r = 0; r < kRounds; ++r) {
-      EXPECT_TRUE(absl::StartsWith(rows[r], absl::StrCat(r, "\t"))) << file;
-    }
-  }
-  EXPECT_EQ(Rows(dir / results::kUklnFile).size(),
-            static_cast<size_t>(kRounds * kRungs));
-  for (int k = 0; k < kRungs; ++k) {
-    EXPECT_EQ(Frames(dir / results::TrajectoryPath(k)),
-              kRounds / kFrameInterval);
-  }
+  ExpectComplete(dir, kRounds, kFrameInterval);
   EXPECT_TRUE(absl::StrContains(ReadFile(dir / results::kManifestFile),
                                 "\"state\": \"SUCCEEDED\""));
 
@@ -110,7 +118,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   const auto [fetch_code, fetch] =
       cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
   ASSERT_EQ(fetch_code, 0) << fetch;
-  for (const char *file : {results::kAnalysisFile, results::kExchangeFile,
+  for (const char* file : {results::kAnalysisFile, results::kExchangeFile,
                            results::kManifestFile, results::kReportFile}) {
     EXPECT_EQ(ReadFile(fetched / file), ReadFile(dir / file)) << file;
   }
@@ -132,7 +140,7 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
 
   // Paths outside the results directory are refused.
   auto stub = cluster.GatewayStub();
-  for (const char *path : {"../journal.sqlite", "/etc/passwd"}) {
+  for (const char* path : {"../journal.sqlite", "/etc/passwd"}) {
     grpc::ClientContext context;
     v1::DownloadResultsRequest request;
     request.set_job_id(id);
@@ -143,6 +151,42 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << path;
   }
+}
+
+// A coordinator killed mid-job resumes from its last checkpoint with the
+// results directory partly written past it: the rows and frames of the
+// rounds run again are superseded, not duplicated.
+TEST(ResultsClusterTest, ACoordinatorRestartLeavesNoDuplicateRowsOrFrames) {
+  if (RunCommand("/usr/bin/python3 -c 'import mdtraj' 2>/dev/null").first) {
+    GTEST_SKIP() << "python3-mdtraj is not installed";
+  }
+  LocalCluster cluster("results-restart");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
+  const std::string yaml =
+      WriteHarmonicJob(cluster.dir(), "restart", kRungs, 10000, kRounds);
+  std::ofstream(yaml, std::ios::app)
+      << "checkpoint_interval: 20\noutput: {frame_interval: 3}\n";
+  const std::string id = cluster.SubmitJob(yaml);
+  const fs::path dir = fs::path(cluster.results_root()) / id;
+  // Past the checkpoint at round 20, before the next one.
+  cluster.WaitForJob(
+      id,
+      [&](const v1::Job&) {
+        return Rows(dir / results::kExchangeFile).size() >= 27;
+      },
+      "27 rounds into its results", absl::Seconds(60));
+  cluster.StopCoordinator(SIGKILL);
+  ASSERT_GT(Rows(dir / results::kExchangeFile).size(), 20u);
+  ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
+  const v1::Job job = cluster.WaitForJob(
+      id, [](const v1::Job& j) { return j.state() == v1::SUCCEEDED; },
+      "SUCCEEDED", absl::Seconds(120));
+  ASSERT_EQ(job.state(), v1::SUCCEEDED);
+  ExpectComplete(dir, kRounds, 3);
+  EXPECT_TRUE(absl::StrContains(cluster.coordinator_process().Log(),
+                                "continue from round 20"))
+      << cluster.Logs();
 }
 
 TEST(ResultsClusterTest, ASubmissionIntoAnExistingDirectoryIsRefused) {

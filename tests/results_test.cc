@@ -33,18 +33,18 @@ namespace fs = std::filesystem;
 using testing::RunCommand;
 using testing::SourcePath;
 
-std::string ReadFile(const fs::path &path) {
+std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-void WriteFile(const fs::path &path, const std::string &text) {
+void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-fs::path TempDir(const std::string &name) {
+fs::path TempDir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() /
                  absl::StrCat("replex-results-", name, "-", getpid());
   fs::remove_all(dir);
@@ -52,16 +52,16 @@ fs::path TempDir(const std::string &name) {
   return dir;
 }
 
-bool PythonHas(const std::string &module) {
+bool PythonHas(const std::string& module) {
   return RunCommand(absl::StrCat("/usr/bin/python3 -c 'import ", module,
                                  "' 2>/dev/null"))
              .first == 0;
 }
 
 // Runs a Python script (written to `dir`) and returns its exit code and output.
-std::pair<int, std::string> RunPython(const fs::path &dir,
-                                      const std::string &script,
-                                      const std::string &args) {
+std::pair<int, std::string> RunPython(const fs::path& dir,
+                                      const std::string& script,
+                                      const std::string& args) {
   const fs::path file = dir / "check.py";
   WriteFile(file, script);
   return RunCommand(
@@ -85,14 +85,14 @@ class HarmonicResultsTest : public ::testing::Test {
     delete root_;
   }
   static fs::path dir() { return *root_ / "out"; }
-  static fs::path *root_;
+  static fs::path* root_;
 };
-fs::path *HarmonicResultsTest::root_ = nullptr;
+fs::path* HarmonicResultsTest::root_ = nullptr;
 
 constexpr int kRungs = 4, kRounds = 2000, kFrameInterval = 10;
 
 TEST_F(HarmonicResultsTest, LogsHaveOneRowPerRoundInOrder) {
-  for (const char *file : {results::kEnergiesFile, results::kExchangeFile}) {
+  for (const char* file : {results::kEnergiesFile, results::kExchangeFile}) {
     std::vector<std::string> lines =
         absl::StrSplit(ReadFile(dir() / file), '\n', absl::SkipEmpty());
     ASSERT_EQ(lines.size(), kRounds + 1u) << file;  // + header
@@ -105,7 +105,7 @@ TEST_F(HarmonicResultsTest, LogsHaveOneRowPerRoundInOrder) {
       ReadFile(dir() / results::kUklnFile), '\n', absl::SkipEmpty());
   EXPECT_EQ(u_kln.size(), kRounds * kRungs + 1u);
   const std::string manifest = ReadFile(dir() / results::kManifestFile);
-  for (const char *key : {"\"sha256\"", "\"openmm\"", "\"hosts\"",
+  for (const char* key : {"\"sha256\"", "\"openmm\"", "\"hosts\"",
                           "\"finished_at\": \"20", "\"SUCCEEDED\""}) {
     EXPECT_NE(manifest.find(key), std::string::npos) << key << manifest;
   }
@@ -124,7 +124,7 @@ for nc in sys.argv[2:]:
     print(t.n_frames, t.n_atoms, float(abs(t.xyz).max()))
 )";
 
-std::vector<std::vector<double>> NumberRows(const std::string &output) {
+std::vector<std::vector<double>> NumberRows(const std::string& output) {
   std::vector<std::vector<double>> rows;
   for (absl::string_view line : absl::StrSplit(output, '\n')) {
     std::vector<double> row;
@@ -157,7 +157,7 @@ TEST_F(HarmonicResultsTest, MdtrajLoadsEveryRung) {
   ASSERT_EQ(code, 0) << output;
   const auto rows = NumberRows(output);
   ASSERT_EQ(rows.size(), static_cast<size_t>(kRungs)) << output;
-  for (const auto &row : rows) {
+  for (const auto& row : rows) {
     EXPECT_EQ(row[0], kRounds / kFrameInterval) << output;
     EXPECT_EQ(row[1], 4) << output;
     // k_B T / K at 600 K is (0.035 nm)^2: oscillators stay well within 1 nm.
@@ -191,7 +191,7 @@ TEST(ResultsTest, MdtrajLoadsAlanineDipeptideWithItsPdb) {
   }
   const auto [code, output] = RunPython(root, kMdtrajScript, args);
   ASSERT_EQ(code, 0) << output;
-  for (const auto &row : NumberRows(output)) {
+  for (const auto& row : NumberRows(output)) {
     EXPECT_EQ(row[0], 3) << output;  // rounds 0, 2, 4
     EXPECT_EQ(row[1], 22) << output;
   }
@@ -233,7 +233,7 @@ TEST_F(HarmonicResultsTest, PymbarFreeEnergiesMatchTheAnalyticValues) {
   ASSERT_EQ(code, 0) << output;
   const auto rows = NumberRows(output);
   ASSERT_EQ(rows.size(), kRungs - 1u) << output;
-  for (const auto &row : rows) {
+  for (const auto& row : rows) {
     const double estimate = row[1], error = row[2], exact = row[3];
     // Z_k ~ T_k^(3N/2) for N 3-D oscillators: f_l - f_0 = -(3N/2) ln(T_l/T_0).
     // 6 standard errors: a false alarm has probability ~2e-9 per pair.
@@ -278,7 +278,7 @@ TEST(ResultsTest, ReopeningAtARoundDropsLaterRowsAndRewritesFrames) {
     ASSERT_TRUE(writer.ok()) << writer.status();
     runner::RunOptions options;
     options.positions_every = 5;
-    options.on_round = [&](const runner::RoundReport &report) {
+    options.on_round = [&](const runner::RoundReport& report) {
       if (report.outcome.round < from) return absl::OkStatus();
       if (report.outcome.round >= to) return absl::CancelledError("stop");
       return (*writer)->WriteRound(report);

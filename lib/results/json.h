@@ -16,7 +16,7 @@ inline std::string Number(double x) {
   return std::isfinite(x) ? absl::StrFormat("%.17g", x) : "null";
 }
 
-inline std::string String(const std::string &s) {
+inline std::string String(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') {
@@ -32,9 +32,9 @@ inline std::string String(const std::string &s) {
 }
 
 template <typename T>
-std::string Array(const std::vector<T> &values) {
+std::string Array(const std::vector<T>& values) {
   std::vector<std::string> parts;
-  for (const T &v : values) {
+  for (const T& v : values) {
     if constexpr (std::is_floating_point_v<T>) {
       parts.push_back(Number(v));
     } else if constexpr (std::is_same_v<T, std::string>) {

@@ -10,13 +10,13 @@
 namespace replex::results {
 namespace {
 
-absl::Status NcError(int code, const std::filesystem::path &path,
-                     const char *what) {
+absl::Status NcError(int code, const std::filesystem::path& path,
+                     const char* what) {
   return absl::InternalError(absl::StrCat("trajectory ", path.string(), ": ",
                                           what, ": ", nc_strerror(code)));
 }
 
-absl::Status PutText(int ncid, int var, const char *name, const char *text) {
+absl::Status PutText(int ncid, int var, const char* name, const char* text) {
   const int code = nc_put_att_text(ncid, var, name, std::strlen(text), text);
   return code == NC_NOERR ? absl::OkStatus()
                           : absl::InternalError(nc_strerror(code));
@@ -24,8 +24,8 @@ absl::Status PutText(int ncid, int var, const char *name, const char *text) {
 
 // Defines the dimensions, variables and attributes the AMBER convention
 // requires for a non-periodic trajectory.
-absl::Status Define(int ncid, int n_atoms, const std::string &title,
-                    int &coordinates, int &time) {
+absl::Status Define(int ncid, int n_atoms, const std::string& title,
+                    int& coordinates, int& time) {
   int frame, spatial, atom, spatial_var;
   int code = NC_NOERR;
   auto check = [&](int c) {
@@ -40,8 +40,8 @@ absl::Status Define(int ncid, int n_atoms, const std::string &title,
   check(nc_def_var(ncid, "coordinates", NC_FLOAT, 3, coordinate_dims,
                    &coordinates));
   if (code != NC_NOERR) return absl::InternalError(nc_strerror(code));
-  for (const auto &[var, name, text] :
-       std::initializer_list<std::tuple<int, const char *, const char *>>{
+  for (const auto& [var, name, text] :
+       std::initializer_list<std::tuple<int, const char*, const char*>>{
            {NC_GLOBAL, "Conventions", "AMBER"},
            {NC_GLOBAL, "ConventionVersion", "1.0"},
            {NC_GLOBAL, "program", "replex"},
@@ -60,12 +60,12 @@ absl::Status Define(int ncid, int n_atoms, const std::string &title,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> NetcdfTrajectory::Open(
-    const std::filesystem::path &path, int n_atoms, const std::string &title) {
+    const std::filesystem::path& path, int n_atoms, const std::string& title) {
   auto trajectory = std::unique_ptr<NetcdfTrajectory>(new NetcdfTrajectory);
   trajectory->path_ = path;
   trajectory->n_atoms_ = n_atoms;
   trajectory->buffer_.resize(static_cast<size_t>(n_atoms) * 3);
-  int &ncid = trajectory->ncid_;
+  int& ncid = trajectory->ncid_;
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
     if (int code = nc_open(path.c_str(), NC_WRITE, &ncid); code != NC_NOERR) {
@@ -107,7 +107,7 @@ NetcdfTrajectory::~NetcdfTrajectory() {
 
 absl::Status NetcdfTrajectory::WriteFrame(
     int64_t index, double time_ps,
-    const std::vector<engine::Vec3> &positions_nm) {
+    const std::vector<engine::Vec3>& positions_nm) {
   if (static_cast<int>(positions_nm.size()) != n_atoms_) {
     return absl::InternalError(absl::StrCat("trajectory ", path_.string(),
                                             ": frame has ", positions_nm.size(),

@@ -22,13 +22,13 @@ class NetcdfTrajectory {
   // Opens `path` for writing frames: creates it, or (when it exists, e.g. a
   // job resumed after a restart) reopens it, checking its atom count.
   static absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> Open(
-      const std::filesystem::path &path, int n_atoms, const std::string &title);
+      const std::filesystem::path& path, int n_atoms, const std::string& title);
   ~NetcdfTrajectory();
 
   // Writes frame `index` (replacing it when it exists, so a rolled-back job
   // rewrites its frames instead of appending duplicates). Positions in nm.
   absl::Status WriteFrame(int64_t index, double time_ps,
-                          const std::vector<engine::Vec3> &positions_nm);
+                          const std::vector<engine::Vec3>& positions_nm);
 
  private:
   NetcdfTrajectory() = default;

@@ -25,7 +25,7 @@ struct Series {
   bool bars = false;
 };
 
-std::string Escape(const std::string &text) {
+std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
@@ -54,16 +54,16 @@ std::string Color(size_t i, size_t n) {
 }
 
 // A line (or bar) chart as an inline SVG, with axes, ticks and a legend.
-std::string SvgPlot(const std::string &title, const std::string &x_label,
-                    const std::string &y_label,
-                    const std::vector<Series> &series, double y_min = NAN,
+std::string SvgPlot(const std::string& title, const std::string& x_label,
+                    const std::string& y_label,
+                    const std::vector<Series>& series, double y_min = NAN,
                     double y_max = NAN) {
   constexpr double kW = 1000, kH = 360, kLeft = 70, kRight = 160, kTop = 30,
                    kBottom = 50;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0,
          y1 = -x0;
-  for (const Series &s : series) {
-    for (const auto &[x, y] : s.points) {
+  for (const Series& s : series) {
+    for (const auto& [x, y] : s.points) {
       x0 = std::min(x0, x), x1 = std::max(x1, x);
       y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
@@ -104,11 +104,11 @@ std::string SvgPlot(const std::string &title, const std::string &x_label,
       "text-anchor=\"middle\">%s</text>\n",
       kLeft + pw / 2, kH - 12, Escape(x_label), kTop + ph / 2, Escape(y_label));
   for (size_t i = 0; i < series.size(); ++i) {
-    const Series &s = series[i];
+    const Series& s = series[i];
     const std::string color = Color(i, series.size());
     if (s.bars) {
       const double width = pw / (x1 - x0) * 0.6;
-      for (const auto &[x, y] : s.points) {
+      for (const auto& [x, y] : s.points) {
         absl::StrAppendFormat(
             &svg,
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
@@ -118,7 +118,7 @@ std::string SvgPlot(const std::string &title, const std::string &x_label,
       }
     } else {
       std::string path;
-      for (const auto &[x, y] : s.points) {
+      for (const auto& [x, y] : s.points) {
         absl::StrAppendFormat(&path, "%s%.1f,%.1f ", path.empty() ? "M" : "L",
                               X(x), Y(y));
       }
@@ -140,7 +140,7 @@ std::string SvgPlot(const std::string &title, const std::string &x_label,
 }
 
 // The rows of a TSV file after its header, split into fields.
-std::vector<std::vector<std::string>> Rows(const std::string &text) {
+std::vector<std::vector<std::string>> Rows(const std::string& text) {
   std::vector<std::vector<std::string>> rows;
   bool header = true;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -154,13 +154,13 @@ std::vector<std::vector<std::string>> Rows(const std::string &text) {
   return rows;
 }
 
-absl::Status Malformed(const char *file, size_t row) {
+absl::Status Malformed(const char* file, size_t row) {
   return absl::InvalidArgumentError(
       absl::StrCat(file, ": row ", row + 1, " is malformed"));
 }
 
 template <typename T>
-bool ParseList(const std::string &text, std::vector<T> &out) {
+bool ParseList(const std::string& text, std::vector<T>& out) {
   out.clear();
   if (text.empty()) return true;
   for (absl::string_view part : absl::StrSplit(text, ',')) {
@@ -173,13 +173,13 @@ bool ParseList(const std::string &text, std::vector<T> &out) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ReportHtml(const ReportInputs &inputs) {
+absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
   const std::vector<std::vector<std::string>> exchange_rows =
       Rows(inputs.exchange);
   // Replays the exchange log through the same statistics the job keeps.
   std::vector<exchange::RoundOutcome> outcomes;
   for (size_t r = 0; r < exchange_rows.size(); ++r) {
-    const std::vector<std::string> &row = exchange_rows[r];
+    const std::vector<std::string>& row = exchange_rows[r];
     exchange::RoundOutcome outcome;
     std::vector<int> before, after;
     if (row.size() < 5 || !absl::SimpleAtoi(row[0], &outcome.round) ||
@@ -204,7 +204,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs &inputs) {
   }
   const int n = outcomes.empty() ? 0 : outcomes[0].after.size();
   exchange::Statistics statistics(std::max(1, n));
-  for (const exchange::RoundOutcome &outcome : outcomes) {
+  for (const exchange::RoundOutcome& outcome : outcomes) {
     statistics.Record(outcome);
   }
 
@@ -249,7 +249,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs &inputs) {
   std::vector<std::vector<double>> by_rung(n);
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (size_t r = 0; r < energy_rows.size() && r < outcomes.size(); ++r) {
-    const std::vector<std::string> &row = energy_rows[r];
+    const std::vector<std::string>& row = energy_rows[r];
     int64_t round = 0;
     if (row.size() != static_cast<size_t>(n) + 2 ||
         !absl::SimpleAtoi(row[0], &round) || round != outcomes[r].round) {
@@ -296,8 +296,8 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs &inputs) {
 }
 
 absl::StatusOr<std::string> ReportHtmlFromDirectory(
-    const std::filesystem::path &dir) {
-  auto read = [&](const char *name) {
+    const std::filesystem::path& dir) {
+  auto read = [&](const char* name) {
     std::ifstream in(dir / name, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();

@@ -20,10 +20,10 @@ struct ReportInputs {
 };
 
 // INVALID_ARGUMENT naming the file and line when a TSV is malformed.
-absl::StatusOr<std::string> ReportHtml(const ReportInputs &inputs);
+absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs);
 
 // Reads the inputs from a results directory.
 absl::StatusOr<std::string> ReportHtmlFromDirectory(
-    const std::filesystem::path &dir);
+    const std::filesystem::path& dir);
 
 }  // namespace replex::results

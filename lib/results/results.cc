@@ -30,7 +30,7 @@ std::string Now() {
                           absl::UTCTimeZone());
 }
 
-std::string Sha256(const std::string &data) {
+std::string Sha256(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
@@ -41,7 +41,7 @@ std::string Sha256(const std::string &data) {
   return hex;
 }
 
-absl::Status IoError(const fs::path &path, const char *what) {
+absl::Status IoError(const fs::path& path, const char* what) {
   return absl::InternalError(absl::StrCat("results: cannot ", what, " ",
                                           path.string(), ": ",
                                           std::strerror(errno)));
@@ -49,8 +49,8 @@ absl::Status IoError(const fs::path &path, const char *what) {
 
 // Writes `text` to `path` through a temporary file and a rename, so a reader
 // sees the old or the new file, never half of one.
-absl::Status WriteFileAtomically(const fs::path &path,
-                                 const std::string &text) {
+absl::Status WriteFileAtomically(const fs::path& path,
+                                 const std::string& text) {
   const fs::path tmp = fs::path(path).concat(".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -70,8 +70,8 @@ absl::Status WriteFileAtomically(const fs::path &path,
 // Opens a TSV log for appending rows of rounds >= next_round: keeps its header
 // and the complete rows of earlier rounds (the first column is the round),
 // drops the rest, or starts it with `header`.
-absl::StatusOr<std::ofstream> OpenLog(const fs::path &path,
-                                      const std::string &header,
+absl::StatusOr<std::ofstream> OpenLog(const fs::path& path,
+                                      const std::string& header,
                                       int64_t next_round) {
   std::string kept = header + "\n";
   std::ifstream in(path, std::ios::binary);
@@ -102,8 +102,8 @@ absl::StatusOr<std::ofstream> OpenLog(const fs::path &path,
   return out;
 }
 
-std::string Header(const std::vector<std::string> &fixed,
-                   const std::string &prefix, int n) {
+std::string Header(const std::vector<std::string>& fixed,
+                   const std::string& prefix, int n) {
   std::vector<std::string> columns = fixed;
   for (int i = 0; i < n; ++i) columns.push_back(absl::StrCat(prefix, i));
   return absl::StrJoin(columns, "\t");
@@ -112,7 +112,7 @@ std::string Header(const std::vector<std::string> &fixed,
 std::string Tsv(double x) { return absl::StrFormat("%.10g", x); }
 
 // The started_at of an existing manifest, so a resumed job keeps it.
-std::string StartedAt(const fs::path &manifest) {
+std::string StartedAt(const fs::path& manifest) {
   std::ifstream in(manifest);
   std::string line;
   const std::string key = "\"started_at\": \"";
@@ -131,12 +131,12 @@ std::string TrajectoryPath(int rung) {
   return absl::StrFormat("%s/rung_%03d.nc", kTrajectoryDir, rung);
 }
 
-absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path &dir,
-                                                      const std::string &path) {
+absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path& dir,
+                                                      const std::string& path) {
   if (!path.empty()) {
     const fs::path relative(path);
     bool escapes = relative.is_absolute();
-    for (const fs::path &part : relative) escapes |= part == "..";
+    for (const fs::path& part : relative) escapes |= part == "..";
     if (escapes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "path: \"", path,
@@ -165,7 +165,7 @@ absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path &dir,
   return files;
 }
 
-absl::Status CreateResultsDirectory(const fs::path &dir) {
+absl::Status CreateResultsDirectory(const fs::path& dir) {
   std::error_code error;
   if (fs::exists(dir, error)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -184,7 +184,7 @@ absl::Status CreateResultsDirectory(const fs::path &dir) {
 }
 
 absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
-    const fs::path &dir, const v1::JobSpec &spec, Provenance provenance,
+    const fs::path& dir, const v1::JobSpec& spec, Provenance provenance,
     int64_t next_round) {
   absl::StatusOr<exchange::Ladder> ladder = spec::BuildLadder(spec.ladder());
   if (!ladder.ok()) return ladder.status();
@@ -235,8 +235,8 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
   return writer;
 }
 
-absl::Status ResultsWriter::WriteRound(const runner::RoundReport &report) {
-  const exchange::RoundOutcome &outcome = report.outcome;
+absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
+  const exchange::RoundOutcome& outcome = report.outcome;
   const int n = ladder_->size();
   const int64_t round = outcome.round;
   const double time_ps = static_cast<double>(round + 1) *
@@ -273,7 +273,7 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport &report) {
   const int interval = spec_.output().frame_interval();
   if (interval > 0 && round % interval == 0 && report.positions_nm != nullptr) {
     for (int k = 0; k < n; ++k) {
-      const auto &positions =
+      const auto& positions =
           (*report.positions_nm)[outcome.before.replica_at_rung(k)];
       if (trajectories_[k] == nullptr) {
         absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> trajectory =
@@ -303,7 +303,7 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport &report) {
 }
 
 absl::Status ResultsWriter::WriteAnalysis(
-    const runner::RunResult &result, const exchange::Statistics &statistics) {
+    const runner::RunResult& result, const exchange::Statistics& statistics) {
   const int n = ladder_->size();
   std::vector<std::string> pairs;
   for (int k = 0; k + 1 < n; ++k) {
@@ -314,13 +314,13 @@ absl::Status ResultsWriter::WriteAnalysis(
         json::Number(result.pair_acceptance[k])));
   }
   std::vector<double> temperatures;
-  for (const exchange::Rung &rung : ladder_->rungs()) {
+  for (const exchange::Rung& rung : ladder_->rungs()) {
     temperatures.push_back(rung.temperature_k);
   }
   std::vector<std::string> parameters;
   for (size_t p = 0; p < ladder_->parameter_names().size(); ++p) {
     std::vector<double> values;
-    for (const exchange::Rung &rung : ladder_->rungs()) {
+    for (const exchange::Rung& rung : ladder_->rungs()) {
       values.push_back(rung.parameters[p]);
     }
     parameters.push_back(
@@ -330,7 +330,7 @@ absl::Status ResultsWriter::WriteAnalysis(
   std::string transitions = "null";
   if (n <= kMaxMatrixRungs) {
     std::vector<std::string> rows;
-    for (const std::vector<double> &row : statistics.TransitionMatrix()) {
+    for (const std::vector<double>& row : statistics.TransitionMatrix()) {
       rows.push_back(json::Array(row));
     }
     transitions = absl::StrCat("[", absl::StrJoin(rows, ",\n    "), "]");
@@ -366,17 +366,17 @@ absl::Status ResultsWriter::SaveAnalysis() {
                    "}\n"));
 }
 
-absl::Status ResultsWriter::WriteManifest(const std::string &state,
-                                          const std::string &finished_at) {
+absl::Status ResultsWriter::WriteManifest(const std::string& state,
+                                          const std::string& finished_at) {
   // The spec without its (large) inputs, which the hashes identify.
   v1::JobSpec spec = spec_;
-  const std::string &coordinates = spec.coordinates_case() == v1::JobSpec::kPdb
+  const std::string& coordinates = spec.coordinates_case() == v1::JobSpec::kPdb
                                        ? spec.pdb()
                                        : spec.state_xml();
   const std::string coordinates_hash = Sha256(coordinates);
   const size_t coordinates_bytes = coordinates.size();
   const std::string system_hash = Sha256(spec.system_xml());
-  const char *coordinates_kind =
+  const char* coordinates_kind =
       spec.coordinates_case() == v1::JobSpec::kPdb ? "pdb" : "state_xml";
   spec.clear_system_xml();
   spec.clear_coordinates();
@@ -405,7 +405,7 @@ absl::Status ResultsWriter::WriteManifest(const std::string &state,
   return WriteFileAtomically(dir_ / kManifestFile, text);
 }
 
-absl::Status ResultsWriter::Finish(const std::string &state) {
+absl::Status ResultsWriter::Finish(const std::string& state) {
   state_ = state;
   if (!analysis_.empty()) {
     if (absl::Status s = SaveAnalysis(); !s.ok()) return s;

@@ -42,14 +42,14 @@ std::string TrajectoryPath(int rung);
 
 // Creates `dir` (and its parents) for a new job. ALREADY_EXISTS naming the
 // directory and the fix when it exists: results are never overwritten.
-absl::Status CreateResultsDirectory(const std::filesystem::path &dir);
+absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
 
 // The files of a results directory, relative to it, sorted (temporary
 // files being replaced are left out); or just `path` when it is non-empty.
 // INVALID_ARGUMENT for an absolute path or one with "..", NOT_FOUND for a
 // file that does not exist.
 absl::StatusOr<std::vector<std::string>> ResultsFiles(
-    const std::filesystem::path &dir, const std::string &path);
+    const std::filesystem::path& dir, const std::string& path);
 
 // Where the job ran, for the manifest.
 struct Provenance {
@@ -67,28 +67,28 @@ class ResultsWriter {
   // dropped or will be overwritten, so the finished files hold every round
   // exactly once. Writes the manifest (end time empty).
   static absl::StatusOr<std::unique_ptr<ResultsWriter>> Open(
-      const std::filesystem::path &dir, const v1::JobSpec &spec,
+      const std::filesystem::path& dir, const v1::JobSpec& spec,
       Provenance provenance, int64_t next_round);
 
   // Appends a round's energies, exchange, u_kln rows and (every
   // output.frame_interval rounds, when the report has positions) a frame per
   // rung; refreshes analysis.json about 20 times per job and at the last
   // round.
-  absl::Status WriteRound(const runner::RoundReport &report);
+  absl::Status WriteRound(const runner::RoundReport& report);
 
   // Records the end: `state` ("SUCCEEDED", ...) and the end time in the
   // manifest and analysis.json; writes report.html.
-  absl::Status Finish(const std::string &state);
+  absl::Status Finish(const std::string& state);
 
-  const std::filesystem::path &dir() const { return dir_; }
+  const std::filesystem::path& dir() const { return dir_; }
 
  private:
   ResultsWriter() = default;
-  absl::Status WriteAnalysis(const runner::RunResult &result,
-                             const exchange::Statistics &statistics);
+  absl::Status WriteAnalysis(const runner::RunResult& result,
+                             const exchange::Statistics& statistics);
   absl::Status SaveAnalysis();  // analysis_ with the current state
-  absl::Status WriteManifest(const std::string &state,
-                             const std::string &finished_at);
+  absl::Status WriteManifest(const std::string& state,
+                             const std::string& finished_at);
 
   std::filesystem::path dir_;
   v1::JobSpec spec_;
