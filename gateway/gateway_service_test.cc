@@ -229,6 +229,16 @@ TEST_F(GatewayServiceTest, MalformedJobIdsAreInvalidArgumentOnEveryMethod) {
     EXPECT_EQ(Watch(id, events).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(events, SizeIs(0));
+    {
+      grpc::ClientContext context;
+      v1::DownloadResultsRequest request;
+      request.set_job_id(id);
+      auto reader = stub_->DownloadResults(&context, request);
+      v1::ResultsChunk chunk;
+      EXPECT_FALSE(reader->Read(&chunk));
+      EXPECT_EQ(reader->Finish().error_code(),
+                grpc::StatusCode::INVALID_ARGUMENT);
+    }
   }
 }
 
