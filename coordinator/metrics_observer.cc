@@ -9,27 +9,28 @@
 
 namespace replex::coordinator {
 
-absl::Status MetricsObserver::OnRunning(const v1::Job& job,
-                                        const v1::JobSpec& /*spec*/,
+absl::Status MetricsObserver::OnRunning(const v1::Job &job,
+                                        const v1::JobSpec & /*spec*/,
                                         int64_t next_round) {
   metrics_->JobStarted(job.job_id(), job.n_replicas());
-  if (next_round > 0) metrics_->JobResumed(job.job_id());
+  if (next_round > 0)
+    metrics_->JobResumed(job.job_id());
   return absl::OkStatus();
 }
 
-absl::Status MetricsObserver::OnRound(const v1::Job& job,
-                                      const runner::RoundReport& report) {
+absl::Status MetricsObserver::OnRound(const v1::Job &job,
+                                      const runner::RoundReport &report) {
   metrics_->Round(job.job_id(), report.outcome, job.rounds_completed(),
                   job.round_trips(), job.ns_per_day());
   return absl::OkStatus();
 }
 
-void MetricsObserver::OnFinished(const v1::Job& job) {
+void MetricsObserver::OnFinished(const v1::Job &job) {
   metrics_->JobFinished(job.job_id());
 }
 
-std::shared_ptr<prometheus::Collectable> ClusterGauges(
-    const WorkerRegistry* registry, const JobManager* jobs) {
+std::shared_ptr<prometheus::Collectable>
+ClusterGauges(const WorkerRegistry *registry, const JobManager *jobs) {
   return std::make_shared<metrics::CallbackCollectable>([registry, jobs] {
     using metrics::AddGauge;
     prometheus::MetricFamily connected = metrics::GaugeFamily(
@@ -37,15 +38,18 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
         "Workers with a session (draining ones included).");
     prometheus::MetricFamily slots = metrics::GaugeFamily(
         "replex_coordinator_worker_slots", "Segments a worker runs at once.");
-    prometheus::MetricFamily max_replicas = metrics::GaugeFamily(
-        "replex_coordinator_worker_max_replicas", "Replicas a worker may host.");
-    prometheus::MetricFamily hosted = metrics::GaugeFamily(
-        "replex_coordinator_worker_hosted_replicas", "Replicas placed on a worker.");
-    prometheus::MetricFamily draining = metrics::GaugeFamily(
-        "replex_coordinator_worker_draining", "1 while a worker drains (said Goodbye).");
+    prometheus::MetricFamily max_replicas =
+        metrics::GaugeFamily("replex_coordinator_worker_max_replicas",
+                             "Replicas a worker may host.");
+    prometheus::MetricFamily hosted =
+        metrics::GaugeFamily("replex_coordinator_worker_hosted_replicas",
+                             "Replicas placed on a worker.");
+    prometheus::MetricFamily draining =
+        metrics::GaugeFamily("replex_coordinator_worker_draining",
+                             "1 while a worker drains (said Goodbye).");
     const std::vector<WorkerInfo> workers = registry->Workers();
     AddGauge(connected, {}, static_cast<double>(workers.size()));
-    for (const WorkerInfo& worker : workers) {
+    for (const WorkerInfo &worker : workers) {
       const std::vector<prometheus::ClientMetric::Label> labels{
           {"worker", worker.name}};
       AddGauge(slots, labels, worker.slots);
@@ -58,10 +62,11 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
     for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
       by_state[static_cast<v1::JobState>(state)] = 0;
     }
-    for (const v1::Job& job : jobs->List({})) ++by_state[job.state()];
+    for (const v1::Job &job : jobs->List({}))
+      ++by_state[job.state()];
     prometheus::MetricFamily states = metrics::GaugeFamily(
         "replex_jobs", "Jobs the coordinator knows, by state.");
-    for (const auto& [state, count] : by_state) {
+    for (const auto &[state, count] : by_state) {
       AddGauge(states,
                {{"state", absl::AsciiStrToLower(v1::JobState_Name(state))}},
                count);
@@ -71,4 +76,4 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
   });
 }
 
-}  // namespace replex::coordinator
+} // namespace replex::coordinator

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -45,6 +48,8 @@ absl::StatusOr<std::string> LocalCluster::StartServer(
     const std::string& name, std::vector<std::string> argv,
     std::unique_ptr<Process>& process) {
   const std::string port_file = dir_ + "/" + name + ".port";
+  AddMetricsFlags(absl::StartsWith(name, "coordinator") ? "coordinator" : name,
+                  name, argv);
   // The last --listen wins: a restart passes the port it had.
   argv.insert(argv.begin() + 1, "--listen=127.0.0.1:0");
   argv.push_back("--port_file=" + port_file);
@@ -113,12 +118,38 @@ absl::Status LocalCluster::AddWorker(const WorkerOptions& options) {
         std::string("--drain_grace_seconds=5")}) {
     argv.push_back(arg);
   }
+  AddMetricsFlags(name, name, argv);
   argv.insert(argv.end(), options.flags.begin(), options.flags.end());
   absl::StatusOr<std::unique_ptr<Process>> worker =
       Process::Start(argv, dir_ + "/" + name + ".log");
   if (!worker.ok()) return worker.status();
   workers_.push_back(*std::move(worker));
   return absl::OkStatus();
+}
+
+void LocalCluster::AddMetricsFlags(const std::string& process,
+                                   const std::string& file,
+                                   std::vector<std::string>& argv) {
+  const std::string path = dir_ + "/" + file + ".metrics.port";
+  std::filesystem::remove(path);
+  metrics_port_files_[process] = path;
+  argv.push_back("--metrics_listen=127.0.0.1:0");
+  argv.push_back("--metrics_port_file=" + path);
+}
+
+absl::StatusOr<int> LocalCluster::MetricsPort(const std::string& process) const {
+  auto it = metrics_port_files_.find(process);
+  if (it == metrics_port_files_.end()) {
+    return absl::NotFoundError(absl::StrCat("no process named ", process));
+  }
+  absl::StatusOr<std::string> port = WaitForFile(it->second, absl::Seconds(30));
+  if (!port.ok()) return port.status();
+  int value = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*port), &value)) {
+    return absl::InternalError(
+        absl::StrCat(it->second, " holds no port: ", *port));
+  }
+  return value;
 }
 
 std::unique_ptr<v1::JobService::Stub> LocalCluster::GatewayStub() const {

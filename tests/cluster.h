@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -70,6 +71,10 @@ class LocalCluster {
   v1::Job WaitForJob(const std::string& id,
                      const std::function<bool(const v1::Job&)>& done,
                      const std::string& what, absl::Duration timeout) const;
+  // The Prometheus /metrics port of "coordinator" (its latest start),
+  // "gateway" or "worker-I": every process serves metrics on a port of its
+  // own chosen by the OS. Waits up to 30 s for the process to bind it.
+  absl::StatusOr<int> MetricsPort(const std::string& process) const;
   // Every process's log, for failure messages.
   std::string Logs() const;
   const std::string& dir() const { return dir_; }
@@ -85,6 +90,11 @@ class LocalCluster {
   std::vector<std::string> coordinator_flags_;
   int coordinator_starts_ = 0;
   std::string stopped_logs_;  // of coordinators stopped before
+  // --metrics_port_file of each process by the name MetricsPort takes.
+  std::map<std::string, std::string> metrics_port_files_;
+  // Adds --metrics_listen on port 0 and its port file for `process`.
+  void AddMetricsFlags(const std::string& process, const std::string& file,
+                       std::vector<std::string>& argv);
 };
 
 // Writes a job YAML into `dir` using the harmonic-oscillator example's

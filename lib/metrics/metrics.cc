@@ -8,17 +8,18 @@
 
 namespace replex::metrics {
 
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& listen, const std::string& port_file) {
+absl::StatusOr<std::unique_ptr<MetricsServer>>
+MetricsServer::Start(const std::string &listen, const std::string &port_file) {
   std::unique_ptr<MetricsServer> server(new MetricsServer);
-  if (listen.empty()) return server;
+  if (listen.empty())
+    return server;
   try {
     // civetweb takes "host:port"; it throws when it cannot bind.
     server->exposer_ = std::make_unique<prometheus::Exposer>(listen);
-  } catch (const std::exception& error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot serve metrics on --metrics_listen=", listen, " (",
-                     error.what(), "): is the address valid and the port free?"));
+  } catch (const std::exception &error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot serve metrics on --metrics_listen=", listen, " (", error.what(),
+        "): is the address valid and the port free?"));
   }
   const std::vector<int> ports = server->exposer_->GetListeningPorts();
   if (ports.empty() || ports[0] == 0) {
@@ -38,9 +39,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
 }
 
 void MetricsServer::Add(
-    const std::shared_ptr<prometheus::Collectable>& collectable) {
+    const std::shared_ptr<prometheus::Collectable> &collectable) {
   extra_.push_back(collectable);
-  if (exposer_ != nullptr) exposer_->RegisterCollectable(collectable);
+  if (exposer_ != nullptr)
+    exposer_->RegisterCollectable(collectable);
 }
 
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
@@ -51,7 +53,7 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   return family;
 }
 
-void AddGauge(prometheus::MetricFamily& family,
+void AddGauge(prometheus::MetricFamily &family,
               std::vector<prometheus::ClientMetric::Label> labels,
               double value) {
   prometheus::ClientMetric metric;
@@ -62,7 +64,7 @@ void AddGauge(prometheus::MetricFamily& family,
 
 prometheus::Histogram::BucketBoundaries DurationBuckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-          1,     2.5,    5,     10,   25,    60,   120, 300, 600};
+          1,     2.5,    5,     10,   25,    60,   120, 300,  600};
 }
 
-}  // namespace replex::metrics
+} // namespace replex::metrics
