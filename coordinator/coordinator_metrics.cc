@@ -8,27 +8,27 @@
 namespace replex::coordinator {
 namespace {
 
-prometheus::Family<prometheus::Counter> &
-CounterFamily(prometheus::Registry &registry, const std::string &name,
-              const std::string &help) {
+prometheus::Family<prometheus::Counter>& CounterFamily(
+    prometheus::Registry& registry, const std::string& name,
+    const std::string& help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
 }
 
-prometheus::Family<prometheus::Gauge> &
-GaugeFamily(prometheus::Registry &registry, const std::string &name,
-            const std::string &help) {
+prometheus::Family<prometheus::Gauge>& GaugeFamily(
+    prometheus::Registry& registry, const std::string& name,
+    const std::string& help) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
-prometheus::Family<prometheus::Histogram> &
-HistogramFamily(prometheus::Registry &registry, const std::string &name,
-                const std::string &help) {
+prometheus::Family<prometheus::Histogram>& HistogramFamily(
+    prometheus::Registry& registry, const std::string& name,
+    const std::string& help) {
   return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
 }
 
-} // namespace
+}  // namespace
 
-CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry &registry)
+CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
     : attempts_(CounterFamily(
           registry, "replex_exchange_attempts_total",
           "Exchange attempts between neighbour rungs pair=\"k-(k+1)\"; rounds "
@@ -88,12 +88,11 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry &registry)
                                           "Time to write one checkpoint.")
                               .Add({}, metrics::DurationBuckets())) {}
 
-CoordinatorMetrics::JobSeries &
-CoordinatorMetrics::Series(const std::string &job_id, int n_replicas) {
+CoordinatorMetrics::JobSeries& CoordinatorMetrics::Series(
+    const std::string& job_id, int n_replicas) {
   auto [it, inserted] = jobs_.try_emplace(job_id);
-  JobSeries &series = it->second;
-  if (!inserted)
-    return series;
+  JobSeries& series = it->second;
+  if (!inserted) return series;
   const prometheus::Labels job{{"job_id", job_id}};
   for (int k = 0; k + 1 < n_replicas; ++k) {
     prometheus::Labels pair = job;
@@ -117,17 +116,14 @@ CoordinatorMetrics::Series(const std::string &job_id, int n_replicas) {
   return series;
 }
 
-void CoordinatorMetrics::RemoveSeries(const std::string &job_id) {
+void CoordinatorMetrics::RemoveSeries(const std::string& job_id) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end())
-    return;
-  JobSeries &series = it->second;
-  for (prometheus::Counter *counter : series.attempts)
+  if (it == jobs_.end()) return;
+  JobSeries& series = it->second;
+  for (prometheus::Counter* counter : series.attempts)
     attempts_.Remove(counter);
-  for (prometheus::Counter *counter : series.accepts)
-    accepts_.Remove(counter);
-  for (prometheus::Gauge *gauge : series.rung)
-    rung_.Remove(gauge);
+  for (prometheus::Counter* counter : series.accepts) accepts_.Remove(counter);
+  for (prometheus::Gauge* gauge : series.rung) rung_.Remove(gauge);
   rounds_.Remove(series.rounds);
   resumes_.Remove(series.resumes);
   replica_restarts_.Remove(series.replica_restarts);
@@ -147,25 +143,25 @@ void CoordinatorMetrics::Expire(absl::Time now) {
   }
 }
 
-void CoordinatorMetrics::JobStarted(const std::string &job_id, int n_replicas) {
+void CoordinatorMetrics::JobStarted(const std::string& job_id, int n_replicas) {
   absl::MutexLock lock(&mu_);
   Expire(absl::Now());
   Series(job_id, n_replicas).running->Set(1);
 }
 
-void CoordinatorMetrics::JobResumed(const std::string &job_id) {
+void CoordinatorMetrics::JobResumed(const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
     it->second.resumes->Increment();
   }
 }
 
-void CoordinatorMetrics::Round(const std::string &job_id,
-                               const exchange::RoundOutcome &outcome,
+void CoordinatorMetrics::Round(const std::string& job_id,
+                               const exchange::RoundOutcome& outcome,
                                int64_t rounds_completed, int64_t round_trips,
                                double ns_per_day) {
   absl::MutexLock lock(&mu_);
-  JobSeries &series = Series(job_id, outcome.after.size());
+  JobSeries& series = Series(job_id, outcome.after.size());
   for (size_t k = 0;
        k < series.attempts.size() && k < outcome.pair_attempts.size() &&
        k < outcome.pair_accepts.size();
@@ -185,7 +181,7 @@ void CoordinatorMetrics::Round(const std::string &job_id,
   series.ns_per_day->Set(ns_per_day);
 }
 
-void CoordinatorMetrics::JobFinished(const std::string &job_id) {
+void CoordinatorMetrics::JobFinished(const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
     it->second.running->Set(0);
@@ -195,38 +191,35 @@ void CoordinatorMetrics::JobFinished(const std::string &job_id) {
   Expire(now);
 }
 
-void CoordinatorMetrics::SegmentDone(const std::string &job_id,
-                                     const std::string &worker,
-                                     const v1::JobSpec &spec, double seconds,
+void CoordinatorMetrics::SegmentDone(const std::string& job_id,
+                                     const std::string& worker,
+                                     const v1::JobSpec& spec, double seconds,
                                      bool last_of_round) {
   const prometheus::Labels labels{{"worker", worker}};
   segment_seconds_.Add(labels, metrics::DurationBuckets()).Observe(seconds);
   // timestep in ps, so steps * timestep / 1000 ns.
   simulated_ns_.Add(labels).Increment(spec.exchange().steps_per_exchange() *
                                       spec.integrator().timestep_ps() / 1000);
-  if (!last_of_round)
-    return;
+  if (!last_of_round) return;
   absl::MutexLock lock(&mu_);
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
     it->second.results_in = absl::Now();
   }
 }
 
-void CoordinatorMetrics::RoundOrdersOut(const std::string &job_id) {
+void CoordinatorMetrics::RoundOrdersOut(const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end() || !it->second.results_in.has_value())
-    return;
+  if (it == jobs_.end() || !it->second.results_in.has_value()) return;
   exchange_overhead_.Observe(
       absl::ToDoubleSeconds(absl::Now() - *it->second.results_in));
   it->second.results_in.reset();
 }
 
-void CoordinatorMetrics::WorkerConnected(const std::string &worker) {
+void CoordinatorMetrics::WorkerConnected(const std::string& worker) {
   worker_connects_.Increment();
   absl::MutexLock lock(&mu_);
-  if (!workers_seen_.insert(worker).second)
-    worker_reconnects_.Increment();
+  if (!workers_seen_.insert(worker).second) worker_reconnects_.Increment();
 }
 
 void CoordinatorMetrics::WorkerLost() { workers_lost_.Increment(); }
@@ -236,11 +229,11 @@ void CoordinatorMetrics::CheckpointWritten(double seconds) {
   checkpoint_seconds_.Observe(seconds);
 }
 
-void CoordinatorMetrics::ReplicaRestarted(const std::string &job_id) {
+void CoordinatorMetrics::ReplicaRestarted(const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
     it->second.replica_restarts->Increment();
   }
 }
 
-} // namespace replex::coordinator
+}  // namespace replex::coordinator

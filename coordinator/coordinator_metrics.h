@@ -34,7 +34,7 @@
 namespace replex::coordinator {
 
 class CoordinatorMetrics {
-public:
+ public:
   static constexpr absl::Duration kFinishedJobRetention = absl::Minutes(15);
   static constexpr int kMaxFinishedJobs = 50;
   // The replica walk (replex_job_replica_rung) is exported for the first
@@ -42,24 +42,24 @@ public:
   // for jobs of thousands of rungs.
   static constexpr int kMaxReplicaSeries = 64;
 
-  explicit CoordinatorMetrics(prometheus::Registry &registry);
-  CoordinatorMetrics(const CoordinatorMetrics &) = delete;
-  CoordinatorMetrics &operator=(const CoordinatorMetrics &) = delete;
+  explicit CoordinatorMetrics(prometheus::Registry& registry);
+  CoordinatorMetrics(const CoordinatorMetrics&) = delete;
+  CoordinatorMetrics& operator=(const CoordinatorMetrics&) = delete;
 
   // ---- per job (MetricsObserver) ----
 
   // The job is known: creates its series at zero so that rates and alerts
   // see them before the first attempt.
-  void JobStarted(const std::string &job_id, int n_replicas);
+  void JobStarted(const std::string& job_id, int n_replicas);
   // The job's rounds restart from `next_round` > 0 (a rollback to a
   // checkpoint or a resume after a coordinator restart).
-  void JobResumed(const std::string &job_id);
+  void JobResumed(const std::string& job_id);
   // One round decided: per-pair attempts and accepts of this round, the
   // rungs after it, the job's round trips so far and aggregate ns/day.
-  void Round(const std::string &job_id, const exchange::RoundOutcome &outcome,
+  void Round(const std::string& job_id, const exchange::RoundOutcome& outcome,
              int64_t rounds_completed, int64_t round_trips, double ns_per_day);
   // Schedules the job's series for removal (see above).
-  void JobFinished(const std::string &job_id);
+  void JobFinished(const std::string& job_id);
 
   // ---- per segment and worker (WorkerRegistry) ----
 
@@ -67,57 +67,57 @@ public:
   // simulated time it covered (steps_per_exchange * timestep). From the
   // round's last result (`last_of_round`) to the first order of the job's
   // next round (RoundOrdersOut) is the exchange overhead.
-  void SegmentDone(const std::string &job_id, const std::string &worker,
-                   const v1::JobSpec &spec, double seconds, bool last_of_round);
-  void RoundOrdersOut(const std::string &job_id);
+  void SegmentDone(const std::string& job_id, const std::string& worker,
+                   const v1::JobSpec& spec, double seconds, bool last_of_round);
+  void RoundOrdersOut(const std::string& job_id);
   // A worker registered; a name seen before counts as a reconnect.
-  void WorkerConnected(const std::string &worker);
+  void WorkerConnected(const std::string& worker);
   void WorkerLost();
 
   // ---- durability (JobManager) ----
 
   void CheckpointWritten(double seconds);
-  void ReplicaRestarted(const std::string &job_id);
+  void ReplicaRestarted(const std::string& job_id);
 
-private:
+ private:
   struct JobSeries {
-    std::vector<prometheus::Counter *> attempts, accepts; // per pair
-    std::vector<prometheus::Gauge *> rung; // per replica, < kMaxReplicaSeries
-    prometheus::Counter *rounds = nullptr;
-    prometheus::Counter *resumes = nullptr;
-    prometheus::Counter *replica_restarts = nullptr;
-    prometheus::Gauge *round = nullptr;
-    prometheus::Gauge *running = nullptr;
-    prometheus::Gauge *round_trips = nullptr;
-    prometheus::Gauge *ns_per_day = nullptr;
-    std::optional<absl::Time> results_in; // last result of the open round
+    std::vector<prometheus::Counter*> attempts, accepts;  // per pair
+    std::vector<prometheus::Gauge*> rung;  // per replica, < kMaxReplicaSeries
+    prometheus::Counter* rounds = nullptr;
+    prometheus::Counter* resumes = nullptr;
+    prometheus::Counter* replica_restarts = nullptr;
+    prometheus::Gauge* round = nullptr;
+    prometheus::Gauge* running = nullptr;
+    prometheus::Gauge* round_trips = nullptr;
+    prometheus::Gauge* ns_per_day = nullptr;
+    std::optional<absl::Time> results_in;  // last result of the open round
   };
 
-  JobSeries &Series(const std::string &job_id, int n_replicas)
+  JobSeries& Series(const std::string& job_id, int n_replicas)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveSeries(const std::string &job_id)
+  void RemoveSeries(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes series of jobs finished too long ago, or too many.
   void Expire(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  prometheus::Family<prometheus::Counter> &attempts_;
-  prometheus::Family<prometheus::Counter> &accepts_;
-  prometheus::Family<prometheus::Counter> &rounds_;
-  prometheus::Family<prometheus::Counter> &resumes_;
-  prometheus::Family<prometheus::Counter> &replica_restarts_;
-  prometheus::Family<prometheus::Gauge> &round_;
-  prometheus::Family<prometheus::Gauge> &running_;
-  prometheus::Family<prometheus::Gauge> &round_trips_;
-  prometheus::Family<prometheus::Gauge> &ns_per_day_;
-  prometheus::Family<prometheus::Gauge> &rung_;
-  prometheus::Family<prometheus::Histogram> &segment_seconds_;
-  prometheus::Family<prometheus::Counter> &simulated_ns_;
-  prometheus::Histogram &exchange_overhead_;
-  prometheus::Counter &worker_connects_;
-  prometheus::Counter &worker_reconnects_;
-  prometheus::Counter &workers_lost_;
-  prometheus::Counter &checkpoints_;
-  prometheus::Histogram &checkpoint_seconds_;
+  prometheus::Family<prometheus::Counter>& attempts_;
+  prometheus::Family<prometheus::Counter>& accepts_;
+  prometheus::Family<prometheus::Counter>& rounds_;
+  prometheus::Family<prometheus::Counter>& resumes_;
+  prometheus::Family<prometheus::Counter>& replica_restarts_;
+  prometheus::Family<prometheus::Gauge>& round_;
+  prometheus::Family<prometheus::Gauge>& running_;
+  prometheus::Family<prometheus::Gauge>& round_trips_;
+  prometheus::Family<prometheus::Gauge>& ns_per_day_;
+  prometheus::Family<prometheus::Gauge>& rung_;
+  prometheus::Family<prometheus::Histogram>& segment_seconds_;
+  prometheus::Family<prometheus::Counter>& simulated_ns_;
+  prometheus::Histogram& exchange_overhead_;
+  prometheus::Counter& worker_connects_;
+  prometheus::Counter& worker_reconnects_;
+  prometheus::Counter& workers_lost_;
+  prometheus::Counter& checkpoints_;
+  prometheus::Histogram& checkpoint_seconds_;
 
   absl::Mutex mu_;
   std::map<std::string, JobSeries> jobs_ ABSL_GUARDED_BY(mu_);
@@ -126,4 +126,4 @@ private:
   std::set<std::string> workers_seen_ ABSL_GUARDED_BY(mu_);
 };
 
-} // namespace replex::coordinator
+}  // namespace replex::coordinator

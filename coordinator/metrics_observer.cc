@@ -9,28 +9,27 @@
 
 namespace replex::coordinator {
 
-absl::Status MetricsObserver::OnRunning(const v1::Job &job,
-                                        const v1::JobSpec & /*spec*/,
+absl::Status MetricsObserver::OnRunning(const v1::Job& job,
+                                        const v1::JobSpec& /*spec*/,
                                         int64_t next_round) {
   metrics_->JobStarted(job.job_id(), job.n_replicas());
-  if (next_round > 0)
-    metrics_->JobResumed(job.job_id());
+  if (next_round > 0) metrics_->JobResumed(job.job_id());
   return absl::OkStatus();
 }
 
-absl::Status MetricsObserver::OnRound(const v1::Job &job,
-                                      const runner::RoundReport &report) {
+absl::Status MetricsObserver::OnRound(const v1::Job& job,
+                                      const runner::RoundReport& report) {
   metrics_->Round(job.job_id(), report.outcome, job.rounds_completed(),
                   job.round_trips(), job.ns_per_day());
   return absl::OkStatus();
 }
 
-void MetricsObserver::OnFinished(const v1::Job &job) {
+void MetricsObserver::OnFinished(const v1::Job& job) {
   metrics_->JobFinished(job.job_id());
 }
 
-std::shared_ptr<prometheus::Collectable>
-ClusterGauges(const WorkerRegistry *registry, const JobManager *jobs) {
+std::shared_ptr<prometheus::Collectable> ClusterGauges(
+    const WorkerRegistry* registry, const JobManager* jobs) {
   return std::make_shared<metrics::CallbackCollectable>([registry, jobs] {
     using metrics::AddGauge;
     prometheus::MetricFamily connected = metrics::GaugeFamily(
@@ -49,7 +48,7 @@ ClusterGauges(const WorkerRegistry *registry, const JobManager *jobs) {
                              "1 while a worker drains (said Goodbye).");
     const std::vector<WorkerInfo> workers = registry->Workers();
     AddGauge(connected, {}, static_cast<double>(workers.size()));
-    for (const WorkerInfo &worker : workers) {
+    for (const WorkerInfo& worker : workers) {
       const std::vector<prometheus::ClientMetric::Label> labels{
           {"worker", worker.name}};
       AddGauge(slots, labels, worker.slots);
@@ -62,11 +61,10 @@ ClusterGauges(const WorkerRegistry *registry, const JobManager *jobs) {
     for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
       by_state[static_cast<v1::JobState>(state)] = 0;
     }
-    for (const v1::Job &job : jobs->List({}))
-      ++by_state[job.state()];
+    for (const v1::Job& job : jobs->List({})) ++by_state[job.state()];
     prometheus::MetricFamily states = metrics::GaugeFamily(
         "replex_jobs", "Jobs the coordinator knows, by state.");
-    for (const auto &[state, count] : by_state) {
+    for (const auto& [state, count] : by_state) {
       AddGauge(states,
                {{"state", absl::AsciiStrToLower(v1::JobState_Name(state))}},
                count);
@@ -76,4 +74,4 @@ ClusterGauges(const WorkerRegistry *registry, const JobManager *jobs) {
   });
 }
 
-} // namespace replex::coordinator
+}  // namespace replex::coordinator

@@ -13,25 +13,25 @@
 namespace replex::coordinator {
 
 class MetricsObserver : public JobObserver {
-public:
+ public:
   // `metrics` must outlive the observer.
-  explicit MetricsObserver(CoordinatorMetrics *metrics) : metrics_(metrics) {}
+  explicit MetricsObserver(CoordinatorMetrics* metrics) : metrics_(metrics) {}
 
-  absl::Status OnRunning(const v1::Job &job, const v1::JobSpec &spec,
+  absl::Status OnRunning(const v1::Job& job, const v1::JobSpec& spec,
                          int64_t next_round) override;
-  absl::Status OnRound(const v1::Job &job,
-                       const runner::RoundReport &report) override;
-  void OnFinished(const v1::Job &job) override;
+  absl::Status OnRound(const v1::Job& job,
+                       const runner::RoundReport& report) override;
+  void OnFinished(const v1::Job& job) override;
 
-private:
-  CoordinatorMetrics *const metrics_;
+ private:
+  CoordinatorMetrics* const metrics_;
 };
 
 // Gauges read at each scrape from the registry and the job manager (both
 // must outlive it): replex_coordinator_workers and, per worker,
 // replex_coordinator_worker_{slots,max_replicas,hosted_replicas,draining};
 // replex_jobs per state.
-std::shared_ptr<prometheus::Collectable>
-ClusterGauges(const WorkerRegistry *registry, const JobManager *jobs);
+std::shared_ptr<prometheus::Collectable> ClusterGauges(
+    const WorkerRegistry* registry, const JobManager* jobs);
 
-} // namespace replex::coordinator
+}  // namespace replex::coordinator

@@ -6,7 +6,7 @@
 
 namespace replex::worker {
 
-WorkerMetrics::WorkerMetrics(prometheus::Registry &registry)
+WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
     : segments_done_(prometheus::BuildCounter()
                          .Name("replex_worker_segments_total")
                          .Help("MD segments this worker ran, by outcome.")
@@ -34,7 +34,7 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry &registry)
                       .Register(registry)
                       .Add({})) {}
 
-void WorkerMetrics::SegmentSent(const v1::WorkerMessage &message) {
+void WorkerMetrics::SegmentSent(const v1::WorkerMessage& message) {
   if (message.has_segment_done()) {
     segments_done_.Increment();
     segment_seconds_.Observe(message.segment_done().seconds());
@@ -45,14 +45,12 @@ void WorkerMetrics::SegmentSent(const v1::WorkerMessage &message) {
 
 void WorkerMetrics::ConnectAttempt(bool connected) {
   connect_attempts_.Increment();
-  if (!connected)
-    return;
-  if (connected_before_)
-    reconnects_.Increment();
+  if (!connected) return;
+  if (connected_before_) reconnects_.Increment();
   connected_before_ = true;
 }
 
-std::shared_ptr<prometheus::Collectable> HostGauges(const ReplicaHost *host,
+std::shared_ptr<prometheus::Collectable> HostGauges(const ReplicaHost* host,
                                                     int slots) {
   return std::make_shared<metrics::CallbackCollectable>([host, slots] {
     prometheus::MetricFamily hosted = metrics::GaugeFamily(
@@ -68,4 +66,4 @@ std::shared_ptr<prometheus::Collectable> HostGauges(const ReplicaHost *host,
   });
 }
 
-} // namespace replex::worker
+}  // namespace replex::worker

@@ -17,44 +17,44 @@
 namespace replex::worker {
 
 class WorkerMetrics {
-public:
-  explicit WorkerMetrics(prometheus::Registry &registry);
+ public:
+  explicit WorkerMetrics(prometheus::Registry& registry);
 
-  void SegmentSent(const v1::WorkerMessage &message);
+  void SegmentSent(const v1::WorkerMessage& message);
   void ConnectAttempt(bool connected);
 
-private:
-  prometheus::Counter &segments_done_;
-  prometheus::Counter &segments_failed_;
-  prometheus::Histogram &segment_seconds_;
-  prometheus::Counter &connect_attempts_;
-  prometheus::Counter &reconnects_;
-  bool connected_before_ = false; // only the session's thread connects
+ private:
+  prometheus::Counter& segments_done_;
+  prometheus::Counter& segments_failed_;
+  prometheus::Histogram& segment_seconds_;
+  prometheus::Counter& connect_attempts_;
+  prometheus::Counter& reconnects_;
+  bool connected_before_ = false;  // only the session's thread connects
 };
 
 // Counts what the host sends, then passes it on to `next`.
 class MetricsHostOutput : public HostOutput {
-public:
-  MetricsHostOutput(WorkerMetrics *metrics, HostOutput *next)
+ public:
+  MetricsHostOutput(WorkerMetrics* metrics, HostOutput* next)
       : metrics_(metrics), next_(next) {}
-  void Send(const v1::WorkerMessage &message) override {
+  void Send(const v1::WorkerMessage& message) override {
     metrics_->SegmentSent(message);
     next_->Send(message);
   }
   void OnIdle() override { next_->OnIdle(); }
 
-private:
-  WorkerMetrics *const metrics_;
-  HostOutput *const next_;
+ private:
+  WorkerMetrics* const metrics_;
+  HostOutput* const next_;
 };
 
 // Counts connection attempts, then passes them on to `next`.
 class MetricsCoordinatorClient : public CoordinatorClient {
-public:
-  MetricsCoordinatorClient(WorkerMetrics *metrics, CoordinatorClient *next)
+ public:
+  MetricsCoordinatorClient(WorkerMetrics* metrics, CoordinatorClient* next)
       : metrics_(metrics), next_(next) {}
-  absl::StatusOr<std::unique_ptr<CoordinatorStream>>
-  Connect(absl::Duration timeout) override {
+  absl::StatusOr<std::unique_ptr<CoordinatorStream>> Connect(
+      absl::Duration timeout) override {
     absl::StatusOr<std::unique_ptr<CoordinatorStream>> stream =
         next_->Connect(timeout);
     metrics_->ConnectAttempt(stream.ok());
@@ -62,14 +62,14 @@ public:
   }
   std::string target() const override { return next_->target(); }
 
-private:
-  WorkerMetrics *const metrics_;
-  CoordinatorClient *const next_;
+ private:
+  WorkerMetrics* const metrics_;
+  CoordinatorClient* const next_;
 };
 
 // replex_worker_hosted_replicas, replex_worker_loaded_jobs and
 // replex_worker_slots, read from `host` (which must outlive it) at scrape.
-std::shared_ptr<prometheus::Collectable> HostGauges(const ReplicaHost *host,
+std::shared_ptr<prometheus::Collectable> HostGauges(const ReplicaHost* host,
                                                     int slots);
 
-} // namespace replex::worker
+}  // namespace replex::worker

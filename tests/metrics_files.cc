@@ -12,8 +12,8 @@
 
 namespace replex::testing {
 
-absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string &text,
-                                                   const std::string &what) {
+absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string& text,
+                                                   const std::string& what) {
   google::protobuf::Struct parsed;
   const auto status =
       google::protobuf::util::JsonStringToMessage(text, &parsed);
@@ -24,27 +24,25 @@ absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string &text,
   return parsed;
 }
 
-std::string StringField(const google::protobuf::Struct &s,
-                        const std::string &name) {
+std::string StringField(const google::protobuf::Struct& s,
+                        const std::string& name) {
   auto it = s.fields().find(name);
   return it == s.fields().end() ? "" : it->second.string_value();
 }
 
 absl::StatusOr<std::vector<Dashboard>> LoadDashboards() {
   std::vector<std::string> paths;
-  for (const auto &entry :
+  for (const auto& entry :
        std::filesystem::directory_iterator(SourcePath("dashboards"))) {
-    if (entry.path().extension() == ".json")
-      paths.push_back(entry.path());
+    if (entry.path().extension() == ".json") paths.push_back(entry.path());
   }
   std::sort(paths.begin(), paths.end());
   std::vector<Dashboard> dashboards;
-  for (const std::string &path : paths) {
+  for (const std::string& path : paths) {
     std::stringstream text;
     text << std::ifstream(path).rdbuf();
     absl::StatusOr<google::protobuf::Struct> json = ParseJson(text.str(), path);
-    if (!json.ok())
-      return json.status();
+    if (!json.ok()) return json.status();
     dashboards.push_back({path, *std::move(json)});
   }
   if (dashboards.empty()) {
@@ -55,42 +53,38 @@ absl::StatusOr<std::vector<Dashboard>> LoadDashboards() {
 
 namespace {
 
-void AddPanels(const google::protobuf::Struct &parent,
-               std::vector<const google::protobuf::Struct *> &out) {
+void AddPanels(const google::protobuf::Struct& parent,
+               std::vector<const google::protobuf::Struct*>& out) {
   auto it = parent.fields().find("panels");
-  if (it == parent.fields().end())
-    return;
-  for (const google::protobuf::Value &panel :
+  if (it == parent.fields().end()) return;
+  for (const google::protobuf::Value& panel :
        it->second.list_value().values()) {
     out.push_back(&panel.struct_value());
-    AddPanels(panel.struct_value(), out); // a row's collapsed panels
+    AddPanels(panel.struct_value(), out);  // a row's collapsed panels
   }
 }
 
-} // namespace
+}  // namespace
 
-std::vector<const google::protobuf::Struct *>
-Panels(const google::protobuf::Struct &dashboard) {
-  std::vector<const google::protobuf::Struct *> panels;
+std::vector<const google::protobuf::Struct*> Panels(
+    const google::protobuf::Struct& dashboard) {
+  std::vector<const google::protobuf::Struct*> panels;
   AddPanels(dashboard, panels);
   return panels;
 }
 
 absl::StatusOr<std::vector<Expression>> DashboardExpressions() {
   absl::StatusOr<std::vector<Dashboard>> dashboards = LoadDashboards();
-  if (!dashboards.ok())
-    return dashboards.status();
+  if (!dashboards.ok()) return dashboards.status();
   std::vector<Expression> expressions;
-  for (const Dashboard &dashboard : *dashboards) {
-    for (const google::protobuf::Struct *panel : Panels(dashboard.json)) {
+  for (const Dashboard& dashboard : *dashboards) {
+    for (const google::protobuf::Struct* panel : Panels(dashboard.json)) {
       auto targets = panel->fields().find("targets");
-      if (targets == panel->fields().end())
-        continue;
-      for (const google::protobuf::Value &target :
+      if (targets == panel->fields().end()) continue;
+      for (const google::protobuf::Value& target :
            targets->second.list_value().values()) {
         const std::string expr = StringField(target.struct_value(), "expr");
-        if (expr.empty())
-          continue;
+        if (expr.empty()) continue;
         expressions.push_back(
             {absl::StrCat(
                  std::filesystem::path(dashboard.path).filename().string(),
@@ -107,8 +101,8 @@ absl::StatusOr<std::vector<AlertRule>> LoadAlertRules() {
   std::vector<AlertRule> rules;
   try {
     const YAML::Node root = YAML::LoadFile(path);
-    for (const YAML::Node &group : root["groups"]) {
-      for (const YAML::Node &rule : group["rules"]) {
+    for (const YAML::Node& group : root["groups"]) {
+      for (const YAML::Node& rule : group["rules"]) {
         AlertRule parsed;
         parsed.group = group["name"].as<std::string>("");
         parsed.alert = rule["alert"].as<std::string>("");
@@ -119,10 +113,10 @@ absl::StatusOr<std::vector<AlertRule>> LoadAlertRules() {
         rules.push_back(parsed);
       }
     }
-  } catch (const YAML::Exception &error) {
+  } catch (const YAML::Exception& error) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.what()));
   }
   return rules;
 }
 
-} // namespace replex::testing
+}  // namespace replex::testing

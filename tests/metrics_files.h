@@ -19,8 +19,8 @@ struct Dashboard {
 absl::StatusOr<std::vector<Dashboard>> LoadDashboards();
 
 // The panels of a dashboard, those nested in rows included.
-std::vector<const google::protobuf::Struct *>
-Panels(const google::protobuf::Struct &dashboard);
+std::vector<const google::protobuf::Struct*> Panels(
+    const google::protobuf::Struct& dashboard);
 
 // A PromQL expression and where it comes from (for failure messages).
 struct Expression {
@@ -42,11 +42,11 @@ struct AlertRule {
 absl::StatusOr<std::vector<AlertRule>> LoadAlertRules();
 
 // Parses JSON text into a Struct; INVALID_ARGUMENT naming `what`.
-absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string &text,
-                                                   const std::string &what);
+absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string& text,
+                                                   const std::string& what);
 
 // The string field `name` of `s`, or "" when missing or not a string.
-std::string StringField(const google::protobuf::Struct &s,
-                        const std::string &name);
+std::string StringField(const google::protobuf::Struct& s,
+                        const std::string& name);
 
-} // namespace replex::testing
+}  // namespace replex::testing

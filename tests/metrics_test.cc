@@ -22,25 +22,24 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 #include "tests/cluster.h"
 #include "tests/metrics_files.h"
 #include "tests/process.h"
 #include "tests/test_paths.h"
-#include "gtest/gtest.h"
 
 namespace replex::testing {
 namespace {
 
 // GET http://127.0.0.1:`port``target`; the body of a 200 answer.
-absl::StatusOr<std::string> HttpGet(int port, const std::string &target) {
+absl::StatusOr<std::string> HttpGet(int port, const std::string& target) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    return absl::InternalError("socket");
+  if (fd < 0) return absl::InternalError("socket");
   sockaddr_in address = {};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) !=
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
       0) {
     close(fd);
     return absl::UnavailableError(absl::StrCat("cannot connect to ", port));
@@ -66,7 +65,7 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string &target) {
   return response.substr(body + 4);
 }
 
-std::string UrlEncode(const std::string &text) {
+std::string UrlEncode(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
     if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
@@ -86,7 +85,7 @@ struct Sample {
   double value = 0;
 };
 
-std::vector<Sample> ParseMetrics(const std::string &text) {
+std::vector<Sample> ParseMetrics(const std::string& text) {
   static const std::regex line_re(
       R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$)");
   static const std::regex label_re(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)")re");
@@ -104,37 +103,33 @@ std::vector<Sample> ParseMetrics(const std::string &text) {
          it != std::sregex_iterator(); ++it) {
       sample.labels[(*it)[1]] = (*it)[2];
     }
-    if (!absl::SimpleAtod(std::string(match[4]), &sample.value))
-      continue;
+    if (!absl::SimpleAtod(std::string(match[4]), &sample.value)) continue;
     samples.push_back(std::move(sample));
   }
   return samples;
 }
 
 // Sum of the samples named `name` whose labels include `labels`.
-double Sum(const std::vector<Sample> &samples, const std::string &name,
-           const std::map<std::string, std::string> &labels = {}) {
+double Sum(const std::vector<Sample>& samples, const std::string& name,
+           const std::map<std::string, std::string>& labels = {}) {
   double sum = 0;
-  for (const Sample &sample : samples) {
-    if (sample.name != name)
-      continue;
+  for (const Sample& sample : samples) {
+    if (sample.name != name) continue;
     bool match = true;
-    for (const auto &[key, value] : labels) {
+    for (const auto& [key, value] : labels) {
       auto it = sample.labels.find(key);
       match = match && it != sample.labels.end() && it->second == value;
     }
-    if (match)
-      sum += sample.value;
+    if (match) sum += sample.value;
   }
   return sum;
 }
 
-std::vector<Sample> Scrape(const LocalCluster &cluster,
-                           const std::string &process) {
+std::vector<Sample> Scrape(const LocalCluster& cluster,
+                           const std::string& process) {
   absl::StatusOr<int> port = cluster.MetricsPort(process);
   EXPECT_TRUE(port.ok()) << port.status();
-  if (!port.ok())
-    return {};
+  if (!port.ok()) return {};
   absl::StatusOr<std::string> text = HttpGet(*port, "/metrics");
   EXPECT_TRUE(text.ok()) << text.status();
   return text.ok() ? ParseMetrics(*text) : std::vector<Sample>{};
@@ -149,14 +144,14 @@ TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
   const std::string id = cluster.SubmitJob(
       WriteHarmonicJob(cluster.dir(), "counted", kRungs, 50, kRounds));
   const v1::Job job = cluster.WaitForJob(
-      id, [](const v1::Job &j) { return j.state() == v1::SUCCEEDED; },
+      id, [](const v1::Job& j) { return j.state() == v1::SUCCEEDED; },
       "the job to succeed", absl::Seconds(90));
   ASSERT_EQ(job.state(), v1::SUCCEEDED) << cluster.Logs();
   ASSERT_EQ(job.pairs_size(), kRungs - 1);
 
   const std::vector<Sample> coordinator = Scrape(cluster, "coordinator");
   int64_t attempts = 0;
-  for (const v1::PairAcceptance &pair : job.pairs()) {
+  for (const v1::PairAcceptance& pair : job.pairs()) {
     const std::string name =
         absl::StrCat(pair.lower_rung(), "-", pair.lower_rung() + 1);
     SCOPED_TRACE(name);
@@ -233,32 +228,30 @@ int FreePort() {
   sockaddr_in address = {};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address));
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
   socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   close(fd);
   return ntohs(address.sin_port);
 }
 
 // Runs `expr` at Prometheus's /api/v1/query; the number of series or
 // vector elements in its result, or an error with Prometheus's answer.
-absl::StatusOr<int> QueryResults(int port, const std::string &expr) {
+absl::StatusOr<int> QueryResults(int port, const std::string& expr) {
   absl::StatusOr<std::string> body =
       HttpGet(port, "/api/v1/query?query=" + UrlEncode(expr));
-  if (!body.ok())
-    return body.status();
+  if (!body.ok()) return body.status();
   absl::StatusOr<google::protobuf::Struct> json = ParseJson(*body, expr);
-  if (!json.ok())
-    return json.status();
+  if (!json.ok()) return json.status();
   if (StringField(*json, "status") != "success") {
     return absl::InvalidArgumentError(*body);
   }
-  const auto &data = json->fields().at("data").struct_value();
+  const auto& data = json->fields().at("data").struct_value();
   return data.fields().at("result").list_value().values_size();
 }
 
 // Dashboard variables as the test's cluster fills them.
-std::string Substitute(const std::string &expr, const std::string &job_id) {
+std::string Substitute(const std::string& expr, const std::string& job_id) {
   return absl::StrReplaceAll(
       expr, {{"$__rate_interval", "1m"}, {"$job", job_id}, {"$worker", ".*"}});
 }
@@ -266,7 +259,7 @@ std::string Substitute(const std::string &expr, const std::string &job_id) {
 // The rule for alert expressions, which are empty while all is well: every
 // comparison with a number ("== 0", "< 0.05", ">= 20") is removed, and what
 // is left -- the series the alert watches -- must return data.
-std::string WithoutThresholds(const std::string &expr) {
+std::string WithoutThresholds(const std::string& expr) {
   static const std::regex threshold(
       R"(\s*(==|!=|>=|<=|>|<)\s*(bool\s+)?-?[0-9]+(\.[0-9]+)?([eE]-?[0-9]+)?)");
   return std::regex_replace(expr, threshold, "");
@@ -292,7 +285,7 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
   const std::string id = cluster.SubmitJob(
       WriteHarmonicJob(cluster.dir(), "watched", 4, 200, 1000000));
   cluster.WaitForJob(
-      id, [](const v1::Job &j) { return j.rounds_completed() >= 2; },
+      id, [](const v1::Job& j) { return j.rounds_completed() >= 2; },
       "two rounds", absl::Seconds(60));
 
   // Prometheus with the shipped alert rules, scraping every second.
@@ -308,9 +301,9 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
       {"replex-coordinator", {"coordinator"}},
       {"replex-gateway", {"gateway"}},
       {"replex-worker", {"worker-0"}}};
-  for (const auto &[job, processes] : jobs) {
+  for (const auto& [job, processes] : jobs) {
     std::vector<std::string> targets;
-    for (const std::string &process : processes) {
+    for (const std::string& process : processes) {
       absl::StatusOr<int> port = cluster.MetricsPort(process);
       ASSERT_TRUE(port.ok()) << port.status();
       targets.push_back(absl::StrCat("'127.0.0.1:", *port, "'"));
@@ -343,20 +336,19 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
   // Every expression must find data; a late one gets retries until the
   // deadline (the first exchange overheads, a scrape in flight).
   std::vector<Expression> pending;
-  for (const Expression &e : *dashboard_exprs) {
+  for (const Expression& e : *dashboard_exprs) {
     pending.push_back({e.where, Substitute(e.expr, id)});
   }
-  for (const AlertRule &rule : *rules) {
+  for (const AlertRule& rule : *rules) {
     pending.push_back({"alert " + rule.alert, WithoutThresholds(rule.expr)});
   }
   EXPECT_GE(pending.size(), 30u);
   std::map<std::string, std::string> failures;
   while (!pending.empty()) {
     std::vector<Expression> again;
-    for (const Expression &e : pending) {
+    for (const Expression& e : pending) {
       absl::StatusOr<int> results = QueryResults(port, e.expr);
-      if (results.ok() && *results > 0)
-        continue;
+      if (results.ok() && *results > 0) continue;
       failures[e.where + ": " + e.expr] =
           results.ok() ? "no data" : std::string(results.status().message());
       again.push_back(e);
@@ -368,13 +360,13 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
     pending = again;
     absl::SleepFor(absl::Seconds(1));
   }
-  for (const Expression &e : pending) {
+  for (const Expression& e : pending) {
     ADD_FAILURE() << e.where << ": " << e.expr << " -> "
                   << failures[e.where + ": " + e.expr];
   }
 
   // Every rule of alerts.yml is loaded and evaluates cleanly.
-  std::map<std::string, std::string> health; // alert -> health
+  std::map<std::string, std::string> health;  // alert -> health
   std::set<std::string> groups;
   const absl::Time rules_deadline = absl::Now() + absl::Seconds(10);
   bool all_ok = false;
@@ -385,7 +377,7 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
     ASSERT_TRUE(json.ok()) << json.status();
     health.clear();
     groups.clear();
-    for (const auto &group : json->fields()
+    for (const auto& group : json->fields()
                                  .at("data")
                                  .struct_value()
                                  .fields()
@@ -393,19 +385,17 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
                                  .list_value()
                                  .values()) {
       groups.insert(StringField(group.struct_value(), "name"));
-      for (const auto &rule :
+      for (const auto& rule :
            group.struct_value().fields().at("rules").list_value().values()) {
         health[StringField(rule.struct_value(), "name")] =
             StringField(rule.struct_value(), "health");
       }
     }
     all_ok = health.size() == rules->size();
-    for (const auto &[name, state] : health)
-      all_ok = all_ok && state == "ok";
-    if (!all_ok)
-      absl::SleepFor(absl::Milliseconds(500));
+    for (const auto& [name, state] : health) all_ok = all_ok && state == "ok";
+    if (!all_ok) absl::SleepFor(absl::Milliseconds(500));
   }
-  for (const AlertRule &rule : *rules) {
+  for (const AlertRule& rule : *rules) {
     EXPECT_TRUE(groups.count(rule.group)) << "group " << rule.group;
     EXPECT_EQ(health[rule.alert], "ok") << "rule " << rule.alert;
   }
@@ -416,5 +406,5 @@ TEST(MetricsTest, PrometheusFindsDataForEveryDashboardAndAlertExpression) {
   }
 }
 
-} // namespace
-} // namespace replex::testing
+}  // namespace
+}  // namespace replex::testing

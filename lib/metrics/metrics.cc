@@ -8,15 +8,14 @@
 
 namespace replex::metrics {
 
-absl::StatusOr<std::unique_ptr<MetricsServer>>
-MetricsServer::Start(const std::string &listen, const std::string &port_file) {
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& listen, const std::string& port_file) {
   std::unique_ptr<MetricsServer> server(new MetricsServer);
-  if (listen.empty())
-    return server;
+  if (listen.empty()) return server;
   try {
     // civetweb takes "host:port"; it throws when it cannot bind.
     server->exposer_ = std::make_unique<prometheus::Exposer>(listen);
-  } catch (const std::exception &error) {
+  } catch (const std::exception& error) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot serve metrics on --metrics_listen=", listen, " (", error.what(),
         "): is the address valid and the port free?"));
@@ -39,10 +38,9 @@ MetricsServer::Start(const std::string &listen, const std::string &port_file) {
 }
 
 void MetricsServer::Add(
-    const std::shared_ptr<prometheus::Collectable> &collectable) {
+    const std::shared_ptr<prometheus::Collectable>& collectable) {
   extra_.push_back(collectable);
-  if (exposer_ != nullptr)
-    exposer_->RegisterCollectable(collectable);
+  if (exposer_ != nullptr) exposer_->RegisterCollectable(collectable);
 }
 
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
@@ -53,7 +51,7 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   return family;
 }
 
-void AddGauge(prometheus::MetricFamily &family,
+void AddGauge(prometheus::MetricFamily& family,
               std::vector<prometheus::ClientMetric::Label> labels,
               double value) {
   prometheus::ClientMetric metric;
@@ -67,4 +65,4 @@ prometheus::Histogram::BucketBoundaries DurationBuckets() {
           1,     2.5,    5,     10,   25,    60,   120, 300,  600};
 }
 
-} // namespace replex::metrics
+}  // namespace replex::metrics

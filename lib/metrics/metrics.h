@@ -21,23 +21,23 @@ namespace replex::metrics {
 // A process's metrics: the registry always exists (so code records into it
 // whether or not anything serves it); the exposer only when listening.
 class MetricsServer {
-public:
+ public:
   // Serves the registry at http://`listen`/metrics; `listen` is host:port,
   // port 0 picks a free one. An empty `listen` serves nothing. When
   // `port_file` is not empty the bound port is written there (as
   // service::WritePortFile does). FAILED_PRECONDITION naming the flag when
   // the address cannot be bound or the file written.
-  static absl::StatusOr<std::unique_ptr<MetricsServer>>
-  Start(const std::string &listen, const std::string &port_file);
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& listen, const std::string& port_file);
 
-  prometheus::Registry &registry() { return *registry_; }
+  prometheus::Registry& registry() { return *registry_; }
   // Serves `collectable` as well (kept alive by the caller's shared_ptr).
-  void Add(const std::shared_ptr<prometheus::Collectable> &collectable);
-  int port() const { return port_; } // 0 when not listening
+  void Add(const std::shared_ptr<prometheus::Collectable>& collectable);
+  int port() const { return port_; }  // 0 when not listening
   // Stops serving; call before what the collectables read is destroyed.
   void Stop() { exposer_.reset(); }
 
-private:
+ private:
   MetricsServer() = default;
   std::shared_ptr<prometheus::Registry> registry_ =
       std::make_shared<prometheus::Registry>();
@@ -50,7 +50,7 @@ private:
 // elsewhere (connected workers, jobs per state) that would otherwise have to
 // be mirrored into gauges on every change.
 class CallbackCollectable : public prometheus::Collectable {
-public:
+ public:
   explicit CallbackCollectable(
       std::function<std::vector<prometheus::MetricFamily>()> collect)
       : collect_(std::move(collect)) {}
@@ -58,13 +58,13 @@ public:
     return collect_();
   }
 
-private:
+ private:
   std::function<std::vector<prometheus::MetricFamily>()> collect_;
 };
 
 // A gauge family for CallbackCollectable; add series with AddGauge.
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help);
-void AddGauge(prometheus::MetricFamily &family,
+void AddGauge(prometheus::MetricFamily& family,
               std::vector<prometheus::ClientMetric::Label> labels,
               double value);
 
@@ -72,4 +72,4 @@ void AddGauge(prometheus::MetricFamily &family,
 // MD segments and exchange overheads all fall in there.
 prometheus::Histogram::BucketBoundaries DurationBuckets();
 
-} // namespace replex::metrics
+}  // namespace replex::metrics

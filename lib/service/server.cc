@@ -1,13 +1,13 @@
 #include "lib/service/server.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <utility>
-
-#include <unistd.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -58,12 +58,23 @@ struct GrpcMetrics {
 
 // The grpc_code names of Grafana's gRPC dashboards (Go's codes.Code names).
 const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",          "Canceled",         "Unknown",          "InvalidArgument",
-      "DeadlineExceeded", "NotFound",    "AlreadyExists",    "PermissionDenied",
-      "ResourceExhausted", "FailedPrecondition", "Aborted",  "OutOfRange",
-      "Unimplemented", "Internal",       "Unavailable",      "DataLoss",
-      "Unauthenticated"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "Canceled",
+                                           "Unknown",
+                                           "InvalidArgument",
+                                           "DeadlineExceeded",
+                                           "NotFound",
+                                           "AlreadyExists",
+                                           "PermissionDenied",
+                                           "ResourceExhausted",
+                                           "FailedPrecondition",
+                                           "Aborted",
+                                           "OutOfRange",
+                                           "Unimplemented",
+                                           "Internal",
+                                           "Unavailable",
+                                           "DataLoss",
+                                           "Unauthenticated"};
   const int index = static_cast<int>(code);
   return index >= 0 && index < 17 ? kNames[index] : "Unknown";
 }
@@ -95,9 +106,8 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
     labels_ = {{"grpc_service", slash == std::string::npos || slash == 0
                                     ? full
                                     : full.substr(1, slash - 1)},
-               {"grpc_method", slash == std::string::npos
-                                   ? full
-                                   : full.substr(slash + 1)},
+               {"grpc_method",
+                slash == std::string::npos ? full : full.substr(slash + 1)},
                {"grpc_type", TypeName(info->type())}};
     metrics_->started.Add(labels_).Increment();
   }
@@ -106,7 +116,8 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
     if (!handled_) Handled(grpc::StatusCode::CANCELLED);
   }
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       Handled(methods->GetSendStatus().error_code());
@@ -118,9 +129,9 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
   void Handled(grpc::StatusCode code) {
     if (std::exchange(handled_, true)) return;
     metrics_->handling
-        .Add(labels_, prometheus::Histogram::BucketBoundaries{
-                          0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60,
-                          600, 3600})
+        .Add(labels_,
+             prometheus::Histogram::BucketBoundaries{
+                 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 600, 3600})
         .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
     prometheus::Labels with_code = labels_;
     with_code["grpc_code"] = CodeName(code);
