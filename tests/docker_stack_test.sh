@@ -19,6 +19,8 @@ done
 state=$(mktemp -d /tmp/replex-docker.XXXXXX)
 export DOCKER_HOST=unix://$state/docker.sock
 export COMPOSE_PROJECT_NAME=replextest$$ REPLEX_TAG=test$$ REPLEX_GATEWAY_PORT=0
+# The example job runs on the Reference platform.
+export REPLEX_WORKER_PLATFORM=Reference
 compose=(docker-compose -f "$source_dir/deploy/docker-compose.yml")
 dockerd --data-root "${REPLEX_DOCKER_DATA_ROOT:-/var/lib/replex-docker/data}" \
   --exec-root "$state/exec" --host "$DOCKER_HOST" --pidfile "$state/docker.pid" \
