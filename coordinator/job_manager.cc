@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/log.h"
 #include "lib/exchange/rng.h"
@@ -478,6 +479,11 @@ absl::Status JobManager::HandleFailedRound(Record& record,
           max_replica_restarts_, " times, --max_replica_restarts)"));
     }
   }
+  if (faulty.has_value()) {
+    for (JobObserver* observer : observers_) {
+      observer->OnReplicaRestart(record.id);
+    }
+  }
   LogLine(absl::StrCat("job ", record.id,
                        " rolls back to its last checkpoint: ", why.message()));
   return Rollback(record, driver, executor, spec, faulty);
@@ -584,6 +590,7 @@ absl::Status JobManager::WriteCheckpoint(
     const std::string& job_id, const runner::RoundDriver& driver,
     const runner::RoundDriver::Completed& completed,
     const std::vector<runner::SegmentResult>& results) {
+  const absl::Time start = absl::Now();
   v1::Checkpoint checkpoint;
   checkpoint.set_job_id(job_id);
   checkpoint.set_round(driver.round());
@@ -603,6 +610,10 @@ absl::Status JobManager::WriteCheckpoint(
           journal_->RecordCheckpoint(job_id, {driver.round(), *path});
       !recorded.ok()) {
     return recorded;
+  }
+  for (JobObserver* observer : observers_) {
+    observer->OnCheckpoint(job_id, driver.round(),
+                           absl::ToDoubleSeconds(absl::Now() - start));
   }
   // Two are kept, so that an unreadable newest file still leaves a cut.
   absl::StatusOr<std::vector<CheckpointRecord>> all =

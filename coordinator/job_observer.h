@@ -46,6 +46,15 @@ class JobObserver {
     return absl::OkStatus();
   }
 
+  // A checkpoint of the job at `round` is durable; writing it (file and
+  // journal) took `seconds`. On the job's thread.
+  virtual void OnCheckpoint(const std::string& /*job_id*/, int64_t /*round*/,
+                            double /*seconds*/) {}
+
+  // A replica failed (NaN energy, an integration error) and the job rolls
+  // back to its last checkpoint to restart it. On the job's thread.
+  virtual void OnReplicaRestart(const std::string& /*job_id*/) {}
+
   // The job reached SUCCEEDED, FAILED or CANCELLED. Under the job manager's
   // lock, from any thread: must not call back into the job manager.
   virtual void OnFinished(const v1::Job& /*job*/) {}

@@ -24,6 +24,15 @@ absl::Status MetricsObserver::OnRound(const v1::Job& job,
   return absl::OkStatus();
 }
 
+void MetricsObserver::OnCheckpoint(const std::string& /*job_id*/,
+                                   int64_t /*round*/, double seconds) {
+  metrics_->CheckpointWritten(seconds);
+}
+
+void MetricsObserver::OnReplicaRestart(const std::string& job_id) {
+  metrics_->ReplicaRestarted(job_id);
+}
+
 void MetricsObserver::OnFinished(const v1::Job& job) {
   metrics_->JobFinished(job.job_id());
 }

@@ -21,6 +21,9 @@ class MetricsObserver : public JobObserver {
                          int64_t next_round) override;
   absl::Status OnRound(const v1::Job& job,
                        const runner::RoundReport& report) override;
+  void OnCheckpoint(const std::string& job_id, int64_t round,
+                    double seconds) override;
+  void OnReplicaRestart(const std::string& job_id) override;
   void OnFinished(const v1::Job& job) override;
 
  private:

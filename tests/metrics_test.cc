@@ -185,6 +185,10 @@ TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
               segments * 50 * 0.002 / 1000, 1e-9);
   EXPECT_EQ(Sum(coordinator, "replex_exchange_overhead_seconds_count"),
             kRounds - 1);
+  // The job names no checkpoint_interval: one checkpoint, after its last
+  // round.
+  EXPECT_EQ(Sum(coordinator, "replex_checkpoints_total"), 1);
+  EXPECT_EQ(Sum(coordinator, "replex_checkpoint_duration_seconds_count"), 1);
   EXPECT_EQ(Sum(coordinator, "replex_jobs", {{"state", "succeeded"}}), 1);
   EXPECT_EQ(Sum(coordinator, "replex_coordinator_workers"), 2);
   EXPECT_EQ(Sum(coordinator, "replex_coordinator_worker_sessions_total"), 2);
