@@ -158,6 +158,7 @@ double Statistics::SecondLargestEigenvalue() const {
     return SymmetricTridiagonalEigenvalues(std::move(diagonal),
                                            off_diagonal)[1];
   }
+  if (m > kMaxDenseEigenRungs) return kNaN;
   std::vector<double> symmetric(static_cast<size_t>(m) * m);
   for (int p = 0; p < m; ++p) {
     for (int q = 0; q < m; ++q) {

@@ -29,8 +29,14 @@ class Statistics {
   // from the counts of replicas moving from rung i to rung j), symmetrised as
   // (C + C^T) / 2 so that it is reversible and its spectrum real.
   std::vector<std::vector<double>> TransitionMatrix() const;
+  // Above this many observed rungs a transition matrix that is not
+  // tridiagonal (gibbs moves replicas across the ladder) is not solved: its
+  // dense O(n^3) eigen-solve would take seconds to minutes, and the results
+  // writer refreshes this figure while the job runs.
+  static constexpr int kMaxDenseEigenRungs = 512;
   // Second-largest eigenvalue of TransitionMatrix(); near 1 means slow mixing.
-  // Returns NaN before any round or for a single rung.
+  // Returns NaN before any round, for a single rung, and for a matrix that is
+  // not tridiagonal over more than kMaxDenseEigenRungs rungs.
   double SecondLargestEigenvalue() const;
 
   // Round trips: a replica goes lowest rung -> highest rung -> lowest rung.

@@ -197,6 +197,17 @@ TEST(StatisticsTest, AllPairsSpectrumIsDegenerate) {
               (pairs - kN + kIdle) / (pairs + kIdle), 1e-14);
 }
 
+TEST(StatisticsTest, DenseSpectrumIsNotSolvedAboveItsBound) {
+  // A swap of the two extreme rungs makes T non-tridiagonal: solved at the
+  // bound, not one rung above it (where it would take seconds).
+  for (int n : {Statistics::kMaxDenseEigenRungs,
+                Statistics::kMaxDenseEigenRungs + 1}) {
+    SCOPED_TRACE(n);
+    const double lambda2 = RecordSwaps(n, {{{0, n - 1}}, {}}).SecondLargestEigenvalue();
+    EXPECT_EQ(std::isnan(lambda2), n > Statistics::kMaxDenseEigenRungs);
+  }
+}
+
 TEST(StatisticsTest, IgnoresAnOutcomeOfAnotherSize) {
   Statistics statistics(3);
   statistics.Record(
