@@ -36,6 +36,7 @@
 #include "grpcpp/grpcpp.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "replex/v1/worker.grpc.pb.h"
+#include "bench/bench_util.h"
 #include "tests/process.h"
 
 ABSL_FLAG(std::string, coordinator_bin, "",
@@ -362,15 +363,6 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
   (*coordinator)->Wait(absl::Seconds(20));
   testing::RunCommand(absl::StrCat("rm -rf ", dir));
   return row;
-}
-
-std::vector<int> Ints(const std::string& list) {
-  std::vector<int> values;
-  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-    int value;
-    if (absl::SimpleAtoi(part, &value)) values.push_back(value);
-  }
-  return values;
 }
 
 int Main() {

@@ -34,6 +34,7 @@
 #include "lib/exchange/ladder.h"
 #include "lib/spec/spec.h"
 #include "replex/v1/job_service.grpc.pb.h"
+#include "bench/bench_util.h"
 #include "tests/process.h"
 
 ABSL_FLAG(std::string, bin_dir, "build", "The build directory.");
@@ -197,15 +198,6 @@ double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::vector<int> Ints(const std::string& list) {
-  std::vector<int> values;
-  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-    int value;
-    if (absl::SimpleAtoi(part, &value)) values.push_back(value);
-  }
-  return values;
 }
 
 int Main() {
