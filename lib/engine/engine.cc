@@ -185,6 +185,44 @@ class ABSL_SCOPED_LOCKABLE MaybeReferenceRngLock {
   const bool engaged_;
 };
 
+// OpenMM 7.7's CPU platform keeps every Context's data in one process-global,
+// unsynchronised std::map (CpuPlatform::contextData): Context creation and
+// destruction insert and erase, and every force evaluation looks its Context
+// up (copyChargesToPosq). A Context made or destroyed while another replica
+// steps can therefore corrupt the map and crash the process, so creation and
+// destruction hold this mutex exclusively and every other use of a CPU Context
+// holds it shared.
+ABSL_CONST_INIT absl::Mutex cpu_context_map_mutex(absl::kConstInit);
+
+// Holds cpu_context_map_mutex (shared or exclusive) when `engaged` (the CPU
+// platform), and is a no-op otherwise.
+class CpuContextMapLock {
+ public:
+  enum Mode { kShared, kExclusive };
+  CpuContextMapLock(bool engaged, Mode mode) : engaged_(engaged), mode_(mode) {
+    if (!engaged_) return;
+    if (mode_ == kShared) {
+      cpu_context_map_mutex.ReaderLock();
+    } else {
+      cpu_context_map_mutex.Lock();
+    }
+  }
+  ~CpuContextMapLock() {
+    if (!engaged_) return;
+    if (mode_ == kShared) {
+      cpu_context_map_mutex.ReaderUnlock();
+    } else {
+      cpu_context_map_mutex.Unlock();
+    }
+  }
+  CpuContextMapLock(const CpuContextMapLock&) = delete;
+  CpuContextMapLock& operator=(const CpuContextMapLock&) = delete;
+
+ private:
+  const bool engaged_;
+  const Mode mode_;
+};
+
 // Reseeds the Reference platform's global generator. In OpenMM 7.7
 // setRandomNumberSeed() keeps the second Gaussian of the last Box-Muller pair
 // (nextGaussianIsValid), so a segment's first random force would be left over
@@ -699,7 +737,17 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
 // Replica
 
 Replica::Replica() = default;
-Replica::~Replica() = default;
+Replica::~Replica() {
+  CpuContextMapLock lock(on_cpu_platform_, CpuContextMapLock::kExclusive);
+  context_.reset();
+}
+
+template <typename Body>
+auto Replica::ContextCall(absl::StatusCode code, absl::string_view what,
+                          Body&& body) const -> decltype(body()) {
+  CpuContextMapLock lock(on_cpu_platform_, CpuContextMapLock::kShared);
+  return Guarded(code, what, std::forward<Body>(body));
+}
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     std::shared_ptr<const Model> model, const EngineOptions& options,
@@ -729,6 +777,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
   replica->model_ = std::move(model);
   replica->ladder_ = ladder;
   replica->shares_reference_rng_ = options.platform == "Reference";
+  replica->on_cpu_platform_ = options.platform == "CPU";
   replica->rung_ = rung;
   const double temperature = ladder.rung(rung).temperature_k;
 
@@ -741,6 +790,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
             std::make_unique<OpenMM::LangevinMiddleIntegrator>(
                 temperature, options.friction_per_ps, options.timestep_ps);
         replica->integrator_->setRandomNumberSeed(OpenMMSeed(seed));
+        CpuContextMapLock map_lock(replica->on_cpu_platform_,
+                                   CpuContextMapLock::kExclusive);
         // A Reference Context reseeds the global generator as it is made.
         MaybeReferenceRngLock lock(replica->shares_reference_rng_);
         // The System is shared read-only: Contexts only read it.
@@ -758,11 +809,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     return status;
   }
   if (!m.has_initial_velocities()) {
-    status = Guarded(absl::StatusCode::kInternal, "drawing velocities", [&] {
-      replica->context_->setVelocitiesToTemperature(temperature,
-                                                    OpenMMSeed(~seed));
-      return absl::OkStatus();
-    });
+    status = replica->ContextCall(
+        absl::StatusCode::kInternal, "drawing velocities", [&] {
+          replica->context_->setVelocitiesToTemperature(temperature,
+                                                        OpenMMSeed(~seed));
+          return absl::OkStatus();
+        });
     if (!status.ok()) return status;
   }
   return replica;
@@ -821,30 +873,31 @@ absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
           absl::StrCat("state parameter '", name, "' is not finite"));
     }
   }
-  return Guarded(absl::StatusCode::kInvalidArgument, "applying the state", [&] {
-    const auto& box = state.box_vectors_nm;
-    // Box first: OpenMM checks it before touching anything.
-    context_->setPeriodicBoxVectors(ToOpenMM(box[0]), ToOpenMM(box[1]),
-                                    ToOpenMM(box[2]));
-    context_->setPositions(ToOpenMM(state.positions_nm));
-    if (with_velocities) {
-      context_->setVelocities(ToOpenMM(state.velocities_nm_per_ps));
-    }
-    for (const auto& [name, value] : state.parameters) {
-      context_->setParameter(name, value);
-    }
-    // The replica stays at its rung whatever the state says.
-    SetParametersOf(rung_);
-    context_->setTime(state.time_ps);
-    return absl::OkStatus();
-  });
+  return ContextCall(
+      absl::StatusCode::kInvalidArgument, "applying the state", [&] {
+        const auto& box = state.box_vectors_nm;
+        // Box first: OpenMM checks it before touching anything.
+        context_->setPeriodicBoxVectors(ToOpenMM(box[0]), ToOpenMM(box[1]),
+                                        ToOpenMM(box[2]));
+        context_->setPositions(ToOpenMM(state.positions_nm));
+        if (with_velocities) {
+          context_->setVelocities(ToOpenMM(state.velocities_nm_per_ps));
+        }
+        for (const auto& [name, value] : state.parameters) {
+          context_->setParameter(name, value);
+        }
+        // The replica stays at its rung whatever the state says.
+        SetParametersOf(rung_);
+        context_->setTime(state.time_ps);
+        return absl::OkStatus();
+      });
 }
 
 absl::Status Replica::SetRung(int rung) {
   if (absl::Status status = CheckRung(*ladder_, rung); !status.ok()) {
     return status;
   }
-  return Guarded(absl::StatusCode::kInternal, "setting the rung", [&] {
+  return ContextCall(absl::StatusCode::kInternal, "setting the rung", [&] {
     const double t_old = integrator_->getTemperature();
     const double t_new = ladder_->rung(rung).temperature_k;
     if (t_new != t_old) {
@@ -867,7 +920,7 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot run a negative number of steps (", steps, ")"));
   }
-  return Guarded(
+  return ContextCall(
       absl::StatusCode::kInternal,
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
       [&]() -> absl::Status {
@@ -898,7 +951,7 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
 }
 
 absl::StatusOr<double> Replica::PotentialEnergy() {
-  return Guarded(
+  return ContextCall(
       absl::StatusCode::kInternal, "computing the energy",
       [&]() -> absl::StatusOr<double> {
         return context_->getState(OpenMM::State::Energy).getPotentialEnergy();
@@ -933,8 +986,8 @@ absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
     }
     return out;
   }
-  absl::Status status =
-      Guarded(absl::StatusCode::kInternal, "computing reduced potentials", [&] {
+  absl::Status status = ContextCall(
+      absl::StatusCode::kInternal, "computing reduced potentials", [&] {
         for (int k : rungs) {
           SetParametersOf(k);
           absl::StatusOr<double> u = reduced(
@@ -946,30 +999,31 @@ absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
         return absl::OkStatus();
       });
   // Back to this replica's own rung, on success and failure alike.
-  absl::Status restored = Guarded(absl::StatusCode::kInternal,
-                                  "restoring the rung's parameters", [&] {
-                                    SetParametersOf(rung_);
-                                    return absl::OkStatus();
-                                  });
+  absl::Status restored = ContextCall(absl::StatusCode::kInternal,
+                                      "restoring the rung's parameters", [&] {
+                                        SetParametersOf(rung_);
+                                        return absl::OkStatus();
+                                      });
   if (!status.ok()) return status;
   if (!restored.ok()) return restored;
   return out;
 }
 
 absl::StatusOr<PortableState> Replica::Save() {
-  return Guarded(absl::StatusCode::kInternal, "saving the state",
-                 [&]() -> absl::StatusOr<PortableState> {
-                   const OpenMM::State s = context_->getState(
-                       OpenMM::State::Positions | OpenMM::State::Velocities |
-                       OpenMM::State::Parameters);
-                   PortableState state;
-                   state.positions_nm = FromOpenMM(s.getPositions());
-                   state.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
-                   state.box_vectors_nm = BoxOf(s);
-                   state.parameters = s.getParameters();
-                   state.time_ps = s.getTime();
-                   return state;
-                 });
+  return ContextCall(
+      absl::StatusCode::kInternal, "saving the state",
+      [&]() -> absl::StatusOr<PortableState> {
+        const OpenMM::State s = context_->getState(OpenMM::State::Positions |
+                                                   OpenMM::State::Velocities |
+                                                   OpenMM::State::Parameters);
+        PortableState state;
+        state.positions_nm = FromOpenMM(s.getPositions());
+        state.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
+        state.box_vectors_nm = BoxOf(s);
+        state.parameters = s.getParameters();
+        state.time_ps = s.getTime();
+        return state;
+      });
 }
 
 absl::Status Replica::Restore(const PortableState& state) {

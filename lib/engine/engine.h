@@ -149,6 +149,12 @@ class Replica {
   // velocities (if `with_velocities`), parameters and time; the ladder
   // parameters stay those of rung_.
   absl::Status Apply(const PortableState& state, bool with_velocities);
+  // Runs `body`, which uses context_, turning OpenMM exceptions into a Status
+  // with `code` prefixed by `what`; on the CPU platform it holds the
+  // process-wide Context map lock shared (see engine.cc).
+  template <typename Body>
+  auto ContextCall(absl::StatusCode code, absl::string_view what,
+                   Body&& body) const -> decltype(body());
 
   // Destruction runs bottom-up: the Context goes before the integrator it
   // uses and the model whose System it reads.
@@ -156,6 +162,8 @@ class Replica {
   std::optional<exchange::Ladder> ladder_;
   // Reference platform: all Contexts draw from one process-global generator.
   bool shares_reference_rng_ = false;
+  // CPU platform: Context creation and destruction exclude all other use.
+  bool on_cpu_platform_ = false;
   std::unique_ptr<OpenMM::LangevinMiddleIntegrator> integrator_;
   std::unique_ptr<OpenMM::Context> context_;
   int rung_ = 0;

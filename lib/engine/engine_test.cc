@@ -7,6 +7,7 @@
 #include <OpenMM.h>
 
 #include <cmath>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -567,6 +568,70 @@ TEST(ReferenceDeterminismTest, ConcurrentReplicasMatchSequentialOnes) {
   for (int i = 0; i < kReplicas; ++i) {
     ASSERT_OK(concurrent[i].status());
     EXPECT_TRUE(SameBits(*concurrent[i], sequential[i])) << "replica " << i;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// CPU platform: Contexts made and destroyed while others step
+
+// Charged particles in the well: the CPU platform's nonbonded kernel looks its
+// Context up in the platform's process-global map on every evaluation.
+std::shared_ptr<const Model> ChargedWellModel(int particles) {
+  OpenMM::System system = WellSystem(std::vector<double>(particles, 12.0));
+  auto* nonbonded = new OpenMM::NonbondedForce();
+  nonbonded->setNonbondedMethod(OpenMM::NonbondedForce::NoCutoff);
+  std::vector<Vec3> angstrom;
+  for (int i = 0; i < particles; ++i) {
+    nonbonded->addParticle(i % 2 ? 0.2 : -0.2, 0.3, 0.5);
+    angstrom.push_back({4.0 * (i % 4), 4.0 * (i / 4 % 4), 4.0 * (i / 16)});
+  }
+  system.addForce(nonbonded);  // takes ownership
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(ToXml(system), "", Pdb(angstrom));
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? *model : nullptr;
+}
+
+TEST(CpuPlatformTest, ContextsComeAndGoWhileOthersStep) {
+  std::shared_ptr<const Model> model = ChargedWellModel(32);
+  ASSERT_NE(model, nullptr);
+  // Two threads each make and drop Contexts while two more replicas step, as
+  // a worker's slots do when a job loads. Without the engine's CPU Context
+  // map lock this crashed the process (a null PlatformData in OpenMM's
+  // CpuPlatform) in 1 of 10 runs on a 2-core machine: races are
+  // timing-dependent, so a pass without the lock is possible, a crash with it
+  // is not.
+  constexpr int kThreads = 2;
+  constexpr int kCycles = 600;
+  std::atomic<bool> done{false};
+  std::vector<absl::Status> stepped(kThreads), made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      absl::StatusOr<std::unique_ptr<Replica>> replica = Replica::Create(
+          model, Options("CPU"), TemperatureLadder(), t, 100 + t);
+      stepped[t] = replica.status();
+      while (stepped[t].ok() && !done.load()) {
+        stepped[t] = (*replica)->Run(5, 0);
+      }
+    });
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCycles && made[t].ok(); ++i) {
+        made[t] = Replica::Create(model, Options("CPU"), TemperatureLadder(),
+                                  i % 3, i)
+                      .status();
+      }
+    });
+  }
+  // The makers end on their own; then the steppers are told to stop.
+  threads[1].join();
+  threads[3].join();
+  done = true;
+  threads[0].join();
+  threads[2].join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(stepped[t].ok()) << stepped[t];
+    EXPECT_TRUE(made[t].ok()) << made[t];
   }
 }
 
