@@ -16,13 +16,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/memory/memory.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "lib/xml/xml.h"
 
 namespace replex::engine {
 namespace {
@@ -257,51 +256,27 @@ absl::Status ReseedReferenceRng(uint32_t seed)
 // ---------------------------------------------------------------------------
 // Model loading
 
-// The `type` attribute of the document's root element. XmlSerializer picks
-// the class to build from it and deserialize<T>() casts the result to T
-// unchecked, so it has to be checked before deserialising.
-std::string RootType(absl::string_view xml) {
-  size_t pos = 0;
-  while ((pos = xml.find('<', pos)) != absl::string_view::npos) {
-    if (absl::StartsWith(xml.substr(pos), "<!--")) {
-      pos = xml.find("-->", pos);
-      if (pos == absl::string_view::npos) return "";
-      continue;
-    }
-    if (pos + 1 < xml.size() && (xml[pos + 1] == '?' || xml[pos + 1] == '!')) {
-      ++pos;
-      continue;
-    }
-    const size_t end = xml.find('>', pos);
-    const absl::string_view tag = xml.substr(pos, end - pos);
-    for (size_t at = tag.find("type="); at != absl::string_view::npos;
-         at = tag.find("type=", at + 1)) {
-      const bool starts_word = at > 0 && absl::ascii_isspace(tag[at - 1]);
-      const size_t quote = at + 5;
-      if (!starts_word || quote >= tag.size() ||
-          (tag[quote] != '"' && tag[quote] != '\'')) {
-        continue;
-      }
-      const size_t close = tag.find(tag[quote], quote + 1);
-      if (close == absl::string_view::npos) return "";
-      return std::string(tag.substr(quote + 1, close - quote - 1));
-    }
-    return "";
-  }
-  return "";
-}
-
+// Checks `xml` before OpenMM sees it: irrXML crashes on malformed documents
+// (lib/xml), and XmlSerializer picks the class to build from the root's
+// `type` attribute while deserialize<T>() casts the result to T unchecked.
 template <typename T>
 absl::StatusOr<std::unique_ptr<T>> DeserializeXml(absl::string_view input_name,
                                                   absl::string_view type,
                                                   absl::string_view xml) {
-  const std::string root_type = RootType(xml);
-  if (root_type != type) {
+  absl::StatusOr<xml::Root> root = xml::CheckDocument(xml);
+  if (!root.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(input_name, ": not well-formed XML: ",
+                     root.status().message()));
+  }
+  const auto root_type = root->attributes.find("type");
+  if (root_type == root->attributes.end() || root_type->second != type) {
     return absl::InvalidArgumentError(absl::StrCat(
         input_name, ": expected OpenMM XmlSerializer output for a ", type,
         " (root element with type=\"", type, "\"), found ",
-        root_type.empty() ? "no such root element"
-                          : absl::StrCat("type=\"", root_type, "\"")));
+        root_type == root->attributes.end()
+            ? absl::StrCat("<", root->name, "> without a type")
+            : absl::StrCat("type=\"", root_type->second, "\"")));
   }
   return Guarded(
       absl::StatusCode::kInvalidArgument, input_name,

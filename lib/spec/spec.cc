@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "lib/xml/xml.h"
 #include "yaml-cpp/yaml.h"
 
 namespace replex::spec {
@@ -89,6 +90,17 @@ std::string Index(absl::string_view path, int i) {
 
 absl::Status FieldError(absl::string_view path, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
+}
+
+// Workers hand these documents to OpenMM, whose XML parser crashes on
+// malformed ones (lib/xml), so they are refused at submission.
+absl::Status CheckXml(absl::string_view field, absl::string_view document) {
+  absl::StatusOr<xml::Root> root = xml::CheckDocument(document);
+  if (root.ok()) return absl::OkStatus();
+  return FieldError(field, absl::StrCat("not well-formed XML: ",
+                                        root.status().message(),
+                                        "; write it with OpenMM's "
+                                        "XmlSerializer"));
 }
 
 // Levenshtein distance ignoring case, for "did you mean" hints.
@@ -956,12 +968,22 @@ absl::Status Validate(const v1::JobSpec& spec) {
                       "no OpenMM System given; name its serialized XML file "
                       "(system_xml over gRPC)");
   }
+  if (absl::Status status = CheckXml("system", spec.system_xml());
+      !status.ok()) {
+    return status;
+  }
   const std::string& coordinates =
       spec.coordinates_case() == JobSpec::kPdb ? spec.pdb() : spec.state_xml();
   if (coordinates.empty()) {
     return FieldError("coordinates",
                       "no initial coordinates given; name an OpenMM State XML "
                       "or a .pdb file (state_xml or pdb over gRPC)");
+  }
+  if (spec.coordinates_case() == JobSpec::kStateXml) {
+    if (absl::Status status = CheckXml("state", spec.state_xml());
+        !status.ok()) {
+      return status;
+    }
   }
   const v1::Exchange& exchange = spec.exchange();
   if (!v1::Exchange::Scheme_IsValid(exchange.scheme())) {

@@ -433,6 +433,12 @@ TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
   const double kNaN = std::numeric_limits<double>::quiet_NaN();
   const std::vector<BadProtoCase> cases = {
       {"no system", [](v1::JobSpec& s) { s.clear_system_xml(); }, {"system"}},
+      {"truncated system XML",
+       [](v1::JobSpec& s) { s.set_system_xml("<System type=\"System\"><Par"); },
+       {"system: not well-formed XML", "never closed"}},
+      {"truncated state XML",
+       [](v1::JobSpec& s) { s.set_state_xml("<State type=\"State\">"); },
+       {"state: not well-formed XML", "ends inside <State>"}},
       {"no coordinates",
        [](v1::JobSpec& s) { s.clear_state_xml(); },
        {"coordinates", "State XML"}},
