@@ -30,10 +30,9 @@
 #include "gateway/grpc_jobs_client.h"
 #include "gateway/grpc_probe.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "lib/results/report_html.h"
 #include "lib/results/results.h"
+#include "lib/service/tls_flags.h"
 #include "lib/spec/spec.h"
 
 namespace {
@@ -62,7 +61,7 @@ namespace {
 constexpr char kUsage[] =
     R"(replexctl: submit, inspect, watch and cancel replex jobs through a replex-gateway.
 
-Usage: replexctl [--gateway=HOST:PORT] [--json] COMMAND [ARGS]
+Usage: replexctl [--gateway=HOST:PORT] [--json] [--tls_ca=PEM ...] COMMAND [ARGS]
 
 Commands:
   submit JOB.yaml   Validate the job file (docs/job-spec.md), upload it with
@@ -130,7 +129,9 @@ std::string Wrap(const std::string& text, int width,
 // The usage text with each flag's own help, so the two never disagree.
 std::string Usage() {
   std::string usage = kUsage;
-  for (const char* name : {"gateway", "json", "html"}) {
+  for (const char* name :
+       {"gateway", "json", "html", "tls_ca", "tls_client_cert",
+        "tls_client_key", "tls_server_name"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
                     Wrap(flag->Help(), 72, "      "));
@@ -165,13 +166,16 @@ std::string LoginName() {
   return entry != nullptr ? entry->pw_name : "";
 }
 
-std::unique_ptr<gateway::GrpcJobsClient> Connect() {
+std::unique_ptr<gateway::GrpcJobsClient> Connect(
+    const service::ChannelSecurity& security) {
   gateway::GrpcJobsClientOptions options;
   options.address = absl::GetFlag(FLAGS_gateway);
   options.peer = "gateway";
-  options.unreachable_hint =
+  options.security = security;
+  options.unreachable_hint = absl::StrCat(
       "; start replex-gateway there, or point replexctl at one with "
-      "--gateway=HOST:PORT or REPLEX_GATEWAY=HOST:PORT";
+      "--gateway=HOST:PORT or REPLEX_GATEWAY=HOST:PORT",
+      security.UnreachableHint());
   // The gateway knows its limit and says so; refusing here would only guess.
   options.max_send_bytes = -1;
   // Uploading a large System can take a while.
@@ -430,13 +434,17 @@ absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
 }
 
 // The exit code: 0 SERVING, 1 any other status (the server says why).
-absl::StatusOr<int> Health(const std::string& address) {
+absl::StatusOr<int> Health(const std::string& address,
+                           const service::ChannelSecurity& security) {
   absl::StatusOr<std::string> serving = gateway::testing::CheckHealth(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      service::CreateChannel(address, security));
   if (!serving.ok()) {
+    const bool unreachable =
+        serving.status().code() == absl::StatusCode::kUnavailable;
     return absl::Status(
         serving.status().code(),
-        absl::StrCat(address, ": ", serving.status().message()));
+        absl::StrCat(address, ": ", serving.status().message(),
+                     unreachable ? security.UnreachableHint() : ""));
   }
   std::printf("%s %s\n", address.c_str(), serving->c_str());
   return *serving == "SERVING" ? 0 : kExitFailed;
@@ -576,10 +584,14 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
   }
 
+  absl::StatusOr<service::ChannelSecurity> security =
+      service::ChannelSecurityFromFlags();
+  if (!security.ok()) return security.status();
   if (command == "health") {
-    return Health(operands == 1 ? args[1] : absl::GetFlag(FLAGS_gateway));
+    return Health(operands == 1 ? args[1] : absl::GetFlag(FLAGS_gateway),
+                  *security);
   }
-  std::unique_ptr<gateway::GrpcJobsClient> client = Connect();
+  std::unique_ptr<gateway::GrpcJobsClient> client = Connect(*security);
   if (command == "watch") return Watch(*client, args[1]);
   absl::Status status;
   if (command == "submit") {
@@ -615,7 +627,8 @@ int main(int argc, char** argv) {
       !unknown.empty()) {
     std::fprintf(stderr,
                  "replexctl: error: unknown flag %s; the flags are --gateway, "
-                 "--json and --html; see replexctl --help\n",
+                 "--json, --html and the --tls_* flags; see replexctl "
+                 "--help\n",
                  unknown.c_str());
     return replex::cli::kExitUsage;
   }

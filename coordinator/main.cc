@@ -27,6 +27,7 @@
 #include "coordinator/worker_registry.h"
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
+#include "lib/service/tls_flags.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:7070",
           "host:port to serve JobService and Coordinator (workers' sessions) "
@@ -85,7 +86,8 @@ constexpr char kUsage[] =
     "      [--checkpoint_dir=replex-data/checkpoints] "
     "[--max_replica_restarts=3]\n"
     "      [--results_root=replex-data/results]\n"
-    "      [--metrics_listen=0.0.0.0:9464] [--metrics_port_file=FILE]";
+    "      [--metrics_listen=0.0.0.0:9464] [--metrics_port_file=FILE]\n"
+    "      [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]";
 
 int Main(int argc, char** argv) {
   service::InstallTerminationHandlers();
@@ -112,6 +114,14 @@ int Main(int argc, char** argv) {
                  "replex-coordinator: --max_message_bytes must be positive\n");
     return 2;
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      service::ServerCredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "replex-coordinator: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 2;
+  }
+  server_options.credentials = *std::move(credentials);
 
   if (absl::GetFlag(FLAGS_max_replica_restarts) < 0) {
     std::fprintf(stderr,
@@ -202,7 +212,10 @@ int Main(int argc, char** argv) {
   }
   LogLine(absl::StrCat("replex-coordinator ", REPLEX_VERSION,
                        " listening on port ", server->port, " (",
-                       server_options.address, ")"));
+                       server_options.address, ", ",
+                       server_options.credentials != nullptr ? "TLS"
+                                                             : "plaintext",
+                       ")"));
   (*metrics_server)->Add(ClusterGauges(&registry, &jobs));
   if ((*metrics_server)->port() != 0) {
     LogLine(absl::StrCat("metrics on port ", (*metrics_server)->port()));

@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   service::ServerOptions server_options;
   server_options.address = options.address;
   server_options.metrics = options.metrics;
+  server_options.credentials = options.credentials;
   // Above the forwarding limit, so Gateway::SubmitJob explains an oversized
   // job itself rather than gRPC refusing it with a bare size.
   server_options.max_message_bytes =

@@ -23,6 +23,8 @@ struct GatewayServerOptions {
   GatewayServiceOptions service;
   // Per-call gRPC metrics go here when set (see service::ServerOptions).
   prometheus::Registry* metrics = nullptr;
+  // TLS (service::MakeServerCredentials); null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 // Thread-safe.

@@ -6,8 +6,6 @@
 #include "absl/time/clock.h"
 #include "grpc/grpc.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "lib/service/grpc_status.h"
 
@@ -24,8 +22,8 @@ GrpcJobsClient::GrpcJobsClient(GrpcJobsClientOptions options)
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
                    static_cast<int>(absl::ToInt64Milliseconds(
                        options_.max_reconnect_backoff)));
-  channel_ = grpc::CreateCustomChannel(
-      options_.address, grpc::InsecureChannelCredentials(), arguments);
+  channel_ =
+      service::CreateChannel(options_.address, options_.security, arguments);
   stub_ = v1::JobService::NewStub(channel_);
 }
 

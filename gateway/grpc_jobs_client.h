@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "gateway/jobs_client.h"
 #include "grpcpp/channel.h"
+#include "lib/service/tls.h"
 #include "replex/v1/job_service.grpc.pb.h"
 
 namespace replex::gateway {
@@ -28,6 +29,8 @@ struct GrpcJobsClientOptions {
   // Deadline of each unary call. Watches have none: they last as long as
   // their job.
   absl::Duration timeout = absl::Seconds(30);
+  // TLS (service::MakeChannelSecurity); plaintext by default.
+  service::ChannelSecurity security;
 };
 
 // A JobService client: the gateway's to the coordinator, and replexctl's to

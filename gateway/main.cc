@@ -18,6 +18,7 @@
 #include "gateway/grpc_jobs_client.h"
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
+#include "lib/service/tls_flags.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080",
           "Address the public JobService listens on, host:port; port 0 lets "
@@ -51,7 +52,11 @@ constexpr char kUsage[] =
     "forwards them to the coordinator.\n\n"
     "Usage: replex-gateway [--listen=HOST:PORT] [--coordinator=HOST:PORT] "
     "[--port_file=PATH] [--max_message_bytes=N]\n"
-    "       [--metrics_listen=0.0.0.0:9465] [--metrics_port_file=PATH]";
+    "       [--metrics_listen=0.0.0.0:9465] [--metrics_port_file=PATH]\n"
+    "       [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]  (its "
+    "clients)\n"
+    "       [--tls_ca=PEM [--tls_client_cert=PEM --tls_client_key=PEM]]  "
+    "(to the coordinator)";
 
 absl::Status Serve() {
   const int64_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -64,6 +69,13 @@ absl::Status Serve() {
   client_options.address = absl::GetFlag(FLAGS_coordinator);
   client_options.max_send_bytes = static_cast<int>(max_message_bytes);
   client_options.max_receive_bytes = static_cast<int>(max_message_bytes);
+  absl::StatusOr<service::ChannelSecurity> security =
+      service::ChannelSecurityFromFlags();
+  if (!security.ok()) return security.status();
+  client_options.security = *std::move(security);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      service::ServerCredentialsFromFlags();
+  if (!credentials.ok()) return credentials.status();
   GrpcJobsClient jobs(client_options);
 
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
@@ -75,6 +87,7 @@ absl::Status Serve() {
   options.address = absl::GetFlag(FLAGS_listen);
   options.metrics = &(*metrics_server)->registry();
   options.gateway.max_message_bytes = max_message_bytes;
+  options.credentials = *std::move(credentials);
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
       GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
@@ -85,9 +98,11 @@ absl::Status Serve() {
     }
   }
   std::fprintf(stderr,
-               "replex-gateway: serving replex.v1.JobService on port %d, "
-               "forwarding to the coordinator at %s\n",
-               (*server)->port(), client_options.address.c_str());
+               "replex-gateway: serving replex.v1.JobService on port %d (%s), "
+               "forwarding to the coordinator at %s (%s)\n",
+               (*server)->port(), options.credentials != nullptr ? "TLS" : "plaintext",
+               client_options.address.c_str(),
+               client_options.security.tls() ? "TLS" : "plaintext");
 
   service::WaitForTerminationSignal();
   std::fprintf(stderr, "replex-gateway: shutting down\n");

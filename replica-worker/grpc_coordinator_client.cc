@@ -4,8 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "lib/service/grpc_status.h"
 
@@ -43,7 +41,8 @@ int Milliseconds(absl::Duration duration) {
 }  // namespace
 
 GrpcCoordinatorClient::GrpcCoordinatorClient(const ChannelOptions& options)
-    : target_(options.target) {
+    : target_(options.target),
+      unreachable_hint_(options.security.UnreachableHint()) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
@@ -53,8 +52,7 @@ GrpcCoordinatorClient::GrpcCoordinatorClient(const ChannelOptions& options)
                    Milliseconds(options.initial_backoff));
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
                    Milliseconds(options.max_backoff));
-  channel_ = grpc::CreateCustomChannel(
-      target_, grpc::InsecureChannelCredentials(), arguments);
+  channel_ = service::CreateChannel(target_, options.security, arguments);
   stub_ = v1::Coordinator::NewStub(channel_);
 }
 
@@ -63,7 +61,7 @@ GrpcCoordinatorClient::Connect(absl::Duration timeout) {
   if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
     return absl::UnavailableError(
         absl::StrCat("cannot reach the coordinator at ", target_, " within ",
-                     absl::FormatDuration(timeout)));
+                     absl::FormatDuration(timeout), unreachable_hint_));
   }
   return std::make_unique<GrpcStream>(*stub_);
 }

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "lib/service/tls.h"
 #include "replex/v1/worker.grpc.pb.h"
 #include "replica-worker/coordinator_client.h"
 
@@ -22,6 +23,8 @@ struct ChannelOptions {
   // by the session is not refused by a channel still waiting out its own.
   absl::Duration initial_backoff = absl::Milliseconds(500);
   absl::Duration max_backoff = absl::Seconds(30);
+  // TLS (service::MakeChannelSecurity); plaintext by default.
+  service::ChannelSecurity security;
 };
 
 // Thread-compatible (Connect from one thread at a time).
@@ -35,6 +38,7 @@ class GrpcCoordinatorClient : public CoordinatorClient {
 
  private:
   const std::string target_;
+  const std::string unreachable_hint_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };

@@ -22,6 +22,7 @@
 #include "lib/engine/engine.h"
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
+#include "lib/service/tls_flags.h"
 #include "replica-worker/executor.h"
 #include "replica-worker/grpc_coordinator_client.h"
 #include "replica-worker/log.h"
@@ -78,7 +79,8 @@ namespace {
 constexpr char kUsage[] =
     "Runs replica-exchange segments for a replex coordinator.\n\n"
     "Usage:\n"
-    "  replex-worker [--coordinator=HOST:PORT] [--platform=CPU] [--slots=N]\n\n"
+    "  replex-worker [--coordinator=HOST:PORT] [--platform=CPU] [--slots=N]\n"
+    "      [--tls_ca=PEM [--tls_client_cert=PEM --tls_client_key=PEM]]\n\n"
     "See docs/worker.md.";
 
 constexpr int kUsageError = 2;
@@ -165,6 +167,14 @@ int Main(int argc, char** argv) {
   channel.initial_backoff =
       absl::Milliseconds(absl::GetFlag(FLAGS_initial_backoff_ms));
   channel.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_max_backoff_ms));
+  absl::StatusOr<service::ChannelSecurity> security =
+      service::ChannelSecurityFromFlags();
+  if (!security.ok()) {
+    std::fprintf(stderr, "replex-worker: %s\n",
+                 std::string(security.status().message()).c_str());
+    return kUsageError;
+  }
+  channel.security = *std::move(security);
   GrpcCoordinatorClient grpc_client(channel);
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
       metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen),
@@ -200,8 +210,8 @@ int Main(int argc, char** argv) {
   ReplicaHost host(host_options, std::make_unique<SlotPool>(slots), &output);
   (*metrics_server)->Add(HostGauges(&host, slots));
 
-  Log("worker %s: %d slots on %s, coordinator %s", name, slots, platform,
-      channel.target);
+  Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots, platform,
+      channel.target, channel.security.tls() ? "TLS" : "plaintext");
   // Only blocks on the signal pipe; never joined (the process exits).
   std::thread([&session] {
     service::WaitForTerminationSignal();

@@ -1,6 +1,7 @@
 // What every replex server has: grpc.health.v1 health checking, server
 // reflection (so `grpcurl list` works), explicit message size limits, a port
-// chosen by the OS when asked for port 0, and graceful shutdown on SIGTERM.
+// chosen by the OS when asked for port 0, TLS when given credentials
+// (tls.h), and graceful shutdown on SIGTERM.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/impl/codegen/service_type.h"
@@ -30,6 +32,9 @@ struct ServerOptions {
   // grpc_service, grpc_method, grpc_type, and grpc_code once handled).
   // Not owned; must outlive the server.
   prometheus::Registry* metrics = nullptr;
+  // TLS (MakeServerCredentials) for every service on the port, health and
+  // reflection included. Null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 struct RunningServer {
