@@ -95,11 +95,12 @@ void LocalCluster::StopCoordinator(int signal) {
 
 absl::Status LocalCluster::StartServices() {
   if (absl::Status started = StartCoordinator(); !started.ok()) return started;
-  absl::StatusOr<std::string> gateway = StartServer(
-      "gateway",
-      {REPLEX_GATEWAY_BIN, "--coordinator=" + coordinator_,
-       "--shutdown_grace=2s"},
-      gateway_process_);
+  std::vector<std::string> argv = {REPLEX_GATEWAY_BIN,
+                                   "--coordinator=" + coordinator_,
+                                   "--shutdown_grace=2s"};
+  argv.insert(argv.end(), gateway_flags_.begin(), gateway_flags_.end());
+  absl::StatusOr<std::string> gateway =
+      StartServer("gateway", argv, gateway_process_);
   if (!gateway.ok()) return gateway.status();
   gateway_ = *gateway;
   return absl::OkStatus();

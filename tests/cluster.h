@@ -44,6 +44,10 @@ class LocalCluster {
   void set_coordinator_flags(std::vector<std::string> flags) {
     coordinator_flags_ = std::move(flags);
   }
+  // More replex-gateway flags; set before StartServices.
+  void set_gateway_flags(std::vector<std::string> flags) {
+    gateway_flags_ = std::move(flags);
+  }
   // Ends the coordinator with `signal` (SIGKILL: a crash) and waits for it.
   void StopCoordinator(int signal);
   // Starts it again on the same port, journal and checkpoint directory.
@@ -88,6 +92,7 @@ class LocalCluster {
   std::unique_ptr<Process> coordinator_process_, gateway_process_;
   std::vector<std::unique_ptr<Process>> workers_;
   std::vector<std::string> coordinator_flags_;
+  std::vector<std::string> gateway_flags_;
   int coordinator_starts_ = 0;
   std::string stopped_logs_;  // of coordinators stopped before
   // --metrics_port_file of each process by the name MetricsPort takes.

@@ -1,0 +1,209 @@
+// TLS end to end: a throwaway CA, server and client certificates made with
+// the openssl command, a real cluster serving (mutual) TLS, and the clients
+// it must accept and refuse. Skipped where openssl is not installed.
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gateway/grpc_probe.h"
+#include "gmock/gmock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "gtest/gtest.h"
+#include "lib/service/tls.h"
+#include "tests/cluster.h"
+
+namespace replex::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
+using ::testing::Not;
+
+// PEM files in a fresh directory: ca.crt signs server.crt (for 127.0.0.1
+// and localhost) and client.crt; other-ca.crt signs nothing here.
+class Pki {
+ public:
+  explicit Pki(const std::string& name)
+      : dir_((std::filesystem::path(::testing::TempDir()) / ("pki-" + name))
+                 .string()) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+
+  // The openssl commands' output when one fails.
+  absl::Status Make() const {
+    std::ofstream(path("server.ext"))
+        << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+    // EC keys: generated in milliseconds, unlike RSA.
+    const std::string key =
+        "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const std::string commands = absl::StrCat(
+        "cd ", dir_, " && for ca in ca other-ca; do openssl req -x509 ", key,
+        " -keyout $ca.key -out $ca.crt -days 1 -subj /CN=$ca || exit; done",
+        " && for leaf in server client; do openssl req -new ", key,
+        " -keyout $leaf.key -out $leaf.csr -subj /CN=replex-$leaf && openssl "
+        "x509 -req -in $leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+        "-days 1 -out $leaf.crt $( [ $leaf = server ] && echo -extfile "
+        "server.ext ) || exit; done 2>&1");
+    const auto [code, output] = RunCommand(commands);
+    if (code != 0) return absl::InternalError(output);
+    return absl::OkStatus();
+  }
+
+  std::string path(const std::string& file) const {
+    return dir_ + "/" + file;
+  }
+  // --NAME=PATH for each (name, file).
+  std::string Flags(
+      const std::vector<std::pair<std::string, std::string>>& flags) const {
+    std::string out;
+    for (const auto& [name, file] : flags) {
+      absl::StrAppend(&out, " --", name, "=", path(file));
+    }
+    return out;
+  }
+
+ private:
+  std::string dir_;
+};
+
+bool HaveOpenssl() { return RunCommand("command -v openssl").first == 0; }
+
+std::vector<std::string> Split(const std::string& flags) {
+  return absl::StrSplit(flags, ' ', absl::SkipEmpty());
+}
+
+TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
+  if (!HaveOpenssl()) GTEST_SKIP() << "no openssl command to make certificates";
+  Pki pki("cluster");
+  const absl::Status made = pki.Make();
+  ASSERT_TRUE(made.ok()) << made;
+  const std::string server_tls =
+      pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "server.key"}});
+  const std::string client_tls =
+      pki.Flags({{"tls_ca", "ca.crt"},
+                 {"tls_client_cert", "client.crt"},
+                 {"tls_client_key", "client.key"}});
+  const std::string ca = pki.Flags({{"tls_ca", "ca.crt"}});
+
+  // The coordinator takes only clients with a certificate from the CA; the
+  // gateway, a public API, any client that trusts its certificate.
+  LocalCluster cluster("tls");
+  cluster.set_coordinator_flags(
+      Split(server_tls + pki.Flags({{"tls_client_ca", "ca.crt"}})));
+  cluster.set_gateway_flags(Split(server_tls + client_tls));
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  WorkerOptions worker;
+  worker.flags = Split(client_tls);
+  ASSERT_TRUE(cluster.AddWorker(worker).ok());
+
+  const std::string yaml = WriteHarmonicJob(cluster.dir(), "tls", 2, 10, 5);
+  const auto [submitted, id] = cluster.Ctl(ca + " submit " + yaml);
+  ASSERT_EQ(submitted, 0) << id << cluster.Logs();
+  const auto [watched, watch] = cluster.Ctl(absl::StrCat(
+      ca, " watch ", absl::StripAsciiWhitespace(id)));
+  EXPECT_EQ(watched, 0) << watch << cluster.Logs();
+  EXPECT_THAT(watch, HasSubstr("SUCCEEDED"));
+
+  // Plaintext is refused, with a hint.
+  const auto [plain, plain_output] = cluster.Ctl("list");
+  EXPECT_EQ(plain, 1) << plain_output;
+  EXPECT_THAT(plain_output, HasSubstr("if it serves TLS, give --tls_ca"));
+  // So is a client trusting another CA.
+  const auto [other, other_output] =
+      cluster.Ctl(pki.Flags({{"tls_ca", "other-ca.crt"}}) + " list");
+  EXPECT_EQ(other, 1) << other_output;
+  EXPECT_THAT(other_output, HasSubstr("signed by --tls_ca"));
+  // The coordinator wants a client certificate.
+  const std::string coordinator = " --gateway=" + cluster.coordinator();
+  const auto [anonymous, anonymous_output] =
+      cluster.Ctl(ca + coordinator + " list");
+  EXPECT_EQ(anonymous, 1) << anonymous_output;
+  const auto [mutual, mutual_output] =
+      cluster.Ctl(client_tls + coordinator + " list");
+  EXPECT_EQ(mutual, 0) << mutual_output;
+  EXPECT_THAT(mutual_output, HasSubstr("SUCCEEDED"));
+
+  // Health and reflection share the TLS port. (The reflection client needs
+  // the descriptors libgrpc++_reflection registers: referenced here so the
+  // linker keeps it.)
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  const auto [health, health_output] =
+      cluster.Ctl(client_tls + " health " + cluster.coordinator());
+  EXPECT_EQ(health, 0) << health_output;
+  service::ClientTlsFiles trust_only;
+  trust_only.ca = pki.path("ca.crt");
+  absl::StatusOr<service::ChannelSecurity> security =
+      service::MakeChannelSecurity(trust_only);
+  ASSERT_TRUE(security.ok()) << security.status();
+  const absl::StatusOr<std::vector<std::string>> listed =
+      gateway::testing::ListServices(
+          service::CreateChannel(cluster.gateway(), *security));
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed,
+              IsSupersetOf({"replex.v1.JobService", "grpc.health.v1.Health"}));
+
+  // /metrics stays plain HTTP.
+  absl::StatusOr<int> metrics = cluster.MetricsPort("gateway");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  const auto [scraped, page] = RunCommand(absl::StrCat(
+      "/usr/bin/python3 -c \"import urllib.request; print(urllib.request."
+      "urlopen('http://127.0.0.1:",
+      *metrics, "/metrics', timeout=10).read().decode())\""));
+  EXPECT_EQ(scraped, 0) << page;
+  EXPECT_THAT(page, HasSubstr("grpc_server_handled_total"));
+}
+
+// Runs `command` (which must fail fast) under a timeout, so a binary that
+// starts serving instead fails the test rather than hanging it.
+std::pair<int, std::string> RunFailing(const std::string& command) {
+  return RunCommand("timeout 30 " + command);
+}
+
+TEST(TlsTest, BadTlsFlagsStopEachBinaryNamingTheFlag) {
+  if (!HaveOpenssl()) GTEST_SKIP() << "no openssl command to make certificates";
+  Pki pki("flags");
+  const absl::Status made = pki.Make();
+  ASSERT_TRUE(made.ok()) << made;
+  const std::string scratch = pki.path("");
+  struct Case {
+    std::string command;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {absl::StrCat(REPLEX_COORDINATOR_BIN, " --journal=", scratch,
+                    "j.sqlite --metrics_listen= ",
+                    pki.Flags({{"tls_cert", "server.crt"},
+                               {"tls_key", "missing.key"}})),
+       "--tls_key: cannot read " + pki.path("missing.key")},
+      {absl::StrCat(REPLEX_GATEWAY_BIN, " --metrics_listen= ",
+                    pki.Flags({{"tls_cert", "server.crt"}})),
+       "--tls_cert is set but --tls_key is not"},
+      {absl::StrCat(REPLEX_COORDINATOR_BIN, " --journal=", scratch,
+                    "j.sqlite --metrics_listen= ",
+                    pki.Flags({{"tls_cert", "server.crt"},
+                               {"tls_key", "client.key"}})),
+       "is not the private key of the certificate in --tls_cert"},
+      {absl::StrCat(REPLEX_WORKER_BIN,
+                    " --platform=Reference --metrics_listen= ",
+                    pki.Flags({{"tls_ca", "server.ext"}})),
+       "--tls_ca: " + pki.path("server.ext") + " holds no PEM certificate"},
+      {absl::StrCat(REPLEXCTL_BIN, " list ",
+                    pki.Flags({{"tls_client_cert", "client.crt"},
+                               {"tls_client_key", "client.key"}})),
+       "--tls_client_cert is set without --tls_ca"},
+  };
+  for (const Case& c : cases) {
+    const auto [code, output] = RunFailing(c.command);
+    EXPECT_EQ(code, 2) << c.command << "\n" << output;
+    EXPECT_THAT(output, HasSubstr(c.message)) << c.command;
+    EXPECT_THAT(output, Not(HasSubstr("Segmentation"))) << c.command;
+  }
+}
+
+}  // namespace
+}  // namespace replex::testing
