@@ -395,13 +395,26 @@ void JobManager::Run(Record* record) {
       resume ? Rollback(*record, *driver, *executor, *spec, std::nullopt)
              : NotifyRunning(*record, *spec, driver->round());
   const int frame_interval = spec->output().frame_interval();
+  // The last journaled round's observers, watchers and checkpoint run while
+  // the workers compute the next round, off the path from its last result
+  // to the next orders; or before anything else when no orders go out.
+  std::optional<FinishedRound> finishing;
+  absl::Status finished = absl::OkStatus();
+  auto finish = [&] {
+    if (!finishing.has_value()) return;
+    finished.Update(FinishRound(*record, *driver, *finishing));
+    finishing.reset();
+  };
   while (status.ok() && !driver->done()) {
     const bool with_positions =
         frame_interval > 0 && driver->round() % frame_interval == 0;
     const bool with_state = CheckpointDue(*spec, driver->round() + 1);
     absl::StatusOr<std::vector<runner::SegmentResult>> results =
-        executor->RunSegments(driver->Orders(with_positions, with_state));
-    status = results.status();
+        executor->RunSegmentsOverlapping(
+            driver->Orders(with_positions, with_state), finish);
+    finish();
+    status = std::exchange(finished, absl::OkStatus());
+    if (status.ok()) status = results.status();
     if (status.ok()) status = CheckEnergies(*results, driver->round());
     absl::StatusOr<const runner::RoundDriver::Completed*> completed =
         absl::InternalError("no round completed");
@@ -410,21 +423,21 @@ void JobManager::Run(Record* record) {
       status = completed.status();
     }
     if (status.ok()) {
-      status =
-          PublishRound(*record, *driver, **completed, *results, with_positions);
-    }
-    if (status.ok() && with_state) {
-      if (absl::Status written =
-              WriteCheckpoint(record->id, *driver, **completed, *results);
-          !written.ok()) {
-        // The previous checkpoint still stands; a rollback goes there.
-        LogLine(absl::StrCat("job ", record->id, ": no checkpoint at round ",
-                             driver->round(), ": ", written.message()));
+      double elapsed_seconds = 0;
+      absl::StatusOr<v1::Job> job =
+          JournalRound(*record, *driver, **completed, elapsed_seconds);
+      status = job.status();
+      if (job.ok()) {
+        finishing = FinishedRound{*completed,       *std::move(results),
+                                  *std::move(job),  elapsed_seconds,
+                                  with_positions,   with_state};
       }
     }
     if (!status.ok())
       status = HandleFailedRound(*record, *driver, *executor, *spec, status);
   }
+  finish();
+  if (status.ok()) status = finished;
 
   absl::MutexLock lock(&mu_);
   if (record->job.state() == v1::RUNNING) {
@@ -627,13 +640,10 @@ absl::Status JobManager::WriteCheckpoint(
   return absl::OkStatus();
 }
 
-absl::Status JobManager::PublishRound(
+absl::StatusOr<v1::Job> JobManager::JournalRound(
     Record& record, const runner::RoundDriver& driver,
-    const runner::RoundDriver::Completed& completed,
-    const std::vector<runner::SegmentResult>& results, bool with_positions) {
-  const exchange::RoundOutcome& outcome = completed.outcome;
+    const runner::RoundDriver::Completed& completed, double& elapsed_seconds) {
   v1::Job job;
-  double elapsed_seconds;
   {
     absl::MutexLock lock(&mu_);
     if (record.job.state() != v1::RUNNING) {
@@ -647,26 +657,35 @@ absl::Status JobManager::PublishRound(
     record.job.set_workers(record.executor->workers());
     job = record.job;
   }
-  // The journal, then the observers, outside the lock (they write files)
-  // and before watchers hear of the round, so that a watcher that sees
-  // round r can read its results.
   if (absl::Status journaled = journal_->RecordRound(
-          job.job_id(), outcome, completed.potential_kj_mol);
+          job.job_id(), completed.outcome, completed.potential_kj_mol);
       !journaled.ok()) {
     return journaled;
   }
+  return job;
+}
+
+absl::Status JobManager::FinishRound(Record& record,
+                                     const runner::RoundDriver& driver,
+                                     FinishedRound& round) {
+  const runner::RoundDriver::Completed& completed = *round.completed;
+  const exchange::RoundOutcome& outcome = completed.outcome;
+  const v1::Job& job = round.job;
   if (!observers_.empty()) {
     std::vector<std::vector<engine::Vec3>> positions;
-    if (with_positions) {
-      positions.reserve(results.size());
-      for (const runner::SegmentResult& result : results) {
+    if (round.with_positions) {
+      positions.reserve(round.results.size());
+      for (const runner::SegmentResult& result : round.results) {
         positions.push_back(result.positions_nm);
       }
     }
     const runner::RoundReport report{
-        outcome,           completed.potential_kj_mol,
-        completed.reduced, driver.statistics(),
-        with_positions ? &positions : nullptr, elapsed_seconds};
+        outcome,
+        completed.potential_kj_mol,
+        completed.reduced,
+        driver.statistics(),
+        round.with_positions ? &positions : nullptr,
+        round.elapsed_seconds};
     for (JobObserver* observer : observers_) {
       if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
         return status;
@@ -676,21 +695,32 @@ absl::Status JobManager::PublishRound(
 
   v1::JobEvent event;
   event.set_job_id(job.job_id());
-  v1::RoundEvent& round = *event.mutable_round();
-  round.set_round(outcome.round);
+  v1::RoundEvent& event_round = *event.mutable_round();
+  event_round.set_round(outcome.round);
   const std::vector<int>& rungs = outcome.after.rung_of_replica();
-  round.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
-  round.mutable_pair_attempts()->Assign(outcome.pair_attempts.begin(),
-                                        outcome.pair_attempts.end());
-  round.mutable_pair_accepts()->Assign(outcome.pair_accepts.begin(),
-                                       outcome.pair_accepts.end());
-  round.set_round_trips(job.round_trips());
-  round.set_ns_per_day(job.ns_per_day());
-  absl::MutexLock lock(&mu_);
-  if (record.job.state() != v1::RUNNING) {
-    return absl::CancelledError("the job is no longer running");
+  event_round.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  event_round.mutable_pair_attempts()->Assign(outcome.pair_attempts.begin(),
+                                              outcome.pair_attempts.end());
+  event_round.mutable_pair_accepts()->Assign(outcome.pair_accepts.begin(),
+                                             outcome.pair_accepts.end());
+  event_round.set_round_trips(job.round_trips());
+  event_round.set_ns_per_day(job.ns_per_day());
+  {
+    absl::MutexLock lock(&mu_);
+    if (record.job.state() != v1::RUNNING) {
+      return absl::CancelledError("the job is no longer running");
+    }
+    Publish(record, event);
   }
-  Publish(record, event);
+  if (round.with_state) {
+    if (absl::Status written =
+            WriteCheckpoint(record.id, driver, completed, round.results);
+        !written.ok()) {
+      // The previous checkpoint still stands; a rollback goes there.
+      LogLine(absl::StrCat("job ", record.id, ": no checkpoint at round ",
+                           outcome.round + 1, ": ", written.message()));
+    }
+  }
   return absl::OkStatus();
 }
 

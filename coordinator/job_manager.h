@@ -186,12 +186,29 @@ class JobManager {
       const std::string& job_id, const runner::RoundDriver& driver,
       const runner::RoundDriver::Completed& completed,
       const std::vector<runner::SegmentResult>& results);
-  // Publishes a finished round to watchers and observers. CANCELLED when the
-  // job is no longer running; an observer's error otherwise.
-  absl::Status PublishRound(Record& record, const runner::RoundDriver& driver,
-                            const runner::RoundDriver::Completed& completed,
-                            const std::vector<runner::SegmentResult>& results,
-                            bool with_positions) ABSL_LOCKS_EXCLUDED(mu_);
+  // A round the driver has completed and the journal holds, whose
+  // observers, watchers and checkpoint are still to come.
+  struct FinishedRound {
+    const runner::RoundDriver::Completed* completed;  // the driver's
+    std::vector<runner::SegmentResult> results;
+    v1::Job job;  // the job as of this round
+    double elapsed_seconds;
+    bool with_positions;
+    bool with_state;
+  };
+  // Records a completed round: the job's progress and the journal, before
+  // any replica hears of its new rung. CANCELLED when the job is no longer
+  // running.
+  absl::StatusOr<v1::Job> JournalRound(
+      Record& record, const runner::RoundDriver& driver,
+      const runner::RoundDriver::Completed& completed,
+      double& elapsed_seconds) ABSL_LOCKS_EXCLUDED(mu_);
+  // The rest of a journaled round, run while the workers compute the next
+  // one: the observers, then the watchers (so a watcher that sees round r can
+  // read its results), then the checkpoint when due. CANCELLED when the job
+  // is no longer running; an observer's error otherwise.
+  absl::Status FinishRound(Record& record, const runner::RoundDriver& driver,
+                           FinishedRound& round) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the job to `state`, stamps times, logs and tells watchers; ends
   // the watches when the state is final.
   void SetState(Record& record, v1::JobState state, const std::string& error)

@@ -409,8 +409,8 @@ void WorkerRegistry::UnloadIfUnused(Worker& worker, const Job& job) {
 }
 
 absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
-    const std::string& job_id,
-    const std::vector<runner::SegmentOrder>& orders) {
+    const std::string& job_id, const std::vector<runner::SegmentOrder>& orders,
+    const std::function<void()>& meanwhile) {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) {
@@ -504,6 +504,12 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
     body.set_want_state(order.want_state);
     Send(host, std::move(message));
     replica.rung = order.rung;
+  }
+  if (meanwhile) {
+    // Unlocked, the session writers send the orders while `meanwhile` runs.
+    mu_.Unlock();
+    meanwhile();
+    mu_.Lock();
   }
   mu_.Await(absl::Condition(job.get(), &Job::ResultsIn));
   job->open_round = -1;
@@ -739,7 +745,14 @@ RemoteExecutor::~RemoteExecutor() {
 
 absl::StatusOr<std::vector<runner::SegmentResult>> RemoteExecutor::RunSegments(
     const std::vector<runner::SegmentOrder>& orders) {
-  return registry_->RunRound(job_id_, orders);
+  return registry_->RunRound(job_id_, orders, nullptr);
+}
+
+absl::StatusOr<std::vector<runner::SegmentResult>>
+RemoteExecutor::RunSegmentsOverlapping(
+    const std::vector<runner::SegmentOrder>& orders,
+    const std::function<void()>& meanwhile) {
+  return registry_->RunRound(job_id_, orders, meanwhile);
 }
 
 void RemoteExecutor::Release(const absl::Status& why) {

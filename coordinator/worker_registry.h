@@ -127,10 +127,12 @@ class WorkerRegistry : public ReplicaPool {
   struct Job;
 
   // One round of a job on its workers (RemoteExecutor::RunSegments): the
-  // rebalance at the round boundary, then the orders, then the wait.
+  // rebalance at the round boundary, then the orders, then `meanwhile`
+  // (if set) without the lock, then the wait.
   absl::StatusOr<std::vector<runner::SegmentResult>> RunRound(
       const std::string& job_id,
-      const std::vector<runner::SegmentOrder>& orders) ABSL_LOCKS_EXCLUDED(mu_);
+      const std::vector<runner::SegmentOrder>& orders,
+      const std::function<void()>& meanwhile) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseJob(const std::string& job_id, const absl::Status& why)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReloadJob(const std::string& job_id,
@@ -203,6 +205,9 @@ class RemoteExecutor : public JobExecutor {
 
   absl::StatusOr<std::vector<runner::SegmentResult>> RunSegments(
       const std::vector<runner::SegmentOrder>& orders) override;
+  absl::StatusOr<std::vector<runner::SegmentResult>> RunSegmentsOverlapping(
+      const std::vector<runner::SegmentOrder>& orders,
+      const std::function<void()>& meanwhile) override;
   void Release(const absl::Status& why) override;
   int workers() const override;
   absl::Status Reload(const std::vector<ReplicaStart>& starts) override;
