@@ -135,20 +135,21 @@ class SimulatedWorker {
     while (stream_->Read(&in)) {
       v1::WorkerMessage out;
       switch (in.message_case()) {
-        case v1::CoordinatorMessage::kSegmentOrder: {
-          const v1::SegmentOrder& order = in.segment_order();
-          RaiseTo(timeline_->last_order[order.round()], NowNs());
-          v1::SegmentDone& done = *out.mutable_segment_done();
-          done.set_job_id(order.job_id());
-          done.set_replica(order.replica());
-          done.set_round(order.round());
-          done.set_epoch(order.epoch());
-          done.set_potential_kj_mol(ModelEnergy(*temperatures_, order.rung(),
-                                                order.replica(),
-                                                order.round()));
-          if (order.want_state()) done.set_state("simulated state");
-          stream_->Write(out);
-          RaiseTo(timeline_->last_done[order.round()], NowNs());
+        case v1::CoordinatorMessage::kSegmentOrders: {
+          // Answered one SegmentDone per order, as a real worker does.
+          for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
+            RaiseTo(timeline_->last_order[order.round()], NowNs());
+            v1::SegmentDone& done = *out.mutable_segment_done();
+            done.set_job_id(order.job_id());
+            done.set_replica(order.replica());
+            done.set_round(order.round());
+            done.set_epoch(order.epoch());
+            done.set_potential_kj_mol(ModelEnergy(
+                *temperatures_, order.rung(), order.replica(), order.round()));
+            if (order.want_state()) done.set_state("simulated state");
+            stream_->Write(out);
+            RaiseTo(timeline_->last_done[order.round()], NowNs());
+          }
           continue;
         }
         case v1::CoordinatorMessage::kReleaseReplica: {

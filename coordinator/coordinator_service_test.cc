@@ -80,8 +80,9 @@ class GrpcWorker {
     while (stream_->Read(&in)) {
       absl::MutexLock lock(&mu_);
       if (in.has_welcome()) worker_id_ = in.welcome().worker_id();
-      if (!in.has_segment_order()) continue;
-      stream_->Write(FakeSegmentDone(in.segment_order()));
+      for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
+        stream_->Write(FakeSegmentDone(order));
+      }
     }
   }
 

@@ -106,13 +106,27 @@ void FakeWorker::Serve() {
   std::vector<v1::CoordinatorMessage> batch;
   while (registry_->NextOutgoing(key_, &batch)) {
     for (const v1::CoordinatorMessage& message : batch) {
-      std::optional<v1::WorkerMessage> reply = Handle(message);
-      if (reply.has_value()) registry_->Receive(key_, *reply);
+      for (const v1::WorkerMessage& reply : Handle(message)) {
+        registry_->Receive(key_, reply);
+      }
     }
   }
 }
 
-std::optional<v1::WorkerMessage> FakeWorker::Handle(
+std::optional<v1::WorkerMessage> FakeWorker::Run(
+    const v1::SegmentOrder& order) {
+  auto it = hosted_.find({order.job_id(), order.replica()});
+  if (it == hosted_.end() || it->second.epoch != order.epoch()) {
+    ++bad_orders_;
+    return std::nullopt;
+  }
+  it->second.rung = order.rung();
+  it->second.last_round = order.round();
+  ++segments_run_;
+  return FakeSegmentDone(order);
+}
+
+std::vector<v1::WorkerMessage> FakeWorker::Handle(
     const v1::CoordinatorMessage& in) {
   absl::MutexLock lock(&mu_);
   if (!in.has_heartbeat()) received_.push_back(in);
@@ -120,35 +134,31 @@ std::optional<v1::WorkerMessage> FakeWorker::Handle(
   switch (in.message_case()) {
     case v1::CoordinatorMessage::kLoadJob:
       jobs_.insert(in.load_job().job_id());
-      return std::nullopt;
+      return {};
     case v1::CoordinatorMessage::kLoadReplica: {
       const v1::LoadReplica& load = in.load_replica();
       if (jobs_.count(load.job_id()) == 0) ++bad_orders_;
       hosted_[{load.job_id(), load.replica()}] = {load.epoch(), load.rung(),
                                                   -1};
-      return std::nullopt;
+      return {};
     }
-    case v1::CoordinatorMessage::kSegmentOrder: {
-      const v1::SegmentOrder& order = in.segment_order();
-      auto it = hosted_.find({order.job_id(), order.replica()});
-      if (it == hosted_.end() || it->second.epoch != order.epoch()) {
-        ++bad_orders_;
-        return std::nullopt;
+    case v1::CoordinatorMessage::kSegmentOrders: {
+      std::vector<v1::WorkerMessage> replies;
+      for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
+        std::optional<v1::WorkerMessage> done = Run(order);
+        if (done.has_value()) replies.push_back(*std::move(done));
       }
-      it->second.rung = order.rung();
-      it->second.last_round = order.round();
-      ++segments_run_;
-      return FakeSegmentDone(order);
+      return replies;
     }
     case v1::CoordinatorMessage::kReleaseReplica: {
       const v1::ReleaseReplica& release = in.release_replica();
       auto it = hosted_.find({release.job_id(), release.replica()});
       if (it == hosted_.end() || it->second.epoch != release.epoch()) {
-        return std::nullopt;
+        return {};
       }
       const Hosted replica = it->second;
       hosted_.erase(it);
-      if (!release.want_state()) return std::nullopt;
+      if (!release.want_state()) return {};
       v1::ReplicaStateReport& report = *reply.mutable_replica_state();
       report.set_job_id(release.job_id());
       report.set_replica(release.replica());
@@ -157,7 +167,7 @@ std::optional<v1::WorkerMessage> FakeWorker::Handle(
       report.set_state(absl::StrCat("state of ", release.job_id(), "/",
                                     release.replica(), " after round ",
                                     replica.last_round));
-      return reply;
+      return {reply};
     }
     case v1::CoordinatorMessage::kUnloadJob: {
       const std::string& job = in.unload_job().job_id();
@@ -165,10 +175,10 @@ std::optional<v1::WorkerMessage> FakeWorker::Handle(
       for (auto it = hosted_.begin(); it != hosted_.end();) {
         it = it->first.first == job ? hosted_.erase(it) : std::next(it);
       }
-      return std::nullopt;
+      return {};
     }
     default:
-      return std::nullopt;
+      return {};
   }
 }
 

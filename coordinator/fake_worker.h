@@ -74,8 +74,12 @@ class FakeWorker {
     int64_t last_round = -1;
   };
   void Serve();
-  // Returns the reply, if any, to send outside the lock.
-  std::optional<v1::WorkerMessage> Handle(const v1::CoordinatorMessage& in);
+  // Returns the replies to send outside the lock.
+  std::vector<v1::WorkerMessage> Handle(const v1::CoordinatorMessage& in);
+  // One order of a SegmentOrders: its SegmentDone, or none when the fake does
+  // not host the replica at that epoch.
+  std::optional<v1::WorkerMessage> Run(const v1::SegmentOrder& order)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   WorkerRegistry* const registry_;
   absl::Status status_;

@@ -450,6 +450,8 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
   if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   job->results.assign(n, std::nullopt);
   job->pending_results = n;
+  // One SegmentOrders per host, sent after every LoadReplica it needs.
+  std::map<uint64_t, v1::CoordinatorMessage> batches;
   for (const runner::SegmentOrder& order : orders) {
     Job::Replica& replica = job->replicas[order.replica];
     Worker& host = *workers_.at(replica.host);
@@ -489,8 +491,8 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
       Send(host, std::move(load));
       replica.loaded = true;
     }
-    v1::CoordinatorMessage message;
-    v1::SegmentOrder& body = *message.mutable_segment_order();
+    v1::SegmentOrder& body =
+        *batches[replica.host].mutable_segment_orders()->add_orders();
     body.set_job_id(job_id);
     body.set_replica(order.replica);
     body.set_round(order.round);
@@ -502,9 +504,9 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
                                           order.evaluate_rungs.end());
     body.set_want_positions(order.want_positions);
     body.set_want_state(order.want_state);
-    Send(host, std::move(message));
     replica.rung = order.rung;
   }
+  for (auto& [key, batch] : batches) Send(*workers_.at(key), std::move(batch));
   if (meanwhile) {
     // Unlocked, the session writers send the orders while `meanwhile` runs.
     mu_.Unlock();

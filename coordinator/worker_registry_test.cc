@@ -97,6 +97,8 @@ TEST_F(WorkerRegistryTest, SixtyFourReplicasOnTwoWorkersBalancedBySlots) {
   // LoadJob once per worker, LoadReplica once per replica, then orders.
   EXPECT_THAT(OfKind(big, v1::CoordinatorMessage::kLoadJob), SizeIs(1));
   EXPECT_THAT(OfKind(big, v1::CoordinatorMessage::kLoadReplica), SizeIs(48));
+  // A message of orders per worker per round, not one per replica.
+  EXPECT_THAT(OfKind(big, v1::CoordinatorMessage::kSegmentOrders), SizeIs(2));
   EXPECT_EQ(big.bad_orders() + small.bad_orders(), 0);
 }
 
@@ -105,18 +107,22 @@ TEST_F(WorkerRegistryTest, LoadReplicaCarriesEpochRungAndVelocitySeed) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 1);
   ASSERT_TRUE(Round("j1", *job).ok());
   const std::vector<v1::CoordinatorMessage> received = worker.received();
-  ASSERT_THAT(received, SizeIs(6));  // Welcome, LoadJob, 2 x (load, order)
+  ASSERT_THAT(received, SizeIs(5));  // Welcome, LoadJob, 2 loads, the orders
   EXPECT_TRUE(received[0].has_welcome());
   EXPECT_EQ(received[0].welcome().worker_id(), worker.worker_id());
   EXPECT_EQ(received[0].welcome().heartbeat_interval_ms(), 5000);
   EXPECT_EQ(received[1].load_job().spec().system_xml(), "<System/>");
-  const v1::LoadReplica& load = received[4].load_replica();
+  const v1::LoadReplica& load = received[3].load_replica();
   EXPECT_EQ(load.replica(), 1);
   EXPECT_EQ(load.epoch(), 1);
   EXPECT_EQ(load.rung(), 1);
   EXPECT_EQ(load.velocity_seed(), runner::VelocitySeed(17, 1));
   EXPECT_TRUE(load.state().empty());
-  const v1::SegmentOrder& order = received[5].segment_order();
+  // One message carries the round's orders for both replicas, in order.
+  ASSERT_THAT(received[4].segment_orders().orders(), SizeIs(2));
+  EXPECT_EQ(received[4].segment_orders().orders(0).replica(), 0);
+  const v1::SegmentOrder& order = received[4].segment_orders().orders(1);
+  EXPECT_EQ(order.replica(), 1);
   EXPECT_EQ(order.epoch(), 1);
   EXPECT_EQ(order.steps(), 10);
   EXPECT_EQ(order.segment_seed(), runner::SegmentSeed(17, 1, 0));
@@ -181,7 +187,7 @@ TEST_F(WorkerRegistryTest, AWorkerJoiningMidJobGetsReplicasAtTheNextRound) {
   // ... and b loaded them from those states, at a new epoch, at the rung
   // the state was made at (round 0's), before their first order.
   const std::vector<v1::CoordinatorMessage> at_b = b.received();
-  ASSERT_THAT(at_b, SizeIs(6));  // Welcome, LoadJob, 2 x (load, order)
+  ASSERT_THAT(at_b, SizeIs(5));  // Welcome, LoadJob, 2 loads, the orders
   EXPECT_TRUE(at_b[1].has_load_job());
   const v1::LoadReplica& load = at_b[2].load_replica();
   EXPECT_EQ(load.replica(), 2);
@@ -190,9 +196,11 @@ TEST_F(WorkerRegistryTest, AWorkerJoiningMidJobGetsReplicasAtTheNextRound) {
   EXPECT_EQ(load.rung(), 2);  // where it ran in round 0
   // A new noise stream for the new Context, not a replay of the first.
   EXPECT_NE(load.velocity_seed(), runner::VelocitySeed(17, 2));
-  EXPECT_EQ(at_b[3].segment_order().epoch(), 2);
-  EXPECT_EQ(at_b[3].segment_order().round(), 1);
-  EXPECT_EQ(at_b[3].segment_order().rung(), rungs_after_round0[2]);
+  const v1::SegmentOrder& order = at_b[4].segment_orders().orders(0);
+  EXPECT_EQ(order.replica(), 2);
+  EXPECT_EQ(order.epoch(), 2);
+  EXPECT_EQ(order.round(), 1);
+  EXPECT_EQ(order.rung(), rungs_after_round0[2]);
   ASSERT_TRUE(Round("j1", *job).ok());
   EXPECT_EQ(a.segments_run(), 4 + 2 + 2);
   EXPECT_EQ(b.segments_run(), 2 + 2);
@@ -421,11 +429,14 @@ class ManualWorkerTest : public WorkerRegistryTest {
     return taken;
   }
 
-  std::vector<v1::SegmentOrder> TakeOrders(int count) {
+  // The orders of the next `messages` SegmentOrders messages (one per
+  // round: this worker hosts every replica).
+  std::vector<v1::SegmentOrder> TakeOrders(int messages) {
     std::vector<v1::SegmentOrder> orders;
     for (const v1::CoordinatorMessage& message :
-         Take(v1::CoordinatorMessage::kSegmentOrder, count)) {
-      orders.push_back(message.segment_order());
+         Take(v1::CoordinatorMessage::kSegmentOrders, messages)) {
+      orders.insert(orders.end(), message.segment_orders().orders().begin(),
+                    message.segment_orders().orders().end());
     }
     return orders;
   }
@@ -459,7 +470,7 @@ TEST_F(ManualWorkerTest, StaleEpochsOtherRoundsAndDuplicatesAreDropped) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
   std::thread round = StartRound("j1", *job, results);
-  const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
   ASSERT_THAT(orders, SizeIs(2));
   Done(orders[0], -1.0);
   Done(orders[0], -2.0);                        // duplicate
@@ -487,7 +498,7 @@ TEST_F(ManualWorkerTest, ASegmentFailureFailsTheRound) {
     std::unique_ptr<JobExecutor> job = Admit(id, 2, 2);
     absl::StatusOr<std::vector<runner::SegmentResult>> results;
     std::thread round = StartRound(id, *job, results);
-    const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+    const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
     ASSERT_THAT(orders, SizeIs(2));
     v1::WorkerMessage message;
     v1::SegmentFailed& failed = *message.mutable_segment_failed();
@@ -516,7 +527,7 @@ TEST_F(ManualWorkerTest, ReleasingAJobUnblocksItsRoundAndUnloadsIt) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
   std::thread round = StartRound("j1", *job, results);
-  const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
   Done(orders[0], -1.0);
   job->Release(absl::CancelledError("cancelled by the test"));
   round.join();
@@ -535,7 +546,7 @@ TEST_F(ManualWorkerTest, AReplicaHandedBackWithoutItsStateFailsTheRound) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
   std::thread round = StartRound("j1", *job, results);
-  const std::vector<v1::SegmentOrder> orders = TakeOrders(2);
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
   Done(orders[0], -1.0);
   Done(orders[1], -2.0);
   round.join();
@@ -564,7 +575,7 @@ TEST_F(ManualWorkerTest, ShutdownEndsSessionsAndRounds) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 2);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
   std::thread round = StartRound("j1", *job, results);
-  TakeOrders(2);
+  TakeOrders(1);
   registry_.Shutdown();
   round.join();
   EXPECT_EQ(results.status().code(), absl::StatusCode::kUnavailable);

@@ -201,8 +201,11 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
       return host->LoadJob(message.load_job());
     case v1::CoordinatorMessage::kLoadReplica:
       return host->LoadReplica(message.load_replica());
-    case v1::CoordinatorMessage::kSegmentOrder:
-      return host->Order(message.segment_order());
+    case v1::CoordinatorMessage::kSegmentOrders:
+      for (const v1::SegmentOrder& order : message.segment_orders().orders()) {
+        host->Order(order);
+      }
+      return;
     case v1::CoordinatorMessage::kReleaseReplica:
       return host->Release(message.release_replica());
     case v1::CoordinatorMessage::kUnloadJob:
