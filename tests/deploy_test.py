@@ -6,14 +6,16 @@
 
 `compose` renders deploy/docker-compose.yml alone and with
 deploy/docker-compose.gpu.yml through `docker-compose config`; `k8s` renders
-deploy/k8s/base, deploy/k8s/overlays/gpu and the monitoring component through
-`kubectl kustomize`. Then it checks the rendered objects against the
-binaries: every flag given is one the binary lists in --helpfull (so a
-renamed flag breaks this test), probes and health checks point at the ports
-the flags listen on, the coordinator's data paths lie on a volume, GPU
-workers get a GPU, workers get longer to stop than they take to drain, and
-every image has a tag other than `latest`. Exits 77 (skipped) when the
-renderer is not installed.
+deploy/k8s/base, deploy/k8s/overlays/gpu, overlays/tls, the GPU overlay with
+the TLS component, and the monitoring component through `kubectl kustomize`.
+Then it checks the rendered objects against the binaries: every flag given
+is one the binary lists in --helpfull (replexctl: --help; so a renamed flag
+breaks this test), probes and health checks point at the ports the flags
+listen on, the coordinator's data paths lie on a volume, GPU workers get a
+GPU, workers get longer to stop than they take to drain, every image has a
+tag other than `latest`, and with TLS every process has its TLS flags, every
+TLS file lies in the mounted Secret, and probes run `replexctl health` over
+TLS. Exits 77 (skipped) when the renderer is not installed.
 """
 
 import argparse
@@ -22,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -36,9 +39,10 @@ def check(condition, message):
     return condition
 
 
-def helpfull_flags(binary):
-    """The flag names `binary --helpfull` lists (absl exits 1 after help)."""
-    out = subprocess.run([binary, "--helpfull"], capture_output=True,
+def helpfull_flags(binary, option="--helpfull"):
+    """The flag names `binary --helpfull` lists (absl exits 1 after help);
+    replexctl lists its own with --help."""
+    out = subprocess.run([binary, option], capture_output=True,
                          text=True, timeout=60)
     flags = set(re.findall(r"^\s+--([A-Za-z0-9_]+) \(", out.stdout + out.stderr,
                            re.M))
@@ -219,13 +223,66 @@ def resolve_port(container, port):
     return None
 
 
-def check_k8s(objects, label, known, gpu):
+TLS_FILE_FLAGS = ("tls_cert", "tls_key", "tls_client_ca", "tls_ca",
+                  "tls_client_cert", "tls_client_key")
+# The TLS flags each process needs when the coordinator serves mutual TLS.
+TLS_NEEDS = {"coordinator": ("tls_cert", "tls_key", "tls_client_ca"),
+             "gateway": ("tls_cert", "tls_key", "tls_ca", "tls_client_cert",
+                         "tls_client_key"),
+             "worker": ("tls_ca", "tls_client_cert", "tls_client_key")}
+
+
+def check_tls_files(where, flags, pod, container):
+    """Every TLS file flag names a file in the mounted replex-secrets."""
+    secret_volumes = {v["name"] for v in pod["spec"].get("volumes", [])
+                      if v.get("secret", {}).get("secretName") ==
+                      "replex-secrets"}
+    mounts = [m["mountPath"].rstrip("/") for m in
+              container.get("volumeMounts", []) if m["name"] in secret_volumes]
+    for name in TLS_FILE_FLAGS:
+        path = flags.get(name)
+        if path is not None:
+            check(os.path.dirname(path) in mounts,
+                  f"{where}: --{name}={path} is not a file of the mounted "
+                  f"Secret replex-secrets (mounts: {mounts})")
+
+
+def check_probe(where, container, probe, port, tls, known):
+    """A grpc probe on the --listen port, or with TLS (the kubelet's grpc
+    probes speak plaintext only) `replexctl health 127.0.0.1:PORT` over
+    TLS."""
+    spec = container.get(probe, {})
+    if not tls:
+        grpc = spec.get("grpc")
+        check(grpc and resolve_port(container, grpc.get("port")) == port,
+              f"{where}: {probe} must be a grpc probe on the --listen port "
+              f"{port}")
+        return {}
+    command = spec.get("exec", {}).get("command", [])
+    check(command[:3] == ["replexctl", "health", f"127.0.0.1:{port}"],
+          f"{where}: {probe} must run `replexctl health 127.0.0.1:{port}` "
+          f"over TLS; it runs {command!r}")
+    flags = parse_flags(command[3:])
+    for name in flags:
+        check(name in known.get("replexctl", flags),
+              f"{where}: {probe}: replexctl has no flag --{name}")
+    check("tls_ca" in flags, f"{where}: {probe} needs --tls_ca")
+    return flags
+
+
+def check_k8s(objects, label, known, gpu, tls=False):
     kinds = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     coordinator_service = kinds.get(("Service", "replex-coordinator"))
     check(coordinator_service, f"{label}: no Service replex-coordinator")
     check(("PodDisruptionBudget", "replex-coordinator") in kinds,
           f"{label}: no PodDisruptionBudget for the coordinator")
-    check(("Secret", "replex-secrets") in kinds, f"{label}: no Secret")
+    # With TLS the operator's Secret holds the keys: an applied placeholder
+    # would empty it.
+    if tls:
+        check(("Secret", "replex-secrets") not in kinds,
+              f"{label}: the placeholder Secret must be left out")
+    else:
+        check(("Secret", "replex-secrets") in kinds, f"{label}: no Secret")
     seen = set()
     for obj in objects:
         if obj["kind"] not in ("Deployment", "StatefulSet"):
@@ -248,14 +305,28 @@ def check_k8s(objects, label, known, gpu):
             annotations = pod["metadata"].get("annotations", {})
             check(annotations.get("prometheus.io/port") == str(metrics),
                   f"{where}: prometheus.io/port must be {metrics}")
+            if tls:
+                for name in TLS_NEEDS[service]:
+                    check(name in flags, f"{where}: TLS needs --{name}")
+            else:
+                check(not set(flags) & set(TLS_NEEDS[service]),
+                      f"{where}: TLS flags outside the TLS component")
             if service in ("coordinator", "gateway"):
                 port = port_of(flags.get("listen", ":0"))
                 check(port in ports, f"{where}: --listen port not exposed")
-                for probe in ("readinessProbe", "livenessProbe"):
-                    grpc = container.get(probe, {}).get("grpc")
-                    check(grpc and resolve_port(container, grpc.get("port"))
-                          == port, f"{where}: {probe} must be a grpc probe "
-                          f"on the --listen port {port}")
+                probes = ["readinessProbe", "livenessProbe"]
+                if "startupProbe" in container:
+                    probes.append("startupProbe")
+                for probe in probes:
+                    probe_flags = check_probe(where, container, probe, port,
+                                              tls, known)
+                    check_tls_files(f"{where} {probe}", probe_flags, pod,
+                                    container)
+                    if "tls_client_ca" in flags:
+                        check("tls_client_cert" in probe_flags,
+                              f"{where}: {probe} needs a client certificate "
+                              "(--tls_client_cert): the server requires one")
+            check_tls_files(where, flags, pod, container)
             if service == "coordinator":
                 mounts = [m["mountPath"] for m in
                           container.get("volumeMounts", [])
@@ -300,6 +371,18 @@ def check_k8s(objects, label, known, gpu):
           f"found {sorted(seen)}")
 
 
+def kustomize_with_tls(k8s, overlay):
+    """`overlay` plus components/tls, as docs/deploy.md says to combine
+    them (kustomize takes relative paths only)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        with open(os.path.join(scratch, "kustomization.yaml"), "w") as f:
+            f.write(f"resources:\n"
+                    f"  - {os.path.relpath(os.path.join(k8s, overlay), scratch)}\n"
+                    f"components:\n"
+                    f"  - {os.path.relpath(os.path.join(k8s, 'components', 'tls'), scratch)}\n")
+        return kustomize(scratch)
+
+
 def run_k8s(args, known):
     if shutil.which("kubectl") is None:
         print("SKIP: kubectl is not installed (this test renders with "
@@ -309,6 +392,10 @@ def run_k8s(args, known):
     check_k8s(kustomize(os.path.join(k8s, "base")), "base", known, False)
     check_k8s(kustomize(os.path.join(k8s, "overlays", "gpu")), "overlays/gpu",
               known, True)
+    check_k8s(kustomize(os.path.join(k8s, "overlays", "tls")), "overlays/tls",
+              known, False, tls=True)
+    check_k8s(kustomize_with_tls(k8s, os.path.join("overlays", "gpu")),
+              "overlays/gpu + components/tls", known, True, tls=True)
     # The monitoring component on top of the base.
     objects = kustomize(os.path.join(k8s, "overlays", "monitoring"))
     kinds = {o["kind"] for o in objects}
@@ -333,6 +420,8 @@ def main():
     args.source = os.path.abspath(args.source)
     binaries = dict(b.split("=", 1) for b in args.bin)
     known = {s: helpfull_flags(binaries[s]) for s in SERVICES}
+    if "replexctl" in binaries:
+        known["replexctl"] = helpfull_flags(binaries["replexctl"], "--help")
     status = (run_compose if args.target == "compose" else run_k8s)(args, known)
     if status == SKIP:
         return SKIP
