@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "cli/replexctl_format.h"
 #include "gateway/grpc_jobs_client.h"
 #include "gateway/grpc_probe.h"
+#include "gateway/reflection_client.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/results/report_html.h"
 #include "lib/results/results.h"
@@ -91,6 +94,14 @@ Commands:
                     its --listen address) for its grpc.health.v1 status and
                     print it; exit 0 only if SERVING. For container health
                     checks.
+  call METHOD [JSON]
+                    Call any method of the server at --gateway, e.g.
+                    replex.v1.JobService/GetJob '{"job_id": "ID"}', learning
+                    its types by server reflection alone (what grpcurl does;
+                    the same JSON works for both). JSON is the request (proto
+                    or JSON field names; default {}, - reads it from stdin);
+                    each response is printed as JSON (camelCase, fields at
+                    their defaults left out), one per message of a stream.
 
 Exit status: 0 done (watch: the job SUCCEEDED); 1 an error, or (watch) the job
 FAILED, or (health) the server is not SERVING; 2 a usage error, an invalid job
@@ -450,6 +461,21 @@ absl::StatusOr<int> Health(const std::string& address,
   return *serving == "SERVING" ? 0 : kExitFailed;
 }
 
+// `replexctl call`: the request from `json`, or from stdin when it is "-".
+absl::Status Call(const std::shared_ptr<grpc::Channel>& channel,
+                  const std::string& method, const std::string& json) {
+  std::string request = json;
+  if (json == "-") {
+    request.assign(std::istreambuf_iterator<char>(std::cin),
+                   std::istreambuf_iterator<char>());
+  }
+  gateway::ReflectionClient client(channel);
+  return client.Call(method, request, [](const std::string& response) {
+    std::printf("%s\n", response.c_str());
+    std::fflush(stdout);
+  });
+}
+
 // Calls `on_chunk` for each chunk of the job's results (`path`, or all).
 absl::Status Download(gateway::JobsClient& client, const std::string& id,
                       const std::string& path,
@@ -570,7 +596,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                                 {"cancel", 1, 1, "one job id"},
                                 {"fetch", 2, 2, "a job id and a directory"},
                                 {"report", 1, 1, "one job id"},
-                                {"health", 0, 1, "at most one HOST:PORT"}};
+                                {"health", 0, 1, "at most one HOST:PORT"},
+                                {"call", 1, 2, "a method and a JSON request"}};
   const Arity* arity =
       std::find_if(std::begin(kArities), std::end(kArities),
                    [&](const Arity& a) { return command == a.command; });
@@ -578,7 +605,7 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     return usage_error(absl::StrCat(
         "unknown command \"", command,
         "\"; the commands are submit, status, list, watch, cancel, fetch, "
-        "report and health"));
+        "report, health and call"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
@@ -590,6 +617,13 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   if (command == "health") {
     return Health(operands == 1 ? args[1] : absl::GetFlag(FLAGS_gateway),
                   *security);
+  }
+  if (command == "call") {
+    absl::Status called =
+        Call(service::CreateChannel(absl::GetFlag(FLAGS_gateway), *security),
+             args[1], operands == 2 ? args[2] : "{}");
+    if (!called.ok()) return called;
+    return 0;
   }
   std::unique_ptr<gateway::GrpcJobsClient> client = Connect(*security);
   if (command == "watch") return Watch(*client, args[1]);

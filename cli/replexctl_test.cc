@@ -192,6 +192,31 @@ TEST_F(ReplexctlTest, UnreachableGatewaySaysWhereItLookedAndHowToChange) {
   EXPECT_THAT(output, HasSubstr("--gateway=HOST:PORT"));
 }
 
+// `call` learns JobService by reflection; the request from an argument or
+// stdin, each response as grpcurl prints it.
+TEST_F(ReplexctlTest, CallTakesJsonAndPrintsJson) {
+  PutJob("job-1", v1::SUCCEEDED, 100);
+  auto [code, job] = Replexctl(
+      R"(call replex.v1.JobService/GetJob '{"job_id": "job-1"}')", "out");
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(job, StartsWith("{\n"));
+  EXPECT_THAT(job, HasSubstr(R"("jobId": "job-1")"));
+  EXPECT_THAT(job, HasSubstr(R"("state": "SUCCEEDED")"));
+
+  auto [list_code, list] = RunCommand(absl::StrCat(
+      "echo '{}' | ", REPLEXCTL_BIN, " --gateway=", server_->local_address(),
+      " call replex.v1.JobService.ListJobs -"));
+  EXPECT_EQ(list_code, 0);
+  EXPECT_THAT(list, HasSubstr(R"("jobId": "job-1")"));
+
+  auto [bad_code, bad] =
+      Replexctl(R"(call replex.v1.JobService/GetJob '{"id": "job-1"}')");
+  EXPECT_EQ(bad_code, 2);
+  EXPECT_THAT(bad, HasSubstr("not a replex.v1.GetJobRequest"));
+  EXPECT_EQ(Replexctl("call replex.v1.JobService/Frob").first, 2);
+  EXPECT_EQ(Replexctl("call").first, 2);
+}
+
 TEST_F(ReplexctlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Replexctl("").first, 2);
   EXPECT_EQ(Replexctl("frobnicate").first, 2);
@@ -199,8 +224,9 @@ TEST_F(ReplexctlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Replexctl("--colour list").first, 2);
   auto [code, help] = Replexctl("--help");
   EXPECT_EQ(code, 0);
-  for (const char* word : {"submit JOB.yaml", "status [ID]", "list", "watch ID",
-                           "cancel ID", "--gateway", "--json", "Exit status"}) {
+  for (const char* word :
+       {"submit JOB.yaml", "status [ID]", "list", "watch ID", "cancel ID",
+        "call METHOD [JSON]", "--gateway", "--json", "Exit status"}) {
     EXPECT_THAT(help, HasSubstr(word));
   }
 }
