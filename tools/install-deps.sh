@@ -22,6 +22,9 @@ packages=(
   # results: NetCDF trajectories, input hashes; tests open them with mdtraj
   # and pymbar and render the HTML report in headless Chromium
   libnetcdf-dev libssl-dev python3-mdtraj python3-pymbar chromium
+  # TLS: libssl-dev checks certificate files at startup; tests/tls_test makes
+  # throwaway certificates with the openssl command
+  openssl
 )
 
 missing=()
