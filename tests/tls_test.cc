@@ -1,6 +1,8 @@
 // TLS end to end: a throwaway CA, server and client certificates made with
 // the openssl command, a real cluster serving (mutual) TLS, and the clients
 // it must accept and refuse. Skipped where openssl is not installed.
+#include "lib/service/tls.h"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -13,7 +15,6 @@
 #include "gmock/gmock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "gtest/gtest.h"
-#include "lib/service/tls.h"
 #include "tests/cluster.h"
 
 namespace replex::testing {
@@ -54,9 +55,7 @@ class Pki {
     return absl::OkStatus();
   }
 
-  std::string path(const std::string& file) const {
-    return dir_ + "/" + file;
-  }
+  std::string path(const std::string& file) const { return dir_ + "/" + file; }
   // --NAME=PATH for each (name, file).
   std::string Flags(
       const std::vector<std::pair<std::string, std::string>>& flags) const {
@@ -84,10 +83,9 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
   ASSERT_TRUE(made.ok()) << made;
   const std::string server_tls =
       pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "server.key"}});
-  const std::string client_tls =
-      pki.Flags({{"tls_ca", "ca.crt"},
-                 {"tls_client_cert", "client.crt"},
-                 {"tls_client_key", "client.key"}});
+  const std::string client_tls = pki.Flags({{"tls_ca", "ca.crt"},
+                                            {"tls_client_cert", "client.crt"},
+                                            {"tls_client_key", "client.key"}});
   const std::string ca = pki.Flags({{"tls_ca", "ca.crt"}});
 
   // The coordinator takes only clients with a certificate from the CA; the
@@ -104,8 +102,8 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
   const std::string yaml = WriteHarmonicJob(cluster.dir(), "tls", 2, 10, 5);
   const auto [submitted, id] = cluster.Ctl(ca + " submit " + yaml);
   ASSERT_EQ(submitted, 0) << id << cluster.Logs();
-  const auto [watched, watch] = cluster.Ctl(absl::StrCat(
-      ca, " watch ", absl::StripAsciiWhitespace(id)));
+  const auto [watched, watch] =
+      cluster.Ctl(absl::StrCat(ca, " watch ", absl::StripAsciiWhitespace(id)));
   EXPECT_EQ(watched, 0) << watch << cluster.Logs();
   EXPECT_THAT(watch, HasSubstr("SUCCEEDED"));
 
@@ -175,18 +173,18 @@ TEST(TlsTest, BadTlsFlagsStopEachBinaryNamingTheFlag) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {absl::StrCat(REPLEX_COORDINATOR_BIN, " --journal=", scratch,
-                    "j.sqlite --metrics_listen= ",
-                    pki.Flags({{"tls_cert", "server.crt"},
-                               {"tls_key", "missing.key"}})),
+      {absl::StrCat(
+           REPLEX_COORDINATOR_BIN, " --journal=", scratch,
+           "j.sqlite --metrics_listen= ",
+           pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "missing.key"}})),
        "--tls_key: cannot read " + pki.path("missing.key")},
       {absl::StrCat(REPLEX_GATEWAY_BIN, " --metrics_listen= ",
                     pki.Flags({{"tls_cert", "server.crt"}})),
        "--tls_cert is set but --tls_key is not"},
-      {absl::StrCat(REPLEX_COORDINATOR_BIN, " --journal=", scratch,
-                    "j.sqlite --metrics_listen= ",
-                    pki.Flags({{"tls_cert", "server.crt"},
-                               {"tls_key", "client.key"}})),
+      {absl::StrCat(
+           REPLEX_COORDINATOR_BIN, " --journal=", scratch,
+           "j.sqlite --metrics_listen= ",
+           pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "client.key"}})),
        "is not the private key of the certificate in --tls_cert"},
       {absl::StrCat(REPLEX_WORKER_BIN,
                     " --platform=Reference --metrics_listen= ",

@@ -84,9 +84,9 @@ absl::StatusOr<std::vector<Certificate>> ReadCertificates(
   }
   for (const Certificate& cert : certificates) {
     if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          flag, ": a certificate in ", path, " expired on ",
-          TimeText(X509_get0_notAfter(cert.get())), "; renew it"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": a certificate in ", path, " expired on ",
+                       TimeText(X509_get0_notAfter(cert.get())), "; renew it"));
     }
     if (X509_cmp_current_time(X509_get0_notBefore(cert.get())) > 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -109,9 +109,11 @@ struct KeyPair {
 
 // The certificate and key named by two flags, or nothing when neither is
 // set. `whose` says whose they are, for the messages ("the server's").
-absl::StatusOr<std::optional<KeyPair>> ReadKeyPair(
-    const char* cert_flag, const std::string& cert_path, const char* key_flag,
-    const std::string& key_path, const std::string& whose) {
+absl::StatusOr<std::optional<KeyPair>> ReadKeyPair(const char* cert_flag,
+                                                   const std::string& cert_path,
+                                                   const char* key_flag,
+                                                   const std::string& key_path,
+                                                   const std::string& whose) {
   if (cert_path.empty() && key_path.empty()) return std::nullopt;
   if (cert_path.empty() || key_path.empty()) {
     const bool has_cert = !cert_path.empty();
@@ -152,11 +154,10 @@ absl::StatusOr<std::optional<KeyPair>> ReadKeyPair(
   // The server's certificate comes first in a chain.
   if (X509_check_private_key(chain->front().get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat(key_flag, ": ", key_path,
-                     " is not the private key of the certificate in ",
-                     cert_flag, " (", cert_path,
-                     "); give the key the certificate was made for"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_flag, ": ", key_path,
+        " is not the private key of the certificate in ", cert_flag, " (",
+        cert_path, "); give the key the certificate was made for"));
   }
   return KeyPair{*std::move(cert_pem), *std::move(key_pem)};
 }
@@ -190,8 +191,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   }
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  options.pem_key_cert_pairs.push_back(
-      {(*pair)->key_pem, (*pair)->cert_pem});
+  options.pem_key_cert_pairs.push_back({(*pair)->key_pem, (*pair)->cert_pem});
   if (!files.client_ca.empty()) {
     absl::StatusOr<std::string> ca =
         ReadCa("--tls_client_ca", files.client_ca,
@@ -260,8 +260,8 @@ std::shared_ptr<grpc::Channel> CreateChannel(const std::string& target,
                                              const ChannelSecurity& security,
                                              grpc::ChannelArguments arguments) {
   if (!security.tls()) {
-    return grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), arguments);
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                     arguments);
   }
   if (!security.server_name.empty()) {
     arguments.SetSslTargetNameOverride(security.server_name);
