@@ -172,20 +172,31 @@ TEST(TlsTest, BadTlsFlagsStopEachBinaryNamingTheFlag) {
     std::string command;
     std::string message;
   };
+  // A key only a passphrase opens: a service must refuse it, not prompt.
+  const auto [encrypted, encrypted_output] =
+      RunCommand(absl::StrCat("openssl pkey -in ", pki.path("server.key"),
+                              " -aes256 -passout pass:secret -out ",
+                              pki.path("encrypted.key"), " 2>&1"));
+  ASSERT_EQ(encrypted, 0) << encrypted_output;
+  const std::string coordinator =
+      absl::StrCat(REPLEX_COORDINATOR_BIN, " --journal=", scratch,
+                   "j.sqlite --metrics_listen= ");
   const std::vector<Case> cases = {
-      {absl::StrCat(
-           REPLEX_COORDINATOR_BIN, " --journal=", scratch,
-           "j.sqlite --metrics_listen= ",
-           pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "missing.key"}})),
+      {coordinator +
+           pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "missing.key"}}),
        "--tls_key: cannot read " + pki.path("missing.key")},
+      {coordinator +
+           pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "client.key"}}),
+       "is not the private key of the certificate in --tls_cert"},
+      {coordinator + pki.Flags({{"tls_cert", "server.crt"},
+                                {"tls_key", "encrypted.key"}}),
+       "is encrypted"},
       {absl::StrCat(REPLEX_GATEWAY_BIN, " --metrics_listen= ",
                     pki.Flags({{"tls_cert", "server.crt"}})),
        "--tls_cert is set but --tls_key is not"},
-      {absl::StrCat(
-           REPLEX_COORDINATOR_BIN, " --journal=", scratch,
-           "j.sqlite --metrics_listen= ",
-           pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "client.key"}})),
-       "is not the private key of the certificate in --tls_cert"},
+      {absl::StrCat(REPLEX_GATEWAY_BIN, " --metrics_listen= ",
+                    pki.Flags({{"tls_client_ca", "ca.crt"}})),
+       "--tls_client_ca is set without --tls_cert and --tls_key"},
       {absl::StrCat(REPLEX_WORKER_BIN,
                     " --platform=Reference --metrics_listen= ",
                     pki.Flags({{"tls_ca", "server.ext"}})),
