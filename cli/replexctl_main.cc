@@ -462,18 +462,26 @@ absl::StatusOr<int> Health(const std::string& address,
 }
 
 // `replexctl call`: the request from `json`, or from stdin when it is "-".
-absl::Status Call(const std::shared_ptr<grpc::Channel>& channel,
+absl::Status Call(const std::string& address,
+                  const service::ChannelSecurity& security,
                   const std::string& method, const std::string& json) {
   std::string request = json;
   if (json == "-") {
     request.assign(std::istreambuf_iterator<char>(std::cin),
                    std::istreambuf_iterator<char>());
   }
-  gateway::ReflectionClient client(channel);
-  return client.Call(method, request, [](const std::string& response) {
-    std::printf("%s\n", response.c_str());
-    std::fflush(stdout);
-  });
+  gateway::ReflectionClient client(service::CreateChannel(address, security));
+  absl::Status status =
+      client.Call(method, request, [](const std::string& response) {
+        std::printf("%s\n", response.c_str());
+        std::fflush(stdout);
+      });
+  if (status.code() != absl::StatusCode::kUnavailable) return status;
+  return absl::UnavailableError(
+      absl::StrCat(address, ": ", status.message(),
+                   "; point replexctl at a server with --gateway=HOST:PORT or "
+                   "REPLEX_GATEWAY=HOST:PORT",
+                   security.UnreachableHint()));
 }
 
 // Calls `on_chunk` for each chunk of the job's results (`path`, or all).
@@ -619,9 +627,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                   *security);
   }
   if (command == "call") {
-    absl::Status called =
-        Call(service::CreateChannel(absl::GetFlag(FLAGS_gateway), *security),
-             args[1], operands == 2 ? args[2] : "{}");
+    absl::Status called = Call(absl::GetFlag(FLAGS_gateway), *security, args[1],
+                               operands == 2 ? args[2] : "{}");
     if (!called.ok()) return called;
     return 0;
   }
