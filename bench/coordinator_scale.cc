@@ -7,8 +7,13 @@
 // coordinator runs one job and the table shows rounds per second, round
 // latency p50/p99 (the last SegmentDone of round r sent -> the last
 // SegmentOrder of round r + 1 received, both seen by this process), the
-// coordinator's CPU time per round and its peak RSS. `--watchers` adds
-// WatchJob streams on the job for the fan-out comparison.
+// coordinator's CPU time per round and its peak RSS. The client-side latency
+// includes the coordinator reading the round's n SegmentDone messages, which
+// the simulated workers send all at once; the coordinator's own measure,
+// replex_exchange_overhead_seconds (its last result in -> the next orders
+// handed to the sessions), is read from its /metrics at the end: its mean and
+// the share of rounds at most 5 ms. `--watchers` adds WatchJob streams on the
+// job for the fan-out comparison.
 //
 //   replex-bench-coordinator --coordinator_bin=build/coordinator/replex-coordinator
 #include <signal.h>
@@ -31,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -41,7 +47,7 @@
 
 ABSL_FLAG(std::string, coordinator_bin, "",
           "Path of the replex-coordinator binary.");
-ABSL_FLAG(std::string, coordinator_flags, "--metrics_listen=",
+ABSL_FLAG(std::string, coordinator_flags, "",
           "Space-separated extra flags for the coordinator.");
 ABSL_FLAG(std::string, replicas, "16,256,1024,4096",
           "Comma-separated replica counts.");
@@ -248,8 +254,23 @@ struct Row {
   int replicas = 0, connections = 0, watchers = 0;
   double rounds_per_second = NAN, p50_ms = NAN, p99_ms = NAN;
   double cpu_ms_per_round = NAN, peak_rss_mib = NAN;
+  // The coordinator's replex_exchange_overhead_seconds.
+  double overhead_mean_ms = NAN, overhead_within_5ms = NAN;
   std::string error;
 };
+
+// The value of the sample line `name` (e.g. `x_bucket{le="0.005"}`) in a
+// Prometheus text exposition, or NaN.
+double Sample(const std::string& exposition, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (!absl::ConsumePrefix(&line, name) || !absl::ConsumePrefix(&line, " ")) {
+      continue;
+    }
+    double value;
+    if (absl::SimpleAtod(line, &value)) return value;
+  }
+  return NAN;
+}
 
 Row RunOne(const std::string& scheme, int n, int connections, int watchers,
            int rounds) {
@@ -265,6 +286,9 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       absl::StrCat("--port_file=", dir, "/port"),
       absl::StrCat("--journal=", dir, "/journal.sqlite"),
       absl::StrCat("--checkpoint_dir=", dir, "/checkpoints"),
+      absl::StrCat("--results_root=", dir, "/results"),
+      "--metrics_listen=127.0.0.1:0",
+      absl::StrCat("--metrics_port_file=", dir, "/metrics_port"),
       "--heartbeat_timeout=120s"};
   for (absl::string_view flag :
        absl::StrSplit(absl::GetFlag(FLAGS_coordinator_flags), ' ',
@@ -359,6 +383,20 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
     // The status polls above cost the coordinator a little too: included.
     row.cpu_ms_per_round = (cpu_end - cpu_start) * 1000 / rounds;
     row.peak_rss_mib = PeakRssMiB((*coordinator)->pid());
+    absl::StatusOr<std::string> metrics_port =
+        testing::WaitForFile(dir + "/metrics_port", absl::Seconds(1));
+    int metrics_port_number = 0;
+    absl::StatusOr<std::string> exposition =
+        metrics_port.ok() && absl::SimpleAtoi(*metrics_port, &metrics_port_number)
+            ? testing::HttpGet(metrics_port_number, "/metrics")
+            : absl::StatusOr<std::string>(absl::UnavailableError("no port"));
+    if (exposition.ok()) {
+      const std::string name = "replex_exchange_overhead_seconds";
+      const double count = Sample(*exposition, name + "_count");
+      row.overhead_mean_ms = Sample(*exposition, name + "_sum") * 1000 / count;
+      row.overhead_within_5ms =
+          Sample(*exposition, name + "_bucket{le=\"0.005\"}") / count;
+    }
   }
   (*coordinator)->Signal(SIGTERM);
   (*coordinator)->Wait(absl::Seconds(20));
@@ -372,9 +410,9 @@ int Main() {
     return 2;
   }
   const int rounds = absl::GetFlag(FLAGS_rounds);
-  std::printf("%-10s %8s %6s %8s %10s %9s %9s %12s %9s\n", "scheme", "replicas",
-              "conns", "watchers", "rounds/s", "p50 ms", "p99 ms",
-              "cpu ms/round", "RSS MiB");
+  std::printf("%-10s %8s %6s %8s %10s %9s %9s %12s %9s %12s %10s\n",
+              "scheme", "replicas", "conns", "watchers", "rounds/s", "p50 ms",
+              "p99 ms", "cpu ms/round", "RSS MiB", "in-out ms", "<=5ms");
   int failures = 0;
   const std::vector<std::string> schemes =
       absl::StrSplit(absl::GetFlag(FLAGS_schemes), ',', absl::SkipEmpty());
@@ -391,10 +429,13 @@ int Main() {
                           connections, watchers, row.error.c_str());
               continue;
             }
-            std::printf("%-10s %8d %6d %8d %10.1f %9.2f %9.2f %12.2f %9.1f\n",
-                        scheme.c_str(), n, connections, watchers,
-                        row.rounds_per_second, row.p50_ms, row.p99_ms,
-                        row.cpu_ms_per_round, row.peak_rss_mib);
+            std::printf(
+                "%-10s %8d %6d %8d %10.1f %9.2f %9.2f %12.2f %9.1f %12.2f "
+                "%9.0f%%\n",
+                scheme.c_str(), n, connections, watchers,
+                row.rounds_per_second, row.p50_ms, row.p99_ms,
+                row.cpu_ms_per_round, row.peak_rss_mib, row.overhead_mean_ms,
+                row.overhead_within_5ms * 100);
             std::fflush(stdout);
           }
         }

@@ -64,7 +64,7 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
       exchange_overhead_(
           HistogramFamily(registry, "replex_exchange_overhead_seconds",
                           "From a round's last segment result to the next "
-                          "round's first segment order.")
+                          "round's orders handed to the workers' sessions.")
               .Add({}, metrics::DurationBuckets())),
       worker_connects_(CounterFamily(registry,
                                      "replex_coordinator_worker_sessions_total",
@@ -195,13 +195,19 @@ void CoordinatorMetrics::SegmentDone(const std::string& job_id,
                                      const std::string& worker,
                                      const v1::JobSpec& spec, double seconds,
                                      bool last_of_round) {
-  const prometheus::Labels labels{{"worker", worker}};
-  segment_seconds_.Add(labels, metrics::DurationBuckets()).Observe(seconds);
-  // timestep in ps, so steps * timestep / 1000 ns.
-  simulated_ns_.Add(labels).Increment(spec.exchange().steps_per_exchange() *
-                                      spec.integrator().timestep_ps() / 1000);
-  if (!last_of_round) return;
   absl::MutexLock lock(&mu_);
+  auto [series, added] = worker_series_.try_emplace(worker);
+  if (added) {
+    const prometheus::Labels labels{{"worker", worker}};
+    series->second = {&segment_seconds_.Add(labels, metrics::DurationBuckets()),
+                      &simulated_ns_.Add(labels)};
+  }
+  series->second.segment_seconds->Observe(seconds);
+  // timestep in ps, so steps * timestep / 1000 ns.
+  series->second.simulated_ns->Increment(spec.exchange().steps_per_exchange() *
+                                         spec.integrator().timestep_ps() /
+                                         1000);
+  if (!last_of_round) return;
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
     it->second.results_in = absl::Now();
   }

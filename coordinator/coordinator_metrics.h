@@ -93,6 +93,14 @@ class CoordinatorMetrics {
     std::optional<absl::Time> results_in;  // last result of the open round
   };
 
+  // Per worker, made at its first result: prometheus-cpp's Family::Add
+  // builds a metric (a Histogram's buckets) before finding the existing one,
+  // too dear for every result.
+  struct WorkerSeries {
+    prometheus::Histogram* segment_seconds = nullptr;
+    prometheus::Counter* simulated_ns = nullptr;
+  };
+
   JobSeries& Series(const std::string& job_id, int n_replicas)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveSeries(const std::string& job_id)
@@ -124,6 +132,7 @@ class CoordinatorMetrics {
   // Finished jobs, oldest first, with when they finished.
   std::deque<std::pair<std::string, absl::Time>> finished_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> workers_seen_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, WorkerSeries> worker_series_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replex::coordinator

@@ -153,12 +153,17 @@ grpc::Status SessionServiceImpl::Session(
   // gRPC allows one reader and one writer on a stream at the same time.
   std::thread writer([this, context, stream, key = session->key] {
     std::vector<v1::CoordinatorMessage> batch;
+    bool first = true;
     while (registry_->NextOutgoing(key, &batch)) {
       for (size_t i = 0; i < batch.size(); ++i) {
-        // Corks all but the last message of a batch, so a round's orders to
-        // one worker leave in a few packets rather than one syscall each.
+        // Corks all but the last message of a batch, so a batch leaves in a
+        // few packets rather than one syscall per message. Never the
+        // stream's first write: gRPC's synchronous API would then hold back
+        // the call's initial metadata and the worker would hear nothing
+        // (grpc/grpc#12975).
         grpc::WriteOptions options;
-        if (i + 1 < batch.size()) options.set_buffer_hint();
+        if (i + 1 < batch.size() && !first) options.set_buffer_hint();
+        first = false;
         if (!stream->Write(batch[i], options)) {
           context->TryCancel();  // unblocks the reader below
           return;

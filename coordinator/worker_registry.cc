@@ -26,7 +26,6 @@ struct WorkerRegistry::Worker {
   std::function<void()> end_session;             // from Connect
   absl::flat_hash_set<std::string> loaded_jobs;  // LoadJob sent, no UnloadJob
   int hosted = 0;  // replicas placed here, all jobs together
-  bool welcomed = false;  // NextOutgoing has handed out the Welcome
 
   const std::string& name() const { return hello.worker_name(); }
   bool HasOutput() const { return !outbox.empty() || end.has_value(); }
@@ -192,15 +191,6 @@ bool WorkerRegistry::NextOutgoing(uint64_t key,
   mu_.Await(absl::Condition(worker.get(), &Worker::HasOutput));
   if (worker->outbox.empty()) return false;
   out->clear();
-  if (!std::exchange(worker->welcomed, true)) {
-    // The Welcome leaves alone, so that a writer that corks all but the
-    // last message of a batch never corks a stream's first write: gRPC's
-    // synchronous API then never sends the call's initial metadata, and the
-    // worker hears nothing (grpc/grpc#12975).
-    out->push_back(std::move(worker->outbox.front()));
-    worker->outbox.erase(worker->outbox.begin());
-    return true;
-  }
   out->swap(worker->outbox);
   return true;
 }
@@ -447,7 +437,6 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
   if (!job->failure.ok()) return job->failure;
 
   job->open_round = orders[0].round;
-  if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   job->results.assign(n, std::nullopt);
   job->pending_results = n;
   // One SegmentOrders per host, sent after every LoadReplica it needs.
@@ -507,6 +496,7 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::RunRound(
     replica.rung = order.rung;
   }
   for (auto& [key, batch] : batches) Send(*workers_.at(key), std::move(batch));
+  if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   if (meanwhile) {
     // Unlocked, the session writers send the orders while `meanwhile` runs.
     mu_.Unlock();

@@ -87,8 +87,7 @@ class WorkerRegistry : public ReplicaPool {
   void Receive(uint64_t key, const v1::WorkerMessage& message);
 
   // Blocks until messages are queued for the worker, moves them to `out` and
-  // returns true; returns false once the session is over. The first batch
-  // of a session is the Welcome alone.
+  // returns true; returns false once the session is over.
   bool NextOutgoing(uint64_t key, std::vector<v1::CoordinatorMessage>* out);
 
   // The worker's stream has ended. A worker that leaves while it still holds

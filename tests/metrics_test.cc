@@ -31,40 +31,6 @@
 namespace replex::testing {
 namespace {
 
-// GET http://127.0.0.1:`port``target`; the body of a 200 answer.
-absl::StatusOr<std::string> HttpGet(int port, const std::string& target) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError("socket");
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", port));
-  }
-  const std::string request =
-      absl::StrCat("GET ", target, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  if (write(fd, request.data(), request.size()) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return absl::UnavailableError("short write");
-  }
-  std::string response;
-  char buffer[65536];
-  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) {
-    response.append(buffer, n);
-  }
-  close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (body == std::string::npos || response.find(" 200 ") > body) {
-    return absl::UnavailableError(
-        absl::StrCat("GET ", target, ": ", response.substr(0, 300)));
-  }
-  return response.substr(body + 4);
-}
-
 std::string UrlEncode(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {

@@ -44,4 +44,8 @@ absl::StatusOr<std::string> WaitForFile(const std::string& path,
 // Runs a shell command to completion; returns exit code and stdout+stderr.
 std::pair<int, std::string> RunCommand(const std::string& command);
 
+// GET http://127.0.0.1:`port``target` (e.g. a /metrics endpoint); the body
+// of a 200 answer.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& target);
+
 }  // namespace replex::testing
