@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,36 +68,44 @@ v1::JobSpec Configure(v1::JobSpec spec, int replicas, int steps, int rounds) {
   return spec;
 }
 
-// (a): seconds for every replica to run rounds x steps.
+// (a): seconds for every replica to run rounds x steps. The Contexts are
+// made (and destroyed) on this thread before (after) the stepping threads
+// run: OpenMM 7.7's CPU platform must not create or destroy a Context while
+// another steps (see lib/engine).
 double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
                    int slots) {
   const absl::Time start = absl::Now();
   const int n = spec.ladder().temperatures_k_size();
+  OpenMM::Platform& platform = OpenMM::Platform::getPlatformByName("CPU");
+  std::vector<OpenMM::Vec3> positions;
+  for (const engine::Vec3& p : model.initial_state().positions_nm) {
+    positions.emplace_back(p[0], p[1], p[2]);
+  }
+  std::vector<std::unique_ptr<OpenMM::LangevinMiddleIntegrator>> integrators;
+  std::vector<std::unique_ptr<OpenMM::Context>> contexts;
+  for (int replica = 0; replica < n; ++replica) {
+    const double temperature = spec.ladder().temperatures_k(replica);
+    integrators.push_back(std::make_unique<OpenMM::LangevinMiddleIntegrator>(
+        temperature, spec.integrator().friction_per_ps(),
+        spec.integrator().timestep_ps()));
+    contexts.push_back(std::make_unique<OpenMM::Context>(
+        const_cast<OpenMM::System&>(model.system()), *integrators.back(),
+        platform, std::map<std::string, std::string>{{"Threads", "1"}}));
+    contexts.back()->setPositions(positions);
+    contexts.back()->setVelocitiesToTemperature(temperature, 1 + replica);
+  }
   std::vector<std::thread> threads;
   for (int slot = 0; slot < slots; ++slot) {
     threads.emplace_back([&, slot] {
-      OpenMM::Platform& platform = OpenMM::Platform::getPlatformByName("CPU");
       for (int replica = slot; replica < n; replica += slots) {
-        OpenMM::LangevinMiddleIntegrator integrator(
-            spec.ladder().temperatures_k(replica),
-            spec.integrator().friction_per_ps(),
-            spec.integrator().timestep_ps());
-        OpenMM::Context context(const_cast<OpenMM::System&>(model.system()),
-                                integrator, platform, {{"Threads", "1"}});
-        std::vector<OpenMM::Vec3> positions;
-        for (const engine::Vec3& p : model.initial_state().positions_nm) {
-          positions.emplace_back(p[0], p[1], p[2]);
-        }
-        context.setPositions(positions);
-        context.setVelocitiesToTemperature(
-            spec.ladder().temperatures_k(replica), 1 + replica);
         for (int64_t round = 0; round < spec.exchange().n_rounds(); ++round) {
-          integrator.step(spec.exchange().steps_per_exchange());
+          integrators[replica]->step(spec.exchange().steps_per_exchange());
         }
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
+  contexts.clear();
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 

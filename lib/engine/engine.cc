@@ -848,6 +848,7 @@ absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
           absl::StrCat("state parameter '", name, "' is not finite"));
     }
   }
+  potential_kj_mol_.reset();
   return ContextCall(
       absl::StatusCode::kInvalidArgument, "applying the state", [&] {
         const auto& box = state.box_vectors_nm;
@@ -872,6 +873,7 @@ absl::Status Replica::SetRung(int rung) {
   if (absl::Status status = CheckRung(*ladder_, rung); !status.ok()) {
     return status;
   }
+  potential_kj_mol_.reset();
   return ContextCall(absl::StatusCode::kInternal, "setting the rung", [&] {
     const double t_old = integrator_->getTemperature();
     const double t_new = ladder_->rung(rung).temperature_k;
@@ -895,6 +897,7 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot run a negative number of steps (", steps, ")"));
   }
+  potential_kj_mol_.reset();
   return ContextCall(
       absl::StatusCode::kInternal,
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
@@ -921,11 +924,13 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
               absl::StrCat("replica produced a non-finite ", bad, " after ",
                            steps, " steps"));
         }
+        potential_kj_mol_ = state.getPotentialEnergy();
         return absl::OkStatus();
       });
 }
 
 absl::StatusOr<double> Replica::PotentialEnergy() {
+  if (potential_kj_mol_.has_value()) return *potential_kj_mol_;
   return ContextCall(
       absl::StatusCode::kInternal, "computing the energy",
       [&]() -> absl::StatusOr<double> {

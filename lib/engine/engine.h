@@ -167,6 +167,10 @@ class Replica {
   std::unique_ptr<OpenMM::LangevinMiddleIntegrator> integrator_;
   std::unique_ptr<OpenMM::Context> context_;
   int rung_ = 0;
+  // The potential energy Run computed to check its result, valid until the
+  // configuration or the parameters change: PotentialEnergy and
+  // temperature-only ReducedPotentials then cost no force evaluation.
+  std::optional<double> potential_kj_mol_;
 };
 
 }  // namespace replex::engine

@@ -571,6 +571,25 @@ TEST(ReferenceDeterminismTest, ConcurrentReplicasMatchSequentialOnes) {
   }
 }
 
+TEST(ReplicaEnergyTest, TheEnergyAfterARunFollowsRungAndStateChanges) {
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Replica> replica,
+      Replica::Create(WellModel(), Options("Reference"), SpringLadder(), 0, 1));
+  ASSERT_OK(replica->Run(10, 3));
+  ASSERT_OK_AND_ASSIGN(const double after_run, replica->PotentialEnergy());
+  // The same configuration evaluated afresh (Restore drops what Run kept).
+  ASSERT_OK_AND_ASSIGN(PortableState state, replica->Save());
+  ASSERT_OK(replica->Restore(state));
+  ASSERT_OK_AND_ASSIGN(const double fresh, replica->PotentialEnergy());
+  EXPECT_EQ(Bits(after_run), Bits(fresh));
+  // Rung 1 doubles K, and with it the energy of the same positions.
+  ASSERT_OK(replica->Run(10, 4));
+  ASSERT_OK_AND_ASSIGN(const double at_rung0, replica->PotentialEnergy());
+  ASSERT_OK(replica->SetRung(1));
+  ASSERT_OK_AND_ASSIGN(const double at_rung1, replica->PotentialEnergy());
+  EXPECT_DOUBLE_EQ(at_rung1, 2 * at_rung0);
+}
+
 // ---------------------------------------------------------------------------
 // CPU platform: Contexts made and destroyed while others step
 
