@@ -1,6 +1,8 @@
 // Small helpers shared by the benchmark programs.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -10,13 +12,22 @@
 
 namespace replex::bench {
 
-// The integers of a comma-separated flag value such as "16,256,1024";
-// entries that are not integers are skipped.
-inline std::vector<int> Ints(const std::string& list) {
+// The integers of the comma-separated value of flag `name`, such as
+// "16,256,1024". An entry that is not a non-negative integer ends the program
+// with a message naming the flag.
+inline std::vector<int> Ints(absl::string_view name, const std::string& list) {
   std::vector<int> values;
   for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
     int value;
-    if (absl::SimpleAtoi(part, &value)) values.push_back(value);
+    if (!absl::SimpleAtoi(part, &value) || value < 0) {
+      std::fprintf(stderr,
+                   "--%.*s: \"%.*s\" is not a non-negative integer; give a "
+                   "comma-separated list such as 16,256\n",
+                   static_cast<int>(name.size()), name.data(),
+                   static_cast<int>(part.size()), part.data());
+      std::exit(2);
+    }
+    values.push_back(value);
   }
   return values;
 }

@@ -15,7 +15,8 @@
 // the share of rounds at most 5 ms. `--watchers` adds WatchJob streams on the
 // job for the fan-out comparison.
 //
-//   replex-bench-coordinator --coordinator_bin=build/coordinator/replex-coordinator
+//   replex-bench-coordinator
+//   --coordinator_bin=build/coordinator/replex-coordinator
 #include <signal.h>
 #include <unistd.h>
 
@@ -39,10 +40,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "replex/v1/worker.grpc.pb.h"
-#include "bench/bench_util.h"
 #include "tests/process.h"
 
 ABSL_FLAG(std::string, coordinator_bin, "",
@@ -102,7 +103,8 @@ std::vector<double> Temperatures(int n) {
 }
 
 struct Timeline {
-  explicit Timeline(int rounds) : last_done(rounds + 1), last_order(rounds + 1) {
+  explicit Timeline(int rounds)
+      : last_done(rounds + 1), last_order(rounds + 1) {
     for (auto& t : last_done) t = 0;
     for (auto& t : last_order) t = 0;
   }
@@ -169,7 +171,8 @@ class SimulatedWorker {
           break;
         }
         case v1::CoordinatorMessage::kHeartbeat:
-          out.mutable_heartbeat()->set_sent_unix_ms(absl::ToUnixMillis(absl::Now()));
+          out.mutable_heartbeat()->set_sent_unix_ms(
+              absl::ToUnixMillis(absl::Now()));
           break;
         default:
           continue;  // Welcome, LoadJob, LoadReplica, UnloadJob: nothing to say
@@ -180,8 +183,8 @@ class SimulatedWorker {
 
   std::unique_ptr<v1::Coordinator::Stub> stub_;
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage,
-                                           v1::CoordinatorMessage>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>>
       stream_;
   const std::vector<double>* temperatures_;
   Timeline* timeline_;
@@ -244,8 +247,8 @@ double PeakRssMiB(pid_t pid) {
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return NAN;
   std::sort(values.begin(), values.end());
-  const size_t index = std::min(values.size() - 1,
-                                static_cast<size_t>(p * (values.size() - 1) + 0.5));
+  const size_t index = std::min(
+      values.size() - 1, static_cast<size_t>(p * (values.size() - 1) + 0.5));
   return values[index];
 }
 
@@ -282,7 +285,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
   char dir_template[] = "/tmp/replex-bench-XXXXXX";
   const std::string dir = mkdtemp(dir_template);
   std::vector<std::string> argv = {
-      absl::GetFlag(FLAGS_coordinator_bin), "--listen=127.0.0.1:0",
+      absl::GetFlag(FLAGS_coordinator_bin),
+      "--listen=127.0.0.1:0",
       absl::StrCat("--port_file=", dir, "/port"),
       absl::StrCat("--journal=", dir, "/journal.sqlite"),
       absl::StrCat("--checkpoint_dir=", dir, "/checkpoints"),
@@ -290,13 +294,11 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       "--metrics_listen=127.0.0.1:0",
       absl::StrCat("--metrics_port_file=", dir, "/metrics_port"),
       "--heartbeat_timeout=120s"};
-  for (absl::string_view flag :
-       absl::StrSplit(absl::GetFlag(FLAGS_coordinator_flags), ' ',
-                      absl::SkipEmpty())) {
+  for (absl::string_view flag : absl::StrSplit(
+           absl::GetFlag(FLAGS_coordinator_flags), ' ', absl::SkipEmpty())) {
     argv.emplace_back(flag);
   }
-  auto coordinator =
-      testing::Process::Start(argv, dir + "/coordinator.log");
+  auto coordinator = testing::Process::Start(argv, dir + "/coordinator.log");
   if (!coordinator.ok()) {
     row.error = coordinator.status().ToString();
     return row;
@@ -304,7 +306,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
   absl::StatusOr<std::string> port =
       testing::WaitForFile(dir + "/port", absl::Seconds(20));
   if (!port.ok()) {
-    row.error = absl::StrCat("coordinator did not start: ", (*coordinator)->Log());
+    row.error =
+        absl::StrCat("coordinator did not start: ", (*coordinator)->Log());
     return row;
   }
   const std::string address = absl::StrCat("127.0.0.1:", *port);
@@ -334,9 +337,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
     spec.set_checkpoint_interval(rounds);  // the end only: not measured here
     spec.mutable_exchange()->set_n_rounds(rounds);
     spec.mutable_exchange()->set_steps_per_exchange(500);
-    spec.mutable_exchange()->set_scheme(scheme == "gibbs"
-                                            ? v1::Exchange::GIBBS
-                                            : v1::Exchange::NEIGHBORS);
+    spec.mutable_exchange()->set_scheme(
+        scheme == "gibbs" ? v1::Exchange::GIBBS : v1::Exchange::NEIGHBORS);
     for (double t : temperatures) spec.mutable_ladder()->add_temperatures_k(t);
     // Workers register asynchronously; the job queues until they have.
     v1::SubmitJobResponse submitted;
@@ -348,7 +350,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
     }
     std::vector<std::unique_ptr<Watcher>> watching;
     for (int i = 0; i < watchers; ++i) {
-      watching.push_back(std::make_unique<Watcher>(jobs.get(), submitted.job_id()));
+      watching.push_back(
+          std::make_unique<Watcher>(jobs.get(), submitted.job_id()));
     }
     double cpu_start = NAN;
     v1::Job job;
@@ -387,7 +390,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
         testing::WaitForFile(dir + "/metrics_port", absl::Seconds(1));
     int metrics_port_number = 0;
     absl::StatusOr<std::string> exposition =
-        metrics_port.ok() && absl::SimpleAtoi(*metrics_port, &metrics_port_number)
+        metrics_port.ok() &&
+                absl::SimpleAtoi(*metrics_port, &metrics_port_number)
             ? testing::HttpGet(metrics_port_number, "/metrics")
             : absl::StatusOr<std::string>(absl::UnavailableError("no port"));
     if (exposition.ok()) {
@@ -410,18 +414,24 @@ int Main() {
     return 2;
   }
   const int rounds = absl::GetFlag(FLAGS_rounds);
-  std::printf("%-10s %8s %6s %8s %10s %9s %9s %12s %9s %12s %10s\n",
-              "scheme", "replicas", "conns", "watchers", "rounds/s", "p50 ms",
-              "p99 ms", "cpu ms/round", "RSS MiB", "in-out ms", "<=5ms");
+  const std::vector<int> replica_counts =
+      Ints("replicas", absl::GetFlag(FLAGS_replicas));
+  const std::vector<int> connection_counts =
+      Ints("connections", absl::GetFlag(FLAGS_connections));
+  const std::vector<int> watcher_counts =
+      Ints("watchers", absl::GetFlag(FLAGS_watchers));
+  std::printf("%-10s %8s %6s %8s %10s %9s %9s %12s %9s %12s %10s\n", "scheme",
+              "replicas", "conns", "watchers", "rounds/s", "p50 ms", "p99 ms",
+              "cpu ms/round", "RSS MiB", "in-out ms", "<=5ms");
   int failures = 0;
   const std::vector<std::string> schemes =
       absl::StrSplit(absl::GetFlag(FLAGS_schemes), ',', absl::SkipEmpty());
   for (const std::string& scheme : schemes) {
-    for (int n : Ints(absl::GetFlag(FLAGS_replicas))) {
-      for (int connections : Ints(absl::GetFlag(FLAGS_connections))) {
+    for (int n : replica_counts) {
+      for (int connections : connection_counts) {
         if (connections > n) continue;
         for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
-          for (int watchers : Ints(absl::GetFlag(FLAGS_watchers))) {
+          for (int watchers : watcher_counts) {
             const Row row = RunOne(scheme, n, connections, watchers, rounds);
             if (!row.error.empty()) {
               ++failures;
@@ -432,10 +442,9 @@ int Main() {
             std::printf(
                 "%-10s %8d %6d %8d %10.1f %9.2f %9.2f %12.2f %9.1f %12.2f "
                 "%9.0f%%\n",
-                scheme.c_str(), n, connections, watchers,
-                row.rounds_per_second, row.p50_ms, row.p99_ms,
-                row.cpu_ms_per_round, row.peak_rss_mib, row.overhead_mean_ms,
-                row.overhead_within_5ms * 100);
+                scheme.c_str(), n, connections, watchers, row.rounds_per_second,
+                row.p50_ms, row.p99_ms, row.cpu_ms_per_round, row.peak_rss_mib,
+                row.overhead_mean_ms, row.overhead_within_5ms * 100);
             std::fflush(stdout);
           }
         }

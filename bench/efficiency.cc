@@ -30,20 +30,19 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
 #include "lib/spec/spec.h"
 #include "replex/v1/job_service.grpc.pb.h"
-#include "bench/bench_util.h"
 #include "tests/process.h"
 
 ABSL_FLAG(std::string, bin_dir, "build", "The build directory.");
 ABSL_FLAG(std::string, job, "examples/alanine-dipeptide/job.yaml",
           "The job whose system, coordinates and integrator are run.");
 ABSL_FLAG(std::string, replicas, "4,8", "Comma-separated replica counts.");
-ABSL_FLAG(std::string, steps, "500,100",
-          "Comma-separated steps per exchange.");
+ABSL_FLAG(std::string, steps, "500,100", "Comma-separated steps per exchange.");
 ABSL_FLAG(int, total_steps, 20000,
           "Steps per replica in each run (rounds = total_steps / steps).");
 ABSL_FLAG(int, slots, 2, "Replicas run at once (threads / worker slots).");
@@ -123,9 +122,9 @@ class Cluster {
          absl::StrCat("--results_root=", dir_, "/results")});
     if (!coordinator.ok()) return coordinator.status();
     absl::StatusOr<std::string> gateway = StartServer(
-        "gateway", {bin + "/gateway/replex-gateway", "--listen=127.0.0.1:0",
-                    "--metrics_listen=",
-                    absl::StrCat("--coordinator=", *coordinator)});
+        "gateway",
+        {bin + "/gateway/replex-gateway", "--listen=127.0.0.1:0",
+         "--metrics_listen=", absl::StrCat("--coordinator=", *coordinator)});
     if (!gateway.ok()) return gateway.status();
     absl::StatusOr<std::unique_ptr<testing::Process>> worker =
         testing::Process::Start(
@@ -159,7 +158,8 @@ class Cluster {
     grpc::ClientContext context;
     grpc::Status status = stub_->SubmitJob(&context, request, &response);
     if (!status.ok()) {
-      return absl::InternalError(absl::StrCat("SubmitJob: ", status.error_message()));
+      return absl::InternalError(
+          absl::StrCat("SubmitJob: ", status.error_message()));
     }
     v1::WatchJobRequest watch;
     watch.set_job_id(response.job_id());
@@ -183,19 +183,11 @@ class Cluster {
  private:
   absl::StatusOr<std::string> StartServer(const std::string& name,
                                           std::vector<std::string> argv) {
-    const std::string port_file = absl::StrCat(dir_, "/", name, ".port");
-    argv.push_back(absl::StrCat("--port_file=", port_file));
-    absl::StatusOr<std::unique_ptr<testing::Process>> process =
-        testing::Process::Start(argv, absl::StrCat(dir_, "/", name, ".log"));
-    if (!process.ok()) return process.status();
-    absl::StatusOr<std::string> port =
-        testing::WaitForFile(port_file, absl::Seconds(20));
-    if (!port.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat(name, " did not start: ", (*process)->Log()));
-    }
-    processes_.push_back(*std::move(process));
-    return absl::StrCat("127.0.0.1:", *port);
+    std::unique_ptr<testing::Process> process;
+    absl::StatusOr<std::string> address =
+        testing::StartServer(dir_, name, std::move(argv), process);
+    if (process != nullptr) processes_.push_back(std::move(process));
+    return address;
   }
 
   std::string dir_;
@@ -210,7 +202,8 @@ double Median(std::vector<double> values) {
 }
 
 int Main() {
-  absl::StatusOr<v1::JobSpec> base = spec::LoadYamlFile(absl::GetFlag(FLAGS_job));
+  absl::StatusOr<v1::JobSpec> base =
+      spec::LoadYamlFile(absl::GetFlag(FLAGS_job));
   if (!base.ok()) {
     std::fprintf(stderr, "%s\n", base.status().ToString().c_str());
     return 2;
@@ -225,14 +218,18 @@ int Main() {
   engine::AvailablePlatforms();  // loads the plugins, CPU among them
   const int slots = absl::GetFlag(FLAGS_slots);
   Cluster cluster;
+  const std::vector<int> step_counts =
+      Ints("steps", absl::GetFlag(FLAGS_steps));
+  const std::vector<int> replica_counts =
+      Ints("replicas", absl::GetFlag(FLAGS_replicas));
   if (absl::Status started = cluster.Start(slots); !started.ok()) {
     std::fprintf(stderr, "%s\n", started.ToString().c_str());
     return 2;
   }
   std::printf("%8s %6s %7s %12s %12s %10s  %s\n", "replicas", "steps", "rounds",
               "plain s", "replex s", "efficiency", "per-run ratios");
-  for (int steps : Ints(absl::GetFlag(FLAGS_steps))) {
-    for (int replicas : Ints(absl::GetFlag(FLAGS_replicas))) {
+  for (int steps : step_counts) {
+    for (int replicas : replica_counts) {
       const int rounds = absl::GetFlag(FLAGS_total_steps) / steps;
       const v1::JobSpec spec = Configure(*base, replicas, steps, rounds);
       std::vector<double> plain, replex, ratios;
@@ -247,7 +244,8 @@ int Main() {
         ratios.push_back(plain.back() / replex.back());
       }
       std::string each;
-      for (double r : ratios) absl::StrAppend(&each, absl::StrFormat("%.3f ", r));
+      for (double r : ratios)
+        absl::StrAppend(&each, absl::StrFormat("%.3f ", r));
       std::printf("%8d %6d %7d %12.2f %12.2f %10.3f  %s\n", replicas, steps,
                   rounds, Median(plain), Median(replex), Median(ratios),
                   each.c_str());

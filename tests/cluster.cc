@@ -47,22 +47,11 @@ LocalCluster::~LocalCluster() {
 absl::StatusOr<std::string> LocalCluster::StartServer(
     const std::string& name, std::vector<std::string> argv,
     std::unique_ptr<Process>& process) {
-  const std::string port_file = dir_ + "/" + name + ".port";
   AddMetricsFlags(absl::StartsWith(name, "coordinator") ? "coordinator" : name,
                   name, argv);
   // The last --listen wins: a restart passes the port it had.
   argv.insert(argv.begin() + 1, "--listen=127.0.0.1:0");
-  argv.push_back("--port_file=" + port_file);
-  absl::StatusOr<std::unique_ptr<Process>> started =
-      Process::Start(argv, dir_ + "/" + name + ".log");
-  if (!started.ok()) return started.status();
-  process = *std::move(started);
-  absl::StatusOr<std::string> port = WaitForFile(port_file, absl::Seconds(30));
-  if (!port.ok()) {
-    return absl::InternalError(
-        absl::StrCat(name, " did not start: ", process->Log()));
-  }
-  return absl::StrCat("127.0.0.1:", *port);
+  return testing::StartServer(dir_, name, std::move(argv), process);
 }
 
 absl::Status LocalCluster::StartCoordinator() {

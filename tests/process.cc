@@ -105,6 +105,24 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
+absl::StatusOr<std::string> StartServer(const std::string& dir,
+                                        const std::string& name,
+                                        std::vector<std::string> argv,
+                                        std::unique_ptr<Process>& process) {
+  const std::string port_file = dir + "/" + name + ".port";
+  argv.push_back("--port_file=" + port_file);
+  absl::StatusOr<std::unique_ptr<Process>> started =
+      Process::Start(argv, dir + "/" + name + ".log");
+  if (!started.ok()) return started.status();
+  process = *std::move(started);
+  absl::StatusOr<std::string> port = WaitForFile(port_file, absl::Seconds(30));
+  if (!port.ok()) {
+    return absl::InternalError(
+        absl::StrCat(name, " did not start: ", process->Log()));
+  }
+  return absl::StrCat("127.0.0.1:", *port);
+}
+
 absl::StatusOr<std::string> HttpGet(int port, const std::string& target) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return absl::InternalError("socket");

@@ -41,6 +41,15 @@ class Process {
 absl::StatusOr<std::string> WaitForFile(const std::string& path,
                                         absl::Duration timeout);
 
+// Starts a server binary with its log at `dir`/`name`.log, adding
+// --port_file=`dir`/`name`.port, and waits for that file: returns
+// "127.0.0.1:PORT" (the binary listens on loopback, e.g. --listen with port
+// 0), or the log when it did not start.
+absl::StatusOr<std::string> StartServer(const std::string& dir,
+                                        const std::string& name,
+                                        std::vector<std::string> argv,
+                                        std::unique_ptr<Process>& process);
+
 // Runs a shell command to completion; returns exit code and stdout+stderr.
 std::pair<int, std::string> RunCommand(const std::string& command);
 
