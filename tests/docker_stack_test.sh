@@ -7,8 +7,13 @@
 # gateway with replexctl and finished with a worker container killed mid-job,
 # and again through the gateway with `replexctl call` (server reflection
 # only). Runs only with REPLEX_DOCKER_TEST=1, as root, with docker.io,
-# docker-compose, debootstrap and jq installed; otherwise exits 77 (skipped)
-# saying why.
+# docker-compose, debootstrap, jq and curl installed; otherwise exits 77
+# (skipped) saying why. With REPLEX_DOCKER_BUILD=1 the replex image is
+# deploy/docker/Dockerfile's `cpu` target, built by `docker build` on the
+# debootstrap'ed Debian tagged as its base (apt inside the build needs a
+# Debian mirror; it compiles replex, so allow half an hour and run the
+# script directly rather than through ctest's 15 minutes); the image and
+# its build stage are kept so that a later build reuses their layers.
 #   docker_stack_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 source_dir=$1 build=$2
@@ -22,7 +27,9 @@ done
 
 state=$(mktemp -d /tmp/replex-docker.XXXXXX)
 export DOCKER_HOST=unix://$state/docker.sock
+dockerfile=${REPLEX_DOCKER_BUILD:-0}
 export COMPOSE_PROJECT_NAME=replextest$$ REPLEX_TAG=test$$
+[ "$dockerfile" = 1 ] && REPLEX_TAG=dockerfile
 export REPLEX_GATEWAY_PORT=0 PROMETHEUS_PORT=0 PROMETHEUS_IMAGE=replex-prometheus:test$$
 # The example job runs on the Reference platform.
 export REPLEX_WORKER_PLATFORM=Reference
@@ -36,7 +43,8 @@ dockerd_pid=$!
 # when a step fails.
 cleanup() {
   "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-  docker rmi "$image" "$PROMETHEUS_IMAGE" >/dev/null 2>&1 || true
+  [ "$dockerfile" = 1 ] || docker rmi "$image" >/dev/null 2>&1 || true
+  docker rmi "$PROMETHEUS_IMAGE" >/dev/null 2>&1 || true
   kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
   rm -rf "$state"
 }
@@ -47,7 +55,18 @@ docker info >/dev/null 2>&1 || skip "dockerd did not start: $(tail -3 "$state/do
 
 start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - start )) s"; }
-"$source_dir/deploy/docker/offline-image.sh" "$build" "$image"
+if [ "$dockerfile" = 1 ]; then
+  docker image inspect debian:bookworm-slim >/dev/null 2>&1 ||
+    "$source_dir/deploy/docker/offline-image.sh" --base debian:bookworm-slim
+  # The classic builder: Debian's dockerd has no buildx for the CLI to use.
+  DOCKER_BUILDKIT=0 docker build -f "$source_dir/deploy/docker/Dockerfile" \
+    --target cpu -t "$image" "$source_dir"
+  # Earlier runs' build stages (gigabytes each, untagged); this run's stays,
+  # and with it the apt layers the next build reuses.
+  docker image prune -f --filter "until=$start" >/dev/null
+else
+  "$source_dir/deploy/docker/offline-image.sh" "$build" "$image"
+fi
 "$source_dir/deploy/docker/offline-image.sh" --prometheus "$PROMETHEUS_IMAGE"
 for b in replex replexctl replex-coordinator replex-gateway replex-worker; do
   docker run --rm "$image" $b --help >/dev/null 2>&1 ||

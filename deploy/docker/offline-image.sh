@@ -12,9 +12,12 @@
 #     stack's PROMETHEUS_IMAGE where prom/prometheus cannot be pulled. It runs
 #     as the `prometheus` user, takes the same flags as prom/prometheus and
 #     has wget for the compose health check.
+#   deploy/docker/offline-image.sh --base IMAGE:TAG
+#     The plain Debian 12, e.g. as debian:bookworm-slim, the Dockerfile's
+#     base: `docker build` then needs no registry, only a Debian mirror.
 set -euo pipefail
 usage() {
-  echo "usage: $0 BUILD_DIR IMAGE:TAG | $0 --prometheus IMAGE:TAG" >&2
+  echo "usage: $0 BUILD_DIR IMAGE:TAG | $0 --prometheus|--base IMAGE:TAG" >&2
   exit 2
 }
 [ $# -eq 2 ] || usage
@@ -46,7 +49,11 @@ rootfs() {
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-if [ "$1" = --prometheus ]; then
+if [ "$1" = --base ]; then
+  image=$2
+  cp -a "$(rootfs "" true)/." "$stage/"
+  changes=(--change 'CMD ["bash"]')
+elif [ "$1" = --prometheus ]; then
   image=$2
   # The package's postinst makes the prometheus user; /prometheus is the
   # data volume's mount point, owned by it so a new volume is too.
