@@ -3,6 +3,7 @@
 // only moves messages and tests can run the work step by step.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <thread>
@@ -16,13 +17,21 @@ namespace replex::worker {
 class Executor {
  public:
   virtual ~Executor() = default;
-  // Runs `task` later, never inline; tasks may run concurrently. Thread-safe.
-  virtual void Schedule(std::function<void()> task) = 0;
+  // Runs `task` later, never inline; tasks may run concurrently. Tasks with
+  // the same `affinity` (a replica's) prefer the same thread. Thread-safe.
+  virtual void Schedule(uint64_t affinity, std::function<void()> task) = 0;
 };
 
-// `slots` threads taking tasks first come, first served: a worker's slots.
-// Thread-safe. The destructor lets running tasks finish and discards queued
-// ones (their owner is going away).
+// `slots` threads, a worker's slots. A task joins the queue of slot
+// affinity % slots; a slot runs its own queue first, oldest first, and when
+// it is empty takes the oldest task of the fullest other queue, so the load
+// stays balanced while a replica keeps running on one slot thread. Why: on
+// the CPU platform an OpenMM Context hands every force evaluation to its own
+// pool thread and back. Driven by the same slot thread round after round,
+// the pair stays on one core; driven by whichever slot was free, the
+// hand-offs crossed cores, and on a 2-core machine two slots ran slower
+// than one (docs/benchmarks.md). Thread-safe. The destructor lets running
+// tasks finish and discards queued ones (their owner is going away).
 class SlotPool : public Executor {
  public:
   explicit SlotPool(int slots);
@@ -30,16 +39,17 @@ class SlotPool : public Executor {
   SlotPool(const SlotPool&) = delete;
   SlotPool& operator=(const SlotPool&) = delete;
 
-  void Schedule(std::function<void()> task) override;
+  void Schedule(uint64_t affinity, std::function<void()> task) override;
 
  private:
-  void Loop();
+  void Loop(size_t slot);
   bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_ || !queue_.empty();
+    return stop_ || queued_ > 0;
   }
 
   absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::deque<std::function<void()>>> queues_ ABSL_GUARDED_BY(mu_);
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

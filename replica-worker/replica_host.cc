@@ -74,16 +74,18 @@ struct ReplicaHost::Job {
 // by the host's mu_.
 struct ReplicaHost::Hosted {
   Hosted(std::shared_ptr<Job> job, std::string job_id, int replica,
-         int64_t epoch)
+         int64_t epoch, uint64_t affinity)
       : job(std::move(job)),
         job_id(std::move(job_id)),
         replica(replica),
-        epoch(epoch) {}
+        epoch(epoch),
+        affinity(affinity) {}
 
   const std::shared_ptr<Job> job;  // null when LoadJob never came
   const std::string job_id;
   const int replica;
   const int64_t epoch;
+  const uint64_t affinity;  // its work prefers one executor thread
 
   std::unique_ptr<engine::Replica> engine;
   absl::Status load_error;
@@ -172,7 +174,7 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   auto job_it = jobs_.find(message.job_id());
   auto hosted = std::make_shared<Hosted>(
       job_it == jobs_.end() ? nullptr : job_it->second, message.job_id(),
-      message.replica(), message.epoch());
+      message.replica(), message.epoch(), next_affinity_++);
   // Both failures are reported on the replica's first order: SegmentFailed
   // is the only failure message the protocol has.
   if (hosted->job == nullptr) {
@@ -291,7 +293,7 @@ void ReplicaHost::Enqueue(const std::shared_ptr<Hosted>& hosted, Work work) {
   hosted->queue.push_back(std::move(work));
   if (!hosted->scheduled) {
     hosted->scheduled = true;
-    executor_->Schedule([this, hosted] { RunNext(hosted); });
+    executor_->Schedule(hosted->affinity, [this, hosted] { RunNext(hosted); });
   }
 }
 
@@ -338,7 +340,8 @@ void ReplicaHost::RunNext(const std::shared_ptr<Hosted>& hosted) {
       released = DropLocked(hosted);
     }
     if (!hosted->dropped && !hosted->queue.empty()) {
-      executor_->Schedule([this, hosted] { RunNext(hosted); });
+      executor_->Schedule(hosted->affinity,
+                          [this, hosted] { RunNext(hosted); });
     } else {
       hosted->scheduled = false;
     }

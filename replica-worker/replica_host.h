@@ -159,6 +159,8 @@ class ReplicaHost {
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, std::shared_ptr<Hosted>> replicas_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now
+  // Hosted replicas take turns, so their work spreads over the slots.
+  uint64_t next_affinity_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> nan_injected_{false};
 
   // Last member: destroyed first, while everything its tasks touch exists.

@@ -64,7 +64,8 @@ class FakeStream : public CoordinatorStream {
   std::shared_ptr<FakeStreamPeer> peer_;
 };
 
-void ManualExecutor::Schedule(std::function<void()> task) {
+void ManualExecutor::Schedule(uint64_t /*affinity*/,
+                              std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(task));
 }
@@ -293,9 +294,14 @@ v1::UnloadJob MakeUnload(const std::string& job_id) {
 }
 
 v1::CoordinatorMessage Wrap(const google::protobuf::Message& message) {
-  // The oneof has one field per message type.
+  // The oneof has one field per message type; an order travels in a
+  // SegmentOrders of its own.
   v1::CoordinatorMessage wrapped;
   const google::protobuf::Descriptor* type = message.GetDescriptor();
+  if (type == v1::SegmentOrder::descriptor()) {
+    wrapped.mutable_segment_orders()->add_orders()->CopyFrom(message);
+    return wrapped;
+  }
   const google::protobuf::Descriptor* wrapper = wrapped.GetDescriptor();
   for (int i = 0; i < wrapper->field_count(); ++i) {
     if (wrapper->field(i)->message_type() == type) {

@@ -27,7 +27,7 @@ namespace replex::worker::testing {
 // is queued and what has run is never a matter of timing. Thread-safe.
 class ManualExecutor : public Executor {
  public:
-  void Schedule(std::function<void()> task) override;
+  void Schedule(uint64_t affinity, std::function<void()> task) override;
   // Runs queued tasks, and the tasks they schedule, until none is left.
   // Returns how many ran.
   int RunAll();
