@@ -47,6 +47,9 @@ ABSL_FLAG(int, total_steps, 20000,
           "Steps per replica in each run (rounds = total_steps / steps).");
 ABSL_FLAG(int, slots, 2, "Replicas run at once (threads / worker slots).");
 ABSL_FLAG(int, repeats, 3, "Alternating (a, b) runs per configuration.");
+ABSL_FLAG(bool, pin_slots, false,
+          "Run the worker with --pin_slots (its slot threads pinned to "
+          "cores; the plain runs stay unpinned).");
 
 namespace replex::bench {
 namespace {
@@ -131,6 +134,7 @@ class Cluster {
             {bin + "/replica-worker/replex-worker",
              absl::StrCat("--coordinator=", *coordinator), "--name=bench",
              "--platform=CPU", absl::StrCat("--slots=", slots),
+             absl::StrCat("--pin_slots=", absl::GetFlag(FLAGS_pin_slots)),
              "--metrics_listen="},
             dir_ + "/worker.log");
     if (!worker.ok()) return worker.status();

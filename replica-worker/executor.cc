@@ -1,13 +1,39 @@
 #include "replica-worker/executor.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <utility>
 
 namespace replex::worker {
 
-SlotPool::SlotPool(int slots) : queues_(std::max(1, slots)) {
+namespace {
+
+// Restricts the calling thread to share `slot` of `slots` of the CPUs it may
+// use now; leaves it alone when there are fewer CPUs than slots.
+void PinToShare(size_t slot, size_t slots) {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+  }
+  const size_t share = cpus.size() / slots;
+  if (share == 0) return;
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  for (size_t i = slot * share; i < (slot + 1) * share; ++i) {
+    CPU_SET(cpus[i], &mine);
+  }
+  pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
+}
+
+}  // namespace
+
+SlotPool::SlotPool(int slots, bool pin) : queues_(std::max(1, slots)) {
   for (size_t slot = 0; slot < queues_.size(); ++slot) {
-    threads_.emplace_back([this, slot] { Loop(slot); });
+    threads_.emplace_back([this, slot, pin] { Loop(slot, pin); });
   }
 }
 
@@ -25,7 +51,8 @@ void SlotPool::Schedule(uint64_t affinity, std::function<void()> task) {
   ++queued_;
 }
 
-void SlotPool::Loop(size_t slot) {
+void SlotPool::Loop(size_t slot, bool pin) {
+  if (pin) PinToShare(slot, queues_.size());
   while (true) {
     std::function<void()> task;
     {

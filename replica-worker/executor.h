@@ -34,7 +34,11 @@ class Executor {
 // tasks finish and discards queued ones (their owner is going away).
 class SlotPool : public Executor {
  public:
-  explicit SlotPool(int slots);
+  // With `pin`, slot s runs on a fixed, disjoint share of the CPUs the
+  // process may use (CPUs/slots of them, the Threads a CPU Context gets by
+  // default); OpenMM's pool threads, made on the slot that creates their
+  // Context, inherit it. Only for a machine the worker has to itself.
+  explicit SlotPool(int slots, bool pin = false);
   ~SlotPool() override;
   SlotPool(const SlotPool&) = delete;
   SlotPool& operator=(const SlotPool&) = delete;
@@ -42,7 +46,7 @@ class SlotPool : public Executor {
   void Schedule(uint64_t affinity, std::function<void()> task) override;
 
  private:
-  void Loop(size_t slot);
+  void Loop(size_t slot, bool pin);
   bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_ || queued_ > 0;
   }

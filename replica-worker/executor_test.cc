@@ -1,5 +1,10 @@
 #include "replica-worker/executor.h"
 
+#include <sched.h>
+
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -22,6 +27,39 @@ TEST(SlotPoolTest, AnIdleSlotTakesWorkQueuedForABusyOne) {
   pool.Schedule(0, [&] { stolen_ran.Notify(); });
   EXPECT_TRUE(stolen_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
   release.Notify();
+}
+
+TEST(SlotPoolTest, PinnedSlotsRunOnDisjointHalvesOfTheCpus) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  const int cpus = CPU_COUNT(&allowed);
+  if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
+  absl::Mutex mu;
+  std::vector<cpu_set_t> seen;
+  {
+    SlotPool pool(2, /*pin=*/true);
+    // Each task waits until both have started, so they run on both slots.
+    for (uint64_t affinity = 0; affinity < 2; ++affinity) {
+      pool.Schedule(affinity, [&] {
+        cpu_set_t mine;
+        sched_getaffinity(0, sizeof(mine), &mine);
+        absl::MutexLock lock(&mu);
+        seen.push_back(mine);
+        mu.Await(absl::Condition(
+            +[](std::vector<cpu_set_t>* seen) { return seen->size() == 2; },
+            &seen));
+      });
+    }
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<cpu_set_t>* seen) { return seen->size() == 2; },
+        &seen));
+  }
+  cpu_set_t both;
+  CPU_AND(&both, &seen[0], &seen[1]);
+  EXPECT_EQ(CPU_COUNT(&both), 0);
+  EXPECT_EQ(CPU_COUNT(&seen[0]), cpus / 2);
+  EXPECT_EQ(CPU_COUNT(&seen[1]), cpus / 2);
 }
 
 }  // namespace
