@@ -13,6 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/gateway_server.h"
 #include "gateway/grpc_probe.h"
+#include "gateway/reflection_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -354,7 +355,7 @@ TEST_F(GatewayServiceTest, HealthReportsServing) {
 
 TEST_F(GatewayServiceTest, ReflectionListsTheJobService) {
   absl::StatusOr<std::vector<std::string>> services =
-      testing::ListServices(channel_);
+      ReflectionDescriptorDatabase(channel_).ListServices();
   ASSERT_TRUE(services.ok()) << services.status();
   EXPECT_THAT(*services, ::testing::Contains("replex.v1.JobService"));
   EXPECT_THAT(*services, ::testing::Contains("grpc.health.v1.Health"));

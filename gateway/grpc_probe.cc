@@ -5,10 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/message.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -17,9 +15,6 @@
 
 namespace replex::gateway::testing {
 namespace {
-
-using google::protobuf::Descriptor;
-using google::protobuf::Message;
 
 constexpr absl::Duration kTimeout = absl::Seconds(10);
 
@@ -61,17 +56,6 @@ class Queue {
   grpc::CompletionQueue queue_;
 };
 
-std::unique_ptr<Message> NewMessage(const std::string& full_name) {
-  const Descriptor* type =
-      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(
-          full_name);
-  if (type == nullptr) return nullptr;
-  const Message* prototype =
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type);
-  return prototype == nullptr ? nullptr
-                              : std::unique_ptr<Message>(prototype->New());
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> CheckHealth(
@@ -112,69 +96,6 @@ absl::StatusOr<std::string> CheckHealth(
                                     "SERVICE_UNKNOWN"};
   return serving < 4 ? std::string(kNames[serving])
                      : absl::StrCat("status ", serving);
-}
-
-absl::StatusOr<std::vector<std::string>> ListServices(
-    const std::shared_ptr<grpc::Channel>& channel) {
-  std::unique_ptr<Message> request =
-      NewMessage("grpc.reflection.v1alpha.ServerReflectionRequest");
-  std::unique_ptr<Message> response =
-      NewMessage("grpc.reflection.v1alpha.ServerReflectionResponse");
-  if (request == nullptr || response == nullptr) {
-    return absl::FailedPreconditionError(
-        "the server reflection messages are not linked in; link "
-        "gRPC::grpc++_reflection");
-  }
-  request->GetReflection()->SetString(
-      request.get(), request->GetDescriptor()->FindFieldByName("list_services"),
-      "");
-
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
-  Queue queue;
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(
-      &context,
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      queue.get());
-  call->StartCall(nullptr);
-  bool exchanged = queue.Await();
-  if (exchanged) {
-    call->Write(ToBuffer(request->SerializeAsString()), nullptr);
-    exchanged = queue.Await();
-  }
-  if (exchanged) {
-    call->WritesDone(nullptr);
-    exchanged = queue.Await();
-  }
-  grpc::ByteBuffer reply;
-  if (exchanged) {
-    call->Read(&reply, nullptr);
-    exchanged = queue.Await();
-  }
-  grpc::Status status;
-  call->Finish(&status, nullptr);
-  queue.Await();
-  if (!status.ok()) return service::FromGrpcStatus(status);
-  if (!exchanged || !response->ParseFromString(FromBuffer(reply))) {
-    return absl::DataLossError("no ServerReflectionResponse came back");
-  }
-
-  const google::protobuf::FieldDescriptor* list_field =
-      response->GetDescriptor()->FindFieldByName("list_services_response");
-  const Message& list =
-      response->GetReflection()->GetMessage(*response, list_field);
-  const google::protobuf::FieldDescriptor* service_field =
-      list.GetDescriptor()->FindFieldByName("service");
-  std::vector<std::string> names;
-  for (int i = 0; i < list.GetReflection()->FieldSize(list, service_field);
-       ++i) {
-    const Message& service =
-        list.GetReflection()->GetRepeatedMessage(list, service_field, i);
-    names.push_back(service.GetReflection()->GetString(
-        service, service.GetDescriptor()->FindFieldByName("name")));
-  }
-  return names;
 }
 
 }  // namespace replex::gateway::testing

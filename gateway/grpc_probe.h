@@ -1,14 +1,13 @@
-// Test helpers that ask a running server what grpcurl and Kubernetes probes
-// would: its grpc.health.v1 status and the services server reflection lists.
-// Debian's libgrpc++-dev ships no client stubs for either service, so these
-// go through grpc::GenericStub; the reflection messages come from the
-// descriptors that libgrpc++_reflection registers, the health messages are
-// two fields encoded by hand.
+// Asks a running server what Kubernetes probes would: its grpc.health.v1
+// status (`replexctl health`, and the tests). Debian's libgrpc++-dev ships no
+// client stubs for the health service, so this goes through
+// grpc::GenericStub with the two fields encoded by hand. The services server
+// reflection lists come from ReflectionDescriptorDatabase::ListServices
+// (gateway/reflection_client.h).
 #pragma once
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
@@ -20,9 +19,5 @@ namespace replex::gateway::testing {
 absl::StatusOr<std::string> CheckHealth(
     const std::shared_ptr<grpc::Channel>& channel,
     const std::string& service = "");
-
-// The service names server reflection lists (what `grpcurl list` prints).
-absl::StatusOr<std::vector<std::string>> ListServices(
-    const std::shared_ptr<grpc::Channel>& channel);
 
 }  // namespace replex::gateway::testing

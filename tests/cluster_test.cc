@@ -12,9 +12,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gateway/grpc_probe.h"
+#include "gateway/reflection_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
 #include "tests/cluster.h"
@@ -263,10 +263,6 @@ TEST(ClusterTest, TwoJobsShareTheWorkersAndCancelFreesCapacity) {
 }
 
 TEST(ClusterTest, ServicesAreHealthyAndListedByReflection) {
-  // The reflection client decodes with descriptors that libgrpc++_reflection
-  // registers; this process starts no server, so reference the library or
-  // the linker (--as-needed) drops it.
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   LocalCluster cluster("health");
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   const std::vector<std::pair<std::string, std::vector<std::string>>> servers =
@@ -280,7 +276,7 @@ TEST(ClusterTest, ServicesAreHealthyAndListedByReflection) {
     const auto health = gateway::testing::CheckHealth(channel);
     ASSERT_TRUE(health.ok()) << address << ": " << health.status();
     EXPECT_EQ(*health, "SERVING") << address;
-    const auto listed = gateway::testing::ListServices(channel);
+    const auto listed = gateway::ReflectionDescriptorDatabase(channel).ListServices();
     ASSERT_TRUE(listed.ok()) << address << ": " << listed.status();
     EXPECT_THAT(*listed, IsSupersetOf(services)) << address;
   }

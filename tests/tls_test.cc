@@ -11,9 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "gateway/grpc_probe.h"
+#include "gateway/reflection_client.h"
 #include "gmock/gmock.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
 
@@ -126,10 +125,7 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
   EXPECT_EQ(mutual, 0) << mutual_output;
   EXPECT_THAT(mutual_output, HasSubstr("SUCCEEDED"));
 
-  // Health and reflection share the TLS port. (The reflection client needs
-  // the descriptors libgrpc++_reflection registers: referenced here so the
-  // linker keeps it.)
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Health and reflection share the TLS port.
   const auto [health, health_output] =
       cluster.Ctl(client_tls + " health " + cluster.coordinator());
   EXPECT_EQ(health, 0) << health_output;
@@ -139,8 +135,9 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
       service::MakeChannelSecurity(trust_only);
   ASSERT_TRUE(security.ok()) << security.status();
   const absl::StatusOr<std::vector<std::string>> listed =
-      gateway::testing::ListServices(
-          service::CreateChannel(cluster.gateway(), *security));
+      gateway::ReflectionDescriptorDatabase(
+          service::CreateChannel(cluster.gateway(), *security))
+          .ListServices();
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_THAT(*listed,
               IsSupersetOf({"replex.v1.JobService", "grpc.health.v1.Health"}));
