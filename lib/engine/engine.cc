@@ -165,25 +165,6 @@ int OpenMMSeed(uint64_t seed) {
 // random forces depend only on its segment seed.
 ABSL_CONST_INIT absl::Mutex reference_rng_mutex(absl::kConstInit);
 
-// Holds reference_rng_mutex when `engaged` (the Reference platform), and is a
-// no-op otherwise.
-class ABSL_SCOPED_LOCKABLE MaybeReferenceRngLock {
- public:
-  explicit MaybeReferenceRngLock(bool engaged)
-      ABSL_EXCLUSIVE_LOCK_FUNCTION(reference_rng_mutex)
-      : engaged_(engaged) {
-    if (engaged_) reference_rng_mutex.Lock();
-  }
-  ~MaybeReferenceRngLock() ABSL_UNLOCK_FUNCTION() {
-    if (engaged_) reference_rng_mutex.Unlock();
-  }
-  MaybeReferenceRngLock(const MaybeReferenceRngLock&) = delete;
-  MaybeReferenceRngLock& operator=(const MaybeReferenceRngLock&) = delete;
-
- private:
-  const bool engaged_;
-};
-
 // OpenMM 7.7's CPU platform keeps every Context's data in one process-global,
 // unsynchronised std::map (CpuPlatform::contextData): Context creation and
 // destruction insert and erase, and every force evaluation looks its Context
@@ -193,31 +174,33 @@ class ABSL_SCOPED_LOCKABLE MaybeReferenceRngLock {
 // holds it shared.
 ABSL_CONST_INIT absl::Mutex cpu_context_map_mutex(absl::kConstInit);
 
-// Holds cpu_context_map_mutex (shared or exclusive) when `engaged` (the CPU
-// platform), and is a no-op otherwise.
-class CpuContextMapLock {
+// Holds `mutex` (shared or exclusive) when `engaged`, and is a no-op
+// otherwise: the two mutexes above guard one platform each.
+class MaybeLock {
  public:
   enum Mode { kShared, kExclusive };
-  CpuContextMapLock(bool engaged, Mode mode) : engaged_(engaged), mode_(mode) {
+  MaybeLock(absl::Mutex& mutex, bool engaged, Mode mode = kExclusive)
+      : mutex_(mutex), engaged_(engaged), mode_(mode) {
     if (!engaged_) return;
     if (mode_ == kShared) {
-      cpu_context_map_mutex.ReaderLock();
+      mutex_.ReaderLock();
     } else {
-      cpu_context_map_mutex.Lock();
+      mutex_.Lock();
     }
   }
-  ~CpuContextMapLock() {
+  ~MaybeLock() {
     if (!engaged_) return;
     if (mode_ == kShared) {
-      cpu_context_map_mutex.ReaderUnlock();
+      mutex_.ReaderUnlock();
     } else {
-      cpu_context_map_mutex.Unlock();
+      mutex_.Unlock();
     }
   }
-  CpuContextMapLock(const CpuContextMapLock&) = delete;
-  CpuContextMapLock& operator=(const CpuContextMapLock&) = delete;
+  MaybeLock(const MaybeLock&) = delete;
+  MaybeLock& operator=(const MaybeLock&) = delete;
 
  private:
+  absl::Mutex& mutex_;
   const bool engaged_;
   const Mode mode_;
 };
@@ -713,14 +696,14 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
 
 Replica::Replica() = default;
 Replica::~Replica() {
-  CpuContextMapLock lock(on_cpu_platform_, CpuContextMapLock::kExclusive);
+  MaybeLock lock(cpu_context_map_mutex, on_cpu_platform_);
   context_.reset();
 }
 
 template <typename Body>
 auto Replica::ContextCall(absl::StatusCode code, absl::string_view what,
                           Body&& body) const -> decltype(body()) {
-  CpuContextMapLock lock(on_cpu_platform_, CpuContextMapLock::kShared);
+  MaybeLock lock(cpu_context_map_mutex, on_cpu_platform_, MaybeLock::kShared);
   return Guarded(code, what, std::forward<Body>(body));
 }
 
@@ -765,10 +748,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
             std::make_unique<OpenMM::LangevinMiddleIntegrator>(
                 temperature, options.friction_per_ps, options.timestep_ps);
         replica->integrator_->setRandomNumberSeed(OpenMMSeed(seed));
-        CpuContextMapLock map_lock(replica->on_cpu_platform_,
-                                   CpuContextMapLock::kExclusive);
+        MaybeLock map_lock(cpu_context_map_mutex, replica->on_cpu_platform_);
         // A Reference Context reseeds the global generator as it is made.
-        MaybeReferenceRngLock lock(replica->shares_reference_rng_);
+        MaybeLock lock(reference_rng_mutex, replica->shares_reference_rng_);
         // The System is shared read-only: Contexts only read it.
         replica->context_ = std::make_unique<OpenMM::Context>(
             replica->model_->system(), *replica->integrator_, **platform,
@@ -903,8 +885,9 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
       [&]() -> absl::Status {
         {
-          MaybeReferenceRngLock lock(shares_reference_rng_);
+          MaybeLock lock(reference_rng_mutex, shares_reference_rng_);
           if (shares_reference_rng_) {
+            reference_rng_mutex.AssertHeld();
             absl::Status status = ReseedReferenceRng(
                 static_cast<uint32_t>(OpenMMSeed(segment_seed)));
             if (!status.ok()) return status;
