@@ -48,7 +48,6 @@ SlotPool::~SlotPool() {
 void SlotPool::Schedule(uint64_t affinity, std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   queues_[affinity % queues_.size()].push_back(std::move(task));
-  ++queued_;
 }
 
 void SlotPool::Loop(size_t slot, bool pin) {
@@ -67,7 +66,6 @@ void SlotPool::Loop(size_t slot, bool pin) {
       }
       task = std::move(from->front());
       from->pop_front();
-      --queued_;
     }
     task();
   }

@@ -3,6 +3,7 @@
 // only moves messages and tests can run the work step by step.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -48,12 +49,13 @@ class SlotPool : public Executor {
  private:
   void Loop(size_t slot, bool pin);
   bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_ || queued_ > 0;
+    return stop_ ||
+           std::any_of(queues_.begin(), queues_.end(),
+                       [](const auto& queue) { return !queue.empty(); });
   }
 
   absl::Mutex mu_;
   std::vector<std::deque<std::function<void()>>> queues_ ABSL_GUARDED_BY(mu_);
-  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
