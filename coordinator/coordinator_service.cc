@@ -177,15 +177,4 @@ grpc::Status SessionServiceImpl::Session(
   return ToGrpcStatus(end);
 }
 
-PeriodicTicker::PeriodicTicker(absl::Duration interval,
-                               std::function<void()> tick)
-    : thread_([this, interval, tick = std::move(tick)] {
-        while (!stop_.WaitForNotificationWithTimeout(interval)) tick();
-      }) {}
-
-PeriodicTicker::~PeriodicTicker() {
-  stop_.Notify();
-  thread_.join();
-}
-
 }  // namespace replex::coordinator

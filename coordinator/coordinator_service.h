@@ -73,18 +73,4 @@ class SessionServiceImpl final : public v1::Coordinator::Service {
   WorkerRegistry* const registry_;
 };
 
-// Calls `tick` every `interval` on its own thread until destroyed; drives
-// WorkerRegistry::Tick (heartbeats out, silent workers lost). Thread-safe.
-class PeriodicTicker {
- public:
-  PeriodicTicker(absl::Duration interval, std::function<void()> tick);
-  ~PeriodicTicker();
-  PeriodicTicker(const PeriodicTicker&) = delete;
-  PeriodicTicker& operator=(const PeriodicTicker&) = delete;
-
- private:
-  absl::Notification stop_;
-  std::thread thread_;
-};
-
 }  // namespace replex::coordinator

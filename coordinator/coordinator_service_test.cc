@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "coordinator/fake_worker.h"
+#include "coordinator/testing/fake_worker.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -132,8 +132,8 @@ class CoordinatorServiceTest : public ::testing::Test {
     return events;
   }
 
-  WorkerRegistry registry_{WorkerRegistry::Options(), Clock::Real()};
-  JobManager jobs_{&registry_, Clock::Real(), 1};
+  WorkerRegistry registry_{WorkerRegistry::Options(), timing::Clock::Real()};
+  JobManager jobs_{&registry_, timing::Clock::Real(), 1};
   JobServiceImpl job_service_{&jobs_};
   SessionServiceImpl session_service_{&registry_};
   std::unique_ptr<grpc::Server> server_;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,58 +21,26 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "coordinator/checkpoint_store.h"
-#include "coordinator/clock.h"
 #include "coordinator/job_observer.h"
-#include "coordinator/journal.h"
+#include "coordinator/job_watch.h"
 #include "coordinator/replica_pool.h"
 #include "lib/runner/driver.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/journal.h"
+#include "lib/timing/clock.h"
 #include "replex/v1/job.pb.h"
 #include "replex/v1/job_service.pb.h"
 
 namespace replex::coordinator {
 
-// One subscriber's view of a job: a snapshot first, then a RoundEvent per
-// round and a snapshot on every state change; after the snapshot of the final
-// state the watch ends with OK. Thread-safe.
-class JobWatch {
- public:
-  // A watcher that falls this many events behind is ended with
-  // RESOURCE_EXHAUSTED rather than letting its queue grow without bound.
-  static constexpr size_t kMaxQueuedEvents = 10000;
-
-  enum class Next { kEvent, kTimeout, kEnded };
-  // Waits up to `timeout` for the next event. kEnded once every event has
-  // been taken and the watch is over; end_status() then says why.
-  Next Take(v1::JobEvent* event, absl::Duration timeout);
-  absl::Status end_status() const;
-
-  // The subscriber has gone away: ends the watch, and the job manager stops
-  // feeding it.
-  void Cancel();
-
- private:
-  friend class JobManager;
-  void Push(v1::JobEvent event);
-  void End(absl::Status status);
-  bool ended() const;
-  bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !events_.empty() || end_.has_value();
-  }
-
-  mutable absl::Mutex mu_;
-  std::deque<v1::JobEvent> events_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
-};
-
 // How the job manager keeps jobs across failures.
 struct JobDurability {
   // Where jobs, rounds and checkpoints are recorded. Null: a journal in
   // memory, owned by the manager (rollbacks work, restarts lose all).
-  Journal* journal = nullptr;
+  store::Journal* journal = nullptr;
   // Where checkpoints are written. Null: none are, and a rollback goes
   // back to round 0.
-  const CheckpointStore* checkpoints = nullptr;
+  store::CheckpointStore* checkpoints = nullptr;
   // A job whose replicas fail (NaN or Inf energy, integration errors)
   // more than this many times in one coordinator's life fails.
   int max_replica_restarts = 3;
@@ -90,8 +59,14 @@ struct JobDurability {
 // platform (a job never overtakes an earlier queued job of its platform, so a
 // large job cannot be starved by small ones) as soon as the pool has room.
 //
-// Thread-safe. Lock order: JobManager::mu_, then the pool's locks, then a
-// JobWatch's lock.
+// The API and the queue are in job_manager.cc, each job's thread in
+// job_runner.cc, the cut a rollback returns to in restore_cut.h.
+//
+// Thread-safe. Decisions are taken under mu_; disk writes (the journal,
+// results, checkpoints) and observers' calls happen with mu_ released: a
+// state change decided under mu_ is queued as an Effect and applied, in the
+// order decided, right after. Lock order: effects_mu_, then mu_, then the
+// pool's locks, then a JobWatch's lock.
 class JobManager {
  public:
   using Durability = JobDurability;
@@ -99,7 +74,7 @@ class JobManager {
   // `pool`, `clock`, the observers and the journal and checkpoint store
   // must outlive the manager. Job ids are drawn from a generator seeded
   // with `id_seed`. Observers are told in their order.
-  JobManager(ReplicaPool* pool, Clock* clock, uint64_t id_seed,
+  JobManager(ReplicaPool* pool, timing::Clock* clock, uint64_t id_seed,
              std::vector<JobObserver*> observers = {},
              Durability durability = {});
   ~JobManager();  // Shutdown()
@@ -140,7 +115,7 @@ class JobManager {
  private:
   struct Record {
     std::string id;  // set before the job is listed, never changed
-    v1::Job job;  // what Get and watchers see
+    v1::Job job;     // what Get and watchers see
     int64_t seq = 0;
     std::shared_ptr<const v1::JobSpec> spec;  // dropped when the job ends
     // Owned by the job's thread once it runs; created at Submit so that the
@@ -156,8 +131,31 @@ class JobManager {
     int replica_restarts = 0;
   };
 
+  // What a state change leaves to do once mu_ is released: journal the
+  // job's snapshot and, when the state is final, tell the observers.
+  struct Effect {
+    v1::Job job;
+    bool finished = false;
+  };
+  // Holds mu_ for a scope; on leaving it releases mu_ and applies the
+  // effects decided meanwhile.
+  class ABSL_SCOPED_LOCKABLE Locked {
+   public:
+    explicit Locked(JobManager* manager)
+        ABSL_EXCLUSIVE_LOCK_FUNCTION(manager->mu_);
+    ~Locked() ABSL_UNLOCK_FUNCTION();
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+   private:
+    JobManager* const manager_;
+  };
+  // Applies the queued effects in the order they were decided.
+  void ApplyEffects() ABSL_LOCKS_EXCLUDED(mu_, effects_mu_);
+
   absl::StatusOr<Record*> Find(absl::string_view job_id) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A fresh id, reserved until the job is listed or its submission fails.
   std::string NewJobId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts every queued job there is room for.
   void StartQueued() ABSL_LOCKS_EXCLUDED(mu_);
@@ -201,30 +199,36 @@ class JobManager {
   // running.
   absl::StatusOr<v1::Job> JournalRound(
       Record& record, const runner::RoundDriver& driver,
-      const runner::RoundDriver::Completed& completed,
-      double& elapsed_seconds) ABSL_LOCKS_EXCLUDED(mu_);
+      const runner::RoundDriver::Completed& completed, double& elapsed_seconds)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The rest of a journaled round, run while the workers compute the next
   // one: the observers, then the watchers (so a watcher that sees round r can
   // read its results), then the checkpoint when due. CANCELLED when the job
   // is no longer running; an observer's error otherwise.
   absl::Status FinishRound(Record& record, const runner::RoundDriver& driver,
                            FinishedRound& round) ABSL_LOCKS_EXCLUDED(mu_);
-  // Moves the job to `state`, stamps times, logs and tells watchers; ends
-  // the watches when the state is final.
+  // Moves the job to `state`, stamps times, logs, tells watchers and queues
+  // the journal update (and the observers' OnFinished); ends the watches
+  // when the state is final.
   void SetState(Record& record, v1::JobState state, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Publish(Record& record, const v1::JobEvent& event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ReplicaPool* const pool_;
-  Clock* const clock_;
+  timing::Clock* const clock_;
   const std::vector<JobObserver*> observers_;
-  std::unique_ptr<Journal> own_journal_;  // when Durability has none
-  Journal* const journal_;
-  const CheckpointStore* const checkpoints_;
+  std::unique_ptr<store::Journal> own_journal_;  // when Durability has none
+  store::Journal* const journal_;
+  store::CheckpointStore* const checkpoints_;
   const int max_replica_restarts_;
+  // Held while effects are applied, so they land in the order decided.
+  absl::Mutex effects_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
+  std::vector<Effect> effects_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 id_rng_ ABSL_GUARDED_BY(mu_);
+  // Ids chosen for submissions still being journaled.
+  std::set<std::string> reserved_ids_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   // Records are never erased, so Record pointers stay valid for the job

@@ -2,19 +2,19 @@
 // gate the test opens), and over the real registry with fake workers.
 #include "coordinator/job_manager.h"
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "coordinator/fake_worker.h"
+#include "coordinator/testing/fake_worker.h"
 #include "coordinator/worker_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/in_memory_journal.h"
+#include "lib/timing/testing/fake_clock.h"
 
 namespace replex::coordinator {
 namespace {
@@ -159,7 +159,7 @@ class JobManagerTest : public ::testing::Test {
   }
 
   FakePool pool_;
-  FakeClock clock_;
+  timing::testing::FakeClock clock_;
   JobManager jobs_{&pool_, &clock_, /*id_seed=*/42};
 };
 
@@ -329,7 +329,7 @@ TEST_F(JobManagerTest, ShutdownEndsWatchesAndLeavesJobsAsTheyAre) {
 // The real registry with fake workers behind the manager.
 class JobManagerWithWorkersTest : public ::testing::Test {
  protected:
-  FakeClock clock_;
+  timing::testing::FakeClock clock_;
   WorkerRegistry registry_{WorkerRegistry::Options(), &clock_};
   JobManager jobs_{&registry_, &clock_, 7};
 };
@@ -388,27 +388,23 @@ TEST_F(JobManagerWithWorkersTest, ALostWorkerRollsItsJobsBackAndTheyGoOn) {
   EXPECT_EQ(job.workers(), 1);
 }
 
-// A coordinator that crashed mid-job, as its journal shows it: the job
+// A coordinator that crashed mid-job, as its journal shows it (in memory:
+// the SQLite journal passes the same cases in lib/store): the job
 // RUNNING, rounds journaled up to some round past its last checkpoint. A new
 // manager on that journal resumes the job from the checkpoint, and its log
 // ends up with every round once, the same rounds as before.
 TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("job_manager_recovery.", getpid());
-  std::filesystem::remove_all(dir);
-  std::unique_ptr<Journal> journal =
-      *Journal::Open((dir / "journal.sqlite").string());
-  const CheckpointStore checkpoints((dir / "checkpoints").string());
+  auto journal = std::make_unique<store::InMemoryJournal>();
+  store::InMemoryCheckpointStore checkpoints;
   JobDurability durability;
   durability.journal = journal.get();
   durability.checkpoints = &checkpoints;
-  FakeClock clock;
+  timing::testing::FakeClock clock;
   v1::JobSpec spec = TestSpec(4, 30);
   spec.set_checkpoint_interval(10);
 
   std::string id, ended;
-  std::vector<JournaledRound> before;
+  std::vector<store::JournaledRound> before;
   {
     WorkerRegistry registry(WorkerRegistry::Options(), &clock);
     JobManager jobs(&registry, &clock, 7, {}, durability);
@@ -426,25 +422,24 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
   }
   // The journal as a crash at round 25 would have left it: the job
   // RUNNING, rounds 0..24, its checkpoint at round 20.
-  std::unique_ptr<Journal> crashed =
-      *Journal::Open((dir / "crashed.sqlite").string());
+  auto crashed = std::make_unique<store::InMemoryJournal>();
   // (Loops over named copies: `*journal->Jobs()` would dangle.)
-  std::vector<JournaledJob> journaled = *journal->Jobs();
-  for (JournaledJob& job : journaled) {
+  std::vector<store::JournaledJob> journaled = *journal->Jobs();
+  for (store::JournaledJob& job : journaled) {
     const std::string job_id = job.job.job_id();
     const bool cut = job_id == id;
     if (cut) job.job.set_state(v1::RUNNING);
     ASSERT_TRUE(crashed->AddJob(job.job, spec, job.seq).ok());
-    const std::vector<JournaledRound> rounds =
+    const std::vector<store::JournaledRound> rounds =
         *journal->Rounds(job_id, cut ? 25 : 100);
-    for (const JournaledRound& round : rounds) {
+    for (const store::JournaledRound& round : rounds) {
       ASSERT_TRUE(
           crashed->RecordRound(job_id, round.outcome, round.potential_kj_mol)
               .ok());
     }
-    const std::vector<CheckpointRecord> recorded =
+    const std::vector<store::CheckpointRecord> recorded =
         *journal->Checkpoints(job_id);
-    for (const CheckpointRecord& checkpoint : recorded) {
+    for (const store::CheckpointRecord& checkpoint : recorded) {
       if (!cut || checkpoint.round <= 20) {
         ASSERT_TRUE(crashed->RecordCheckpoint(job_id, checkpoint).ok());
       }
@@ -465,7 +460,7 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
   // Rounds 20..24 ran again (the cut is at 20), 25..29 for the first time
   // since the crash; all of them as before.
   EXPECT_EQ(worker.segments_run(), 4 * 10);
-  const std::vector<JournaledRound> after = *crashed->Rounds(id, 100);
+  const std::vector<store::JournaledRound> after = *crashed->Rounds(id, 100);
   ASSERT_THAT(after, SizeIs(30));
   for (size_t r = 0; r < after.size(); ++r) {
     EXPECT_EQ(after[r].outcome.round, static_cast<int64_t>(r));
@@ -473,7 +468,6 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
     EXPECT_EQ(after[r].potential_kj_mol, before[r].potential_kj_mol) << r;
   }
   jobs.Shutdown();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -22,8 +22,8 @@ class JobObserver {
   virtual ~JobObserver() = default;
 
   // After the spec is validated and the id chosen, before the job is queued;
-  // under the job manager's lock, so keep it short. A non-OK status refuses
-  // the submission with that status (e.g. its results directory exists).
+  // not under the job manager's lock. A non-OK status refuses the
+  // submission with that status (e.g. its results directory exists).
   virtual absl::Status OnSubmit(const std::string& /*job_id*/,
                                 const v1::JobSpec& /*spec*/) {
     return absl::OkStatus();
@@ -55,8 +55,9 @@ class JobObserver {
   // back to its last checkpoint to restart it. On the job's thread.
   virtual void OnReplicaRestart(const std::string& /*job_id*/) {}
 
-  // The job reached SUCCEEDED, FAILED or CANCELLED. Under the job manager's
-  // lock, from any thread: must not call back into the job manager.
+  // The job reached SUCCEEDED, FAILED or CANCELLED (and the journal says
+  // so). From any thread, after the job manager's lock is released, in the
+  // order jobs ended.
   virtual void OnFinished(const v1::Job& /*job*/) {}
 };
 

@@ -16,11 +16,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "coordinator/checkpoint_store.h"
-#include "coordinator/clock.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/job_manager.h"
-#include "coordinator/journal.h"
 #include "coordinator/log.h"
 #include "coordinator/metrics_observer.h"
 #include "coordinator/results_observer.h"
@@ -28,6 +25,9 @@
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 #include "lib/service/tls_flags.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/sqlite_journal.h"
+#include "lib/timing/clock.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:7070",
           "host:port to serve JobService and Coordinator (workers' sessions) "
@@ -128,8 +128,8 @@ int Main(int argc, char** argv) {
                  "replex-coordinator: --max_replica_restarts must be >= 0\n");
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<Journal>> journal =
-      Journal::Open(absl::GetFlag(FLAGS_journal));
+  absl::StatusOr<std::unique_ptr<store::SqliteJournal>> journal =
+      store::SqliteJournal::Open(absl::GetFlag(FLAGS_journal));
   absl::StatusOr<int64_t> incarnation =
       journal.ok() ? (*journal)->NextIncarnation() : journal.status();
   if (!incarnation.ok()) {
@@ -137,7 +137,7 @@ int Main(int argc, char** argv) {
                  std::string(incarnation.status().message()).c_str());
     return 1;
   }
-  const CheckpointStore checkpoints(absl::GetFlag(FLAGS_checkpoint_dir));
+  store::FileCheckpointStore checkpoints(absl::GetFlag(FLAGS_checkpoint_dir));
   // Created now, so that an unwritable directory stops the start rather
   // than the first checkpoint.
   std::error_code dir_error;
@@ -174,13 +174,13 @@ int Main(int argc, char** argv) {
   options.metrics = &coordinator_metrics;
   server_options.metrics = &(*metrics_server)->registry();
 
-  WorkerRegistry registry(options, Clock::Real());
+  WorkerRegistry registry(options, timing::Clock::Real());
   std::random_device entropy;
   JobDurability durability;
   durability.journal = journal->get();
   durability.checkpoints = &checkpoints;
   durability.max_replica_restarts = absl::GetFlag(FLAGS_max_replica_restarts);
-  JobManager jobs(&registry, Clock::Real(),
+  JobManager jobs(&registry, timing::Clock::Real(),
                   (uint64_t{entropy()} << 32) | entropy(), {&metrics_observer, &results_observer},
                   durability);
   if (absl::Status recovered = jobs.Recover(); !recovered.ok()) {
@@ -222,7 +222,7 @@ int Main(int argc, char** argv) {
   }
 
   {
-    PeriodicTicker ticker(options.heartbeat_interval,
+    timing::PeriodicTicker ticker(options.heartbeat_interval,
                           [&registry] { registry.Tick(); });
     service::WaitForTerminationSignal();
   }

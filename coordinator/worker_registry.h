@@ -21,9 +21,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "coordinator/clock.h"
 #include "coordinator/replica_pool.h"
 #include "lib/runner/driver.h"
+#include "lib/timing/clock.h"
 #include "replex/v1/job.pb.h"
 #include "replex/v1/worker.pb.h"
 
@@ -44,8 +44,10 @@ struct WorkerInfo {
 
 // Thread-safe: one mutex guards everything, so placement decisions see one
 // consistent picture of all workers and jobs (the coordinator's single
-// writer). Blocking calls (RunRound, NextOutgoing) wait on conditions of that
-// mutex, never by polling. The registry never calls out while holding it.
+// writer). Blocking calls (SendRound, AwaitRound, NextOutgoing) wait on
+// conditions of that mutex, never by polling. The registry never calls out
+// while holding it. Sessions are in worker_registry.cc, rounds and placement in
+// worker_rounds.cc.
 class WorkerRegistry : public ReplicaPool {
  public:
   struct Options {
@@ -60,7 +62,7 @@ class WorkerRegistry : public ReplicaPool {
   };
 
   // `clock` must outlive the registry.
-  WorkerRegistry(Options options, Clock* clock);
+  WorkerRegistry(Options options, timing::Clock* clock);
   WorkerRegistry(const WorkerRegistry&) = delete;
   WorkerRegistry& operator=(const WorkerRegistry&) = delete;
 
@@ -125,13 +127,16 @@ class WorkerRegistry : public ReplicaPool {
   struct Worker;
   struct Job;
 
-  // One round of a job on its workers (RemoteExecutor::RunSegments): the
-  // rebalance at the round boundary, then the orders, then `meanwhile`
-  // (if set) without the lock, then the wait.
-  absl::StatusOr<std::vector<runner::SegmentResult>> RunRound(
+  // One round of a job on its workers (RemoteExecutor::RunSegments), in two
+  // calls so that the caller's other work overlaps the segments with no
+  // lock held: SendRound rebalances at the round boundary and sends the
+  // orders; AwaitRound waits for every result. The Job keeps what AwaitRound
+  // waits on alive even if the job is released meanwhile.
+  absl::StatusOr<std::shared_ptr<Job>> SendRound(
       const std::string& job_id,
-      const std::vector<runner::SegmentOrder>& orders,
-      const std::function<void()>& meanwhile) ABSL_LOCKS_EXCLUDED(mu_);
+      const std::vector<runner::SegmentOrder>& orders) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<runner::SegmentResult>> AwaitRound(
+      const std::shared_ptr<Job>& job) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseJob(const std::string& job_id, const absl::Status& why)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReloadJob(const std::string& job_id,
@@ -176,7 +181,7 @@ class WorkerRegistry : public ReplicaPool {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
-  Clock* const clock_;
+  timing::Clock* const clock_;
   mutable absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 1;
@@ -184,7 +189,7 @@ class WorkerRegistry : public ReplicaPool {
   // deterministic. shared_ptr: a session's writer may still wait on its
   // worker after Disconnect has removed it.
   std::map<uint64_t, std::shared_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
-  // shared_ptr: RunRound keeps waiting on a job that ReleaseJob removed.
+  // shared_ptr: AwaitRound keeps waiting on a job that ReleaseJob removed.
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::function<void()> capacity_listener_ ABSL_GUARDED_BY(mu_);
   // Counts joins and job releases, so that a job waiting for room to

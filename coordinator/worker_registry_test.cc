@@ -11,10 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/checkpoint_recovery.h"
-#include "coordinator/fake_worker.h"
+#include "coordinator/testing/fake_worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/driver.h"
+#include "lib/timing/testing/fake_clock.h"
 
 namespace replex::coordinator {
 namespace {
@@ -67,7 +68,7 @@ class WorkerRegistryTest : public ::testing::Test {
     return hosted;
   }
 
-  FakeClock clock_;
+  timing::testing::FakeClock clock_;
   WorkerRegistry registry_{Options(), &clock_};
   v1::JobSpec spec_;
   std::map<std::string, std::unique_ptr<runner::RoundDriver>> drivers_;

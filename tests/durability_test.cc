@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "coordinator/journal.h"
+#include "lib/store/sqlite_journal.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
@@ -67,16 +67,16 @@ std::vector<LoggedRound> EmbeddedLog(const std::string& yaml) {
 
 std::vector<LoggedRound> JournalLog(const LocalCluster& cluster,
                                     const std::string& id) {
-  absl::StatusOr<std::unique_ptr<coordinator::Journal>> journal =
-      coordinator::Journal::Open(cluster.journal_path());
+  absl::StatusOr<std::unique_ptr<store::SqliteJournal>> journal =
+      store::SqliteJournal::Open(cluster.journal_path());
   EXPECT_TRUE(journal.ok()) << journal.status();
   if (!journal.ok()) return {};
-  absl::StatusOr<std::vector<coordinator::JournaledRound>> rounds =
+  absl::StatusOr<std::vector<store::JournaledRound>> rounds =
       (*journal)->Rounds(id, std::numeric_limits<int64_t>::max());
   EXPECT_TRUE(rounds.ok()) << rounds.status();
   std::vector<LoggedRound> log;
   if (!rounds.ok()) return log;
-  for (const coordinator::JournaledRound& round : *rounds) {
+  for (const store::JournaledRound& round : *rounds) {
     log.push_back({round.outcome.round, round.outcome.after.rung_of_replica(),
                    round.potential_kj_mol});
   }

@@ -1,4 +1,5 @@
-#include "coordinator/journal.h"
+// SqliteJournal: the schema and the statements behind each Journal call.
+#include "lib/store/sqlite_journal.h"
 
 #include <sqlite3.h>
 
@@ -12,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace replex::coordinator {
+namespace replex::store {
 namespace {
 
 constexpr char kSchema[] = R"sql(
@@ -38,7 +39,7 @@ CREATE TABLE IF NOT EXISTS rounds (
 CREATE TABLE IF NOT EXISTS checkpoints (
   job_id TEXT NOT NULL,
   round INTEGER NOT NULL,
-  path TEXT NOT NULL,
+  path TEXT NOT NULL,   -- CheckpointRecord.location
   PRIMARY KEY (job_id, round)
 );
 )sql";
@@ -134,9 +135,9 @@ absl::StatusOr<std::vector<T>> SplitNumbers(const std::string& text) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
+absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
     const std::string& path) {
-  if (path != ":memory:") {
+  {
     const std::filesystem::path parent =
         std::filesystem::path(path).parent_path();
     std::error_code error;
@@ -152,7 +153,7 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
       path.c_str(), &db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
       nullptr);
-  std::unique_ptr<Journal> journal(new Journal(db, path));
+  std::unique_ptr<SqliteJournal> journal(new SqliteJournal(db, path));
   if (code != SQLITE_OK) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open the journal ", path, ": ",
@@ -170,9 +171,9 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(
   return journal;
 }
 
-Journal::~Journal() { sqlite3_close(db_); }
+SqliteJournal::~SqliteJournal() { sqlite3_close(db_); }
 
-absl::Status Journal::Exec(const std::string& sql) {
+absl::Status SqliteJournal::Exec(const std::string& sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) == SQLITE_OK) {
     return absl::OkStatus();
@@ -182,7 +183,7 @@ absl::Status Journal::Exec(const std::string& sql) {
   return absl::InternalError(absl::StrCat("journal: ", message));
 }
 
-absl::StatusOr<int64_t> Journal::NextIncarnation() {
+absl::StatusOr<int64_t> SqliteJournal::NextIncarnation() {
   absl::MutexLock lock(&mu_);
   absl::Status status = Statement(db_,
                                   "INSERT INTO meta VALUES ('incarnation', 1) "
@@ -196,8 +197,8 @@ absl::StatusOr<int64_t> Journal::NextIncarnation() {
   return select.Int(0);
 }
 
-absl::Status Journal::AddJob(const v1::Job& job, const v1::JobSpec& spec,
-                             int64_t seq) {
+absl::Status SqliteJournal::AddJob(const v1::Job& job, const v1::JobSpec& spec,
+                                   int64_t seq) {
   absl::MutexLock lock(&mu_);
   return Statement(db_, "INSERT INTO jobs VALUES (?, ?, ?, ?, ?)")
       .Bind(1, job.job_id())
@@ -208,9 +209,8 @@ absl::Status Journal::AddJob(const v1::Job& job, const v1::JobSpec& spec,
       .Done();
 }
 
-absl::Status Journal::UpdateJob(const v1::Job& job) {
-  const bool ended = job.state() == v1::SUCCEEDED ||
-                     job.state() == v1::FAILED || job.state() == v1::CANCELLED;
+absl::Status SqliteJournal::UpdateJob(const v1::Job& job) {
+  const bool ended = IsFinal(job.state());
   absl::MutexLock lock(&mu_);
   return Statement(db_, ended ? "UPDATE jobs SET state = ?, job = ?, spec = "
                                 "NULL WHERE job_id = ?"
@@ -222,7 +222,7 @@ absl::Status Journal::UpdateJob(const v1::Job& job) {
       .Done();
 }
 
-absl::StatusOr<std::vector<JournaledJob>> Journal::Jobs() {
+absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Jobs() {
   absl::MutexLock lock(&mu_);
   Statement select(db_, "SELECT job, spec, seq FROM jobs ORDER BY seq");
   std::vector<JournaledJob> jobs;
@@ -244,9 +244,9 @@ absl::StatusOr<std::vector<JournaledJob>> Journal::Jobs() {
   return jobs;
 }
 
-absl::Status Journal::RecordRound(const std::string& job_id,
-                                  const exchange::RoundOutcome& outcome,
-                                  const std::vector<double>& potential_kj_mol) {
+absl::Status SqliteJournal::RecordRound(
+    const std::string& job_id, const exchange::RoundOutcome& outcome,
+    const std::vector<double>& potential_kj_mol) {
   absl::MutexLock lock(&mu_);
   return Statement(db_, "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .Bind(1, job_id)
@@ -260,7 +260,7 @@ absl::Status Journal::RecordRound(const std::string& job_id,
       .Done();
 }
 
-absl::StatusOr<std::vector<JournaledRound>> Journal::Rounds(
+absl::StatusOr<std::vector<JournaledRound>> SqliteJournal::Rounds(
     const std::string& job_id, int64_t end_round) {
   absl::MutexLock lock(&mu_);
   Statement select(db_,
@@ -305,17 +305,17 @@ absl::StatusOr<std::vector<JournaledRound>> Journal::Rounds(
   return rounds;
 }
 
-absl::Status Journal::RecordCheckpoint(const std::string& job_id,
-                                       const CheckpointRecord& checkpoint) {
+absl::Status SqliteJournal::RecordCheckpoint(
+    const std::string& job_id, const CheckpointRecord& checkpoint) {
   absl::MutexLock lock(&mu_);
   return Statement(db_, "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)")
       .Bind(1, job_id)
       .Bind(2, checkpoint.round)
-      .Bind(3, checkpoint.path)
+      .Bind(3, checkpoint.location)
       .Done();
 }
 
-absl::StatusOr<std::vector<CheckpointRecord>> Journal::Checkpoints(
+absl::StatusOr<std::vector<CheckpointRecord>> SqliteJournal::Checkpoints(
     const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   Statement select(db_,
@@ -331,8 +331,8 @@ absl::StatusOr<std::vector<CheckpointRecord>> Journal::Checkpoints(
   return checkpoints;
 }
 
-absl::Status Journal::ForgetCheckpoint(const std::string& job_id,
-                                       int64_t round) {
+absl::Status SqliteJournal::ForgetCheckpoint(const std::string& job_id,
+                                             int64_t round) {
   absl::MutexLock lock(&mu_);
   return Statement(db_,
                    "DELETE FROM checkpoints WHERE job_id = ? AND round = ?")
@@ -341,7 +341,7 @@ absl::Status Journal::ForgetCheckpoint(const std::string& job_id,
       .Done();
 }
 
-absl::Status Journal::Truncate(const std::string& job_id, int64_t round) {
+absl::Status SqliteJournal::Truncate(const std::string& job_id, int64_t round) {
   absl::MutexLock lock(&mu_);
   if (absl::Status status = Exec("BEGIN IMMEDIATE"); !status.ok()) {
     return status;
@@ -365,4 +365,4 @@ absl::Status Journal::Truncate(const std::string& job_id, int64_t round) {
   return Exec("COMMIT");
 }
 
-}  // namespace replex::coordinator
+}  // namespace replex::store

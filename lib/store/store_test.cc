@@ -1,23 +1,25 @@
-// The journal over a real SQLite file, and the checkpoint store over a real
-// directory.
-#include "coordinator/journal.h"
-
+// Both journals (SQLite over a real file, and in memory) pass the same cases,
+// as do both checkpoint stores (a real directory, and in memory).
 #include <unistd.h>
 
 #include <filesystem>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "coordinator/checkpoint_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/in_memory_journal.h"
+#include "lib/store/journal.h"
+#include "lib/store/sqlite_journal.h"
 
-namespace replex::coordinator {
+namespace replex::store {
 namespace {
 
 using ::testing::SizeIs;
 
-class JournalTest : public ::testing::Test {
+// The parameter names the implementation: "sqlite" or "memory".
+class JournalTest : public ::testing::TestWithParam<std::string> {
  protected:
   JournalTest()
       : dir_(std::filesystem::path(::testing::TempDir()) /
@@ -29,11 +31,15 @@ class JournalTest : public ::testing::Test {
   }
   ~JournalTest() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Journal> Open() {
-    absl::StatusOr<std::unique_ptr<Journal>> journal =
-        Journal::Open((dir_ / "sub" / "journal.sqlite").string());
+  // The journal as a restarted coordinator finds it: the SQLite file opened
+  // again, or the same in-memory journal.
+  std::shared_ptr<Journal> Open() {
+    if (GetParam() == "memory") return memory_;
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> journal =
+        SqliteJournal::Open((dir_ / "sub" / "journal.sqlite").string());
     EXPECT_TRUE(journal.ok()) << journal.status();
-    return journal.ok() ? *std::move(journal) : nullptr;
+    return journal.ok() ? std::shared_ptr<Journal>(*std::move(journal))
+                        : nullptr;
   }
 
   static exchange::RoundOutcome Outcome(int64_t round, std::vector<int> rungs) {
@@ -48,17 +54,22 @@ class JournalTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::shared_ptr<Journal> memory_ = std::make_shared<InMemoryJournal>();
 };
 
-TEST_F(JournalTest, IncarnationsCountStartsAcrossReopening) {
+INSTANTIATE_TEST_SUITE_P(Implementations, JournalTest,
+                         ::testing::Values("sqlite", "memory"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(JournalTest, IncarnationsCountStartsAcrossReopening) {
   EXPECT_EQ(*Open()->NextIncarnation(), 1);
   EXPECT_EQ(*Open()->NextIncarnation(), 2);
-  EXPECT_EQ(*(*Journal::Open(":memory:"))->NextIncarnation(), 1);
+  EXPECT_EQ(*InMemoryJournal().NextIncarnation(), 1);
 }
 
-TEST_F(JournalTest, JobsKeepTheirSpecUntilTheyEnd) {
+TEST_P(JournalTest, JobsKeepTheirSpecUntilTheyEnd) {
   {
-    std::unique_ptr<Journal> journal = Open();
+    std::shared_ptr<Journal> journal = Open();
     v1::JobSpec spec;
     spec.set_name("a");
     v1::Job job;
@@ -85,8 +96,8 @@ TEST_F(JournalTest, JobsKeepTheirSpecUntilTheyEnd) {
   EXPECT_FALSE((*jobs)[1].spec.has_value());
 }
 
-TEST_F(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
-  std::unique_ptr<Journal> journal = Open();
+TEST_P(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
+  std::shared_ptr<Journal> journal = Open();
   const std::vector<double> energies = {0.1, -1.0 / 3, 1e-300,
                                         std::numeric_limits<double>::max()};
   for (int64_t round = 0; round < 6; ++round) {
@@ -112,7 +123,7 @@ TEST_F(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
   ASSERT_TRUE(journal->Truncate("j", 2).ok());
   EXPECT_THAT(*journal->Rounds("j", 100), SizeIs(2));
   ASSERT_THAT(*journal->Checkpoints("j"), SizeIs(1));
-  EXPECT_EQ((*journal->Checkpoints("j"))[0].path, "a");
+  EXPECT_EQ((*journal->Checkpoints("j"))[0].location, "a");
   ASSERT_TRUE(journal->ForgetCheckpoint("j", 2).ok());
   EXPECT_THAT(*journal->Checkpoints("j"), SizeIs(0));
   // Recomputed rounds go in again.
@@ -120,8 +131,11 @@ TEST_F(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {
       journal->RecordRound("j", Outcome(2, {0, 1, 2, 3}), energies).ok());
 }
 
-TEST_F(JournalTest, CheckpointFilesAreWrittenWholeAndReadBack) {
-  const CheckpointStore store((dir_ / "checkpoints").string());
+TEST_P(JournalTest, CheckpointsAreWrittenWholeAndReadBack) {
+  FileCheckpointStore files((dir_ / "checkpoints").string());
+  InMemoryCheckpointStore memory;
+  CheckpointStore& store =
+      GetParam() == "memory" ? static_cast<CheckpointStore&>(memory) : files;
   v1::Checkpoint checkpoint;
   checkpoint.set_job_id("j1");
   checkpoint.set_round(25);
@@ -133,16 +147,28 @@ TEST_F(JournalTest, CheckpointFilesAreWrittenWholeAndReadBack) {
   checkpoint.add_states("other");
   absl::StatusOr<std::string> path = store.Write(checkpoint);
   ASSERT_TRUE(path.ok()) << path.status();
-  EXPECT_EQ(*path,
-            (dir_ / "checkpoints" / "j1" / "round-000000000025.ckpt").string());
-  EXPECT_FALSE(std::filesystem::exists(*path + ".tmp"));
-  absl::StatusOr<v1::Checkpoint> read = CheckpointStore::Read(*path);
+  if (GetParam() == "sqlite") {
+    EXPECT_EQ(
+        *path,
+        (dir_ / "checkpoints" / "j1" / "round-000000000025.ckpt").string());
+    EXPECT_FALSE(std::filesystem::exists(*path + ".tmp"));
+  }
+  absl::StatusOr<v1::Checkpoint> read = store.Read(*path);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->SerializeAsString(), checkpoint.SerializeAsString());
-  CheckpointStore::Remove(*path);
-  EXPECT_EQ(CheckpointStore::Read(*path).status().code(),
-            absl::StatusCode::kDataLoss);
+  store.Remove(*path);
+  EXPECT_EQ(store.Read(*path).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(InMemoryCheckpointStoreTest, ACorruptedEntryIsDataLoss) {
+  InMemoryCheckpointStore store;
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id("j");
+  checkpoint.set_round(3);
+  const std::string location = *store.Write(checkpoint);
+  store.Corrupt(location, "\xff\xff not a checkpoint");
+  EXPECT_EQ(store.Read(location).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
-}  // namespace replex::coordinator
+}  // namespace replex::store

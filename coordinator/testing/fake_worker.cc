@@ -1,4 +1,4 @@
-#include "coordinator/fake_worker.h"
+#include "coordinator/testing/fake_worker.h"
 
 #include <cmath>
 

@@ -1,0 +1,344 @@
+// A job's own thread: its exchange loop (orders, results, the decision, the
+// journal), the work each round leaves to do while the next one computes
+// (observers, watchers, checkpoints), and rollbacks to the last checkpoint.
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/checkpoint_recovery.h"
+#include "coordinator/job_manager.h"
+#include "coordinator/job_progress.h"
+#include "coordinator/log.h"
+#include "coordinator/restore_cut.h"
+#include "lib/runner/runner.h"
+
+namespace replex::coordinator {
+namespace {
+
+// A replica whose energy is not finite has blown up: its round cannot be
+// trusted, and the exchange would fail on it or accept nonsense.
+absl::Status CheckEnergies(const std::vector<runner::SegmentResult>& results,
+                           int64_t round) {
+  for (size_t r = 0; r < results.size(); ++r) {
+    const runner::SegmentResult& result = results[r];
+    const bool nan_reduced =
+        std::any_of(result.reduced.begin(), result.reduced.end(),
+                    [](double u) { return std::isnan(u); });
+    if (!std::isfinite(result.potential_kj_mol) || nan_reduced) {
+      return ReplicaFaultError(
+          static_cast<int>(r),
+          absl::StrCat("replica ", r, " reported a non-finite energy in round ",
+                       round, " (potential ", result.potential_kj_mol,
+                       " kJ/mol)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void JobManager::Run(Record* record) {
+  runner::RoundDriver* driver;
+  JobExecutor* executor;
+  std::shared_ptr<const v1::JobSpec> spec;
+  bool resume;
+  {
+    absl::MutexLock lock(&mu_);
+    driver = record->driver.get();
+    executor = record->executor.get();
+    spec = record->spec;
+    resume = std::exchange(record->resume, false);
+  }
+  absl::Status status =
+      resume ? Rollback(*record, *driver, *executor, *spec, std::nullopt)
+             : NotifyRunning(*record, *spec, driver->round());
+  const int frame_interval = spec->output().frame_interval();
+  // The last journaled round's observers, watchers and checkpoint run while
+  // the workers compute the next round, off the path from its last result
+  // to the next orders; or before anything else when no orders go out.
+  std::optional<FinishedRound> finishing;
+  absl::Status finished = absl::OkStatus();
+  auto finish = [&] {
+    if (!finishing.has_value()) return;
+    finished.Update(FinishRound(*record, *driver, *finishing));
+    finishing.reset();
+  };
+  while (status.ok() && !driver->done()) {
+    const bool with_positions =
+        frame_interval > 0 && driver->round() % frame_interval == 0;
+    const bool with_state = CheckpointDue(*spec, driver->round() + 1);
+    absl::StatusOr<std::vector<runner::SegmentResult>> results =
+        executor->RunSegmentsOverlapping(
+            driver->Orders(with_positions, with_state), finish);
+    finish();
+    status = std::exchange(finished, absl::OkStatus());
+    if (status.ok()) status = results.status();
+    if (status.ok()) status = CheckEnergies(*results, driver->round());
+    absl::StatusOr<const runner::RoundDriver::Completed*> completed =
+        absl::InternalError("no round completed");
+    if (status.ok()) {
+      completed = driver->Complete(*results);
+      status = completed.status();
+    }
+    if (status.ok()) {
+      double elapsed_seconds = 0;
+      absl::StatusOr<v1::Job> job =
+          JournalRound(*record, *driver, **completed, elapsed_seconds);
+      status = job.status();
+      if (job.ok()) {
+        finishing =
+            FinishedRound{*completed,      *std::move(results), *std::move(job),
+                          elapsed_seconds, with_positions,      with_state};
+      }
+    }
+    if (!status.ok())
+      status = HandleFailedRound(*record, *driver, *executor, *spec, status);
+  }
+  finish();
+  if (status.ok()) status = finished;
+
+  Locked lock(this);
+  if (record->job.state() == v1::RUNNING) {
+    if (shutting_down_) {
+      LogLine(absl::StrCat("job ", record->job.job_id(),
+                           " interrupted: ", status.message()));
+    } else {
+      SetState(*record, status.ok() ? v1::SUCCEEDED : v1::FAILED,
+               std::string(status.message()));
+    }
+  }
+  // Frees the job's places (if Cancel has not already) and its memory: the
+  // spec carries the whole System.
+  record->executor.reset();
+  record->driver.reset();
+  record->spec.reset();
+  StartQueuedLocked();
+}
+
+absl::Status JobManager::NotifyRunning(Record& record, const v1::JobSpec& spec,
+                                       int64_t next_round) {
+  v1::Job job;
+  {
+    absl::MutexLock lock(&mu_);
+    job = record.job;
+  }
+  for (JobObserver* observer : observers_) {
+    if (absl::Status status = observer->OnRunning(job, spec, next_round);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::HandleFailedRound(Record& record,
+                                           runner::RoundDriver& driver,
+                                           JobExecutor& executor,
+                                           const v1::JobSpec& spec,
+                                           const absl::Status& why) {
+  if (!CallsForRollback(why)) return why;
+  const std::optional<int> faulty = FaultyReplica(why);
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_ || record.job.state() != v1::RUNNING) return why;
+    if (faulty.has_value() &&
+        ++record.replica_restarts > max_replica_restarts_) {
+      return absl::AbortedError(absl::StrCat(
+          why.message(),
+          "; no restart is left (the job's replicas may "
+          "restart from a checkpoint at most ",
+          max_replica_restarts_, " times, --max_replica_restarts)"));
+    }
+  }
+  if (faulty.has_value()) {
+    for (JobObserver* observer : observers_) {
+      observer->OnReplicaRestart(record.id);
+    }
+  }
+  LogLine(absl::StrCat("job ", record.id,
+                       " rolls back to its last checkpoint: ", why.message()));
+  return Rollback(record, driver, executor, spec, faulty);
+}
+
+absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
+                                  JobExecutor& executor,
+                                  const v1::JobSpec& spec,
+                                  std::optional<int> faulty) {
+  const std::string& job_id = record.id;
+  absl::StatusOr<std::optional<v1::Checkpoint>> checkpoint =
+      NewestUsableCheckpoint(job_id, driver.ladder().size(), *journal_,
+                             checkpoints_);
+  if (!checkpoint.ok()) return checkpoint.status();
+  const int64_t round =
+      checkpoint->has_value() ? (*checkpoint)->round() : int64_t{0};
+  absl::StatusOr<std::vector<store::JournaledRound>> rounds =
+      journal_->Rounds(job_id, round);
+  if (!rounds.ok()) return rounds.status();
+  int restarts;
+  {
+    absl::MutexLock lock(&mu_);
+    restarts = record.replica_restarts;
+  }
+  absl::StatusOr<Cut> cut =
+      RestoreCut(job_id, spec, *checkpoint, *rounds, faulty, restarts);
+  if (!cut.ok()) return cut.status();
+  if (absl::Status truncated = journal_->Truncate(job_id, round);
+      !truncated.ok()) {
+    return truncated;
+  }
+  if (absl::Status reloaded = executor.Reload(cut->starts); !reloaded.ok()) {
+    return reloaded;
+  }
+  driver = std::move(cut->driver);
+  {
+    absl::MutexLock lock(&mu_);
+    SetProgress(driver, /*ns_per_day=*/0, record.job);
+    v1::JobEvent event;
+    event.set_job_id(job_id);
+    *event.mutable_snapshot() = record.job;
+    Publish(record, event);
+  }
+  LogLine(absl::StrCat(
+      "job ", job_id, " resumes at round ", round,
+      cut->from_checkpoint ? " (its last checkpoint)" : " (no checkpoint yet)",
+      faulty.has_value() ? absl::StrCat("; replica ", *faulty,
+                                        " restarts with fresh velocities")
+                         : ""));
+  return NotifyRunning(record, spec, round);
+}
+
+bool JobManager::CheckpointDue(const v1::JobSpec& spec,
+                               int64_t rounds_done) const {
+  if (checkpoints_ == nullptr) return false;
+  const int interval = spec.checkpoint_interval();
+  return rounds_done == spec.exchange().n_rounds() ||
+         (interval > 0 && rounds_done % interval == 0);
+}
+
+absl::Status JobManager::WriteCheckpoint(
+    const std::string& job_id, const runner::RoundDriver& driver,
+    const runner::RoundDriver::Completed& completed,
+    const std::vector<runner::SegmentResult>& results) {
+  const absl::Time start = clock_->Now();
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id(job_id);
+  checkpoint.set_round(driver.round());
+  const std::vector<int>& rungs = driver.permutation().rung_of_replica();
+  checkpoint.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  for (size_t r = 0; r < results.size(); ++r) {
+    if (results[r].state.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("replica ", r, " came back without its state"));
+    }
+    checkpoint.add_state_rung(completed.outcome.before.rung_of_replica(r));
+    checkpoint.add_states(results[r].state);
+  }
+  absl::StatusOr<std::string> location = checkpoints_->Write(checkpoint);
+  if (!location.ok()) return location.status();
+  if (absl::Status recorded =
+          journal_->RecordCheckpoint(job_id, {driver.round(), *location});
+      !recorded.ok()) {
+    return recorded;
+  }
+  for (JobObserver* observer : observers_) {
+    observer->OnCheckpoint(job_id, driver.round(),
+                           absl::ToDoubleSeconds(clock_->Now() - start));
+  }
+  // Two are kept, so that an unreadable newest file still leaves a cut.
+  absl::StatusOr<std::vector<store::CheckpointRecord>> all =
+      journal_->Checkpoints(job_id);
+  if (!all.ok()) return all.status();
+  for (size_t i = 0; i + 2 < all->size(); ++i) {
+    if (journal_->ForgetCheckpoint(job_id, (*all)[i].round).ok()) {
+      checkpoints_->Remove((*all)[i].location);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Job> JobManager::JournalRound(
+    Record& record, const runner::RoundDriver& driver,
+    const runner::RoundDriver::Completed& completed, double& elapsed_seconds) {
+  v1::Job job;
+  {
+    absl::MutexLock lock(&mu_);
+    if (record.job.state() != v1::RUNNING) {
+      return absl::CancelledError("the job is no longer running");
+    }
+    elapsed_seconds = absl::ToDoubleSeconds(clock_->Now() - record.started_at);
+    SetProgress(driver,
+                runner::NsPerDay(*record.spec, driver.ladder().size(),
+                                 driver.round(), elapsed_seconds),
+                record.job);
+    record.job.set_workers(record.executor->workers());
+    job = record.job;
+  }
+  if (absl::Status journaled = journal_->RecordRound(
+          job.job_id(), completed.outcome, completed.potential_kj_mol);
+      !journaled.ok()) {
+    return journaled;
+  }
+  return job;
+}
+
+absl::Status JobManager::FinishRound(Record& record,
+                                     const runner::RoundDriver& driver,
+                                     FinishedRound& round) {
+  const runner::RoundDriver::Completed& completed = *round.completed;
+  const exchange::RoundOutcome& outcome = completed.outcome;
+  const v1::Job& job = round.job;
+  if (!observers_.empty()) {
+    std::vector<std::vector<engine::Vec3>> positions;
+    if (round.with_positions) {
+      positions.reserve(round.results.size());
+      for (const runner::SegmentResult& result : round.results) {
+        positions.push_back(result.positions_nm);
+      }
+    }
+    const runner::RoundReport report{
+        outcome,
+        completed.potential_kj_mol,
+        completed.reduced,
+        driver.statistics(),
+        round.with_positions ? &positions : nullptr,
+        round.elapsed_seconds};
+    for (JobObserver* observer : observers_) {
+      if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
+        return status;
+      }
+    }
+  }
+
+  v1::JobEvent event;
+  event.set_job_id(job.job_id());
+  v1::RoundEvent& event_round = *event.mutable_round();
+  event_round.set_round(outcome.round);
+  const std::vector<int>& rungs = outcome.after.rung_of_replica();
+  event_round.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  event_round.mutable_pair_attempts()->Assign(outcome.pair_attempts.begin(),
+                                              outcome.pair_attempts.end());
+  event_round.mutable_pair_accepts()->Assign(outcome.pair_accepts.begin(),
+                                             outcome.pair_accepts.end());
+  event_round.set_round_trips(job.round_trips());
+  event_round.set_ns_per_day(job.ns_per_day());
+  {
+    absl::MutexLock lock(&mu_);
+    if (record.job.state() != v1::RUNNING) {
+      return absl::CancelledError("the job is no longer running");
+    }
+    Publish(record, event);
+  }
+  if (round.with_state) {
+    if (absl::Status written =
+            WriteCheckpoint(record.id, driver, completed, round.results);
+        !written.ok()) {
+      // The previous checkpoint still stands; a rollback goes there.
+      LogLine(absl::StrCat("job ", record.id, ": no checkpoint at round ",
+                           outcome.round + 1, ": ", written.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace replex::coordinator

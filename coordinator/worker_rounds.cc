@@ -1,0 +1,487 @@
+// The worker registry's rounds: admitting and placing jobs, moving
+// replicas, sending a round's orders and collecting its results, rollbacks,
+// and the JobExecutor the job manager drives. Sessions are in
+// worker_registry.cc.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "coordinator/checkpoint_recovery.h"
+#include "coordinator/coordinator_metrics.h"
+#include "coordinator/log.h"
+#include "coordinator/placement.h"
+#include "coordinator/worker_registry.h"
+#include "coordinator/worker_registry_state.h"
+#include "lib/exchange/rng.h"
+
+namespace replex::coordinator {
+namespace {
+
+// What a job waiting for room to place its replicas waits for.
+struct RoomWait {
+  const absl::Status* failure;
+  const int64_t* room_changes;
+  int64_t seen;
+  bool Ready() const { return !failure->ok() || *room_changes != seen; }
+};
+
+}  // namespace
+
+// ---- jobs ----
+
+absl::StatusOr<std::unique_ptr<JobExecutor>> WorkerRegistry::Admit(
+    const std::string& job_id, std::shared_ptr<const v1::JobSpec> spec,
+    int n_replicas) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) {
+    return absl::UnavailableError("the coordinator is shutting down");
+  }
+  if (jobs_.count(job_id) > 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("job ", job_id, " is already placed"));
+  }
+  auto job = std::make_shared<Job>();
+  job->id = job_id;
+  job->spec = std::move(spec);
+  job->replicas.resize(n_replicas);
+  for (int r = 0; r < n_replicas; ++r) {
+    job->replicas[r].rung = r;
+    job->replicas[r].epoch = options_.epoch_base;
+  }
+  if (!Place(*job)) {
+    const std::string& platform = job->spec->platform();
+    int connected = 0, free = 0;
+    for (const auto& [key, worker] : workers_) {
+      if (worker->gone || worker->draining ||
+          worker->hello.platform() != platform) {
+        continue;
+      }
+      ++connected;
+      free += std::max(0, worker->hello.max_replicas() - worker->hosted);
+    }
+    return absl::ResourceExhaustedError(
+        connected == 0
+            ? absl::StrCat("no ", platform, " worker is connected")
+            : absl::StrCat(n_replicas, " replicas need places; the ", connected,
+                           " ", platform, " worker(s) have ", free,
+                           " free (max_replicas less replicas hosted)"));
+  }
+  jobs_.emplace(job_id, job);
+  return std::make_unique<RemoteExecutor>(this, job_id);
+}
+
+void WorkerRegistry::SetCapacityListener(std::function<void()> listener) {
+  absl::MutexLock lock(&mu_);
+  capacity_listener_ = std::move(listener);
+}
+
+bool WorkerRegistry::Place(Job& job) {
+  std::vector<Worker*> candidates;
+  std::map<uint64_t, int> index;
+  std::vector<WorkerLoad> loads;
+  std::map<uint64_t, int> mine;
+  for (const Job::Replica& replica : job.replicas) ++mine[replica.host];
+  for (auto& [key, worker] : workers_) {
+    if (worker->gone) continue;
+    index[key] = static_cast<int>(candidates.size());
+    candidates.push_back(worker.get());
+    loads.push_back({worker->hello.slots(), worker->hello.max_replicas(),
+                     worker->hosted - mine[key],
+                     !worker->draining &&
+                         worker->hello.platform() == job.spec->platform()});
+  }
+  std::vector<int> current;
+  for (const Job::Replica& replica : job.replicas) {
+    auto it = index.find(replica.host);
+    current.push_back(it == index.end() ? -1 : it->second);
+  }
+  const std::optional<std::vector<int>> plan = PlaceReplicas(loads, current);
+  if (!plan.has_value()) return false;
+
+  std::vector<std::string> moves;
+  for (size_t r = 0; r < job.replicas.size(); ++r) {
+    Job::Replica& replica = job.replicas[r];
+    Worker& target = *candidates[(*plan)[r]];
+    if (target.key == replica.host) continue;
+    if (current[r] < 0) replica.loaded = false;  // never loaded, or host gone
+    if (current[r] >= 0) {
+      Worker& from = *candidates[current[r]];
+      --from.hosted;
+      moves.push_back(absl::StrCat(r, " ", from.id, "->", target.id));
+      if (replica.loaded) {
+        // Its state comes back in a ReplicaStateReport; SendRound waits.
+        v1::CoordinatorMessage release;
+        v1::ReleaseReplica& body = *release.mutable_release_replica();
+        body.set_job_id(job.id);
+        body.set_replica(static_cast<int32_t>(r));
+        body.set_epoch(replica.epoch);
+        body.set_want_state(true);
+        Send(from, std::move(release));
+        replica.releasing_from = from.key;
+        replica.loaded = false;
+        ++job.pending_states;
+      }
+    }
+    ++target.hosted;
+    replica.host = target.key;
+  }
+  if (!moves.empty()) {
+    LogLine(absl::StrCat("job ", job.id, " moves replicas ",
+                         absl::StrJoin(moves, ", ")));
+    for (Worker* worker : candidates) UnloadIfUnused(*worker, job);
+  }
+  return true;
+}
+
+void WorkerRegistry::UnloadEverywhere(const std::string& job_id) {
+  for (auto& [key, worker] : workers_) {
+    if (worker->loaded_jobs.erase(job_id) > 0) {
+      v1::CoordinatorMessage unload;
+      unload.mutable_unload_job()->set_job_id(job_id);
+      Send(*worker, std::move(unload));
+    }
+  }
+}
+
+void WorkerRegistry::UnloadIfUnused(Worker& worker, const Job& job) {
+  if (worker.loaded_jobs.count(job.id) == 0 || job.Uses(worker.key)) return;
+  worker.loaded_jobs.erase(job.id);
+  v1::CoordinatorMessage unload;
+  unload.mutable_unload_job()->set_job_id(job.id);
+  Send(worker, std::move(unload));
+}
+
+absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
+    const std::string& job_id,
+    const std::vector<runner::SegmentOrder>& orders) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::CancelledError(
+        absl::StrCat("job ", job_id, " has been released"));
+  }
+  const std::shared_ptr<Job> job = it->second;
+  if (!job->failure.ok()) return job->failure;
+  const int n = static_cast<int>(job->replicas.size());
+  if (static_cast<int>(orders.size()) != n) {
+    return absl::InternalError(absl::StrCat(orders.size(), " orders for ", n,
+                                            " replicas of job ", job_id));
+  }
+  for (int r = 0; r < n; ++r) {
+    if (orders[r].replica != r || orders[r].round != orders[0].round) {
+      return absl::InternalError("orders must be one per replica, in order");
+    }
+  }
+
+  // The round boundary: new workers get replicas, draining ones lose theirs.
+  // After a loss there may be no room for them yet: wait for a worker. Moved
+  // replicas' states must be in before they load elsewhere. Either wait
+  // releases the lock, and a worker may leave meanwhile, so placement runs
+  // again after each.
+  bool waited = false;
+  while (true) {
+    if (!job->failure.ok()) return job->failure;
+    if (!Place(*job)) {
+      if (!std::exchange(waited, true)) {
+        LogLine(absl::StrCat("job ", job_id,
+                             " waits for room for replicas that lost their "
+                             "worker"));
+      }
+      RoomWait wait{&job->failure, &room_changes_, room_changes_};
+      mu_.Await(absl::Condition(&wait, &RoomWait::Ready));
+      continue;
+    }
+    if (!job->StatesIn()) {
+      mu_.Await(absl::Condition(job.get(), &Job::StatesIn));
+      continue;
+    }
+    break;
+  }
+
+  job->open_round = orders[0].round;
+  job->results.assign(n, std::nullopt);
+  job->pending_results = n;
+  // One SegmentOrders per host, sent after every LoadReplica it needs.
+  std::map<uint64_t, v1::CoordinatorMessage> batches;
+  for (const runner::SegmentOrder& order : orders) {
+    Job::Replica& replica = job->replicas[order.replica];
+    Worker* const found = FindWorker(replica.host);
+    if (found == nullptr) {
+      // Place just put every replica on a connected worker, under this lock.
+      return absl::InternalError(
+          absl::StrCat("replica ", order.replica, " of job ", job_id,
+                       " has no connected host after placement"));
+    }
+    Worker& host = *found;
+    if (!replica.loaded) {
+      if (host.loaded_jobs.insert(job_id).second) {
+        v1::CoordinatorMessage load_job;
+        load_job.mutable_load_job()->set_job_id(job_id);
+        *load_job.mutable_load_job()->mutable_spec() = *job->spec;
+        Send(host, std::move(load_job));
+      }
+      v1::CoordinatorMessage load;
+      v1::LoadReplica& body = *load.mutable_load_replica();
+      body.set_job_id(job_id);
+      body.set_replica(order.replica);
+      body.set_epoch(++replica.epoch);
+      // The rung the state was made at, so that the order's rung change
+      // rescales velocities as it would have on the old host.
+      body.set_rung(replica.rung);
+      // A replica starting from the initial coordinates draws the same
+      // velocities as embedded mode, so a rollback to round 0 replays it
+      // exactly. One restored from a state takes its velocities from it,
+      // but on platforms with a per-Context noise stream (CPU, GPU) this
+      // seed starts that stream: a fresh one per epoch keeps a moved replica
+      // from replaying the random forces of its first Context.
+      const uint64_t velocity_seed =
+          runner::VelocitySeed(job->spec->seed(), order.replica);
+      body.set_velocity_seed(
+          replica.velocity_seed.has_value() ? *replica.velocity_seed
+          : replica.state.empty()
+              ? velocity_seed
+              : exchange::DeriveSeed(velocity_seed, replica.epoch));
+      body.set_redraw_velocities(replica.redraw_velocities);
+      body.set_state(std::move(replica.state));
+      replica.state.clear();
+      replica.velocity_seed.reset();
+      replica.redraw_velocities = false;
+      Send(host, std::move(load));
+      replica.loaded = true;
+    }
+    v1::SegmentOrder& body =
+        *batches[replica.host].mutable_segment_orders()->add_orders();
+    body.set_job_id(job_id);
+    body.set_replica(order.replica);
+    body.set_round(order.round);
+    body.set_epoch(replica.epoch);
+    body.set_rung(order.rung);
+    body.set_steps(order.steps);
+    body.set_segment_seed(order.segment_seed);
+    body.mutable_evaluate_rungs()->Assign(order.evaluate_rungs.begin(),
+                                          order.evaluate_rungs.end());
+    body.set_want_positions(order.want_positions);
+    body.set_want_state(order.want_state);
+    replica.rung = order.rung;
+  }
+  for (auto& [key, batch] : batches) Send(*workers_.at(key), std::move(batch));
+  if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
+  return job;
+}
+
+absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::AwaitRound(
+    const std::shared_ptr<Job>& job) {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(job.get(), &Job::ResultsIn));
+  job->open_round = -1;
+  if (!job->failure.ok()) return job->failure;
+  std::vector<runner::SegmentResult> results;
+  results.reserve(job->results.size());
+  for (std::optional<runner::SegmentResult>& result : job->results) {
+    results.push_back(*std::move(result));
+  }
+  return results;
+}
+
+void WorkerRegistry::ReleaseJob(const std::string& job_id,
+                                const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return;
+  Job& job = *it->second;
+  if (job.failure.ok()) job.failure = why;
+  UnloadEverywhere(job_id);
+  for (const Job::Replica& replica : job.replicas) {
+    if (Worker* host = FindWorker(replica.host); host != nullptr) {
+      --host->hosted;
+    }
+  }
+  jobs_.erase(it);
+  ++room_changes_;
+}
+
+absl::Status WorkerRegistry::ReloadJob(
+    const std::string& job_id,
+    const std::vector<JobExecutor::ReplicaStart>& starts) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::CancelledError(
+        absl::StrCat("job ", job_id, " has been released"));
+  }
+  if (shut_down_) {
+    return absl::UnavailableError("the coordinator is shutting down");
+  }
+  Job& job = *it->second;
+  if (starts.size() != job.replicas.size()) {
+    return absl::InternalError(absl::StrCat(starts.size(), " starts for ",
+                                            job.replicas.size(),
+                                            " replicas of job ", job_id));
+  }
+  // Workers drop the job's Contexts and queued orders; the next round
+  // loads every replica again with a new epoch.
+  UnloadEverywhere(job_id);
+  for (size_t r = 0; r < starts.size(); ++r) {
+    Job::Replica& replica = job.replicas[r];
+    replica.loaded = false;
+    replica.releasing_from = 0;
+    replica.state = starts[r].state;
+    replica.rung = starts[r].rung;
+    replica.velocity_seed = starts[r].velocity_seed;
+    replica.redraw_velocities = starts[r].redraw_velocities;
+  }
+  job.pending_states = 0;
+  job.pending_results = 0;
+  job.open_round = -1;
+  job.failure = absl::OkStatus();
+  return absl::OkStatus();
+}
+
+int WorkerRegistry::WorkersHosting(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return 0;
+  std::set<uint64_t> hosts;
+  for (const Job::Replica& replica : it->second->replicas) {
+    if (workers_.count(replica.host) > 0) hosts.insert(replica.host);
+  }
+  return static_cast<int>(hosts.size());
+}
+
+WorkerRegistry::Job* WorkerRegistry::MatchResult(const Worker& worker,
+                                                 const std::string& job_id,
+                                                 int replica, int64_t round,
+                                                 int64_t epoch) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return nullptr;  // released: a late result
+  Job& job = *it->second;
+  if (replica < 0 || replica >= static_cast<int>(job.replicas.size())) {
+    return nullptr;
+  }
+  const Job::Replica& placed = job.replicas[replica];
+  if (placed.host != worker.key || placed.epoch != epoch || !placed.loaded) {
+    // A superseded assignment: the replica moved, or its job rolled back.
+    LogLine(absl::StrCat("dropped a stale result from worker ", worker.id,
+                         ": job ", job_id, " replica ", replica, " round ",
+                         round, " epoch ", epoch, " (current epoch ",
+                         placed.epoch, ")"));
+    return nullptr;
+  }
+  if (job.open_round != round || job.results[replica].has_value()) {
+    return nullptr;  // another round, a duplicate
+  }
+  return &job;
+}
+
+void WorkerRegistry::OnSegmentDone(Worker& worker,
+                                   const v1::SegmentDone& done) {
+  Job* job = MatchResult(worker, done.job_id(), done.replica(), done.round(),
+                         done.epoch());
+  if (job == nullptr || !job->failure.ok()) return;
+  runner::SegmentResult result;
+  result.potential_kj_mol = done.potential_kj_mol();
+  result.reduced.assign(done.reduced().begin(), done.reduced().end());
+  result.positions_nm.reserve(done.positions_nm_size() / 3);
+  for (int i = 0; i + 2 < done.positions_nm_size(); i += 3) {
+    result.positions_nm.push_back({done.positions_nm(i),
+                                   done.positions_nm(i + 1),
+                                   done.positions_nm(i + 2)});
+  }
+  result.state = done.state();
+  job->results[done.replica()] = std::move(result);
+  --job->pending_results;
+  if (options_.metrics != nullptr) {
+    options_.metrics->SegmentDone(job->id, worker.name(), *job->spec,
+                                  done.seconds(), job->pending_results == 0);
+  }
+}
+
+void WorkerRegistry::OnSegmentFailed(Worker& worker,
+                                     const v1::SegmentFailed& failed) {
+  Job* job = MatchResult(worker, failed.job_id(), failed.replica(),
+                         failed.round(), failed.epoch());
+  if (job == nullptr || !job->failure.ok()) return;
+  // A wrong job fails; a failed integration restarts the replica from the
+  // job's last checkpoint (the job manager rolls back).
+  job->failure =
+      failed.invalid_input()
+          ? absl::InvalidArgumentError(failed.error())
+          : ReplicaFaultError(
+                failed.replica(),
+                absl::StrCat("replica ", failed.replica(), " failed in round ",
+                             failed.round(), " on worker ", worker.id, ": ",
+                             failed.error()));
+}
+
+void WorkerRegistry::OnReplicaState(Worker& worker,
+                                    const v1::ReplicaStateReport& report) {
+  auto it = jobs_.find(report.job_id());
+  if (it == jobs_.end()) return;
+  Job& job = *it->second;
+  if (report.replica() < 0 ||
+      report.replica() >= static_cast<int>(job.replicas.size())) {
+    return;
+  }
+  Job::Replica& replica = job.replicas[report.replica()];
+  if (replica.releasing_from != worker.key || replica.epoch != report.epoch()) {
+    return;
+  }
+  if (report.state().empty() && job.failure.ok()) {
+    // Loading nothing would restart it from the initial coordinates.
+    job.failure = absl::InternalError(absl::StrCat(
+        "worker ", worker.id, " handed back replica ", report.replica(),
+        " of job ", job.id, " without its state, so it cannot move"));
+  }
+  replica.state = report.state();
+  if (report.rung() >= 0 &&
+      report.rung() < static_cast<int>(job.replicas.size())) {
+    replica.rung = report.rung();
+  }
+  replica.releasing_from = 0;
+  --job.pending_states;
+  UnloadIfUnused(worker, job);
+  if (worker.draining && worker.hosted == 0) {
+    LogLine(absl::StrCat("worker ", worker.id,
+                         " drained: it hosts no replicas and may stop"));
+  }
+}
+
+// ---- RemoteExecutor ----
+
+RemoteExecutor::~RemoteExecutor() {
+  registry_->ReleaseJob(job_id_, absl::CancelledError("the job has ended"));
+}
+
+absl::StatusOr<std::vector<runner::SegmentResult>> RemoteExecutor::RunSegments(
+    const std::vector<runner::SegmentOrder>& orders) {
+  return RunSegmentsOverlapping(orders, [] {});
+}
+
+absl::StatusOr<std::vector<runner::SegmentResult>>
+RemoteExecutor::RunSegmentsOverlapping(
+    const std::vector<runner::SegmentOrder>& orders,
+    const std::function<void()>& meanwhile) {
+  absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> round =
+      registry_->SendRound(job_id_, orders);
+  if (!round.ok()) return round.status();
+  // No lock is held here: the session writers send the orders meanwhile.
+  meanwhile();
+  return registry_->AwaitRound(*round);
+}
+
+void RemoteExecutor::Release(const absl::Status& why) {
+  registry_->ReleaseJob(job_id_, why);
+}
+
+absl::Status RemoteExecutor::Reload(const std::vector<ReplicaStart>& starts) {
+  return registry_->ReloadJob(job_id_, starts);
+}
+
+int RemoteExecutor::workers() const {
+  return registry_->WorkersHosting(job_id_);
+}
+
+}  // namespace replex::coordinator
