@@ -67,12 +67,14 @@ absl::Status CheckOutput(const v1::Output& output) {
 }  // namespace
 
 void ApplyDefaults(v1::JobSpec& spec) {
-  // Proto3 scalars have no presence: 0 and "" mean "unset".
+  // Proto3 scalars have no presence: 0 and "" mean "unset". Friction is the
+  // exception: 0 is a real choice (no thermostat coupling), so the field is
+  // optional and only an absent one gets the default.
   v1::Integrator& integrator = *spec.mutable_integrator();
   if (integrator.timestep_ps() == 0) {
     integrator.set_timestep_ps(kDefaultTimestepPs);
   }
-  if (integrator.friction_per_ps() == 0) {
+  if (!integrator.has_friction_per_ps()) {
     integrator.set_friction_per_ps(kDefaultFrictionPerPs);
   }
   if (spec.platform().empty()) spec.set_platform(kDefaultPlatform);

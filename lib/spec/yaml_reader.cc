@@ -320,19 +320,6 @@ absl::StatusOr<std::string> ReadInputFile(const YAML::Node& node,
   return contents;
 }
 
-// Proto3 cannot tell an explicit 0 from an absent value, and ApplyDefaults
-// replaces 0 friction with the default; so a written 0 is refused rather than
-// silently changed.
-absl::Status RejectZeroFriction(double per_ps, const std::string& path) {
-  if (per_ps != 0) return absl::OkStatus();
-  return FieldError(path,
-                    absl::StrCat("0 cannot be given: the job spec reads 0 as "
-                                 "unset and uses the default ",
-                                 kDefaultFrictionPerPs,
-                                 "/ps; omit the key or give a positive value "
-                                 "(e.g. 0.01 for weak coupling)"));
-}
-
 absl::Status ReadRange(const YAML::Node& node, const std::string& path,
                        Range& range) {
   return ReadMap(
@@ -416,8 +403,7 @@ absl::Status ReadIntegrator(const YAML::Node& node, const std::string& path,
        {"friction_per_ps",
         Store<double>(ReadFinite, [&](double gamma, const std::string& p) {
           integrator.set_friction_per_ps(gamma);
-          absl::Status status = CheckFriction(gamma, p);
-          return status.ok() ? RejectZeroFriction(gamma, p) : status;
+          return CheckFriction(gamma, p);
         })}});
 }
 
