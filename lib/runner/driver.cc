@@ -67,7 +67,11 @@ engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
   options.platform_properties.insert(spec.platform_properties().begin(),
                                      spec.platform_properties().end());
   options.timestep_ps = spec.integrator().timestep_ps();
-  options.friction_per_ps = spec.integrator().friction_per_ps();
+  // RunJob validates but does not fill defaults, so an absent friction is
+  // read as ApplyDefaults would fill it, not as 0 (no coupling).
+  options.friction_per_ps = spec.integrator().has_friction_per_ps()
+                                ? spec.integrator().friction_per_ps()
+                                : spec::kDefaultFrictionPerPs;
   // Each CPU Context would otherwise start one thread per core; with several
   // replicas in flight that oversubscribes the machine.
   if (options.platform == "CPU" &&

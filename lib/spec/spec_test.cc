@@ -367,10 +367,6 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
        {{"n_rounds: 10", "n_rounds: 10\nintegrator: {timestep_ps: .inf}"}},
        kInvalid,
        {"integrator.timestep_ps", "finite"}},
-      {"zero friction",
-       {{"n_rounds: 10", "n_rounds: 10\nintegrator: {friction_per_ps: 0}"}},
-       kInvalid,
-       {"integrator.friction_per_ps", "omit the key"}},
       {"label given as a list",
        {{"n_rounds: 10", "n_rounds: 10\nlabels: {team: [a, b]}"}},
        kInvalid,
@@ -726,6 +722,36 @@ TEST(BuildLadderTest, ExpandsEveryForm) {
       }
     }
   }
+}
+
+// A friction of 0 means no thermostat coupling, not "unset": it is kept, and
+// only an absent friction gets the default.
+TEST(ApplyDefaultsTest, KeepsZeroFrictionAndFillsAnAbsentOne) {
+  const std::filesystem::path dir = MakeInputDir();
+  const auto with_integrator = [](const std::string& integrator) {
+    return absl::StrReplaceAll(
+        kBaseYaml, {{"n_rounds: 10",
+                     absl::StrCat("n_rounds: 10\nintegrator: ", integrator)}});
+  };
+  absl::StatusOr<v1::JobSpec> zero =
+      ParseYaml(with_integrator("{friction_per_ps: 0}"), dir);
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_TRUE(zero->integrator().has_friction_per_ps());
+  EXPECT_EQ(zero->integrator().friction_per_ps(), 0);
+
+  absl::StatusOr<v1::JobSpec> absent =
+      ParseYaml(with_integrator("{timestep_ps: 0.001}"), dir);
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_TRUE(absent->integrator().has_friction_per_ps());
+  EXPECT_EQ(absent->integrator().friction_per_ps(), kDefaultFrictionPerPs);
+
+  // The same over gRPC: ApplyDefaults keeps an explicit 0.
+  v1::JobSpec proto = FromText(kBaseProto);
+  proto.mutable_integrator()->set_friction_per_ps(0);
+  ApplyDefaults(proto);
+  EXPECT_TRUE(proto.integrator().has_friction_per_ps());
+  EXPECT_EQ(proto.integrator().friction_per_ps(), 0);
+  EXPECT_TRUE(Validate(proto).ok()) << Validate(proto);
 }
 
 TEST(ApplyDefaultsTest, FillsOnlyUnsetFields) {

@@ -1,0 +1,168 @@
+// The job spec's defaults and its validation (see spec.h and
+// docs/job-spec.md). Every error names the field by its YAML path, because
+// that is what a user edits, whichever way the spec arrived.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "lib/spec/field_errors.h"
+#include "lib/spec/spec.h"
+#include "lib/xml/xml.h"
+
+namespace replex::spec {
+namespace {
+
+using internal::AtLeast;
+using internal::AtMost;
+using internal::CheckFriction;
+using internal::CheckPlatform;
+using internal::CheckTimestep;
+using internal::FieldError;
+using internal::NamesOf;
+using internal::SchemeNames;
+using internal::UnknownName;
+using v1::JobSpec;
+using v1::Range;
+
+// Like the ladder's limits (ladder.cc), keeps a mistaken or hostile spec from
+// exhausting the coordinator's time; far above any real gibbs round.
+constexpr int64_t kMaxSwapAttempts = 1000000000;
+
+// Workers hand these documents to OpenMM, whose XML parser crashes on
+// malformed ones (lib/xml), so they are refused at submission.
+absl::Status CheckXml(absl::string_view field, absl::string_view document) {
+  absl::StatusOr<xml::Root> root = xml::CheckDocument(document);
+  if (root.ok()) return absl::OkStatus();
+  return FieldError(
+      field, absl::StrCat("not well-formed XML: ", root.status().message(),
+                          "; write it with OpenMM's "
+                          "XmlSerializer"));
+}
+
+// A relative results directory must stay under the results root it is
+// resolved against.
+absl::Status CheckOutput(const v1::Output& output) {
+  if (absl::Status status =
+          AtLeast(output.frame_interval(), 0, "output.frame_interval",
+                  "rounds between trajectory frames; 0 "
+                  "writes no trajectories");
+      !status.ok()) {
+    return status;
+  }
+  for (const auto& part : std::filesystem::path(output.directory())) {
+    if (part == "..") {
+      return FieldError("output.directory",
+                        absl::StrCat("\"", output.directory(),
+                                     "\" contains \"..\"; name a directory "
+                                     "below the results root"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ApplyDefaults(v1::JobSpec& spec) {
+  // Proto3 scalars have no presence: 0 and "" mean "unset". Friction is the
+  // exception: 0 is a real choice (no thermostat coupling), so the field is
+  // optional and only an absent one gets the default.
+  v1::Integrator& integrator = *spec.mutable_integrator();
+  if (integrator.timestep_ps() == 0) {
+    integrator.set_timestep_ps(kDefaultTimestepPs);
+  }
+  if (!integrator.has_friction_per_ps()) {
+    integrator.set_friction_per_ps(kDefaultFrictionPerPs);
+  }
+  if (spec.platform().empty()) spec.set_platform(kDefaultPlatform);
+  if (spec.exchange().scheme() == v1::Exchange::SCHEME_UNSPECIFIED) {
+    spec.mutable_exchange()->set_scheme(v1::Exchange::NEIGHBORS);
+  }
+  // Spelling the spacing out makes a stored spec mean the same thing even if
+  // a default changes later.
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  if (ladder.has_temperature_range_k() &&
+      ladder.temperature_range_k().spacing() == Range::SPACING_UNSPECIFIED) {
+    ladder.mutable_temperature_range_k()->set_spacing(Range::GEOMETRIC);
+  }
+  for (v1::ParameterLadder& parameter : *ladder.mutable_parameters()) {
+    if (parameter.has_range() &&
+        parameter.range().spacing() == Range::SPACING_UNSPECIFIED) {
+      parameter.mutable_range()->set_spacing(Range::LINEAR);
+    }
+  }
+}
+
+absl::Status Validate(const v1::JobSpec& spec) {
+  if (spec.system_xml().empty()) {
+    return FieldError("system",
+                      "no OpenMM System given; name its serialized XML file "
+                      "(system_xml over gRPC)");
+  }
+  if (absl::Status status = CheckXml("system", spec.system_xml());
+      !status.ok()) {
+    return status;
+  }
+  const std::string& coordinates =
+      spec.coordinates_case() == JobSpec::kPdb ? spec.pdb() : spec.state_xml();
+  if (coordinates.empty()) {
+    return FieldError("coordinates",
+                      "no initial coordinates given; name an OpenMM State XML "
+                      "or a .pdb file (state_xml or pdb over gRPC)");
+  }
+  if (spec.coordinates_case() == JobSpec::kStateXml) {
+    if (absl::Status status = CheckXml("state", spec.state_xml());
+        !status.ok()) {
+      return status;
+    }
+  }
+  const v1::Exchange& exchange = spec.exchange();
+  if (!v1::Exchange::Scheme_IsValid(exchange.scheme())) {
+    return UnknownName("exchange.scheme", "an exchange scheme",
+                       absl::StrCat(static_cast<int>(exchange.scheme())),
+                       NamesOf(SchemeNames()));
+  }
+  const bool gibbs = exchange.scheme() == v1::Exchange::GIBBS;
+  for (absl::Status status :
+       {CheckPlatform(spec.platform(), "platform"),
+        CheckTimestep(spec.integrator().timestep_ps(),
+                      "integrator.timestep_ps"),
+        CheckFriction(spec.integrator().friction_per_ps(),
+                      "integrator.friction_per_ps"),
+        BuildLadder(spec.ladder()).status(),
+        AtLeast(exchange.steps_per_exchange(), 1, "exchange.steps_per_exchange",
+                "MD steps each replica runs between exchange attempts"),
+        AtLeast(exchange.n_rounds(), 1, "exchange.n_rounds",
+                "exchange rounds the job runs"),
+        AtLeast(exchange.swap_attempts(), 0, "exchange.swap_attempts",
+                "swap attempts per gibbs round; 0 means the default"),
+        AtMost(exchange.swap_attempts(), kMaxSwapAttempts,
+               "exchange.swap_attempts", "swap attempts per gibbs round"),
+        exchange.swap_attempts() == 0 || gibbs
+            ? absl::OkStatus()
+            : FieldError("exchange.swap_attempts",
+                         "only the gibbs scheme uses it; remove it or set "
+                         "exchange.scheme: gibbs"),
+        AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
+                "rounds between checkpoints; 0 means only at the end"),
+        CheckOutput(spec.output())}) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+exchange::Scheme SchemeOf(const v1::Exchange& exchange) {
+  switch (exchange.scheme()) {
+    case v1::Exchange::GIBBS:
+      return exchange::Scheme::kGibbs;
+    case v1::Exchange::NONE:
+      return exchange::Scheme::kNone;
+    default:  // NEIGHBORS, and UNSPECIFIED, which means it.
+      return exchange::Scheme::kNeighbors;
+  }
+}
+
+}  // namespace replex::spec

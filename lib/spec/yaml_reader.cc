@@ -1,0 +1,562 @@
+// The job spec's YAML reader: ParseYaml and LoadYamlFile (see spec.h and
+// docs/job-spec.md). Readers return INVALID_ARGUMENT naming the YAML path and
+// the line/column; they never throw.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "lib/spec/field_errors.h"
+#include "lib/spec/spec.h"
+#include "yaml-cpp/yaml.h"
+
+namespace replex::spec {
+namespace {
+
+using internal::CheckFriction;
+using internal::CheckPlatform;
+using internal::CheckRungCount;
+using internal::CheckTemperature;
+using internal::CheckTimestep;
+using internal::DidYouMean;
+using internal::EnumNames;
+using internal::FieldError;
+using internal::Index;
+using internal::Join;
+using internal::NamesOf;
+using internal::Quote;
+using internal::SchemeNames;
+using internal::SpacingNames;
+using internal::UnknownName;
+using v1::JobSpec;
+using v1::Range;
+
+std::string Position(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return "";
+  return absl::StrCat(" (line ", mark.line + 1, ", column ", mark.column + 1,
+                      ")");
+}
+
+absl::Status YamlError(const YAML::Node& node, absl::string_view path,
+                       absl::string_view problem) {
+  return FieldError(path, absl::StrCat(problem, Position(node)));
+}
+
+// Adds where in the YAML text a value came from to a shared check's error.
+absl::Status WithPosition(const absl::Status& status, const YAML::Node& node) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(), Position(node)));
+}
+
+// What a node is, for "expected X, got Y".
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    default:
+      return "nothing";
+  }
+}
+
+absl::StatusOr<std::string> ReadString(const YAML::Node& node,
+                                       const std::string& path) {
+  if (!node.IsScalar()) {
+    return YamlError(node, path,
+                     absl::StrCat("expected a string, got ", Describe(node)));
+  }
+  return node.Scalar();
+}
+
+// A finite number; YAML's .nan and .inf are recognized and rejected.
+absl::StatusOr<double> ReadFinite(const YAML::Node& node,
+                                  const std::string& path) {
+  double value = 0;
+  if (!YAML::convert<double>::decode(node, value)) {
+    return YamlError(node, path,
+                     absl::StrCat("expected a number, got ", Describe(node)));
+  }
+  if (!std::isfinite(value)) {
+    return YamlError(
+        node, path,
+        absl::StrCat("expected a finite number, got ", Describe(node)));
+  }
+  return value;
+}
+
+// A decimal integer that fits Int (no octal, hex or exponent forms).
+template <typename Int>
+absl::StatusOr<Int> ReadInteger(const YAML::Node& node,
+                                const std::string& path) {
+  Int value = 0;
+  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
+    return YamlError(node, path,
+                     absl::StrCat("expected an integer from ",
+                                  std::numeric_limits<Int>::min(), " to ",
+                                  std::numeric_limits<Int>::max(), ", got ",
+                                  Describe(node)));
+  }
+  return value;
+}
+
+template <typename Enum>
+absl::StatusOr<Enum> ReadName(const YAML::Node& node, const std::string& path,
+                              absl::string_view what,
+                              const EnumNames<Enum>& names) {
+  absl::StatusOr<std::string> text = ReadString(node, path);
+  if (!text.ok()) return text.status();
+  for (const auto& [name, value] : names) {
+    if (name == *text) return value;
+  }
+  return WithPosition(UnknownName(path, what, *text, NamesOf(names)), node);
+}
+
+absl::StatusOr<v1::Exchange::Scheme> ReadScheme(const YAML::Node& node,
+                                                const std::string& path) {
+  return ReadName(node, path, "an exchange scheme", SchemeNames());
+}
+
+absl::StatusOr<Range::Spacing> ReadSpacing(const YAML::Node& node,
+                                           const std::string& path) {
+  return ReadName(node, path, "a spacing", SpacingNames());
+}
+
+// A non-empty list of finite numbers. An empty list is an error here because
+// the proto cannot tell it from an absent one.
+absl::Status ReadFiniteList(const YAML::Node& node, const std::string& path,
+                            google::protobuf::RepeatedField<double>* out) {
+  if (!node.IsSequence()) {
+    return YamlError(
+        node, path,
+        absl::StrCat("expected a list of numbers, got ", Describe(node)));
+  }
+  if (node.size() == 0) {
+    return YamlError(node, path, "empty list; give one value per rung");
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    absl::StatusOr<double> value =
+        ReadFinite(node[i], Index(path, static_cast<int>(i)));
+    if (!value.ok()) return value.status();
+    out->Add(*value);
+  }
+  return absl::OkStatus();
+}
+
+// What to do with one key's value; `path` is the key's YAML path.
+using Handler = std::function<absl::Status(const YAML::Node& value,
+                                           const std::string& path)>;
+
+// The common handler: read a value with `read`, then `store` it, which may
+// reject it with a shared check (the YAML position is added to its error).
+template <typename T>
+Handler Store(absl::StatusOr<T> (*read)(const YAML::Node&, const std::string&),
+              std::function<absl::Status(T, const std::string&)> store) {
+  return [read, store](const YAML::Node& node,
+                       const std::string& path) -> absl::Status {
+    absl::StatusOr<T> value = read(node, path);
+    if (!value.ok()) return value.status();
+    return WithPosition(store(*std::move(value), path), node);
+  };
+}
+
+// Store for values every reading accepts.
+template <typename T>
+Handler Set(absl::StatusOr<T> (*read)(const YAML::Node&, const std::string&),
+            std::function<void(T)> set) {
+  return Store<T>(read, [set](T value, const std::string&) {
+    set(std::move(value));
+    return absl::OkStatus();
+  });
+}
+
+struct Key {
+  const char* name;
+  Handler read;
+  // Set for required keys: what the value is, for the "missing" message.
+  const char* required = nullptr;
+};
+
+// Reads a map whose keys must all be among `keys`. Keys are read in the order
+// of `keys`, so the first error is stable whatever order the file uses. A key
+// with a null value (`key:` or `key: ~`) counts as absent.
+absl::Status ReadMap(const YAML::Node& node, const std::string& path,
+                     const std::vector<Key>& keys) {
+  std::vector<std::string> names;
+  for (const Key& key : keys) names.push_back(key.name);
+  const std::string label = path.empty() ? "job spec" : path;
+  if (!node.IsMap()) {
+    return YamlError(
+        node, label,
+        absl::StrCat("expected a map with keys ", absl::StrJoin(names, ", "),
+                     "; got ", Describe(node)));
+  }
+  std::map<std::string, YAML::Node> present;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      return YamlError(
+          entry.first, label,
+          absl::StrCat("keys must be names, got ", Describe(entry.first)));
+    }
+    const std::string& name = entry.first.Scalar();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      return YamlError(
+          entry.first, Join(path, name),
+          absl::StrCat(
+              "unknown key", DidYouMean(name, names), "; the keys ",
+              path.empty() ? "at the top level" : absl::StrCat("under ", path),
+              " are ", absl::StrJoin(names, ", ")));
+    }
+    if (!present.emplace(name, entry.second).second) {
+      return YamlError(entry.first, Join(path, name), "given twice; keep one");
+    }
+  }
+  for (const Key& key : keys) {
+    const auto it = present.find(key.name);
+    if (it == present.end() || it->second.IsNull()) {
+      if (key.required == nullptr) continue;
+      return YamlError(node, Join(path, key.name),
+                       absl::StrCat("missing; it is required: ", key.required));
+    }
+    absl::Status status = key.read(it->second, Join(path, key.name));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+// A map of names to strings; numbers are kept as written ("1", "0.5").
+absl::Status ReadStringMap(
+    const YAML::Node& node, const std::string& path,
+    google::protobuf::Map<std::string, std::string>* out) {
+  if (!node.IsMap()) {
+    return YamlError(node, path,
+                     absl::StrCat("expected a map of names to values, got ",
+                                  Describe(node)));
+  }
+  for (const auto& entry : node) {
+    absl::StatusOr<std::string> key = ReadString(entry.first, path);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::string> value =
+        ReadString(entry.second, Join(path, *key));
+    if (!value.ok()) return value.status();
+    if (!out->insert({*key, *value}).second) {
+      return YamlError(entry.first, Join(path, *key), "given twice; keep one");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
+                                             absl::string_view what) {
+  std::error_code error;
+  std::filesystem::path shown = std::filesystem::absolute(file, error);
+  if (error) shown = file;
+  shown = shown.lexically_normal();
+  if (std::filesystem::is_directory(file, error)) {
+    return absl::NotFoundError(absl::StrCat(what, ": ", shown.string(),
+                                            " is a directory, not a file"));
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(what, ": cannot read ",
+                                            shown.string(), " (",
+                                            std::strerror(errno), ")"));
+  }
+  std::string contents{std::istreambuf_iterator<char>(in),
+                       std::istreambuf_iterator<char>()};
+  if (in.bad()) {
+    return absl::NotFoundError(
+        absl::StrCat(what, ": error reading ", shown.string()));
+  }
+  return contents;
+}
+
+// The contents of the non-empty file a key names, relative to base_dir. Sets
+// `name` to the name as written.
+absl::StatusOr<std::string> ReadInputFile(const YAML::Node& node,
+                                          const std::string& path,
+                                          const std::filesystem::path& base_dir,
+                                          std::string& name) {
+  absl::StatusOr<std::string> text = ReadString(node, path);
+  if (!text.ok()) return text.status();
+  if (text->empty()) return YamlError(node, path, "empty file name");
+  name = *text;
+  const std::filesystem::path file = base_dir / name;
+  absl::StatusOr<std::string> contents = ReadFileContents(file, path);
+  if (!contents.ok()) {
+    return absl::Status(
+        contents.status().code(),
+        absl::StrCat(contents.status().message(), Position(node),
+                     std::filesystem::path(name).is_relative()
+                         ? "; relative names are resolved against the YAML "
+                           "file's directory"
+                         : ""));
+  }
+  if (contents->empty()) {
+    return YamlError(node, path, absl::StrCat(file.string(), " is empty"));
+  }
+  return contents;
+}
+
+absl::Status ReadRange(const YAML::Node& node, const std::string& path,
+                       Range& range) {
+  return ReadMap(
+      node, path,
+      {{"min", Set<double>(ReadFinite, [&](double v) { range.set_min(v); }),
+        "the lowest value"},
+       {"max", Set<double>(ReadFinite, [&](double v) { range.set_max(v); }),
+        "the highest value"},
+       {"spacing", Set<Range::Spacing>(ReadSpacing, [&](Range::Spacing s) {
+          range.set_spacing(s);
+        })}});
+}
+
+absl::Status ReadParameters(const YAML::Node& node, const std::string& path,
+                            v1::Ladder& ladder) {
+  if (!node.IsSequence()) {
+    return YamlError(node, path,
+                     absl::StrCat("expected a list of {name, values or range}, "
+                                  "got ",
+                                  Describe(node)));
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    v1::ParameterLadder& parameter = *ladder.add_parameters();
+    absl::Status status =
+        ReadMap(node[i], Index(path, static_cast<int>(i)),
+                {{"name",
+                  Set<std::string>(
+                      ReadString,
+                      [&](std::string s) { parameter.set_name(std::move(s)); }),
+                  "the global parameter's name in the System"},
+                 {"values",
+                  [&](const YAML::Node& v, const std::string& p) {
+                    return ReadFiniteList(v, p, parameter.mutable_values());
+                  }},
+                 {"range", [&](const YAML::Node& v, const std::string& p) {
+                    return ReadRange(v, p, *parameter.mutable_range());
+                  }}});
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadLadder(const YAML::Node& node, const std::string& path,
+                        v1::Ladder& ladder) {
+  return ReadMap(
+      node, path,
+      {{"n_rungs", Store<int32_t>(ReadInteger<int32_t>,
+                                  [&](int32_t n, const std::string& p) {
+                                    ladder.set_n_rungs(n);
+                                    // 0 would read as "unset" below.
+                                    return CheckRungCount(n, p);
+                                  })},
+       {"temperatures_k",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadFiniteList(v, p, ladder.mutable_temperatures_k());
+        }},
+       {"temperature_range_k",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadRange(v, p, *ladder.mutable_temperature_range_k());
+        }},
+       // 0 would read as "unset", so the value is checked here too.
+       {"temperature_k", Store<double>(ReadFinite,
+                                       [&](double t, const std::string& p) {
+                                         ladder.set_temperature_k(t);
+                                         return CheckTemperature(t, p);
+                                       })},
+       {"parameters", [&](const YAML::Node& v, const std::string& p) {
+          return ReadParameters(v, p, ladder);
+        }}});
+}
+
+absl::Status ReadIntegrator(const YAML::Node& node, const std::string& path,
+                            v1::Integrator& integrator) {
+  return ReadMap(
+      node, path,
+      {{"timestep_ps", Store<double>(ReadFinite,
+                                     [&](double dt, const std::string& p) {
+                                       integrator.set_timestep_ps(dt);
+                                       return CheckTimestep(dt, p);
+                                     })},
+       {"friction_per_ps",
+        Store<double>(ReadFinite, [&](double gamma, const std::string& p) {
+          integrator.set_friction_per_ps(gamma);
+          return CheckFriction(gamma, p);
+        })}});
+}
+
+absl::Status ReadExchange(const YAML::Node& node, const std::string& path,
+                          v1::Exchange& exchange) {
+  return ReadMap(
+      node, path,
+      {{"scheme", Set<v1::Exchange::Scheme>(
+                      ReadScheme,
+                      [&](v1::Exchange::Scheme s) { exchange.set_scheme(s); })},
+       {"steps_per_exchange",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { exchange.set_steps_per_exchange(n); }),
+        "MD steps each replica runs between exchange attempts, e.g. 500"},
+       {"n_rounds",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { exchange.set_n_rounds(n); }),
+        "how many exchange rounds the job runs"},
+       {"swap_attempts", Set<int64_t>(ReadInteger<int64_t>, [&](int64_t n) {
+          exchange.set_swap_attempts(n);
+        })}});
+}
+
+absl::Status ReadOutput(const YAML::Node& node, const std::string& path,
+                        v1::Output& output) {
+  return ReadMap(
+      node, path,
+      {{"directory", Set<std::string>(ReadString,
+                                      [&](std::string s) {
+                                        output.set_directory(std::move(s));
+                                      })},
+       {"frame_interval", Set<int32_t>(ReadInteger<int32_t>, [&](int32_t n) {
+          output.set_frame_interval(n);
+        })}});
+}
+
+absl::Status ReadJobSpec(const YAML::Node& node,
+                         const std::filesystem::path& base_dir, JobSpec& spec) {
+  return ReadMap(
+      node, "",
+      {{"name",
+        Set<std::string>(ReadString,
+                         [&](std::string s) { spec.set_name(std::move(s)); })},
+       {"owner",
+        Set<std::string>(ReadString,
+                         [&](std::string s) { spec.set_owner(std::move(s)); })},
+       {"labels",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadStringMap(v, p, spec.mutable_labels());
+        }},
+       {"system",
+        [&](const YAML::Node& v, const std::string& p) -> absl::Status {
+          std::string name;
+          absl::StatusOr<std::string> xml = ReadInputFile(v, p, base_dir, name);
+          if (!xml.ok()) return xml.status();
+          spec.set_system_xml(*std::move(xml));
+          return absl::OkStatus();
+        },
+        "the OpenMM System XML file, relative to this YAML file"},
+       {"coordinates",
+        [&](const YAML::Node& v, const std::string& p) -> absl::Status {
+          std::string name;
+          absl::StatusOr<std::string> text =
+              ReadInputFile(v, p, base_dir, name);
+          if (!text.ok()) return text.status();
+          const bool pdb =
+              absl::AsciiStrToLower(
+                  std::filesystem::path(name).extension().string()) == ".pdb";
+          if (pdb) {
+            spec.set_pdb(*std::move(text));
+          } else {
+            spec.set_state_xml(*std::move(text));
+          }
+          return absl::OkStatus();
+        },
+        "an OpenMM State XML or .pdb file, relative to this YAML file"},
+       {"platform",
+        Store<std::string>(ReadString,
+                           [&](std::string s, const std::string& p) {
+                             spec.set_platform(s);
+                             return CheckPlatform(s, p);
+                           })},
+       {"platform_properties",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadStringMap(v, p, spec.mutable_platform_properties());
+        }},
+       {"seed", Set<uint64_t>(ReadInteger<uint64_t>,
+                              [&](uint64_t s) { spec.set_seed(s); })},
+       {"checkpoint_interval",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { spec.set_checkpoint_interval(n); })},
+       {"integrator",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadIntegrator(v, p, *spec.mutable_integrator());
+        }},
+       {"ladder",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadLadder(v, p, *spec.mutable_ladder());
+        },
+        "the rungs: temperatures and optional parameters"},
+       {"exchange",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadExchange(v, p, *spec.mutable_exchange());
+        },
+        "steps_per_exchange and n_rounds, optionally scheme"},
+       {"output", [&](const YAML::Node& v, const std::string& p) {
+          return ReadOutput(v, p, *spec.mutable_output());
+        }}});
+}
+
+absl::Status YamlExceptionStatus(const YAML::Exception& e) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "job spec: YAML syntax error",
+      e.mark.is_null() ? ""
+                       : absl::StrCat(" at line ", e.mark.line + 1, ", column ",
+                                      e.mark.column + 1),
+      ": ", e.msg));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::JobSpec> ParseYaml(const std::string& yaml,
+                                      const std::filesystem::path& base_dir) {
+  JobSpec spec;
+  // yaml-cpp reports syntax errors (and, in principle, misuse) by throwing;
+  // the readers above avoid the throwing accessors, this is the backstop.
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    if (documents.empty() || documents[0].IsNull()) {
+      return absl::InvalidArgumentError(
+          "job spec: empty; give at least system, coordinates, ladder and "
+          "exchange (see docs/job-spec.md)");
+    }
+    if (documents.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "job spec: ", documents.size(),
+          " YAML documents (separated by ---); give one job per file"));
+    }
+    absl::Status status = ReadJobSpec(documents[0], base_dir, spec);
+    if (!status.ok()) return status;
+  } catch (const YAML::Exception& e) {
+    return YamlExceptionStatus(e);
+  }
+  ApplyDefaults(spec);
+  absl::Status status = Validate(spec);
+  if (!status.ok()) return status;
+  return spec;
+}
+
+absl::StatusOr<v1::JobSpec> LoadYamlFile(const std::filesystem::path& path) {
+  absl::StatusOr<std::string> yaml = ReadFileContents(path, "job spec");
+  if (!yaml.ok()) return yaml.status();
+  return ParseYaml(*yaml, path.parent_path());
+}
+
+}  // namespace replex::spec
