@@ -4,7 +4,6 @@
 // state. Every OpenMM exception is caught here and becomes an absl::Status.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "lib/engine/portable_state.h"
 #include "lib/exchange/ladder.h"
 
 namespace OpenMM {
@@ -28,27 +28,11 @@ class Platform;
 
 namespace replex::engine {
 
-using Vec3 = std::array<double, 3>;
-
 // Platforms OpenMM can create in this process, after loading its plugins from
 // Platform::getDefaultPluginsDirectory(). Plugin load failures are kept and
 // reported by PluginLoadFailures() so an "unknown platform" error can say why.
 std::vector<std::string> AvailablePlatforms();
 std::vector<std::string> PluginLoadFailures();
-
-// Everything needed to continue a replica anywhere: independent of platform
-// and device (unlike Context::createCheckpoint).
-struct PortableState {
-  std::vector<Vec3> positions_nm;
-  std::vector<Vec3> velocities_nm_per_ps;
-  std::array<Vec3, 3> box_vectors_nm{};
-  std::map<std::string, double> parameters;  // context global parameters
-  double time_ps = 0;
-
-  // Compact, versioned little-endian encoding (doubles bit-exact).
-  std::string Serialize() const;
-  static absl::StatusOr<PortableState> Deserialize(absl::string_view bytes);
-};
 
 // A parsed System plus starting coordinates. Immutable; thread-safe.
 class Model {
