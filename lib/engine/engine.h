@@ -135,7 +135,7 @@ class Replica {
   absl::Status Apply(const PortableState& state, bool with_velocities);
   // Runs `body`, which uses context_, turning OpenMM exceptions into a Status
   // with `code` prefixed by `what`; on the CPU platform it holds the
-  // process-wide Context map lock shared (see engine.cc).
+  // process-wide Context map lock shared (see replica.cc).
   template <typename Body>
   auto ContextCall(absl::StatusCode code, absl::string_view what,
                    Body&& body) const -> decltype(body());

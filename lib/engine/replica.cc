@@ -1,141 +1,34 @@
-// The engine's OpenMM adapter: model loading (System/State XML, PDB), one
-// Context per replica, rung changes and reduced potentials. OpenMM's camelCase
-// API and its exceptions stay in this file.
-#include "lib/engine/engine.h"
-
+// Replica: one OpenMM Context with a LangevinMiddleIntegrator, moved between
+// rungs, run in segments, and saved to and restored from a PortableState. The
+// two process-wide locks some platforms need live here: the Reference
+// generator's and the CPU Context map's.
 #include <OpenMM.h>
 #include <openmm/reference/SimTKOpenMMUtilities.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
-#include <mutex>
+#include <memory>
 #include <sstream>
+#include <string>
 #include <utility>
 
+#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "lib/engine/pdb.h"
-#include "lib/xml/xml.h"
+#include "lib/engine/engine.h"
+#include "lib/engine/openmm_util.h"
+#include "lib/engine/platforms.h"
 
 namespace replex::engine {
 namespace {
-
-// ---------------------------------------------------------------------------
-// Errors
-
-// Runs `body` (returning absl::Status or absl::StatusOr) and turns anything
-// OpenMM throws into a Status with `code`, prefixed by `what`.
-template <typename Body>
-auto Guarded(absl::StatusCode code, absl::string_view what, Body&& body)
-    -> decltype(body()) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return absl::Status(code, absl::StrCat(what, ": ", e.what()));
-  } catch (...) {
-    return absl::Status(code, absl::StrCat(what, ": unknown exception"));
-  }
-}
-
-bool IsFinite(const Vec3& v) {
-  return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]);
-}
-
-// Index of the first non-finite vector, or -1.
-int FirstNonFinite(const std::vector<Vec3>& vs) {
-  for (size_t i = 0; i < vs.size(); ++i) {
-    if (!IsFinite(vs[i])) return static_cast<int>(i);
-  }
-  return -1;
-}
 
 absl::Status CheckRung(const exchange::Ladder& ladder, int rung) {
   if (rung < 0 || rung >= ladder.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "rung ", rung, " is outside the ladder's ", ladder.size(), " rungs"));
-  }
-  return absl::OkStatus();
-}
-
-// ---------------------------------------------------------------------------
-// Conversions between OpenMM and engine types
-
-Vec3 FromOpenMM(const OpenMM::Vec3& v) { return {v[0], v[1], v[2]}; }
-OpenMM::Vec3 ToOpenMM(const Vec3& v) { return OpenMM::Vec3(v[0], v[1], v[2]); }
-
-std::vector<Vec3> FromOpenMM(const std::vector<OpenMM::Vec3>& vs) {
-  std::vector<Vec3> out;
-  out.reserve(vs.size());
-  for (const OpenMM::Vec3& v : vs) out.push_back(FromOpenMM(v));
-  return out;
-}
-
-std::vector<OpenMM::Vec3> ToOpenMM(const std::vector<Vec3>& vs) {
-  std::vector<OpenMM::Vec3> out;
-  out.reserve(vs.size());
-  for (const Vec3& v : vs) out.push_back(ToOpenMM(v));
-  return out;
-}
-
-std::array<Vec3, 3> BoxOf(const OpenMM::State& state) {
-  OpenMM::Vec3 a, b, c;
-  state.getPeriodicBoxVectors(a, b, c);
-  return {FromOpenMM(a), FromOpenMM(b), FromOpenMM(c)};
-}
-
-// ---------------------------------------------------------------------------
-// Plugins and platforms
-
-std::once_flag plugins_once;
-// Written once under plugins_once, read-only afterwards.
-std::vector<std::string>* plugin_failures = nullptr;
-
-void LoadPluginsOnce() {
-  std::call_once(plugins_once, [] {
-    plugin_failures = new std::vector<std::string>();
-    try {
-      OpenMM::Platform::loadPluginsFromDirectory(
-          OpenMM::Platform::getDefaultPluginsDirectory());
-      *plugin_failures = OpenMM::Platform::getPluginLoadFailures();
-    } catch (const std::exception& e) {
-      plugin_failures->push_back(e.what());
-    }
-  });
-}
-
-absl::StatusOr<OpenMM::Platform*> FindPlatform(const std::string& name) {
-  const std::vector<std::string> available = AvailablePlatforms();
-  for (const std::string& candidate : available) {
-    if (candidate == name) return &OpenMM::Platform::getPlatformByName(name);
-  }
-  std::string message = absl::StrCat(
-      "OpenMM platform '", name, "' is not available here (available: ",
-      available.empty() ? "none" : absl::StrJoin(available, ", "),
-      "); the engine never falls back to another platform");
-  const std::vector<std::string> failures = PluginLoadFailures();
-  if (!failures.empty()) {
-    absl::StrAppend(&message,
-                    ". Plugin load failures: ", absl::StrJoin(failures, "; "));
-  }
-  return absl::UnavailableError(message);
-}
-
-absl::Status CheckPlatformProperties(
-    const OpenMM::Platform& platform,
-    const std::map<std::string, std::string>& properties) {
-  const std::vector<std::string>& known = platform.getPropertyNames();
-  for (const auto& [name, value] : properties) {
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "platform property '", name, "' is not a property of the ",
-          platform.getName(), " platform (it has ",
-          known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
-    }
   }
   return absl::OkStatus();
 }
@@ -235,170 +128,7 @@ absl::Status ReseedReferenceRng(uint32_t seed)
   return absl::OkStatus();
 }
 
-// ---------------------------------------------------------------------------
-// Model loading
-
-// Checks `xml` before OpenMM sees it: irrXML crashes on malformed documents
-// (lib/xml), and XmlSerializer picks the class to build from the root's
-// `type` attribute while deserialize<T>() casts the result to T unchecked.
-template <typename T>
-absl::StatusOr<std::unique_ptr<T>> DeserializeXml(absl::string_view input_name,
-                                                  absl::string_view type,
-                                                  absl::string_view xml) {
-  absl::StatusOr<xml::Root> root = xml::CheckDocument(xml);
-  if (!root.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(input_name, ": not well-formed XML: ",
-                     root.status().message()));
-  }
-  const auto root_type = root->attributes.find("type");
-  if (root_type == root->attributes.end() || root_type->second != type) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        input_name, ": expected OpenMM XmlSerializer output for a ", type,
-        " (root element with type=\"", type, "\"), found ",
-        root_type == root->attributes.end()
-            ? absl::StrCat("<", root->name, "> without a type")
-            : absl::StrCat("type=\"", root_type->second, "\"")));
-  }
-  return Guarded(
-      absl::StatusCode::kInvalidArgument, input_name,
-      [&]() -> absl::StatusOr<std::unique_ptr<T>> {
-        std::istringstream in{std::string(xml)};
-        return std::unique_ptr<T>(OpenMM::XmlSerializer::deserialize<T>(in));
-      });
-}
-
-// Forces the engine cannot honour. Barostats: reduced potentials here are
-// beta*U without the pV term. Andersen: the engine thermostats with its
-// Langevin integrator (and the Reference generator it uses is unguarded).
-absl::Status CheckSupportedForces(const OpenMM::System& system) {
-  for (int i = 0; i < system.getNumForces(); ++i) {
-    const OpenMM::Force* force = &system.getForce(i);
-    if (dynamic_cast<const OpenMM::MonteCarloBarostat*>(force) ||
-        dynamic_cast<const OpenMM::MonteCarloAnisotropicBarostat*>(force) ||
-        dynamic_cast<const OpenMM::MonteCarloMembraneBarostat*>(force) ||
-        dynamic_cast<const OpenMM::MonteCarloFlexibleBarostat*>(force)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "system_xml: force ", i,
-          " is a Monte Carlo barostat, but NPT is not supported yet (reduced "
-          "potentials here omit the pV term): remove the barostat and run "
-          "NVT"));
-    }
-    if (dynamic_cast<const OpenMM::AndersenThermostat*>(force)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "system_xml: force ", i,
-          " is an AndersenThermostat; the engine thermostats with a Langevin "
-          "integrator at each rung's temperature: remove the thermostat"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------------------
-// Platforms
-
-std::vector<std::string> AvailablePlatforms() {
-  LoadPluginsOnce();
-  std::vector<std::string> names;
-  for (int i = 0; i < OpenMM::Platform::getNumPlatforms(); ++i) {
-    names.push_back(OpenMM::Platform::getPlatform(i).getName());
-  }
-  return names;
-}
-
-std::vector<std::string> PluginLoadFailures() {
-  LoadPluginsOnce();
-  return *plugin_failures;
-}
-
-// ---------------------------------------------------------------------------
-// Model
-
-Model::Model() = default;
-Model::~Model() = default;
-
-int Model::num_particles() const { return system_->getNumParticles(); }
-
-absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
-    absl::string_view system_xml, absl::string_view state_xml,
-    absl::string_view pdb) {
-  if (state_xml.empty() == pdb.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "give the starting coordinates as exactly one of state_xml or pdb (",
-        pdb.empty() ? "neither" : "both", " given)"));
-  }
-  std::shared_ptr<Model> model(new Model());
-  absl::StatusOr<std::unique_ptr<OpenMM::System>> system =
-      DeserializeXml<OpenMM::System>("system_xml", "System", system_xml);
-  if (!system.ok()) return system.status();
-  model->system_ = *std::move(system);
-  if (absl::Status status = CheckSupportedForces(*model->system_);
-      !status.ok()) {
-    return status;
-  }
-
-  PortableState& initial = model->initial_;
-  absl::string_view source;
-  if (!state_xml.empty()) {
-    source = "state_xml";
-    absl::StatusOr<std::unique_ptr<OpenMM::State>> state =
-        DeserializeXml<OpenMM::State>(source, "State", state_xml);
-    if (!state.ok()) return state.status();
-    const OpenMM::State& s = **state;
-    const int types = s.getDataTypes();
-    if (!(types & OpenMM::State::Positions)) {
-      return absl::InvalidArgumentError(
-          "state_xml: the State has no positions; serialize it with "
-          "getState(State::Positions | State::Velocities)");
-    }
-    initial.positions_nm = FromOpenMM(s.getPositions());
-    if (types & OpenMM::State::Velocities) {
-      initial.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
-      model->has_velocities_ = true;
-    }
-    if (types & OpenMM::State::Parameters)
-      initial.parameters = s.getParameters();
-    initial.box_vectors_nm = BoxOf(s);
-    initial.time_ps = s.getTime();
-  } else {
-    source = "pdb";
-    absl::StatusOr<PdbCoordinates> coordinates = ParsePdb(pdb);
-    if (!coordinates.ok()) return coordinates.status();
-    initial.positions_nm = std::move(coordinates->positions_nm);
-    if (coordinates->box_nm) {
-      initial.box_vectors_nm = *coordinates->box_nm;
-    } else {
-      OpenMM::Vec3 a, b, c;
-      model->system_->getDefaultPeriodicBoxVectors(a, b, c);
-      initial.box_vectors_nm = {FromOpenMM(a), FromOpenMM(b), FromOpenMM(c)};
-    }
-  }
-
-  const int n = model->num_particles();
-  if (static_cast<int>(initial.positions_nm.size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": has ", initial.positions_nm.size(),
-        " particle positions but the System has ", n,
-        " particles; the coordinates must match the System one to one"));
-  }
-  if (int i = FirstNonFinite(initial.positions_nm); i >= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": the position of particle ", i, " is not finite"));
-  }
-  if (int i = FirstNonFinite(initial.velocities_nm_per_ps); i >= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": the velocity of particle ", i, " is not finite"));
-  }
-  for (const Vec3& v : initial.box_vectors_nm) {
-    if (!IsFinite(v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": the periodic box vectors are not finite"));
-    }
-  }
-  return std::shared_ptr<const Model>(std::move(model));
-}
 
 // ---------------------------------------------------------------------------
 // Replica
