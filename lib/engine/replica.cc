@@ -1,7 +1,7 @@
 // Replica: one OpenMM Context with a LangevinMiddleIntegrator, moved between
 // rungs, run in segments, and saved to and restored from a PortableState. The
-// two process-wide locks some platforms need live here: the Reference
-// generator's and the CPU Context map's.
+// two process-wide locks some platforms need are taken here: the Reference
+// generator's (below) and the CPU Context map's (context_mutex.cc).
 #include <OpenMM.h>
 #include <openmm/reference/SimTKOpenMMUtilities.h>
 
@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/base/const_init.h"
@@ -51,51 +52,14 @@ int OpenMMSeed(uint64_t seed) {
   return value == 0 ? 1 : value;
 }
 
+// ---------------------------------------------------------------------------
+// The Reference platform's generator
+
 // The Reference platform draws every random number from one process-global
 // generator (SimTKOpenMMUtilities), which Context creation reseeds and
 // integration advances. This mutex serialises both so a Reference segment's
 // random forces depend only on its segment seed.
 ABSL_CONST_INIT absl::Mutex reference_rng_mutex(absl::kConstInit);
-
-// OpenMM 7.7's CPU platform keeps every Context's data in one process-global,
-// unsynchronised std::map (CpuPlatform::contextData): Context creation and
-// destruction insert and erase, and every force evaluation looks its Context
-// up (copyChargesToPosq). A Context made or destroyed while another replica
-// steps can therefore corrupt the map and crash the process, so creation and
-// destruction hold this mutex exclusively and every other use of a CPU Context
-// holds it shared.
-ABSL_CONST_INIT absl::Mutex cpu_context_map_mutex(absl::kConstInit);
-
-// Holds `mutex` (shared or exclusive) when `engaged`, and is a no-op
-// otherwise: the two mutexes above guard one platform each.
-class MaybeLock {
- public:
-  enum Mode { kShared, kExclusive };
-  MaybeLock(absl::Mutex& mutex, bool engaged, Mode mode = kExclusive)
-      : mutex_(mutex), engaged_(engaged), mode_(mode) {
-    if (!engaged_) return;
-    if (mode_ == kShared) {
-      mutex_.ReaderLock();
-    } else {
-      mutex_.Lock();
-    }
-  }
-  ~MaybeLock() {
-    if (!engaged_) return;
-    if (mode_ == kShared) {
-      mutex_.ReaderUnlock();
-    } else {
-      mutex_.Unlock();
-    }
-  }
-  MaybeLock(const MaybeLock&) = delete;
-  MaybeLock& operator=(const MaybeLock&) = delete;
-
- private:
-  absl::Mutex& mutex_;
-  const bool engaged_;
-  const Mode mode_;
-};
 
 // Reseeds the Reference platform's global generator. In OpenMM 7.7
 // setRandomNumberSeed() keeps the second Gaussian of the last Box-Muller pair
@@ -133,17 +97,25 @@ absl::Status ReseedReferenceRng(uint32_t seed)
 // ---------------------------------------------------------------------------
 // Replica
 
-Replica::Replica() = default;
-Replica::~Replica() {
-  MaybeLock lock(cpu_context_map_mutex, on_cpu_platform_);
-  context_.reset();
+Replica::Replica(absl::string_view platform)
+    : shares_reference_rng_(platform == "Reference"),
+      context_mutex_(platform) {}
+
+Replica::~Replica() { DestroyContext(); }
+
+void Replica::DestroyContext() {
+  ContextMutexLock lock(&context_mutex_);
+  context_ = nullptr;
 }
 
 template <typename Body>
-auto Replica::ContextCall(absl::StatusCode code, absl::string_view what,
-                          Body&& body) const -> decltype(body()) {
-  MaybeLock lock(cpu_context_map_mutex, on_cpu_platform_, MaybeLock::kShared);
-  return Guarded(code, what, std::forward<Body>(body));
+std::invoke_result_t<Body&> Replica::ContextCall(absl::StatusCode code,
+                                                 absl::string_view what,
+                                                 Body&& body) const {
+  return Guarded(code, what, [&] {
+    ContextReaderMutexLock lock(&context_mutex_);
+    return body();
+  });
 }
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
@@ -170,11 +142,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     return status;
   }
 
-  auto replica = absl::WrapUnique(new Replica());
+  auto replica = absl::WrapUnique(new Replica(options.platform));
   replica->model_ = std::move(model);
   replica->ladder_ = ladder;
-  replica->shares_reference_rng_ = options.platform == "Reference";
-  replica->on_cpu_platform_ = options.platform == "CPU";
   replica->rung_ = rung;
   const double temperature = ladder.rung(rung).temperature_k;
 
@@ -183,17 +153,26 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
       absl::StrCat("creating an OpenMM Context on the ", options.platform,
                    " platform failed"),
       [&] {
-        replica->integrator_ =
-            std::make_unique<OpenMM::LangevinMiddleIntegrator>(
-                temperature, options.friction_per_ps, options.timestep_ps);
-        replica->integrator_->setRandomNumberSeed(OpenMMSeed(seed));
-        MaybeLock map_lock(cpu_context_map_mutex, replica->on_cpu_platform_);
-        // A Reference Context reseeds the global generator as it is made.
-        MaybeLock lock(reference_rng_mutex, replica->shares_reference_rng_);
-        // The System is shared read-only: Contexts only read it.
-        replica->context_ = std::make_unique<OpenMM::Context>(
-            replica->model_->system(), *replica->integrator_, **platform,
-            options.platform_properties);
+        auto integrator = std::make_unique<OpenMM::LangevinMiddleIntegrator>(
+            temperature, options.friction_per_ps, options.timestep_ps);
+        integrator->setRandomNumberSeed(OpenMMSeed(seed));
+        // Seeded before it is stored: integrator_ is used under the lock.
+        replica->integrator_ = std::move(integrator);
+        ContextMutexLock map_lock(&replica->context_mutex_);
+        auto make_context =
+            [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(replica->context_mutex_) {
+              // The System is shared read-only: Contexts only read it.
+              replica->context_ = std::make_unique<OpenMM::Context>(
+                  replica->model_->system(), *replica->integrator_, **platform,
+                  options.platform_properties);
+            };
+        if (replica->shares_reference_rng_) {
+          // A Reference Context reseeds the global generator as it is made.
+          absl::MutexLock rng_lock(&reference_rng_mutex);
+          make_context();
+        } else {
+          make_context();
+        }
         return absl::OkStatus();
       });
   if (!status.ok()) return status;
@@ -205,18 +184,23 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     return status;
   }
   if (!m.has_initial_velocities()) {
-    status = replica->ContextCall(
-        absl::StatusCode::kInternal, "drawing velocities", [&] {
-          replica->context_->setVelocitiesToTemperature(temperature,
-                                                        OpenMMSeed(~seed));
-          return absl::OkStatus();
-        });
+    status = replica->DrawVelocities(temperature, OpenMMSeed(~seed));
     if (!status.ok()) return status;
   }
   return replica;
 }
 
+absl::Status Replica::DrawVelocities(double temperature_k, int openmm_seed) {
+  return ContextCall(absl::StatusCode::kInternal, "drawing velocities",
+                     [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+                       context_->setVelocitiesToTemperature(temperature_k,
+                                                            openmm_seed);
+                       return absl::OkStatus();
+                     });
+}
+
 absl::Status Replica::CheckLadderParameters() const {
+  ContextReaderMutexLock lock(&context_mutex_);
   const std::map<std::string, double>& globals = context_->getParameters();
   for (const std::string& name : ladder_->parameter_names()) {
     if (globals.count(name) == 0) {
@@ -257,21 +241,25 @@ absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
     return absl::InvalidArgumentError(
         "state has non-finite positions, velocities, box vectors or time");
   }
-  const std::map<std::string, double>& globals = context_->getParameters();
-  for (const auto& [name, value] : state.parameters) {
-    if (globals.count(name) == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("state sets parameter '", name,
-                       "', which is not a global parameter of the System"));
-    }
-    if (!std::isfinite(value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("state parameter '", name, "' is not finite"));
+  {
+    ContextReaderMutexLock lock(&context_mutex_);
+    const std::map<std::string, double>& globals = context_->getParameters();
+    for (const auto& [name, value] : state.parameters) {
+      if (globals.count(name) == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state sets parameter '", name,
+                         "', which is not a global parameter of the System"));
+      }
+      if (!std::isfinite(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state parameter '", name, "' is not finite"));
+      }
     }
   }
   potential_kj_mol_.reset();
   return ContextCall(
-      absl::StatusCode::kInvalidArgument, "applying the state", [&] {
+      absl::StatusCode::kInvalidArgument, "applying the state",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
         const auto& box = state.box_vectors_nm;
         // Box first: OpenMM checks it before touching anything.
         context_->setPeriodicBoxVectors(ToOpenMM(box[0]), ToOpenMM(box[1]),
@@ -295,22 +283,24 @@ absl::Status Replica::SetRung(int rung) {
     return status;
   }
   potential_kj_mol_.reset();
-  return ContextCall(absl::StatusCode::kInternal, "setting the rung", [&] {
-    const double t_old = integrator_->getTemperature();
-    const double t_new = ladder_->rung(rung).temperature_k;
-    if (t_new != t_old) {
-      // Keeps the kinetic energy in equilibrium at the new temperature.
-      const double scale = std::sqrt(t_new / t_old);
-      std::vector<OpenMM::Vec3> velocities =
-          context_->getState(OpenMM::State::Velocities).getVelocities();
-      for (OpenMM::Vec3& v : velocities) v *= scale;
-      context_->setVelocities(velocities);
-      integrator_->setTemperature(t_new);
-    }
-    SetParametersOf(rung);
-    rung_ = rung;
-    return absl::OkStatus();
-  });
+  return ContextCall(
+      absl::StatusCode::kInternal, "setting the rung",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+        const double t_old = integrator_->getTemperature();
+        const double t_new = ladder_->rung(rung).temperature_k;
+        if (t_new != t_old) {
+          // Keeps the kinetic energy in equilibrium at the new temperature.
+          const double scale = std::sqrt(t_new / t_old);
+          std::vector<OpenMM::Vec3> velocities =
+              context_->getState(OpenMM::State::Velocities).getVelocities();
+          for (OpenMM::Vec3& v : velocities) v *= scale;
+          context_->setVelocities(velocities);
+          integrator_->setTemperature(t_new);
+        }
+        SetParametersOf(rung);
+        rung_ = rung;
+        return absl::OkStatus();
+      });
 }
 
 absl::Status Replica::Run(int steps, uint64_t segment_seed) {
@@ -322,15 +312,16 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
   return ContextCall(
       absl::StatusCode::kInternal,
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
-      [&]() -> absl::Status {
-        {
-          MaybeLock lock(reference_rng_mutex, shares_reference_rng_);
-          if (shares_reference_rng_) {
-            reference_rng_mutex.AssertHeld();
-            absl::Status status = ReseedReferenceRng(
-                static_cast<uint32_t>(OpenMMSeed(segment_seed)));
-            if (!status.ok()) return status;
-          }
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) -> absl::Status {
+        if (shares_reference_rng_) {
+          // Reseeded and advanced under the generator's lock, so the
+          // segment's random forces depend only on `segment_seed`.
+          absl::MutexLock lock(&reference_rng_mutex);
+          absl::Status status = ReseedReferenceRng(
+              static_cast<uint32_t>(OpenMMSeed(segment_seed)));
+          if (!status.ok()) return status;
+          integrator_->step(steps);
+        } else {
           integrator_->step(steps);
         }
         const OpenMM::State state = context_->getState(
@@ -355,7 +346,8 @@ absl::StatusOr<double> Replica::PotentialEnergy() {
   if (potential_kj_mol_.has_value()) return *potential_kj_mol_;
   return ContextCall(
       absl::StatusCode::kInternal, "computing the energy",
-      [&]() -> absl::StatusOr<double> {
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(
+          context_mutex_) -> absl::StatusOr<double> {
         return context_->getState(OpenMM::State::Energy).getPotentialEnergy();
       });
 }
@@ -389,7 +381,8 @@ absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
     return out;
   }
   absl::Status status = ContextCall(
-      absl::StatusCode::kInternal, "computing reduced potentials", [&] {
+      absl::StatusCode::kInternal, "computing reduced potentials",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
         for (int k : rungs) {
           SetParametersOf(k);
           absl::StatusOr<double> u = reduced(
@@ -401,11 +394,12 @@ absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
         return absl::OkStatus();
       });
   // Back to this replica's own rung, on success and failure alike.
-  absl::Status restored = ContextCall(absl::StatusCode::kInternal,
-                                      "restoring the rung's parameters", [&] {
-                                        SetParametersOf(rung_);
-                                        return absl::OkStatus();
-                                      });
+  absl::Status restored = ContextCall(
+      absl::StatusCode::kInternal, "restoring the rung's parameters",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+        SetParametersOf(rung_);
+        return absl::OkStatus();
+      });
   if (!status.ok()) return status;
   if (!restored.ok()) return restored;
   return out;
@@ -414,7 +408,8 @@ absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
 absl::StatusOr<PortableState> Replica::Save() {
   return ContextCall(
       absl::StatusCode::kInternal, "saving the state",
-      [&]() -> absl::StatusOr<PortableState> {
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(
+          context_mutex_) -> absl::StatusOr<PortableState> {
         const OpenMM::State s = context_->getState(OpenMM::State::Positions |
                                                    OpenMM::State::Velocities |
                                                    OpenMM::State::Parameters);
