@@ -4,18 +4,21 @@
 // state. Every OpenMM exception is caught here and becomes an absl::Status.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "lib/engine/context_mutex.h"
+#include "lib/engine/portable_state.h"
 #include "lib/exchange/ladder.h"
 
 namespace OpenMM {
@@ -28,27 +31,11 @@ class Platform;
 
 namespace replex::engine {
 
-using Vec3 = std::array<double, 3>;
-
 // Platforms OpenMM can create in this process, after loading its plugins from
 // Platform::getDefaultPluginsDirectory(). Plugin load failures are kept and
 // reported by PluginLoadFailures() so an "unknown platform" error can say why.
 std::vector<std::string> AvailablePlatforms();
 std::vector<std::string> PluginLoadFailures();
-
-// Everything needed to continue a replica anywhere: independent of platform
-// and device (unlike Context::createCheckpoint).
-struct PortableState {
-  std::vector<Vec3> positions_nm;
-  std::vector<Vec3> velocities_nm_per_ps;
-  std::array<Vec3, 3> box_vectors_nm{};
-  std::map<std::string, double> parameters;  // context global parameters
-  double time_ps = 0;
-
-  // Compact, versioned little-endian encoding (doubles bit-exact).
-  std::string Serialize() const;
-  static absl::StatusOr<PortableState> Deserialize(absl::string_view bytes);
-};
 
 // A parsed System plus starting coordinates. Immutable; thread-safe.
 class Model {
@@ -140,21 +127,30 @@ class Replica {
   ~Replica();
 
  private:
-  Replica();
-  absl::Status CheckLadderParameters() const;
+  explicit Replica(absl::string_view platform);
+  // The destructor's work, apart from it because clang's analysis skips
+  // destructors and this is the lock that must be exclusive.
+  void DestroyContext() ABSL_LOCKS_EXCLUDED(context_mutex_);
+  absl::Status CheckLadderParameters() const
+      ABSL_LOCKS_EXCLUDED(context_mutex_);
+  absl::Status DrawVelocities(double temperature_k, int openmm_seed)
+      ABSL_LOCKS_EXCLUDED(context_mutex_);
   // Sets `rung`'s ladder parameters in the Context. Throws OpenMM exceptions:
   // call it inside a conversion to Status.
-  void SetParametersOf(int rung);
+  void SetParametersOf(int rung) ABSL_SHARED_LOCKS_REQUIRED(context_mutex_);
   // Validates `state` against the System, then sets box, positions,
   // velocities (if `with_velocities`), parameters and time; the ladder
   // parameters stay those of rung_.
-  absl::Status Apply(const PortableState& state, bool with_velocities);
-  // Runs `body`, which uses context_, turning OpenMM exceptions into a Status
-  // with `code` prefixed by `what`; on the CPU platform it holds the
-  // process-wide Context map lock shared (see engine.cc).
+  absl::Status Apply(const PortableState& state, bool with_velocities)
+      ABSL_LOCKS_EXCLUDED(context_mutex_);
+  // Runs `body` holding context_mutex_ shared, turning OpenMM exceptions into
+  // a Status with `code` prefixed by `what`. `body` uses context_, so it is a
+  // lambda annotated ABSL_SHARED_LOCKS_REQUIRED(context_mutex_).
   template <typename Body>
-  auto ContextCall(absl::StatusCode code, absl::string_view what,
-                   Body&& body) const -> decltype(body());
+  std::invoke_result_t<Body&> ContextCall(absl::StatusCode code,
+                                          absl::string_view what,
+                                          Body&& body) const
+      ABSL_LOCKS_EXCLUDED(context_mutex_);
 
   // Destruction runs bottom-up: the Context goes before the integrator it
   // uses and the model whose System it reads.
@@ -162,10 +158,15 @@ class Replica {
   std::optional<exchange::Ladder> ladder_;
   // Reference platform: all Contexts draw from one process-global generator.
   bool shares_reference_rng_ = false;
-  // CPU platform: Context creation and destruction exclude all other use.
-  bool on_cpu_platform_ = false;
-  std::unique_ptr<OpenMM::LangevinMiddleIntegrator> integrator_;
-  std::unique_ptr<OpenMM::Context> context_;
+  // Held shared by every use of the Context (stepping the integrator uses it
+  // too) and exclusively to create or destroy it; only the CPU platform
+  // needs it, and only ContextMutex knows that. Replica is not thread-safe:
+  // the Context itself is used by one thread at a time, and the mutex guards
+  // what OpenMM shares between Contexts.
+  mutable ContextMutex context_mutex_;
+  std::unique_ptr<OpenMM::LangevinMiddleIntegrator> integrator_
+      ABSL_PT_GUARDED_BY(context_mutex_);
+  std::unique_ptr<OpenMM::Context> context_ ABSL_GUARDED_BY(context_mutex_);
   int rung_ = 0;
   // The potential energy Run computed to check its result, valid until the
   // configuration or the parameters change: PotentialEnergy and

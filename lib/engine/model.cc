@@ -1,0 +1,160 @@
+// Model loading: a System from XmlSerializer output, checked for forces the
+// engine cannot honour, and its starting coordinates from State XML or PDB.
+#include <OpenMM.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "lib/engine/engine.h"
+#include "lib/engine/openmm_util.h"
+#include "lib/engine/pdb.h"
+#include "lib/xml/xml.h"
+
+namespace replex::engine {
+namespace {
+
+// Checks `xml` before OpenMM sees it: irrXML crashes on malformed documents
+// (lib/xml), and XmlSerializer picks the class to build from the root's
+// `type` attribute while deserialize<T>() casts the result to T unchecked.
+template <typename T>
+absl::StatusOr<std::unique_ptr<T>> DeserializeXml(absl::string_view input_name,
+                                                  absl::string_view type,
+                                                  absl::string_view xml) {
+  absl::StatusOr<xml::Root> root = xml::CheckDocument(xml);
+  if (!root.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        input_name, ": not well-formed XML: ", root.status().message()));
+  }
+  const auto root_type = root->attributes.find("type");
+  if (root_type == root->attributes.end() || root_type->second != type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        input_name, ": expected OpenMM XmlSerializer output for a ", type,
+        " (root element with type=\"", type, "\"), found ",
+        root_type == root->attributes.end()
+            ? absl::StrCat("<", root->name, "> without a type")
+            : absl::StrCat("type=\"", root_type->second, "\"")));
+  }
+  return Guarded(
+      absl::StatusCode::kInvalidArgument, input_name,
+      [&]() -> absl::StatusOr<std::unique_ptr<T>> {
+        std::istringstream in{std::string(xml)};
+        return std::unique_ptr<T>(OpenMM::XmlSerializer::deserialize<T>(in));
+      });
+}
+
+// Forces the engine cannot honour. Barostats: reduced potentials here are
+// beta*U without the pV term. Andersen: the engine thermostats with its
+// Langevin integrator (and the Reference generator it uses is unguarded).
+absl::Status CheckSupportedForces(const OpenMM::System& system) {
+  for (int i = 0; i < system.getNumForces(); ++i) {
+    const OpenMM::Force* force = &system.getForce(i);
+    if (dynamic_cast<const OpenMM::MonteCarloBarostat*>(force) ||
+        dynamic_cast<const OpenMM::MonteCarloAnisotropicBarostat*>(force) ||
+        dynamic_cast<const OpenMM::MonteCarloMembraneBarostat*>(force) ||
+        dynamic_cast<const OpenMM::MonteCarloFlexibleBarostat*>(force)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system_xml: force ", i,
+          " is a Monte Carlo barostat, but NPT is not supported yet (reduced "
+          "potentials here omit the pV term): remove the barostat and run "
+          "NVT"));
+    }
+    if (dynamic_cast<const OpenMM::AndersenThermostat*>(force)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system_xml: force ", i,
+          " is an AndersenThermostat; the engine thermostats with a Langevin "
+          "integrator at each rung's temperature: remove the thermostat"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Model::Model() = default;
+Model::~Model() = default;
+
+int Model::num_particles() const { return system_->getNumParticles(); }
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
+    absl::string_view system_xml, absl::string_view state_xml,
+    absl::string_view pdb) {
+  if (state_xml.empty() == pdb.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "give the starting coordinates as exactly one of state_xml or pdb (",
+        pdb.empty() ? "neither" : "both", " given)"));
+  }
+  std::shared_ptr<Model> model(new Model());
+  absl::StatusOr<std::unique_ptr<OpenMM::System>> system =
+      DeserializeXml<OpenMM::System>("system_xml", "System", system_xml);
+  if (!system.ok()) return system.status();
+  model->system_ = *std::move(system);
+  if (absl::Status status = CheckSupportedForces(*model->system_);
+      !status.ok()) {
+    return status;
+  }
+
+  PortableState& initial = model->initial_;
+  absl::string_view source;
+  if (!state_xml.empty()) {
+    source = "state_xml";
+    absl::StatusOr<std::unique_ptr<OpenMM::State>> state =
+        DeserializeXml<OpenMM::State>(source, "State", state_xml);
+    if (!state.ok()) return state.status();
+    const OpenMM::State& s = **state;
+    const int types = s.getDataTypes();
+    if (!(types & OpenMM::State::Positions)) {
+      return absl::InvalidArgumentError(
+          "state_xml: the State has no positions; serialize it with "
+          "getState(State::Positions | State::Velocities)");
+    }
+    initial.positions_nm = FromOpenMM(s.getPositions());
+    if (types & OpenMM::State::Velocities) {
+      initial.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
+      model->has_velocities_ = true;
+    }
+    if (types & OpenMM::State::Parameters)
+      initial.parameters = s.getParameters();
+    initial.box_vectors_nm = BoxOf(s);
+    initial.time_ps = s.getTime();
+  } else {
+    source = "pdb";
+    absl::StatusOr<PdbCoordinates> coordinates = ParsePdb(pdb);
+    if (!coordinates.ok()) return coordinates.status();
+    initial.positions_nm = std::move(coordinates->positions_nm);
+    if (coordinates->box_nm) {
+      initial.box_vectors_nm = *coordinates->box_nm;
+    } else {
+      OpenMM::Vec3 a, b, c;
+      model->system_->getDefaultPeriodicBoxVectors(a, b, c);
+      initial.box_vectors_nm = {FromOpenMM(a), FromOpenMM(b), FromOpenMM(c)};
+    }
+  }
+
+  const int n = model->num_particles();
+  if (static_cast<int>(initial.positions_nm.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": has ", initial.positions_nm.size(),
+        " particle positions but the System has ", n,
+        " particles; the coordinates must match the System one to one"));
+  }
+  if (int i = FirstNonFinite(initial.positions_nm); i >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the position of particle ", i, " is not finite"));
+  }
+  if (int i = FirstNonFinite(initial.velocities_nm_per_ps); i >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the velocity of particle ", i, " is not finite"));
+  }
+  for (const Vec3& v : initial.box_vectors_nm) {
+    if (!IsFinite(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": the periodic box vectors are not finite"));
+    }
+  }
+  return std::shared_ptr<const Model>(std::move(model));
+}
+
+}  // namespace replex::engine

@@ -1,0 +1,31 @@
+// The engine's portable replica state and its byte encoding. Plain C++ with no
+// OpenMM, so checkpoints can be read, tested and fuzzed without it.
+#pragma once
+
+#include <array>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace replex::engine {
+
+using Vec3 = std::array<double, 3>;
+
+// Everything needed to continue a replica anywhere: independent of platform
+// and device (unlike Context::createCheckpoint).
+struct PortableState {
+  std::vector<Vec3> positions_nm;
+  std::vector<Vec3> velocities_nm_per_ps;
+  std::array<Vec3, 3> box_vectors_nm{};
+  std::map<std::string, double> parameters;  // context global parameters
+  double time_ps = 0;
+
+  // Compact, versioned little-endian encoding (doubles bit-exact).
+  std::string Serialize() const;
+  static absl::StatusOr<PortableState> Deserialize(absl::string_view bytes);
+};
+
+}  // namespace replex::engine

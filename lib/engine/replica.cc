@@ -1,0 +1,441 @@
+// Replica: one OpenMM Context with a LangevinMiddleIntegrator, moved between
+// rungs, run in segments, and saved to and restored from a PortableState. The
+// two process-wide locks some platforms need are taken here: the Reference
+// generator's (below) and the CPU Context map's (context_mutex.cc).
+#include <OpenMM.h>
+#include <openmm/reference/SimTKOpenMMUtilities.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "absl/base/const_init.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/engine/engine.h"
+#include "lib/engine/openmm_util.h"
+#include "lib/engine/platforms.h"
+
+namespace replex::engine {
+namespace {
+
+absl::Status CheckRung(const exchange::Ladder& ladder, int rung) {
+  if (rung < 0 || rung >= ladder.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rung ", rung, " is outside the ladder's ", ladder.size(), " rungs"));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Random seeds
+
+// splitmix64's finaliser: nearby seeds (replica 0, 1, 2, ...) map to
+// unrelated OpenMM streams.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// OpenMM seeds are ints, and 0 means "pick one from the clock".
+int OpenMMSeed(uint64_t seed) {
+  const int value = static_cast<int>(Mix(seed) & 0x7fffffffULL);
+  return value == 0 ? 1 : value;
+}
+
+// ---------------------------------------------------------------------------
+// The Reference platform's generator
+
+// The Reference platform draws every random number from one process-global
+// generator (SimTKOpenMMUtilities), which Context creation reseeds and
+// integration advances. This mutex serialises both so a Reference segment's
+// random forces depend only on its segment seed.
+ABSL_CONST_INIT absl::Mutex reference_rng_mutex(absl::kConstInit);
+
+// Reseeds the Reference platform's global generator. In OpenMM 7.7
+// setRandomNumberSeed() keeps the second Gaussian of the last Box-Muller pair
+// (nextGaussianIsValid), so a segment's first random force would be left over
+// from whatever ran before. Initialising the generator, which a uniform draw
+// does, discards it; createCheckpoint() (layout: uint32 seed, bool
+// initialised, bool nextGaussianIsValid, ...) confirms that, so a future
+// OpenMM that behaves differently fails loudly instead of silently.
+absl::Status ReseedReferenceRng(uint32_t seed)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(reference_rng_mutex) {
+  using OpenMM::SimTKOpenMMUtilities;
+  SimTKOpenMMUtilities::setRandomNumberSeed(seed);
+  SimTKOpenMMUtilities::getUniformlyDistributedRandomNumber();
+  std::stringstream checkpoint;
+  SimTKOpenMMUtilities::createCheckpoint(checkpoint);
+  const std::string bytes = checkpoint.str();
+  constexpr size_t kInitialised = sizeof(uint32_t);
+  constexpr size_t kGaussianCached = kInitialised + sizeof(bool);
+  uint32_t written_seed = 0;
+  if (bytes.size() > kGaussianCached) {
+    std::memcpy(&written_seed, bytes.data(), sizeof(written_seed));
+  }
+  if (written_seed != seed || bytes[kInitialised] != 1 ||
+      bytes[kGaussianCached] != 0) {
+    return absl::InternalError(
+        "could not reseed OpenMM's Reference random generator reproducibly "
+        "(a Gaussian from an earlier segment is still cached, or its "
+        "checkpoint layout changed in this OpenMM version)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Replica
+
+Replica::Replica(absl::string_view platform)
+    : shares_reference_rng_(platform == "Reference"),
+      context_mutex_(platform) {}
+
+Replica::~Replica() { DestroyContext(); }
+
+void Replica::DestroyContext() {
+  ContextMutexLock lock(&context_mutex_);
+  context_ = nullptr;
+}
+
+template <typename Body>
+std::invoke_result_t<Body&> Replica::ContextCall(absl::StatusCode code,
+                                                 absl::string_view what,
+                                                 Body&& body) const {
+  return Guarded(code, what, [&] {
+    ContextReaderMutexLock lock(&context_mutex_);
+    return body();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
+    std::shared_ptr<const Model> model, const EngineOptions& options,
+    const exchange::Ladder& ladder, int rung, uint64_t seed) {
+  if (model == nullptr) return absl::InvalidArgumentError("model is null");
+  if (absl::Status status = CheckRung(ladder, rung); !status.ok()) {
+    return status;
+  }
+  if (!std::isfinite(options.timestep_ps) || options.timestep_ps <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "timestep ", options.timestep_ps, " ps must be positive and finite"));
+  }
+  if (!std::isfinite(options.friction_per_ps) || options.friction_per_ps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("friction ", options.friction_per_ps,
+                     "/ps must be non-negative and finite"));
+  }
+  absl::StatusOr<OpenMM::Platform*> platform = FindPlatform(options.platform);
+  if (!platform.ok()) return platform.status();
+  if (absl::Status status =
+          CheckPlatformProperties(**platform, options.platform_properties);
+      !status.ok()) {
+    return status;
+  }
+
+  auto replica = absl::WrapUnique(new Replica(options.platform));
+  replica->model_ = std::move(model);
+  replica->ladder_ = ladder;
+  replica->rung_ = rung;
+  const double temperature = ladder.rung(rung).temperature_k;
+
+  absl::Status status = Guarded(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("creating an OpenMM Context on the ", options.platform,
+                   " platform failed"),
+      [&] {
+        auto integrator = std::make_unique<OpenMM::LangevinMiddleIntegrator>(
+            temperature, options.friction_per_ps, options.timestep_ps);
+        integrator->setRandomNumberSeed(OpenMMSeed(seed));
+        // Seeded before it is stored: integrator_ is used under the lock.
+        replica->integrator_ = std::move(integrator);
+        ContextMutexLock map_lock(&replica->context_mutex_);
+        auto make_context =
+            [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(replica->context_mutex_) {
+              // The System is shared read-only: Contexts only read it.
+              replica->context_ = std::make_unique<OpenMM::Context>(
+                  replica->model_->system(), *replica->integrator_, **platform,
+                  options.platform_properties);
+            };
+        if (replica->shares_reference_rng_) {
+          // A Reference Context reseeds the global generator as it is made.
+          absl::MutexLock rng_lock(&reference_rng_mutex);
+          make_context();
+        } else {
+          make_context();
+        }
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+
+  if (status = replica->CheckLadderParameters(); !status.ok()) return status;
+  const Model& m = *replica->model_;
+  if (status = replica->Apply(m.initial_state(), m.has_initial_velocities());
+      !status.ok()) {
+    return status;
+  }
+  if (!m.has_initial_velocities()) {
+    status = replica->DrawVelocities(temperature, OpenMMSeed(~seed));
+    if (!status.ok()) return status;
+  }
+  return replica;
+}
+
+absl::Status Replica::DrawVelocities(double temperature_k, int openmm_seed) {
+  return ContextCall(absl::StatusCode::kInternal, "drawing velocities",
+                     [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+                       context_->setVelocitiesToTemperature(temperature_k,
+                                                            openmm_seed);
+                       return absl::OkStatus();
+                     });
+}
+
+absl::Status Replica::CheckLadderParameters() const {
+  ContextReaderMutexLock lock(&context_mutex_);
+  const std::map<std::string, double>& globals = context_->getParameters();
+  for (const std::string& name : ladder_->parameter_names()) {
+    if (globals.count(name) == 0) {
+      std::vector<std::string> known;
+      for (const auto& [known_name, value] : globals)
+        known.push_back(known_name);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ladder parameter '", name,
+          "' is not a global parameter of the System (it has ",
+          known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Replica::SetParametersOf(int rung) {
+  const std::vector<std::string>& names = ladder_->parameter_names();
+  const std::vector<double>& values = ladder_->rung(rung).parameters;
+  for (size_t p = 0; p < names.size(); ++p) {
+    context_->setParameter(names[p], values[p]);
+  }
+}
+
+absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
+  const size_t n = static_cast<size_t>(model_->num_particles());
+  if (state.positions_nm.size() != n ||
+      (with_velocities && state.velocities_nm_per_ps.size() != n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state has ", state.positions_nm.size(), " positions and ",
+                     state.velocities_nm_per_ps.size(),
+                     " velocities but the System has ", n, " particles"));
+  }
+  if (FirstNonFinite(state.positions_nm) >= 0 ||
+      FirstNonFinite(state.velocities_nm_per_ps) >= 0 ||
+      FirstNonFinite(
+          {state.box_vectors_nm.begin(), state.box_vectors_nm.end()}) >= 0 ||
+      !std::isfinite(state.time_ps)) {
+    return absl::InvalidArgumentError(
+        "state has non-finite positions, velocities, box vectors or time");
+  }
+  {
+    ContextReaderMutexLock lock(&context_mutex_);
+    const std::map<std::string, double>& globals = context_->getParameters();
+    for (const auto& [name, value] : state.parameters) {
+      if (globals.count(name) == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state sets parameter '", name,
+                         "', which is not a global parameter of the System"));
+      }
+      if (!std::isfinite(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state parameter '", name, "' is not finite"));
+      }
+    }
+  }
+  potential_kj_mol_.reset();
+  return ContextCall(
+      absl::StatusCode::kInvalidArgument, "applying the state",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+        const auto& box = state.box_vectors_nm;
+        // Box first: OpenMM checks it before touching anything.
+        context_->setPeriodicBoxVectors(ToOpenMM(box[0]), ToOpenMM(box[1]),
+                                        ToOpenMM(box[2]));
+        context_->setPositions(ToOpenMM(state.positions_nm));
+        if (with_velocities) {
+          context_->setVelocities(ToOpenMM(state.velocities_nm_per_ps));
+        }
+        for (const auto& [name, value] : state.parameters) {
+          context_->setParameter(name, value);
+        }
+        // The replica stays at its rung whatever the state says.
+        SetParametersOf(rung_);
+        context_->setTime(state.time_ps);
+        return absl::OkStatus();
+      });
+}
+
+absl::Status Replica::SetRung(int rung) {
+  if (absl::Status status = CheckRung(*ladder_, rung); !status.ok()) {
+    return status;
+  }
+  potential_kj_mol_.reset();
+  return ContextCall(
+      absl::StatusCode::kInternal, "setting the rung",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+        const double t_old = integrator_->getTemperature();
+        const double t_new = ladder_->rung(rung).temperature_k;
+        if (t_new != t_old) {
+          // Keeps the kinetic energy in equilibrium at the new temperature.
+          const double scale = std::sqrt(t_new / t_old);
+          std::vector<OpenMM::Vec3> velocities =
+              context_->getState(OpenMM::State::Velocities).getVelocities();
+          for (OpenMM::Vec3& v : velocities) v *= scale;
+          context_->setVelocities(velocities);
+          integrator_->setTemperature(t_new);
+        }
+        SetParametersOf(rung);
+        rung_ = rung;
+        return absl::OkStatus();
+      });
+}
+
+absl::Status Replica::Run(int steps, uint64_t segment_seed) {
+  if (steps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot run a negative number of steps (", steps, ")"));
+  }
+  potential_kj_mol_.reset();
+  return ContextCall(
+      absl::StatusCode::kInternal,
+      absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) -> absl::Status {
+        if (shares_reference_rng_) {
+          // Reseeded and advanced under the generator's lock, so the
+          // segment's random forces depend only on `segment_seed`.
+          absl::MutexLock lock(&reference_rng_mutex);
+          absl::Status status = ReseedReferenceRng(
+              static_cast<uint32_t>(OpenMMSeed(segment_seed)));
+          if (!status.ok()) return status;
+          integrator_->step(steps);
+        } else {
+          integrator_->step(steps);
+        }
+        const OpenMM::State state = context_->getState(
+            OpenMM::State::Energy | OpenMM::State::Positions);
+        const char* bad = nullptr;
+        if (!std::isfinite(state.getPotentialEnergy())) {
+          bad = "energy";
+        } else if (FirstNonFinite(FromOpenMM(state.getPositions())) >= 0) {
+          bad = "position";
+        }
+        if (bad != nullptr) {
+          return absl::InternalError(
+              absl::StrCat("replica produced a non-finite ", bad, " after ",
+                           steps, " steps"));
+        }
+        potential_kj_mol_ = state.getPotentialEnergy();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<double> Replica::PotentialEnergy() {
+  if (potential_kj_mol_.has_value()) return *potential_kj_mol_;
+  return ContextCall(
+      absl::StatusCode::kInternal, "computing the energy",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(
+          context_mutex_) -> absl::StatusOr<double> {
+        return context_->getState(OpenMM::State::Energy).getPotentialEnergy();
+      });
+}
+
+absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
+    absl::Span<const int> rungs) {
+  for (int k : rungs) {
+    if (absl::Status status = CheckRung(*ladder_, k); !status.ok()) {
+      return status;
+    }
+  }
+  // u_k = beta_k U_k; U_k = +inf is a valid "never accept", NaN is not.
+  auto reduced = [&](int k, double energy) -> absl::StatusOr<double> {
+    if (std::isnan(energy) || energy == -INFINITY) {
+      return absl::InternalError(
+          absl::StrCat("potential energy at rung ", k, " is ", energy,
+                       " for the current configuration"));
+    }
+    return ladder_->beta(k) * energy;
+  };
+  std::vector<double> out;
+  out.reserve(rungs.size());
+  if (ladder_->temperature_only()) {
+    absl::StatusOr<double> energy = PotentialEnergy();
+    if (!energy.ok()) return energy.status();
+    for (int k : rungs) {
+      absl::StatusOr<double> u = reduced(k, *energy);
+      if (!u.ok()) return u.status();
+      out.push_back(*u);
+    }
+    return out;
+  }
+  absl::Status status = ContextCall(
+      absl::StatusCode::kInternal, "computing reduced potentials",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+        for (int k : rungs) {
+          SetParametersOf(k);
+          absl::StatusOr<double> u = reduced(
+              k,
+              context_->getState(OpenMM::State::Energy).getPotentialEnergy());
+          if (!u.ok()) return u.status();
+          out.push_back(*u);
+        }
+        return absl::OkStatus();
+      });
+  // Back to this replica's own rung, on success and failure alike.
+  absl::Status restored = ContextCall(
+      absl::StatusCode::kInternal, "restoring the rung's parameters",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+        SetParametersOf(rung_);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  if (!restored.ok()) return restored;
+  return out;
+}
+
+absl::StatusOr<PortableState> Replica::Save() {
+  return ContextCall(
+      absl::StatusCode::kInternal, "saving the state",
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(
+          context_mutex_) -> absl::StatusOr<PortableState> {
+        const OpenMM::State s = context_->getState(OpenMM::State::Positions |
+                                                   OpenMM::State::Velocities |
+                                                   OpenMM::State::Parameters);
+        PortableState state;
+        state.positions_nm = FromOpenMM(s.getPositions());
+        state.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
+        state.box_vectors_nm = BoxOf(s);
+        state.parameters = s.getParameters();
+        state.time_ps = s.getTime();
+        return state;
+      });
+}
+
+absl::Status Replica::Restore(const PortableState& state) {
+  absl::StatusOr<PortableState> before = Save();
+  if (!before.ok()) return before.status();
+  absl::Status status = Apply(state, /*with_velocities=*/true);
+  if (!status.ok()) {
+    // Apply validates first, so this only undoes what OpenMM rejected late.
+    absl::Status undone = Apply(*before, /*with_velocities=*/true);
+    if (!undone.ok()) {
+      return absl::InternalError(absl::StrCat(
+          status.message(), "; undoing it failed too: ", undone.message()));
+    }
+  }
+  return status;
+}
+
+}  // namespace replex::engine
