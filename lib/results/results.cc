@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/files/atomic_file.h"
 #include "lib/results/json.h"
 #include "lib/results/report_html.h"
 #include "lib/spec/spec.h"
@@ -45,26 +46,6 @@ absl::Status IoError(const fs::path& path, const char* what) {
   return absl::InternalError(absl::StrCat("results: cannot ", what, " ",
                                           path.string(), ": ",
                                           std::strerror(errno)));
-}
-
-// Writes `text` to `path` through a temporary file and a rename, so a reader
-// sees the old or the new file, never half of one.
-absl::Status WriteFileAtomically(const fs::path& path,
-                                 const std::string& text) {
-  const fs::path tmp = fs::path(path).concat(".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return IoError(tmp, "write");
-  }
-  std::error_code error;
-  fs::rename(tmp, path, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat(
-        "results: cannot rename ", tmp.string(), ": ", error.message()));
-  }
-  return absl::OkStatus();
 }
 
 // Opens a TSV log for appending rows of rounds >= next_round: keeps its header
@@ -96,7 +77,7 @@ absl::StatusOr<std::ofstream> OpenLog(const fs::path& path,
       }
     }
   }
-  if (absl::Status s = WriteFileAtomically(path, kept); !s.ok()) return s;
+  if (absl::Status s = files::WriteFileAtomically(path, kept); !s.ok()) return s;
   std::ofstream out(path, std::ios::binary | std::ios::app);
   if (!out) return IoError(path, "open");
   return out;
@@ -154,7 +135,7 @@ absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path& dir,
   std::error_code error;
   for (fs::recursive_directory_iterator it(dir, error), end;
        !error && it != end; it.increment(error)) {
-    if (!it->is_regular_file() || it->path().extension() == ".tmp") continue;
+    if (!it->is_regular_file() || it->path().extension() == files::kTemporarySuffix) continue;
     files.push_back(fs::relative(it->path(), dir).string());
   }
   if (error) {
@@ -225,7 +206,7 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
   // mdtraj and friends need a topology beside the trajectories; a PDB input
   // is one.
   if (spec.coordinates_case() == v1::JobSpec::kPdb) {
-    if (absl::Status s = WriteFileAtomically(dir / kTopologyFile, spec.pdb());
+    if (absl::Status s = files::WriteFileAtomically(dir / kTopologyFile, spec.pdb());
         !s.ok()) {
       return s;
     }
@@ -360,7 +341,7 @@ absl::Status ResultsWriter::WriteAnalysis(
 }
 
 absl::Status ResultsWriter::SaveAnalysis() {
-  return WriteFileAtomically(
+  return files::WriteFileAtomically(
       dir_ / kAnalysisFile,
       absl::StrCat("{\n  \"state\": ", json::String(state_), ",\n", analysis_,
                    "}\n"));
@@ -402,7 +383,7 @@ absl::Status ResultsWriter::WriteManifest(const std::string& state,
                    "  \"hosts\": ", json::Array(provenance_.hosts), ",\n",
                    "  \"devices\": ", json::Array(provenance_.devices), ",\n",
                    "  \"spec\": ", spec_json, "\n}\n");
-  return WriteFileAtomically(dir_ / kManifestFile, text);
+  return files::WriteFileAtomically(dir_ / kManifestFile, text);
 }
 
 absl::Status ResultsWriter::Finish(const std::string& state) {
@@ -413,7 +394,7 @@ absl::Status ResultsWriter::Finish(const std::string& state) {
   if (absl::Status s = WriteManifest(state, Now()); !s.ok()) return s;
   absl::StatusOr<std::string> html = ReportHtmlFromDirectory(dir_);
   if (!html.ok()) return html.status();
-  return WriteFileAtomically(dir_ / kReportFile, *html);
+  return files::WriteFileAtomically(dir_ / kReportFile, *html);
 }
 
 }  // namespace replex::results

@@ -4,13 +4,12 @@
 
 #include <atomic>
 #include <csignal>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/files/atomic_file.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -205,22 +204,11 @@ absl::StatusOr<RunningServer> StartServer(
 }
 
 absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << port << "\n";
-    if (!out.flush()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot write --port_file ", temporary));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write --port_file ", path, ": ", error.message()));
-  }
-  return absl::OkStatus();
+  absl::Status written =
+      files::WriteFileAtomically(path, absl::StrCat(port, "\n"));
+  if (written.ok()) return written;
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot write --port_file: ", written.message()));
 }
 
 void WaitForTerminationSignal() {
