@@ -29,10 +29,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/replexctl_format.h"
-#include "gateway/grpc_jobs_client.h"
-#include "gateway/grpc_probe.h"
-#include "gateway/reflection_client.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/client/grpc_jobs_client.h"
+#include "lib/grpc_tools/health_probe.h"
+#include "lib/grpc_tools/reflection_client.h"
 #include "lib/results/report_html.h"
 #include "lib/results/results.h"
 #include "lib/service/tls_flags.h"
@@ -177,9 +177,9 @@ std::string LoginName() {
   return entry != nullptr ? entry->pw_name : "";
 }
 
-std::unique_ptr<gateway::GrpcJobsClient> Connect(
+std::unique_ptr<client::GrpcJobsClient> Connect(
     const service::ChannelSecurity& security) {
-  gateway::GrpcJobsClientOptions options;
+  client::GrpcJobsClientOptions options;
   options.address = absl::GetFlag(FLAGS_gateway);
   options.peer = "gateway";
   options.security = security;
@@ -191,7 +191,7 @@ std::unique_ptr<gateway::GrpcJobsClient> Connect(
   options.max_send_bytes = -1;
   // Uploading a large System can take a while.
   options.timeout = absl::Minutes(2);
-  return std::make_unique<gateway::GrpcJobsClient>(options);
+  return std::make_unique<client::GrpcJobsClient>(options);
 }
 
 absl::Status PrintJson(const google::protobuf::Message& message) {
@@ -210,7 +210,7 @@ absl::Status PrintJson(const google::protobuf::Message& message) {
   return absl::OkStatus();
 }
 
-absl::Status Submit(gateway::JobsClient& client, const std::string& path) {
+absl::Status Submit(client::JobsClient& client, const std::string& path) {
   absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(path);
   // Problems inside the file name its field; say which file. Unreadable
   // files are named already.
@@ -241,7 +241,7 @@ absl::Status Submit(gateway::JobsClient& client, const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status List(gateway::JobsClient& client) {
+absl::Status List(client::JobsClient& client) {
   absl::StatusOr<v1::ListJobsResponse> response = client.ListJobs({});
   if (!response.ok()) return response.status();
   if (absl::GetFlag(FLAGS_json)) return PrintJson(*response);
@@ -256,7 +256,7 @@ absl::Status List(gateway::JobsClient& client) {
   return absl::OkStatus();
 }
 
-absl::Status Status(gateway::JobsClient& client, const std::string& id) {
+absl::Status Status(client::JobsClient& client, const std::string& id) {
   v1::GetJobRequest request;
   request.set_job_id(id);
   absl::StatusOr<v1::Job> job = client.GetJob(request);
@@ -266,7 +266,7 @@ absl::Status Status(gateway::JobsClient& client, const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::Status Cancel(gateway::JobsClient& client, const std::string& id) {
+absl::Status Cancel(client::JobsClient& client, const std::string& id) {
   v1::CancelJobRequest request;
   request.set_job_id(id);
   absl::StatusOr<v1::Job> job = client.CancelJob(request);
@@ -338,7 +338,7 @@ class WatchDisplay {
 // carry. Not thread-safe.
 class JobWatcher {
  public:
-  JobWatcher(gateway::JobsClient& client, const std::string& id)
+  JobWatcher(client::JobsClient& client, const std::string& id)
       : client_(client), id_(id) {}
 
   // OK once the job has ended (its final state is in progress()).
@@ -353,7 +353,7 @@ class JobWatcher {
     request.set_job_id(id_);
     int retries = 0;
     absl::Duration backoff = absl::Seconds(1);
-    gateway::StopSignal never_stopped;  // Ctrl-C simply ends the process
+    client::StopSignal never_stopped;  // Ctrl-C simply ends the process
     while (true) {
       bool got_event = false;
       const absl::Status status = client_.WatchJob(
@@ -410,7 +410,7 @@ class JobWatcher {
     return absl::OkStatus();
   }
 
-  gateway::JobsClient& client_;
+  client::JobsClient& client_;
   const std::string id_;
   WatchProgress progress_;
   WatchDisplay display_;
@@ -418,7 +418,7 @@ class JobWatcher {
 };
 
 // The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.
-absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
+absl::StatusOr<int> Watch(client::JobsClient& client, const std::string& id) {
   JobWatcher watcher(client, id);
   if (absl::Status status = watcher.Follow(); !status.ok()) return status;
   const v1::Job& job = watcher.progress().job();
@@ -447,8 +447,8 @@ absl::StatusOr<int> Watch(gateway::JobsClient& client, const std::string& id) {
 // The exit code: 0 SERVING, 1 any other status (the server says why).
 absl::StatusOr<int> Health(const std::string& address,
                            const service::ChannelSecurity& security) {
-  absl::StatusOr<std::string> serving = gateway::testing::CheckHealth(
-      service::CreateChannel(address, security));
+  absl::StatusOr<std::string> serving =
+      grpc_tools::CheckHealth(service::CreateChannel(address, security));
   if (!serving.ok()) {
     const bool unreachable =
         serving.status().code() == absl::StatusCode::kUnavailable;
@@ -470,7 +470,8 @@ absl::Status Call(const std::string& address,
     request.assign(std::istreambuf_iterator<char>(std::cin),
                    std::istreambuf_iterator<char>());
   }
-  gateway::ReflectionClient client(service::CreateChannel(address, security));
+  grpc_tools::ReflectionClient client(
+      service::CreateChannel(address, security));
   absl::Status status =
       client.Call(method, request, [](const std::string& response) {
         std::printf("%s\n", response.c_str());
@@ -485,16 +486,16 @@ absl::Status Call(const std::string& address,
 }
 
 // Calls `on_chunk` for each chunk of the job's results (`path`, or all).
-absl::Status Download(gateway::JobsClient& client, const std::string& id,
+absl::Status Download(client::JobsClient& client, const std::string& id,
                       const std::string& path,
-                      const gateway::ResultsChunkCallback& on_chunk) {
+                      const client::ResultsChunkCallback& on_chunk) {
   v1::DownloadResultsRequest request;
   request.set_job_id(id);
   request.set_path(path);
   return client.DownloadResults(request, on_chunk);
 }
 
-absl::StatusOr<std::string> DownloadText(gateway::JobsClient& client,
+absl::StatusOr<std::string> DownloadText(client::JobsClient& client,
                                          const std::string& id,
                                          const std::string& path) {
   std::string text;
@@ -514,7 +515,7 @@ absl::Status AlreadyThere(const std::filesystem::path& path) {
                    "an empty directory or move it away"));
 }
 
-absl::Status Fetch(gateway::JobsClient& client, const std::string& id,
+absl::Status Fetch(client::JobsClient& client, const std::string& id,
                    const std::string& dir) {
   std::ofstream out;
   std::filesystem::path current;
@@ -555,7 +556,7 @@ absl::Status Fetch(gateway::JobsClient& client, const std::string& id,
   return absl::OkStatus();
 }
 
-absl::Status Report(gateway::JobsClient& client, const std::string& id,
+absl::Status Report(client::JobsClient& client, const std::string& id,
                     const std::string& html_file) {
   absl::StatusOr<std::string> analysis =
       DownloadText(client, id, results::kAnalysisFile);
@@ -632,7 +633,7 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     if (!called.ok()) return called;
     return 0;
   }
-  std::unique_ptr<gateway::GrpcJobsClient> client = Connect(*security);
+  std::unique_ptr<client::GrpcJobsClient> client = Connect(*security);
   if (command == "watch") return Watch(*client, args[1]);
   absl::Status status;
   if (command == "submit") {
