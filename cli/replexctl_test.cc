@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gateway/fake_jobs_client.h"
 #include "gateway/gateway_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/client/testing/fake_jobs_client.h"
 #include "tests/process.h"
 #include "tests/test_paths.h"
 
@@ -84,7 +84,7 @@ class ReplexctlTest : public ::testing::Test {
     fake_.PutJob(job, events);
   }
 
-  gateway::FakeJobsClient fake_;
+  client::FakeJobsClient fake_;
   std::unique_ptr<gateway::GatewayServer> server_;
 };
 

@@ -70,7 +70,7 @@ int ServerReceiveLimit(int64_t max_message_bytes) {
                    std::max<int64_t>(max_message_bytes / 4, int64_t{1} << 20)));
 }
 
-Gateway::Gateway(JobsClient* jobs, GatewayOptions options)
+Gateway::Gateway(client::JobsClient* jobs, GatewayOptions options)
     : jobs_(jobs), options_(options) {}
 
 absl::Status Gateway::CheckSize(const v1::SubmitJobRequest& request) const {
@@ -122,16 +122,17 @@ absl::StatusOr<v1::Job> Gateway::CancelJob(
 }
 
 absl::Status Gateway::WatchJob(const v1::WatchJobRequest& request,
-                               StopSignal& stop,
-                               const JobEventCallback& on_event) {
+                               client::StopSignal& stop,
+                               const client::JobEventCallback& on_event) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
   return jobs_->WatchJob(request, stop, on_event);
 }
 
-absl::Status Gateway::DownloadResults(const v1::DownloadResultsRequest& request,
-                                      const ResultsChunkCallback& on_chunk) {
+absl::Status Gateway::DownloadResults(
+    const v1::DownloadResultsRequest& request,
+    const client::ResultsChunkCallback& on_chunk) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "gateway/jobs_client.h"
+#include "lib/client/jobs_client.h"
 #include "replex/v1/job_service.pb.h"
 
 namespace replex::gateway {
@@ -37,7 +37,7 @@ int ServerReceiveLimit(int64_t max_message_bytes);
 class Gateway {
  public:
   // `jobs` is not owned and must outlive the gateway.
-  Gateway(JobsClient* jobs, GatewayOptions options);
+  Gateway(client::JobsClient* jobs, GatewayOptions options);
 
   // INVALID_ARGUMENT naming the spec field, RESOURCE_EXHAUSTED when the
   // request is over max_message_bytes; otherwise forwards the spec with its
@@ -50,17 +50,18 @@ class Gateway {
       const v1::ListJobsRequest& request);
   absl::StatusOr<v1::Job> CancelJob(const v1::CancelJobRequest& request);
   // As JobsClient::WatchJob, after checking the job id.
-  absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,
-                        const JobEventCallback& on_event);
+  absl::Status WatchJob(const v1::WatchJobRequest& request,
+                        client::StopSignal& stop,
+                        const client::JobEventCallback& on_event);
   // As JobsClient::DownloadResults, after checking the job id (the
   // coordinator checks the path, which only it can resolve).
   absl::Status DownloadResults(const v1::DownloadResultsRequest& request,
-                               const ResultsChunkCallback& on_chunk);
+                               const client::ResultsChunkCallback& on_chunk);
 
  private:
   absl::Status CheckSize(const v1::SubmitJobRequest& request) const;
 
-  JobsClient* const jobs_;
+  client::JobsClient* const jobs_;
   const GatewayOptions options_;
 };
 

@@ -11,12 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "gateway/grpc_probe.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "lib/grpc_tools/health_probe.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "tests/process.h"
 
@@ -71,7 +71,8 @@ TEST_F(GatewayMainTest, ServesUntilSigtermThenExitsZero) {
   {
     auto channel =
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-    EXPECT_EQ(testing::CheckHealth(channel).value_or("no answer"), "SERVING");
+    EXPECT_EQ(grpc_tools::CheckHealth(channel).value_or("no answer"),
+              "SERVING");
     auto stub = v1::JobService::NewStub(channel);
     grpc::ClientContext context;
     v1::ListJobsResponse response;

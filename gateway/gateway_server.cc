@@ -6,12 +6,12 @@
 
 namespace replex::gateway {
 
-GatewayServer::GatewayServer(JobsClient* jobs,
+GatewayServer::GatewayServer(client::JobsClient* jobs,
                              const GatewayServerOptions& options)
     : gateway_(jobs, options.gateway), service_(&gateway_, options.service) {}
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
-    JobsClient* jobs, const GatewayServerOptions& options) {
+    client::JobsClient* jobs, const GatewayServerOptions& options) {
   std::unique_ptr<GatewayServer> server(new GatewayServer(jobs, options));
   service::ServerOptions server_options;
   server_options.address = options.address;

@@ -11,8 +11,8 @@
 #include "absl/time/time.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_service.h"
-#include "gateway/jobs_client.h"
 #include "grpcpp/server.h"
+#include "lib/client/jobs_client.h"
 #include "lib/service/server.h"
 
 namespace replex::gateway {
@@ -33,7 +33,7 @@ class GatewayServer {
   // `jobs` is not owned and must outlive the server. FAILED_PRECONDITION
   // naming the address when it cannot listen there.
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
-      JobsClient* jobs, const GatewayServerOptions& options);
+      client::JobsClient* jobs, const GatewayServerOptions& options);
   // Shuts down at once if Shutdown was not called.
   ~GatewayServer();
 
@@ -49,7 +49,7 @@ class GatewayServer {
   GatewayService& service() { return service_; }
 
  private:
-  GatewayServer(JobsClient* jobs, const GatewayServerOptions& options);
+  GatewayServer(client::JobsClient* jobs, const GatewayServerOptions& options);
 
   Gateway gateway_;
   GatewayService service_;

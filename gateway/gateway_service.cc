@@ -81,7 +81,7 @@ class GatewayService::WatchReactor
     std::shared_ptr<WatchReactor> release = std::move(self_);
   }
 
-  StopSignal& stop() { return stop_; }
+  client::StopSignal& stop() { return stop_; }
 
  private:
   // Queued events; a slow client holds the upstream reader back once this many
@@ -119,7 +119,7 @@ class GatewayService::WatchReactor
     return pending_.size() < kMaxPending || write_failed_;
   }
 
-  StopSignal stop_;
+  client::StopSignal stop_;
   absl::Mutex mu_;
   // front() is being written whenever the queue is not empty.
   std::deque<v1::JobEvent> pending_ ABSL_GUARDED_BY(mu_);
@@ -144,14 +144,14 @@ GatewayService::~GatewayService() {
 void GatewayService::BeginShutdown() {
   absl::MutexLock lock(&mu_);
   shutting_down_ = true;
-  for (StopSignal* stop : watches_) {
+  for (client::StopSignal* stop : watches_) {
     stop->Stop(absl::UnavailableError(
         "replex-gateway is shutting down; watch the job again (through "
         "another gateway if there is one)"));
   }
 }
 
-absl::Status GatewayService::AddWatch(StopSignal* stop) {
+absl::Status GatewayService::AddWatch(client::StopSignal* stop) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError(
@@ -166,7 +166,7 @@ absl::Status GatewayService::AddWatch(StopSignal* stop) {
   return absl::OkStatus();
 }
 
-void GatewayService::RemoveWatch(StopSignal* stop) {
+void GatewayService::RemoveWatch(client::StopSignal* stop) {
   absl::MutexLock lock(&mu_);
   watches_.erase(stop);
 }

@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/gateway.h"
-#include "gateway/jobs_client.h"
 #include "grpcpp/support/server_callback.h"
+#include "lib/client/jobs_client.h"
 #include "replex/v1/job_service.grpc.pb.h"
 
 namespace replex::gateway {
@@ -64,15 +64,15 @@ class GatewayService final : public v1::JobService::WithCallbackMethod_WatchJob<
 
   // Registers a starting watch so BeginShutdown can stop it; RESOURCE_EXHAUSTED
   // at max_watches, UNAVAILABLE once shutting down.
-  absl::Status AddWatch(StopSignal* stop);
-  void RemoveWatch(StopSignal* stop);
+  absl::Status AddWatch(client::StopSignal* stop);
+  void RemoveWatch(client::StopSignal* stop);
 
   Gateway* const gateway_;
   const GatewayServiceOptions options_;
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   // The stop signals of watches whose upstream thread is running.
-  std::set<StopSignal*> watches_ ABSL_GUARDED_BY(mu_);
+  std::set<client::StopSignal*> watches_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replex::gateway

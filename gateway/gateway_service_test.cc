@@ -9,20 +9,23 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/fake_jobs_client.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_server.h"
-#include "gateway/grpc_probe.h"
-#include "gateway/reflection_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "lib/client/testing/fake_jobs_client.h"
+#include "lib/grpc_tools/health_probe.h"
+#include "lib/grpc_tools/reflection_client.h"
 
 namespace replex::gateway {
 namespace {
 
+using ::replex::client::FakeJobsClient;
+using ::replex::grpc_tools::CheckHealth;
+using ::replex::grpc_tools::ReflectionDescriptorDatabase;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -191,7 +194,7 @@ TEST_F(GatewayServiceTest, FarOversizedJobIsRefusedByGrpcItself) {
   EXPECT_EQ(stub_->SubmitJob(&context, request, &response).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   // And the server is none the worse for it.
-  EXPECT_EQ(testing::CheckHealth(channel_).value_or(""), "SERVING");
+  EXPECT_EQ(CheckHealth(channel_).value_or(""), "SERVING");
 }
 
 TEST_F(GatewayServiceTest, UnknownJobIsNotFoundWithTheCoordinatorsMessage) {
@@ -348,7 +351,7 @@ TEST_F(GatewayServiceTest, WatchesBeyondTheLimitAreResourceExhausted) {
 }
 
 TEST_F(GatewayServiceTest, HealthReportsServing) {
-  absl::StatusOr<std::string> health = testing::CheckHealth(channel_);
+  absl::StatusOr<std::string> health = CheckHealth(channel_);
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, "SERVING");
 }

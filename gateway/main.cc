@@ -15,7 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/gateway_server.h"
-#include "gateway/grpc_jobs_client.h"
+#include "lib/client/grpc_jobs_client.h"
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 #include "lib/service/tls_flags.h"
@@ -65,7 +65,7 @@ absl::Status Serve() {
         "--max_message_bytes is ", max_message_bytes,
         "; give a byte count between 1024 and 2147483647 (2 GiB - 1)"));
   }
-  GrpcJobsClientOptions client_options;
+  client::GrpcJobsClientOptions client_options;
   client_options.address = absl::GetFlag(FLAGS_coordinator);
   client_options.max_send_bytes = static_cast<int>(max_message_bytes);
   client_options.max_receive_bytes = static_cast<int>(max_message_bytes);
@@ -76,7 +76,7 @@ absl::Status Serve() {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       service::ServerCredentialsFromFlags();
   if (!credentials.ok()) return credentials.status();
-  GrpcJobsClient jobs(client_options);
+  client::GrpcJobsClient jobs(client_options);
 
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
       metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen),
@@ -100,7 +100,8 @@ absl::Status Serve() {
   std::fprintf(stderr,
                "replex-gateway: serving replex.v1.JobService on port %d (%s), "
                "forwarding to the coordinator at %s (%s)\n",
-               (*server)->port(), options.credentials != nullptr ? "TLS" : "plaintext",
+               (*server)->port(),
+               options.credentials != nullptr ? "TLS" : "plaintext",
                client_options.address.c_str(),
                client_options.security.tls() ? "TLS" : "plaintext");
 

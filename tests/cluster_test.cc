@@ -11,11 +11,11 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "gateway/grpc_probe.h"
-#include "gateway/reflection_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "lib/grpc_tools/health_probe.h"
+#include "lib/grpc_tools/reflection_client.h"
 #include "lib/runner/runner.h"
 #include "tests/cluster.h"
 #include "tests/sampling_checks.h"
@@ -273,10 +273,11 @@ TEST(ClusterTest, ServicesAreHealthyAndListedByReflection) {
   for (const auto& [address, services] : servers) {
     auto channel =
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-    const auto health = gateway::testing::CheckHealth(channel);
+    const auto health = grpc_tools::CheckHealth(channel);
     ASSERT_TRUE(health.ok()) << address << ": " << health.status();
     EXPECT_EQ(*health, "SERVING") << address;
-    const auto listed = gateway::ReflectionDescriptorDatabase(channel).ListServices();
+    const auto listed =
+        grpc_tools::ReflectionDescriptorDatabase(channel).ListServices();
     ASSERT_TRUE(listed.ok()) << address << ": " << listed.status();
     EXPECT_THAT(*listed, IsSupersetOf(services)) << address;
   }

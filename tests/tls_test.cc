@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "gateway/reflection_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/grpc_tools/reflection_client.h"
 #include "tests/cluster.h"
 
 namespace replex::testing {
@@ -135,7 +135,7 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
       service::MakeChannelSecurity(trust_only);
   ASSERT_TRUE(security.ok()) << security.status();
   const absl::StatusOr<std::vector<std::string>> listed =
-      gateway::ReflectionDescriptorDatabase(
+      grpc_tools::ReflectionDescriptorDatabase(
           service::CreateChannel(cluster.gateway(), *security))
           .ListServices();
   ASSERT_TRUE(listed.ok()) << listed.status();

@@ -6,12 +6,12 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "gateway/jobs_client.h"
 #include "grpcpp/channel.h"
+#include "lib/client/jobs_client.h"
 #include "lib/service/tls.h"
 #include "replex/v1/job_service.grpc.pb.h"
 
-namespace replex::gateway {
+namespace replex::client {
 
 struct GrpcJobsClientOptions {
   std::string address = "localhost:7070";  // host:port
@@ -67,4 +67,4 @@ class GrpcJobsClient final : public JobsClient {
   std::unique_ptr<v1::JobService::Stub> stub_;
 };
 
-}  // namespace replex::gateway
+}  // namespace replex::client

@@ -3,7 +3,7 @@
 // client stubs for the health service, so this goes through
 // grpc::GenericStub with the two fields encoded by hand. The services server
 // reflection lists come from ReflectionDescriptorDatabase::ListServices
-// (gateway/reflection_client.h).
+// (reflection_client.h).
 #pragma once
 
 #include <memory>
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
 
-namespace replex::gateway::testing {
+namespace replex::grpc_tools {
 
 // grpc.health.v1.Health/Check for `service` ("" is the whole server): the
 // status's enum name, e.g. "SERVING".
@@ -20,4 +20,4 @@ absl::StatusOr<std::string> CheckHealth(
     const std::shared_ptr<grpc::Channel>& channel,
     const std::string& service = "");
 
-}  // namespace replex::gateway::testing
+}  // namespace replex::grpc_tools

@@ -1,5 +1,6 @@
-// The gateway's view of the coordinator: the JobService calls it forwards,
-// returning absl::Status, so the gateway's logic is tested against a fake and
+// A JobService as its callers see it (the gateway's view of the coordinator,
+// replexctl's of a gateway): the calls, returning absl::Status, so the
+// gateway's logic is tested against a fake (testing/fake_jobs_client.h) and
 // runs against GrpcJobsClient (grpc_jobs_client.h) in production.
 #pragma once
 
@@ -12,7 +13,7 @@
 #include "absl/time/time.h"
 #include "replex/v1/job_service.pb.h"
 
-namespace replex::gateway {
+namespace replex::client {
 
 // Lets one thread end a blocking call (a WatchJob) running on another, and
 // says why it was ended. Thread-safe.
@@ -86,4 +87,4 @@ class JobsClient {
   }
 };
 
-}  // namespace replex::gateway
+}  // namespace replex::client

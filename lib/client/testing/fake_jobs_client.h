@@ -9,9 +9,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "gateway/jobs_client.h"
+#include "lib/client/jobs_client.h"
 
-namespace replex::gateway {
+namespace replex::client {
 
 // Thread-safe.
 class FakeJobsClient final : public JobsClient {
@@ -55,4 +55,4 @@ class FakeJobsClient final : public JobsClient {
   std::map<std::string, int> watches_stopped_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace replex::gateway
+}  // namespace replex::client

@@ -1,8 +1,8 @@
-#include "gateway/fake_jobs_client.h"
+#include "lib/client/testing/fake_jobs_client.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace replex::gateway {
+namespace replex::client {
 
 void FakeJobsClient::PutJob(const v1::Job& job,
                             std::vector<v1::JobEvent> events, bool hold_open) {
@@ -105,4 +105,4 @@ absl::Status FakeJobsClient::WatchJob(const v1::WatchJobRequest& request,
   return stop.reason();
 }
 
-}  // namespace replex::gateway
+}  // namespace replex::client

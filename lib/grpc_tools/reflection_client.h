@@ -17,7 +17,7 @@
 #include "google/protobuf/dynamic_message.h"
 #include "grpcpp/channel.h"
 
-namespace replex::gateway {
+namespace replex::grpc_tools {
 
 // The server's file descriptors, fetched through reflection on first use of
 // a file or symbol and kept. Thread-compatible.
@@ -84,4 +84,4 @@ class ReflectionClient {
   google::protobuf::DynamicMessageFactory factory_;
 };
 
-}  // namespace replex::gateway
+}  // namespace replex::grpc_tools

@@ -1,8 +1,8 @@
-#include "gateway/jobs_client.h"
+#include "lib/client/jobs_client.h"
 
 #include <utility>
 
-namespace replex::gateway {
+namespace replex::client {
 
 void StopSignal::Stop(absl::Status reason) {
   absl::MutexLock lock(&mu_);
@@ -40,4 +40,4 @@ StopSignal::Interrupt::~Interrupt() {
   signal_.interrupt_ = nullptr;
 }
 
-}  // namespace replex::gateway
+}  // namespace replex::client

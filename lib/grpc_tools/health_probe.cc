@@ -1,4 +1,4 @@
-#include "gateway/grpc_probe.h"
+#include "lib/grpc_tools/health_probe.h"
 
 #include <memory>
 
@@ -13,7 +13,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "lib/service/grpc_status.h"
 
-namespace replex::gateway::testing {
+namespace replex::grpc_tools {
 namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(10);
@@ -98,4 +98,4 @@ absl::StatusOr<std::string> CheckHealth(
                      : absl::StrCat("status ", serving);
 }
 
-}  // namespace replex::gateway::testing
+}  // namespace replex::grpc_tools

@@ -1,4 +1,4 @@
-#include "gateway/reflection_client.h"
+#include "lib/grpc_tools/reflection_client.h"
 
 #include <deque>
 #include <optional>
@@ -20,7 +20,7 @@
 #include "grpcpp/support/client_callback.h"
 #include "lib/service/grpc_status.h"
 
-namespace replex::gateway {
+namespace replex::grpc_tools {
 namespace {
 
 using google::protobuf::FileDescriptorProto;
@@ -330,4 +330,4 @@ absl::Status ReflectionClient::Call(
   return status.ok() ? decoding : status;
 }
 
-}  // namespace replex::gateway
+}  // namespace replex::grpc_tools

@@ -3,7 +3,7 @@
 // reflection alone, carry a JSON job all the way into a SubmitJobRequest,
 // read it back with GetJob, follow a server stream and name what is wrong
 // with a bad method or bad JSON.
-#include "gateway/reflection_client.h"
+#include "lib/grpc_tools/reflection_client.h"
 
 #include <fstream>
 #include <memory>
@@ -13,17 +13,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "gateway/fake_jobs_client.h"
 #include "gateway/gateway_server.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "lib/client/testing/fake_jobs_client.h"
 #include "tests/test_paths.h"
 
-namespace replex::gateway {
+namespace replex::grpc_tools {
 namespace {
 
+using ::replex::client::FakeJobsClient;
+using ::replex::gateway::GatewayServer;
 using ::replex::testing::SourcePath;
 using ::testing::Contains;
 using ::testing::HasSubstr;
@@ -187,4 +189,4 @@ TEST(ReflectionClientUnreachableTest, SaysTheServerCannotBeReached) {
 }
 
 }  // namespace
-}  // namespace replex::gateway
+}  // namespace replex::grpc_tools

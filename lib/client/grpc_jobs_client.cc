@@ -1,4 +1,4 @@
-#include "gateway/grpc_jobs_client.h"
+#include "lib/client/grpc_jobs_client.h"
 
 #include <chrono>
 
@@ -9,7 +9,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "lib/service/grpc_status.h"
 
-namespace replex::gateway {
+namespace replex::client {
 
 GrpcJobsClient::GrpcJobsClient(GrpcJobsClientOptions options)
     : options_(std::move(options)) {
@@ -121,4 +121,4 @@ absl::Status GrpcJobsClient::WatchJob(const v1::WatchJobRequest& request,
   return FromPeer(status);
 }
 
-}  // namespace replex::gateway
+}  // namespace replex::client

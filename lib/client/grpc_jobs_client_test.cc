@@ -2,7 +2,7 @@
 // server over a fake, on a real socket. Checks what crosses the wire: results,
 // error codes and messages, a watch's events, and that stopping a watch cancels
 // the call on the far side.
-#include "gateway/grpc_jobs_client.h"
+#include "lib/client/grpc_jobs_client.h"
 
 #include <memory>
 #include <string>
@@ -11,14 +11,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gateway/fake_jobs_client.h"
 #include "gateway/gateway_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/client/testing/fake_jobs_client.h"
 
-namespace replex::gateway {
+namespace replex::client {
 namespace {
 
+using ::replex::gateway::GatewayServer;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -184,4 +185,4 @@ TEST_F(GrpcJobsClientTest, CallbackReturningFalseEndsTheWatch) {
 }
 
 }  // namespace
-}  // namespace replex::gateway
+}  // namespace replex::client

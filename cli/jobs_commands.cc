@@ -1,0 +1,103 @@
+// replexctl's job commands: submit, list, status and cancel, each one
+// JobService call whose answer is printed as a table or as JSON.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/replexctl_commands.h"
+#include "cli/replexctl_format.h"
+#include "lib/client/jobs_client.h"
+#include "lib/spec/spec.h"
+#include "replex/v1/job_service.pb.h"
+
+namespace replex::cli {
+namespace {
+
+std::string LoginName() {
+  for (const char* variable : {"USER", "LOGNAME"}) {
+    const char* value = std::getenv(variable);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  const passwd* entry = getpwuid(getuid());
+  return entry != nullptr ? entry->pw_name : "";
+}
+
+}  // namespace
+
+absl::Status Submit(client::JobsClient& client, const std::string& path) {
+  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(path);
+  // Problems inside the file name its field; say which file. Unreadable
+  // files are named already.
+  if (spec.status().code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", spec.status().message()));
+  }
+  if (!spec.ok()) return spec.status();
+  if (spec->owner().empty()) spec->set_owner(LoginName());
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = *std::move(spec);
+  absl::StatusOr<v1::SubmitJobResponse> response = client.SubmitJob(request);
+  if (!response.ok()) {
+    // Past the gateway's receive limit gRPC itself refuses, without naming
+    // the flag that raises it.
+    if (response.status().code() == absl::StatusCode::kResourceExhausted &&
+        !absl::StrContains(response.status().message(),
+                           "--max_message_bytes")) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          response.status().message(),
+          "; the gateway refuses jobs this large: start replex-gateway "
+          "with a larger --max_message_bytes"));
+    }
+    return response.status();
+  }
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(*response);
+  std::printf("%s\n", response->job_id().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status List(client::JobsClient& client) {
+  absl::StatusOr<v1::ListJobsResponse> response = client.ListJobs({});
+  if (!response.ok()) return response.status();
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(*response);
+  if (response->jobs().empty()) {
+    std::printf("no jobs\n");
+    return absl::OkStatus();
+  }
+  std::printf(
+      "%s",
+      JobsTable({response->jobs().begin(), response->jobs().end()}, absl::Now())
+          .c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Status(client::JobsClient& client, const std::string& id) {
+  v1::GetJobRequest request;
+  request.set_job_id(id);
+  absl::StatusOr<v1::Job> job = client.GetJob(request);
+  if (!job.ok()) return job.status();
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(*job);
+  std::printf("%s", JobDetail(*job, absl::Now()).c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Cancel(client::JobsClient& client, const std::string& id) {
+  v1::CancelJobRequest request;
+  request.set_job_id(id);
+  absl::StatusOr<v1::Job> job = client.CancelJob(request);
+  if (!job.ok()) return job.status();
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(*job);
+  std::printf("job %s: %s\n", id.c_str(), StateName(job->state()).c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace replex::cli

@@ -1,0 +1,53 @@
+// What replexctl's main (replexctl_main.cc) dispatches to once a command's
+// arguments are checked: one function per command, defined in the file of
+// its group, and what the groups share (exit codes, --json). Internal to
+// replexctl.
+#pragma once
+
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "lib/client/jobs_client.h"
+#include "lib/service/tls.h"
+
+ABSL_DECLARE_FLAG(bool, json);
+
+namespace replex::cli {
+
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitCancelled = 3;
+
+// What --json prints: `message` on one line, proto field names, every field
+// present.
+absl::Status PrintJson(const google::protobuf::Message& message);
+
+// jobs_commands.cc
+absl::Status Submit(client::JobsClient& client, const std::string& path);
+absl::Status List(client::JobsClient& client);
+absl::Status Status(client::JobsClient& client, const std::string& id);
+absl::Status Cancel(client::JobsClient& client, const std::string& id);
+
+// watch_command.cc
+// The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.
+absl::StatusOr<int> Watch(client::JobsClient& client, const std::string& id);
+
+// results_commands.cc
+absl::Status Fetch(client::JobsClient& client, const std::string& id,
+                   const std::string& dir);
+absl::Status Report(client::JobsClient& client, const std::string& id,
+                    const std::string& html_file);
+
+// server_commands.cc
+// The exit code: 0 SERVING, 1 any other status (the server says why).
+absl::StatusOr<int> Health(const std::string& address,
+                           const service::ChannelSecurity& security);
+// `replexctl call`: the request from `json`, or from stdin when it is "-".
+absl::Status Call(const std::string& address,
+                  const service::ChannelSecurity& security,
+                  const std::string& method, const std::string& json);
+
+}  // namespace replex::cli
