@@ -11,14 +11,16 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
 #include "lib/client/jobs_client.h"
+#include "lib/service/process.h"
 #include "lib/service/tls.h"
 
 ABSL_DECLARE_FLAG(bool, json);
 
 namespace replex::cli {
 
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitFailed = service::kExitFailed;
+inline constexpr int kExitUsage = service::kExitUsage;
+// `watch`: the job was CANCELLED.
 inline constexpr int kExitCancelled = 3;
 
 // What --json prints: `message` on one line, proto field names, every field

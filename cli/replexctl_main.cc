@@ -28,7 +28,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "lib/client/grpc_jobs_client.h"
 #include "lib/service/tls.h"
-#include "lib/service/tls_flags.h"
+#include "lib/service/process.h"
+#include "lib/service/process_flags.h"
 
 namespace {
 
@@ -114,17 +115,11 @@ Commands:
 
 Exit status: 0 done (watch: the job SUCCEEDED); 1 an error, or (watch) the job
 FAILED, or (health) the server is not SERVING; 2 a usage error, an invalid job
-file, or a malformed or unknown job id; 3 (watch) the job was CANCELLED.
+file, a malformed or unknown job id, or a file fetch would overwrite; 3 (watch)
+the job was CANCELLED.
 
 Flags:
 )";
-
-int ExitCodeFor(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kInvalidArgument ||
-                 status.code() == absl::StatusCode::kNotFound
-             ? kExitUsage
-             : kExitFailed;
-}
 
 // Breaks `text` into lines of at most `width` characters, each indented.
 std::string Wrap(const std::string& text, int width,
@@ -287,7 +282,7 @@ int main(int argc, char** argv) {
   if (!exit_code.ok()) {
     std::fprintf(stderr, "replexctl: error: %s\n",
                  std::string(exit_code.status().message()).c_str());
-    return replex::cli::ExitCodeFor(exit_code.status());
+    return replex::service::ExitCodeFor(exit_code.status());
   }
   return *exit_code;
 }

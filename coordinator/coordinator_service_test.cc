@@ -1,8 +1,6 @@
 // The coordinator over real gRPC: an in-process server on port 0 with a
 // worker that dials in like replica-worker does, and the replex-coordinator
 // binary itself (port file, SIGTERM).
-#include "coordinator/coordinator_service.h"
-
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +15,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/coordinator_server.h"
 #include "coordinator/testing/fake_worker.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "lib/service/server.h"
+#include "lib/store/in_memory_journal.h"
 #include "tests/process.h"
 
 namespace replex::coordinator {
@@ -99,19 +99,18 @@ class GrpcWorker {
 class CoordinatorServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<service::RunningServer> server =
-        service::StartServer({}, {&job_service_, &session_service_});
+    CoordinatorServerOptions options;
+    options.journal = &journal_;
+    options.job_id_seed = 1;
+    absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
+        CoordinatorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(server->server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port),
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());
     jobs_stub_ = v1::JobService::NewStub(channel_);
   }
-  void TearDown() override {
-    jobs_.Shutdown();
-    registry_.Shutdown();
-    server_->Shutdown();
-  }
+  void TearDown() override { server_->Shutdown(absl::Now()); }
 
   // Watches a job over gRPC to its end; `after_first` runs once the first
   // event (the snapshot) is in, i.e. once the watch is registered.
@@ -132,11 +131,8 @@ class CoordinatorServiceTest : public ::testing::Test {
     return events;
   }
 
-  WorkerRegistry registry_{WorkerRegistry::Options(), timing::Clock::Real()};
-  JobManager jobs_{&registry_, timing::Clock::Real(), 1};
-  JobServiceImpl job_service_{&jobs_};
-  SessionServiceImpl session_service_{&registry_};
-  std::unique_ptr<grpc::Server> server_;
+  store::InMemoryJournal journal_;
+  std::unique_ptr<CoordinatorServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_stub_;
 };
@@ -220,8 +216,8 @@ TEST_F(CoordinatorServiceTest, AJobWhoseWorkerVanishesGoesOnOnANewOne) {
   auto worker = std::make_unique<GrpcWorker>(channel_, "w", 1, 8);
   worker->worker_id();  // registered
   // Long enough to be running when the worker vanishes.
-  const std::string id = *jobs_.Submit(TestSpec(2, 100000000));
-  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
+  const std::string id = *server_->jobs().Submit(TestSpec(2, 100000000));
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = server_->jobs().Watch(id);
   v1::JobEvent event;
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
          !event.has_round()) {
@@ -231,14 +227,14 @@ TEST_F(CoordinatorServiceTest, AJobWhoseWorkerVanishesGoesOnOnANewOne) {
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
          !(event.has_snapshot() && event.snapshot().rounds_completed() == 0)) {
   }
-  EXPECT_EQ(jobs_.Get(id)->state(), v1::RUNNING);
+  EXPECT_EQ(server_->jobs().Get(id)->state(), v1::RUNNING);
   // ...which a new worker brings.
   GrpcWorker replacement(channel_, "w2", 1, 8);
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
          !event.has_round()) {
   }
   EXPECT_EQ(event.round().round(), 0);
-  EXPECT_EQ(jobs_.Cancel(id)->state(), v1::CANCELLED);
+  EXPECT_EQ(server_->jobs().Cancel(id)->state(), v1::CANCELLED);
 }
 
 // The binary: binds port 0, writes the port file, serves, and exits 0 on
@@ -252,8 +248,8 @@ TEST(CoordinatorBinaryTest, ServesOnItsPortFileAndStopsOnSigterm) {
   absl::StatusOr<std::unique_ptr<testing::Process>> coordinator =
       testing::Process::Start(
           {REPLEX_COORDINATOR_BIN, "--listen=127.0.0.1:0",
-           "--metrics_listen=127.0.0.1:0",
-           "--port_file=" + port_file, "--shutdown_grace=1s",
+           "--metrics_listen=127.0.0.1:0", "--port_file=" + port_file,
+           "--shutdown_grace=1s",
            "--journal=" + (dir / "journal.sqlite").string(),
            "--checkpoint_dir=" + (dir / "checkpoints").string()},
           dir / "coordinator.log");

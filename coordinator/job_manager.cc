@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "coordinator/job_progress.h"
-#include "coordinator/log.h"
+#include "lib/service/process.h"
 #include "lib/exchange/scheme.h"
 #include "lib/spec/spec.h"
 #include "lib/store/in_memory_journal.h"
@@ -63,7 +63,7 @@ void JobManager::ApplyEffects() {
         !journaled.ok()) {
       // The state still changed here; after a restart the job shows its
       // previous journaled state (and resumes if that was unfinished).
-      LogLine(
+      service::LogLine(
           absl::StrCat("job ", effect.job.job_id(), ": ", journaled.message()));
     }
     if (effect.finished) {
@@ -140,7 +140,7 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
   Locked lock(this);
   reserved_ids_.erase(id);
   if (!accepted.ok()) return accepted;
-  LogLine(absl::StrCat(
+  service::LogLine(absl::StrCat(
       "job ", id, " QUEUED: ", job.n_replicas(), " replicas, ", job.n_rounds(),
       " rounds on ", job.platform(),
       job.name().empty() ? "" : absl::StrCat(" (", job.name(), ")")));
@@ -177,7 +177,7 @@ absl::Status JobManager::Recover() {
         record->resume = true;
         job.set_state(v1::QUEUED);
         job.set_workers(0);
-        LogLine(absl::StrCat("job ", record->id,
+        service::LogLine(absl::StrCat("job ", record->id,
                              " recovered from the journal: it resumes from "
                              "its last checkpoint"));
       }
@@ -299,7 +299,7 @@ void JobManager::StartQueuedLocked() {
       blocked_platforms.insert(job.platform());
       const std::string reason(executor.status().message());
       if (reason != record->waiting_for) {
-        LogLine(absl::StrCat("job ", job.job_id(), " waits: ", reason));
+        service::LogLine(absl::StrCat("job ", job.job_id(), " waits: ", reason));
         record->waiting_for = reason;
       }
       continue;
@@ -320,7 +320,7 @@ void JobManager::SetState(Record& record, v1::JobState state,
   const bool final = store::IsFinal(state);
   if (state == v1::RUNNING) SetTimestamp(clock_->Now(), job.mutable_started());
   if (final) SetTimestamp(clock_->Now(), job.mutable_finished());
-  LogLine(absl::StrCat("job ", job.job_id(), " ", v1::JobState_Name(state),
+  service::LogLine(absl::StrCat("job ", job.job_id(), " ", v1::JobState_Name(state),
                        error.empty() ? "" : absl::StrCat(": ", error)));
   effects_.push_back({job, final});
   v1::JobEvent event;

@@ -9,7 +9,7 @@
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/job_progress.h"
-#include "coordinator/log.h"
+#include "lib/service/process.h"
 #include "coordinator/restore_cut.h"
 #include "lib/runner/runner.h"
 
@@ -101,7 +101,7 @@ void JobManager::Run(Record* record) {
   Locked lock(this);
   if (record->job.state() == v1::RUNNING) {
     if (shutting_down_) {
-      LogLine(absl::StrCat("job ", record->job.job_id(),
+      service::LogLine(absl::StrCat("job ", record->job.job_id(),
                            " interrupted: ", status.message()));
     } else {
       SetState(*record, status.ok() ? v1::SUCCEEDED : v1::FAILED,
@@ -156,7 +156,7 @@ absl::Status JobManager::HandleFailedRound(Record& record,
       observer->OnReplicaRestart(record.id);
     }
   }
-  LogLine(absl::StrCat("job ", record.id,
+  service::LogLine(absl::StrCat("job ", record.id,
                        " rolls back to its last checkpoint: ", why.message()));
   return Rollback(record, driver, executor, spec, faulty);
 }
@@ -199,7 +199,7 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
     *event.mutable_snapshot() = record.job;
     Publish(record, event);
   }
-  LogLine(absl::StrCat(
+  service::LogLine(absl::StrCat(
       "job ", job_id, " resumes at round ", round,
       cut->from_checkpoint ? " (its last checkpoint)" : " (no checkpoint yet)",
       faulty.has_value() ? absl::StrCat("; replica ", *faulty,
@@ -334,7 +334,7 @@ absl::Status JobManager::FinishRound(Record& record,
             WriteCheckpoint(record.id, driver, completed, round.results);
         !written.ok()) {
       // The previous checkpoint still stands; a rollback goes there.
-      LogLine(absl::StrCat("job ", record.id, ": no checkpoint at round ",
+      service::LogLine(absl::StrCat("job ", record.id, ": no checkpoint at round ",
                            outcome.round + 1, ": ", written.message()));
     }
   }

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "coordinator/log.h"
+#include "lib/service/process.h"
 #include "lib/exchange/rng.h"
 
 namespace replex::coordinator {
@@ -80,7 +80,7 @@ absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
         read->state_rung_size() == n_replicas) {
       return std::optional<v1::Checkpoint>(*std::move(read));
     }
-    LogLine(absl::StrCat(
+    service::LogLine(absl::StrCat(
         "job ", job_id, ": skipping checkpoint ", it->location, ": ",
         read.ok() ? "it does not fit the job" : read.status().message()));
   }

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "coordinator/log.h"
+#include "lib/service/process.h"
 
 namespace replex::coordinator {
 namespace fs = std::filesystem;
@@ -67,7 +67,7 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
           next_round);
   if (!writer.ok()) return writer.status();
   if (next_round > 0) {
-    LogLine(absl::StrCat("job ", job.job_id(), ": results in ", dir->string(),
+    service::LogLine(absl::StrCat("job ", job.job_id(), ": results in ", dir->string(),
                          " continue from round ", next_round));
   }
   absl::MutexLock lock(&mu_);
@@ -103,7 +103,7 @@ void ResultsObserver::OnFinished(const v1::Job& job) {
   }
   if (absl::Status s = writer->Finish(v1::JobState_Name(job.state()));
       !s.ok()) {
-    LogLine(absl::StrCat("job ", job.job_id(),
+    service::LogLine(absl::StrCat("job ", job.job_id(),
                          ": cannot finish its results: ", s.message()));
   }
 }

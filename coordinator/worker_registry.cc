@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/coordinator_metrics.h"
-#include "coordinator/log.h"
+#include "lib/service/process.h"
 #include "coordinator/worker_registry_state.h"
 
 namespace replex::coordinator {
@@ -72,7 +72,7 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
     welcome.mutable_welcome()->set_heartbeat_interval_ms(
         absl::ToInt64Milliseconds(options_.heartbeat_interval));
     Send(*worker, std::move(welcome));
-    LogLine(absl::StrCat(
+    service::LogLine(absl::StrCat(
         "worker ", worker->id, " joined: platform ", hello.platform(), ", ",
         hello.slots(), " slots, max ", hello.max_replicas(), " replicas",
         hello.hostname().empty() ? ""
@@ -151,7 +151,7 @@ absl::Status WorkerRegistry::Disconnect(uint64_t key) {
            absl::OkStatus());
       result = absl::CancelledError("the worker went away");
     } else {
-      LogLine(absl::StrCat("worker ", worker.id, " left"));
+      service::LogLine(absl::StrCat("worker ", worker.id, " left"));
     }
   }
   workers_.erase(it);
@@ -220,7 +220,7 @@ void WorkerRegistry::OnGoodbye(Worker& worker, const v1::Goodbye& goodbye) {
   Send(worker, std::move(ack));
   if (worker.draining) return;
   worker.draining = true;
-  LogLine(absl::StrCat(
+  service::LogLine(absl::StrCat(
       "worker ", worker.id, " draining (",
       goodbye.reason().empty() ? "no reason given" : goodbye.reason(),
       "): its ", worker.hosted,
@@ -233,7 +233,7 @@ void WorkerRegistry::Lose(Worker& worker, const std::string& why,
   worker.gone = true;
   worker.outbox.clear();
   EndSession(worker, std::move(end));
-  LogLine(absl::StrCat("worker ", worker.id, " lost: ", why));
+  service::LogLine(absl::StrCat("worker ", worker.id, " lost: ", why));
   if (options_.metrics != nullptr) options_.metrics->WorkerLost();
   const absl::Status failure = WorkerLostError(
       absl::StrCat("worker ", worker.name(), " lost (", why, ")"));

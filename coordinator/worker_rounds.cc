@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/coordinator_metrics.h"
-#include "coordinator/log.h"
+#include "lib/service/process.h"
 #include "coordinator/placement.h"
 #include "coordinator/worker_registry.h"
 #include "coordinator/worker_registry_state.h"
@@ -129,7 +129,7 @@ bool WorkerRegistry::Place(Job& job) {
     replica.host = target.key;
   }
   if (!moves.empty()) {
-    LogLine(absl::StrCat("job ", job.id, " moves replicas ",
+    service::LogLine(absl::StrCat("job ", job.id, " moves replicas ",
                          absl::StrJoin(moves, ", ")));
     for (Worker* worker : candidates) UnloadIfUnused(*worker, job);
   }
@@ -186,7 +186,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
     if (!job->failure.ok()) return job->failure;
     if (!Place(*job)) {
       if (!std::exchange(waited, true)) {
-        LogLine(absl::StrCat("job ", job_id,
+        service::LogLine(absl::StrCat("job ", job_id,
                              " waits for room for replicas that lost their "
                              "worker"));
       }
@@ -364,7 +364,7 @@ WorkerRegistry::Job* WorkerRegistry::MatchResult(const Worker& worker,
   const Job::Replica& placed = job.replicas[replica];
   if (placed.host != worker.key || placed.epoch != epoch || !placed.loaded) {
     // A superseded assignment: the replica moved, or its job rolled back.
-    LogLine(absl::StrCat("dropped a stale result from worker ", worker.id,
+    service::LogLine(absl::StrCat("dropped a stale result from worker ", worker.id,
                          ": job ", job_id, " replica ", replica, " round ",
                          round, " epoch ", epoch, " (current epoch ",
                          placed.epoch, ")"));
@@ -444,7 +444,7 @@ void WorkerRegistry::OnReplicaState(Worker& worker,
   --job.pending_states;
   UnloadIfUnused(worker, job);
   if (worker.draining && worker.hosted == 0) {
-    LogLine(absl::StrCat("worker ", worker.id,
+    service::LogLine(absl::StrCat("worker ", worker.id,
                          " drained: it hosts no replicas and may stop"));
   }
 }

@@ -22,7 +22,7 @@
 #include "lib/engine/engine.h"
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
-#include "lib/service/tls_flags.h"
+#include "lib/service/process_flags.h"
 #include "replica-worker/executor.h"
 #include "replica-worker/grpc_coordinator_client.h"
 #include "replica-worker/log.h"

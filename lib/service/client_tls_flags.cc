@@ -1,8 +1,8 @@
-// The client half of tls_flags.h.
+// The client TLS flags (process_flags.h).
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "lib/service/tls_flags.h"
+#include "lib/service/process_flags.h"
 
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificate(s) that signed the server's certificate; when "

@@ -1,8 +1,8 @@
-// The server half of tls_flags.h.
+// The server TLS flags (process_flags.h).
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "lib/service/tls_flags.h"
+#include "lib/service/process_flags.h"
 
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate (chain, the server's first) to serve gRPC over "

@@ -1,0 +1,66 @@
+#include "lib/service/process.h"
+
+#include <cstdio>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "lib/service/server.h"
+
+namespace replex::service {
+namespace {
+
+// Set once, by RunProcess, before any thread logs.
+const char* program_name = "replex";
+
+}  // namespace
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+      return kExitUsage;
+    default:
+      return kExitFailed;
+  }
+}
+
+int RunProcess(
+    int argc, char** argv, const Program& program,
+    absl::FunctionRef<absl::Status(const std::vector<std::string>& arguments)>
+        serve) {
+  program_name = program.name;
+  InstallTerminationHandlers();
+  absl::SetProgramUsageMessage(program.usage);
+  const std::vector<char*> parsed = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> arguments(parsed.begin() + 1, parsed.end());
+  absl::Status status;
+  if (!program.takes_arguments && !arguments.empty()) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", arguments[0],
+                     "\"; it takes only flags (see --help)"));
+  } else {
+    status = serve(arguments);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s: error: %s\n", program.name,
+                 std::string(status.message()).c_str());
+  }
+  return ExitCodeFor(status);
+}
+
+void LogLine(absl::string_view line) {
+  const std::string text =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", program_name, ": ", line, "\n");
+  // One fwrite per line: stdio locks the stream for the call.
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace replex::service
