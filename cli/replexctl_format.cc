@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/results/analysis.h"
 
 namespace replex::cli {
 namespace {
@@ -24,12 +24,14 @@ std::string When(const google::protobuf::Timestamp& stamp, absl::Time now) {
   if (!time) return "-";
   return absl::StrCat(
       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *time, absl::UTCTimeZone()),
-      " (", FormatDuration(absl::ToDoubleSeconds(now - *time)), " ago)");
+      " (", timing::FormatDuration(absl::ToDoubleSeconds(now - *time)),
+      " ago)");
 }
 
 std::string Age(const v1::Job& job, absl::Time now) {
   const std::optional<absl::Time> created = TimeOf(job.created());
-  return created ? FormatDuration(absl::ToDoubleSeconds(now - *created)) : "-";
+  return created ? timing::FormatDuration(absl::ToDoubleSeconds(now - *created))
+                 : "-";
 }
 
 std::string Rounds(const v1::Job& job) {
@@ -66,16 +68,6 @@ std::string RungLabel(const v1::Job& job, int rung) {
 }
 
 }  // namespace
-
-std::string FormatDuration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "-";
-  if (seconds < 10) return absl::StrFormat("%.1fs", seconds);
-  const int64_t s = std::llround(seconds);
-  if (s >= 86400) return absl::StrFormat("%dd%02dh", s / 86400, s / 3600 % 24);
-  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
-  if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
-  return absl::StrFormat("%ds", s);
-}
 
 std::string ProgressBar(double fraction, int width) {
   if (!(fraction >= 0)) fraction = 0;  // also NaN
@@ -302,7 +294,7 @@ std::string WatchProgress::Line(absl::Time now, int bar_width) const {
   if (job_.ns_per_day() > 0) speed = absl::StrCat(NsPerDay(job_), " ns/day");
   if (job_.state() == v1::RUNNING) {
     const std::optional<double> left = EtaSeconds(now);
-    eta = absl::StrCat("ETA ", left ? FormatDuration(*left) : "-");
+    eta = absl::StrCat("ETA ", left ? timing::FormatDuration(*left) : "-");
   }
   // A redrawn line is cut at the terminal's width, so there the per-pair
   // acceptance, which grows with the ladder, goes last.
@@ -325,63 +317,9 @@ bool WatchProgress::TakeLogLine() {
 }
 
 absl::StatusOr<std::string> AnalysisTable(const std::string& analysis_json) {
-  google::protobuf::Struct analysis;
-  if (!google::protobuf::util::JsonStringToMessage(analysis_json, &analysis)
-           .ok()) {
-    return absl::InvalidArgumentError("analysis.json is not JSON");
-  }
-  const auto& fields = analysis.fields();
-  auto number = [&](const char* key) {
-    auto it = fields.find(key);
-    return it == fields.end() || !it->second.has_number_value()
-               ? std::nan("")
-               : it->second.number_value();
-  };
-  auto text = [&](const char* key, const char* format) {
-    const double x = number(key);
-    return std::isfinite(x) ? absl::StrFormat(format, x) : std::string("-");
-  };
-  auto string = [&](const char* key) {
-    auto it = fields.find(key);
-    return it == fields.end() ? std::string() : it->second.string_value();
-  };
-  std::vector<double> temperatures;
-  if (auto it = fields.find("temperatures_k"); it != fields.end()) {
-    for (const auto& t : it->second.list_value().values()) {
-      temperatures.push_back(t.number_value());
-    }
-  }
-  std::vector<std::vector<std::string>> rows;
-  if (auto it = fields.find("pairs"); it != fields.end()) {
-    for (const auto& pair : it->second.list_value().values()) {
-      const auto& p = pair.struct_value().fields();
-      const auto& rungs = p.at("rungs").list_value().values();
-      const int k = static_cast<int>(rungs.Get(0).number_value());
-      const double acceptance = p.at("acceptance").number_value();
-      rows.push_back(
-          {absl::StrCat(k, "-", k + 1),
-           k + 1 < static_cast<int>(temperatures.size())
-               ? absl::StrFormat("%.1f K <-> %.1f K", temperatures[k],
-                                 temperatures[k + 1])
-               : "",
-           absl::StrCat(static_cast<int64_t>(p.at("attempts").number_value())),
-           absl::StrCat(static_cast<int64_t>(p.at("accepts").number_value())),
-           p.at("acceptance").has_number_value()
-               ? absl::StrFormat("%.3f", acceptance)
-               : "-"});
-    }
-  }
-  return absl::StrCat(
-      "job ", string("job_id"), ": ", string("state"), ", ",
-      text("rounds", "%.0f"), "/", text("n_rounds", "%.0f"), " rounds, ",
-      text("n_rungs", "%.0f"), " rungs\n",
-      FormatTable({"pair", "rungs", "attempts", "accepts", "acceptance"}, rows,
-                  {false, false, true, true, true}),
-      "round trips: ", text("round_trips", "%.0f"), " (mean ",
-      text("mean_round_trip_rounds", "%.1f"), " rounds each)\n",
-      "second eigenvalue of the rung transition matrix: ",
-      text("second_eigenvalue", "%.4f"), "\n",
-      "throughput: ", text("ns_per_day", "%.1f"), " ns/day aggregate\n");
+  absl::StatusOr<v1::Analysis> analysis = results::ParseAnalysis(analysis_json);
+  if (!analysis.ok()) return analysis.status();
+  return results::AnalysisText(*analysis);
 }
 
 }  // namespace replex::cli

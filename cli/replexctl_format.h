@@ -11,13 +11,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lib/timing/duration.h"
 #include "replex/v1/job_service.pb.h"
 
 namespace replex::cli {
 
-// "4.2s" under 10 s, then "42s", "3m05s", "2h07m", "3d04h"; "-" when
-// negative or not finite.
-std::string FormatDuration(double seconds);
+
 
 // `width` cells between brackets, filled in proportion to `fraction`
 // (clamped to [0, 1]): "[=========>          ]".

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/files/atomic_file.h"
+#include "lib/results/analysis.h"
 #include "lib/results/json.h"
 #include "lib/results/report_html.h"
 #include "lib/spec/spec.h"
@@ -285,66 +286,15 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
 
 absl::Status ResultsWriter::WriteAnalysis(
     const runner::RunResult& result, const exchange::Statistics& statistics) {
-  const int n = ladder_->size();
-  std::vector<std::string> pairs;
-  for (int k = 0; k + 1 < n; ++k) {
-    pairs.push_back(absl::StrFormat(
-        "{\"rungs\": [%d, %d], \"attempts\": %d, \"accepts\": %d, "
-        "\"acceptance\": %s}",
-        k, k + 1, result.pair_attempts[k], result.pair_accepts[k],
-        json::Number(result.pair_acceptance[k])));
-  }
-  std::vector<double> temperatures;
-  for (const exchange::Rung& rung : ladder_->rungs()) {
-    temperatures.push_back(rung.temperature_k);
-  }
-  std::vector<std::string> parameters;
-  for (size_t p = 0; p < ladder_->parameter_names().size(); ++p) {
-    std::vector<double> values;
-    for (const exchange::Rung& rung : ladder_->rungs()) {
-      values.push_back(rung.parameters[p]);
-    }
-    parameters.push_back(
-        absl::StrCat(json::String(ladder_->parameter_names()[p]), ": ",
-                     json::Array(values)));
-  }
-  std::string transitions = "null";
-  if (n <= kMaxMatrixRungs) {
-    std::vector<std::string> rows;
-    for (const std::vector<double>& row : statistics.TransitionMatrix()) {
-      rows.push_back(json::Array(row));
-    }
-    transitions = absl::StrCat("[", absl::StrJoin(rows, ",\n    "), "]");
-  }
-  analysis_ = absl::StrCat(
-      "  \"job_id\": ", json::String(provenance_.job_id), ",\n",
-      "  \"rounds\": ", result.rounds, ",\n",
-      "  \"n_rounds\": ", spec_.exchange().n_rounds(), ",\n",
-      "  \"n_rungs\": ", n, ",\n",
-      "  \"temperatures_k\": ", json::Array(temperatures), ",\n",
-      "  \"parameters\": {", absl::StrJoin(parameters, ", "), "},\n",
-      "  \"pairs\": [\n    ", absl::StrJoin(pairs, ",\n    "), "],\n",
-      "  \"round_trips\": ", result.round_trips, ",\n",
-      "  \"round_trips_per_replica\": ",
-      json::Array(statistics.round_trips_per_replica()), ",\n",
-      "  \"mean_round_trip_rounds\": ",
-      json::Number(result.mean_round_trip_rounds), ",\n",
-      "  \"second_eigenvalue\": ", json::Number(result.second_eigenvalue),
-      ",\n", "  \"fraction_up\": ", json::Array(result.fraction_up), ",\n",
-      "  \"transition_matrix\": ", transitions, ",\n",
-      "  \"rung_of_replica\": ",
-      json::Array(result.final_permutation.rung_of_replica()), ",\n",
-      "  \"wall_seconds\": ", json::Number(result.wall_seconds), ",\n",
-      "  \"simulated_ns\": ", json::Number(result.simulated_ns), ",\n",
-      "  \"ns_per_day\": ", json::Number(result.ns_per_day), "\n");
+  analysis_ = MakeAnalysis(spec_, *ladder_, result, statistics,
+                           provenance_.job_id, state_);
   return SaveAnalysis();
 }
 
 absl::Status ResultsWriter::SaveAnalysis() {
+  analysis_->set_state(state_);
   return files::WriteFileAtomically(
-      dir_ / kAnalysisFile,
-      absl::StrCat("{\n  \"state\": ", json::String(state_), ",\n", analysis_,
-                   "}\n"));
+      dir_ / kAnalysisFile, AnalysisJson(*analysis_, /*indented=*/true));
 }
 
 absl::Status ResultsWriter::WriteManifest(const std::string& state,
@@ -388,7 +338,7 @@ absl::Status ResultsWriter::WriteManifest(const std::string& state,
 
 absl::Status ResultsWriter::Finish(const std::string& state) {
   state_ = state;
-  if (!analysis_.empty()) {
+  if (analysis_.has_value()) {
     if (absl::Status s = SaveAnalysis(); !s.ok()) return s;
   }
   if (absl::Status s = WriteManifest(state, Now()); !s.ok()) return s;

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "lib/exchange/ladder.h"
+#include "lib/results/analysis.h"
 #include "lib/results/netcdf_trajectory.h"
 #include "lib/runner/runner.h"
 #include "replex/v1/job.pb.h"
@@ -31,11 +32,6 @@ inline constexpr char kUklnFile[] = "u_kln.tsv";
 inline constexpr char kTopologyFile[] = "topology.pdb";
 inline constexpr char kReportFile[] = "report.html";
 inline constexpr char kTrajectoryDir[] = "trajectories";
-
-// u_kln and the transition matrix grow as rungs^2 per round; above this many
-// rungs they are left out (energies.tsv still gives u_kln for temperature
-// ladders).
-inline constexpr int kMaxMatrixRungs = 256;
 
 // "trajectories/rung_007.nc".
 std::string TrajectoryPath(int rung);
@@ -96,7 +92,7 @@ class ResultsWriter {
   Provenance provenance_;
   std::string started_at_;
   std::string state_ = "RUNNING";
-  std::string analysis_;  // the last analysis.json body, without "state"
+  std::optional<v1::Analysis> analysis_;  // the last one written
   std::ofstream energies_, exchange_, u_kln_;
   std::vector<std::unique_ptr<NetcdfTrajectory>> trajectories_;  // per rung
 };

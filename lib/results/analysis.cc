@@ -1,0 +1,188 @@
+#include "lib/results/analysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "lib/exchange/scheme.h"
+#include "lib/spec/spec.h"
+#include "lib/timing/duration.h"
+
+namespace replex::results {
+namespace {
+
+// JSON has no NaN: unknown values are null.
+google::protobuf::ListValue ListOf(const std::vector<double>& values) {
+  google::protobuf::ListValue list;
+  for (double x : values) {
+    google::protobuf::Value& value = *list.add_values();
+    if (std::isfinite(x)) {
+      value.set_number_value(x);
+    } else {
+      value.set_null_value(google::protobuf::NULL_VALUE);
+    }
+  }
+  return list;
+}
+
+std::string Fixed(double x, const char* format) {
+  return std::isfinite(x) ? absl::StrFormat(format, x) : "-";
+}
+
+// "300.0 K lambda=0.5", parameters in name order.
+std::string RungLabel(const v1::Analysis& analysis, int k) {
+  std::string label =
+      k < analysis.temperatures_k_size()
+          ? absl::StrFormat("%.1f K", analysis.temperatures_k(k))
+          : "";
+  std::vector<std::string> names;
+  for (const auto& [name, values] : analysis.parameters()) {
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const google::protobuf::ListValue& values = analysis.parameters().at(name);
+    if (k < values.values_size()) {
+      absl::StrAppendFormat(&label, " %s=%g", name,
+                            values.values(k).number_value());
+    }
+  }
+  return label;
+}
+
+}  // namespace
+
+v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
+                          const exchange::Ladder& ladder,
+                          const runner::RunResult& result,
+                          const exchange::Statistics& statistics,
+                          const std::string& job_id, const std::string& state) {
+  const int n = ladder.size();
+  v1::Analysis analysis;
+  analysis.set_state(state);
+  analysis.set_job_id(job_id);
+  analysis.set_name(spec.name());
+  analysis.set_scheme(exchange::SchemeName(spec::SchemeOf(spec.exchange())));
+  analysis.set_platform(spec.platform());
+  analysis.set_seed(spec.seed());
+  analysis.set_rounds(static_cast<int32_t>(result.rounds));
+  analysis.set_n_rounds(spec.exchange().n_rounds());
+  analysis.set_n_rungs(n);
+  analysis.set_replicas(n);
+  for (const exchange::Rung& rung : ladder.rungs()) {
+    analysis.add_temperatures_k(rung.temperature_k);
+  }
+  for (size_t p = 0; p < ladder.parameter_names().size(); ++p) {
+    std::vector<double> values;
+    for (const exchange::Rung& rung : ladder.rungs()) {
+      values.push_back(rung.parameters[p]);
+    }
+    (*analysis.mutable_parameters())[ladder.parameter_names()[p]] =
+        ListOf(values);
+  }
+  for (int k = 0; k + 1 < n; ++k) {
+    v1::PairAnalysis& pair = *analysis.add_pairs();
+    pair.add_rungs(k);
+    pair.add_rungs(k + 1);
+    pair.set_attempts(static_cast<double>(result.pair_attempts[k]));
+    pair.set_accepts(static_cast<double>(result.pair_accepts[k]));
+    if (std::isfinite(result.pair_acceptance[k])) {
+      pair.set_acceptance(result.pair_acceptance[k]);
+    }
+  }
+  analysis.set_round_trips(static_cast<double>(result.round_trips));
+  for (int64_t trips : statistics.round_trips_per_replica()) {
+    analysis.add_round_trips_per_replica(static_cast<double>(trips));
+  }
+  if (std::isfinite(result.mean_round_trip_rounds)) {
+    analysis.set_mean_round_trip_rounds(result.mean_round_trip_rounds);
+  }
+  if (std::isfinite(result.second_eigenvalue)) {
+    analysis.set_second_eigenvalue(result.second_eigenvalue);
+  }
+  *analysis.mutable_fraction_up() = ListOf(result.fraction_up);
+  if (n <= kMaxMatrixRungs) {
+    for (const std::vector<double>& row : statistics.TransitionMatrix()) {
+      *analysis.add_transition_matrix() = ListOf(row);
+    }
+  }
+  const std::vector<int>& rungs = result.final_permutation.rung_of_replica();
+  analysis.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  analysis.set_wall_seconds(result.wall_seconds);
+  analysis.set_simulated_ns(result.simulated_ns);
+  analysis.set_ns_per_day(result.ns_per_day);
+  return analysis;
+}
+
+std::string AnalysisJson(const v1::Analysis& analysis, bool indented) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = indented;
+  std::string json;
+  // Printing a message of this build's own type cannot fail.
+  (void)google::protobuf::util::MessageToJsonString(analysis, &json, options);
+  return json;
+}
+
+absl::StatusOr<v1::Analysis> ParseAnalysis(absl::string_view json) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  v1::Analysis analysis;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      std::string(json), &analysis, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "analysis.json is not a replex analysis: ", status.ToString()));
+  }
+  return analysis;
+}
+
+std::string AnalysisText(const v1::Analysis& analysis) {
+  std::string text = absl::StrFormat(
+      "job %s%s: %s, %d/%d rounds, %d replicas, scheme %s, platform %s, seed "
+      "%d\n",
+      analysis.name().empty() ? "(unnamed)" : analysis.name(),
+      analysis.job_id().empty() ? ""
+                                : absl::StrCat(" (", analysis.job_id(), ")"),
+      analysis.state(), analysis.rounds(), analysis.n_rounds(),
+      analysis.replicas(), analysis.scheme(), analysis.platform(),
+      analysis.seed());
+  if (analysis.pairs_size() > 0) {
+    absl::StrAppendFormat(&text, "  %-6s %-44s %9s %9s %10s\n", "pair", "rungs",
+                          "attempts", "accepts", "acceptance");
+    for (const v1::PairAnalysis& pair : analysis.pairs()) {
+      const int k = pair.rungs_size() > 0 ? pair.rungs(0) : 0;
+      absl::StrAppendFormat(
+          &text, "  %-6s %-44s %9.0f %9.0f %10s\n", absl::StrCat(k, "-", k + 1),
+          absl::StrCat(RungLabel(analysis, k), " <-> ",
+                       RungLabel(analysis, k + 1)),
+          pair.attempts(), pair.accepts(),
+          pair.has_acceptance() ? absl::StrFormat("%.3f", pair.acceptance())
+                                : "-");
+    }
+  }
+  absl::StrAppendFormat(&text, "round trips: %.0f", analysis.round_trips());
+  if (analysis.has_mean_round_trip_rounds()) {
+    absl::StrAppendFormat(&text, " (mean %.1f rounds each)",
+                          analysis.mean_round_trip_rounds());
+  }
+  absl::StrAppend(&text, "\nsecond eigenvalue of the rung transition matrix: ",
+                  analysis.has_second_eigenvalue()
+                      ? Fixed(analysis.second_eigenvalue(), "%.4f")
+                      : "-",
+                  "\n");
+  absl::StrAppendFormat(
+      &text, "simulated %.4g ns in %s wall: %s ns/day aggregate\n",
+      analysis.simulated_ns(), timing::FormatDuration(analysis.wall_seconds()),
+      Fixed(analysis.ns_per_day(), "%.1f"));
+  absl::StrAppend(&text, "rung of each replica: ",
+                  absl::StrJoin(analysis.rung_of_replica(), " "), "\n");
+  return text;
+}
+
+}  // namespace replex::results
