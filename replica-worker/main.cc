@@ -23,7 +23,7 @@
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 #include "lib/service/tls_flags.h"
-#include "replica-worker/executor.h"
+#include "lib/threads/slot_pool.h"
 #include "replica-worker/grpc_coordinator_client.h"
 #include "replica-worker/log.h"
 #include "replica-worker/replica_host.h"
@@ -213,10 +213,10 @@ int Main(int argc, char** argv) {
   host_options.devices = devices;
   host_options.inject_nan_round = absl::GetFlag(FLAGS_test_inject_nan);
   MetricsHostOutput output(&worker_metrics, &session);
-  ReplicaHost host(
-      host_options,
-      std::make_unique<SlotPool>(slots, absl::GetFlag(FLAGS_pin_slots)),
-      &output);
+  ReplicaHost host(host_options,
+                   std::make_unique<threads::SlotPool>(
+                       slots, absl::GetFlag(FLAGS_pin_slots)),
+                   &output);
   (*metrics_server)->Add(HostGauges(&host, slots));
 
   Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots, platform,

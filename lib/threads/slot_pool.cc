@@ -1,4 +1,4 @@
-#include "replica-worker/executor.h"
+#include "lib/threads/slot_pool.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <utility>
 
-namespace replex::worker {
+#include "absl/synchronization/blocking_counter.h"
+
+namespace replex::threads {
 
 namespace {
 
@@ -71,4 +73,17 @@ void SlotPool::Loop(size_t slot, bool pin) {
   }
 }
 
-}  // namespace replex::worker
+void ParallelFor(Executor& executor, int n,
+                 const std::function<uint64_t(int)>& affinity_of,
+                 const std::function<void(int)>& task) {
+  absl::BlockingCounter done(n);
+  for (int i = 0; i < n; ++i) {
+    executor.Schedule(affinity_of(i), [&task, &done, i] {
+      task(i);
+      done.DecrementCount();
+    });
+  }
+  done.Wait();
+}
+
+}  // namespace replex::threads

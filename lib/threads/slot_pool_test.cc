@@ -1,14 +1,20 @@
-#include "replica-worker/executor.h"
+#include "lib/threads/slot_pool.h"
 
 #include <sched.h>
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
-namespace replex::worker {
+namespace replex::threads {
 namespace {
 
 // Which thread runs a task depends on timing; that a replica keeps its slot
@@ -62,5 +68,54 @@ TEST(SlotPoolTest, PinnedSlotsRunOnDisjointHalvesOfTheCpus) {
   EXPECT_EQ(CPU_COUNT(&seen[1]), cpus / 2);
 }
 
+// Hands every task to a SlotPool after noting its affinity.
+class RecordingExecutor : public Executor {
+ public:
+  explicit RecordingExecutor(int slots) : pool_(slots) {}
+  void Schedule(uint64_t affinity, std::function<void()> task) override {
+    {
+      absl::MutexLock lock(&mu_);
+      affinities_.push_back(affinity);
+    }
+    pool_.Schedule(affinity, std::move(task));
+  }
+  std::vector<uint64_t> affinities() const {
+    absl::MutexLock lock(&mu_);
+    return affinities_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<uint64_t> affinities_ ABSL_GUARDED_BY(mu_);
+  SlotPool pool_;
+};
+
+// Embedded mode reads each task's result as soon as ParallelFor returns, so
+// every task must have finished by then, each index run once, with the
+// affinity the caller chose (its replica's).
+TEST(ParallelForTest, RunsEachIndexOnceWithItsAffinityAndWaitsForAll) {
+  RecordingExecutor executor(3);
+  constexpr int kTasks = 20;
+  std::vector<std::atomic<int>> runs(kTasks);
+  ParallelFor(
+      executor, kTasks, [](int i) -> uint64_t { return 100 + i; },
+      [&](int i) {
+        // Late tasks finish last, so a return before they end shows.
+        absl::SleepFor(absl::Milliseconds(i % 4 == 3 ? 20 : 0));
+        runs[i].fetch_add(1);
+      });
+  for (int i = 0; i < kTasks; ++i) EXPECT_EQ(runs[i].load(), 1) << i;
+  std::vector<uint64_t> expected;
+  for (int i = 0; i < kTasks; ++i) expected.push_back(100 + i);
+  EXPECT_EQ(executor.affinities(), expected);
+}
+
+TEST(ParallelForTest, AnEmptyBatchReturnsAtOnce) {
+  SlotPool pool(2);
+  ParallelFor(
+      pool, 0, [](int i) -> uint64_t { return i; },
+      [](int) { ADD_FAILURE() << "no task to run"; });
+}
+
 }  // namespace
-}  // namespace replex::worker
+}  // namespace replex::threads

@@ -1,6 +1,9 @@
-// Where a worker runs engine work. The replica host hands every Context
+// The threads that create and drive OpenMM Contexts, in the worker and in
+// embedded mode alike. The worker's replica host hands every Context
 // creation, segment and state save to an Executor, so the gRPC reader thread
-// only moves messages and tests can run the work step by step.
+// only moves messages and tests can run the work step by step; embedded mode
+// runs each batch of replicas through ParallelFor on the same pool, so both
+// keep a replica on one thread.
 #pragma once
 
 #include <algorithm>
@@ -13,8 +16,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace replex::worker {
+namespace replex::threads {
 
+// Runs tasks on threads of its own. Implementations are thread-safe.
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -23,13 +27,13 @@ class Executor {
   virtual void Schedule(uint64_t affinity, std::function<void()> task) = 0;
 };
 
-// `slots` threads, a worker's slots. A task joins the queue of slot
-// affinity % slots; a slot runs its own queue first, oldest first, and when
-// it is empty takes the oldest task of the fullest other queue, so the load
-// stays balanced while a replica keeps running on one slot thread. Why: on
-// the CPU platform an OpenMM Context hands every force evaluation to its own
-// pool thread and back. Driven by the same slot thread round after round,
-// the pair stays on one core; driven by whichever slot was free, the
+// `slots` threads (a worker's slots, embedded mode's threads). A task joins the
+// queue of slot affinity % slots; a slot runs its own queue first, oldest
+// first, and when it is empty takes the oldest task of the fullest other queue,
+// so the load stays balanced while a replica keeps running on one slot thread.
+// Why: on the CPU platform an OpenMM Context hands every force evaluation to
+// its own pool thread and back. Driven by the same slot thread round after
+// round, the pair stays on one core; driven by whichever slot was free, the
 // hand-offs crossed cores, and on a 2-core machine two slots ran slower
 // than one (docs/benchmarks.md). Thread-safe. The destructor lets running
 // tasks finish and discards queued ones (their owner is going away).
@@ -38,7 +42,7 @@ class SlotPool : public Executor {
   // With `pin`, slot s runs on a fixed, disjoint share of the CPUs the
   // process may use (CPUs/slots of them, the Threads a CPU Context gets by
   // default); OpenMM's pool threads, made on the slot that creates their
-  // Context, inherit it. Only for a machine the worker has to itself.
+  // Context, inherit it. Only for a machine the process has to itself.
   explicit SlotPool(int slots, bool pin = false);
   ~SlotPool() override;
   SlotPool(const SlotPool&) = delete;
@@ -60,4 +64,13 @@ class SlotPool : public Executor {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace replex::worker
+// Runs task(i) for every i in [0, n) on `executor`, task i with affinity
+// affinity_of(i), and returns when all have finished: a batch of replicas
+// and the wait for it. Blocks until `executor` has run every task, so not for
+// an executor that runs tasks only when told, nor one being destroyed. Tasks
+// run concurrently: task(i) touches only what belongs to i. Thread-safe.
+void ParallelFor(Executor& executor, int n,
+                 const std::function<uint64_t(int)>& affinity_of,
+                 const std::function<void(int)>& task);
+
+}  // namespace replex::threads
