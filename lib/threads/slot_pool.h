@@ -6,6 +6,8 @@
 // keep a replica on one thread.
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -41,8 +43,12 @@ class SlotPool : public Executor {
  public:
   // With `pin`, slot s runs on a fixed, disjoint share of the CPUs the
   // process may use (CPUs/slots of them, the Threads a CPU Context gets by
-  // default); OpenMM's pool threads, made on the slot that creates their
-  // Context, inherit it. Only for a machine the process has to itself.
+  // default), and so does every task of affinity s (mod slots), whichever
+  // slot runs it. OpenMM's pool threads inherit the share of the task that
+  // creates their Context, so they share CPUs with the slot that drives it
+  // even when another slot made it: CPU Contexts are made one at a time
+  // (lib/engine), and the slot that won that lock made most of them while the
+  // others waited. Only for a machine the process has to itself.
   explicit SlotPool(int slots, bool pin = false);
   ~SlotPool() override;
   SlotPool(const SlotPool&) = delete;
@@ -51,7 +57,7 @@ class SlotPool : public Executor {
   void Schedule(uint64_t affinity, std::function<void()> task) override;
 
  private:
-  void Loop(size_t slot, bool pin);
+  void Loop(size_t slot);
   bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_ ||
            std::any_of(queues_.begin(), queues_.end(),
@@ -61,6 +67,9 @@ class SlotPool : public Executor {
   absl::Mutex mu_;
   std::vector<std::deque<std::function<void()>>> queues_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // Slot s's CPUs, with `pin`; empty without it or with fewer CPUs than
+  // slots.
+  const std::vector<cpu_set_t> shares_;
   std::vector<std::thread> threads_;
 };
 

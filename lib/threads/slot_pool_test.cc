@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,46 @@ TEST(SlotPoolTest, PinnedSlotsRunOnDisjointHalvesOfTheCpus) {
   EXPECT_EQ(CPU_COUNT(&both), 0);
   EXPECT_EQ(CPU_COUNT(&seen[0]), cpus / 2);
   EXPECT_EQ(CPU_COUNT(&seen[1]), cpus / 2);
+}
+
+// A CPU Context's OpenMM threads inherit the CPUs of the task that creates
+// it, so a task must run on its affinity's CPUs even when another slot takes
+// it. Two tasks of affinity 0 while one of them blocks: one slot or the other
+// takes a task queued for slot 0.
+TEST(SlotPoolTest, APinnedTaskRunsOnItsAffinitysCpusWhicheverSlotTakesIt) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  const int cpus = CPU_COUNT(&allowed);
+  if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
+  SlotPool pool(2, /*pin=*/true);
+  cpu_set_t blocker_cpus, second_cpus, other_cpus;
+  std::thread::id blocker_thread, second_thread;
+  absl::Notification release, blocker_started, second_ran, other_ran;
+  pool.Schedule(0, [&] {
+    sched_getaffinity(0, sizeof(blocker_cpus), &blocker_cpus);
+    blocker_thread = std::this_thread::get_id();
+    blocker_started.Notify();
+    release.WaitForNotification();
+  });
+  blocker_started.WaitForNotification();
+  pool.Schedule(0, [&] {
+    sched_getaffinity(0, sizeof(second_cpus), &second_cpus);
+    second_thread = std::this_thread::get_id();
+    second_ran.Notify();
+  });
+  EXPECT_TRUE(second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  release.Notify();
+  pool.Schedule(1, [&] {
+    sched_getaffinity(0, sizeof(other_cpus), &other_cpus);
+    other_ran.Notify();
+  });
+  other_ran.WaitForNotification();
+  EXPECT_NE(blocker_thread, second_thread);
+  EXPECT_TRUE(CPU_EQUAL(&blocker_cpus, &second_cpus));
+  EXPECT_EQ(CPU_COUNT(&second_cpus), cpus / 2);
+  cpu_set_t both;
+  CPU_AND(&both, &second_cpus, &other_cpus);
+  EXPECT_EQ(CPU_COUNT(&both), 0);
 }
 
 // Hands every task to a SlotPool after noting its affinity.
