@@ -1,13 +1,16 @@
 // Efficiency: the same replicas x rounds x steps run
 //   (a) as plain OpenMM: one Context per replica in this process, the
-//       replicas spread over `--slots` threads, no exchange at all, and
-//   (b) through the replex cluster on loopback: coordinator, gateway and one
+//       replicas spread over `--slots` threads, no exchange at all,
+//   (b) in embedded mode: the job through runner::RunJob in this process
+//       with `--slots` threads (what `replex run --threads` does), and
+//   (c) through the replex cluster on loopback: coordinator, gateway and one
 //       replica-worker with `--slots` slots as processes, the job submitted
 //       through the gateway,
-// on the CPU platform with one thread per Context. Both times run from the
-// start (Contexts created, or the job submitted) to the end (last step, or
-// SUCCEEDED). Efficiency = time(a) / time(b), median over `--repeats` runs
-// that alternate a and b so drifting machine load hits both alike.
+// on the CPU platform with one thread per Context. Every time runs from the
+// start (Contexts created, RunJob called, or the job submitted) to the end
+// (last step, RunJob returned, or SUCCEEDED). Efficiency = time(a) / time(b)
+// and time(a) / time(c), medians over `--repeats` runs that alternate a, b
+// and c so drifting machine load hits all alike.
 //
 //   replex-bench-efficiency --bin_dir=build
 #include <signal.h>
@@ -34,6 +37,7 @@
 #include "grpcpp/grpcpp.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
+#include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "tests/process.h"
@@ -46,10 +50,11 @@ ABSL_FLAG(std::string, steps, "500,100", "Comma-separated steps per exchange.");
 ABSL_FLAG(int, total_steps, 20000,
           "Steps per replica in each run (rounds = total_steps / steps).");
 ABSL_FLAG(int, slots, 2, "Replicas run at once (threads / worker slots).");
-ABSL_FLAG(int, repeats, 3, "Alternating (a, b) runs per configuration.");
+ABSL_FLAG(int, repeats, 3, "Alternating (a, b, c) runs per configuration.");
 ABSL_FLAG(bool, pin_slots, false,
-          "Run the worker with --pin_slots (its slot threads pinned to "
-          "cores; the plain runs stay unpinned).");
+          "Run the worker with --pin_slots and embedded mode with "
+          "--pin_threads (their threads pinned to cores; the plain runs stay "
+          "unpinned).");
 
 namespace replex::bench {
 namespace {
@@ -111,6 +116,17 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+// (b): seconds for RunJob to return.
+absl::StatusOr<double> Embedded(const v1::JobSpec& spec, int slots) {
+  const absl::Time start = absl::Now();
+  runner::RunOptions options;
+  options.threads = slots;
+  options.pin_threads = absl::GetFlag(FLAGS_pin_slots);
+  absl::StatusOr<runner::RunResult> result = runner::RunJob(spec, options);
+  if (!result.ok()) return result.status();
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
 class Cluster {
  public:
   absl::Status Start(int slots) {
@@ -153,7 +169,7 @@ class Cluster {
     if (!dir_.empty()) testing::RunCommand(absl::StrCat("rm -rf ", dir_));
   }
 
-  // (b): seconds from SubmitJob to SUCCEEDED.
+  // (c): seconds from SubmitJob to SUCCEEDED.
   absl::StatusOr<double> Run(const v1::JobSpec& spec) {
     const absl::Time start = absl::Now();
     v1::SubmitJobRequest request;
@@ -205,6 +221,13 @@ double Median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+// "0.950 0.871 ", the per-run figures behind a median.
+std::string Ratios(const std::vector<double>& ratios) {
+  std::string each;
+  for (double r : ratios) absl::StrAppend(&each, absl::StrFormat("%.3f ", r));
+  return each;
+}
+
 int Main() {
   absl::StatusOr<v1::JobSpec> base =
       spec::LoadYamlFile(absl::GetFlag(FLAGS_job));
@@ -230,29 +253,40 @@ int Main() {
     std::fprintf(stderr, "%s\n", started.ToString().c_str());
     return 2;
   }
-  std::printf("%8s %6s %7s %12s %12s %10s  %s\n", "replicas", "steps", "rounds",
-              "plain s", "replex s", "efficiency", "per-run ratios");
+  std::printf("%8s %6s %7s %10s %11s %10s %19s %18s  %s\n", "replicas", "steps",
+              "rounds", "plain s", "embedded s", "cluster s",
+              "efficiency embedded", "efficiency cluster",
+              "per-run ratios embedded | cluster");
   for (int steps : step_counts) {
     for (int replicas : replica_counts) {
       const int rounds = absl::GetFlag(FLAGS_total_steps) / steps;
       const v1::JobSpec spec = Configure(*base, replicas, steps, rounds);
-      std::vector<double> plain, replex, ratios;
+      std::vector<double> plain_s, embedded_s, cluster_s, embedded_efficiency,
+          cluster_efficiency;
       for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
-        plain.push_back(PlainOpenMM(**model, spec, slots));
-        absl::StatusOr<double> seconds = cluster.Run(spec);
+        plain_s.push_back(PlainOpenMM(**model, spec, slots));
+        absl::StatusOr<double> seconds = Embedded(spec, slots);
+        if (!seconds.ok()) {
+          std::fprintf(stderr, "embedded: %s\n",
+                       seconds.status().ToString().c_str());
+          return 1;
+        }
+        embedded_s.push_back(*seconds);
+        embedded_efficiency.push_back(plain_s.back() / embedded_s.back());
+        seconds = cluster.Run(spec);
         if (!seconds.ok()) {
           std::fprintf(stderr, "%s\n", seconds.status().ToString().c_str());
           return 1;
         }
-        replex.push_back(*seconds);
-        ratios.push_back(plain.back() / replex.back());
+        cluster_s.push_back(*seconds);
+        cluster_efficiency.push_back(plain_s.back() / cluster_s.back());
       }
-      std::string each;
-      for (double r : ratios)
-        absl::StrAppend(&each, absl::StrFormat("%.3f ", r));
-      std::printf("%8d %6d %7d %12.2f %12.2f %10.3f  %s\n", replicas, steps,
-                  rounds, Median(plain), Median(replex), Median(ratios),
-                  each.c_str());
+      std::printf("%8d %6d %7d %10.2f %11.2f %10.2f %19.3f %18.3f  %s| %s\n",
+                  replicas, steps, rounds, Median(plain_s), Median(embedded_s),
+                  Median(cluster_s), Median(embedded_efficiency),
+                  Median(cluster_efficiency),
+                  Ratios(embedded_efficiency).c_str(),
+                  Ratios(cluster_efficiency).c_str());
       std::fflush(stdout);
     }
   }

@@ -30,6 +30,12 @@ ABSL_FLAG(int, threads, 1,
           "With the CPU platform each replica's OpenMM Context also gets "
           "cores/threads worker threads unless platform_properties sets "
           "Threads.");
+ABSL_FLAG(bool, pin_threads, false,
+          "Pin each replica thread, and the OpenMM threads of the Contexts "
+          "of the replicas it runs, to its own share of this process's CPUs "
+          "(CPUs/threads each). For a machine the run has to itself: on the "
+          "CPU platform a Context's pool thread then never waits for another "
+          "core. Leave it off where other processes share the CPUs.");
 ABSL_FLAG(bool, json, false,
           "Print the summary as one JSON object on stdout (progress still "
           "goes to stderr).");
@@ -49,8 +55,8 @@ namespace {
 constexpr char kUsage[] =
     "Runs a replica-exchange job in one process.\n\n"
     "Usage:\n"
-    "  replex run JOB.yaml [--threads=N] [--json] [--progress_every=N]\n"
-    "                      [--results=DIR]\n"
+    "  replex run JOB.yaml [--threads=N] [--pin_threads] [--json]\n"
+    "                      [--progress_every=N] [--results=DIR]\n"
     "  replex version\n\n"
     "JOB.yaml is described in docs/job-spec.md; examples/ has ready jobs.";
 
@@ -94,6 +100,7 @@ absl::Status Run(const std::string& job_path) {
     return absl::InvalidArgumentError(
         "--threads must be at least 1 (it is the number of replica threads)");
   }
+  options.pin_threads = absl::GetFlag(FLAGS_pin_threads);
   // Results go to --results, else output.directory (relative to the current
   // directory, like any command's output file).
   std::string results_dir = absl::GetFlag(FLAGS_results);

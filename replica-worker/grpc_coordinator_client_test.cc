@@ -13,8 +13,8 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "lib/service/server.h"
+#include "lib/threads/slot_pool.h"
 #include "replex/v1/worker.grpc.pb.h"
-#include "replica-worker/executor.h"
 #include "replica-worker/replica_host.h"
 #include "replica-worker/session.h"
 #include "replica-worker/test_util.h"
@@ -103,7 +103,8 @@ TEST(GrpcCoordinatorClientTest, FullSessionOverLoopback) {
   SessionOptions options;
   options.registration.set_worker_name("loopback-worker");
   Session session(&client, options);
-  ReplicaHost host(HostOptions(), std::make_unique<SlotPool>(1), &session);
+  ReplicaHost host(HostOptions(), std::make_unique<threads::SlotPool>(1),
+                   &session);
   std::thread runner([&] { session.Run(&host); });
 
   coordinator.AwaitSegmentDone();

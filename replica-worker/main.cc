@@ -23,7 +23,7 @@
 #include "lib/metrics/metrics.h"
 #include "lib/service/server.h"
 #include "lib/service/process_flags.h"
-#include "replica-worker/executor.h"
+#include "lib/threads/slot_pool.h"
 #include "replica-worker/grpc_coordinator_client.h"
 #include "replica-worker/log.h"
 #include "replica-worker/replica_host.h"
@@ -49,10 +49,10 @@ ABSL_FLAG(int, slots, 1,
           "slots; on the CPU platform each Context gets cores/slots threads "
           "unless the job sets Threads.");
 ABSL_FLAG(bool, pin_slots, false,
-          "Pin each slot thread, and the OpenMM threads of the Contexts it "
-          "creates, to its own share of this process's CPUs (CPUs/slots "
-          "each). For a machine the worker has to itself: on the CPU "
-          "platform a Context's pool thread then never waits for another "
+          "Pin each slot thread, and the OpenMM threads of the Contexts of "
+          "the replicas it runs, to its own share of this process's CPUs "
+          "(CPUs/slots each). For a machine the worker has to itself: on the "
+          "CPU platform a Context's pool thread then never waits for another "
           "core. Containers sharing a node's CPUs should leave it off.");
 ABSL_FLAG(int, max_replicas, 256,
           "Replicas (OpenMM Contexts) this worker hosts at once; advertised "
@@ -213,10 +213,10 @@ int Main(int argc, char** argv) {
   host_options.devices = devices;
   host_options.inject_nan_round = absl::GetFlag(FLAGS_test_inject_nan);
   MetricsHostOutput output(&worker_metrics, &session);
-  ReplicaHost host(
-      host_options,
-      std::make_unique<SlotPool>(slots, absl::GetFlag(FLAGS_pin_slots)),
-      &output);
+  ReplicaHost host(host_options,
+                   std::make_unique<threads::SlotPool>(
+                       slots, absl::GetFlag(FLAGS_pin_slots)),
+                   &output);
   (*metrics_server)->Add(HostGauges(&host, slots));
 
   Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots, platform,

@@ -131,7 +131,8 @@ runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
 }
 
 ReplicaHost::ReplicaHost(HostOptions options,
-                         std::unique_ptr<Executor> executor, HostOutput* output)
+                         std::unique_ptr<threads::Executor> executor,
+                         HostOutput* output)
     : options_(std::move(options)),
       output_(output),
       executor_(std::move(executor)) {}

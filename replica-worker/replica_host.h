@@ -23,8 +23,8 @@
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
 #include "lib/runner/driver.h"
+#include "lib/threads/slot_pool.h"
 #include "replex/v1/worker.pb.h"
-#include "replica-worker/executor.h"
 
 namespace replex::worker {
 
@@ -84,7 +84,7 @@ class ReplicaHost {
  public:
   // `output` must outlive the host. The executor is owned and shut down
   // first on destruction, so no work runs against a half-destroyed host.
-  ReplicaHost(HostOptions options, std::unique_ptr<Executor> executor,
+  ReplicaHost(HostOptions options, std::unique_ptr<threads::Executor> executor,
               HostOutput* output);
   ~ReplicaHost();
   ReplicaHost(const ReplicaHost&) = delete;
@@ -164,7 +164,7 @@ class ReplicaHost {
   std::atomic<bool> nan_injected_{false};
 
   // Last member: destroyed first, while everything its tasks touch exists.
-  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<threads::Executor> executor_;
 };
 
 }  // namespace replex::worker

@@ -8,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "replica-worker/executor.h"
+#include "lib/threads/slot_pool.h"
 #include "replica-worker/test_util.h"
 
 namespace replex::worker {
@@ -56,7 +56,7 @@ class SessionTest : public ::testing::Test {
     HostOptions host_options;
     host_options.slots = 2;
     host_ = std::make_unique<ReplicaHost>(
-        host_options, std::make_unique<SlotPool>(2), session_.get());
+        host_options, std::make_unique<threads::SlotPool>(2), session_.get());
     runner_ = std::thread([this] { session_->Run(host_.get()); });
   }
 

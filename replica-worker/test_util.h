@@ -15,17 +15,17 @@
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
 #include "lib/runner/driver.h"
+#include "lib/threads/slot_pool.h"
 #include "replex/v1/job.pb.h"
 #include "replex/v1/worker.pb.h"
 #include "replica-worker/coordinator_client.h"
-#include "replica-worker/executor.h"
 #include "replica-worker/replica_host.h"
 
 namespace replex::worker::testing {
 
 // Runs nothing until told: tests decide exactly when work happens, so what
 // is queued and what has run is never a matter of timing. Thread-safe.
-class ManualExecutor : public Executor {
+class ManualExecutor : public threads::Executor {
  public:
   void Schedule(uint64_t affinity, std::function<void()> task) override;
   // Runs queued tasks, and the tasks they schedule, until none is left.

@@ -1,6 +1,7 @@
 #include "lib/runner/local_executor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -24,21 +25,28 @@ absl::Status FirstError(const std::vector<absl::Status>& errors,
   return absl::OkStatus();
 }
 
+// The affinity of every task on replica `replica`: its Context's creation
+// and all its segments prefer one thread.
+uint64_t ReplicaAffinity(int replica) { return replica; }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
-    const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads) {
+    const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads,
+    bool pin) {
   absl::StatusOr<std::shared_ptr<const engine::Model>> model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
   if (!model.ok()) return model.status();
   const int n = ladder.size();
   threads = std::max(1, std::min(threads, n));
-  std::unique_ptr<LocalExecutor> executor(new LocalExecutor(threads));
+  std::unique_ptr<LocalExecutor> executor(new LocalExecutor(threads, pin));
   const engine::EngineOptions options = EngineOptionsFor(spec, threads);
   executor->replicas_.resize(n);
   std::vector<absl::Status> errors(n);
-  // On real systems creating a Context costs as much as a segment.
-  executor->pool_.ParallelFor(n, [&](int i) {
+  // On real systems creating a Context costs as much as a segment. With
+  // `pin`, a CPU Context's own threads inherit the pinning of the thread
+  // that creates it: the thread that will drive it.
+  threads::ParallelFor(executor->pool_, n, ReplicaAffinity, [&](int i) {
     absl::StatusOr<std::unique_ptr<engine::Replica>> replica =
         engine::Replica::Create(*model, options, ladder, i,
                                 VelocitySeed(spec.seed(), i));
@@ -59,15 +67,18 @@ absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
   std::vector<SegmentResult> results(orders.size());
   std::vector<absl::Status> errors(orders.size());
   // Each task touches only its own replica and its own result slot.
-  pool_.ParallelFor(static_cast<int>(orders.size()), [&](int i) {
-    absl::StatusOr<SegmentResult> result =
-        ExecuteOrder(*replicas_[orders[i].replica], orders[i]);
-    if (result.ok()) {
-      results[i] = *std::move(result);
-    } else {
-      errors[i] = result.status();
-    }
-  });
+  threads::ParallelFor(
+      pool_, static_cast<int>(orders.size()),
+      [&orders](int i) { return ReplicaAffinity(orders[i].replica); },
+      [&](int i) {
+        absl::StatusOr<SegmentResult> result =
+            ExecuteOrder(*replicas_[orders[i].replica], orders[i]);
+        if (result.ok()) {
+          results[i] = *std::move(result);
+        } else {
+          errors[i] = result.status();
+        }
+      });
   if (absl::Status error = FirstError(errors, &orders); !error.ok()) {
     return error;
   }

@@ -1,5 +1,5 @@
 // Runs a job's replicas in this process: one engine::Replica (OpenMM
-// Context) per replica, multiplexed over a thread pool. Embedded mode's
+// Context) per replica, multiplexed over a threads::SlotPool. Embedded mode's
 // executor.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "lib/engine/engine.h"
 #include "lib/runner/driver.h"
-#include "lib/runner/thread_pool.h"
+#include "lib/threads/slot_pool.h"
 #include "replex/v1/job.pb.h"
 
 namespace replex::runner {
@@ -18,16 +18,20 @@ namespace replex::runner {
 class LocalExecutor : public ReplicaExecutor {
  public:
   // Loads the model and creates every replica (replica i at rung i), the
-  // Contexts in parallel on the pool.
+  // Contexts in parallel on a threads::SlotPool of `threads` threads, with
+  // `pin` pinned to disjoint CPUs. Replica i's Context is created and then
+  // driven by tasks of affinity i, so it keeps one thread while the load is
+  // even (threads::SlotPool says why that matters).
   static absl::StatusOr<std::unique_ptr<LocalExecutor>> Create(
-      const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads);
+      const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads,
+      bool pin);
 
   absl::StatusOr<std::vector<SegmentResult>> RunSegments(
       const std::vector<SegmentOrder>& orders) override;
 
  private:
-  explicit LocalExecutor(int threads) : pool_(threads) {}
-  ThreadPool pool_;
+  LocalExecutor(int threads, bool pin) : pool_(threads, pin) {}
+  threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;
 };
 

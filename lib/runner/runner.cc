@@ -19,7 +19,8 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   if (!driver.ok()) return driver.status();
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
-      LocalExecutor::Create(spec, driver->ladder(), options.threads);
+      LocalExecutor::Create(spec, driver->ladder(), options.threads,
+                            options.pin_threads);
   if (!executor.ok()) return executor.status();
 
   const int n = driver->ladder().size();

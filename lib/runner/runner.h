@@ -34,6 +34,10 @@ struct RoundReport {
 
 struct RunOptions {
   int threads = 1;  // replicas multiplexed over this many threads
+  // Pin each thread, and the OpenMM threads of the Contexts it creates, to
+  // its own share of this process's CPUs (threads::SlotPool's `pin`). Only
+  // for a machine the run has to itself.
+  bool pin_threads = false;
   // Collect positions every this many rounds (0: never), for observers.
   int positions_every = 0;
   // Called after each round, on the calling thread; a non-OK status stops the
