@@ -17,7 +17,7 @@
 #include "replex/v1/worker.grpc.pb.h"
 #include "replica-worker/replica_host.h"
 #include "replica-worker/session.h"
-#include "replica-worker/test_util.h"
+#include "replica-worker/testing/test_util.h"
 
 namespace replex::worker {
 namespace {

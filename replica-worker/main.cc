@@ -13,19 +13,18 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "lib/engine/engine.h"
-#include "lib/metrics/metrics.h"
-#include "lib/service/server.h"
+#include "lib/metrics/metrics_flags.h"
+#include "lib/service/process.h"
 #include "lib/service/process_flags.h"
+#include "lib/service/server.h"
 #include "lib/threads/slot_pool.h"
+#include "replica-worker/fault_injection.h"
 #include "replica-worker/grpc_coordinator_client.h"
-#include "replica-worker/log.h"
 #include "replica-worker/replica_host.h"
 #include "replica-worker/session.h"
 #include "replica-worker/worker_metrics.h"
@@ -58,23 +57,10 @@ ABSL_FLAG(int, max_replicas, 256,
           "Replicas (OpenMM Contexts) this worker hosts at once; advertised "
           "in Register. Replicas beyond it fail their orders with "
           "RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, drain_grace_seconds, 30,
-          "On SIGTERM: how long to wait for the coordinator to take every "
-          "replica back (and for running segments to finish) before "
-          "exiting anyway.");
-ABSL_FLAG(int, max_message_bytes, 64 << 20,
-          "Largest gRPC message sent or received. LoadJob carries the whole "
-          "System XML: keep it equal to the coordinator's limit.");
 ABSL_FLAG(int, initial_backoff_ms, 500,
           "First reconnect delay; doubles per consecutive failure, with "
           "jitter (each wait is 50-100% of the current delay).");
 ABSL_FLAG(int, max_backoff_ms, 30000, "Longest reconnect delay.");
-ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9466",
-          "host:port to serve Prometheus metrics on (/metrics); port 0 "
-          "picks a free port (see --metrics_port_file); empty disables.");
-ABSL_FLAG(std::string, metrics_port_file, "",
-          "After binding the metrics port, write it (a decimal number and a "
-          "newline) to this file; for tests using port 0.");
 ABSL_FLAG(int64_t, test_inject_nan, -1,
           "For tests only: the first segment of this round that this process "
           "runs reports a NaN potential energy, once. -1: never.");
@@ -86,10 +72,11 @@ constexpr char kUsage[] =
     "Runs replica-exchange segments for a replex coordinator.\n\n"
     "Usage:\n"
     "  replex-worker [--coordinator=HOST:PORT] [--platform=CPU] [--slots=N]\n"
+    "      [--shutdown_grace=30s] [--metrics_listen=0.0.0.0:9466]\n"
     "      [--tls_ca=PEM [--tls_client_cert=PEM --tls_client_key=PEM]]\n\n"
+    "On SIGTERM the worker hands its replicas back to the coordinator and\n"
+    "exits within --shutdown_grace.\n\n"
     "See docs/worker.md.";
-
-constexpr int kUsageError = 2;
 
 std::string Hostname() {
   char buffer[256] = {};
@@ -97,19 +84,14 @@ std::string Hostname() {
   return buffer;
 }
 
-// Exits with a usage error unless every flag makes sense.
-void CheckFlags() {
+// INVALID_ARGUMENT naming every flag that makes no sense.
+absl::Status CheckFlags() {
   std::vector<std::string> problems;
-  if (absl::GetFlag(FLAGS_slots) < 1)
+  if (absl::GetFlag(FLAGS_slots) < 1) {
     problems.push_back("--slots must be >= 1");
+  }
   if (absl::GetFlag(FLAGS_max_replicas) < 1) {
     problems.push_back("--max_replicas must be >= 1");
-  }
-  if (absl::GetFlag(FLAGS_drain_grace_seconds) < 0) {
-    problems.push_back("--drain_grace_seconds must be >= 0");
-  }
-  if (absl::GetFlag(FLAGS_max_message_bytes) < (1 << 20)) {
-    problems.push_back("--max_message_bytes must be at least 1048576");
   }
   if (absl::GetFlag(FLAGS_initial_backoff_ms) < 1 ||
       absl::GetFlag(FLAGS_max_backoff_ms) <
@@ -120,45 +102,39 @@ void CheckFlags() {
   if (absl::GetFlag(FLAGS_coordinator).empty()) {
     problems.push_back("--coordinator must name HOST:PORT");
   }
-  if (!problems.empty()) {
-    std::fprintf(stderr, "replex-worker: %s\n",
-                 absl::StrJoin(problems, "; ").c_str());
-    std::exit(kUsageError);
-  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
 }
 
-// Exits with a usage error unless OpenMM can create the platform here: a
-// worker that advertises a platform it cannot run fails every job it gets.
-void CheckPlatform(const std::string& platform) {
+// INVALID_ARGUMENT unless OpenMM can create the platform here: a worker that
+// advertises a platform it cannot run fails every job it gets.
+absl::Status CheckPlatform(const std::string& platform) {
   const std::vector<std::string> available = engine::AvailablePlatforms();
   if (std::find(available.begin(), available.end(), platform) !=
       available.end()) {
-    return;
+    return absl::OkStatus();
   }
   std::string message = absl::StrCat(
-      "replex-worker: --platform=", platform,
+      "--platform=", platform,
       " is not available here; available: ", absl::StrJoin(available, ", "));
   const std::vector<std::string> failures = engine::PluginLoadFailures();
   if (!failures.empty()) {
     absl::StrAppend(&message, " (plugins that failed to load: ",
                     absl::StrJoin(failures, "; "), ")");
   }
-  std::fprintf(stderr, "%s\n", message.c_str());
-  std::exit(kUsageError);
+  return absl::InvalidArgumentError(message);
 }
 
-int Main(int argc, char** argv) {
-  service::InstallTerminationHandlers();
-  absl::SetProgramUsageMessage(kUsage);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    std::fprintf(stderr, "replex-worker: unexpected argument '%s'\n%s\n",
-                 positional[1], kUsage);
-    return kUsageError;
-  }
-  CheckFlags();
+absl::Status Serve() {
+  if (absl::Status status = CheckFlags(); !status.ok()) return status;
   const std::string platform = absl::GetFlag(FLAGS_platform);
-  CheckPlatform(platform);
+  if (absl::Status status = CheckPlatform(platform); !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<int> max_message_bytes = service::MaxMessageBytesFromFlags();
+  if (!max_message_bytes.ok()) return max_message_bytes.status();
+  absl::StatusOr<absl::Duration> grace = service::ShutdownGraceFromFlags();
+  if (!grace.ok()) return grace.status();
 
   const std::string hostname = Hostname();
   std::string name = absl::GetFlag(FLAGS_name);
@@ -169,27 +145,18 @@ int Main(int argc, char** argv) {
 
   ChannelOptions channel;
   channel.target = absl::GetFlag(FLAGS_coordinator);
-  channel.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  channel.max_message_bytes = *max_message_bytes;
   channel.initial_backoff =
       absl::Milliseconds(absl::GetFlag(FLAGS_initial_backoff_ms));
   channel.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_max_backoff_ms));
   absl::StatusOr<service::ChannelSecurity> security =
       service::ChannelSecurityFromFlags();
-  if (!security.ok()) {
-    std::fprintf(stderr, "replex-worker: %s\n",
-                 std::string(security.status().message()).c_str());
-    return kUsageError;
-  }
+  if (!security.ok()) return security.status();
   channel.security = *std::move(security);
   GrpcCoordinatorClient grpc_client(channel);
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
-      metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen),
-                                    absl::GetFlag(FLAGS_metrics_port_file));
-  if (!metrics_server.ok()) {
-    std::fprintf(stderr, "replex-worker: %s\n",
-                 std::string(metrics_server.status().message()).c_str());
-    return 1;
-  }
+      metrics::StartFromFlags();
+  if (!metrics_server.ok()) return metrics_server.status();
   WorkerMetrics worker_metrics((*metrics_server)->registry());
   MetricsCoordinatorClient client(&worker_metrics, &grpc_client);
 
@@ -204,27 +171,30 @@ int Main(int argc, char** argv) {
   options.initial_backoff = channel.initial_backoff;
   options.max_backoff = channel.max_backoff;
   options.jitter_seed = std::random_device()();
-  options.drain_grace = absl::Seconds(absl::GetFlag(FLAGS_drain_grace_seconds));
+  options.drain_grace = *grace;
   Session session(&client, options);
 
   HostOptions host_options;
   host_options.slots = slots;
   host_options.max_replicas = registration.max_replicas();
   host_options.devices = devices;
-  host_options.inject_nan_round = absl::GetFlag(FLAGS_test_inject_nan);
   MetricsHostOutput output(&worker_metrics, &session);
-  ReplicaHost host(host_options,
-                   std::make_unique<threads::SlotPool>(
-                       slots, absl::GetFlag(FLAGS_pin_slots)),
-                   &output);
+  const int64_t nan_round = absl::GetFlag(FLAGS_test_inject_nan);
+  NanInjectingOutput poisoned(nan_round, &output);
+  ReplicaHost host(
+      host_options,
+      std::make_unique<threads::SlotPool>(slots,
+                                          absl::GetFlag(FLAGS_pin_slots)),
+      nan_round >= 0 ? static_cast<HostOutput*>(&poisoned) : &output);
   (*metrics_server)->Add(HostGauges(&host, slots));
 
-  Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots, platform,
-      channel.target, channel.security.tls() ? "TLS" : "plaintext");
+  service::Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots,
+               platform, channel.target,
+               channel.security.tls() ? "TLS" : "plaintext");
   // Only blocks on the signal pipe; never joined (the process exits).
   std::thread([&session] {
     service::WaitForTerminationSignal();
-    Log("termination requested: draining");
+    service::Log("termination requested: draining");
     session.Drain();
   }).detach();
   session.Run(&host);
@@ -233,15 +203,21 @@ int Main(int argc, char** argv) {
   if (!host.idle()) {
     // The grace period is over; a segment cannot be interrupted midway and
     // nothing here is durable, so leave without waiting for it.
-    Log("exiting with segments still running");
+    service::Log("exiting with segments still running");
     std::fflush(stderr);
     std::_Exit(0);
   }
-  Log("exiting");
-  return 0;
+  service::Log("exiting");
+  return absl::OkStatus();
 }
 
 }  // namespace
 }  // namespace replex::worker
 
-int main(int argc, char** argv) { return replex::worker::Main(argc, argv); }
+int main(int argc, char** argv) {
+  replex::metrics::SetListenDefault("0.0.0.0:9466");
+  replex::service::SetShutdownGraceDefault(absl::Seconds(30));
+  return replex::service::RunProcess(
+      argc, argv, {"replex-worker", replex::worker::kUsage},
+      [](const std::vector<std::string>&) { return replex::worker::Serve(); });
+}

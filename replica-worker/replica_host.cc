@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/spec/spec.h"
-#include "replica-worker/log.h"
+#include "lib/service/process.h"
 
 namespace replex::worker {
 
@@ -48,7 +48,7 @@ struct ReplicaHost::Job {
       state_xml.clear();
       pdb.clear();
       if (!model->ok()) {
-        Log("job %s: cannot load its System and coordinates: %s", id,
+        service::Log("job %s: cannot load its System and coordinates: %s", id,
             model->status().ToString());
       }
     }
@@ -147,14 +147,14 @@ void ReplicaHost::LoadJob(const v1::LoadJob& message) {
   auto job = std::make_shared<Job>(message, options_);
   absl::MutexLock lock(&mu_);
   if (!jobs_.emplace(message.job_id(), job).second) {
-    Log("job %s is already loaded; repeated LoadJob ignored", message.job_id());
+    service::Log("job %s is already loaded; repeated LoadJob ignored", message.job_id());
     return;
   }
   if (job->ladder.ok()) {
-    Log("job %s loaded: \"%s\", %d rungs on %s", job->id, message.spec().name(),
+    service::Log("job %s loaded: \"%s\", %d rungs on %s", job->id, message.spec().name(),
         job->ladder->size(), job->platform);
   } else {
-    Log("job %s loaded with an unusable ladder (its replicas will fail): %s",
+    service::Log("job %s loaded with an unusable ladder (its replicas will fail): %s",
         job->id, job->ladder.status().ToString());
   }
 }
@@ -165,7 +165,7 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   const Key key(message.job_id(), message.replica());
   if (auto it = replicas_.find(key); it != replicas_.end()) {
     if (it->second->epoch >= message.epoch()) {
-      Log("LoadReplica %s/%d epoch %d ignored: hosted at epoch %d",
+      service::Log("LoadReplica %s/%d epoch %d ignored: hosted at epoch %d",
           message.job_id(), message.replica(), message.epoch(),
           it->second->epoch);
       return;
@@ -193,7 +193,7 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   if (hosted->load_error.ok()) {
     Enqueue(hosted, message);
   } else {
-    Log("replica %s/%d epoch %d cannot be hosted: %s", message.job_id(),
+    service::Log("replica %s/%d epoch %d cannot be hosted: %s", message.job_id(),
         message.replica(), message.epoch(), hosted->load_error.ToString());
   }
 }
@@ -204,12 +204,12 @@ void ReplicaHost::Order(const v1::SegmentOrder& message) {
       message.job_id(), message.replica(), message.epoch(), "SegmentOrder");
   if (hosted == nullptr) return;
   if (hosted->released) {
-    Log("SegmentOrder %s/%d round %d dropped: the replica is being released",
+    service::Log("SegmentOrder %s/%d round %d dropped: the replica is being released",
         message.job_id(), message.replica(), message.round());
     return;
   }
   if (message.round() <= hosted->last_round) {
-    Log("SegmentOrder %s/%d round %d dropped: round %d was already accepted",
+    service::Log("SegmentOrder %s/%d round %d dropped: round %d was already accepted",
         message.job_id(), message.replica(), message.round(),
         hosted->last_round);
     return;
@@ -250,7 +250,7 @@ void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
       dropped.push_back(DropLocked(hosted));
     }
     if (had_job || !dropped.empty()) {
-      Log("job %s unloaded (%d replicas dropped)", message.job_id(),
+      service::Log("job %s unloaded (%d replicas dropped)", message.job_id(),
           dropped.size());
     }
     idle_now = IdleLocked();
@@ -267,7 +267,7 @@ void ReplicaHost::DropAll() {
       dropped.push_back(DropLocked(replicas_.begin()->second));
     }
     if (!jobs_.empty() || !dropped.empty()) {
-      Log("dropped %d jobs and %d replicas", jobs_.size(), dropped.size());
+      service::Log("dropped %d jobs and %d replicas", jobs_.size(), dropped.size());
     }
     jobs_.clear();
     idle_now = IdleLocked();
@@ -394,7 +394,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
     hosted.engine = *std::move(replica);
   } else {
     hosted.load_error = status;
-    Log("replica %s/%d epoch %d failed to load: %s", hosted.job_id,
+    service::Log("replica %s/%d epoch %d failed to load: %s", hosted.job_id,
         hosted.replica, hosted.epoch, status.ToString());
   }
   return std::nullopt;
@@ -408,7 +408,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   absl::StatusOr<runner::SegmentResult> result =
       runner::ExecuteOrder(*hosted.engine, ToRunnerOrder(message));
   if (!result.ok()) {
-    Log("replica %s/%d round %d failed: %s", message.job_id(),
+    service::Log("replica %s/%d round %d failed: %s", message.job_id(),
         message.replica(), message.round(), result.status().ToString());
     return SegmentFailed(message, result.status());
   }
@@ -419,12 +419,6 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   done.set_round(message.round());
   done.set_epoch(message.epoch());
   done.set_potential_kj_mol(result->potential_kj_mol);
-  if (message.round() == options_.inject_nan_round &&
-      !nan_injected_.exchange(true)) {
-    Log("replica %s/%d round %d: reporting NaN (--test_inject_nan)",
-        message.job_id(), message.replica(), message.round());
-    done.set_potential_kj_mol(std::numeric_limits<double>::quiet_NaN());
-  }
   done.set_state(std::move(result->state));
   done.mutable_reduced()->Add(result->reduced.begin(), result->reduced.end());
   done.mutable_positions_nm()->Reserve(3 * result->positions_nm.size());
@@ -453,7 +447,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
   if (!state.ok()) {
     // An empty state tells the coordinator the move failed, so it fails the
     // job with a reason instead of waiting for a state that never comes.
-    Log("replica %s/%d epoch %d released without its state: %s", hosted.job_id,
+    service::Log("replica %s/%d epoch %d released without its state: %s", hosted.job_id,
         hosted.replica, hosted.epoch, state.status().ToString());
     return reply;
   }
@@ -486,12 +480,12 @@ std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::FindLocked(
     const char* what) const {
   auto it = replicas_.find(Key(job_id, replica));
   if (it == replicas_.end()) {
-    Log("%s for %s/%d epoch %d dropped: replica not hosted here", what, job_id,
+    service::Log("%s for %s/%d epoch %d dropped: replica not hosted here", what, job_id,
         replica, epoch);
     return nullptr;
   }
   if (it->second->epoch != epoch) {
-    Log("%s for %s/%d epoch %d dropped: hosted at epoch %d", what, job_id,
+    service::Log("%s for %s/%d epoch %d dropped: hosted at epoch %d", what, job_id,
         replica, epoch, it->second->epoch);
     return nullptr;
   }

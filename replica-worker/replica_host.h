@@ -5,7 +5,6 @@
 // directly.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -57,9 +56,6 @@ struct HostOptions {
   // OpenCL/CUDA devices; given to every Context as DeviceIndex unless the
   // job's platform_properties sets one.
   std::vector<std::string> devices;
-  // Test-only fault injection: the first segment of this round in this
-  // process reports a NaN potential energy, once (-1: never).
-  int64_t inject_nan_round = -1;
 };
 
 // Hosts jobs (a parsed Model each, loaded on first use) and replicas (one
@@ -161,7 +157,6 @@ class ReplicaHost {
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now
   // Hosted replicas take turns, so their work spreads over the slots.
   uint64_t next_affinity_ ABSL_GUARDED_BY(mu_) = 0;
-  std::atomic<bool> nan_injected_{false};
 
   // Last member: destroyed first, while everything its tasks touch exists.
   std::unique_ptr<threads::Executor> executor_;

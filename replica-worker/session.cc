@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "replica-worker/log.h"
+#include "lib/service/process.h"
 
 namespace replex::worker {
 
@@ -20,7 +20,7 @@ void Session::Run(ReplicaHost* host) {
     {
       absl::MutexLock lock(&mu_);
       if (draining_) {
-        Log("draining while disconnected: nothing to hand back");
+        service::Log("draining while disconnected: nothing to hand back");
         return;
       }
     }
@@ -30,7 +30,7 @@ void Session::Run(ReplicaHost* host) {
     if (stream.ok()) {
       const ConnectionEnd end = RunConnection(**stream, host);
       if (end.drained) {
-        Log("disconnected from %s after draining (%s)", client_->target(),
+        service::Log("disconnected from %s after draining (%s)", client_->target(),
             end.status.ToString());
         return;
       }
@@ -41,7 +41,7 @@ void Session::Run(ReplicaHost* host) {
       absl::MutexLock lock(&mu_);
       delay = backoff_.Next();
     }
-    Log("%s %s (%s); retrying in %s",
+    service::Log("%s %s (%s); retrying in %s",
         stream.ok() ? "disconnected from" : "cannot connect to",
         client_->target(), why.ToString(), absl::FormatDuration(delay));
     // A drain cuts the wait short.
@@ -128,7 +128,7 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
       v1::WorkerMessage goodbye;
       goodbye.mutable_goodbye()->set_reason("draining (SIGTERM)");
       Send(goodbye);
-      Log("draining: sent Goodbye; %d replicas hosted, waiting up to %s",
+      service::Log("draining: sent Goodbye; %d replicas hosted, waiting up to %s",
           host->hosted_replicas(),
           absl::FormatDuration(std::max(deadline - now, absl::ZeroDuration())));
     }
@@ -137,9 +137,9 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
     // its way, and leaving before it arrives would strand it.
     if (goodbye_sent && ((acked && host->idle()) || now >= deadline)) {
       if (host->idle()) {
-        Log("drained: every replica released; closing the stream");
+        service::Log("drained: every replica released; closing the stream");
       } else {
-        Log("drain grace ended with %d replicas hosted; closing the stream",
+        service::Log("drain grace ended with %d replicas hosted; closing the stream",
             host->hosted_replicas());
       }
       {
@@ -188,7 +188,7 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
     case v1::CoordinatorMessage::kWelcome: {
       const absl::Duration interval =
           absl::Milliseconds(message.welcome().heartbeat_interval_ms());
-      Log("connected to %s as worker %s (heartbeat every %s)",
+      service::Log("connected to %s as worker %s (heartbeat every %s)",
           client_->target(), message.welcome().worker_id(),
           absl::FormatDuration(interval));
       absl::MutexLock lock(&mu_);
@@ -220,7 +220,7 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
     }
     case v1::CoordinatorMessage::MESSAGE_NOT_SET:
       // A message kind newer than this worker: ignoring it is the proto3 way.
-      Log("ignored a coordinator message of an unknown kind");
+      service::Log("ignored a coordinator message of an unknown kind");
       return;
   }
 }

@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/threads/slot_pool.h"
-#include "replica-worker/test_util.h"
+#include "replica-worker/testing/test_util.h"
 
 namespace replex::worker {
 namespace {

@@ -105,7 +105,7 @@ absl::Status LocalCluster::AddWorker(const WorkerOptions& options) {
         absl::StrCat("--max_replicas=", options.max_replicas),
         std::string("--initial_backoff_ms=100"),
         std::string("--max_backoff_ms=1000"),
-        std::string("--drain_grace_seconds=5")}) {
+        std::string("--shutdown_grace=5s")}) {
     argv.push_back(arg);
   }
   AddMetricsFlags(name, name, argv);

@@ -160,10 +160,10 @@ def check_compose(config, label, known, gpu):
             check("container_name" not in spec and not spec.get("ports"),
                   f"{where}: a fixed container_name or published port stops "
                   "--scale worker=N")
-            drain = float(flags.get("drain_grace_seconds", 30))
+            drain = seconds(flags.get("shutdown_grace", "30s"))
             check(seconds(spec.get("stop_grace_period", "10s")) > drain,
                   f"{where}: stop_grace_period must exceed "
-                  f"--drain_grace_seconds={drain:g}")
+                  f"--shutdown_grace={drain:g}")
             devices = (spec.get("deploy", {}).get("resources", {})
                        .get("reservations", {}).get("devices", []))
             has_gpu = any(d.get("driver") == "nvidia" and
@@ -352,10 +352,10 @@ def check_k8s(objects, label, known, gpu, tls=False):
                       .get("fieldRef", {}).get("fieldPath") == "metadata.name",
                       f"{where}: --name must come from the pod name "
                       "(downward API)")
-                drain = float(flags.get("drain_grace_seconds", 30))
+                drain = seconds(flags.get("shutdown_grace", "30s"))
                 check(pod["spec"].get("terminationGracePeriodSeconds", 30) >
                       drain, f"{where}: terminationGracePeriodSeconds must "
-                      f"exceed --drain_grace_seconds={drain:g}")
+                      f"exceed --shutdown_grace={drain:g}")
                 gpus = (container.get("resources", {}).get("limits", {})
                         .get("nvidia.com/gpu"))
                 if gpu:

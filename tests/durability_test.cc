@@ -312,7 +312,7 @@ TEST(DurabilityTest, ASigtermedWorkerDrainsAndExitsCleanly) {
   WaitForRound(cluster, id, kRounds / 4);
   const absl::Time start = absl::Now();
   cluster.worker(0).Signal(SIGTERM);
-  // --drain_grace_seconds=5 (LocalCluster), plus the exit itself.
+  // --shutdown_grace=5s (LocalCluster), plus the exit itself.
   EXPECT_EQ(cluster.worker(0).Wait(absl::Seconds(8)), 0) << cluster.Logs();
   EXPECT_LT(absl::Now() - start, absl::Seconds(6));
   // An idle worker that drains as soon as it has joined does not strand

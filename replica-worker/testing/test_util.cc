@@ -1,4 +1,4 @@
-#include "replica-worker/test_util.h"
+#include "replica-worker/testing/test_util.h"
 
 #include <utility>
 
