@@ -4,17 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/exchange/seeds.h"
 #include "lib/service/process.h"
-#include "lib/exchange/rng.h"
 
 namespace replex::coordinator {
-namespace {
-
-// Separates a restarted replica's velocity seeds from every other seed.
-constexpr uint64_t kRestartSeedDomain = 0x2e57a2;
-
-}  // namespace
-
 absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
                                const v1::JobSpec& spec,
                                const std::optional<v1::Checkpoint>& checkpoint,
@@ -58,8 +51,8 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
     start.rung = checkpoint.has_value() ? checkpoint->state_rung(r) : r;
     if (checkpoint.has_value()) start.state = checkpoint->states(r);
     if (faulty == r) {
-      start.velocity_seed = exchange::DeriveSeed(
-          runner::VelocitySeed(spec.seed(), r), kRestartSeedDomain, restarts);
+      start.velocity_seed =
+          exchange::RestartVelocitySeed(spec.seed(), r, restarts);
       start.redraw_velocities = !start.state.empty();
     }
   }

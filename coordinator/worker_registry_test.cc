@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/driver.h"
+#include "lib/exchange/seeds.h"
 #include "lib/timing/testing/fake_clock.h"
 
 namespace replex::coordinator {
@@ -117,7 +118,7 @@ TEST_F(WorkerRegistryTest, LoadReplicaCarriesEpochRungAndVelocitySeed) {
   EXPECT_EQ(load.replica(), 1);
   EXPECT_EQ(load.epoch(), 1);
   EXPECT_EQ(load.rung(), 1);
-  EXPECT_EQ(load.velocity_seed(), runner::VelocitySeed(17, 1));
+  EXPECT_EQ(load.velocity_seed(), exchange::VelocitySeed(17, 1));
   EXPECT_TRUE(load.state().empty());
   // One message carries the round's orders for both replicas, in order.
   ASSERT_THAT(received[4].segment_orders().orders(), SizeIs(2));
@@ -126,7 +127,7 @@ TEST_F(WorkerRegistryTest, LoadReplicaCarriesEpochRungAndVelocitySeed) {
   EXPECT_EQ(order.replica(), 1);
   EXPECT_EQ(order.epoch(), 1);
   EXPECT_EQ(order.steps(), 10);
-  EXPECT_EQ(order.segment_seed(), runner::SegmentSeed(17, 1, 0));
+  EXPECT_EQ(order.segment_seed(), exchange::SegmentSeed(17, 1, 0));
 }
 
 TEST_F(WorkerRegistryTest, ThreeReplicasOnFiveWorkersLeaveTwoIdle) {
@@ -196,7 +197,7 @@ TEST_F(WorkerRegistryTest, AWorkerJoiningMidJobGetsReplicasAtTheNextRound) {
   EXPECT_EQ(load.state(), "state of j1/2 after round 0");
   EXPECT_EQ(load.rung(), 2);  // where it ran in round 0
   // A new noise stream for the new Context, not a replay of the first.
-  EXPECT_NE(load.velocity_seed(), runner::VelocitySeed(17, 2));
+  EXPECT_NE(load.velocity_seed(), exchange::VelocitySeed(17, 2));
   const v1::SegmentOrder& order = at_b[4].segment_orders().orders(0);
   EXPECT_EQ(order.replica(), 2);
   EXPECT_EQ(order.epoch(), 2);

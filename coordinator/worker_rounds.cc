@@ -11,11 +11,12 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/coordinator_metrics.h"
-#include "lib/service/process.h"
 #include "coordinator/placement.h"
 #include "coordinator/worker_registry.h"
 #include "coordinator/worker_registry_state.h"
-#include "lib/exchange/rng.h"
+#include "lib/exchange/seeds.h"
+#include "lib/service/process.h"
+#include "lib/wire/wire.h"
 
 namespace replex::coordinator {
 namespace {
@@ -130,7 +131,7 @@ bool WorkerRegistry::Place(Job& job) {
   }
   if (!moves.empty()) {
     service::LogLine(absl::StrCat("job ", job.id, " moves replicas ",
-                         absl::StrJoin(moves, ", ")));
+                                  absl::StrJoin(moves, ", ")));
     for (Worker* worker : candidates) UnloadIfUnused(*worker, job);
   }
   return true;
@@ -186,9 +187,10 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
     if (!job->failure.ok()) return job->failure;
     if (!Place(*job)) {
       if (!std::exchange(waited, true)) {
-        service::LogLine(absl::StrCat("job ", job_id,
-                             " waits for room for replicas that lost their "
-                             "worker"));
+        service::LogLine(
+            absl::StrCat("job ", job_id,
+                         " waits for room for replicas that lost their "
+                         "worker"));
       }
       RoomWait wait{&job->failure, &room_changes_, room_changes_};
       mu_.Await(absl::Condition(&wait, &RoomWait::Ready));
@@ -237,13 +239,13 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       // but on platforms with a per-Context noise stream (CPU, GPU) this
       // seed starts that stream: a fresh one per epoch keeps a moved replica
       // from replaying the random forces of its first Context.
-      const uint64_t velocity_seed =
-          runner::VelocitySeed(job->spec->seed(), order.replica);
+      const uint64_t job_seed = job->spec->seed();
       body.set_velocity_seed(
           replica.velocity_seed.has_value() ? *replica.velocity_seed
           : replica.state.empty()
-              ? velocity_seed
-              : exchange::DeriveSeed(velocity_seed, replica.epoch));
+              ? exchange::VelocitySeed(job_seed, order.replica)
+              : exchange::MovedVelocitySeed(job_seed, order.replica,
+                                            replica.epoch));
       body.set_redraw_velocities(replica.redraw_velocities);
       body.set_state(std::move(replica.state));
       replica.state.clear();
@@ -252,19 +254,8 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       Send(host, std::move(load));
       replica.loaded = true;
     }
-    v1::SegmentOrder& body =
-        *batches[replica.host].mutable_segment_orders()->add_orders();
-    body.set_job_id(job_id);
-    body.set_replica(order.replica);
-    body.set_round(order.round);
-    body.set_epoch(replica.epoch);
-    body.set_rung(order.rung);
-    body.set_steps(order.steps);
-    body.set_segment_seed(order.segment_seed);
-    body.mutable_evaluate_rungs()->Assign(order.evaluate_rungs.begin(),
-                                          order.evaluate_rungs.end());
-    body.set_want_positions(order.want_positions);
-    body.set_want_state(order.want_state);
+    *batches[replica.host].mutable_segment_orders()->add_orders() =
+        wire::ToProto(order, job_id, replica.epoch);
     replica.rung = order.rung;
   }
   for (auto& [key, batch] : batches) Send(*workers_.at(key), std::move(batch));
@@ -364,10 +355,10 @@ WorkerRegistry::Job* WorkerRegistry::MatchResult(const Worker& worker,
   const Job::Replica& placed = job.replicas[replica];
   if (placed.host != worker.key || placed.epoch != epoch || !placed.loaded) {
     // A superseded assignment: the replica moved, or its job rolled back.
-    service::LogLine(absl::StrCat("dropped a stale result from worker ", worker.id,
-                         ": job ", job_id, " replica ", replica, " round ",
-                         round, " epoch ", epoch, " (current epoch ",
-                         placed.epoch, ")"));
+    service::LogLine(absl::StrCat("dropped a stale result from worker ",
+                                  worker.id, ": job ", job_id, " replica ",
+                                  replica, " round ", round, " epoch ", epoch,
+                                  " (current epoch ", placed.epoch, ")"));
     return nullptr;
   }
   if (job.open_round != round || job.results[replica].has_value()) {
@@ -381,17 +372,7 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
   Job* job = MatchResult(worker, done.job_id(), done.replica(), done.round(),
                          done.epoch());
   if (job == nullptr || !job->failure.ok()) return;
-  runner::SegmentResult result;
-  result.potential_kj_mol = done.potential_kj_mol();
-  result.reduced.assign(done.reduced().begin(), done.reduced().end());
-  result.positions_nm.reserve(done.positions_nm_size() / 3);
-  for (int i = 0; i + 2 < done.positions_nm_size(); i += 3) {
-    result.positions_nm.push_back({done.positions_nm(i),
-                                   done.positions_nm(i + 1),
-                                   done.positions_nm(i + 2)});
-  }
-  result.state = done.state();
-  job->results[done.replica()] = std::move(result);
+  job->results[done.replica()] = wire::FromProto(done);
   --job->pending_results;
   if (options_.metrics != nullptr) {
     options_.metrics->SegmentDone(job->id, worker.name(), *job->spec,
@@ -444,8 +425,8 @@ void WorkerRegistry::OnReplicaState(Worker& worker,
   --job.pending_states;
   UnloadIfUnused(worker, job);
   if (worker.draining && worker.hosted == 0) {
-    service::LogLine(absl::StrCat("worker ", worker.id,
-                         " drained: it hosts no replicas and may stop"));
+    service::LogLine(absl::StrCat(
+        "worker ", worker.id, " drained: it hosts no replicas and may stop"));
   }
 }
 

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/spec/spec.h"
+#include "lib/wire/wire.h"
 #include "lib/service/process.h"
 
 namespace replex::worker {
@@ -115,20 +116,6 @@ v1::WorkerMessage SegmentFailed(const v1::SegmentOrder& order,
 }
 
 }  // namespace
-
-runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message) {
-  runner::SegmentOrder order;
-  order.round = message.round();
-  order.replica = message.replica();
-  order.rung = message.rung();
-  order.steps = message.steps();
-  order.segment_seed = message.segment_seed();
-  order.evaluate_rungs.assign(message.evaluate_rungs().begin(),
-                              message.evaluate_rungs().end());
-  order.want_positions = message.want_positions();
-  order.want_state = message.want_state();
-  return order;
-}
 
 ReplicaHost::ReplicaHost(HostOptions options,
                          std::unique_ptr<threads::Executor> executor,
@@ -406,29 +393,14 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
     return SegmentFailed(message, hosted.load_error);
   const absl::Time start = absl::Now();
   absl::StatusOr<runner::SegmentResult> result =
-      runner::ExecuteOrder(*hosted.engine, ToRunnerOrder(message));
+      runner::ExecuteOrder(*hosted.engine, wire::FromProto(message));
   if (!result.ok()) {
     service::Log("replica %s/%d round %d failed: %s", message.job_id(),
         message.replica(), message.round(), result.status().ToString());
     return SegmentFailed(message, result.status());
   }
-  v1::WorkerMessage reply;
-  v1::SegmentDone& done = *reply.mutable_segment_done();
-  done.set_job_id(message.job_id());
-  done.set_replica(message.replica());
-  done.set_round(message.round());
-  done.set_epoch(message.epoch());
-  done.set_potential_kj_mol(result->potential_kj_mol);
-  done.set_state(std::move(result->state));
-  done.mutable_reduced()->Add(result->reduced.begin(), result->reduced.end());
-  done.mutable_positions_nm()->Reserve(3 * result->positions_nm.size());
-  for (const engine::Vec3& atom : result->positions_nm) {
-    done.add_positions_nm(atom[0]);
-    done.add_positions_nm(atom[1]);
-    done.add_positions_nm(atom[2]);
-  }
-  done.set_seconds(absl::ToDoubleSeconds(absl::Now() - start));
-  return reply;
+  return wire::SegmentDone(message, *std::move(result),
+                           absl::ToDoubleSeconds(absl::Now() - start));
 }
 
 std::optional<v1::WorkerMessage> ReplicaHost::SaveState(

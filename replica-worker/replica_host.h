@@ -27,10 +27,6 @@
 
 namespace replex::worker {
 
-// The order as runner::ExecuteOrder takes it (want_positions stays false:
-// the protocol has no field for positions).
-runner::SegmentOrder ToRunnerOrder(const v1::SegmentOrder& message);
-
 // Where the host's messages go (the session's current stream).
 class HostOutput {
  public:

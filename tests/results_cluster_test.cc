@@ -80,9 +80,10 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   LocalCluster cluster("results");
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
-  // 10000 steps a round: a few seconds in all, so the test looks mid-run.
+  // 25000 steps a round: ten seconds or so in all, so the test looks
+  // mid-run even when a loaded machine slows the mdtraj reads below.
   const std::string yaml =
-      WriteHarmonicJob(cluster.dir(), "results", kRungs, 10000, kRounds);
+      WriteHarmonicJob(cluster.dir(), "results", kRungs, 25000, kRounds);
   std::ofstream(yaml, std::ios::app)
       << "output: {frame_interval: " << kFrameInterval << "}\n";
   const std::string id = cluster.SubmitJob(yaml);

@@ -1,8 +1,10 @@
 #include "coordinator/testing/fake_worker.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/wire/wire.h"
 
 namespace replex::coordinator {
 
@@ -46,22 +48,17 @@ double FakeReduced(int replica, int64_t round, int rung) {
 }
 
 v1::WorkerMessage FakeSegmentDone(const v1::SegmentOrder& order) {
-  v1::WorkerMessage reply;
-  v1::SegmentDone& done = *reply.mutable_segment_done();
-  done.set_job_id(order.job_id());
-  done.set_replica(order.replica());
-  done.set_round(order.round());
-  done.set_epoch(order.epoch());
-  done.set_potential_kj_mol(FakePotential(order.replica(), order.round()));
+  runner::SegmentResult result;
+  result.potential_kj_mol = FakePotential(order.replica(), order.round());
   for (int rung : order.evaluate_rungs()) {
-    done.add_reduced(FakeReduced(order.replica(), order.round(), rung));
+    result.reduced.push_back(FakeReduced(order.replica(), order.round(), rung));
   }
   if (order.want_state()) {
-    done.set_state(absl::StrCat("state of ", order.job_id(), "/",
+    result.state = absl::StrCat("state of ", order.job_id(), "/",
                                 order.replica(), " after round ",
-                                order.round()));
+                                order.round());
   }
-  return reply;
+  return wire::SegmentDone(order, std::move(result), 0);
 }
 
 FakeWorker::FakeWorker(WorkerRegistry* registry, const std::string& name,

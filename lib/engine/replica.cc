@@ -22,6 +22,7 @@
 #include "lib/engine/engine.h"
 #include "lib/engine/openmm_util.h"
 #include "lib/engine/platforms.h"
+#include "lib/exchange/seeds.h"
 
 namespace replex::engine {
 namespace {
@@ -32,24 +33,6 @@ absl::Status CheckRung(const exchange::Ladder& ladder, int rung) {
         "rung ", rung, " is outside the ladder's ", ladder.size(), " rungs"));
   }
   return absl::OkStatus();
-}
-
-// ---------------------------------------------------------------------------
-// Random seeds
-
-// splitmix64's finaliser: nearby seeds (replica 0, 1, 2, ...) map to
-// unrelated OpenMM streams.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// OpenMM seeds are ints, and 0 means "pick one from the clock".
-int OpenMMSeed(uint64_t seed) {
-  const int value = static_cast<int>(Mix(seed) & 0x7fffffffULL);
-  return value == 0 ? 1 : value;
 }
 
 // ---------------------------------------------------------------------------
@@ -155,7 +138,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
       [&] {
         auto integrator = std::make_unique<OpenMM::LangevinMiddleIntegrator>(
             temperature, options.friction_per_ps, options.timestep_ps);
-        integrator->setRandomNumberSeed(OpenMMSeed(seed));
+        integrator->setRandomNumberSeed(exchange::OpenMMSeed(seed));
         // Seeded before it is stored: integrator_ is used under the lock.
         replica->integrator_ = std::move(integrator);
         ContextMutexLock map_lock(&replica->context_mutex_);
@@ -184,7 +167,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     return status;
   }
   if (!m.has_initial_velocities()) {
-    status = replica->DrawVelocities(temperature, OpenMMSeed(~seed));
+    status = replica->DrawVelocities(temperature, exchange::OpenMMSeed(~seed));
     if (!status.ok()) return status;
   }
   return replica;
@@ -318,7 +301,7 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
           // segment's random forces depend only on `segment_seed`.
           absl::MutexLock lock(&reference_rng_mutex);
           absl::Status status = ReseedReferenceRng(
-              static_cast<uint32_t>(OpenMMSeed(segment_seed)));
+              static_cast<uint32_t>(exchange::OpenMMSeed(segment_seed)));
           if (!status.ok()) return status;
           integrator_->step(steps);
         } else {

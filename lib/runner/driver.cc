@@ -6,26 +6,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "lib/exchange/rng.h"
+#include "lib/exchange/seeds.h"
 #include "lib/spec/spec.h"
 
 namespace replex::runner {
-namespace {
-
-constexpr uint64_t kSegmentSeedDomain = 0x5e9e47;
-constexpr uint64_t kVelocitySeedDomain = 0x7e10c1;
-
-}  // namespace
-
-uint64_t SegmentSeed(uint64_t job_seed, int replica, int64_t round) {
-  return exchange::DeriveSeed(
-      exchange::DeriveSeed(job_seed, kSegmentSeedDomain), replica, round);
-}
-
-uint64_t VelocitySeed(uint64_t job_seed, int replica) {
-  return exchange::DeriveSeed(job_seed, kVelocitySeedDomain, replica);
-}
-
 absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
                                            const SegmentOrder& order) {
   if (order.rung != replica.rung()) {
@@ -109,7 +93,7 @@ std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
     order.replica = i;
     order.rung = permutation_.rung_of_replica(i);
     order.steps = steps_;
-    order.segment_seed = SegmentSeed(seed_, i, round_);
+    order.segment_seed = exchange::SegmentSeed(seed_, i, round_);
     order.want_positions = want_positions;
     order.want_state = want_state;
     if (!ladder_.temperature_only()) {

@@ -50,11 +50,6 @@ class ReplicaExecutor {
       const std::vector<SegmentOrder>& orders) = 0;
 };
 
-// Seeds derived from the job seed; domain separators keep OpenMM's seeds
-// independent of the exchange decisions' stream, Rng(seed, round).
-uint64_t SegmentSeed(uint64_t job_seed, int replica, int64_t round);
-uint64_t VelocitySeed(uint64_t job_seed, int replica);
-
 // Carries out one order on a replica: the single place where an order meets
 // the engine, used by local threads and by remote workers alike.
 absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,

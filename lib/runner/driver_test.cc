@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "lib/exchange/seeds.h"
 
 namespace replex::runner {
 namespace {
@@ -47,7 +48,7 @@ TEST(RoundDriverTest, OrdersCarryRungsSeedsAndTheRungsToEvaluate) {
     EXPECT_EQ(orders[i].replica, i);
     EXPECT_EQ(orders[i].rung, i);
     EXPECT_EQ(orders[i].steps, 10);
-    EXPECT_EQ(orders[i].segment_seed, SegmentSeed(17, i, 0));
+    EXPECT_EQ(orders[i].segment_seed, exchange::SegmentSeed(17, i, 0));
     // neighbors, round 0: pairs (0,1) and (2,3); plus its own rung.
     EXPECT_EQ(orders[i].evaluate_rungs, (std::vector<int>{i ^ 1, i}));
   }

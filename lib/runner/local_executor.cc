@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/exchange/seeds.h"
 
 namespace replex::runner {
 namespace {
@@ -49,7 +50,7 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
   threads::ParallelFor(executor->pool_, n, ReplicaAffinity, [&](int i) {
     absl::StatusOr<std::unique_ptr<engine::Replica>> replica =
         engine::Replica::Create(*model, options, ladder, i,
-                                VelocitySeed(spec.seed(), i));
+                                exchange::VelocitySeed(spec.seed(), i));
     if (replica.ok()) {
       executor->replicas_[i] = *std::move(replica);
     } else {

@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "lib/spec/spec.h"
+#include "lib/wire/wire.h"
 
 namespace replex::worker::testing {
 namespace {
@@ -215,7 +216,7 @@ std::unique_ptr<engine::Replica> DirectRun::Create(int rung, uint64_t seed) {
 
 runner::SegmentResult DirectRun::Execute(engine::Replica& replica,
                                          const v1::SegmentOrder& order) {
-  auto result = runner::ExecuteOrder(replica, ToRunnerOrder(order));
+  auto result = runner::ExecuteOrder(replica, wire::FromProto(order));
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : runner::SegmentResult();
 }

@@ -1,0 +1,27 @@
+// The one place where the exchange loop's own types meet the coordinator <->
+// worker protocol (proto/replex/v1/worker.proto): a round's orders and their
+// results, converted the same way on both sides.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "lib/runner/driver.h"
+#include "replex/v1/worker.pb.h"
+
+namespace replex::wire {
+
+// The coordinator's side: an order for `job_id`'s replica hosted at `epoch`.
+v1::SegmentOrder ToProto(const runner::SegmentOrder& order,
+                         const std::string& job_id, int64_t epoch);
+// The worker's side.
+runner::SegmentOrder FromProto(const v1::SegmentOrder& message);
+
+// The worker's answer to `order` with its `result`; `seconds` is the
+// segment's wall time.
+v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
+                              runner::SegmentResult result, double seconds);
+// The coordinator's side.
+runner::SegmentResult FromProto(const v1::SegmentDone& done);
+
+}  // namespace replex::wire

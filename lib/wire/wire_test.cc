@@ -1,0 +1,61 @@
+#include "lib/wire/wire.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace replex::wire {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(WireTest, AnOrderCrossesTheWireUnchanged) {
+  runner::SegmentOrder order;
+  order.round = 41;
+  order.replica = 3;
+  order.rung = 5;
+  order.steps = 500;
+  order.segment_seed = 0xfedcba9876543210ULL;
+  order.evaluate_rungs = {4, 6, 5};
+  order.want_positions = true;
+  order.want_state = true;
+  const v1::SegmentOrder message = ToProto(order, "j1", 77);
+  EXPECT_EQ(message.job_id(), "j1");
+  EXPECT_EQ(message.epoch(), 77);
+  const runner::SegmentOrder back = FromProto(message);
+  EXPECT_EQ(back.round, 41);
+  EXPECT_EQ(back.replica, 3);
+  EXPECT_EQ(back.rung, 5);
+  EXPECT_EQ(back.steps, 500);
+  EXPECT_EQ(back.segment_seed, order.segment_seed);
+  EXPECT_THAT(back.evaluate_rungs, ElementsAre(4, 6, 5));
+  EXPECT_TRUE(back.want_positions);
+  EXPECT_TRUE(back.want_state);
+}
+
+TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
+  v1::SegmentOrder order;
+  order.set_job_id("j1");
+  order.set_replica(2);
+  order.set_round(9);
+  order.set_epoch(12);
+  runner::SegmentResult result;
+  result.potential_kj_mol = -1.0 / 3;
+  result.reduced = {1e-300, 2.5};
+  result.positions_nm = {{0.1, 0.2, 0.3}, {-1, 2e10, 1.0 / 7}};
+  result.state = std::string("\0bytes", 6);
+  const v1::WorkerMessage message = SegmentDone(order, result, 0.25);
+  const v1::SegmentDone& done = message.segment_done();
+  EXPECT_EQ(done.job_id(), "j1");
+  EXPECT_EQ(done.replica(), 2);
+  EXPECT_EQ(done.round(), 9);
+  EXPECT_EQ(done.epoch(), 12);
+  EXPECT_EQ(done.seconds(), 0.25);
+  const runner::SegmentResult back = FromProto(done);
+  EXPECT_EQ(back.potential_kj_mol, result.potential_kj_mol);
+  EXPECT_EQ(back.reduced, result.reduced);
+  EXPECT_EQ(back.positions_nm, result.positions_nm);
+  EXPECT_EQ(back.state, result.state);
+}
+
+}  // namespace
+}  // namespace replex::wire
