@@ -28,8 +28,10 @@ prometheus::Family<prometheus::Histogram>& HistogramFamily(
 
 }  // namespace
 
-CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
-    : attempts_(CounterFamily(
+CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
+                                       timing::Clock* clock)
+    : clock_(clock),
+      attempts_(CounterFamily(
           registry, "replex_exchange_attempts_total",
           "Exchange attempts between neighbour rungs pair=\"k-(k+1)\"; rounds "
           "redone after a rollback count again.")),
@@ -145,7 +147,7 @@ void CoordinatorMetrics::Expire(absl::Time now) {
 
 void CoordinatorMetrics::JobStarted(const std::string& job_id, int n_replicas) {
   absl::MutexLock lock(&mu_);
-  Expire(absl::Now());
+  Expire(clock_->Now());
   Series(job_id, n_replicas).running->Set(1);
 }
 
@@ -186,7 +188,7 @@ void CoordinatorMetrics::JobFinished(const std::string& job_id) {
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
     it->second.running->Set(0);
   }
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_->Now();
   finished_.emplace_back(job_id, now);
   Expire(now);
 }
@@ -209,7 +211,7 @@ void CoordinatorMetrics::SegmentDone(const std::string& job_id,
                                          1000);
   if (!last_of_round) return;
   if (auto it = jobs_.find(job_id); it != jobs_.end()) {
-    it->second.results_in = absl::Now();
+    it->second.results_in = clock_->Now();
   }
 }
 
@@ -218,7 +220,7 @@ void CoordinatorMetrics::RoundOrdersOut(const std::string& job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end() || !it->second.results_in.has_value()) return;
   exchange_overhead_.Observe(
-      absl::ToDoubleSeconds(absl::Now() - *it->second.results_in));
+      absl::ToDoubleSeconds(clock_->Now() - *it->second.results_in));
   it->second.results_in.reset();
 }
 

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/exchange/scheme.h"
+#include "lib/timing/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -42,7 +43,10 @@ class CoordinatorMetrics {
   // for jobs of thousands of rungs.
   static constexpr int kMaxReplicaSeries = 64;
 
-  explicit CoordinatorMetrics(prometheus::Registry& registry);
+  // `clock` times the exchange overhead and the expiry of finished jobs'
+  // series; it must outlive the metrics.
+  explicit CoordinatorMetrics(prometheus::Registry& registry,
+                              timing::Clock* clock = timing::Clock::Real());
   CoordinatorMetrics(const CoordinatorMetrics&) = delete;
   CoordinatorMetrics& operator=(const CoordinatorMetrics&) = delete;
 
@@ -108,6 +112,7 @@ class CoordinatorMetrics {
   // Removes series of jobs finished too long ago, or too many.
   void Expire(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  timing::Clock* const clock_;
   prometheus::Family<prometheus::Counter>& attempts_;
   prometheus::Family<prometheus::Counter>& accepts_;
   prometheus::Family<prometheus::Counter>& rounds_;

@@ -29,7 +29,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (options.metrics != nullptr) {
     server->metrics_server_ = options.metrics;
     server->metrics_ =
-        std::make_unique<CoordinatorMetrics>(options.metrics->registry());
+        std::make_unique<CoordinatorMetrics>(options.metrics->registry(),
+                                             options.clock);
     server->metrics_observer_ =
         std::make_unique<MetricsObserver>(server->metrics_.get());
     observers.push_back(server->metrics_observer_.get());

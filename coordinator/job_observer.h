@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "lib/runner/runner.h"
+#include "lib/runner/report.h"
 #include "replex/v1/job.pb.h"
 #include "replex/v1/job_service.pb.h"
 

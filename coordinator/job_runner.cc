@@ -11,7 +11,7 @@
 #include "coordinator/job_progress.h"
 #include "lib/service/process.h"
 #include "coordinator/restore_cut.h"
-#include "lib/runner/runner.h"
+#include "lib/runner/report.h"
 
 namespace replex::coordinator {
 namespace {

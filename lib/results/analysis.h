@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "lib/exchange/ladder.h"
 #include "lib/exchange/statistics.h"
-#include "lib/runner/runner.h"
+#include "lib/runner/report.h"
 #include "replex/v1/analysis.pb.h"
 #include "replex/v1/job.pb.h"
 

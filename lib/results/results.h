@@ -18,7 +18,7 @@
 #include "lib/exchange/ladder.h"
 #include "lib/results/analysis.h"
 #include "lib/results/netcdf_trajectory.h"
-#include "lib/runner/runner.h"
+#include "lib/runner/report.h"
 #include "replex/v1/job.pb.h"
 
 namespace replex::results {
