@@ -49,8 +49,11 @@ std::string NsPerDay(const v1::Job& job) {
   return job.ns_per_day() > 0 ? absl::StrFormat("%.1f", job.ns_per_day()) : "-";
 }
 
-std::string Acceptance(const v1::PairAcceptance& pair, const char* format) {
-  return pair.attempts() > 0 ? absl::StrFormat(format, pair.acceptance()) : "-";
+// With `decimals` digits after the point; "-" before any attempt.
+std::string Acceptance(const v1::PairAcceptance& pair, int decimals) {
+  return pair.attempts() > 0
+             ? absl::StrFormat("%.*f", decimals, pair.acceptance())
+             : "-";
 }
 
 std::vector<v1::PairAcceptance> SortedPairs(const v1::Job& job) {
@@ -197,7 +200,7 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
           {absl::StrCat(k, "-", k + 1),
            absl::StrCat(RungLabel(job, k), " <-> ", RungLabel(job, k + 1)),
            absl::StrCat(pair.attempts()), absl::StrCat(pair.accepts()),
-           Acceptance(pair, "%.3f")});
+           Acceptance(pair, 3)});
     }
     absl::StrAppend(
         &out, "\n",
@@ -286,7 +289,7 @@ std::string WatchProgress::Line(absl::Time now, int bar_width) const {
   if (!pairs.empty()) {
     std::vector<std::string> values;
     for (const v1::PairAcceptance& pair : pairs) {
-      values.push_back(Acceptance(pair, "%.2f"));
+      values.push_back(Acceptance(pair, 2));
     }
     acceptance = absl::StrCat("acceptance ", absl::StrJoin(values, " "));
   }

@@ -5,8 +5,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  cmake g++ make pkg-config git ca-certificates
+  # toolchain; clang runs the thread-safety analysis (thread_safety_check)
+  cmake g++ make pkg-config git ca-certificates clang
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libopenmm-dev libopenmm-plugins libyaml-cpp-dev

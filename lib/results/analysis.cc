@@ -29,8 +29,9 @@ google::protobuf::ListValue ListOf(const std::vector<double>& values) {
   return list;
 }
 
-std::string Fixed(double x, const char* format) {
-  return std::isfinite(x) ? absl::StrFormat(format, x) : "-";
+// With `decimals` digits after the point; "-" when not finite.
+std::string Fixed(double x, int decimals) {
+  return std::isfinite(x) ? absl::StrFormat("%.*f", decimals, x) : "-";
 }
 
 // "300.0 K lambda=0.5", parameters in name order.
@@ -173,13 +174,13 @@ std::string AnalysisText(const v1::Analysis& analysis) {
   }
   absl::StrAppend(&text, "\nsecond eigenvalue of the rung transition matrix: ",
                   analysis.has_second_eigenvalue()
-                      ? Fixed(analysis.second_eigenvalue(), "%.4f")
+                      ? Fixed(analysis.second_eigenvalue(), 4)
                       : "-",
                   "\n");
   absl::StrAppendFormat(
       &text, "simulated %.4g ns in %s wall: %s ns/day aggregate\n",
       analysis.simulated_ns(), timing::FormatDuration(analysis.wall_seconds()),
-      Fixed(analysis.ns_per_day(), "%.1f"));
+      Fixed(analysis.ns_per_day(), 1));
   absl::StrAppend(&text, "rung of each replica: ",
                   absl::StrJoin(analysis.rung_of_replica(), " "), "\n");
   return text;
