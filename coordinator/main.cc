@@ -118,13 +118,6 @@ absl::Status Serve() {
   if (!server.ok()) return server.status();
   service::Log("journal %s (incarnation %d), checkpoints in %s", journal_path,
                (*server)->incarnation(), checkpoints.dir());
-  if (!listen->port_file.empty()) {
-    if (absl::Status written =
-            service::WritePortFile(listen->port_file, (*server)->port());
-        !written.ok()) {
-      return written;
-    }
-  }
   service::Log("replex-coordinator %s listening on port %d (%s, %s)",
                REPLEX_VERSION, (*server)->port(), options.address,
                options.credentials != nullptr ? "TLS" : "plaintext");
@@ -132,11 +125,11 @@ absl::Status Serve() {
     service::Log("metrics on port %d", (*metrics_server)->port());
   }
 
-  service::WaitForTerminationSignal();
-  service::Log("shutting down");
-  (*server)->Shutdown(absl::Now() + *grace);
+  absl::Status served = service::ServeUntilTerminated(
+      listen->port_file, (*server)->port(), *grace,
+      [&](absl::Time deadline) { (*server)->Shutdown(deadline); });
   service::Log("stopped");
-  return absl::OkStatus();
+  return served;
 }
 
 }  // namespace

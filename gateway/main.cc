@@ -69,13 +69,6 @@ absl::Status Serve() {
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
       GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
-  if (!listen->port_file.empty()) {
-    if (absl::Status status =
-            service::WritePortFile(listen->port_file, (*server)->port());
-        !status.ok()) {
-      return status;
-    }
-  }
   service::Log(
       "serving replex.v1.JobService on port %d (%s), forwarding to the "
       "coordinator at %s (%s)",
@@ -83,10 +76,9 @@ absl::Status Serve() {
       client_options.address,
       client_options.security.tls() ? "TLS" : "plaintext");
 
-  service::WaitForTerminationSignal();
-  service::Log("shutting down");
-  (*server)->Shutdown(absl::Now() + *grace);
-  return absl::OkStatus();
+  return service::ServeUntilTerminated(
+      listen->port_file, (*server)->port(), *grace,
+      [&](absl::Time deadline) { (*server)->Shutdown(deadline); });
 }
 
 }  // namespace

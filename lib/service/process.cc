@@ -54,6 +54,21 @@ int RunProcess(
   return ExitCodeFor(status);
 }
 
+absl::Status ServeUntilTerminated(
+    const std::string& port_file, int port, absl::Duration grace,
+    absl::FunctionRef<void(absl::Time deadline)> shutdown) {
+  if (!port_file.empty()) {
+    if (absl::Status written = WritePortFile(port_file, port); !written.ok()) {
+      shutdown(absl::Now());
+      return written;
+    }
+  }
+  WaitForTerminationSignal();
+  Log("shutting down");
+  shutdown(absl::Now() + grace);
+  return absl::OkStatus();
+}
+
 void LogLine(absl::string_view line) {
   const std::string text =
       absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace replex::service {
 
@@ -39,6 +40,13 @@ int RunProcess(
     int argc, char** argv, const Program& program,
     absl::FunctionRef<absl::Status(const std::vector<std::string>& arguments)>
         serve);
+
+// A server's life after it started: writes `port` to `port_file` (when
+// given, for whoever started it on port 0), waits for SIGTERM or SIGINT, and
+// calls `shutdown` with the deadline `grace` from then.
+absl::Status ServeUntilTerminated(
+    const std::string& port_file, int port, absl::Duration grace,
+    absl::FunctionRef<void(absl::Time deadline)> shutdown);
 
 // Writes "<UTC time> <program>: <line>\n" to stderr in one write, so lines
 // from different threads never mix. The program is RunProcess's.
