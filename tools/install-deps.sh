@@ -1,31 +1,46 @@
 #!/usr/bin/env bash
-# Installs, from Debian 12 packages only, whatever replex needs to build, test
-# and run that is not installed yet. Safe to run repeatedly: it does nothing
-# when everything is present.
+# Installs, from Debian 12 packages only, whatever replex needs that is not
+# installed yet. Safe to run repeatedly: it does nothing when everything is
+# present.
+#
+#   tools/install-deps.sh example   what building and running `replex` needs
+#   tools/install-deps.sh [all]     that, and everything the test suite,
+#                                   the benchmarks and the services use
 set -euo pipefail
 
-packages=(
-  # toolchain; clang runs the thread-safety analysis (thread_safety_check)
-  cmake g++ make pkg-config git ca-certificates clang
+# Building replex and running a job (tools/run-example.sh).
+example=(
+  # toolchain
+  cmake g++ make pkg-config ca-certificates
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libopenmm-dev libopenmm-plugins libyaml-cpp-dev
-  libgtest-dev libgmock-dev
-  # the coordinator's journal
-  libsqlite3-dev
-  # /metrics of every service; the real Prometheus server tests/metrics_test runs
-  prometheus-cpp-dev prometheus
+  # the coordinator's journal; /metrics of every service
+  libsqlite3-dev prometheus-cpp-dev
+  # results: NetCDF trajectories, input hashes and TLS files (libssl)
+  libnetcdf-dev libssl-dev
+)
+# The rest of the suite (tools/run-tests.sh, CI).
+tests=(
+  git clang libgtest-dev libgmock-dev libbenchmark-dev
+  # the real Prometheus server tests/metrics_test runs
+  prometheus
   # OpenMM's Python, used by tools/make_examples.py and some tests
   python3-simtk python3-numpy python3-scipy
   # deploy/: tests/deploy_test.py parses what `docker-compose config` renders
   python3-yaml docker-compose
-  # results: NetCDF trajectories, input hashes; tests open them with mdtraj
-  # and pymbar and render the HTML report in headless Chromium
-  libnetcdf-dev libssl-dev python3-mdtraj python3-pymbar chromium
-  # TLS: libssl-dev checks certificate files at startup; tests/tls_test makes
-  # throwaway certificates with the openssl command
+  # tests open results with mdtraj and pymbar and render the HTML report in
+  # headless Chromium
+  python3-mdtraj python3-pymbar chromium
+  # tests/tls_test makes throwaway certificates with the openssl command
   openssl
 )
+
+case "${1:-all}" in
+  example) packages=("${example[@]}") ;;
+  all) packages=("${example[@]}" "${tests[@]}") ;;
+  *) echo "usage: tools/install-deps.sh [example|all]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -36,7 +51,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
+echo "install-deps: installing ${#missing[@]} packages (and what they need): ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
