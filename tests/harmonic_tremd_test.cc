@@ -1,6 +1,9 @@
-// T-REMD of harmonic oscillators through the real engine (OpenMM, Reference
-// platform): each rung's potential energy must follow its exact distribution
-// and each neighbour pair must accept swaps at the analytic rate.
+// T-REMD of harmonic oscillators through the real engine (OpenMM's Reference
+// platform, and OpenCL wherever an OpenCL driver is installed: PoCL in CI):
+// each rung's potential energy must follow its exact distribution and each
+// neighbour pair must accept swaps at the analytic rate.
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -13,8 +16,20 @@
 namespace replex::testing {
 namespace {
 
-TEST(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
-  const v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
+bool OpenClDriverInstalled() {
+  std::error_code error;
+  return std::filesystem::is_directory("/etc/OpenCL/vendors", error) &&
+         !std::filesystem::is_empty("/etc/OpenCL/vendors", error);
+}
+
+class HarmonicOscillatorTremd : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
+  if (GetParam() == "OpenCL" && !OpenClDriverInstalled()) {
+    GTEST_SKIP() << "no OpenCL driver (tools/install-deps.sh installs PoCL)";
+  }
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
+  spec.set_platform(GetParam());
   const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
   const auto model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
@@ -48,8 +63,7 @@ TEST(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
     const double kt =
         exchange::kMolarGasConstantKJPerMolK * ladder.rung(k).temperature_k;
     ExpectDistributed(
-        energy_by_rung[k],
-        [&](double u) { return GammaCdf(dof / 2.0, kt, u); },
+        energy_by_rung[k], [&](double u) { return GammaCdf(dof / 2.0, kt, u); },
         "rung " + std::to_string(k) + " potential energy");
   }
   for (int k = 0; k + 1 < n; ++k) {
@@ -59,6 +73,10 @@ TEST(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
         "acceptance of pair " + std::to_string(k));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Platforms, HarmonicOscillatorTremd,
+                         ::testing::Values("Reference", "OpenCL"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace replex::testing

@@ -23,6 +23,8 @@ example=(
 # The rest of the suite (tools/run-tests.sh, CI).
 tests=(
   git clang libgtest-dev libgmock-dev libbenchmark-dev
+  # OpenCL on the CPU (PoCL): the OpenCL platform's tests run, not skip
+  pocl-opencl-icd
   # the real Prometheus server tests/metrics_test runs
   prometheus
   # OpenMM's Python, used by tools/make_examples.py and some tests

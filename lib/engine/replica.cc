@@ -44,6 +44,15 @@ absl::Status CheckRung(const exchange::Ladder& ladder, int rung) {
 // random forces depend only on its segment seed.
 ABSL_CONST_INIT absl::Mutex reference_rng_mutex(absl::kConstInit);
 
+// OpenMM's GPU platforms discover their devices and set up their compilers as
+// a Context is made, and that is not safe to run twice at once: two OpenCL
+// Contexts made at the same time on PoCL fail with "No compatible OpenCL
+// platform is available". Contexts are made one at a time on every platform
+// (on CPU and Reference they already are, under the locks above); using them
+// is not held up. Acquired after cpu_context_map_mutex, before
+// reference_rng_mutex.
+ABSL_CONST_INIT absl::Mutex context_creation_mutex(absl::kConstInit);
+
 // Reseeds the Reference platform's global generator. In OpenMM 7.7
 // setRandomNumberSeed() keeps the second Gaussian of the last Box-Muller pair
 // (nextGaussianIsValid), so a segment's first random force would be left over
@@ -149,6 +158,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
                   replica->model_->system(), *replica->integrator_, **platform,
                   options.platform_properties);
             };
+        absl::MutexLock creation_lock(&context_creation_mutex);
         if (replica->shares_reference_rng_) {
           // A Reference Context reseeds the global generator as it is made.
           absl::MutexLock rng_lock(&reference_rng_mutex);
