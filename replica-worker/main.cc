@@ -41,8 +41,10 @@ ABSL_FLAG(std::string, platform, "CPU",
           "if OpenMM cannot create it here.");
 ABSL_FLAG(std::string, devices, "",
           "Comma-separated OpenCL/CUDA device indices. Advertised in "
-          "Register and given to every Context as DeviceIndex unless the "
-          "job's platform_properties sets one.");
+          "Register; each replica's Context runs on one of them (DeviceIndex, "
+          "the replicas taking turns) unless the job's platform_properties "
+          "sets DeviceIndex. Give --slots a multiple of the device count "
+          "(docs/worker.md: sizing).");
 ABSL_FLAG(int, slots, 1,
           "Segments run at once. Hosted replicas are multiplexed over the "
           "slots; on the CPU platform each Context gets cores/slots threads "

@@ -9,9 +9,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lib/service/process.h"
 #include "lib/spec/spec.h"
 #include "lib/wire/wire.h"
-#include "lib/service/process.h"
 
 namespace replex::worker {
 
@@ -32,12 +32,6 @@ struct ReplicaHost::Job {
     platform = spec.platform();
     ladder = spec::BuildLadder(spec.ladder());
     options = runner::EngineOptionsFor(spec, host_options.slots);
-    if ((platform == "CUDA" || platform == "OpenCL") &&
-        !host_options.devices.empty() &&
-        options.platform_properties.count("DeviceIndex") == 0) {
-      options.platform_properties["DeviceIndex"] =
-          absl::StrJoin(host_options.devices, ",");
-    }
   }
 
   absl::StatusOr<std::shared_ptr<const engine::Model>> Model() {
@@ -50,7 +44,7 @@ struct ReplicaHost::Job {
       pdb.clear();
       if (!model->ok()) {
         service::Log("job %s: cannot load its System and coordinates: %s", id,
-            model->status().ToString());
+                     model->status().ToString());
       }
     }
     return *model;
@@ -117,6 +111,19 @@ v1::WorkerMessage SegmentFailed(const v1::SegmentOrder& order,
 
 }  // namespace
 
+engine::EngineOptions ReplicaEngineOptions(
+    const engine::EngineOptions& job_options,
+    const std::vector<std::string>& devices, uint64_t affinity) {
+  engine::EngineOptions options = job_options;
+  const bool gpu = options.platform == "CUDA" || options.platform == "OpenCL";
+  if (gpu && !devices.empty() &&
+      options.platform_properties.count("DeviceIndex") == 0) {
+    options.platform_properties["DeviceIndex"] =
+        devices[affinity % devices.size()];
+  }
+  return options;
+}
+
 ReplicaHost::ReplicaHost(HostOptions options,
                          std::unique_ptr<threads::Executor> executor,
                          HostOutput* output)
@@ -134,14 +141,16 @@ void ReplicaHost::LoadJob(const v1::LoadJob& message) {
   auto job = std::make_shared<Job>(message, options_);
   absl::MutexLock lock(&mu_);
   if (!jobs_.emplace(message.job_id(), job).second) {
-    service::Log("job %s is already loaded; repeated LoadJob ignored", message.job_id());
+    service::Log("job %s is already loaded; repeated LoadJob ignored",
+                 message.job_id());
     return;
   }
   if (job->ladder.ok()) {
-    service::Log("job %s loaded: \"%s\", %d rungs on %s", job->id, message.spec().name(),
-        job->ladder->size(), job->platform);
+    service::Log("job %s loaded: \"%s\", %d rungs on %s", job->id,
+                 message.spec().name(), job->ladder->size(), job->platform);
   } else {
-    service::Log("job %s loaded with an unusable ladder (its replicas will fail): %s",
+    service::Log(
+        "job %s loaded with an unusable ladder (its replicas will fail): %s",
         job->id, job->ladder.status().ToString());
   }
 }
@@ -153,8 +162,8 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   if (auto it = replicas_.find(key); it != replicas_.end()) {
     if (it->second->epoch >= message.epoch()) {
       service::Log("LoadReplica %s/%d epoch %d ignored: hosted at epoch %d",
-          message.job_id(), message.replica(), message.epoch(),
-          it->second->epoch);
+                   message.job_id(), message.replica(), message.epoch(),
+                   it->second->epoch);
       return;
     }
     superseded = DropLocked(it->second);
@@ -180,8 +189,9 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   if (hosted->load_error.ok()) {
     Enqueue(hosted, message);
   } else {
-    service::Log("replica %s/%d epoch %d cannot be hosted: %s", message.job_id(),
-        message.replica(), message.epoch(), hosted->load_error.ToString());
+    service::Log("replica %s/%d epoch %d cannot be hosted: %s",
+                 message.job_id(), message.replica(), message.epoch(),
+                 hosted->load_error.ToString());
   }
 }
 
@@ -191,12 +201,14 @@ void ReplicaHost::Order(const v1::SegmentOrder& message) {
       message.job_id(), message.replica(), message.epoch(), "SegmentOrder");
   if (hosted == nullptr) return;
   if (hosted->released) {
-    service::Log("SegmentOrder %s/%d round %d dropped: the replica is being released",
+    service::Log(
+        "SegmentOrder %s/%d round %d dropped: the replica is being released",
         message.job_id(), message.replica(), message.round());
     return;
   }
   if (message.round() <= hosted->last_round) {
-    service::Log("SegmentOrder %s/%d round %d dropped: round %d was already accepted",
+    service::Log(
+        "SegmentOrder %s/%d round %d dropped: round %d was already accepted",
         message.job_id(), message.replica(), message.round(),
         hosted->last_round);
     return;
@@ -238,7 +250,7 @@ void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
     }
     if (had_job || !dropped.empty()) {
       service::Log("job %s unloaded (%d replicas dropped)", message.job_id(),
-          dropped.size());
+                   dropped.size());
     }
     idle_now = IdleLocked();
   }
@@ -254,7 +266,8 @@ void ReplicaHost::DropAll() {
       dropped.push_back(DropLocked(replicas_.begin()->second));
     }
     if (!jobs_.empty() || !dropped.empty()) {
-      service::Log("dropped %d jobs and %d replicas", jobs_.size(), dropped.size());
+      service::Log("dropped %d jobs and %d replicas", jobs_.size(),
+                   dropped.size());
     }
     jobs_.clear();
     idle_now = IdleLocked();
@@ -351,8 +364,10 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
   if (status.ok()) {
     // Restore keeps the rung the replica was created at, so create it at
     // the assigned rung and restore afterwards.
-    replica = engine::Replica::Create(*model, job.options, *job.ladder,
-                                      message.rung(), message.velocity_seed());
+    replica = engine::Replica::Create(
+        *model,
+        ReplicaEngineOptions(job.options, options_.devices, hosted.affinity),
+        *job.ladder, message.rung(), message.velocity_seed());
     status = replica.status();
   }
   if (status.ok() && !message.state().empty()) {
@@ -382,7 +397,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
   } else {
     hosted.load_error = status;
     service::Log("replica %s/%d epoch %d failed to load: %s", hosted.job_id,
-        hosted.replica, hosted.epoch, status.ToString());
+                 hosted.replica, hosted.epoch, status.ToString());
   }
   return std::nullopt;
 }
@@ -396,7 +411,8 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
       runner::ExecuteOrder(*hosted.engine, wire::FromProto(message));
   if (!result.ok()) {
     service::Log("replica %s/%d round %d failed: %s", message.job_id(),
-        message.replica(), message.round(), result.status().ToString());
+                 message.replica(), message.round(),
+                 result.status().ToString());
     return SegmentFailed(message, result.status());
   }
   return wire::SegmentDone(message, *std::move(result),
@@ -419,8 +435,9 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
   if (!state.ok()) {
     // An empty state tells the coordinator the move failed, so it fails the
     // job with a reason instead of waiting for a state that never comes.
-    service::Log("replica %s/%d epoch %d released without its state: %s", hosted.job_id,
-        hosted.replica, hosted.epoch, state.status().ToString());
+    service::Log("replica %s/%d epoch %d released without its state: %s",
+                 hosted.job_id, hosted.replica, hosted.epoch,
+                 state.status().ToString());
     return reply;
   }
   report.set_rung(hosted.engine->rung());
@@ -452,13 +469,13 @@ std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::FindLocked(
     const char* what) const {
   auto it = replicas_.find(Key(job_id, replica));
   if (it == replicas_.end()) {
-    service::Log("%s for %s/%d epoch %d dropped: replica not hosted here", what, job_id,
-        replica, epoch);
+    service::Log("%s for %s/%d epoch %d dropped: replica not hosted here", what,
+                 job_id, replica, epoch);
     return nullptr;
   }
   if (it->second->epoch != epoch) {
-    service::Log("%s for %s/%d epoch %d dropped: hosted at epoch %d", what, job_id,
-        replica, epoch, it->second->epoch);
+    service::Log("%s for %s/%d epoch %d dropped: hosted at epoch %d", what,
+                 job_id, replica, epoch, it->second->epoch);
     return nullptr;
   }
   return it->second;

@@ -27,6 +27,15 @@
 
 namespace replex::worker {
 
+// The engine options of one hosted replica: the job's, with one of the
+// worker's `devices` as DeviceIndex on GPU platforms, the replicas taking
+// turns (`affinity`, the same number that keeps a replica on one slot
+// thread, so with slots a multiple of devices each slot drives one device).
+// A DeviceIndex the job sets itself wins.
+engine::EngineOptions ReplicaEngineOptions(
+    const engine::EngineOptions& job_options,
+    const std::vector<std::string>& devices, uint64_t affinity);
+
 // Where the host's messages go (the session's current stream).
 class HostOutput {
  public:
@@ -49,7 +58,8 @@ struct HostOptions {
   // LoadReplica beyond this fails the replica's orders with
   // RESOURCE_EXHAUSTED.
   int max_replicas = 256;
-  // OpenCL/CUDA devices; given to every Context as DeviceIndex unless the
+  // OpenCL/CUDA devices; each replica's Context gets one of them as
+  // DeviceIndex (ReplicaEngineOptions) unless the
   // job's platform_properties sets one.
   std::vector<std::string> devices;
 };

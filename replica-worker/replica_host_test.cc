@@ -399,5 +399,33 @@ TEST_F(ReplicaHostTest, DropAllForgetsEverything) {
   EXPECT_THAT(sent[0].segment_failed().error(), HasSubstr("LoadJob"));
 }
 
+// Several replicas per GPU: each Context on one device, the replicas taking
+// turns over them; never one simulation spread over every device.
+TEST(ReplicaEngineOptionsTest, EachReplicaRunsOnOneDeviceInTurn) {
+  engine::EngineOptions job;
+  job.platform = "CUDA";
+  const std::vector<std::string> devices = {"0", "1"};
+  std::vector<std::string> chosen;
+  for (uint64_t affinity = 0; affinity < 5; ++affinity) {
+    chosen.push_back(ReplicaEngineOptions(job, devices, affinity)
+                         .platform_properties.at("DeviceIndex"));
+  }
+  EXPECT_EQ(chosen, (std::vector<std::string>{"0", "1", "0", "1", "0"}));
+
+  engine::EngineOptions pinned = job;
+  pinned.platform_properties["DeviceIndex"] = "3";
+  EXPECT_EQ(ReplicaEngineOptions(pinned, devices, 0)
+                .platform_properties.at("DeviceIndex"),
+            "3");
+  engine::EngineOptions cpu;
+  cpu.platform = "CPU";
+  EXPECT_EQ(ReplicaEngineOptions(cpu, devices, 1)
+                .platform_properties.count("DeviceIndex"),
+            0u);
+  EXPECT_EQ(
+      ReplicaEngineOptions(job, {}, 1).platform_properties.count("DeviceIndex"),
+      0u);
+}
+
 }  // namespace
 }  // namespace replex::worker
