@@ -301,6 +301,7 @@ absl::Status JobManager::FinishRound(Record& record,
         completed.potential_kj_mol,
         completed.reduced,
         driver.statistics(),
+        completed.box_nm,
         round.with_positions ? &positions : nullptr,
         round.elapsed_seconds};
     for (JobObserver* observer : observers_) {

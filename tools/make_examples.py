@@ -295,6 +295,94 @@ exchange: {{scheme: gibbs, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}
 
 
 # =============================================================================
+# NPT: an ideal gas of harmonic dimers
+# =============================================================================
+
+NPT_MOLECULES = 64
+NPT_MASS = 12.0  # amu per atom
+NPT_K = 4000.0  # kJ/mol/nm^2, bond with rest length 0
+NPT_PRESSURE = 1.0  # bar
+NPT_FREQUENCY = 10  # steps between barostat moves
+NPT_STEPS = 20
+NPT_ROUNDS = 6000
+NPT_FRICTION = 20.0
+NPT_T = (300.0, 400.0, 4)
+BAR_NM3 = 6.02214076e-2  # kJ/mol per bar nm^3
+
+
+def npt_system(box_nm):
+    """Dimers that do not interact: U is the bonds' energy alone. Bonds
+    measured through the periodic boundaries make the System periodic, which
+    a barostat needs."""
+    system = mm.System()
+    system.setDefaultPeriodicBoxVectors(mm.Vec3(box_nm, 0, 0),
+                                        mm.Vec3(0, box_nm, 0),
+                                        mm.Vec3(0, 0, box_nm))
+    bonds = mm.CustomBondForce("0.5*kb*r^2")
+    bonds.addGlobalParameter("kb", NPT_K)
+    bonds.setUsesPeriodicBoundaryConditions(True)
+    for m in range(NPT_MOLECULES):
+        a = system.addParticle(NPT_MASS)
+        b = system.addParticle(NPT_MASS)
+        bonds.addBond(a, b, [])
+    system.addForce(bonds)
+    system.addForce(mm.MonteCarloBarostat(NPT_PRESSURE, NPT_T[0],
+                                          NPT_FREQUENCY))
+    return system
+
+
+def make_npt():
+    print("npt-ideal-gas")
+    out = EXAMPLES / "npt-ideal-gas"
+    t_min, t_max, n = NPT_T
+    # Start at the lowest rung's mean volume, (M + 1) k_B T / p.
+    volume = (NPT_MOLECULES + 1) * KB * t_min / (NPT_PRESSURE * BAR_NM3)
+    box = volume ** (1 / 3)
+    system = npt_system(box)
+    side = 4  # molecules on a 4x4x4 grid, 0.05 nm dimers
+    positions = []
+    for m in range(NPT_MOLECULES):
+        i, j, k = m % side, (m // side) % side, m // (side * side)
+        centre = [(c + 0.5) * box / side for c in (i, j, k)]
+        positions.append(mm.Vec3(centre[0] - 0.025, centre[1], centre[2]))
+        positions.append(mm.Vec3(centre[0] + 0.025, centre[1], centre[2]))
+    write(out / "system.xml", mm.XmlSerializer.serialize(system))
+    write(out / "state.xml", serialize_state(system, positions))
+    temps = geometric(t_min, t_max, n)
+    means = ", ".join(
+        f"{t:.0f} K: {(NPT_MOLECULES + 1) * KB * t / (NPT_PRESSURE * BAR_NM3):.0f}"
+        for t in temps)
+    write(out / "job.yaml", f"""\
+# NPT T-REMD of an ideal gas of {NPT_MOLECULES} harmonic dimers (mass {NPT_MASS:g} amu per
+# atom, bond energy 0.5*kb*r^2, kb = {NPT_K:g} kJ/mol/nm^2, no other interaction),
+# with a MonteCarloBarostat at {NPT_PRESSURE:g} bar moving every {NPT_FREQUENCY} steps.
+# Made by tools/make_examples.py.
+#
+# What is analytic (the tests check it), per rung at temperature T:
+#   The barostat scales the dimers' centres, never their bonds, and samples
+#   p(V) ~ V^M exp(-p V / k_B T) over M = {NPT_MOLECULES} molecules: V ~ Gamma(M + 1 =
+#   {NPT_MOLECULES + 1}, k_B T / p), mean (nm^3) {means}.
+#   Each bond vector is a 3-D harmonic oscillator: U ~ Gamma(3M/2 = {3 * NPT_MOLECULES // 2},
+#   k_B T), independent of V.
+#   Exchanges must use u = beta (U + p V): with the p V term left out, the
+#   volumes carried between rungs by accepted swaps bias every rung's V.
+name: npt-ideal-gas
+owner: examples
+labels: {{kind: example}}
+system: system.xml
+coordinates: state.xml
+platform: Reference
+seed: {SEED}
+checkpoint_interval: 500
+integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {NPT_FRICTION:g}}}
+ladder:
+  n_rungs: {n}
+  temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
+exchange: {{scheme: neighbors, steps_per_exchange: {NPT_STEPS}, n_rounds: {NPT_ROUNDS}}}
+""")
+
+
+# =============================================================================
 # Double well
 # =============================================================================
 
@@ -801,7 +889,7 @@ def main():
                         help="also run short MD checks of the double well "
                              "(about 20 s)")
     parser.add_argument("--only", choices=["harmonic", "double-well",
-                                           "alanine"],
+                                           "alanine", "npt"],
                         help="make one example only")
     args = parser.parse_args()
     if mm.version.version.split(".")[:2] != ["7", "7"]:
@@ -813,6 +901,8 @@ def main():
         make_double_well()
     if args.only in (None, "alanine"):
         make_alanine()
+    if args.only in (None, "npt"):
+        make_npt()
     if args.verify:
         verify_double_well()
 

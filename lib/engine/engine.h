@@ -37,6 +37,17 @@ namespace replex::engine {
 std::vector<std::string> AvailablePlatforms();
 std::vector<std::string> PluginLoadFailures();
 
+// The System's Monte Carlo barostat (NPT). Replica exchange needs one scalar
+// pressure per rung, so an anisotropic barostat must apply the same pressure
+// on every axis.
+struct Barostat {
+  enum class Kind { kIsotropic, kFlexible, kAnisotropic, kMembrane };
+  Kind kind = Kind::kIsotropic;
+  double pressure_bar = 0;  // the System's own, used unless the ladder sets one
+  double surface_tension_bar_nm = 0;  // membrane barostats only
+  int frequency = 0;                  // steps between moves; 0: never
+};
+
 // A parsed System plus starting coordinates. Immutable; thread-safe.
 class Model {
  public:
@@ -44,9 +55,9 @@ class Model {
   // `state_xml` (XmlSerializer output for an OpenMM::State) or `pdb` is
   // non-empty. Fails with INVALID_ARGUMENT naming the input ("system_xml",
   // "state_xml", "pdb") for malformed text, non-finite coordinates, a
-  // particle count that differs from the System's, or a System with a
-  // barostat or Andersen thermostat (NPT is not supported yet: reduced
-  // potentials here omit pV). PDB: ATOM/HETATM records of the first model,
+  // particle count that differs from the System's, an Andersen thermostat,
+  // more than one barostat, or an anisotropic barostat with unequal
+  // pressures. PDB: ATOM/HETATM records of the first model,
   // Å converted to nm; an orthorhombic CRYST1 box, else the System's default.
   static absl::StatusOr<std::shared_ptr<const Model>> Load(
       absl::string_view system_xml, absl::string_view state_xml,
@@ -57,6 +68,10 @@ class Model {
   const PortableState& initial_state() const { return initial_; }
   // True when the initial coordinates carried velocities (State XML).
   bool has_initial_velocities() const { return has_velocities_; }
+  // The System's barostat; none for NVT.
+  const std::optional<Barostat>& barostat() const { return barostat_; }
+  // Whether the System uses periodic boundary conditions (has a box).
+  bool periodic() const { return periodic_; }
 
   ~Model();
 
@@ -65,6 +80,18 @@ class Model {
   std::unique_ptr<OpenMM::System> system_;
   PortableState initial_;
   bool has_velocities_ = false;
+  std::optional<Barostat> barostat_;
+  bool periodic_ = false;
+};
+
+// What the exchange needs of a replica's configuration at its rung.
+struct EnergyTerms {
+  double potential_kj_mol = 0;
+  // The barostat's work term at the rung's pressure, p V (less gamma A_xy
+  // for a membrane barostat), kJ/mol; 0 without a barostat. The reduced
+  // potential is beta (U + this).
+  double pv_kj_mol = 0;
+  Box box_nm{};  // all zero for a System without periodic boundaries
 };
 
 struct EngineOptions {
@@ -83,13 +110,15 @@ class Replica {
   // parameter is a global parameter of the System (INVALID_ARGUMENT listing
   // those it has); places the replica at `rung` from the model's initial
   // state, drawing velocities at the rung temperature from `seed` unless the
-  // initial state carried velocities.
+  // initial state carried velocities. A ladder with pressures needs a System
+  // with a barostat (INVALID_ARGUMENT otherwise).
   static absl::StatusOr<std::unique_ptr<Replica>> Create(
       std::shared_ptr<const Model> model, const EngineOptions& options,
       const exchange::Ladder& ladder, int rung, uint64_t seed);
 
   // Moves to another rung: integrator temperature with velocities rescaled by
-  // sqrt(T_new / T_old), and the rung's global parameters.
+  // sqrt(T_new / T_old), the rung's global parameters, and the barostat's
+  // temperature and pressure.
   absl::Status SetRung(int rung);
   int rung() const { return rung_; }
 
@@ -107,10 +136,13 @@ class Replica {
 
   // Potential energy at the current rung's parameters, kJ/mol.
   absl::StatusOr<double> PotentialEnergy();
-  // u_k(x) = beta_k * U_k(x) of the current configuration at each rung in
-  // `rungs`; restores the current rung's parameters afterwards. One energy
-  // evaluation for a temperature-only ladder, one per rung otherwise. U_k may
-  // be +infinity (that swap is never accepted); NaN is an INTERNAL error.
+  // The potential energy, the barostat's work term and the box.
+  absl::StatusOr<EnergyTerms> Energies();
+  // u_k(x) = beta_k (U_k(x) + p_k V - gamma A) of the current configuration
+  // at each rung in `rungs` (the p V term only with a barostat); restores the
+  // current rung's parameters afterwards. One energy evaluation for a
+  // temperature-only ladder, one per rung otherwise. U_k may be +infinity
+  // (that swap is never accepted); NaN is an INTERNAL error.
   absl::StatusOr<std::vector<double>> ReducedPotentials(
       absl::Span<const int> rungs);
 
@@ -127,7 +159,7 @@ class Replica {
   ~Replica();
 
  private:
-  explicit Replica(absl::string_view platform);
+  Replica(absl::string_view platform, bool has_barostat);
   // The destructor's work, apart from it because clang's analysis skips
   // destructors and this is the lock that must be exclusive.
   void DestroyContext() ABSL_LOCKS_EXCLUDED(context_mutex_);
@@ -135,8 +167,22 @@ class Replica {
       ABSL_LOCKS_EXCLUDED(context_mutex_);
   absl::Status DrawVelocities(double temperature_k, int openmm_seed)
       ABSL_LOCKS_EXCLUDED(context_mutex_);
-  // Sets `rung`'s ladder parameters in the Context. Throws OpenMM exceptions:
-  // call it inside a conversion to Status.
+  struct Measured {
+    double potential_kj_mol;
+    Box box_nm;
+  };
+  // The box of `state` for a periodic System, else all zero.
+  Box BoxIfPeriodic(const OpenMM::State& state) const;
+  // The barostat's pressure at `rung` (the ladder's, else the System's).
+  double PressureBar(int rung) const;
+  // The barostat's work term at `rung` for `box`, kJ/mol; 0 without one.
+  double WorkTerm(int rung, const Box& box) const;
+  // The current configuration's potential energy and box, measured unless
+  // Run already did.
+  absl::StatusOr<Measured> Measure();
+  // Sets `rung`'s ladder parameters, and the barostat's temperature and
+  // pressure, in the Context. Throws OpenMM exceptions: call it inside a
+  // conversion to Status.
   void SetParametersOf(int rung) ABSL_SHARED_LOCKS_REQUIRED(context_mutex_);
   // Validates `state` against the System, then sets box, positions,
   // velocities (if `with_velocities`), parameters and time; the ladder
@@ -156,7 +202,8 @@ class Replica {
   // uses and the model whose System it reads.
   std::shared_ptr<const Model> model_;
   std::optional<exchange::Ladder> ladder_;
-  // Reference platform: all Contexts draw from one process-global generator.
+  // Draws from OpenMM's one process-global generator: every Context on the
+  // Reference platform, and any Context whose System has a barostat.
   bool shares_reference_rng_ = false;
   // Held shared by every use of the Context (stepping the integrator uses it
   // too) and exclusively to create or destroy it; only the CPU platform
@@ -168,10 +215,11 @@ class Replica {
       ABSL_PT_GUARDED_BY(context_mutex_);
   std::unique_ptr<OpenMM::Context> context_ ABSL_GUARDED_BY(context_mutex_);
   int rung_ = 0;
-  // The potential energy Run computed to check its result, valid until the
-  // configuration or the parameters change: PotentialEnergy and
-  // temperature-only ReducedPotentials then cost no force evaluation.
-  std::optional<double> potential_kj_mol_;
+  // The potential energy and box Run computed to check its result, valid
+  // until the configuration or the parameters change: PotentialEnergy,
+  // Energies and temperature-only ReducedPotentials then cost no force
+  // evaluation.
+  std::optional<Measured> measured_;
 };
 
 }  // namespace replex::engine

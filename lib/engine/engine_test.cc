@@ -6,8 +6,8 @@
 
 #include <OpenMM.h>
 
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -296,14 +296,105 @@ TEST(ModelLoadTest, RejectsParticleCountMismatch) {
                     HasSubstr("3 particles"), HasSubstr("must match")));
 }
 
-TEST(ModelLoadTest, RejectsBarostat) {
-  OpenMM::System system = WellSystem(kMasses);
-  system.addForce(new OpenMM::MonteCarloBarostat(1.0, 300));
-  absl::StatusOr<std::shared_ptr<const Model>> model =
-      Model::Load(ToXml(system), "", Pdb(kPositionsAngstrom));
-  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(MessageOf(model.status()),
-              AllOf(StartsWith("system_xml: "), HasSubstr("NPT")));
+// Two dimers bonded through the periodic boundaries of a 3 nm box: a
+// periodic System for NPT.
+OpenMM::System DimerBox() {
+  OpenMM::System system;
+  system.setDefaultPeriodicBoxVectors(
+      OpenMM::Vec3(3, 0, 0), OpenMM::Vec3(0, 3, 0), OpenMM::Vec3(0, 0, 3));
+  auto* bonds = new OpenMM::CustomBondForce("0.5*kb*r^2");
+  bonds->addGlobalParameter("kb", 1000);
+  bonds->setUsesPeriodicBoundaryConditions(true);
+  for (int i = 0; i < 4; ++i) system.addParticle(12);
+  bonds->addBond(0, 1, {});
+  bonds->addBond(2, 3, {});
+  system.addForce(bonds);
+  return system;
+}
+
+const std::vector<Vec3> kDimerAngstrom = {
+    {5, 5, 5}, {5.5, 5, 5}, {15, 15, 15}, {15, 15.7, 15}};
+
+TEST(ModelLoadTest, ReadsTheSystemsBarostat) {
+  OpenMM::System system = DimerBox();
+  system.addForce(new OpenMM::MonteCarloBarostat(2.5, 300, 7));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Model> model,
+                       Model::Load(ToXml(system), "", Pdb(kDimerAngstrom)));
+  ASSERT_TRUE(model->barostat().has_value());
+  EXPECT_EQ(model->barostat()->kind, Barostat::Kind::kIsotropic);
+  EXPECT_EQ(model->barostat()->pressure_bar, 2.5);
+  EXPECT_EQ(model->barostat()->frequency, 7);
+  EXPECT_TRUE(model->periodic());
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Model> nvt,
+                       Model::Load(ToXml(DimerBox()), "", Pdb(kDimerAngstrom)));
+  EXPECT_FALSE(nvt->barostat().has_value());
+}
+
+TEST(ModelLoadTest, RefusesBarostatsReplicaExchangeCannotHonour) {
+  // OpenMM::System owns its forces and must not be copied: each case builds
+  // its own.
+  auto load = [](OpenMM::System& system, const std::vector<Vec3>& positions) {
+    return Model::Load(ToXml(system), "", Pdb(positions)).status();
+  };
+  OpenMM::System no_box = WellSystem(kMasses);
+  no_box.addForce(new OpenMM::MonteCarloBarostat(1, 300));
+  OpenMM::System anisotropic = DimerBox();
+  anisotropic.addForce(
+      new OpenMM::MonteCarloAnisotropicBarostat(OpenMM::Vec3(1, 1, 2), 300));
+  OpenMM::System two = DimerBox();
+  two.addForce(new OpenMM::MonteCarloBarostat(1, 300));
+  two.addForce(new OpenMM::MonteCarloBarostat(1, 300));
+  const std::pair<absl::Status, const char*> cases[] = {
+      {load(no_box, kPositionsAngstrom), "periodic"},
+      {load(anisotropic, kDimerAngstrom), "same pressure"},
+      {load(two, kDimerAngstrom), "second barostat"}};
+  for (const auto& [status, message] : cases) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << message;
+    EXPECT_THAT(MessageOf(status),
+                AllOf(StartsWith("system_xml: "), HasSubstr(message)));
+  }
+}
+
+// NPT: the reduced potential is beta_k (U + p_k V) at every rung, with each
+// rung's own pressure when the ladder gives them; the barostat runs at the
+// replica's rung; a ladder with pressures needs a barostat.
+TEST(NptReplicaTest, ReducedPotentialsAddPVAtEachRungsPressure) {
+  OpenMM::System system = DimerBox();
+  system.addForce(new OpenMM::MonteCarloBarostat(1.0, 300, 1));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Model> model,
+                       Model::Load(ToXml(system), "", Pdb(kDimerAngstrom)));
+  ASSERT_OK_AND_ASSIGN(
+      Ladder ladder, Ladder::Create({}, {Rung{300, {}, 1.0}, Rung{330, {}, 2.0},
+                                         Rung{360, {}, 4.0}}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Replica> replica,
+      Replica::Create(model, Options("Reference"), ladder, 1, 3));
+  ASSERT_OK(replica->Run(20, 5));
+  ASSERT_OK_AND_ASSIGN(EnergyTerms terms, replica->Energies());
+  const double volume = BoxVolume(terms.box_nm);
+  EXPECT_GT(volume, 0);
+  EXPECT_NEAR(terms.pv_kj_mol, 2.0 * exchange::kKJPerMolPerBarNm3 * volume,
+              1e-12 * terms.pv_kj_mol);
+  ASSERT_OK_AND_ASSIGN(std::vector<double> u,
+                       replica->ReducedPotentials({0, 1, 2}));
+  for (int k = 0; k < 3; ++k) {
+    const double pv = ladder.rung(k).pressure_bar.value() *
+                      exchange::kKJPerMolPerBarNm3 * volume;
+    EXPECT_NEAR(u[k], ladder.beta(k) * (terms.potential_kj_mol + pv),
+                1e-9 * std::abs(u[k]))
+        << k;
+  }
+  ASSERT_OK(replica->SetRung(2));
+  ASSERT_OK_AND_ASSIGN(PortableState state, replica->Save());
+  EXPECT_EQ(state.parameters.at(OpenMM::MonteCarloBarostat::Temperature()),
+            360);
+  EXPECT_EQ(state.parameters.at(OpenMM::MonteCarloBarostat::Pressure()), 4.0);
+
+  absl::StatusOr<std::unique_ptr<Replica>> nvt =
+      Replica::Create(*Model::Load(ToXml(DimerBox()), "", Pdb(kDimerAngstrom)),
+                      Options("Reference"), ladder, 0, 1);
+  EXPECT_EQ(nvt.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(nvt.status()), HasSubstr("pressures_bar"));
 }
 
 TEST(ModelLoadTest, RequiresExactlyOneCoordinateSource) {

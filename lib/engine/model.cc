@@ -45,30 +45,67 @@ absl::StatusOr<std::unique_ptr<T>> DeserializeXml(absl::string_view input_name,
       });
 }
 
-// Forces the engine cannot honour. Barostats: reduced potentials here are
-// beta*U without the pV term. Andersen: the engine thermostats with its
-// Langevin integrator (and the Reference generator it uses is unguarded).
-absl::Status CheckSupportedForces(const OpenMM::System& system) {
+// Forces the engine cannot honour, and the System's barostat. Andersen: the
+// engine thermostats with its Langevin integrator (and the Reference
+// generator it uses is unguarded). Barostats: exchange needs one scalar
+// pressure per rung, and the reduced potential of the ensemble the barostat
+// samples, u = beta (U + p V - gamma A).
+absl::StatusOr<std::optional<Barostat>> CheckForces(
+    const OpenMM::System& system) {
+  std::optional<Barostat> barostat;
   for (int i = 0; i < system.getNumForces(); ++i) {
     const OpenMM::Force* force = &system.getForce(i);
-    if (dynamic_cast<const OpenMM::MonteCarloBarostat*>(force) ||
-        dynamic_cast<const OpenMM::MonteCarloAnisotropicBarostat*>(force) ||
-        dynamic_cast<const OpenMM::MonteCarloMembraneBarostat*>(force) ||
-        dynamic_cast<const OpenMM::MonteCarloFlexibleBarostat*>(force)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "system_xml: force ", i,
-          " is a Monte Carlo barostat, but NPT is not supported yet (reduced "
-          "potentials here omit the pV term): remove the barostat and run "
-          "NVT"));
-    }
     if (dynamic_cast<const OpenMM::AndersenThermostat*>(force)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "system_xml: force ", i,
           " is an AndersenThermostat; the engine thermostats with a Langevin "
           "integrator at each rung's temperature: remove the thermostat"));
     }
+    std::optional<Barostat> found;
+    if (auto* b = dynamic_cast<const OpenMM::MonteCarloBarostat*>(force)) {
+      found = Barostat{Barostat::Kind::kIsotropic, b->getDefaultPressure(), 0,
+                       b->getFrequency()};
+    } else if (auto* b =
+                   dynamic_cast<const OpenMM::MonteCarloFlexibleBarostat*>(
+                       force)) {
+      found = Barostat{Barostat::Kind::kFlexible, b->getDefaultPressure(), 0,
+                       b->getFrequency()};
+    } else if (auto* b =
+                   dynamic_cast<const OpenMM::MonteCarloMembraneBarostat*>(
+                       force)) {
+      found = Barostat{Barostat::Kind::kMembrane, b->getDefaultPressure(),
+                       b->getDefaultSurfaceTension(), b->getFrequency()};
+    } else if (auto* b =
+                   dynamic_cast<const OpenMM::MonteCarloAnisotropicBarostat*>(
+                       force)) {
+      const OpenMM::Vec3& p = b->getDefaultPressure();
+      if (p[0] != p[1] || p[1] != p[2]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "system_xml: force ", i,
+            " is an anisotropic barostat with pressures ", p[0], ", ", p[1],
+            ", ", p[2],
+            " bar; replica exchange needs one pressure per rung: give the "
+            "three axes the same pressure, or use a MonteCarloBarostat"));
+      }
+      found =
+          Barostat{Barostat::Kind::kAnisotropic, p[0], 0, b->getFrequency()};
+    }
+    if (!found.has_value()) continue;
+    if (barostat.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("system_xml: force ", i,
+                       " is a second barostat; keep one Monte Carlo barostat"));
+    }
+    if (!system.usesPeriodicBoundaryConditions()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system_xml: force ", i,
+          " is a barostat, but the System has no periodic boundaries (no "
+          "force uses them): NPT needs a periodic box, e.g. PME for the "
+          "nonbonded force"));
+    }
+    barostat = found;
   }
-  return absl::OkStatus();
+  return barostat;
 }
 
 }  // namespace
@@ -91,10 +128,11 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
       DeserializeXml<OpenMM::System>("system_xml", "System", system_xml);
   if (!system.ok()) return system.status();
   model->system_ = *std::move(system);
-  if (absl::Status status = CheckSupportedForces(*model->system_);
-      !status.ok()) {
-    return status;
-  }
+  absl::StatusOr<std::optional<Barostat>> barostat =
+      CheckForces(*model->system_);
+  if (!barostat.ok()) return barostat.status();
+  model->barostat_ = *barostat;
+  model->periodic_ = model->system_->usesPeriodicBoundaryConditions();
 
   PortableState& initial = model->initial_;
   absl::string_view source;

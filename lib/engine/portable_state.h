@@ -14,6 +14,14 @@ namespace replex::engine {
 
 using Vec3 = std::array<double, 3>;
 
+using Box = std::array<Vec3, 3>;
+
+// The volume of a periodic box in OpenMM's reduced form (a along x, b in the
+// xy plane): a_x b_y c_z, nm^3.
+inline double BoxVolume(const Box& box) {
+  return box[0][0] * box[1][1] * box[2][2];
+}
+
 // Everything needed to continue a replica anywhere: independent of platform
 // and device (unlike Context::createCheckpoint).
 struct PortableState {

@@ -40,8 +40,12 @@ absl::Status CheckRung(const exchange::Ladder& ladder, int rung) {
 
 // The Reference platform draws every random number from one process-global
 // generator (SimTKOpenMMUtilities), which Context creation reseeds and
-// integration advances. This mutex serialises both so a Reference segment's
-// random forces depend only on its segment seed.
+// integration advances; so do OpenMM 7.7's Monte Carlo barostats, on every
+// platform (their moves and acceptance tests, and their initialisation
+// reseeds it). This mutex serialises all of it, so a segment's draws depend
+// only on its segment seed, and concurrent replicas never race on the
+// generator's unsynchronised state. The cost: an NPT job's segments in one
+// process run one at a time (docs/job-spec.md, NPT).
 ABSL_CONST_INIT absl::Mutex reference_rng_mutex(absl::kConstInit);
 
 // OpenMM's GPU platforms discover their devices and set up their compilers as
@@ -89,8 +93,8 @@ absl::Status ReseedReferenceRng(uint32_t seed)
 // ---------------------------------------------------------------------------
 // Replica
 
-Replica::Replica(absl::string_view platform)
-    : shares_reference_rng_(platform == "Reference"),
+Replica::Replica(absl::string_view platform, bool has_barostat)
+    : shares_reference_rng_(platform == "Reference" || has_barostat),
       context_mutex_(platform) {}
 
 Replica::~Replica() { DestroyContext(); }
@@ -126,6 +130,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
         absl::StrCat("friction ", options.friction_per_ps,
                      "/ps must be non-negative and finite"));
   }
+  if (ladder.has_pressures() && !model->barostat().has_value()) {
+    return absl::InvalidArgumentError(
+        "ladder.pressures_bar is given but the System has no Monte Carlo "
+        "barostat: add one (a MonteCarloBarostat) for NPT, or remove the "
+        "pressures");
+  }
   absl::StatusOr<OpenMM::Platform*> platform = FindPlatform(options.platform);
   if (!platform.ok()) return platform.status();
   if (absl::Status status =
@@ -134,7 +144,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     return status;
   }
 
-  auto replica = absl::WrapUnique(new Replica(options.platform));
+  auto replica = absl::WrapUnique(
+      new Replica(options.platform, model->barostat().has_value()));
   replica->model_ = std::move(model);
   replica->ladder_ = ladder;
   replica->rung_ = rung;
@@ -160,7 +171,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
             };
         absl::MutexLock creation_lock(&context_creation_mutex);
         if (replica->shares_reference_rng_) {
-          // A Reference Context reseeds the global generator as it is made.
+          // A Reference Context, and a barostat, reseed the global generator
+          // as they are made.
           absl::MutexLock rng_lock(&reference_rng_mutex);
           make_context();
         } else {
@@ -215,6 +227,58 @@ void Replica::SetParametersOf(int rung) {
   for (size_t p = 0; p < names.size(); ++p) {
     context_->setParameter(names[p], values[p]);
   }
+  if (!model_->barostat().has_value()) return;
+  // The barostat samples at the rung's temperature and pressure: its
+  // acceptance test uses its own copy of both.
+  const double temperature = ladder_->rung(rung).temperature_k;
+  const double pressure = PressureBar(rung);
+  switch (model_->barostat()->kind) {
+    case Barostat::Kind::kIsotropic:
+      context_->setParameter(OpenMM::MonteCarloBarostat::Temperature(),
+                             temperature);
+      context_->setParameter(OpenMM::MonteCarloBarostat::Pressure(), pressure);
+      break;
+    case Barostat::Kind::kFlexible:
+      context_->setParameter(OpenMM::MonteCarloFlexibleBarostat::Temperature(),
+                             temperature);
+      context_->setParameter(OpenMM::MonteCarloFlexibleBarostat::Pressure(),
+                             pressure);
+      break;
+    case Barostat::Kind::kMembrane:
+      context_->setParameter(OpenMM::MonteCarloMembraneBarostat::Temperature(),
+                             temperature);
+      context_->setParameter(OpenMM::MonteCarloMembraneBarostat::Pressure(),
+                             pressure);
+      break;
+    case Barostat::Kind::kAnisotropic:
+      using Anisotropic = OpenMM::MonteCarloAnisotropicBarostat;
+      context_->setParameter(Anisotropic::Temperature(), temperature);
+      for (const std::string& axis :
+           {Anisotropic::PressureX(), Anisotropic::PressureY(),
+            Anisotropic::PressureZ()}) {
+        context_->setParameter(axis, pressure);
+      }
+      break;
+  }
+}
+
+Box Replica::BoxIfPeriodic(const OpenMM::State& state) const {
+  return model_->periodic() ? BoxOf(state) : Box{};
+}
+
+double Replica::PressureBar(int rung) const {
+  const std::optional<double>& own = ladder_->rung(rung).pressure_bar;
+  if (own.has_value()) return *own;
+  return model_->barostat().has_value() ? model_->barostat()->pressure_bar : 0;
+}
+
+double Replica::WorkTerm(int rung, const Box& box) const {
+  const std::optional<Barostat>& barostat = model_->barostat();
+  if (!barostat.has_value()) return 0;
+  const double area = box[0][0] * box[1][1];
+  return exchange::kKJPerMolPerBarNm3 *
+         (PressureBar(rung) * BoxVolume(box) -
+          barostat->surface_tension_bar_nm * area);
 }
 
 absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
@@ -249,7 +313,7 @@ absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
       }
     }
   }
-  potential_kj_mol_.reset();
+  measured_.reset();
   return ContextCall(
       absl::StatusCode::kInvalidArgument, "applying the state",
       [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
@@ -275,7 +339,7 @@ absl::Status Replica::SetRung(int rung) {
   if (absl::Status status = CheckRung(*ladder_, rung); !status.ok()) {
     return status;
   }
-  potential_kj_mol_.reset();
+  measured_.reset();
   return ContextCall(
       absl::StatusCode::kInternal, "setting the rung",
       [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
@@ -301,7 +365,7 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot run a negative number of steps (", steps, ")"));
   }
-  potential_kj_mol_.reset();
+  measured_.reset();
   return ContextCall(
       absl::StatusCode::kInternal,
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
@@ -330,19 +394,33 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
               absl::StrCat("replica produced a non-finite ", bad, " after ",
                            steps, " steps"));
         }
-        potential_kj_mol_ = state.getPotentialEnergy();
+        measured_ = Measured{state.getPotentialEnergy(), BoxIfPeriodic(state)};
         return absl::OkStatus();
       });
 }
 
-absl::StatusOr<double> Replica::PotentialEnergy() {
-  if (potential_kj_mol_.has_value()) return *potential_kj_mol_;
+absl::StatusOr<Replica::Measured> Replica::Measure() {
+  if (measured_.has_value()) return *measured_;
   return ContextCall(
       absl::StatusCode::kInternal, "computing the energy",
       [&]() ABSL_SHARED_LOCKS_REQUIRED(
-          context_mutex_) -> absl::StatusOr<double> {
-        return context_->getState(OpenMM::State::Energy).getPotentialEnergy();
+          context_mutex_) -> absl::StatusOr<Measured> {
+        const OpenMM::State state = context_->getState(OpenMM::State::Energy);
+        return Measured{state.getPotentialEnergy(), BoxIfPeriodic(state)};
       });
+}
+
+absl::StatusOr<double> Replica::PotentialEnergy() {
+  absl::StatusOr<Measured> measured = Measure();
+  if (!measured.ok()) return measured.status();
+  return measured->potential_kj_mol;
+}
+
+absl::StatusOr<EnergyTerms> Replica::Energies() {
+  absl::StatusOr<Measured> measured = Measure();
+  if (!measured.ok()) return measured.status();
+  return EnergyTerms{measured->potential_kj_mol,
+                     WorkTerm(rung_, measured->box_nm), measured->box_nm};
 }
 
 absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
@@ -352,22 +430,24 @@ absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(
       return status;
     }
   }
-  // u_k = beta_k U_k; U_k = +inf is a valid "never accept", NaN is not.
+  absl::StatusOr<Measured> measured = Measure();
+  if (!measured.ok()) return measured.status();
+  const Box box = measured->box_nm;
+  // u_k = beta_k (U_k + work_k); U_k = +inf is a valid "never accept", NaN
+  // is not.
   auto reduced = [&](int k, double energy) -> absl::StatusOr<double> {
     if (std::isnan(energy) || energy == -INFINITY) {
       return absl::InternalError(
           absl::StrCat("potential energy at rung ", k, " is ", energy,
                        " for the current configuration"));
     }
-    return ladder_->beta(k) * energy;
+    return ladder_->beta(k) * (energy + WorkTerm(k, box));
   };
   std::vector<double> out;
   out.reserve(rungs.size());
   if (ladder_->temperature_only()) {
-    absl::StatusOr<double> energy = PotentialEnergy();
-    if (!energy.ok()) return energy.status();
     for (int k : rungs) {
-      absl::StatusOr<double> u = reduced(k, *energy);
+      absl::StatusOr<double> u = reduced(k, measured->potential_kj_mol);
       if (!u.ok()) return u.status();
       out.push_back(*u);
     }

@@ -45,6 +45,19 @@ absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
           " (", absl::StrJoin(parameter_names, ", "),
           "): give one value per parameter per rung"));
     }
+    if (rung.pressure_bar.has_value() != rungs[0].pressure_bar.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rung ", k, rung.pressure_bar.has_value() ? " has" : " has no",
+          " pressure but rung 0 ",
+          rungs[0].pressure_bar.has_value() ? "has" : "has none",
+          ": give a pressure for every rung or for none"));
+    }
+    if (rung.pressure_bar.has_value() &&
+        (!std::isfinite(*rung.pressure_bar) || *rung.pressure_bar <= 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rung ", k, ": pressure ", *rung.pressure_bar,
+                       " bar is not a positive finite number of bar"));
+    }
     for (size_t p = 0; p < rung.parameters.size(); ++p) {
       if (!std::isfinite(rung.parameters[p])) {
         return absl::InvalidArgumentError(
@@ -61,11 +74,12 @@ absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
                          " K: list rungs in increasing temperature"));
       }
       if (rung.temperature_k == prev.temperature_k &&
+          rung.pressure_bar == prev.pressure_bar &&
           rung.parameters == prev.parameters) {
         return absl::InvalidArgumentError(absl::StrCat(
             "rungs ", k - 1, " and ", k,
-            " are identical: every rung needs its own temperature or "
-            "parameter values"));
+            " are identical: every rung needs its own temperature, pressure "
+            "or parameter values"));
       }
       if (rung.parameters != rungs[0].parameters) {
         ladder.temperature_only_ = false;

@@ -1,7 +1,9 @@
 // The ladder of thermodynamic states ("rungs") a replica-exchange job samples:
-// each rung is a temperature plus values for named global parameters.
+// each rung is a temperature, optionally a pressure (NPT), plus values for
+// named global parameters.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,20 +13,27 @@ namespace replex::exchange {
 
 // Molar gas constant in kJ/(mol K), the value OpenMM uses (CODATA 2018).
 inline constexpr double kMolarGasConstantKJPerMolK = 8.31446261815324e-3;
+// 1 bar * 1 nm^3 in kJ/mol (Avogadro's number * 1e-25 kJ), as OpenMM's
+// barostats convert.
+inline constexpr double kKJPerMolPerBarNm3 = 6.02214076e-2;
 
 struct Rung {
   double temperature_k = 0;
   // Values of the ladder's parameters, in Ladder::parameter_names() order.
   std::vector<double> parameters;
+  // NPT with a pressure per rung: the barostat's pressure there. Unset on
+  // every rung (the usual case) when all run at the System's own pressure.
+  std::optional<double> pressure_bar = std::nullopt;
 };
 
 // Immutable after Create; thread-safe.
 class Ladder {
  public:
   // Checks: at least one rung; temperatures finite, > 0 and non-decreasing;
-  // every rung has one finite value per parameter name; parameter names are
-  // unique and non-empty; no two consecutive rungs are identical. Errors say
-  // which rung and which value is wrong.
+  // pressures on every rung or on none, finite and > 0; every rung has one
+  // finite value per parameter name; parameter names are unique and
+  // non-empty; no two consecutive rungs are identical. Errors say which rung
+  // and which value is wrong.
   static absl::StatusOr<Ladder> Create(std::vector<std::string> parameter_names,
                                        std::vector<Rung> rungs);
 
@@ -39,9 +48,14 @@ class Ladder {
   const std::vector<std::string>& parameter_names() const { return names_; }
   // 1 / (R T) in mol/kJ.
   double beta(int k) const { return betas_[k]; }
-  // True when no parameter differs between rungs, so u_k(x) = beta_k U(x) and
-  // a replica only needs to report its potential energy.
+  // True when no Hamiltonian parameter differs between rungs, so a
+  // replica's reduced potential at every rung follows from its own energy
+  // terms (u_k = beta_k (U + p_k V)), with no evaluation at other rungs.
   bool temperature_only() const { return temperature_only_; }
+  // True when the rungs set their own pressures (Rung::pressure_bar).
+  bool has_pressures() const {
+    return !rungs_.empty() && rungs_[0].pressure_bar.has_value();
+  }
 
  private:
   Ladder() = default;

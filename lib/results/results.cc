@@ -78,7 +78,8 @@ absl::StatusOr<std::ofstream> OpenLog(const fs::path& path,
       }
     }
   }
-  if (absl::Status s = files::WriteFileAtomically(path, kept); !s.ok()) return s;
+  if (absl::Status s = files::WriteFileAtomically(path, kept); !s.ok())
+    return s;
   std::ofstream out(path, std::ios::binary | std::ios::app);
   if (!out) return IoError(path, "open");
   return out;
@@ -113,6 +114,10 @@ std::string TrajectoryPath(int rung) {
   return absl::StrFormat("%s/rung_%03d.nc", kTrajectoryDir, rung);
 }
 
+std::string ReplicaTrajectoryPath(int replica) {
+  return absl::StrFormat("%s/replica_%03d.nc", kTrajectoryDir, replica);
+}
+
 absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path& dir,
                                                       const std::string& path) {
   if (!path.empty()) {
@@ -136,7 +141,9 @@ absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path& dir,
   std::error_code error;
   for (fs::recursive_directory_iterator it(dir, error), end;
        !error && it != end; it.increment(error)) {
-    if (!it->is_regular_file() || it->path().extension() == files::kTemporarySuffix) continue;
+    if (!it->is_regular_file() ||
+        it->path().extension() == files::kTemporarySuffix)
+      continue;
     files.push_back(fs::relative(it->path(), dir).string());
   }
   if (error) {
@@ -204,15 +211,22 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
     if (!u_kln.ok()) return u_kln.status();
     writer->u_kln_ = *std::move(u_kln);
   }
-  // mdtraj and friends need a topology beside the trajectories; a PDB input
-  // is one.
-  if (spec.coordinates_case() == v1::JobSpec::kPdb) {
-    if (absl::Status s = files::WriteFileAtomically(dir / kTopologyFile, spec.pdb());
+  // mdtraj and friends need a topology beside the trajectories: the spec's
+  // topology, or a PDB input.
+  const std::string& topology =
+      !spec.topology_pdb().empty() ? spec.topology_pdb() : spec.pdb();
+  if (!topology.empty()) {
+    if (absl::Status s =
+            files::WriteFileAtomically(dir / kTopologyFile, topology);
         !s.ok()) {
       return s;
     }
   }
+  writer->next_round_ = next_round;
   writer->trajectories_.resize(n);
+  if (spec.output().per_replica_trajectories()) {
+    writer->replica_trajectories_.resize(n);
+  }
   if (absl::Status s = writer->WriteManifest("RUNNING", ""); !s.ok()) return s;
   return writer;
 }
@@ -246,31 +260,32 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
     }
     u_kln_.flush();
   }
+  // NPT: each replica's volume; a periodic system's box is never zero.
+  if (engine::BoxVolume(report.box_nm[0]) != 0) {
+    if (!volumes_.is_open()) {
+      absl::StatusOr<std::ofstream> volumes = OpenLog(
+          dir_ / kVolumesFile,
+          Header({"round", "time_ps"}, "V_nm3_replica_", n), next_round_);
+      if (!volumes.ok()) return volumes.status();
+      volumes_ = *std::move(volumes);
+    }
+    volumes_ << round << '\t' << Tsv(time_ps);
+    for (const engine::Box& box : report.box_nm) {
+      volumes_ << '\t' << Tsv(engine::BoxVolume(box));
+    }
+    volumes_ << '\n';
+    volumes_.flush();
+  }
   energies_.flush();
   exchange_.flush();
-  if (!energies_ || !exchange_ || (u_kln_.is_open() && !u_kln_)) {
+  if (!energies_ || !exchange_ || (u_kln_.is_open() && !u_kln_) ||
+      (volumes_.is_open() && !volumes_)) {
     return IoError(dir_, "write the logs in");
   }
 
   const int interval = spec_.output().frame_interval();
   if (interval > 0 && round % interval == 0 && report.positions_nm != nullptr) {
-    for (int k = 0; k < n; ++k) {
-      const auto& positions =
-          (*report.positions_nm)[outcome.before.replica_at_rung(k)];
-      if (trajectories_[k] == nullptr) {
-        absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> trajectory =
-            NetcdfTrajectory::Open(dir_ / TrajectoryPath(k),
-                                   static_cast<int>(positions.size()),
-                                   absl::StrCat(spec_.name(), " rung ", k));
-        if (!trajectory.ok()) return trajectory.status();
-        trajectories_[k] = *std::move(trajectory);
-      }
-      if (absl::Status s = trajectories_[k]->WriteFrame(round / interval,
-                                                        time_ps, positions);
-          !s.ok()) {
-        return s;
-      }
-    }
+    if (absl::Status s = WriteFrames(report, time_ps); !s.ok()) return s;
   }
 
   const int64_t n_rounds = spec_.exchange().n_rounds();
@@ -280,6 +295,51 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
         runner::Summarize(spec_, report.statistics, outcome.after,
                           report.elapsed_seconds),
         report.statistics);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResultsWriter::WriteFrames(const runner::RoundReport& report,
+                                        double time_ps) {
+  const exchange::RoundOutcome& outcome = report.outcome;
+  const int64_t frame = outcome.round / spec_.output().frame_interval();
+  const bool periodic = engine::BoxVolume(report.box_nm[0]) != 0;
+  // The replica at rung k during the segment, by rung; and by replica, for
+  // the continuous (demultiplexed) trajectories.
+  auto write = [&](std::unique_ptr<NetcdfTrajectory>& trajectory,
+                   const std::string& path, const std::string& title, int rung,
+                   int replica) -> absl::Status {
+    const std::vector<engine::Vec3>& positions =
+        (*report.positions_nm)[replica];
+    if (trajectory == nullptr) {
+      absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> opened =
+          NetcdfTrajectory::Open(
+              dir_ / path, static_cast<int>(positions.size()), periodic, title);
+      if (!opened.ok()) return opened.status();
+      trajectory = *std::move(opened);
+    }
+    return trajectory->WriteFrame(
+        frame, {time_ps, &positions, report.box_nm[replica], rung, replica,
+                ladder_->rung(rung).temperature_k});
+  };
+  for (int k = 0; k < ladder_->size(); ++k) {
+    const int replica = outcome.before.replica_at_rung(k);
+    if (absl::Status s =
+            write(trajectories_[k], TrajectoryPath(k),
+                  absl::StrCat(spec_.name(), " rung ", k), k, replica);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (size_t r = 0; r < replica_trajectories_.size(); ++r) {
+    const int replica = static_cast<int>(r);
+    if (absl::Status s =
+            write(replica_trajectories_[r], ReplicaTrajectoryPath(replica),
+                  absl::StrCat(spec_.name(), " replica ", r),
+                  outcome.before.rung_of_replica(replica), replica);
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -311,6 +371,7 @@ absl::Status ResultsWriter::WriteManifest(const std::string& state,
       spec.coordinates_case() == v1::JobSpec::kPdb ? "pdb" : "state_xml";
   spec.clear_system_xml();
   spec.clear_coordinates();
+  spec.clear_topology_pdb();
   std::string spec_json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;

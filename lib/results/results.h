@@ -29,12 +29,15 @@ inline constexpr char kAnalysisFile[] = "analysis.json";
 inline constexpr char kEnergiesFile[] = "energies.tsv";
 inline constexpr char kExchangeFile[] = "exchange.tsv";
 inline constexpr char kUklnFile[] = "u_kln.tsv";
+inline constexpr char kVolumesFile[] = "volumes.tsv";
 inline constexpr char kTopologyFile[] = "topology.pdb";
 inline constexpr char kReportFile[] = "report.html";
 inline constexpr char kTrajectoryDir[] = "trajectories";
 
 // "trajectories/rung_007.nc".
 std::string TrajectoryPath(int rung);
+// "trajectories/replica_007.nc" (output.per_replica_trajectories).
+std::string ReplicaTrajectoryPath(int replica);
 
 // Creates `dir` (and its parents) for a new job. ALREADY_EXISTS naming the
 // directory and the fix when it exists: results are never overwritten.
@@ -93,8 +96,15 @@ class ResultsWriter {
   std::string started_at_;
   std::string state_ = "RUNNING";
   std::optional<v1::Analysis> analysis_;  // the last one written
+  // Writes this round's frame of every rung's (and, when asked, every
+  // replica's) trajectory.
+  absl::Status WriteFrames(const runner::RoundReport& report, double time_ps);
+
+  int64_t next_round_ = 0;  // the first round this writer was opened for
   std::ofstream energies_, exchange_, u_kln_;
+  std::ofstream volumes_;  // periodic systems; opened at the first round
   std::vector<std::unique_ptr<NetcdfTrajectory>> trajectories_;  // per rung
+  std::vector<std::unique_ptr<NetcdfTrajectory>> replica_trajectories_;
 };
 
 }  // namespace replex::results

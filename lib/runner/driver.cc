@@ -22,9 +22,11 @@ absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
     return status;
   }
   SegmentResult result;
-  absl::StatusOr<double> potential = replica.PotentialEnergy();
-  if (!potential.ok()) return potential.status();
-  result.potential_kj_mol = *potential;
+  absl::StatusOr<engine::EnergyTerms> energies = replica.Energies();
+  if (!energies.ok()) return energies.status();
+  result.potential_kj_mol = energies->potential_kj_mol;
+  result.pv_kj_mol = energies->pv_kj_mol;
+  result.box_nm = energies->box_nm;
   if (!order.evaluate_rungs.empty()) {
     absl::StatusOr<std::vector<double>> reduced =
         replica.ReducedPotentials(order.evaluate_rungs);
@@ -110,39 +112,70 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
   const int n = ladder_.size();
   if (static_cast<int>(results.size()) != n) {
     return absl::InternalError(absl::StrCat("round ", round_, " has ",
-                                            results.size(), " results for ",
-                                            n, " replicas"));
+                                            results.size(), " results for ", n,
+                                            " replicas"));
   }
   const std::vector<SegmentOrder> orders = Orders(false);
   std::vector<double> potentials(n);
+  std::vector<engine::Box> boxes(n);
   exchange::ReducedPotentials reduced(ladder_.temperature_only() ? 0 : n);
   for (int i = 0; i < n; ++i) {
     potentials[i] = results[i].potential_kj_mol;
+    boxes[i] = results[i].box_nm;
     const std::vector<int>& rungs = orders[i].evaluate_rungs;
     if (results[i].reduced.size() != rungs.size()) {
-      return absl::InternalError(absl::StrCat(
-          "replica ", i, " reported ", results[i].reduced.size(),
-          " reduced potentials in round ", round_, "; ", rungs.size(),
-          " were ordered"));
+      return absl::InternalError(
+          absl::StrCat("replica ", i, " reported ", results[i].reduced.size(),
+                       " reduced potentials in round ", round_, "; ",
+                       rungs.size(), " were ordered"));
     }
     for (size_t k = 0; k < rungs.size(); ++k) {
       reduced.Set(i, rungs[k], results[i].reduced[k]);
     }
   }
   if (ladder_.temperature_only()) {
-    reduced = exchange::ReducedPotentials::FromPotentialEnergies(ladder_,
-                                                                 potentials);
+    reduced = ThermodynamicReducedPotentials(orders, results);
   }
-  absl::StatusOr<exchange::RoundOutcome> outcome =
-      exchange::ExchangeRound(scheme_, ladder_, permutation_, reduced, seed_,
-                              round_, swap_attempts_);
+  absl::StatusOr<exchange::RoundOutcome> outcome = exchange::ExchangeRound(
+      scheme_, ladder_, permutation_, reduced, seed_, round_, swap_attempts_);
   if (!outcome.ok()) return outcome.status();
   statistics_.Record(*outcome);
   permutation_ = outcome->after;
   ++round_;
   last_ = std::make_unique<Completed>(
-      Completed{*std::move(outcome), std::move(potentials), std::move(reduced)});
+      Completed{*std::move(outcome), std::move(potentials), std::move(reduced),
+                std::move(boxes)});
   return last_.get();
+}
+
+exchange::ReducedPotentials RoundDriver::ThermodynamicReducedPotentials(
+    const std::vector<SegmentOrder>& orders,
+    const std::vector<SegmentResult>& results) const {
+  const int n = ladder_.size();
+  // One pressure for all rungs: u_k = beta_k H with the enthalpy H = U + pV,
+  // the T-REMD form, which decides from energy differences directly.
+  if (!ladder_.has_pressures()) {
+    std::vector<double> enthalpies(n);
+    for (int i = 0; i < n; ++i) {
+      enthalpies[i] = results[i].potential_kj_mol + results[i].pv_kj_mol;
+    }
+    return exchange::ReducedPotentials::FromPotentialEnergies(
+        ladder_, std::move(enthalpies));
+  }
+  // A pressure per rung: u_k = beta_k (U + p_k V - gamma A), from the work
+  // term at the replica's own rung and its volume.
+  exchange::ReducedPotentials reduced(n);
+  for (int i = 0; i < n; ++i) {
+    const double own = *ladder_.rung(orders[i].rung).pressure_bar;
+    const double volume = engine::BoxVolume(results[i].box_nm);
+    for (int k = 0; k < n; ++k) {
+      const double work =
+          results[i].pv_kj_mol + (*ladder_.rung(k).pressure_bar - own) *
+                                     volume * exchange::kKJPerMolPerBarNm3;
+      reduced.Set(i, k, ladder_.beta(k) * (results[i].potential_kj_mol + work));
+    }
+  }
+  return reduced;
 }
 
 absl::Status RoundDriver::Replay(

@@ -37,6 +37,10 @@ struct SegmentOrder {
 
 struct SegmentResult {
   double potential_kj_mol = 0;
+  // The barostat's work term at the replica's rung, p V - gamma A (0 for
+  // NVT), and the box after the segment.
+  double pv_kj_mol = 0;
+  engine::Box box_nm{};
   std::vector<double> reduced;  // parallel to SegmentOrder::evaluate_rungs
   std::vector<engine::Vec3> positions_nm;  // when want_positions
   std::string state;  // engine::PortableState::Serialize, when want_state
@@ -92,6 +96,7 @@ class RoundDriver {
     exchange::RoundOutcome outcome;
     std::vector<double> potential_kj_mol;
     exchange::ReducedPotentials reduced;
+    std::vector<engine::Box> box_nm;  // by replica, after its segment
   };
   // Decides the round's swaps from the results of Orders(), advances the
   // permutation, statistics and round. Fails (changing nothing) if a result
@@ -101,6 +106,11 @@ class RoundDriver {
 
  private:
   RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec);
+  // A ladder without Hamiltonian parameters: every replica's reduced
+  // potential at every rung from its own energy terms.
+  exchange::ReducedPotentials ThermodynamicReducedPotentials(
+      const std::vector<SegmentOrder>& orders,
+      const std::vector<SegmentResult>& results) const;
   exchange::Ladder ladder_;
   exchange::Scheme scheme_;
   uint64_t seed_;

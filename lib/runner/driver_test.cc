@@ -26,7 +26,8 @@ v1::JobSpec Spec(int n_rungs, bool hamiltonian) {
 }
 
 // Energies that depend on replica and round only, like a real run would.
-std::vector<SegmentResult> FakeResults(const std::vector<SegmentOrder>& orders) {
+std::vector<SegmentResult> FakeResults(
+    const std::vector<SegmentOrder>& orders) {
   std::vector<SegmentResult> results;
   for (const SegmentOrder& order : orders) {
     SegmentResult result;

@@ -17,8 +17,8 @@ RunResult Summarize(const v1::JobSpec& spec,
   result.second_eigenvalue = statistics.SecondLargestEigenvalue();
   result.fraction_up = statistics.FractionUp();
   result.wall_seconds = wall_seconds;
-  result.simulated_ns = NsPerDay(spec, statistics.n_rungs(), result.rounds,
-                                 86400);
+  result.simulated_ns =
+      NsPerDay(spec, statistics.n_rungs(), result.rounds, 86400);
   result.ns_per_day =
       NsPerDay(spec, statistics.n_rungs(), result.rounds, wall_seconds);
   return result;

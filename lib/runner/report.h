@@ -25,6 +25,9 @@ struct RoundReport {
   // (all of them under gibbs), NaN elsewhere.
   const exchange::ReducedPotentials& reduced;
   const exchange::Statistics& statistics;
+  // The periodic box per replica after this round's segment (NPT: it
+  // changes; frames and volumes.tsv record it).
+  const std::vector<engine::Box>& box_nm;
   // Positions per replica (nm) after this round's segment, when the round is
   // a multiple of RunOptions::positions_every; null otherwise.
   const std::vector<std::vector<engine::Vec3>>* positions_nm;

@@ -40,8 +40,11 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         positions[i] = std::move((*results)[i].positions_nm);
       }
     }
-    const RoundReport report{(*round)->outcome, (*round)->potential_kj_mol,
-                             (*round)->reduced, driver->statistics(),
+    const RoundReport report{(*round)->outcome,
+                             (*round)->potential_kj_mol,
+                             (*round)->reduced,
+                             driver->statistics(),
+                             (*round)->box_nm,
                              want_positions ? &positions : nullptr,
                              absl::ToDoubleSeconds(absl::Now() - start)};
     if (absl::Status status = options.on_round(report); !status.ok()) {

@@ -119,10 +119,15 @@ absl::StatusOr<int> RungCount(const v1::Ladder& ladder, std::string& source) {
       n = ladder.parameters(i).values_size();
     }
   }
+  if (n == 0 && ladder.pressures_bar_size() > 0) {
+    source = "ladder.pressures_bar";
+    n = ladder.pressures_bar_size();
+  }
   if (n == 0) {
     return FieldError(source, absl::StrCat(TooFewRungs(0),
                                            "; set ladder.n_rungs: it is "
-                                           "required unless temperatures_k or "
+                                           "required unless temperatures_k, "
+                                           "pressures_bar or "
                                            "a parameter's values list one "
                                            "value per rung"));
   }
@@ -200,6 +205,14 @@ absl::StatusOr<std::vector<double>> ParameterValues(
                      CheckFinite);
 }
 
+absl::Status CheckPressure(double bar, absl::string_view path) {
+  if (std::isfinite(bar) && bar > 0) return absl::OkStatus();
+  return FieldError(path, absl::StrCat(bar,
+                                       " bar is not a pressure; give a finite "
+                                       "number of bar above 0 (1.01325 is 1 "
+                                       "atm)"));
+}
+
 }  // namespace
 
 absl::StatusOr<exchange::Ladder> BuildLadder(const v1::Ladder& ladder) {
@@ -237,6 +250,17 @@ absl::StatusOr<exchange::Ladder> BuildLadder(const v1::Ladder& ladder) {
         ParameterValues(parameter, path, *n, n_source);
     if (!values.ok()) return values.status();
     for (int k = 0; k < *n; ++k) rungs[k].parameters.push_back((*values)[k]);
+  }
+  if (ladder.pressures_bar_size() > 0) {
+    for (absl::Status check :
+         {CheckLength(ladder.pressures_bar_size(), *n, "ladder.pressures_bar",
+                      n_source),
+          CheckEach(ladder.pressures_bar(), "ladder.pressures_bar",
+                    CheckPressure)}) {
+      if (!check.ok()) return check;
+    }
+    for (int k = 0; k < *n; ++k)
+      rungs[k].pressure_bar = ladder.pressures_bar(k);
   }
 
   absl::StatusOr<exchange::Ladder> built =

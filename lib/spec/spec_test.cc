@@ -256,6 +256,16 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
         {"[1, 2, 3, 4]", "[1, 1, 3, 4]"}},
        kInvalid,
        {"ladder.temperatures_k", "rungs 0 and 1 are identical"}},
+      {"pressures of the wrong length",
+       {{"[300, 320, 340, 360]",
+         "[300, 320, 340, 360]\n  pressures_bar: [1, 2]"}},
+       kInvalid,
+       {"ladder.pressures_bar", "2 values for 4 rungs"}},
+      {"a negative pressure",
+       {{"[300, 320, 340, 360]",
+         "[300, 320, 340, 360]\n  pressures_bar: [1, 1, -2, 1]"}},
+       kInvalid,
+       {"ladder.pressures_bar[2]", "bar is not a pressure"}},
       {"negative temperature",
        {{"[300, 320, 340, 360]", "[-300, 320, 340, 360]"}},
        kInvalid,
@@ -726,6 +736,20 @@ TEST(BuildLadderTest, ExpandsEveryForm) {
 
 // A friction of 0 means no thermostat coupling, not "unset": it is kept, and
 // only an absent friction gets the default.
+TEST(BuildLadderTest, CarriesAPressurePerRung) {
+  absl::StatusOr<exchange::Ladder> ladder = BuildLadder(
+      FromText("ladder { temperature_k: 300 pressures_bar: [1, 500, 1000] }")
+          .ladder());
+  ASSERT_TRUE(ladder.ok()) << ladder.status();
+  ASSERT_TRUE(ladder->has_pressures());
+  EXPECT_EQ(ladder->size(), 3);
+  EXPECT_EQ(ladder->rung(1).pressure_bar, 500);
+  EXPECT_TRUE(ladder->temperature_only());
+  EXPECT_FALSE(
+      BuildLadder(FromText("ladder { temperatures_k: [300, 310] }").ladder())
+          ->has_pressures());
+}
+
 TEST(ApplyDefaultsTest, KeepsZeroFrictionAndFillsAnAbsentOne) {
   const std::filesystem::path dir = MakeInputDir();
   const auto with_integrator = [](const std::string& integrator) {

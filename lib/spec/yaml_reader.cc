@@ -122,6 +122,17 @@ absl::StatusOr<Int> ReadInteger(const YAML::Node& node,
   return value;
 }
 
+// true or false (YAML's spellings of them).
+absl::StatusOr<bool> ReadBool(const YAML::Node& node, const std::string& path) {
+  bool value = false;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return YamlError(
+        node, path,
+        absl::StrCat("expected true or false, got ", Describe(node)));
+  }
+  return value;
+}
+
 template <typename Enum>
 absl::StatusOr<Enum> ReadName(const YAML::Node& node, const std::string& path,
                               absl::string_view what,
@@ -386,8 +397,12 @@ absl::Status ReadLadder(const YAML::Node& node, const std::string& path,
                                          ladder.set_temperature_k(t);
                                          return CheckTemperature(t, p);
                                        })},
-       {"parameters", [&](const YAML::Node& v, const std::string& p) {
+       {"parameters",
+        [&](const YAML::Node& v, const std::string& p) {
           return ReadParameters(v, p, ladder);
+        }},
+       {"pressures_bar", [&](const YAML::Node& v, const std::string& p) {
+          return ReadFiniteList(v, p, ladder.mutable_pressures_bar());
         }}});
 }
 
@@ -435,8 +450,11 @@ absl::Status ReadOutput(const YAML::Node& node, const std::string& path,
                                       [&](std::string s) {
                                         output.set_directory(std::move(s));
                                       })},
-       {"frame_interval", Set<int32_t>(ReadInteger<int32_t>, [&](int32_t n) {
-          output.set_frame_interval(n);
+       {"frame_interval",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { output.set_frame_interval(n); })},
+       {"per_replica_trajectories", Set<bool>(ReadBool, [&](bool b) {
+          output.set_per_replica_trajectories(b);
         })}});
 }
 
@@ -480,6 +498,15 @@ absl::Status ReadJobSpec(const YAML::Node& node,
           return absl::OkStatus();
         },
         "an OpenMM State XML or .pdb file, relative to this YAML file"},
+       {"topology",
+        [&](const YAML::Node& v, const std::string& p) -> absl::Status {
+          std::string name;
+          absl::StatusOr<std::string> text =
+              ReadInputFile(v, p, base_dir, name);
+          if (!text.ok()) return text.status();
+          spec.set_topology_pdb(*std::move(text));
+          return absl::OkStatus();
+        }},
        {"platform",
         Store<std::string>(ReadString,
                            [&](std::string s, const std::string& p) {

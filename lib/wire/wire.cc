@@ -44,6 +44,10 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
   done.set_round(order.round());
   done.set_epoch(order.epoch());
   done.set_potential_kj_mol(result.potential_kj_mol);
+  done.set_pv_kj_mol(result.pv_kj_mol);
+  for (const engine::Vec3& vector : result.box_nm) {
+    done.mutable_box_nm()->Add(vector.begin(), vector.end());
+  }
   done.mutable_reduced()->Add(result.reduced.begin(), result.reduced.end());
   done.mutable_positions_nm()->Reserve(3 * result.positions_nm.size());
   for (const engine::Vec3& atom : result.positions_nm) {
@@ -59,6 +63,10 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
 runner::SegmentResult FromProto(const v1::SegmentDone& done) {
   runner::SegmentResult result;
   result.potential_kj_mol = done.potential_kj_mol();
+  result.pv_kj_mol = done.pv_kj_mol();
+  for (int i = 0; i < done.box_nm_size() && i < 9; ++i) {
+    result.box_nm[i / 3][i % 3] = done.box_nm(i);
+  }
   result.reduced.assign(done.reduced().begin(), done.reduced().end());
   result.positions_nm.reserve(done.positions_nm_size() / 3);
   for (int i = 0; i + 2 < done.positions_nm_size(); i += 3) {

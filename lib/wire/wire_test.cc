@@ -43,6 +43,8 @@ TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
   result.reduced = {1e-300, 2.5};
   result.positions_nm = {{0.1, 0.2, 0.3}, {-1, 2e10, 1.0 / 7}};
   result.state = std::string("\0bytes", 6);
+  result.pv_kj_mol = 12.25;
+  result.box_nm = {{{3, 0, 0}, {0.5, 3.1, 0}, {-0.25, 0.75, 2.9}}};
   const v1::WorkerMessage message = SegmentDone(order, result, 0.25);
   const v1::SegmentDone& done = message.segment_done();
   EXPECT_EQ(done.job_id(), "j1");
@@ -55,6 +57,8 @@ TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
   EXPECT_EQ(back.reduced, result.reduced);
   EXPECT_EQ(back.positions_nm, result.positions_nm);
   EXPECT_EQ(back.state, result.state);
+  EXPECT_EQ(back.pv_kj_mol, result.pv_kj_mol);
+  EXPECT_EQ(back.box_nm, result.box_nm);
 }
 
 }  // namespace
