@@ -48,6 +48,13 @@ as_root() {
   fi
 }
 
+# True if this user can write `dir`, or create it.
+can_write() {
+  local dir=$1
+  while [ ! -e "$dir" ]; do dir=$(dirname "$dir"); done
+  [ -d "$dir" ] && [ -w "$dir" ]
+}
+
 # --- what is installed --------------------------------------------------------
 
 command -v dpkg-query >/dev/null || die "dpkg-query not found: this script needs Debian"
@@ -97,6 +104,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
     die "could not install ${missing[*]}"
+fi
+
+# Installing into PLUGIN_DIR may need root; know that before building.
+install_as=()
+if ! can_write "$plugin_dir"; then
+  [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null ||
+    die "cannot write $plugin_dir: run as root, install sudo, or name a directory you can write"
+  install_as=(as_root)
 fi
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/replex/openmm-$source_version
@@ -164,17 +179,12 @@ fi
 # --- install ----------------------------------------------------------------
 
 say "installing into $plugin_dir"
-sudo_if_needed=()
-mkdir -p "$plugin_dir" 2>/dev/null || true
-if [ ! -d "$plugin_dir" ] || [ ! -w "$plugin_dir" ]; then
-  sudo_if_needed=(as_root)
-fi
 # Libraries from an earlier run that this one did not build (CUDA skipped now)
 # would still be loaded, so they go first; so does the stamp, until the
 # install has succeeded.
 for lib in "${libraries[@]}" "$stamp_name"; do
-  "${sudo_if_needed[@]}" rm -f "$plugin_dir/$lib"
+  "${install_as[@]}" rm -f "$plugin_dir/$lib"
 done
-logged "$cache/install.log" "${sudo_if_needed[@]}" cmake --install "$build_dir"
-echo "$stamp" | "${sudo_if_needed[@]}" tee "$plugin_dir/$stamp_name" >/dev/null
+logged "$cache/install.log" "${install_as[@]}" cmake --install "$build_dir"
+echo "$stamp" | "${install_as[@]}" tee "$plugin_dir/$stamp_name" >/dev/null
 say "installed ${expected[*]} into $plugin_dir"
