@@ -38,14 +38,14 @@ logged() {
   fi
 }
 
+# Runs a command as root, through sudo unless this is root; check
+# can_be_root first.
 as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    die "'$*' needs root: run as root or install sudo"
-  fi
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+can_be_root() {
+  [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null
 }
 
 # True if this user can write `dir`, or create it.
@@ -89,34 +89,42 @@ recipe_hash=$(cat "$0" "$recipe_dir/CMakeLists.txt" "$root/cmake/FindOpenMM.cmak
   "$recipe_dir"/patches/*.patch | sha256sum | cut -c1-16)
 stamp="openmm $source_version (libOpenMM $binary_version); cuda $cuda_version; recipe $recipe_hash"
 
-expected=(libOpenMMPME.so)
-[ "$build_cuda" = 1 ] && expected+=(libOpenMMCUDA.so libOpenMMCudaCompiler.so)
-up_to_date=1
-[ "$(cat "$plugin_dir/$stamp_name" 2>/dev/null)" = "$stamp" ] || up_to_date=0
-for lib in "${expected[@]}"; do [ -f "$plugin_dir/$lib" ] || up_to_date=0; done
+# The stamp's first line is $stamp, its second what that run installed.
+up_to_date=0
+if [ "$(head -n1 "$plugin_dir/$stamp_name" 2>/dev/null)" = "$stamp" ]; then
+  up_to_date=1
+  stamped=()
+  read -r -a stamped < <(sed -n 2p "$plugin_dir/$stamp_name") || true
+  for lib in "${stamped[@]}"; do
+    [ -f "$plugin_dir/$lib" ] || up_to_date=0
+  done
+fi
 if [ "$up_to_date" = 1 ]; then
   say "up to date in $plugin_dir"
   exit 0
 fi
 
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/replex/openmm-$source_version
+source_dir=$cache/src
+mkdir -p "$cache"
+
 if [ ${#missing[@]} -gt 0 ]; then
+  can_be_root || die "missing Debian packages ${missing[*]}: install them, or run as root or with sudo"
   say "installing ${missing[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
-    die "could not install ${missing[*]}"
+  logged "$cache/apt-get.log" as_root apt-get update -q
+  logged "$cache/apt-get.log" as_root apt-get install -y -q \
+    --no-install-recommends "${missing[@]}"
 fi
 
 # Installing into PLUGIN_DIR may need root; know that before building.
 install_as=()
 if ! can_write "$plugin_dir"; then
-  [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null ||
-    die "cannot write $plugin_dir: run as root, install sudo, or name a directory you can write"
+  can_be_root ||
+    die "cannot write $plugin_dir: run as root or with sudo, or name a directory you can write"
   install_as=(as_root)
 fi
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/replex/openmm-$source_version
-source_dir=$cache/src
-mkdir -p "$cache"
 
 # --- source -----------------------------------------------------------------
 
@@ -172,8 +180,8 @@ logged "$cache/build-pme.log" cmake --build "$build_dir" -j"$jobs" --target Open
 if [ "$build_cuda" = 1 ]; then
   # About 3 CPU-minutes of compiling, measured on a 2-core machine.
   say "building the CUDA platform (about $(((3 + jobs - 1) / jobs)) minutes)"
-  logged "$cache/build-cuda.log" cmake --build "$build_dir" -j"$jobs" \
-    --target OpenMMCUDA OpenMMCudaCompiler
+  # Everything left: the platform, and its NVRTC plugin where NVRTC is found.
+  logged "$cache/build-cuda.log" cmake --build "$build_dir" -j"$jobs"
 fi
 
 # --- install ----------------------------------------------------------------
@@ -186,5 +194,10 @@ for lib in "${libraries[@]}" "$stamp_name"; do
   "${install_as[@]}" rm -f "$plugin_dir/$lib"
 done
 logged "$cache/install.log" "${install_as[@]}" cmake --install "$build_dir"
-echo "$stamp" | "${install_as[@]}" tee "$plugin_dir/$stamp_name" >/dev/null
-say "installed ${expected[*]} into $plugin_dir"
+installed=()
+for lib in "${libraries[@]}"; do
+  [ -f "$plugin_dir/$lib" ] && installed+=("$lib")
+done
+printf '%s\n%s\n' "$stamp" "${installed[*]}" |
+  "${install_as[@]}" tee "$plugin_dir/$stamp_name" >/dev/null
+say "installed ${installed[*]} into $plugin_dir"
