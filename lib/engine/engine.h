@@ -37,18 +37,19 @@ namespace replex::engine {
 inline constexpr char kDefaultReplexPluginDirectory[] =
     "/usr/local/lib/replex/openmm-plugins";
 
-// $REPLEX_OPENMM_PLUGIN_DIR if set and non-empty, else kDefaultReplexPluginDirectory.
+// $REPLEX_OPENMM_PLUGIN_DIR if set and non-empty, else
+// kDefaultReplexPluginDirectory.
 std::string ReplexPluginDirectory();
 
 // What loading OpenMM's plugins did in this process: first from OpenMM's
 // default directory (Platform::getDefaultPluginsDirectory()), then from
-// ReplexPluginDirectory(), unless that is the same directory. A directory that does
-// not exist holds no plugins; that is not a failure.
+// ReplexPluginDirectory(), unless that is the same directory. A directory
+// that does not exist holds no plugins; that is not a failure.
 struct PluginReport {
   std::vector<std::string> directories;   // searched, in order
   std::vector<std::string> loaded_files;  // full paths
   // One per file that did not load: "FILE: why", e.g. the library it needs
-  // that is missing, and then whether that means no NVIDIA driver.
+  // that is missing, and whether that means there is no NVIDIA driver.
   std::vector<std::string> failures;
   std::vector<std::string> platforms;  // those OpenMM can create afterwards
 };
