@@ -31,9 +31,34 @@ class Platform;
 
 namespace replex::engine {
 
-// Platforms OpenMM can create in this process, after loading its plugins from
-// Platform::getDefaultPluginsDirectory(). Plugin load failures are kept and
-// reported by PluginLoadFailures() so an "unknown platform" error can say why.
+// Where replex's own OpenMM plugins live (tools/build-openmm-plugins.sh
+// installs them there): Debian's OpenMM lacks the CPU PME plugin and the CUDA
+// platform.
+inline constexpr char kDefaultReplexPluginDirectory[] =
+    "/usr/local/lib/replex/openmm-plugins";
+
+// $REPLEX_OPENMM_PLUGIN_DIR if set and non-empty, else
+// kDefaultReplexPluginDirectory.
+std::string ReplexPluginDirectory();
+
+// What loading OpenMM's plugins did in this process: first from OpenMM's
+// default directory (Platform::getDefaultPluginsDirectory()), then from
+// ReplexPluginDirectory(), unless that is the same directory. A directory
+// that does not exist holds no plugins; that is not a failure.
+struct PluginReport {
+  std::vector<std::string> directories;   // searched, in order
+  std::vector<std::string> loaded_files;  // full paths
+  // One per file that did not load: "FILE: why", e.g. the library it needs
+  // that is missing, and whether that means there is no NVIDIA driver.
+  std::vector<std::string> failures;
+  std::vector<std::string> platforms;  // those OpenMM can create afterwards
+};
+
+// Loads the plugins on the first call; the same report afterwards.
+// Thread-safe.
+const PluginReport& Plugins();
+
+// Plugins().platforms and Plugins().failures.
 std::vector<std::string> AvailablePlatforms();
 std::vector<std::string> PluginLoadFailures();
 

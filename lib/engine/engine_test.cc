@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/engine/test_util.h"
 
 namespace replex::engine {
 namespace {
@@ -28,20 +28,11 @@ using exchange::Rung;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-#define REPLEX_CONCAT_INNER(a, b) a##b
-#define REPLEX_CONCAT(a, b) REPLEX_CONCAT_INNER(a, b)
-#define ASSERT_OK(expr)                   \
-  do {                                    \
-    const absl::Status status_ = (expr);  \
-    ASSERT_TRUE(status_.ok()) << status_; \
-  } while (false)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(REPLEX_CONCAT(status_or_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
-  ASSERT_TRUE(tmp.ok()) << tmp.status();          \
-  lhs = *std::move(tmp)
+using test_util::AtomLine;
+using test_util::MessageOf;
+using test_util::Options;
+using test_util::Pdb;
+using test_util::ToXml;
 
 constexpr double kSpringK = 100;  // kJ/mol/nm^2, the System's default K
 
@@ -59,25 +50,6 @@ OpenMM::System WellSystem(const std::vector<double>& masses) {
   }
   system.addForce(well);  // takes ownership
   return system;
-}
-
-std::string ToXml(const OpenMM::System& system) {
-  std::ostringstream out;
-  OpenMM::XmlSerializer::serialize<OpenMM::System>(&system, "System", out);
-  return out.str();
-}
-
-std::string AtomLine(int serial, const Vec3& angstrom) {
-  return absl::StrFormat(
-      "ATOM  %5d  C   UNK A%4d    %8.3f%8.3f%8.3f  1.00  0.00           C\n",
-      serial, serial, angstrom[0], angstrom[1], angstrom[2]);
-}
-
-std::string Pdb(const std::vector<Vec3>& angstrom, std::string header = "") {
-  for (size_t i = 0; i < angstrom.size(); ++i) {
-    header += AtomLine(static_cast<int>(i + 1), angstrom[i]);
-  }
-  return header + "END\n";
 }
 
 const std::vector<double> kMasses = {1.0, 2.0, 12.0};
@@ -102,14 +74,6 @@ Ladder TemperatureLadder() {
   return *Ladder::Create({}, {Rung{300, {}}, Rung{330, {}}, Rung{360, {}}});
 }
 
-EngineOptions Options(const std::string& platform) {
-  EngineOptions options;
-  options.platform = platform;
-  // One thread keeps the CPU tests light on a shared machine.
-  if (platform == "CPU") options.platform_properties["Threads"] = "1";
-  return options;
-}
-
 double KineticEnergy(const PortableState& state,
                      const std::vector<double>& masses) {
   double sum = 0;
@@ -126,11 +90,6 @@ double SquaredRadiusSum(const PortableState& state) {
     for (double x : r) sum += x * x;
   }
   return sum;
-}
-
-// gmock's string matchers take std::string, not Debian absl's string_view.
-std::string MessageOf(const absl::Status& status) {
-  return std::string(status.message());
 }
 
 // Bitwise equality, without gtest dumping the encodings on failure.

@@ -1,6 +1,6 @@
 // Finding an OpenMM platform by name and checking its properties, for
-// Replica::Create. Internal to replex::engine; AvailablePlatforms and
-// PluginLoadFailures are public in engine.h.
+// Replica::Create. Internal to replex::engine; loading the plugins (Plugins,
+// AvailablePlatforms, PluginLoadFailures) is public in engine.h.
 #pragma once
 
 #include <map>
@@ -15,8 +15,9 @@ class Platform;
 
 namespace replex::engine {
 
-// The platform called `name`; UNAVAILABLE naming the available platforms and
-// any plugin load failures otherwise. Never another platform.
+// The platform called `name`; UNAVAILABLE otherwise, naming the available
+// platforms and why the plugins named after `name` did not load (or, if none
+// is, every plugin load failure). Never another platform.
 absl::StatusOr<OpenMM::Platform*> FindPlatform(const std::string& name);
 
 // INVALID_ARGUMENT naming the first of `properties` that `platform` lacks.
