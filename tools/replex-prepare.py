@@ -638,8 +638,9 @@ def job_yaml(args, loaded, system, method_name, version, done):
     header += [f"  {role}: {path} (sha256 {sha256(path)[:16]})"
                if os.path.isfile(path) else f"  {role}: {path} (OpenMM's own)"
                for role, path in loaded.files]
+    # --overwrite changes no output, so a remade job.yaml stays the same.
     header.append("command: " + " ".join(shlex.quote(a) for a in [
-        "tools/replex-prepare.py"] + args.argv))
+        "tools/replex-prepare.py"] + args.argv if a != "--overwrite"))
     settings = [f"{system.getNumParticles()} atoms"
                 + (f" ({waters} waters)" if waters else ""),
                 method_name + (f" (cutoff {args.cutoff:g} nm)"
