@@ -428,9 +428,11 @@ def load_pdb(args):
             raise
 
     if args.add_hydrogens:
-        templates_guarded(lambda: modeller.addHydrogens(forcefield,
-                                                        pH=args.ph),
-                          modeller.topology)
+        # It minimises the new hydrogens in a Context: on the preparation
+        # platform, not on whatever OpenMM finds fastest.
+        platform = mm.Platform.getPlatformByName(args.prep_platform)
+        templates_guarded(lambda: modeller.addHydrogens(
+            forcefield, pH=args.ph, platform=platform), modeller.topology)
     if args.solvate:
         options = dict(model=args.water_model,
                        ionicStrength=args.ionic_strength * unit.molar)
