@@ -439,6 +439,16 @@ class PrepareTest(unittest.TestCase):
         args[args.index("--charmm-params") + 1] = DRY_PDB
         self.expect_error(args, "alanine-dipeptide.pdb", ".prm or .par")
 
+    def test_charmm_parameter_missing(self):
+        par = self.edited(inp("charmm", ".par"), "missing.par",
+                          lambda t: "".join(
+                              line for line in t.splitlines(keepends=True)
+                              if not line.startswith("CT_ACE HC_ACE ")))
+        args = list(CHARMM)
+        args[args.index("--charmm-params") + 1] = par
+        self.expect_error(args, f"{NAME}.psf", "Missing bond type", "CT_ACE",
+                          "missing.par", "--charmm-params")
+
     def test_openmm_version_mismatch(self):
         """A libOpenMM 8.1 installed beside this 7.7 Python: refused."""
         bin_dir = Path(self.out("fake-bin"))
