@@ -52,6 +52,14 @@ def fail(where, what):
     raise InputError(f"{where}: {what}")
 
 
+def say(text):
+    """Progress on stdout; a reader that went away (| head) stops nothing."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -383,7 +391,7 @@ def template_problem(exc, topology, pdb_path, forcefields, added_hydrogens):
     detail = detail[:1].lower() + detail[1:]
     if "missing" in detail and "hydrogen" in detail and not added_hydrogens:
         todo = "add --add-hydrogens to let OpenMM add them"
-    elif name in ("HOH", "WAT", "SOL", "TIP3"):
+    elif name in WATER_NAMES:
         todo = ("add the water model's XML to --forcefield (e.g. "
                 "amber14/tip3p.xml with amber14-all.xml)")
     else:
@@ -479,6 +487,11 @@ def load_pdb(args):
 
 METHODS = {"PME": app.PME, "NoCutoff": app.NoCutoff,
            "CutoffPeriodic": app.CutoffPeriodic}
+WATER_NAMES = ("HOH", "WAT", "SOL", "TIP3")
+
+
+def count_waters(topology):
+    return sum(1 for r in topology.residues() if r.name in WATER_NAMES)
 
 
 def nonbonded_method(args, loaded):
@@ -494,8 +507,7 @@ def nonbonded_method(args, loaded):
                  f"the cutoff to be at most half the box width ({width / 2:g} "
                  "nm); use a smaller --cutoff or a bigger box")
     elif loaded.box is None:
-        waters = sum(1 for r in loaded.topology.residues()
-                     if r.name in ("HOH", "WAT", "SOL", "TIP3"))
+        waters = count_waters(loaded.topology)
         if waters > 10:
             print(f"{PROG}: warning: {waters} water molecules but no periodic "
                   f"box, so NoCutoff in vacuum; {loaded.box_hint}",
@@ -558,7 +570,7 @@ def prepare_state(args, loaded, system):
         context.setPeriodicBoxVectors(*loaded.box)
     context.setPositions(loaded.positions)
     done, energies = [], {"input": potential_energy(context)}
-    print(f"{loaded.kind}: {system.getNumParticles()} atoms, potential energy "
+    say(f"{loaded.kind}: {system.getNumParticles()} atoms, potential energy "
           f"{energies['input']:.1f} kJ/mol at the input positions")
     if not math.isfinite(energies["input"]):
         fail(loaded.coordinates, "the potential energy at these positions is "
@@ -570,7 +582,7 @@ def prepare_state(args, loaded, system):
             done.append(f"minimised (at most {args.minimize} iterations): "
                         f"{energies['input']:.1f} -> "
                         f"{energies['minimised']:.1f} kJ/mol")
-            print(done[-1])
+            say(done[-1])
         if args.equilibrate_ps:
             steps = max(1, round(args.equilibrate_ps / dt))
             context.setVelocitiesToTemperature(t_min * unit.kelvin, args.seed)
@@ -582,7 +594,7 @@ def prepare_state(args, loaded, system):
             done.append(f"equilibrated {steps * dt:g} ps {ensemble} at "
                         f"{t_min:g} K on {args.prep_platform} (seed "
                         f"{args.seed}): {energies['equilibrated']:.1f} kJ/mol")
-            print(done[-1])
+            say(done[-1])
     except mm.OpenMMException as e:
         fail(loaded.coordinates, f"the simulation blew up ({one_line(e)}); "
              "minimise first (--minimize 1000) or check the structure for "
@@ -633,8 +645,7 @@ def job_yaml(args, loaded, system, method_name, version, done):
     steps = args.steps_per_exchange or round(1.0 / dt)
     temps = rung_temperatures(args)
     n = len(temps)
-    waters = sum(1 for r in loaded.topology.residues()
-                 if r.name in ("HOH", "WAT", "SOL", "TIP3"))
+    waters = count_waters(loaded.topology)
     header = [f"replex job made by tools/replex-prepare.py from {loaded.kind} "
               "inputs:"]
     header += [f"  {role}: {path} (sha256 {sha256(path)[:16]})"
@@ -647,7 +658,8 @@ def job_yaml(args, loaded, system, method_name, version, done):
                 + (f" ({waters} waters)" if waters else ""),
                 method_name + (f" (cutoff {args.cutoff:g} nm)"
                                if method_name != "NoCutoff" else ""),
-                f"{args.constraints} constraints, rigid water"]
+                ("HBonds constraints" if args.constraints == "HBonds"
+                 else "no bond constraints") + ", rigid water"]
     if args.hmr:
         settings.append("hydrogen mass repartitioning (4 amu hydrogens, "
                         "water unchanged) for the 4 fs timestep")
@@ -704,7 +716,7 @@ def write_outputs(args, files):
         path = os.path.join(args.out, name)
         with open(path, "w") as f:
             f.write(text)
-        print(f"wrote {path} ({len(text)} bytes)")
+        say(f"wrote {path} ({len(text)} bytes)")
 
 
 # =============================================================================
@@ -924,14 +936,10 @@ def main(argv):
         print(f"{PROG}: {e}", file=sys.stderr)
         return USER_ERROR
     job = os.path.join(args.out, "job.yaml")
-    print(f"next: replex run {job} --threads=N --results=RESULTS_DIR   "
+    say(f"next: replex run {job} --threads=N --results=RESULTS_DIR   "
           f"(or: replexctl submit {job})")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except BrokenPipeError:  # stdout closed early (| head): not an error here
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+    sys.exit(main(sys.argv[1:]))
