@@ -13,7 +13,7 @@ with one line naming the file and the problem, never a traceback. Last, the
 committed example's job.yaml and files.
 
 Needs Debian's OpenMM Python (python3-simtk) and python3-yaml; exits 77
-(skipped) without them. About a minute on 2 cores.
+(skipped) without them. About 30 s on 2 cores.
 
   /usr/bin/python3 tests/prepare_test.py [-v]
 """
