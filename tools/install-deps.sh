@@ -27,8 +27,13 @@ tests=(
   pocl-opencl-icd
   # the real Prometheus server tests/metrics_test runs
   prometheus
-  # OpenMM's Python, used by tools/make_examples.py and some tests
+  # OpenMM's Python, used by tools/make_examples.py, tools/replex-prepare.py
+  # and some tests
   python3-simtk python3-numpy python3-scipy
+  # tools/make_prepare_inputs.py writes AMBER/GROMACS/CHARMM files with
+  # ParmEd; tests/prepare_test.py reads a .top that #includes gromacs-data's
+  # force fields
+  python3-parmed gromacs-data
   # deploy/: tests/deploy_test.py parses what `docker-compose config` renders
   python3-yaml docker-compose
   # tests open results with mdtraj and pymbar and render the HTML report in
