@@ -199,6 +199,89 @@ TEST(ResultsTest, MdtrajLoadsAlanineDipeptideWithItsPdb) {
   fs::remove_all(root);
 }
 
+// The NPT ideal-gas example, briefly, with per-replica trajectories: every
+// rung's frames carry the box of the configuration they hold (mdtraj reads
+// it; it is the volume volumes.tsv records for that replica in that round),
+// the REMD variables say whose frame it is, and each replica's trajectory is
+// the per-rung frames demultiplexed, bit for bit.
+constexpr char kPeriodicScript[] = R"(
+import sys, numpy as np, mdtraj
+from scipy.io import netcdf_file
+d, top, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+every = int(sys.argv[4])
+volumes = np.loadtxt(d + '/volumes.tsv', skiprows=1)[:, 2:]
+exchange = [l.rstrip('\n').split('\t') for l in open(d + '/exchange.tsv')][1:]
+before = [list(map(int, row[1].split(','))) for row in exchange]
+temps = [float(t) for t in sys.argv[5:]]
+worst_box = 0.0
+for k in range(n):
+    traj = mdtraj.load(f'{d}/trajectories/rung_{k:03d}.nc', top=top)
+    f = netcdf_file(f'{d}/trajectories/rung_{k:03d}.nc', 'r', mmap=False)
+    for frame in range(traj.n_frames):
+        r = frame * every
+        replica = before[r].index(k)
+        edge = volumes[r, replica] ** (1 / 3)
+        worst_box = max(worst_box, np.max(np.abs(traj.unitcell_lengths[frame] - edge)) / edge)
+        assert abs(traj.unitcell_angles[frame] - 90).max() < 1e-4
+        assert f.variables['remd_repidx'][frame] == k + 1
+        assert f.variables['remd_crdidx'][frame] == replica + 1
+        assert abs(f.variables['temp0'][frame] - temps[k]) < 1e-9
+    f.close()
+mismatch = 0
+for i in range(n):
+    rep = netcdf_file(f'{d}/trajectories/replica_{i:03d}.nc', 'r', mmap=False)
+    xyz = rep.variables['coordinates'][:].copy()
+    for frame in range(xyz.shape[0]):
+        k = before[frame * every][i]
+        rung = netcdf_file(f'{d}/trajectories/rung_{k:03d}.nc', 'r', mmap=False)
+        mismatch += int(not np.array_equal(xyz[frame], rung.variables['coordinates'][frame]))
+        rung.close()
+    rep.close()
+print(traj.n_frames, worst_box, mismatch)
+)";
+
+TEST(ResultsTest,
+     PeriodicFramesCarryTheirBoxAndReplicaTrajectoriesDemultiplex) {
+  if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
+  const fs::path root = TempDir("npt");
+  const fs::path example = SourcePath("examples/npt-ideal-gas");
+  // A topology for the 64 dimers (mdtraj needs atom names).
+  std::string pdb;
+  for (int i = 0; i < 128; ++i) {
+    absl::StrAppendFormat(
+        &pdb,
+        "HETATM%5d  C   DIM A%4d       0.000   0.000   0.000  1.00  0.00"
+        "           C\n",
+        i + 1, i / 2 + 1);
+  }
+  WriteFile(root / "top.pdb", pdb + "END\n");
+  WriteFile(root / "job.yaml",
+            absl::StrCat("system: ", (example / "system.xml").string(),
+                         "\ncoordinates: ", (example / "state.xml").string(),
+                         "\ntopology: top.pdb\nplatform: Reference\nseed: 4\n"
+                         "ladder: {temperatures_k: [300, 330, 360]}\n"
+                         "exchange: {steps_per_exchange: 20, n_rounds: 60}\n"
+                         "output: {frame_interval: 5, "
+                         "per_replica_trajectories: true}\n"));
+  const auto [run_code, run_output] = RunCommand(absl::StrCat(
+      REPLEX_BIN, " run ", (root / "job.yaml").string(),
+      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  ASSERT_EQ(run_code, 0) << run_output;
+  EXPECT_EQ(ReadFile(root / "out" / results::kTopologyFile), pdb + "END\n");
+  const auto [code, output] =
+      RunPython(root, kPeriodicScript,
+                absl::StrCat((root / "out").string(), " ",
+                             (root / "top.pdb").string(), " 3 5 300 330 360"));
+  ASSERT_EQ(code, 0) << output;
+  const auto rows = NumberRows(output);
+  ASSERT_EQ(rows.size(), 1u) << output;
+  EXPECT_EQ(rows[0][0], 12) << output;  // rounds 0, 5, ..., 55
+  // cell_lengths are stored as doubles, mdtraj hands them over as float32.
+  EXPECT_LT(rows[0][1], 1e-6) << output;
+  EXPECT_EQ(rows[0][2], 0) << output;
+  fs::remove_all(root);
+}
+
 // MBAR on the exported u_kln. The samples at each rung are subsampled by
 // their statistical inefficiency (largest over rungs), so MBAR's standard
 // errors are honest; the pymbar 3 and 4 spellings are both handled.

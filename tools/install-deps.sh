@@ -25,6 +25,9 @@ tests=(
   git clang libgtest-dev libgmock-dev libbenchmark-dev
   # OpenCL on the CPU (PoCL): the OpenCL platform's tests run, not skip
   pocl-opencl-icd
+  # tools/build-openmm-plugins.sh: Debian's OpenMM source (dpkg-source) and
+  # FFTW for the CPU PME plugin
+  dpkg-dev libfftw3-dev
   # the real Prometheus server tests/metrics_test runs
   prometheus
   # OpenMM's Python, used by tools/make_examples.py, tools/replex-prepare.py
