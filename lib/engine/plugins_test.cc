@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -134,6 +137,50 @@ TEST(PmePluginTest, CpuPlatformUsesItAndAgreesWithReference) {
   // to sizes FFTW likes; PME's own error at the default tolerance (5e-4 in
   // forces) dominates. Measured: 2e-5 relative (0.02 of -1058 kJ/mol).
   EXPECT_NEAR(cpu_kj_mol, reference_kj_mol, 1e-4 * std::abs(reference_kj_mol));
+}
+
+// Embedded mode and workers step several replicas at once from their first
+// segment. The PME plugin plans its FFTs at a Context's first force
+// evaluation, and FFTW's planner is not thread-safe: unless the engine makes
+// that evaluation as it creates the Context (one at a time), two replicas'
+// first steps at once corrupt the heap.
+TEST(PmePluginTest, SeveralReplicasTakeTheirFirstStepsAtOnce) {
+  std::string why;
+  if (BuiltPlugin("libOpenMMPME.so", &why).empty()) GTEST_SKIP() << why;
+  // A solvated peptide with constraints, as users run.
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(REPLEX_SOURCE_DIR) +
+                     "/examples/alanine-dipeptide-water/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const Model> water,
+      Model::Load(read("system.xml"), read("state.xml"), ""));
+  constexpr int kReplicas = 4;
+  std::vector<std::unique_ptr<Replica>> replicas;
+  for (int i = 0; i < kReplicas; ++i) {
+    ASSERT_OK_AND_ASSIGN(
+        std::unique_ptr<Replica> replica,
+        Replica::Create(water, Options("CPU"), RoomTemperature(), 0, i + 1));
+    replicas.push_back(std::move(replica));
+  }
+  // Two threads, each stepping two replicas in turn, as embedded mode runs
+  // four replicas on two threads.
+  std::vector<absl::Status> ran(kReplicas);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round) {
+        for (int i = t; i < kReplicas; i += 2) {
+          if (ran[i].ok()) ran[i] = replicas[i]->Run(5, i);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kReplicas; ++i) EXPECT_TRUE(ran[i].ok()) << ran[i];
 }
 
 TEST(CudaPluginTest, LoadsOrSaysWhyNamingLibcuda) {

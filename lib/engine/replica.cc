@@ -6,6 +6,7 @@
 #include <openmm/reference/SimTKOpenMMUtilities.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -168,8 +169,30 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
               replica->context_ = std::make_unique<OpenMM::Context>(
                   replica->model_->system(), *replica->integrator_, **platform,
                   options.platform_properties);
+              // Some kernels finish setting up at the first force
+              // evaluation, and not all of that is safe to run twice at
+              // once (the CPU PME plugin plans its FFTs then, and FFTW's
+              // planner is not thread-safe: two replicas' first steps at
+              // once crashed the process). So the first evaluation happens
+              // here, one Context at a time, at the starting coordinates.
+              const PortableState& start = replica->model_->initial_state();
+              const Box& box = start.box_vectors_nm;
+              replica->context_->setPeriodicBoxVectors(
+                  ToOpenMM(box[0]), ToOpenMM(box[1]), ToOpenMM(box[2]));
+              replica->context_->setPositions(ToOpenMM(start.positions_nm));
+              replica->context_->getState(OpenMM::State::Forces);
             };
         absl::MutexLock creation_lock(&context_creation_mutex);
+        // The CPU PME plugin sizes its threads once per process from
+        // OPENMM_CPU_THREADS, else from the core count, not from the
+        // platform's Threads: without this, replicas sharing the cores each
+        // run PME on all of them.
+        if (options.platform == "CPU" &&
+            options.platform_properties.count("Threads") > 0 &&
+            std::getenv("OPENMM_CPU_THREADS") == nullptr) {
+          setenv("OPENMM_CPU_THREADS",
+                 options.platform_properties.at("Threads").c_str(), 0);
+        }
         if (replica->shares_reference_rng_) {
           // A Reference Context, and a barostat, reseed the global generator
           // as they are made.
