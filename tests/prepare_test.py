@@ -275,7 +275,7 @@ class PrepareTest(unittest.TestCase):
         self.assertEqual(job["ladder"]["temperature_range_k"]["max"], 340)
         header = Path(out, "job.yaml").read_text()
         self.assertIn("MonteCarloBarostat at 1 bar", header)
-        self.assertIn("NPT needs a replex with NPT support", header)
+        self.assertIn("each rung's barostat runs at the rung's temperature", header)
         self.assertIn("equilibrated 0.02 ps NPT at 300 K", header)
 
     def test_solvate(self):

@@ -671,10 +671,8 @@ def job_yaml(args, loaded, system, method_name, version, done):
                   + ("; with velocities" if args.equilibrate_ps else ""))
     if args.pressure is not None:
         header.append(f"NPT: system.xml holds a MonteCarloBarostat at "
-                      f"{args.pressure:g} bar and {temps[0]:g} K. NPT needs a "
-                      "replex with NPT support;")
-        header.append("  a replex without it refuses the barostat (reduced "
-                      "potentials without the pV term)")
+                      f"{args.pressure:g} bar; each rung's barostat runs at "
+                      "the rung's temperature")
     header.append(f"{n} rungs {temps[0]:g}-{temps[-1]:g} K; {n} x {steps} "
                   f"steps x {args.rounds} rounds = {n * steps * args.rounds} "
                   f"MD steps, {steps * dt * args.rounds:g} ps per replica")
@@ -686,6 +684,7 @@ def job_yaml(args, loaded, system, method_name, version, done):
             f"labels: {{prepared_from: {loaded.kind.lower()}}}\n"
             "system: system.xml\n"
             "coordinates: state.xml\n"
+            "topology: topology.pdb\n"
             f"platform: {args.platform}\n"
             f"seed: {args.seed}\n"
             f"checkpoint_interval: {args.checkpoint_interval}\n"
@@ -796,7 +795,7 @@ def parse_args(argv):
                    "a 4 fs timestep")
     g.add_argument("--pressure", type=float, metavar="BAR",
                    help="add a MonteCarloBarostat at the lowest temperature "
-                   "(NPT; needs a replex with NPT support)")
+                   "(NPT)")
     g = parser.add_argument_group("preparation")
     g.add_argument("--minimize", type=int, nargs="?", const=1000, default=0,
                    metavar="N", help="energy-minimise, at most N iterations "
