@@ -6,7 +6,8 @@
 //   (c) through the replex cluster on loopback: coordinator, gateway and one
 //       replica-worker with `--slots` slots as processes, the job submitted
 //       through the gateway,
-// on the CPU platform with one thread per Context. Every time runs from the
+// on `--platform` (CPU by default, one thread per Context; `--cluster=false`
+// leaves (c) out, e.g. on a GPU machine). Every time runs from the
 // start (Contexts created, RunJob called, or the job submitted) to the end
 // (last step, RunJob returned, or SUCCEEDED). Efficiency = time(a) / time(b)
 // and time(a) / time(c), medians over `--repeats` runs that alternate a, b
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -50,6 +53,11 @@ ABSL_FLAG(std::string, steps, "500,100", "Comma-separated steps per exchange.");
 ABSL_FLAG(int, total_steps, 20000,
           "Steps per replica in each run (rounds = total_steps / steps).");
 ABSL_FLAG(int, slots, 2, "Replicas run at once (threads / worker slots).");
+ABSL_FLAG(std::string, platform, "CPU",
+          "The OpenMM platform of every run (CPU Contexts get Threads=1).");
+ABSL_FLAG(bool, cluster, true,
+          "Also run the job through coordinator + gateway + worker (needs "
+          "their binaries in --bin_dir).");
 ABSL_FLAG(int, repeats, 3, "Alternating (a, b, c) runs per configuration.");
 ABSL_FLAG(bool, pin_slots, false,
           "Run the worker with --pin_slots and embedded mode with "
@@ -59,10 +67,18 @@ ABSL_FLAG(bool, pin_slots, false,
 namespace replex::bench {
 namespace {
 
+// The one-thread CPU Context, or the platform's defaults.
+std::map<std::string, std::string> Properties() {
+  if (absl::GetFlag(FLAGS_platform) != "CPU") return {};
+  return {{"Threads", "1"}};
+}
+
 v1::JobSpec Configure(v1::JobSpec spec, int replicas, int steps, int rounds) {
-  spec.set_platform("CPU");
+  spec.set_platform(absl::GetFlag(FLAGS_platform));
   spec.clear_platform_properties();
-  (*spec.mutable_platform_properties())["Threads"] = "1";
+  for (const auto& [name, value] : Properties()) {
+    (*spec.mutable_platform_properties())[name] = value;
+  }
   v1::Ladder& ladder = *spec.mutable_ladder();
   ladder.Clear();
   for (double t : exchange::Ladder::Geometric(300, 450, replicas)) {
@@ -83,7 +99,8 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
                    int slots) {
   const absl::Time start = absl::Now();
   const int n = spec.ladder().temperatures_k_size();
-  OpenMM::Platform& platform = OpenMM::Platform::getPlatformByName("CPU");
+  OpenMM::Platform& platform =
+      OpenMM::Platform::getPlatformByName(absl::GetFlag(FLAGS_platform));
   std::vector<OpenMM::Vec3> positions;
   for (const engine::Vec3& p : model.initial_state().positions_nm) {
     positions.emplace_back(p[0], p[1], p[2]);
@@ -97,9 +114,13 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
         spec.integrator().timestep_ps()));
     contexts.push_back(std::make_unique<OpenMM::Context>(
         const_cast<OpenMM::System&>(model.system()), *integrators.back(),
-        platform, std::map<std::string, std::string>{{"Threads", "1"}}));
+        platform, Properties()));
     contexts.back()->setPositions(positions);
     contexts.back()->setVelocitiesToTemperature(temperature, 1 + replica);
+    // Kernels that finish setting up at the first force evaluation (the CPU
+    // PME plugin's FFT plans) do it here, one Context at a time, as the
+    // engine does: FFTW's planner is not thread-safe.
+    contexts.back()->getState(OpenMM::State::Forces);
   }
   std::vector<std::thread> threads;
   for (int slot = 0; slot < slots; ++slot) {
@@ -218,6 +239,7 @@ class Cluster {
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
@@ -242,20 +264,36 @@ int Main() {
     std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
     return 2;
   }
-  engine::AvailablePlatforms();  // loads the plugins, CPU among them
+  // Loads the plugins (the CPU PME and CUDA ones among them) before plain
+  // OpenMM asks for the platform by name.
+  const std::vector<std::string> platforms = engine::AvailablePlatforms();
+  const std::string platform = absl::GetFlag(FLAGS_platform);
+  if (std::find(platforms.begin(), platforms.end(), platform) ==
+      platforms.end()) {
+    std::fprintf(stderr,
+                 "--platform=%s is not available (have %s; plugin failures: "
+                 "%s)\n",
+                 platform.c_str(), absl::StrJoin(platforms, ", ").c_str(),
+                 absl::StrJoin(engine::PluginLoadFailures(), "; ").c_str());
+    return 2;
+  }
   const int slots = absl::GetFlag(FLAGS_slots);
   Cluster cluster;
   const std::vector<int> step_counts =
       Ints("steps", absl::GetFlag(FLAGS_steps));
   const std::vector<int> replica_counts =
       Ints("replicas", absl::GetFlag(FLAGS_replicas));
-  if (absl::Status started = cluster.Start(slots); !started.ok()) {
+  const bool with_cluster = absl::GetFlag(FLAGS_cluster);
+  if (absl::Status started = with_cluster ? cluster.Start(slots)
+                                          : absl::OkStatus();
+      !started.ok()) {
     std::fprintf(stderr, "%s\n", started.ToString().c_str());
     return 2;
   }
-  std::printf("%8s %6s %7s %10s %11s %10s %19s %18s  %s\n", "replicas", "steps",
-              "rounds", "plain s", "embedded s", "cluster s",
-              "efficiency embedded", "efficiency cluster",
+  std::printf("%8s %6s %7s %10s %11s %10s %19s %18s %13s %16s  %s\n",
+              "replicas", "steps", "rounds", "plain s", "embedded s",
+              "cluster s", "efficiency embedded", "efficiency cluster",
+              "plain ns/day", "embedded ns/day",
               "per-run ratios embedded | cluster");
   for (int steps : step_counts) {
     for (int replicas : replica_counts) {
@@ -273,6 +311,7 @@ int Main() {
         }
         embedded_s.push_back(*seconds);
         embedded_efficiency.push_back(plain_s.back() / embedded_s.back());
+        if (!with_cluster) continue;
         seconds = cluster.Run(spec);
         if (!seconds.ok()) {
           std::fprintf(stderr, "%s\n", seconds.status().ToString().c_str());
@@ -281,12 +320,23 @@ int Main() {
         cluster_s.push_back(*seconds);
         cluster_efficiency.push_back(plain_s.back() / cluster_s.back());
       }
-      std::printf("%8d %6d %7d %10.2f %11.2f %10.2f %19.3f %18.3f  %s| %s\n",
-                  replicas, steps, rounds, Median(plain_s), Median(embedded_s),
-                  Median(cluster_s), Median(embedded_efficiency),
-                  Median(cluster_efficiency),
-                  Ratios(embedded_efficiency).c_str(),
-                  Ratios(cluster_efficiency).c_str());
+      // Aggregate over replicas: simulated ns per wall day.
+      const double ns = static_cast<double>(replicas) * rounds * steps *
+                        spec.integrator().timestep_ps() / 1000;
+      // "-" where the cluster did not run (--cluster=false).
+      const auto cell = [&](const char* format, double value) {
+        return with_cluster ? absl::StrFormat(format, value) : "-";
+      };
+      std::printf(
+          "%8d %6d %7d %10.2f %11.2f %10s %19.3f %18s %13.1f %16.1f  %s| "
+          "%s\n",
+          replicas, steps, rounds, Median(plain_s), Median(embedded_s),
+          cell("%.2f", Median(cluster_s)).c_str(),
+          Median(embedded_efficiency),
+          cell("%.3f", Median(cluster_efficiency)).c_str(),
+          ns * 86400 / Median(plain_s), ns * 86400 / Median(embedded_s),
+          Ratios(embedded_efficiency).c_str(),
+          with_cluster ? Ratios(cluster_efficiency).c_str() : "-");
       std::fflush(stdout);
     }
   }

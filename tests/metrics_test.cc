@@ -101,11 +101,27 @@ std::vector<Sample> Scrape(const LocalCluster& cluster,
   return text.ok() ? ParseMetrics(*text) : std::vector<Sample>{};
 }
 
+// Waits until the coordinator counts `workers` registered workers, so that a
+// job submitted next is split over all of them (a worker that registers late
+// on a loaded machine would otherwise find the job already done).
+void AwaitWorkers(const LocalCluster& cluster, int workers) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  double registered = 0;
+  while (absl::Now() < deadline) {
+    registered = Sum(Scrape(cluster, "coordinator"), "replex_coordinator_workers");
+    if (registered == workers) return;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ADD_FAILURE() << "after 60 s the coordinator counts " << registered
+                << " workers, not " << workers << "\n" << cluster.Logs();
+}
+
 TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
   LocalCluster cluster("metrics_values");
   ASSERT_TRUE(cluster.StartServices().ok());
   ASSERT_TRUE(cluster.AddWorker().ok());
   ASSERT_TRUE(cluster.AddWorker().ok());
+  AwaitWorkers(cluster, 2);
   constexpr int kRungs = 4, kRounds = 40;
   const std::string id = cluster.SubmitJob(
       WriteHarmonicJob(cluster.dir(), "counted", kRungs, 50, kRounds));

@@ -14,7 +14,7 @@ elapsed() { local s=$(( $(date +%s) - start )); printf '%dm%02ds' $((s / 60)) $(
 echo "== [$(elapsed)] 1/3 checking the Debian packages replex needs"
 "$root/tools/install-deps.sh" example
 
-echo "== [$(elapsed)] 2/3 building replex into $build (about 4 minutes on 2 cores the first time; seconds after)"
+echo "== [$(elapsed)] 2/3 building replex into $build (about 2 minutes on 2 cores the first time; seconds after)"
 "$root/tools/build.sh" --only replex
 
 job=${1:-$root/examples/alanine-dipeptide/job.yaml}

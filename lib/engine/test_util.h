@@ -10,6 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "absl/base/const_init.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "lib/engine/engine.h"
 #include "lib/engine/portable_state.h"
@@ -30,7 +32,14 @@
 
 namespace replex::engine::test_util {
 
+// OpenMM 7.7 writes doubles with David Gay's g_fmt/dtoa, built without its
+// locks: its big-number free list is process-wide, and two serializations at
+// once corrupt the heap (tests that build models on several threads crashed
+// with "free(): invalid pointer"). Reading XML does not use it; the engine
+// never writes XML.
 inline std::string ToXml(const OpenMM::System& system) {
+  static absl::Mutex dtoa_mutex(absl::kConstInit);
+  absl::MutexLock lock(&dtoa_mutex);
   std::ostringstream out;
   OpenMM::XmlSerializer::serialize<OpenMM::System>(&system, "System", out);
   return out.str();

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The engine's check on a machine with an NVIDIA GPU, in two steps, for a GPU
+# machine that has no network and none of Debian's packages:
+#
+#   tools/gpu-check.sh bundle [DIR]    here, after tools/run-tests.sh (or
+#                                      tools/build.sh and
+#                                      tools/build-openmm-plugins.sh): copies
+#                                      the test and benchmark binaries, every
+#                                      shared library they need but the C
+#                                      library's own, OpenMM's plugins and the
+#                                      CUDA plugin into DIR/bundle.tar.xz
+#                                      (default .gpu-bundle; not the CUDA
+#                                      toolkit's, which the GPU machine has)
+#   tools/gpu-check.sh run [DIR] [OUT] on the GPU machine, from the
+#                                      repository's root: runs the engine's
+#                                      CUDA and OpenCL tests and measures
+#                                      aggregate ns/day of the explicit-solvent
+#                                      example with 1, 2, 4, 8 and 16 replicas
+#                                      per GPU, embedded mode against plain
+#                                      OpenMM on the same GPU; writes OUT
+#                                      (default $OUT or ., gpu-check.txt)
+#
+# About 5 minutes on one GPU. docs/benchmarks.md says what it measured.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+verb=${1:?usage: gpu-check.sh bundle|run [DIR] [OUT]}
+dir=${2:-$root/.gpu-bundle}
+build=${REPLEX_BUILD_DIR:-$root/build}
+binaries=(lib/engine/engine_test lib/engine/plugins_test cli/replex
+  bench/replex-bench-efficiency)
+
+bundle() {
+  local stage
+  stage=$(mktemp -d)
+  trap 'rm -rf "$stage"' RETURN
+  mkdir -p "$stage/bin" "$stage/lib" "$stage/openmm-plugins" "$stage/replex-plugins"
+  for binary in "${binaries[@]}"; do
+    [ -x "$build/$binary" ] || { echo "gpu-check: no $build/$binary: build first" >&2; exit 1; }
+    strip --strip-debug -o "$stage/bin/$(basename "$binary")" "$build/$binary"
+  done
+  local plugins=${REPLEX_OPENMM_PLUGIN_DIR:-/usr/local/lib/replex/openmm-plugins}
+  [ -e "$plugins/libOpenMMCUDA.so" ] || {
+    echo "gpu-check: no $plugins/libOpenMMCUDA.so: run tools/build-openmm-plugins.sh" >&2; exit 1; }
+  cp "$plugins"/libOpenMM*.so "$stage/replex-plugins/"
+  # Debian's own platforms (CPU, OpenCL), which OpenMM loads by directory.
+  cp /usr/lib/x86_64-linux-gnu/openmm/plugins/libOpenMMCPU.so \
+     /usr/lib/x86_64-linux-gnu/openmm/plugins/libOpenMMOpenCL.so \
+     "$stage/openmm-plugins/"
+  # Every library the binaries and plugins load, but glibc's, the GPU
+  # driver's and the CUDA toolkit's (cuFFT and NVRTC are 400 MB; the GPU
+  # machine has the same toolkit at /usr/local/cuda).
+  {
+    for f in "$stage"/bin/* "$stage"/replex-plugins/*.so "$stage"/openmm-plugins/*.so; do
+      ldd "$f" | awk '/=> \// {print $3}'
+    done
+  } | sort -u | grep -v '^/usr/local/cuda' |
+    grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda|libOpenCL)\.so' |
+    while read -r library; do
+      strip --strip-debug -o "$stage/lib/$(basename "$library")" "$library"
+    done
+  # One compressed file: what travels to the GPU machine is size-limited.
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  tar -C "$stage" -cJf "$dir/bundle.tar.xz" .
+  du -sh "$dir/bundle.tar.xz"
+}
+
+run() {
+  local out=${3:-${OUT:-.}}
+  mkdir -p "$out"
+  local report=$out/gpu-check.txt
+  local unpacked
+  unpacked=$(mktemp -d)
+  trap 'rm -rf "$unpacked"' RETURN
+  tar -C "$unpacked" -xJf "$dir/bundle.tar.xz"
+  dir=$unpacked
+  local cuda_lib=/usr/local/cuda/lib64
+  export LD_LIBRARY_PATH=$dir/lib:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export OPENMM_PLUGIN_DIR=$dir/openmm-plugins
+  export REPLEX_OPENMM_PLUGIN_DIR=$dir/replex-plugins
+  {
+    echo "== $(date -u +%FT%TZ) $(uname -m)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+    echo "== engine: CUDA and OpenCL against Reference, Contexts made at once"
+    "$dir/bin/engine_test" --gtest_filter='Gpu*' || echo "engine_test FAILED"
+    echo "== plugins: the CUDA plugin loads (or says why)"
+    "$dir/bin/plugins_test" --gtest_filter='CudaPluginTest*' || echo "plugins_test FAILED"
+    for platform in CUDA OpenCL; do
+      echo "== $platform: alanine dipeptide in TIP3P (2041 atoms, PME), 500-step segments"
+      "$dir/bin/replex-bench-efficiency" --platform="$platform" --cluster=false \
+        --job="$root/examples/alanine-dipeptide-water/job.yaml" \
+        --replicas=1,2,4,8,16 --steps=500 --total_steps=4000 --slots=2 \
+        --repeats=1 || echo "benchmark on $platform FAILED"
+    done
+  } 2>&1 | tee "$report"
+}
+
+case "$verb" in
+  bundle) bundle ;;
+  run) run "$@" ;;
+  *) echo "usage: gpu-check.sh bundle|run [DIR] [OUT]" >&2; exit 2 ;;
+esac
