@@ -21,10 +21,7 @@ namespace replex::worker {
 struct ReplicaHost::Job {
   Job(const v1::LoadJob& message, const HostOptions& host_options)
       : id(message.job_id()),
-        ladder(absl::InvalidArgumentError("no ladder")),
-        system_xml(message.spec().system_xml()),
-        state_xml(message.spec().state_xml()),
-        pdb(message.spec().pdb()) {
+        ladder(absl::InvalidArgumentError("no ladder")) {
     v1::JobSpec spec = message.spec();
     // The coordinator may forward the spec as submitted; the defaults are
     // what `replex run` would use, so both modes run the same dynamics.
@@ -32,16 +29,17 @@ struct ReplicaHost::Job {
     platform = spec.platform();
     ladder = spec::BuildLadder(spec.ladder());
     options = runner::EngineOptionsFor(spec, host_options.slots);
+    // Only what the Model is made of is kept until it is.
+    absl::MutexLock lock(&mu);
+    inputs.Swap(&spec);
   }
 
   absl::StatusOr<std::shared_ptr<const engine::Model>> Model() {
     absl::MutexLock lock(&mu);
     if (!model.has_value()) {
-      model = engine::Model::Load(system_xml, state_xml, pdb);
+      model = runner::LoadModel(inputs);
       // The inputs can be large (a solvated System); the Model has them now.
-      system_xml.clear();
-      state_xml.clear();
-      pdb.clear();
+      inputs.Clear();
       if (!model->ok()) {
         service::Log("job %s: cannot load its System and coordinates: %s", id,
                      model->status().ToString());
@@ -57,9 +55,7 @@ struct ReplicaHost::Job {
 
  private:
   absl::Mutex mu;
-  std::string system_xml ABSL_GUARDED_BY(mu);
-  std::string state_xml ABSL_GUARDED_BY(mu);
-  std::string pdb ABSL_GUARDED_BY(mu);
+  v1::JobSpec inputs ABSL_GUARDED_BY(mu);
   std::optional<absl::StatusOr<std::shared_ptr<const engine::Model>>> model
       ABSL_GUARDED_BY(mu);
 };
@@ -367,7 +363,8 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
     replica = engine::Replica::Create(
         *model,
         ReplicaEngineOptions(job.options, options_.devices, hosted.affinity),
-        *job.ladder, message.rung(), message.velocity_seed());
+        *job.ladder, message.rung(), message.velocity_seed(),
+        message.replica());
     status = replica.status();
   }
   if (status.ok() && !message.state().empty()) {

@@ -107,11 +107,15 @@ class Watcher {
   std::thread thread_;
 };
 
-TEST(ClusterTest, ReplexctlRunsTheExampleWithTheSameExchangeLogAsEmbedded) {
+// The umbrella example gives each replica its own start: a worker that
+// started them all from the job's coordinates would see other energies and
+// make other exchange decisions.
+class SameLogTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SameLogTest, ReplexctlRunsTheExampleWithTheSameExchangeLogAsEmbedded) {
   LocalCluster cluster("same-log");
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  const std::string job_yaml =
-      SourcePath("examples/harmonic-oscillator/job.yaml");
+  const std::string job_yaml = SourcePath(GetParam());
   const std::string id = Submit(cluster, job_yaml);
   // No worker yet, so the job waits and the watcher sees every round.
   Watcher watcher(cluster, id);
@@ -132,9 +136,7 @@ TEST(ClusterTest, ReplexctlRunsTheExampleWithTheSameExchangeLogAsEmbedded) {
     embedded_accepts.push_back(report.outcome.pair_accepts);
     return absl::OkStatus();
   };
-  ASSERT_TRUE(runner::RunJob(LoadExample("examples/harmonic-oscillator/job.yaml"),
-                             options)
-                  .ok());
+  ASSERT_TRUE(runner::RunJob(LoadExample(GetParam()), options).ok());
   ASSERT_EQ(watcher.rounds().size(), embedded_log.size());
   for (size_t r = 0; r < embedded_log.size(); ++r) {
     const v1::RoundEvent& event = watcher.rounds()[r];
@@ -149,6 +151,13 @@ TEST(ClusterTest, ReplexctlRunsTheExampleWithTheSameExchangeLogAsEmbedded) {
         << "round " << r;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Examples, SameLogTest,
+                         ::testing::Values("examples/harmonic-oscillator/job.yaml",
+                                           "examples/umbrella-double-well/job.yaml"),
+                         [](const auto& info) {
+                           return info.index == 0 ? "Harmonic" : "Umbrella";
+                         });
 
 TEST(ClusterTest, SixtyFourReplicasOnTwoWorkersAndThreeOnFive) {
   LocalCluster cluster("multiplex");

@@ -41,6 +41,14 @@ examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml)
     - Starting positions 0.02 nm off the origin (the 300 K rms displacement
       per coordinate is sqrt(k_B T/K) = 0.025 nm).
 
+examples/umbrella-double-well/  (system.xml, state.xml, starts/, job.yaml)
+    Replica-exchange umbrella sampling over the double well's barrier at
+    300 K: bias 0.5*ku*(x-x0)^2, ku = 1000 kJ/mol/nm^2 (window width
+    sqrt(k_B T/ku) = 0.050 nm), 10 centres x0 from -0.3 to 0.3 nm (0.067 nm
+    apart, so neighbouring windows overlap), x0 the ladder parameter. Each
+    window's replica starts at its own centre (replica_starts: a directory).
+    job.yaml lists the exact <x> per window (quadrature).
+
 examples/double-well/  (system.xml, state.xml, job.yaml, README.md)
     One particle, mass 12 amu, with
         U = E0*((x/a)^2-1)^2 + c*x + 0.5*ky*(y^2+z^2)
@@ -883,13 +891,89 @@ def verify_double_well():
               f"(exact {exact:.3f})")
 
 
+# --- umbrella sampling (REUS) on the double well ------------------------------
+US_K = 8000.0  # kJ/mol/nm^2: well above the barrier top's curvature (-3200)
+US_CENTRES = [-0.25 + 0.5 * k / 20 for k in range(21)]  # nm, 0.025 apart
+US_STEPS = 100
+US_ROUNDS = 400
+US_EXPRESSION = DW_EXPRESSION + " + 0.5*ku*(x-x0)^2"
+
+
+def umbrella_mean_x(x0, temperature=300.0):
+    """Exact <x> in the window centred at x0 (y, z factor out)."""
+    beta = 1.0 / (KB * temperature)
+
+    def u(x):
+        return dw_u(x) + 0.5 * US_K * (x - x0) ** 2
+
+    u0 = min(u(x) for x in np.linspace(-4 * DW_A, 4 * DW_A, 4001))
+
+    def weight(x):
+        return math.exp(-beta * (u(x) - u0))
+
+    lo, hi = -4 * DW_A, 4 * DW_A
+    z, _ = integrate.quad(weight, lo, hi, points=[x0], epsabs=0, epsrel=1e-12,
+                          limit=400)
+    m, _ = integrate.quad(lambda x: x * weight(x), lo, hi, points=[x0],
+                          epsabs=0, epsrel=1e-12, limit=400)
+    return m / z
+
+
+def make_umbrella():
+    print("umbrella-double-well")
+    out = EXAMPLES / "umbrella-double-well"
+    system = mm.System()
+    system.addParticle(DW_MASS)
+    force = mm.CustomExternalForce(US_EXPRESSION)
+    for name, value in (("E0", DW_E0), ("a", DW_A), ("c", DW_C),
+                        ("ky", DW_KY), ("ku", US_K), ("x0", 0.0)):
+        force.addGlobalParameter(name, value)
+    force.addParticle(0, [])
+    system.addForce(force)
+    write(out / "system.xml", mm.XmlSerializer.serialize(system))
+    # The job's own coordinates (its topology-free reference) and one start
+    # per window, at the window's centre: window k's replica begins where its
+    # bias holds it instead of climbing there from one shared structure.
+    write(out / "state.xml", serialize_state(system, [mm.Vec3(0, 0, 0)]))
+    for k, x0 in enumerate(US_CENTRES):
+        write(out / "starts" / f"window-{k:02d}.xml",
+              serialize_state(system, [mm.Vec3(x0, 0, 0)]))
+    means = [umbrella_mean_x(x0) for x0 in US_CENTRES]
+    centres = ", ".join(f"{x0:.4f}" for x0 in US_CENTRES)
+    write(out / "job.yaml", f"""\
+# Replica-exchange umbrella sampling (REUS) of the double well's barrier
+# crossing at 300 K: {len(US_CENTRES)} windows, bias 0.5*ku*(x-x0)^2 with
+# ku = {US_K:g} kJ/mol/nm^2 and the centre x0 as the ladder parameter, each
+# window's replica starting at its centre (starts/window-NN.xml).
+#   U = {US_EXPRESSION}
+# Made by tools/make_examples.py. Exact <x> per window (quadrature, nm):
+#   {", ".join(f"{m:.4f}" for m in means)}
+name: umbrella-double-well
+owner: examples
+labels: {{kind: example}}
+system: system.xml
+coordinates: state.xml
+replica_starts: starts
+platform: Reference
+seed: {SEED}
+integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {DW_FRICTION:g}}}
+ladder:
+  temperature_k: 300
+  parameters:
+    - name: x0
+      values: [{centres}]
+exchange: {{scheme: neighbors, steps_per_exchange: {US_STEPS}, n_rounds: {US_ROUNDS}}}
+output: {{frame_interval: 10}}
+""")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--verify", action="store_true",
                         help="also run short MD checks of the double well "
                              "(about 20 s)")
     parser.add_argument("--only", choices=["harmonic", "double-well",
-                                           "alanine", "npt"],
+                                           "alanine", "npt", "umbrella"],
                         help="make one example only")
     args = parser.parse_args()
     if mm.version.version.split(".")[:2] != ["7", "7"]:
@@ -903,6 +987,8 @@ def main():
         make_alanine()
     if args.only in (None, "npt"):
         make_npt()
+    if args.only in (None, "umbrella"):
+        make_umbrella()
     if args.verify:
         verify_double_well()
 

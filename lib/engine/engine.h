@@ -73,26 +73,49 @@ struct Barostat {
   int frequency = 0;                  // steps between moves; 0: never
 };
 
+// Starting coordinates as given: exactly one of the two is non-empty.
+struct Coordinates {
+  absl::string_view state_xml;  // XmlSerializer output for an OpenMM::State
+  absl::string_view pdb;
+};
+
+// Where a replica starts.
+struct Start {
+  PortableState state;
+  bool has_velocities = false;  // State XML with velocities
+};
+
 // A parsed System plus starting coordinates. Immutable; thread-safe.
 class Model {
  public:
   // `system_xml` is XmlSerializer output for an OpenMM::System. Exactly one of
   // `state_xml` (XmlSerializer output for an OpenMM::State) or `pdb` is
-  // non-empty. Fails with INVALID_ARGUMENT naming the input ("system_xml",
-  // "state_xml", "pdb") for malformed text, non-finite coordinates, a
-  // particle count that differs from the System's, an Andersen thermostat,
-  // more than one barostat, or an anisotropic barostat with unequal
-  // pressures. PDB: ATOM/HETATM records of the first model,
-  // Å converted to nm; an orthorhombic CRYST1 box, else the System's default.
+  // non-empty; `replica_starts`, when given, has one set of coordinates per
+  // replica. Fails with INVALID_ARGUMENT naming the input ("system_xml",
+  // "state_xml", "pdb", "replica_starts[i]: pdb") for malformed text,
+  // non-finite coordinates, a particle count that differs from the System's,
+  // an Andersen thermostat, more than one barostat, or an anisotropic
+  // barostat with unequal pressures. PDB: ATOM/HETATM records of the first
+  // model, Å converted to nm; an orthorhombic CRYST1 box, else the System's
+  // default.
   static absl::StatusOr<std::shared_ptr<const Model>> Load(
       absl::string_view system_xml, absl::string_view state_xml,
-      absl::string_view pdb);
+      absl::string_view pdb,
+      const std::vector<Coordinates>& replica_starts = {});
 
   int num_particles() const;
   const OpenMM::System& system() const { return *system_; }
-  const PortableState& initial_state() const { return initial_; }
+  // The job's coordinates.
+  const PortableState& initial_state() const { return initial_.state; }
   // True when the initial coordinates carried velocities (State XML).
-  bool has_initial_velocities() const { return has_velocities_; }
+  bool has_initial_velocities() const { return initial_.has_velocities; }
+  // Where `replica` starts: its own start when the job gives one per
+  // replica, else the job's coordinates. `replica` < num_replica_starts()
+  // when there are any.
+  const Start& start(int replica) const;
+  int num_replica_starts() const {
+    return static_cast<int>(replica_starts_.size());
+  }
   // The System's barostat; none for NVT.
   const std::optional<Barostat>& barostat() const { return barostat_; }
   // Whether the System uses periodic boundary conditions (has a box).
@@ -103,8 +126,8 @@ class Model {
  private:
   Model();
   std::unique_ptr<OpenMM::System> system_;
-  PortableState initial_;
-  bool has_velocities_ = false;
+  Start initial_;
+  std::vector<Start> replica_starts_;
   std::optional<Barostat> barostat_;
   bool periodic_ = false;
 };
@@ -133,13 +156,15 @@ class Replica {
   // Creates the Context on exactly `options.platform` (UNAVAILABLE naming the
   // available platforms otherwise, never a fallback); checks every ladder
   // parameter is a global parameter of the System (INVALID_ARGUMENT listing
-  // those it has); places the replica at `rung` from the model's initial
-  // state, drawing velocities at the rung temperature from `seed` unless the
-  // initial state carried velocities. A ladder with pressures needs a System
+  // those it has); places the replica at `rung` from the model's start of
+  // `replica` (Model::start; the job's coordinates unless it gives one per
+  // replica), drawing velocities at the rung temperature from `seed` unless
+  // that start carried velocities. A ladder with pressures needs a System
   // with a barostat (INVALID_ARGUMENT otherwise).
   static absl::StatusOr<std::unique_ptr<Replica>> Create(
       std::shared_ptr<const Model> model, const EngineOptions& options,
-      const exchange::Ladder& ladder, int rung, uint64_t seed);
+      const exchange::Ladder& ladder, int rung, uint64_t seed,
+      int replica = 0);
 
   // Moves to another rung: integrator temperature with velocities rescaled by
   // sqrt(T_new / T_old), the rung's global parameters, and the barostat's

@@ -222,6 +222,48 @@ TEST(ModelLoadTest, RejectsABadPdbLineByNumber) {
               AllOf(StartsWith("pdb line 2: "), HasSubstr("1.2.3")));
 }
 
+// Each replica begins at its own start (an umbrella window's structure) and
+// a start that does not fit the System is named by its index.
+TEST(ModelLoadTest, EachReplicaBeginsAtItsOwnStart) {
+  const auto pdb_shifted_by = [](double angstrom) {
+    std::vector<Vec3> positions = kPositionsAngstrom;
+    for (Vec3& p : positions) p[0] += angstrom;
+    return Pdb(positions);
+  };
+  const std::string system = ToXml(WellSystem(kMasses));
+  const std::string start0 = pdb_shifted_by(1), start1 = pdb_shifted_by(2);
+  ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const Model> model,
+      Model::Load(system, "", Pdb(kPositionsAngstrom),
+                  {Coordinates{"", start0}, Coordinates{"", start1}}));
+  ASSERT_EQ(model->num_replica_starts(), 2);
+  for (int replica = 0; replica < 2; ++replica) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> r,
+                         Replica::Create(model, Options("Reference"),
+                                         SpringLadder(), 0, 1, replica));
+    ASSERT_OK_AND_ASSIGN(PortableState state, r->Save());
+    for (size_t i = 0; i < kPositionsAngstrom.size(); ++i) {
+      // Å to nm; the shift is replica + 1 Å along x.
+      EXPECT_NEAR(state.positions_nm[i][0],
+                  (kPositionsAngstrom[i][0] + replica + 1) / 10, 1e-12);
+    }
+  }
+  EXPECT_EQ(Replica::Create(model, Options("Reference"), SpringLadder(), 0, 1,
+                            2)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+
+  absl::StatusOr<std::shared_ptr<const Model>> bad =
+      Model::Load(system, "", Pdb(kPositionsAngstrom),
+                  {Coordinates{"", start0},
+                   Coordinates{"", Pdb({kPositionsAngstrom[0]})}});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MessageOf(bad.status()),
+              AllOf(StartsWith("replica_starts[1]: pdb: has 1 particle"),
+                    HasSubstr("System has 3")));
+}
+
 TEST(ModelLoadTest, RejectsNonFiniteAndTruncatedPdbRecords) {
   std::string nan_line = AtomLine(1, kPositionsAngstrom[0]);
   nan_line.replace(38, 8, "     nan");  // y

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lib/engine/engine.h"
@@ -108,70 +109,61 @@ absl::StatusOr<std::optional<Barostat>> CheckForces(
   return barostat;
 }
 
-}  // namespace
-
-Model::Model() = default;
-Model::~Model() = default;
-
-int Model::num_particles() const { return system_->getNumParticles(); }
-
-absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
-    absl::string_view system_xml, absl::string_view state_xml,
-    absl::string_view pdb) {
+// One set of starting coordinates, checked against the System. `where`
+// prefixes the input's name in errors ("replica_starts[3]: ").
+absl::StatusOr<Start> ParseStart(const OpenMM::System& system,
+                                 absl::string_view where,
+                                 const Coordinates& coordinates) {
+  const absl::string_view state_xml = coordinates.state_xml;
+  const absl::string_view pdb = coordinates.pdb;
   if (state_xml.empty() == pdb.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "give the starting coordinates as exactly one of state_xml or pdb (",
-        pdb.empty() ? "neither" : "both", " given)"));
+        where, "give the starting coordinates as exactly one of state_xml or "
+        "pdb (", pdb.empty() ? "neither" : "both", " given)"));
   }
-  std::shared_ptr<Model> model(new Model());
-  absl::StatusOr<std::unique_ptr<OpenMM::System>> system =
-      DeserializeXml<OpenMM::System>("system_xml", "System", system_xml);
-  if (!system.ok()) return system.status();
-  model->system_ = *std::move(system);
-  absl::StatusOr<std::optional<Barostat>> barostat =
-      CheckForces(*model->system_);
-  if (!barostat.ok()) return barostat.status();
-  model->barostat_ = *barostat;
-  model->periodic_ = model->system_->usesPeriodicBoundaryConditions();
-
-  PortableState& initial = model->initial_;
-  absl::string_view source;
+  Start start;
+  PortableState& initial = start.state;
+  std::string source;
   if (!state_xml.empty()) {
-    source = "state_xml";
+    source = absl::StrCat(where, "state_xml");
     absl::StatusOr<std::unique_ptr<OpenMM::State>> state =
         DeserializeXml<OpenMM::State>(source, "State", state_xml);
     if (!state.ok()) return state.status();
     const OpenMM::State& s = **state;
     const int types = s.getDataTypes();
     if (!(types & OpenMM::State::Positions)) {
-      return absl::InvalidArgumentError(
-          "state_xml: the State has no positions; serialize it with "
-          "getState(State::Positions | State::Velocities)");
+      return absl::InvalidArgumentError(absl::StrCat(
+          source,
+          ": the State has no positions; serialize it with "
+          "getState(State::Positions | State::Velocities)"));
     }
     initial.positions_nm = FromOpenMM(s.getPositions());
     if (types & OpenMM::State::Velocities) {
       initial.velocities_nm_per_ps = FromOpenMM(s.getVelocities());
-      model->has_velocities_ = true;
+      start.has_velocities = true;
     }
     if (types & OpenMM::State::Parameters)
       initial.parameters = s.getParameters();
     initial.box_vectors_nm = BoxOf(s);
     initial.time_ps = s.getTime();
   } else {
-    source = "pdb";
-    absl::StatusOr<PdbCoordinates> coordinates = ParsePdb(pdb);
-    if (!coordinates.ok()) return coordinates.status();
-    initial.positions_nm = std::move(coordinates->positions_nm);
-    if (coordinates->box_nm) {
-      initial.box_vectors_nm = *coordinates->box_nm;
+    source = absl::StrCat(where, "pdb");
+    absl::StatusOr<PdbCoordinates> parsed = ParsePdb(pdb);
+    if (!parsed.ok()) {
+      return absl::Status(parsed.status().code(),
+                          absl::StrCat(where, parsed.status().message()));
+    }
+    initial.positions_nm = std::move(parsed->positions_nm);
+    if (parsed->box_nm) {
+      initial.box_vectors_nm = *parsed->box_nm;
     } else {
       OpenMM::Vec3 a, b, c;
-      model->system_->getDefaultPeriodicBoxVectors(a, b, c);
+      system.getDefaultPeriodicBoxVectors(a, b, c);
       initial.box_vectors_nm = {FromOpenMM(a), FromOpenMM(b), FromOpenMM(c)};
     }
   }
 
-  const int n = model->num_particles();
+  const int n = system.getNumParticles();
   if (static_cast<int>(initial.positions_nm.size()) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": has ", initial.positions_nm.size(),
@@ -192,7 +184,47 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
           absl::StrCat(source, ": the periodic box vectors are not finite"));
     }
   }
+  return start;
+}
+
+}  // namespace
+
+Model::Model() = default;
+Model::~Model() = default;
+
+int Model::num_particles() const { return system_->getNumParticles(); }
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
+    absl::string_view system_xml, absl::string_view state_xml,
+    absl::string_view pdb, const std::vector<Coordinates>& replica_starts) {
+  std::shared_ptr<Model> model(new Model());
+  absl::StatusOr<std::unique_ptr<OpenMM::System>> system =
+      DeserializeXml<OpenMM::System>("system_xml", "System", system_xml);
+  if (!system.ok()) return system.status();
+  model->system_ = *std::move(system);
+  absl::StatusOr<std::optional<Barostat>> barostat =
+      CheckForces(*model->system_);
+  if (!barostat.ok()) return barostat.status();
+  model->barostat_ = *barostat;
+  model->periodic_ = model->system_->usesPeriodicBoundaryConditions();
+
+  absl::StatusOr<Start> initial =
+      ParseStart(*model->system_, "", Coordinates{state_xml, pdb});
+  if (!initial.ok()) return initial.status();
+  model->initial_ = *std::move(initial);
+  for (size_t i = 0; i < replica_starts.size(); ++i) {
+    absl::StatusOr<Start> start = ParseStart(
+        *model->system_, absl::StrCat("replica_starts[", i, "]: "),
+        replica_starts[i]);
+    if (!start.ok()) return start.status();
+    model->replica_starts_.push_back(*std::move(start));
+  }
   return std::shared_ptr<const Model>(std::move(model));
+}
+
+const Start& Model::start(int replica) const {
+  if (replica_starts_.empty()) return initial_;
+  return replica_starts_.at(replica);
 }
 
 }  // namespace replex::engine

@@ -117,8 +117,14 @@ std::invoke_result_t<Body&> Replica::ContextCall(absl::StatusCode code,
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     std::shared_ptr<const Model> model, const EngineOptions& options,
-    const exchange::Ladder& ladder, int rung, uint64_t seed) {
+    const exchange::Ladder& ladder, int rung, uint64_t seed, int replica_index) {
   if (model == nullptr) return absl::InvalidArgumentError("model is null");
+  if (model->num_replica_starts() > 0 &&
+      (replica_index < 0 || replica_index >= model->num_replica_starts())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replica ", replica_index, " has no start: the job gives ",
+                     model->num_replica_starts(), " (replica_starts)"));
+  }
   if (absl::Status status = CheckRung(ladder, rung); !status.ok()) {
     return status;
   }
@@ -175,7 +181,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
               // planner is not thread-safe: two replicas' first steps at
               // once crashed the process). So the first evaluation happens
               // here, one Context at a time, at the starting coordinates.
-              const PortableState& start = replica->model_->initial_state();
+              const PortableState& start =
+                  replica->model_->start(replica_index).state;
               const Box& box = start.box_vectors_nm;
               replica->context_->setPeriodicBoxVectors(
                   ToOpenMM(box[0]), ToOpenMM(box[1]), ToOpenMM(box[2]));
@@ -207,11 +214,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
 
   if (status = replica->CheckLadderParameters(); !status.ok()) return status;
   const Model& m = *replica->model_;
-  if (status = replica->Apply(m.initial_state(), m.has_initial_velocities());
+  const Start& start = m.start(replica_index);
+  if (status = replica->Apply(start.state, start.has_velocities);
       !status.ok()) {
     return status;
   }
-  if (!m.has_initial_velocities()) {
+  if (!start.has_velocities) {
     status = replica->DrawVelocities(temperature, exchange::OpenMMSeed(~seed));
     if (!status.ok()) return status;
   }

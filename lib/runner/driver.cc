@@ -46,6 +46,16 @@ absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
   return result;
 }
 
+absl::StatusOr<std::shared_ptr<const engine::Model>> LoadModel(
+    const v1::JobSpec& spec) {
+  std::vector<engine::Coordinates> starts;
+  for (const v1::Coordinates& start : spec.replica_starts()) {
+    starts.push_back({start.state_xml(), start.pdb()});
+  }
+  return engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb(),
+                             starts);
+}
+
 engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
                                        int replica_threads) {
   engine::EngineOptions options;

@@ -65,6 +65,11 @@ absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
 engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
                                        int replica_threads);
 
+// The job's System and starting coordinates (its own, and one per replica
+// when it gives replica_starts).
+absl::StatusOr<std::shared_ptr<const engine::Model>> LoadModel(
+    const v1::JobSpec& spec);
+
 // A job's exchange state from round `round()` on. Not thread-safe.
 class RoundDriver {
  public:

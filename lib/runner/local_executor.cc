@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
     const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads,
     bool pin) {
   absl::StatusOr<std::shared_ptr<const engine::Model>> model =
-      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+      LoadModel(spec);
   if (!model.ok()) return model.status();
   const int n = ladder.size();
   threads = std::max(1, std::min(threads, n));
@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
   threads::ParallelFor(executor->pool_, n, ReplicaAffinity, [&](int i) {
     absl::StatusOr<std::unique_ptr<engine::Replica>> replica =
         engine::Replica::Create(*model, options, ladder, i,
-                                exchange::VelocitySeed(spec.seed(), i));
+                                exchange::VelocitySeed(spec.seed(), i), i);
     if (replica.ok()) {
       executor->replicas_[i] = *std::move(replica);
     } else {

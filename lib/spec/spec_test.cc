@@ -52,6 +52,10 @@ std::filesystem::path MakeInputDir() {
   WriteFile(dir / "system.xml", kSystemXml);
   WriteFile(dir / "state.xml", kStateXml);
   WriteFile(dir / "inputs" / "start.pdb", kPdb);
+  // The per-window starts of docs/job-spec.md's REUS example.
+  for (int w = 0; w < 6; ++w) {
+    WriteFile(dir / "inputs" / absl::StrCat("w", w, ".pdb"), kPdb);
+  }
   return dir;
 }
 
@@ -188,6 +192,48 @@ exchange: {steps_per_exchange: 10, n_rounds: 2}
 
   ExpectError(LoadYamlFile(dir / "missing.yaml").status(),
               absl::StatusCode::kNotFound, {"job spec", "missing.yaml"});
+}
+
+TEST(LoadYamlFileTest, ReplicaStartsComeFromAListOrADirectoryInNameOrder) {
+  const std::filesystem::path dir = MakeInputDir();
+  WriteFile(dir / "windows" / "w1.pdb", "pdb 1");
+  WriteFile(dir / "windows" / "w0.xml", kStateXml);
+  WriteFile(dir / "windows" / "notes.txt", "not a start");
+  const std::string base = R"yaml(
+system: system.xml
+coordinates: state.xml
+ladder: {temperature_k: 300, parameters: [{name: K, values: [1, 2]}]}
+exchange: {steps_per_exchange: 10, n_rounds: 2}
+)yaml";
+  for (const std::string starts :
+       {"replica_starts: [windows/w0.xml, windows/w1.pdb]",
+        "replica_starts: windows"}) {
+    SCOPED_TRACE(starts);
+    WriteFile(dir / "job.yaml", base + starts + "\n");
+    absl::StatusOr<v1::JobSpec> spec = LoadYamlFile(dir / "job.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    ASSERT_EQ(spec->replica_starts_size(), 2);
+    EXPECT_EQ(spec->replica_starts(0).state_xml(), kStateXml);
+    EXPECT_EQ(spec->replica_starts(1).pdb(), "pdb 1");
+  }
+
+  WriteFile(dir / "job.yaml", base + "replica_starts: [state.xml]\n");
+  ExpectError(LoadYamlFile(dir / "job.yaml").status(),
+              absl::StatusCode::kInvalidArgument,
+              {"replica_starts", "1 starting structures for 2 rungs"});
+  std::filesystem::create_directories(dir / "empty");
+  WriteFile(dir / "job.yaml", base + "replica_starts: empty\n");
+  ExpectError(LoadYamlFile(dir / "job.yaml").status(),
+              absl::StatusCode::kInvalidArgument,
+              {"replica_starts", "holds no .xml or .pdb files"});
+  WriteFile(dir / "job.yaml", base + "replica_starts: [state.xml, nope.pdb]\n");
+  ExpectError(LoadYamlFile(dir / "job.yaml").status(),
+              absl::StatusCode::kNotFound,
+              {"replica_starts[1]", "nope.pdb"});
+  WriteFile(dir / "windows" / "w0.xml", "<State");
+  WriteFile(dir / "job.yaml", base + "replica_starts: windows\n");
+  ExpectError(LoadYamlFile(dir / "job.yaml").status(),
+              absl::StatusCode::kInvalidArgument, {"replica_starts[0]"});
 }
 
 // A valid spec, edited by each case below into a bad one.

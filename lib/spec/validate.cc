@@ -96,6 +96,41 @@ void ApplyDefaults(v1::JobSpec& spec) {
   }
 }
 
+namespace {
+
+// Either none or one per rung, each non-empty and, for State XML,
+// well-formed. The engine checks each against the System as it loads them.
+absl::Status CheckReplicaStarts(const v1::JobSpec& spec) {
+  const int starts = spec.replica_starts_size();
+  if (starts == 0) return absl::OkStatus();
+  const absl::StatusOr<exchange::Ladder> ladder = BuildLadder(spec.ladder());
+  if (ladder.ok() && starts != ladder->size()) {
+    return FieldError(
+        "replica_starts",
+        absl::StrCat(starts, " starting structures for ", ladder->size(),
+                     " rungs; give one per replica (replica i starts from the "
+                     "i-th), or none to start every replica from "
+                     "coordinates"));
+  }
+  for (int i = 0; i < starts; ++i) {
+    const v1::Coordinates& start = spec.replica_starts(i);
+    const std::string field = absl::StrCat("replica_starts[", i, "]");
+    if (start.state_xml().empty() && start.pdb().empty()) {
+      return FieldError(field,
+                        "empty; name an OpenMM State XML or a .pdb file");
+    }
+    if (!start.state_xml().empty()) {
+      if (absl::Status status = CheckXml(field, start.state_xml());
+          !status.ok()) {
+        return status;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Validate(const v1::JobSpec& spec) {
   if (spec.system_xml().empty()) {
     return FieldError("system",
@@ -151,7 +186,7 @@ absl::Status Validate(const v1::JobSpec& spec) {
         CheckOutput(spec.output())}) {
     if (!status.ok()) return status;
   }
-  return absl::OkStatus();
+  return CheckReplicaStarts(spec);
 }
 
 exchange::Scheme SchemeOf(const v1::Exchange& exchange) {

@@ -26,16 +26,26 @@
 #include "absl/strings/string_view.h"
 #include "lib/spec/field_errors.h"
 #include "lib/spec/spec.h"
+#include "lib/spec/yaml_inputs.h"
 #include "yaml-cpp/yaml.h"
 
 namespace replex::spec {
 namespace {
 
 using internal::CheckFriction;
+using internal::Position;
+using internal::ReadCoordinates;
+using internal::ReadFileContents;
+using internal::ReadInputFile;
+using internal::ReadReplicaStarts;
+using internal::ReadString;
+using internal::WithPosition;
+using internal::YamlError;
 using internal::CheckPlatform;
 using internal::CheckRungCount;
 using internal::CheckTemperature;
 using internal::CheckTimestep;
+using internal::Describe;
 using internal::DidYouMean;
 using internal::EnumNames;
 using internal::FieldError;
@@ -48,48 +58,6 @@ using internal::SpacingNames;
 using internal::UnknownName;
 using v1::JobSpec;
 using v1::Range;
-
-std::string Position(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return "";
-  return absl::StrCat(" (line ", mark.line + 1, ", column ", mark.column + 1,
-                      ")");
-}
-
-absl::Status YamlError(const YAML::Node& node, absl::string_view path,
-                       absl::string_view problem) {
-  return FieldError(path, absl::StrCat(problem, Position(node)));
-}
-
-// Adds where in the YAML text a value came from to a shared check's error.
-absl::Status WithPosition(const absl::Status& status, const YAML::Node& node) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(status.message(), Position(node)));
-}
-
-// What a node is, for "expected X, got Y".
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return Quote(node.Scalar());
-    default:
-      return "nothing";
-  }
-}
-
-absl::StatusOr<std::string> ReadString(const YAML::Node& node,
-                                       const std::string& path) {
-  if (!node.IsScalar()) {
-    return YamlError(node, path,
-                     absl::StrCat("expected a string, got ", Describe(node)));
-  }
-  return node.Scalar();
-}
 
 // A finite number; YAML's .nan and .inf are recognized and rejected.
 absl::StatusOr<double> ReadFinite(const YAML::Node& node,
@@ -279,58 +247,6 @@ absl::Status ReadStringMap(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
-                                             absl::string_view what) {
-  std::error_code error;
-  std::filesystem::path shown = std::filesystem::absolute(file, error);
-  if (error) shown = file;
-  shown = shown.lexically_normal();
-  if (std::filesystem::is_directory(file, error)) {
-    return absl::NotFoundError(absl::StrCat(what, ": ", shown.string(),
-                                            " is a directory, not a file"));
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(what, ": cannot read ",
-                                            shown.string(), " (",
-                                            std::strerror(errno), ")"));
-  }
-  std::string contents{std::istreambuf_iterator<char>(in),
-                       std::istreambuf_iterator<char>()};
-  if (in.bad()) {
-    return absl::NotFoundError(
-        absl::StrCat(what, ": error reading ", shown.string()));
-  }
-  return contents;
-}
-
-// The contents of the non-empty file a key names, relative to base_dir. Sets
-// `name` to the name as written.
-absl::StatusOr<std::string> ReadInputFile(const YAML::Node& node,
-                                          const std::string& path,
-                                          const std::filesystem::path& base_dir,
-                                          std::string& name) {
-  absl::StatusOr<std::string> text = ReadString(node, path);
-  if (!text.ok()) return text.status();
-  if (text->empty()) return YamlError(node, path, "empty file name");
-  name = *text;
-  const std::filesystem::path file = base_dir / name;
-  absl::StatusOr<std::string> contents = ReadFileContents(file, path);
-  if (!contents.ok()) {
-    return absl::Status(
-        contents.status().code(),
-        absl::StrCat(contents.status().message(), Position(node),
-                     std::filesystem::path(name).is_relative()
-                         ? "; relative names are resolved against the YAML "
-                           "file's directory"
-                         : ""));
-  }
-  if (contents->empty()) {
-    return YamlError(node, path, absl::StrCat(file.string(), " is empty"));
-  }
-  return contents;
-}
-
 absl::Status ReadRange(const YAML::Node& node, const std::string& path,
                        Range& range) {
   return ReadMap(
@@ -483,21 +399,20 @@ absl::Status ReadJobSpec(const YAML::Node& node,
         "the OpenMM System XML file, relative to this YAML file"},
        {"coordinates",
         [&](const YAML::Node& v, const std::string& p) -> absl::Status {
-          std::string name;
-          absl::StatusOr<std::string> text =
-              ReadInputFile(v, p, base_dir, name);
-          if (!text.ok()) return text.status();
-          const bool pdb =
-              absl::AsciiStrToLower(
-                  std::filesystem::path(name).extension().string()) == ".pdb";
-          if (pdb) {
-            spec.set_pdb(*std::move(text));
+          absl::StatusOr<v1::Coordinates> c = ReadCoordinates(v, p, base_dir);
+          if (!c.ok()) return c.status();
+          if (c->has_pdb()) {
+            spec.set_pdb(std::move(*c->mutable_pdb()));
           } else {
-            spec.set_state_xml(*std::move(text));
+            spec.set_state_xml(std::move(*c->mutable_state_xml()));
           }
           return absl::OkStatus();
         },
         "an OpenMM State XML or .pdb file, relative to this YAML file"},
+       {"replica_starts",
+        [&](const YAML::Node& v, const std::string& p) {
+          return ReadReplicaStarts(v, p, base_dir, spec);
+        }},
        {"topology",
         [&](const YAML::Node& v, const std::string& p) -> absl::Status {
           std::string name;
