@@ -290,11 +290,11 @@ absl::Status JobManager::FinishRound(Record& record,
   const v1::Job& job = round.job;
   if (!observers_.empty()) {
     std::vector<std::vector<engine::Vec3>> positions;
-    if (round.with_positions) {
-      positions.reserve(round.results.size());
-      for (const runner::SegmentResult& result : round.results) {
-        positions.push_back(result.positions_nm);
-      }
+    std::vector<std::string> states;
+    for (const runner::SegmentResult& result : round.results) {
+      if (round.with_positions) positions.push_back(result.positions_nm);
+      // The last round's are the results' final_states/.
+      if (round.with_state) states.push_back(result.state);
     }
     const runner::RoundReport report{
         outcome,
@@ -303,7 +303,8 @@ absl::Status JobManager::FinishRound(Record& record,
         driver.statistics(),
         completed.box_nm,
         round.with_positions ? &positions : nullptr,
-        round.elapsed_seconds};
+        round.elapsed_seconds,
+        round.with_state ? &states : nullptr};
     for (JobObserver* observer : observers_) {
       if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
         return status;

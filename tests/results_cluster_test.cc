@@ -125,6 +125,13 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
   }
   EXPECT_EQ(ReadFile(fetched / results::TrajectoryPath(3)),
             ReadFile(dir / results::TrajectoryPath(3)));
+  // Every replica's final state, from the job's last checkpoint.
+  for (int replica = 0; replica < kRungs; ++replica) {
+    const std::string state =
+        ReadFile(fetched / results::FinalStatePath(replica));
+    EXPECT_TRUE(absl::StrContains(state, "<Velocities>")) << replica;
+    EXPECT_EQ(state, ReadFile(dir / results::FinalStatePath(replica)));
+  }
   const auto [again_code, again] =
       cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
   EXPECT_NE(again_code, 0);

@@ -282,6 +282,61 @@ TEST(ResultsTest,
   fs::remove_all(root);
 }
 
+// final_states/replica_NNN.xml is what OpenMM reads: each replica's last
+// positions (its per-replica trajectory's last frame, stored as float32),
+// its box and its velocities.
+constexpr char kFinalStatesScript[] = R"(
+import sys, os, numpy as np
+from scipy.io import netcdf_file
+try:
+    import openmm as mm
+except ImportError:
+    import simtk.openmm as mm
+d, n = sys.argv[1], int(sys.argv[2])
+assert sorted(os.listdir(d + '/final_states')) == \
+    [f'replica_{i:03d}.xml' for i in range(n)], os.listdir(d + '/final_states')
+worst = 0.0
+for i in range(n):
+    state = mm.XmlSerializer.deserialize(open(f'{d}/final_states/replica_{i:03d}.xml').read())
+    xyz = np.array(state.getPositions(asNumpy=True)._value)
+    box = np.array(state.getPeriodicBoxVectors(asNumpy=True)._value)
+    v = np.array(state.getVelocities(asNumpy=True)._value)
+    assert v.shape == xyz.shape and np.abs(v).max() > 0
+    rep = netcdf_file(f'{d}/trajectories/replica_{i:03d}.nc', 'r', mmap=False)
+    last = rep.variables['coordinates'][-1] / 10  # A to nm
+    cell = rep.variables['cell_lengths'][-1] / 10
+    worst = max(worst, np.abs(xyz - last).max() / np.abs(last).max(),
+                np.abs(np.diag(box) - cell).max() / cell.max())
+print(n, worst)
+)";
+
+TEST(ResultsTest, FinalStatesAreEachReplicasLastStateAsOpenMMStateXml) {
+  if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
+  const fs::path root = TempDir("final");
+  const fs::path example = SourcePath("examples/npt-ideal-gas");
+  WriteFile(root / "job.yaml",
+            absl::StrCat("system: ", (example / "system.xml").string(),
+                         "\ncoordinates: ", (example / "state.xml").string(),
+                         "\nplatform: Reference\nseed: 5\n"
+                         "ladder: {temperatures_k: [300, 330, 360]}\n"
+                         "exchange: {steps_per_exchange: 20, n_rounds: 9}\n"
+                         "output: {frame_interval: 1, "
+                         "per_replica_trajectories: true}\n"));
+  const auto [run_code, run_output] = RunCommand(absl::StrCat(
+      REPLEX_BIN, " run ", (root / "job.yaml").string(),
+      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  ASSERT_EQ(run_code, 0) << run_output;
+  const auto [code, output] = RunPython(
+      root, kFinalStatesScript, absl::StrCat((root / "out").string(), " 3"));
+  ASSERT_EQ(code, 0) << output;
+  const auto rows = NumberRows(output);
+  ASSERT_EQ(rows.size(), 1u) << output;
+  EXPECT_EQ(rows[0][0], 3);
+  // The trajectories hold float32: 2^-24 relative, and a little headroom.
+  EXPECT_LT(rows[0][1], 1e-6) << output;
+  fs::remove_all(root);
+}
+
 // MBAR on the exported u_kln. The samples at each rung are subsampled by
 // their statistical inefficiency (largest over rungs), so MBAR's standard
 // errors are honest; the pymbar 3 and 4 spellings are both handled.

@@ -848,6 +848,39 @@ PortableState OddState() {
   return state;
 }
 
+// OpenMM's own reader gets back every bit of a state written as State XML.
+TEST(PortableStateTest, StateXmlReadsBackBitExactThroughOpenMM) {
+  PortableState state;
+  state.positions_nm = {{1.0 / 3, -2.0 / 7, 1e-300},
+                        {0.1, 5e-324, -123456.789},
+                        {-0.0, 2.5, 1.0 / 9}};
+  state.velocities_nm_per_ps = {{1.0 / 11, 0, -3}, {7, 8, 9}, {-1e-8, 0.3, 0.7}};
+  state.box_vectors_nm = {Vec3{3.1, 0, 0}, Vec3{0.5, 3.2, 0},
+                          Vec3{0.1, 0.2, 1.0 / 3}};
+  state.parameters = {{"K", 1.0 / 13}};
+  state.time_ps = 1234.5678901234567;
+  ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const Model> model,
+      Model::Load(ToXml(WellSystem(kMasses)), state.ToStateXml(), ""));
+  const PortableState& read = model->initial_state();
+  EXPECT_TRUE(model->has_initial_velocities());
+  for (size_t i = 0; i < state.positions_nm.size(); ++i) {
+    for (int d = 0; d < 3; ++d) {
+      EXPECT_EQ(Bits(read.positions_nm[i][d]), Bits(state.positions_nm[i][d]));
+      EXPECT_EQ(Bits(read.velocities_nm_per_ps[i][d]),
+                Bits(state.velocities_nm_per_ps[i][d]));
+    }
+  }
+  for (int v = 0; v < 3; ++v) {
+    for (int d = 0; d < 3; ++d) {
+      EXPECT_EQ(Bits(read.box_vectors_nm[v][d]),
+                Bits(state.box_vectors_nm[v][d]));
+    }
+  }
+  EXPECT_EQ(Bits(read.parameters.at("K")), Bits(1.0 / 13));
+  EXPECT_EQ(Bits(read.time_ps), Bits(state.time_ps));
+}
+
 TEST(PortableStateTest, RoundTripIsBitExact) {
   const PortableState state = OddState();
   const std::string bytes = state.Serialize();

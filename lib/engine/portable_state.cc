@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace replex::engine {
 namespace {
@@ -196,6 +197,41 @@ absl::StatusOr<PortableState> PortableState::Deserialize(
                      " unexpected bytes after the end (corrupt)"));
   }
   return state;
+}
+
+std::string PortableState::ToStateXml() const {
+  const auto number = [](double value) {
+    return absl::StrFormat("%.17g", value);
+  };
+  const auto vector = [&](absl::string_view tag, const Vec3& v) {
+    return absl::StrCat("\t\t<", tag, " x=\"", number(v[0]), "\" y=\"",
+                        number(v[1]), "\" z=\"", number(v[2]), "\"/>\n");
+  };
+  std::string xml = absl::StrCat(
+      "<?xml version=\"1.0\" ?>\n<State openmmVersion=\"7.7\" time=\"",
+      number(time_ps), "\" type=\"State\" version=\"1\">\n",
+      "\t<PeriodicBoxVectors>\n", vector("A", box_vectors_nm[0]),
+      vector("B", box_vectors_nm[1]), vector("C", box_vectors_nm[2]),
+      "\t</PeriodicBoxVectors>\n");
+  if (!parameters.empty()) {
+    absl::StrAppend(&xml, "\t<Parameters");
+    for (const auto& [name, value] : parameters) {
+      absl::StrAppend(&xml, " ", name, "=\"", number(value), "\"");
+    }
+    absl::StrAppend(&xml, "/>\n");
+  }
+  absl::StrAppend(&xml, "\t<Positions>\n");
+  for (const Vec3& p : positions_nm) absl::StrAppend(&xml, vector("Position", p));
+  absl::StrAppend(&xml, "\t</Positions>\n");
+  if (!velocities_nm_per_ps.empty()) {
+    absl::StrAppend(&xml, "\t<Velocities>\n");
+    for (const Vec3& v : velocities_nm_per_ps) {
+      absl::StrAppend(&xml, vector("Velocity", v));
+    }
+    absl::StrAppend(&xml, "\t</Velocities>\n");
+  }
+  absl::StrAppend(&xml, "</State>\n");
+  return xml;
 }
 
 }  // namespace replex::engine

@@ -34,6 +34,14 @@ struct PortableState {
   // Compact, versioned little-endian encoding (doubles bit-exact).
   std::string Serialize() const;
   static absl::StatusOr<PortableState> Deserialize(absl::string_view bytes);
+
+  // The state as OpenMM's XmlSerializer writes a State (positions,
+  // velocities when there are any, box, parameters, time), with every double
+  // in 17 significant digits so that OpenMM reads back the same bits: any
+  // OpenMM user can continue from it (Context.setState), and a job can start
+  // from it (coordinates, replica_starts). Written here, not by OpenMM,
+  // because OpenMM 7.7's number formatting is not thread-safe.
+  std::string ToStateXml() const;
 };
 
 }  // namespace replex::engine

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/engine/portable_state.h"
 #include "lib/files/atomic_file.h"
 #include "lib/results/analysis.h"
 #include "lib/results/json.h"
@@ -112,6 +113,10 @@ std::string StartedAt(const fs::path& manifest) {
 
 std::string TrajectoryPath(int rung) {
   return absl::StrFormat("%s/rung_%03d.nc", kTrajectoryDir, rung);
+}
+
+std::string FinalStatePath(int replica) {
+  return absl::StrFormat("%s/replica_%03d.xml", kFinalStateDir, replica);
 }
 
 std::string ReplicaTrajectoryPath(int replica) {
@@ -289,12 +294,37 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   }
 
   const int64_t n_rounds = spec_.exchange().n_rounds();
+  if (round + 1 == n_rounds && report.states != nullptr) {
+    if (absl::Status s = WriteFinalStates(*report.states); !s.ok()) return s;
+  }
   const int64_t every = std::max<int64_t>(1, n_rounds / 20);
   if ((round + 1) % every == 0 || round + 1 == n_rounds) {
     return WriteAnalysis(
         runner::Summarize(spec_, report.statistics, outcome.after,
                           report.elapsed_seconds),
         report.statistics);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResultsWriter::WriteFinalStates(
+    const std::vector<std::string>& states) {
+  std::error_code error;
+  std::filesystem::create_directories(dir_ / kFinalStateDir, error);
+  if (error) return IoError(dir_ / kFinalStateDir, "create");
+  for (size_t replica = 0; replica < states.size(); ++replica) {
+    absl::StatusOr<engine::PortableState> state =
+        engine::PortableState::Deserialize(states[replica]);
+    if (!state.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "replica ", replica, "'s final state: ", state.status().message()));
+    }
+    if (absl::Status s = files::WriteFileAtomically(
+            dir_ / FinalStatePath(static_cast<int>(replica)),
+            state->ToStateXml());
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

@@ -33,11 +33,15 @@ inline constexpr char kVolumesFile[] = "volumes.tsv";
 inline constexpr char kTopologyFile[] = "topology.pdb";
 inline constexpr char kReportFile[] = "report.html";
 inline constexpr char kTrajectoryDir[] = "trajectories";
+inline constexpr char kFinalStateDir[] = "final_states";
 
 // "trajectories/rung_007.nc".
 std::string TrajectoryPath(int rung);
 // "trajectories/replica_007.nc" (output.per_replica_trajectories).
 std::string ReplicaTrajectoryPath(int replica);
+// "final_states/replica_007.xml": replica 7 after the job's last round, as
+// OpenMM State XML (positions, velocities, box, parameters).
+std::string FinalStatePath(int replica);
 
 // Creates `dir` (and its parents) for a new job. ALREADY_EXISTS naming the
 // directory and the fix when it exists: results are never overwritten.
@@ -72,7 +76,8 @@ class ResultsWriter {
   // Appends a round's energies, exchange, u_kln rows and (every
   // output.frame_interval rounds, when the report has positions) a frame per
   // rung; refreshes analysis.json about 20 times per job and at the last
-  // round.
+  // round, when it also writes each replica's final state (the report's
+  // states) into final_states/.
   absl::Status WriteRound(const runner::RoundReport& report);
 
   // Records the end: `state` ("SUCCEEDED", ...) and the end time in the
@@ -86,6 +91,7 @@ class ResultsWriter {
   absl::Status WriteAnalysis(const runner::RunResult& result,
                              const exchange::Statistics& statistics);
   absl::Status SaveAnalysis();  // analysis_ with the current state
+  absl::Status WriteFinalStates(const std::vector<std::string>& states);
   absl::Status WriteManifest(const std::string& state,
                              const std::string& finished_at);
 

@@ -32,6 +32,10 @@ struct RoundReport {
   // a multiple of RunOptions::positions_every; null otherwise.
   const std::vector<std::vector<engine::Vec3>>* positions_nm;
   double elapsed_seconds;  // since the job started
+  // Each replica's state after this round's segment
+  // (engine::PortableState::Serialize), on the job's last round and, on a
+  // cluster, at checkpoints; null otherwise.
+  const std::vector<std::string>* states = nullptr;
 };
 
 struct RunResult {

@@ -25,20 +25,23 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
 
   const int n = driver->ladder().size();
   std::vector<std::vector<engine::Vec3>> positions(n);
+  std::vector<std::string> states(n);
   while (!driver->done()) {
     const bool want_positions = options.positions_every > 0 &&
                                 driver->round() % options.positions_every == 0;
+    // The final states go into the results (final_states/).
+    const bool want_states =
+        driver->round() + 1 == spec.exchange().n_rounds();
     absl::StatusOr<std::vector<SegmentResult>> results =
-        (*executor)->RunSegments(driver->Orders(want_positions));
+        (*executor)->RunSegments(driver->Orders(want_positions, want_states));
     if (!results.ok()) return results.status();
     absl::StatusOr<const RoundDriver::Completed*> round =
         driver->Complete(*results);
     if (!round.ok()) return round.status();
     if (!options.on_round) continue;
-    if (want_positions) {
-      for (int i = 0; i < n; ++i) {
-        positions[i] = std::move((*results)[i].positions_nm);
-      }
+    for (int i = 0; i < n; ++i) {
+      if (want_positions) positions[i] = std::move((*results)[i].positions_nm);
+      if (want_states) states[i] = std::move((*results)[i].state);
     }
     const RoundReport report{(*round)->outcome,
                              (*round)->potential_kj_mol,
@@ -46,7 +49,8 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                              driver->statistics(),
                              (*round)->box_nm,
                              want_positions ? &positions : nullptr,
-                             absl::ToDoubleSeconds(absl::Now() - start)};
+                             absl::ToDoubleSeconds(absl::Now() - start),
+                             want_states ? &states : nullptr};
     if (absl::Status status = options.on_round(report); !status.ok()) {
       return status;
     }
