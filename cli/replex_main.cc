@@ -21,6 +21,7 @@
 #include "lib/results/analysis.h"
 #include "lib/results/results.h"
 #include "lib/runner/runner.h"
+#include "lib/engine/engine.h"
 #include "lib/service/process.h"
 #include "lib/spec/spec.h"
 #include "lib/timing/duration.h"
@@ -142,6 +143,7 @@ absl::Status Run(const std::string& job_path) {
   std::fprintf(stderr, "replex: running %s: %d replicas x %lld rounds on %s\n",
                job_path.c_str(), ladder->size(),
                static_cast<long long>(n_rounds), spec->platform().c_str());
+  std::fprintf(stderr, "replex: %s\n", engine::PluginSummary().c_str());
   absl::StatusOr<runner::RunResult> result = runner::RunJob(*spec, options);
   if (writer != nullptr) {
     absl::Status finished =

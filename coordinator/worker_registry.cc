@@ -79,7 +79,12 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
                                  : absl::StrCat(", host ", hello.hostname()),
         hello.devices().empty()
             ? ""
-            : absl::StrCat(", devices ", absl::StrJoin(hello.devices(), ","))));
+            : absl::StrCat(", devices ", absl::StrJoin(hello.devices(), ",")),
+        // What OpenMM could run there; bounded, as it comes from the worker.
+        hello.openmm_plugins().empty()
+            ? ""
+            : absl::StrCat("; ", absl::string_view(hello.openmm_plugins())
+                                     .substr(0, 2000))));
     if (options_.metrics != nullptr) {
       options_.metrics->WorkerConnected(hello.worker_name());
     }

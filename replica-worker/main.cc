@@ -170,6 +170,9 @@ absl::Status Serve() {
   registration.set_platform(platform);
   for (const std::string& device : devices) registration.add_devices(device);
   registration.set_hostname(hostname);
+  registration.set_openmm_plugins(engine::PluginSummary());
+  service::Log("%s", registration.openmm_plugins());
+  worker_metrics.RecordPlugins(engine::Plugins());
   options.initial_backoff = channel.initial_backoff;
   options.max_backoff = channel.max_backoff;
   options.jitter_seed = std::random_device()();

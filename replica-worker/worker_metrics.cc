@@ -1,5 +1,7 @@
 #include "replica-worker/worker_metrics.h"
 
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "lib/metrics/metrics.h"
@@ -32,7 +34,27 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                       .Name("replex_worker_reconnects_total")
                       .Help("Session streams opened after the first one.")
                       .Register(registry)
-                      .Add({})) {}
+                      .Add({})),
+      plugins_(prometheus::BuildGauge()
+                   .Name("replex_worker_openmm_plugin")
+                   .Help("OpenMM plugin files this worker loaded (loaded=true) "
+                         "or could not load (loaded=false).")
+                   .Register(registry)) {}
+
+void WorkerMetrics::RecordPlugins(const engine::PluginReport& report) {
+  const auto name = [](const std::string& path) {
+    return std::filesystem::path(path).filename().string();
+  };
+  for (const std::string& file : report.loaded_files) {
+    plugins_.Add({{"file", name(file)}, {"loaded", "true"}}).Set(1);
+  }
+  // Failures read "FILE: why".
+  for (const std::string& failure : report.failures) {
+    plugins_.Add({{"file", name(failure.substr(0, failure.find(": ")))},
+                  {"loaded", "false"}})
+        .Set(1);
+  }
+}
 
 void WorkerMetrics::SegmentSent(const v1::WorkerMessage& message) {
   if (message.has_segment_done()) {

@@ -5,6 +5,8 @@
 // and loaded jobs are read from the host at each scrape.
 #pragma once
 
+#include "lib/engine/engine.h"
+
 #include <memory>
 
 #include "prometheus/collectable.h"
@@ -22,6 +24,10 @@ class WorkerMetrics {
 
   void SegmentSent(const v1::WorkerMessage& message);
   void ConnectAttempt(bool connected);
+  // replex_worker_openmm_plugin{file, loaded}: 1 per plugin file that
+  // loaded ("true") or failed to ("false"), so a dashboard or an alert sees a
+  // GPU node whose CUDA plugin did not load.
+  void RecordPlugins(const engine::PluginReport& report);
 
  private:
   prometheus::Counter& segments_done_;
@@ -29,6 +35,7 @@ class WorkerMetrics {
   prometheus::Histogram& segment_seconds_;
   prometheus::Counter& connect_attempts_;
   prometheus::Counter& reconnects_;
+  prometheus::Family<prometheus::Gauge>& plugins_;
   bool connected_before_ = false;  // only the session's thread connects
 };
 

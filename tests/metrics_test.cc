@@ -192,6 +192,10 @@ TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
     worker_segments +=
         Sum(worker, "replex_worker_segments_total", {{"outcome", "done"}});
     EXPECT_EQ(Sum(worker, "replex_worker_reconnects_total"), 0);
+    // Debian's CPU platform plugin loads everywhere.
+    EXPECT_EQ(Sum(worker, "replex_worker_openmm_plugin",
+                  {{"file", "libOpenMMCPU.so"}, {"loaded", "true"}}),
+              1);
   }
   EXPECT_EQ(worker_segments, segments);
 

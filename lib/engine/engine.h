@@ -62,6 +62,13 @@ const PluginReport& Plugins();
 std::vector<std::string> AvailablePlatforms();
 std::vector<std::string> PluginLoadFailures();
 
+// One line for logs and headers: the platforms, and what loaded or failed
+// from the replex plugin directory (the CPU PME and CUDA plugins), e.g.
+// "OpenMM platforms Reference, CPU, OpenCL; /usr/local/lib/replex/
+// openmm-plugins: loaded libOpenMMPME.so; failed libOpenMMCUDA.so
+// (libcuda.so.1: ... no NVIDIA driver on this machine)".
+std::string PluginSummary();
+
 // The System's Monte Carlo barostat (NPT). Replica exchange needs one scalar
 // pressure per rung, so an anisotropic barostat must apply the same pressure
 // on every axis.

@@ -107,6 +107,31 @@ std::vector<std::string> AvailablePlatforms() { return Plugins().platforms; }
 
 std::vector<std::string> PluginLoadFailures() { return Plugins().failures; }
 
+std::string PluginSummary() {
+  const PluginReport& report = Plugins();
+  const std::string directory = ReplexPluginDirectory();
+  std::vector<std::string> loaded, failed;
+  for (const std::string& file : report.loaded_files) {
+    if (absl::StartsWith(file, directory)) {
+      loaded.push_back(std::filesystem::path(file).filename().string());
+    }
+  }
+  // Failures read "FILE: why"; OpenMM's own directory's (Debian's Drude and
+  // AMOEBA plugins, say) are left to Plugins().
+  for (const std::string& failure : report.failures) {
+    if (!absl::StartsWith(failure, directory)) continue;
+    const size_t colon = failure.find(": ");
+    const std::string file = failure.substr(0, colon);
+    failed.push_back(absl::StrCat(
+        std::filesystem::path(file).filename().string(), " (",
+        colon == std::string::npos ? "" : failure.substr(colon + 2), ")"));
+  }
+  return absl::StrCat(
+      "OpenMM platforms ", absl::StrJoin(report.platforms, ", "), "; ",
+      directory, ": loaded ", loaded.empty() ? "nothing" : absl::StrJoin(loaded, ", "),
+      failed.empty() ? "" : absl::StrCat("; failed ", absl::StrJoin(failed, "; ")));
+}
+
 absl::StatusOr<OpenMM::Platform*> FindPlatform(const std::string& name) {
   const std::vector<std::string> available = AvailablePlatforms();
   for (const std::string& candidate : available) {
