@@ -42,6 +42,7 @@
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
+#include "lib/engine/portable_state.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "replex/v1/worker.grpc.pb.h"
 #include "tests/process.h"
@@ -64,6 +65,10 @@ ABSL_FLAG(int, repeats, 1,
 
 namespace replex::bench {
 namespace {
+
+// A replica state the coordinator checkpoints and the results' final_states
+// decode: an empty portable state (the energies are simulated).
+std::string SimulatedState() { return engine::PortableState().Serialize(); }
 
 using Clock = std::chrono::steady_clock;
 int64_t NowNs() {
@@ -154,7 +159,7 @@ class SimulatedWorker {
             done.set_epoch(order.epoch());
             done.set_potential_kj_mol(ModelEnergy(
                 *temperatures_, order.rung(), order.replica(), order.round()));
-            if (order.want_state()) done.set_state("simulated state");
+            if (order.want_state()) done.set_state(SimulatedState());
             stream_->Write(out);
             RaiseTo(timeline_->last_done[order.round()], NowNs());
           }
@@ -167,7 +172,7 @@ class SimulatedWorker {
           report.set_job_id(release.job_id());
           report.set_replica(release.replica());
           report.set_epoch(release.epoch());
-          report.set_state("simulated state");
+          report.set_state(SimulatedState());
           break;
         }
         case v1::CoordinatorMessage::kHeartbeat:
