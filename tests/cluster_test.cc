@@ -2,6 +2,7 @@
 // and replex-worker processes on loopback, driven through replexctl and the
 // gateway's gRPC API.
 #include <iostream>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,7 +114,10 @@ class Watcher {
 class SameLogTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SameLogTest, ReplexctlRunsTheExampleWithTheSameExchangeLogAsEmbedded) {
-  LocalCluster cluster("same-log");
+  // A directory per example: ctest runs the two at once.
+  LocalCluster cluster(absl::StrCat(
+      "same-log-",
+      std::filesystem::path(GetParam()).parent_path().filename().string()));
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   const std::string job_yaml = SourcePath(GetParam());
   const std::string id = Submit(cluster, job_yaml);
@@ -200,9 +204,10 @@ TEST(ClusterTest, AWorkerJoiningMidJobGetsReplicasWithinTwoRounds) {
   LocalCluster cluster("join");
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   ASSERT_TRUE(cluster.AddWorker().ok());
-  // Rounds of tens of milliseconds, so polling resolves single rounds.
+  // Rounds of about a tenth of a second, so polling resolves single rounds
+  // and a loaded machine's delays stay shorter than a round.
   const std::string id =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "join", 6, 20000, 40));
+      Submit(cluster, WriteHarmonicJob(cluster.dir(), "join", 6, 50000, 40));
   WaitFor(
       cluster, id, [](const v1::Job& j) { return j.rounds_completed() >= 3; },
       "3 rounds in", absl::Seconds(60));
