@@ -290,11 +290,14 @@ absl::Status JobManager::FinishRound(Record& record,
   const v1::Job& job = round.job;
   if (!observers_.empty()) {
     std::vector<std::vector<engine::Vec3>> positions;
+    // Only the last round's states are read (the results' final_states/);
+    // checkpoint rounds' are not copied for observers.
+    const bool final_states =
+        round.with_state && outcome.round + 1 == job.n_rounds();
     std::vector<std::string> states;
     for (const runner::SegmentResult& result : round.results) {
       if (round.with_positions) positions.push_back(result.positions_nm);
-      // The last round's are the results' final_states/.
-      if (round.with_state) states.push_back(result.state);
+      if (final_states) states.push_back(result.state);
     }
     const runner::RoundReport report{
         outcome,
@@ -304,7 +307,7 @@ absl::Status JobManager::FinishRound(Record& record,
         completed.box_nm,
         round.with_positions ? &positions : nullptr,
         round.elapsed_seconds,
-        round.with_state ? &states : nullptr};
+        final_states ? &states : nullptr};
     for (JobObserver* observer : observers_) {
       if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
         return status;

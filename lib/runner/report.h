@@ -33,8 +33,8 @@ struct RoundReport {
   const std::vector<std::vector<engine::Vec3>>* positions_nm;
   double elapsed_seconds;  // since the job started
   // Each replica's state after this round's segment
-  // (engine::PortableState::Serialize), on the job's last round and, on a
-  // cluster, at checkpoints; null otherwise.
+  // (engine::PortableState::Serialize), on the job's last round only; null
+  // otherwise.
   const std::vector<std::string>* states = nullptr;
 };
 
