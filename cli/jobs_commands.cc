@@ -1,4 +1,4 @@
-// replexctl's job commands: submit, list, status and cancel, each one
+// replexctl's job commands: submit, list, status, cancel and extend, each one
 // JobService call whose answer is printed as a table or as JSON.
 #include <pwd.h>
 #include <unistd.h>
@@ -97,6 +97,22 @@ absl::Status Cancel(client::JobsClient& client, const std::string& id) {
   if (!job.ok()) return job.status();
   if (absl::GetFlag(FLAGS_json)) return PrintJson(*job);
   std::printf("job %s: %s\n", id.c_str(), StateName(job->state()).c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Extend(client::JobsClient& client, const std::string& id,
+                    int64_t rounds) {
+  v1::ExtendJobRequest request;
+  request.set_job_id(id);
+  request.set_rounds(rounds);
+  absl::StatusOr<v1::Job> job = client.ExtendJob(request);
+  if (!job.ok()) return job.status();
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(*job);
+  std::printf(
+      "job %s: %s again, %lld rounds in all; it resumes from its last "
+      "checkpoint\n",
+      id.c_str(), StateName(job->state()).c_str(),
+      static_cast<long long>(job->n_rounds()));
   return absl::OkStatus();
 }
 

@@ -32,6 +32,8 @@ absl::Status Submit(client::JobsClient& client, const std::string& path);
 absl::Status List(client::JobsClient& client);
 absl::Status Status(client::JobsClient& client, const std::string& id);
 absl::Status Cancel(client::JobsClient& client, const std::string& id);
+absl::Status Extend(client::JobsClient& client, const std::string& id,
+                    int64_t rounds);
 
 // watch_command.cc
 // The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.

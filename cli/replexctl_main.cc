@@ -27,9 +27,9 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/client/grpc_jobs_client.h"
-#include "lib/service/tls.h"
 #include "lib/service/process.h"
 #include "lib/service/process_flags.h"
+#include "lib/service/tls.h"
 
 namespace {
 
@@ -46,6 +46,9 @@ ABSL_FLAG(std::string, gateway, DefaultGateway(),
 ABSL_FLAG(std::string, html, "",
           "`report`: also write the job's report as one self-contained HTML "
           "page (inline SVG plots) to this file.");
+ABSL_FLAG(int64_t, rounds, 0,
+          "`extend`: rounds to add to the job (0 finishes the rounds a "
+          "cancelled or failed job had left).");
 ABSL_FLAG(bool, json, false,
           "Machine-readable output: the API's messages as JSON (proto field "
           "names, every field present) on stdout; `watch` prints one JobEvent "
@@ -72,7 +75,8 @@ absl::Status PrintJson(const google::protobuf::Message& message) {
 namespace {
 
 constexpr char kUsage[] =
-    R"(replexctl: submit, inspect, watch and cancel replex jobs through a replex-gateway.
+    R"(replexctl: submit, inspect, watch, cancel and extend replex jobs through a
+replex-gateway.
 
 Usage: replexctl [--gateway=HOST:PORT] [--json] [--tls_ca=PEM ...] COMMAND [ARGS]
 
@@ -92,6 +96,11 @@ Commands:
                     place; otherwise a line about every 5% of the job, so logs
                     stay readable. Reconnects if the gateway restarts.
   cancel ID         Stop a queued or running job and free its workers.
+  extend ID --rounds=N
+                    Run an ended job N rounds longer: it is queued again under
+                    its id and continues from its last checkpoint, its
+                    exchange log, trajectories and statistics as if it had
+                    been submitted with all its rounds; follow it with watch.
   fetch ID DIR      Download the job's results (docs/results.md; also while
                     it runs) into DIR, which may exist but no file in it is
                     ever overwritten; progress on stderr.
@@ -141,7 +150,7 @@ std::string Wrap(const std::string& text, int width,
 std::string Usage() {
   std::string usage = kUsage;
   for (const char* name :
-       {"gateway", "json", "html", "tls_ca", "tls_client_cert",
+       {"gateway", "json", "html", "rounds", "tls_ca", "tls_client_cert",
         "tls_client_key", "tls_server_name"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
@@ -204,6 +213,7 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                                 {"list", 0, 0, "nothing"},
                                 {"watch", 1, 1, "one job id"},
                                 {"cancel", 1, 1, "one job id"},
+                                {"extend", 1, 1, "one job id"},
                                 {"fetch", 2, 2, "a job id and a directory"},
                                 {"report", 1, 1, "one job id"},
                                 {"health", 0, 1, "at most one HOST:PORT"},
@@ -214,8 +224,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   if (arity == std::end(kArities)) {
     return usage_error(absl::StrCat(
         "unknown command \"", command,
-        "\"; the commands are submit, status, list, watch, cancel, fetch, "
-        "report, health and call"));
+        "\"; the commands are submit, status, list, watch, cancel, extend, "
+        "fetch, report, health and call"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
@@ -241,6 +251,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     status = Submit(*client, args[1]);
   } else if (command == "cancel") {
     status = Cancel(*client, args[1]);
+  } else if (command == "extend") {
+    status = Extend(*client, args[1], absl::GetFlag(FLAGS_rounds));
   } else if (command == "fetch") {
     status = Fetch(*client, args[1], args[2]);
   } else if (command == "report") {
@@ -268,11 +280,12 @@ int main(int argc, char** argv) {
   }
   if (const std::string unknown = replex::cli::UnknownFlag(argc, argv);
       !unknown.empty()) {
-    std::fprintf(stderr,
-                 "replexctl: error: unknown flag %s; the flags are --gateway, "
-                 "--json, --html and the --tls_* flags; see replexctl "
-                 "--help\n",
-                 unknown.c_str());
+    std::fprintf(
+        stderr,
+        "replexctl: error: unknown flag %s; the flags are --gateway, "
+        "--json, --html, --rounds and the --tls_* flags; see replexctl "
+        "--help\n",
+        unknown.c_str());
     return replex::cli::kExitUsage;
   }
   absl::SetProgramUsageMessage(replex::cli::Usage());

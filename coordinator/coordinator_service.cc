@@ -60,6 +60,16 @@ grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status JobServiceImpl::ExtendJob(grpc::ServerContext*,
+                                       const v1::ExtendJobRequest* request,
+                                       v1::Job* response) {
+  absl::StatusOr<v1::Job> job =
+      jobs_->Extend(request->job_id(), request->rounds());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *response = *std::move(job);
+  return grpc::Status::OK;
+}
+
 grpc::Status JobServiceImpl::DownloadResults(
     grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
     grpc::ServerWriter<v1::ResultsChunk>* writer) {

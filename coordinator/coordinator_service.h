@@ -40,6 +40,9 @@ class JobServiceImpl final : public v1::JobService::Service {
   grpc::Status CancelJob(grpc::ServerContext* context,
                          const v1::CancelJobRequest* request,
                          v1::Job* response) override;
+  grpc::Status ExtendJob(grpc::ServerContext* context,
+                         const v1::ExtendJobRequest* request,
+                         v1::Job* response) override;
   // Ends with OK after the job's final snapshot, CANCELLED when the watcher
   // goes away (noticed within a second even while the job is quiet).
   grpc::Status WatchJob(grpc::ServerContext* context,

@@ -5,14 +5,15 @@
 #include "coordinator/job_manager.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "coordinator/job_progress.h"
-#include "lib/service/process.h"
 #include "lib/exchange/scheme.h"
+#include "lib/service/process.h"
 #include "lib/spec/spec.h"
 #include "lib/store/in_memory_journal.h"
 
@@ -161,6 +162,11 @@ absl::Status JobManager::Recover() {
     next_seq_ = std::max(next_seq_, entry.seq + 1);
     v1::Job& job = record->job;
     if (!store::IsFinal(job.state())) {
+      // An extended job's total is in its snapshot, not its spec.
+      if (entry.spec.has_value()) {
+        entry.spec->mutable_exchange()->set_n_rounds(
+            static_cast<int32_t>(job.n_rounds()));
+      }
       absl::StatusOr<runner::RoundDriver> driver =
           entry.spec.has_value()
               ? runner::RoundDriver::Create(*entry.spec)
@@ -177,9 +183,10 @@ absl::Status JobManager::Recover() {
         record->resume = true;
         job.set_state(v1::QUEUED);
         job.set_workers(0);
-        service::LogLine(absl::StrCat("job ", record->id,
-                             " recovered from the journal: it resumes from "
-                             "its last checkpoint"));
+        service::LogLine(
+            absl::StrCat("job ", record->id,
+                         " recovered from the journal: it resumes from "
+                         "its last checkpoint"));
       }
     }
     jobs_.emplace(record->id, std::move(record));
@@ -231,6 +238,79 @@ absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view job_id) {
     record.spec.reset();
   }
   SetState(record, v1::CANCELLED, "");
+  StartQueuedLocked();
+  return record.job;
+}
+
+absl::StatusOr<v1::Job> JobManager::Extend(absl::string_view job_id,
+                                           int64_t rounds) {
+  absl::MutexLock serial(&extend_mu_);
+  std::thread ended;
+  int64_t n_rounds;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<Record*> found = Find(job_id);
+    if (!found.ok()) return found.status();
+    const v1::Job& job = (*found)->job;
+    if (!store::IsFinal(job.state())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job_id, " is ", v1::JobState_Name(job.state()),
+          ": only an ended job (SUCCEEDED, CANCELLED or FAILED) can be "
+          "extended; wait for it with `replexctl watch ",
+          job_id, "`"));
+    }
+    if (rounds < 0 ||
+        (rounds == 0 && job.rounds_completed() >= job.n_rounds())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rounds: ", rounds, " is not a number of rounds to add to job ",
+          job_id, ", which has completed ", job.rounds_completed(), " of ",
+          job.n_rounds(), "; give 1 or more"));
+    }
+    n_rounds = job.n_rounds() + rounds;
+    // Its thread has nothing left to do but return: joined unlocked below,
+    // as it may still be applying its last effects.
+    ended = std::move((*found)->thread);
+  }
+  if (ended.joinable()) ended.join();
+  // Read unlocked: it can be large (the System) and is on disk.
+  absl::StatusOr<v1::JobSpec> spec = journal_->Spec(std::string(job_id));
+  if (!spec.ok()) return spec.status();
+  // n_rounds is an int32 in the spec.
+  if (n_rounds > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rounds: ", n_rounds, " rounds in all is more than ",
+                     std::numeric_limits<int32_t>::max()));
+  }
+  spec->mutable_exchange()->set_n_rounds(static_cast<int32_t>(n_rounds));
+  if (absl::Status valid = spec::Validate(*spec); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", job_id, " with ", n_rounds,
+                     " rounds in all: ", valid.message()));
+  }
+  absl::StatusOr<runner::RoundDriver> driver =
+      runner::RoundDriver::Create(*spec);
+  if (!driver.ok()) return driver.status();
+
+  Locked lock(this);
+  if (shutting_down_) {
+    return absl::UnavailableError(
+        "the coordinator is shutting down; extend the job again later");
+  }
+  Record& record = *jobs_.at(std::string(job_id));
+  v1::Job& job = record.job;
+  job.set_n_rounds(n_rounds);
+  job.clear_error();
+  job.clear_finished();
+  job.set_workers(0);
+  record.driver = std::make_unique<runner::RoundDriver>(*std::move(driver));
+  record.spec = std::make_shared<const v1::JobSpec>(*std::move(spec));
+  record.resume = true;
+  record.replica_restarts = 0;
+  record.waiting_for.clear();
+  service::LogLine(absl::StrCat("job ", job.job_id(), " extended to ", n_rounds,
+                                " rounds: it resumes from its last "
+                                "checkpoint"));
+  SetState(record, v1::QUEUED, "");
   StartQueuedLocked();
   return record.job;
 }
@@ -299,7 +379,8 @@ void JobManager::StartQueuedLocked() {
       blocked_platforms.insert(job.platform());
       const std::string reason(executor.status().message());
       if (reason != record->waiting_for) {
-        service::LogLine(absl::StrCat("job ", job.job_id(), " waits: ", reason));
+        service::LogLine(
+            absl::StrCat("job ", job.job_id(), " waits: ", reason));
         record->waiting_for = reason;
       }
       continue;
@@ -320,8 +401,9 @@ void JobManager::SetState(Record& record, v1::JobState state,
   const bool final = store::IsFinal(state);
   if (state == v1::RUNNING) SetTimestamp(clock_->Now(), job.mutable_started());
   if (final) SetTimestamp(clock_->Now(), job.mutable_finished());
-  service::LogLine(absl::StrCat("job ", job.job_id(), " ", v1::JobState_Name(state),
-                       error.empty() ? "" : absl::StrCat(": ", error)));
+  service::LogLine(
+      absl::StrCat("job ", job.job_id(), " ", v1::JobState_Name(state),
+                   error.empty() ? "" : absl::StrCat(": ", error)));
   effects_.push_back({job, final});
   v1::JobEvent event;
   event.set_job_id(job.job_id());

@@ -97,6 +97,17 @@ class JobManager {
   // ended returns it unchanged.
   absl::StatusOr<v1::Job> Cancel(absl::string_view job_id);
 
+  // Queues an ended job again with `rounds` more rounds (ExtendJob): it
+  // resumes from its last checkpoint (round 0 without one), so on a
+  // deterministic platform its exchange log, results and statistics end as
+  // if it had been submitted with all its rounds. The new total is checked
+  // as a submission's n_rounds is. FAILED_PRECONDITION for a job that has
+  // not ended, INVALID_ARGUMENT for rounds < 0 or a job with all its rounds
+  // done and rounds == 0, NOT_FOUND for an unknown id. It keeps its place in
+  // submission order.
+  absl::StatusOr<v1::Job> Extend(absl::string_view job_id, int64_t rounds)
+      ABSL_LOCKS_EXCLUDED(mu_, extend_mu_);
+
   // Subscribes to a job's events. For a job that has already ended the watch
   // holds just its final snapshot and then ends with OK, so a late watcher
   // learns the outcome the same way as one that watched it happen.
@@ -222,6 +233,9 @@ class JobManager {
   store::Journal* const journal_;
   store::CheckpointStore* const checkpoints_;
   const int max_replica_restarts_;
+  // Serializes Extend calls: one joins a job's ended thread unlocked
+  // before starting the next, and no other may start one meanwhile.
+  absl::Mutex extend_mu_ ABSL_ACQUIRED_BEFORE(effects_mu_);
   // Held while effects are applied, so they land in the order decided.
   absl::Mutex effects_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;

@@ -470,5 +470,92 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
   jobs.Shutdown();
 }
 
+// ExtendJob: an ended job queued again with more rounds ends as if it had
+// been given them all at submission (the fake's energies depend on replica
+// and round only, so two jobs of one spec make the same decisions), also
+// across a restart between the extension and its run.
+TEST(JobManagerExtendTest, AnExtendedJobEqualsOneGivenAllItsRoundsAtOnce) {
+  store::InMemoryJournal journal;
+  store::InMemoryCheckpointStore checkpoints;
+  JobDurability durability;
+  durability.journal = &journal;
+  durability.checkpoints = &checkpoints;
+  timing::testing::FakeClock clock;
+  v1::JobSpec longer = TestSpec(4, 30);
+  longer.set_checkpoint_interval(10);
+  v1::JobSpec shorter = longer;
+  shorter.mutable_exchange()->set_n_rounds(17);
+
+  std::string whole, extended, cancelled;
+  {
+    WorkerRegistry registry(WorkerRegistry::Options(), &clock);
+    JobManager jobs(&registry, &clock, 7, {}, durability);
+    whole = *jobs.Submit(longer);
+    extended = *jobs.Submit(shorter);
+    cancelled = *jobs.Submit(shorter);
+    // Not ended yet: refused.
+    EXPECT_EQ(jobs.Extend(extended, 5).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    ASSERT_EQ(jobs.Cancel(cancelled)->state(), v1::CANCELLED);
+    {
+      FakeWorker worker(&registry, "w", 1, 16);
+      for (const std::string& job : {whole, extended}) {
+        Drain(**jobs.Watch(job));
+        ASSERT_EQ(jobs.Get(job)->state(), v1::SUCCEEDED);
+      }
+      EXPECT_EQ(jobs.Extend("jnope", 5).status().code(),
+                absl::StatusCode::kNotFound);
+      EXPECT_EQ(jobs.Extend(extended, -1).status().code(),
+                absl::StatusCode::kInvalidArgument);
+      const absl::Status nothing = jobs.Extend(extended, 0).status();
+      EXPECT_EQ(nothing.code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(nothing.message(), HasSubstr("completed 17 of 17"));
+      // The spec's n_rounds is an int32.
+      EXPECT_EQ(jobs.Extend(extended, int64_t{1} << 31).status().code(),
+                absl::StatusCode::kInvalidArgument);
+      // A cancelled job's remaining rounds, with nothing added.
+      const absl::StatusOr<v1::Job> again = jobs.Extend(cancelled, 0);
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_EQ(again->n_rounds(), 17);
+      EXPECT_NE(again->state(), v1::CANCELLED);  // queued, or running already
+      Drain(**jobs.Watch(cancelled));
+      const v1::Job finished = *jobs.Get(cancelled);
+      EXPECT_EQ(finished.state(), v1::SUCCEEDED) << finished.error();
+      EXPECT_EQ(finished.rounds_completed(), 17);
+    }
+    // Extended with no worker: it waits, and the coordinator stops.
+    const v1::Job queued = *jobs.Extend(extended, 13);
+    EXPECT_EQ(queued.state(), v1::QUEUED);
+    EXPECT_EQ(queued.n_rounds(), 30);
+    EXPECT_EQ(queued.error(), "");
+    EXPECT_FALSE(queued.has_finished());
+    jobs.Shutdown();
+  }
+  WorkerRegistry registry(WorkerRegistry::Options(), &clock);
+  JobManager jobs(&registry, &clock, 8, {}, durability);
+  ASSERT_TRUE(jobs.Recover().ok());
+  ASSERT_EQ(jobs.Get(extended)->n_rounds(), 30);
+  FakeWorker worker(&registry, "w2", 1, 16);
+  Drain(**jobs.Watch(extended));
+  const v1::Job job = *jobs.Get(extended);
+  EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.rounds_completed(), 30);
+  // From the checkpoint after round 17, not from the start.
+  EXPECT_EQ(worker.segments_run(), 4 * 13);
+  const std::vector<store::JournaledRound> expected =
+      *journal.Rounds(whole, 100);
+  const std::vector<store::JournaledRound> got = *journal.Rounds(extended, 100);
+  ASSERT_THAT(got, SizeIs(30));
+  for (size_t r = 0; r < got.size(); ++r) {
+    EXPECT_EQ(got[r].outcome.round, static_cast<int64_t>(r));
+    EXPECT_EQ(got[r].outcome.after, expected[r].outcome.after) << r;
+    EXPECT_EQ(got[r].outcome.pair_accepts, expected[r].outcome.pair_accepts)
+        << r;
+    EXPECT_EQ(got[r].potential_kj_mol, expected[r].potential_kj_mol) << r;
+  }
+  EXPECT_EQ(job.round_trips(), jobs.Get(whole)->round_trips());
+  jobs.Shutdown();
+}
+
 }  // namespace
 }  // namespace replex::coordinator

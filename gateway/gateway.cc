@@ -121,6 +121,14 @@ absl::StatusOr<v1::Job> Gateway::CancelJob(
   return jobs_->CancelJob(request);
 }
 
+absl::StatusOr<v1::Job> Gateway::ExtendJob(
+    const v1::ExtendJobRequest& request) {
+  if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
+    return status;
+  }
+  return jobs_->ExtendJob(request);
+}
+
 absl::Status Gateway::WatchJob(const v1::WatchJobRequest& request,
                                client::StopSignal& stop,
                                const client::JobEventCallback& on_event) {

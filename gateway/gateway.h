@@ -49,6 +49,7 @@ class Gateway {
   absl::StatusOr<v1::ListJobsResponse> ListJobs(
       const v1::ListJobsRequest& request);
   absl::StatusOr<v1::Job> CancelJob(const v1::CancelJobRequest& request);
+  absl::StatusOr<v1::Job> ExtendJob(const v1::ExtendJobRequest& request);
   // As JobsClient::WatchJob, after checking the job id.
   absl::Status WatchJob(const v1::WatchJobRequest& request,
                         client::StopSignal& stop,

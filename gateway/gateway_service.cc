@@ -195,6 +195,12 @@ grpc::Status GatewayService::CancelJob(grpc::ServerContext*,
   return Reply(gateway_->CancelJob(*request), response);
 }
 
+grpc::Status GatewayService::ExtendJob(grpc::ServerContext*,
+                                       const v1::ExtendJobRequest* request,
+                                       v1::Job* response) {
+  return Reply(gateway_->ExtendJob(*request), response);
+}
+
 grpc::Status GatewayService::DownloadResults(
     grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
     grpc::ServerWriter<v1::ResultsChunk>* writer) {

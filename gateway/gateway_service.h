@@ -52,6 +52,9 @@ class GatewayService final : public v1::JobService::WithCallbackMethod_WatchJob<
   grpc::Status CancelJob(grpc::ServerContext* context,
                          const v1::CancelJobRequest* request,
                          v1::Job* response) override;
+  grpc::Status ExtendJob(grpc::ServerContext* context,
+                         const v1::ExtendJobRequest* request,
+                         v1::Job* response) override;
   grpc::Status DownloadResults(
       grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
       grpc::ServerWriter<v1::ResultsChunk>* writer) override;

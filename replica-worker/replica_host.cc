@@ -20,8 +20,7 @@ namespace replex::worker {
 // Thread-safe.
 struct ReplicaHost::Job {
   Job(const v1::LoadJob& message, const HostOptions& host_options)
-      : id(message.job_id()),
-        ladder(absl::InvalidArgumentError("no ladder")) {
+      : id(message.job_id()), ladder(absl::InvalidArgumentError("no ladder")) {
     v1::JobSpec spec = message.spec();
     // The coordinator may forward the spec as submitted; the defaults are
     // what `replex run` would use, so both modes run the same dynamics.
@@ -443,7 +442,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
 }
 
 std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::DropLocked(
-    const std::shared_ptr<Hosted>& hosted) {
+    std::shared_ptr<Hosted> hosted) {
   hosted->dropped = true;
   hosted->queue.clear();
   auto it = replicas_.find(Key(hosted->job_id, hosted->replica));

@@ -142,8 +142,9 @@ class ReplicaHost {
                                              const v1::ReleaseReplica& message);
   // Marks `hosted` dropped and removes it from replicas_ if it is the hosted
   // copy; the returned pointer lets the caller destroy its Context after
-  // unlocking.
-  std::shared_ptr<Hosted> DropLocked(const std::shared_ptr<Hosted>& hosted)
+  // unlocking. By value: callers pass replicas_'s own element, which the
+  // erase destroys.
+  std::shared_ptr<Hosted> DropLocked(std::shared_ptr<Hosted> hosted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Replicas that count against max_replicas: hosted and not being released.

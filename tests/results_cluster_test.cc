@@ -223,5 +223,58 @@ TEST(ResultsClusterTest, ASubmissionIntoAnExistingDirectoryIsRefused) {
       << list;
 }
 
+// `replexctl extend`: a job run for 14 rounds and extended by 10 ends with
+// the results of one submitted with 24 (Reference: bit for bit), continuing
+// from its checkpoint after round 14 rather than from the start.
+TEST(ResultsClusterTest, AnExtendedJobEndsWithTheResultsOfALongerOne) {
+  if (RunCommand("/usr/bin/python3 -c 'import mdtraj' 2>/dev/null").first) {
+    GTEST_SKIP() << "python3-mdtraj is not installed";
+  }
+  LocalCluster cluster("results-extend");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
+  auto submit = [&](const std::string& name, int rounds) {
+    const std::string yaml =
+        WriteHarmonicJob(cluster.dir(), name, kRungs, 2000, rounds);
+    std::ofstream(yaml, std::ios::app)
+        << "checkpoint_interval: 10\noutput: {frame_interval: 4}\n";
+    return cluster.SubmitJob(yaml);
+  };
+  const std::string whole = submit("whole", 24);
+  const std::string part = submit("part", 14);
+  for (const std::string& id : {whole, part}) {
+    EXPECT_EQ(cluster.Ctl("watch " + id).first, 0) << cluster.Logs();
+  }
+  const auto [code, output] = cluster.Ctl("extend " + part + " --rounds=10");
+  ASSERT_EQ(code, 0) << output << cluster.Logs();
+  EXPECT_TRUE(absl::StrContains(output, "24 rounds in all")) << output;
+  const auto [watched, watch_output] = cluster.Ctl("watch " + part);
+  EXPECT_EQ(watched, 0) << watch_output << cluster.Logs();
+  EXPECT_TRUE(absl::StrContains(cluster.coordinator_process().Log(),
+                                absl::StrCat("job ", part, ": results in ")) &&
+              absl::StrContains(cluster.coordinator_process().Log(),
+                                "continue from round 14"))
+      << cluster.Logs();
+
+  const fs::path a = fs::path(cluster.results_root()) / whole;
+  const fs::path b = fs::path(cluster.results_root()) / part;
+  ExpectComplete(b, 24, 4);
+  for (const char* file :
+       {results::kEnergiesFile, results::kExchangeFile, results::kUklnFile}) {
+    EXPECT_EQ(ReadFile(b / file), ReadFile(a / file)) << file;
+  }
+  for (int replica = 0; replica < kRungs; ++replica) {
+    const std::string state = results::FinalStatePath(replica);
+    EXPECT_EQ(ReadFile(b / state), ReadFile(a / state)) << state;
+    EXPECT_FALSE(ReadFile(b / state).empty()) << state;
+  }
+  // Still ended and complete: extending it again needs more rounds.
+  const auto [again, again_output] =
+      cluster.Ctl("extend " + part + " --rounds=0");
+  EXPECT_EQ(again, 2) << again_output;
+  EXPECT_TRUE(absl::StrContains(again_output, "completed 24 of 24"))
+      << again_output;
+}
+
 }  // namespace
 }  // namespace replex::testing

@@ -71,6 +71,11 @@ absl::StatusOr<v1::Job> GrpcJobsClient::CancelJob(
   return Call(&v1::JobService::Stub::CancelJob, request);
 }
 
+absl::StatusOr<v1::Job> GrpcJobsClient::ExtendJob(
+    const v1::ExtendJobRequest& request) {
+  return Call(&v1::JobService::Stub::ExtendJob, request);
+}
+
 absl::Status GrpcJobsClient::DownloadResults(
     const v1::DownloadResultsRequest& request,
     const ResultsChunkCallback& on_chunk) {

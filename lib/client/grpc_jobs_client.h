@@ -46,6 +46,8 @@ class GrpcJobsClient final : public JobsClient {
       const v1::ListJobsRequest& request) override;
   absl::StatusOr<v1::Job> CancelJob(
       const v1::CancelJobRequest& request) override;
+  absl::StatusOr<v1::Job> ExtendJob(
+      const v1::ExtendJobRequest& request) override;
   absl::Status DownloadResults(const v1::DownloadResultsRequest& request,
                                const ResultsChunkCallback& on_chunk) override;
   absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,

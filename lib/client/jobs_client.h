@@ -70,6 +70,8 @@ class JobsClient {
       const v1::ListJobsRequest& request) = 0;
   virtual absl::StatusOr<v1::Job> CancelJob(
       const v1::CancelJobRequest& request) = 0;
+  virtual absl::StatusOr<v1::Job> ExtendJob(
+      const v1::ExtendJobRequest& request) = 0;
 
   // Blocks, calling `on_event` for each event, until the stream ends (its
   // status is returned), `on_event` returns false, or `stop` is stopped (both

@@ -29,19 +29,30 @@ absl::Status InMemoryJournal::UpdateJob(const v1::Job& job) {
   // As an SQL UPDATE of no row: nothing happens.
   if (it == jobs_.end()) return absl::OkStatus();
   it->second.job = job;
-  if (IsFinal(job.state())) it->second.spec.reset();
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<JournaledJob>> InMemoryJournal::Jobs() {
   absl::MutexLock lock(&mu_);
   std::vector<JournaledJob> jobs;
-  for (const auto& [id, entry] : jobs_) jobs.push_back(entry);
+  for (const auto& [id, entry] : jobs_) {
+    jobs.push_back(entry);
+    if (IsFinal(entry.job.state())) jobs.back().spec.reset();
+  }
   std::stable_sort(jobs.begin(), jobs.end(),
                    [](const JournaledJob& a, const JournaledJob& b) {
                      return a.seq < b.seq;
                    });
   return jobs;
+}
+
+absl::StatusOr<v1::JobSpec> InMemoryJournal::Spec(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("journal: no job ", job_id));
+  }
+  return *it->second.spec;
 }
 
 absl::Status InMemoryJournal::RecordRound(

@@ -29,9 +29,12 @@ struct JournaledRound {
 };
 
 struct JournaledJob {
-  v1::Job job;                      // the last snapshot journaled
-  std::optional<v1::JobSpec> spec;  // dropped once the job has ended
-  int64_t seq = 0;                  // submission order
+  v1::Job job;  // the last snapshot journaled
+  // Unfinished jobs only: the journal keeps every job's spec (an ended job
+  // can be extended), but Jobs() leaves ended ones' out, as they can be
+  // large (the System) and only Spec() reads them.
+  std::optional<v1::JobSpec> spec;
+  int64_t seq = 0;  // submission order
 };
 
 struct CheckpointRecord {
@@ -52,10 +55,14 @@ class Journal {
   // ALREADY_EXISTS if a job with this id is there.
   virtual absl::Status AddJob(const v1::Job& job, const v1::JobSpec& spec,
                               int64_t seq) = 0;
-  // Stores the job's snapshot; an ended job's spec is dropped.
+  // Stores the job's snapshot (its spec stays).
   virtual absl::Status UpdateJob(const v1::Job& job) = 0;
-  // Every job, in submission order.
+  // Every job, in submission order, with the specs of unfinished ones.
   virtual absl::StatusOr<std::vector<JournaledJob>> Jobs() = 0;
+  // The job's spec as submitted. NOT_FOUND for an unknown job; DATA_LOSS
+  // when the journal no longer holds it (journals written before ExtendJob
+  // existed dropped an ended job's spec).
+  virtual absl::StatusOr<v1::JobSpec> Spec(const std::string& job_id) = 0;
 
   // Appends a round to the job's exchange log. ALREADY_EXISTS if the round
   // is there: a round is never recorded twice.
@@ -80,8 +87,7 @@ class Journal {
   virtual absl::Status Truncate(const std::string& job_id, int64_t round) = 0;
 };
 
-// True for SUCCEEDED, FAILED and CANCELLED: the journal drops such a job's
-// spec.
+// True for SUCCEEDED, FAILED and CANCELLED.
 bool IsFinal(v1::JobState state);
 
 }  // namespace replex::store

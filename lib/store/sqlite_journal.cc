@@ -210,12 +210,8 @@ absl::Status SqliteJournal::AddJob(const v1::Job& job, const v1::JobSpec& spec,
 }
 
 absl::Status SqliteJournal::UpdateJob(const v1::Job& job) {
-  const bool ended = IsFinal(job.state());
   absl::MutexLock lock(&mu_);
-  return Statement(db_, ended ? "UPDATE jobs SET state = ?, job = ?, spec = "
-                                "NULL WHERE job_id = ?"
-                              : "UPDATE jobs SET state = ?, job = ? WHERE "
-                                "job_id = ?")
+  return Statement(db_, "UPDATE jobs SET state = ?, job = ? WHERE job_id = ?")
       .Bind(1, int64_t{job.state()})
       .BindBlob(2, job.SerializeAsString())
       .Bind(3, job.job_id())
@@ -224,7 +220,13 @@ absl::Status SqliteJournal::UpdateJob(const v1::Job& job) {
 
 absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Jobs() {
   absl::MutexLock lock(&mu_);
-  Statement select(db_, "SELECT job, spec, seq FROM jobs ORDER BY seq");
+  // Ended jobs' specs stay on disk for Spec() (see JournaledJob).
+  Statement select(db_,
+                   "SELECT job, CASE WHEN state IN (?, ?, ?) THEN NULL ELSE "
+                   "spec END, seq FROM jobs ORDER BY seq");
+  select.Bind(1, int64_t{v1::SUCCEEDED})
+      .Bind(2, int64_t{v1::FAILED})
+      .Bind(3, int64_t{v1::CANCELLED});
   std::vector<JournaledJob> jobs;
   int code;
   while ((code = select.Step()) == SQLITE_ROW) {
@@ -242,6 +244,29 @@ absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Jobs() {
   }
   if (code != SQLITE_DONE) return select.Error(code);
   return jobs;
+}
+
+absl::StatusOr<v1::JobSpec> SqliteJournal::Spec(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  Statement select(db_, "SELECT spec FROM jobs WHERE job_id = ?");
+  select.Bind(1, job_id);
+  const int code = select.Step();
+  if (code == SQLITE_DONE) {
+    return absl::NotFoundError(absl::StrCat("journal: no job ", job_id));
+  }
+  if (code != SQLITE_ROW) return select.Error(code);
+  v1::JobSpec spec;
+  if (select.Null(0)) {
+    return absl::DataLossError(
+        absl::StrCat("journal ", path_, " no longer holds job ", job_id,
+                     "'s spec (journals written before ExtendJob "
+                     "existed dropped it when the job ended)"));
+  }
+  if (!spec.ParseFromString(select.Text(0))) {
+    return absl::DataLossError(absl::StrCat(
+        "journal ", path_, ": the spec of job ", job_id, " does not parse"));
+  }
+  return spec;
 }
 
 absl::Status SqliteJournal::RecordRound(

@@ -34,6 +34,7 @@ class SqliteJournal final : public Journal {
                       int64_t seq) override;
   absl::Status UpdateJob(const v1::Job& job) override;
   absl::StatusOr<std::vector<JournaledJob>> Jobs() override;
+  absl::StatusOr<v1::JobSpec> Spec(const std::string& job_id) override;
   absl::Status RecordRound(
       const std::string& job_id, const exchange::RoundOutcome& outcome,
       const std::vector<double>& potential_kj_mol) override;

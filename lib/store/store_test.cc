@@ -67,7 +67,7 @@ TEST_P(JournalTest, IncarnationsCountStartsAcrossReopening) {
   EXPECT_EQ(*InMemoryJournal().NextIncarnation(), 1);
 }
 
-TEST_P(JournalTest, JobsKeepTheirSpecUntilTheyEnd) {
+TEST_P(JournalTest, JobsKeepTheirSpecButListItOnlyUntilTheyEnd) {
   {
     std::shared_ptr<Journal> journal = Open();
     v1::JobSpec spec;
@@ -93,7 +93,12 @@ TEST_P(JournalTest, JobsKeepTheirSpecUntilTheyEnd) {
   EXPECT_EQ((*jobs)[1].seq, 1);
   EXPECT_EQ((*jobs)[1].job.state(), v1::SUCCEEDED);
   EXPECT_EQ((*jobs)[1].job.rounds_completed(), 7);
+  // Left out of Jobs() once ended, but kept for Spec() (ExtendJob).
   EXPECT_FALSE((*jobs)[1].spec.has_value());
+  absl::StatusOr<v1::JobSpec> ended = Open()->Spec("j2");
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->name(), "a");
+  EXPECT_EQ(Open()->Spec("j3").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_P(JournalTest, RoundsAreKeptBitExactOnceEachAndTruncatedOnRollback) {

@@ -85,6 +85,17 @@ absl::StatusOr<v1::Job> FakeJobsClient::CancelJob(
   return job;
 }
 
+absl::StatusOr<v1::Job> FakeJobsClient::ExtendJob(
+    const v1::ExtendJobRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Entry> entry = Find(request.job_id());
+  if (!entry.ok()) return entry.status();
+  v1::Job& job = jobs_[request.job_id()].job;
+  job.set_n_rounds(job.n_rounds() + request.rounds());
+  job.set_state(v1::QUEUED);
+  return job;
+}
+
 absl::Status FakeJobsClient::WatchJob(const v1::WatchJobRequest& request,
                                       StopSignal& stop,
                                       const JobEventCallback& on_event) {

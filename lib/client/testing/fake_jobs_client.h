@@ -36,6 +36,9 @@ class FakeJobsClient final : public JobsClient {
       const v1::ListJobsRequest& request) override;
   absl::StatusOr<v1::Job> CancelJob(
       const v1::CancelJobRequest& request) override;
+  // Adds the rounds and queues the job again.
+  absl::StatusOr<v1::Job> ExtendJob(
+      const v1::ExtendJobRequest& request) override;
   absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,
                         const JobEventCallback& on_event) override;
 
