@@ -62,6 +62,16 @@ absl::Status Submit(client::JobsClient& client, const std::string& path) {
   }
   if (absl::GetFlag(FLAGS_json)) return PrintJson(*response);
   std::printf("%s\n", response->job_id().c_str());
+  std::fflush(stdout);
+  // A job that cannot start now (no worker of its platform, no room) says
+  // so at once, on stderr, so `id=$(replexctl submit ...)` still works.
+  v1::GetJobRequest get;
+  get.set_job_id(response->job_id());
+  if (absl::StatusOr<v1::Job> job = client.GetJob(get);
+      job.ok() && job->state() == v1::QUEUED && !job->queue_reason().empty()) {
+    std::fprintf(stderr, "replexctl: job %s is queued: %s\n",
+                 response->job_id().c_str(), job->queue_reason().c_str());
+  }
   return absl::OkStatus();
 }
 

@@ -188,6 +188,9 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
       {"finished", When(job.finished(), now)},
   };
   fields.insert(fields.end(), more.begin(), more.end());
+  if (!job.queue_reason().empty()) {
+    fields.push_back({"waiting", job.queue_reason()});
+  }
   if (!job.error().empty()) fields.push_back({"error", job.error()});
   std::string out = FormatTable({}, fields, {});
 
@@ -285,6 +288,9 @@ std::string WatchProgress::Line(absl::Time now, int bar_width) const {
                             total, percent);
   std::string state, acceptance, round_trips, speed, eta;
   if (job_.state() != v1::RUNNING) state = StateName(job_.state());
+  if (!job_.queue_reason().empty()) {
+    absl::StrAppend(&state, " (", job_.queue_reason(), ")");
+  }
   const std::vector<v1::PairAcceptance> pairs = SortedPairs(job_);
   if (!pairs.empty()) {
     std::vector<std::string> values;

@@ -153,6 +153,20 @@ TEST(JobDetailTest, FailedJobShowsItsError) {
   EXPECT_THAT(detail, HasSubstr("labels       a=1, b=2\n"));
 }
 
+TEST(JobDetailTest, QueuedJobShowsWhyItWaits) {
+  v1::Job job = RunningJob();
+  job.set_state(v1::QUEUED);
+  job.set_queue_reason("no Reference worker is connected");
+  EXPECT_THAT(JobDetail(job, kNow),
+              HasSubstr("waiting      no Reference worker is connected\n"));
+  WatchProgress progress;
+  progress.Apply(SnapshotEvent(job), kNow);
+  EXPECT_THAT(progress.Line(kNow),
+              HasSubstr("QUEUED (no Reference worker is connected)"));
+  job.clear_queue_reason();
+  EXPECT_THAT(JobDetail(job, kNow), Not(HasSubstr("waiting")));
+}
+
 TEST(FitWidthTest, CutsWithAnEllipsis) {
   EXPECT_EQ(FitWidth("abcdef", 0), "abcdef");
   EXPECT_EQ(FitWidth("abcdef", 6), "abcdef");

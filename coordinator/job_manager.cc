@@ -306,7 +306,6 @@ absl::StatusOr<v1::Job> JobManager::Extend(absl::string_view job_id,
   record.spec = std::make_shared<const v1::JobSpec>(*std::move(spec));
   record.resume = true;
   record.replica_restarts = 0;
-  record.waiting_for.clear();
   service::LogLine(absl::StrCat("job ", job.job_id(), " extended to ", n_rounds,
                                 " rounds: it resumes from its last "
                                 "checkpoint"));
@@ -369,20 +368,22 @@ void JobManager::StartQueuedLocked() {
   }
   std::sort(queued.begin(), queued.end(),
             [](const Record* a, const Record* b) { return a->seq < b->seq; });
-  std::set<std::string> blocked_platforms;
+  // The first job of each platform that could not start: the later ones
+  // wait behind it.
+  std::map<std::string, std::string> blocked_by;
   for (Record* record : queued) {
     v1::Job& job = record->job;
-    if (blocked_platforms.count(job.platform()) > 0) continue;
+    if (auto it = blocked_by.find(job.platform()); it != blocked_by.end()) {
+      SetQueueReason(*record,
+                     absl::StrCat("behind job ", it->second, ", queued first ",
+                                  "for the ", job.platform(), " workers"));
+      continue;
+    }
     absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
         pool_->Admit(job.job_id(), record->spec, job.n_replicas());
     if (!executor.ok()) {
-      blocked_platforms.insert(job.platform());
-      const std::string reason(executor.status().message());
-      if (reason != record->waiting_for) {
-        service::LogLine(
-            absl::StrCat("job ", job.job_id(), " waits: ", reason));
-        record->waiting_for = reason;
-      }
+      blocked_by.emplace(job.platform(), job.job_id());
+      SetQueueReason(*record, std::string(executor.status().message()));
       continue;
     }
     record->executor = *std::move(executor);
@@ -393,11 +394,28 @@ void JobManager::StartQueuedLocked() {
   }
 }
 
+void JobManager::SetQueueReason(Record& record, const std::string& reason) {
+  if (reason == record.waiting_for) return;
+  service::LogLine(
+      absl::StrCat("job ", record.job.job_id(), " waits: ", reason));
+  record.waiting_for = reason;
+  record.job.set_queue_reason(reason);
+  // Watchers (`replexctl watch`) see why the job does not start.
+  v1::JobEvent event;
+  event.set_job_id(record.job.job_id());
+  *event.mutable_snapshot() = record.job;
+  Publish(record, event);
+}
+
 void JobManager::SetState(Record& record, v1::JobState state,
                           const std::string& error) {
   v1::Job& job = record.job;
   job.set_state(state);
   if (!error.empty()) job.set_error(error);
+  if (state != v1::QUEUED) {
+    job.clear_queue_reason();
+    record.waiting_for.clear();
+  }
   const bool final = store::IsFinal(state);
   if (state == v1::RUNNING) SetTimestamp(clock_->Now(), job.mutable_started());
   if (final) SetTimestamp(clock_->Now(), job.mutable_finished());

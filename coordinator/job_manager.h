@@ -137,7 +137,7 @@ class JobManager {
     std::thread thread;
     std::vector<std::shared_ptr<JobWatch>> watchers;
     absl::Time started_at;
-    std::string waiting_for;  // last reason it is queued, logged on change
+    std::string waiting_for;  // why it is queued, as last logged
     bool resume = false;  // recovered from the journal: start at its last cut
     int replica_restarts = 0;
   };
@@ -222,6 +222,10 @@ class JobManager {
   // the journal update (and the observers' OnFinished); ends the watches
   // when the state is final.
   void SetState(Record& record, v1::JobState state, const std::string& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records (in the job, for GetJob and watchers) and logs why a queued job
+  // does not start, when that changes.
+  void SetQueueReason(Record& record, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Publish(Record& record, const v1::JobEvent& event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -286,13 +286,28 @@ TEST_F(JobManagerTest, QueuedJobsStartInOrderPerPlatform) {
   const std::string gpu = *jobs_.Submit(TestSpec(2, 1, false, "OpenCL"));
   pool_.AddRoom(4);
   pool_.AddRoom(2, "OpenCL");
-  // The small CPU job would fit but must not overtake the big one.
+  // The small CPU job would fit but must not overtake the big one; each
+  // says why it waits.
   EXPECT_EQ(jobs_.Get(big)->state(), v1::QUEUED);
+  EXPECT_EQ(jobs_.Get(big)->queue_reason(), "no room for 8 replicas");
   EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
+  EXPECT_EQ(jobs_.Get(small)->queue_reason(),
+            absl::StrCat("behind job ", big, ", queued first for the CPU "
+                         "workers"));
   EXPECT_EQ(jobs_.Get(gpu)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(gpu)->queue_reason(), "");
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(small);
+  ASSERT_TRUE(watch.ok());
   pool_.AddRoom(4);
   EXPECT_EQ(jobs_.Get(big)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(big)->queue_reason(), "");
   EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
+  // Now the big job holds the room: a watcher hears the new reason.
+  EXPECT_EQ(jobs_.Get(small)->queue_reason(), "no room for 2 replicas");
+  v1::JobEvent event;
+  ASSERT_EQ((*watch)->Take(&event, absl::Seconds(5)), JobWatch::Next::kEvent);
+  ASSERT_EQ((*watch)->Take(&event, absl::Seconds(5)), JobWatch::Next::kEvent);
+  EXPECT_EQ(event.snapshot().queue_reason(), "no room for 2 replicas");
 
   std::vector<std::string> listed;
   for (const v1::Job& job : jobs_.List({})) listed.push_back(job.job_id());

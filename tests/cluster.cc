@@ -152,10 +152,17 @@ std::pair<int, std::string> LocalCluster::Ctl(const std::string& args) const {
       absl::StrCat(REPLEXCTL_BIN, " --gateway=", gateway_, " ", args));
 }
 
+std::string JobIdOf(const std::string& submit_output) {
+  // The id is alone on stdout's line; stderr (merged after it) may say why
+  // the job is queued.
+  return std::string(absl::StripAsciiWhitespace(
+      submit_output.substr(0, submit_output.find('\n'))));
+}
+
 std::string LocalCluster::SubmitJob(const std::string& yaml) const {
   const auto [code, output] = Ctl("submit " + yaml);
   EXPECT_EQ(code, 0) << output;
-  return std::string(absl::StripAsciiWhitespace(output));
+  return JobIdOf(output);
 }
 
 absl::StatusOr<v1::Job> LocalCluster::GetJob(const std::string& id) const {

@@ -102,6 +102,9 @@ class LocalCluster {
                        std::vector<std::string>& argv);
 };
 
+// The job id in the output of `replexctl submit` (stdout and stderr).
+std::string JobIdOf(const std::string& submit_output);
+
 // Writes a job YAML into `dir` using the harmonic-oscillator example's
 // System and State: `temperatures` is the YAML of the temperature key (e.g.
 // "temperature_range_k: {min: 300, max: 600}"), plus n_rungs and exchange.

@@ -64,12 +64,6 @@ bool InState(const v1::Job& job, v1::JobState state) {
   return job.state() == state;
 }
 
-std::string Submit(const LocalCluster& cluster, const std::string& yaml) {
-  const auto [code, output] = cluster.Ctl("submit " + yaml);
-  EXPECT_EQ(code, 0) << output;
-  return std::string(absl::StripAsciiWhitespace(output));
-}
-
 // Every round event of one job, read from WatchJob on a thread.
 class Watcher {
  public:
@@ -120,8 +114,19 @@ TEST_P(SameLogTest, ReplexctlRunsTheExampleWithTheSameExchangeLogAsEmbedded) {
       std::filesystem::path(GetParam()).parent_path().filename().string()));
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   const std::string job_yaml = SourcePath(GetParam());
-  const std::string id = Submit(cluster, job_yaml);
-  // No worker yet, so the job waits and the watcher sees every round.
+  // No worker yet, so the job waits (and says why) and the watcher sees
+  // every round.
+  const auto [submitted, submit_output] = cluster.Ctl("submit " + job_yaml);
+  ASSERT_EQ(submitted, 0) << submit_output;
+  const std::string id = JobIdOf(submit_output);
+  EXPECT_TRUE(absl::StrContains(
+      submit_output, absl::StrCat("replexctl: job ", id, " is queued: no "
+                                  "Reference worker is connected")))
+      << submit_output;
+  const auto [status_code, status] = cluster.Ctl("status " + id);
+  EXPECT_TRUE(absl::StrContains(
+      status, "waiting      no Reference worker is connected"))
+      << status;
   Watcher watcher(cluster, id);
   watcher.WaitSubscribed();
   ASSERT_TRUE(cluster.AddWorker().ok());
@@ -168,9 +173,9 @@ TEST(ClusterTest, SixtyFourReplicasOnTwoWorkersAndThreeOnFive) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string wide =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "wide", 64, 10, 12));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "wide", 64, 10, 12));
   const std::string narrow =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "narrow", 3, 10, 12));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "narrow", 3, 10, 12));
   for (const std::string& id : {wide, narrow}) {
     const v1::Job job = WaitFor(
         cluster, id, [](const v1::Job& j) { return InState(j, v1::SUCCEEDED); },
@@ -190,7 +195,7 @@ TEST(ClusterTest, SixtyFourReplicasOnExactlyTwoWorkers) {
   ASSERT_TRUE(cluster.AddWorker().ok());
   ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string id =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "wide", 64, 10, 12));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "wide", 64, 10, 12));
   const v1::Job running = WaitFor(
       cluster, id,
       [](const v1::Job& j) { return j.workers() == 2 || j.state() >= v1::SUCCEEDED; },
@@ -207,7 +212,7 @@ TEST(ClusterTest, AWorkerJoiningMidJobGetsReplicasWithinTwoRounds) {
   // Rounds of about a tenth of a second, so polling resolves single rounds
   // and a loaded machine's delays stay shorter than a round.
   const std::string id =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "join", 6, 50000, 40));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "join", 6, 50000, 40));
   WaitFor(
       cluster, id, [](const v1::Job& j) { return j.rounds_completed() >= 3; },
       "3 rounds in", absl::Seconds(60));
@@ -246,9 +251,9 @@ TEST(ClusterTest, TwoJobsShareTheWorkersAndCancelFreesCapacity) {
     ASSERT_TRUE(cluster.AddWorker({.max_replicas = 4}).ok());
   }
   const std::string a =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "a", 4, 50, 60, 1));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "a", 4, 50, 60, 1));
   const std::string b =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "b", 4, 50, 60, 2));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "b", 4, 50, 60, 2));
   for (const std::string& id : {a, b}) {
     const v1::Job job = WaitFor(
         cluster, id, [](const v1::Job& j) { return j.state() >= v1::SUCCEEDED; },
@@ -258,12 +263,12 @@ TEST(ClusterTest, TwoJobsShareTheWorkersAndCancelFreesCapacity) {
 
   // A job filling every place keeps the next one queued...
   const std::string big =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "big", 8, 500, 1000000));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "big", 8, 500, 1000000));
   WaitFor(
       cluster, big, [](const v1::Job& j) { return j.rounds_completed() > 0; },
       "running", absl::Seconds(60));
   const std::string small =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "small", 4, 50, 30));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "small", 4, 50, 30));
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(GetJob(cluster, small)->state(), v1::QUEUED);
   // ...until cancelling it frees the places at once.
@@ -302,7 +307,7 @@ TEST(ClusterTest, BadRequestsGetClearErrorsWhileAJobKeepsRunning) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   ASSERT_TRUE(cluster.AddWorker().ok());
   const std::string running =
-      Submit(cluster, WriteHarmonicJob(cluster.dir(), "long", 4, 200, 1000000));
+      cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "long", 4, 200, 1000000));
   WaitFor(
       cluster, running, [](const v1::Job& j) { return j.rounds_completed() > 0; },
       "running", absl::Seconds(60));
@@ -332,7 +337,7 @@ TEST(ClusterTest, BadRequestsGetClearErrorsWhileAJobKeepsRunning) {
   }
   {  // Watching a cancelled job: its final snapshot, then OK.
     const std::string cancelled =
-        Submit(cluster, WriteHarmonicJob(cluster.dir(), "short", 2, 10, 1000));
+        cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "short", 2, 10, 1000));
     EXPECT_EQ(cluster.Ctl("cancel " + cancelled).first, 0);
     Watcher watcher(cluster, cancelled);
     watcher.Join();

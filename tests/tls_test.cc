@@ -102,7 +102,7 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
   const auto [submitted, id] = cluster.Ctl(ca + " submit " + yaml);
   ASSERT_EQ(submitted, 0) << id << cluster.Logs();
   const auto [watched, watch] =
-      cluster.Ctl(absl::StrCat(ca, " watch ", absl::StripAsciiWhitespace(id)));
+      cluster.Ctl(absl::StrCat(ca, " watch ", JobIdOf(id)));
   EXPECT_EQ(watched, 0) << watch << cluster.Logs();
   EXPECT_THAT(watch, HasSubstr("SUCCEEDED"));
 
