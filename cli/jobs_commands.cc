@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,8 +12,10 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cli/replexctl_commands.h"
 #include "cli/replexctl_format.h"
@@ -75,29 +78,80 @@ absl::Status Submit(client::JobsClient& client, const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status List(client::JobsClient& client) {
-  absl::StatusOr<v1::ListJobsResponse> response = client.ListJobs({});
+absl::StatusOr<JobFilter> FilterFromFlags() {
+  JobFilter filter;
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_state), ',', absl::SkipEmpty())) {
+    v1::JobState state;
+    if (!v1::JobState_Parse(absl::AsciiStrToUpper(name), &state) ||
+        state == v1::JOB_STATE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--state: \"", name,
+          "\" is not a job state; use queued, running, succeeded, failed or "
+          "cancelled (comma-separated for several)"));
+    }
+    filter.states.push_back(state);
+  }
+  filter.owner = absl::GetFlag(FLAGS_owner);
+  for (absl::string_view label :
+       absl::StrSplit(absl::GetFlag(FLAGS_label), ',', absl::SkipEmpty())) {
+    if (label.find('=') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--label: \"", label, "\" is not KEY=VALUE"));
+    }
+    filter.labels.emplace_back(label);
+  }
+  return filter;
+}
+
+absl::Status List(client::JobsClient& client, const JobFilter& filter) {
+  v1::ListJobsRequest request;
+  for (v1::JobState state : filter.states) request.add_states(state);
+  absl::StatusOr<v1::ListJobsResponse> response = client.ListJobs(request);
   if (!response.ok()) return response.status();
+  // Owner and labels are filtered here: the API lists by state only.
+  auto unwanted = [&](const v1::Job& job) {
+    if (!filter.owner.empty() && job.owner() != filter.owner) return true;
+    for (const std::string& label : filter.labels) {
+      const size_t eq = label.find('=');
+      auto it = job.labels().find(label.substr(0, eq));
+      if (it == job.labels().end() || it->second != label.substr(eq + 1)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  auto& jobs = *response->mutable_jobs();
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(), unwanted), jobs.end());
   if (absl::GetFlag(FLAGS_json)) return PrintJson(*response);
-  if (response->jobs().empty()) {
+  if (jobs.empty()) {
     std::printf("no jobs\n");
     return absl::OkStatus();
   }
-  std::printf(
-      "%s",
-      JobsTable({response->jobs().begin(), response->jobs().end()}, absl::Now())
-          .c_str());
+  std::printf("%s",
+              JobsTable({jobs.begin(), jobs.end()}, absl::Now()).c_str());
   return absl::OkStatus();
 }
 
-absl::Status Status(client::JobsClient& client, const std::string& id) {
+absl::StatusOr<int> Status(client::JobsClient& client, const std::string& id) {
   v1::GetJobRequest request;
   request.set_job_id(id);
   absl::StatusOr<v1::Job> job = client.GetJob(request);
   if (!job.ok()) return job.status();
-  if (absl::GetFlag(FLAGS_json)) return PrintJson(*job);
-  std::printf("%s", JobDetail(*job, absl::Now()).c_str());
-  return absl::OkStatus();
+  if (absl::GetFlag(FLAGS_json)) {
+    if (absl::Status printed = PrintJson(*job); !printed.ok()) return printed;
+  } else {
+    std::printf("%s", JobDetail(*job, absl::Now()).c_str());
+  }
+  // Scripts can branch on the outcome without parsing the text.
+  switch (job->state()) {
+    case v1::FAILED:
+      return kExitFailed;
+    case v1::CANCELLED:
+      return kExitCancelled;
+    default:
+      return 0;
+  }
 }
 
 absl::Status Cancel(client::JobsClient& client, const std::string& id) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/status/status.h"
@@ -15,6 +16,9 @@
 #include "lib/service/tls.h"
 
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, state);
+ABSL_DECLARE_FLAG(std::string, owner);
+ABSL_DECLARE_FLAG(std::string, label);
 
 namespace replex::cli {
 
@@ -29,19 +33,34 @@ absl::Status PrintJson(const google::protobuf::Message& message);
 
 // jobs_commands.cc
 absl::Status Submit(client::JobsClient& client, const std::string& path);
-absl::Status List(client::JobsClient& client);
-absl::Status Status(client::JobsClient& client, const std::string& id);
+// The jobs in `states` (all when empty) whose owner is `owner` (any when
+// empty) and that carry every label of `labels` ("KEY=VALUE" each).
+struct JobFilter {
+  std::vector<v1::JobState> states;
+  std::string owner;
+  std::vector<std::string> labels;
+};
+// JobFilter from --state (comma-separated state names, any case), --owner
+// and --label (comma-separated KEY=VALUE); INVALID_ARGUMENT naming the flag.
+absl::StatusOr<JobFilter> FilterFromFlags();
+absl::Status List(client::JobsClient& client, const JobFilter& filter);
+// The exit code: 0, or 1 for a FAILED job and 3 for a CANCELLED one.
+absl::StatusOr<int> Status(client::JobsClient& client, const std::string& id);
 absl::Status Cancel(client::JobsClient& client, const std::string& id);
 absl::Status Extend(client::JobsClient& client, const std::string& id,
                     int64_t rounds);
 
 // watch_command.cc
-// The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED.
-absl::StatusOr<int> Watch(client::JobsClient& client, const std::string& id);
+// The exit code: 0 SUCCEEDED, 1 FAILED, 3 CANCELLED. `quiet` (`wait`): no
+// progress, only the final state.
+absl::StatusOr<int> Watch(client::JobsClient& client, const std::string& id,
+                          bool quiet = false);
 
 // results_commands.cc
+// `path`: one file of the results (relative to the results directory);
+// empty for all.
 absl::Status Fetch(client::JobsClient& client, const std::string& id,
-                   const std::string& dir);
+                   const std::string& dir, const std::string& path);
 absl::Status Report(client::JobsClient& client, const std::string& id,
                     const std::string& html_file);
 

@@ -49,6 +49,16 @@ ABSL_FLAG(std::string, html, "",
 ABSL_FLAG(int64_t, rounds, 0,
           "`extend`: rounds to add to the job (0 finishes the rounds a "
           "cancelled or failed job had left).");
+ABSL_FLAG(std::string, state, "",
+          "`list`/`status`: only jobs in these states (comma-separated: "
+          "queued, running, succeeded, failed, cancelled).");
+ABSL_FLAG(std::string, owner, "", "`list`/`status`: only this owner's jobs.");
+ABSL_FLAG(std::string, label, "",
+          "`list`/`status`: only jobs with these labels (comma-separated "
+          "KEY=VALUE).");
+ABSL_FLAG(std::string, path, "",
+          "`fetch`: only this file of the results (e.g. analysis.json or "
+          "trajectories/rung_000.nc).");
 ABSL_FLAG(bool, json, false,
           "Machine-readable output: the API's messages as JSON (proto field "
           "names, every field present) on stdout; `watch` prints one JobEvent "
@@ -88,22 +98,30 @@ Commands:
   status [ID]       Without ID, the table of all jobs (same as `list`); with
                     ID, the job in detail: progress, acceptance per rung pair
                     with temperatures, round trips, ns/day, workers, times,
-                    and the error if it failed.
-  list              The table of all jobs: id, name, owner, state, rounds
-                    done/total, acceptance range over pairs, ns/day, age.
+                    why it waits if queued, and the error if it failed; exit
+                    1 if it FAILED, 3 if it was CANCELLED.
+  list [--state=S,...] [--owner=O] [--label=K=V,...]
+                    The table of jobs: id, name, owner, state, rounds
+                    done/total, acceptance range over pairs, ns/day, age; all
+                    of them, or those in the states, of the owner and with
+                    the labels given.
   watch ID          Follow the job live until it ends: rounds, %, ns/day, ETA,
                     acceptance per pair. On a terminal the line is redrawn in
                     place; otherwise a line about every 5% of the job, so logs
                     stay readable. Reconnects if the gateway restarts.
+  wait ID           Block until the job ends, printing only its final state;
+                    exit as watch does.
   cancel ID         Stop a queued or running job and free its workers.
   extend ID --rounds=N
                     Run an ended job N rounds longer: it is queued again under
                     its id and continues from its last checkpoint, its
                     exchange log, trajectories and statistics as if it had
                     been submitted with all its rounds; follow it with watch.
-  fetch ID DIR      Download the job's results (docs/results.md; also while
-                    it runs) into DIR, which may exist but no file in it is
-                    ever overwritten; progress on stderr.
+  fetch ID DIR [--path=FILE]
+                    Download the job's results (docs/results.md; also while
+                    it runs), or only FILE of them, into DIR, which may exist
+                    but no file in it is ever overwritten; progress on
+                    stderr.
   report ID [--html=FILE]
                     Print the job's analysis (acceptance per pair, round
                     trips, second eigenvalue, ns/day); --html also writes the
@@ -122,10 +140,10 @@ Commands:
                     each response is printed as JSON (camelCase, fields at
                     their defaults left out), one per message of a stream.
 
-Exit status: 0 done (watch: the job SUCCEEDED); 1 an error, or (watch) the job
-FAILED, or (health) the server is not SERVING; 2 a usage error, an invalid job
-file, a malformed or unknown job id, or a file fetch would overwrite; 3 (watch)
-the job was CANCELLED.
+Exit status: 0 done (watch, wait: the job SUCCEEDED); 1 an error, or (watch,
+wait, status ID) the job FAILED, or (health) the server is not SERVING; 2 a
+usage error, an invalid job file, a malformed or unknown job id, or a file
+fetch would overwrite; 3 (watch, wait, status ID) the job was CANCELLED.
 
 Flags:
 )";
@@ -150,7 +168,8 @@ std::string Wrap(const std::string& text, int width,
 std::string Usage() {
   std::string usage = kUsage;
   for (const char* name :
-       {"gateway", "json", "html", "rounds", "tls_ca", "tls_client_cert",
+       {"gateway", "json", "state", "owner", "label", "path", "html", "rounds",
+        "tls_ca", "tls_client_cert",
         "tls_client_key", "tls_server_name"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
@@ -212,6 +231,7 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                                 {"status", 0, 1, "at most one job id"},
                                 {"list", 0, 0, "nothing"},
                                 {"watch", 1, 1, "one job id"},
+                                {"wait", 1, 1, "one job id"},
                                 {"cancel", 1, 1, "one job id"},
                                 {"extend", 1, 1, "one job id"},
                                 {"fetch", 2, 2, "a job id and a directory"},
@@ -224,8 +244,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   if (arity == std::end(kArities)) {
     return usage_error(absl::StrCat(
         "unknown command \"", command,
-        "\"; the commands are submit, status, list, watch, cancel, extend, "
-        "fetch, report, health and call"));
+        "\"; the commands are submit, status, list, watch, wait, cancel, "
+        "extend, fetch, report, health and call"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
@@ -245,7 +265,10 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     return 0;
   }
   std::unique_ptr<client::GrpcJobsClient> client = Connect(*security);
-  if (command == "watch") return Watch(*client, args[1]);
+  if (command == "watch" || command == "wait") {
+    return Watch(*client, args[1], /*quiet=*/command == "wait");
+  }
+  if (command == "status" && operands == 1) return Status(*client, args[1]);
   absl::Status status;
   if (command == "submit") {
     status = Submit(*client, args[1]);
@@ -254,13 +277,12 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   } else if (command == "extend") {
     status = Extend(*client, args[1], absl::GetFlag(FLAGS_rounds));
   } else if (command == "fetch") {
-    status = Fetch(*client, args[1], args[2]);
+    status = Fetch(*client, args[1], args[2], absl::GetFlag(FLAGS_path));
   } else if (command == "report") {
     status = Report(*client, args[1], absl::GetFlag(FLAGS_html));
-  } else if (command == "status" && operands == 1) {
-    status = Status(*client, args[1]);
   } else {
-    status = List(*client);
+    absl::StatusOr<JobFilter> filter = FilterFromFlags();
+    status = filter.ok() ? List(*client, *filter) : filter.status();
   }
   if (!status.ok()) return status;
   return 0;
@@ -283,7 +305,8 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "replexctl: error: unknown flag %s; the flags are --gateway, "
-        "--json, --html, --rounds and the --tls_* flags; see replexctl "
+        "--json, --state, --owner, --label, --path, --html, --rounds and the "
+        "--tls_* flags; see replexctl "
         "--help\n",
         unknown.c_str());
     return replex::cli::kExitUsage;

@@ -55,13 +55,13 @@ absl::Status AlreadyThere(const std::filesystem::path& path) {
 }  // namespace
 
 absl::Status Fetch(client::JobsClient& client, const std::string& id,
-                   const std::string& dir) {
+                   const std::string& dir, const std::string& path) {
   std::ofstream out;
   std::filesystem::path current;
   int64_t files = 0, bytes = 0;
   absl::Status problem;
   absl::Status status =
-      Download(client, id, "", [&](const v1::ResultsChunk& chunk) {
+      Download(client, id, path, [&](const v1::ResultsChunk& chunk) {
         if (chunk.offset() == 0) {
           current = std::filesystem::path(dir) / chunk.path();
           std::error_code error;

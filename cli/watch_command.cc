@@ -1,5 +1,5 @@
-// replexctl watch: follows one job live until it ends, redrawing its
-// progress, and turns its final state into the exit code.
+// replexctl watch and wait: follow one job live until it ends (watch
+// redrawing its progress) and turn its final state into the exit code.
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -26,13 +26,15 @@ namespace {
 // every ~5% in a log, or JSON events. Not thread-safe.
 class WatchDisplay {
  public:
-  WatchDisplay()
-      : json_(absl::GetFlag(FLAGS_json)),
+  explicit WatchDisplay(bool quiet)
+      : quiet_(quiet),
+        json_(absl::GetFlag(FLAGS_json)),
         terminal_(!json_ && isatty(STDOUT_FILENO)) {}
 
   void Show(const v1::JobEvent& event, const WatchProgress& progress,
             bool log_line_due) {
     const absl::Time now = absl::Now();
+    if (quiet_) return;
     if (json_) {
       PrintJson(event).IgnoreError();
     } else if (terminal_) {
@@ -73,6 +75,7 @@ class WatchDisplay {
     return 80;
   }
 
+  const bool quiet_;
   const bool json_;
   const bool terminal_;
   absl::Time last_draw_ = absl::InfinitePast();
@@ -84,8 +87,8 @@ class WatchDisplay {
 // carry. Not thread-safe.
 class JobWatcher {
  public:
-  JobWatcher(client::JobsClient& client, const std::string& id)
-      : client_(client), id_(id) {}
+  JobWatcher(client::JobsClient& client, const std::string& id, bool quiet)
+      : client_(client), id_(id), display_(quiet) {}
 
   // OK once the job has ended (its final state is in progress()).
   absl::Status Follow() {
@@ -165,8 +168,9 @@ class JobWatcher {
 
 }  // namespace
 
-absl::StatusOr<int> Watch(client::JobsClient& client, const std::string& id) {
-  JobWatcher watcher(client, id);
+absl::StatusOr<int> Watch(client::JobsClient& client, const std::string& id,
+                          bool quiet) {
+  JobWatcher watcher(client, id, quiet);
   if (absl::Status status = watcher.Follow(); !status.ok()) return status;
   const v1::Job& job = watcher.progress().job();
   switch (job.state()) {

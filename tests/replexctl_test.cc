@@ -183,6 +183,69 @@ TEST_F(ReplexctlTest, WatchLogsProgressAndExitsByTheJobsEnd) {
   EXPECT_EQ(std::count(events.begin(), events.end(), '\n'), 5);  // 2 + 3
 }
 
+TEST_F(ReplexctlTest, WaitAndStatusExitByTheJobsEnd) {
+  PutJob("ok", v1::SUCCEEDED, 100);
+  PutJob("bad", v1::FAILED, 7, "replica 1 blew up at round 7");
+  PutJob("stop", v1::CANCELLED, 3);
+  PutJob("on", v1::RUNNING, 3);
+  // wait: no progress, only the end.
+  EXPECT_EQ(Replexctl("wait ok"),
+            (std::pair<int, std::string>{
+                0, "job ok SUCCEEDED after 100 rounds\n"}));
+  EXPECT_EQ(Replexctl("wait bad"),
+            (std::pair<int, std::string>{
+                1, "replexctl: error: job bad FAILED: replica 1 blew up at "
+                   "round 7\n"}));
+  EXPECT_EQ(Replexctl("wait stop").first, 3);
+  EXPECT_EQ(Replexctl("status ok").first, 0);
+  EXPECT_EQ(Replexctl("status on").first, 0);
+  auto [failed, detail] = Replexctl("status bad");
+  EXPECT_EQ(failed, 1);
+  EXPECT_THAT(detail, HasSubstr("replica 1 blew up"));
+  EXPECT_EQ(Replexctl("status stop").first, 3);
+  EXPECT_EQ(Replexctl("--json status stop").first, 3);
+}
+
+TEST_F(ReplexctlTest, ListFiltersByStateOwnerAndLabel) {
+  PutJob("job-1", v1::RUNNING, 40);
+  PutJob("job-2", v1::FAILED, 7);
+  v1::Job bobs;
+  bobs.set_job_id("job-3");
+  bobs.set_owner("bob");
+  bobs.set_state(v1::RUNNING);
+  bobs.mutable_labels()->insert({"campaign", "b"});
+  fake_.PutJob(bobs);
+  auto ids = [&](const std::string& flags) {
+    auto [code, table] = Replexctl("list " + flags);
+    EXPECT_EQ(code, 0) << table;
+    std::string found;
+    for (const char* id : {"job-1", "job-2", "job-3"}) {
+      if (table.find(id) != std::string::npos) absl::StrAppend(&found, id, " ");
+    }
+    return found;
+  };
+  EXPECT_EQ(ids(""), "job-1 job-2 job-3 ");
+  EXPECT_EQ(ids("--state=running"), "job-1 job-3 ");
+  EXPECT_EQ(ids("--state=FAILED,cancelled"), "job-2 ");
+  EXPECT_EQ(ids("--owner=bob"), "job-3 ");
+  EXPECT_EQ(ids("--owner=ada --state=running"), "job-1 ");
+  EXPECT_EQ(ids("--label=campaign=b"), "job-3 ");
+  EXPECT_EQ(Replexctl("list --label=campaign=a"),
+            (std::pair<int, std::string>{0, "no jobs\n"}));
+  auto [bad, message] = Replexctl("list --state=done");
+  EXPECT_EQ(bad, 2);
+  EXPECT_THAT(message, HasSubstr("--state: \"done\" is not a job state"));
+  EXPECT_EQ(Replexctl("list --label=campaign").first, 2);
+}
+
+TEST_F(ReplexctlTest, ExtendPrintsTheNewTotal) {
+  PutJob("ok", v1::SUCCEEDED, 100);
+  EXPECT_EQ(Replexctl("extend ok --rounds=50"),
+            (std::pair<int, std::string>{
+                0, "job ok: QUEUED again, 150 rounds in all; it resumes from "
+                   "its last checkpoint\n"}));
+}
+
 TEST_F(ReplexctlTest, UnreachableGatewaySaysWhereItLookedAndHowToChange) {
   auto [code, output] = RunCommand(
       absl::StrCat("REPLEX_GATEWAY=127.0.0.1:1 ", REPLEXCTL_BIN, " list"));
@@ -225,7 +288,8 @@ TEST_F(ReplexctlTest, UsageErrorsExitTwo) {
   auto [code, help] = Replexctl("--help");
   EXPECT_EQ(code, 0);
   for (const char* word :
-       {"submit JOB.yaml", "status [ID]", "list", "watch ID", "cancel ID",
+       {"submit JOB.yaml", "status [ID]", "list", "watch ID", "wait ID",
+        "cancel ID", "extend ID --rounds=N", "--path=FILE",
         "call METHOD [JSON]", "--gateway", "--json", "Exit status"}) {
     EXPECT_THAT(help, HasSubstr(word));
   }

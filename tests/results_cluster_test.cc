@@ -136,6 +136,16 @@ TEST(ResultsClusterTest, ReadableWhileRunningCompleteAtTheEndAndFetched) {
       cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
   EXPECT_NE(again_code, 0);
   EXPECT_TRUE(absl::StrContains(again, "never overwrites")) << again;
+  // --path: that one file only.
+  const fs::path one = fs::path(cluster.dir()) / "one";
+  const auto [one_code, one_output] = cluster.Ctl(absl::StrCat(
+      "fetch ", id, " ", one.string(), " --path=", results::kAnalysisFile));
+  ASSERT_EQ(one_code, 0) << one_output;
+  EXPECT_EQ(ReadFile(one / results::kAnalysisFile),
+            ReadFile(dir / results::kAnalysisFile));
+  EXPECT_EQ(std::distance(fs::recursive_directory_iterator(one),
+                          fs::recursive_directory_iterator()),
+            1);
 
   // replexctl report: the analysis, and the HTML page.
   const fs::path html = fs::path(cluster.dir()) / "report.html";
