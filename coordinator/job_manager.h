@@ -60,7 +60,7 @@ struct JobDurability {
 // large job cannot be starved by small ones) as soon as the pool has room.
 //
 // The API and the queue are in job_manager.cc, each job's thread in
-// job_runner.cc, the cut a rollback returns to in restore_cut.h.
+// job_runner.cc, the cut a rollback returns to in lib/runner/cut.h.
 //
 // Thread-safe. Decisions are taken under mu_; disk writes (the journal,
 // results, checkpoints) and observers' calls happen with mu_ released: a
@@ -189,8 +189,8 @@ class JobManager {
                         std::optional<int> faulty) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether the round that completes `rounds_done` rounds is checkpointed.
   bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) const;
-  // Writes and journals the cut after the round just completed; keeps the
-  // two latest checkpoints of the job.
+  // Writes and journals the cut after the round just completed
+  // (runner::SaveCheckpoint) and tells the observers.
   absl::Status WriteCheckpoint(
       const std::string& job_id, const runner::RoundDriver& driver,
       const runner::RoundDriver::Completed& completed,

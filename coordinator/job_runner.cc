@@ -10,7 +10,7 @@
 #include "coordinator/job_manager.h"
 #include "coordinator/job_progress.h"
 #include "lib/service/process.h"
-#include "coordinator/restore_cut.h"
+#include "lib/runner/cut.h"
 #include "lib/runner/report.h"
 
 namespace replex::coordinator {
@@ -167,7 +167,7 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
                                   std::optional<int> faulty) {
   const std::string& job_id = record.id;
   absl::StatusOr<std::optional<v1::Checkpoint>> checkpoint =
-      NewestUsableCheckpoint(job_id, driver.ladder().size(), *journal_,
+      runner::NewestUsableCheckpoint(job_id, driver.ladder().size(), *journal_,
                              checkpoints_);
   if (!checkpoint.ok()) return checkpoint.status();
   const int64_t round =
@@ -180,8 +180,8 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
     absl::MutexLock lock(&mu_);
     restarts = record.replica_restarts;
   }
-  absl::StatusOr<Cut> cut =
-      RestoreCut(job_id, spec, *checkpoint, *rounds, faulty, restarts);
+  absl::StatusOr<runner::Cut> cut =
+      runner::RestoreCut(job_id, spec, *checkpoint, *rounds, faulty, restarts);
   if (!cut.ok()) return cut.status();
   if (absl::Status truncated = journal_->Truncate(job_id, round);
       !truncated.ok()) {
@@ -210,10 +210,7 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
 
 bool JobManager::CheckpointDue(const v1::JobSpec& spec,
                                int64_t rounds_done) const {
-  if (checkpoints_ == nullptr) return false;
-  const int interval = spec.checkpoint_interval();
-  return rounds_done == spec.exchange().n_rounds() ||
-         (interval > 0 && rounds_done % interval == 0);
+  return checkpoints_ != nullptr && runner::CheckpointDue(spec, rounds_done);
 }
 
 absl::Status JobManager::WriteCheckpoint(
@@ -221,38 +218,14 @@ absl::Status JobManager::WriteCheckpoint(
     const runner::RoundDriver::Completed& completed,
     const std::vector<runner::SegmentResult>& results) {
   const absl::Time start = clock_->Now();
-  v1::Checkpoint checkpoint;
-  checkpoint.set_job_id(job_id);
-  checkpoint.set_round(driver.round());
-  const std::vector<int>& rungs = driver.permutation().rung_of_replica();
-  checkpoint.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
-  for (size_t r = 0; r < results.size(); ++r) {
-    if (results[r].state.empty()) {
-      return absl::DataLossError(
-          absl::StrCat("replica ", r, " came back without its state"));
-    }
-    checkpoint.add_state_rung(completed.outcome.before.rung_of_replica(r));
-    checkpoint.add_states(results[r].state);
-  }
-  absl::StatusOr<std::string> location = checkpoints_->Write(checkpoint);
-  if (!location.ok()) return location.status();
-  if (absl::Status recorded =
-          journal_->RecordCheckpoint(job_id, {driver.round(), *location});
-      !recorded.ok()) {
-    return recorded;
+  if (absl::Status saved = runner::SaveCheckpoint(
+          job_id, driver, completed, results, *journal_, *checkpoints_);
+      !saved.ok()) {
+    return saved;
   }
   for (JobObserver* observer : observers_) {
     observer->OnCheckpoint(job_id, driver.round(),
                            absl::ToDoubleSeconds(clock_->Now() - start));
-  }
-  // Two are kept, so that an unreadable newest file still leaves a cut.
-  absl::StatusOr<std::vector<store::CheckpointRecord>> all =
-      journal_->Checkpoints(job_id);
-  if (!all.ok()) return all.status();
-  for (size_t i = 0; i + 2 < all->size(); ++i) {
-    if (journal_->ForgetCheckpoint(job_id, (*all)[i].round).ok()) {
-      checkpoints_->Remove((*all)[i].location);
-    }
   }
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/runner/cut.h"
 #include "lib/runner/driver.h"
 #include "replex/v1/job.pb.h"
 
@@ -44,14 +45,7 @@ class JobExecutor : public runner::ReplicaExecutor {
   virtual int workers() const = 0;
 
   // Where a replica starts again after a rollback.
-  struct ReplicaStart {
-    std::string state;  // engine::PortableState bytes; empty: initial coords
-    int rung = 0;       // the rung `state` was made at
-    // Velocities for a replica started without state, or redrawn for one
-    // with state when `redraw_velocities`; unset: the job's usual seed.
-    std::optional<uint64_t> velocity_seed;
-    bool redraw_velocities = false;
-  };
+  using ReplicaStart = runner::ReplicaStart;
   // Rolls the job back on its workers: forgets the round in progress and
   // every replica's current Context, and loads each replica afresh (a new
   // epoch, so late results of the old ones are dropped) from `starts` at

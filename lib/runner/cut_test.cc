@@ -1,19 +1,32 @@
 // RestoreCut on hand-made journals and checkpoints, and NewestUsableCheckpoint
 // over in-memory stores: rollback without workers, threads or files.
-#include "coordinator/restore_cut.h"
+#include "lib/runner/cut.h"
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "coordinator/testing/fake_worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/in_memory_journal.h"
 
-namespace replex::coordinator {
+namespace replex::runner {
 namespace {
+
+// A valid spec of `n_rungs` temperatures; nothing here reads its System.
+v1::JobSpec TestSpec(int n_rungs, int n_rounds) {
+  v1::JobSpec spec;
+  spec.set_system_xml("<System/>");
+  spec.set_state_xml("<State/>");
+  spec.set_seed(17);
+  spec.mutable_exchange()->set_steps_per_exchange(10);
+  spec.mutable_exchange()->set_n_rounds(n_rounds);
+  for (int k = 0; k < n_rungs; ++k) {
+    spec.mutable_ladder()->add_temperatures_k(300 + 10 * k);
+  }
+  return spec;
+}
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -143,4 +156,4 @@ TEST(NewestUsableCheckpointTest, SkipsUnreadableAndMisfitCheckpoints) {
 }
 
 }  // namespace
-}  // namespace replex::coordinator
+}  // namespace replex::runner

@@ -1,4 +1,4 @@
-#include "coordinator/restore_cut.h"
+#include "lib/runner/cut.h"
 
 #include <algorithm>
 #include <utility>
@@ -7,15 +7,16 @@
 #include "lib/exchange/seeds.h"
 #include "lib/service/process.h"
 
-namespace replex::coordinator {
+namespace replex::runner {
+
 absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
                                const v1::JobSpec& spec,
                                const std::optional<v1::Checkpoint>& checkpoint,
                                const std::vector<store::JournaledRound>& rounds,
                                std::optional<int> faulty, int restarts) {
   const int64_t round = checkpoint.has_value() ? checkpoint->round() : 0;
-  absl::StatusOr<runner::RoundDriver> driver =
-      runner::RoundDriver::Create(spec);
+  absl::StatusOr<RoundDriver> driver =
+      RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
   std::vector<exchange::RoundOutcome> outcomes;
   outcomes.reserve(rounds.size());
@@ -44,10 +45,10 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
         checkpoint->states_size(), " states for ", n, " replicas"));
   }
 
-  Cut cut{*std::move(driver), std::vector<JobExecutor::ReplicaStart>(n),
+  Cut cut{*std::move(driver), std::vector<ReplicaStart>(n),
           checkpoint.has_value()};
   for (int r = 0; r < n; ++r) {
-    JobExecutor::ReplicaStart& start = cut.starts[r];
+    ReplicaStart& start = cut.starts[r];
     start.rung = checkpoint.has_value() ? checkpoint->state_rung(r) : r;
     if (checkpoint.has_value()) start.state = checkpoint->states(r);
     if (faulty == r) {
@@ -80,4 +81,47 @@ absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
   return std::nullopt;
 }
 
-}  // namespace replex::coordinator
+bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) {
+  const int interval = spec.checkpoint_interval();
+  return rounds_done == spec.exchange().n_rounds() ||
+         (interval > 0 && rounds_done % interval == 0);
+}
+
+absl::Status SaveCheckpoint(const std::string& job_id,
+                            const RoundDriver& driver,
+                            const RoundDriver::Completed& completed,
+                            const std::vector<SegmentResult>& results,
+                            store::Journal& journal,
+                            store::CheckpointStore& store) {
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id(job_id);
+  checkpoint.set_round(driver.round());
+  const std::vector<int>& rungs = driver.permutation().rung_of_replica();
+  checkpoint.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  for (size_t r = 0; r < results.size(); ++r) {
+    if (results[r].state.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("replica ", r, " came back without its state"));
+    }
+    checkpoint.add_state_rung(completed.outcome.before.rung_of_replica(r));
+    checkpoint.add_states(results[r].state);
+  }
+  absl::StatusOr<std::string> location = store.Write(checkpoint);
+  if (!location.ok()) return location.status();
+  if (absl::Status recorded =
+          journal.RecordCheckpoint(job_id, {driver.round(), *location});
+      !recorded.ok()) {
+    return recorded;
+  }
+  absl::StatusOr<std::vector<store::CheckpointRecord>> all =
+      journal.Checkpoints(job_id);
+  if (!all.ok()) return all.status();
+  for (size_t i = 0; i + 2 < all->size(); ++i) {
+    if (journal.ForgetCheckpoint(job_id, (*all)[i].round).ok()) {
+      store.Remove((*all)[i].location);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace replex::runner

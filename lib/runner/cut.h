@@ -1,0 +1,76 @@
+// Where a job goes on after an interruption (a lost worker, a failed replica,
+// a coordinator restart, a killed `replex run`): its last consistent cut, and
+// how cuts are made. RestoreCut is pure: it rebuilds the exchange state at
+// the cut from the journaled rounds and says where each replica starts, so
+// rollback is tested without workers or files. Both the coordinator and
+// embedded mode use these.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/runner/driver.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/journal.h"
+#include "replex/v1/job.pb.h"
+#include "replex/v1/worker.pb.h"
+
+namespace replex::runner {
+
+// Where a replica starts again at a cut.
+struct ReplicaStart {
+  std::string state;  // engine::PortableState bytes; empty: initial coords
+  int rung = 0;       // the rung `state` was made at
+  // Velocities for a replica started without state, or redrawn for one
+  // with state when `redraw_velocities`; unset: the job's usual seed.
+  std::optional<uint64_t> velocity_seed;
+  bool redraw_velocities = false;
+};
+
+struct Cut {
+  // At the cut's round, with the permutation and statistics of the rounds
+  // before it.
+  RoundDriver driver;
+  // Per replica: its state and rung at the cut, and its velocity seed.
+  std::vector<ReplicaStart> starts;
+  bool from_checkpoint = false;
+};
+
+// The cut at `checkpoint` (round 0, the initial coordinates, when there is
+// none), given the job's journaled rounds before it. Replica `faulty`
+// restarts with fresh velocities, drawn from a seed of its restart count
+// `restarts` so that it does not replay the trajectory that failed.
+// DATA_LOSS when the rounds do not lead to the checkpoint's permutation.
+absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
+                               const v1::JobSpec& spec,
+                               const std::optional<v1::Checkpoint>& checkpoint,
+                               const std::vector<store::JournaledRound>& rounds,
+                               std::optional<int> faulty, int restarts);
+
+// The newest checkpoint of the job that the journal records and `store`
+// reads back whole for `n_replicas` replicas; none when there is none (or no
+// store). Unreadable ones are skipped with a log line: an older cut is
+// better than none.
+absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
+    const std::string& job_id, int n_replicas, store::Journal& journal,
+    store::CheckpointStore* store);
+
+// Whether the round that completes `rounds_done` rounds is checkpointed:
+// every checkpoint_interval rounds (0: none) and after the last.
+bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done);
+
+// Writes the cut after the round `driver` has just completed (`results`
+// carry every replica's state) to `store`, records it in `journal`, and
+// forgets all but the job's two latest (so that an unreadable newest file
+// still leaves a cut).
+absl::Status SaveCheckpoint(const std::string& job_id,
+                            const RoundDriver& driver,
+                            const RoundDriver::Completed& completed,
+                            const std::vector<SegmentResult>& results,
+                            store::Journal& journal,
+                            store::CheckpointStore& store);
+
+}  // namespace replex::runner
