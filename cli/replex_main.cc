@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,13 +20,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
 #include "lib/results/analysis.h"
 #include "lib/results/results.h"
 #include "lib/runner/runner.h"
-#include "lib/engine/engine.h"
 #include "lib/service/process.h"
 #include "lib/spec/spec.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/sqlite_journal.h"
 #include "lib/timing/duration.h"
 
 ABSL_FLAG(int, threads, 1,
@@ -45,6 +50,14 @@ ABSL_FLAG(int, progress_every, 0,
           "lines per job; -1 prints none.");
 ABSL_FLAG(std::string, platform, "",
           "Override the job's platform (Reference, CPU, OpenCL, CUDA).");
+ABSL_FLAG(bool, resume, false,
+          "replex run --resume DIR: go on with the run whose results "
+          "directory is DIR from its last checkpoint (after a kill, a "
+          "walltime limit, a failure); the job comes from DIR.");
+ABSL_FLAG(int64_t, extend, 0,
+          "replex run --extend=N DIR: run the run whose results directory is "
+          "DIR N rounds longer, from its last checkpoint, as if it had been "
+          "given all its rounds at the start.");
 ABSL_FLAG(std::string, results, "",
           "Write the job's results (docs/results.md) to this new directory; "
           "overrides output.directory. Without either, no results are "
@@ -58,15 +71,21 @@ constexpr char kUsage[] =
     "Usage:\n"
     "  replex run JOB.yaml [--threads=N] [--pin_threads] [--json]\n"
     "                      [--progress_every=N] [--results=DIR]\n"
+    "  replex run --resume DIR    (go on from DIR's last checkpoint)\n"
+    "  replex run --extend=N DIR  (run DIR's job N rounds longer)\n"
     "  replex version\n\n"
     "JOB.yaml is described in docs/job-spec.md; examples/ has ready jobs.";
 
-void PrintProgress(const runner::RoundReport& report, int64_t n_rounds,
-                   int n_replicas, int steps, double timestep_ps) {
+void PrintProgress(const runner::RoundReport& report, int64_t first_round,
+                   int64_t n_rounds, int n_replicas, int steps,
+                   double timestep_ps) {
   const int64_t done = report.outcome.round + 1;
+  // The speed and ETA count the rounds this process ran (a resumed run
+  // started at first_round).
+  const int64_t ran = done - first_round;
   const double elapsed = report.elapsed_seconds;
   const double ns =
-      static_cast<double>(n_replicas) * done * steps * timestep_ps / 1000.0;
+      static_cast<double>(n_replicas) * ran * steps * timestep_ps / 1000.0;
   std::vector<std::string> acceptance;
   for (double a : report.statistics.PairAcceptance()) {
     acceptance.push_back(std::isfinite(a) ? absl::StrFormat("%.2f", a) : "-");
@@ -80,12 +99,129 @@ void PrintProgress(const runner::RoundReport& report, int64_t n_rounds,
       100.0 * done / n_rounds, absl::StrJoin(acceptance, " ").c_str(),
       static_cast<long long>(report.statistics.RoundTrips()),
       elapsed > 0 ? ns / (elapsed / 86400) : 0.0,
-      timing::FormatDuration(elapsed / done * (n_rounds - done)).c_str());
+      timing::FormatDuration(elapsed / ran * (n_rounds - done)).c_str());
 }
 
-absl::Status Run(const std::string& job_path) {
+// Where a run with a results directory keeps what resuming needs: the
+// journal of its rounds and its checkpoints (docs/results.md).
+constexpr char kResumeDir[] = "resume";
+constexpr char kRunId[] = "run";
+
+// The run's spec and journal: from JOB.yaml for a new run (journaled in its
+// results directory, if it has one), or from the results directory DIR of an
+// earlier run for --resume and --extend.
+struct Prepared {
+  v1::JobSpec spec;
+  std::string results_dir;  // empty: no results, no journal
+  std::unique_ptr<store::SqliteJournal> journal;
+  std::unique_ptr<store::FileCheckpointStore> checkpoints;
+  v1::Job job;  // the run as journaled
+  bool resume = false;
+};
+
+absl::StatusOr<std::unique_ptr<store::SqliteJournal>> OpenJournal(
+    const std::string& results_dir) {
+  const std::filesystem::path dir =
+      std::filesystem::path(results_dir) / kResumeDir;
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", dir.string(), ": ", error.message()));
+  }
+  return store::SqliteJournal::Open((dir / "journal.sqlite").string());
+}
+
+absl::StatusOr<Prepared> PrepareNew(const std::string& job_path) {
+  Prepared run;
   absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(job_path);
   if (!spec.ok()) return spec.status();
+  run.spec = *std::move(spec);
+  // Results go to --results, else output.directory (relative to the current
+  // directory, like any command's output file).
+  run.results_dir = absl::GetFlag(FLAGS_results);
+  if (run.results_dir.empty()) run.results_dir = run.spec.output().directory();
+  run.job.set_job_id(kRunId);
+  run.job.set_name(run.spec.name());
+  run.job.set_state(v1::RUNNING);
+  run.job.set_n_rounds(run.spec.exchange().n_rounds());
+  if (run.results_dir.empty()) return run;
+  // Checked before the directory is made, so a bad job leaves nothing.
+  if (absl::Status valid = spec::Validate(run.spec); !valid.ok()) return valid;
+  if (absl::Status s = results::CreateResultsDirectory(run.results_dir);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<store::SqliteJournal>> journal =
+      OpenJournal(run.results_dir);
+  if (!journal.ok()) return journal.status();
+  run.journal = *std::move(journal);
+  if (absl::Status added = run.journal->AddJob(run.job, run.spec, 0);
+      !added.ok()) {
+    return added;
+  }
+  return run;
+}
+
+absl::StatusOr<Prepared> PrepareResume(const std::string& dir, int64_t extend) {
+  Prepared run;
+  run.results_dir = dir;
+  run.resume = true;
+  const std::filesystem::path file =
+      std::filesystem::path(dir) / kResumeDir / "journal.sqlite";
+  std::error_code error;
+  if (!std::filesystem::exists(file, error)) {
+    return absl::NotFoundError(absl::StrCat(
+        file.string(), " does not exist: ", dir,
+        " is not the results directory of a `replex run` (only a run with a "
+        "results directory, --results or output.directory, can be resumed "
+        "or extended)"));
+  }
+  absl::StatusOr<std::unique_ptr<store::SqliteJournal>> journal =
+      OpenJournal(dir);
+  if (!journal.ok()) return journal.status();
+  run.journal = *std::move(journal);
+  absl::StatusOr<v1::JobSpec> spec = run.journal->Spec(kRunId);
+  if (!spec.ok()) return spec.status();
+  run.spec = *std::move(spec);
+  absl::StatusOr<std::vector<store::JournaledJob>> jobs = run.journal->Jobs();
+  if (!jobs.ok()) return jobs.status();
+  if (jobs->empty()) {
+    return absl::DataLossError(absl::StrCat(file.string(), " holds no run"));
+  }
+  run.job = jobs->front().job;
+  const int64_t n_rounds = run.job.n_rounds() + extend;
+  if (extend < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--extend=", extend, ": give the number of rounds to add, 1 or more"));
+  }
+  if (extend == 0 && run.job.state() == v1::SUCCEEDED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the run in ", dir, " completed its ", run.job.n_rounds(),
+        " rounds; run it longer with `replex run --extend=N ", dir, "`"));
+  }
+  if (n_rounds > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--extend: ", n_rounds, " rounds in all is too many"));
+  }
+  run.spec.mutable_exchange()->set_n_rounds(static_cast<int32_t>(n_rounds));
+  run.job.set_n_rounds(n_rounds);
+  run.job.set_state(v1::RUNNING);
+  // Journaled first, so a run killed during the extension resumes with it.
+  if (absl::Status updated = run.journal->UpdateJob(run.job); !updated.ok()) {
+    return updated;
+  }
+  return run;
+}
+
+absl::Status Run(const std::string& arg) {
+  const bool resume = absl::GetFlag(FLAGS_resume);
+  const int64_t extend = absl::GetFlag(FLAGS_extend);
+  absl::StatusOr<Prepared> prepared =
+      resume || extend != 0 ? PrepareResume(arg, extend) : PrepareNew(arg);
+  if (!prepared.ok()) return prepared.status();
+  Prepared& run = *prepared;
+  v1::JobSpec* spec = &run.spec;
   if (!absl::GetFlag(FLAGS_platform).empty()) {
     spec->set_platform(absl::GetFlag(FLAGS_platform));
   }
@@ -102,16 +238,28 @@ absl::Status Run(const std::string& job_path) {
         "--threads must be at least 1 (it is the number of replica threads)");
   }
   options.pin_threads = absl::GetFlag(FLAGS_pin_threads);
-  // Results go to --results, else output.directory (relative to the current
-  // directory, like any command's output file).
-  std::string results_dir = absl::GetFlag(FLAGS_results);
-  if (results_dir.empty()) results_dir = spec->output().directory();
+  const std::string& results_dir = run.results_dir;
   std::unique_ptr<results::ResultsWriter> writer;
   if (!results_dir.empty()) {
-    if (absl::Status s = results::CreateResultsDirectory(results_dir);
-        !s.ok()) {
-      return s;
+    run.checkpoints = std::make_unique<store::FileCheckpointStore>(
+        (std::filesystem::path(results_dir) / kResumeDir).string());
+    options.durability = {run.journal.get(), run.checkpoints.get(), kRunId,
+                          run.resume};
+    options.positions_every = spec->output().frame_interval();
+    std::fprintf(stderr, "replex: writing results to %s\n",
+                 results_dir.c_str());
+  }
+  // The results open once the run knows its first round (a resumed run's
+  // cut): rows and frames from there on are superseded.
+  int64_t first_round = 0;
+  options.on_start = [&](int64_t next_round) -> absl::Status {
+    first_round = next_round;
+    if (next_round > 0) {
+      std::fprintf(stderr, "replex: resuming at round %lld of %lld\n",
+                   static_cast<long long>(next_round),
+                   static_cast<long long>(n_rounds));
     }
+    if (results_dir.empty()) return absl::OkStatus();
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     absl::StatusOr<std::unique_ptr<results::ResultsWriter>> opened =
@@ -121,19 +269,17 @@ absl::Status Run(const std::string& job_path) {
              {host},
              {absl::StrCat(spec->platform(), " platform, ", options.threads,
                            " replica thread(s)")}},
-            0);
+            next_round);
     if (!opened.ok()) return opened.status();
     writer = *std::move(opened);
-    options.positions_every = spec->output().frame_interval();
-    std::fprintf(stderr, "replex: writing results to %s\n",
-                 results_dir.c_str());
-  }
+    return absl::OkStatus();
+  };
   // The final round's statistics, for the analysis printed at the end.
   std::optional<exchange::Statistics> statistics;
   options.on_round = [&](const runner::RoundReport& report) {
     const int64_t done = report.outcome.round + 1;
     if (every > 0 && (done % every == 0 || done == n_rounds)) {
-      PrintProgress(report, n_rounds, ladder->size(),
+      PrintProgress(report, first_round, n_rounds, ladder->size(),
                     spec->exchange().steps_per_exchange(),
                     spec->integrator().timestep_ps());
     }
@@ -141,16 +287,27 @@ absl::Status Run(const std::string& job_path) {
     return writer != nullptr ? writer->WriteRound(report) : absl::OkStatus();
   };
   std::fprintf(stderr, "replex: running %s: %d replicas x %lld rounds on %s\n",
-               job_path.c_str(), ladder->size(),
-               static_cast<long long>(n_rounds), spec->platform().c_str());
+               arg.c_str(), ladder->size(), static_cast<long long>(n_rounds),
+               spec->platform().c_str());
   std::fprintf(stderr, "replex: %s\n", engine::PluginSummary().c_str());
   absl::StatusOr<runner::RunResult> result = runner::RunJob(*spec, options);
+  const char* state = result.ok() ? "SUCCEEDED" : "FAILED";
   if (writer != nullptr) {
-    absl::Status finished =
-        writer->Finish(result.ok() ? "SUCCEEDED" : "FAILED");
+    absl::Status finished = writer->Finish(state);
     if (result.ok() && !finished.ok()) return finished;
   }
-  if (!result.ok()) return result.status();
+  if (run.journal != nullptr) {
+    run.job.set_state(result.ok() ? v1::SUCCEEDED : v1::FAILED);
+    absl::Status journaled = run.journal->UpdateJob(run.job);
+    if (result.ok() && !journaled.ok()) return journaled;
+  }
+  if (!result.ok()) {
+    if (run.journal == nullptr) return result.status();
+    return absl::Status(
+        result.status().code(),
+        absl::StrCat(result.status().message(), "; to go on from the last ",
+                     "checkpoint: replex run --resume ", results_dir));
+  }
   if (!statistics.has_value()) {
     return absl::InternalError("the run ended without its last round");
   }

@@ -355,42 +355,21 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
     model = job.Model();
     status = model.status();
   }
-  absl::StatusOr<std::unique_ptr<engine::Replica>> replica;
   if (status.ok()) {
-    // Restore keeps the rung the replica was created at, so create it at
-    // the assigned rung and restore afterwards.
-    replica = engine::Replica::Create(
-        *model,
-        ReplicaEngineOptions(job.options, options_.devices, hosted.affinity),
-        *job.ladder, message.rung(), message.velocity_seed(),
-        message.replica());
-    status = replica.status();
-  }
-  if (status.ok() && !message.state().empty()) {
-    absl::StatusOr<engine::PortableState> state =
-        engine::PortableState::Deserialize(message.state());
-    if (state.ok() && message.redraw_velocities()) {
-      // The new Context drew its velocities from velocity_seed at this
-      // rung: keep those instead of the state's.
-      absl::StatusOr<engine::PortableState> fresh = (*replica)->Save();
-      if (fresh.ok()) {
-        state->velocities_nm_per_ps = std::move(fresh->velocities_nm_per_ps);
-      } else {
-        state = fresh.status();
-      }
-    }
-    status = state.ok() ? (*replica)->Restore(*state) : state.status();
-    if (!status.ok()) {
-      // The job is fine; the state the coordinator sent is not: not an
-      // invalid_input failure.
-      status = absl::DataLossError(
-          absl::StrCat("the state sent with LoadReplica cannot be restored: ",
-                       status.message()));
+    absl::StatusOr<std::unique_ptr<engine::Replica>> replica =
+        runner::StartReplica(*model,
+                             ReplicaEngineOptions(job.options, options_.devices,
+                                                  hosted.affinity),
+                             *job.ladder, message.replica(), message.rung(),
+                             message.velocity_seed(), message.state(),
+                             message.redraw_velocities());
+    if (replica.ok()) {
+      hosted.engine = *std::move(replica);
+    } else {
+      status = replica.status();
     }
   }
-  if (status.ok()) {
-    hosted.engine = *std::move(replica);
-  } else {
+  if (!status.ok()) {
     hosted.load_error = status;
     service::Log("replica %s/%d epoch %d failed to load: %s", hosted.job_id,
                  hosted.replica, hosted.epoch, status.ToString());

@@ -6,11 +6,14 @@
 // (/usr/bin/python3); tests skip when a package is missing.
 #include "lib/results/results.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,7 +22,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
@@ -392,6 +397,98 @@ TEST_F(HarmonicResultsTest, AnExistingDirectoryIsNeverOverwritten) {
       << output;
   EXPECT_NE(output.find("move or delete it"), std::string::npos) << output;
   EXPECT_EQ(ReadFile(dir() / results::kEnergiesFile), before);
+}
+
+// `replex run --resume DIR` after a SIGKILL at a moment drawn from a fixed
+// seed, and `replex run --extend=N DIR` of a shorter run, both end with the
+// files of the uninterrupted 2000-round run byte for byte (Reference): the
+// logs, u_kln, every trajectory and the final states.
+TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
+  const fs::path root = TempDir("resume");
+  const std::string example = SourcePath("examples/harmonic-oscillator");
+  auto job = [&](int rounds) {
+    std::string text = ReadFile(fs::path(example) / "job.yaml");
+    text = absl::StrReplaceAll(
+        text,
+        {{"system: system.xml", "system: " + example + "/system.xml"},
+         {"coordinates: state.xml", "coordinates: " + example + "/state.xml"},
+         {"n_rounds: 2000", absl::StrCat("n_rounds: ", rounds)}});
+    const fs::path path = root / absl::StrCat("job-", rounds, ".yaml");
+    WriteFile(path, text);
+    return path.string();
+  };
+  auto replex = [&](const std::string& args) {
+    const auto [code, output] = RunCommand(
+        absl::StrCat(REPLEX_BIN, " run ", args, " --progress_every=-1 2>&1"));
+    EXPECT_EQ(code, 0) << args << "\n" << output;
+    return output;
+  };
+  auto expect_as_uninterrupted = [&](const fs::path& out) {
+    std::vector<std::string> files = {
+        results::kEnergiesFile, results::kExchangeFile, results::kUklnFile};
+    for (int k = 0; k < kRungs; ++k) {
+      files.push_back(results::TrajectoryPath(k));
+      files.push_back(results::FinalStatePath(k));
+    }
+    for (const std::string& file : files) {
+      EXPECT_EQ(ReadFile(out / file), ReadFile(dir() / file)) << out / file;
+    }
+  };
+
+  // Killed somewhere past its first checkpoint (every 100 rounds).
+  std::mt19937 rng(2026);
+  const size_t kill_after =
+      std::uniform_int_distribution<size_t>(150, 1500)(rng);
+  const fs::path killed = root / "killed";
+  absl::StatusOr<std::unique_ptr<testing::Process>> process =
+      testing::Process::Start(
+          {REPLEX_BIN, "run", job(kRounds), "--progress_every=-1",
+           "--results=" + killed.string()},
+          (root / "killed.log").string());
+  ASSERT_TRUE(process.ok()) << process.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  size_t rows = 0;
+  while (absl::Now() < deadline) {
+    const std::string log = ReadFile(killed / results::kExchangeFile);
+    rows = std::count(log.begin(), log.end(), '\n');
+    if (rows > kill_after) break;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  (*process)->Signal(SIGKILL);
+  ASSERT_EQ((*process)->Wait(absl::Seconds(10)), 128 + SIGKILL)
+      << "the run ended before the kill (" << rows << " rows)";
+  const std::string resumed = replex("--resume " + killed.string());
+  EXPECT_TRUE(absl::StrContains(resumed, "resuming at round ")) << resumed;
+  expect_as_uninterrupted(killed);
+
+  const fs::path extended = root / "extended";
+  replex(job(1300) + " --results=" + extended.string());
+  const std::string more = replex("--extend=700 " + extended.string());
+  EXPECT_TRUE(absl::StrContains(more, "resuming at round 1300 of 2000"))
+      << more;
+  expect_as_uninterrupted(extended);
+
+  // Nothing left to resume; not a run's directory; a negative extension.
+  const auto [done, done_output] = RunCommand(
+      absl::StrCat(REPLEX_BIN, " run --resume ", extended.string(), " 2>&1"));
+  EXPECT_EQ(done, 1);
+  EXPECT_TRUE(absl::StrContains(done_output,
+                                "completed its 2000 rounds; run "
+                                "it longer with `replex run "
+                                "--extend=N"))
+      << done_output;
+  const auto [none, none_output] = RunCommand(
+      absl::StrCat(REPLEX_BIN, " run --resume ", root.string(), " 2>&1"));
+  EXPECT_EQ(none, 2);
+  EXPECT_TRUE(absl::StrContains(none_output,
+                                "is not the results directory of a `replex "
+                                "run`"))
+      << none_output;
+  EXPECT_EQ(RunCommand(absl::StrCat(REPLEX_BIN, " run --extend=-1 ",
+                                    extended.string(), " 2>&1"))
+                .first,
+            2);
+  fs::remove_all(root);
 }
 
 // A job rolled back to round R (or resumed after a restart) supersedes every

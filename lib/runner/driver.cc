@@ -56,6 +56,36 @@ absl::StatusOr<std::shared_ptr<const engine::Model>> LoadModel(
                              starts);
 }
 
+absl::StatusOr<std::unique_ptr<engine::Replica>> StartReplica(
+    std::shared_ptr<const engine::Model> model,
+    const engine::EngineOptions& options, const exchange::Ladder& ladder,
+    int replica, int rung, uint64_t velocity_seed, const std::string& state,
+    bool redraw_velocities) {
+  absl::StatusOr<std::unique_ptr<engine::Replica>> created =
+      engine::Replica::Create(std::move(model), options, ladder, rung,
+                              velocity_seed, replica);
+  if (!created.ok() || state.empty()) return created;
+  absl::StatusOr<engine::PortableState> restored =
+      engine::PortableState::Deserialize(state);
+  if (restored.ok() && redraw_velocities) {
+    // The new Context drew its velocities from velocity_seed at this rung:
+    // keep those instead of the state's.
+    absl::StatusOr<engine::PortableState> fresh = (*created)->Save();
+    if (fresh.ok()) {
+      restored->velocities_nm_per_ps = std::move(fresh->velocities_nm_per_ps);
+    } else {
+      restored = fresh.status();
+    }
+  }
+  absl::Status status =
+      restored.ok() ? (*created)->Restore(*restored) : restored.status();
+  if (!status.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the replica's saved state cannot be restored: ", status.message()));
+  }
+  return created;
+}
+
 engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
                                        int replica_threads) {
   engine::EngineOptions options;

@@ -70,6 +70,18 @@ engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
 absl::StatusOr<std::shared_ptr<const engine::Model>> LoadModel(
     const v1::JobSpec& spec);
 
+// Creates replica `replica`'s Context at `rung` with velocities from
+// `velocity_seed`, then restores `state` (engine::PortableState bytes) when
+// given, keeping the new Context's velocities instead of the state's when
+// `redraw_velocities`. Created at the rung first because Restore keeps the
+// rung a replica was made at. An unrestorable state is DATA_LOSS: the job is
+// fine, the state is not.
+absl::StatusOr<std::unique_ptr<engine::Replica>> StartReplica(
+    std::shared_ptr<const engine::Model> model,
+    const engine::EngineOptions& options, const exchange::Ladder& ladder,
+    int replica, int rung, uint64_t velocity_seed, const std::string& state,
+    bool redraw_velocities);
+
 // A job's exchange state from round `round()` on. Not thread-safe.
 class RoundDriver {
  public:

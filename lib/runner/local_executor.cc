@@ -34,11 +34,14 @@ uint64_t ReplicaAffinity(int replica) { return replica; }
 
 absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
     const v1::JobSpec& spec, const exchange::Ladder& ladder, int threads,
-    bool pin) {
-  absl::StatusOr<std::shared_ptr<const engine::Model>> model =
-      LoadModel(spec);
+    bool pin, const std::vector<ReplicaStart>& starts) {
+  absl::StatusOr<std::shared_ptr<const engine::Model>> model = LoadModel(spec);
   if (!model.ok()) return model.status();
   const int n = ladder.size();
+  if (!starts.empty() && static_cast<int>(starts.size()) != n) {
+    return absl::InternalError(
+        absl::StrCat(starts.size(), " starts for ", n, " replicas"));
+  }
   threads = std::max(1, std::min(threads, n));
   std::unique_ptr<LocalExecutor> executor(new LocalExecutor(threads, pin));
   const engine::EngineOptions options = EngineOptionsFor(spec, threads);
@@ -48,9 +51,13 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
   // `pin`, a CPU Context's own threads inherit the pinning of the thread
   // that creates it: the thread that will drive it.
   threads::ParallelFor(executor->pool_, n, ReplicaAffinity, [&](int i) {
-    absl::StatusOr<std::unique_ptr<engine::Replica>> replica =
-        engine::Replica::Create(*model, options, ladder, i,
-                                exchange::VelocitySeed(spec.seed(), i), i);
+    ReplicaStart start;
+    start.rung = i;
+    if (!starts.empty()) start = starts[i];
+    absl::StatusOr<std::unique_ptr<engine::Replica>> replica = StartReplica(
+        *model, options, ladder, i, start.rung,
+        start.velocity_seed.value_or(exchange::VelocitySeed(spec.seed(), i)),
+        start.state, start.redraw_velocities);
     if (replica.ok()) {
       executor->replicas_[i] = *std::move(replica);
     } else {

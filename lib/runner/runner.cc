@@ -4,44 +4,123 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lib/exchange/seeds.h"
+#include "lib/runner/cut.h"
 #include "lib/runner/driver.h"
 #include "lib/runner/local_executor.h"
+#include "lib/service/process.h"
 #include "lib/spec/spec.h"
 
 namespace replex::runner {
+
+namespace {
+
+// The cut a resumed run starts from: the journal's newest usable checkpoint,
+// with the rounds journaled past it forgotten.
+absl::StatusOr<Cut> ResumeCut(const v1::JobSpec& spec, int n_replicas,
+                              const RunDurability& durability) {
+  store::Journal& journal = *durability.journal;
+  const std::string& id = durability.job_id;
+  absl::StatusOr<std::optional<v1::Checkpoint>> checkpoint =
+      NewestUsableCheckpoint(id, n_replicas, journal, durability.checkpoints);
+  if (!checkpoint.ok()) return checkpoint.status();
+  const int64_t round = checkpoint->has_value() ? (*checkpoint)->round() : 0;
+  absl::StatusOr<std::vector<store::JournaledRound>> rounds =
+      journal.Rounds(id, round);
+  if (!rounds.ok()) return rounds.status();
+  absl::StatusOr<Cut> cut =
+      RestoreCut(id, spec, *checkpoint, *rounds, std::nullopt, 0);
+  if (!cut.ok()) return cut.status();
+  if (absl::Status truncated = journal.Truncate(id, round); !truncated.ok()) {
+    return truncated;
+  }
+  // A restored replica's velocities come from its state; its seed starts a
+  // CPU or GPU Context's noise stream, fresh per cut so that no resume
+  // replays another's random forces (Reference draws from segment seeds).
+  for (int r = 0; r < n_replicas; ++r) {
+    ReplicaStart& start = cut->starts[r];
+    if (!start.state.empty() && !start.velocity_seed.has_value()) {
+      start.velocity_seed = exchange::MovedVelocitySeed(spec.seed(), r, round);
+    }
+  }
+  return cut;
+}
+
+}  // namespace
 
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                  const RunOptions& options) {
   if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
   absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
+  const int n = driver->ladder().size();
+  const RunDurability& durability = options.durability;
+  const bool durable =
+      durability.journal != nullptr && durability.checkpoints != nullptr;
+  std::vector<ReplicaStart> starts;
+  if (durability.resume) {
+    if (!durable) {
+      return absl::FailedPreconditionError(
+          "resuming needs the run's journal and checkpoints");
+    }
+    absl::StatusOr<Cut> cut = ResumeCut(spec, n, durability);
+    if (!cut.ok()) return cut.status();
+    driver = std::move(cut->driver);
+    starts = std::move(cut->starts);
+  }
+  const int64_t first_round = driver->round();
+  if (options.on_start) {
+    if (absl::Status started = options.on_start(first_round); !started.ok()) {
+      return started;
+    }
+  }
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
       LocalExecutor::Create(spec, driver->ladder(), options.threads,
-                            options.pin_threads);
+                            options.pin_threads, starts);
   if (!executor.ok()) return executor.status();
 
-  const int n = driver->ladder().size();
   std::vector<std::vector<engine::Vec3>> positions(n);
   std::vector<std::string> states(n);
   while (!driver->done()) {
     const bool want_positions = options.positions_every > 0 &&
                                 driver->round() % options.positions_every == 0;
-    // The final states go into the results (final_states/).
-    const bool want_states =
-        driver->round() + 1 == spec.exchange().n_rounds();
+    // The final states go into the results (final_states/); a checkpoint
+    // holds every replica's.
+    const bool final_round = driver->round() + 1 == spec.exchange().n_rounds();
+    const bool checkpoint = durable && CheckpointDue(spec, driver->round() + 1);
     absl::StatusOr<std::vector<SegmentResult>> results =
-        (*executor)->RunSegments(driver->Orders(want_positions, want_states));
+        (*executor)->RunSegments(
+            driver->Orders(want_positions, final_round || checkpoint));
     if (!results.ok()) return results.status();
     absl::StatusOr<const RoundDriver::Completed*> round =
         driver->Complete(*results);
     if (!round.ok()) return round.status();
+    if (durable) {
+      if (absl::Status journaled = durability.journal->RecordRound(
+              durability.job_id, (*round)->outcome, (*round)->potential_kj_mol);
+          !journaled.ok()) {
+        return journaled;
+      }
+      if (checkpoint) {
+        if (absl::Status saved =
+                SaveCheckpoint(durability.job_id, *driver, **round, *results,
+                               *durability.journal, *durability.checkpoints);
+            !saved.ok()) {
+          // The previous cut still stands; a resume goes there.
+          service::LogLine(absl::StrCat("no checkpoint at round ",
+                                        driver->round(), ": ",
+                                        saved.message()));
+        }
+      }
+    }
     if (!options.on_round) continue;
     for (int i = 0; i < n; ++i) {
       if (want_positions) positions[i] = std::move((*results)[i].positions_nm);
-      if (want_states) states[i] = std::move((*results)[i].state);
+      if (final_round) states[i] = std::move((*results)[i].state);
     }
     const RoundReport report{(*round)->outcome,
                              (*round)->potential_kj_mol,
@@ -50,13 +129,16 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                              (*round)->box_nm,
                              want_positions ? &positions : nullptr,
                              absl::ToDoubleSeconds(absl::Now() - start),
-                             want_states ? &states : nullptr};
+                             final_round ? &states : nullptr};
     if (absl::Status status = options.on_round(report); !status.ok()) {
       return status;
     }
   }
-  return Summarize(spec, driver->statistics(), driver->permutation(),
-                   absl::ToDoubleSeconds(absl::Now() - start));
+  const double wall = absl::ToDoubleSeconds(absl::Now() - start);
+  RunResult result =
+      Summarize(spec, driver->statistics(), driver->permutation(), wall);
+  result.ns_per_day = NsPerDay(spec, n, driver->round() - first_round, wall);
+  return result;
 }
 
 }  // namespace replex::runner

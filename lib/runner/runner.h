@@ -12,9 +12,24 @@
 #include "lib/exchange/scheme.h"
 #include "lib/exchange/statistics.h"
 #include "lib/runner/report.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/journal.h"
 #include "replex/v1/job.pb.h"
 
 namespace replex::runner {
+
+// Where a run keeps what it needs to resume (`replex run`'s results
+// directory): every round in `journal` under `job_id`, and a cut in
+// `checkpoints` every checkpoint_interval rounds and after the last, as the
+// coordinator does (docs/durability.md).
+struct RunDurability {
+  store::Journal* journal = nullptr;
+  store::CheckpointStore* checkpoints = nullptr;
+  std::string job_id = "run";
+  // Start from the journal's newest usable cut (round 0 without one),
+  // forgetting the rounds journaled past it, instead of from round 0.
+  bool resume = false;
+};
 
 struct RunOptions {
   int threads = 1;  // replicas multiplexed over this many threads
@@ -24,13 +39,19 @@ struct RunOptions {
   bool pin_threads = false;
   // Collect positions every this many rounds (0: never), for observers.
   int positions_every = 0;
+  // Called once, before the first round, with the round the run starts at
+  // (0, or the cut's when resuming); a non-OK status stops the run.
+  std::function<absl::Status(int64_t next_round)> on_start;
   // Called after each round, on the calling thread; a non-OK status stops the
   // run and is returned.
   std::function<absl::Status(const RoundReport&)> on_round;
+  // Both set: the run journals and checkpoints (and may resume).
+  RunDurability durability;
 };
 
 // Validates the spec, loads the model, creates one engine replica per rung
-// (replica i starts at rung i) and runs n_rounds rounds.
+// (replica i starts at rung i; when resuming, as the cut says) and runs the
+// rounds up to n_rounds. Its ns/day counts the rounds run by this call.
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                  const RunOptions& options);
 
