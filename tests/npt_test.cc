@@ -1,4 +1,6 @@
-// NPT T-REMD through the real engine (OpenMM's Reference platform): an ideal
+// NPT T-REMD through the real engine (OpenMM's Reference and CPU platforms:
+// the CPU platform holds the process-global generator's lock only for each
+// barostat move, Reference for whole segments): an ideal
 // gas of harmonic dimers under a Monte Carlo barostat, whose every rung has
 // exact distributions (examples/npt-ideal-gas/job.yaml says why): the volume
 // V ~ Gamma(M + 1, k_B T / p) over M molecules, and the bonds' energy
@@ -18,8 +20,11 @@
 namespace replex::testing {
 namespace {
 
-TEST(NptIdealGasTremd, VolumesAndEnergiesMatchTheoryOnEveryRung) {
-  const v1::JobSpec spec = LoadExample("examples/npt-ideal-gas/job.yaml");
+class NptIdealGasTremd : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(NptIdealGasTremd, VolumesAndEnergiesMatchTheoryOnEveryRung) {
+  v1::JobSpec spec = LoadExample("examples/npt-ideal-gas/job.yaml");
+  spec.set_platform(GetParam());
   const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
   const auto model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
@@ -57,6 +62,41 @@ TEST(NptIdealGasTremd, VolumesAndEnergiesMatchTheoryOnEveryRung) {
         "rung " + std::to_string(k) + " bond energy");
   }
 }
+
+// On CPU the replicas integrate in parallel and take the global generator's
+// lock only for their barostat moves, each reseeded from its segment and move:
+// two runs on two threads give the same volumes and energies, whichever
+// replica's move comes first.
+TEST(NptCpuTremd, RunsAreReproducibleWithReplicasInParallel) {
+  v1::JobSpec spec = LoadExample("examples/npt-ideal-gas/job.yaml");
+  spec.set_platform("CPU");
+  spec.mutable_exchange()->set_n_rounds(60);
+  auto run = [&] {
+    std::vector<std::vector<double>> volumes, energies;
+    runner::RunOptions options;
+    options.threads = 2;
+    options.on_round = [&](const runner::RoundReport& report) {
+      std::vector<double>& v = volumes.emplace_back();
+      for (const engine::Box& box : report.box_nm) {
+        v.push_back(engine::BoxVolume(box));
+      }
+      energies.push_back(report.potential_kj_mol);
+      return absl::OkStatus();
+    };
+    EXPECT_TRUE(runner::RunJob(spec, options).ok());
+    return std::make_pair(volumes, energies);
+  };
+  const auto first = run();
+  const auto second = run();
+  ASSERT_EQ(first.first.size(), 60u);
+  EXPECT_EQ(first, second);
+  // The barostat moved the boxes.
+  EXPECT_NE(first.first.front(), first.first.back());
+}
+
+INSTANTIATE_TEST_SUITE_P(Platforms, NptIdealGasTremd,
+                         ::testing::Values("Reference", "CPU"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace replex::testing

@@ -227,7 +227,9 @@ class PrepareTest(unittest.TestCase):
 
     def test_amber(self):
         out = self.check_format("amber")
-        # The example was made from these inputs with these System settings.
+        # The example was made from these inputs with these System settings
+        # and a barostat (NPT), which adds no energy.
+        out = self.prepare(AMBER + ["--pressure", "1"], "amber-npt")
         self.assertEqual(Path(out, "system.xml").read_text(),
                          (EXAMPLE / "system.xml").read_text(),
                          "examples/alanine-dipeptide-water/system.xml is not "
@@ -487,8 +489,11 @@ class PrepareTest(unittest.TestCase):
         self.assertEqual(job["system"], "system.xml")
         system, state = written(EXAMPLE)
         self.assertEqual(job["coordinates"], "state.xml")
-        self.assertFalse(any(isinstance(f, mm.MonteCarloBarostat)
-                             for f in system.getForces()), "NVT for now")
+        barostats = [f for f in system.getForces()
+                     if isinstance(f, mm.MonteCarloBarostat)]
+        self.assertEqual(len(barostats), 1, "the example is NPT")
+        self.assertEqual(barostats[0].getDefaultPressure()
+                         .value_in_unit(unit.bar), 1)
         n = system.getNumParticles()
         self.assertEqual(len(state.getPositions()), n)
         self.assertEqual(atom_records((EXAMPLE / "topology.pdb").read_text()),

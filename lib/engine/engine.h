@@ -170,8 +170,7 @@ class Replica {
   // with a barostat (INVALID_ARGUMENT otherwise).
   static absl::StatusOr<std::unique_ptr<Replica>> Create(
       std::shared_ptr<const Model> model, const EngineOptions& options,
-      const exchange::Ladder& ladder, int rung, uint64_t seed,
-      int replica = 0);
+      const exchange::Ladder& ladder, int rung, uint64_t seed, int replica = 0);
 
   // Moves to another rung: integrator temperature with velocities rescaled by
   // sqrt(T_new / T_old), the rung's global parameters, and the barostat's
@@ -216,7 +215,7 @@ class Replica {
   ~Replica();
 
  private:
-  Replica(absl::string_view platform, bool has_barostat);
+  Replica(absl::string_view platform, int barostat_frequency);
   // The destructor's work, apart from it because clang's analysis skips
   // destructors and this is the lock that must be exclusive.
   void DestroyContext() ABSL_LOCKS_EXCLUDED(context_mutex_);
@@ -260,8 +259,14 @@ class Replica {
   std::shared_ptr<const Model> model_;
   std::optional<exchange::Ladder> ladder_;
   // Draws from OpenMM's one process-global generator: every Context on the
-  // Reference platform, and any Context whose System has a barostat.
+  // Reference platform (each step), and any Context whose System has a
+  // barostat (each barostat move, and its creation).
   bool shares_reference_rng_ = false;
+  bool reference_platform_ = false;
+  int barostat_frequency_ = 0;  // steps between barostat moves; 0: none
+  // Integration steps since the Context was made: OpenMM's barostats move
+  // on every barostat_frequency_-th of them, counted from its creation.
+  int64_t steps_run_ = 0;
   // Held shared by every use of the Context (stepping the integrator uses it
   // too) and exclusively to create or destroy it; only the CPU platform
   // needs it, and only ContextMutex knows that. Replica is not thread-safe:

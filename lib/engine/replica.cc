@@ -94,8 +94,10 @@ absl::Status ReseedReferenceRng(uint32_t seed)
 // ---------------------------------------------------------------------------
 // Replica
 
-Replica::Replica(absl::string_view platform, bool has_barostat)
-    : shares_reference_rng_(platform == "Reference" || has_barostat),
+Replica::Replica(absl::string_view platform, int barostat_frequency)
+    : shares_reference_rng_(platform == "Reference" || barostat_frequency > 0),
+      reference_platform_(platform == "Reference"),
+      barostat_frequency_(barostat_frequency),
       context_mutex_(platform) {}
 
 Replica::~Replica() { DestroyContext(); }
@@ -117,7 +119,8 @@ std::invoke_result_t<Body&> Replica::ContextCall(absl::StatusCode code,
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     std::shared_ptr<const Model> model, const EngineOptions& options,
-    const exchange::Ladder& ladder, int rung, uint64_t seed, int replica_index) {
+    const exchange::Ladder& ladder, int rung, uint64_t seed,
+    int replica_index) {
   if (model == nullptr) return absl::InvalidArgumentError("model is null");
   if (model->num_replica_starts() > 0 &&
       (replica_index < 0 || replica_index >= model->num_replica_starts())) {
@@ -151,8 +154,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
     return status;
   }
 
-  auto replica = absl::WrapUnique(
-      new Replica(options.platform, model->barostat().has_value()));
+  auto replica = absl::WrapUnique(new Replica(
+      options.platform,
+      model->barostat().has_value() ? model->barostat()->frequency : 0));
   replica->model_ = std::move(model);
   replica->ladder_ = ladder;
   replica->rung_ = rung;
@@ -401,7 +405,7 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
       absl::StatusCode::kInternal,
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
       [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) -> absl::Status {
-        if (shares_reference_rng_) {
+        if (reference_platform_) {
           // Reseeded and advanced under the generator's lock, so the
           // segment's random forces depend only on `segment_seed`.
           absl::MutexLock lock(&reference_rng_mutex);
@@ -409,8 +413,36 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
               static_cast<uint32_t>(exchange::OpenMMSeed(segment_seed)));
           if (!status.ok()) return status;
           integrator_->step(steps);
+          steps_run_ += steps;
+        } else if (barostat_frequency_ > 0) {
+          // Elsewhere only a barostat move draws from the global generator,
+          // on every barostat_frequency_-th step since the Context was made:
+          // only those steps hold its lock, each reseeded from the segment
+          // seed and the move's index, so replicas integrate in parallel
+          // and each move's draws depend on this segment alone.
+          int done = 0;
+          for (uint64_t move = 0; done < steps; ++move) {
+            const int to_move =
+                barostat_frequency_ -
+                static_cast<int>(steps_run_ % barostat_frequency_);
+            if (to_move > steps - done) {
+              integrator_->step(steps - done);
+              steps_run_ += steps - done;
+              break;
+            }
+            if (to_move > 1) integrator_->step(to_move - 1);
+            absl::MutexLock lock(&reference_rng_mutex);
+            absl::Status status =
+                ReseedReferenceRng(static_cast<uint32_t>(exchange::OpenMMSeed(
+                    segment_seed ^ (0x9E3779B97F4A7C15ull * (move + 1)))));
+            if (!status.ok()) return status;
+            integrator_->step(1);
+            steps_run_ += to_move;
+            done += to_move;
+          }
         } else {
           integrator_->step(steps);
+          steps_run_ += steps;
         }
         const OpenMM::State state = context_->getState(
             OpenMM::State::Energy | OpenMM::State::Positions);
