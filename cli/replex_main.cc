@@ -26,6 +26,7 @@
 #include "lib/results/results.h"
 #include "lib/runner/runner.h"
 #include "lib/service/process.h"
+#include "lib/service/server.h"
 #include "lib/spec/spec.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/sqlite_journal.h"
@@ -58,6 +59,12 @@ ABSL_FLAG(int64_t, extend, 0,
           "replex run --extend=N DIR: run the run whose results directory is "
           "DIR N rounds longer, from its last checkpoint, as if it had been "
           "given all its rounds at the start.");
+ABSL_FLAG(absl::Duration, walltime, absl::ZeroDuration(),
+          "Stop cleanly at a checkpoint before this much wall time has "
+          "passed (e.g. 23h50m, a little under the batch job's limit): the "
+          "run checkpoints the round in progress when less than two rounds' "
+          "time is left, and exits 75 for `replex run --resume DIR`. 0: no "
+          "limit. SIGTERM and SIGINT stop the same way.");
 ABSL_FLAG(std::string, results, "",
           "Write the job's results (docs/results.md) to this new directory; "
           "overrides output.directory. Without either, no results are "
@@ -73,6 +80,7 @@ constexpr char kUsage[] =
     "                      [--progress_every=N] [--results=DIR]\n"
     "  replex run --resume DIR    (go on from DIR's last checkpoint)\n"
     "  replex run --extend=N DIR  (run DIR's job N rounds longer)\n"
+    "  [--walltime=DURATION]      (stop at a checkpoint in time; exit 75)\n"
     "  replex version\n\n"
     "JOB.yaml is described in docs/job-spec.md; examples/ has ready jobs.";
 
@@ -286,15 +294,37 @@ absl::Status Run(const std::string& arg) {
     if (done == n_rounds) statistics = report.statistics;
     return writer != nullptr ? writer->WriteRound(report) : absl::OkStatus();
   };
+  // SIGTERM, SIGINT (RunProcess's handlers) or the walltime: the round in
+  // progress ends at a checkpoint, if there is a results directory.
+  const absl::Time started = absl::Now();
+  const absl::Duration walltime = absl::GetFlag(FLAGS_walltime);
+  const char* stop_reason = nullptr;
+  options.should_stop = [&](double mean_round_seconds) {
+    if (service::TerminationRequested()) {
+      stop_reason = "a signal";
+    } else if (walltime > absl::ZeroDuration() &&
+               started + walltime - absl::Now() <
+                   absl::Seconds(2 * mean_round_seconds) + absl::Seconds(1)) {
+      stop_reason = "--walltime";
+    }
+    return stop_reason != nullptr;
+  };
   std::fprintf(stderr, "replex: running %s: %d replicas x %lld rounds on %s\n",
                arg.c_str(), ladder->size(), static_cast<long long>(n_rounds),
                spec->platform().c_str());
   std::fprintf(stderr, "replex: %s\n", engine::PluginSummary().c_str());
   absl::StatusOr<runner::RunResult> result = runner::RunJob(*spec, options);
-  const char* state = result.ok() ? "SUCCEEDED" : "FAILED";
+  const bool stopped = service::IsResumable(result.status());
+  const char* state =
+      result.ok() ? "SUCCEEDED" : (stopped ? "STOPPED" : "FAILED");
   if (writer != nullptr) {
     absl::Status finished = writer->Finish(state);
     if (result.ok() && !finished.ok()) return finished;
+  }
+  if (stopped) {
+    return service::ResumableError(
+        absl::StrCat(result.status().message(), " (", stop_reason,
+                     "); go on with: replex run --resume ", results_dir));
   }
   if (run.journal != nullptr) {
     run.job.set_state(result.ok() ? v1::SUCCEEDED : v1::FAILED);

@@ -461,6 +461,37 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   EXPECT_TRUE(absl::StrContains(resumed, "resuming at round ")) << resumed;
   expect_as_uninterrupted(killed);
 
+  // SIGTERM (sbatch --signal, Ctrl-C) and --walltime stop at a checkpoint
+  // with exit 75 (resumable); resumed, the run ends the same.
+  const fs::path termed = root / "termed";
+  process = testing::Process::Start(
+      {REPLEX_BIN, "run", job(kRounds), "--progress_every=-1",
+       "--results=" + termed.string()},
+      (root / "termed.log").string());
+  ASSERT_TRUE(process.ok()) << process.status();
+  while (absl::Now() < deadline) {
+    const std::string log = ReadFile(termed / results::kExchangeFile);
+    if (std::count(log.begin(), log.end(), '\n') > 300) break;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  (*process)->Signal(SIGTERM);
+  ASSERT_EQ((*process)->Wait(absl::Seconds(30)), 75) << (*process)->Log();
+  EXPECT_TRUE(absl::StrContains((*process)->Log(),
+                                "at a checkpoint (a signal); go on with: "
+                                "replex run --resume"))
+      << (*process)->Log();
+  replex("--resume " + termed.string());
+  expect_as_uninterrupted(termed);
+  const fs::path timed = root / "timed";
+  const auto [limited, limited_output] = RunCommand(
+      absl::StrCat(REPLEX_BIN, " run ", job(kRounds), " --walltime=1ms",
+                   " --progress_every=-1 --results=", timed.string(), " 2>&1"));
+  EXPECT_EQ(limited, 75) << limited_output;
+  EXPECT_TRUE(absl::StrContains(limited_output, "(--walltime)"))
+      << limited_output;
+  replex("--resume " + timed.string());
+  expect_as_uninterrupted(timed);
+
   const fs::path extended = root / "extended";
   replex(job(1300) + " --results=" + extended.string());
   const std::string more = replex("--extend=700 " + extended.string());

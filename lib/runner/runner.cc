@@ -86,12 +86,23 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   std::vector<std::vector<engine::Vec3>> positions(n);
   std::vector<std::string> states(n);
   while (!driver->done()) {
+    const int64_t ran = driver->round() - first_round;
+    const bool stopping =
+        options.should_stop &&
+        options.should_stop(
+            ran > 0 ? absl::ToDoubleSeconds(absl::Now() - start) / ran : 0);
+    if (stopping && !durable) {
+      return absl::CancelledError(
+          absl::StrCat("stopped at round ", driver->round(),
+                       " (no results directory: nothing to resume from)"));
+    }
     const bool want_positions = options.positions_every > 0 &&
                                 driver->round() % options.positions_every == 0;
     // The final states go into the results (final_states/); a checkpoint
     // holds every replica's.
     const bool final_round = driver->round() + 1 == spec.exchange().n_rounds();
-    const bool checkpoint = durable && CheckpointDue(spec, driver->round() + 1);
+    const bool checkpoint =
+        durable && (stopping || CheckpointDue(spec, driver->round() + 1));
     absl::StatusOr<std::vector<SegmentResult>> results =
         (*executor)->RunSegments(
             driver->Orders(want_positions, final_round || checkpoint));
@@ -117,21 +128,27 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         }
       }
     }
-    if (!options.on_round) continue;
-    for (int i = 0; i < n; ++i) {
-      if (want_positions) positions[i] = std::move((*results)[i].positions_nm);
-      if (final_round) states[i] = std::move((*results)[i].state);
+    if (options.on_round) {
+      for (int i = 0; i < n; ++i) {
+        if (want_positions)
+          positions[i] = std::move((*results)[i].positions_nm);
+        if (final_round) states[i] = std::move((*results)[i].state);
+      }
+      const RoundReport report{(*round)->outcome,
+                               (*round)->potential_kj_mol,
+                               (*round)->reduced,
+                               driver->statistics(),
+                               (*round)->box_nm,
+                               want_positions ? &positions : nullptr,
+                               absl::ToDoubleSeconds(absl::Now() - start),
+                               final_round ? &states : nullptr};
+      if (absl::Status status = options.on_round(report); !status.ok()) {
+        return status;
+      }
     }
-    const RoundReport report{(*round)->outcome,
-                             (*round)->potential_kj_mol,
-                             (*round)->reduced,
-                             driver->statistics(),
-                             (*round)->box_nm,
-                             want_positions ? &positions : nullptr,
-                             absl::ToDoubleSeconds(absl::Now() - start),
-                             final_round ? &states : nullptr};
-    if (absl::Status status = options.on_round(report); !status.ok()) {
-      return status;
+    if (stopping && !driver->done()) {
+      return service::ResumableError(absl::StrCat(
+          "stopped at round ", driver->round(), ", at a checkpoint"));
     }
   }
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);

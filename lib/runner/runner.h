@@ -47,6 +47,12 @@ struct RunOptions {
   std::function<absl::Status(const RoundReport&)> on_round;
   // Both set: the run journals and checkpoints (and may resume).
   RunDurability durability;
+  // Asked before each round, with the mean wall seconds of the rounds run so
+  // far (0 before the first); true stops the run (a signal, a walltime). A
+  // durable run first completes that round with every replica's state and
+  // checkpoints it, then returns service::ResumableError naming the round;
+  // one that is not returns CANCELLED at once.
+  std::function<bool(double mean_round_seconds)> should_stop;
 };
 
 // Validates the spec, loads the model, creates one engine replica per rung

@@ -4,6 +4,7 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -17,7 +18,20 @@ const char* program_name = "replex";
 
 }  // namespace
 
+constexpr char kResumablePayload[] = "type.replex.dev/resumable";
+
+absl::Status ResumableError(absl::string_view message) {
+  absl::Status status = absl::UnavailableError(message);
+  status.SetPayload(kResumablePayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsResumable(const absl::Status& status) {
+  return status.GetPayload(kResumablePayload).has_value();
+}
+
 int ExitCodeFor(const absl::Status& status) {
+  if (IsResumable(status)) return kExitResumable;
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;

@@ -21,8 +21,17 @@ inline constexpr int kExitFailed = 1;
 // The command line or an input is wrong: the message says what to fix.
 inline constexpr int kExitUsage = 2;
 
-// kExitUsage for what the caller must fix (INVALID_ARGUMENT, NOT_FOUND,
-// ALREADY_EXISTS), kExitFailed for every other error, kExitOk for OK.
+// The work stopped cleanly where it can go on later (a signal, a walltime
+// limit): EX_TEMPFAIL, what batch scripts requeue on.
+inline constexpr int kExitResumable = 75;
+
+// A status that says so (UNAVAILABLE, marked).
+absl::Status ResumableError(absl::string_view message);
+bool IsResumable(const absl::Status& status);
+
+// kExitResumable for ResumableError, kExitUsage for what the caller must fix
+// (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS), kExitFailed for every other
+// error, kExitOk for OK.
 int ExitCodeFor(const absl::Status& status);
 
 struct Program {
