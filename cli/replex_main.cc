@@ -124,7 +124,6 @@ struct Prepared {
   std::unique_ptr<store::SqliteJournal> journal;
   std::unique_ptr<store::FileCheckpointStore> checkpoints;
   v1::Job job;  // the run as journaled
-  bool resume = false;
 };
 
 absl::StatusOr<std::unique_ptr<store::SqliteJournal>> OpenJournal(
@@ -174,7 +173,6 @@ absl::StatusOr<Prepared> PrepareNew(const std::string& job_path) {
 absl::StatusOr<Prepared> PrepareResume(const std::string& dir, int64_t extend) {
   Prepared run;
   run.results_dir = dir;
-  run.resume = true;
   const std::filesystem::path file =
       std::filesystem::path(dir) / kResumeDir / "journal.sqlite";
   std::error_code error;
@@ -198,11 +196,11 @@ absl::StatusOr<Prepared> PrepareResume(const std::string& dir, int64_t extend) {
     return absl::DataLossError(absl::StrCat(file.string(), " holds no run"));
   }
   run.job = jobs->front().job;
-  const int64_t n_rounds = run.job.n_rounds() + extend;
   if (extend < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--extend=", extend, ": give the number of rounds to add, 1 or more"));
   }
+  const int64_t n_rounds = run.job.n_rounds() + extend;
   if (extend == 0 && run.job.state() == v1::SUCCEEDED) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the run in ", dir, " completed its ", run.job.n_rounds(),
@@ -225,8 +223,9 @@ absl::StatusOr<Prepared> PrepareResume(const std::string& dir, int64_t extend) {
 absl::Status Run(const std::string& arg) {
   const bool resume = absl::GetFlag(FLAGS_resume);
   const int64_t extend = absl::GetFlag(FLAGS_extend);
+  const bool resuming = resume || extend != 0;
   absl::StatusOr<Prepared> prepared =
-      resume || extend != 0 ? PrepareResume(arg, extend) : PrepareNew(arg);
+      resuming ? PrepareResume(arg, extend) : PrepareNew(arg);
   if (!prepared.ok()) return prepared.status();
   Prepared& run = *prepared;
   v1::JobSpec* spec = &run.spec;
@@ -252,7 +251,7 @@ absl::Status Run(const std::string& arg) {
     run.checkpoints = std::make_unique<store::FileCheckpointStore>(
         (std::filesystem::path(results_dir) / kResumeDir).string());
     options.durability = {run.journal.get(), run.checkpoints.get(), kRunId,
-                          run.resume};
+                          resuming};
     options.positions_every = spec->output().frame_interval();
     std::fprintf(stderr, "replex: writing results to %s\n",
                  results_dir.c_str());

@@ -9,9 +9,9 @@
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/job_progress.h"
-#include "lib/service/process.h"
 #include "lib/runner/cut.h"
 #include "lib/runner/report.h"
+#include "lib/service/process.h"
 
 namespace replex::coordinator {
 namespace {
@@ -102,7 +102,7 @@ void JobManager::Run(Record* record) {
   if (record->job.state() == v1::RUNNING) {
     if (shutting_down_) {
       service::LogLine(absl::StrCat("job ", record->job.job_id(),
-                           " interrupted: ", status.message()));
+                                    " interrupted: ", status.message()));
     } else {
       SetState(*record, status.ok() ? v1::SUCCEEDED : v1::FAILED,
                std::string(status.message()));
@@ -156,8 +156,9 @@ absl::Status JobManager::HandleFailedRound(Record& record,
       observer->OnReplicaRestart(record.id);
     }
   }
-  service::LogLine(absl::StrCat("job ", record.id,
-                       " rolls back to its last checkpoint: ", why.message()));
+  service::LogLine(
+      absl::StrCat("job ", record.id,
+                   " rolls back to its last checkpoint: ", why.message()));
   return Rollback(record, driver, executor, spec, faulty);
 }
 
@@ -166,27 +167,16 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
                                   const v1::JobSpec& spec,
                                   std::optional<int> faulty) {
   const std::string& job_id = record.id;
-  absl::StatusOr<std::optional<v1::Checkpoint>> checkpoint =
-      runner::NewestUsableCheckpoint(job_id, driver.ladder().size(), *journal_,
-                             checkpoints_);
-  if (!checkpoint.ok()) return checkpoint.status();
-  const int64_t round =
-      checkpoint->has_value() ? (*checkpoint)->round() : int64_t{0};
-  absl::StatusOr<std::vector<store::JournaledRound>> rounds =
-      journal_->Rounds(job_id, round);
-  if (!rounds.ok()) return rounds.status();
   int restarts;
   {
     absl::MutexLock lock(&mu_);
     restarts = record.replica_restarts;
   }
   absl::StatusOr<runner::Cut> cut =
-      runner::RestoreCut(job_id, spec, *checkpoint, *rounds, faulty, restarts);
+      runner::RestoreLastCut(job_id, spec, driver.ladder().size(), *journal_,
+                             checkpoints_, faulty, restarts);
   if (!cut.ok()) return cut.status();
-  if (absl::Status truncated = journal_->Truncate(job_id, round);
-      !truncated.ok()) {
-    return truncated;
-  }
+  const int64_t round = cut->driver.round();
   if (absl::Status reloaded = executor.Reload(cut->starts); !reloaded.ok()) {
     return reloaded;
   }
@@ -312,8 +302,9 @@ absl::Status JobManager::FinishRound(Record& record,
             WriteCheckpoint(record.id, driver, completed, round.results);
         !written.ok()) {
       // The previous checkpoint still stands; a rollback goes there.
-      service::LogLine(absl::StrCat("job ", record.id, ": no checkpoint at round ",
-                           outcome.round + 1, ": ", written.message()));
+      service::LogLine(
+          absl::StrCat("job ", record.id, ": no checkpoint at round ",
+                       outcome.round + 1, ": ", written.message()));
     }
   }
   return absl::OkStatus();

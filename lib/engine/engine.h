@@ -261,7 +261,9 @@ class Replica {
   // Draws from OpenMM's one process-global generator: every Context on the
   // Reference platform (each step), and any Context whose System has a
   // barostat (each barostat move, and its creation).
-  bool shares_reference_rng_ = false;
+  bool SharesReferenceRng() const {
+    return reference_platform_ || barostat_frequency_ > 0;
+  }
   bool reference_platform_ = false;
   int barostat_frequency_ = 0;  // steps between barostat moves; 0: none
   // Integration steps since the Context was made: OpenMM's barostats move

@@ -95,8 +95,7 @@ absl::Status ReseedReferenceRng(uint32_t seed)
 // Replica
 
 Replica::Replica(absl::string_view platform, int barostat_frequency)
-    : shares_reference_rng_(platform == "Reference" || barostat_frequency > 0),
-      reference_platform_(platform == "Reference"),
+    : reference_platform_(platform == "Reference"),
       barostat_frequency_(barostat_frequency),
       context_mutex_(platform) {}
 
@@ -204,7 +203,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
           setenv("OPENMM_CPU_THREADS",
                  options.platform_properties.at("Threads").c_str(), 0);
         }
-        if (replica->shares_reference_rng_) {
+        if (replica->SharesReferenceRng()) {
           // A Reference Context, and a barostat, reseed the global generator
           // as they are made.
           absl::MutexLock rng_lock(&reference_rng_mutex);

@@ -15,8 +15,7 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
                                const std::vector<store::JournaledRound>& rounds,
                                std::optional<int> faulty, int restarts) {
   const int64_t round = checkpoint.has_value() ? checkpoint->round() : 0;
-  absl::StatusOr<RoundDriver> driver =
-      RoundDriver::Create(spec);
+  absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
   std::vector<exchange::RoundOutcome> outcomes;
   outcomes.reserve(rounds.size());
@@ -79,6 +78,28 @@ absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
         read.ok() ? "it does not fit the job" : read.status().message()));
   }
   return std::nullopt;
+}
+
+absl::StatusOr<Cut> RestoreLastCut(const std::string& job_id,
+                                   const v1::JobSpec& spec, int n_replicas,
+                                   store::Journal& journal,
+                                   store::CheckpointStore* store,
+                                   std::optional<int> faulty, int restarts) {
+  absl::StatusOr<std::optional<v1::Checkpoint>> checkpoint =
+      NewestUsableCheckpoint(job_id, n_replicas, journal, store);
+  if (!checkpoint.ok()) return checkpoint.status();
+  const int64_t round = checkpoint->has_value() ? (*checkpoint)->round() : 0;
+  absl::StatusOr<std::vector<store::JournaledRound>> rounds =
+      journal.Rounds(job_id, round);
+  if (!rounds.ok()) return rounds.status();
+  absl::StatusOr<Cut> cut =
+      RestoreCut(job_id, spec, *checkpoint, *rounds, faulty, restarts);
+  if (!cut.ok()) return cut.status();
+  if (absl::Status truncated = journal.Truncate(job_id, round);
+      !truncated.ok()) {
+    return truncated;
+  }
+  return cut;
 }
 
 bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) {

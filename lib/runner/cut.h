@@ -58,6 +58,16 @@ absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
     const std::string& job_id, int n_replicas, store::Journal& journal,
     store::CheckpointStore* store);
 
+// Goes back to the job's last consistent cut: its newest usable checkpoint
+// (round 0 without one), with the rounds journaled before it replayed
+// (RestoreCut) and those from it on forgotten by the journal. The cut's
+// round is its driver's.
+absl::StatusOr<Cut> RestoreLastCut(const std::string& job_id,
+                                   const v1::JobSpec& spec, int n_replicas,
+                                   store::Journal& journal,
+                                   store::CheckpointStore* store,
+                                   std::optional<int> faulty, int restarts);
+
 // Whether the round that completes `rounds_done` rounds is checkpointed:
 // every checkpoint_interval rounds (0: none) and after the last.
 bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done);

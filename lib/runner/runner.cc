@@ -18,25 +18,15 @@ namespace replex::runner {
 
 namespace {
 
-// The cut a resumed run starts from: the journal's newest usable checkpoint,
-// with the rounds journaled past it forgotten.
+// The cut a resumed run starts from (RestoreLastCut), with velocity seeds
+// for its restored replicas.
 absl::StatusOr<Cut> ResumeCut(const v1::JobSpec& spec, int n_replicas,
                               const RunDurability& durability) {
-  store::Journal& journal = *durability.journal;
-  const std::string& id = durability.job_id;
-  absl::StatusOr<std::optional<v1::Checkpoint>> checkpoint =
-      NewestUsableCheckpoint(id, n_replicas, journal, durability.checkpoints);
-  if (!checkpoint.ok()) return checkpoint.status();
-  const int64_t round = checkpoint->has_value() ? (*checkpoint)->round() : 0;
-  absl::StatusOr<std::vector<store::JournaledRound>> rounds =
-      journal.Rounds(id, round);
-  if (!rounds.ok()) return rounds.status();
   absl::StatusOr<Cut> cut =
-      RestoreCut(id, spec, *checkpoint, *rounds, std::nullopt, 0);
+      RestoreLastCut(durability.job_id, spec, n_replicas, *durability.journal,
+                     durability.checkpoints, std::nullopt, 0);
   if (!cut.ok()) return cut.status();
-  if (absl::Status truncated = journal.Truncate(id, round); !truncated.ok()) {
-    return truncated;
-  }
+  const int64_t round = cut->driver.round();
   // A restored replica's velocities come from its state; its seed starts a
   // CPU or GPU Context's noise stream, fresh per cut so that no resume
   // replays another's random forces (Reference draws from segment seeds).

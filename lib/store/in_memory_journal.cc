@@ -36,8 +36,10 @@ absl::StatusOr<std::vector<JournaledJob>> InMemoryJournal::Jobs() {
   absl::MutexLock lock(&mu_);
   std::vector<JournaledJob> jobs;
   for (const auto& [id, entry] : jobs_) {
-    jobs.push_back(entry);
-    if (IsFinal(entry.job.state())) jobs.back().spec.reset();
+    // An ended job's spec (its System) is not copied: see JournaledJob.
+    jobs.push_back({entry.job,
+                    IsFinal(entry.job.state()) ? std::nullopt : entry.spec,
+                    entry.seq});
   }
   std::stable_sort(jobs.begin(), jobs.end(),
                    [](const JournaledJob& a, const JournaledJob& b) {
