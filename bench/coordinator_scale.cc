@@ -293,6 +293,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       absl::GetFlag(FLAGS_coordinator_bin),
       "--listen=127.0.0.1:0",
       absl::StrCat("--port_file=", dir, "/port"),
+      "--worker_listen=127.0.0.1:0",
+      absl::StrCat("--worker_port_file=", dir, "/worker_port"),
       absl::StrCat("--journal=", dir, "/journal.sqlite"),
       absl::StrCat("--checkpoint_dir=", dir, "/checkpoints"),
       absl::StrCat("--results_root=", dir, "/results"),
@@ -316,6 +318,14 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
     return row;
   }
   const std::string address = absl::StrCat("127.0.0.1:", *port);
+  // Written before the JobService port file.
+  absl::StatusOr<std::string> worker_port =
+      testing::WaitForFile(dir + "/worker_port", absl::Seconds(1));
+  if (!worker_port.ok()) {
+    row.error = worker_port.status().ToString();
+    return row;
+  }
+  const std::string worker_address = absl::StrCat("127.0.0.1:", *worker_port);
   const std::vector<double> temperatures = Temperatures(n);
   Timeline timeline(rounds);
   {
@@ -326,7 +336,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       grpc::ChannelArguments args;
       args.SetInt("grpc.channel_id", w);
       workers.push_back(std::make_unique<SimulatedWorker>(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+          grpc::CreateCustomChannel(worker_address,
+                                    grpc::InsecureChannelCredentials(),
                                     args),
           w, per_worker, &temperatures, &timeline));
     }

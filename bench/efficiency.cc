@@ -157,10 +157,16 @@ class Cluster {
     absl::StatusOr<std::string> coordinator = StartServer(
         "coordinator",
         {bin + "/coordinator/replex-coordinator", "--listen=127.0.0.1:0",
+         "--worker_listen=127.0.0.1:0",
+         absl::StrCat("--worker_port_file=", dir_, "/worker_port"),
          "--metrics_listen=", absl::StrCat("--journal=", dir_, "/journal"),
          absl::StrCat("--checkpoint_dir=", dir_, "/checkpoints"),
          absl::StrCat("--results_root=", dir_, "/results")});
     if (!coordinator.ok()) return coordinator.status();
+    // Written before the JobService port file StartServer waited for.
+    absl::StatusOr<std::string> worker_port =
+        testing::WaitForFile(dir_ + "/worker_port", absl::Seconds(1));
+    if (!worker_port.ok()) return worker_port.status();
     absl::StatusOr<std::string> gateway = StartServer(
         "gateway",
         {bin + "/gateway/replex-gateway", "--listen=127.0.0.1:0",
@@ -169,7 +175,8 @@ class Cluster {
     absl::StatusOr<std::unique_ptr<testing::Process>> worker =
         testing::Process::Start(
             {bin + "/replica-worker/replex-worker",
-             absl::StrCat("--coordinator=", *coordinator), "--name=bench",
+             absl::StrCat("--coordinator=127.0.0.1:", *worker_port),
+             "--name=bench",
              "--platform=CPU", absl::StrCat("--slots=", slots),
              absl::StrCat("--pin_slots=", absl::GetFlag(FLAGS_pin_slots)),
              "--metrics_listen="},

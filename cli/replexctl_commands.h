@@ -69,8 +69,10 @@ absl::Status Report(client::JobsClient& client, const std::string& id,
 absl::StatusOr<int> Health(const std::string& address,
                            const service::ChannelSecurity& security);
 // `replexctl call`: the request from `json`, or from stdin when it is "-".
+// `token`, when set, goes as "authorization: Bearer TOKEN".
 absl::Status Call(const std::string& address,
                   const service::ChannelSecurity& security,
-                  const std::string& method, const std::string& json);
+                  const std::string& token, const std::string& method,
+                  const std::string& json);
 
 }  // namespace replex::cli

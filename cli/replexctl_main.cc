@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/client/grpc_jobs_client.h"
+#include "lib/service/auth.h"
 #include "lib/service/process.h"
 #include "lib/service/process_flags.h"
 #include "lib/service/tls.h"
@@ -94,7 +96,8 @@ Commands:
   submit JOB.yaml   Validate the job file (docs/job-spec.md), upload it with
                     the files it names, and print the new job's id, alone on
                     stdout: id=$(replexctl submit job.yaml). The owner defaults
-                    to $USER when the file sets none.
+                    to $USER when the file sets none; with authentication on
+                    the owner is always the token's user.
   status [ID]       Without ID, the table of all jobs (same as `list`); with
                     ID, the job in detail: progress, acceptance per rung pair
                     with temperatures, round trips, ns/day, workers, times,
@@ -139,6 +142,11 @@ Commands:
                     or JSON field names; default {}, - reads it from stdin);
                     each response is printed as JSON (camelCase, fields at
                     their defaults left out), one per message of a stream.
+
+Authentication: when the gateway requires tokens (its --tokens_file), the
+token is read from $REPLEX_TOKEN, else from the first line of
+$XDG_CONFIG_HOME/replex/token (~/.config/replex/token); users see and act on
+their own jobs only, admins on all (docs/security.md).
 
 Exit status: 0 done (watch, wait: the job SUCCEEDED); 1 an error, or (watch,
 wait, status ID) the job FAILED, or (health) the server is not SERVING; 2 a
@@ -196,9 +204,35 @@ std::string UnknownFlag(int argc, char** argv) {
   return "";
 }
 
+// The user's token for a gateway with authentication on: $REPLEX_TOKEN,
+// else the first line of $XDG_CONFIG_HOME/replex/token (by default
+// ~/.config/replex/token); "" when neither is there.
+absl::StatusOr<std::string> UserToken() {
+  if (const char* token = std::getenv("REPLEX_TOKEN");
+      token != nullptr && *token != '\0') {
+    const std::string trimmed(absl::StripAsciiWhitespace(token));
+    if (absl::Status checked = service::CheckToken(trimmed, "$REPLEX_TOKEN");
+        !checked.ok()) {
+      return checked;
+    }
+    return trimmed;
+  }
+  std::string path;
+  if (const char* config = std::getenv("XDG_CONFIG_HOME");
+      config != nullptr && *config != '\0') {
+    path = absl::StrCat(config, "/replex/token");
+  } else if (const char* home = std::getenv("HOME"); home != nullptr) {
+    path = absl::StrCat(home, "/.config/replex/token");
+  }
+  std::error_code error;
+  if (path.empty() || !std::filesystem::exists(path, error)) return "";
+  return service::ReadTokenFile(path, "the token file");
+}
+
 std::unique_ptr<client::GrpcJobsClient> Connect(
-    const service::ChannelSecurity& security) {
+    const service::ChannelSecurity& security, const std::string& token) {
   client::GrpcJobsClientOptions options;
+  options.token = token;
   options.address = absl::GetFlag(FLAGS_gateway);
   options.peer = "gateway";
   options.security = security;
@@ -254,17 +288,19 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
   absl::StatusOr<service::ChannelSecurity> security =
       service::ChannelSecurityFromFlags();
   if (!security.ok()) return security.status();
+  absl::StatusOr<std::string> token = UserToken();
+  if (!token.ok()) return token.status();
   if (command == "health") {
     return Health(operands == 1 ? args[1] : absl::GetFlag(FLAGS_gateway),
                   *security);
   }
   if (command == "call") {
-    absl::Status called = Call(absl::GetFlag(FLAGS_gateway), *security, args[1],
-                               operands == 2 ? args[2] : "{}");
+    absl::Status called = Call(absl::GetFlag(FLAGS_gateway), *security,
+                               *token, args[1], operands == 2 ? args[2] : "{}");
     if (!called.ok()) return called;
     return 0;
   }
-  std::unique_ptr<client::GrpcJobsClient> client = Connect(*security);
+  std::unique_ptr<client::GrpcJobsClient> client = Connect(*security, *token);
   if (command == "watch" || command == "wait") {
     return Watch(*client, args[1], /*quiet=*/command == "wait");
   }

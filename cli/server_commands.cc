@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -11,6 +12,7 @@
 #include "cli/replexctl_commands.h"
 #include "lib/grpc_tools/health_probe.h"
 #include "lib/grpc_tools/reflection_client.h"
+#include "lib/service/auth.h"
 #include "lib/service/tls.h"
 
 namespace replex::cli {
@@ -33,14 +35,20 @@ absl::StatusOr<int> Health(const std::string& address,
 
 absl::Status Call(const std::string& address,
                   const service::ChannelSecurity& security,
-                  const std::string& method, const std::string& json) {
+                  const std::string& token, const std::string& method,
+                  const std::string& json) {
   std::string request = json;
   if (json == "-") {
     request.assign(std::istreambuf_iterator<char>(std::cin),
                    std::istreambuf_iterator<char>());
   }
-  grpc_tools::ReflectionClient client(
-      service::CreateChannel(address, security));
+  grpc_tools::CallMetadata metadata;
+  if (!token.empty()) {
+    metadata.emplace_back(service::kAuthorizationKey,
+                          absl::StrCat("Bearer ", token));
+  }
+  grpc_tools::ReflectionClient client(service::CreateChannel(address, security),
+                                      std::move(metadata));
   absl::Status status =
       client.Call(method, request, [](const std::string& response) {
         std::printf("%s\n", response.c_str());

@@ -64,9 +64,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return recovered;
   }
   server->job_service_ = std::make_unique<JobServiceImpl>(
-      server->jobs_.get(), server->results_observer_.get());
-  server->session_service_ =
-      std::make_unique<SessionServiceImpl>(server->registry_.get());
+      server->jobs_.get(), server->results_observer_.get(),
+      options.gateway_token);
+  server->session_service_ = std::make_unique<SessionServiceImpl>(
+      server->registry_.get(), options.worker_tokens);
 
   service::ServerOptions server_options;
   server_options.address = options.address;
@@ -75,12 +76,21 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (options.metrics != nullptr) {
     server_options.metrics = &options.metrics->registry();
   }
-  absl::StatusOr<service::RunningServer> running = service::StartServer(
-      server_options,
-      {server->job_service_.get(), server->session_service_.get()});
+  absl::StatusOr<service::RunningServer> running =
+      service::StartServer(server_options, {server->job_service_.get()});
   if (!running.ok()) return running.status();
   server->server_ = std::move(running->server);
   server->port_ = running->port;
+  server_options.address = options.worker_address;
+  running =
+      service::StartServer(server_options, {server->session_service_.get()});
+  if (!running.ok()) {
+    return absl::Status(running.status().code(),
+                        absl::StrCat(running.status().message(),
+                                     " (the workers' port)"));
+  }
+  server->worker_server_ = std::move(running->server);
+  server->worker_port_ = running->port;
   if (options.metrics != nullptr) {
     options.metrics->Add(
         ClusterGauges(server->registry_.get(), server->jobs_.get()));
@@ -104,8 +114,11 @@ void CoordinatorServer::Shutdown(absl::Time deadline) {
   // a registry shut down under them would fail their rounds.
   jobs_->Shutdown();
   registry_->Shutdown();
-  server_->Shutdown(absl::ToChronoTime(deadline));
-  server_->Wait();
+  for (grpc::Server* server : {worker_server_.get(), server_.get()}) {
+    if (server == nullptr) continue;  // Start failed before it
+    server->Shutdown(absl::ToChronoTime(deadline));
+    server->Wait();
+  }
 }
 
 }  // namespace replex::coordinator

@@ -1,7 +1,8 @@
 // replex-coordinator's parts wired together as the binary runs them: the
 // worker registry and the job manager over a journal and a checkpoint store,
-// the results and metrics observers, and one gRPC server with JobService and
-// the workers' Coordinator service. main.cc and the tests both start it, so
+// the results and metrics observers, and two gRPC servers: JobService (for
+// the gateway) and the workers' Coordinator service, each on its own port so
+// that a network policy, a firewall or TLS can keep each to its callers. main.cc and the tests both start it, so
 // the tests run what ships.
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "coordinator/worker_registry.h"
 #include "grpcpp/server.h"
 #include "lib/metrics/metrics.h"
+#include "lib/service/auth.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/journal.h"
 #include "lib/timing/clock.h"
@@ -25,10 +27,17 @@
 namespace replex::coordinator {
 
 struct CoordinatorServerOptions {
-  std::string address = "127.0.0.1:0";  // host:port; port 0 picks one
+  std::string address = "127.0.0.1:0";  // JobService; port 0 picks one
+  std::string worker_address = "127.0.0.1:0";  // the workers' Coordinator
   int max_message_bytes = 64 << 20;
-  // TLS (service::MakeServerCredentials); null: plaintext.
+  // TLS (service::MakeServerCredentials) of both ports; null: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // The token JobService callers must present (the gateway's); empty: any
+  // caller acts on every job (see JobServiceImpl).
+  std::string gateway_token;
+  // Workers' tokens; null: any worker may register. Not owned; must
+  // outlive the server.
+  const service::Tokens* worker_tokens = nullptr;
   // Heartbeats; epoch_base and metrics are set by the server.
   WorkerRegistry::Options registry;
   // Not owned; must outlive the server. The journal is required; without a
@@ -63,7 +72,8 @@ class CoordinatorServer {
   // Idempotent.
   void Shutdown(absl::Time deadline);
 
-  int port() const { return port_; }
+  int port() const { return port_; }                // JobService
+  int worker_port() const { return worker_port_; }  // the workers' service
   int64_t incarnation() const { return incarnation_; }
   JobManager& jobs() { return *jobs_; }
   WorkerRegistry& registry() { return *registry_; }
@@ -80,10 +90,12 @@ class CoordinatorServer {
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<JobServiceImpl> job_service_;
   std::unique_ptr<SessionServiceImpl> session_service_;
-  // Declared after what it serves, so destroyed before it.
+  // Declared after what they serve, so destroyed before it.
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> worker_server_;
   std::unique_ptr<timing::PeriodicTicker> ticker_;
   int port_ = 0;
+  int worker_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -18,51 +18,102 @@ using service::ToGrpcStatus;
 // How often a quiet WatchJob checks whether its client is still there.
 constexpr absl::Duration kWatchPoll = absl::Seconds(1);
 
+constexpr char kGatewayOnly[] =
+    "this coordinator's JobService answers replex-gateway only; send the "
+    "request to the gateway (a gateway needs --coordinator_token_file naming "
+    "this coordinator's --gateway_token_file)";
+
 }  // namespace
 
-grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext*,
+absl::StatusOr<service::Identity> JobServiceImpl::Caller(
+    const grpc::ServerContext& context) const {
+  if (!gateway_token_.empty()) {
+    absl::StatusOr<std::string> token =
+        service::BearerToken(context.client_metadata(), kGatewayOnly);
+    if (!token.ok()) return token.status();
+    if (!service::SameToken(*token, gateway_token_)) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("the token is not this coordinator's gateway token; ",
+                       kGatewayOnly));
+    }
+  }
+  return service::ForwardedIdentity(context.client_metadata());
+}
+
+absl::StatusOr<service::Identity> JobServiceImpl::CallerOf(
+    const grpc::ServerContext& context, const std::string& job_id) const {
+  absl::StatusOr<service::Identity> caller = Caller(context);
+  if (!caller.ok() || caller->admin) return caller;
+  absl::StatusOr<v1::Job> job = jobs_->Get(job_id);
+  if (!job.ok()) return job.status();
+  if (absl::Status access = service::CheckAccess(*caller, job->owner(), job_id);
+      !access.ok()) {
+    return access;
+  }
+  return caller;
+}
+
+grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
                                        const v1::SubmitJobRequest* request,
                                        v1::SubmitJobResponse* response) {
-  absl::StatusOr<std::string> id = jobs_->Submit(request->spec());
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<std::string> id;
+  if (caller->anyone()) {
+    id = jobs_->Submit(request->spec());
+  } else {
+    // The owner is who submitted, whatever the spec says.
+    v1::JobSpec spec = request->spec();
+    spec.set_owner(caller->user);
+    id = jobs_->Submit(spec);
+  }
   if (!id.ok()) return ToGrpcStatus(id.status());
   response->set_job_id(*id);
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::GetJob(grpc::ServerContext*,
+grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context,
                                     const v1::GetJobRequest* request,
                                     v1::Job* response) {
+  absl::StatusOr<service::Identity> caller = CallerOf(*context, request->job_id());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *std::move(job);
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext*,
+grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context,
                                       const v1::ListJobsRequest* request,
                                       v1::ListJobsResponse* response) {
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   std::vector<v1::JobState> states;
   for (int state : request->states()) {
     states.push_back(static_cast<v1::JobState>(state));
   }
   for (v1::Job& job : jobs_->List(states)) {
-    *response->add_jobs() = std::move(job);
+    if (caller->MayActOn(job.owner())) *response->add_jobs() = std::move(job);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*,
+grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* context,
                                        const v1::CancelJobRequest* request,
                                        v1::Job* response) {
+  absl::StatusOr<service::Identity> caller = CallerOf(*context, request->job_id());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job = jobs_->Cancel(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *std::move(job);
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::ExtendJob(grpc::ServerContext*,
+grpc::Status JobServiceImpl::ExtendJob(grpc::ServerContext* context,
                                        const v1::ExtendJobRequest* request,
                                        v1::Job* response) {
+  absl::StatusOr<service::Identity> caller = CallerOf(*context, request->job_id());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job =
       jobs_->Extend(request->job_id(), request->rounds());
   if (!job.ok()) return ToGrpcStatus(job.status());
@@ -74,8 +125,10 @@ grpc::Status JobServiceImpl::DownloadResults(
     grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
     grpc::ServerWriter<v1::ResultsChunk>* writer) {
   constexpr int64_t kChunkBytes = 1 << 20;
-  if (absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id()); !job.ok()) {
-    return ToGrpcStatus(job.status());
+  if (absl::StatusOr<service::Identity> caller =
+          CallerOf(*context, request->job_id());
+      !caller.ok()) {
+    return ToGrpcStatus(caller.status());
   }
   if (results_ == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -118,6 +171,11 @@ grpc::Status JobServiceImpl::DownloadResults(
 grpc::Status JobServiceImpl::WatchJob(
     grpc::ServerContext* context, const v1::WatchJobRequest* request,
     grpc::ServerWriter<v1::JobEvent>* writer) {
+  if (absl::StatusOr<service::Identity> caller =
+          CallerOf(*context, request->job_id());
+      !caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
   absl::StatusOr<std::shared_ptr<JobWatch>> watch =
       jobs_->Watch(request->job_id());
   if (!watch.ok()) return ToGrpcStatus(watch.status());
@@ -156,6 +214,11 @@ grpc::Status SessionServiceImpl::Session(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the first message of a Session must be Register");
   }
+  if (absl::Status allowed =
+          CheckWorker(*context, message.register_().worker_name());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<WorkerRegistry::Session> session = registry_->Connect(
       message.register_(), [context] { context->TryCancel(); });
   if (!session.ok()) return ToGrpcStatus(session.status());
@@ -185,6 +248,24 @@ grpc::Status SessionServiceImpl::Session(
   const absl::Status end = registry_->Disconnect(session->key);
   writer.join();
   return ToGrpcStatus(end);
+}
+
+absl::Status SessionServiceImpl::CheckWorker(
+    const grpc::ServerContext& context, const std::string& worker_name) const {
+  if (tokens_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<service::Identity> worker = service::Authenticate(
+      *tokens_, context.client_metadata(),
+      "start replex-worker with --token_file naming a file that holds a "
+      "token of the coordinator's --worker_tokens_file");
+  if (!worker.ok()) return worker.status();
+  if (worker->user != "*" && worker->user != worker_name) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "this token is for the worker named \"", worker->user,
+        "\", not for the name this session registers; start the worker "
+        "with --name=",
+        worker->user, " or give it its own token"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace replex::coordinator

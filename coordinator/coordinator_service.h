@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -12,21 +13,28 @@
 #include "coordinator/results_observer.h"
 #include "coordinator/worker_registry.h"
 #include "grpcpp/grpcpp.h"
+#include "lib/service/auth.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "replex/v1/worker.grpc.pb.h"
 
 namespace replex::coordinator {
 
 // The public job API, served by the coordinator (the gateway forwards to
-// it). Thread-safe.
+// it). With a gateway token, only callers presenting it are answered, each
+// call for the user the gateway names (service::ForwardedIdentity): a job's
+// owner is that user, and users act on their own jobs only. Without one,
+// every caller acts on every job. Thread-safe.
 class JobServiceImpl final : public v1::JobService::Service {
  public:
   // `jobs` must outlive the service.
   // `results`, when given, serves DownloadResults; it must outlive the
-  // service.
+  // service. `gateway_token`: see above; empty: none.
   explicit JobServiceImpl(JobManager* jobs,
-                          const ResultsObserver* results = nullptr)
-      : jobs_(jobs), results_(results) {}
+                          const ResultsObserver* results = nullptr,
+                          std::string gateway_token = "")
+      : jobs_(jobs),
+        results_(results),
+        gateway_token_(std::move(gateway_token)) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const v1::SubmitJobRequest* request,
@@ -55,17 +63,32 @@ class JobServiceImpl final : public v1::JobService::Service {
       grpc::ServerWriter<v1::ResultsChunk>* writer) override;
 
  private:
+  // Who made the call; UNAUTHENTICATED when the gateway token is required
+  // and missing.
+  absl::StatusOr<service::Identity> Caller(
+      const grpc::ServerContext& context) const;
+  // The caller, when it may act on job `job_id`; NOT_FOUND for an unknown
+  // job, PERMISSION_DENIED for another user's.
+  absl::StatusOr<service::Identity> CallerOf(const grpc::ServerContext& context,
+                                             const std::string& job_id) const;
+
   JobManager* const jobs_;
   const ResultsObserver* const results_;
+  const std::string gateway_token_;
 };
 
 // Coordinator.Session: one stream per connected worker. The RPC thread reads
 // and hands each message to the registry; a second thread writes what the
-// registry queues for the worker. Thread-safe.
+// registry queues for the worker. With worker tokens, a session must present
+// one, and registers only under the name that token is for (any name for a
+// "*" token). Thread-safe.
 class SessionServiceImpl final : public v1::Coordinator::Service {
  public:
-  // `registry` must outlive the service.
-  explicit SessionServiceImpl(WorkerRegistry* registry) : registry_(registry) {}
+  // `registry` and `tokens` must outlive the service; null `tokens`: any
+  // worker may register.
+  explicit SessionServiceImpl(WorkerRegistry* registry,
+                              const service::Tokens* tokens = nullptr)
+      : registry_(registry), tokens_(tokens) {}
 
   grpc::Status Session(
       grpc::ServerContext* context,
@@ -73,7 +96,12 @@ class SessionServiceImpl final : public v1::Coordinator::Service {
           stream) override;
 
  private:
+  // OK when the session's credentials allow registering as `worker_name`.
+  absl::Status CheckWorker(const grpc::ServerContext& context,
+                           const std::string& worker_name) const;
+
   WorkerRegistry* const registry_;
+  const service::Tokens* const tokens_;
 };
 
 }  // namespace replex::coordinator

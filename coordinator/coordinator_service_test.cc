@@ -106,9 +106,12 @@ class CoordinatorServiceTest : public ::testing::Test {
         CoordinatorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    jobs_stub_ = v1::JobService::NewStub(channel_);
+    jobs_stub_ = v1::JobService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials()));
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->worker_port()),
+                            grpc::InsecureChannelCredentials());
   }
   void TearDown() override { server_->Shutdown(absl::Now()); }
 
@@ -133,7 +136,7 @@ class CoordinatorServiceTest : public ::testing::Test {
 
   store::InMemoryJournal journal_;
   std::unique_ptr<CoordinatorServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> channel_;  // the workers' port
   std::unique_ptr<v1::JobService::Stub> jobs_stub_;
 };
 
@@ -248,6 +251,7 @@ TEST(CoordinatorBinaryTest, ServesOnItsPortFileAndStopsOnSigterm) {
   absl::StatusOr<std::unique_ptr<testing::Process>> coordinator =
       testing::Process::Start(
           {REPLEX_COORDINATOR_BIN, "--listen=127.0.0.1:0",
+           "--worker_listen=127.0.0.1:0",
            "--metrics_listen=127.0.0.1:0", "--port_file=" + port_file,
            "--shutdown_grace=1s",
            "--journal=" + (dir / "journal.sqlite").string(),

@@ -1,9 +1,10 @@
 // `replex-coordinator`: owns jobs and the replica-workers that run them.
-// Serves replex.v1.JobService (for the gateway and for replexctl) and
-// replex.v1.Coordinator (workers dial in) on one port, with health checking
-// and reflection; shuts down gracefully on SIGTERM.
+// Serves replex.v1.JobService (for the gateway) on --listen and
+// replex.v1.Coordinator (workers dial in) on --worker_listen, each with
+// health checking and reflection; shuts down gracefully on SIGTERM.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,12 +16,29 @@
 #include "absl/time/time.h"
 #include "coordinator/coordinator_server.h"
 #include "lib/metrics/metrics_flags.h"
+#include "lib/service/auth.h"
 #include "lib/service/process.h"
 #include "lib/service/process_flags.h"
 #include "lib/service/server.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/sqlite_journal.h"
 
+ABSL_FLAG(std::string, worker_listen, "0.0.0.0:7071",
+          "host:port of the workers' port (replex.v1.Coordinator), apart "
+          "from JobService's --listen so that each can be kept to its "
+          "callers; port 0 picks a free one (see --worker_port_file).");
+ABSL_FLAG(std::string, worker_port_file, "",
+          "After binding, write the workers' bound port to this file.");
+ABSL_FLAG(std::string, gateway_token_file, "",
+          "File holding the token JobService callers must present (the "
+          "gateway's --coordinator_token_file): set, only gateways are "
+          "answered, each call for the user the gateway authenticated. "
+          "Empty: anyone who reaches --listen acts on every job.");
+ABSL_FLAG(std::string, worker_tokens_file, "",
+          "Workers' credentials, one per line: TOKEN WORKER_NAME, or TOKEN * "
+          "for any name (docs/security.md). Set: a worker must present one "
+          "(its --token_file) and registers only under that name. Empty: "
+          "anyone who reaches --worker_listen can register as a worker.");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "How often the coordinator sends each worker a heartbeat; workers "
           "are asked (in Welcome) to send theirs as often.");
@@ -54,6 +72,8 @@ constexpr char kUsage[] =
     "the replica-workers that connect to it, and runs the exchange.\n\n"
     "Usage:\n"
     "  replex-coordinator [--listen=0.0.0.0:7070] [--port_file=FILE]\n"
+    "      [--worker_listen=0.0.0.0:7071] [--worker_port_file=FILE]\n"
+    "      [--gateway_token_file=FILE] [--worker_tokens_file=FILE]\n"
     "      [--heartbeat_interval=5s] [--heartbeat_timeout=30s]\n"
     "      [--max_message_bytes=N] [--shutdown_grace=10s]\n"
     "      [--journal=replex-data/journal.sqlite]\n"
@@ -92,6 +112,27 @@ absl::Status Serve() {
       service::ServerCredentialsFromFlags();
   if (!credentials.ok()) return credentials.status();
   options.credentials = *std::move(credentials);
+  options.worker_address = absl::GetFlag(FLAGS_worker_listen);
+  if (options.worker_address.empty()) {
+    return absl::InvalidArgumentError(
+        "--worker_listen is empty; give host:port (port 0 picks a free one)");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_gateway_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token =
+        service::ReadTokenFile(path, "--gateway_token_file");
+    if (!token.ok()) return token.status();
+    options.gateway_token = *std::move(token);
+  }
+  std::optional<service::Tokens> worker_tokens;
+  if (const std::string path = absl::GetFlag(FLAGS_worker_tokens_file);
+      !path.empty()) {
+    absl::StatusOr<service::Tokens> read = service::Tokens::Read(
+        path, "--worker_tokens_file", service::Tokens::Kind::kWorkers);
+    if (!read.ok()) return read.status();
+    worker_tokens = *std::move(read);
+    options.worker_tokens = &*worker_tokens;
+  }
 
   const std::string journal_path = absl::GetFlag(FLAGS_journal);
   absl::StatusOr<std::unique_ptr<store::SqliteJournal>> journal =
@@ -118,9 +159,24 @@ absl::Status Serve() {
   if (!server.ok()) return server.status();
   service::Log("journal %s (incarnation %d), checkpoints in %s", journal_path,
                (*server)->incarnation(), checkpoints.dir());
-  service::Log("replex-coordinator %s listening on port %d (%s, %s)",
-               REPLEX_VERSION, (*server)->port(), options.address,
-               options.credentials != nullptr ? "TLS" : "plaintext");
+  service::Log(
+      "replex-coordinator %s: JobService on port %d (%s, %s, %s), workers on "
+      "port %d (%s, %s)",
+      REPLEX_VERSION, (*server)->port(), options.address,
+      options.credentials != nullptr ? "TLS" : "plaintext",
+      options.gateway_token.empty() ? "open to every caller"
+                                    : "gateways with the token only",
+      (*server)->worker_port(), options.worker_address,
+      worker_tokens.has_value() ? "workers with tokens only"
+                                : "open to every worker");
+  if (const std::string file = absl::GetFlag(FLAGS_worker_port_file);
+      !file.empty()) {
+    if (absl::Status written =
+            service::WritePortFile(file, (*server)->worker_port());
+        !written.ok()) {
+      return written;
+    }
+  }
   if ((*metrics_server)->port() != 0) {
     service::Log("metrics on port %d", (*metrics_server)->port());
   }

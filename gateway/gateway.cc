@@ -89,7 +89,7 @@ absl::Status Gateway::CheckSize(const v1::SubmitJobRequest& request) const {
 }
 
 absl::StatusOr<v1::SubmitJobResponse> Gateway::SubmitJob(
-    const v1::SubmitJobRequest& request) {
+    const service::Identity& caller, const v1::SubmitJobRequest& request) {
   // Size first: it is cheap and says the most useful thing about a huge job.
   if (absl::Status status = CheckSize(request); !status.ok()) return status;
   v1::SubmitJobRequest forwarded = request;
@@ -97,54 +97,56 @@ absl::StatusOr<v1::SubmitJobResponse> Gateway::SubmitJob(
   if (absl::Status status = spec::Validate(forwarded.spec()); !status.ok()) {
     return status;
   }
-  return jobs_->SubmitJob(forwarded);
+  return jobs_->ActingFor(caller)->SubmitJob(forwarded);
 }
 
-absl::StatusOr<v1::Job> Gateway::GetJob(const v1::GetJobRequest& request) {
+absl::StatusOr<v1::Job> Gateway::GetJob(const service::Identity& caller,
+                                         const v1::GetJobRequest& request) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
-  return jobs_->GetJob(request);
+  return jobs_->ActingFor(caller)->GetJob(request);
 }
 
 absl::StatusOr<v1::ListJobsResponse> Gateway::ListJobs(
-    const v1::ListJobsRequest& request) {
+    const service::Identity& caller, const v1::ListJobsRequest& request) {
   if (absl::Status status = CheckStates(request); !status.ok()) return status;
-  return jobs_->ListJobs(request);
+  return jobs_->ActingFor(caller)->ListJobs(request);
 }
 
-absl::StatusOr<v1::Job> Gateway::CancelJob(
-    const v1::CancelJobRequest& request) {
+absl::StatusOr<v1::Job> Gateway::CancelJob(const service::Identity& caller,
+                                         const v1::CancelJobRequest& request) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
-  return jobs_->CancelJob(request);
+  return jobs_->ActingFor(caller)->CancelJob(request);
 }
 
-absl::StatusOr<v1::Job> Gateway::ExtendJob(
-    const v1::ExtendJobRequest& request) {
+absl::StatusOr<v1::Job> Gateway::ExtendJob(const service::Identity& caller,
+                                         const v1::ExtendJobRequest& request) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
-  return jobs_->ExtendJob(request);
+  return jobs_->ActingFor(caller)->ExtendJob(request);
 }
 
-absl::Status Gateway::WatchJob(const v1::WatchJobRequest& request,
+absl::Status Gateway::WatchJob(const service::Identity& caller,
+                               const v1::WatchJobRequest& request,
                                client::StopSignal& stop,
                                const client::JobEventCallback& on_event) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
-  return jobs_->WatchJob(request, stop, on_event);
+  return jobs_->ActingFor(caller)->WatchJob(request, stop, on_event);
 }
 
 absl::Status Gateway::DownloadResults(
-    const v1::DownloadResultsRequest& request,
+    const service::Identity& caller, const v1::DownloadResultsRequest& request,
     const client::ResultsChunkCallback& on_chunk) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
-  return jobs_->DownloadResults(request, on_chunk);
+  return jobs_->ActingFor(caller)->DownloadResults(request, on_chunk);
 }
 
 }  // namespace replex::gateway

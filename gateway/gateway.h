@@ -1,7 +1,8 @@
 // The gateway's logic, without gRPC: check each public JobService request
 // (spec validation, message size, job id syntax) so bad input is refused with
 // a message that says what to fix before it reaches the coordinator, then
-// forward it through a JobsClient. Holds no job state, so any number of
+// forward it through a JobsClient acting for the authenticated caller (the
+// coordinator decides which jobs that caller may act on). Holds no job state, so any number of
 // gateways can run side by side.
 #pragma once
 
@@ -43,20 +44,25 @@ class Gateway {
   // request is over max_message_bytes; otherwise forwards the spec with its
   // defaults filled in (spec::ApplyDefaults), so the coordinator stores what
   // will run.
-  absl::StatusOr<v1::SubmitJobResponse> SubmitJob(
+  absl::StatusOr<v1::SubmitJobResponse> SubmitJob(const service::Identity& caller,
       const v1::SubmitJobRequest& request);
-  absl::StatusOr<v1::Job> GetJob(const v1::GetJobRequest& request);
-  absl::StatusOr<v1::ListJobsResponse> ListJobs(
+  absl::StatusOr<v1::Job> GetJob(const service::Identity& caller,
+      const v1::GetJobRequest& request);
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(const service::Identity& caller,
       const v1::ListJobsRequest& request);
-  absl::StatusOr<v1::Job> CancelJob(const v1::CancelJobRequest& request);
-  absl::StatusOr<v1::Job> ExtendJob(const v1::ExtendJobRequest& request);
+  absl::StatusOr<v1::Job> CancelJob(const service::Identity& caller,
+      const v1::CancelJobRequest& request);
+  absl::StatusOr<v1::Job> ExtendJob(const service::Identity& caller,
+      const v1::ExtendJobRequest& request);
   // As JobsClient::WatchJob, after checking the job id.
-  absl::Status WatchJob(const v1::WatchJobRequest& request,
+  absl::Status WatchJob(const service::Identity& caller,
+                        const v1::WatchJobRequest& request,
                         client::StopSignal& stop,
                         const client::JobEventCallback& on_event);
   // As JobsClient::DownloadResults, after checking the job id (the
   // coordinator checks the path, which only it can resolve).
-  absl::Status DownloadResults(const v1::DownloadResultsRequest& request,
+  absl::Status DownloadResults(const service::Identity& caller,
+                               const v1::DownloadResultsRequest& request,
                                const client::ResultsChunkCallback& on_chunk);
 
  private:

@@ -13,6 +13,12 @@
 namespace replex::gateway {
 namespace {
 
+// What an unauthenticated caller is told to do.
+constexpr char kHowToAuthenticate[] =
+    "send the metadata \"authorization: Bearer TOKEN\" with a token from "
+    "this gateway's --tokens_file: replexctl reads it from $REPLEX_TOKEN or "
+    "~/.config/replex/token, grpcurl takes -H 'authorization: Bearer TOKEN'";
+
 template <typename Response>
 grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
   if (!result.ok()) return service::ToGrpcStatus(result.status());
@@ -31,6 +37,7 @@ class GatewayService::WatchReactor
     : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
   static WatchReactor* Start(GatewayService* service,
+                             const service::Identity& caller,
                              const v1::WatchJobRequest& request) {
     auto* reactor = new WatchReactor;
     reactor->self_.reset(reactor);
@@ -39,8 +46,9 @@ class GatewayService::WatchReactor
       return reactor;
     }
     try {
-      std::thread([service, reactor = reactor->self_, request]() mutable {
-        reactor->Run(*service->gateway_, request);
+      std::thread([service, reactor = reactor->self_, caller,
+                   request]() mutable {
+        reactor->Run(*service->gateway_, caller, request);
         // Unregister before letting go: BeginShutdown may touch the signal.
         service->RemoveWatch(&reactor->stop_);
         reactor.reset();
@@ -52,6 +60,14 @@ class GatewayService::WatchReactor
           absl::StrCat("replex-gateway cannot start a thread for this watch (",
                        e.what(), "); try again or use another gateway")));
     }
+    return reactor;
+  }
+
+  // A watch refused before it starts: ends with `status`.
+  static WatchReactor* Refuse(const absl::Status& status) {
+    auto* reactor = new WatchReactor;
+    reactor->self_.reset(reactor);
+    reactor->Finish(service::ToGrpcStatus(status));
     return reactor;
   }
 
@@ -92,9 +108,10 @@ class GatewayService::WatchReactor
 
   // The upstream thread: forward events until the watch ends, then finish the
   // call (or leave that to OnWriteDone while writes are still queued).
-  void Run(Gateway& gateway, const v1::WatchJobRequest& request) {
+  void Run(Gateway& gateway, const service::Identity& caller,
+           const v1::WatchJobRequest& request) {
     absl::Status status = gateway.WatchJob(
-        request, stop_,
+        caller, request, stop_,
         [this](const v1::JobEvent& event) { return Forward(event); });
     // A stopped watch ends for the stop's reason (client gone, gateway
     // shutting down), not with the upstream call's bare CANCELLED.
@@ -171,48 +188,71 @@ void GatewayService::RemoveWatch(client::StopSignal* stop) {
   watches_.erase(stop);
 }
 
-grpc::Status GatewayService::SubmitJob(grpc::ServerContext*,
+grpc::Status GatewayService::SubmitJob(grpc::ServerContext* context,
                                        const v1::SubmitJobRequest* request,
                                        v1::SubmitJobResponse* response) {
-  return Reply(gateway_->SubmitJob(*request), response);
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return service::ToGrpcStatus(caller.status());
+  return Reply(gateway_->SubmitJob(*caller, *request), response);
 }
 
-grpc::Status GatewayService::GetJob(grpc::ServerContext*,
+grpc::Status GatewayService::GetJob(grpc::ServerContext* context,
                                     const v1::GetJobRequest* request,
                                     v1::Job* response) {
-  return Reply(gateway_->GetJob(*request), response);
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return service::ToGrpcStatus(caller.status());
+  return Reply(gateway_->GetJob(*caller, *request), response);
 }
 
-grpc::Status GatewayService::ListJobs(grpc::ServerContext*,
+grpc::Status GatewayService::ListJobs(grpc::ServerContext* context,
                                       const v1::ListJobsRequest* request,
                                       v1::ListJobsResponse* response) {
-  return Reply(gateway_->ListJobs(*request), response);
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return service::ToGrpcStatus(caller.status());
+  return Reply(gateway_->ListJobs(*caller, *request), response);
 }
 
-grpc::Status GatewayService::CancelJob(grpc::ServerContext*,
+grpc::Status GatewayService::CancelJob(grpc::ServerContext* context,
                                        const v1::CancelJobRequest* request,
                                        v1::Job* response) {
-  return Reply(gateway_->CancelJob(*request), response);
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return service::ToGrpcStatus(caller.status());
+  return Reply(gateway_->CancelJob(*caller, *request), response);
 }
 
-grpc::Status GatewayService::ExtendJob(grpc::ServerContext*,
+grpc::Status GatewayService::ExtendJob(grpc::ServerContext* context,
                                        const v1::ExtendJobRequest* request,
                                        v1::Job* response) {
-  return Reply(gateway_->ExtendJob(*request), response);
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return service::ToGrpcStatus(caller.status());
+  return Reply(gateway_->ExtendJob(*caller, *request), response);
 }
 
 grpc::Status GatewayService::DownloadResults(
     grpc::ServerContext* context, const v1::DownloadResultsRequest* request,
     grpc::ServerWriter<v1::ResultsChunk>* writer) {
-  return service::ToGrpcStatus(
-      gateway_->DownloadResults(*request, [&](const v1::ResultsChunk& chunk) {
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) return service::ToGrpcStatus(caller.status());
+  return service::ToGrpcStatus(gateway_->DownloadResults(
+      *caller, *request, [&](const v1::ResultsChunk& chunk) {
         return !context->IsCancelled() && writer->Write(chunk);
       }));
 }
 
 grpc::ServerWriteReactor<v1::JobEvent>* GatewayService::WatchJob(
-    grpc::CallbackServerContext*, const v1::WatchJobRequest* request) {
-  return WatchReactor::Start(this, *request);
+    grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
+  absl::StatusOr<service::Identity> caller = Caller(*context);
+  if (!caller.ok()) {
+    return WatchReactor::Refuse(caller.status());
+  }
+  return WatchReactor::Start(this, *caller, *request);
+}
+
+absl::StatusOr<service::Identity> GatewayService::Caller(
+    const grpc::ServerContextBase& context) const {
+  if (options_.tokens == nullptr) return service::Identity::Anyone();
+  return service::Authenticate(*options_.tokens, context.client_metadata(),
+                               kHowToAuthenticate);
 }
 
 }  // namespace replex::gateway

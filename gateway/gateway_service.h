@@ -22,6 +22,9 @@ struct GatewayServiceOptions {
   // this many, WatchJob answers RESOURCE_EXHAUSTED instead of exhausting the
   // process's threads.
   int max_watches = 1024;
+  // The users' tokens (--tokens_file): every call must carry one of them.
+  // Null: authentication off, every caller acts on every job. Not owned.
+  const service::Tokens* tokens = nullptr;
 };
 
 // Thread-safe.
@@ -64,6 +67,11 @@ class GatewayService final : public v1::JobService::WithCallbackMethod_WatchJob<
 
  private:
   class WatchReactor;
+
+  // Who made the call (GatewayServiceOptions::tokens); UNAUTHENTICATED
+  // saying how to send a token.
+  absl::StatusOr<service::Identity> Caller(
+      const grpc::ServerContextBase& context) const;
 
   // Registers a starting watch so BeginShutdown can stop it; RESOURCE_EXHAUSTED
   // at max_watches, UNAVAILABLE once shutting down.

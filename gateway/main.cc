@@ -2,6 +2,7 @@
 // forwards them to the coordinator; holds no state, so several can run behind
 // one address.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,12 +13,22 @@
 #include "gateway/gateway_server.h"
 #include "lib/client/grpc_jobs_client.h"
 #include "lib/metrics/metrics_flags.h"
+#include "lib/service/auth.h"
 #include "lib/service/process.h"
 #include "lib/service/process_flags.h"
 #include "lib/service/server.h"
 
 ABSL_FLAG(std::string, coordinator, "localhost:7070",
           "The coordinator's internal JobService address, host:port.");
+ABSL_FLAG(std::string, tokens_file, "",
+          "Users' credentials, one per line: TOKEN USER [admin] "
+          "(docs/security.md). Set: every call needs \"authorization: Bearer "
+          "TOKEN\"; users act on their own jobs, admins on all. Empty: "
+          "authentication off (anyone who reaches this port acts on every "
+          "job).");
+ABSL_FLAG(std::string, coordinator_token_file, "",
+          "File holding this gateway's token to the coordinator (its "
+          "--gateway_token_file). Needed when the coordinator requires it.");
 
 namespace replex::gateway {
 namespace {
@@ -27,6 +38,7 @@ constexpr char kUsage[] =
     "forwards them to the coordinator.\n\n"
     "Usage: replex-gateway [--listen=0.0.0.0:8080] [--coordinator=HOST:PORT] "
     "[--port_file=PATH] [--max_message_bytes=N]\n"
+    "       [--tokens_file=PATH] [--coordinator_token_file=PATH]\n"
     "       [--shutdown_grace=10s]\n"
     "       [--metrics_listen=0.0.0.0:9465] [--metrics_port_file=PATH]\n"
     "       [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]  (its "
@@ -55,6 +67,21 @@ absl::Status Serve() {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       service::ServerCredentialsFromFlags();
   if (!credentials.ok()) return credentials.status();
+  if (const std::string path = absl::GetFlag(FLAGS_coordinator_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token =
+        service::ReadTokenFile(path, "--coordinator_token_file");
+    if (!token.ok()) return token.status();
+    client_options.token = *std::move(token);
+  }
+  std::optional<service::Tokens> tokens;
+  if (const std::string path = absl::GetFlag(FLAGS_tokens_file);
+      !path.empty()) {
+    absl::StatusOr<service::Tokens> read =
+        service::Tokens::Read(path, "--tokens_file", service::Tokens::Kind::kUsers);
+    if (!read.ok()) return read.status();
+    tokens = *std::move(read);
+  }
   client::GrpcJobsClient jobs(client_options);
 
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
@@ -66,6 +93,7 @@ absl::Status Serve() {
   options.metrics = &(*metrics_server)->registry();
   options.gateway.max_message_bytes = *max_message_bytes;
   options.credentials = *std::move(credentials);
+  if (tokens.has_value()) options.service.tokens = &*tokens;
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
       GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
@@ -75,6 +103,15 @@ absl::Status Serve() {
       (*server)->port(), options.credentials != nullptr ? "TLS" : "plaintext",
       client_options.address,
       client_options.security.tls() ? "TLS" : "plaintext");
+  if (tokens.has_value()) {
+    service::Log("authentication on: %d tokens from %s", tokens->size(),
+                 absl::GetFlag(FLAGS_tokens_file));
+  } else {
+    service::Log(
+        "authentication off: anyone who reaches port %d acts on every job "
+        "(give --tokens_file to require tokens)",
+        (*server)->port());
+  }
 
   return service::ServeUntilTerminated(
       listen->port_file, (*server)->port(), *grace,

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "lib/service/auth.h"
 #include "lib/service/grpc_status.h"
 
 namespace replex::worker {
@@ -12,8 +13,13 @@ namespace {
 
 class GrpcStream : public CoordinatorStream {
  public:
-  explicit GrpcStream(v1::Coordinator::Stub& stub)
-      : stream_(stub.Session(&context_)) {}
+  GrpcStream(v1::Coordinator::Stub& stub, const std::string& token) {
+    if (!token.empty()) {
+      context_.AddMetadata(service::kAuthorizationKey,
+                           absl::StrCat("Bearer ", token));
+    }
+    stream_ = stub.Session(&context_);
+  }
 
   bool Send(const v1::WorkerMessage& message) override {
     return stream_->Write(message);
@@ -42,7 +48,8 @@ int Milliseconds(absl::Duration duration) {
 
 GrpcCoordinatorClient::GrpcCoordinatorClient(const ChannelOptions& options)
     : target_(options.target),
-      unreachable_hint_(options.security.UnreachableHint()) {
+      unreachable_hint_(options.security.UnreachableHint()),
+      token_(options.token) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
@@ -63,7 +70,7 @@ GrpcCoordinatorClient::Connect(absl::Duration timeout) {
         absl::StrCat("cannot reach the coordinator at ", target_, " within ",
                      absl::FormatDuration(timeout), unreachable_hint_));
   }
-  return std::make_unique<GrpcStream>(*stub_);
+  return std::make_unique<GrpcStream>(*stub_, token_);
 }
 
 }  // namespace replex::worker

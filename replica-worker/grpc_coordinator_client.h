@@ -15,7 +15,7 @@
 namespace replex::worker {
 
 struct ChannelOptions {
-  std::string target = "localhost:7070";
+  std::string target = "localhost:7071";
   // Largest message sent or received: LoadJob carries a whole System XML and
   // state reports carry coordinates, so this must match the coordinator's.
   int max_message_bytes = 64 << 20;
@@ -25,6 +25,9 @@ struct ChannelOptions {
   absl::Duration max_backoff = absl::Seconds(30);
   // TLS (service::MakeChannelSecurity); plaintext by default.
   service::ChannelSecurity security;
+  // Sent as "authorization: Bearer TOKEN" on each session when set: one of
+  // the coordinator's --worker_tokens_file.
+  std::string token;
 };
 
 // Thread-compatible (Connect from one thread at a time).
@@ -39,6 +42,7 @@ class GrpcCoordinatorClient : public CoordinatorClient {
  private:
   const std::string target_;
   const std::string unreachable_hint_;
+  const std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "lib/engine/engine.h"
 #include "lib/metrics/metrics_flags.h"
+#include "lib/service/auth.h"
 #include "lib/service/process.h"
 #include "lib/service/process_flags.h"
 #include "lib/service/server.h"
@@ -29,9 +30,13 @@
 #include "replica-worker/session.h"
 #include "replica-worker/worker_metrics.h"
 
-ABSL_FLAG(std::string, coordinator, "localhost:7070",
-          "host:port of the coordinator. The worker dials out to it and "
-          "reconnects with backoff whenever the stream breaks.");
+ABSL_FLAG(std::string, coordinator, "localhost:7071",
+          "host:port of the coordinator's workers' port (its "
+          "--worker_listen). The worker dials out to it and reconnects with "
+          "backoff whenever the stream breaks.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding this worker's token, one of the coordinator's "
+          "--worker_tokens_file (needed when the coordinator has one).");
 ABSL_FLAG(std::string, name, "",
           "Worker name sent in Register, stable across reconnects (a pod or "
           "host name). Default: HOSTNAME-PID.");
@@ -73,7 +78,8 @@ namespace {
 constexpr char kUsage[] =
     "Runs replica-exchange segments for a replex coordinator.\n\n"
     "Usage:\n"
-    "  replex-worker [--coordinator=HOST:PORT] [--platform=CPU] [--slots=N]\n"
+    "  replex-worker [--coordinator=HOST:7071] [--token_file=FILE]\n"
+    "      [--platform=CPU] [--slots=N]\n"
     "      [--shutdown_grace=30s] [--metrics_listen=0.0.0.0:9466]\n"
     "      [--tls_ca=PEM [--tls_client_cert=PEM --tls_client_key=PEM]]\n\n"
     "On SIGTERM the worker hands its replicas back to the coordinator and\n"
@@ -155,6 +161,13 @@ absl::Status Serve() {
       service::ChannelSecurityFromFlags();
   if (!security.ok()) return security.status();
   channel.security = *std::move(security);
+  if (const std::string path = absl::GetFlag(FLAGS_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token =
+        service::ReadTokenFile(path, "--token_file");
+    if (!token.ok()) return token.status();
+    channel.token = *std::move(token);
+  }
   GrpcCoordinatorClient grpc_client(channel);
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
       metrics::StartFromFlags();

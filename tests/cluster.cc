@@ -60,16 +60,29 @@ absl::Status LocalCluster::StartCoordinator() {
       "--journal=" + journal_path(), "--checkpoint_dir=" + checkpoint_dir(),
       "--results_root=" + results_root()};
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
-  // Later starts keep the port, so that workers and the gateway reconnect.
+  const std::string name = absl::StrCat(
+      "coordinator",
+      coordinator_starts_ == 0 ? "" : absl::StrCat("-", coordinator_starts_));
+  const std::string worker_port_file = dir_ + "/" + name + ".worker.port";
+  argv.insert(argv.begin() + 1, "--worker_listen=127.0.0.1:0");
+  argv.push_back("--worker_port_file=" + worker_port_file);
+  // Later starts keep the ports, so that workers and the gateway reconnect.
+  if (!worker_endpoint_.empty()) {
+    argv.push_back("--worker_listen=" + worker_endpoint_);
+  }
   if (!coordinator_.empty()) argv.push_back("--listen=" + coordinator_);
-  absl::StatusOr<std::string> coordinator = StartServer(
-      absl::StrCat("coordinator", coordinator_starts_ == 0
-                                      ? ""
-                                      : absl::StrCat("-", coordinator_starts_)),
-      argv, coordinator_process_);
+  absl::StatusOr<std::string> coordinator =
+      StartServer(name, argv, coordinator_process_);
   ++coordinator_starts_;
   if (!coordinator.ok()) return coordinator.status();
   coordinator_ = *coordinator;
+  // Written before the JobService port file that StartServer waited for.
+  absl::StatusOr<std::string> worker_port =
+      WaitForFile(worker_port_file, absl::Seconds(5));
+  if (!worker_port.ok()) return worker_port.status();
+  if (worker_endpoint_.empty()) {
+    worker_endpoint_ = absl::StrCat("127.0.0.1:", *worker_port);
+  }
   return absl::OkStatus();
 }
 
@@ -99,7 +112,7 @@ absl::Status LocalCluster::AddWorker(const WorkerOptions& options) {
   const std::string name = absl::StrCat("worker-", workers_.size());
   std::vector<std::string> argv = options.prefix;
   for (const std::string& arg :
-       {std::string(REPLEX_WORKER_BIN), "--coordinator=" + coordinator_,
+       {std::string(REPLEX_WORKER_BIN), "--coordinator=" + worker_endpoint_,
         "--name=" + name, "--platform=" + options.platform,
         absl::StrCat("--slots=", options.slots),
         absl::StrCat("--max_replicas=", options.max_replicas),
@@ -148,8 +161,8 @@ std::unique_ptr<v1::JobService::Stub> LocalCluster::GatewayStub() const {
 }
 
 std::pair<int, std::string> LocalCluster::Ctl(const std::string& args) const {
-  return RunCommand(
-      absl::StrCat(REPLEXCTL_BIN, " --gateway=", gateway_, " ", args));
+  return RunCommand(absl::StrCat("REPLEX_TOKEN=", token_, " ", REPLEXCTL_BIN,
+                                  " --gateway=", gateway_, " ", args));
 }
 
 std::string JobIdOf(const std::string& submit_output) {
@@ -172,6 +185,7 @@ absl::StatusOr<v1::Job> LocalCluster::GetJob(const std::string& id) const {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(5));
+  if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
   const grpc::Status status = GatewayStub()->GetJob(&context, request, &job);
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),

@@ -59,11 +59,16 @@ class LocalCluster {
   std::string results_root() const { return dir_ + "/results"; }
 
   const std::string& gateway() const { return gateway_; }
+  // The coordinator's JobService and workers' ports, "127.0.0.1:PORT".
   const std::string& coordinator() const { return coordinator_; }
+  const std::string& worker_endpoint() const { return worker_endpoint_; }
   Process& worker(int i) { return *workers_[i]; }
   int workers() const { return static_cast<int>(workers_.size()); }
   std::unique_ptr<v1::JobService::Stub> GatewayStub() const;
 
+  // The token Ctl and GetJob present (REPLEX_TOKEN), for a gateway with
+  // --tokens_file; empty: none.
+  void set_token(std::string token) { token_ = std::move(token); }
   // Runs `replexctl --gateway=... ARGS`; exit code and stdout+stderr.
   std::pair<int, std::string> Ctl(const std::string& args) const;
   // `replexctl submit YAML`; the job id (a test failure if it fails).
@@ -88,11 +93,12 @@ class LocalCluster {
                                           std::vector<std::string> argv,
                                           std::unique_ptr<Process>& process);
   std::string dir_;
-  std::string coordinator_, gateway_;
+  std::string coordinator_, worker_endpoint_, gateway_;
   std::unique_ptr<Process> coordinator_process_, gateway_process_;
   std::vector<std::unique_ptr<Process>> workers_;
   std::vector<std::string> coordinator_flags_;
   std::vector<std::string> gateway_flags_;
+  std::string token_;
   int coordinator_starts_ = 0;
   std::string stopped_logs_;  // of coordinators stopped before
   // --metrics_port_file of each process by the name MetricsPort takes.

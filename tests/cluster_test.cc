@@ -1,6 +1,7 @@
 // End-to-end tests of the cluster: real replex-coordinator, replex-gateway
 // and replex-worker processes on loopback, driven through replexctl and the
 // gateway's gRPC API.
+#include <algorithm>
 #include <iostream>
 #include <filesystem>
 #include <string>
@@ -286,9 +287,9 @@ TEST(ClusterTest, ServicesAreHealthyAndListedByReflection) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   const std::vector<std::pair<std::string, std::vector<std::string>>> servers =
       {{cluster.gateway(), {"replex.v1.JobService", "grpc.health.v1.Health"}},
-       {cluster.coordinator(),
-        {"replex.v1.JobService", "replex.v1.Coordinator",
-         "grpc.health.v1.Health"}}};
+       {cluster.coordinator(), {"replex.v1.JobService", "grpc.health.v1.Health"}},
+       {cluster.worker_endpoint(),
+        {"replex.v1.Coordinator", "grpc.health.v1.Health"}}};
   for (const auto& [address, services] : servers) {
     auto channel =
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
@@ -299,6 +300,13 @@ TEST(ClusterTest, ServicesAreHealthyAndListedByReflection) {
         grpc_tools::ReflectionDescriptorDatabase(channel).ListServices();
     ASSERT_TRUE(listed.ok()) << address << ": " << listed.status();
     EXPECT_THAT(*listed, IsSupersetOf(services)) << address;
+    // Each of the coordinator's ports serves its callers' service only.
+    EXPECT_EQ(std::count_if(listed->begin(), listed->end(),
+                            [](const std::string& name) {
+                              return absl::StartsWith(name, "replex.v1.");
+                            }),
+              1)
+        << address;
   }
 }
 

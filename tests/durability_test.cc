@@ -385,10 +385,10 @@ TEST(DurabilityTest, APartitionedWorkerIsReplacedAndItsStaleWorkDropped) {
     GTEST_SKIP() << "cannot make a network namespace: " << net.error();
   LocalCluster cluster("partition");
   cluster.set_coordinator_flags(
-      {"--listen=0.0.0.0:0", "--heartbeat_timeout=3s"});
+      {"--worker_listen=0.0.0.0:0", "--heartbeat_timeout=3s"});
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  const std::string port =
-      cluster.coordinator().substr(cluster.coordinator().rfind(':') + 1);
+  const std::string port = cluster.worker_endpoint().substr(
+      cluster.worker_endpoint().rfind(':') + 1);
   ASSERT_TRUE(cluster.AddWorker().ok());
   ASSERT_TRUE(cluster
                   .AddWorker({.flags = {absl::StrCat(

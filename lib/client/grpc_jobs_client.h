@@ -31,6 +31,9 @@ struct GrpcJobsClientOptions {
   absl::Duration timeout = absl::Seconds(30);
   // TLS (service::MakeChannelSecurity); plaintext by default.
   service::ChannelSecurity security;
+  // Sent as "authorization: Bearer TOKEN" on every call when set: a user's
+  // token to a gateway, the gateway's to the coordinator.
+  std::string token;
 };
 
 // A JobService client: the gateway's to the coordinator, and replexctl's to
@@ -52,8 +55,20 @@ class GrpcJobsClient final : public JobsClient {
                                const ResultsChunkCallback& on_chunk) override;
   absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,
                         const JobEventCallback& on_event) override;
+  std::unique_ptr<JobsClient> ActingFor(
+      const service::Identity& caller) override;
 
  private:
+  struct Connection {
+    GrpcJobsClientOptions options;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::JobService::Stub> stub;
+  };
+  GrpcJobsClient(std::shared_ptr<const Connection> connection,
+                 const service::Identity& caller);
+
+  // A context with the token and the caller's identity.
+  void Prepare(grpc::ClientContext& context) const;
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(
       grpc::Status (v1::JobService::Stub::*method)(grpc::ClientContext*,
@@ -64,9 +79,10 @@ class GrpcJobsClient final : public JobsClient {
   // passes through, e.g. a gateway's "coordinator at ... is unreachable".
   absl::Status FromPeer(const grpc::Status& status) const;
 
-  const GrpcJobsClientOptions options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::JobService::Stub> stub_;
+  std::shared_ptr<const Connection> connection_;
+  const GrpcJobsClientOptions& options_;
+  v1::JobService::Stub& stub_;
+  const service::Identity caller_;
 };
 
 }  // namespace replex::client

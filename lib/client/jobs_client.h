@@ -5,12 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/service/auth.h"
 #include "replex/v1/job_service.pb.h"
 
 namespace replex::client {
@@ -87,6 +89,13 @@ class JobsClient {
       const ResultsChunkCallback& /*on_chunk*/) {
     return absl::UnimplementedError("DownloadResults is not supported here");
   }
+
+  // This client calling on behalf of `caller`, whose identity travels with
+  // each call (the gateway forwards its authenticated caller so that the
+  // coordinator applies that caller's rights; Identity::Anyone() adds
+  // nothing). Shares this client's connection and must not outlive it.
+  virtual std::unique_ptr<JobsClient> ActingFor(
+      const service::Identity& caller) = 0;
 };
 
 }  // namespace replex::client

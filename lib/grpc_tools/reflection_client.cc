@@ -140,9 +140,11 @@ class OneRequestCall final
 absl::Status CallOnce(const std::shared_ptr<grpc::Channel> &channel,
                       const std::string &method, const std::string &request,
                       absl::Duration timeout,
-                      const std::function<void(std::string)> &on_response) {
+                      const std::function<void(std::string)> &on_response,
+                      const CallMetadata &metadata = {}) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
+  for (const auto &[key, value] : metadata) context.AddMetadata(key, value);
   if (timeout != absl::InfiniteDuration()) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
@@ -239,8 +241,10 @@ ReflectionDescriptorDatabase::ListServices() {
   return names;
 }
 
-ReflectionClient::ReflectionClient(std::shared_ptr<grpc::Channel> channel)
+ReflectionClient::ReflectionClient(std::shared_ptr<grpc::Channel> channel,
+                                   CallMetadata metadata)
     : channel_(channel),
+      metadata_(std::move(metadata)),
       database_(channel),
       pool_(&database_),
       factory_(&pool_) {}
@@ -326,7 +330,8 @@ absl::Status ReflectionClient::Call(
           return;
         }
         on_response(json);
-      });
+      },
+      metadata_);
   return status.ok() ? decoding : status;
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -57,10 +58,15 @@ class ReflectionDescriptorDatabase final
   absl::Status last_error_;
 };
 
+// Metadata sent with a call (e.g. "authorization": "Bearer TOKEN").
+using CallMetadata = std::vector<std::pair<std::string, std::string>>;
+
 // Thread-compatible: one call at a time.
 class ReflectionClient {
  public:
-  explicit ReflectionClient(std::shared_ptr<grpc::Channel> channel);
+  // `metadata` goes with each Call (not with the reflection queries).
+  explicit ReflectionClient(std::shared_ptr<grpc::Channel> channel,
+                            CallMetadata metadata = {});
 
   absl::StatusOr<std::vector<std::string>> ListServices() {
     return database_.ListServices();
@@ -79,6 +85,7 @@ class ReflectionClient {
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
+  const CallMetadata metadata_;
   ReflectionDescriptorDatabase database_;
   google::protobuf::DescriptorPool pool_;
   google::protobuf::DynamicMessageFactory factory_;

@@ -60,6 +60,13 @@ absl::Status CheckOutput(const v1::Output& output) {
                                      "\" contains \"..\"; name a directory "
                                      "below the results root"));
     }
+    // Names starting with '.' are the coordinator's (its job index).
+    if (!part.empty() && part.string()[0] == '.' && part != ".") {
+      return FieldError("output.directory",
+                        absl::StrCat("\"", output.directory(),
+                                     "\" has a part starting with '.', which "
+                                     "is reserved; name a visible directory"));
+    }
   }
   return absl::OkStatus();
 }

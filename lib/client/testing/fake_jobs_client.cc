@@ -15,6 +15,72 @@ void FakeJobsClient::FailWith(absl::Status status) {
   failure_ = std::move(status);
 }
 
+class FakeJobsClient::Acting final : public JobsClient {
+ public:
+  Acting(FakeJobsClient* fake, service::Identity caller)
+      : fake_(fake), caller_(std::move(caller)) {}
+
+  absl::StatusOr<v1::SubmitJobResponse> SubmitJob(
+      const v1::SubmitJobRequest& request) override {
+    fake_->RecordCaller(caller_);
+    return fake_->SubmitJob(request);
+  }
+  absl::StatusOr<v1::Job> GetJob(const v1::GetJobRequest& request) override {
+    fake_->RecordCaller(caller_);
+    return fake_->GetJob(request);
+  }
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(
+      const v1::ListJobsRequest& request) override {
+    fake_->RecordCaller(caller_);
+    return fake_->ListJobs(request);
+  }
+  absl::StatusOr<v1::Job> CancelJob(
+      const v1::CancelJobRequest& request) override {
+    fake_->RecordCaller(caller_);
+    return fake_->CancelJob(request);
+  }
+  absl::StatusOr<v1::Job> ExtendJob(
+      const v1::ExtendJobRequest& request) override {
+    fake_->RecordCaller(caller_);
+    return fake_->ExtendJob(request);
+  }
+  absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,
+                        const JobEventCallback& on_event) override {
+    fake_->RecordCaller(caller_);
+    return fake_->WatchJob(request, stop, on_event);
+  }
+  absl::Status DownloadResults(const v1::DownloadResultsRequest& request,
+                               const ResultsChunkCallback& on_chunk) override {
+    fake_->RecordCaller(caller_);
+    return fake_->DownloadResults(request, on_chunk);
+  }
+  std::unique_ptr<JobsClient> ActingFor(
+      const service::Identity& caller) override {
+    return fake_->ActingFor(caller);
+  }
+
+ private:
+  FakeJobsClient* const fake_;
+  const service::Identity caller_;
+};
+
+std::unique_ptr<JobsClient> FakeJobsClient::ActingFor(
+    const service::Identity& caller) {
+  return std::make_unique<Acting>(this, caller);
+}
+
+void FakeJobsClient::RecordCaller(const service::Identity& caller) {
+  absl::MutexLock lock(&mu_);
+  callers_.push_back(caller.admin && !caller.anyone()
+                         ? absl::StrCat(caller.user, "+admin")
+                         : caller.user);
+}
+
+std::vector<std::string> FakeJobsClient::callers() const {
+  absl::MutexLock lock(&mu_);
+  return callers_;
+}
+
 std::vector<v1::SubmitJobRequest> FakeJobsClient::submitted() const {
   absl::MutexLock lock(&mu_);
   return submitted_;

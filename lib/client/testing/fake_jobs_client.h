@@ -25,6 +25,9 @@ class FakeJobsClient final : public JobsClient {
   void FailWith(absl::Status status);
 
   std::vector<v1::SubmitJobRequest> submitted() const;
+  // The users of the calls made through ActingFor, in order ("" for
+  // Identity::Anyone(), "NAME+admin" for an admin).
+  std::vector<std::string> callers() const;
   // True once a held-open watch of `job_id` was stopped, waiting up to
   // `timeout` for it: how tests see that the upstream call was cancelled.
   bool WaitForWatchStopped(const std::string& job_id, absl::Duration timeout);
@@ -41,8 +44,15 @@ class FakeJobsClient final : public JobsClient {
       const v1::ExtendJobRequest& request) override;
   absl::Status WatchJob(const v1::WatchJobRequest& request, StopSignal& stop,
                         const JobEventCallback& on_event) override;
+  // A client recording `caller` in callers() at each call, then making it
+  // on this fake.
+  std::unique_ptr<JobsClient> ActingFor(
+      const service::Identity& caller) override;
 
  private:
+  class Acting;
+  void RecordCaller(const service::Identity& caller);
+
   struct Entry {
     v1::Job job;
     std::vector<v1::JobEvent> events;
@@ -55,6 +65,7 @@ class FakeJobsClient final : public JobsClient {
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Entry> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::SubmitJobRequest> submitted_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> callers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> watches_stopped_ ABSL_GUARDED_BY(mu_);
 };
 

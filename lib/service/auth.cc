@@ -1,0 +1,204 @@
+#include "lib/service/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace replex::service {
+namespace {
+
+constexpr int kMaxNameLength = 64;
+
+bool IsTokenChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         absl::StrContains("._~+/=-", c);
+}
+
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         absl::StrContains("._@-", c);
+}
+
+bool IsName(absl::string_view name) {
+  return !name.empty() && name.size() <= kMaxNameLength &&
+         std::all_of(name.begin(), name.end(), IsNameChar);
+}
+
+std::string Digest(absl::string_view token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(),
+         digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+absl::StatusOr<std::string> ReadWhole(const std::string& path,
+                                      absl::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        flag, ": cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::string_view MetadataValue(const Metadata& metadata,
+                                absl::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::Status CheckAccess(const Identity& caller, absl::string_view owner,
+                         absl::string_view job_id) {
+  if (caller.MayActOn(owner)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "job ", job_id, " belongs to another user; you (", caller.user,
+      ") act on your own jobs only, an admin's token on every job"));
+}
+
+absl::Status CheckToken(absl::string_view token, absl::string_view what) {
+  if (static_cast<int>(token.size()) < Tokens::kMinTokenLength ||
+      !std::all_of(token.begin(), token.end(), IsTokenChar)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": a token is at least ", Tokens::kMinTokenLength,
+        " characters of letters, digits and ._~+/=- (make one with `openssl "
+        "rand -hex 32`)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tokens> Tokens::Parse(absl::string_view text,
+                                     absl::string_view source, Kind kind) {
+  const char* format = kind == Kind::kUsers ? "TOKEN USER [admin]"
+                                            : "TOKEN WORKER_NAME or TOKEN *";
+  Tokens tokens;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    const std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    const std::string where = absl::StrCat(source, " line ", line_number);
+    const bool admin =
+        kind == Kind::kUsers && fields.size() == 3 && fields[2] == "admin";
+    if (fields.size() != 2 && !admin) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": expected ", format, " separated by spaces, got ",
+          fields.size(), " fields"));
+    }
+    if (absl::Status token = CheckToken(fields[0], where); !token.ok()) {
+      return token;
+    }
+    const bool any_name = kind == Kind::kWorkers && fields[1] == "*";
+    if (!any_name && !IsName(fields[1])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": a ", kind == Kind::kUsers ? "user" : "worker",
+          " name is 1 to ", kMaxNameLength,
+          " letters, digits and ._@-", kind == Kind::kWorkers ? ", or *" : ""));
+    }
+    Identity identity{std::string(fields[1]), admin};
+    if (!tokens.by_digest_.emplace(Digest(fields[0]), std::move(identity))
+             .second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": this token is listed before; give each credential its "
+                 "own token"));
+    }
+  }
+  return tokens;
+}
+
+absl::StatusOr<Tokens> Tokens::Read(const std::string& path,
+                                    absl::string_view flag, Kind kind) {
+  absl::StatusOr<std::string> text = ReadWhole(path, flag);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Tokens> tokens =
+      Parse(*text, absl::StrCat(flag, " ", path), kind);
+  if (tokens.ok() && tokens->size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": ", path, " has no credentials; add lines of ",
+        kind == Kind::kUsers ? "TOKEN USER [admin]" : "TOKEN WORKER_NAME"));
+  }
+  return tokens;
+}
+
+const Identity* Tokens::Find(absl::string_view token) const {
+  auto it = by_digest_.find(Digest(token));
+  return it == by_digest_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path,
+                                          absl::string_view flag) {
+  absl::StatusOr<std::string> text = ReadWhole(path, flag);
+  if (!text.ok()) return text.status();
+  const std::string token(absl::StripAsciiWhitespace(
+      absl::string_view(*text).substr(0, text->find('\n'))));
+  if (absl::Status checked = CheckToken(token, absl::StrCat(flag, " ", path));
+      !checked.ok()) {
+    return checked;
+  }
+  return token;
+}
+
+absl::StatusOr<std::string> BearerToken(const Metadata& metadata,
+                                        absl::string_view fix) {
+  const absl::string_view header = MetadataValue(metadata, kAuthorizationKey);
+  if (header.empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("no credentials: this server requires a token (", fix,
+                     ")"));
+  }
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(header, kBearer) ||
+      header.size() == kBearer.size()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the authorization header is not \"Bearer TOKEN\" (", fix, ")"));
+  }
+  return std::string(absl::StripAsciiWhitespace(header.substr(kBearer.size())));
+}
+
+bool SameToken(absl::string_view token, absl::string_view expected) {
+  // Comparing digests keeps the time independent of the lengths too.
+  const std::string a = Digest(token), b = Digest(expected);
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+absl::StatusOr<Identity> Authenticate(const Tokens& tokens,
+                                      const Metadata& metadata,
+                                      absl::string_view fix) {
+  absl::StatusOr<std::string> token = BearerToken(metadata, fix);
+  if (!token.ok()) return token.status();
+  const Identity* identity = tokens.Find(*token);
+  if (identity == nullptr) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the token is not valid here (", fix, ")"));
+  }
+  return *identity;
+}
+
+absl::StatusOr<Identity> ForwardedIdentity(const Metadata& metadata) {
+  const absl::string_view user = MetadataValue(metadata, kUserKey);
+  if (user.empty()) return Identity::Anyone();
+  if (!IsName(user)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kUserKey, ": not a user name"));
+  }
+  return Identity{std::string(user), MetadataValue(metadata, kAdminKey) == "1"};
+}
+
+}  // namespace replex::service

@@ -1,0 +1,112 @@
+// Who is calling (docs/security.md). Users present bearer tokens to the
+// gateway ("authorization: Bearer TOKEN" metadata), which knows them from a
+// tokens file; the gateway forwards the caller's identity to the coordinator
+// under its own token; workers present worker tokens on the coordinator's
+// worker port. Without tokens files authentication is off: every caller may
+// act on every job (a laptop, `replex run`).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/support/string_ref.h"
+
+namespace replex::service {
+
+// A caller as authorization sees it. Copyable.
+struct Identity {
+  // The user (for a worker's token, the worker name; "*": any name).
+  // Empty only for Anyone().
+  std::string user;
+  bool admin = false;
+
+  // Authentication off: acts on every job, and a job it submits keeps the
+  // owner its spec names.
+  static Identity Anyone() { return {"", true}; }
+  bool anyone() const { return user.empty(); }
+  // Admins act on every job; users on the jobs they own.
+  bool MayActOn(absl::string_view owner) const {
+    return admin || owner == user;
+  }
+};
+
+// OK when `caller` may act on job `job_id` of `owner`; PERMISSION_DENIED
+// saying so otherwise (without naming the owner).
+absl::Status CheckAccess(const Identity& caller, absl::string_view owner,
+                         absl::string_view job_id);
+
+// Metadata keys. gRPC metadata keys are lower case.
+inline constexpr char kAuthorizationKey[] = "authorization";
+// What the gateway adds for the coordinator, having authenticated its caller.
+inline constexpr char kUserKey[] = "x-replex-user";
+inline constexpr char kAdminKey[] = "x-replex-admin";
+
+using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+
+// The credentials of a tokens file, one per line: "TOKEN USER [admin]" in
+// a users' file (the gateway's --tokens_file), "TOKEN WORKER_NAME" or
+// "TOKEN *" (any name) in a workers' file (the coordinator's
+// --worker_tokens_file). Blank lines and lines starting with '#' are
+// skipped. A token is at least kMinTokenLength characters of
+// [A-Za-z0-9._~+/=-] (e.g. `openssl rand -hex 32`); a name 1 to 64 of
+// [A-Za-z0-9._@-].
+// Tokens are kept as SHA-256 digests, so a lookup's timing says nothing of
+// how much of a guess was right. Copyable; thread-compatible (const after
+// Parse).
+class Tokens {
+ public:
+  static constexpr int kMinTokenLength = 16;
+  enum class Kind { kUsers, kWorkers };
+
+  // `source` names the file in errors (its flag and path).
+  // INVALID_ARGUMENT naming the line and the fix for a malformed line, a
+  // short token or a token listed twice; OK with no credentials for a file
+  // of only comments.
+  static absl::StatusOr<Tokens> Parse(absl::string_view text,
+                                      absl::string_view source, Kind kind);
+  // Parse of the file at `path`; FAILED_PRECONDITION naming `flag` when it
+  // cannot be read, INVALID_ARGUMENT when it holds no credential.
+  static absl::StatusOr<Tokens> Read(const std::string& path,
+                                     absl::string_view flag, Kind kind);
+
+  // The identity `token` stands for; null when it is not one of these.
+  const Identity* Find(absl::string_view token) const;
+  int size() const { return static_cast<int>(by_digest_.size()); }
+
+ private:
+  absl::flat_hash_map<std::string, Identity> by_digest_;
+};
+
+// A single secret from a file (e.g. --gateway_token_file): its first line,
+// trimmed. FAILED_PRECONDITION or INVALID_ARGUMENT naming `flag` when
+// unreadable, empty or not a token (see Tokens).
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path,
+                                          absl::string_view flag);
+// INVALID_ARGUMENT naming `what` when `token` is not a token (see Tokens).
+absl::Status CheckToken(absl::string_view token, absl::string_view what);
+
+// The bearer token in `metadata`; UNAUTHENTICATED naming `fix` when there is
+// none or the header is not "Bearer TOKEN".
+absl::StatusOr<std::string> BearerToken(const Metadata& metadata,
+                                        absl::string_view fix);
+
+// True when `token` equals `expected`, in time independent of where they
+// differ.
+bool SameToken(absl::string_view token, absl::string_view expected);
+
+// The caller a tokens file makes of `metadata`: UNAUTHENTICATED, with `fix`,
+// when there is no token or it is not in `tokens`.
+absl::StatusOr<Identity> Authenticate(const Tokens& tokens,
+                                      const Metadata& metadata,
+                                      absl::string_view fix);
+
+// The identity the gateway forwarded in `metadata` (kUserKey, kAdminKey);
+// Anyone() when it forwarded none (its authentication is off).
+// INVALID_ARGUMENT for a malformed user name.
+absl::StatusOr<Identity> ForwardedIdentity(const Metadata& metadata);
+
+}  // namespace replex::service
