@@ -181,11 +181,18 @@ def check_compose(config, label, known, gpu):
             mounts = [v.split(":")[1] for v in spec.get("volumes", [])
                       if not v.startswith(("/", "."))]
             check_data_paths(where, flags, mounts)
+        if service == "coordinator":
+            listen["workers"] = port_of(flags.get("worker_listen", ":7071"))
         if service in ("gateway", "worker"):
+            # Gateways dial JobService, workers the workers' port.
+            flag, default = (("listen", 7070) if service == "gateway"
+                             else ("worker_listen", 7071))
+            port = listen.get("coordinator" if service == "gateway"
+                              else "workers", default)
             target = flags.get("coordinator", "")
-            check(target == f"coordinator:{listen.get('coordinator', 7070)}",
+            check(target == f"coordinator:{port}",
                   f"{where}: --coordinator={target} is not the coordinator "
-                  "service's --listen port")
+                  f"service's --{flag} port")
 
 
 def run_compose(args, known):
@@ -332,15 +339,21 @@ def check_k8s(objects, label, known, gpu, tls=False):
                           container.get("volumeMounts", [])
                           if m["name"] in claims]
                 check_data_paths(where, flags, mounts)
+            if service == "coordinator":
+                port = port_of(flags.get("worker_listen", ":7071"))
+                check(port in ports,
+                      f"{where}: --worker_listen port not exposed")
             if service in ("gateway", "worker"):
+                # Gateways dial JobService, workers the workers' port.
+                name = "grpc" if service == "gateway" else "workers"
                 service_port = next((p["port"] for p in
                                      (coordinator_service or {}).get(
                                          "spec", {}).get("ports", [])
-                                     if p.get("name") == "grpc"), None)
+                                     if p.get("name") == name), None)
                 check(flags.get("coordinator") ==
                       f"replex-coordinator:{service_port}",
                       f"{where}: --coordinator must be the coordinator "
-                      f"Service's grpc port ({service_port})")
+                      f"Service's {name} port ({service_port})")
             if service == "worker":
                 live = container.get("livenessProbe", {}).get("httpGet", {})
                 check(live.get("path") == "/metrics" and
