@@ -337,8 +337,7 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       args.SetInt("grpc.channel_id", w);
       workers.push_back(std::make_unique<SimulatedWorker>(
           grpc::CreateCustomChannel(worker_address,
-                                    grpc::InsecureChannelCredentials(),
-                                    args),
+                                    grpc::InsecureChannelCredentials(), args),
           w, per_worker, &temperatures, &timeline));
     }
     auto jobs = v1::JobService::NewStub(

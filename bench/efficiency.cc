@@ -176,8 +176,7 @@ class Cluster {
         testing::Process::Start(
             {bin + "/replica-worker/replex-worker",
              absl::StrCat("--coordinator=127.0.0.1:", *worker_port),
-             "--name=bench",
-             "--platform=CPU", absl::StrCat("--slots=", slots),
+             "--name=bench", "--platform=CPU", absl::StrCat("--slots=", slots),
              absl::StrCat("--pin_slots=", absl::GetFlag(FLAGS_pin_slots)),
              "--metrics_listen="},
             dir_ + "/worker.log");
@@ -291,8 +290,8 @@ int Main() {
   const std::vector<int> replica_counts =
       Ints("replicas", absl::GetFlag(FLAGS_replicas));
   const bool with_cluster = absl::GetFlag(FLAGS_cluster);
-  if (absl::Status started = with_cluster ? cluster.Start(slots)
-                                          : absl::OkStatus();
+  if (absl::Status started =
+          with_cluster ? cluster.Start(slots) : absl::OkStatus();
       !started.ok()) {
     std::fprintf(stderr, "%s\n", started.ToString().c_str());
     return 2;
@@ -338,8 +337,7 @@ int Main() {
           "%8d %6d %7d %10.2f %11.2f %10s %19.3f %18s %13.1f %16.1f  %s| "
           "%s\n",
           replicas, steps, rounds, Median(plain_s), Median(embedded_s),
-          cell("%.2f", Median(cluster_s)).c_str(),
-          Median(embedded_efficiency),
+          cell("%.2f", Median(cluster_s)).c_str(), Median(embedded_efficiency),
           cell("%.3f", Median(cluster_efficiency)).c_str(),
           ns * 86400 / Median(plain_s), ns * 86400 / Median(embedded_s),
           Ratios(embedded_efficiency).c_str(),

@@ -177,8 +177,7 @@ std::string Usage() {
   std::string usage = kUsage;
   for (const char* name :
        {"gateway", "json", "state", "owner", "label", "path", "html", "rounds",
-        "tls_ca", "tls_client_cert",
-        "tls_client_key", "tls_server_name"}) {
+        "tls_ca", "tls_client_cert", "tls_client_key", "tls_server_name"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
                     Wrap(flag->Help(), 72, "      "));
@@ -295,8 +294,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
                   *security);
   }
   if (command == "call") {
-    absl::Status called = Call(absl::GetFlag(FLAGS_gateway), *security,
-                               *token, args[1], operands == 2 ? args[2] : "{}");
+    absl::Status called = Call(absl::GetFlag(FLAGS_gateway), *security, *token,
+                               args[1], operands == 2 ? args[2] : "{}");
     if (!called.ok()) return called;
     return 0;
   }

@@ -28,9 +28,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   registry_options.epoch_base = *incarnation << 32;
   if (options.metrics != nullptr) {
     server->metrics_server_ = options.metrics;
-    server->metrics_ =
-        std::make_unique<CoordinatorMetrics>(options.metrics->registry(),
-                                             options.clock);
+    server->metrics_ = std::make_unique<CoordinatorMetrics>(
+        options.metrics->registry(), options.clock);
     server->metrics_observer_ =
         std::make_unique<MetricsObserver>(server->metrics_.get());
     observers.push_back(server->metrics_observer_.get());
@@ -57,6 +56,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   durability.journal = options.journal;
   durability.checkpoints = options.checkpoints;
   durability.max_replica_restarts = options.max_replica_restarts;
+  durability.max_worker_losses = options.max_worker_losses;
   server->jobs_ = std::make_unique<JobManager>(
       server->registry_.get(), options.clock, options.job_id_seed,
       std::move(observers), durability);
@@ -85,9 +85,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   running =
       service::StartServer(server_options, {server->session_service_.get()});
   if (!running.ok()) {
-    return absl::Status(running.status().code(),
-                        absl::StrCat(running.status().message(),
-                                     " (the workers' port)"));
+    return absl::Status(
+        running.status().code(),
+        absl::StrCat(running.status().message(), " (the workers' port)"));
   }
   server->worker_server_ = std::move(running->server);
   server->worker_port_ = running->port;

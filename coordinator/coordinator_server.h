@@ -2,8 +2,8 @@
 // worker registry and the job manager over a journal and a checkpoint store,
 // the results and metrics observers, and two gRPC servers: JobService (for
 // the gateway) and the workers' Coordinator service, each on its own port so
-// that a network policy, a firewall or TLS can keep each to its callers. main.cc and the tests both start it, so
-// the tests run what ships.
+// that a network policy, a firewall or TLS can keep each to its callers.
+// main.cc and the tests both start it, so the tests run what ships.
 #pragma once
 
 #include <memory>
@@ -27,7 +27,7 @@
 namespace replex::coordinator {
 
 struct CoordinatorServerOptions {
-  std::string address = "127.0.0.1:0";  // JobService; port 0 picks one
+  std::string address = "127.0.0.1:0";         // JobService; port 0 picks one
   std::string worker_address = "127.0.0.1:0";  // the workers' Coordinator
   int max_message_bytes = 64 << 20;
   // TLS (service::MakeServerCredentials) of both ports; null: plaintext.
@@ -47,6 +47,7 @@ struct CoordinatorServerOptions {
   // Where jobs' results go (created); empty: none are written.
   std::string results_root;
   int max_replica_restarts = 3;
+  int max_worker_losses = 3;  // see JobDurability
   uint64_t job_id_seed = 0;
   // Not owned; must outlive the server. Null: no metrics. Its scrapes of
   // the cluster's gauges stop at Shutdown.

@@ -32,9 +32,8 @@ absl::StatusOr<service::Identity> JobServiceImpl::Caller(
         service::BearerToken(context.client_metadata(), kGatewayOnly);
     if (!token.ok()) return token.status();
     if (!service::SameToken(*token, gateway_token_)) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("the token is not this coordinator's gateway token; ",
-                       kGatewayOnly));
+      return absl::UnauthenticatedError(absl::StrCat(
+          "the token is not this coordinator's gateway token; ", kGatewayOnly));
     }
   }
   return service::ForwardedIdentity(context.client_metadata());
@@ -75,7 +74,8 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context,
                                     const v1::GetJobRequest* request,
                                     v1::Job* response) {
-  absl::StatusOr<service::Identity> caller = CallerOf(*context, request->job_id());
+  absl::StatusOr<service::Identity> caller =
+      CallerOf(*context, request->job_id());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
@@ -101,7 +101,8 @@ grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* context,
                                        const v1::CancelJobRequest* request,
                                        v1::Job* response) {
-  absl::StatusOr<service::Identity> caller = CallerOf(*context, request->job_id());
+  absl::StatusOr<service::Identity> caller =
+      CallerOf(*context, request->job_id());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job = jobs_->Cancel(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
@@ -112,7 +113,8 @@ grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::ExtendJob(grpc::ServerContext* context,
                                        const v1::ExtendJobRequest* request,
                                        v1::Job* response) {
-  absl::StatusOr<service::Identity> caller = CallerOf(*context, request->job_id());
+  absl::StatusOr<service::Identity> caller =
+      CallerOf(*context, request->job_id());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job =
       jobs_->Extend(request->job_id(), request->rounds());

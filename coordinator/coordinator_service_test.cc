@@ -251,9 +251,8 @@ TEST(CoordinatorBinaryTest, ServesOnItsPortFileAndStopsOnSigterm) {
   absl::StatusOr<std::unique_ptr<testing::Process>> coordinator =
       testing::Process::Start(
           {REPLEX_COORDINATOR_BIN, "--listen=127.0.0.1:0",
-           "--worker_listen=127.0.0.1:0",
-           "--metrics_listen=127.0.0.1:0", "--port_file=" + port_file,
-           "--shutdown_grace=1s",
+           "--worker_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+           "--port_file=" + port_file, "--shutdown_grace=1s",
            "--journal=" + (dir / "journal.sqlite").string(),
            "--checkpoint_dir=" + (dir / "checkpoints").string()},
           dir / "coordinator.log");

@@ -34,6 +34,7 @@ JobManager::JobManager(ReplicaPool* pool, timing::Clock* clock,
                                              : own_journal_.get()),
       checkpoints_(durability.checkpoints),
       max_replica_restarts_(durability.max_replica_restarts),
+      max_worker_losses_(durability.max_worker_losses),
       id_rng_(id_seed) {
   pool_->SetCapacityListener([this] { StartQueued(); });
 }

@@ -44,6 +44,12 @@ struct JobDurability {
   // A job whose replicas fail (NaN or Inf energy, integration errors)
   // more than this many times in one coordinator's life fails.
   int max_replica_restarts = 3;
+  // A job that loses more than this many workers holding its replicas
+  // before it gets past the round it lost the last one in fails: an input
+  // that takes workers down (an OpenMM crash, memory exhaustion) ends the
+  // job with the reason instead of rolling it back forever. Losses spread
+  // over a long job's progress (preemptions, node failures) never add up.
+  int max_worker_losses = 3;
 };
 
 // Owns every job. Each running job has one thread that loops
@@ -140,6 +146,10 @@ class JobManager {
     std::string waiting_for;  // why it is queued, as last logged
     bool resume = false;  // recovered from the journal: start at its last cut
     int replica_restarts = 0;
+    // Workers lost since the job last got past `lost_in_round`, the latest
+    // round it lost one in.
+    int worker_losses = 0;
+    int64_t lost_in_round = -1;
   };
 
   // What a state change leaves to do once mu_ is released: journal the
@@ -237,6 +247,7 @@ class JobManager {
   store::Journal* const journal_;
   store::CheckpointStore* const checkpoints_;
   const int max_replica_restarts_;
+  const int max_worker_losses_;
   // Serializes Extend calls: one joins a job's ended thread unlocked
   // before starting the next, and no other may start one meanwhile.
   absl::Mutex extend_mu_ ABSL_ACQUIRED_BEFORE(effects_mu_);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/checkpoint_recovery.h"
 #include "coordinator/testing/fake_worker.h"
 #include "coordinator/worker_registry.h"
 #include "gmock/gmock.h"
@@ -73,6 +74,12 @@ class FakePool : public ReplicaPool {
     absl::MutexLock lock(&mu_);
     fail_ = std::move(status);
   }
+  // Each RunSegments of a round fails with what `fault` returns for it
+  // (when not OK).
+  void SetFault(std::function<absl::Status(int64_t round)> fault) {
+    absl::MutexLock lock(&mu_);
+    fault_ = std::move(fault);
+  }
 
  private:
   class Executor : public JobExecutor {
@@ -89,6 +96,11 @@ class FakePool : public ReplicaPool {
       --pool_->waiting_;
       if (released_.has_value()) return *released_;
       if (!pool_->fail_.ok()) return pool_->fail_;
+      if (pool_->fault_ && !orders.empty()) {
+        if (absl::Status fault = pool_->fault_(orders[0].round); !fault.ok()) {
+          return fault;
+        }
+      }
       std::vector<runner::SegmentResult> results;
       for (const runner::SegmentOrder& order : orders) {
         runner::SegmentResult result;
@@ -108,6 +120,10 @@ class FakePool : public ReplicaPool {
       pool_->room_[platform_] += n_;
     }
     int workers() const override { return 1; }
+    // Replicas here hold no state to reload.
+    absl::Status Reload(const std::vector<ReplicaStart>&) override {
+      return absl::OkStatus();
+    }
 
    private:
     bool MayGo() const { return pool_->gate_open_ || released_.has_value(); }
@@ -128,6 +144,7 @@ class FakePool : public ReplicaPool {
   bool gate_open_ ABSL_GUARDED_BY(mu_) = true;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
+  std::function<absl::Status(int64_t)> fault_ ABSL_GUARDED_BY(mu_);
 };
 
 // Every event of a watch until it ends; fails the test rather than hang.
@@ -279,6 +296,47 @@ TEST_F(JobManagerTest, AFailedRoundFailsTheJobWithItsReason) {
   EXPECT_EQ(pool_.room(), 2);
 }
 
+// A job that takes down every worker its replicas run on (a poison pill)
+// fails after max_worker_losses (3) losses without progress, naming the
+// cause; losses the job gets past between them never add up.
+TEST_F(JobManagerTest, AJobThatKeepsLosingWorkersFailsWithTheCause) {
+  pool_.AddRoom(2);
+  int losses = 0;
+  pool_.SetFault([&losses](int64_t round) {
+    if (round != 2) return absl::OkStatus();
+    ++losses;
+    return WorkerLostError("worker w lost (its session ended)");
+  });
+  const std::string id = *jobs_.Submit(TestSpec(2, 5));
+  const v1::Job job = Finish(id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_EQ(losses, 4);
+  EXPECT_THAT(job.error(), HasSubstr("worker w lost"));
+  EXPECT_THAT(job.error(), HasSubstr("lost 4 workers holding its replicas "
+                                     "without getting past round 2"));
+  EXPECT_THAT(job.error(), HasSubstr("--max_worker_losses=3"));
+  EXPECT_EQ(pool_.room(), 2);
+}
+
+TEST_F(JobManagerTest, WorkerLossesSpreadOverAJobsProgressDoNotAddUp) {
+  pool_.AddRoom(2);
+  // Two losses at the first try of each of rounds 1, 3 and 5: six in all
+  // (each rolls back to round 0: no checkpoint store here), never more
+  // than the limit before the job gets past the round.
+  std::map<int64_t, int> tries;
+  int losses = 0;
+  pool_.SetFault([&](int64_t round) {
+    if (round % 2 == 0 || ++tries[round] > 2) return absl::OkStatus();
+    ++losses;
+    return WorkerLostError("worker w lost (preempted)");
+  });
+  const std::string id = *jobs_.Submit(TestSpec(2, 7));
+  const v1::Job job = Finish(id);
+  EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.rounds_completed(), 7);
+  EXPECT_EQ(losses, 6);
+}
+
 TEST_F(JobManagerTest, QueuedJobsStartInOrderPerPlatform) {
   pool_.SetGate(false);
   const std::string big = *jobs_.Submit(TestSpec(8, 1));
@@ -292,7 +350,8 @@ TEST_F(JobManagerTest, QueuedJobsStartInOrderPerPlatform) {
   EXPECT_EQ(jobs_.Get(big)->queue_reason(), "no room for 8 replicas");
   EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
   EXPECT_EQ(jobs_.Get(small)->queue_reason(),
-            absl::StrCat("behind job ", big, ", queued first for the CPU "
+            absl::StrCat("behind job ", big,
+                         ", queued first for the CPU "
                          "workers"));
   EXPECT_EQ(jobs_.Get(gpu)->state(), v1::RUNNING);
   EXPECT_EQ(jobs_.Get(gpu)->queue_reason(), "");

@@ -150,6 +150,19 @@ absl::Status JobManager::HandleFailedRound(Record& record,
           "restart from a checkpoint at most ",
           max_replica_restarts_, " times, --max_replica_restarts)"));
     }
+    if (!faulty.has_value()) {
+      record.lost_in_round = std::max(record.lost_in_round, driver.round());
+      if (++record.worker_losses > max_worker_losses_) {
+        return absl::AbortedError(absl::StrCat(
+            why.message(), "; the job lost ", record.worker_losses,
+            " workers holding its replicas without getting past round ",
+            record.lost_in_round,
+            ", so it fails rather than take more down: something in it may "
+            "crash workers (an OpenMM fault, memory exhausted: see the "
+            "workers' logs); --max_worker_losses=",
+            max_worker_losses_));
+      }
+    }
   }
   if (faulty.has_value()) {
     for (JobObserver* observer : observers_) {
@@ -235,6 +248,8 @@ absl::StatusOr<v1::Job> JobManager::JournalRound(
                                  driver.round(), elapsed_seconds),
                 record.job);
     record.job.set_workers(record.executor->workers());
+    // Past the round it lost workers in: those losses no longer count.
+    if (driver.round() > record.lost_in_round) record.worker_losses = 0;
     job = record.job;
   }
   if (absl::Status journaled = journal_->RecordRound(

@@ -59,6 +59,12 @@ ABSL_FLAG(std::string, results_root, "replex-data/results",
           "Directory under which each job's results are written "
           "(docs/results.md): output.directory of its spec, or its job id "
           "when that is empty; created if missing.");
+ABSL_FLAG(int, max_worker_losses, 3,
+          "A job that loses more than this many workers holding its "
+          "replicas before it gets past the round it lost the last one in "
+          "fails with the reason, so an input that crashes workers does not "
+          "roll back forever. Losses spread over a job's progress "
+          "(preemptions) never add up.");
 ABSL_FLAG(int, max_replica_restarts, 3,
           "How many times a job's replicas may fail (NaN or Inf energy, an "
           "integration error) and restart from its last checkpoint before "
@@ -79,6 +85,7 @@ constexpr char kUsage[] =
     "      [--journal=replex-data/journal.sqlite]\n"
     "      [--checkpoint_dir=replex-data/checkpoints] "
     "[--max_replica_restarts=3]\n"
+    "      [--max_worker_losses=3]\n"
     "      [--results_root=replex-data/results]\n"
     "      [--metrics_listen=0.0.0.0:9464] [--metrics_port_file=FILE]\n"
     "      [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]";
@@ -99,6 +106,10 @@ absl::Status Serve() {
   options.max_replica_restarts = absl::GetFlag(FLAGS_max_replica_restarts);
   if (options.max_replica_restarts < 0) {
     return absl::InvalidArgumentError("--max_replica_restarts must be >= 0");
+  }
+  options.max_worker_losses = absl::GetFlag(FLAGS_max_worker_losses);
+  if (options.max_worker_losses < 0) {
+    return absl::InvalidArgumentError("--max_worker_losses must be >= 0");
   }
   absl::StatusOr<service::ListenFlags> listen = service::ListenFromFlags();
   if (!listen.ok()) return listen.status();

@@ -101,7 +101,7 @@ absl::StatusOr<v1::SubmitJobResponse> Gateway::SubmitJob(
 }
 
 absl::StatusOr<v1::Job> Gateway::GetJob(const service::Identity& caller,
-                                         const v1::GetJobRequest& request) {
+                                        const v1::GetJobRequest& request) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
@@ -114,16 +114,16 @@ absl::StatusOr<v1::ListJobsResponse> Gateway::ListJobs(
   return jobs_->ActingFor(caller)->ListJobs(request);
 }
 
-absl::StatusOr<v1::Job> Gateway::CancelJob(const service::Identity& caller,
-                                         const v1::CancelJobRequest& request) {
+absl::StatusOr<v1::Job> Gateway::CancelJob(
+    const service::Identity& caller, const v1::CancelJobRequest& request) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }
   return jobs_->ActingFor(caller)->CancelJob(request);
 }
 
-absl::StatusOr<v1::Job> Gateway::ExtendJob(const service::Identity& caller,
-                                         const v1::ExtendJobRequest& request) {
+absl::StatusOr<v1::Job> Gateway::ExtendJob(
+    const service::Identity& caller, const v1::ExtendJobRequest& request) {
   if (absl::Status status = CheckJobId(request.job_id()); !status.ok()) {
     return status;
   }

@@ -2,8 +2,8 @@
 // (spec validation, message size, job id syntax) so bad input is refused with
 // a message that says what to fix before it reaches the coordinator, then
 // forward it through a JobsClient acting for the authenticated caller (the
-// coordinator decides which jobs that caller may act on). Holds no job state, so any number of
-// gateways can run side by side.
+// coordinator decides which jobs that caller may act on). Holds no job state,
+// so any number of gateways can run side by side.
 #pragma once
 
 #include <cstdint>
@@ -44,16 +44,16 @@ class Gateway {
   // request is over max_message_bytes; otherwise forwards the spec with its
   // defaults filled in (spec::ApplyDefaults), so the coordinator stores what
   // will run.
-  absl::StatusOr<v1::SubmitJobResponse> SubmitJob(const service::Identity& caller,
-      const v1::SubmitJobRequest& request);
+  absl::StatusOr<v1::SubmitJobResponse> SubmitJob(
+      const service::Identity& caller, const v1::SubmitJobRequest& request);
   absl::StatusOr<v1::Job> GetJob(const service::Identity& caller,
-      const v1::GetJobRequest& request);
-  absl::StatusOr<v1::ListJobsResponse> ListJobs(const service::Identity& caller,
-      const v1::ListJobsRequest& request);
+                                 const v1::GetJobRequest& request);
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(
+      const service::Identity& caller, const v1::ListJobsRequest& request);
   absl::StatusOr<v1::Job> CancelJob(const service::Identity& caller,
-      const v1::CancelJobRequest& request);
+                                    const v1::CancelJobRequest& request);
   absl::StatusOr<v1::Job> ExtendJob(const service::Identity& caller,
-      const v1::ExtendJobRequest& request);
+                                    const v1::ExtendJobRequest& request);
   // As JobsClient::WatchJob, after checking the job id.
   absl::Status WatchJob(const service::Identity& caller,
                         const v1::WatchJobRequest& request,

@@ -77,8 +77,8 @@ absl::Status Serve() {
   std::optional<service::Tokens> tokens;
   if (const std::string path = absl::GetFlag(FLAGS_tokens_file);
       !path.empty()) {
-    absl::StatusOr<service::Tokens> read =
-        service::Tokens::Read(path, "--tokens_file", service::Tokens::Kind::kUsers);
+    absl::StatusOr<service::Tokens> read = service::Tokens::Read(
+        path, "--tokens_file", service::Tokens::Kind::kUsers);
     if (!read.ok()) return read.status();
     tokens = *std::move(read);
   }

@@ -161,8 +161,7 @@ absl::Status Serve() {
       service::ChannelSecurityFromFlags();
   if (!security.ok()) return security.status();
   channel.security = *std::move(security);
-  if (const std::string path = absl::GetFlag(FLAGS_token_file);
-      !path.empty()) {
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
     absl::StatusOr<std::string> token =
         service::ReadTokenFile(path, "--token_file");
     if (!token.ok()) return token.status();

@@ -55,10 +55,12 @@ absl::StatusOr<std::string> LocalCluster::StartServer(
 }
 
 absl::Status LocalCluster::StartCoordinator() {
-  std::vector<std::string> argv = {
-      REPLEX_COORDINATOR_BIN, "--heartbeat_interval=1s", "--shutdown_grace=2s",
-      "--journal=" + journal_path(), "--checkpoint_dir=" + checkpoint_dir(),
-      "--results_root=" + results_root()};
+  std::vector<std::string> argv = {REPLEX_COORDINATOR_BIN,
+                                   "--heartbeat_interval=1s",
+                                   "--shutdown_grace=2s",
+                                   "--journal=" + journal_path(),
+                                   "--checkpoint_dir=" + checkpoint_dir(),
+                                   "--results_root=" + results_root()};
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   const std::string name = absl::StrCat(
       "coordinator",
@@ -140,7 +142,8 @@ void LocalCluster::AddMetricsFlags(const std::string& process,
   argv.push_back("--metrics_port_file=" + path);
 }
 
-absl::StatusOr<int> LocalCluster::MetricsPort(const std::string& process) const {
+absl::StatusOr<int> LocalCluster::MetricsPort(
+    const std::string& process) const {
   auto it = metrics_port_files_.find(process);
   if (it == metrics_port_files_.end()) {
     return absl::NotFoundError(absl::StrCat("no process named ", process));
@@ -162,7 +165,7 @@ std::unique_ptr<v1::JobService::Stub> LocalCluster::GatewayStub() const {
 
 std::pair<int, std::string> LocalCluster::Ctl(const std::string& args) const {
   return RunCommand(absl::StrCat("REPLEX_TOKEN=", token_, " ", REPLEXCTL_BIN,
-                                  " --gateway=", gateway_, " ", args));
+                                 " --gateway=", gateway_, " ", args));
 }
 
 std::string JobIdOf(const std::string& submit_output) {

@@ -44,7 +44,8 @@ grpc::Status GetJobAt(const std::string& address, const std::string& token,
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(10));
-  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  if (!token.empty())
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
   v1::GetJobRequest request;
   request.set_job_id(id);
   v1::Job job;
@@ -54,14 +55,14 @@ grpc::Status GetJobAt(const std::string& address, const std::string& token,
 TEST(SecurityTest, TenantsActOnTheirOwnJobsOnlyAndRogueCallersAreRefused) {
   LocalCluster cluster("tenants");
   const std::string dir = cluster.dir();
-  const std::string users = Write(
-      dir + "/users.tokens",
-      absl::StrCat("# the lab\n", kAlice, " alice\n", kBob, " bob\n", kCarol,
-                   " carol\n", kRoot, " root admin\n"));
+  const std::string users =
+      Write(dir + "/users.tokens",
+            absl::StrCat("# the lab\n", kAlice, " alice\n", kBob, " bob\n",
+                         kCarol, " carol\n", kRoot, " root admin\n"));
   const std::string gateway_token = Write(dir + "/gateway.token", kGateway);
-  const std::string workers = Write(
-      dir + "/workers.tokens",
-      absl::StrCat(kWorker0, " worker-0\n", kWorker1, " worker-1\n"));
+  const std::string workers =
+      Write(dir + "/workers.tokens",
+            absl::StrCat(kWorker0, " worker-0\n", kWorker1, " worker-1\n"));
   const std::string worker0 = Write(dir + "/worker-0.token", kWorker0);
   const std::string worker1 = Write(dir + "/worker-1.token", kWorker1);
   cluster.set_coordinator_flags({"--gateway_token_file=" + gateway_token,
@@ -74,10 +75,10 @@ TEST(SecurityTest, TenantsActOnTheirOwnJobsOnlyAndRogueCallersAreRefused) {
   // Rogue workers: one without credentials, one with worker-0's token under
   // another name (the last --name wins).
   ASSERT_TRUE(cluster.AddWorker().ok());
-  ASSERT_TRUE(cluster
-                  .AddWorker({.flags = {"--token_file=" + worker0,
-                                        "--name=impostor"}})
-                  .ok());
+  ASSERT_TRUE(
+      cluster
+          .AddWorker({.flags = {"--token_file=" + worker0, "--name=impostor"}})
+          .ok());
 
   // No token: refused, saying how to send one.
   {
@@ -137,7 +138,8 @@ TEST(SecurityTest, TenantsActOnTheirOwnJobsOnlyAndRogueCallersAreRefused) {
     status = GetJobAt(cluster.coordinator(), token, a);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
         << status.error_message();
-    EXPECT_THAT(status.error_message(), HasSubstr("answers replex-gateway only"));
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("answers replex-gateway only"));
   }
   // The workers' port serves no JobService at all.
   status = GetJobAt(cluster.worker_endpoint(), kGateway, a);

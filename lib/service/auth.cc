@@ -46,8 +46,8 @@ absl::StatusOr<std::string> ReadWhole(const std::string& path,
                                       absl::string_view flag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        flag, ": cannot read ", path, ": ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -98,9 +98,9 @@ absl::StatusOr<Tokens> Tokens::Parse(absl::string_view text,
     const bool admin =
         kind == Kind::kUsers && fields.size() == 3 && fields[2] == "admin";
     if (fields.size() != 2 && !admin) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": expected ", format, " separated by spaces, got ",
-          fields.size(), " fields"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": expected ", format,
+                       " separated by spaces, got ", fields.size(), " fields"));
     }
     if (absl::Status token = CheckToken(fields[0], where); !token.ok()) {
       return token;
@@ -109,15 +109,16 @@ absl::StatusOr<Tokens> Tokens::Parse(absl::string_view text,
     if (!any_name && !IsName(fields[1])) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, ": a ", kind == Kind::kUsers ? "user" : "worker",
-          " name is 1 to ", kMaxNameLength,
-          " letters, digits and ._@-", kind == Kind::kWorkers ? ", or *" : ""));
+          " name is 1 to ", kMaxNameLength, " letters, digits and ._@-",
+          kind == Kind::kWorkers ? ", or *" : ""));
     }
     Identity identity{std::string(fields[1]), admin};
     if (!tokens.by_digest_.emplace(Digest(fields[0]), std::move(identity))
              .second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": this token is listed before; give each credential its "
-                 "own token"));
+          where,
+          ": this token is listed before; give each credential its "
+          "own token"));
     }
   }
   return tokens;
@@ -159,9 +160,8 @@ absl::StatusOr<std::string> BearerToken(const Metadata& metadata,
                                         absl::string_view fix) {
   const absl::string_view header = MetadataValue(metadata, kAuthorizationKey);
   if (header.empty()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("no credentials: this server requires a token (", fix,
-                     ")"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "no credentials: this server requires a token (", fix, ")"));
   }
   constexpr absl::string_view kBearer = "Bearer ";
   if (!absl::StartsWithIgnoreCase(header, kBearer) ||

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/service/grpc_status.h"
 
 namespace replex::service {
 namespace {
@@ -14,10 +15,10 @@ constexpr char kAlice[] = "alice-token-0123456789";
 constexpr char kRoot[] = "root-token-0123456789ab";
 
 Tokens UserTokens() {
-  absl::StatusOr<Tokens> tokens = Tokens::Parse(
-      absl::StrCat("# lab tokens\n\n", kAlice, " alice\n", kRoot,
-                   "\troot   admin  \n"),
-      "--tokens_file t", Tokens::Kind::kUsers);
+  absl::StatusOr<Tokens> tokens =
+      Tokens::Parse(absl::StrCat("# lab tokens\n\n", kAlice, " alice\n", kRoot,
+                                 "\troot   admin  \n"),
+                    "--tokens_file t", Tokens::Kind::kUsers);
   EXPECT_TRUE(tokens.ok()) << tokens.status();
   return *tokens;
 }
@@ -45,8 +46,7 @@ TEST(TokensTest, MalformedLinesAreRefusedNamingTheLine) {
       {"short alice\n", Tokens::Kind::kUsers, "line 1: a token is at least 16"},
       {"# x\nabcdefghijklmnopq\n", Tokens::Kind::kUsers,
        "line 2: expected TOKEN USER [admin]"},
-      {"abcdefghijklmnopq alice root\n", Tokens::Kind::kUsers,
-       "got 3 fields"},
+      {"abcdefghijklmnopq alice root\n", Tokens::Kind::kUsers, "got 3 fields"},
       {"abcdefghijklmnopq ali\"ce\n", Tokens::Kind::kUsers,
        "a user name is 1 to 64"},
       {"abcdefghijklmnopq *\n", Tokens::Kind::kUsers, "a user name"},
@@ -66,9 +66,9 @@ TEST(TokensTest, MalformedLinesAreRefusedNamingTheLine) {
 }
 
 TEST(TokensTest, AWorkersFileAllowsAnyName) {
-  absl::StatusOr<Tokens> tokens = Tokens::Parse(
-      "abcdefghijklmnopq *\nbcdefghijklmnopqr gpu-node-1\n", "F",
-      Tokens::Kind::kWorkers);
+  absl::StatusOr<Tokens> tokens =
+      Tokens::Parse("abcdefghijklmnopq *\nbcdefghijklmnopqr gpu-node-1\n", "F",
+                    Tokens::Kind::kWorkers);
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   EXPECT_EQ(tokens->Find("abcdefghijklmnopq")->user, "*");
   EXPECT_EQ(tokens->Find("bcdefghijklmnopqr")->user, "gpu-node-1");
@@ -138,6 +138,24 @@ TEST(SameTokenTest, ComparesWholeTokens) {
   EXPECT_TRUE(SameToken(kAlice, kAlice));
   EXPECT_FALSE(SameToken(kAlice, kRoot));
   EXPECT_FALSE(SameToken("alice-token-0123456789x", kAlice));
+}
+
+// Errors quote inputs; what reaches a client is valid UTF-8 whatever they
+// held.
+TEST(ValidUtf8Test, KeepsValidTextAndReplacesEachInvalidByte) {
+  EXPECT_EQ(ValidUtf8("plain"), "plain");
+  EXPECT_EQ(ValidUtf8("300 \xE2\x84\xAB K \xF0\x9F\x98\x80"),
+            "300 \xE2\x84\xAB K \xF0\x9F\x98\x80");
+  EXPECT_EQ(ValidUtf8("a\xFF"
+                      "b"),
+            "a?b");
+  EXPECT_EQ(ValidUtf8("\xC0\xAF"), "??");            // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xED\xA0\x80"), "???");       // a surrogate
+  EXPECT_EQ(ValidUtf8("end\xE2\x84"), "end??");      // truncated
+  EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80"), "????");  // past U+10FFFF
+  const grpc::Status status =
+      ToGrpcStatus(absl::InvalidArgumentError("name \"\x80\x81\" is bad"));
+  EXPECT_EQ(status.error_message(), "name \"??\" is bad");
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ owner: alice
 labels: {project: demo, tier: 1}
 system: system.xml
 coordinates: inputs/start.pdb
-platform: Reference
+platform: CPU
 platform_properties: {Threads: 1, DeterministicForces: "true"}
 seed: 18446744073709551615
 checkpoint_interval: 100
@@ -119,7 +119,7 @@ exchange:
     owner: "alice"
     labels { key: "project" value: "demo" }
     labels { key: "tier" value: "1" }
-    platform: "Reference"
+    platform: "CPU"
     platform_properties { key: "Threads" value: "1" }
     platform_properties { key: "DeterministicForces" value: "true" }
     seed: 18446744073709551615
@@ -228,8 +228,7 @@ exchange: {steps_per_exchange: 10, n_rounds: 2}
               {"replica_starts", "holds no .xml or .pdb files"});
   WriteFile(dir / "job.yaml", base + "replica_starts: [state.xml, nope.pdb]\n");
   ExpectError(LoadYamlFile(dir / "job.yaml").status(),
-              absl::StatusCode::kNotFound,
-              {"replica_starts[1]", "nope.pdb"});
+              absl::StatusCode::kNotFound, {"replica_starts[1]", "nope.pdb"});
   WriteFile(dir / "windows" / "w0.xml", "<State");
   WriteFile(dir / "job.yaml", base + "replica_starts: windows\n");
   ExpectError(LoadYamlFile(dir / "job.yaml").status(),
@@ -336,6 +335,37 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
        {{"n_rounds: 10", "n_rounds: 10\nplatform: Cuda"}},
        kInvalid,
        {"platform", "did you mean \"CUDA\"", "Reference, CPU, OpenCL, CUDA"}},
+      {"a compiler path as a platform property",
+       {{"n_rounds: 10",
+         "n_rounds: 10\nplatform: CUDA\nplatform_properties: "
+         "{CudaCompiler: /tmp/evil}"}},
+       kInvalid,
+       {"platform_properties", "\"CudaCompiler\" is not a property",
+        "allowed: DeviceIndex, Precision"}},
+      {"absurd Threads",
+       {{"n_rounds: 10",
+         "n_rounds: 10\nplatform_properties: {Threads: 1000000}"}},
+       kInvalid,
+       {"platform_properties.Threads", "is \"1000000\"", "1 to 1023"}},
+      {"a property of another platform",
+       {{"n_rounds: 10",
+         "n_rounds: 10\nplatform: Reference\nplatform_properties: {Threads: "
+         "2}"}},
+       kInvalid,
+       {"not a property a job may set on the Reference platform",
+        "allowed: none"}},
+      {"a malformed device list",
+       {{"n_rounds: 10",
+         "n_rounds: 10\nplatform: OpenCL\nplatform_properties: "
+         "{DeviceIndex: \"0,,1\"}"}},
+       kInvalid,
+       {"platform_properties.DeviceIndex", "comma-separated"}},
+      {"a precision OpenMM does not have",
+       {{"n_rounds: 10",
+         "n_rounds: 10\nplatform: CUDA\nplatform_properties: "
+         "{Precision: quad}"}},
+       kInvalid,
+       {"platform_properties.Precision", "single, mixed or double"}},
       {"malformed YAML",
        {{"n_rounds: 10", "n_rounds: [10"}},
        kInvalid,

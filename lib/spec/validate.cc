@@ -4,10 +4,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "lib/spec/field_errors.h"
 #include "lib/spec/spec.h"
@@ -31,6 +36,102 @@ using v1::Range;
 // Like the ladder's limits (ladder.cc), keeps a mistaken or hostile spec from
 // exhausting the coordinator's time; far above any real gibbs round.
 constexpr int64_t kMaxSwapAttempts = 1000000000;
+
+// The platform properties a job may set, per platform, with what each value
+// may be. Everything else is refused: properties naming programs or paths
+// (CudaCompiler, CudaHostCompiler, TempDirectory) would let a job run
+// commands of its choosing on the workers, and absurd values (a million
+// Threads) would take a worker down.
+struct PropertyRule {
+  const char* platform;
+  const char* name;
+  enum { kCount, kDeviceList, kPrecision, kBoolean } kind;
+};
+constexpr PropertyRule kPropertyRules[] = {
+    {"CPU", "Threads", PropertyRule::kCount},
+    {"CPU", "DeterministicForces", PropertyRule::kBoolean},
+    {"OpenCL", "DeviceIndex", PropertyRule::kDeviceList},
+    {"OpenCL", "OpenCLPlatformIndex", PropertyRule::kCount},
+    {"OpenCL", "Precision", PropertyRule::kPrecision},
+    {"OpenCL", "UseCpuPme", PropertyRule::kBoolean},
+    {"OpenCL", "DisablePmeStream", PropertyRule::kBoolean},
+    {"CUDA", "DeviceIndex", PropertyRule::kDeviceList},
+    {"CUDA", "Precision", PropertyRule::kPrecision},
+    {"CUDA", "UseCpuPme", PropertyRule::kBoolean},
+    {"CUDA", "DisablePmeStream", PropertyRule::kBoolean},
+    {"CUDA", "DeterministicForces", PropertyRule::kBoolean},
+    {"CUDA", "UseBlockingSync", PropertyRule::kBoolean},
+};
+// Threads and indices: far above any machine, far below harm.
+constexpr int kMaxCount = 1024;
+
+bool IsCount(absl::string_view value, int min) {
+  int n;
+  return absl::SimpleAtoi(value, &n) && n >= min && n < kMaxCount;
+}
+
+// Shows a refused name or value without echoing control characters,
+// invalid UTF-8 or megabytes back.
+std::string Shown(absl::string_view text) {
+  std::string shown;
+  for (char c : text.substr(0, 40)) {
+    shown += absl::ascii_isprint(static_cast<unsigned char>(c)) ? c : '?';
+  }
+  return absl::StrCat("\"", shown, text.size() > 40 ? "...\"" : "\"");
+}
+
+absl::Status CheckPlatformProperties(const JobSpec& spec) {
+  std::vector<std::string> allowed;
+  for (const PropertyRule& rule : kPropertyRules) {
+    if (spec.platform() == rule.platform) allowed.push_back(rule.name);
+  }
+  for (const auto& [name, value] : spec.platform_properties()) {
+    const PropertyRule* rule = nullptr;
+    for (const PropertyRule& r : kPropertyRules) {
+      if (spec.platform() == r.platform && name == r.name) rule = &r;
+    }
+    const std::string field =
+        absl::StrCat("platform_properties.", rule != nullptr ? name : "");
+    if (rule == nullptr) {
+      return FieldError(
+          "platform_properties",
+          absl::StrCat(
+              Shown(name), " is not a property a job may set on the ",
+              spec.platform(), " platform; allowed: ",
+              allowed.empty() ? "none" : absl::StrJoin(allowed, ", ")));
+    }
+    bool ok = false;
+    const char* expected = "";
+    switch (rule->kind) {
+      case PropertyRule::kCount:
+        ok = IsCount(value, name == "Threads" ? 1 : 0);
+        expected = name == "Threads" ? "a whole number from 1 to 1023"
+                                     : "a whole number from 0 to 1023";
+        break;
+      case PropertyRule::kDeviceList: {
+        ok = !value.empty();
+        for (absl::string_view device : absl::StrSplit(value, ',')) {
+          ok = ok && IsCount(device, 0);
+        }
+        expected = "device indices 0 to 1023, comma-separated (e.g. 0 or 0,1)";
+        break;
+      }
+      case PropertyRule::kPrecision:
+        ok = value == "single" || value == "mixed" || value == "double";
+        expected = "single, mixed or double";
+        break;
+      case PropertyRule::kBoolean:
+        ok = value == "true" || value == "false";
+        expected = "true or false";
+        break;
+    }
+    if (!ok) {
+      return FieldError(
+          field, absl::StrCat("is ", Shown(value), "; it must be ", expected));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // Workers hand these documents to OpenMM, whose XML parser crashes on
 // malformed ones (lib/xml), so they are refused at submission.
@@ -190,7 +291,7 @@ absl::Status Validate(const v1::JobSpec& spec) {
                          "exchange.scheme: gibbs"),
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
                 "rounds between checkpoints; 0 means only at the end"),
-        CheckOutput(spec.output())}) {
+        CheckOutput(spec.output()), CheckPlatformProperties(spec)}) {
     if (!status.ok()) return status;
   }
   return CheckReplicaStarts(spec);

@@ -126,6 +126,18 @@ class Checker {
       return ErrorAt(
           start, absl::StrCat("<", element.name, "> follows the root element"));
     }
+    if (++elements_ > kMaxElements) {
+      return ErrorAt(start,
+                     absl::StrCat("the document has more than ", kMaxElements,
+                                  " elements, more than any System "
+                                  "replex runs; is it what you meant?"));
+    }
+    if (open_.size() >= static_cast<size_t>(kMaxDepth)) {
+      return ErrorAt(start,
+                     absl::StrCat("elements are nested more than ", kMaxDepth,
+                                  " deep; OpenMM's documents nest a few "
+                                  "levels (System, Forces, Force, ...)"));
+    }
     std::map<std::string, std::string> attributes;
     while (true) {
       SkipSpace();
@@ -209,6 +221,7 @@ class Checker {
   absl::string_view text_;
   size_t pos_ = 0;
   std::vector<Open> open_;
+  int64_t elements_ = 0;
   bool root_seen_ = false;
   Root root_;
 };

@@ -7,6 +7,7 @@
 // character it is looking for.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -21,10 +22,19 @@ struct Root {
   std::map<std::string, std::string> attributes;
 };
 
+// OpenMM builds its whole node tree in memory and walks it recursively, so a
+// document nested too deep would overflow a worker's stack and one with too
+// many elements exhaust its memory. Real ones nest a few levels (a
+// CustomCVForce's inner forces a few more) and a million-atom System has
+// about ten million elements.
+inline constexpr int kMaxDepth = 64;
+inline constexpr int64_t kMaxElements = 50'000'000;
+
 // Checks `document` is well-formed in the XML subset OpenMM writes and reads:
 // elements with quoted attributes, text, <?...?> declarations and comments
-// that hold no '<' or '>'; exactly one root element. DOCTYPE and CDATA are
-// refused. Errors are INVALID_ARGUMENT naming the line and what is wrong.
+// that hold no '<' or '>'; exactly one root element; at most kMaxDepth
+// deep and kMaxElements elements. DOCTYPE and CDATA are refused. Errors are
+// INVALID_ARGUMENT naming the line and what is wrong.
 absl::StatusOr<Root> CheckDocument(absl::string_view document);
 
 }  // namespace replex::xml

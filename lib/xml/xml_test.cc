@@ -77,5 +77,22 @@ TEST(XmlTest, NamesWhatIsMalformed) {
   }
 }
 
+// Deep nesting would overflow OpenMM's recursive reader in a worker: refused
+// one level past kMaxDepth, accepted at it.
+TEST(XmlTest, NestingDeeperThanTheLimitIsRefused) {
+  auto nested = [](int depth) {
+    std::string document;
+    for (int i = 0; i < depth; ++i) document += "<A>";
+    for (int i = 0; i < depth; ++i) document += "</A>";
+    return document;
+  };
+  EXPECT_TRUE(CheckDocument(nested(kMaxDepth)).ok());
+  absl::StatusOr<Root> deep = CheckDocument(nested(kMaxDepth + 1));
+  EXPECT_EQ(deep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(deep.status().message(), HasSubstr("nested more than 64 deep"));
+  // A million levels (a hostile job) costs the check no recursion.
+  EXPECT_FALSE(CheckDocument(nested(1000000)).ok());
+}
+
 }  // namespace
 }  // namespace replex::xml
