@@ -141,6 +141,20 @@ def check_compose(config, label, known, gpu):
         health = spec.get("healthcheck", {})
         check(health.get("test") and not health.get("disable"),
               f"{where}: no health check")
+        for published in spec.get("ports", []):
+            # docker-compose v1 prints HOST_IP:PUBLISHED:TARGET
+            text = published if isinstance(published, str) else str(
+                published.get("host_ip", "")) + ":"
+            check(text.startswith("127.0.0.1:"),
+                  f"{where}: publishes {published!r} beyond 127.0.0.1 by "
+                  "default (REPLEX_PUBLISH_ADDRESS opts in)")
+        check("--web.enable-lifecycle" not in (spec.get("command") or []),
+              f"{where}: Prometheus' lifecycle API lets anyone stop it")
+        environment = spec.get("environment") or {}
+        if name == "grafana":
+            check(environment.get("GF_AUTH_DISABLE_LOGIN_FORM") == "true" and
+                  environment.get("GF_AUTH_BASIC_ENABLED") == "false",
+                  f"{where}: logins must be off (the default admin/admin)")
         args = spec.get("command") or []
         service, flags = check_service_args(where, args, known)
         if service is None:
@@ -277,6 +291,25 @@ def check_probe(where, container, probe, port, tls, known):
     return flags
 
 
+def check_hardened(where, pod, container):
+    """Non-root, no privilege escalation, a read-only root file system, no
+    capabilities, the runtime's seccomp profile and a memory limit."""
+    pod_security = pod["spec"].get("securityContext", {})
+    security = container.get("securityContext", {})
+    check(pod_security.get("runAsNonRoot") is True,
+          f"{where}: the pod must set runAsNonRoot")
+    check(pod_security.get("seccompProfile", {}).get("type") ==
+          "RuntimeDefault", f"{where}: seccompProfile must be RuntimeDefault")
+    check(security.get("allowPrivilegeEscalation") is False,
+          f"{where}: allowPrivilegeEscalation must be false")
+    check(security.get("readOnlyRootFilesystem") is True,
+          f"{where}: the root file system must be read-only")
+    check(security.get("capabilities", {}).get("drop") == ["ALL"],
+          f"{where}: capabilities must drop ALL")
+    check(container.get("resources", {}).get("limits", {}).get("memory"),
+          f"{where}: no memory limit")
+
+
 def check_k8s(objects, label, known, gpu, tls=False):
     kinds = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     coordinator_service = kinds.get(("Service", "replex-coordinator"))
@@ -305,6 +338,7 @@ def check_k8s(objects, label, known, gpu, tls=False):
             if service is None:
                 continue
             seen.add(service)
+            check_hardened(where, pod, container)
             ports = {p["containerPort"] for p in container.get("ports", [])}
             metrics = port_of(flags.get("metrics_listen", ":0"))
             check(metrics in ports,
