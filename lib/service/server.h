@@ -35,6 +35,10 @@ struct ServerOptions {
   // TLS (MakeServerCredentials) for every service on the port, health and
   // reflection included. Null: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // The most threads gRPC may run calls on: beyond it new calls are refused
+  // (RESOURCE_EXHAUSTED) rather than the process running out of threads.
+  // Every synchronous stream (a worker's session, a watch) holds one.
+  int max_threads = 4096;
 };
 
 struct RunningServer {
