@@ -4,7 +4,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/service/grpc_status.h"
 
 namespace replex::service {
 namespace {
@@ -138,24 +137,6 @@ TEST(SameTokenTest, ComparesWholeTokens) {
   EXPECT_TRUE(SameToken(kAlice, kAlice));
   EXPECT_FALSE(SameToken(kAlice, kRoot));
   EXPECT_FALSE(SameToken("alice-token-0123456789x", kAlice));
-}
-
-// Errors quote inputs; what reaches a client is valid UTF-8 whatever they
-// held.
-TEST(ValidUtf8Test, KeepsValidTextAndReplacesEachInvalidByte) {
-  EXPECT_EQ(ValidUtf8("plain"), "plain");
-  EXPECT_EQ(ValidUtf8("300 \xE2\x84\xAB K \xF0\x9F\x98\x80"),
-            "300 \xE2\x84\xAB K \xF0\x9F\x98\x80");
-  EXPECT_EQ(ValidUtf8("a\xFF"
-                      "b"),
-            "a?b");
-  EXPECT_EQ(ValidUtf8("\xC0\xAF"), "??");            // overlong '/'
-  EXPECT_EQ(ValidUtf8("\xED\xA0\x80"), "???");       // a surrogate
-  EXPECT_EQ(ValidUtf8("end\xE2\x84"), "end??");      // truncated
-  EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80"), "????");  // past U+10FFFF
-  const grpc::Status status =
-      ToGrpcStatus(absl::InvalidArgumentError("name \"\x80\x81\" is bad"));
-  EXPECT_EQ(status.error_message(), "name \"??\" is bad");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "lib/spec/field_errors.h"
 #include "lib/spec/spec.h"
+#include "lib/text/utf8.h"
 #include "lib/xml/xml.h"
 
 namespace replex::spec {
@@ -128,6 +129,61 @@ absl::Status CheckPlatformProperties(const JobSpec& spec) {
     if (!ok) {
       return FieldError(
           field, absl::StrCat("is ", Shown(value), "; it must be ", expected));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Names and labels travel in every Job, log line and metric label, so each
+// is bounded, and free of control characters and invalid UTF-8 (a terminal
+// or a Prometheus scrape would show them raw).
+constexpr size_t kMaxNameBytes = 128;
+constexpr size_t kMaxLabels = 32;
+constexpr size_t kMaxLabelKeyBytes = 63;
+constexpr size_t kMaxLabelValueBytes = 256;
+
+absl::Status CheckText(absl::string_view field, absl::string_view text,
+                       size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return FieldError(field, absl::StrCat("is ", text.size(),
+                                          " bytes; at most ", max_bytes));
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = text[i];
+    if (c < 0x20 || c == 0x7F) {
+      return FieldError(field, absl::StrCat("has a control character (byte ",
+                                            i, "); use printable text"));
+    }
+  }
+  if (!text::IsValidUtf8(text)) {
+    return FieldError(field, "is not valid UTF-8");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNames(const JobSpec& spec) {
+  if (absl::Status status = CheckText("name", spec.name(), kMaxNameBytes);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = CheckText("owner", spec.owner(), kMaxNameBytes);
+      !status.ok()) {
+    return status;
+  }
+  if (spec.labels_size() > static_cast<int>(kMaxLabels)) {
+    return FieldError("labels", absl::StrCat("has ", spec.labels_size(),
+                                             " labels; at most ", kMaxLabels));
+  }
+  for (const auto& [key, value] : spec.labels()) {
+    if (key.empty()) return FieldError("labels", "a label's key is empty");
+    if (absl::Status status = CheckText("labels", key, kMaxLabelKeyBytes);
+        !status.ok()) {
+      return status;
+    }
+    if (absl::Status status = CheckText(absl::StrCat("labels.", key), value,
+                                        kMaxLabelValueBytes);
+        !status.ok()) {
+      return status;
     }
   }
   return absl::OkStatus();
@@ -291,7 +347,8 @@ absl::Status Validate(const v1::JobSpec& spec) {
                          "exchange.scheme: gibbs"),
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
                 "rounds between checkpoints; 0 means only at the end"),
-        CheckOutput(spec.output()), CheckPlatformProperties(spec)}) {
+        CheckOutput(spec.output()), CheckPlatformProperties(spec),
+        CheckNames(spec)}) {
     if (!status.ok()) return status;
   }
   return CheckReplicaStarts(spec);
