@@ -325,7 +325,7 @@ absl::StatusOr<std::shared_ptr<JobWatch>> JobManager::Watch(
   v1::JobEvent snapshot;
   snapshot.set_job_id(record.job.job_id());
   *snapshot.mutable_snapshot() = record.job;
-  watch->Push(std::move(snapshot));
+  watch->Push(std::move(snapshot), record.job);
   if (store::IsFinal(record.job.state())) {
     watch->End(absl::OkStatus());
   } else if (shutting_down_) {
@@ -444,7 +444,9 @@ void JobManager::Publish(Record& record, const v1::JobEvent& event) {
                                   return watch->ended();
                                 }),
                  watchers.end());
-  for (const std::shared_ptr<JobWatch>& watch : watchers) watch->Push(event);
+  for (const std::shared_ptr<JobWatch>& watch : watchers) {
+    watch->Push(event, record.job);
+  }
 }
 
 }  // namespace replex::coordinator

@@ -16,12 +16,14 @@ namespace replex::coordinator {
 
 // A snapshot first, then a RoundEvent per round and a snapshot on every
 // state change; after the snapshot of the final state the watch ends with
-// OK. Thread-safe.
+// OK. A watcher that falls behind by more than kMaxQueuedBytes has what it
+// has not read replaced by one snapshot of the job as it is now (its
+// running totals), which it reads as after a rollback; so a slow reader
+// costs at most that much memory, and a fast one misses nothing.
+// Thread-safe.
 class JobWatch {
  public:
-  // A watcher that falls this many events behind is ended with
-  // RESOURCE_EXHAUSTED rather than letting its queue grow without bound.
-  static constexpr size_t kMaxQueuedEvents = 10000;
+  static constexpr size_t kMaxQueuedBytes = size_t{1} << 20;
 
   enum class Next { kEvent, kTimeout, kEnded };
   // Waits up to `timeout` for the next event. kEnded once every event has
@@ -33,10 +35,13 @@ class JobWatch {
   // feeding it.
   void Cancel();
 
-  // The job manager's side.
-  void Push(v1::JobEvent event);
+  // The job manager's side. `now` is the job as it is with `event`
+  // applied: the snapshot that replaces the queue when it is full.
+  void Push(v1::JobEvent event, const v1::Job& now);
   void End(absl::Status status);
   bool ended() const;
+  // The serialized size of the unread events.
+  size_t queued_bytes() const;
 
  private:
   bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -45,6 +50,7 @@ class JobWatch {
 
   mutable absl::Mutex mu_;
   std::deque<v1::JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
 };
 
