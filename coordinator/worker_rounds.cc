@@ -258,7 +258,12 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
         wire::ToProto(order, job_id, replica.epoch);
     replica.rung = order.rung;
   }
-  for (auto& [key, batch] : batches) Send(*workers_.at(key), std::move(batch));
+  // Every host was found above, under this lock; none can have gone since.
+  for (auto& [key, batch] : batches) {
+    if (Worker* host = FindWorker(key); host != nullptr) {
+      Send(*host, std::move(batch));
+    }
+  }
   if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   return job;
 }
