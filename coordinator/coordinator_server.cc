@@ -59,7 +59,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   durability.max_worker_losses = options.max_worker_losses;
   server->jobs_ = std::make_unique<JobManager>(
       server->registry_.get(), options.clock, options.job_id_seed,
-      std::move(observers), durability);
+      std::move(observers), durability, options.scheduling);
   if (absl::Status recovered = server->jobs_->Recover(); !recovered.ok()) {
     return recovered;
   }

@@ -48,6 +48,7 @@ struct CoordinatorServerOptions {
   std::string results_root;
   int max_replica_restarts = 3;
   int max_worker_losses = 3;  // see JobDurability
+  JobScheduling scheduling;
   uint64_t job_id_seed = 0;
   // Not owned; must outlive the server. Null: no metrics. Its scrapes of
   // the cluster's gauges stop at Shutdown.

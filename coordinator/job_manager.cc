@@ -23,7 +23,7 @@ namespace replex::coordinator {
 
 JobManager::JobManager(ReplicaPool* pool, timing::Clock* clock,
                        uint64_t id_seed, std::vector<JobObserver*> observers,
-                       Durability durability)
+                       Durability durability, JobScheduling scheduling)
     : pool_(pool),
       clock_(clock),
       observers_(std::move(observers)),
@@ -35,6 +35,7 @@ JobManager::JobManager(ReplicaPool* pool, timing::Clock* clock,
       checkpoints_(durability.checkpoints),
       max_replica_restarts_(durability.max_replica_restarts),
       max_worker_losses_(durability.max_worker_losses),
+      scheduling_(scheduling),
       id_rng_(id_seed) {
   pool_->SetCapacityListener([this] { StartQueued(); });
 }
@@ -127,6 +128,7 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
     }
     id = NewJobId();
     record->seq = next_seq_++;
+    record->queued_at = clock_->Now();
   }
   job.set_job_id(id);
   record->id = id;
@@ -159,6 +161,7 @@ absl::Status JobManager::Recover() {
     auto record = std::make_unique<Record>();
     record->id = entry.job.job_id();
     record->seq = entry.seq;
+    record->queued_at = clock_->Now();
     record->job = std::move(entry.job);
     next_seq_ = std::max(next_seq_, entry.seq + 1);
     v1::Job& job = record->job;
@@ -310,6 +313,7 @@ absl::StatusOr<v1::Job> JobManager::Extend(absl::string_view job_id,
   service::LogLine(absl::StrCat("job ", job.job_id(), " extended to ", n_rounds,
                                 " rounds: it resumes from its last "
                                 "checkpoint"));
+  record.queued_at = clock_->Now();
   SetState(record, v1::QUEUED, "");
   StartQueuedLocked();
   return record.job;
@@ -369,21 +373,29 @@ void JobManager::StartQueuedLocked() {
   }
   std::sort(queued.begin(), queued.end(),
             [](const Record* a, const Record* b) { return a->seq < b->seq; });
-  // The first job of each platform that could not start: the later ones
-  // wait behind it.
-  std::map<std::string, std::string> blocked_by;
+  // Per platform, the first job that has waited past the backfill window
+  // without room: the later ones wait behind it. Jobs that do not fit but
+  // have waited less hold no one back.
+  const absl::Time now = clock_->Now();
+  std::map<std::string, std::string> reserved_for;
   for (Record* record : queued) {
     v1::Job& job = record->job;
-    if (auto it = blocked_by.find(job.platform()); it != blocked_by.end()) {
-      SetQueueReason(*record,
-                     absl::StrCat("behind job ", it->second, ", queued first ",
-                                  "for the ", job.platform(), " workers"));
+    if (auto it = reserved_for.find(job.platform());
+        it != reserved_for.end()) {
+      SetQueueReason(
+          *record,
+          absl::StrCat("behind job ", it->second, ", queued first for the ",
+                       job.platform(), " workers, which has waited over ",
+                       absl::FormatDuration(scheduling_.backfill_window),
+                       " (--backfill_window): room goes to it first"));
       continue;
     }
     absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
         pool_->Admit(job.job_id(), record->spec, job.n_replicas());
     if (!executor.ok()) {
-      blocked_by.emplace(job.platform(), job.job_id());
+      if (now - record->queued_at >= scheduling_.backfill_window) {
+        reserved_for.emplace(job.platform(), job.job_id());
+      }
       SetQueueReason(*record, std::string(executor.status().message()));
       continue;
     }

@@ -52,6 +52,16 @@ struct JobDurability {
   int max_worker_losses = 3;
 };
 
+// How queued jobs start.
+struct JobScheduling {
+  // Jobs start in submission order, per platform. One that does not fit
+  // the free room does not hold back later jobs that do (backfill), until
+  // it has waited this long: then later jobs wait behind it, so that room
+  // freed by ending jobs goes to it and a stream of small jobs cannot
+  // starve a large one.
+  absl::Duration backfill_window = absl::Minutes(30);
+};
+
 // Owns every job. Each running job has one thread that loops
 // RoundDriver::Orders -> JobExecutor::RunSegments -> RoundDriver::Complete
 // and publishes the result. Every round is journaled, and every
@@ -82,7 +92,7 @@ class JobManager {
   // with `id_seed`. Observers are told in their order.
   JobManager(ReplicaPool* pool, timing::Clock* clock, uint64_t id_seed,
              std::vector<JobObserver*> observers = {},
-             Durability durability = {});
+             Durability durability = {}, JobScheduling scheduling = {});
   ~JobManager();  // Shutdown()
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -146,6 +156,7 @@ class JobManager {
     std::string waiting_for;  // why it is queued, as last logged
     bool resume = false;  // recovered from the journal: start at its last cut
     int replica_restarts = 0;
+    absl::Time queued_at;  // since when it has been QUEUED
     // Workers lost since the job last got past `lost_in_round`, the latest
     // round it lost one in.
     int worker_losses = 0;
@@ -248,6 +259,7 @@ class JobManager {
   store::CheckpointStore* const checkpoints_;
   const int max_replica_restarts_;
   const int max_worker_losses_;
+  const JobScheduling scheduling_;
   // Serializes Extend calls: one joins a job's ended thread unlocked
   // before starting the next, and no other may start one meanwhile.
   absl::Mutex extend_mu_ ABSL_ACQUIRED_BEFORE(effects_mu_);

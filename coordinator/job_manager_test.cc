@@ -337,24 +337,41 @@ TEST_F(JobManagerTest, WorkerLossesSpreadOverAJobsProgressDoNotAddUp) {
   EXPECT_EQ(losses, 6);
 }
 
-TEST_F(JobManagerTest, QueuedJobsStartInOrderPerPlatform) {
+// A job that does not fit holds no one back (backfill) while it has waited
+// less than the backfill window; each job says why it waits.
+TEST_F(JobManagerTest, SmallerJobsStartPastOneThatDoesNotFitYet) {
   pool_.SetGate(false);
   const std::string big = *jobs_.Submit(TestSpec(8, 1));
   const std::string small = *jobs_.Submit(TestSpec(2, 1));
   const std::string gpu = *jobs_.Submit(TestSpec(2, 1, false, "OpenCL"));
   pool_.AddRoom(4);
   pool_.AddRoom(2, "OpenCL");
-  // The small CPU job would fit but must not overtake the big one; each
-  // says why it waits.
   EXPECT_EQ(jobs_.Get(big)->state(), v1::QUEUED);
+  EXPECT_EQ(jobs_.Get(big)->queue_reason(), "no room for 8 replicas");
+  EXPECT_EQ(jobs_.Get(small)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(gpu)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(gpu)->queue_reason(), "");
+  pool_.SetGate(true);
+  EXPECT_EQ(Finish(small).state(), v1::SUCCEEDED);
+  EXPECT_EQ(Finish(gpu).state(), v1::SUCCEEDED);
+  EXPECT_EQ(jobs_.Get(big)->state(), v1::QUEUED);
+}
+
+// Once it has waited past the window, later jobs of its platform wait behind
+// it, so the room ending jobs free goes to it.
+TEST_F(JobManagerTest, PastTheBackfillWindowALargeJobGetsTheRoomFirst) {
+  pool_.SetGate(false);
+  const std::string big = *jobs_.Submit(TestSpec(8, 1));
+  pool_.AddRoom(4);
+  clock_.Advance(JobScheduling().backfill_window);
+  const std::string small = *jobs_.Submit(TestSpec(2, 1));
   EXPECT_EQ(jobs_.Get(big)->queue_reason(), "no room for 8 replicas");
   EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
   EXPECT_EQ(jobs_.Get(small)->queue_reason(),
             absl::StrCat("behind job ", big,
-                         ", queued first for the CPU "
-                         "workers"));
-  EXPECT_EQ(jobs_.Get(gpu)->state(), v1::RUNNING);
-  EXPECT_EQ(jobs_.Get(gpu)->queue_reason(), "");
+                         ", queued first for the CPU workers, which has "
+                         "waited over 30m (--backfill_window): room goes to "
+                         "it first"));
   absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(small);
   ASSERT_TRUE(watch.ok());
   pool_.AddRoom(4);
@@ -370,7 +387,7 @@ TEST_F(JobManagerTest, QueuedJobsStartInOrderPerPlatform) {
 
   std::vector<std::string> listed;
   for (const v1::Job& job : jobs_.List({})) listed.push_back(job.job_id());
-  EXPECT_THAT(listed, ElementsAre(big, small, gpu));
+  EXPECT_THAT(listed, ElementsAre(big, small));
   listed.clear();
   for (const v1::Job& job : jobs_.List({v1::QUEUED, v1::SUCCEEDED})) {
     listed.push_back(job.job_id());

@@ -59,6 +59,10 @@ ABSL_FLAG(std::string, results_root, "replex-data/results",
           "Directory under which each job's results are written "
           "(docs/results.md): output.directory of its spec, or its job id "
           "when that is empty; created if missing.");
+ABSL_FLAG(absl::Duration, backfill_window, absl::Minutes(30),
+          "A queued job that does not fit the free room holds later jobs of "
+          "its platform back only once it has waited this long; before, "
+          "they start past it (backfill). 0: strict submission order.");
 ABSL_FLAG(int, max_worker_losses, 3,
           "A job that loses more than this many workers holding its "
           "replicas before it gets past the round it lost the last one in "
@@ -85,7 +89,7 @@ constexpr char kUsage[] =
     "      [--journal=replex-data/journal.sqlite]\n"
     "      [--checkpoint_dir=replex-data/checkpoints] "
     "[--max_replica_restarts=3]\n"
-    "      [--max_worker_losses=3]\n"
+    "      [--max_worker_losses=3] [--backfill_window=30m]\n"
     "      [--results_root=replex-data/results]\n"
     "      [--metrics_listen=0.0.0.0:9464] [--metrics_port_file=FILE]\n"
     "      [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]";
@@ -106,6 +110,10 @@ absl::Status Serve() {
   options.max_replica_restarts = absl::GetFlag(FLAGS_max_replica_restarts);
   if (options.max_replica_restarts < 0) {
     return absl::InvalidArgumentError("--max_replica_restarts must be >= 0");
+  }
+  options.scheduling.backfill_window = absl::GetFlag(FLAGS_backfill_window);
+  if (options.scheduling.backfill_window < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--backfill_window must be >= 0");
   }
   options.max_worker_losses = absl::GetFlag(FLAGS_max_worker_losses);
   if (options.max_worker_losses < 0) {

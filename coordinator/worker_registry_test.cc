@@ -154,7 +154,11 @@ TEST_F(WorkerRegistryTest, PlatformMismatchKeepsAJobWaiting) {
 
   FakeWorker cpu(&registry_, "cpu", 1, 1);
   job = registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec_), 2);
-  EXPECT_THAT(job.status().message(), HasSubstr("1 free"));
+  EXPECT_THAT(job.status().message(), HasSubstr("have 1 free of 1 in all"));
+  // More replicas than the connected workers host even when idle: said so.
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("it waits for more CPU workers: the connected ones "
+                        "cannot host it even when idle"));
 }
 
 TEST_F(WorkerRegistryTest, TheListenerHearsOfNewWorkers) {

@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> WorkerRegistry::Admit(
   }
   if (!Place(*job)) {
     const std::string& platform = job->spec->platform();
-    int connected = 0, free = 0;
+    int connected = 0, free = 0, total = 0;
     for (const auto& [key, worker] : workers_) {
       if (worker->gone || worker->draining ||
           worker->hello.platform() != platform) {
@@ -62,13 +62,20 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> WorkerRegistry::Admit(
       }
       ++connected;
       free += std::max(0, worker->hello.max_replicas() - worker->hosted);
+      total += worker->hello.max_replicas();
     }
     return absl::ResourceExhaustedError(
         connected == 0
             ? absl::StrCat("no ", platform, " worker is connected")
-            : absl::StrCat(n_replicas, " replicas need places; the ", connected,
-                           " ", platform, " worker(s) have ", free,
-                           " free (max_replicas less replicas hosted)"));
+            : absl::StrCat(
+                  n_replicas, " replicas need places; the ", connected, " ",
+                  platform, " worker(s) have ", free, " free of ", total,
+                  " in all (max_replicas less replicas hosted)",
+                  n_replicas > total
+                      ? absl::StrCat("; it waits for more ", platform,
+                                     " workers: the connected ones cannot "
+                                     "host it even when idle")
+                      : ""));
   }
   jobs_.emplace(job_id, job);
   return std::make_unique<RemoteExecutor>(this, job_id);
