@@ -70,4 +70,24 @@ TEST(ParsePdbTest, RejectsAFileWithoutAtoms) {
 }
 
 }  // namespace
+// OpenMM's State XML holds parameters as attributes, so a decoded name must
+// be an identifier (fuzz/state_fuzzer.cc found one with '<' that made
+// ToStateXml write invalid XML).
+TEST(PortableStateTest, AParameterNameThatIsNotAnIdentifierIsCorrupt) {
+  PortableState state;
+  state.positions_nm = {{0, 0, 0}};
+  state.parameters = {{"lambda_sterics", 0.5}, {"K.1-a", 2}};
+  ASSERT_TRUE(PortableState::Deserialize(state.Serialize()).ok());
+  for (const char* name : {"K<!", "", "1x", "a b", "a\"b"}) {
+    state.parameters = {{name, 1.0}};
+    absl::StatusOr<PortableState> decoded =
+        PortableState::Deserialize(state.Serialize());
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument)
+        << name;
+    EXPECT_THAT(decoded.status().message(),
+                ::testing::HasSubstr("not an identifier"))
+        << name;
+  }
+}
+
 }  // namespace replex::engine

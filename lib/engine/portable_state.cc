@@ -1,11 +1,13 @@
 // PortableState's codec: little-endian, independent of the host's byte order.
 #include "lib/engine/portable_state.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -186,6 +188,20 @@ absl::StatusOr<PortableState> PortableState::Deserialize(
       return status;
     }
     if (status = r.F64("parameter value", &value); !status.ok()) return status;
+    // OpenMM writes parameters as XML attributes (ToStateXml does too), so
+    // a name is an identifier; anything else is a corrupt state (found by
+    // fuzz/state_fuzzer.cc: a name with '<' made invalid XML).
+    const bool identifier =
+        !name.empty() && !absl::ascii_isdigit(name[0]) &&
+        std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                 c == '_' || c == '.' || c == '-';
+        });
+    if (!identifier) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "portable state: parameter ", i,
+          "'s name is not an identifier (corrupt)"));
+    }
     if (!state.parameters.emplace(std::string(name), value).second) {
       return absl::InvalidArgumentError(absl::StrCat(
           "portable state: parameter '", name, "' appears twice (corrupt)"));

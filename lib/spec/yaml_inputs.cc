@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -67,6 +68,21 @@ absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
   if (std::filesystem::is_directory(file, error)) {
     return absl::NotFoundError(absl::StrCat(what, ": ", shown.string(),
                                             " is a directory, not a file"));
+  }
+  // A device or a pipe (/dev/zero, /dev/stdin) would be read forever.
+  if (std::filesystem::exists(file, error) &&
+      !std::filesystem::is_regular_file(file, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", shown.string(),
+                     " is not a regular file (a device or a pipe?)"));
+  }
+  // Nothing larger fits in a gRPC message (2 GiB), so none is read whole.
+  constexpr uintmax_t kMaxInputBytes = (uintmax_t{1} << 31) - 1;
+  if (const uintmax_t size = std::filesystem::file_size(file, error);
+      !error && size > kMaxInputBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": ", shown.string(), " is ", size,
+        " bytes, more than a job can carry (2 GiB)"));
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {

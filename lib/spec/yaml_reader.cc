@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -465,6 +466,123 @@ absl::Status YamlExceptionStatus(const YAML::Exception& e) {
       ": ", e.msg));
 }
 
+// yaml-cpp 0.7 loops forever on a ',' where a node begins outside [ ] and
+// { } ("," alone, "- a\n,", "--- ,", "!!str ,"; found by
+// fuzz/spec_fuzzer.cc). YAML forbids it anyway (a plain scalar cannot start
+// with ','), so such a ',' is refused before yaml-cpp sees the text. A
+// light scan: quotes, comments, flow collections and block scalars are
+// followed as far as telling where a node may begin needs.
+absl::Status CheckStrayCommas(absl::string_view yaml) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  auto ends_token = [&](size_t i) {
+    return i >= yaml.size() || is_space(yaml[i]) || yaml[i] == '\n';
+  };
+  int depth = 0, line = 1;
+  size_t line_start = 0;
+  bool node_may_begin = true;
+  // Inside a block scalar: lines indented past `block_indent` are its text.
+  bool in_block_scalar = false;
+  size_t block_indent = 0;
+  for (size_t i = 0; i < yaml.size(); ++i) {
+    if (i == line_start) {
+      size_t indent = 0;
+      while (i + indent < yaml.size() && yaml[i + indent] == ' ') ++indent;
+      const bool blank =
+          i + indent >= yaml.size() || yaml[i + indent] == '\n';
+      if (in_block_scalar && (blank || indent > block_indent)) {
+        const size_t end = yaml.find('\n', i);
+        if (end == absl::string_view::npos) break;
+        i = end;  // the newline, handled below
+      } else {
+        in_block_scalar = false;
+        if (depth == 0) node_may_begin = true;
+      }
+    }
+    const char c = yaml[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      continue;
+    }
+    if (is_space(c)) continue;
+    if (c == '#' && (i == line_start || is_space(yaml[i - 1]))) {
+      const size_t end = yaml.find('\n', i);
+      if (end == absl::string_view::npos) break;
+      i = end - 1;
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      if (!node_may_begin) continue;  // part of a plain scalar
+      for (++i; i < yaml.size(); ++i) {
+        if (yaml[i] == '\n') ++line, line_start = i + 1;
+        if (c == '"' && yaml[i] == '\\') {
+          ++i;
+        } else if (yaml[i] == c) {
+          if (c == '\'' && i + 1 < yaml.size() && yaml[i + 1] == '\'') {
+            ++i;  // '' is a quote inside a single-quoted scalar
+          } else {
+            break;
+          }
+        }
+      }
+      node_may_begin = false;
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      ++depth;
+      node_may_begin = true;
+      continue;
+    }
+    if (c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+      node_may_begin = false;
+      continue;
+    }
+    if (depth > 0) {
+      node_may_begin = c == ',' || (c == ':' && ends_token(i + 1));
+      continue;
+    }
+    if (c == ',' && node_may_begin) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "job spec: YAML syntax error at line ", line, ", column ",
+          i - line_start + 1,
+          ": a value cannot start with ',' outside [ ] or { }; quote it"));
+    }
+    if ((c == '-' || c == '?' || c == ':') && ends_token(i + 1)) {
+      node_may_begin = true;
+      continue;
+    }
+    if (i == line_start && absl::StartsWith(yaml.substr(i), "---") &&
+        ends_token(i + 3)) {
+      i += 2;
+      node_may_begin = true;
+      continue;
+    }
+    if ((c == '!' || c == '&') && node_may_begin) {
+      // A tag or an anchor, which a node follows; flow indicators end it.
+      while (!ends_token(i + 1) && !absl::StrContains(",[]{}", yaml[i + 1])) {
+        ++i;
+      }
+      continue;
+    }
+    if ((c == '|' || c == '>') && node_may_begin) {
+      size_t indent = 0;
+      while (line_start + indent < yaml.size() &&
+             yaml[line_start + indent] == ' ') {
+        ++indent;
+      }
+      in_block_scalar = true;
+      block_indent = indent;
+      const size_t end = yaml.find('\n', i);
+      if (end == absl::string_view::npos) break;
+      i = end - 1;
+      continue;
+    }
+    node_may_begin = false;  // a plain scalar, to the end of its line
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::JobSpec> ParseYaml(const std::string& yaml,
@@ -472,6 +590,9 @@ absl::StatusOr<v1::JobSpec> ParseYaml(const std::string& yaml,
   JobSpec spec;
   // yaml-cpp reports syntax errors (and, in principle, misuse) by throwing;
   // the readers above avoid the throwing accessors, this is the backstop.
+  if (absl::Status status = CheckStrayCommas(yaml); !status.ok()) {
+    return status;
+  }
   try {
     const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
     if (documents.empty() || documents[0].IsNull()) {
