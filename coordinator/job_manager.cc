@@ -126,6 +126,27 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
       return absl::UnavailableError(
           "the coordinator is shutting down; submit the job again later");
     }
+    if (const int limit = scheduling_.max_running_replicas_per_owner;
+        limit > 0 && job.n_replicas() > limit) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the job has ", job.n_replicas(), " replicas, more than the ", limit,
+          " one owner may run at once (--max_running_replicas_per_owner); "
+          "use fewer rungs"));
+    }
+    if (const int limit = scheduling_.max_queued_jobs_per_owner; limit > 0) {
+      int queued = 0;
+      for (const auto& [other_id, other] : jobs_) {
+        queued += other->job.state() == v1::QUEUED &&
+                  other->job.owner() == job.owner();
+      }
+      if (queued >= limit) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "owner \"", job.owner(), "\" already has ", queued,
+            " jobs queued, the most one owner may have "
+            "(--max_queued_jobs_per_owner); wait for some to start or "
+            "cancel some"));
+      }
+    }
     id = NewJobId();
     record->seq = next_seq_++;
     record->queued_at = clock_->Now();
@@ -371,8 +392,20 @@ void JobManager::StartQueuedLocked() {
   for (auto& [id, record] : jobs_) {
     if (record->job.state() == v1::QUEUED) queued.push_back(record.get());
   }
+  // Fair share: owners running the fewest replicas first, then submission
+  // order.
+  std::map<std::string, int> running;
+  for (auto& [id, record] : jobs_) {
+    if (record->job.state() == v1::RUNNING) {
+      running[record->job.owner()] += record->job.n_replicas();
+    }
+  }
   std::sort(queued.begin(), queued.end(),
-            [](const Record* a, const Record* b) { return a->seq < b->seq; });
+            [&running](const Record* a, const Record* b) {
+              const int ra = running[a->job.owner()];
+              const int rb = running[b->job.owner()];
+              return ra != rb ? ra < rb : a->seq < b->seq;
+            });
   // Per platform, the first job that has waited past the backfill window
   // without room: the later ones wait behind it. Jobs that do not fit but
   // have waited less hold no one back.
@@ -390,6 +423,18 @@ void JobManager::StartQueuedLocked() {
                        " (--backfill_window): room goes to it first"));
       continue;
     }
+    int& owner_running = running[job.owner()];
+    if (const int limit = scheduling_.max_running_replicas_per_owner;
+        limit > 0 && owner_running + job.n_replicas() > limit) {
+      SetQueueReason(
+          *record,
+          absl::StrCat("owner \"", job.owner(), "\" runs ", owner_running,
+                       " replicas; with this job's ", job.n_replicas(),
+                       " that would pass the ", limit,
+                       " one owner may run at once "
+                       "(--max_running_replicas_per_owner)"));
+      continue;
+    }
     absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
         pool_->Admit(job.job_id(), record->spec, job.n_replicas());
     if (!executor.ok()) {
@@ -399,6 +444,7 @@ void JobManager::StartQueuedLocked() {
       SetQueueReason(*record, std::string(executor.status().message()));
       continue;
     }
+    owner_running += job.n_replicas();
     record->executor = *std::move(executor);
     record->started_at = clock_->Now();
     job.set_workers(record->executor->workers());

@@ -54,12 +54,18 @@ struct JobDurability {
 
 // How queued jobs start.
 struct JobScheduling {
-  // Jobs start in submission order, per platform. One that does not fit
-  // the free room does not hold back later jobs that do (backfill), until
-  // it has waited this long: then later jobs wait behind it, so that room
-  // freed by ending jobs goes to it and a stream of small jobs cannot
-  // starve a large one.
+  // Queued jobs are tried fair share first: the jobs of owners running the
+  // fewest replicas, then in submission order, per platform. One that does
+  // not fit the free room does not hold back later jobs that do
+  // (backfill), until it has waited this long: then later jobs wait behind
+  // it, so that room freed by ending jobs goes to it and a stream of small
+  // jobs cannot starve a large one.
   absl::Duration backfill_window = absl::Minutes(30);
+  // Per owner (0: no limit): replicas running at once, over every
+  // platform (a job that would pass it waits, saying so), and jobs queued
+  // at once (SubmitJob past it is RESOURCE_EXHAUSTED).
+  int max_running_replicas_per_owner = 0;
+  int max_queued_jobs_per_owner = 0;
 };
 
 // Owns every job. Each running job has one thread that loops

@@ -286,6 +286,70 @@ TEST_F(JobManagerTest, CancellingARunningJobFreesItsPlacesAtOnce) {
   EXPECT_EQ(jobs_.Get(first)->rounds_completed(), 0);
 }
 
+v1::JobSpec OwnedSpec(const std::string& owner, int n) {
+  v1::JobSpec spec = TestSpec(n, 1);
+  spec.set_owner(owner);
+  return spec;
+}
+
+// Owners running the fewest replicas go first; within an owner, submission
+// order.
+TEST_F(JobManagerTest, QueuedJobsStartFairShareBetweenOwners) {
+  pool_.SetGate(false);
+  pool_.AddRoom(2);
+  const std::string a1 = *jobs_.Submit(OwnedSpec("alice", 2));
+  const std::string a2 = *jobs_.Submit(OwnedSpec("alice", 2));
+  const std::string b1 = *jobs_.Submit(OwnedSpec("bob", 2));
+  EXPECT_EQ(jobs_.Get(a1)->state(), v1::RUNNING);
+  pool_.AddRoom(2);
+  EXPECT_EQ(jobs_.Get(b1)->state(), v1::RUNNING);
+  EXPECT_EQ(jobs_.Get(a2)->state(), v1::QUEUED);
+  pool_.SetGate(true);
+  EXPECT_EQ(Finish(a2).state(), v1::SUCCEEDED);
+}
+
+class JobManagerQuotaTest : public JobManagerTest {
+ protected:
+  static JobScheduling Quotas() {
+    JobScheduling scheduling;
+    scheduling.max_running_replicas_per_owner = 4;
+    scheduling.max_queued_jobs_per_owner = 2;
+    return scheduling;
+  }
+  JobManager quota_jobs_{&pool_, &clock_, 43, {}, {}, Quotas()};
+};
+
+TEST_F(JobManagerQuotaTest, AnOwnerRunsAtMostItsReplicasAndQueuesAtMostItsJobs) {
+  pool_.SetGate(false);
+  pool_.AddRoom(16);
+  const std::string a1 = *quota_jobs_.Submit(OwnedSpec("alice", 4));
+  const std::string a2 = *quota_jobs_.Submit(OwnedSpec("alice", 2));
+  const std::string b1 = *quota_jobs_.Submit(OwnedSpec("bob", 2));
+  EXPECT_EQ(quota_jobs_.Get(a1)->state(), v1::RUNNING);
+  EXPECT_EQ(quota_jobs_.Get(a2)->state(), v1::QUEUED);
+  EXPECT_EQ(quota_jobs_.Get(a2)->queue_reason(),
+            "owner \"alice\" runs 4 replicas; with this job's 2 that would "
+            "pass the 4 one owner may run at once "
+            "(--max_running_replicas_per_owner)");
+  EXPECT_EQ(quota_jobs_.Get(b1)->state(), v1::RUNNING);
+
+  ASSERT_TRUE(quota_jobs_.Submit(OwnedSpec("alice", 2)).ok());
+  absl::StatusOr<std::string> third = quota_jobs_.Submit(OwnedSpec("alice", 2));
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(third.status().message(),
+              HasSubstr("already has 2 jobs queued"));
+  absl::StatusOr<std::string> huge = quota_jobs_.Submit(OwnedSpec("bob", 8));
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(huge.status().message(), HasSubstr("8 replicas, more than the 4"));
+
+  // Alice's first job ending lets her next one start.
+  pool_.SetGate(true);
+  absl::StatusOr<std::shared_ptr<JobWatch>> watch = quota_jobs_.Watch(a2);
+  ASSERT_TRUE(watch.ok());
+  Drain(**watch);
+  EXPECT_EQ(quota_jobs_.Get(a2)->state(), v1::SUCCEEDED);
+}
+
 TEST_F(JobManagerTest, AFailedRoundFailsTheJobWithItsReason) {
   pool_.AddRoom(2);
   pool_.FailRounds(absl::InternalError("replica 1 failed in round 0: NaN"));

@@ -63,6 +63,14 @@ ABSL_FLAG(absl::Duration, backfill_window, absl::Minutes(30),
           "A queued job that does not fit the free room holds later jobs of "
           "its platform back only once it has waited this long; before, "
           "they start past it (backfill). 0: strict submission order.");
+ABSL_FLAG(int, max_running_replicas_per_owner, 0,
+          "Replicas one owner's jobs may run at once, over every platform; a "
+          "job that would pass it waits, saying so, and one larger than it "
+          "is refused. 0: no limit. Owners are the authenticated users "
+          "(docs/security.md).");
+ABSL_FLAG(int, max_queued_jobs_per_owner, 0,
+          "Jobs one owner may have queued at once; SubmitJob past it is "
+          "RESOURCE_EXHAUSTED. 0: no limit.");
 ABSL_FLAG(int, max_worker_losses, 3,
           "A job that loses more than this many workers holding its "
           "replicas before it gets past the round it lost the last one in "
@@ -90,6 +98,8 @@ constexpr char kUsage[] =
     "      [--checkpoint_dir=replex-data/checkpoints] "
     "[--max_replica_restarts=3]\n"
     "      [--max_worker_losses=3] [--backfill_window=30m]\n"
+    "      [--max_running_replicas_per_owner=N] "
+    "[--max_queued_jobs_per_owner=N]\n"
     "      [--results_root=replex-data/results]\n"
     "      [--metrics_listen=0.0.0.0:9464] [--metrics_port_file=FILE]\n"
     "      [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]";
@@ -114,6 +124,16 @@ absl::Status Serve() {
   options.scheduling.backfill_window = absl::GetFlag(FLAGS_backfill_window);
   if (options.scheduling.backfill_window < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--backfill_window must be >= 0");
+  }
+  options.scheduling.max_running_replicas_per_owner =
+      absl::GetFlag(FLAGS_max_running_replicas_per_owner);
+  options.scheduling.max_queued_jobs_per_owner =
+      absl::GetFlag(FLAGS_max_queued_jobs_per_owner);
+  if (options.scheduling.max_running_replicas_per_owner < 0 ||
+      options.scheduling.max_queued_jobs_per_owner < 0) {
+    return absl::InvalidArgumentError(
+        "--max_running_replicas_per_owner and --max_queued_jobs_per_owner "
+        "must be >= 0 (0: no limit)");
   }
   options.max_worker_losses = absl::GetFlag(FLAGS_max_worker_losses);
   if (options.max_worker_losses < 0) {
