@@ -413,8 +413,7 @@ void JobManager::StartQueuedLocked() {
   std::map<std::string, std::string> reserved_for;
   for (Record* record : queued) {
     v1::Job& job = record->job;
-    if (auto it = reserved_for.find(job.platform());
-        it != reserved_for.end()) {
+    if (auto it = reserved_for.find(job.platform()); it != reserved_for.end()) {
       SetQueueReason(
           *record,
           absl::StrCat("behind job ", it->second, ", queued first for the ",

@@ -319,7 +319,8 @@ class JobManagerQuotaTest : public JobManagerTest {
   JobManager quota_jobs_{&pool_, &clock_, 43, {}, {}, Quotas()};
 };
 
-TEST_F(JobManagerQuotaTest, AnOwnerRunsAtMostItsReplicasAndQueuesAtMostItsJobs) {
+TEST_F(JobManagerQuotaTest,
+       AnOwnerRunsAtMostItsReplicasAndQueuesAtMostItsJobs) {
   pool_.SetGate(false);
   pool_.AddRoom(16);
   const std::string a1 = *quota_jobs_.Submit(OwnedSpec("alice", 4));
@@ -336,11 +337,11 @@ TEST_F(JobManagerQuotaTest, AnOwnerRunsAtMostItsReplicasAndQueuesAtMostItsJobs) 
   ASSERT_TRUE(quota_jobs_.Submit(OwnedSpec("alice", 2)).ok());
   absl::StatusOr<std::string> third = quota_jobs_.Submit(OwnedSpec("alice", 2));
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(third.status().message(),
-              HasSubstr("already has 2 jobs queued"));
+  EXPECT_THAT(third.status().message(), HasSubstr("already has 2 jobs queued"));
   absl::StatusOr<std::string> huge = quota_jobs_.Submit(OwnedSpec("bob", 8));
   EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(huge.status().message(), HasSubstr("8 replicas, more than the 4"));
+  EXPECT_THAT(huge.status().message(),
+              HasSubstr("8 replicas, more than the 4"));
 
   // Alice's first job ending lets her next one start.
   pool_.SetGate(true);

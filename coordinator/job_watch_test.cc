@@ -58,8 +58,7 @@ TEST(JobWatchTest, AWatcherThatKeepsUpMissesNothing) {
   for (int64_t round = 0; round < 1000; ++round) {
     watch.Push(BigRound(round), now);
     v1::JobEvent event;
-    ASSERT_EQ(watch.Take(&event, absl::ZeroDuration()),
-              JobWatch::Next::kEvent);
+    ASSERT_EQ(watch.Take(&event, absl::ZeroDuration()), JobWatch::Next::kEvent);
     EXPECT_EQ(event.round().round(), round);
   }
 }

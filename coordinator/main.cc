@@ -156,22 +156,16 @@ absl::Status Serve() {
     return absl::InvalidArgumentError(
         "--worker_listen is empty; give host:port (port 0 picks a free one)");
   }
-  if (const std::string path = absl::GetFlag(FLAGS_gateway_token_file);
-      !path.empty()) {
-    absl::StatusOr<std::string> token =
-        service::ReadTokenFile(path, "--gateway_token_file");
-    if (!token.ok()) return token.status();
-    options.gateway_token = *std::move(token);
-  }
-  std::optional<service::Tokens> worker_tokens;
-  if (const std::string path = absl::GetFlag(FLAGS_worker_tokens_file);
-      !path.empty()) {
-    absl::StatusOr<service::Tokens> read = service::Tokens::Read(
-        path, "--worker_tokens_file", service::Tokens::Kind::kWorkers);
-    if (!read.ok()) return read.status();
-    worker_tokens = *std::move(read);
-    options.worker_tokens = &*worker_tokens;
-  }
+  absl::StatusOr<std::string> gateway_token = service::ReadTokenFile(
+      absl::GetFlag(FLAGS_gateway_token_file), "--gateway_token_file");
+  if (!gateway_token.ok()) return gateway_token.status();
+  options.gateway_token = *std::move(gateway_token);
+  absl::StatusOr<std::optional<service::Tokens>> worker_tokens =
+      service::Tokens::Read(absl::GetFlag(FLAGS_worker_tokens_file),
+                            "--worker_tokens_file",
+                            service::Tokens::Kind::kWorkers);
+  if (!worker_tokens.ok()) return worker_tokens.status();
+  if (worker_tokens->has_value()) options.worker_tokens = &**worker_tokens;
 
   const std::string journal_path = absl::GetFlag(FLAGS_journal);
   absl::StatusOr<std::unique_ptr<store::SqliteJournal>> journal =
@@ -206,8 +200,8 @@ absl::Status Serve() {
       options.gateway_token.empty() ? "open to every caller"
                                     : "gateways with the token only",
       (*server)->worker_port(), options.worker_address,
-      worker_tokens.has_value() ? "workers with tokens only"
-                                : "open to every worker");
+      worker_tokens->has_value() ? "workers with tokens only"
+                                 : "open to every worker");
   if (const std::string file = absl::GetFlag(FLAGS_worker_port_file);
       !file.empty()) {
     if (absl::Status written =

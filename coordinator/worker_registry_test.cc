@@ -14,8 +14,8 @@
 #include "coordinator/testing/fake_worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/runner/driver.h"
 #include "lib/exchange/seeds.h"
+#include "lib/runner/driver.h"
 #include "lib/timing/testing/fake_clock.h"
 
 namespace replex::coordinator {

@@ -67,21 +67,14 @@ absl::Status Serve() {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       service::ServerCredentialsFromFlags();
   if (!credentials.ok()) return credentials.status();
-  if (const std::string path = absl::GetFlag(FLAGS_coordinator_token_file);
-      !path.empty()) {
-    absl::StatusOr<std::string> token =
-        service::ReadTokenFile(path, "--coordinator_token_file");
-    if (!token.ok()) return token.status();
-    client_options.token = *std::move(token);
-  }
-  std::optional<service::Tokens> tokens;
-  if (const std::string path = absl::GetFlag(FLAGS_tokens_file);
-      !path.empty()) {
-    absl::StatusOr<service::Tokens> read = service::Tokens::Read(
-        path, "--tokens_file", service::Tokens::Kind::kUsers);
-    if (!read.ok()) return read.status();
-    tokens = *std::move(read);
-  }
+  absl::StatusOr<std::string> coordinator_token = service::ReadTokenFile(
+      absl::GetFlag(FLAGS_coordinator_token_file), "--coordinator_token_file");
+  if (!coordinator_token.ok()) return coordinator_token.status();
+  client_options.token = *std::move(coordinator_token);
+  absl::StatusOr<std::optional<service::Tokens>> tokens =
+      service::Tokens::Read(absl::GetFlag(FLAGS_tokens_file), "--tokens_file",
+                            service::Tokens::Kind::kUsers);
+  if (!tokens.ok()) return tokens.status();
   client::GrpcJobsClient jobs(client_options);
 
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
@@ -93,7 +86,7 @@ absl::Status Serve() {
   options.metrics = &(*metrics_server)->registry();
   options.gateway.max_message_bytes = *max_message_bytes;
   options.credentials = *std::move(credentials);
-  if (tokens.has_value()) options.service.tokens = &*tokens;
+  if (tokens->has_value()) options.service.tokens = &**tokens;
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
       GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
@@ -103,8 +96,8 @@ absl::Status Serve() {
       (*server)->port(), options.credentials != nullptr ? "TLS" : "plaintext",
       client_options.address,
       client_options.security.tls() ? "TLS" : "plaintext");
-  if (tokens.has_value()) {
-    service::Log("authentication on: %d tokens from %s", tokens->size(),
+  if (tokens->has_value()) {
+    service::Log("authentication on: %d tokens from %s", (*tokens)->size(),
                  absl::GetFlag(FLAGS_tokens_file));
   } else {
     service::Log(

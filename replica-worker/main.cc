@@ -161,12 +161,10 @@ absl::Status Serve() {
       service::ChannelSecurityFromFlags();
   if (!security.ok()) return security.status();
   channel.security = *std::move(security);
-  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
-    absl::StatusOr<std::string> token =
-        service::ReadTokenFile(path, "--token_file");
-    if (!token.ok()) return token.status();
-    channel.token = *std::move(token);
-  }
+  absl::StatusOr<std::string> token =
+      service::ReadTokenFile(absl::GetFlag(FLAGS_token_file), "--token_file");
+  if (!token.ok()) return token.status();
+  channel.token = *std::move(token);
   GrpcCoordinatorClient grpc_client(channel);
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
       metrics::StartFromFlags();

@@ -843,7 +843,7 @@ PortableState OddState() {
                                  std::numeric_limits<double>::infinity(), -1},
                                 {0, 1e300, -7.25}};
   state.box_vectors_nm = {Vec3{3, 0, 0}, Vec3{0.5, 3, 0}, Vec3{0.1, 0.2, 3}};
-  state.parameters = {{"K", -0.0}, {"lambda", 0.1}, {"", 2}};
+  state.parameters = {{"K", -0.0}, {"lambda", 0.1}, {"x_1.b-2", 2}};
   state.time_ps = 1e-300;
   return state;
 }

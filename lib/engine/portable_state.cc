@@ -198,9 +198,9 @@ absl::StatusOr<PortableState> PortableState::Deserialize(
                  c == '_' || c == '.' || c == '-';
         });
     if (!identifier) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "portable state: parameter ", i,
-          "'s name is not an identifier (corrupt)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("portable state: parameter ", i,
+                       "'s name is not an identifier (corrupt)"));
     }
     if (!state.parameters.emplace(std::string(name), value).second) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -237,7 +237,8 @@ std::string PortableState::ToStateXml() const {
     absl::StrAppend(&xml, "/>\n");
   }
   absl::StrAppend(&xml, "\t<Positions>\n");
-  for (const Vec3& p : positions_nm) absl::StrAppend(&xml, vector("Position", p));
+  for (const Vec3& p : positions_nm)
+    absl::StrAppend(&xml, vector("Position", p));
   absl::StrAppend(&xml, "\t</Positions>\n");
   if (!velocities_nm_per_ps.empty()) {
     absl::StrAppend(&xml, "\t<Velocities>\n");

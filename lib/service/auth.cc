@@ -124,18 +124,21 @@ absl::StatusOr<Tokens> Tokens::Parse(absl::string_view text,
   return tokens;
 }
 
-absl::StatusOr<Tokens> Tokens::Read(const std::string& path,
-                                    absl::string_view flag, Kind kind) {
+absl::StatusOr<std::optional<Tokens>> Tokens::Read(const std::string& path,
+                                                   absl::string_view flag,
+                                                   Kind kind) {
+  if (path.empty()) return std::nullopt;
   absl::StatusOr<std::string> text = ReadWhole(path, flag);
   if (!text.ok()) return text.status();
   absl::StatusOr<Tokens> tokens =
       Parse(*text, absl::StrCat(flag, " ", path), kind);
-  if (tokens.ok() && tokens->size() == 0) {
+  if (!tokens.ok()) return tokens.status();
+  if (tokens->size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         flag, ": ", path, " has no credentials; add lines of ",
         kind == Kind::kUsers ? "TOKEN USER [admin]" : "TOKEN WORKER_NAME"));
   }
-  return tokens;
+  return *std::move(tokens);
 }
 
 const Identity* Tokens::Find(absl::string_view token) const {
@@ -145,6 +148,7 @@ const Identity* Tokens::Find(absl::string_view token) const {
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path,
                                           absl::string_view flag) {
+  if (path.empty()) return "";
   absl::StatusOr<std::string> text = ReadWhole(path, flag);
   if (!text.ok()) return text.status();
   const std::string token(absl::StripAsciiWhitespace(

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -68,10 +69,12 @@ class Tokens {
   // of only comments.
   static absl::StatusOr<Tokens> Parse(absl::string_view text,
                                       absl::string_view source, Kind kind);
-  // Parse of the file at `path`; FAILED_PRECONDITION naming `flag` when it
-  // cannot be read, INVALID_ARGUMENT when it holds no credential.
-  static absl::StatusOr<Tokens> Read(const std::string& path,
-                                     absl::string_view flag, Kind kind);
+  // Parse of the file at `path` (the value of `flag`); nullopt when `path`
+  // is empty (authentication off). FAILED_PRECONDITION naming `flag` when
+  // it cannot be read, INVALID_ARGUMENT when it holds no credential.
+  static absl::StatusOr<std::optional<Tokens>> Read(const std::string& path,
+                                                    absl::string_view flag,
+                                                    Kind kind);
 
   // The identity `token` stands for; null when it is not one of these.
   const Identity* Find(absl::string_view token) const;
@@ -82,8 +85,9 @@ class Tokens {
 };
 
 // A single secret from a file (e.g. --gateway_token_file): its first line,
-// trimmed. FAILED_PRECONDITION or INVALID_ARGUMENT naming `flag` when
-// unreadable, empty or not a token (see Tokens).
+// trimmed; "" when `path` is empty (none). FAILED_PRECONDITION or
+// INVALID_ARGUMENT naming `flag` when unreadable, empty or not a token (see
+// Tokens).
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path,
                                           absl::string_view flag);
 // INVALID_ARGUMENT naming `what` when `token` is not a token (see Tokens).

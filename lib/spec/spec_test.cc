@@ -267,7 +267,8 @@ TEST(ParseYamlTest, CommasThatWouldHangTheYamlParserAreRefused) {
         std::string("#x\n,"), std::string("- a\n,"), std::string("---\n,"),
         std::string("--- ,"), std::string("a: 1\n---\n,"),
         std::string("!!str ,"), std::string("&a ,"), std::string("&a^, b")}) {
-    ExpectError(ParseYaml(yaml, ".").status(), absl::StatusCode::kInvalidArgument,
+    ExpectError(ParseYaml(yaml, ".").status(),
+                absl::StatusCode::kInvalidArgument,
                 {"YAML syntax error at line", "cannot start with ','"});
   }
   // Commas where YAML allows them are not refused.

@@ -145,14 +145,14 @@ constexpr size_t kMaxLabelValueBytes = 256;
 absl::Status CheckText(absl::string_view field, absl::string_view text,
                        size_t max_bytes) {
   if (text.size() > max_bytes) {
-    return FieldError(field, absl::StrCat("is ", text.size(),
-                                          " bytes; at most ", max_bytes));
+    return FieldError(
+        field, absl::StrCat("is ", text.size(), " bytes; at most ", max_bytes));
   }
   for (size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = text[i];
     if (c < 0x20 || c == 0x7F) {
-      return FieldError(field, absl::StrCat("has a control character (byte ",
-                                            i, "); use printable text"));
+      return FieldError(field, absl::StrCat("has a control character (byte ", i,
+                                            "); use printable text"));
     }
   }
   if (!text::IsValidUtf8(text)) {
@@ -180,8 +180,8 @@ absl::Status CheckNames(const JobSpec& spec) {
         !status.ok()) {
       return status;
     }
-    if (absl::Status status = CheckText(absl::StrCat("labels.", key), value,
-                                        kMaxLabelValueBytes);
+    if (absl::Status status =
+            CheckText(absl::StrCat("labels.", key), value, kMaxLabelValueBytes);
         !status.ok()) {
       return status;
     }

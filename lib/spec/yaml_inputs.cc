@@ -80,9 +80,9 @@ absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
   constexpr uintmax_t kMaxInputBytes = (uintmax_t{1} << 31) - 1;
   if (const uintmax_t size = std::filesystem::file_size(file, error);
       !error && size > kMaxInputBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": ", shown.string(), " is ", size,
-        " bytes, more than a job can carry (2 GiB)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", shown.string(), " is ", size,
+                     " bytes, more than a job can carry (2 GiB)"));
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
@@ -134,8 +134,8 @@ absl::StatusOr<v1::Coordinates> ReadCoordinates(
   absl::StatusOr<std::string> text = ReadInputFile(node, path, base_dir, name);
   if (!text.ok()) return text.status();
   v1::Coordinates coordinates;
-  if (absl::AsciiStrToLower(
-          std::filesystem::path(name).extension().string()) == ".pdb") {
+  if (absl::AsciiStrToLower(std::filesystem::path(name).extension().string()) ==
+      ".pdb") {
     coordinates.set_pdb(*std::move(text));
   } else {
     coordinates.set_state_xml(*std::move(text));
@@ -150,8 +150,8 @@ absl::Status ReadReplicaStarts(const YAML::Node& node, const std::string& path,
                                v1::JobSpec& spec) {
   if (node.IsSequence()) {
     for (size_t i = 0; i < node.size(); ++i) {
-      absl::StatusOr<v1::Coordinates> start = ReadCoordinates(
-          node[i], absl::StrCat(path, "[", i, "]"), base_dir);
+      absl::StatusOr<v1::Coordinates> start =
+          ReadCoordinates(node[i], absl::StrCat(path, "[", i, "]"), base_dir);
       if (!start.ok()) return start.status();
       *spec.add_replica_starts() = *std::move(start);
     }

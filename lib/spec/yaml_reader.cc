@@ -34,14 +34,6 @@ namespace replex::spec {
 namespace {
 
 using internal::CheckFriction;
-using internal::Position;
-using internal::ReadCoordinates;
-using internal::ReadFileContents;
-using internal::ReadInputFile;
-using internal::ReadReplicaStarts;
-using internal::ReadString;
-using internal::WithPosition;
-using internal::YamlError;
 using internal::CheckPlatform;
 using internal::CheckRungCount;
 using internal::CheckTemperature;
@@ -53,10 +45,18 @@ using internal::FieldError;
 using internal::Index;
 using internal::Join;
 using internal::NamesOf;
+using internal::Position;
 using internal::Quote;
+using internal::ReadCoordinates;
+using internal::ReadFileContents;
+using internal::ReadInputFile;
+using internal::ReadReplicaStarts;
+using internal::ReadString;
 using internal::SchemeNames;
 using internal::SpacingNames;
 using internal::UnknownName;
+using internal::WithPosition;
+using internal::YamlError;
 using v1::JobSpec;
 using v1::Range;
 
@@ -487,8 +487,7 @@ absl::Status CheckStrayCommas(absl::string_view yaml) {
     if (i == line_start) {
       size_t indent = 0;
       while (i + indent < yaml.size() && yaml[i + indent] == ' ') ++indent;
-      const bool blank =
-          i + indent >= yaml.size() || yaml[i + indent] == '\n';
+      const bool blank = i + indent >= yaml.size() || yaml[i + indent] == '\n';
       if (in_block_scalar && (blank || indent > block_indent)) {
         const size_t end = yaml.find('\n', i);
         if (end == absl::string_view::npos) break;
