@@ -1,7 +1,8 @@
 // Test-only fault injection, kept out of the replica host: a HostOutput
-// decorator that turns the first SegmentDone of one round into a NaN energy,
-// so tests see what a blown-up replica does to a job (replex-worker
-// --test_inject_nan).
+// decorator that acts on the first SegmentDone of one round, so tests see
+// what a blown-up replica (replex-worker --test_inject_nan: a NaN energy) or
+// a job that crashes its worker (--test_crash_in_round: the process exits
+// at once, as after a segfault) does to a job.
 #pragma once
 
 #include <atomic>
@@ -13,17 +14,20 @@
 namespace replex::worker {
 
 // Thread-safe, as HostOutput must be.
-class NanInjectingOutput : public HostOutput {
+class FaultInjectingOutput : public HostOutput {
  public:
+  enum class Fault { kNan, kCrash };
   // The first SegmentDone of `round` passed on reports a NaN potential
-  // energy, once. `next` must outlive this.
-  NanInjectingOutput(int64_t round, HostOutput* next)
-      : round_(round), next_(next) {}
+  // energy (kNan), once; or, instead of being sent, ends the process with
+  // status 70 (kCrash). `next` must outlive this.
+  FaultInjectingOutput(Fault fault, int64_t round, HostOutput* next)
+      : fault_(fault), round_(round), next_(next) {}
 
   void Send(const v1::WorkerMessage& message) override;
   void OnIdle() override { next_->OnIdle(); }
 
  private:
+  const Fault fault_;
   const int64_t round_;
   HostOutput* const next_;
   std::atomic<bool> injected_{false};

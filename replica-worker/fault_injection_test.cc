@@ -18,9 +18,9 @@ v1::WorkerMessage Done(int replica, int64_t round) {
   return message;
 }
 
-TEST(NanInjectingOutputTest, PoisonsTheFirstResultOfItsRoundOnlyOnce) {
+TEST(FaultInjectingOutputTest, PoisonsTheFirstResultOfItsRoundOnlyOnce) {
   testing::RecordingOutput recorded;
-  NanInjectingOutput output(3, &recorded);
+  FaultInjectingOutput output(FaultInjectingOutput::Fault::kNan, 3, &recorded);
   output.Send(Done(0, 2));
   output.Send(Done(1, 3));
   output.Send(Done(0, 3));
@@ -40,4 +40,14 @@ TEST(NanInjectingOutputTest, PoisonsTheFirstResultOfItsRoundOnlyOnce) {
 }
 
 }  // namespace
+TEST(FaultInjectingOutputTest, ACrashEndsTheProcessAtItsRound) {
+  testing::RecordingOutput recorded;
+  FaultInjectingOutput output(FaultInjectingOutput::Fault::kCrash, 3,
+                              &recorded);
+  output.Send(Done(0, 2));
+  EXPECT_EQ(recorded.messages().size(), 1u);
+  EXPECT_EXIT(output.Send(Done(0, 3)), ::testing::ExitedWithCode(70),
+              "crashing");
+}
+
 }  // namespace replex::worker

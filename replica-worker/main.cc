@@ -71,6 +71,10 @@ ABSL_FLAG(int, max_backoff_ms, 30000, "Longest reconnect delay.");
 ABSL_FLAG(int64_t, test_inject_nan, -1,
           "For tests only: the first segment of this round that this process "
           "runs reports a NaN potential energy, once. -1: never.");
+ABSL_FLAG(int64_t, test_crash_in_round, -1,
+          "For tests only: when the first segment of this round that this "
+          "process runs is done, the process exits at once with status 70, "
+          "as if the job had crashed it. -1: never.");
 
 namespace replex::worker {
 namespace {
@@ -195,12 +199,17 @@ absl::Status Serve() {
   host_options.devices = devices;
   MetricsHostOutput output(&worker_metrics, &session);
   const int64_t nan_round = absl::GetFlag(FLAGS_test_inject_nan);
-  NanInjectingOutput poisoned(nan_round, &output);
-  ReplicaHost host(
-      host_options,
-      std::make_unique<threads::SlotPool>(slots,
-                                          absl::GetFlag(FLAGS_pin_slots)),
-      nan_round >= 0 ? static_cast<HostOutput*>(&poisoned) : &output);
+  const int64_t crash_round = absl::GetFlag(FLAGS_test_crash_in_round);
+  FaultInjectingOutput faulty(
+      crash_round >= 0 ? FaultInjectingOutput::Fault::kCrash
+                       : FaultInjectingOutput::Fault::kNan,
+      crash_round >= 0 ? crash_round : nan_round, &output);
+  ReplicaHost host(host_options,
+                   std::make_unique<threads::SlotPool>(
+                       slots, absl::GetFlag(FLAGS_pin_slots)),
+                   nan_round >= 0 || crash_round >= 0
+                       ? static_cast<HostOutput*>(&faulty)
+                       : &output);
   (*metrics_server)->Add(HostGauges(&host, slots));
 
   service::Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots,

@@ -15,6 +15,7 @@
 #include "replex/v1/job_service.grpc.pb.h"
 #include "replex/v1/worker.grpc.pb.h"
 #include "tests/cluster.h"
+#include "tests/test_paths.h"
 
 namespace replex::testing {
 namespace {
@@ -161,6 +162,66 @@ TEST(SecurityTest, TenantsActOnTheirOwnJobsOnlyAndRogueCallersAreRefused) {
               HasSubstr("this token is for the worker named \"worker-0\""));
   EXPECT_THAT(cluster.worker(3).Log(), Not(HasSubstr("connected to")));
   EXPECT_THAT(cluster.worker(0).Log(), HasSubstr("connected to"));
+}
+
+// A job that takes down every worker it runs on fails, naming the cause,
+// after --max_worker_losses (2) losses without progress, while other jobs
+// run on; a job larger than the pool can ever host waits, saying so, and
+// holds no smaller job back.
+TEST(SecurityTest, AJobThatCrashesWorkersFailsAndAnUnfittableOneBlocksNoOne) {
+  LocalCluster cluster("poison");
+  cluster.set_coordinator_flags({"--max_worker_losses=2"});
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  // The poison job's CPU workers crash when its round 2 is done; the
+  // Reference worker hosts the others.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(cluster
+                    .AddWorker({.platform = "CPU",
+                                .flags = {"--test_crash_in_round=2"}})
+                    .ok());
+  }
+  ASSERT_TRUE(cluster.AddWorker({.max_replicas = 6}).ok());
+  const std::string dir = cluster.dir();
+  const std::string normal =
+      cluster.SubmitJob(WriteHarmonicJob(dir, "normal", 4, 50, 300));
+  const std::string unfittable =
+      cluster.SubmitJob(WriteHarmonicJob(dir, "unfittable", 8, 50, 10));
+  const std::string small =
+      cluster.SubmitJob(WriteHarmonicJob(dir, "small", 2, 50, 100));
+  // One replica, so that each crash is one loss of its own.
+  const std::string example = SourcePath("examples/harmonic-oscillator");
+  const std::string poison = cluster.SubmitJob(Write(
+      dir + "/poison.yaml",
+      absl::StrCat(
+          "name: poison\nsystem: ", example,
+          "/system.xml\ncoordinates: ", example,
+          "/state.xml\nplatform: CPU\nladder: {n_rungs: 1, temperature_k: "
+          "300}\nexchange: {steps_per_exchange: 50, "
+          "n_rounds: 50}\n")));
+
+  const v1::Job failed = cluster.WaitForJob(
+      poison, [](const v1::Job& j) { return j.state() >= v1::SUCCEEDED; },
+      "the poison job to end", absl::Minutes(2));
+  EXPECT_EQ(failed.state(), v1::FAILED);
+  EXPECT_THAT(failed.error(),
+              HasSubstr("the job lost 3 workers holding its replicas without "
+                        "getting past round 2"));
+  EXPECT_THAT(failed.error(), HasSubstr("--max_worker_losses=2"));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(cluster.worker(i).Wait(absl::Seconds(10)), 70)
+        << cluster.worker(i).Log();
+  }
+  for (const std::string& id : {normal, small}) {
+    const v1::Job job = cluster.WaitForJob(
+        id, [](const v1::Job& j) { return j.state() >= v1::SUCCEEDED; },
+        "the job to end", absl::Minutes(2));
+    EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.name() << ": " << job.error();
+  }
+  absl::StatusOr<v1::Job> waiting = cluster.GetJob(unfittable);
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_EQ(waiting->state(), v1::QUEUED);
+  EXPECT_THAT(waiting->queue_reason(),
+              HasSubstr("the connected ones cannot host it even when idle"));
 }
 
 }  // namespace
