@@ -44,11 +44,12 @@ struct JobDurability {
   // A job whose replicas fail (NaN or Inf energy, integration errors)
   // more than this many times in one coordinator's life fails.
   int max_replica_restarts = 3;
-  // A job that loses more than this many workers holding its replicas
+  // A job that loses workers holding its replicas more than this many times
   // before it gets past the round it lost the last one in fails: an input
   // that takes workers down (an OpenMM crash, memory exhaustion) ends the
-  // job with the reason instead of rolling it back forever. Losses spread
-  // over a long job's progress (preemptions, node failures) never add up.
+  // job with the reason instead of rolling it back forever. Workers lost
+  // together (one failed round) count once; losses spread over a long job's
+  // progress (preemptions, node failures) never add up.
   int max_worker_losses = 3;
 };
 

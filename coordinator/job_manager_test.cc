@@ -377,8 +377,8 @@ TEST_F(JobManagerTest, AJobThatKeepsLosingWorkersFailsWithTheCause) {
   EXPECT_EQ(job.state(), v1::FAILED);
   EXPECT_EQ(losses, 4);
   EXPECT_THAT(job.error(), HasSubstr("worker w lost"));
-  EXPECT_THAT(job.error(), HasSubstr("lost 4 workers holding its replicas "
-                                     "without getting past round 2"));
+  EXPECT_THAT(job.error(), HasSubstr("lost workers holding its replicas 4 "
+                                     "times without getting past round 2"));
   EXPECT_THAT(job.error(), HasSubstr("--max_worker_losses=3"));
   EXPECT_EQ(pool_.room(), 2);
 }

@@ -154,8 +154,8 @@ absl::Status JobManager::HandleFailedRound(Record& record,
       record.lost_in_round = std::max(record.lost_in_round, driver.round());
       if (++record.worker_losses > max_worker_losses_) {
         return absl::AbortedError(absl::StrCat(
-            why.message(), "; the job lost ", record.worker_losses,
-            " workers holding its replicas without getting past round ",
+            why.message(), "; the job lost workers holding its replicas ",
+            record.worker_losses, " times without getting past round ",
             record.lost_in_round,
             ", so it fails rather than take more down: something in it may "
             "crash workers (an OpenMM fault, memory exhausted: see the "

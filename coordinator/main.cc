@@ -72,11 +72,11 @@ ABSL_FLAG(int, max_queued_jobs_per_owner, 0,
           "Jobs one owner may have queued at once; SubmitJob past it is "
           "RESOURCE_EXHAUSTED. 0: no limit.");
 ABSL_FLAG(int, max_worker_losses, 3,
-          "A job that loses more than this many workers holding its "
-          "replicas before it gets past the round it lost the last one in "
+          "A job that loses workers holding its replicas more than this "
+          "many times before it gets past the round it lost the last one in "
           "fails with the reason, so an input that crashes workers does not "
-          "roll back forever. Losses spread over a job's progress "
-          "(preemptions) never add up.");
+          "roll back forever. Workers lost together count once; losses "
+          "spread over a job's progress (preemptions) never add up.");
 ABSL_FLAG(int, max_replica_restarts, 3,
           "How many times a job's replicas may fail (NaN or Inf energy, an "
           "integration error) and restart from its last checkpoint before "

@@ -204,8 +204,8 @@ TEST(SecurityTest, AJobThatCrashesWorkersFailsAndAnUnfittableOneBlocksNoOne) {
       "the poison job to end", absl::Minutes(2));
   EXPECT_EQ(failed.state(), v1::FAILED);
   EXPECT_THAT(failed.error(),
-              HasSubstr("the job lost 3 workers holding its replicas without "
-                        "getting past round 2"));
+              HasSubstr("the job lost workers holding its replicas 3 times "
+                        "without getting past round 2"));
   EXPECT_THAT(failed.error(), HasSubstr("--max_worker_losses=2"));
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(cluster.worker(i).Wait(absl::Seconds(10)), 70)
