@@ -263,24 +263,55 @@ struct BadYamlCase {
 // test were the check gone.
 TEST(ParseYamlTest, CommasThatWouldHangTheYamlParserAreRefused) {
   for (const std::string yaml :
-       {std::string(","), std::string(",\xf8\0@", 4), std::string(" ,a"),
-        std::string("#x\n,"), std::string("- a\n,"), std::string("---\n,"),
-        std::string("--- ,"), std::string("a: 1\n---\n,"),
-        std::string("!!str ,"), std::string("&a ,"), std::string("&a^, b")}) {
+       {std::string(","), std::string(" ,a"), std::string("#x\n,"),
+        std::string("- a\n,"), std::string("---\n,"), std::string("--- ,"),
+        std::string("a: 1\n---\n,"), std::string("!!str ,"),
+        std::string("&a ,"), std::string("&a^, b"),
+        std::string("'''''''''''''''[',"), std::string("'a' ,"),
+        std::string("\"a\","), std::string("[a],"), std::string("{a: 1},")}) {
     ExpectError(ParseYaml(yaml, ".").status(),
                 absl::StatusCode::kInvalidArgument,
-                {"YAML syntax error at line", "cannot start with ','"});
+                {"YAML syntax error at line"});
   }
   // Commas where YAML allows them are not refused.
   for (const std::string yaml :
        {std::string("name: a, b\n"), std::string("labels: {a: 1, b: \",\"}\n"),
         std::string("name: ',x'\n"), std::string("name: \",x\"\n"),
-        std::string("# ,\nname: x\n"), std::string("name: >\n  , folded\n")}) {
+        std::string("# ,\nname: x\n"), std::string("name: >\n  , folded\n"),
+        std::string("name: a[1], b{2}\n"), std::string("name: a - ,b\n"),
+        std::string("labels:\n  x: 'it''s, here'\n")}) {
     absl::StatusOr<v1::JobSpec> spec = ParseYaml(yaml, ".");
     EXPECT_THAT(spec.status().message(),
-                ::testing::Not(HasSubstr("cannot start with ','")))
+                ::testing::Not(HasSubstr("can only be part of a plain")))
         << yaml;
   }
+}
+
+// yaml-cpp also never returns on some text after a quoted value; YAML
+// allows only ':' or a comment there.
+TEST(ParseYamlTest, TextAfterAQuotedValueIsRefused) {
+  for (const std::string yaml :
+       {std::string("''&uuuu,uu"), std::string("\"a\"\"b\""),
+        std::string("[1] x"), std::string("name: 'a' b")}) {
+    ExpectError(ParseYaml(yaml, ".").status(),
+                absl::StatusCode::kInvalidArgument,
+                {"YAML syntax error at line 1", "only ':' or a comment"});
+  }
+  for (const std::string yaml :
+       {std::string("'name': x\n"), std::string("\"name\":x\n"),
+        std::string("labels: {a: b} # c\n"), std::string("name: 'x'  \n")}) {
+    EXPECT_THAT(ParseYaml(yaml, ".").status().message(),
+                ::testing::Not(HasSubstr("only ':' or a comment")))
+        << yaml;
+  }
+}
+
+TEST(ParseYamlTest, ControlCharactersAndInvalidUtf8AreRefused) {
+  ExpectError(ParseYaml(std::string("\0\0\0,\0\0/\0\0\0,\0", 12), ".").status(),
+              absl::StatusCode::kInvalidArgument,
+              {"byte 0 is a control character"});
+  ExpectError(ParseYaml("name: \xff\n", ".").status(),
+              absl::StatusCode::kInvalidArgument, {"not valid UTF-8"});
 }
 
 TEST(ParseYamlTest, BaseSpecIsValid) {

@@ -28,6 +28,7 @@
 #include "lib/spec/field_errors.h"
 #include "lib/spec/spec.h"
 #include "lib/spec/yaml_inputs.h"
+#include "lib/text/utf8.h"
 #include "yaml-cpp/yaml.h"
 
 namespace replex::spec {
@@ -466,20 +467,47 @@ absl::Status YamlExceptionStatus(const YAML::Exception& e) {
       ": ", e.msg));
 }
 
-// yaml-cpp 0.7 loops forever on a ',' where a node begins outside [ ] and
-// { } ("," alone, "- a\n,", "--- ,", "!!str ,"; found by
-// fuzz/spec_fuzzer.cc). YAML forbids it anyway (a plain scalar cannot start
-// with ','), so such a ',' is refused before yaml-cpp sees the text. A
-// light scan: quotes, comments, flow collections and block scalars are
-// followed as far as telling where a node may begin needs.
+// yaml-cpp 0.7 loops forever on a ',' outside [ ] and { } that is not part
+// of a plain scalar: one where a node begins ("," alone, "- a\n,",
+// "&a^, b") or one after a quoted scalar or a flow collection ("'a',",
+// "[a],"); fuzz/spec_fuzzer.cc found them. YAML allows neither (a plain
+// scalar cannot start with ',', and in block context ',' only separates
+// flow entries), so such a ',' is refused before yaml-cpp sees the text. A
+// light scan: quotes, comments, flow collections, tags, anchors and block
+// scalars are followed as far as telling those commas apart needs; and as
+// yaml-cpp also loops on other text after a quoted value or a flow
+// collection ("''&a,b"), only ':' or a comment may follow those on their
+// line, as YAML requires.
 absl::Status CheckStrayCommas(absl::string_view yaml) {
+  // YAML is printable Unicode: control characters other than tab and line
+  // breaks are refused too (yaml-cpp loops on some around a NUL; the
+  // fuzzer found "\0\0\0,").
+  for (size_t i = 0; i < yaml.size(); ++i) {
+    const unsigned char c = yaml[i];
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job spec: byte ", i, " is a control character (",
+                       int{c}, "); a job file is YAML text"));
+    }
+  }
+  if (!text::IsValidUtf8(yaml)) {
+    return absl::InvalidArgumentError(
+        "job spec: not valid UTF-8; a job file is YAML text");
+  }
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
   auto ends_token = [&](size_t i) {
     return i >= yaml.size() || is_space(yaml[i]) || yaml[i] == '\n';
   };
+  auto is_flow_indicator = [](char c) {
+    return c == ',' || c == '[' || c == ']' || c == '{' || c == '}';
+  };
   int depth = 0, line = 1;
   size_t line_start = 0;
-  bool node_may_begin = true;
+  bool node_may_begin = true;  // a node may start at the next character
+  bool in_plain = false;       // inside a plain scalar, at depth 0
+  // Just past a quoted scalar or a flow collection at depth 0: only ':' or
+  // a comment may follow on its line.
+  bool after_node = false;
   // Inside a block scalar: lines indented past `block_indent` are its text.
   bool in_block_scalar = false;
   size_t block_indent = 0;
@@ -494,6 +522,7 @@ absl::Status CheckStrayCommas(absl::string_view yaml) {
         i = end;  // the newline, handled below
       } else {
         in_block_scalar = false;
+        in_plain = after_node = false;
         if (depth == 0) node_may_begin = true;
       }
     }
@@ -510,8 +539,19 @@ absl::Status CheckStrayCommas(absl::string_view yaml) {
       i = end - 1;
       continue;
     }
-    if (c == '"' || c == '\'') {
-      if (!node_may_begin) continue;  // part of a plain scalar
+    if (after_node && depth == 0) {
+      after_node = false;
+      if (c != ':') {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "job spec: YAML syntax error at line ", line, ", column ",
+            i - line_start + 1,
+            ": only ':' or a comment may follow a quoted value or a [ ] or "
+            "{ } on its line"));
+      }
+      node_may_begin = true;
+      continue;
+    }
+    if ((c == '"' || c == '\'') && (depth > 0 || !in_plain)) {
       for (++i; i < yaml.size(); ++i) {
         if (yaml[i] == '\n') ++line, line_start = i + 1;
         if (c == '"' && yaml[i] == '\\') {
@@ -524,30 +564,32 @@ absl::Status CheckStrayCommas(absl::string_view yaml) {
           }
         }
       }
-      node_may_begin = false;
+      node_may_begin = in_plain = false;
+      after_node = depth == 0;
       continue;
     }
-    if (c == '[' || c == '{') {
-      ++depth;
-      node_may_begin = true;
+    if (depth > 0) {  // flow context: only the nesting matters
+      if (c == '[' || c == '{') ++depth;
+      if ((c == ']' || c == '}') && --depth == 0) {
+        node_may_begin = in_plain = false;
+        after_node = true;
+      }
       continue;
     }
-    if (c == ']' || c == '}') {
-      depth = std::max(0, depth - 1);
-      node_may_begin = false;
-      continue;
-    }
-    if (depth > 0) {
-      node_may_begin = c == ',' || (c == ':' && ends_token(i + 1));
-      continue;
-    }
-    if (c == ',' && node_may_begin) {
+    if (c == ',' && !in_plain) {
       return absl::InvalidArgumentError(absl::StrCat(
           "job spec: YAML syntax error at line ", line, ", column ",
           i - line_start + 1,
-          ": a value cannot start with ',' outside [ ] or { }; quote it"));
+          ": ',' outside [ ] or { } can only be part of a plain value; "
+          "quote the value or put the list in [ ]"));
     }
-    if ((c == '-' || c == '?' || c == ':') && ends_token(i + 1)) {
+    if (c == ':' && ends_token(i + 1)) {
+      node_may_begin = true;
+      in_plain = false;
+      continue;
+    }
+    if (in_plain) continue;
+    if ((c == '-' || c == '?') && ends_token(i + 1)) {
       node_may_begin = true;
       continue;
     }
@@ -557,14 +599,18 @@ absl::Status CheckStrayCommas(absl::string_view yaml) {
       node_may_begin = true;
       continue;
     }
-    if ((c == '!' || c == '&') && node_may_begin) {
-      // A tag or an anchor, which a node follows; flow indicators end it.
-      while (!ends_token(i + 1) && !absl::StrContains(",[]{}", yaml[i + 1])) {
-        ++i;
-      }
+    if (node_may_begin && (c == '[' || c == '{')) {
+      depth = 1;
       continue;
     }
-    if ((c == '|' || c == '>') && node_may_begin) {
+    if (node_may_begin && (c == '!' || c == '&' || c == '*')) {
+      // A tag or an anchor, which a node follows, or an alias, which is
+      // one; whitespace and flow indicators end them.
+      while (!ends_token(i + 1) && !is_flow_indicator(yaml[i + 1])) ++i;
+      node_may_begin = c != '*';
+      continue;
+    }
+    if (node_may_begin && (c == '|' || c == '>')) {
       size_t indent = 0;
       while (line_start + indent < yaml.size() &&
              yaml[line_start + indent] == ' ') {
@@ -577,7 +623,9 @@ absl::Status CheckStrayCommas(absl::string_view yaml) {
       i = end - 1;
       continue;
     }
-    node_may_begin = false;  // a plain scalar, to the end of its line
+    // A plain scalar starts (a node begins) or goes on.
+    in_plain = true;
+    node_may_begin = false;
   }
   return absl::OkStatus();
 }
