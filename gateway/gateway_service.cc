@@ -250,9 +250,19 @@ grpc::ServerWriteReactor<v1::JobEvent>* GatewayService::WatchJob(
 
 absl::StatusOr<service::Identity> GatewayService::Caller(
     const grpc::ServerContextBase& context) const {
-  if (options_.tokens == nullptr) return service::Identity::Anyone();
-  return service::Authenticate(*options_.tokens, context.client_metadata(),
-                               kHowToAuthenticate);
+  const bool token_sent =
+      context.client_metadata().count(service::kAuthorizationKey) > 0;
+  if (options_.tokens != nullptr &&
+      (token_sent || !options_.certificate_users)) {
+    return service::Authenticate(*options_.tokens, context.client_metadata(),
+                                 kHowToAuthenticate);
+  }
+  if (options_.certificate_users) {
+    return service::CertificateIdentity(*context.auth_context(),
+                                        options_.certificate_admins,
+                                        kHowToAuthenticate);
+  }
+  return service::Identity::Anyone();
 }
 
 }  // namespace replex::gateway

@@ -25,6 +25,11 @@ struct GatewayServiceOptions {
   // The users' tokens (--tokens_file): every call must carry one of them.
   // Null: authentication off, every caller acts on every job. Not owned.
   const service::Tokens* tokens = nullptr;
+  // Under mutual TLS: a caller that sends no token is the user its verified
+  // client certificate names (Common Name), an admin when listed in
+  // `certificate_admins`.
+  bool certificate_users = false;
+  std::set<std::string> certificate_admins;
 };
 
 // Thread-safe.

@@ -3,11 +3,14 @@
 // one address.
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/gateway_server.h"
@@ -26,6 +29,15 @@ ABSL_FLAG(std::string, tokens_file, "",
           "TOKEN\"; users act on their own jobs, admins on all. Empty: "
           "authentication off (anyone who reaches this port acts on every "
           "job).");
+// Defined with the other server TLS flags (lib/service).
+ABSL_DECLARE_FLAG(std::string, tls_client_ca);
+
+ABSL_FLAG(bool, certificate_users, false,
+          "With --tls_client_ca (mutual TLS): a caller that sends no token "
+          "is the user its client certificate's Common Name names "
+          "(docs/security.md).");
+ABSL_FLAG(std::vector<std::string>, certificate_admins, {},
+          "Comma-separated certificate users (Common Names) who are admins.");
 ABSL_FLAG(std::string, coordinator_token_file, "",
           "File holding this gateway's token to the coordinator (its "
           "--gateway_token_file). Needed when the coordinator requires it.");
@@ -87,6 +99,16 @@ absl::Status Serve() {
   options.gateway.max_message_bytes = *max_message_bytes;
   options.credentials = *std::move(credentials);
   if (tokens->has_value()) options.service.tokens = &**tokens;
+  options.service.certificate_users = absl::GetFlag(FLAGS_certificate_users);
+  if (options.service.certificate_users &&
+      absl::GetFlag(FLAGS_tls_client_ca).empty()) {
+    return absl::InvalidArgumentError(
+        "--certificate_users needs --tls_client_ca: only verified client "
+        "certificates name users");
+  }
+  for (const std::string& admin : absl::GetFlag(FLAGS_certificate_admins)) {
+    options.service.certificate_admins.insert(admin);
+  }
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
       GatewayServer::Start(&jobs, options);
   if (!server.ok()) return server.status();
@@ -96,9 +118,16 @@ absl::Status Serve() {
       (*server)->port(), options.credentials != nullptr ? "TLS" : "plaintext",
       client_options.address,
       client_options.security.tls() ? "TLS" : "plaintext");
-  if (tokens->has_value()) {
-    service::Log("authentication on: %d tokens from %s", (*tokens)->size(),
-                 absl::GetFlag(FLAGS_tokens_file));
+  if (tokens->has_value() || options.service.certificate_users) {
+    service::Log("authentication on: %s%s",
+                 tokens->has_value()
+                     ? absl::StrCat((*tokens)->size(), " tokens from ",
+                                    absl::GetFlag(FLAGS_tokens_file))
+                     : std::string(),
+                 options.service.certificate_users
+                     ? (tokens->has_value() ? "; client certificates"
+                                            : "client certificates")
+                     : "");
   } else {
     service::Log(
         "authentication off: anyone who reaches port %d acts on every job "

@@ -153,6 +153,46 @@ TEST(TlsTest, ClusterServesMutualTlsAndRefusesOtherClients) {
   EXPECT_THAT(page, HasSubstr("grpc_server_handled_total"));
 }
 
+// Under mutual TLS the gateway may take a client certificate's Common Name
+// as the caller (--certificate_users); a token, when one is sent, names the
+// caller instead.
+TEST(TlsTest, AClientCertificateNamesItsUser) {
+  if (!HaveOpenssl()) GTEST_SKIP() << "no openssl command to make certificates";
+  Pki pki("identity");
+  const absl::Status made = pki.Make();
+  ASSERT_TRUE(made.ok()) << made;
+  const std::string server_tls = pki.Flags({{"tls_cert", "server.crt"},
+                                            {"tls_key", "server.key"},
+                                            {"tls_client_ca", "ca.crt"}});
+  const std::string client_tls = pki.Flags({{"tls_ca", "ca.crt"},
+                                            {"tls_client_cert", "client.crt"},
+                                            {"tls_client_key", "client.key"}});
+  const std::string tokens = pki.path("users.tokens");
+  std::ofstream(tokens) << "bob-0123456789abcdef0 bob\n";
+
+  LocalCluster cluster("tls-identity");
+  cluster.set_coordinator_flags(Split(server_tls));
+  cluster.set_gateway_flags(
+      Split(server_tls + client_tls +
+            " --certificate_users --tokens_file=" + tokens));
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker({.flags = Split(client_tls)}).ok());
+
+  const std::string yaml = WriteHarmonicJob(cluster.dir(), "mine", 2, 10, 5);
+  const auto [submitted, output] = cluster.Ctl(client_tls + " submit " + yaml);
+  ASSERT_EQ(submitted, 0) << output << cluster.Logs();
+  const std::string id = JobIdOf(output);
+  const auto [shown, status] = cluster.Ctl(client_tls + " status " + id);
+  EXPECT_THAT(status, ::testing::ContainsRegex("owner +replex-client"))
+      << status;
+  // Bob's token, over the same certificate, makes the caller Bob.
+  cluster.set_token("bob-0123456789abcdef0");
+  const auto [denied, denied_output] =
+      cluster.Ctl(client_tls + " status " + id);
+  EXPECT_NE(denied, 0) << denied_output;
+  EXPECT_THAT(denied_output, HasSubstr("belongs to another user"));
+}
+
 // Runs `command` (which must fail fast) under a timeout, so a binary that
 // starts serving instead fails the test rather than hanging it.
 std::pair<int, std::string> RunFailing(const std::string& command) {

@@ -195,6 +195,26 @@ absl::StatusOr<Identity> Authenticate(const Tokens& tokens,
   return *identity;
 }
 
+absl::StatusOr<Identity> CertificateIdentity(
+    const grpc::AuthContext& peer, const std::set<std::string>& admins,
+    absl::string_view fix) {
+  const std::vector<grpc::string_ref> names =
+      peer.FindPropertyValues("x509_common_name");
+  if (!peer.IsPeerAuthenticated() || names.empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("no credentials: this server requires a token or a client "
+                     "certificate (",
+                     fix, ")"));
+  }
+  const std::string user(names.front().data(), names.front().size());
+  if (!IsName(user)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the client certificate's Common Name is not a user name (1 to ",
+        kMaxNameLength, " letters, digits and ._@-)"));
+  }
+  return Identity{user, admins.count(user) > 0};
+}
+
 absl::StatusOr<Identity> ForwardedIdentity(const Metadata& metadata) {
   const absl::string_view user = MetadataValue(metadata, kUserKey);
   if (user.empty()) return Identity::Anyone();

@@ -8,12 +8,14 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "grpcpp/security/auth_context.h"
 #include "grpcpp/support/string_ref.h"
 
 namespace replex::service {
@@ -107,6 +109,14 @@ bool SameToken(absl::string_view token, absl::string_view expected);
 absl::StatusOr<Identity> Authenticate(const Tokens& tokens,
                                       const Metadata& metadata,
                                       absl::string_view fix);
+
+// The identity a verified client certificate gives under mutual TLS: its
+// Common Name is the user, an admin when listed in `admins`.
+// UNAUTHENTICATED, with `fix`, when the peer presented no verified
+// certificate or its Common Name is not a user name.
+absl::StatusOr<Identity> CertificateIdentity(
+    const grpc::AuthContext& peer, const std::set<std::string>& admins,
+    absl::string_view fix);
 
 // The identity the gateway forwarded in `metadata` (kUserKey, kAdminKey);
 // Anyone() when it forwarded none (its authentication is off).
