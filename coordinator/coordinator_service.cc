@@ -74,11 +74,16 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context,
                                     const v1::GetJobRequest* request,
                                     v1::Job* response) {
-  absl::StatusOr<service::Identity> caller =
-      CallerOf(*context, request->job_id());
+  // The job read once serves both the access check and the answer.
+  absl::StatusOr<service::Identity> caller = Caller(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
+  if (absl::Status access =
+          service::CheckAccess(*caller, job->owner(), request->job_id());
+      !access.ok()) {
+    return ToGrpcStatus(access);
+  }
   *response = *std::move(job);
   return grpc::Status::OK;
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "lib/spec/spec.h"
+#include "lib/text/utf8.h"
 
 namespace replex::gateway {
 namespace {
@@ -19,15 +20,6 @@ std::string Mebibytes(int64_t bytes) {
 bool IsJobIdChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
          c == '_' || c == '.';
-}
-
-// Shows a refused id without echoing control characters or megabytes back.
-std::string Shown(absl::string_view id) {
-  std::string shown;
-  for (char c : id.substr(0, 40)) {
-    shown += absl::ascii_isprint(static_cast<unsigned char>(c)) ? c : '?';
-  }
-  return absl::StrCat("\"", shown, id.size() > 40 ? "...\"" : "\"");
 }
 
 absl::Status CheckStates(const v1::ListJobsRequest& request) {
@@ -58,8 +50,8 @@ absl::Status CheckJobId(absl::string_view job_id) {
   }
   if (job_id.size() > kMaxJobIdLength ||
       !std::all_of(job_id.begin(), job_id.end(), IsJobIdChar)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job_id: ", Shown(job_id), " is not a job id; ", what));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job_id: ", text::Shown(job_id), " is not a job id; ", what));
   }
   return absl::OkStatus();
 }

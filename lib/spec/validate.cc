@@ -8,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -71,16 +70,6 @@ bool IsCount(absl::string_view value, int min) {
   return absl::SimpleAtoi(value, &n) && n >= min && n < kMaxCount;
 }
 
-// Shows a refused name or value without echoing control characters,
-// invalid UTF-8 or megabytes back.
-std::string Shown(absl::string_view text) {
-  std::string shown;
-  for (char c : text.substr(0, 40)) {
-    shown += absl::ascii_isprint(static_cast<unsigned char>(c)) ? c : '?';
-  }
-  return absl::StrCat("\"", shown, text.size() > 40 ? "...\"" : "\"");
-}
-
 absl::Status CheckPlatformProperties(const JobSpec& spec) {
   std::vector<std::string> allowed;
   for (const PropertyRule& rule : kPropertyRules) {
@@ -97,7 +86,7 @@ absl::Status CheckPlatformProperties(const JobSpec& spec) {
       return FieldError(
           "platform_properties",
           absl::StrCat(
-              Shown(name), " is not a property a job may set on the ",
+              text::Shown(name), " is not a property a job may set on the ",
               spec.platform(), " platform; allowed: ",
               allowed.empty() ? "none" : absl::StrJoin(allowed, ", ")));
     }
@@ -127,8 +116,8 @@ absl::Status CheckPlatformProperties(const JobSpec& spec) {
         break;
     }
     if (!ok) {
-      return FieldError(
-          field, absl::StrCat("is ", Shown(value), "; it must be ", expected));
+      return FieldError(field, absl::StrCat("is ", text::Shown(value),
+                                            "; it must be ", expected));
     }
   }
   return absl::OkStatus();

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "absl/strings/ascii.h"
+
 namespace replex::text {
 
 std::string ValidUtf8(absl::string_view text) {
@@ -40,6 +42,15 @@ std::string ValidUtf8(absl::string_view text) {
     }
   }
   return out;
+}
+
+std::string Shown(absl::string_view input) {
+  std::string shown = "\"";
+  for (char c : input.substr(0, 40)) {
+    shown += absl::ascii_isprint(static_cast<unsigned char>(c)) ? c : '?';
+  }
+  shown += input.size() > 40 ? "...\"" : "\"";
+  return shown;
 }
 
 }  // namespace replex::text

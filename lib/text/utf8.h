@@ -17,4 +17,9 @@ inline bool IsValidUtf8(absl::string_view text) {
   return ValidUtf8(text) == text;
 }
 
+// A refused input quoted in an error: its first 40 bytes, each one that is
+// not printable ASCII shown as '?', so that no control characters, invalid
+// UTF-8 or megabytes are echoed back ("\"abc?d...\"").
+std::string Shown(absl::string_view input);
+
 }  // namespace replex::text

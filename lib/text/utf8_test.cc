@@ -1,5 +1,7 @@
 #include "lib/text/utf8.h"
 
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace replex::text {
@@ -20,6 +22,12 @@ TEST(ValidUtf8Test, KeepsValidTextAndReplacesEachInvalidByte) {
   EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80"), "????");  // past U+10FFFF
   EXPECT_TRUE(IsValidUtf8("300 \xE2\x84\xAB"));
   EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));
+}
+
+TEST(ShownTest, QuotesAtMost40PrintableBytes) {
+  EXPECT_EQ(Shown("a b"), "\"a b\"");
+  EXPECT_EQ(Shown("a\nb\xff"), "\"a?b?\"");
+  EXPECT_EQ(Shown(std::string(41, 'x')), "\"" + std::string(40, 'x') + "...\"");
 }
 
 }  // namespace
