@@ -28,8 +28,8 @@
 #include "lib/spec/field_errors.h"
 #include "lib/spec/spec.h"
 #include "lib/spec/yaml_inputs.h"
-#include "lib/text/utf8.h"
 #include "yaml-cpp/yaml.h"
+#include "yaml.h"
 
 namespace replex::spec {
 namespace {
@@ -467,167 +467,50 @@ absl::Status YamlExceptionStatus(const YAML::Exception& e) {
       ": ", e.msg));
 }
 
-// yaml-cpp 0.7 loops forever on a ',' outside [ ] and { } that is not part
-// of a plain scalar: one where a node begins ("," alone, "- a\n,",
-// "&a^, b") or one after a quoted scalar or a flow collection ("'a',",
-// "[a],"); fuzz/spec_fuzzer.cc found them. YAML allows neither (a plain
-// scalar cannot start with ',', and in block context ',' only separates
-// flow entries), so such a ',' is refused before yaml-cpp sees the text. A
-// light scan: quotes, comments, flow collections, tags, anchors and block
-// scalars are followed as far as telling those commas apart needs; and as
-// yaml-cpp also loops on other text after a quoted value or a flow
-// collection ("''&a,b"), only ':' or a comment may follow those on their
-// line, as YAML requires.
-absl::Status CheckStrayCommas(absl::string_view yaml) {
-  // YAML is printable Unicode: control characters other than tab and line
-  // breaks are refused too (yaml-cpp loops on some around a NUL; the
-  // fuzzer found "\0\0\0,").
-  for (size_t i = 0; i < yaml.size(); ++i) {
-    const unsigned char c = yaml[i];
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("job spec: byte ", i, " is a control character (",
-                       int{c}, "); a job file is YAML text"));
-    }
+// yaml-cpp 0.7 never returns on some malformed YAML: a ',' where a node
+// begins (",", "- a\n,", "&a^, b"), text after a quoted value or a flow
+// collection ("'a',", "[a],", "''&a,b"), NUL bytes, an unclosed quote after
+// a byte-order mark; fuzz/spec_fuzzer.cc found each, and there may be more.
+// libyaml, the reference C parser, refuses all of them, so it parses the
+// text first: only YAML it accepts goes on to yaml-cpp, and its error (with
+// the line and column) is the one the user sees.
+absl::Status CheckYamlSyntax(const std::string& yaml) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    return absl::ResourceExhaustedError("job spec: out of memory");
   }
-  if (!text::IsValidUtf8(yaml)) {
-    return absl::InvalidArgumentError(
-        "job spec: not valid UTF-8; a job file is YAML text");
-  }
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-  auto ends_token = [&](size_t i) {
-    return i >= yaml.size() || is_space(yaml[i]) || yaml[i] == '\n';
-  };
-  auto is_flow_indicator = [](char c) {
-    return c == ',' || c == '[' || c == ']' || c == '{' || c == '}';
-  };
-  int depth = 0, line = 1;
-  size_t line_start = 0;
-  bool node_may_begin = true;  // a node may start at the next character
-  bool in_plain = false;       // inside a plain scalar, at depth 0
-  // Just past a quoted scalar or a flow collection at depth 0: only ':' or
-  // a comment may follow on its line.
-  bool after_node = false;
-  // Inside a block scalar: lines indented past `block_indent` are its text.
-  bool in_block_scalar = false;
-  size_t block_indent = 0;
-  for (size_t i = 0; i < yaml.size(); ++i) {
-    if (i == line_start) {
-      size_t indent = 0;
-      while (i + indent < yaml.size() && yaml[i + indent] == ' ') ++indent;
-      const bool blank = i + indent >= yaml.size() || yaml[i + indent] == '\n';
-      if (in_block_scalar && (blank || indent > block_indent)) {
-        const size_t end = yaml.find('\n', i);
-        if (end == absl::string_view::npos) break;
-        i = end;  // the newline, handled below
+  yaml_parser_set_input_string(
+      &parser, reinterpret_cast<const unsigned char*>(yaml.data()),
+      yaml.size());
+  absl::Status status;
+  for (bool end = false; !end;) {
+    yaml_event_t event;
+    if (!yaml_parser_parse(&parser, &event)) {
+      const std::string problem = parser.problem ? parser.problem : "unknown";
+      if (parser.error == YAML_READER_ERROR) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("job spec: byte ", parser.problem_offset, ": ",
+                         problem, "; a job file is YAML text in UTF-8"));
+      } else if (parser.error == YAML_SCANNER_ERROR ||
+                 parser.error == YAML_PARSER_ERROR) {
+        status = absl::InvalidArgumentError(absl::StrCat(
+            "job spec: YAML syntax error at line ",
+            parser.problem_mark.line + 1, ", column ",
+            parser.problem_mark.column + 1, ": ", problem,
+            parser.context ? absl::StrCat(" (", parser.context, " at line ",
+                                          parser.context_mark.line + 1, ")")
+                           : ""));
       } else {
-        in_block_scalar = false;
-        in_plain = after_node = false;
-        if (depth == 0) node_may_begin = true;
+        status = absl::ResourceExhaustedError(
+            absl::StrCat("job spec: reading YAML: ", problem));
       }
+      break;
     }
-    const char c = yaml[i];
-    if (c == '\n') {
-      ++line;
-      line_start = i + 1;
-      continue;
-    }
-    if (is_space(c)) continue;
-    if (c == '#' && (i == line_start || is_space(yaml[i - 1]))) {
-      const size_t end = yaml.find('\n', i);
-      if (end == absl::string_view::npos) break;
-      i = end - 1;
-      continue;
-    }
-    if (after_node && depth == 0) {
-      after_node = false;
-      if (c != ':') {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "job spec: YAML syntax error at line ", line, ", column ",
-            i - line_start + 1,
-            ": only ':' or a comment may follow a quoted value or a [ ] or "
-            "{ } on its line"));
-      }
-      node_may_begin = true;
-      continue;
-    }
-    if ((c == '"' || c == '\'') && (depth > 0 || !in_plain)) {
-      for (++i; i < yaml.size(); ++i) {
-        if (yaml[i] == '\n') ++line, line_start = i + 1;
-        if (c == '"' && yaml[i] == '\\') {
-          ++i;
-        } else if (yaml[i] == c) {
-          if (c == '\'' && i + 1 < yaml.size() && yaml[i + 1] == '\'') {
-            ++i;  // '' is a quote inside a single-quoted scalar
-          } else {
-            break;
-          }
-        }
-      }
-      node_may_begin = in_plain = false;
-      after_node = depth == 0;
-      continue;
-    }
-    if (depth > 0) {  // flow context: only the nesting matters
-      if (c == '[' || c == '{') ++depth;
-      if ((c == ']' || c == '}') && --depth == 0) {
-        node_may_begin = in_plain = false;
-        after_node = true;
-      }
-      continue;
-    }
-    if (c == ',' && !in_plain) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "job spec: YAML syntax error at line ", line, ", column ",
-          i - line_start + 1,
-          ": ',' outside [ ] or { } can only be part of a plain value; "
-          "quote the value or put the list in [ ]"));
-    }
-    if (c == ':' && ends_token(i + 1)) {
-      node_may_begin = true;
-      in_plain = false;
-      continue;
-    }
-    if (in_plain) continue;
-    if ((c == '-' || c == '?') && ends_token(i + 1)) {
-      node_may_begin = true;
-      continue;
-    }
-    if (i == line_start && absl::StartsWith(yaml.substr(i), "---") &&
-        ends_token(i + 3)) {
-      i += 2;
-      node_may_begin = true;
-      continue;
-    }
-    if (node_may_begin && (c == '[' || c == '{')) {
-      depth = 1;
-      continue;
-    }
-    if (node_may_begin && (c == '!' || c == '&' || c == '*')) {
-      // A tag or an anchor, which a node follows, or an alias, which is
-      // one; whitespace and flow indicators end them.
-      while (!ends_token(i + 1) && !is_flow_indicator(yaml[i + 1])) ++i;
-      node_may_begin = c != '*';
-      continue;
-    }
-    if (node_may_begin && (c == '|' || c == '>')) {
-      size_t indent = 0;
-      while (line_start + indent < yaml.size() &&
-             yaml[line_start + indent] == ' ') {
-        ++indent;
-      }
-      in_block_scalar = true;
-      block_indent = indent;
-      const size_t end = yaml.find('\n', i);
-      if (end == absl::string_view::npos) break;
-      i = end - 1;
-      continue;
-    }
-    // A plain scalar starts (a node begins) or goes on.
-    in_plain = true;
-    node_may_begin = false;
+    end = event.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&event);
   }
-  return absl::OkStatus();
+  yaml_parser_delete(&parser);
+  return status;
 }
 
 }  // namespace
@@ -637,11 +520,23 @@ absl::StatusOr<v1::JobSpec> ParseYaml(const std::string& yaml,
   JobSpec spec;
   // yaml-cpp reports syntax errors (and, in principle, misuse) by throwing;
   // the readers above avoid the throwing accessors, this is the backstop.
-  if (absl::Status status = CheckStrayCommas(yaml); !status.ok()) {
+  // YAML reads "\r\n" and a lone "\r" as line breaks, "\n" in content;
+  // yaml-cpp 0.7 loops on some text with a lone "\r" ("&a\r--,\nt"), so
+  // every line break becomes "\n" before anything else reads the text.
+  std::string text;
+  text.reserve(yaml.size());
+  for (size_t i = 0; i < yaml.size(); ++i) {
+    if (yaml[i] != '\r') {
+      text += yaml[i];
+    } else if (i + 1 == yaml.size() || yaml[i + 1] != '\n') {
+      text += '\n';
+    }
+  }
+  if (absl::Status status = CheckYamlSyntax(text); !status.ok()) {
     return status;
   }
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
     if (documents.empty() || documents[0].IsNull()) {
       return absl::InvalidArgumentError(
           "job spec: empty; give at least system, coordinates, ladder and "
