@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/spec/yaml_tree.h"
 #include "tests/test_paths.h"
-#include "yaml-cpp/yaml.h"
 
 namespace replex::testing {
 
@@ -97,24 +98,38 @@ absl::StatusOr<std::vector<Expression>> DashboardExpressions() {
 }
 
 absl::StatusOr<std::vector<AlertRule>> LoadAlertRules() {
+  using spec::internal::YamlNode;
   const std::string path = SourcePath("deploy/prometheus/alerts.yml");
-  std::vector<AlertRule> rules;
-  try {
-    const YAML::Node root = YAML::LoadFile(path);
-    for (const YAML::Node& group : root["groups"]) {
-      for (const YAML::Node& rule : group["rules"]) {
-        AlertRule parsed;
-        parsed.group = group["name"].as<std::string>("");
-        parsed.alert = rule["alert"].as<std::string>("");
-        parsed.expr = rule["expr"].as<std::string>("");
-        parsed.for_duration = rule["for"].as<std::string>("");
-        parsed.has_summary = rule["annotations"]["summary"].IsDefined();
-        parsed.has_description = rule["annotations"]["description"].IsDefined();
-        rules.push_back(parsed);
-      }
+  std::ifstream in(path);
+  const std::string text{std::istreambuf_iterator<char>(in),
+                         std::istreambuf_iterator<char>()};
+  absl::StatusOr<std::vector<YamlNode>> documents =
+      spec::internal::ParseYamlDocuments(text);
+  if (!documents.ok() || documents->size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ",
+        documents.ok() ? "not one document" : documents.status().ToString()));
+  }
+  // The value of `key` in a map; a null node when absent.
+  auto find = [](const YamlNode& map, absl::string_view key) {
+    for (const YamlNode::Entry& entry : map.entries) {
+      if (entry.key.text == key) return entry.value;
     }
-  } catch (const YAML::Exception& error) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.what()));
+    return YamlNode();
+  };
+  std::vector<AlertRule> rules;
+  for (const YamlNode& group : find((*documents)[0], "groups").items) {
+    for (const YamlNode& rule : find(group, "rules").items) {
+      AlertRule parsed;
+      parsed.group = find(group, "name").text;
+      parsed.alert = find(rule, "alert").text;
+      parsed.expr = find(rule, "expr").text;
+      parsed.for_duration = find(rule, "for").text;
+      const YamlNode annotations = find(rule, "annotations");
+      parsed.has_summary = !find(annotations, "summary").IsNull();
+      parsed.has_description = !find(annotations, "description").IsNull();
+      rules.push_back(parsed);
+    }
   }
   return rules;
 }

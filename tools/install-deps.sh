@@ -14,7 +14,7 @@ example=(
   cmake g++ make pkg-config ca-certificates
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libopenmm-dev libopenmm-plugins libyaml-cpp-dev libyaml-dev
+  libabsl-dev libopenmm-dev libopenmm-plugins libyaml-dev
   # the coordinator's journal; /metrics of every service
   libsqlite3-dev prometheus-cpp-dev
   # results: NetCDF trajectories, input hashes and TLS files (libssl)

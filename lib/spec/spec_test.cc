@@ -328,6 +328,65 @@ TEST(ParseYamlTest, CarriageReturnsAreLineBreaks) {
   }
 }
 
+// What libyaml reads is what YAML means: aliases copy what their anchor
+// names, a plain null is nothing while a quoted one is text, booleans have
+// YAML 1.1's spellings; and what would exhaust the reader is refused.
+TEST(ParseYamlTest, YamlIsReadAsTheStandardSays) {
+  const std::filesystem::path dir = MakeInputDir();
+  absl::StatusOr<v1::JobSpec> spec = ParseYaml(
+      absl::StrReplaceAll(kBaseYaml,
+                          {{"temperatures_k: [300, 320, 340, 360]",
+                            "temperatures_k: &t [300, 320, 340, 360]"},
+                           {"values: [1, 2, 3, 4]", "values: *t"}}) +
+          "name: \"null\"\nowner: ~\noutput: {per_replica_trajectories: "
+          "Yes}\n",
+      dir);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(spec->ladder().parameters(0).values(),
+              ::testing::ElementsAre(300, 320, 340, 360));
+  EXPECT_EQ(spec->name(), "null");
+  EXPECT_EQ(spec->owner(), "");
+  EXPECT_TRUE(spec->output().per_replica_trajectories());
+  for (const auto& [text, value] :
+       std::vector<std::pair<std::string, bool>>{{"true", true},
+                                                 {"TRUE", true},
+                                                 {"on", true},
+                                                 {"y", true},
+                                                 {"False", false},
+                                                 {"NO", false},
+                                                 {"off", false}}) {
+    spec = ParseYaml(std::string(kBaseYaml) +
+                         "output: {per_replica_trajectories: " + text + "}\n",
+                     dir);
+    ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
+    EXPECT_EQ(spec->output().per_replica_trajectories(), value) << text;
+  }
+  ExpectError(ParseYaml(std::string(kBaseYaml) +
+                            "output: {per_replica_trajectories: tRUE}\n",
+                        dir)
+                  .status(),
+              absl::StatusCode::kInvalidArgument,
+              {"output.per_replica_trajectories", "expected true or false"});
+
+  ExpectError(ParseYaml("name: *nowhere\n", dir).status(),
+              absl::StatusCode::kInvalidArgument,
+              {"*nowhere at line 1", "names no anchor"});
+  ExpectError(ParseYaml("name: " + std::string(100, '[') + "\n", dir).status(),
+              absl::StatusCode::kInvalidArgument,
+              {"nested more than 64 deep", "line 1"});
+  // Each level names the one before ten times: 10^7 nodes from 80 lines.
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 7; ++i) {
+    laughs += absl::StrCat("a", i, ": &a", i, " [");
+    for (int j = 0; j < 10; ++j)
+      absl::StrAppend(&laughs, j ? ", " : "", "*a", i - 1);
+    laughs += "]\n";
+  }
+  ExpectError(ParseYaml(laughs, dir).status(),
+              absl::StatusCode::kInvalidArgument,
+              {"more than 1000000 YAML nodes"});
+}
+
 TEST(ParseYamlTest, BaseSpecIsValid) {
   absl::StatusOr<v1::JobSpec> spec = ParseYaml(kBaseYaml, MakeInputDir());
   EXPECT_TRUE(spec.ok()) << spec.status();

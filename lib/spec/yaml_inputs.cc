@@ -17,46 +17,46 @@
 
 namespace replex::spec::internal {
 
-std::string Position(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return "";
-  return absl::StrCat(" (line ", mark.line + 1, ", column ", mark.column + 1,
+std::string Position(const YamlNode& node) {
+  if (node.line < 0) return "";
+  return absl::StrCat(" (line ", node.line + 1, ", column ", node.column + 1,
                       ")");
 }
 
-absl::Status YamlError(const YAML::Node& node, absl::string_view path,
+absl::Status YamlError(const YamlNode& node, absl::string_view path,
                        absl::string_view problem) {
   return FieldError(path, absl::StrCat(problem, Position(node)));
 }
 
 // Adds where in the YAML text a value came from to a shared check's error.
-absl::Status WithPosition(const absl::Status& status, const YAML::Node& node) {
+absl::Status WithPosition(const absl::Status& status, const YamlNode& node) {
   if (status.ok()) return status;
   return absl::Status(status.code(),
                       absl::StrCat(status.message(), Position(node)));
 }
 
 // What a node is, for "expected X, got Y".
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
+std::string Describe(const YamlNode& node) {
+  switch (node.kind) {
+    case YamlNode::Kind::kMap:
       return "a map";
-    case YAML::NodeType::Sequence:
+    case YamlNode::Kind::kSequence:
       return "a list";
-    case YAML::NodeType::Scalar:
-      return Quote(node.Scalar());
-    default:
-      return "nothing";
+    case YamlNode::Kind::kScalar:
+      return Quote(node.text);
+    case YamlNode::Kind::kNull:
+      break;
   }
+  return "nothing";
 }
 
-absl::StatusOr<std::string> ReadString(const YAML::Node& node,
+absl::StatusOr<std::string> ReadString(const YamlNode& node,
                                        const std::string& path) {
   if (!node.IsScalar()) {
     return YamlError(node, path,
                      absl::StrCat("expected a string, got ", Describe(node)));
   }
-  return node.Scalar();
+  return node.text;
 }
 
 absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
@@ -101,7 +101,7 @@ absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
 
 // The contents of the non-empty file a key names, relative to base_dir. Sets
 // `name` to the name as written.
-absl::StatusOr<std::string> ReadInputFile(const YAML::Node& node,
+absl::StatusOr<std::string> ReadInputFile(const YamlNode& node,
                                           const std::string& path,
                                           const std::filesystem::path& base_dir,
                                           std::string& name) {
@@ -128,7 +128,7 @@ absl::StatusOr<std::string> ReadInputFile(const YAML::Node& node,
 
 // A State XML or .pdb file (by its extension).
 absl::StatusOr<v1::Coordinates> ReadCoordinates(
-    const YAML::Node& node, const std::string& path,
+    const YamlNode& node, const std::string& path,
     const std::filesystem::path& base_dir) {
   std::string name;
   absl::StatusOr<std::string> text = ReadInputFile(node, path, base_dir, name);
@@ -145,13 +145,13 @@ absl::StatusOr<v1::Coordinates> ReadCoordinates(
 
 // A list of coordinate files, or one string naming a directory whose .xml and
 // .pdb files, in name order, are the starts of replicas 0, 1, ...
-absl::Status ReadReplicaStarts(const YAML::Node& node, const std::string& path,
+absl::Status ReadReplicaStarts(const YamlNode& node, const std::string& path,
                                const std::filesystem::path& base_dir,
                                v1::JobSpec& spec) {
   if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) {
-      absl::StatusOr<v1::Coordinates> start =
-          ReadCoordinates(node[i], absl::StrCat(path, "[", i, "]"), base_dir);
+    for (size_t i = 0; i < node.items.size(); ++i) {
+      absl::StatusOr<v1::Coordinates> start = ReadCoordinates(
+          node.items[i], absl::StrCat(path, "[", i, "]"), base_dir);
       if (!start.ok()) return start.status();
       *spec.add_replica_starts() = *std::move(start);
     }
@@ -181,7 +181,7 @@ absl::Status ReadReplicaStarts(const YAML::Node& node, const std::string& path,
   std::sort(files.begin(), files.end());
   for (const std::string& file : files) {
     absl::StatusOr<v1::Coordinates> start = ReadCoordinates(
-        YAML::Node((std::filesystem::path(*name) / file).string()),
+        ScalarNode((std::filesystem::path(*name) / file).string()),
         absl::StrCat(path, "/", file), base_dir);
     if (!start.ok()) return start.status();
     *spec.add_replica_starts() = *std::move(start);

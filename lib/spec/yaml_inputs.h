@@ -10,25 +10,25 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lib/spec/yaml_tree.h"
 #include "replex/v1/job.pb.h"
-#include "yaml-cpp/yaml.h"
 
 namespace replex::spec::internal {
 
 // " (line L, column C)", or "" for a node that has no position.
-std::string Position(const YAML::Node& node);
+std::string Position(const YamlNode& node);
 
 // INVALID_ARGUMENT naming the YAML path, the problem and the position.
-absl::Status YamlError(const YAML::Node& node, absl::string_view path,
+absl::Status YamlError(const YamlNode& node, absl::string_view path,
                        absl::string_view problem);
 
 // Adds where in the YAML text a value came from to a shared check's error.
-absl::Status WithPosition(const absl::Status& status, const YAML::Node& node);
+absl::Status WithPosition(const absl::Status& status, const YamlNode& node);
 
 // What a node is, for "expected X, got Y".
-std::string Describe(const YAML::Node& node);
+std::string Describe(const YamlNode& node);
 
-absl::StatusOr<std::string> ReadString(const YAML::Node& node,
+absl::StatusOr<std::string> ReadString(const YamlNode& node,
                                        const std::string& path);
 
 // A whole file; NOT_FOUND naming it (absolute) for a missing file or a
@@ -38,19 +38,19 @@ absl::StatusOr<std::string> ReadFileContents(const std::filesystem::path& file,
 
 // The contents of the non-empty file a key names, relative to base_dir. Sets
 // `name` to the name as written.
-absl::StatusOr<std::string> ReadInputFile(const YAML::Node& node,
+absl::StatusOr<std::string> ReadInputFile(const YamlNode& node,
                                           const std::string& path,
                                           const std::filesystem::path& base_dir,
                                           std::string& name);
 
 // A State XML or .pdb file (by its extension).
 absl::StatusOr<v1::Coordinates> ReadCoordinates(
-    const YAML::Node& node, const std::string& path,
+    const YamlNode& node, const std::string& path,
     const std::filesystem::path& base_dir);
 
 // A list of coordinate files, or one string naming a directory whose .xml and
 // .pdb files, in name order, are the starts of replicas 0, 1, ...
-absl::Status ReadReplicaStarts(const YAML::Node& node, const std::string& path,
+absl::Status ReadReplicaStarts(const YamlNode& node, const std::string& path,
                                const std::filesystem::path& base_dir,
                                v1::JobSpec& spec);
 

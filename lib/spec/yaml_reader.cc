@@ -28,8 +28,7 @@
 #include "lib/spec/field_errors.h"
 #include "lib/spec/spec.h"
 #include "lib/spec/yaml_inputs.h"
-#include "yaml-cpp/yaml.h"
-#include "yaml.h"
+#include "lib/spec/yaml_tree.h"
 
 namespace replex::spec {
 namespace {
@@ -58,14 +57,23 @@ using internal::SpacingNames;
 using internal::UnknownName;
 using internal::WithPosition;
 using internal::YamlError;
+using internal::YamlNode;
 using v1::JobSpec;
 using v1::Range;
 
-// A finite number; YAML's .nan and .inf are recognized and rejected.
-absl::StatusOr<double> ReadFinite(const YAML::Node& node,
+// A decimal number, as YAML writes one ("-1", "2.5", "1e-3"); YAML's
+// .nan and .inf are recognized and rejected.
+absl::StatusOr<double> ReadFinite(const YamlNode& node,
                                   const std::string& path) {
+  const std::string& text = node.text;
+  std::string lower = absl::AsciiStrToLower(text);
+  if (!lower.empty() && (lower[0] == '+' || lower[0] == '-')) lower.erase(0, 1);
   double value = 0;
-  if (!YAML::convert<double>::decode(node, value)) {
+  if (node.IsScalar() && (lower == ".inf" || lower == ".nan")) {
+    value = std::numeric_limits<double>::infinity();
+  } else if (!node.IsScalar() || text.empty() ||
+             text.find_first_not_of("0123456789+-.eE") != std::string::npos ||
+             !absl::SimpleAtod(text, &value)) {
     return YamlError(node, path,
                      absl::StrCat("expected a number, got ", Describe(node)));
   }
@@ -79,10 +87,9 @@ absl::StatusOr<double> ReadFinite(const YAML::Node& node,
 
 // A decimal integer that fits Int (no octal, hex or exponent forms).
 template <typename Int>
-absl::StatusOr<Int> ReadInteger(const YAML::Node& node,
-                                const std::string& path) {
+absl::StatusOr<Int> ReadInteger(const YamlNode& node, const std::string& path) {
   Int value = 0;
-  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
+  if (!node.IsScalar() || !absl::SimpleAtoi(node.text, &value)) {
     return YamlError(node, path,
                      absl::StrCat("expected an integer from ",
                                   std::numeric_limits<Int>::min(), " to ",
@@ -92,19 +99,26 @@ absl::StatusOr<Int> ReadInteger(const YAML::Node& node,
   return value;
 }
 
-// true or false (YAML's spellings of them).
-absl::StatusOr<bool> ReadBool(const YAML::Node& node, const std::string& path) {
-  bool value = false;
-  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-    return YamlError(
-        node, path,
-        absl::StrCat("expected true or false, got ", Describe(node)));
+// true or false, in YAML 1.1's spellings (yes/no, on/off, y/n too), each
+// in lower case, upper case or with a capital.
+absl::StatusOr<bool> ReadBool(const YamlNode& node, const std::string& path) {
+  const std::string& text = node.text;
+  const std::string lower = absl::AsciiStrToLower(text);
+  const bool capitalized = !text.empty() && text.substr(1) == lower.substr(1);
+  if (node.IsScalar() && (capitalized || text == absl::AsciiStrToUpper(text))) {
+    for (const char* yes : {"true", "yes", "on", "y"}) {
+      if (lower == yes) return true;
+    }
+    for (const char* no : {"false", "no", "off", "n"}) {
+      if (lower == no) return false;
+    }
   }
-  return value;
+  return YamlError(
+      node, path, absl::StrCat("expected true or false, got ", Describe(node)));
 }
 
 template <typename Enum>
-absl::StatusOr<Enum> ReadName(const YAML::Node& node, const std::string& path,
+absl::StatusOr<Enum> ReadName(const YamlNode& node, const std::string& path,
                               absl::string_view what,
                               const EnumNames<Enum>& names) {
   absl::StatusOr<std::string> text = ReadString(node, path);
@@ -115,31 +129,31 @@ absl::StatusOr<Enum> ReadName(const YAML::Node& node, const std::string& path,
   return WithPosition(UnknownName(path, what, *text, NamesOf(names)), node);
 }
 
-absl::StatusOr<v1::Exchange::Scheme> ReadScheme(const YAML::Node& node,
+absl::StatusOr<v1::Exchange::Scheme> ReadScheme(const YamlNode& node,
                                                 const std::string& path) {
   return ReadName(node, path, "an exchange scheme", SchemeNames());
 }
 
-absl::StatusOr<Range::Spacing> ReadSpacing(const YAML::Node& node,
+absl::StatusOr<Range::Spacing> ReadSpacing(const YamlNode& node,
                                            const std::string& path) {
   return ReadName(node, path, "a spacing", SpacingNames());
 }
 
 // A non-empty list of finite numbers. An empty list is an error here because
 // the proto cannot tell it from an absent one.
-absl::Status ReadFiniteList(const YAML::Node& node, const std::string& path,
+absl::Status ReadFiniteList(const YamlNode& node, const std::string& path,
                             google::protobuf::RepeatedField<double>* out) {
   if (!node.IsSequence()) {
     return YamlError(
         node, path,
         absl::StrCat("expected a list of numbers, got ", Describe(node)));
   }
-  if (node.size() == 0) {
+  if (node.items.empty()) {
     return YamlError(node, path, "empty list; give one value per rung");
   }
-  for (size_t i = 0; i < node.size(); ++i) {
+  for (size_t i = 0; i < node.items.size(); ++i) {
     absl::StatusOr<double> value =
-        ReadFinite(node[i], Index(path, static_cast<int>(i)));
+        ReadFinite(node.items[i], Index(path, static_cast<int>(i)));
     if (!value.ok()) return value.status();
     out->Add(*value);
   }
@@ -147,15 +161,15 @@ absl::Status ReadFiniteList(const YAML::Node& node, const std::string& path,
 }
 
 // What to do with one key's value; `path` is the key's YAML path.
-using Handler = std::function<absl::Status(const YAML::Node& value,
-                                           const std::string& path)>;
+using Handler =
+    std::function<absl::Status(const YamlNode& value, const std::string& path)>;
 
 // The common handler: read a value with `read`, then `store` it, which may
 // reject it with a shared check (the YAML position is added to its error).
 template <typename T>
-Handler Store(absl::StatusOr<T> (*read)(const YAML::Node&, const std::string&),
+Handler Store(absl::StatusOr<T> (*read)(const YamlNode&, const std::string&),
               std::function<absl::Status(T, const std::string&)> store) {
-  return [read, store](const YAML::Node& node,
+  return [read, store](const YamlNode& node,
                        const std::string& path) -> absl::Status {
     absl::StatusOr<T> value = read(node, path);
     if (!value.ok()) return value.status();
@@ -165,7 +179,7 @@ Handler Store(absl::StatusOr<T> (*read)(const YAML::Node&, const std::string&),
 
 // Store for values every reading accepts.
 template <typename T>
-Handler Set(absl::StatusOr<T> (*read)(const YAML::Node&, const std::string&),
+Handler Set(absl::StatusOr<T> (*read)(const YamlNode&, const std::string&),
             std::function<void(T)> set) {
   return Store<T>(read, [set](T value, const std::string&) {
     set(std::move(value));
@@ -183,7 +197,7 @@ struct Key {
 // Reads a map whose keys must all be among `keys`. Keys are read in the order
 // of `keys`, so the first error is stable whatever order the file uses. A key
 // with a null value (`key:` or `key: ~`) counts as absent.
-absl::Status ReadMap(const YAML::Node& node, const std::string& path,
+absl::Status ReadMap(const YamlNode& node, const std::string& path,
                      const std::vector<Key>& keys) {
   std::vector<std::string> names;
   for (const Key& key : keys) names.push_back(key.name);
@@ -194,24 +208,24 @@ absl::Status ReadMap(const YAML::Node& node, const std::string& path,
         absl::StrCat("expected a map with keys ", absl::StrJoin(names, ", "),
                      "; got ", Describe(node)));
   }
-  std::map<std::string, YAML::Node> present;
-  for (const auto& entry : node) {
-    if (!entry.first.IsScalar()) {
+  std::map<std::string, YamlNode> present;
+  for (const YamlNode::Entry& entry : node.entries) {
+    if (!entry.key.IsScalar()) {
       return YamlError(
-          entry.first, label,
-          absl::StrCat("keys must be names, got ", Describe(entry.first)));
+          entry.key, label,
+          absl::StrCat("keys must be names, got ", Describe(entry.key)));
     }
-    const std::string& name = entry.first.Scalar();
+    const std::string& name = entry.key.text;
     if (std::find(names.begin(), names.end(), name) == names.end()) {
       return YamlError(
-          entry.first, Join(path, name),
+          entry.key, Join(path, name),
           absl::StrCat(
               "unknown key", DidYouMean(name, names), "; the keys ",
               path.empty() ? "at the top level" : absl::StrCat("under ", path),
               " are ", absl::StrJoin(names, ", ")));
     }
-    if (!present.emplace(name, entry.second).second) {
-      return YamlError(entry.first, Join(path, name), "given twice; keep one");
+    if (!present.emplace(name, entry.value).second) {
+      return YamlError(entry.key, Join(path, name), "given twice; keep one");
     }
   }
   for (const Key& key : keys) {
@@ -229,27 +243,27 @@ absl::Status ReadMap(const YAML::Node& node, const std::string& path,
 
 // A map of names to strings; numbers are kept as written ("1", "0.5").
 absl::Status ReadStringMap(
-    const YAML::Node& node, const std::string& path,
+    const YamlNode& node, const std::string& path,
     google::protobuf::Map<std::string, std::string>* out) {
   if (!node.IsMap()) {
     return YamlError(node, path,
                      absl::StrCat("expected a map of names to values, got ",
                                   Describe(node)));
   }
-  for (const auto& entry : node) {
-    absl::StatusOr<std::string> key = ReadString(entry.first, path);
+  for (const YamlNode::Entry& entry : node.entries) {
+    absl::StatusOr<std::string> key = ReadString(entry.key, path);
     if (!key.ok()) return key.status();
     absl::StatusOr<std::string> value =
-        ReadString(entry.second, Join(path, *key));
+        ReadString(entry.value, Join(path, *key));
     if (!value.ok()) return value.status();
     if (!out->insert({*key, *value}).second) {
-      return YamlError(entry.first, Join(path, *key), "given twice; keep one");
+      return YamlError(entry.key, Join(path, *key), "given twice; keep one");
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadRange(const YAML::Node& node, const std::string& path,
+absl::Status ReadRange(const YamlNode& node, const std::string& path,
                        Range& range) {
   return ReadMap(
       node, path,
@@ -262,7 +276,7 @@ absl::Status ReadRange(const YAML::Node& node, const std::string& path,
         })}});
 }
 
-absl::Status ReadParameters(const YAML::Node& node, const std::string& path,
+absl::Status ReadParameters(const YamlNode& node, const std::string& path,
                             v1::Ladder& ladder) {
   if (!node.IsSequence()) {
     return YamlError(node, path,
@@ -270,20 +284,20 @@ absl::Status ReadParameters(const YAML::Node& node, const std::string& path,
                                   "got ",
                                   Describe(node)));
   }
-  for (size_t i = 0; i < node.size(); ++i) {
+  for (size_t i = 0; i < node.items.size(); ++i) {
     v1::ParameterLadder& parameter = *ladder.add_parameters();
     absl::Status status =
-        ReadMap(node[i], Index(path, static_cast<int>(i)),
+        ReadMap(node.items[i], Index(path, static_cast<int>(i)),
                 {{"name",
                   Set<std::string>(
                       ReadString,
                       [&](std::string s) { parameter.set_name(std::move(s)); }),
                   "the global parameter's name in the System"},
                  {"values",
-                  [&](const YAML::Node& v, const std::string& p) {
+                  [&](const YamlNode& v, const std::string& p) {
                     return ReadFiniteList(v, p, parameter.mutable_values());
                   }},
-                 {"range", [&](const YAML::Node& v, const std::string& p) {
+                 {"range", [&](const YamlNode& v, const std::string& p) {
                     return ReadRange(v, p, *parameter.mutable_range());
                   }}});
     if (!status.ok()) return status;
@@ -291,7 +305,7 @@ absl::Status ReadParameters(const YAML::Node& node, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status ReadLadder(const YAML::Node& node, const std::string& path,
+absl::Status ReadLadder(const YamlNode& node, const std::string& path,
                         v1::Ladder& ladder) {
   return ReadMap(
       node, path,
@@ -302,11 +316,11 @@ absl::Status ReadLadder(const YAML::Node& node, const std::string& path,
                                     return CheckRungCount(n, p);
                                   })},
        {"temperatures_k",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadFiniteList(v, p, ladder.mutable_temperatures_k());
         }},
        {"temperature_range_k",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadRange(v, p, *ladder.mutable_temperature_range_k());
         }},
        // 0 would read as "unset", so the value is checked here too.
@@ -316,15 +330,15 @@ absl::Status ReadLadder(const YAML::Node& node, const std::string& path,
                                          return CheckTemperature(t, p);
                                        })},
        {"parameters",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadParameters(v, p, ladder);
         }},
-       {"pressures_bar", [&](const YAML::Node& v, const std::string& p) {
+       {"pressures_bar", [&](const YamlNode& v, const std::string& p) {
           return ReadFiniteList(v, p, ladder.mutable_pressures_bar());
         }}});
 }
 
-absl::Status ReadIntegrator(const YAML::Node& node, const std::string& path,
+absl::Status ReadIntegrator(const YamlNode& node, const std::string& path,
                             v1::Integrator& integrator) {
   return ReadMap(
       node, path,
@@ -340,7 +354,7 @@ absl::Status ReadIntegrator(const YAML::Node& node, const std::string& path,
         })}});
 }
 
-absl::Status ReadExchange(const YAML::Node& node, const std::string& path,
+absl::Status ReadExchange(const YamlNode& node, const std::string& path,
                           v1::Exchange& exchange) {
   return ReadMap(
       node, path,
@@ -360,7 +374,7 @@ absl::Status ReadExchange(const YAML::Node& node, const std::string& path,
         })}});
 }
 
-absl::Status ReadOutput(const YAML::Node& node, const std::string& path,
+absl::Status ReadOutput(const YamlNode& node, const std::string& path,
                         v1::Output& output) {
   return ReadMap(
       node, path,
@@ -376,7 +390,7 @@ absl::Status ReadOutput(const YAML::Node& node, const std::string& path,
         })}});
 }
 
-absl::Status ReadJobSpec(const YAML::Node& node,
+absl::Status ReadJobSpec(const YamlNode& node,
                          const std::filesystem::path& base_dir, JobSpec& spec) {
   return ReadMap(
       node, "",
@@ -387,11 +401,11 @@ absl::Status ReadJobSpec(const YAML::Node& node,
         Set<std::string>(ReadString,
                          [&](std::string s) { spec.set_owner(std::move(s)); })},
        {"labels",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadStringMap(v, p, spec.mutable_labels());
         }},
        {"system",
-        [&](const YAML::Node& v, const std::string& p) -> absl::Status {
+        [&](const YamlNode& v, const std::string& p) -> absl::Status {
           std::string name;
           absl::StatusOr<std::string> xml = ReadInputFile(v, p, base_dir, name);
           if (!xml.ok()) return xml.status();
@@ -400,7 +414,7 @@ absl::Status ReadJobSpec(const YAML::Node& node,
         },
         "the OpenMM System XML file, relative to this YAML file"},
        {"coordinates",
-        [&](const YAML::Node& v, const std::string& p) -> absl::Status {
+        [&](const YamlNode& v, const std::string& p) -> absl::Status {
           absl::StatusOr<v1::Coordinates> c = ReadCoordinates(v, p, base_dir);
           if (!c.ok()) return c.status();
           if (c->has_pdb()) {
@@ -412,11 +426,11 @@ absl::Status ReadJobSpec(const YAML::Node& node,
         },
         "an OpenMM State XML or .pdb file, relative to this YAML file"},
        {"replica_starts",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadReplicaStarts(v, p, base_dir, spec);
         }},
        {"topology",
-        [&](const YAML::Node& v, const std::string& p) -> absl::Status {
+        [&](const YamlNode& v, const std::string& p) -> absl::Status {
           std::string name;
           absl::StatusOr<std::string> text =
               ReadInputFile(v, p, base_dir, name);
@@ -431,7 +445,7 @@ absl::Status ReadJobSpec(const YAML::Node& node,
                              return CheckPlatform(s, p);
                            })},
        {"platform_properties",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadStringMap(v, p, spec.mutable_platform_properties());
         }},
        {"seed", Set<uint64_t>(ReadInteger<uint64_t>,
@@ -440,117 +454,49 @@ absl::Status ReadJobSpec(const YAML::Node& node,
         Set<int32_t>(ReadInteger<int32_t>,
                      [&](int32_t n) { spec.set_checkpoint_interval(n); })},
        {"integrator",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadIntegrator(v, p, *spec.mutable_integrator());
         }},
        {"ladder",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadLadder(v, p, *spec.mutable_ladder());
         },
         "the rungs: temperatures and optional parameters"},
        {"exchange",
-        [&](const YAML::Node& v, const std::string& p) {
+        [&](const YamlNode& v, const std::string& p) {
           return ReadExchange(v, p, *spec.mutable_exchange());
         },
         "steps_per_exchange and n_rounds, optionally scheme"},
-       {"output", [&](const YAML::Node& v, const std::string& p) {
+       {"output", [&](const YamlNode& v, const std::string& p) {
           return ReadOutput(v, p, *spec.mutable_output());
         }}});
-}
-
-absl::Status YamlExceptionStatus(const YAML::Exception& e) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "job spec: YAML syntax error",
-      e.mark.is_null() ? ""
-                       : absl::StrCat(" at line ", e.mark.line + 1, ", column ",
-                                      e.mark.column + 1),
-      ": ", e.msg));
-}
-
-// yaml-cpp 0.7 never returns on some malformed YAML: a ',' where a node
-// begins (",", "- a\n,", "&a^, b"), text after a quoted value or a flow
-// collection ("'a',", "[a],", "''&a,b"), NUL bytes, an unclosed quote after
-// a byte-order mark; fuzz/spec_fuzzer.cc found each, and there may be more.
-// libyaml, the reference C parser, refuses all of them, so it parses the
-// text first: only YAML it accepts goes on to yaml-cpp, and its error (with
-// the line and column) is the one the user sees.
-absl::Status CheckYamlSyntax(const std::string& yaml) {
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) {
-    return absl::ResourceExhaustedError("job spec: out of memory");
-  }
-  yaml_parser_set_input_string(
-      &parser, reinterpret_cast<const unsigned char*>(yaml.data()),
-      yaml.size());
-  absl::Status status;
-  for (bool end = false; !end;) {
-    yaml_event_t event;
-    if (!yaml_parser_parse(&parser, &event)) {
-      const std::string problem = parser.problem ? parser.problem : "unknown";
-      if (parser.error == YAML_READER_ERROR) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat("job spec: byte ", parser.problem_offset, ": ",
-                         problem, "; a job file is YAML text in UTF-8"));
-      } else if (parser.error == YAML_SCANNER_ERROR ||
-                 parser.error == YAML_PARSER_ERROR) {
-        status = absl::InvalidArgumentError(absl::StrCat(
-            "job spec: YAML syntax error at line ",
-            parser.problem_mark.line + 1, ", column ",
-            parser.problem_mark.column + 1, ": ", problem,
-            parser.context ? absl::StrCat(" (", parser.context, " at line ",
-                                          parser.context_mark.line + 1, ")")
-                           : ""));
-      } else {
-        status = absl::ResourceExhaustedError(
-            absl::StrCat("job spec: reading YAML: ", problem));
-      }
-      break;
-    }
-    end = event.type == YAML_STREAM_END_EVENT;
-    yaml_event_delete(&event);
-  }
-  yaml_parser_delete(&parser);
-  return status;
 }
 
 }  // namespace
 
 absl::StatusOr<v1::JobSpec> ParseYaml(const std::string& yaml,
                                       const std::filesystem::path& base_dir) {
+  absl::StatusOr<std::vector<YamlNode>> documents =
+      internal::ParseYamlDocuments(yaml);
+  if (!documents.ok()) {
+    return absl::Status(
+        documents.status().code(),
+        absl::StrCat("job spec: ", documents.status().message()));
+  }
+  if (documents->empty() || (*documents)[0].IsNull()) {
+    return absl::InvalidArgumentError(
+        "job spec: empty; give at least system, coordinates, ladder and "
+        "exchange (see docs/job-spec.md)");
+  }
+  if (documents->size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job spec: ", documents->size(),
+        " YAML documents (separated by ---); give one job per file"));
+  }
   JobSpec spec;
-  // yaml-cpp reports syntax errors (and, in principle, misuse) by throwing;
-  // the readers above avoid the throwing accessors, this is the backstop.
-  // YAML reads "\r\n" and a lone "\r" as line breaks, "\n" in content;
-  // yaml-cpp 0.7 loops on some text with a lone "\r" ("&a\r--,\nt"), so
-  // every line break becomes "\n" before anything else reads the text.
-  std::string text;
-  text.reserve(yaml.size());
-  for (size_t i = 0; i < yaml.size(); ++i) {
-    if (yaml[i] != '\r') {
-      text += yaml[i];
-    } else if (i + 1 == yaml.size() || yaml[i + 1] != '\n') {
-      text += '\n';
-    }
-  }
-  if (absl::Status status = CheckYamlSyntax(text); !status.ok()) {
+  if (absl::Status status = ReadJobSpec((*documents)[0], base_dir, spec);
+      !status.ok()) {
     return status;
-  }
-  try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.empty() || documents[0].IsNull()) {
-      return absl::InvalidArgumentError(
-          "job spec: empty; give at least system, coordinates, ladder and "
-          "exchange (see docs/job-spec.md)");
-    }
-    if (documents.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "job spec: ", documents.size(),
-          " YAML documents (separated by ---); give one job per file"));
-    }
-    absl::Status status = ReadJobSpec(documents[0], base_dir, spec);
-    if (!status.ok()) return status;
-  } catch (const YAML::Exception& e) {
-    return YamlExceptionStatus(e);
   }
   ApplyDefaults(spec);
   absl::Status status = Validate(spec);
