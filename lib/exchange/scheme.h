@@ -75,7 +75,7 @@ struct RoundOutcome {
 // potential is NaN or missing; +inf energies simply reject (Delta = +inf
 // rejects, -inf accepts, and inf - inf, e.g. a T-REMD replica with an
 // infinite energy, rejects).
-// `gibbs_swap_attempts` <= 0 means the default 10 * n * ceil(log2 n).
+// `gibbs_swap_attempts` <= 0 means the default 5 * n * ceil(log2 n).
 absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
                                            const Permutation& before,
                                            const ReducedPotentials& energies,
