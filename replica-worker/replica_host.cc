@@ -1,6 +1,7 @@
 #include "replica-worker/replica_host.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -81,9 +82,12 @@ struct ReplicaHost::Hosted {
   absl::Status load_error;
 
   std::deque<Work> queue;
-  bool scheduled = false;   // a RunNext is queued on the executor or running
-  bool released = false;    // a release is queued: later orders are dropped
-  bool dropped = false;     // not hosted any more: skip its work, send nothing
+  bool scheduled = false;  // a RunNext is queued on the executor or running
+  bool released = false;   // a release is queued: later orders are dropped
+  bool dropped = false;    // not hosted any more: skip its work, send nothing
+  // Set with `dropped`: stops a running segment within
+  // engine::Replica::kStopCheckSteps steps, since its result is not sent.
+  std::atomic<bool> stop{false};
   int64_t last_round = -1;  // highest round accepted for this epoch
 };
 
@@ -382,8 +386,14 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   if (hosted.engine == nullptr)
     return SegmentFailed(message, hosted.load_error);
   const absl::Time start = absl::Now();
-  absl::StatusOr<runner::SegmentResult> result =
-      runner::ExecuteOrder(*hosted.engine, wire::FromProto(message));
+  absl::StatusOr<runner::SegmentResult> result = runner::ExecuteOrder(
+      *hosted.engine, wire::FromProto(message), &hosted.stop);
+  if (absl::IsCancelled(result.status()) && hosted.stop) {
+    service::Log("replica %s/%d round %d stopped: %s (the replica was dropped)",
+                 message.job_id(), message.replica(), message.round(),
+                 result.status().message());
+    return std::nullopt;  // nothing is sent for a dropped replica
+  }
   if (!result.ok()) {
     service::Log("replica %s/%d round %d failed: %s", message.job_id(),
                  message.replica(), message.round(),
@@ -423,6 +433,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
 std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::DropLocked(
     std::shared_ptr<Hosted> hosted) {
   hosted->dropped = true;
+  hosted->stop = true;
   hosted->queue.clear();
   auto it = replicas_.find(Key(hosted->job_id, hosted->replica));
   if (it != replicas_.end() && it->second == hosted) replicas_.erase(it);

@@ -108,11 +108,12 @@ class ReplicaHost {
   // Ignored unless the epoch matches.
   void Release(const v1::ReleaseReplica& message);
   // Drops the job, its replicas and their queued work; a running segment of
-  // the job finishes but its result is not sent.
+  // the job stops within engine::Replica::kStopCheckSteps steps and nothing
+  // is sent for it.
   void UnloadJob(const v1::UnloadJob& message);
 
   // Forgets every job and replica (the session ended: the coordinator will
-  // reassign them with new epochs); running segments finish unreported.
+  // reassign them with new epochs); running segments stop unreported.
   void DropAll();
 
   // Nothing hosted and no work running.

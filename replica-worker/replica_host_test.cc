@@ -3,8 +3,12 @@
 // queued and what has run is decided by the test, never by timing.
 #include "replica-worker/replica_host.h"
 
+#include <chrono>
+#include <future>
+#include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -263,6 +267,33 @@ TEST_F(ReplicaHostTest, UnloadJobDropsQueuedWork) {
   EXPECT_THAT(Run(), ::testing::IsEmpty());
   EXPECT_TRUE(host_->idle());
   EXPECT_GE(output_.idle_calls(), 1);
+}
+
+// Cancelling a job stops its running segment (within kStopCheckSteps steps)
+// instead of letting it run out; nothing is sent for it. The segment is
+// 2^31 - 1 steps: without the stop this would wait out its 60 s bound.
+TEST_F(ReplicaHostTest, UnloadJobStopsARunningSegment) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  ASSERT_THAT(Run(), ::testing::IsEmpty());
+  host_->Order(MakeOrder(kJob, 0, 0, 1, 0, std::numeric_limits<int>::max(), 9));
+  std::promise<void> finished;
+  std::thread runner([&] {
+    executor_->RunAll();
+    finished.set_value();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  host_->UnloadJob(MakeUnload(kJob));
+  const bool stopped =
+      finished.get_future().wait_for(std::chrono::seconds(60)) ==
+      std::future_status::ready;
+  if (!stopped) {
+    runner.detach();
+    FAIL() << "the segment still runs 60 s after UnloadJob";
+  }
+  runner.join();
+  EXPECT_THAT(output_.messages(), ::testing::IsEmpty());
+  EXPECT_TRUE(host_->idle());
 }
 
 TEST_F(ReplicaHostTest, BadSystemXmlFailsOrdersAsInvalidInput) {

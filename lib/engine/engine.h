@@ -4,6 +4,7 @@
 // state. Every OpenMM exception is caught here and becomes an absl::Status.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -188,7 +189,13 @@ class Replica {
   // Fails with INTERNAL (naming the step count) if OpenMM throws or the
   // resulting energy or positions are not finite; the caller restarts the
   // replica (Restore from a checkpoint).
-  absl::Status Run(int steps, uint64_t segment_seed);
+  // With `stop`, steps go in chunks of kStopCheckSteps, the same trajectory
+  // bit for bit, and the segment ends early with CANCELLED once *stop is
+  // set (the job was cancelled or moved away); the replica is then mid-way
+  // and only fit to be discarded.
+  static constexpr int kStopCheckSteps = 250;
+  absl::Status Run(int steps, uint64_t segment_seed,
+                   const std::atomic<bool>* stop = nullptr);
 
   // Potential energy at the current rung's parameters, kJ/mol.
   absl::StatusOr<double> PotentialEnergy();

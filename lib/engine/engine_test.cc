@@ -7,6 +7,7 @@
 #include <OpenMM.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -25,14 +26,14 @@ namespace {
 
 using exchange::Ladder;
 using exchange::Rung;
-using ::testing::AllOf;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using test_util::AtomLine;
 using test_util::MessageOf;
 using test_util::Options;
 using test_util::Pdb;
 using test_util::ToXml;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 constexpr double kSpringK = 100;  // kJ/mol/nm^2, the System's default K
 
@@ -248,16 +249,15 @@ TEST(ModelLoadTest, EachReplicaBeginsAtItsOwnStart) {
                   (kPositionsAngstrom[i][0] + replica + 1) / 10, 1e-12);
     }
   }
-  EXPECT_EQ(Replica::Create(model, Options("Reference"), SpringLadder(), 0, 1,
-                            2)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Replica::Create(model, Options("Reference"), SpringLadder(), 0, 1, 2)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 
-  absl::StatusOr<std::shared_ptr<const Model>> bad =
-      Model::Load(system, "", Pdb(kPositionsAngstrom),
-                  {Coordinates{"", start0},
-                   Coordinates{"", Pdb({kPositionsAngstrom[0]})}});
+  absl::StatusOr<std::shared_ptr<const Model>> bad = Model::Load(
+      system, "", Pdb(kPositionsAngstrom),
+      {Coordinates{"", start0}, Coordinates{"", Pdb({kPositionsAngstrom[0]})}});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(MessageOf(bad.status()),
               AllOf(StartsWith("replica_starts[1]: pdb: has 1 particle"),
@@ -581,6 +581,59 @@ INSTANTIATE_TEST_SUITE_P(CpuPlatforms, ReplicaTest,
 // ---------------------------------------------------------------------------
 // Reference determinism
 
+// A stop flag makes Run integrate in chunks of kStopCheckSteps: the same
+// trajectory bit for bit (Reference, and CPU's barostat path, whose chunks
+// fall between the barostat's moves), and a flag set while the segment runs
+// ends it early with CANCELLED. Were the flag only read before the first
+// step, the 2^31-step segment would run for hours and the test time out.
+TEST(StoppableRunTest, ChunksKeepTheTrajectoryAndAStopEndsTheSegment) {
+  const int steps = 3 * Replica::kStopCheckSteps + 17;
+  std::atomic<bool> never{false};
+  OpenMM::System npt = DimerBox();
+  npt.addForce(new OpenMM::MonteCarloBarostat(1.0, 300, 600));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Model> npt_model,
+                       Model::Load(ToXml(npt), "", Pdb(kDimerAngstrom)));
+  ASSERT_OK_AND_ASSIGN(
+      Ladder npt_ladder,
+      Ladder::Create({}, {Rung{300, {}, 1.0}, Rung{330, {}, 2.0}}));
+  struct Case {
+    std::shared_ptr<const Model> model;
+    std::string platform;
+    Ladder ladder;
+  };
+  for (const Case& c : {Case{WellModel(), "Reference", SpringLadder()},
+                        Case{npt_model, "CPU", npt_ladder}}) {
+    SCOPED_TRACE(c.platform);
+    ASSERT_OK_AND_ASSIGN(
+        std::unique_ptr<Replica> whole,
+        Replica::Create(c.model, Options(c.platform), c.ladder, 0, 5));
+    ASSERT_OK_AND_ASSIGN(
+        std::unique_ptr<Replica> chunked,
+        Replica::Create(c.model, Options(c.platform), c.ladder, 0, 5));
+    for (uint64_t segment = 0; segment < 2; ++segment) {
+      ASSERT_OK(whole->Run(steps, 42 + segment));
+      ASSERT_OK(chunked->Run(steps, 42 + segment, &never));
+    }
+    ASSERT_OK_AND_ASSIGN(PortableState whole_state, whole->Save());
+    ASSERT_OK_AND_ASSIGN(PortableState chunked_state, chunked->Save());
+    EXPECT_TRUE(SameBits(whole_state, chunked_state));
+  }
+
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Replica> replica,
+      Replica::Create(WellModel(), Options("Reference"), SpringLadder(), 0, 5));
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] {
+    status = replica->Run(std::numeric_limits<int>::max(), 7, &stop);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop = true;
+  run.join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_THAT(MessageOf(status), HasSubstr("segment was stopped"));
+}
+
 TEST(ReferenceDeterminismTest, SegmentsDependOnlyOnStateRungAndSeed) {
   const EngineOptions options = Options("Reference");
   const Ladder ladder = SpringLadder();
@@ -854,7 +907,8 @@ TEST(PortableStateTest, StateXmlReadsBackBitExactThroughOpenMM) {
   state.positions_nm = {{1.0 / 3, -2.0 / 7, 1e-300},
                         {0.1, 5e-324, -123456.789},
                         {-0.0, 2.5, 1.0 / 9}};
-  state.velocities_nm_per_ps = {{1.0 / 11, 0, -3}, {7, 8, 9}, {-1e-8, 0.3, 0.7}};
+  state.velocities_nm_per_ps = {
+      {1.0 / 11, 0, -3}, {7, 8, 9}, {-1e-8, 0.3, 0.7}};
   state.box_vectors_nm = {Vec3{3.1, 0, 0}, Vec3{0.5, 3.2, 0},
                           Vec3{0.1, 0.2, 1.0 / 3}};
   state.parameters = {{"K", 1.0 / 13}};

@@ -394,12 +394,32 @@ absl::Status Replica::SetRung(int rung) {
       });
 }
 
-absl::Status Replica::Run(int steps, uint64_t segment_seed) {
+absl::Status Replica::Run(int steps, uint64_t segment_seed,
+                          const std::atomic<bool>* stop) {
   if (steps < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot run a negative number of steps (", steps, ")"));
   }
   measured_.reset();
+  int64_t done = 0;  // steps integrated by this call
+  // Integrates n steps, in chunks of kStopCheckSteps when `stop` is given;
+  // false once *stop is set. OpenMM's step(n) is n single steps, so the
+  // chunks give the same trajectory, bit for bit.
+  auto advance = [&](int n) ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
+    while (n > 0) {
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+        return false;
+      }
+      const int chunk = stop == nullptr ? n : std::min(n, kStopCheckSteps);
+      integrator_->step(chunk);
+      steps_run_ += chunk;
+      done += chunk;
+      n -= chunk;
+    }
+    return true;
+  };
+  const absl::Status interrupted = absl::CancelledError(
+      absl::StrCat("the ", steps, "-step segment was stopped"));
   return ContextCall(
       absl::StatusCode::kInternal,
       absl::StrCat("OpenMM failed during a ", steps, "-step segment"),
@@ -411,37 +431,33 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed) {
           absl::Status status = ReseedReferenceRng(
               static_cast<uint32_t>(exchange::OpenMMSeed(segment_seed)));
           if (!status.ok()) return status;
-          integrator_->step(steps);
-          steps_run_ += steps;
+          if (!advance(steps)) return interrupted;
         } else if (barostat_frequency_ > 0) {
           // Elsewhere only a barostat move draws from the global generator,
           // on every barostat_frequency_-th step since the Context was made:
           // only those steps hold its lock, each reseeded from the segment
           // seed and the move's index, so replicas integrate in parallel
           // and each move's draws depend on this segment alone.
-          int done = 0;
           for (uint64_t move = 0; done < steps; ++move) {
             const int to_move =
                 barostat_frequency_ -
                 static_cast<int>(steps_run_ % barostat_frequency_);
             if (to_move > steps - done) {
-              integrator_->step(steps - done);
-              steps_run_ += steps - done;
+              if (!advance(static_cast<int>(steps - done))) return interrupted;
               break;
             }
-            if (to_move > 1) integrator_->step(to_move - 1);
+            if (!advance(to_move - 1)) return interrupted;
             absl::MutexLock lock(&reference_rng_mutex);
             absl::Status status =
                 ReseedReferenceRng(static_cast<uint32_t>(exchange::OpenMMSeed(
                     segment_seed ^ (0x9E3779B97F4A7C15ull * (move + 1)))));
             if (!status.ok()) return status;
             integrator_->step(1);
-            steps_run_ += to_move;
-            done += to_move;
+            ++steps_run_;
+            ++done;
           }
-        } else {
-          integrator_->step(steps);
-          steps_run_ += steps;
+        } else if (!advance(steps)) {
+          return interrupted;
         }
         const OpenMM::State state = context_->getState(
             OpenMM::State::Energy | OpenMM::State::Positions);

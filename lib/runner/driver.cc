@@ -11,13 +11,14 @@
 
 namespace replex::runner {
 absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
-                                           const SegmentOrder& order) {
+                                           const SegmentOrder& order,
+                                           const std::atomic<bool>* stop) {
   if (order.rung != replica.rung()) {
     if (absl::Status status = replica.SetRung(order.rung); !status.ok()) {
       return status;
     }
   }
-  if (absl::Status status = replica.Run(order.steps, order.segment_seed);
+  if (absl::Status status = replica.Run(order.steps, order.segment_seed, stop);
       !status.ok()) {
     return status;
   }

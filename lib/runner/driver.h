@@ -5,6 +5,7 @@
 // coordinator).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,9 +56,11 @@ class ReplicaExecutor {
 };
 
 // Carries out one order on a replica: the single place where an order meets
-// the engine, used by local threads and by remote workers alike.
-absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
-                                           const SegmentOrder& order);
+// the engine, used by local threads and by remote workers alike. `stop` ends
+// the segment early (engine::Replica::Run).
+absl::StatusOr<SegmentResult> ExecuteOrder(
+    engine::Replica& replica, const SegmentOrder& order,
+    const std::atomic<bool>* stop = nullptr);
 
 // Engine options for a job; `replica_threads` replicas run at once in this
 // process, so CPU Contexts get cores / replica_threads threads each unless
