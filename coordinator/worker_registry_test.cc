@@ -3,6 +3,7 @@
 // test drives rounds through the executor as a job's thread would.
 #include "coordinator/worker_registry.h"
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
@@ -575,6 +577,90 @@ TEST_F(ManualWorkerTest, AReplicaHandedBackWithoutItsStateFailsTheRound) {
   EXPECT_EQ(results.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(results.status().message(), HasSubstr("without its state"));
   EXPECT_EQ(other.segments_run(), 0);
+}
+
+// A worker that leaves in the middle of a rebalance (its replica's state not
+// yet handed over) fails the round with a rollback, never a crash or a hang;
+// the reloaded job then runs on the worker that is left.
+TEST_F(ManualWorkerTest, TheReleasingWorkerLeavingMidRebalanceRollsBack) {
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round = StartRound("j1", *job, results);
+  const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
+  Done(orders[0], -1.0);
+  Done(orders[1], -2.0);
+  round.join();
+  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
+
+  // This worker drains: both replicas move to `other`, and the round waits
+  // for their states, which never come. Nothing of the job is loaded here
+  // any more, only handed back.
+  FakeWorker other(&registry_, "other", 1, 8);
+  v1::WorkerMessage goodbye;
+  goodbye.mutable_goodbye();
+  registry_.Receive(key_, goodbye);
+  round = StartRound("j1", *job, results);
+  ASSERT_THAT(Take(v1::CoordinatorMessage::kReleaseReplica, 2), SizeIs(2));
+  EXPECT_EQ(registry_.Disconnect(key_).code(), absl::StatusCode::kCancelled);
+  round.join();
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kUnavailable)
+      << results.status();
+  EXPECT_THAT(results.status().message(), HasSubstr("worker manual lost"));
+  EXPECT_TRUE(CallsForRollback(results.status()));
+
+  ASSERT_TRUE(job->Reload(std::vector<JobExecutor::ReplicaStart>(2)).ok());
+  round = StartRound("j1", *job, results);
+  round.join();
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_THAT(other.hosted(), SizeIs(2));
+}
+
+TEST_F(ManualWorkerTest, TheReceivingWorkerLeavingMidRebalanceIsSurvived) {
+  std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round = StartRound("j1", *job, results);
+  std::vector<v1::SegmentOrder> orders = TakeOrders(1);
+  Done(orders[0], -1.0);
+  Done(orders[1], -2.0);
+  round.join();
+  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
+
+  auto other = std::make_unique<FakeWorker>(&registry_, "other", 1, 8);
+  round = StartRound("j1", *job, results);
+  const std::vector<v1::CoordinatorMessage> releases =
+      Take(v1::CoordinatorMessage::kReleaseReplica, 1);
+  ASSERT_THAT(releases, SizeIs(1));
+  // The replica's new host leaves before its state arrives. It hosted
+  // nothing yet, so no result is lost: the round goes on, the replica
+  // loads back here from the state handed over.
+  EXPECT_TRUE(other->Leave().ok());  // a clean leave: it held no state
+  v1::WorkerMessage message;
+  v1::ReplicaStateReport& report = *message.mutable_replica_state();
+  report.set_job_id("j1");
+  report.set_replica(1);
+  report.set_epoch(releases[0].release_replica().epoch());
+  report.set_rung(1);
+  report.set_state("state of replica 1");
+  registry_.Receive(key_, message);
+  // Then the replica loads back here, and the round's orders follow.
+  std::vector<v1::CoordinatorMessage> received, batch;
+  while ((received.empty() || !received.back().has_segment_orders()) &&
+         registry_.NextOutgoing(key_, &batch)) {
+    received.insert(received.end(), batch.begin(), batch.end());
+  }
+  ASSERT_THAT(received, Not(IsEmpty()));
+  const auto load = std::find_if(
+      received.begin(), received.end(),
+      [](const v1::CoordinatorMessage& m) { return m.has_load_replica(); });
+  ASSERT_NE(load, received.end());
+  EXPECT_EQ(load->load_replica().replica(), 1);
+  EXPECT_EQ(load->load_replica().state(), "state of replica 1");
+  orders.assign(received.back().segment_orders().orders().begin(),
+                received.back().segment_orders().orders().end());
+  ASSERT_THAT(orders, SizeIs(2));
+  for (const v1::SegmentOrder& order : orders) Done(order, -3.0);
+  round.join();
+  EXPECT_TRUE(results.ok()) << results.status();
 }
 
 TEST_F(ManualWorkerTest, ShutdownEndsSessionsAndRounds) {
