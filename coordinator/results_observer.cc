@@ -46,6 +46,7 @@ absl::Status ResultsObserver::OnSubmit(const std::string& job_id,
                                        const v1::JobSpec& spec) {
   absl::StatusOr<fs::path> dir = Resolve(job_id, spec);
   if (!dir.ok()) return dir.status();
+  if (absl::Status s = results::CheckFreeSpace(*dir, spec); !s.ok()) return s;
   if (absl::Status s = results::CreateResultsDirectory(*dir); !s.ok()) return s;
   std::error_code error;
   fs::create_directories(root_ / kIndexDir, error);
@@ -67,8 +68,9 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
           next_round);
   if (!writer.ok()) return writer.status();
   if (next_round > 0) {
-    service::LogLine(absl::StrCat("job ", job.job_id(), ": results in ", dir->string(),
-                         " continue from round ", next_round));
+    service::LogLine(absl::StrCat("job ", job.job_id(), ": results in ",
+                                  dir->string(), " continue from round ",
+                                  next_round));
   }
   absl::MutexLock lock(&mu_);
   writers_[job.job_id()] = *std::move(writer);
@@ -103,8 +105,8 @@ void ResultsObserver::OnFinished(const v1::Job& job) {
   }
   if (absl::Status s = writer->Finish(v1::JobState_Name(job.state()));
       !s.ok()) {
-    service::LogLine(absl::StrCat("job ", job.job_id(),
-                         ": cannot finish its results: ", s.message()));
+    service::LogLine(absl::StrCat(
+        "job ", job.job_id(), ": cannot finish its results: ", s.message()));
   }
 }
 

@@ -385,6 +385,49 @@ TEST_F(HarmonicResultsTest, PymbarFreeEnergiesMatchTheAnalyticValues) {
   }
 }
 
+// The estimate that submission compares with free disk space is an upper
+// bound of what a job writes, and not a wild one: between the real size of
+// the harmonic example's results (tables, frames, final states, report and
+// resume journal) and twice that.
+TEST_F(HarmonicResultsTest, TheResultsSizeEstimateIsACloseUpperBound) {
+  absl::StatusOr<v1::JobSpec> spec =
+      spec::LoadYamlFile(SourcePath("examples/harmonic-oscillator/job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  uint64_t written = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir())) {
+    if (entry.is_regular_file()) written += entry.file_size();
+  }
+  const uint64_t estimate = results::EstimatedResultsBytes(*spec);
+  EXPECT_GE(estimate, written);
+  EXPECT_LE(estimate, 2 * written);
+  EXPECT_TRUE(results::CheckFreeSpace(dir(), *spec).ok());
+}
+
+// A job whose frames cannot fit (a million frames of 50,000 atoms on 8
+// rungs: about 4.4 TiB, its tables only 2 GiB) is refused before it starts,
+// naming both figures and the fixes.
+TEST(ResultsTest, AJobWhoseResultsCannotFitIsRefused) {
+  v1::JobSpec spec;
+  std::string particles = "<System><Particles>";
+  for (int i = 0; i < 50000; ++i) particles += "<Particle mass=\"1\"/>";
+  spec.set_system_xml(particles + "</Particles></System>");
+  spec.mutable_ladder()->set_n_rungs(8);
+  spec.mutable_ladder()->mutable_temperature_range_k()->set_min(300);
+  spec.mutable_ladder()->mutable_temperature_range_k()->set_max(400);
+  spec.mutable_exchange()->set_n_rounds(1000000);
+  spec.mutable_output()->set_frame_interval(1);
+  const absl::Status status =
+      results::CheckFreeSpace(fs::temp_directory_path() / "nowhere", spec);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  for (const char* part : {"the job's results need about", "GiB", "is free on",
+                           "output.frame_interval"}) {
+    EXPECT_TRUE(absl::StrContains(status.message(), part)) << status;
+  }
+  // Without frames, the same job's tables fit.
+  spec.mutable_exchange()->set_n_rounds(1000);
+  EXPECT_TRUE(results::CheckFreeSpace(fs::temp_directory_path(), spec).ok());
+}
+
 TEST_F(HarmonicResultsTest, AnExistingDirectoryIsNeverOverwritten) {
   const std::string before = ReadFile(dir() / results::kEnergiesFile);
   const auto [code, output] = RunCommand(absl::StrCat(

@@ -159,6 +159,72 @@ absl::StatusOr<std::vector<std::string>> ResultsFiles(const fs::path& dir,
   return files;
 }
 
+uint64_t EstimatedResultsBytes(const v1::JobSpec& spec) {
+  absl::StatusOr<exchange::Ladder> ladder = spec::BuildLadder(spec.ladder());
+  const uint64_t n = ladder.ok() ? ladder->size() : 0;
+  const uint64_t rounds = std::max<int64_t>(0, spec.exchange().n_rounds());
+  // The System's own particles: its first <Particles> (forces have theirs
+  // later in the file).
+  const std::string& xml = spec.system_xml();
+  uint64_t atoms = 0;
+  const size_t begin = xml.find("<Particles>");
+  const size_t end = xml.find("</Particles>", begin);
+  if (begin != std::string::npos && end != std::string::npos) {
+    for (size_t at = xml.find("<Particle ", begin); at < end;
+         at = xml.find("<Particle ", at + 1)) {
+      ++atoms;
+    }
+  }
+  // A TSV value is at most 17 characters and a tab; a rung index in the
+  // exchange lists at most 5 digits and a comma.
+  constexpr uint64_t kValue = 18, kIndex = 6;
+  uint64_t per_round = kValue * (n + 2)        // energies.tsv
+                       + kValue * (n + 2)      // volumes.tsv (NPT)
+                       + 4 * kIndex * n + 32;  // exchange.tsv
+  if (n <= static_cast<uint64_t>(kMaxMatrixRungs)) {
+    per_round += n * (kValue * n + 16);  // u_kln.tsv
+  }
+  per_round += 128 + 16 * n;  // replex run's resume journal
+  uint64_t bytes = rounds * per_round;
+  if (const int interval = spec.output().frame_interval(); interval > 0) {
+    const uint64_t frames = (rounds + interval - 1) / interval;
+    const uint64_t files =
+        n * (spec.output().per_replica_trajectories() ? 2 : 1);
+    // float32 x, y, z per atom; time, box, temperature and indices.
+    bytes += files * (frames * (12 * atoms + 72) + 4096);
+  }
+  // Final states: State XML of positions and velocities, about 150 bytes
+  // an atom.
+  bytes += n * (150 * atoms + 4096);
+  return bytes + 65536;  // manifest, analysis, report, topology
+}
+
+absl::Status CheckFreeSpace(const fs::path& dir, const v1::JobSpec& spec) {
+  std::error_code error;
+  fs::path existing = dir;
+  while (!existing.empty() && !fs::exists(existing, error)) {
+    existing = existing.parent_path();
+  }
+  if (existing.empty()) existing = ".";
+  const fs::space_info space = fs::space(existing, error);
+  if (error) return absl::OkStatus();  // nothing to compare with
+  const uint64_t need = EstimatedResultsBytes(spec);
+  if (need <= space.available) return absl::OkStatus();
+  auto gib = [](uint64_t bytes) {
+    return absl::StrFormat("%.1f GiB", bytes / double(uint64_t{1} << 30));
+  };
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the job's results need about ", gib(need), " (",
+      spec.exchange().n_rounds(), " rounds",
+      spec.output().frame_interval() > 0
+          ? absl::StrCat(", a frame every ", spec.output().frame_interval(),
+                         " rounds")
+          : "",
+      ") but only ", gib(space.available), " is free on ", existing.string(),
+      "; write fewer frames (a larger output.frame_interval), run fewer "
+      "rounds, or free disk space"));
+}
+
 absl::Status CreateResultsDirectory(const fs::path& dir) {
   std::error_code error;
   if (fs::exists(dir, error)) {

@@ -47,6 +47,23 @@ std::string FinalStatePath(int replica);
 // directory and the fix when it exists: results are never overwritten.
 absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
 
+// About how many bytes a job's results fill by its end, from its spec: the
+// trajectories (a frame per rung, and per replica with
+// per_replica_trajectories, every frame_interval rounds), the tables
+// (energies, exchange, u_kln up to kMaxMatrixRungs, volumes), the final
+// states and replex run's resume journal. Rounded up, for comparing with free
+// disk space before the job starts; the atoms are counted in the System XML's
+// <Particles>.
+uint64_t EstimatedResultsBytes(const v1::JobSpec& spec);
+
+// RESOURCE_EXHAUSTED, naming both figures and the fixes, when the file
+// system holding `dir` (or its nearest existing parent) has less free space
+// than EstimatedResultsBytes(spec). Disk already promised to running jobs is
+// not subtracted: the check catches a job that cannot fit at all, not a
+// disk shared out too thinly.
+absl::Status CheckFreeSpace(const std::filesystem::path& dir,
+                            const v1::JobSpec& spec);
+
 // The files of a results directory, relative to it, sorted (temporary
 // files being replaced are left out); or just `path` when it is non-empty.
 // INVALID_ARGUMENT for an absolute path or one with "..", NOT_FOUND for a
