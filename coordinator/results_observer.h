@@ -34,8 +34,10 @@ class ResultsObserver : public JobObserver {
                          int64_t next_round) override;
   absl::Status OnRound(const v1::Job& job,
                        const runner::RoundReport& report) override;
-  // Writes the manifest's end and report.html: small files, under the job
-  // manager's lock.
+  // Writes the manifest's end and report.html, with the job manager's lock
+  // released (JobManager applies its effects after unlocking): reads of
+  // jobs never wait for them; the next state change does, so that effects
+  // land in the order decided.
   void OnFinished(const v1::Job& job) override;
 
   // The results directory of a job this coordinator (or an earlier run of it
