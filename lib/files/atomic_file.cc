@@ -31,7 +31,8 @@ absl::Status WriteAll(int fd, absl::string_view bytes,
   return absl::OkStatus();
 }
 
-// Makes a rename in `dir` durable.
+}  // namespace
+
 absl::Status SyncDirectory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return Errno("open", dir);
@@ -39,8 +40,6 @@ absl::Status SyncDirectory(const std::string& dir) {
   ::close(fd);
   return result == 0 ? absl::OkStatus() : Errno("fsync", dir);
 }
-
-}  // namespace
 
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  absl::string_view contents, Sync sync) {

@@ -26,6 +26,9 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  absl::string_view contents,
                                  Sync sync = Sync::kNone);
 
+// Makes renames and new entries in `dir` durable against a power loss.
+absl::Status SyncDirectory(const std::string& dir);
+
 // The suffix of the temporary files, so that listings can leave them out.
 inline constexpr char kTemporarySuffix[] = ".tmp";
 

@@ -3,7 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -22,23 +22,60 @@ std::string Name(const v1::Checkpoint& checkpoint) {
   return absl::StrFormat("round-%012d.ckpt", checkpoint.round());
 }
 
+constexpr char kIndexFile[] = "index.pb";
+
+std::string StateFile(int replica) {
+  return absl::StrFormat("replica-%06d.state", replica);
+}
+
+// A whole file; NOT_FOUND when it cannot be read.
+absl::StatusOr<std::string> ReadBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes{std::istreambuf_iterator<char>(in),
+                    std::istreambuf_iterator<char>()};
+  if (!in.is_open() || in.bad()) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
+  }
+  return bytes;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> FileCheckpointStore::Write(
     const v1::Checkpoint& checkpoint) {
-  const std::filesystem::path dir =
-      std::filesystem::path(dir_) / checkpoint.job_id();
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(dir_) / checkpoint.job_id();
+  const fs::path path = dir / Name(checkpoint);
+  const fs::path staging = path.string() + files::kTemporarySuffix;
   std::error_code error;
-  std::filesystem::create_directories(dir, error);
+  fs::remove_all(staging, error);  // left by a crash
+  fs::create_directories(staging, error);
   if (error) {
     return absl::InternalError(
-        absl::StrCat("cannot create checkpoint directory ", dir.string(), ": ",
-                     error.message(), " (--checkpoint_dir)"));
+        absl::StrCat("cannot create checkpoint directory ", staging.string(),
+                     ": ", error.message(), " (--checkpoint_dir)"));
   }
-  const std::filesystem::path path = dir / Name(checkpoint);
-  if (absl::Status status = files::WriteFileAtomically(
-          path, checkpoint.SerializeAsString(), files::Sync::kDurable);
-      !status.ok()) {
+  v1::Checkpoint index;
+  index.set_job_id(checkpoint.job_id());
+  index.set_round(checkpoint.round());
+  *index.mutable_rung_of_replica() = checkpoint.rung_of_replica();
+  *index.mutable_state_rung() = checkpoint.state_rung();
+  absl::Status status = files::WriteFileAtomically(
+      staging / kIndexFile, index.SerializeAsString(), files::Sync::kDurable);
+  for (int r = 0; status.ok() && r < checkpoint.states_size(); ++r) {
+    status = files::WriteFileAtomically(
+        staging / StateFile(r), checkpoint.states(r), files::Sync::kDurable);
+  }
+  if (status.ok()) {
+    fs::remove_all(path, error);  // the same round written again
+    fs::rename(staging, path, error);
+    status = error ? absl::InternalError(absl::StrCat(
+                         "cannot rename ", staging.string(), " to ",
+                         path.string(), ": ", error.message()))
+                   : files::SyncDirectory(dir.string());
+  }
+  if (!status.ok()) {
+    fs::remove_all(staging, error);
     return status;
   }
   return path.string();
@@ -46,17 +83,39 @@ absl::StatusOr<std::string> FileCheckpointStore::Write(
 
 absl::StatusOr<v1::Checkpoint> FileCheckpointStore::Read(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(path, error)) {  // one serialized Checkpoint
+    absl::StatusOr<std::string> bytes = ReadBytes(path);
+    v1::Checkpoint checkpoint;
+    if (!bytes.ok() || !checkpoint.ParseFromString(*bytes)) {
+      return Unreadable(path);
+    }
+    return checkpoint;
+  }
+  absl::StatusOr<std::string> index = ReadBytes(fs::path(path) / kIndexFile);
   v1::Checkpoint checkpoint;
-  if (!in || !checkpoint.ParseFromString(bytes.str())) return Unreadable(path);
+  if (!index.ok() || !checkpoint.ParseFromString(*index) ||
+      checkpoint.states_size() != 0) {
+    return Unreadable(path);
+  }
+  for (int r = 0; r < checkpoint.rung_of_replica_size(); ++r) {
+    absl::StatusOr<std::string> state =
+        ReadBytes(fs::path(path) / StateFile(r));
+    if (!state.ok()) {
+      return absl::DataLossError(absl::StrCat("checkpoint ", path, ": replica ",
+                                              r,
+                                              "'s state is missing or "
+                                              "unreadable"));
+    }
+    checkpoint.add_states(*std::move(state));
+  }
   return checkpoint;
 }
 
 void FileCheckpointStore::Remove(const std::string& path) {
   std::error_code ignored;  // already gone is fine
-  std::filesystem::remove(path, ignored);
+  std::filesystem::remove_all(path, ignored);
 }
 
 absl::StatusOr<std::string> InMemoryCheckpointStore::Write(

@@ -2,10 +2,15 @@
 // as do both checkpoint stores (a real directory, and in memory).
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/store/checkpoint_store.h"
@@ -16,6 +21,7 @@
 namespace replex::store {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 // The parameter names the implementation: "sqlite" or "memory".
@@ -163,6 +169,90 @@ TEST_P(JournalTest, CheckpointsAreWrittenWholeAndReadBack) {
   EXPECT_EQ(read->SerializeAsString(), checkpoint.SerializeAsString());
   store.Remove(*path);
   EXPECT_EQ(store.Read(*path).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A file per replica: no file, and no protobuf message (2 GiB at most),
+// holds every replica's state at once, so checkpoints have no size limit
+// but the disk's. A lost replica file is data loss naming the replica, and a
+// checkpoint written whole by an earlier version (one file) is still read.
+TEST(FileCheckpointStoreTest, EachReplicasStateIsAFileOfItsOwn) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "checkpoint-files";
+  std::filesystem::remove_all(dir);
+  FileCheckpointStore store(dir.string());
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id("j1");
+  checkpoint.set_round(7);
+  for (int r = 0; r < 3; ++r) {
+    checkpoint.add_rung_of_replica(2 - r);
+    checkpoint.add_state_rung(r);
+    checkpoint.add_states(std::string(1000 * (r + 1), static_cast<char>(r)));
+  }
+  absl::StatusOr<std::string> path = store.Write(checkpoint);
+  ASSERT_TRUE(path.ok()) << path.status();
+  ASSERT_TRUE(std::filesystem::is_directory(*path));
+  for (int r = 0; r < 3; ++r) {
+    const std::filesystem::path file =
+        std::filesystem::path(*path) / absl::StrFormat("replica-%06d.state", r);
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in),
+                            std::istreambuf_iterator<char>()};
+    EXPECT_EQ(bytes, checkpoint.states(r)) << file;
+  }
+  EXPECT_LT(
+      std::filesystem::file_size(std::filesystem::path(*path) / "index.pb"),
+      100u);
+  absl::StatusOr<v1::Checkpoint> read = store.Read(*path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->SerializeAsString(), checkpoint.SerializeAsString());
+
+  std::filesystem::remove(std::filesystem::path(*path) /
+                          "replica-000001.state");
+  const absl::Status lost = store.Read(*path).status();
+  EXPECT_EQ(lost.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(lost.message()), HasSubstr("replica 1's state"));
+
+  const std::filesystem::path old = dir / "j1" / "round-000000000003.ckpt";
+  std::ofstream(old, std::ios::binary) << checkpoint.SerializeAsString();
+  read = store.Read(old.string());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->SerializeAsString(), checkpoint.SerializeAsString());
+  store.Remove(old.string());
+  store.Remove(*path);
+  EXPECT_FALSE(std::filesystem::exists(old));
+  EXPECT_FALSE(std::filesystem::exists(*path));
+}
+
+// 2.4 GiB of states, past what one protobuf message may hold, written and
+// read back. Opt-in (REPLEX_LARGE_TESTS=1): it writes 2.4 GiB and needs
+// about 5 GiB of memory.
+TEST(FileCheckpointStoreTest, ACheckpointOverTwoGiBRoundTrips) {
+  const char* large = std::getenv("REPLEX_LARGE_TESTS");
+  if (large == nullptr || std::string(large) != "1") {
+    GTEST_SKIP() << "set REPLEX_LARGE_TESTS=1 to write a 2.4 GiB checkpoint";
+  }
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "checkpoint-large";
+  std::filesystem::remove_all(dir);
+  FileCheckpointStore store(dir.string());
+  v1::Checkpoint checkpoint;
+  checkpoint.set_job_id("big");
+  checkpoint.set_round(1);
+  constexpr size_t kStateBytes = size_t{800} << 20;
+  for (int r = 0; r < 3; ++r) {
+    checkpoint.add_rung_of_replica(r);
+    checkpoint.add_state_rung(r);
+    checkpoint.add_states(std::string(kStateBytes, static_cast<char>('a' + r)));
+  }
+  absl::StatusOr<std::string> path = store.Write(checkpoint);
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<v1::Checkpoint> read = store.Read(*path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->states_size(), 3);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_TRUE(read->states(r) == checkpoint.states(r)) << "replica " << r;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(InMemoryCheckpointStoreTest, ACorruptedEntryIsDataLoss) {
