@@ -339,7 +339,9 @@ TEST_F(GatewayServiceTest,
 }
 
 TEST_F(GatewayServiceTest, WatchesBeyondTheLimitAreResourceExhausted) {
-  Start(GatewayServiceOptions{/*max_watches=*/1});
+  GatewayServiceOptions options;
+  options.max_watches = 1;
+  Start(options);
   grpc::ClientContext context;
   auto reader = WatchRunningJob("a", context);
   ASSERT_NE(reader, nullptr);
