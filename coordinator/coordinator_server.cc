@@ -65,9 +65,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   server->job_service_ = std::make_unique<JobServiceImpl>(
       server->jobs_.get(), server->results_observer_.get(),
-      options.gateway_token);
+      options.gateway_token, options.gateway_certificate_names);
   server->session_service_ = std::make_unique<SessionServiceImpl>(
-      server->registry_.get(), options.worker_tokens);
+      server->registry_.get(), options.worker_tokens,
+      options.worker_certificate_names);
 
   service::ServerOptions server_options;
   server_options.address = options.address;

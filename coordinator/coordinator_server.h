@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -38,6 +39,11 @@ struct CoordinatorServerOptions {
   // Workers' tokens; null: any worker may register. Not owned; must
   // outlive the server.
   const service::Tokens* worker_tokens = nullptr;
+  // Under mutual TLS, the client certificates' Common Names each port takes
+  // (the gateways' for JobService, the workers' for theirs); empty: any
+  // certificate the CA signed.
+  std::set<std::string> gateway_certificate_names;
+  std::set<std::string> worker_certificate_names;
   // Heartbeats; epoch_base and metrics are set by the server.
   WorkerRegistry::Options registry;
   // Not owned; must outlive the server. The journal is required; without a

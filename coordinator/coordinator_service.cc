@@ -27,6 +27,15 @@ constexpr char kGatewayOnly[] =
 
 absl::StatusOr<service::Identity> JobServiceImpl::Caller(
     const grpc::ServerContext& context) const {
+  if (!gateway_certificates_.empty()) {
+    if (absl::Status status = service::CheckCertificateName(
+            *context.auth_context(), gateway_certificates_,
+            "this coordinator's --gateway_certificate_names; call the "
+            "gateway instead");
+        !status.ok()) {
+      return status;
+    }
+  }
   if (!gateway_token_.empty()) {
     absl::StatusOr<std::string> token =
         service::BearerToken(context.client_metadata(), kGatewayOnly);
@@ -259,6 +268,15 @@ grpc::Status SessionServiceImpl::Session(
 
 absl::Status SessionServiceImpl::CheckWorker(
     const grpc::ServerContext& context, const std::string& worker_name) const {
+  if (!certificates_.empty()) {
+    if (absl::Status status = service::CheckCertificateName(
+            *context.auth_context(), certificates_,
+            "the coordinator's --worker_certificate_names; give the worker "
+            "a worker's certificate (--tls_client_cert)");
+        !status.ok()) {
+      return status;
+    }
+  }
   if (tokens_ == nullptr) return absl::OkStatus();
   absl::StatusOr<service::Identity> worker = service::Authenticate(
       *tokens_, context.client_metadata(),

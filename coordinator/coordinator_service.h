@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -29,12 +30,16 @@ class JobServiceImpl final : public v1::JobService::Service {
   // `jobs` must outlive the service.
   // `results`, when given, serves DownloadResults; it must outlive the
   // service. `gateway_token`: see above; empty: none.
+  // `gateway_certificates`: under mutual TLS, the client certificates'
+  // Common Names taken (the gateways'); empty: any.
   explicit JobServiceImpl(JobManager* jobs,
                           const ResultsObserver* results = nullptr,
-                          std::string gateway_token = "")
+                          std::string gateway_token = "",
+                          std::set<std::string> gateway_certificates = {})
       : jobs_(jobs),
         results_(results),
-        gateway_token_(std::move(gateway_token)) {}
+        gateway_token_(std::move(gateway_token)),
+        gateway_certificates_(std::move(gateway_certificates)) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context,
                          const v1::SubmitJobRequest* request,
@@ -75,6 +80,7 @@ class JobServiceImpl final : public v1::JobService::Service {
   JobManager* const jobs_;
   const ResultsObserver* const results_;
   const std::string gateway_token_;
+  const std::set<std::string> gateway_certificates_;
 };
 
 // Coordinator.Session: one stream per connected worker. The RPC thread reads
@@ -85,10 +91,14 @@ class JobServiceImpl final : public v1::JobService::Service {
 class SessionServiceImpl final : public v1::Coordinator::Service {
  public:
   // `registry` and `tokens` must outlive the service; null `tokens`: any
-  // worker may register.
+  // worker may register. `certificates`: under mutual TLS, the client
+  // certificates' Common Names taken (the workers'); empty: any.
   explicit SessionServiceImpl(WorkerRegistry* registry,
-                              const service::Tokens* tokens = nullptr)
-      : registry_(registry), tokens_(tokens) {}
+                              const service::Tokens* tokens = nullptr,
+                              std::set<std::string> certificates = {})
+      : registry_(registry),
+        tokens_(tokens),
+        certificates_(std::move(certificates)) {}
 
   grpc::Status Session(
       grpc::ServerContext* context,
@@ -102,6 +112,7 @@ class SessionServiceImpl final : public v1::Coordinator::Service {
 
   WorkerRegistry* const registry_;
   const service::Tokens* const tokens_;
+  const std::set<std::string> certificates_;
 };
 
 }  // namespace replex::coordinator

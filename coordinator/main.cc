@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,8 @@
 #include "lib/service/server.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/sqlite_journal.h"
+
+ABSL_DECLARE_FLAG(std::string, tls_client_ca);
 
 ABSL_FLAG(std::string, worker_listen, "0.0.0.0:7071",
           "host:port of the workers' port (replex.v1.Coordinator), apart "
@@ -39,6 +42,16 @@ ABSL_FLAG(std::string, worker_tokens_file, "",
           "for any name (docs/security.md). Set: a worker must present one "
           "(its --token_file) and registers only under that name. Empty: "
           "anyone who reaches --worker_listen can register as a worker.");
+ABSL_FLAG(std::vector<std::string>, gateway_certificate_names, {},
+          "Under mutual TLS (--tls_client_ca): the Common Names of the client "
+          "certificates JobService takes, e.g. replex-gateway, so that a "
+          "worker's certificate cannot call it. Empty: any certificate the "
+          "CA signed.");
+ABSL_FLAG(std::vector<std::string>, worker_certificate_names, {},
+          "Under mutual TLS (--tls_client_ca): the Common Names of the client "
+          "certificates the workers' port takes, e.g. replex-worker, so that "
+          "a gateway's certificate cannot register as a worker. Empty: any "
+          "certificate the CA signed.");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "How often the coordinator sends each worker a heartbeat; workers "
           "are asked (in Welcome) to send theirs as often.");
@@ -151,6 +164,21 @@ absl::Status Serve() {
       service::ServerCredentialsFromFlags();
   if (!credentials.ok()) return credentials.status();
   options.credentials = *std::move(credentials);
+  const std::vector<std::string> gateway_names =
+      absl::GetFlag(FLAGS_gateway_certificate_names);
+  const std::vector<std::string> worker_names =
+      absl::GetFlag(FLAGS_worker_certificate_names);
+  if ((!gateway_names.empty() || !worker_names.empty()) &&
+      absl::GetFlag(FLAGS_tls_client_ca).empty()) {
+    return absl::InvalidArgumentError(
+        "--gateway_certificate_names and --worker_certificate_names need "
+        "--tls_client_ca: only verified client certificates have names to "
+        "check");
+  }
+  options.gateway_certificate_names.insert(gateway_names.begin(),
+                                           gateway_names.end());
+  options.worker_certificate_names.insert(worker_names.begin(),
+                                          worker_names.end());
   options.worker_address = absl::GetFlag(FLAGS_worker_listen);
   if (options.worker_address.empty()) {
     return absl::InvalidArgumentError(

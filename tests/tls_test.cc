@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -24,7 +25,8 @@ using ::testing::IsSupersetOf;
 using ::testing::Not;
 
 // PEM files in a fresh directory: ca.crt signs server.crt (for 127.0.0.1
-// and localhost) and client.crt; other-ca.crt signs nothing here.
+// and localhost) and the other leaves (LEAF.crt, Common Name replex-LEAF);
+// other-ca.crt signs nothing here.
 class Pki {
  public:
   explicit Pki(const std::string& name)
@@ -35,7 +37,8 @@ class Pki {
   }
 
   // The openssl commands' output when one fails.
-  absl::Status Make() const {
+  absl::Status Make(const std::vector<std::string>& leaves = {"server",
+                                                              "client"}) const {
     std::ofstream(path("server.ext"))
         << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
     // EC keys: generated in milliseconds, unlike RSA.
@@ -44,7 +47,8 @@ class Pki {
     const std::string commands = absl::StrCat(
         "cd ", dir_, " && for ca in ca other-ca; do openssl req -x509 ", key,
         " -keyout $ca.key -out $ca.crt -days 1 -subj /CN=$ca || exit; done",
-        " && for leaf in server client; do openssl req -new ", key,
+        " && for leaf in ", absl::StrJoin(leaves, " "),
+        "; do openssl req -new ", key,
         " -keyout $leaf.key -out $leaf.csr -subj /CN=replex-$leaf && openssl "
         "x509 -req -in $leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
         "-days 1 -out $leaf.crt $( [ $leaf = server ] && echo -extfile "
@@ -191,6 +195,57 @@ TEST(TlsTest, AClientCertificateNamesItsUser) {
       cluster.Ctl(client_tls + " status " + id);
   EXPECT_NE(denied, 0) << denied_output;
   EXPECT_THAT(denied_output, HasSubstr("belongs to another user"));
+}
+
+// Each role has a certificate of its own: the coordinator's JobService takes
+// only the gateway's (--gateway_certificate_names) and its workers' port
+// only workers' (--worker_certificate_names), so a worker's key cannot list
+// jobs and the gateway's cannot register a worker.
+TEST(TlsTest, EachRoleHasACertificateOfItsOwn) {
+  if (!HaveOpenssl()) GTEST_SKIP() << "no openssl command to make certificates";
+  Pki pki("roles");
+  const absl::Status made = pki.Make({"server", "gateway", "worker"});
+  ASSERT_TRUE(made.ok()) << made;
+  const std::string server_tls =
+      pki.Flags({{"tls_cert", "server.crt"}, {"tls_key", "server.key"}});
+  const std::string ca = pki.Flags({{"tls_ca", "ca.crt"}});
+  auto as = [&](const std::string& role) {
+    return ca + pki.Flags({{"tls_client_cert", role + ".crt"},
+                           {"tls_client_key", role + ".key"}});
+  };
+  LocalCluster cluster("tls-roles");
+  cluster.set_coordinator_flags(
+      Split(server_tls + pki.Flags({{"tls_client_ca", "ca.crt"}}) +
+            " --gateway_certificate_names=replex-gateway"
+            " --worker_certificate_names=replex-worker"));
+  cluster.set_gateway_flags(Split(server_tls + as("gateway")));
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker({.flags = Split(as("worker"))}).ok());
+  ASSERT_TRUE(cluster.AddWorker({.flags = Split(as("gateway"))}).ok());
+
+  const std::string yaml = WriteHarmonicJob(cluster.dir(), "roles", 2, 10, 5);
+  const auto [submitted, output] = cluster.Ctl(ca + " submit " + yaml);
+  ASSERT_EQ(submitted, 0) << output << cluster.Logs();
+  const auto [watched, watch] =
+      cluster.Ctl(absl::StrCat(ca, " watch ", JobIdOf(output)));
+  EXPECT_EQ(watched, 0) << watch << cluster.Logs();
+  EXPECT_THAT(watch, HasSubstr("SUCCEEDED"));
+
+  const std::string coordinator = " --gateway=" + cluster.coordinator();
+  const auto [worker_call, worker_output] =
+      cluster.Ctl(as("worker") + coordinator + " list");
+  EXPECT_NE(worker_call, 0) << worker_output;
+  EXPECT_THAT(worker_output,
+              HasSubstr("a certificate named \"replex-worker\" may not call"));
+  const auto [gateway_call, gateway_output] =
+      cluster.Ctl(as("gateway") + coordinator + " list");
+  EXPECT_EQ(gateway_call, 0) << gateway_output;
+  EXPECT_THAT(gateway_output, HasSubstr("SUCCEEDED"));
+
+  EXPECT_THAT(cluster.worker(0).Log(), HasSubstr("connected to"));
+  EXPECT_THAT(cluster.worker(1).Log(), HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(cluster.worker(1).Log(), HasSubstr("--worker_certificate_names"));
+  EXPECT_THAT(cluster.worker(1).Log(), Not(HasSubstr("connected to")));
 }
 
 // Runs `command` (which must fail fast) under a timeout, so a binary that

@@ -13,7 +13,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "lib/text/utf8.h"
 
 namespace replex::service {
 namespace {
@@ -213,6 +215,27 @@ absl::StatusOr<Identity> CertificateIdentity(
         kMaxNameLength, " letters, digits and ._@-)"));
   }
   return Identity{user, admins.count(user) > 0};
+}
+
+absl::Status CheckCertificateName(const grpc::AuthContext& peer,
+                                  const std::set<std::string>& names,
+                                  absl::string_view flag) {
+  const std::vector<grpc::string_ref> common_names =
+      peer.FindPropertyValues("x509_common_name");
+  if (!peer.IsPeerAuthenticated() || common_names.empty()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "no client certificate: this port takes only certificates named ",
+        absl::StrJoin(names, ", "), " (", flag, ")"));
+  }
+  const std::string name(common_names.front().data(),
+                         common_names.front().size());
+  if (names.count(name) == 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "a certificate named ", text::Shown(name),
+        " may not call this port, which takes only certificates named ",
+        absl::StrJoin(names, ", "), " (", flag, ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Identity> ForwardedIdentity(const Metadata& metadata) {

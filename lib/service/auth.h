@@ -118,6 +118,14 @@ absl::StatusOr<Identity> CertificateIdentity(
     const grpc::AuthContext& peer, const std::set<std::string>& admins,
     absl::string_view fix);
 
+// OK when the peer presented a verified client certificate whose Common
+// Name is in `names`: a role under mutual TLS (the gateways', the
+// workers'). UNAUTHENTICATED without one, PERMISSION_DENIED naming the
+// Common Name and `flag` (where the names come from) otherwise.
+absl::Status CheckCertificateName(const grpc::AuthContext& peer,
+                                  const std::set<std::string>& names,
+                                  absl::string_view flag);
+
 // The identity the gateway forwarded in `metadata` (kUserKey, kAdminKey);
 // Anyone() when it forwarded none (its authentication is off).
 // INVALID_ARGUMENT for a malformed user name.
