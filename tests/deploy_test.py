@@ -14,8 +14,10 @@ breaks this test), probes and health checks point at the ports the flags
 listen on, the coordinator's data paths lie on a volume, GPU workers get a
 GPU, workers get longer to stop than they take to drain, every image has a
 tag other than `latest`, and with TLS every process has its TLS flags, every
-TLS file lies in the mounted Secret, and probes run `replexctl health` over
-TLS. Exits 77 (skipped) when the renderer is not installed.
+TLS file lies in the role's own mounted Secret (no pod mounts another
+role's), the coordinator takes each role's certificate on its own port
+only, and probes run `replexctl health` over TLS. Exits 77 (skipped) when
+the renderer is not installed.
 """
 
 import argparse
@@ -253,19 +255,25 @@ TLS_NEEDS = {"coordinator": ("tls_cert", "tls_key", "tls_client_ca"),
              "worker": ("tls_ca", "tls_client_cert", "tls_client_key")}
 
 
-def check_tls_files(where, flags, pod, container):
-    """Every TLS file flag names a file in the mounted replex-secrets."""
-    secret_volumes = {v["name"] for v in pod["spec"].get("volumes", [])
-                      if v.get("secret", {}).get("secretName") ==
-                      "replex-secrets"}
+def check_tls_files(where, flags, pod, container, service):
+    """Every TLS file flag names a file of the role's own Secret
+    (replex-SERVICE-tls), and the pod mounts no other role's."""
+    own = f"replex-{service}-tls"
+    tls_secrets = {v["name"]: v["secret"]["secretName"]
+                   for v in pod["spec"].get("volumes", [])
+                   if v.get("secret", {}).get("secretName", "").endswith(
+                       "-tls")}
+    for secret in tls_secrets.values():
+        check(secret == own, f"{where}: mounts {secret}, another role's "
+              f"certificate (only {own} belongs here)")
     mounts = [m["mountPath"].rstrip("/") for m in
-              container.get("volumeMounts", []) if m["name"] in secret_volumes]
+              container.get("volumeMounts", []) if m["name"] in tls_secrets]
     for name in TLS_FILE_FLAGS:
         path = flags.get(name)
         if path is not None:
             check(os.path.dirname(path) in mounts,
                   f"{where}: --{name}={path} is not a file of the mounted "
-                  f"Secret replex-secrets (mounts: {mounts})")
+                  f"Secret {own} (mounts: {mounts})")
 
 
 def check_probe(where, container, probe, port, tls, known):
@@ -362,12 +370,20 @@ def check_k8s(objects, label, known, gpu, tls=False):
                     probe_flags = check_probe(where, container, probe, port,
                                               tls, known)
                     check_tls_files(f"{where} {probe}", probe_flags, pod,
-                                    container)
+                                    container, service)
                     if "tls_client_ca" in flags:
                         check("tls_client_cert" in probe_flags,
                               f"{where}: {probe} needs a client certificate "
                               "(--tls_client_cert): the server requires one")
-            check_tls_files(where, flags, pod, container)
+            check_tls_files(where, flags, pod, container, service)
+            if tls and service == "coordinator":
+                # Each port takes its own role's certificate only.
+                check(flags.get("gateway_certificate_names") ==
+                      "replex-gateway" and
+                      flags.get("worker_certificate_names") ==
+                      "replex-worker",
+                      f"{where}: JobService must take only the gateway's "
+                      "certificate and the workers' port only workers'")
             if service == "coordinator":
                 mounts = [m["mountPath"] for m in
                           container.get("volumeMounts", [])
