@@ -45,8 +45,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           absl::StrCat("cannot create ", options.results_root, ": ",
                        error.message(), " (--results_root)"));
     }
-    server->results_observer_ =
-        std::make_unique<ResultsObserver>(options.results_root);
+    server->results_observer_ = std::make_unique<ResultsObserver>(
+        options.results_root, options.max_results_bytes_per_owner);
     observers.push_back(server->results_observer_.get());
   }
 

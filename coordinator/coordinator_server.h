@@ -52,6 +52,8 @@ struct CoordinatorServerOptions {
   store::CheckpointStore* checkpoints = nullptr;
   // Where jobs' results go (created); empty: none are written.
   std::string results_root;
+  // Each owner's quota of results disk; 0: none (ResultsObserver).
+  uint64_t max_results_bytes_per_owner = 0;
   int max_replica_restarts = 3;
   int max_worker_losses = 3;  // see JobDurability
   JobScheduling scheduling;

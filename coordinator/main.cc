@@ -84,6 +84,11 @@ ABSL_FLAG(int, max_running_replicas_per_owner, 0,
 ABSL_FLAG(int, max_queued_jobs_per_owner, 0,
           "Jobs one owner may have queued at once; SubmitJob past it is "
           "RESOURCE_EXHAUSTED. 0: no limit.");
+ABSL_FLAG(double, max_results_gib_per_owner, 0,
+          "Results disk one owner may keep under --results_root, in GiB: a "
+          "job is refused at submission when the owner's results (unfinished "
+          "jobs counted at their estimated final size) and its own estimate "
+          "would pass it. 0: no quota.");
 ABSL_FLAG(int, max_worker_losses, 3,
           "A job that loses workers holding its replicas more than this "
           "many times before it gets past the round it lost the last one in "
@@ -207,6 +212,13 @@ absl::Status Serve() {
   store::FileCheckpointStore checkpoints(absl::GetFlag(FLAGS_checkpoint_dir));
   options.checkpoints = &checkpoints;
   options.results_root = absl::GetFlag(FLAGS_results_root);
+  const double quota_gib = absl::GetFlag(FLAGS_max_results_gib_per_owner);
+  if (!(quota_gib >= 0) || quota_gib > 1e9) {
+    return absl::InvalidArgumentError(
+        "--max_results_gib_per_owner must be from 0 (no quota) to 1e9");
+  }
+  options.max_results_bytes_per_owner =
+      static_cast<uint64_t>(quota_gib * double(uint64_t{1} << 30));
   std::random_device entropy;
   options.job_id_seed = (uint64_t{entropy()} << 32) | entropy();
 

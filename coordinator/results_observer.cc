@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "lib/service/process.h"
 
 namespace replex::coordinator {
@@ -24,10 +26,49 @@ std::string HostName() {
   return host;
 }
 
+// Bytes of the regular files under `dir`; 0 when it is gone.
+uint64_t DirectoryBytes(const fs::path& dir) {
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(dir, error), end;
+       !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error)) bytes += it->file_size(error);
+  }
+  return bytes;
+}
+
+std::string Gib(uint64_t bytes) {
+  return absl::StrFormat("%.2f GiB", bytes / double(uint64_t{1} << 30));
+}
+
 }  // namespace
 
-ResultsObserver::ResultsObserver(fs::path root)
-    : root_(std::move(root)), host_(HostName()) {}
+ResultsObserver::ResultsObserver(fs::path root, uint64_t max_bytes_per_owner)
+    : root_(std::move(root)),
+      host_(HostName()),
+      max_bytes_per_owner_(max_bytes_per_owner) {}
+
+uint64_t ResultsObserver::OwnerBytes(const std::string& owner) {
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (fs::directory_iterator it(root_ / kIndexDir, error), end;
+       !error && it != end; it.increment(error)) {
+    std::ifstream in(it->path());
+    std::string dir, job_owner;
+    if (!std::getline(in, dir) || !std::getline(in, job_owner) ||
+        job_owner != owner) {
+      continue;
+    }
+    uint64_t job_bytes = DirectoryBytes(dir);
+    absl::MutexLock lock(&mu_);
+    if (auto e = estimates_.find(it->path().filename().string());
+        e != estimates_.end()) {
+      job_bytes = std::max(job_bytes, e->second);
+    }
+    bytes += job_bytes;
+  }
+  return bytes;
+}
 
 absl::StatusOr<fs::path> ResultsObserver::Resolve(
     const std::string& job_id, const v1::JobSpec& spec) const {
@@ -47,10 +88,27 @@ absl::Status ResultsObserver::OnSubmit(const std::string& job_id,
   absl::StatusOr<fs::path> dir = Resolve(job_id, spec);
   if (!dir.ok()) return dir.status();
   if (absl::Status s = results::CheckFreeSpace(*dir, spec); !s.ok()) return s;
+  const uint64_t need = results::EstimatedResultsBytes(spec);
+  absl::MutexLock quota(&quota_mu_);
+  if (max_bytes_per_owner_ > 0) {
+    const uint64_t used = OwnerBytes(spec.owner());
+    if (used + need > max_bytes_per_owner_) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "owner \"", spec.owner(), "\" has results of about ", Gib(used),
+          " (unfinished jobs counted at their final size) and this job's "
+          "need about ",
+          Gib(need), ": more than the ", Gib(max_bytes_per_owner_),
+          " one owner may keep (--max_results_gib_per_owner); delete "
+          "results you no longer need, or write fewer frames"));
+    }
+  }
   if (absl::Status s = results::CreateResultsDirectory(*dir); !s.ok()) return s;
   std::error_code error;
   fs::create_directories(root_ / kIndexDir, error);
-  std::ofstream(root_ / kIndexDir / job_id) << dir->string();
+  std::ofstream(root_ / kIndexDir / job_id) << dir->string() << '\n'
+                                            << spec.owner() << '\n';
+  absl::MutexLock lock(&mu_);
+  estimates_[job_id] = need;
   return absl::OkStatus();
 }
 
@@ -59,6 +117,11 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
                                         int64_t next_round) {
   absl::StatusOr<fs::path> dir = Resolve(job.job_id(), spec);
   if (!dir.ok()) return dir.status();
+  {
+    // A job resumed after a restart (or extended) counts at its size again.
+    absl::MutexLock lock(&mu_);
+    estimates_[job.job_id()] = results::EstimatedResultsBytes(spec);
+  }
   absl::StatusOr<std::unique_ptr<results::ResultsWriter>> writer =
       results::ResultsWriter::Open(
           *dir, spec,
@@ -98,6 +161,7 @@ void ResultsObserver::OnFinished(const v1::Job& job) {
   std::unique_ptr<results::ResultsWriter> writer;
   {
     absl::MutexLock lock(&mu_);
+    estimates_.erase(job.job_id());
     auto it = writers_.find(job.job_id());
     if (it == writers_.end()) return;  // never ran (cancelled while queued)
     writer = std::move(it->second);
@@ -118,14 +182,14 @@ absl::StatusOr<fs::path> ResultsObserver::DirectoryOf(
       job_id[0] == '.') {
     return absl::NotFoundError(absl::StrCat("no job ", job_id));
   }
+  // The directory, then (since the owner quota) the owner, a line each.
   std::ifstream in(root_ / kIndexDir / job_id);
-  std::stringstream dir;
-  dir << in.rdbuf();
-  if (!in || dir.str().empty()) {
+  std::string dir;
+  if (!std::getline(in, dir) || dir.empty()) {
     return absl::NotFoundError(
         absl::StrCat("job ", job_id, " has no results on this coordinator"));
   }
-  return fs::path(dir.str());
+  return fs::path(dir);
 }
 
 }  // namespace replex::coordinator

@@ -5,6 +5,7 @@
 // end. Also finds a job's directory again for DownloadResults.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,12 +23,17 @@ namespace replex::coordinator {
 class ResultsObserver : public JobObserver {
  public:
   // Jobs' directories are `root`/output.directory, or `root`/job id when
-  // that is empty.
-  explicit ResultsObserver(std::filesystem::path root);
+  // that is empty. `max_bytes_per_owner` > 0 is each owner's quota of
+  // results disk (OnSubmit).
+  explicit ResultsObserver(std::filesystem::path root,
+                           uint64_t max_bytes_per_owner = 0);
 
   // ALREADY_EXISTS naming the directory when it exists; INVALID_ARGUMENT for
   // an absolute output.directory (a client may not write anywhere on the
-  // coordinator's host).
+  // coordinator's host); RESOURCE_EXHAUSTED when the results cannot fit on
+  // the disk (results::CheckFreeSpace) or in the owner's quota: what the
+  // owner's results directories hold now, each unfinished job counted at
+  // least at its estimated final size, plus this job's estimate.
   absl::Status OnSubmit(const std::string& job_id,
                         const v1::JobSpec& spec) override;
   absl::Status OnRunning(const v1::Job& job, const v1::JobSpec& spec,
@@ -48,9 +54,18 @@ class ResultsObserver : public JobObserver {
  private:
   absl::StatusOr<std::filesystem::path> Resolve(const std::string& job_id,
                                                 const v1::JobSpec& spec) const;
+  // The owner's results disk as the quota counts it.
+  uint64_t OwnerBytes(const std::string& owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(quota_mu_);
 
   const std::filesystem::path root_;
   const std::string host_;
+  const uint64_t max_bytes_per_owner_;
+  // Held from an owner's quota check to its job's entry in `estimates_`, so
+  // that two submissions cannot both take the last room. Before mu_.
+  absl::Mutex quota_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Unfinished jobs' estimated final results size (bytes).
+  absl::flat_hash_map<std::string, uint64_t> estimates_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex mu_;
   // A job's writer is used only by that job's calls, which never overlap;
   // the map itself is guarded.
