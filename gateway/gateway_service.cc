@@ -16,7 +16,8 @@ namespace {
 // What an unauthenticated caller is told to do.
 constexpr char kHowToAuthenticate[] =
     "send the metadata \"authorization: Bearer TOKEN\" with a token from "
-    "this gateway's --tokens_file: replexctl reads it from $REPLEX_TOKEN or "
+    "this gateway's --tokens_file, or a JSON Web Token signed with its "
+    "--jwt_key_file: replexctl reads it from $REPLEX_TOKEN or "
     "~/.config/replex/token, grpcurl takes -H 'authorization: Bearer TOKEN'";
 
 template <typename Response>
@@ -252,8 +253,18 @@ absl::StatusOr<service::Identity> GatewayService::Caller(
     const grpc::ServerContextBase& context) const {
   const bool token_sent =
       context.client_metadata().count(service::kAuthorizationKey) > 0;
-  if (options_.tokens != nullptr &&
+  if ((options_.tokens != nullptr || options_.jwt != nullptr) &&
       (token_sent || !options_.certificate_users)) {
+    absl::StatusOr<std::string> token =
+        service::BearerToken(context.client_metadata(), kHowToAuthenticate);
+    if (!token.ok()) return token.status();
+    if (options_.jwt != nullptr && service::LooksLikeJwt(*token)) {
+      return options_.jwt->Verify(*token, absl::Now());
+    }
+    if (options_.tokens == nullptr) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "the token is not a JSON Web Token (", kHowToAuthenticate, ")"));
+    }
     return service::Authenticate(*options_.tokens, context.client_metadata(),
                                  kHowToAuthenticate);
   }

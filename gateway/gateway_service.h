@@ -25,6 +25,10 @@ struct GatewayServiceOptions {
   // The users' tokens (--tokens_file): every call must carry one of them.
   // Null: authentication off, every caller acts on every job. Not owned.
   const service::Tokens* tokens = nullptr;
+  // Users' JSON Web Tokens (--jwt_key_file): a bearer token in JWT form is
+  // verified with it instead of looked up in `tokens`. Null: none. Not
+  // owned.
+  const service::JwtVerifier* jwt = nullptr;
   // Under mutual TLS: a caller that sends no token is the user its verified
   // client certificate names (Common Name), an admin when listed in
   // `certificate_admins`.

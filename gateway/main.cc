@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/gateway_server.h"
@@ -29,6 +30,19 @@ ABSL_FLAG(std::string, tokens_file, "",
           "TOKEN\"; users act on their own jobs, admins on all. Empty: "
           "authentication off (anyone who reaches this port acts on every "
           "job).");
+ABSL_FLAG(std::string, jwt_key_file, "",
+          "Verify users' JSON Web Tokens with this key: a PEM public key for "
+          "RS*/ES* algorithms, the shared secret for HS* "
+          "(docs/security.md). A bearer token in JWT form names the user in "
+          "its sub claim (an admin with \"replex_admin\": true) and must "
+          "carry an exp. Combines with --tokens_file.");
+ABSL_FLAG(std::string, jwt_algorithm, "ES256",
+          "The one algorithm JWTs must be signed with: HS256, HS384, HS512, "
+          "RS256, RS384, RS512, ES256, ES384 or ES512.");
+ABSL_FLAG(std::string, jwt_issuer, "",
+          "When set, a JWT's iss claim must be this.");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "When set, a JWT's aud claim must be this (a single string).");
 // Defined with the other server TLS flags (lib/service).
 ABSL_DECLARE_FLAG(std::string, tls_client_ca);
 
@@ -99,6 +113,17 @@ absl::Status Serve() {
   options.gateway.max_message_bytes = *max_message_bytes;
   options.credentials = *std::move(credentials);
   if (tokens->has_value()) options.service.tokens = &**tokens;
+  std::optional<service::JwtVerifier> jwt;
+  if (const std::string key_file = absl::GetFlag(FLAGS_jwt_key_file);
+      !key_file.empty()) {
+    absl::StatusOr<service::JwtVerifier> verifier =
+        service::JwtVerifier::Create(
+            key_file, absl::GetFlag(FLAGS_jwt_algorithm),
+            absl::GetFlag(FLAGS_jwt_issuer), absl::GetFlag(FLAGS_jwt_audience));
+    if (!verifier.ok()) return verifier.status();
+    jwt = *std::move(verifier);
+    options.service.jwt = &*jwt;
+  }
   options.service.certificate_users = absl::GetFlag(FLAGS_certificate_users);
   if (options.service.certificate_users &&
       absl::GetFlag(FLAGS_tls_client_ca).empty()) {
@@ -118,16 +143,22 @@ absl::Status Serve() {
       (*server)->port(), options.credentials != nullptr ? "TLS" : "plaintext",
       client_options.address,
       client_options.security.tls() ? "TLS" : "plaintext");
-  if (tokens->has_value() || options.service.certificate_users) {
-    service::Log("authentication on: %s%s",
-                 tokens->has_value()
-                     ? absl::StrCat((*tokens)->size(), " tokens from ",
-                                    absl::GetFlag(FLAGS_tokens_file))
-                     : std::string(),
-                 options.service.certificate_users
-                     ? (tokens->has_value() ? "; client certificates"
-                                            : "client certificates")
-                     : "");
+  if (tokens->has_value() || jwt.has_value() ||
+      options.service.certificate_users) {
+    std::vector<std::string> ways;
+    if (tokens->has_value()) {
+      ways.push_back(absl::StrCat((*tokens)->size(), " tokens from ",
+                                  absl::GetFlag(FLAGS_tokens_file)));
+    }
+    if (jwt.has_value()) {
+      ways.push_back(absl::StrCat(absl::GetFlag(FLAGS_jwt_algorithm),
+                                  " JWTs verified with ",
+                                  absl::GetFlag(FLAGS_jwt_key_file)));
+    }
+    if (options.service.certificate_users) {
+      ways.push_back("client certificates");
+    }
+    service::Log("authentication on: %s", absl::StrJoin(ways, "; "));
   } else {
     service::Log(
         "authentication off: anyone who reaches port %d acts on every job "

@@ -17,6 +17,8 @@ example=(
   libabsl-dev libopenmm-dev libopenmm-plugins libyaml-dev
   # the coordinator's journal; /metrics of every service
   libsqlite3-dev prometheus-cpp-dev
+  # users' JSON Web Tokens at the gateway
+  libjwt-dev
   # results: NetCDF trajectories, input hashes and TLS files (libssl)
   libnetcdf-dev libssl-dev
 )

@@ -1,5 +1,6 @@
 #include "lib/service/auth.h"
 
+#include <jwt.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "lib/text/utf8.h"
 
 namespace replex::service {
@@ -236,6 +239,101 @@ absl::Status CheckCertificateName(const grpc::AuthContext& peer,
         absl::StrJoin(names, ", "), " (", flag, ")"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<JwtVerifier> JwtVerifier::Create(const std::string& key_file,
+                                                absl::string_view algorithm,
+                                                std::string issuer,
+                                                std::string audience) {
+  absl::StatusOr<std::string> contents = ReadWhole(key_file, "--jwt_key_file");
+  if (!contents.ok()) return contents.status();
+  std::string key = *std::move(contents);
+  const jwt_alg_t alg = jwt_str_alg(std::string(algorithm).c_str());
+  if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--jwt_algorithm: ", text::Shown(algorithm),
+        " is not one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, "
+        "ES384, ES512"));
+  }
+  if (key.empty()) {
+    return absl::InvalidArgumentError("--jwt_key_file: the key is empty");
+  }
+  const bool hmac =
+      alg == JWT_ALG_HS256 || alg == JWT_ALG_HS384 || alg == JWT_ALG_HS512;
+  if (hmac) key = std::string(absl::StripTrailingAsciiWhitespace(key));
+  if (hmac == absl::StrContains(key, "-----BEGIN")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jwt_key_file: ", algorithm, " needs ",
+                     hmac ? "a shared secret, not a PEM key"
+                          : "a PEM public key (-----BEGIN PUBLIC KEY-----)"));
+  }
+  JwtVerifier verifier;
+  verifier.key_ = std::move(key);
+  verifier.algorithm_ = alg;
+  verifier.issuer_ = std::move(issuer);
+  verifier.audience_ = std::move(audience);
+  return verifier;
+}
+
+absl::StatusOr<Identity> JwtVerifier::Verify(absl::string_view token,
+                                             absl::Time now) const {
+  auto refused = [](absl::string_view why) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the JWT is not accepted: ", why,
+                     " (get a fresh token from whoever issues them)"));
+  };
+  jwt_t* jwt = nullptr;
+  const std::string text(token);
+  if (jwt_decode(&jwt, text.c_str(),
+                 reinterpret_cast<const unsigned char*>(key_.data()),
+                 static_cast<int>(key_.size())) != 0 ||
+      jwt == nullptr) {
+    return refused("its signature is not this gateway's key's");
+  }
+  const std::unique_ptr<jwt_t, void (*)(jwt_t*)> owned(jwt, jwt_free);
+  // A token may name any algorithm; one other than the configured would let
+  // a public key serve as an HMAC secret.
+  if (jwt_get_alg(jwt) != algorithm_) {
+    return refused(absl::StrCat("it is signed with ",
+                                jwt_alg_str(jwt_get_alg(jwt)), ", not ",
+                                jwt_alg_str(jwt_alg_t(algorithm_))));
+  }
+  const int64_t seconds = absl::ToUnixSeconds(now);
+  constexpr int64_t kLeeway = 60;
+  errno = 0;
+  const long exp = jwt_get_grant_int(jwt, "exp");
+  if (errno != 0) return refused("it has no exp (expiry) claim");
+  if (exp + kLeeway < seconds) {
+    return refused(absl::StrCat("it expired at ",
+                                absl::FormatTime(absl::FromUnixSeconds(exp))));
+  }
+  errno = 0;
+  const long nbf = jwt_get_grant_int(jwt, "nbf");
+  if (errno == 0 && nbf - kLeeway > seconds) {
+    return refused("it is not valid yet (nbf)");
+  }
+  for (const auto& [claim, expected] :
+       {std::pair{"iss", &issuer_}, std::pair{"aud", &audience_}}) {
+    if (expected->empty()) continue;
+    const char* value = jwt_get_grant(jwt, claim);
+    if (value == nullptr || *expected != value) {
+      return refused(
+          absl::StrCat("its ", claim, " is not \"", *expected, "\""));
+    }
+  }
+  const char* subject = jwt_get_grant(jwt, "sub");
+  if (subject == nullptr || !IsName(subject)) {
+    return refused(absl::StrCat("its sub claim is not a user name (1 to ",
+                                kMaxNameLength, " letters, digits and ._@-)"));
+  }
+  errno = 0;
+  const bool admin = jwt_get_grant_bool(jwt, "replex_admin") == 1 && errno == 0;
+  return Identity{subject, admin};
+}
+
+bool LooksLikeJwt(absl::string_view token) {
+  return absl::StartsWith(token, "eyJ") &&
+         std::count(token.begin(), token.end(), '.') == 2;
 }
 
 absl::StatusOr<Identity> ForwardedIdentity(const Metadata& metadata) {

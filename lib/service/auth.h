@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/support/string_ref.h"
 
@@ -125,6 +126,41 @@ absl::StatusOr<Identity> CertificateIdentity(
 absl::Status CheckCertificateName(const grpc::AuthContext& peer,
                                   const std::set<std::string>& names,
                                   absl::string_view flag);
+
+// Users' JSON Web Tokens, verified with one key and one algorithm (the
+// gateway's --jwt_key_file, --jwt_algorithm): the caller is the `sub`
+// claim, an admin when `replex_admin` is true. Thread-safe.
+class JwtVerifier {
+ public:
+  // `key_file` (the --jwt_key_file flag): a PEM public key (RS*, ES*) or
+  // the shared secret (HS*; its trailing line break is not part of it);
+  // `algorithm`: HS256, HS384, HS512, RS256, ..., ES512. `issuer` and
+  // `audience`, when not empty, must be the token's `iss` and `aud`.
+  // INVALID_ARGUMENT or FAILED_PRECONDITION naming what is wrong.
+  static absl::StatusOr<JwtVerifier> Create(const std::string& key_file,
+                                            absl::string_view algorithm,
+                                            std::string issuer,
+                                            std::string audience);
+
+  // The caller `token` names, when its signature is this key's under this
+  // algorithm (a token naming another algorithm, "none" included, is
+  // refused), it has an `exp` in the future and any `nbf` in the past (a
+  // minute's leeway each way for clocks), and iss/aud match.
+  // UNAUTHENTICATED saying which check failed.
+  absl::StatusOr<Identity> Verify(absl::string_view token,
+                                  absl::Time now) const;
+
+ private:
+  JwtVerifier() = default;
+  std::string key_;
+  int algorithm_ = 0;  // jwt_alg_t
+  std::string issuer_;
+  std::string audience_;
+};
+
+// A bearer token in JWT form (three base64url parts, the first a JSON
+// object), as opposed to an opaque token of a tokens file.
+bool LooksLikeJwt(absl::string_view token);
 
 // The identity the gateway forwarded in `metadata` (kUserKey, kAdminKey);
 // Anyone() when it forwarded none (its authentication is off).
