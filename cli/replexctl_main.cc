@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "cli/replexctl_commands.h"
+#include "cli/replexctl_config.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/client/grpc_jobs_client.h"
@@ -33,18 +35,9 @@
 #include "lib/service/process_flags.h"
 #include "lib/service/tls.h"
 
-namespace {
-
-std::string DefaultGateway() {
-  const char* env = std::getenv("REPLEX_GATEWAY");
-  return env != nullptr && *env != '\0' ? env : "localhost:8080";
-}
-
-}  // namespace
-
-ABSL_FLAG(std::string, gateway, DefaultGateway(),
-          "The replex-gateway to talk to, host:port. Defaults to "
-          "$REPLEX_GATEWAY, else localhost:8080.");
+ABSL_FLAG(std::string, gateway, "localhost:8080",
+          "The replex-gateway to talk to, host:port. Unset: $REPLEX_GATEWAY, "
+          "else the context's gateway, else localhost:8080.");
 ABSL_FLAG(std::string, html, "",
           "`report`: also write the job's report as one self-contained HTML "
           "page (inline SVG plots) to this file.");
@@ -143,10 +136,21 @@ Commands:
                     each response is printed as JSON (camelCase, fields at
                     their defaults left out), one per message of a stream.
 
-Authentication: when the gateway requires tokens (its --tokens_file), the
-token is read from $REPLEX_TOKEN, else from the first line of
+Authentication: when the gateway requires tokens (its --tokens_file or
+--jwt_key_file), the token is read from $REPLEX_TOKEN, else from the
+context's token_file, else from the first line of
 $XDG_CONFIG_HOME/replex/token (~/.config/replex/token); users see and act on
 their own jobs only, admins on all (docs/security.md).
+
+Settings: a flag not given is taken from its variable (REPLEX_GATEWAY,
+REPLEX_TLS_CA, REPLEX_TLS_CLIENT_CERT, REPLEX_TLS_CLIENT_KEY,
+REPLEX_TLS_SERVER_NAME), else from a context of the config file
+($REPLEX_CONFIG, else ~/.config/replex/config.yaml), chosen by --context,
+$REPLEX_CONTEXT or the file's `current` (docs/api.md, "Contexts"):
+  current: lab
+  contexts:
+    lab: {gateway: replex.lab.org:8080, tls_ca: pki/ca.crt,
+          token_file: lab.token}
 
 Exit status: 0 done (watch, wait: the job SUCCEEDED); 1 an error, or (watch,
 wait, status ID) the job FAILED, or (health) the server is not SERVING; 2 a
@@ -176,13 +180,27 @@ std::string Wrap(const std::string& text, int width,
 std::string Usage() {
   std::string usage = kUsage;
   for (const char* name :
-       {"gateway", "json", "state", "owner", "label", "path", "html", "rounds",
-        "tls_ca", "tls_client_cert", "tls_client_key", "tls_server_name"}) {
+       {"gateway", "context", "json", "state", "owner", "label", "path", "html",
+        "rounds", "tls_ca", "tls_client_cert", "tls_client_key",
+        "tls_server_name"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
                     Wrap(flag->Help(), 72, "      "));
   }
   return usage;
+}
+
+// The names of the flags argv gives ("tls_ca" for --tls_ca=x or --tls_ca x).
+std::set<std::string> GivenFlags(int argc, char** argv) {
+  std::set<std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "-") || arg.empty()) continue;
+    absl::ConsumePrefix(&arg, "-");
+    given.emplace(arg.substr(0, arg.find('=')));
+  }
+  return given;
 }
 
 // The first flag in argv that no library defines, or "". absl's parser
@@ -204,9 +222,10 @@ std::string UnknownFlag(int argc, char** argv) {
 }
 
 // The user's token for a gateway with authentication on: $REPLEX_TOKEN,
-// else the first line of $XDG_CONFIG_HOME/replex/token (by default
-// ~/.config/replex/token); "" when neither is there.
-absl::StatusOr<std::string> UserToken() {
+// else the first line of the context's `token_file`, else of
+// $XDG_CONFIG_HOME/replex/token (by default ~/.config/replex/token); ""
+// when none is there.
+absl::StatusOr<std::string> UserToken(const std::string& context_token_file) {
   if (const char* token = std::getenv("REPLEX_TOKEN");
       token != nullptr && *token != '\0') {
     const std::string trimmed(absl::StripAsciiWhitespace(token));
@@ -215,6 +234,10 @@ absl::StatusOr<std::string> UserToken() {
       return checked;
     }
     return trimmed;
+  }
+  if (!context_token_file.empty()) {
+    return service::ReadTokenFile(context_token_file,
+                                  "the context's token_file");
   }
   std::string path;
   if (const char* config = std::getenv("XDG_CONFIG_HOME");
@@ -246,7 +269,8 @@ std::unique_ptr<client::GrpcJobsClient> Connect(
   return std::make_unique<client::GrpcJobsClient>(options);
 }
 
-absl::StatusOr<int> Run(const std::vector<std::string>& args) {
+absl::StatusOr<int> Run(const std::vector<std::string>& args,
+                        const std::set<std::string>& given_flags) {
   auto usage_error = [](const std::string& problem) {
     return absl::InvalidArgumentError(
         absl::StrCat(problem, "; see replexctl --help"));
@@ -284,10 +308,15 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
   }
 
+  std::string token_file;
+  if (absl::Status applied = ApplyConfig(given_flags, token_file);
+      !applied.ok()) {
+    return applied;
+  }
   absl::StatusOr<service::ChannelSecurity> security =
       service::ChannelSecurityFromFlags();
   if (!security.ok()) return security.status();
-  absl::StatusOr<std::string> token = UserToken();
+  absl::StatusOr<std::string> token = UserToken(token_file);
   if (!token.ok()) return token.status();
   if (command == "health") {
     return Health(operands == 1 ? args[1] : absl::GetFlag(FLAGS_gateway),
@@ -337,19 +366,20 @@ int main(int argc, char** argv) {
   }
   if (const std::string unknown = replex::cli::UnknownFlag(argc, argv);
       !unknown.empty()) {
-    std::fprintf(
-        stderr,
-        "replexctl: error: unknown flag %s; the flags are --gateway, "
-        "--json, --state, --owner, --label, --path, --html, --rounds and the "
-        "--tls_* flags; see replexctl "
-        "--help\n",
-        unknown.c_str());
+    std::fprintf(stderr,
+                 "replexctl: error: unknown flag %s; the flags are --gateway, "
+                 "--context, --json, --state, --owner, --label, --path, "
+                 "--html, --rounds and the "
+                 "--tls_* flags; see replexctl "
+                 "--help\n",
+                 unknown.c_str());
     return replex::cli::kExitUsage;
   }
   absl::SetProgramUsageMessage(replex::cli::Usage());
   const std::vector<char*> parsed = absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> args(parsed.begin() + 1, parsed.end());
-  const absl::StatusOr<int> exit_code = replex::cli::Run(args);
+  const absl::StatusOr<int> exit_code =
+      replex::cli::Run(args, replex::cli::GivenFlags(argc, argv));
   if (!exit_code.ok()) {
     std::fprintf(stderr, "replexctl: error: %s\n",
                  std::string(exit_code.status().message()).c_str());

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -189,13 +190,14 @@ TEST_F(ReplexctlTest, WaitAndStatusExitByTheJobsEnd) {
   PutJob("stop", v1::CANCELLED, 3);
   PutJob("on", v1::RUNNING, 3);
   // wait: no progress, only the end.
-  EXPECT_EQ(Replexctl("wait ok"),
-            (std::pair<int, std::string>{
-                0, "job ok SUCCEEDED after 100 rounds\n"}));
+  EXPECT_EQ(
+      Replexctl("wait ok"),
+      (std::pair<int, std::string>{0, "job ok SUCCEEDED after 100 rounds\n"}));
   EXPECT_EQ(Replexctl("wait bad"),
             (std::pair<int, std::string>{
-                1, "replexctl: error: job bad FAILED: replica 1 blew up at "
-                   "round 7\n"}));
+                1,
+                "replexctl: error: job bad FAILED: replica 1 blew up at "
+                "round 7\n"}));
   EXPECT_EQ(Replexctl("wait stop").first, 3);
   EXPECT_EQ(Replexctl("status ok").first, 0);
   EXPECT_EQ(Replexctl("status on").first, 0);
@@ -242,8 +244,50 @@ TEST_F(ReplexctlTest, ExtendPrintsTheNewTotal) {
   PutJob("ok", v1::SUCCEEDED, 100);
   EXPECT_EQ(Replexctl("extend ok --rounds=50"),
             (std::pair<int, std::string>{
-                0, "job ok: QUEUED again, 150 rounds in all; it resumes from "
-                   "its last checkpoint\n"}));
+                0,
+                "job ok: QUEUED again, 150 rounds in all; it resumes from "
+                "its last checkpoint\n"}));
+}
+
+// A context of the config file gives the settings a flag leaves out; a
+// variable beats the context and a flag beats both; an unknown context or
+// key is a usage error naming it.
+TEST_F(ReplexctlTest, ContextsVariablesAndFlagsGiveTheSettingsInThatOrder) {
+  PutJob("j000000000001", v1::SUCCEEDED, 100);
+  const std::string dir = ::testing::TempDir() + "/replexctl-config";
+  std::filesystem::create_directories(dir);
+  const std::string gateway = server_->local_address();
+  std::ofstream(dir + "/config.yaml")
+      << "current: lab\ncontexts:\n  lab: {gateway: " << gateway
+      << "}\n  broken: {gateway: 127.0.0.1:1}\n  typo: {gatway: x}\n";
+  const std::string env =
+      absl::StrCat("REPLEX_CONFIG=", dir, "/config.yaml REPLEX_GATEWAY= ");
+  auto run = [&](const std::string& prefix, const std::string& args) {
+    return RunCommand(absl::StrCat(env, prefix, " ", REPLEXCTL_BIN, " ", args));
+  };
+  auto [code, output] = run("", "list");
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_THAT(output, HasSubstr("j000000000001"));
+  std::tie(code, output) = run("REPLEX_CONTEXT=broken", "list");
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_THAT(output, HasSubstr("127.0.0.1:1 is unreachable"));
+  std::tie(code, output) =
+      run("REPLEX_CONTEXT=broken REPLEX_GATEWAY=" + gateway, "list");
+  EXPECT_EQ(code, 0) << output;
+  std::tie(code, output) =
+      run("REPLEX_GATEWAY=127.0.0.1:1", "--gateway=" + gateway + " list");
+  EXPECT_EQ(code, 0) << output;
+  std::tie(code, output) = run("", "--context=nope list");
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_THAT(output,
+              HasSubstr("no context \"nope\"; it has lab, broken, typo"));
+  std::tie(code, output) = run("", "--context=typo list");
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_THAT(output, HasSubstr("contexts.typo.gatway: unknown key"));
+  // TLS settings come from variables too.
+  std::tie(code, output) = run("REPLEX_TLS_CA=" + dir + "/missing.pem", "list");
+  EXPECT_NE(code, 0) << output;
+  EXPECT_THAT(output, HasSubstr("missing.pem"));
 }
 
 TEST_F(ReplexctlTest, UnreachableGatewaySaysWhereItLookedAndHowToChange) {
