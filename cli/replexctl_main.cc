@@ -127,6 +127,9 @@ Commands:
                     its --listen address) for its grpc.health.v1 status and
                     print it; exit 0 only if SERVING. For container health
                     checks.
+  completion        Print a bash completion script: commands, flags, and the
+                    ids of the jobs `list` shows where a command takes one.
+                    Load it with: source <(replexctl completion)
   call METHOD [JSON]
                     Call any method of the server at --gateway, e.g.
                     replex.v1.JobService/GetJob '{"job_id": "ID"}', learning
@@ -201,6 +204,57 @@ std::set<std::string> GivenFlags(int argc, char** argv) {
     given.emplace(arg.substr(0, arg.find('=')));
   }
   return given;
+}
+
+// The bash completion script (`replexctl completion`): commands, flags,
+// job ids from `replexctl list` (with the flags typed so far, so that it
+// asks the same gateway), job files and directories.
+std::string CompletionScript() {
+  std::string flags;
+  for (const char* name :
+       {"gateway", "context", "json", "state", "owner", "label", "path", "html",
+        "rounds", "tls_ca", "tls_client_cert", "tls_client_key",
+        "tls_server_name", "help"}) {
+    const bool takes_value =
+        std::string(name) != "json" && std::string(name) != "help";
+    absl::StrAppend(&flags, flags.empty() ? "" : " ", "--", name,
+                    takes_value ? "=" : "");
+  }
+  // clang-format off
+  return absl::StrCat(R"sh(# bash completion for replexctl: source <(replexctl completion)
+_replexctl() {
+  local cur=${COMP_WORDS[COMP_CWORD]} command="" operands=0 word i
+  local -a flags=()
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    word=${COMP_WORDS[i]}
+    case $word in
+      -*) flags+=("$word") ;;
+      *) if [[ -z $command ]]; then command=$word; else operands=$((operands + 1)); fi ;;
+    esac
+  done
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W ")sh", flags, R"sh(" -- "$cur"))
+    [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
+    return
+  fi
+  case $command in
+    "")
+      COMPREPLY=($(compgen -W "submit status list watch wait cancel extend fetch report health call completion" -- "$cur")) ;;
+    submit)
+      compopt -o filenames 2>/dev/null
+      COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur")) ;;
+    status|watch|wait|cancel|extend|fetch|report)
+      if ((operands == 0)); then
+        COMPREPLY=($(compgen -W "$(replexctl "${flags[@]}" list 2>/dev/null | awk 'NR > 1 {print $1}')" -- "$cur"))
+      elif [[ $command == fetch ]]; then
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -d -- "$cur"))
+      fi ;;
+  esac
+}
+complete -F _replexctl replexctl
+)sh");
+  // clang-format on
 }
 
 // The first flag in argv that no library defines, or "". absl's parser
@@ -294,7 +348,8 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args,
                                 {"fetch", 2, 2, "a job id and a directory"},
                                 {"report", 1, 1, "one job id"},
                                 {"health", 0, 1, "at most one HOST:PORT"},
-                                {"call", 1, 2, "a method and a JSON request"}};
+                                {"call", 1, 2, "a method and a JSON request"},
+                                {"completion", 0, 1, "at most `bash`"}};
   const Arity* arity =
       std::find_if(std::begin(kArities), std::end(kArities),
                    [&](const Arity& a) { return command == a.command; });
@@ -302,12 +357,19 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args,
     return usage_error(absl::StrCat(
         "unknown command \"", command,
         "\"; the commands are submit, status, list, watch, wait, cancel, "
-        "extend, fetch, report, health and call"));
+        "extend, fetch, report, health, call and completion"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
   }
 
+  if (command == "completion") {
+    if (operands == 1 && args[1] != "bash") {
+      return usage_error("`completion` knows bash only");
+    }
+    std::printf("%s", CompletionScript().c_str());
+    return 0;
+  }
   std::string token_file;
   if (absl::Status applied = ApplyConfig(given_flags, token_file);
       !applied.ok()) {

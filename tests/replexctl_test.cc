@@ -290,6 +290,35 @@ TEST_F(ReplexctlTest, ContextsVariablesAndFlagsGiveTheSettingsInThatOrder) {
   EXPECT_THAT(output, HasSubstr("missing.pem"));
 }
 
+// `replexctl completion` completes commands, flags and, where a command
+// takes a job id, the ids `list` shows on the gateway the flags typed name.
+TEST_F(ReplexctlTest, BashCompletionOffersCommandsFlagsAndJobIds) {
+  PutJob("j000000000001", v1::SUCCEEDED, 100);
+  PutJob("j000000000002", v1::RUNNING, 10);
+  const std::string dir = ::testing::TempDir() + "/replexctl-completion";
+  std::filesystem::create_directories(dir);
+  auto complete = [&](const std::string& words, int cword) {
+    std::ofstream(dir + "/complete.sh") << absl::StrCat(
+        "PATH=", std::filesystem::path(REPLEXCTL_BIN).parent_path().string(),
+        ":$PATH\nsource <(replexctl completion)\nCOMP_WORDS=(", words,
+        ")\nCOMP_CWORD=", cword, "\n_replexctl\necho \"${COMPREPLY[*]}\"\n");
+    return RunCommand("bash " + dir + "/complete.sh");
+  };
+  auto [code, output] = complete("replexctl wa", 1);
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_EQ(output, "watch wait\n");
+  std::tie(code, output) = complete("replexctl --sta", 1);
+  EXPECT_EQ(output, "--state=\n");
+  std::tie(code, output) =
+      complete(absl::StrCat("replexctl --gateway=", server_->local_address(),
+                            " status j0"),
+               3);
+  EXPECT_EQ(output, "j000000000001 j000000000002\n");
+  std::tie(code, output) = Replexctl("completion zsh");
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_THAT(output, HasSubstr("knows bash only"));
+}
+
 TEST_F(ReplexctlTest, UnreachableGatewaySaysWhereItLookedAndHowToChange) {
   auto [code, output] = RunCommand(
       absl::StrCat("REPLEX_GATEWAY=127.0.0.1:1 ", REPLEXCTL_BIN, " list"));
