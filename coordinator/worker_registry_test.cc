@@ -459,6 +459,20 @@ class ManualWorkerTest : public WorkerRegistryTest {
     });
   }
 
+  // Runs job `id`'s next round of two replicas, answering both orders, and
+  // completes it.
+  void AnswerRound(const std::string& id, JobExecutor& executor) {
+    absl::StatusOr<std::vector<runner::SegmentResult>> results;
+    std::thread round = StartRound(id, executor, results);
+    const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
+    ASSERT_THAT(orders, SizeIs(2));
+    Done(orders[0], -1.0);
+    Done(orders[1], -2.0);
+    round.join();
+    ASSERT_TRUE(results.ok()) << results.status();
+    ASSERT_TRUE(drivers_.at(id)->Complete(*results).ok());
+  }
+
   void Done(const v1::SegmentOrder& order, double potential,
             int64_t epoch_shift = 0, int64_t round_shift = 0) {
     v1::WorkerMessage message;
@@ -552,16 +566,11 @@ TEST_F(ManualWorkerTest, ReleasingAJobUnblocksItsRoundAndUnloadsIt) {
 
 TEST_F(ManualWorkerTest, AReplicaHandedBackWithoutItsStateFailsTheRound) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
+  AnswerRound("j1", *job);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
-  std::thread round = StartRound("j1", *job, results);
-  const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
-  Done(orders[0], -1.0);
-  Done(orders[1], -2.0);
-  round.join();
-  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
 
   FakeWorker other(&registry_, "other", 1, 8);  // replica 1 moves there
-  round = StartRound("j1", *job, results);
+  std::thread round = StartRound("j1", *job, results);
   const std::vector<v1::CoordinatorMessage> releases =
       Take(v1::CoordinatorMessage::kReleaseReplica, 1);
   ASSERT_THAT(releases, SizeIs(1));
@@ -584,13 +593,8 @@ TEST_F(ManualWorkerTest, AReplicaHandedBackWithoutItsStateFailsTheRound) {
 // the reloaded job then runs on the worker that is left.
 TEST_F(ManualWorkerTest, TheReleasingWorkerLeavingMidRebalanceRollsBack) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
+  AnswerRound("j1", *job);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
-  std::thread round = StartRound("j1", *job, results);
-  const std::vector<v1::SegmentOrder> orders = TakeOrders(1);
-  Done(orders[0], -1.0);
-  Done(orders[1], -2.0);
-  round.join();
-  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
 
   // This worker drains: both replicas move to `other`, and the round waits
   // for their states, which never come. Nothing of the job is loaded here
@@ -599,7 +603,7 @@ TEST_F(ManualWorkerTest, TheReleasingWorkerLeavingMidRebalanceRollsBack) {
   v1::WorkerMessage goodbye;
   goodbye.mutable_goodbye();
   registry_.Receive(key_, goodbye);
-  round = StartRound("j1", *job, results);
+  std::thread round = StartRound("j1", *job, results);
   ASSERT_THAT(Take(v1::CoordinatorMessage::kReleaseReplica, 2), SizeIs(2));
   EXPECT_EQ(registry_.Disconnect(key_).code(), absl::StatusCode::kCancelled);
   round.join();
@@ -617,16 +621,11 @@ TEST_F(ManualWorkerTest, TheReleasingWorkerLeavingMidRebalanceRollsBack) {
 
 TEST_F(ManualWorkerTest, TheReceivingWorkerLeavingMidRebalanceIsSurvived) {
   std::unique_ptr<JobExecutor> job = Admit("j1", 2, 3);
+  AnswerRound("j1", *job);
   absl::StatusOr<std::vector<runner::SegmentResult>> results;
-  std::thread round = StartRound("j1", *job, results);
-  std::vector<v1::SegmentOrder> orders = TakeOrders(1);
-  Done(orders[0], -1.0);
-  Done(orders[1], -2.0);
-  round.join();
-  ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
 
   auto other = std::make_unique<FakeWorker>(&registry_, "other", 1, 8);
-  round = StartRound("j1", *job, results);
+  std::thread round = StartRound("j1", *job, results);
   const std::vector<v1::CoordinatorMessage> releases =
       Take(v1::CoordinatorMessage::kReleaseReplica, 1);
   ASSERT_THAT(releases, SizeIs(1));
@@ -655,8 +654,9 @@ TEST_F(ManualWorkerTest, TheReceivingWorkerLeavingMidRebalanceIsSurvived) {
   ASSERT_NE(load, received.end());
   EXPECT_EQ(load->load_replica().replica(), 1);
   EXPECT_EQ(load->load_replica().state(), "state of replica 1");
-  orders.assign(received.back().segment_orders().orders().begin(),
-                received.back().segment_orders().orders().end());
+  const std::vector<v1::SegmentOrder> orders(
+      received.back().segment_orders().orders().begin(),
+      received.back().segment_orders().orders().end());
   ASSERT_THAT(orders, SizeIs(2));
   for (const v1::SegmentOrder& order : orders) Done(order, -3.0);
   round.join();
