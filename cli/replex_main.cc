@@ -65,6 +65,11 @@ ABSL_FLAG(absl::Duration, walltime, absl::ZeroDuration(),
           "run checkpoints the round in progress when less than two rounds' "
           "time is left, and exits 75 for `replex run --resume DIR`. 0: no "
           "limit. SIGTERM and SIGINT stop the same way.");
+ABSL_FLAG(absl::Duration, checkpoint_every, absl::ZeroDuration(),
+          "Also checkpoint the round that ends this long after the last "
+          "checkpoint (e.g. 30m), whatever the job's checkpoint_interval, so "
+          "a kill loses at most this much work plus a round. 0: rounds "
+          "only.");
 ABSL_FLAG(std::string, results, "",
           "Write the job's results (docs/results.md) to this new directory; "
           "overrides output.directory. Without either, no results are "
@@ -81,6 +86,7 @@ constexpr char kUsage[] =
     "  replex run --resume DIR    (go on from DIR's last checkpoint)\n"
     "  replex run --extend=N DIR  (run DIR's job N rounds longer)\n"
     "  [--walltime=DURATION]      (stop at a checkpoint in time; exit 75)\n"
+    "  [--checkpoint_every=DURATION] (also checkpoint by wall-clock time)\n"
     "  replex version\n\n"
     "JOB.yaml is described in docs/job-spec.md; examples/ has ready jobs.";
 
@@ -249,13 +255,18 @@ absl::Status Run(const std::string& arg) {
         "--threads must be at least 1 (it is the number of replica threads)");
   }
   options.pin_threads = absl::GetFlag(FLAGS_pin_threads);
+  if (absl::GetFlag(FLAGS_checkpoint_every) < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--checkpoint_every must not be negative (0: checkpoint by rounds "
+        "only)");
+  }
   const std::string& results_dir = run.results_dir;
   std::unique_ptr<results::ResultsWriter> writer;
   if (!results_dir.empty()) {
     run.checkpoints = std::make_unique<store::FileCheckpointStore>(
         (std::filesystem::path(results_dir) / kResumeDir).string());
     options.durability = {run.journal.get(), run.checkpoints.get(), kRunId,
-                          resuming};
+                          resuming, absl::GetFlag(FLAGS_checkpoint_every)};
     options.positions_every = spec->output().frame_interval();
     std::fprintf(stderr, "replex: writing results to %s\n",
                  results_dir.c_str());

@@ -25,6 +25,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
@@ -426,6 +427,49 @@ TEST(ResultsTest, AJobWhoseResultsCannotFitIsRefused) {
   // Without frames, the same job's tables fit.
   spec.mutable_exchange()->set_n_rounds(1000);
   EXPECT_TRUE(results::CheckFreeSpace(fs::temp_directory_path(), spec).ok());
+}
+
+// --checkpoint_every checkpoints by wall-clock time whatever the job's
+// checkpoint_interval: at 1 ns every round (the two latest are kept), where
+// a job with checkpoint_interval 0 otherwise checkpoints only after its
+// last round.
+TEST(ResultsTest, CheckpointEveryAddsCheckpointsByWallClockTime) {
+  const fs::path root = TempDir("checkpoint-every");
+  const fs::path example = SourcePath("examples/harmonic-oscillator");
+  WriteFile(root / "job.yaml",
+            absl::StrCat("system: ", (example / "system.xml").string(),
+                         "\ncoordinates: ", (example / "state.xml").string(),
+                         "\nplatform: Reference\nseed: 1\n"
+                         "ladder: {n_rungs: 3, temperature_range_k: "
+                         "{min: 300, max: 400}}\n"
+                         "exchange: {steps_per_exchange: 20, n_rounds: 30}\n"
+                         "checkpoint_interval: 0\n"));
+  auto checkpoints = [&](const std::string& name, const std::string& flags) {
+    const auto [code, output] = RunCommand(
+        absl::StrCat(REPLEX_BIN, " run ", (root / "job.yaml").string(),
+                     " --progress_every=-1 --results=", (root / name).string(),
+                     flags, " 2>&1"));
+    EXPECT_EQ(code, 0) << output;
+    std::vector<std::string> names;
+    for (const auto& entry :
+         fs::directory_iterator(root / name / "resume" / "run")) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(checkpoints("plain", ""),
+            std::vector<std::string>{"round-000000000030.ckpt"});
+  EXPECT_EQ(checkpoints("timed", " --checkpoint_every=1ns"),
+            (std::vector<std::string>{"round-000000000029.ckpt",
+                                      "round-000000000030.ckpt"}));
+  const auto [code, output] = RunCommand(absl::StrCat(
+      REPLEX_BIN, " run ", (root / "job.yaml").string(),
+      " --checkpoint_every=-1s --results=", (root / "negative").string(),
+      " 2>&1"));
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("must not be negative"));
+  fs::remove_all(root);
 }
 
 TEST_F(HarmonicResultsTest, AnExistingDirectoryIsNeverOverwritten) {

@@ -75,6 +75,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
 
   std::vector<std::vector<engine::Vec3>> positions(n);
   std::vector<std::string> states(n);
+  absl::Time last_checkpoint = start;
   while (!driver->done()) {
     const int64_t ran = driver->round() - first_round;
     const bool stopping =
@@ -92,7 +93,10 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     // holds every replica's.
     const bool final_round = driver->round() + 1 == spec.exchange().n_rounds();
     const bool checkpoint =
-        durable && (stopping || CheckpointDue(spec, driver->round() + 1));
+        durable &&
+        (stopping || CheckpointDue(spec, driver->round() + 1) ||
+         (durability.checkpoint_every > absl::ZeroDuration() &&
+          absl::Now() - last_checkpoint >= durability.checkpoint_every));
     absl::StatusOr<std::vector<SegmentResult>> results =
         (*executor)->RunSegments(
             driver->Orders(want_positions, final_round || checkpoint));
@@ -110,7 +114,9 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         if (absl::Status saved =
                 SaveCheckpoint(durability.job_id, *driver, **round, *results,
                                *durability.journal, *durability.checkpoints);
-            !saved.ok()) {
+            saved.ok()) {
+          last_checkpoint = absl::Now();
+        } else {
           // The previous cut still stands; a resume goes there.
           service::LogLine(absl::StrCat("no checkpoint at round ",
                                         driver->round(), ": ",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/scheme.h"
 #include "lib/exchange/statistics.h"
@@ -29,6 +30,10 @@ struct RunDurability {
   // Start from the journal's newest usable cut (round 0 without one),
   // forgetting the rounds journaled past it, instead of from round 0.
   bool resume = false;
+  // Also checkpoint the first round that ends this long after the last
+  // checkpoint (or the start), whatever checkpoint_interval says, so a run
+  // killed at any moment loses at most this much work plus a round. 0: off.
+  absl::Duration checkpoint_every = absl::ZeroDuration();
 };
 
 struct RunOptions {
