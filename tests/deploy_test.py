@@ -470,6 +470,31 @@ def run_k8s(args, known):
     check(len(metrics_services) == 2,
           "overlays/monitoring: the coordinator and gateway Services name a "
           "`metrics` port for the ServiceMonitor")
+    # The job labels the operator gives the targets: a ServiceMonitor's are
+    # the Services' names, a PodMonitor's its jobLabel's value on the pods
+    # (else "<namespace>/<name>"). Every job="..." the shipped alerts and
+    # dashboards ask for must be one of them.
+    jobs = {o["metadata"]["name"] for o in metrics_services}
+    pods = [o["spec"]["template"]["metadata"].get("labels", {})
+            for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+    for monitor in (o for o in objects if o["kind"] == "PodMonitor"):
+        label = monitor["spec"].get("jobLabel")
+        wanted = monitor["spec"]["selector"].get("matchLabels", {})
+        for labels in pods:
+            if all(labels.get(k) == v for k, v in wanted.items()):
+                jobs.add(labels.get(label) if label else
+                         f"replex/{monitor['metadata']['name']}")
+    asked = set()
+    for path in [os.path.join(args.source, "deploy", "prometheus", "alerts.yml")] + [
+            os.path.join(args.source, "dashboards", name)
+            for name in os.listdir(os.path.join(args.source, "dashboards"))
+            if name.endswith(".json")]:
+        with open(path) as f:
+            asked |= set(re.findall(r'job=\\?"([^"\\]+)', f.read()))
+    check(asked and asked <= jobs,
+          f"overlays/monitoring: alerts and dashboards ask for jobs "
+          f"{sorted(asked - jobs)} that no monitor's targets are labelled "
+          f"with (they are {sorted(jobs)})")
     return 0
 
 
