@@ -70,7 +70,25 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
     for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
       by_state[static_cast<v1::JobState>(state)] = 0;
     }
-    for (const v1::Job& job : jobs->List({})) ++by_state[job.state()];
+    // What a job picker shows beside an id, for the jobs not ended yet:
+    // ended ones would grow the series without bound.
+    prometheus::MetricFamily info = metrics::GaugeFamily(
+        "replex_job_info",
+        "1 for each queued or running job, labelled with its name, owner, "
+        "platform and state.");
+    for (const v1::Job& job : jobs->List({})) {
+      ++by_state[job.state()];
+      if (job.state() == v1::QUEUED || job.state() == v1::RUNNING) {
+        AddGauge(
+            info,
+            {{"job_id", job.job_id()},
+             {"name", job.name()},
+             {"owner", job.owner()},
+             {"platform", job.platform()},
+             {"state", absl::AsciiStrToLower(v1::JobState_Name(job.state()))}},
+            1);
+      }
+    }
     prometheus::MetricFamily states = metrics::GaugeFamily(
         "replex_jobs", "Jobs the coordinator knows, by state.");
     for (const auto& [state, count] : by_state) {
@@ -79,7 +97,7 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
                count);
     }
     return std::vector<prometheus::MetricFamily>{
-        connected, slots, max_replicas, hosted, draining, states};
+        connected, slots, max_replicas, hosted, draining, states, info};
   });
 }
 

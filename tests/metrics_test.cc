@@ -108,12 +108,35 @@ void AwaitWorkers(const LocalCluster& cluster, int workers) {
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   double registered = 0;
   while (absl::Now() < deadline) {
-    registered = Sum(Scrape(cluster, "coordinator"), "replex_coordinator_workers");
+    registered =
+        Sum(Scrape(cluster, "coordinator"), "replex_coordinator_workers");
     if (registered == workers) return;
     absl::SleepFor(absl::Milliseconds(100));
   }
   ADD_FAILURE() << "after 60 s the coordinator counts " << registered
-                << " workers, not " << workers << "\n" << cluster.Logs();
+                << " workers, not " << workers << "\n"
+                << cluster.Logs();
+}
+
+// replex_job_info names each job not ended yet: here one that waits for a
+// CPU worker (only a Reference one is connected).
+TEST(MetricsTest, JobInfoLabelsEachUnfinishedJob) {
+  LocalCluster cluster("metrics_info");
+  ASSERT_TRUE(cluster.StartServices().ok());
+  ASSERT_TRUE(cluster.AddWorker().ok());
+  AwaitWorkers(cluster, 1);
+  const std::string example = SourcePath("examples/alanine-dipeptide/job.yaml");
+  const std::string id = cluster.SubmitJob(example);
+  const std::vector<Sample> coordinator = Scrape(cluster, "coordinator");
+  EXPECT_EQ(Sum(coordinator, "replex_job_info",
+                {{"job_id", id},
+                 {"name", "alanine-dipeptide"},
+                 {"owner", "examples"},
+                 {"platform", "CPU"},
+                 {"state", "queued"}}),
+            1)
+      << cluster.Logs();
+  EXPECT_EQ(Sum(coordinator, "replex_jobs", {{"state", "queued"}}), 1);
 }
 
 TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
