@@ -473,6 +473,19 @@ class ManualWorkerTest : public WorkerRegistryTest {
     ASSERT_TRUE(drivers_.at(id)->Complete(*results).ok());
   }
 
+  // Answers `release` as this worker would: the replica's `state` (empty:
+  // handed back without it), made at rung 1.
+  void HandBack(const v1::ReleaseReplica& release, const std::string& state) {
+    v1::WorkerMessage message;
+    v1::ReplicaStateReport& report = *message.mutable_replica_state();
+    report.set_job_id(release.job_id());
+    report.set_replica(release.replica());
+    report.set_epoch(release.epoch());
+    report.set_rung(1);
+    report.set_state(state);
+    registry_.Receive(key_, message);
+  }
+
   void Done(const v1::SegmentOrder& order, double potential,
             int64_t epoch_shift = 0, int64_t round_shift = 0) {
     v1::WorkerMessage message;
@@ -575,13 +588,7 @@ TEST_F(ManualWorkerTest, AReplicaHandedBackWithoutItsStateFailsTheRound) {
       Take(v1::CoordinatorMessage::kReleaseReplica, 1);
   ASSERT_THAT(releases, SizeIs(1));
   EXPECT_EQ(releases[0].release_replica().replica(), 1);
-  v1::WorkerMessage message;
-  v1::ReplicaStateReport& report = *message.mutable_replica_state();
-  report.set_job_id("j1");
-  report.set_replica(1);
-  report.set_epoch(releases[0].release_replica().epoch());
-  report.set_rung(1);
-  registry_.Receive(key_, message);
+  HandBack(releases[0].release_replica(), "");
   round.join();
   EXPECT_EQ(results.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(results.status().message(), HasSubstr("without its state"));
@@ -633,14 +640,7 @@ TEST_F(ManualWorkerTest, TheReceivingWorkerLeavingMidRebalanceIsSurvived) {
   // nothing yet, so no result is lost: the round goes on, the replica
   // loads back here from the state handed over.
   EXPECT_TRUE(other->Leave().ok());  // a clean leave: it held no state
-  v1::WorkerMessage message;
-  v1::ReplicaStateReport& report = *message.mutable_replica_state();
-  report.set_job_id("j1");
-  report.set_replica(1);
-  report.set_epoch(releases[0].release_replica().epoch());
-  report.set_rung(1);
-  report.set_state("state of replica 1");
-  registry_.Receive(key_, message);
+  HandBack(releases[0].release_replica(), "state of replica 1");
   // Then the replica loads back here, and the round's orders follow.
   std::vector<v1::CoordinatorMessage> received, batch;
   while ((received.empty() || !received.back().has_segment_orders()) &&

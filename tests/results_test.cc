@@ -58,6 +58,27 @@ fs::path TempDir(const std::string& name) {
   return dir;
 }
 
+// Writes `root`/job.yaml: the System and State of examples/`example`, then
+// `rest` (more YAML).
+void WriteJob(const fs::path& root, const std::string& example,
+              const std::string& rest) {
+  const fs::path dir = SourcePath("examples/" + example);
+  WriteFile(root / "job.yaml",
+            absl::StrCat("system: ", (dir / "system.xml").string(),
+                         "\ncoordinates: ", (dir / "state.xml").string(), "\n",
+                         rest));
+}
+
+// `replex run` of `root`/job.yaml into `root`/`out`, with `flags`: the exit
+// code and the output.
+std::pair<int, std::string> RunJob(const fs::path& root, const std::string& out,
+                                   const std::string& flags = "") {
+  return RunCommand(
+      absl::StrCat(REPLEX_BIN, " run ", (root / "job.yaml").string(),
+                   " --progress_every=-1 --results=", (root / out).string(),
+                   flags, " 2>&1"));
+}
+
 bool PythonHas(const std::string& module) {
   return RunCommand(absl::StrCat("/usr/bin/python3 -c 'import ", module,
                                  "' 2>/dev/null"))
@@ -178,17 +199,12 @@ TEST(ResultsTest, MdtrajLoadsAlanineDipeptideWithItsPdb) {
   if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
   const fs::path root = TempDir("alanine");
   const fs::path example = SourcePath("examples/alanine-dipeptide");
-  WriteFile(root / "job.yaml",
-            absl::StrCat("system: ", (example / "system.xml").string(),
-                         "\ncoordinates: ", (example / "state.xml").string(),
-                         "\nplatform: Reference\nseed: 1\n"
-                         "ladder: {n_rungs: 3, temperature_range_k: "
-                         "{min: 300, max: 400}}\n"
-                         "exchange: {steps_per_exchange: 20, n_rounds: 6}\n"
-                         "output: {frame_interval: 2}\n"));
-  const auto [run_code, run_output] = RunCommand(absl::StrCat(
-      REPLEX_BIN, " run ", (root / "job.yaml").string(),
-      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  WriteJob(root, "alanine-dipeptide",
+           "platform: Reference\nseed: 1\n"
+           "ladder: {n_rungs: 3, temperature_range_k: {min: 300, max: 400}}\n"
+           "exchange: {steps_per_exchange: 20, n_rounds: 6}\n"
+           "output: {frame_interval: 2}\n");
+  const auto [run_code, run_output] = RunJob(root, "out");
   ASSERT_EQ(run_code, 0) << run_output;
   std::string args = (example / "input.pdb").string();
   for (int k = 0; k < 3; ++k) {
@@ -250,7 +266,6 @@ TEST(ResultsTest,
      PeriodicFramesCarryTheirBoxAndReplicaTrajectoriesDemultiplex) {
   if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
   const fs::path root = TempDir("npt");
-  const fs::path example = SourcePath("examples/npt-ideal-gas");
   // A topology for the 64 dimers (mdtraj needs atom names).
   std::string pdb;
   for (int i = 0; i < 128; ++i) {
@@ -261,17 +276,12 @@ TEST(ResultsTest,
         i + 1, i / 2 + 1);
   }
   WriteFile(root / "top.pdb", pdb + "END\n");
-  WriteFile(root / "job.yaml",
-            absl::StrCat("system: ", (example / "system.xml").string(),
-                         "\ncoordinates: ", (example / "state.xml").string(),
-                         "\ntopology: top.pdb\nplatform: Reference\nseed: 4\n"
-                         "ladder: {temperatures_k: [300, 330, 360]}\n"
-                         "exchange: {steps_per_exchange: 20, n_rounds: 60}\n"
-                         "output: {frame_interval: 5, "
-                         "per_replica_trajectories: true}\n"));
-  const auto [run_code, run_output] = RunCommand(absl::StrCat(
-      REPLEX_BIN, " run ", (root / "job.yaml").string(),
-      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  WriteJob(root, "npt-ideal-gas",
+           "topology: top.pdb\nplatform: Reference\nseed: 4\n"
+           "ladder: {temperatures_k: [300, 330, 360]}\n"
+           "exchange: {steps_per_exchange: 20, n_rounds: 60}\n"
+           "output: {frame_interval: 5, per_replica_trajectories: true}\n");
+  const auto [run_code, run_output] = RunJob(root, "out");
   ASSERT_EQ(run_code, 0) << run_output;
   EXPECT_EQ(ReadFile(root / "out" / results::kTopologyFile), pdb + "END\n");
   const auto [code, output] =
@@ -319,18 +329,12 @@ print(n, worst)
 TEST(ResultsTest, FinalStatesAreEachReplicasLastStateAsOpenMMStateXml) {
   if (!PythonHas("mdtraj")) GTEST_SKIP() << "python3-mdtraj is not installed";
   const fs::path root = TempDir("final");
-  const fs::path example = SourcePath("examples/npt-ideal-gas");
-  WriteFile(root / "job.yaml",
-            absl::StrCat("system: ", (example / "system.xml").string(),
-                         "\ncoordinates: ", (example / "state.xml").string(),
-                         "\nplatform: Reference\nseed: 5\n"
-                         "ladder: {temperatures_k: [300, 330, 360]}\n"
-                         "exchange: {steps_per_exchange: 20, n_rounds: 9}\n"
-                         "output: {frame_interval: 1, "
-                         "per_replica_trajectories: true}\n"));
-  const auto [run_code, run_output] = RunCommand(absl::StrCat(
-      REPLEX_BIN, " run ", (root / "job.yaml").string(),
-      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  WriteJob(root, "npt-ideal-gas",
+           "platform: Reference\nseed: 5\n"
+           "ladder: {temperatures_k: [300, 330, 360]}\n"
+           "exchange: {steps_per_exchange: 20, n_rounds: 9}\n"
+           "output: {frame_interval: 1, per_replica_trajectories: true}\n");
+  const auto [run_code, run_output] = RunJob(root, "out");
   ASSERT_EQ(run_code, 0) << run_output;
   const auto [code, output] = RunPython(
       root, kFinalStatesScript, absl::StrCat((root / "out").string(), " 3"));
@@ -435,20 +439,13 @@ TEST(ResultsTest, AJobWhoseResultsCannotFitIsRefused) {
 // last round.
 TEST(ResultsTest, CheckpointEveryAddsCheckpointsByWallClockTime) {
   const fs::path root = TempDir("checkpoint-every");
-  const fs::path example = SourcePath("examples/harmonic-oscillator");
-  WriteFile(root / "job.yaml",
-            absl::StrCat("system: ", (example / "system.xml").string(),
-                         "\ncoordinates: ", (example / "state.xml").string(),
-                         "\nplatform: Reference\nseed: 1\n"
-                         "ladder: {n_rungs: 3, temperature_range_k: "
-                         "{min: 300, max: 400}}\n"
-                         "exchange: {steps_per_exchange: 20, n_rounds: 30}\n"
-                         "checkpoint_interval: 0\n"));
+  WriteJob(root, "harmonic-oscillator",
+           "platform: Reference\nseed: 1\n"
+           "ladder: {n_rungs: 3, temperature_range_k: {min: 300, max: 400}}\n"
+           "exchange: {steps_per_exchange: 20, n_rounds: 30}\n"
+           "checkpoint_interval: 0\n");
   auto checkpoints = [&](const std::string& name, const std::string& flags) {
-    const auto [code, output] = RunCommand(
-        absl::StrCat(REPLEX_BIN, " run ", (root / "job.yaml").string(),
-                     " --progress_every=-1 --results=", (root / name).string(),
-                     flags, " 2>&1"));
+    const auto [code, output] = RunJob(root, name, flags);
     EXPECT_EQ(code, 0) << output;
     std::vector<std::string> names;
     for (const auto& entry :
@@ -463,10 +460,8 @@ TEST(ResultsTest, CheckpointEveryAddsCheckpointsByWallClockTime) {
   EXPECT_EQ(checkpoints("timed", " --checkpoint_every=1ns"),
             (std::vector<std::string>{"round-000000000029.ckpt",
                                       "round-000000000030.ckpt"}));
-  const auto [code, output] = RunCommand(absl::StrCat(
-      REPLEX_BIN, " run ", (root / "job.yaml").string(),
-      " --checkpoint_every=-1s --results=", (root / "negative").string(),
-      " 2>&1"));
+  const auto [code, output] =
+      RunJob(root, "negative", " --checkpoint_every=-1s");
   EXPECT_EQ(code, 2) << output;
   EXPECT_THAT(output, ::testing::HasSubstr("must not be negative"));
   fs::remove_all(root);
