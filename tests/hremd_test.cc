@@ -5,8 +5,13 @@
 // Its reduced potential at rung 0's Hamiltonian, beta K_0 r^2 / 2, must be
 // Gamma(d/2, K_0 / K_k): that checks the cross-rung evaluations the swaps are
 // decided on. (The two KS statistics coincide when both hold, since one value
-// is the other times K_0 / K_k.)
+// is the other times K_0 / K_k.) Neighbouring rungs must accept swaps at
+// the exact rate: with u = beta K r^2 / 2, a K ladder is a temperature
+// ladder in beta K, so the T-REMD formula holds with K_{k+1} / K_k (sqrt 2
+// here) as the ratio of betas.
 #include <algorithm>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -25,7 +30,8 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
   const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
   ASSERT_FALSE(ladder.temperature_only());
   const auto& names = ladder.parameter_names();
-  const auto k_index = std::find(names.begin(), names.end(), "K") - names.begin();
+  const auto k_index =
+      std::find(names.begin(), names.end(), "K") - names.begin();
   ASSERT_LT(k_index, static_cast<long>(names.size())) << "no parameter K";
   const auto model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
@@ -34,6 +40,9 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
   const int n = ladder.size();
 
   std::vector<std::vector<double>> own(n), at_rung0(n);
+  // Per round, the share of the attempts between rungs k and k+1 accepted:
+  // gibbs makes several, each accepted with the same probability.
+  std::vector<std::vector<double>> accepted_by_pair(n - 1);
   runner::RunOptions options;
   options.threads = 2;
   options.on_round = [&](const runner::RoundReport& report) {
@@ -41,6 +50,13 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
       const int k = report.outcome.before.rung_of_replica(i);
       own[k].push_back(report.reduced.Get(i, k));
       at_rung0[k].push_back(report.reduced.Get(i, 0));
+    }
+    for (int k = 0; k + 1 < n; ++k) {
+      if (const int64_t attempts = report.outcome.pair_attempts[k];
+          attempts > 0) {
+        accepted_by_pair[k].push_back(
+            static_cast<double>(report.outcome.pair_accepts[k]) / attempts);
+      }
     }
     return absl::OkStatus();
   };
@@ -57,6 +73,13 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
     ExpectDistributed(
         at_rung0[k], [&](double u) { return GammaCdf(dof / 2.0, ratio, u); },
         rung + " reduced potential at rung 0");
+  }
+  for (int k = 0; k + 1 < n; ++k) {
+    ExpectMeanNear(
+        accepted_by_pair[k],
+        HarmonicSwapAcceptance(dof, ladder.rung(k + 1).parameters[k_index],
+                               ladder.rung(k).parameters[k_index]),
+        "acceptance of pair " + std::to_string(k));
   }
   // Swaps happened: otherwise the test above says nothing about exchange.
   EXPECT_GT(result->round_trips, 0);
