@@ -161,9 +161,10 @@ absl::StatusOr<Prepared> PrepareNew(const std::string& job_path) {
   if (run.results_dir.empty()) return run;
   // Checked before the directory is made, so a bad job leaves nothing.
   if (absl::Status valid = spec::Validate(run.spec); !valid.ok()) return valid;
-  if (absl::Status s = results::CheckFreeSpace(run.results_dir, run.spec);
-      !s.ok()) {
-    return s;
+  if (absl::StatusOr<uint64_t> need =
+          results::CheckFreeSpace(run.results_dir, run.spec);
+      !need.ok()) {
+    return need.status();
   }
   if (absl::Status s = results::CreateResultsDirectory(run.results_dir);
       !s.ok()) {

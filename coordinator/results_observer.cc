@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "lib/service/process.h"
 
 namespace replex::coordinator {
@@ -35,10 +34,6 @@ uint64_t DirectoryBytes(const fs::path& dir) {
     if (it->is_regular_file(error)) bytes += it->file_size(error);
   }
   return bytes;
-}
-
-std::string Gib(uint64_t bytes) {
-  return absl::StrFormat("%.2f GiB", bytes / double(uint64_t{1} << 30));
 }
 
 }  // namespace
@@ -87,17 +82,19 @@ absl::Status ResultsObserver::OnSubmit(const std::string& job_id,
                                        const v1::JobSpec& spec) {
   absl::StatusOr<fs::path> dir = Resolve(job_id, spec);
   if (!dir.ok()) return dir.status();
-  if (absl::Status s = results::CheckFreeSpace(*dir, spec); !s.ok()) return s;
-  const uint64_t need = results::EstimatedResultsBytes(spec);
+  const absl::StatusOr<uint64_t> need = results::CheckFreeSpace(*dir, spec);
+  if (!need.ok()) return need.status();
   absl::MutexLock quota(&quota_mu_);
   if (max_bytes_per_owner_ > 0) {
     const uint64_t used = OwnerBytes(spec.owner());
-    if (used + need > max_bytes_per_owner_) {
+    if (used + *need > max_bytes_per_owner_) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "owner \"", spec.owner(), "\" has results of about ", Gib(used),
+          "owner \"", spec.owner(), "\" has results of about ",
+          results::GibText(used),
           " (unfinished jobs counted at their final size) and this job's "
           "need about ",
-          Gib(need), ": more than the ", Gib(max_bytes_per_owner_),
+          results::GibText(*need), ": more than the ",
+          results::GibText(max_bytes_per_owner_),
           " one owner may keep (--max_results_gib_per_owner); delete "
           "results you no longer need, or write fewer frames"));
     }
@@ -108,7 +105,7 @@ absl::Status ResultsObserver::OnSubmit(const std::string& job_id,
   std::ofstream(root_ / kIndexDir / job_id) << dir->string() << '\n'
                                             << spec.owner() << '\n';
   absl::MutexLock lock(&mu_);
-  estimates_[job_id] = need;
+  estimates_[job_id] = *need;
   return absl::OkStatus();
 }
 

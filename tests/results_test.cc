@@ -422,7 +422,8 @@ TEST(ResultsTest, AJobWhoseResultsCannotFitIsRefused) {
   spec.mutable_exchange()->set_n_rounds(1000000);
   spec.mutable_output()->set_frame_interval(1);
   const absl::Status status =
-      results::CheckFreeSpace(fs::temp_directory_path() / "nowhere", spec);
+      results::CheckFreeSpace(fs::temp_directory_path() / "nowhere", spec)
+          .status();
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   for (const char* part : {"the job's results need about", "GiB", "is free on",
                            "output.frame_interval"}) {

@@ -199,7 +199,13 @@ uint64_t EstimatedResultsBytes(const v1::JobSpec& spec) {
   return bytes + 65536;  // manifest, analysis, report, topology
 }
 
-absl::Status CheckFreeSpace(const fs::path& dir, const v1::JobSpec& spec) {
+std::string GibText(uint64_t bytes) {
+  return absl::StrFormat("%.2f GiB", bytes / double(uint64_t{1} << 30));
+}
+
+absl::StatusOr<uint64_t> CheckFreeSpace(const fs::path& dir,
+                                        const v1::JobSpec& spec) {
+  const uint64_t need = EstimatedResultsBytes(spec);
   std::error_code error;
   fs::path existing = dir;
   while (!existing.empty() && !fs::exists(existing, error)) {
@@ -207,20 +213,17 @@ absl::Status CheckFreeSpace(const fs::path& dir, const v1::JobSpec& spec) {
   }
   if (existing.empty()) existing = ".";
   const fs::space_info space = fs::space(existing, error);
-  if (error) return absl::OkStatus();  // nothing to compare with
-  const uint64_t need = EstimatedResultsBytes(spec);
-  if (need <= space.available) return absl::OkStatus();
-  auto gib = [](uint64_t bytes) {
-    return absl::StrFormat("%.1f GiB", bytes / double(uint64_t{1} << 30));
-  };
+  // Without a figure for the free space there is nothing to compare with.
+  if (error || need <= space.available) return need;
   return absl::ResourceExhaustedError(absl::StrCat(
-      "the job's results need about ", gib(need), " (",
+      "the job's results need about ", GibText(need), " (",
       spec.exchange().n_rounds(), " rounds",
       spec.output().frame_interval() > 0
           ? absl::StrCat(", a frame every ", spec.output().frame_interval(),
                          " rounds")
           : "",
-      ") but only ", gib(space.available), " is free on ", existing.string(),
+      ") but only ", GibText(space.available), " is free on ",
+      existing.string(),
       "; write fewer frames (a larger output.frame_interval), run fewer "
       "rounds, or free disk space"));
 }

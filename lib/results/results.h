@@ -56,13 +56,16 @@ absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
 // <Particles>.
 uint64_t EstimatedResultsBytes(const v1::JobSpec& spec);
 
-// RESOURCE_EXHAUSTED, naming both figures and the fixes, when the file
-// system holding `dir` (or its nearest existing parent) has less free space
-// than EstimatedResultsBytes(spec). Disk already promised to running jobs is
-// not subtracted: the check catches a job that cannot fit at all, not a
-// disk shared out too thinly.
-absl::Status CheckFreeSpace(const std::filesystem::path& dir,
-                            const v1::JobSpec& spec);
+// EstimatedResultsBytes(spec); RESOURCE_EXHAUSTED, naming both figures and
+// the fixes, when the file system holding `dir` (or its nearest existing
+// parent) has less free space than that. Disk already promised to running
+// jobs is not subtracted: the check catches a job that cannot fit at all,
+// not a disk shared out too thinly.
+absl::StatusOr<uint64_t> CheckFreeSpace(const std::filesystem::path& dir,
+                                        const v1::JobSpec& spec);
+
+// `bytes` as "1.23 GiB", for messages about results disk.
+std::string GibText(uint64_t bytes);
 
 // The files of a results directory, relative to it, sorted (temporary
 // files being replaced are left out); or just `path` when it is non-empty.
