@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -17,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "lib/text/utf8.h"
 
 namespace replex::service {
@@ -200,18 +200,30 @@ absl::StatusOr<Identity> Authenticate(const Tokens& tokens,
   return *identity;
 }
 
+namespace {
+
+// The Common Name of the peer's verified client certificate; nullopt
+// without one.
+std::optional<std::string> VerifiedCommonName(const grpc::AuthContext& peer) {
+  const std::vector<grpc::string_ref> names =
+      peer.FindPropertyValues("x509_common_name");
+  if (!peer.IsPeerAuthenticated() || names.empty()) return std::nullopt;
+  return std::string(names.front().data(), names.front().size());
+}
+
+}  // namespace
+
 absl::StatusOr<Identity> CertificateIdentity(
     const grpc::AuthContext& peer, const std::set<std::string>& admins,
     absl::string_view fix) {
-  const std::vector<grpc::string_ref> names =
-      peer.FindPropertyValues("x509_common_name");
-  if (!peer.IsPeerAuthenticated() || names.empty()) {
+  const std::optional<std::string> name = VerifiedCommonName(peer);
+  if (!name.has_value()) {
     return absl::UnauthenticatedError(
         absl::StrCat("no credentials: this server requires a token or a client "
                      "certificate (",
                      fix, ")"));
   }
-  const std::string user(names.front().data(), names.front().size());
+  const std::string& user = *name;
   if (!IsName(user)) {
     return absl::UnauthenticatedError(absl::StrCat(
         "the client certificate's Common Name is not a user name (1 to ",
@@ -223,18 +235,15 @@ absl::StatusOr<Identity> CertificateIdentity(
 absl::Status CheckCertificateName(const grpc::AuthContext& peer,
                                   const std::set<std::string>& names,
                                   absl::string_view flag) {
-  const std::vector<grpc::string_ref> common_names =
-      peer.FindPropertyValues("x509_common_name");
-  if (!peer.IsPeerAuthenticated() || common_names.empty()) {
+  const std::optional<std::string> name = VerifiedCommonName(peer);
+  if (!name.has_value()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "no client certificate: this port takes only certificates named ",
         absl::StrJoin(names, ", "), " (", flag, ")"));
   }
-  const std::string name(common_names.front().data(),
-                         common_names.front().size());
-  if (names.count(name) == 0) {
+  if (names.count(*name) == 0) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "a certificate named ", text::Shown(name),
+        "a certificate named ", text::Shown(*name),
         " may not call this port, which takes only certificates named ",
         absl::StrJoin(names, ", "), " (", flag, ")"));
   }
