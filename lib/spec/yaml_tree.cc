@@ -25,7 +25,7 @@ absl::Status ParserError(const yaml_parser_t& parser) {
     case YAML_READER_ERROR:
       return absl::InvalidArgumentError(
           absl::StrCat("byte ", parser.problem_offset, ": ", problem,
-                       "; a job file is YAML text in UTF-8"));
+                       "; YAML is text in UTF-8"));
     case YAML_SCANNER_ERROR:
     case YAML_PARSER_ERROR:
       return absl::InvalidArgumentError(absl::StrCat(
