@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
@@ -76,16 +77,17 @@ const YamlNode* Find(const YamlNode& map, const std::string& key) {
   return nullptr;
 }
 
-// The settings of the context to use, by key; empty when there is no file
-// and no context was asked for.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Context(
-    const fs::path& path) {
+// A context's settings by key (file names resolved).
+using ContextSettings = std::map<std::string, std::string>;
+
+// The settings of the context to use; empty when there is no file and no
+// context was asked for.
+absl::StatusOr<ContextSettings> Context(const fs::path& path) {
   std::string wanted = absl::GetFlag(FLAGS_context);
   if (wanted.empty()) wanted = Env("REPLEX_CONTEXT");
   std::error_code error;
   if (path.empty() || !fs::exists(path, error)) {
-    if (wanted.empty())
-      return std::vector<std::pair<std::string, std::string>>{};
+    if (wanted.empty()) return ContextSettings{};
     return absl::InvalidArgumentError(absl::StrCat(
         "context \"", wanted, "\" asked for, but there is no config file ",
         path.string(), " (docs/api.md, \"Contexts\")"));
@@ -116,7 +118,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Context(
       wanted = current->text;
     }
   }
-  if (wanted.empty()) return std::vector<std::pair<std::string, std::string>>{};
+  if (wanted.empty()) return ContextSettings{};
   const YamlNode* contexts = Find(root, "contexts");
   const YamlNode* context =
       contexts == nullptr ? nullptr : Find(*contexts, wanted);
@@ -131,7 +133,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Context(
         absl::StrCat("no context \"", wanted, "\"; it has ",
                      names.empty() ? "none" : absl::StrJoin(names, ", ")));
   }
-  std::vector<std::pair<std::string, std::string>> settings;
+  ContextSettings settings;
   for (const YamlNode::Entry& entry : context->entries) {
     const Setting* setting = nullptr;
     for (const Setting& s : kSettings) {
@@ -145,9 +147,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Context(
                                "tls_server_name and token_file"
                              : ": expected a string"));
     }
-    settings.emplace_back(entry.key.text, setting->path
-                                              ? Resolve(entry.value.text, path)
-                                              : entry.value.text);
+    settings[entry.key.text] =
+        setting->path ? Resolve(entry.value.text, path) : entry.value.text;
   }
   return settings;
 }
@@ -157,32 +158,27 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Context(
 absl::Status ApplyConfig(const std::set<std::string>& given,
                          std::string& token_file) {
   const fs::path path = ConfigPath();
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> context =
-      Context(path);
+  absl::StatusOr<ContextSettings> context = Context(path);
   if (!context.ok()) return context.status();
-  token_file.clear();
   for (const Setting& setting : kSettings) {
+    if (setting.flag == nullptr || given.count(setting.flag) > 0) continue;
     std::string value = Env(setting.variable);
-    if (setting.flag == nullptr) {
-      // The token: $REPLEX_TOKEN is read where it is used; the context
-      // gives only a file.
-      for (const auto& [key, from_context] : *context) {
-        if (key == setting.key) token_file = from_context;
-      }
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(setting.flag);
-    if (flag == nullptr || given.count(setting.flag) > 0) continue;
-    for (const auto& [key, from_context] : *context) {
-      if (value.empty() && key == setting.key) value = from_context;
+    if (const auto it = context->find(setting.key);
+        value.empty() && it != context->end()) {
+      value = it->second;
     }
     if (value.empty()) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(setting.flag);
     std::string error;
-    if (!flag->ParseFrom(value, &error)) {
+    if (flag != nullptr && !flag->ParseFrom(value, &error)) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", setting.flag, ": ", error));
     }
   }
+  // The token: $REPLEX_TOKEN is read where it is used; the context gives
+  // only a file.
+  const auto token = context->find("token_file");
+  token_file = token == context->end() ? "" : token->second;
   return absl::OkStatus();
 }
 
