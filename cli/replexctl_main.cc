@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -193,17 +194,20 @@ std::string Usage() {
   return usage;
 }
 
-// The names of the flags argv gives ("tls_ca" for --tls_ca=x or --tls_ca x).
-std::set<std::string> GivenFlags(int argc, char** argv) {
-  std::set<std::string> given;
+// The flags argv gives, in order, each as its name and the argument as
+// written ("tls_ca" and "--tls_ca=x" for --tls_ca=x; "tls_ca" and
+// "--tls_ca" for --tls_ca x); none after "--".
+std::vector<std::pair<std::string, std::string>> FlagArgs(int argc,
+                                                          char** argv) {
+  std::vector<std::pair<std::string, std::string>> flags;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
     if (!absl::ConsumePrefix(&arg, "-") || arg.empty()) continue;
     absl::ConsumePrefix(&arg, "-");
-    given.emplace(arg.substr(0, arg.find('=')));
+    flags.emplace_back(arg.substr(0, arg.find('=')), argv[i]);
   }
-  return given;
+  return flags;
 }
 
 // The bash completion script (`replexctl completion`): commands, flags,
@@ -257,20 +261,15 @@ complete -F _replexctl replexctl
   // clang-format on
 }
 
-// The first flag in argv that no library defines, or "". absl's parser
-// would report it too, but exit 1, and an unknown flag is a usage error (2).
-std::string UnknownFlag(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "-") || arg.empty()) continue;
-    absl::ConsumePrefix(&arg, "-");
-    const absl::string_view name = arg.substr(0, arg.find('='));
+// The first of `flags` (FlagArgs) that no library defines, as written, or
+// "". absl's parser would report it too, but exit 1, and an unknown flag is
+// a usage error (2).
+std::string UnknownFlag(
+    const std::vector<std::pair<std::string, std::string>>& flags) {
+  for (const auto& [name, arg] : flags) {
     const bool negated_bool = absl::StartsWith(name, "no") &&
                               absl::FindCommandLineFlag(name.substr(2));
-    if (!absl::FindCommandLineFlag(name) && !negated_bool) {
-      return std::string(argv[i]);
-    }
+    if (!absl::FindCommandLineFlag(name) && !negated_bool) return arg;
   }
   return "";
 }
@@ -426,7 +425,9 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  if (const std::string unknown = replex::cli::UnknownFlag(argc, argv);
+  const std::vector<std::pair<std::string, std::string>> flags =
+      replex::cli::FlagArgs(argc, argv);
+  if (const std::string unknown = replex::cli::UnknownFlag(flags);
       !unknown.empty()) {
     std::fprintf(stderr,
                  "replexctl: error: unknown flag %s; the flags are --gateway, "
@@ -440,8 +441,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(replex::cli::Usage());
   const std::vector<char*> parsed = absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> args(parsed.begin() + 1, parsed.end());
-  const absl::StatusOr<int> exit_code =
-      replex::cli::Run(args, replex::cli::GivenFlags(argc, argv));
+  std::set<std::string> given;
+  for (const auto& [name, arg] : flags) given.insert(name);
+  const absl::StatusOr<int> exit_code = replex::cli::Run(args, given);
   if (!exit_code.ok()) {
     std::fprintf(stderr, "replexctl: error: %s\n",
                  std::string(exit_code.status().message()).c_str());
