@@ -176,7 +176,7 @@ absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
   // attempts a round, fewer than `neighbors` gives them. ceil(log2 n) rungs
   // still lets a replica cross several rungs at once where energies overlap
   // that far (H-REMD).
-  const int window = std::min(n - 1, std::max(1, CeilLog2(n)));
+  const int window = std::min(n - 1, CeilLog2(n));  // n >= 2: at least 1
   // There are n - d pairs d rungs apart; r in [0, total) picks one, listed
   // by distance, then by lower rung.
   uint64_t total = 0;
