@@ -356,8 +356,11 @@ absl::Status Run(const std::string& arg) {
   if (!statistics.has_value()) {
     return absl::InternalError("the run ended without its last round");
   }
-  const v1::Analysis analysis = results::MakeAnalysis(
-      *spec, *ladder, *result, *statistics, "", "SUCCEEDED");
+  v1::Analysis analysis = results::MakeAnalysis(*spec, *ladder, *result,
+                                                *statistics, "", "SUCCEEDED");
+  if (writer != nullptr && writer->analysis().has_value()) {
+    *analysis.mutable_free_energies() = writer->analysis()->free_energies();
+  }
   const std::string summary =
       absl::GetFlag(FLAGS_json)
           ? absl::StrCat(results::AnalysisJson(analysis, /*indented=*/false),

@@ -27,6 +27,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/exchange/ladder.h"
+#include "lib/results/free_energies.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "tests/process.h"
@@ -347,47 +349,155 @@ TEST(ResultsTest, FinalStatesAreEachReplicasLastStateAsOpenMMStateXml) {
   fs::remove_all(root);
 }
 
-// MBAR on the exported u_kln. The samples at each rung are subsampled by
-// their statistical inefficiency (largest over rungs), so MBAR's standard
-// errors are honest; the pymbar 3 and 4 spellings are both handled.
+// pymbar 3 (Debian 12; pymbar 4's names are handled too) on the rounds it
+// chooses itself from u_kln.tsv's complete rounds: detectEquilibration on the
+// sum of each rung's own reduced potential (nskip as replex bounds the
+// candidates), subsampleCorrelatedData, MBAR, computeOverlap. Prints
+// replex's and pymbar's choices and the largest differences, then replex's f
+// and df.
 constexpr char kPymbarScript[] = R"(
-import sys, json, math, numpy as np, pymbar
+import sys, json, numpy as np, pymbar
 from pymbar import timeseries
-d = np.loadtxt(sys.argv[1] + '/u_kln.tsv', skiprows=1)
-K = int(d[:, 1].max()) + 1
-u = d[:, 2:].reshape(-1, K, K)          # [round, k (sampled), l (evaluated)]
-ineff = getattr(timeseries, 'statisticalInefficiency', None) or \
-    timeseries.statistical_inefficiency
-g = max(ineff(u[:, k, k]) for k in range(K))
-u = u[::int(math.ceil(g))]
-u_kln = np.ascontiguousarray(np.transpose(u, (1, 2, 0)))
-N_k = np.full(K, u_kln.shape[2])
-mbar = pymbar.MBAR(u_kln, N_k)
+d = sys.argv[1]
+fe = json.load(open(d + '/analysis.json'))['free_energies']
+assert not fe['unavailable'], fe['unavailable']
+u = np.loadtxt(d + '/u_kln.tsv', skiprows=1)
+K = int(u[:, 1].max()) + 1
+u = u[:, 2:].reshape(-1, K, K)          # [round, k (sampled), l (evaluated)]
+complete = np.where(np.isfinite(u).all(axis=(1, 2)))[0]
+u = u[complete]
+A = np.array([np.trace(x) for x in u])
+detect = getattr(timeseries, 'detectEquilibration', None) or \
+    timeseries.detect_equilibration
+subsample = getattr(timeseries, 'subsampleCorrelatedData', None) or \
+    timeseries.subsample_correlated_data
+t0, g, _ = detect(A, nskip=(len(A) + 499) // 500)
+rounds = np.array(subsample(A[t0:], g=g)) + t0
+mbar = pymbar.MBAR(np.ascontiguousarray(np.transpose(u[rounds], (1, 2, 0))),
+                   np.full(K, len(rounds)))
 if hasattr(mbar, 'compute_free_energy_differences'):
     r = mbar.compute_free_energy_differences()
     f, df = r['Delta_f'], r['dDelta_f']
+    o = mbar.compute_overlap()
 else:
     f, df = mbar.getFreeEnergyDifferences()[:2]
-T = json.load(open(sys.argv[1] + '/analysis.json'))['temperatures_k']
-n_particles = 4
-for l in range(1, K):
-    exact = -1.5 * n_particles * math.log(T[l] / T[0])
-    print(l, f[0, l], df[0, l], exact, u_kln.shape[2])
+    o = mbar.computeOverlap()
+print(complete[t0], fe['equilibration_rounds'], g, fe['statistical_inefficiency'],
+      len(rounds), fe['samples_per_rung'])
+print(np.abs(f[0] - fe['f']).max(),
+      np.abs(df[0] - fe['df']).max() / df[0].max(),
+      np.abs(np.diag(df, 1) - fe['df_neighbors']).max() / df[0].max(),
+      np.abs(np.array(o['matrix']) - fe['overlap']).max(),
+      abs(o['scalar'] - fe['overlap_gap']))
+for k in range(K):
+    print(k, fe['f'][k], fe['df'][k])
 )";
 
-TEST_F(HarmonicResultsTest, PymbarFreeEnergiesMatchTheAnalyticValues) {
-  if (!PythonHas("pymbar")) GTEST_SKIP() << "python3-pymbar is not installed";
-  const auto [code, output] = RunPython(*root_, kPymbarScript, dir().string());
+// replex's MBAR (analysis.json's free_energies) equals pymbar's on the same
+// u_kln to pymbar's own precision (its solver stops at a gradient of 1e-12;
+// 1e-8 leaves room for how the sums are ordered), chooses the same rounds,
+// and matches the exact free energies within 4 of its standard errors (the
+// rounds are subsampled by their statistical inefficiency, so the errors are
+// honest; a false alarm has probability 6e-5 per rung, and the seeds are
+// fixed).
+void ExpectFreeEnergiesAsPymbar(const fs::path& root, const fs::path& dir,
+                                const std::vector<double>& exact) {
+  const auto [code, output] = RunPython(root, kPymbarScript, dir.string());
   ASSERT_EQ(code, 0) << output;
   const auto rows = NumberRows(output);
-  ASSERT_EQ(rows.size(), kRungs - 1u) << output;
-  for (const auto& row : rows) {
-    const double estimate = row[1], error = row[2], exact = row[3];
-    // Z_k ~ T_k^(3N/2) for N 3-D oscillators: f_l - f_0 = -(3N/2) ln(T_l/T_0).
-    // 6 standard errors: a false alarm has probability ~2e-9 per pair.
-    EXPECT_GT(error, 0) << output;
-    EXPECT_LT(std::abs(estimate - exact), 6 * error) << output;
+  ASSERT_EQ(rows.size(), 2 + exact.size()) << output;
+  EXPECT_EQ(rows[0][0], rows[0][1]) << "equilibration rounds\n" << output;
+  EXPECT_NEAR(rows[0][2], rows[0][3], 1e-6 * rows[0][2])
+      << "statistical inefficiency (pymbar keeps float32)\n"
+      << output;
+  EXPECT_EQ(rows[0][4], rows[0][5]) << "samples per rung\n" << output;
+  EXPECT_GT(rows[0][4], 200) << output;  // enough samples for 4-sigma
+  for (int i = 0; i < 5; ++i)
+    EXPECT_LT(rows[1][i], 1e-8) << i << "\n" << output;
+  for (size_t k = 1; k < exact.size(); ++k) {
+    const double f = rows[2 + k][1], df = rows[2 + k][2];
+    EXPECT_GT(df, 0) << output;
+    EXPECT_LT(std::abs(f - exact[k]), 4 * df) << "rung " << k << "\n" << output;
   }
+}
+
+TEST_F(HarmonicResultsTest, MbarFreeEnergiesEqualPymbarsAndTheExactValues) {
+  if (!PythonHas("pymbar")) GTEST_SKIP() << "python3-pymbar is not installed";
+  // Z_k ~ T_k^(3N/2) for N = 4 three-dimensional oscillators:
+  // f_k - f_0 = -(3N/2) ln(T_k / T_0).
+  const absl::StatusOr<v1::JobSpec> spec =
+      spec::LoadYamlFile(SourcePath("examples/harmonic-oscillator/job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const exchange::Ladder ladder = *spec::BuildLadder(spec->ladder());
+  std::vector<double> exact;
+  for (int k = 0; k < ladder.size(); ++k) {
+    exact.push_back(-6 * std::log(ladder.rung(k).temperature_k /
+                                  ladder.rung(0).temperature_k));
+  }
+  ExpectFreeEnergiesAsPymbar(*root_, dir(), exact);
+}
+
+// H-REMD over the spring constant K at one temperature:
+// f_k - f_0 = (3N/2) ln(K_k / K_0). The example (gibbs: every round has
+// every rung's energy), then the same ladder under neighbors with every
+// rung's energy every third round (exchange.energies_every).
+TEST(ResultsTest, HremdMbarFreeEnergiesEqualPymbarsAndTheExactValues) {
+  if (!PythonHas("pymbar")) GTEST_SKIP() << "python3-pymbar is not installed";
+  const fs::path root = TempDir("hremd-mbar");
+  const std::string job = SourcePath("examples/harmonic-oscillator/hremd.yaml");
+  const absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const auto& kappa = spec->ladder().parameters(0).values();
+  std::vector<double> exact;
+  for (double k : kappa) exact.push_back(6 * std::log(k / kappa[0]));
+  WriteJob(root, "harmonic-oscillator",
+           "platform: Reference\nseed: 9\n"
+           "ladder: {n_rungs: 4, temperature_k: 300, parameters: "
+           "[{name: K, values: [4000, 5657, 8000, 11314]}]}\n"
+           "exchange: {steps_per_exchange: 50, n_rounds: 6000, "
+           "energies_every: 3}\n");
+  for (const std::string& command :
+       {absl::StrCat(REPLEX_BIN, " run ", job),
+        absl::StrCat(REPLEX_BIN, " run ", (root / "job.yaml").string())}) {
+    SCOPED_TRACE(command);
+    fs::remove_all(root / "out");
+    const auto [code, output] = RunCommand(absl::StrCat(
+        command, " --progress_every=-1 --results=", (root / "out").string(),
+        " 2>&1"));
+    ASSERT_EQ(code, 0) << output;
+    EXPECT_THAT(output, ::testing::HasSubstr("free energies (MBAR"));
+    ExpectFreeEnergiesAsPymbar(root, root / "out", exact);
+  }
+  fs::remove_all(root);
+}
+
+// Why there are no free energies, in the analysis: missing entries (the
+// neighbors scheme under H-REMD), too few rounds, a damaged file.
+TEST(ResultsTest, FreeEnergiesSayWhyTheyAreMissing) {
+  const fs::path root = TempDir("no-mbar");
+  auto unavailable = [&](const std::string& rows) {
+    WriteFile(root / "u_kln.tsv", "round\tstate\tu_0\tu_1\n" + rows);
+    return results::FreeEnergiesFromUkln(root / "u_kln.tsv", 2).unavailable();
+  };
+  std::string rows;
+  for (int r = 0; r < 10; ++r) {
+    absl::StrAppend(&rows, r, "\t0\t", r % 3, "\tnan\n", r, "\t1\tnan\t", r % 2,
+                    "\n");
+  }
+  EXPECT_THAT(unavailable(rows),
+              ::testing::HasSubstr("the job has 0 of 10 (with Hamiltonian "
+                                   "parameters"));
+  EXPECT_THAT(unavailable("0\t0\t1\t2\n0\t1\t2\t1\n"),
+              ::testing::HasSubstr("at least 4 rounds with every rung's "
+                                   "energy; the job has 1 of 1"));
+  EXPECT_THAT(unavailable("0\t0\t1\t2\n0\t0\t2\t1\n"),
+              ::testing::HasSubstr("line 3 is not state 1's row"));
+  EXPECT_THAT(unavailable("0\t0\t1\tx\n"),
+              ::testing::HasSubstr("line 2 column 4 is not a number"));
+  EXPECT_THAT(
+      results::FreeEnergiesFromUkln(root / "absent.tsv", 2).unavailable(),
+      ::testing::HasSubstr("no "));
+  fs::remove_all(root);
 }
 
 // The estimate that submission compares with free disk space is an upper

@@ -162,4 +162,79 @@ std::vector<double> SymmetricTridiagonalEigenvalues(
   return SortedQlEigenvalues(std::move(diagonal), std::move(e));
 }
 
+EigenSystem SymmetricEigenSystem(std::vector<double> matrix, int n) {
+  if (n <= 0 || matrix.size() != static_cast<size_t>(n) * n) return {};
+  const size_t size = static_cast<size_t>(n) * n;
+  if (!AllFinite(matrix)) {
+    return {
+        std::vector<double>(n, std::numeric_limits<double>::quiet_NaN()),
+        std::vector<double>(size, std::numeric_limits<double>::quiet_NaN())};
+  }
+  auto a = [&matrix, n](int row, int col) -> double& {
+    return matrix[static_cast<size_t>(row) * n + col];
+  };
+  std::vector<double> v(size, 0.0);
+  for (int i = 0; i < n; ++i) v[static_cast<size_t>(i) * n + i] = 1;
+  constexpr int kMaxSweeps = 100;  // quadratic convergence: ~10 are typical
+  bool converged = false;
+  for (int sweep = 0; sweep < kMaxSweeps && !converged; ++sweep) {
+    double off = 0, diagonal = 0;
+    for (int i = 0; i < n; ++i) {
+      diagonal += a(i, i) * a(i, i);
+      for (int j = i + 1; j < n; ++j) off += a(i, j) * a(i, j);
+    }
+    // Rounding leaves off-diagonal entries of about epsilon times the
+    // diagonal's, n^2 of them.
+    constexpr double kEps = std::numeric_limits<double>::epsilon();
+    converged = off <= (kEps * n) * (kEps * n) * diagonal;
+    if (converged) break;
+    for (int p = 0; p < n - 1; ++p) {
+      for (int q = p + 1; q < n; ++q) {
+        const double apq = a(p, q);
+        if (apq == 0) continue;
+        // The rotation that zeroes (p, q) (Golub & Van Loan, 8.5.2).
+        const double theta = (a(q, q) - a(p, p)) / (2 * apq);
+        const double t = std::copysign(1.0, theta) /
+                         (std::abs(theta) + std::sqrt(theta * theta + 1));
+        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+        for (int k = 0; k < n; ++k) {  // columns p and q
+          const double akp = a(k, p), akq = a(k, q);
+          a(k, p) = c * akp - s * akq;
+          a(k, q) = s * akp + c * akq;
+        }
+        for (int k = 0; k < n; ++k) {  // rows p and q
+          const double apk = a(p, k), aqk = a(q, k);
+          a(p, k) = c * apk - s * aqk;
+          a(q, k) = s * apk + c * aqk;
+        }
+        for (int k = 0; k < n; ++k) {
+          double* row = &v[static_cast<size_t>(k) * n];
+          const double vkp = row[p], vkq = row[q];
+          row[p] = c * vkp - s * vkq;
+          row[q] = s * vkp + c * vkq;
+        }
+        a(p, q) = a(q, p) = 0;  // what the rotation was for, without rounding
+      }
+    }
+  }
+  if (!converged) {
+    return {
+        std::vector<double>(n, std::numeric_limits<double>::quiet_NaN()),
+        std::vector<double>(size, std::numeric_limits<double>::quiet_NaN())};
+  }
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](int x, int y) { return a(x, x) > a(y, y); });
+  EigenSystem result{std::vector<double>(n), std::vector<double>(size)};
+  for (int i = 0; i < n; ++i) {
+    result.values[i] = a(order[i], order[i]);
+    for (int k = 0; k < n; ++k) {
+      result.vectors[static_cast<size_t>(k) * n + i] =
+          v[static_cast<size_t>(k) * n + order[i]];
+    }
+  }
+  return result;
+}
+
 }  // namespace replex::exchange

@@ -21,4 +21,20 @@ std::vector<double> SymmetricEigenvalues(std::vector<double> matrix, int n);
 std::vector<double> SymmetricTridiagonalEigenvalues(
     std::vector<double> diagonal, const std::vector<double>& off_diagonal);
 
+// Eigenvalues and eigenvectors of a symmetric n x n matrix, for MBAR's
+// covariance and pseudo-inverse (lib/analysis), where n is at most a few
+// hundred. values[i] (largest first) belongs to the eigenvector in column i
+// of `vectors` (row-major n x n, orthonormal).
+struct EigenSystem {
+  std::vector<double> values;
+  std::vector<double> vectors;
+};
+
+// The cyclic Jacobi method: the QL path above keeps no vectors, and Jacobi
+// resolves small eigenvalues to high relative accuracy, which a
+// pseudo-inverse's cutoff depends on. O(n^3) per sweep, ~10 sweeps; about
+// 0.1 s at n = 256. Empty on a size mismatch; all NaN on non-finite input or
+// if it fails to converge.
+EigenSystem SymmetricEigenSystem(std::vector<double> matrix, int n);
+
 }  // namespace replex::exchange

@@ -147,5 +147,41 @@ TEST(SymmetricEigenTest, BadInput) {
   EXPECT_TRUE(std::isnan(nan_result[0]) && std::isnan(nan_result[1]));
 }
 
+// Jacobi returns vectors: A v_i = lambda_i v_i with orthonormal v_i, and
+// eigenvalues many orders below the largest keep their relative accuracy
+// (what MBAR's pseudo-inverse cutoff looks at).
+TEST(SymmetricEigenTest, EigenSystemReconstructsTheMatrix) {
+  const std::vector<double> lambda = {5, 1e-9, -2, 0.5, 3e-13, 1, -1e-6, 0};
+  const int n = static_cast<int>(lambda.size());
+  const std::vector<double> a = DenseWithSpectrum(lambda);
+  const EigenSystem system = SymmetricEigenSystem(a, n);
+  ASSERT_EQ(system.values.size(), lambda.size());
+  std::vector<double> sorted = lambda;
+  std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+  for (int i = 0; i < n; ++i) {
+    EXPECT_NEAR(system.values[i], sorted[i], Tolerance(n, 5)) << i;
+  }
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double dot = 0, av = 0;
+      for (int k = 0; k < n; ++k) {
+        dot += system.vectors[k * n + i] * system.vectors[k * n + j];
+        av += a[i * n + k] * system.vectors[k * n + j];
+      }
+      EXPECT_NEAR(dot, i == j ? 1 : 0, Tolerance(n, 1)) << i << " " << j;
+      EXPECT_NEAR(av, system.values[j] * system.vectors[i * n + j],
+                  Tolerance(n, 5))
+          << i << " " << j;
+    }
+  }
+  // A diagonal matrix is already solved: its entries, exactly.
+  const EigenSystem diagonal =
+      SymmetricEigenSystem({2e-12, 0, 0, 0, 7, 0, 0, 0, -1}, 3);
+  EXPECT_EQ(diagonal.values, (std::vector<double>{7, 2e-12, -1}));
+  EXPECT_TRUE(SymmetricEigenSystem({1, 2, 3}, 2).values.empty());
+  EXPECT_TRUE(std::isnan(
+      SymmetricEigenSystem({1, std::nan(""), std::nan(""), 1}, 2).values[0]));
+}
+
 }  // namespace
 }  // namespace replex::exchange

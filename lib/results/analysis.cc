@@ -55,6 +55,32 @@ std::string RungLabel(const v1::Analysis& analysis, int k) {
   return label;
 }
 
+// MBAR's table: f_k - f_0 and f_{k+1} - f_k with their errors, per rung.
+std::string FreeEnergiesText(const v1::Analysis& analysis) {
+  const v1::FreeEnergies& fe = analysis.free_energies();
+  if (!fe.unavailable().empty()) {
+    return absl::StrCat("free energies (MBAR): none: ", fe.unavailable(), "\n");
+  }
+  std::string text = absl::StrFormat(
+      "free energies (MBAR, k_B T units): rounds from %d, %d per rung "
+      "(statistical inefficiency %.1f rounds), overlap gap %.3f\n"
+      "  %-4s %-28s %18s %18s\n",
+      fe.equilibration_rounds(), fe.samples_per_rung(),
+      fe.statistical_inefficiency(), fe.overlap_gap(), "rung", "", "f - f_0",
+      "f - f_previous");
+  for (int k = 0; k < fe.f_size() && k < fe.df_size(); ++k) {
+    const std::string step =
+        k > 0 && k - 1 < fe.df_neighbors_size()
+            ? absl::StrFormat("%.3f +- %.3f", fe.f(k) - fe.f(k - 1),
+                              fe.df_neighbors(k - 1))
+            : "";
+    absl::StrAppendFormat(
+        &text, "  %-4d %-28s %18s %18s\n", k, RungLabel(analysis, k),
+        absl::StrFormat("%.3f +- %.3f", fe.f(k), fe.df(k)), step);
+  }
+  return text;
+}
+
 }  // namespace
 
 v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
@@ -177,6 +203,9 @@ std::string AnalysisText(const v1::Analysis& analysis) {
                       ? Fixed(analysis.second_eigenvalue(), 4)
                       : "-",
                   "\n");
+  if (analysis.has_free_energies()) {
+    absl::StrAppend(&text, FreeEnergiesText(analysis));
+  }
   absl::StrAppendFormat(
       &text, "simulated %.4g ns in %s wall: %s ns/day aggregate\n",
       analysis.simulated_ns(), timing::FormatDuration(analysis.wall_seconds()),

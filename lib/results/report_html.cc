@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "lib/exchange/statistics.h"
+#include "lib/results/analysis.h"
 #include "lib/results/results.h"
 
 namespace replex::results {
@@ -171,6 +172,44 @@ bool ParseList(const std::string& text, std::vector<T>& out) {
   return true;
 }
 
+// MBAR's free energies from analysis.json as a table (or why there are
+// none); nothing while the job runs.
+std::string FreeEnergiesTable(const std::string& analysis_json) {
+  const absl::StatusOr<v1::Analysis> analysis = ParseAnalysis(analysis_json);
+  if (!analysis.ok() || !analysis->has_free_energies()) return "";
+  const v1::FreeEnergies& fe = analysis->free_energies();
+  if (!fe.unavailable().empty()) {
+    return absl::StrCat("<h2>Free energies (MBAR)</h2>\n<p>None: ",
+                        Escape(fe.unavailable()), "</p>\n");
+  }
+  std::string rows;
+  const int n = fe.f_size();
+  for (int k = 0; k < n && k < fe.df_size() && k < fe.overlap_size(); ++k) {
+    const auto& overlap = fe.overlap(k).values();
+    absl::StrAppendFormat(
+        &rows,
+        "<tr><td>%d</td><td>%.4f &plusmn; %.4f</td><td>%s</td><td>%s</td>"
+        "</tr>\n",
+        k, fe.f(k), fe.df(k),
+        k > 0 && k - 1 < fe.df_neighbors_size()
+            ? absl::StrFormat("%.4f &plusmn; %.4f", fe.f(k) - fe.f(k - 1),
+                              fe.df_neighbors(k - 1))
+            : "",
+        k + 1 < overlap.size()
+            ? absl::StrFormat("%.3f", overlap[k + 1].number_value())
+            : "");
+  }
+  return absl::StrFormat(
+      "<h2>Free energies (MBAR)</h2>\n<p>Reduced (k<sub>B</sub>T units), "
+      "from round %d on, %d samples per rung (statistical inefficiency %.1f "
+      "rounds); overlap gap %.3f.</p>\n<table border=\"1\" "
+      "cellpadding=\"4\"><tr><th>rung</th><th>f &minus; f<sub>0</sub></th>"
+      "<th>f &minus; f<sub>previous</sub></th><th>overlap with next</th></tr>"
+      "\n%s</table>\n",
+      fe.equilibration_rounds(), fe.samples_per_rung(),
+      fe.statistical_inefficiency(), fe.overlap_gap(), rows);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
@@ -282,6 +321,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
         SvgPlot("Potential energy per rung (overlap lets swaps succeed)",
                 "potential energy (kJ/mol)", "probability density", histograms);
   }
+  body += FreeEnergiesTable(inputs.analysis);
   return absl::StrCat(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
       "<title>replex: ",

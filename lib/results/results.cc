@@ -20,6 +20,7 @@
 #include "lib/engine/portable_state.h"
 #include "lib/files/atomic_file.h"
 #include "lib/results/analysis.h"
+#include "lib/results/free_energies.h"
 #include "lib/results/json.h"
 #include "lib/results/report_html.h"
 #include "lib/spec/spec.h"
@@ -498,6 +499,17 @@ absl::Status ResultsWriter::WriteManifest(const std::string& state,
 
 absl::Status ResultsWriter::Finish(const std::string& state) {
   state_ = state;
+  // A stopped run goes on later; its free energies wait for its end.
+  if (analysis_.has_value() && state != "STOPPED") {
+    if (u_kln_.is_open()) {
+      u_kln_.flush();
+      *analysis_->mutable_free_energies() =
+          FreeEnergiesFromUkln(dir_ / kUklnFile, analysis_->n_rungs());
+    } else {
+      analysis_->mutable_free_energies()->set_unavailable(absl::StrCat(
+          "u_kln.tsv is not written above ", kMaxMatrixRungs, " rungs"));
+    }
+  }
   if (analysis_.has_value()) {
     if (absl::Status s = SaveAnalysis(); !s.ok()) return s;
   }

@@ -101,8 +101,12 @@ class ResultsWriter {
   absl::Status WriteRound(const runner::RoundReport& report);
 
   // Records the end: `state` ("SUCCEEDED", ...) and the end time in the
-  // manifest and analysis.json; writes report.html.
+  // manifest and analysis.json, with MBAR's free energies from u_kln.tsv
+  // (not for "STOPPED", a run that will go on); writes report.html.
   absl::Status Finish(const std::string& state);
+
+  // The analysis last written (after Finish, with its free energies).
+  const std::optional<v1::Analysis>& analysis() const { return analysis_; }
 
   const std::filesystem::path& dir() const { return dir_; }
 

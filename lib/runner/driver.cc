@@ -123,6 +123,7 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       steps_(spec.exchange().steps_per_exchange()),
       n_rounds_(spec.exchange().n_rounds()),
       swap_attempts_(spec.exchange().swap_attempts()),
+      energies_every_(spec.exchange().energies_every()),
       permutation_(exchange::Permutation::Identity(ladder_.size())),
       statistics_(ladder_.size()) {}
 
@@ -140,8 +141,12 @@ std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
     order.want_positions = want_positions;
     order.want_state = want_state;
     if (!ladder_.temperature_only()) {
-      order.evaluate_rungs =
-          exchange::RungsToEvaluate(scheme_, n, round_, order.rung);
+      // Every rung on energies_every's rounds: what gibbs evaluates anyway.
+      const bool every_rung =
+          energies_every_ > 0 && round_ % energies_every_ == 0;
+      order.evaluate_rungs = exchange::RungsToEvaluate(
+          every_rung ? exchange::Scheme::kGibbs : scheme_, n, round_,
+          order.rung);
       order.evaluate_rungs.push_back(order.rung);
     }
   }

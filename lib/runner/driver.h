@@ -137,6 +137,7 @@ class RoundDriver {
   int steps_;
   int64_t n_rounds_;
   int64_t swap_attempts_;
+  int64_t energies_every_;  // rounds with every rung's energy; 0: none
   int64_t round_ = 0;
   exchange::Permutation permutation_;
   exchange::Statistics statistics_;

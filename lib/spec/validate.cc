@@ -334,6 +334,9 @@ absl::Status Validate(const v1::JobSpec& spec) {
             : FieldError("exchange.swap_attempts",
                          "only the gibbs scheme uses it; remove it or set "
                          "exchange.scheme: gibbs"),
+        AtLeast(exchange.energies_every(), 0, "exchange.energies_every",
+                "rounds between evaluations of every rung's energy; 0 means "
+                "only those the scheme needs"),
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
                 "rounds between checkpoints; 0 means only at the end"),
         CheckOutput(spec.output()), CheckPlatformProperties(spec),

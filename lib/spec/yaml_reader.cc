@@ -369,9 +369,12 @@ absl::Status ReadExchange(const YamlNode& node, const std::string& path,
         Set<int32_t>(ReadInteger<int32_t>,
                      [&](int32_t n) { exchange.set_n_rounds(n); }),
         "how many exchange rounds the job runs"},
-       {"swap_attempts", Set<int64_t>(ReadInteger<int64_t>, [&](int64_t n) {
-          exchange.set_swap_attempts(n);
-        })}});
+       {"swap_attempts",
+        Set<int64_t>(ReadInteger<int64_t>,
+                     [&](int64_t n) { exchange.set_swap_attempts(n); })},
+       {"energies_every",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { exchange.set_energies_every(n); })}});
 }
 
 absl::Status ReadOutput(const YamlNode& node, const std::string& path,

@@ -1,0 +1,25 @@
+// MBAR free energies of a finished job's rungs from its u_kln.tsv, as the
+// analysis's FreeEnergies (docs/results.md): rounds after equilibration,
+// subsampled by their statistical inefficiency, with pymbar's estimators.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "replex/v1/analysis.pb.h"
+
+namespace replex::results {
+
+// MBAR's data, states x samples, is n_rungs^2 x kept rounds values (twice,
+// with the weights); past this many the rounds are spaced further apart than
+// the statistical inefficiency asks, to bound memory (64 MiB) and time.
+inline constexpr int64_t kMaxMbarValues = int64_t{1} << 23;
+
+// Reads `u_kln_tsv` (kUklnFile's layout, `n_rungs` rows a round) and returns
+// the free energies over the rounds with every entry known, or a
+// FreeEnergies whose `unavailable` says why there are none: no file, a
+// damaged one, fewer than 4 such rounds, no overlap.
+v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln_tsv,
+                                      int n_rungs);
+
+}  // namespace replex::results
