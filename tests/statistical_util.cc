@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lib/analysis/timeseries.h"
+
 namespace replex::testing {
 namespace {
 
@@ -74,21 +76,7 @@ double Mean(const std::vector<double>& x) {
 }
 
 double StatisticalInefficiency(const std::vector<double>& series) {
-  const int n = static_cast<int>(series.size());
-  const double mean = Mean(series);
-  double variance = 0;
-  for (double v : series) variance += (v - mean) * (v - mean);
-  variance /= n;
-  if (variance == 0) return 1;
-  double g = 1;
-  for (int t = 1; t < n - 1; ++t) {
-    double c = 0;
-    for (int i = 0; i + t < n; ++i) c += (series[i] - mean) * (series[i + t] - mean);
-    c /= (n - t) * variance;
-    if (c <= 0 && t > 3) break;
-    g += 2 * c * (1 - static_cast<double>(t) / n);
-  }
-  return std::max(1.0, g);
+  return analysis::StatisticalInefficiency(series).value_or(1.0);
 }
 
 std::vector<double> Subsample(const std::vector<double>& series, double g) {

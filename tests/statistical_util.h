@@ -22,9 +22,9 @@ double KsStatistic(std::vector<double> samples,
 // samples at significance alpha: sqrt(-ln(alpha / 2) / 2) / sqrt(n).
 double KsCriticalValue(int n, double alpha);
 
-// Statistical inefficiency g = 1 + 2 sum_t (1 - t/N) C(t) of a time series,
-// summing the normalised autocorrelation C(t) until it first drops to zero
-// (Chodera et al., JCTC 3:26, 2007). Samples g apart are roughly independent.
+// Statistical inefficiency g = 1 + 2 sum_t (1 - t/N) C(t) of a time series
+// (analysis::StatisticalInefficiency; 1 for a constant series). Samples g
+// apart are roughly independent.
 double StatisticalInefficiency(const std::vector<double>& series);
 // Every ceil(g)-th sample, starting from the first.
 std::vector<double> Subsample(const std::vector<double>& series, double g);
