@@ -37,7 +37,11 @@ std::string LoginName() {
 
 }  // namespace
 
-absl::Status Submit(client::JobsClient& client, const std::string& path) {
+namespace {
+
+// The job file at `path` as SubmitJob's request: validated, with the files
+// it names read in and the owner defaulting to the login name.
+absl::StatusOr<v1::SubmitJobRequest> SubmitRequest(const std::string& path) {
   absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(path);
   // Problems inside the file name its field; say which file. Unreadable
   // files are named already.
@@ -49,7 +53,21 @@ absl::Status Submit(client::JobsClient& client, const std::string& path) {
   if (spec->owner().empty()) spec->set_owner(LoginName());
   v1::SubmitJobRequest request;
   *request.mutable_spec() = *std::move(spec);
-  absl::StatusOr<v1::SubmitJobResponse> response = client.SubmitJob(request);
+  return request;
+}
+
+}  // namespace
+
+absl::Status PrintSubmitRequest(const std::string& path) {
+  absl::StatusOr<v1::SubmitJobRequest> request = SubmitRequest(path);
+  if (!request.ok()) return request.status();
+  return PrintJson(*request);
+}
+
+absl::Status Submit(client::JobsClient& client, const std::string& path) {
+  absl::StatusOr<v1::SubmitJobRequest> request = SubmitRequest(path);
+  if (!request.ok()) return request.status();
+  absl::StatusOr<v1::SubmitJobResponse> response = client.SubmitJob(*request);
   if (!response.ok()) {
     // Past the gateway's receive limit gRPC itself refuses, without naming
     // the flag that raises it.
@@ -128,8 +146,7 @@ absl::Status List(client::JobsClient& client, const JobFilter& filter) {
     std::printf("no jobs\n");
     return absl::OkStatus();
   }
-  std::printf("%s",
-              JobsTable({jobs.begin(), jobs.end()}, absl::Now()).c_str());
+  std::printf("%s", JobsTable({jobs.begin(), jobs.end()}, absl::Now()).c_str());
   return absl::OkStatus();
 }
 

@@ -33,6 +33,9 @@ absl::Status PrintJson(const google::protobuf::Message& message);
 
 // jobs_commands.cc
 absl::Status Submit(client::JobsClient& client, const std::string& path);
+// `replexctl spec`: the job file's SubmitJobRequest as JSON on stdout, what
+// `submit` would send (for grpcurl, and the Python client's YAML files).
+absl::Status PrintSubmitRequest(const std::string& path);
 // The jobs in `states` (all when empty) whose owner is `owner` (any when
 // empty) and that carry every label of `labels` ("KEY=VALUE" each).
 struct JobFilter {

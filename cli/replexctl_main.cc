@@ -92,6 +92,9 @@ Commands:
                     stdout: id=$(replexctl submit job.yaml). The owner defaults
                     to $USER when the file sets none; with authentication on
                     the owner is always the token's user.
+  spec JOB.yaml     Print what `submit` would send, SubmitJobRequest as JSON
+                    (the spec with the files it names read in), without
+                    connecting: replexctl spec job.yaml | grpcurl -d @ ...
   status [ID]       Without ID, the table of all jobs (same as `list`); with
                     ID, the job in detail: progress, acceptance per rung pair
                     with temperatures, round trips, ns/day, workers, times,
@@ -243,8 +246,8 @@ _replexctl() {
   fi
   case $command in
     "")
-      COMPREPLY=($(compgen -W "submit status list watch wait cancel extend fetch report health call completion" -- "$cur")) ;;
-    submit)
+      COMPREPLY=($(compgen -W "submit spec status list watch wait cancel extend fetch report health call completion" -- "$cur")) ;;
+    submit|spec)
       compopt -o filenames 2>/dev/null
       COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur")) ;;
     status|watch|wait|cancel|extend|fetch|report)
@@ -338,6 +341,7 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args,
     const char* operand;
   };
   constexpr Arity kArities[] = {{"submit", 1, 1, "a job file"},
+                                {"spec", 1, 1, "a job file"},
                                 {"status", 0, 1, "at most one job id"},
                                 {"list", 0, 0, "nothing"},
                                 {"watch", 1, 1, "one job id"},
@@ -355,13 +359,18 @@ absl::StatusOr<int> Run(const std::vector<std::string>& args,
   if (arity == std::end(kArities)) {
     return usage_error(absl::StrCat(
         "unknown command \"", command,
-        "\"; the commands are submit, status, list, watch, wait, cancel, "
-        "extend, fetch, report, health, call and completion"));
+        "\"; the commands are submit, spec, status, list, watch, wait, "
+        "cancel, extend, fetch, report, health, call and completion"));
   }
   if (operands < arity->min || operands > arity->max) {
     return usage_error(absl::StrCat("`", command, "` takes ", arity->operand));
   }
 
+  if (command == "spec") {  // needs no gateway
+    absl::Status printed = PrintSubmitRequest(args[1]);
+    if (!printed.ok()) return printed;
+    return 0;
+  }
   if (command == "completion") {
     if (operands == 1 && args[1] != "bash") {
       return usage_error("`completion` knows bash only");

@@ -153,6 +153,19 @@ grpc::Status JobServiceImpl::DownloadResults(
   absl::StatusOr<std::filesystem::path> dir =
       results_->DirectoryOf(request->job_id());
   if (!dir.ok()) return ToGrpcStatus(dir.status());
+  // An ended job's last files are written just after its end is published.
+  if (absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
+      job.ok() &&
+      (job->state() == v1::SUCCEEDED || job->state() == v1::FAILED ||
+       job->state() == v1::CANCELLED)) {
+    constexpr absl::Duration kFinishWait = absl::Minutes(2);
+    if (!results_->AwaitFinished(request->job_id(), kFinishWait)) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("job ", request->job_id(),
+                                       "'s results are still being finished "
+                                       "(free energies, report); try again"));
+    }
+  }
   absl::StatusOr<std::vector<std::string>> files =
       results::ResultsFiles(*dir, request->path());
   if (!files.ok()) return ToGrpcStatus(files.status());

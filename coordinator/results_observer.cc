@@ -163,12 +163,24 @@ void ResultsObserver::OnFinished(const v1::Job& job) {
     if (it == writers_.end()) return;  // never ran (cancelled while queued)
     writer = std::move(it->second);
     writers_.erase(it);
+    finishing_.insert(job.job_id());
   }
   if (absl::Status s = writer->Finish(v1::JobState_Name(job.state()));
       !s.ok()) {
     service::LogLine(absl::StrCat(
         "job ", job.job_id(), ": cannot finish its results: ", s.message()));
   }
+  absl::MutexLock lock(&mu_);
+  finishing_.erase(job.job_id());
+}
+
+bool ResultsObserver::AwaitFinished(const std::string& job_id,
+                                    absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto finished = [this, &job_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !writers_.contains(job_id) && !finishing_.contains(job_id);
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&finished), timeout);
 }
 
 absl::StatusOr<fs::path> ResultsObserver::DirectoryOf(

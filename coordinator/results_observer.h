@@ -12,8 +12,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "coordinator/job_observer.h"
 #include "lib/results/results.h"
 
@@ -51,6 +53,13 @@ class ResultsObserver : public JobObserver {
   absl::StatusOr<std::filesystem::path> DirectoryOf(
       const std::string& job_id) const;
 
+  // For a job that has ended: waits (at most `timeout`) until OnFinished has
+  // written its last files (analysis.json with the free energies,
+  // report.html), which happens just after the end is published, so that a
+  // download right after SUCCEEDED gets the finished results. False on
+  // timeout.
+  bool AwaitFinished(const std::string& job_id, absl::Duration timeout) const;
+
  private:
   absl::StatusOr<std::filesystem::path> Resolve(const std::string& job_id,
                                                 const v1::JobSpec& spec) const;
@@ -71,6 +80,8 @@ class ResultsObserver : public JobObserver {
   // the map itself is guarded.
   absl::flat_hash_map<std::string, std::unique_ptr<results::ResultsWriter>>
       writers_ ABSL_GUARDED_BY(mu_);
+  // Jobs whose writer OnFinished has taken out of writers_ and is finishing.
+  absl::flat_hash_set<std::string> finishing_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replex::coordinator

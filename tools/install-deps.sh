@@ -44,6 +44,8 @@ tests=(
   # tests open results with mdtraj and pymbar and render the HTML report in
   # headless Chromium
   python3-mdtraj python3-pymbar chromium
+  # the Python client (python/) and its test against a real cluster
+  python3-grpcio python3-protobuf
   # tests/tls_test makes throwaway certificates with the openssl command
   openssl
 )
