@@ -46,6 +46,8 @@ tests=(
   python3-mdtraj python3-pymbar chromium
   # the Python client (python/) and its test against a real cluster
   python3-grpcio python3-protobuf
+  # tests/slurm_test.sh runs deploy/slurm/ on a real Slurm it starts itself
+  slurm-wlm munge
   # tests/tls_test makes throwaway certificates with the openssl command
   openssl
 )
