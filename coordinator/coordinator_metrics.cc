@@ -1,8 +1,10 @@
 #include "coordinator/coordinator_metrics.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "lib/metrics/metrics.h"
 
 namespace replex::coordinator {
@@ -33,8 +35,9 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
     : clock_(clock),
       attempts_(CounterFamily(
           registry, "replex_exchange_attempts_total",
-          "Exchange attempts between neighbour rungs pair=\"k-(k+1)\"; rounds "
-          "redone after a rollback count again.")),
+          "Exchange attempts between neighbour rungs pair=\"k-(k+1)\" "
+          "(lower_rung=\"k\", zero-padded to 4 digits so that text order is "
+          "rung order); rounds redone after a rollback count again.")),
       accepts_(CounterFamily(registry, "replex_exchange_accepts_total",
                              "Accepted exchanges between neighbour rungs.")),
       rounds_(CounterFamily(registry, "replex_job_rounds_total",
@@ -57,6 +60,14 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                               "replicas since it started.")),
       rung_(GaugeFamily(registry, "replex_job_replica_rung",
                         "The rung each replica is at (first 64 replicas).")),
+      second_eigenvalue_(GaugeFamily(
+          registry, "replex_job_second_eigenvalue",
+          "Second eigenvalue of the job's empirical rung transition matrix "
+          "(near 1: slow mixing); refreshed at most every 15 s.")),
+      mean_round_trip_rounds_(GaugeFamily(
+          registry, "replex_job_mean_round_trip_rounds",
+          "Mean rounds per completed round trip (NaN before the first); "
+          "refreshed at most every 15 s.")),
       segment_seconds_(HistogramFamily(
           registry, "replex_segment_duration_seconds",
           "Wall time of MD segments, as reported by the worker.")),
@@ -99,6 +110,7 @@ CoordinatorMetrics::JobSeries& CoordinatorMetrics::Series(
   for (int k = 0; k + 1 < n_replicas; ++k) {
     prometheus::Labels pair = job;
     pair["pair"] = absl::StrCat(k, "-", k + 1);
+    pair["lower_rung"] = absl::StrFormat("%04d", k);
     series.attempts.push_back(&attempts_.Add(pair));
     series.accepts.push_back(&accepts_.Add(pair));
   }
@@ -115,6 +127,10 @@ CoordinatorMetrics::JobSeries& CoordinatorMetrics::Series(
   series.running = &running_.Add(job);
   series.round_trips = &round_trips_.Add(job);
   series.ns_per_day = &ns_per_day_.Add(job);
+  series.second_eigenvalue = &second_eigenvalue_.Add(job);
+  series.mean_round_trip_rounds = &mean_round_trip_rounds_.Add(job);
+  series.second_eigenvalue->Set(std::numeric_limits<double>::quiet_NaN());
+  series.mean_round_trip_rounds->Set(std::numeric_limits<double>::quiet_NaN());
   return series;
 }
 
@@ -133,6 +149,8 @@ void CoordinatorMetrics::RemoveSeries(const std::string& job_id) {
   running_.Remove(series.running);
   round_trips_.Remove(series.round_trips);
   ns_per_day_.Remove(series.ns_per_day);
+  second_eigenvalue_.Remove(series.second_eigenvalue);
+  mean_round_trip_rounds_.Remove(series.mean_round_trip_rounds);
   jobs_.erase(it);
 }
 
@@ -181,6 +199,30 @@ void CoordinatorMetrics::Round(const std::string& job_id,
   series.round->Set(static_cast<double>(rounds_completed));
   series.round_trips->Set(static_cast<double>(round_trips));
   series.ns_per_day->Set(ns_per_day);
+}
+
+void CoordinatorMetrics::Mixing(const std::string& job_id,
+                                const exchange::Statistics& statistics,
+                                bool last_round) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return;
+    const absl::Time now = clock_->Now();
+    std::optional<absl::Time>& last = it->second.mixing_at;
+    if (!last_round && last.has_value() && now - *last < kMixingInterval) {
+      return;
+    }
+    last = now;
+  }
+  // The eigenvalue is O(n^3) for gibbs ladders: outside the lock.
+  const double lambda2 = statistics.SecondLargestEigenvalue();
+  const double trip = statistics.MeanRoundTripRounds();
+  absl::MutexLock lock(&mu_);
+  if (auto it = jobs_.find(job_id); it != jobs_.end()) {
+    it->second.second_eigenvalue->Set(lambda2);
+    it->second.mean_round_trip_rounds->Set(trip);
+  }
 }
 
 void CoordinatorMetrics::JobFinished(const std::string& job_id) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/exchange/scheme.h"
+#include "lib/exchange/statistics.h"
 #include "lib/timing/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -42,6 +43,9 @@ class CoordinatorMetrics {
   // this many replicas of a job: enough to see how replicas travel, bounded
   // for jobs of thousands of rungs.
   static constexpr int kMaxReplicaSeries = 64;
+  // The mixing gauges (second eigenvalue, round-trip time) cost an eigen
+  // solve: at most one per job this often, a few scrapes' worth.
+  static constexpr absl::Duration kMixingInterval = absl::Seconds(15);
 
   // `clock` times the exchange overhead and the expiry of finished jobs'
   // series; it must outlive the metrics.
@@ -62,6 +66,11 @@ class CoordinatorMetrics {
   // rungs after it, the job's round trips so far and aggregate ns/day.
   void Round(const std::string& job_id, const exchange::RoundOutcome& outcome,
              int64_t rounds_completed, int64_t round_trips, double ns_per_day);
+  // The job's mixing gauges from its statistics, when kMixingInterval has
+  // passed since they were last set, the first time and at the job's
+  // `last_round`.
+  void Mixing(const std::string& job_id,
+              const exchange::Statistics& statistics, bool last_round);
   // Schedules the job's series for removal (see above).
   void JobFinished(const std::string& job_id);
 
@@ -94,6 +103,9 @@ class CoordinatorMetrics {
     prometheus::Gauge* running = nullptr;
     prometheus::Gauge* round_trips = nullptr;
     prometheus::Gauge* ns_per_day = nullptr;
+    prometheus::Gauge* second_eigenvalue = nullptr;
+    prometheus::Gauge* mean_round_trip_rounds = nullptr;
+    std::optional<absl::Time> mixing_at;  // when Mixing last set them
     std::optional<absl::Time> results_in;  // last result of the open round
   };
 
@@ -123,6 +135,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& round_trips_;
   prometheus::Family<prometheus::Gauge>& ns_per_day_;
   prometheus::Family<prometheus::Gauge>& rung_;
+  prometheus::Family<prometheus::Gauge>& second_eigenvalue_;
+  prometheus::Family<prometheus::Gauge>& mean_round_trip_rounds_;
   prometheus::Family<prometheus::Histogram>& segment_seconds_;
   prometheus::Family<prometheus::Counter>& simulated_ns_;
   prometheus::Histogram& exchange_overhead_;

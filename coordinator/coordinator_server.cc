@@ -94,7 +94,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->worker_port_ = running->port;
   if (options.metrics != nullptr) {
     options.metrics->Add(
-        ClusterGauges(server->registry_.get(), server->jobs_.get()));
+        ClusterGauges(server->registry_.get(), server->jobs_.get(),
+                      options.clock));
   }
   WorkerRegistry* registry = server->registry_.get();
   server->ticker_ = std::make_unique<timing::PeriodicTicker>(

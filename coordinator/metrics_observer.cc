@@ -21,6 +21,8 @@ absl::Status MetricsObserver::OnRound(const v1::Job& job,
                                       const runner::RoundReport& report) {
   metrics_->Round(job.job_id(), report.outcome, job.rounds_completed(),
                   job.round_trips(), job.ns_per_day());
+  metrics_->Mixing(job.job_id(), report.statistics,
+                   job.rounds_completed() >= job.n_rounds());
   return absl::OkStatus();
 }
 
@@ -38,8 +40,10 @@ void MetricsObserver::OnFinished(const v1::Job& job) {
 }
 
 std::shared_ptr<prometheus::Collectable> ClusterGauges(
-    const WorkerRegistry* registry, const JobManager* jobs) {
-  return std::make_shared<metrics::CallbackCollectable>([registry, jobs] {
+    const WorkerRegistry* registry, const JobManager* jobs,
+    timing::Clock* clock) {
+  return std::make_shared<metrics::CallbackCollectable>([registry, jobs,
+                                                         clock] {
     using metrics::AddGauge;
     prometheus::MetricFamily connected = metrics::GaugeFamily(
         "replex_coordinator_workers",
@@ -70,15 +74,22 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
     for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
       by_state[static_cast<v1::JobState>(state)] = 0;
     }
-    // What a job picker shows beside an id, for the jobs not ended yet:
-    // ended ones would grow the series without bound.
+    // What a job picker shows beside an id, for the jobs not ended yet and
+    // those ended as recently as the per-job series are kept: all ended
+    // ones would grow the series without bound.
     prometheus::MetricFamily info = metrics::GaugeFamily(
         "replex_job_info",
-        "1 for each queued or running job, labelled with its name, owner, "
-        "platform and state.");
+        "1 for each queued or running job and each recently ended one, "
+        "labelled with its name, owner, platform and state.");
+    const absl::Time recent =
+        clock->Now() - CoordinatorMetrics::kFinishedJobRetention;
     for (const v1::Job& job : jobs->List({})) {
       ++by_state[job.state()];
-      if (job.state() == v1::QUEUED || job.state() == v1::RUNNING) {
+      const bool ended_recently =
+          job.has_finished() &&
+          absl::FromUnixSeconds(job.finished().seconds()) > recent;
+      if (job.state() == v1::QUEUED || job.state() == v1::RUNNING ||
+          ended_recently) {
         AddGauge(
             info,
             {{"job_id", job.job_id()},

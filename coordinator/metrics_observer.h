@@ -33,8 +33,11 @@ class MetricsObserver : public JobObserver {
 // Gauges read at each scrape from the registry and the job manager (both
 // must outlive it): replex_coordinator_workers and, per worker,
 // replex_coordinator_worker_{slots,max_replicas,hosted_replicas,draining};
-// replex_jobs per state.
+// replex_jobs per state; replex_job_info for queued and running jobs and
+// those ended within CoordinatorMetrics::kFinishedJobRetention of `clock`'s
+// now (as long as their other series stay).
 std::shared_ptr<prometheus::Collectable> ClusterGauges(
-    const WorkerRegistry* registry, const JobManager* jobs);
+    const WorkerRegistry* registry, const JobManager* jobs,
+    timing::Clock* clock);
 
 }  // namespace replex::coordinator

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -41,6 +42,13 @@ std::string UrlEncode(const std::string& text) {
     }
   }
   return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 // One sample of Prometheus text format, e.g.
@@ -119,8 +127,9 @@ void AwaitWorkers(const LocalCluster& cluster, int workers) {
 }
 
 // replex_job_info names each job not ended yet: here one that waits for a
-// CPU worker (only a Reference one is connected).
-TEST(MetricsTest, JobInfoLabelsEachUnfinishedJob) {
+// CPU worker (only a Reference one is connected); once cancelled it stays,
+// in its new state, while its other series do.
+TEST(MetricsTest, JobInfoLabelsEachUnfinishedAndRecentlyEndedJob) {
   LocalCluster cluster("metrics_info");
   ASSERT_TRUE(cluster.StartServices().ok());
   ASSERT_TRUE(cluster.AddWorker().ok());
@@ -137,6 +146,11 @@ TEST(MetricsTest, JobInfoLabelsEachUnfinishedJob) {
             1)
       << cluster.Logs();
   EXPECT_EQ(Sum(coordinator, "replex_jobs", {{"state", "queued"}}), 1);
+  const auto [code, output] = cluster.Ctl("cancel " + id);
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_EQ(Sum(Scrape(cluster, "coordinator"), "replex_job_info",
+                {{"job_id", id}, {"state", "cancelled"}}),
+            1);
 }
 
 TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
@@ -166,6 +180,11 @@ TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
     EXPECT_EQ(Sum(coordinator, "replex_exchange_accepts_total",
                   {{"job_id", id}, {"pair", name}}),
               pair.accepts());
+    // The same series by their zero-padded lower rung.
+    EXPECT_EQ(Sum(coordinator, "replex_exchange_attempts_total",
+                  {{"job_id", id},
+                   {"lower_rung", absl::StrFormat("%04d", pair.lower_rung())}}),
+              pair.attempts());
     attempts += pair.attempts();
   }
   // Alternating even/odd pairs: every round attempts some pair.
@@ -177,6 +196,20 @@ TEST(MetricsTest, ExportedCountersEqualTheJobsExchangeLog) {
             job.round_trips());
   EXPECT_EQ(Sum(coordinator, "replex_job_running", of_job), 0);
   EXPECT_GT(Sum(coordinator, "replex_job_ns_per_day", of_job), 0);
+  // The mixing gauges as of the last round: analysis.json's figures.
+  const std::string analysis =
+      ReadFile(cluster.results_root() + "/" + id + "/analysis.json");
+  for (const auto& [metric, field] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"replex_job_second_eigenvalue", "second_eigenvalue"},
+           {"replex_job_mean_round_trip_rounds", "mean_round_trip_rounds"}}) {
+    std::smatch match;
+    const std::regex value_re("\"" + field + "\": ([-0-9.eE+]+)");
+    ASSERT_TRUE(std::regex_search(analysis, match, value_re))
+        << field << " not in " << analysis;
+    EXPECT_NEAR(Sum(coordinator, metric, of_job), std::stod(match[1]), 1e-9)
+        << metric;
+  }
   for (int r = 0; r < kRungs; ++r) {
     EXPECT_EQ(Sum(coordinator, "replex_job_replica_rung",
                   {{"job_id", id}, {"replica", absl::StrCat(r)}}),
@@ -266,7 +299,10 @@ absl::StatusOr<int> QueryResults(int port, const std::string& expr) {
 // Dashboard variables as the test's cluster fills them.
 std::string Substitute(const std::string& expr, const std::string& job_id) {
   return absl::StrReplaceAll(
-      expr, {{"$__rate_interval", "1m"}, {"$job", job_id}, {"$worker", ".*"}});
+      expr, {{"$__rate_interval", "1m"},
+             {"$window", "1m"},
+             {"$job", job_id},
+             {"$worker", ".*"}});
 }
 
 // The rule for alert expressions, which are empty while all is well: every
