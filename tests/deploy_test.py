@@ -21,6 +21,7 @@ the renderer is not installed.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -462,8 +463,35 @@ def run_k8s(args, known):
     # The monitoring component on top of the base.
     objects = kustomize(os.path.join(k8s, "overlays", "monitoring"))
     kinds = {o["kind"] for o in objects}
-    check({"ServiceMonitor", "PodMonitor"} <= kinds,
+    check({"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds,
           f"overlays/monitoring: rendered kinds {sorted(kinds)}")
+    # The shipped alert rules and dashboards, as the operator and Grafana's
+    # sidecar load them, equal to deploy/prometheus/alerts.yml and
+    # dashboards/*.json.
+    generator = os.path.join(args.source, "tools", "gen-k8s-monitoring.py")
+    stale = subprocess.run([sys.executable, generator, "--check"],
+                           capture_output=True, text=True)
+    check(stale.returncode == 0,
+          f"components/monitoring: {stale.stdout.strip() or stale.stderr}")
+    with open(os.path.join(args.source, "deploy", "prometheus",
+                           "alerts.yml")) as f:
+        groups = yaml.safe_load(f)["groups"]
+    rules = [o for o in objects if o["kind"] == "PrometheusRule"]
+    check(len(rules) == 1 and rules[0]["spec"]["groups"] == groups,
+          "overlays/monitoring: the PrometheusRule holds alerts.yml's groups")
+    shipped = {}
+    for folder_name in os.listdir(os.path.join(args.source, "dashboards")):
+        if folder_name.endswith(".json"):
+            with open(os.path.join(args.source, "dashboards", folder_name)) as f:
+                shipped[folder_name] = json.load(f)
+    rendered = {}
+    for o in objects:
+        if (o["kind"] == "ConfigMap" and
+                o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"):
+            rendered.update({k: json.loads(v) for k, v in o["data"].items()})
+    check(rendered == shipped,
+          f"overlays/monitoring: dashboard ConfigMaps {sorted(rendered)} "
+          f"equal dashboards/ {sorted(shipped)}")
     metrics_services = [o for o in objects if o["kind"] == "Service" and
                         any(p.get("name") == "metrics"
                             for p in o["spec"]["ports"])]
