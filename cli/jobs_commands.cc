@@ -51,6 +51,14 @@ absl::StatusOr<v1::SubmitJobRequest> SubmitRequest(const std::string& path) {
   }
   if (!spec.ok()) return spec.status();
   if (spec->owner().empty()) spec->set_owner(LoginName());
+  if (const std::string platform = absl::GetFlag(FLAGS_platform);
+      !platform.empty()) {
+    spec->set_platform(platform);
+    if (absl::Status valid = spec::Validate(*spec); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--platform=", platform, ": ", valid.message()));
+    }
+  }
   v1::SubmitJobRequest request;
   *request.mutable_spec() = *std::move(spec);
   return request;

@@ -19,6 +19,7 @@ ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::string, state);
 ABSL_DECLARE_FLAG(std::string, owner);
 ABSL_DECLARE_FLAG(std::string, label);
+ABSL_DECLARE_FLAG(std::string, platform);
 
 namespace replex::cli {
 

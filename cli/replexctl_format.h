@@ -16,8 +16,6 @@
 
 namespace replex::cli {
 
-
-
 // `width` cells between brackets, filled in proportion to `fraction`
 // (clamped to [0, 1]): "[=========>          ]".
 std::string ProgressBar(double fraction, int width);

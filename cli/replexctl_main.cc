@@ -52,6 +52,10 @@ ABSL_FLAG(std::string, owner, "", "`list`/`status`: only this owner's jobs.");
 ABSL_FLAG(std::string, label, "",
           "`list`/`status`: only jobs with these labels (comma-separated "
           "KEY=VALUE).");
+ABSL_FLAG(std::string, platform, "",
+          "`submit`/`spec`: run the job on this platform (Reference, CPU, "
+          "OpenCL, CUDA) instead of the file's, e.g. an example written for "
+          "Reference on CPU workers.");
 ABSL_FLAG(std::string, path, "",
           "`fetch`: only this file of the results (e.g. analysis.json or "
           "trajectories/rung_000.nc).");
@@ -91,7 +95,8 @@ Commands:
                     the files it names, and print the new job's id, alone on
                     stdout: id=$(replexctl submit job.yaml). The owner defaults
                     to $USER when the file sets none; with authentication on
-                    the owner is always the token's user.
+                    the owner is always the token's user. --platform=P runs
+                    it on P instead of the file's platform.
   spec JOB.yaml     Print what `submit` would send, SubmitJobRequest as JSON
                     (the spec with the files it names read in), without
                     connecting: replexctl spec job.yaml | grpcurl -d @ ...
@@ -187,8 +192,8 @@ std::string Wrap(const std::string& text, int width,
 std::string Usage() {
   std::string usage = kUsage;
   for (const char* name :
-       {"gateway", "context", "json", "state", "owner", "label", "path", "html",
-        "rounds", "tls_ca", "tls_client_cert", "tls_client_key",
+       {"gateway", "context", "json", "state", "owner", "label", "platform",
+        "path", "html", "rounds", "tls_ca", "tls_client_cert", "tls_client_key",
         "tls_server_name"}) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     absl::StrAppend(&usage, "  --", name, " (now ", flag->CurrentValue(), ")\n",
@@ -219,8 +224,8 @@ std::vector<std::pair<std::string, std::string>> FlagArgs(int argc,
 std::string CompletionScript() {
   std::string flags;
   for (const char* name :
-       {"gateway", "context", "json", "state", "owner", "label", "path", "html",
-        "rounds", "tls_ca", "tls_client_cert", "tls_client_key",
+       {"gateway", "context", "json", "state", "owner", "label", "platform",
+        "path", "html", "rounds", "tls_ca", "tls_client_cert", "tls_client_key",
         "tls_server_name", "help"}) {
     const bool takes_value =
         std::string(name) != "json" && std::string(name) != "help";

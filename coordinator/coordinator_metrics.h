@@ -69,8 +69,8 @@ class CoordinatorMetrics {
   // The job's mixing gauges from its statistics, when kMixingInterval has
   // passed since they were last set, the first time and at the job's
   // `last_round`.
-  void Mixing(const std::string& job_id,
-              const exchange::Statistics& statistics, bool last_round);
+  void Mixing(const std::string& job_id, const exchange::Statistics& statistics,
+              bool last_round);
   // Schedules the job's series for removal (see above).
   void JobFinished(const std::string& job_id);
 
@@ -105,7 +105,7 @@ class CoordinatorMetrics {
     prometheus::Gauge* ns_per_day = nullptr;
     prometheus::Gauge* second_eigenvalue = nullptr;
     prometheus::Gauge* mean_round_trip_rounds = nullptr;
-    std::optional<absl::Time> mixing_at;  // when Mixing last set them
+    std::optional<absl::Time> mixing_at;   // when Mixing last set them
     std::optional<absl::Time> results_in;  // last result of the open round
   };
 

@@ -93,9 +93,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->worker_server_ = std::move(running->server);
   server->worker_port_ = running->port;
   if (options.metrics != nullptr) {
-    options.metrics->Add(
-        ClusterGauges(server->registry_.get(), server->jobs_.get(),
-                      options.clock));
+    options.metrics->Add(ClusterGauges(server->registry_.get(),
+                                       server->jobs_.get(), options.clock));
   }
   WorkerRegistry* registry = server->registry_.get();
   server->ticker_ = std::make_unique<timing::PeriodicTicker>(

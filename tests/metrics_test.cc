@@ -9,10 +9,10 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -298,11 +298,10 @@ absl::StatusOr<int> QueryResults(int port, const std::string& expr) {
 
 // Dashboard variables as the test's cluster fills them.
 std::string Substitute(const std::string& expr, const std::string& job_id) {
-  return absl::StrReplaceAll(
-      expr, {{"$__rate_interval", "1m"},
-             {"$window", "1m"},
-             {"$job", job_id},
-             {"$worker", ".*"}});
+  return absl::StrReplaceAll(expr, {{"$__rate_interval", "1m"},
+                                    {"$window", "1m"},
+                                    {"$job", job_id},
+                                    {"$worker", ".*"}});
 }
 
 // The rule for alert expressions, which are empty while all is well: every

@@ -115,6 +115,25 @@ TEST_F(ReplexctlTest, SubmitPrintsOnlyTheIdAndDefaultsTheOwner) {
   EXPECT_EQ(fake_.submitted()[1].spec().owner(), "examples");
 }
 
+// --platform runs a file written for one platform on another (the
+// Reference examples on CPU workers); `spec` prints the request submit sends.
+TEST_F(ReplexctlTest, PlatformOverridesTheFilesAndSpecPrintsTheRequest) {
+  const std::string example =
+      SourcePath("examples/harmonic-oscillator/job.yaml");
+  EXPECT_EQ(Replexctl("submit --platform=CPU " + example).first, 0);
+  ASSERT_EQ(fake_.submitted().size(), 1u);
+  EXPECT_EQ(fake_.submitted()[0].spec().platform(), "CPU");
+  auto [bad, message] = Replexctl("submit --platform=cpu " + example);
+  EXPECT_EQ(bad, 2);
+  EXPECT_THAT(message, HasSubstr("--platform=cpu: platform: \"cpu\""));
+  EXPECT_EQ(fake_.submitted().size(), 1u);
+  auto [code, json] = Replexctl("spec --platform=OpenCL " + example, "out");
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(json, StartsWith("{\"spec\":{\"name\":\"harmonic-oscillator\""));
+  EXPECT_THAT(json, HasSubstr("\"platform\":\"OpenCL\""));
+  EXPECT_EQ(fake_.submitted().size(), 1u);  // spec connects to nothing
+}
+
 TEST_F(ReplexctlTest, InvalidJobFileExitsTwoNamingFileAndField) {
   const std::string job = ::testing::TempDir() + "replexctl_bad_job.yaml";
   std::ofstream(job) << "system: /dev/null\ncoordinates: /dev/null\n"
