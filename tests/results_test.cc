@@ -195,6 +195,48 @@ TEST_F(HarmonicResultsTest, MdtrajLoadsEveryRung) {
   }
 }
 
+// Per-rung trajectories hold the right configurations, not just the right
+// number of frames: frame f of rung k (round r = f * interval) is the
+// configuration of the replica that ran rung k in round r (exchange.tsv's
+// rung_of_replica_before), so its energy from the positions,
+// U = K/2 sum |x|^2 (the example's oscillators, K = 4000), equals that
+// replica's U in energies.tsv, and remd_crdidx names that replica.
+constexpr char kRungContentScript[] = R"(
+import sys, numpy as np
+from scipy.io import netcdf_file
+d, spring, n, interval = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+energies = np.loadtxt(d + '/energies.tsv', skiprows=1)
+before = [[int(x) for x in line.split('\t')[1].split(',')]
+          for line in open(d + '/exchange.tsv').read().splitlines()[1:]]
+worst, checked = 0.0, 0
+for k in range(n):
+    nc = netcdf_file(f'{d}/trajectories/rung_{k:03d}.nc', 'r', mmap=False)
+    xyz = nc.variables['coordinates'][:].astype(float) / 10  # A to nm
+    replica_index = np.ravel(nc.variables['remd_crdidx'][:])
+    for f in range(xyz.shape[0]):
+        r = f * interval
+        i = before[r].index(k)
+        assert replica_index[f] == i + 1, (k, f, replica_index[f], i)
+        u = 0.5 * spring * (xyz[f] ** 2).sum()
+        worst = max(worst, abs(u - energies[r, 2 + i]) / energies[r, 2 + i])
+        checked += 1
+print(checked, worst)
+)";
+
+TEST_F(HarmonicResultsTest, EachRungsFramesAreTheConfigurationsSampledThere) {
+  if (!PythonHas("scipy")) GTEST_SKIP() << "python3-scipy is not installed";
+  const auto [code, output] = RunPython(
+      *root_, kRungContentScript,
+      absl::StrCat(dir().string(), " 4000 ", kRungs, " ", kFrameInterval));
+  ASSERT_EQ(code, 0) << output;
+  const auto rows = NumberRows(output);
+  ASSERT_EQ(rows.size(), 1u) << output;
+  EXPECT_EQ(rows[0][0], kRungs * kRounds / kFrameInterval) << output;
+  // float32 coordinates (2^-24 relative, squared: 1.2e-7) against the
+  // 10 significant digits of energies.tsv.
+  EXPECT_LT(rows[0][1], 1e-6) << output;
+}
+
 // A short alanine dipeptide run: mdtraj loads its trajectories with the
 // example's own PDB (22 atoms), frame for frame.
 TEST(ResultsTest, MdtrajLoadsAlanineDipeptideWithItsPdb) {
