@@ -10,6 +10,7 @@
 // ladder in beta K, so the T-REMD formula holds with K_{k+1} / K_k (sqrt 2
 // here) as the ratio of betas.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,9 +25,10 @@
 namespace replex::testing {
 namespace {
 
-TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
-  const v1::JobSpec spec =
-      LoadExample("examples/harmonic-oscillator/hremd.yaml");
+// Runs `spec` (the harmonic oscillators over K, with one temperature or a
+// temperature per rung) and checks the theory above with b_k = K_k / T_k in
+// place of K_k: u_k = b_k r^2 / (2 k_B) is what the swaps see.
+void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
   const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
   ASSERT_FALSE(ladder.temperature_only());
   const auto& names = ladder.parameter_names();
@@ -38,6 +40,9 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
   ASSERT_TRUE(model.ok()) << model.status();
   const int dof = 3 * (*model)->num_particles();
   const int n = ladder.size();
+  auto b = [&](int k) {
+    return ladder.rung(k).parameters[k_index] / ladder.rung(k).temperature_k;
+  };
 
   std::vector<std::vector<double>> own(n), at_rung0(n);
   // Per round, the share of the attempts between rungs k and k+1 accepted:
@@ -63,9 +68,8 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
   const auto result = runner::RunJob(spec, options);
   ASSERT_TRUE(result.ok()) << result.status();
 
-  const double k0 = ladder.rung(0).parameters[k_index];
   for (int k = 0; k < n; ++k) {
-    const double ratio = k0 / ladder.rung(k).parameters[k_index];
+    const double ratio = b(0) / b(k);
     const std::string rung = "rung " + std::to_string(k);
     ExpectDistributed(
         own[k], [&](double u) { return GammaCdf(dof / 2.0, 1.0, u); },
@@ -75,14 +79,40 @@ TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
         rung + " reduced potential at rung 0");
   }
   for (int k = 0; k + 1 < n; ++k) {
-    ExpectMeanNear(
-        accepted_by_pair[k],
-        HarmonicSwapAcceptance(dof, ladder.rung(k + 1).parameters[k_index],
-                               ladder.rung(k).parameters[k_index]),
-        "acceptance of pair " + std::to_string(k));
+    ExpectMeanNear(accepted_by_pair[k],
+                   HarmonicSwapAcceptance(dof, std::max(b(k), b(k + 1)),
+                                          std::min(b(k), b(k + 1))),
+                   "acceptance of pair " + std::to_string(k));
   }
   // Swaps happened: otherwise the test above says nothing about exchange.
   EXPECT_GT(result->round_trips, 0);
+}
+
+TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
+  ExpectHarmonicLadderTheory(
+      LoadExample("examples/harmonic-oscillator/hremd.yaml"));
+}
+
+// Temperature and K change together, rung by rung (a combined T + parameter
+// ladder): b_{k+1} / b_k = sqrt(2) as in the example, from a temperature
+// ratio of 1.1 and a K ratio of 1.1 sqrt(2), so the exact acceptance is the
+// example's 0.5575 while both the temperature scaling of the swap and the
+// parameter hand-over are exercised.
+TEST(HarmonicOscillatorHremd,
+     ACombinedTemperatureAndParameterLadderMatchesTheory) {
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/hremd.yaml");
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  ladder.clear_temperature_k();
+  ladder.clear_n_rungs();
+  double t = 300, k = 4000;
+  ladder.mutable_parameters(0)->clear_values();
+  for (int rung = 0; rung < 4; ++rung) {
+    ladder.add_temperatures_k(t);
+    ladder.mutable_parameters(0)->add_values(k);
+    t *= 1.1;
+    k *= 1.1 * std::sqrt(2.0);
+  }
+  ExpectHarmonicLadderTheory(spec);
 }
 
 }  // namespace
