@@ -22,14 +22,9 @@ bool OpenClDriverInstalled() {
          !std::filesystem::is_empty("/etc/OpenCL/vendors", error);
 }
 
-class HarmonicOscillatorTremd : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
-  if (GetParam() == "OpenCL" && !OpenClDriverInstalled()) {
-    GTEST_SKIP() << "no OpenCL driver (tools/install-deps.sh installs PoCL)";
-  }
-  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
-  spec.set_platform(GetParam());
+// Runs `spec` and checks each rung's potential energy against its exact
+// distribution and each pair's acceptance against the exact rate.
+void ExpectTremdTheory(const v1::JobSpec& spec) {
   const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
   const auto model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
@@ -72,6 +67,35 @@ TEST_P(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
         HarmonicSwapAcceptance(dof, ladder.beta(k), ladder.beta(k + 1)),
         "acceptance of pair " + std::to_string(k));
   }
+}
+
+class HarmonicOscillatorTremd : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HarmonicOscillatorTremd, EnergiesAndAcceptanceMatchTheory) {
+  if (GetParam() == "OpenCL" && !OpenClDriverInstalled()) {
+    GTEST_SKIP() << "no OpenCL driver (tools/install-deps.sh installs PoCL)";
+  }
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
+  spec.set_platform(GetParam());
+  ExpectTremdTheory(spec);
+}
+
+// With the example's friction (20/ps) the thermostat re-equilibrates the
+// velocities within a segment and would hide a wrong velocity rescaling on
+// a temperature change. At 1/ps and 20-step (0.04 ps) segments the kinetic
+// energy a replica brings to a new rung lasts about 25 rounds, while swaps
+// move it every few rounds: only sqrt(T_new / T_old) rescaling keeps each
+// rung canonical. Mutations run: without rescaling this test fails on
+// every rung (KS 0.06-0.18 against critical values 0.024-0.043) while the
+// example's test passes; with the inverse factor it fails on every rung
+// (KS up to 0.9), the example's on one.
+TEST(HarmonicOscillatorTremdLowFriction,
+     VelocitiesAreRescaledOnATemperatureChange) {
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
+  spec.mutable_integrator()->set_friction_per_ps(1);
+  spec.mutable_exchange()->set_steps_per_exchange(20);
+  spec.mutable_exchange()->set_n_rounds(30000);
+  ExpectTremdTheory(spec);
 }
 
 INSTANTIATE_TEST_SUITE_P(Platforms, HarmonicOscillatorTremd,
