@@ -1,8 +1,40 @@
 #include "lib/wire/wire.h"
 
+#include <cstring>
 #include <utility>
 
 namespace replex::wire {
+
+std::string PackFloat32(const std::vector<engine::Vec3>& positions) {
+  std::string bytes(12 * positions.size(), '\0');
+  char* out = bytes.data();
+  for (const engine::Vec3& atom : positions) {
+    for (double x : atom) {
+      const float f = static_cast<float>(x);
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      // Byte by byte, so the wire is little-endian on any host.
+      for (int b = 0; b < 4; ++b) *out++ = static_cast<char>(bits >> (8 * b));
+    }
+  }
+  return bytes;
+}
+
+std::vector<engine::Vec3> UnpackFloat32(const std::string& bytes) {
+  std::vector<engine::Vec3> positions(bytes.size() / 12);
+  const unsigned char* in =
+      reinterpret_cast<const unsigned char*>(bytes.data());
+  for (engine::Vec3& atom : positions) {
+    for (double& x : atom) {
+      uint32_t bits = 0;
+      for (int b = 0; b < 4; ++b) bits |= uint32_t{*in++} << (8 * b);
+      float f;
+      std::memcpy(&f, &bits, 4);
+      x = f;
+    }
+  }
+  return positions;
+}
 
 v1::SegmentOrder ToProto(const runner::SegmentOrder& order,
                          const std::string& job_id, int64_t epoch) {
@@ -49,12 +81,7 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
     done.mutable_box_nm()->Add(vector.begin(), vector.end());
   }
   done.mutable_reduced()->Add(result.reduced.begin(), result.reduced.end());
-  done.mutable_positions_nm()->Reserve(3 * result.positions_nm.size());
-  for (const engine::Vec3& atom : result.positions_nm) {
-    done.add_positions_nm(atom[0]);
-    done.add_positions_nm(atom[1]);
-    done.add_positions_nm(atom[2]);
-  }
+  done.set_positions_f32(PackFloat32(result.positions_nm));
   done.set_state(std::move(result.state));
   done.set_seconds(seconds);
   return message;
@@ -68,12 +95,7 @@ runner::SegmentResult FromProto(const v1::SegmentDone& done) {
     result.box_nm[i / 3][i % 3] = done.box_nm(i);
   }
   result.reduced.assign(done.reduced().begin(), done.reduced().end());
-  result.positions_nm.reserve(done.positions_nm_size() / 3);
-  for (int i = 0; i + 2 < done.positions_nm_size(); i += 3) {
-    result.positions_nm.push_back({done.positions_nm(i),
-                                   done.positions_nm(i + 1),
-                                   done.positions_nm(i + 2)});
-  }
+  result.positions_nm = UnpackFloat32(done.positions_f32());
   result.state = done.state();
   return result;
 }

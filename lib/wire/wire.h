@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lib/runner/driver.h"
 #include "replex/v1/worker.pb.h"
@@ -23,5 +24,11 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
                               runner::SegmentResult result, double seconds);
 // The coordinator's side.
 runner::SegmentResult FromProto(const v1::SegmentDone& done);
+
+// Positions as SegmentDone.positions_f32 carries them: x, y, z per atom as
+// little-endian IEEE-754 float32 (rounded to nearest), and back. Unpack
+// ignores a trailing partial atom.
+std::string PackFloat32(const std::vector<engine::Vec3>& positions);
+std::vector<engine::Vec3> UnpackFloat32(const std::string& bytes);
 
 }  // namespace replex::wire

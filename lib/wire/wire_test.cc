@@ -1,5 +1,10 @@
 #include "lib/wire/wire.h"
 
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -55,10 +60,37 @@ TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
   const runner::SegmentResult back = FromProto(done);
   EXPECT_EQ(back.potential_kj_mol, result.potential_kj_mol);
   EXPECT_EQ(back.reduced, result.reduced);
-  EXPECT_EQ(back.positions_nm, result.positions_nm);
+  // Positions as float32, what the trajectory frames keep.
+  ASSERT_EQ(back.positions_nm.size(), 2u);
+  for (int atom = 0; atom < 2; ++atom) {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(back.positions_nm[atom][i],
+                static_cast<float>(result.positions_nm[atom][i]));
+    }
+  }
+  EXPECT_EQ(done.positions_f32().size(), 24u);
   EXPECT_EQ(back.state, result.state);
   EXPECT_EQ(back.pv_kj_mol, result.pv_kj_mol);
   EXPECT_EQ(back.box_nm, result.box_nm);
+}
+
+// The packed form is little-endian float32 whatever the host: 1.0f is
+// 00 00 80 3f. Infinities and NaN survive; a trailing partial atom is
+// ignored.
+TEST(WireTest, PositionsPackAsLittleEndianFloat32) {
+  const std::string bytes =
+      PackFloat32({{1.0, -2.0, 0.0},
+                   {std::numeric_limits<double>::infinity(), 1e-50, 3e39}});
+  ASSERT_EQ(bytes.size(), 24u);
+  EXPECT_EQ(bytes.substr(0, 4), std::string("\x00\x00\x80\x3f", 4));
+  EXPECT_EQ(bytes.substr(4, 4), std::string("\x00\x00\x00\xc0", 4));
+  const std::vector<engine::Vec3> back = UnpackFloat32(bytes + "xyz");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0], (engine::Vec3{1.0, -2.0, 0.0}));
+  EXPECT_TRUE(std::isinf(back[1][0]));
+  EXPECT_EQ(back[1][1], 0.0);           // below float's range: 0
+  EXPECT_TRUE(std::isinf(back[1][2]));  // above it: infinity
+  EXPECT_TRUE(UnpackFloat32("").empty());
 }
 
 }  // namespace
