@@ -43,6 +43,7 @@
 #include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "lib/engine/portable_state.h"
+#include "lib/wire/wire.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "replex/v1/worker.grpc.pb.h"
 #include "tests/process.h"
@@ -59,6 +60,11 @@ ABSL_FLAG(std::string, schemes, "neighbors,gibbs", "Exchange schemes.");
 ABSL_FLAG(int, rounds, 200, "Rounds per job.");
 ABSL_FLAG(std::string, watchers, "0",
           "Comma-separated WatchJob stream counts to run each job with.");
+ABSL_FLAG(int, atoms, 0,
+          "Atoms of the simulated system: with N > 0 the job writes a "
+          "trajectory frame every round (output.frame_interval: 1), so every "
+          "result carries its replica's positions (N atoms, packed float32), "
+          "and the coordinator writes them to NetCDF.");
 ABSL_FLAG(int, repeats, 1,
           "Runs per configuration; the table shows each (alternating the "
           "watcher counts when several are given).");
@@ -69,6 +75,23 @@ namespace {
 // A replica state the coordinator checkpoints and the results' final_states
 // decode: an empty portable state (the energies are simulated).
 std::string SimulatedState() { return engine::PortableState().Serialize(); }
+
+// `atoms` positions inside a 3 nm box, packed as SegmentDone carries them.
+std::string SimulatedPositions(int atoms) {
+  std::vector<engine::Vec3> positions(atoms);
+  for (int i = 0; i < atoms; ++i) {
+    positions[i] = {0.1 * (i % 30), 0.1 * (i / 30 % 30), 0.1 * (i / 900 % 30)};
+  }
+  return wire::PackFloat32(positions);
+}
+
+// A System of `atoms` particles: what the coordinator reads of it (the
+// results size estimate counts <Particle>s; the workers simulate).
+std::string SimulatedSystem(int atoms) {
+  std::string xml = "<System><Particles>";
+  for (int i = 0; i < atoms; ++i) xml += "<Particle mass=\"12\"/>";
+  return xml + "</Particles></System>";
+}
 
 using Clock = std::chrono::steady_clock;
 int64_t NowNs() {
@@ -122,9 +145,10 @@ class SimulatedWorker {
  public:
   SimulatedWorker(std::shared_ptr<grpc::Channel> channel, int index,
                   int max_replicas, const std::vector<double>* temperatures,
-                  Timeline* timeline)
+                  const std::string* positions, Timeline* timeline)
       : stub_(v1::Coordinator::NewStub(channel)),
         temperatures_(temperatures),
+        positions_(positions),
         timeline_(timeline) {
     stream_ = stub_->Session(&context_);
     v1::WorkerMessage hello;
@@ -160,6 +184,7 @@ class SimulatedWorker {
             done.set_potential_kj_mol(ModelEnergy(
                 *temperatures_, order.rung(), order.replica(), order.round()));
             if (order.want_state()) done.set_state(SimulatedState());
+            if (order.want_positions()) done.set_positions_f32(*positions_);
             stream_->Write(out);
             RaiseTo(timeline_->last_done[order.round()], NowNs());
           }
@@ -192,6 +217,7 @@ class SimulatedWorker {
       grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>>
       stream_;
   const std::vector<double>* temperatures_;
+  const std::string* positions_;
   Timeline* timeline_;
   std::thread thread_;
 };
@@ -327,6 +353,8 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
   }
   const std::string worker_address = absl::StrCat("127.0.0.1:", *worker_port);
   const std::vector<double> temperatures = Temperatures(n);
+  const int atoms = absl::GetFlag(FLAGS_atoms);
+  const std::string positions = SimulatedPositions(atoms);
   Timeline timeline(rounds);
   {
     std::vector<std::unique_ptr<SimulatedWorker>> workers;
@@ -338,14 +366,16 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       workers.push_back(std::make_unique<SimulatedWorker>(
           grpc::CreateCustomChannel(worker_address,
                                     grpc::InsecureChannelCredentials(), args),
-          w, per_worker, &temperatures, &timeline));
+          w, per_worker, &temperatures, &positions, &timeline));
     }
     auto jobs = v1::JobService::NewStub(
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     v1::SubmitJobRequest submit;
     v1::JobSpec& spec = *submit.mutable_spec();
     spec.set_name("bench");
-    spec.set_system_xml("<System/>");  // never loaded: the workers simulate
+    // Never loaded: the workers simulate.
+    spec.set_system_xml(atoms > 0 ? SimulatedSystem(atoms) : "<System/>");
+    if (atoms > 0) spec.mutable_output()->set_frame_interval(1);
     spec.set_state_xml("<State/>");
     spec.set_platform("CPU");
     spec.set_seed(7);
@@ -435,6 +465,9 @@ int Main() {
       Ints("connections", absl::GetFlag(FLAGS_connections));
   const std::vector<int> watcher_counts =
       Ints("watchers", absl::GetFlag(FLAGS_watchers));
+  if (absl::GetFlag(FLAGS_atoms) > 0) {
+    std::printf("%d atoms, a frame every round\n", absl::GetFlag(FLAGS_atoms));
+  }
   std::printf("%-10s %8s %6s %8s %10s %9s %9s %12s %9s %12s %10s\n", "scheme",
               "replicas", "conns", "watchers", "rounds/s", "p50 ms", "p99 ms",
               "cpu ms/round", "RSS MiB", "in-out ms", "<=5ms");
