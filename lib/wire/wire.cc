@@ -5,8 +5,23 @@
 
 namespace replex::wire {
 
+// On little-endian hosts (every platform replex runs on) the wire layout is
+// the memory layout of a float array: whole frames are copied at once,
+// which matters at 10^5 atoms a result. Others go byte by byte.
+constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
 std::string PackFloat32(const std::vector<engine::Vec3>& positions) {
   std::string bytes(12 * positions.size(), '\0');
+  if constexpr (kLittleEndian) {
+    std::vector<float> floats(3 * positions.size());
+    for (size_t i = 0; i < positions.size(); ++i) {
+      for (int k = 0; k < 3; ++k) {
+        floats[3 * i + k] = static_cast<float>(positions[i][k]);
+      }
+    }
+    std::memcpy(bytes.data(), floats.data(), bytes.size());
+    return bytes;
+  }
   char* out = bytes.data();
   for (const engine::Vec3& atom : positions) {
     for (double x : atom) {
@@ -22,6 +37,14 @@ std::string PackFloat32(const std::vector<engine::Vec3>& positions) {
 
 std::vector<engine::Vec3> UnpackFloat32(const std::string& bytes) {
   std::vector<engine::Vec3> positions(bytes.size() / 12);
+  if constexpr (kLittleEndian) {
+    std::vector<float> floats(3 * positions.size());
+    std::memcpy(floats.data(), bytes.data(), 4 * floats.size());
+    for (size_t i = 0; i < positions.size(); ++i) {
+      positions[i] = {floats[3 * i], floats[3 * i + 1], floats[3 * i + 2]};
+    }
+    return positions;
+  }
   const unsigned char* in =
       reinterpret_cast<const unsigned char*>(bytes.data());
   for (engine::Vec3& atom : positions) {
