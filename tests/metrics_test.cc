@@ -44,13 +44,6 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // One sample of Prometheus text format, e.g.
 // replex_exchange_attempts_total{job_id="j1",pair="0-1"} 12
 struct Sample {

@@ -82,6 +82,13 @@ std::string Process::Log() const {
   return text.str();
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 absl::StatusOr<std::string> WaitForFile(const std::string& path,
                                         absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;

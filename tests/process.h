@@ -37,6 +37,9 @@ class Process {
   bool reaped_ = false;
 };
 
+// The whole file, or "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // Waits for a non-empty file (a --port_file) and returns its contents.
 absl::StatusOr<std::string> WaitForFile(const std::string& path,
                                         absl::Duration timeout);

@@ -22,13 +22,6 @@ using ::testing::HasSubstr;
 constexpr char kAlice[] = "alice-0123456789abcdef";
 constexpr char kBob[] = "bob-0123456789abcdef0";
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool PythonHasGrpc() {
   return RunCommand("/usr/bin/python3 -c 'import grpc' 2>/dev/null").first == 0;
 }

@@ -25,13 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::vector<std::string> Rows(const fs::path& path) {
   std::vector<std::string> lines =
       absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());

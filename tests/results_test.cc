@@ -38,15 +38,9 @@ namespace replex {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadFile;
 using testing::RunCommand;
 using testing::SourcePath;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
