@@ -9,7 +9,10 @@
 // oldest go first), so a busy coordinator's series stay bounded.
 //
 // Thread-safe. Every method is cheap and never calls out, so it may be
-// called with other locks held (the worker registry's, the job manager's).
+// called with other locks held (the worker registry's, the job manager's),
+// except Mixing: it solves for an eigenvalue (O(n^3) for gibbs ladders, about
+// a second at 1000 rungs) on the caller's thread, at most every
+// kMixingInterval per job, outside its own lock; call it with none held.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,8 @@
 #include "coordinator/metrics_observer.h"
 
+#include <algorithm>
+#include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -83,10 +86,22 @@ std::shared_ptr<prometheus::Collectable> ClusterGauges(
         "labelled with its name, owner, platform and state.");
     const absl::Time recent =
         clock->Now() - CoordinatorMetrics::kFinishedJobRetention;
-    for (const v1::Job& job : jobs->List({})) {
+    const std::vector<v1::Job> all = jobs->List({});
+    // The most recently ended, at most kMaxFinishedJobs, as for the other
+    // per-job series.
+    std::vector<int64_t> ended;
+    for (const v1::Job& job : all) {
+      if (job.has_finished()) ended.push_back(job.finished().seconds());
+    }
+    std::sort(ended.begin(), ended.end(), std::greater<int64_t>());
+    const int64_t cutoff =
+        ended.size() > static_cast<size_t>(CoordinatorMetrics::kMaxFinishedJobs)
+            ? ended[CoordinatorMetrics::kMaxFinishedJobs - 1]
+            : std::numeric_limits<int64_t>::min();
+    for (const v1::Job& job : all) {
       ++by_state[job.state()];
       const bool ended_recently =
-          job.has_finished() &&
+          job.has_finished() && job.finished().seconds() >= cutoff &&
           absl::FromUnixSeconds(job.finished().seconds()) > recent;
       if (job.state() == v1::QUEUED || job.state() == v1::RUNNING ||
           ended_recently) {

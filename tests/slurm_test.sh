@@ -5,8 +5,9 @@
 #
 #  1. deploy/slurm/replex-run.sbatch: a `replex run` that is warned with
 #     SIGTERM (what --signal sends before the time limit) stops at a
-#     checkpoint, requeues itself and resumes; then it is requeued without
-#     warning (`scontrol requeue`, a preemption). Its exchange log must equal
+#     checkpoint, requeues itself and resumes; then replex is killed without
+#     warning (SIGKILL mid-round, as in a crash) and the failed job requeued,
+#     and it resumes from its last periodic checkpoint. Its exchange log must equal
 #     an uninterrupted run's byte for byte (Reference).
 #  2. deploy/slurm/replex-cluster.sbatch with two worker steps: one job
 #     survives `scancel` of a worker step, another a requeue of the whole
@@ -139,7 +140,12 @@ start_now "$id"
 wait_until 60 "the resumed run" in_state "$id" RUNNING
 first=$(rows "$log")
 wait_until 60 "progress after the resume" has_rows "$log" $((first + 2000))
-scontrol requeue "$id"                 # no warning
+# No warning: SIGKILL to replex mid-round (`scancel --signal=KILL` would be a
+# cancel, which warns with SIGTERM first). The script exits 137 and the job
+# fails, as after a crash; requeued, it resumes from the last checkpoint.
+pkill -KILL -f -- "replex run --resume $dir/run "
+wait_until 60 "the killed job to fail" in_state "$id" FAILED
+scontrol requeue "$id"
 start_now "$id"
 wait_until 300 "the run to complete" in_state "$id" COMPLETED
 wait

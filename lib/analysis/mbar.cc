@@ -14,8 +14,10 @@ namespace replex::analysis {
 namespace {
 
 // Converged when every state's weights sum to 1 within this (the relative
-// gradient of MBAR's objective); pymbar stops at an absolute gradient norm of
-// 1e-12, which is no looser for the sample counts replex hands it.
+// gradient of MBAR's objective), or, as pymbar's adaptive solver stops, when
+// an iteration changes no f_k by more than this relative to the largest.
+// The weights carry rounding of about 1e-16 times the reduced potentials'
+// spread after preconditioning, so the gradient alone may never get there.
 constexpr double kTolerance = 1e-12;
 constexpr int kMaxIterations = 500;
 constexpr int kSelfConsistentFirst = 2;  // pymbar's min_sc_iter
@@ -215,11 +217,25 @@ absl::StatusOr<MbarResult> SolveMbar(
                        i % samples, " at state ", i / samples, ")"));
     }
   }
-  const Solver solver(u_kn, counts, samples);
+  // Each sample's smallest reduced potential subtracted (pymbar's
+  // precondition_u_kn): the estimates are unchanged, and the exponents stay
+  // small for systems whose u are 10^5 k_B T.
+  std::vector<double> u = u_kn;
+  for (int64_t n = 0; n < samples; ++n) {
+    double least = std::numeric_limits<double>::infinity();
+    for (int k = 0; k < k_states; ++k) {
+      least = std::min(least, u[static_cast<size_t>(k) * samples + n]);
+    }
+    for (int k = 0; k < k_states; ++k) {
+      u[static_cast<size_t>(k) * samples + n] -= least;
+    }
+  }
+  const Solver solver(u, counts, samples);
   std::vector<double> f(k_states, 0.0);  // pymbar's initialize='zeros'
   Evaluation e = solver.Evaluate(f);
   int iteration = 0;
-  for (; iteration < kMaxIterations && GradientNorm(e) > kTolerance;
+  bool settled = false;  // the last iteration moved no f_k measurably
+  for (; iteration < kMaxIterations && !settled && GradientNorm(e) > kTolerance;
        ++iteration) {
     std::vector<double> next = f;
     std::vector<double> step;
@@ -244,9 +260,16 @@ absl::StatusOr<MbarResult> SolveMbar(
       for (int k = k_states - 1; k >= 0; --k) next[k] -= next[0];
       e = solver.Evaluate(next);
     }
+    double change = 0, largest = 0;
+    for (int k = 0; k < k_states; ++k) {
+      change = std::max(change, std::abs(next[k] - f[k]));
+      largest = std::max(largest, std::abs(next[k]));
+    }
+    settled = iteration >= kSelfConsistentFirst &&
+              change <= kTolerance * std::max(1.0, largest);
     f = std::move(next);
   }
-  if (GradientNorm(e) > kTolerance) {
+  if (!settled && GradientNorm(e) > kTolerance) {
     int worst = 0;
     for (int k = 1; k < k_states; ++k) {
       if (std::abs(e.weight_sums[k] - 1) > std::abs(e.weight_sums[worst] - 1)) {
@@ -256,8 +279,8 @@ absl::StatusOr<MbarResult> SolveMbar(
     return absl::FailedPreconditionError(absl::StrCat(
         "MBAR did not converge in ", kMaxIterations, " iterations (state ",
         worst, "'s weights sum to ", e.weight_sums[worst],
-        "): some states share no samples' overlap; add rungs between them or "
-        "run longer"));
+        "); poorly overlapping states converge slowly: add rungs between "
+        "them or run longer"));
   }
   MbarResult result;
   result.states = k_states;
@@ -269,6 +292,7 @@ absl::StatusOr<MbarResult> SolveMbar(
   // Theta = V S (I - S V^T N V S)^+ S V^T (Shirts & Chodera, appendix D).
   const std::vector<double> m = solver.WeightProducts(solver.Weights(f, e));
   const int n = k_states;
+  // (The weights are those of the preconditioned u: the same weights.)
   const exchange::EigenSystem wtw = exchange::SymmetricEigenSystem(m, n);
   if (wtw.values.empty() || std::isnan(wtw.values[0])) {
     return absl::InternalError("MBAR: the eigen-decomposition of W'W failed");

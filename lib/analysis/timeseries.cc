@@ -1,5 +1,6 @@
 #include "lib/analysis/timeseries.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -40,14 +41,20 @@ Equilibration DetectEquilibration(absl::Span<const double> series,
                                   int64_t stride) {
   const int64_t n = static_cast<int64_t>(series.size());
   Equilibration best;
-  if (n < 2 || !StatisticalInefficiency(series).has_value()) return best;
+  if (n < 2) return best;
+  double least = series[0], most = series[0];
+  for (double x : series) least = std::min(least, x), most = std::max(most, x);
+  if (least == most) return best;  // constant: pymbar's (0, 1, 1)
   if (stride < 1) stride = 1;
   best.effective_samples = -1;
   for (int64_t t = 0; t < n - 1; t += stride) {
     // A constant tail gets g = its length (pymbar's choice), so it never wins.
-    const double g = StatisticalInefficiency(series.subspan(t), /*fast=*/true)
-                         .value_or(static_cast<double>(n - t + 1));
-    const double effective = (n - t + 1) / g;
+    // pymbar keeps g and the effective counts in float32 arrays; rounding
+    // them the same way keeps its choice of start and its subsampling.
+    const float g = static_cast<float>(
+        StatisticalInefficiency(series.subspan(t), /*fast=*/true)
+            .value_or(static_cast<double>(n - t + 1)));
+    const float effective = static_cast<float>((n - t + 1) / double{g});
     if (effective > best.effective_samples) best = {t, g, effective};
   }
   return best;

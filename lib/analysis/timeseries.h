@@ -30,7 +30,8 @@ struct Equilibration {
 
 // The start t0 that maximises the number of effectively independent samples
 // left, (N - t0 + 1) / g(series[t0:]) with the fast g, trying every
-// `stride`-th start (pymbar's detectEquilibration(series, nskip=stride)).
+// `stride`-th start (pymbar's detectEquilibration(series, nskip=stride),
+// with its float32 rounding of g and of the counts).
 // Trying every start costs O(N^2); callers bound the number of candidates.
 Equilibration DetectEquilibration(absl::Span<const double> series,
                                   int64_t stride = 1);

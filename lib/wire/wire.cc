@@ -119,6 +119,12 @@ runner::SegmentResult FromProto(const v1::SegmentDone& done) {
   }
   result.reduced.assign(done.reduced().begin(), done.reduced().end());
   result.positions_nm = UnpackFloat32(done.positions_f32());
+  // A worker of an earlier release (positions as doubles).
+  for (int i = 0; i + 2 < done.positions_nm_size(); i += 3) {
+    result.positions_nm.push_back({done.positions_nm(i),
+                                   done.positions_nm(i + 1),
+                                   done.positions_nm(i + 2)});
+  }
   result.state = done.state();
   return result;
 }

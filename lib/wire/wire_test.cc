@@ -74,6 +74,15 @@ TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
   EXPECT_EQ(back.box_nm, result.box_nm);
 }
 
+// A worker of an earlier release sends doubles in positions_nm: still read.
+TEST(WireTest, PositionsFromAnEarlierWorkerAreStillRead) {
+  v1::SegmentDone done;
+  for (double x : {0.1, 0.2, 0.3, -1.0, 2.0, 1.0 / 7}) done.add_positions_nm(x);
+  const runner::SegmentResult result = FromProto(done);
+  ASSERT_EQ(result.positions_nm.size(), 2u);
+  EXPECT_EQ(result.positions_nm[1], (engine::Vec3{-1.0, 2.0, 1.0 / 7}));
+}
+
 // The packed form is little-endian float32 whatever the host: 1.0f is
 // 00 00 80 3f. Infinities and NaN survive; a trailing partial atom is
 // ignored.

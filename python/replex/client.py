@@ -180,6 +180,7 @@ class Client:
                 job = self.get(job_id)
                 if _state_name(job) in FINAL_STATES:
                     break
+                time.sleep(1)  # the stream ended early: do not spin
             except ReplexError as e:
                 if e.code != "UNAVAILABLE":
                     raise
@@ -202,6 +203,7 @@ class Client:
         among them, into `directory`; returns the files written. Existing
         files are never overwritten (FileExistsError)."""
         os.makedirs(directory, exist_ok=True)
+        root = os.path.realpath(directory)
         written = []
         partial = None
         out = None
@@ -210,26 +212,34 @@ class Client:
         try:
             for chunk in self._stub.DownloadResults(request,
                                                     metadata=self._metadata):
-                target = os.path.join(directory, chunk.path)
+                target = os.path.realpath(os.path.join(root, chunk.path))
+                if os.path.commonpath([root, target]) != root:
+                    raise ReplexError("DATA_LOSS", f"the gateway sent a file "
+                                      f"outside the results: {chunk.path!r}")
                 if out is None:
                     if os.path.exists(target):
                         raise FileExistsError(
                             f"{target} exists; replex never overwrites "
                             "results: fetch into another directory")
                     os.makedirs(os.path.dirname(target), exist_ok=True)
+                    out = open(target + ".part", "xb")  # never another's
                     partial = target + ".part"
-                    out = open(partial, "wb")
                 out.write(chunk.data)
                 if chunk.eof:
                     out.close()
                     out = None
-                    os.replace(partial, target)
+                    # link fails if the target appeared meanwhile: nothing
+                    # is ever overwritten.
+                    os.link(partial, target)
+                    os.remove(partial)
+                    partial = None
                     written.append(target)
         except grpc.RpcError as e:
             raise ReplexError(e.code().name, e.details()) from None
         finally:
             if out is not None:
                 out.close()
+            if partial is not None and os.path.exists(partial):
                 os.remove(partial)
         return written
 
