@@ -37,6 +37,17 @@ std::optional<double> StatisticalInefficiency(absl::Span<const double> series,
   return g < 1 ? 1.0 : g;
 }
 
+namespace {
+
+// `x` rounded to float32 and back. Through a volatile: GCC 12 at -O2 was
+// seen to use the unrounded double for a `const float` initialised from one.
+double Float32(double x) {
+  volatile float rounded = static_cast<float>(x);
+  return rounded;
+}
+
+}  // namespace
+
 Equilibration DetectEquilibration(absl::Span<const double> series,
                                   int64_t stride) {
   const int64_t n = static_cast<int64_t>(series.size());
@@ -51,10 +62,10 @@ Equilibration DetectEquilibration(absl::Span<const double> series,
     // A constant tail gets g = its length (pymbar's choice), so it never wins.
     // pymbar keeps g and the effective counts in float32 arrays; rounding
     // them the same way keeps its choice of start and its subsampling.
-    const float g = static_cast<float>(
-        StatisticalInefficiency(series.subspan(t), /*fast=*/true)
-            .value_or(static_cast<double>(n - t + 1)));
-    const float effective = static_cast<float>((n - t + 1) / double{g});
+    const double g =
+        Float32(StatisticalInefficiency(series.subspan(t), /*fast=*/true)
+                    .value_or(static_cast<double>(n - t + 1)));
+    const double effective = Float32((n - t + 1) / g);
     if (effective > best.effective_samples) best = {t, g, effective};
   }
   return best;
