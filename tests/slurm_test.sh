@@ -36,13 +36,25 @@ cleanup() {
     done
   fi
   scancel --user=root >/dev/null 2>&1 || true
+  # The daemons stay until the jobs have ended: a step daemon whose slurmd
+  # is gone would wait for it forever.
+  for _ in $(seq 1 100); do
+    [ -z "$(squeue -h 2>/dev/null)" ] && break
+    sleep 0.2
+  done
   sleep 1
   for p in slurmd slurmctld munged; do
     [ -s "$dir/$p.pid" ] && kill "$(cat "$dir/$p.pid")" 2>/dev/null || true
   done
-  # Job steps that outlived their slurmd (none should).
-  pkill -f "$dir" 2>/dev/null || true
   sleep 1
+  # Whatever is still left of ours: processes naming the directory, and the
+  # step daemons, whose working directory it is.
+  pkill -KILL -f "$dir" 2>/dev/null || true
+  for proc in /proc/[0-9]*; do
+    case $(readlink "$proc/cwd" 2>/dev/null) in
+      "$dir" | "$dir"/* | "$dir (deleted)") kill -KILL "${proc#/proc/}" 2>/dev/null || true ;;
+    esac
+  done
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -60,9 +72,13 @@ job_state() { scontrol show job "$1" -o 2>/dev/null | sed -n 's/.*JobState=\([A-
 in_state() { [ "$(job_state "$1")" = "$2" ]; }
 rows() { [ -f "$1" ] && echo $(( $(wc -l <"$1") - 1 )) || echo 0; }
 has_rows() { [ "$(rows "$1")" -ge "$2" ]; }
-# After a requeue Slurm holds the job back (BeginTime); let it start now.
+# After a requeue Slurm holds the job back (BeginTime); let it start, but
+# not within the second of the requeue: slurmd revokes the old run's
+# credential by its time stamp, in whole seconds, and a new one from the
+# same second is refused ("Job credential revoked").
 start_now() {
   wait_until 30 "job $1 to be requeued" in_state "$1" PENDING
+  sleep 2
   scontrol update JobId="$1" StartTime=now
 }
 
