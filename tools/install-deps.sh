@@ -48,8 +48,9 @@ tests=(
   python3-grpcio python3-protobuf
   # tests/slurm_test.sh runs deploy/slurm/ on a real Slurm it starts itself
   slurm-wlm munge
-  # tests/tls_test makes throwaway certificates with the openssl command
-  openssl
+  # tests/tls_test makes throwaway certificates with the openssl command;
+  # tests/docs_commands_test.py runs the docs' openssl and jq commands
+  openssl jq
 )
 
 case "${1:-all}" in

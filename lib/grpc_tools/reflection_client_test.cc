@@ -82,6 +82,17 @@ TEST_F(ReflectionClientTest, ListsTheServicesByReflection) {
   EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
 }
 
+// gRPC serves grpc.health.v1.Health without its descriptor; every replex
+// server links it in (proto/grpc/health/v1/health.proto), so reflection
+// describes the service and it can be called as docs/api.md shows.
+TEST_F(ReflectionClientTest, CallsTheHealthServiceByReflection) {
+  absl::StatusOr<std::vector<std::string>> result =
+      Call("grpc.health.v1.Health/Check", "{}");
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->size(), 1u);
+  EXPECT_THAT((*result)[0], HasSubstr(R"("status": "SERVING")"));
+}
+
 // The example job as docs/api.md builds it for grpcurl (JSON names in
 // camelCase and proto names mixed, as a user may write them).
 TEST_F(ReflectionClientTest, SubmitsAJobFromJsonAndReadsItBack) {

@@ -10,9 +10,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace replex::results {
 namespace {
+
+// NetCDF-C keeps process-wide state (its table of open files) and is not
+// thread-safe: a coordinator writing two jobs' frames at once crashed inside
+// libnetcdf. Every nc_* call of this file runs under this lock.
+ABSL_CONST_INIT absl::Mutex netcdf_mutex(absl::kConstInit);
 
 absl::Status NcError(int code, const std::filesystem::path& path,
                      const char* what) {
@@ -124,6 +130,7 @@ absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> NetcdfTrajectory::Open(
   trajectory->periodic_ = periodic;
   trajectory->buffer_.resize(static_cast<size_t>(n_atoms) * 3);
   int& ncid = trajectory->ncid_;
+  absl::MutexLock lock(&netcdf_mutex);
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
     if (int code = nc_open(path.c_str(), NC_WRITE, &ncid); code != NC_NOERR) {
@@ -174,6 +181,7 @@ absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> NetcdfTrajectory::Open(
 }
 
 NetcdfTrajectory::~NetcdfTrajectory() {
+  absl::MutexLock lock(&netcdf_mutex);
   if (ncid_ >= 0) nc_close(ncid_);
 }
 
@@ -193,6 +201,7 @@ absl::Status NetcdfTrajectory::WriteFrame(int64_t index, const Frame& frame) {
   const size_t count[3] = {1, static_cast<size_t>(n_atoms_), 3};
   const float time = static_cast<float>(frame.time_ps);
   const int repidx = frame.rung + 1, crdidx = frame.replica + 1;
+  absl::MutexLock lock(&netcdf_mutex);
   int code =
       nc_put_vara_float(ncid_, coordinates_, start, count, buffer_.data());
   if (code == NC_NOERR) code = nc_put_var1_float(ncid_, time_, start, &time);

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -176,6 +177,9 @@ absl::StatusOr<RunningServer> StartServer(
     const ServerOptions& options, const std::vector<grpc::Service*>& services) {
   // Both must be set before the builder is created.
   grpc::EnableDefaultHealthCheckService(true);
+  // Links the health protocol's descriptor into the generated pool, where
+  // reflection finds it (proto/grpc/health/v1/health.proto says why).
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   RunningServer running;
