@@ -333,6 +333,12 @@ absl::Status Run(const std::string& arg) {
   const char* state =
       result.ok() ? "SUCCEEDED" : (stopped ? "STOPPED" : "FAILED");
   if (writer != nullptr) {
+    // MBAR over a large ladder takes a while (256 rungs, 200 rounds: ~15 s).
+    if (result.ok()) {
+      std::fprintf(stderr,
+                   "replex: finishing %s: MBAR free energies and report.html\n",
+                   results_dir.c_str());
+    }
     absl::Status finished = writer->Finish(state);
     if (result.ok() && !finished.ok()) return finished;
   }

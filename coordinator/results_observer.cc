@@ -41,7 +41,36 @@ uint64_t DirectoryBytes(const fs::path& dir) {
 ResultsObserver::ResultsObserver(fs::path root, uint64_t max_bytes_per_owner)
     : root_(std::move(root)),
       host_(HostName()),
-      max_bytes_per_owner_(max_bytes_per_owner) {}
+      max_bytes_per_owner_(max_bytes_per_owner),
+      finisher_([this] { FinishLoop(); }) {}
+
+ResultsObserver::~ResultsObserver() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  finisher_.join();
+}
+
+void ResultsObserver::FinishLoop() {
+  while (true) {
+    Ended ended;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &ResultsObserver::FinisherHasWork));
+      if (to_finish_.empty()) return;  // stopping, and nothing is left
+      ended = std::move(to_finish_.front());
+      to_finish_.pop_front();
+    }
+    if (absl::Status s = ended.writer->Finish(ended.state); !s.ok()) {
+      service::LogLine(absl::StrCat(
+          "job ", ended.job_id, ": cannot finish its results: ", s.message()));
+    }
+    ended.writer.reset();  // closes its files before the job counts as done
+    absl::MutexLock lock(&mu_);
+    finishing_.erase(ended.job_id);
+  }
+}
 
 uint64_t ResultsObserver::OwnerBytes(const std::string& owner) {
   uint64_t bytes = 0;
@@ -115,9 +144,15 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
   absl::StatusOr<fs::path> dir = Resolve(job.job_id(), spec);
   if (!dir.ok()) return dir.status();
   {
-    // A job resumed after a restart (or extended) counts at its size again.
     absl::MutexLock lock(&mu_);
-    estimates_[job.job_id()] = results::EstimatedResultsBytes(spec);
+    // An extended job's last run may still be finishing (OnFinished).
+    const std::string& id = job.job_id();
+    auto finished = [this, &id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !finishing_.contains(id);
+    };
+    mu_.Await(absl::Condition(&finished));
+    // A job resumed after a restart (or extended) counts at its size again.
+    estimates_[id] = results::EstimatedResultsBytes(spec);
   }
   absl::StatusOr<std::unique_ptr<results::ResultsWriter>> writer =
       results::ResultsWriter::Open(
@@ -155,23 +190,14 @@ absl::Status ResultsObserver::OnRound(const v1::Job& job,
 }
 
 void ResultsObserver::OnFinished(const v1::Job& job) {
-  std::unique_ptr<results::ResultsWriter> writer;
-  {
-    absl::MutexLock lock(&mu_);
-    estimates_.erase(job.job_id());
-    auto it = writers_.find(job.job_id());
-    if (it == writers_.end()) return;  // never ran (cancelled while queued)
-    writer = std::move(it->second);
-    writers_.erase(it);
-    finishing_.insert(job.job_id());
-  }
-  if (absl::Status s = writer->Finish(v1::JobState_Name(job.state()));
-      !s.ok()) {
-    service::LogLine(absl::StrCat(
-        "job ", job.job_id(), ": cannot finish its results: ", s.message()));
-  }
   absl::MutexLock lock(&mu_);
-  finishing_.erase(job.job_id());
+  estimates_.erase(job.job_id());
+  auto it = writers_.find(job.job_id());
+  if (it == writers_.end()) return;  // never ran (cancelled while queued)
+  finishing_.insert(job.job_id());
+  to_finish_.push_back(
+      {job.job_id(), v1::JobState_Name(job.state()), std::move(it->second)});
+  writers_.erase(it);
 }
 
 bool ResultsObserver::AwaitFinished(const std::string& job_id,

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -42,11 +44,18 @@ class ResultsObserver : public JobObserver {
                          int64_t next_round) override;
   absl::Status OnRound(const v1::Job& job,
                        const runner::RoundReport& report) override;
-  // Writes the manifest's end and report.html, with the job manager's lock
-  // released (JobManager applies its effects after unlocking): reads of
-  // jobs never wait for them; the next state change does, so that effects
-  // land in the order decided.
+  // Hands the job's writer to this observer's finishing thread, which
+  // writes the manifest's end, MBAR's free energies into analysis.json and
+  // report.html; returns at once. MBAR on a large ladder takes seconds to
+  // minutes (256 rungs × 200 rounds: about 15 s here), and
+  // OnFinished runs on the thread that ended the job (a worker's session),
+  // holding the job manager's effects in order: done inline, it stalled
+  // that worker's other jobs and every job's next state change. Jobs are
+  // finished one at a time, in the order they ended; a job run again
+  // (extended) waits in OnRunning until its finishing is done.
   void OnFinished(const v1::Job& job) override;
+  // Finishes the jobs still queued, then stops the finishing thread.
+  ~ResultsObserver() override;
 
   // The results directory of a job this coordinator (or an earlier run of it
   // on the same root) accepted; NOT_FOUND otherwise.
@@ -82,6 +91,19 @@ class ResultsObserver : public JobObserver {
       writers_ ABSL_GUARDED_BY(mu_);
   // Jobs whose writer OnFinished has taken out of writers_ and is finishing.
   absl::flat_hash_set<std::string> finishing_ ABSL_GUARDED_BY(mu_);
+  // What the finishing thread has still to finish, oldest first.
+  struct Ended {
+    std::string job_id;
+    std::string state;
+    std::unique_ptr<results::ResultsWriter> writer;
+  };
+  std::deque<Ended> to_finish_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool FinisherHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !to_finish_.empty() || stopping_;
+  }
+  void FinishLoop();
+  std::thread finisher_;  // last: started once the members above exist
 };
 
 }  // namespace replex::coordinator
