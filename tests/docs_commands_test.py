@@ -44,7 +44,9 @@ import time
 
 BLOCK = re.compile(r"^```(?:sh|bash)\n(.*?)^```", re.S | re.M)
 DOCUMENTED_PORTS = (7070, 7071, 8080, 9464, 9465)
-SESSION_TIMEOUT_S = 600
+SESSION_TIMEOUT_S = 300
+# The session running now: killed with its processes if this test is.
+current_group = None
 
 
 class Edit:
@@ -424,12 +426,15 @@ def run_session(name, parts, source, build):
         process = subprocess.Popen(["bash", "-x", "session.sh"], cwd=directory,
                                    env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
+        global current_group
+        current_group = process.pid
         try:
             rc = process.wait(timeout=SESSION_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             rc = "timeout"
         finally:
             leftover = stop_group(process.pid)
+            current_group = None
     seconds = time.monotonic() - started
     if rc != 0:
         output = open(log_path).read()
@@ -465,7 +470,15 @@ def stop_group(pgid):
     return left
 
 
+def on_signal(number, _frame):
+    if current_group is not None:
+        stop_group(current_group)
+    sys.exit(128 + number)
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", required=True)
     parser.add_argument("--build", required=True)
