@@ -333,7 +333,7 @@ absl::Status Run(const std::string& arg) {
   const char* state =
       result.ok() ? "SUCCEEDED" : (stopped ? "STOPPED" : "FAILED");
   if (writer != nullptr) {
-    // MBAR over a large ladder takes a while (256 rungs, 200 rounds: ~15 s).
+    // MBAR over a large ladder takes a while (256 rungs, 200 rounds: ~10 s).
     if (result.ok()) {
       std::fprintf(stderr,
                    "replex: finishing %s: MBAR free energies and report.html\n",

@@ -143,10 +143,11 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
                                         int64_t next_round) {
   absl::StatusOr<fs::path> dir = Resolve(job.job_id(), spec);
   if (!dir.ok()) return dir.status();
+  const std::string& id = job.job_id();
   {
     absl::MutexLock lock(&mu_);
+    opening_.insert(id);
     // An extended job's last run may still be finishing (OnFinished).
-    const std::string& id = job.job_id();
     auto finished = [this, &id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !finishing_.contains(id);
     };
@@ -161,14 +162,29 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
            {host_},
            {absl::StrCat(spec.platform(), " platform on replex-worker(s)")}},
           next_round);
+  absl::MutexLock lock(&mu_);
+  opening_.erase(id);
+  if (auto ended = abandoned_.find(id); ended != abandoned_.end()) {
+    // Ended while it waited or opened: OnFinished has come and gone, so the
+    // writer goes to the finishing thread here (nothing else would finish
+    // it), and the job does not run.
+    const std::string state = ended->second;
+    abandoned_.erase(ended);
+    estimates_.erase(id);
+    if (writer.ok()) {
+      finishing_.insert(id);
+      to_finish_.push_back({id, state, *std::move(writer)});
+    }
+    return absl::CancelledError(
+        absl::StrCat("job ", id, " ended before its results were opened"));
+  }
   if (!writer.ok()) return writer.status();
   if (next_round > 0) {
     service::LogLine(absl::StrCat("job ", job.job_id(), ": results in ",
                                   dir->string(), " continue from round ",
                                   next_round));
   }
-  absl::MutexLock lock(&mu_);
-  writers_[job.job_id()] = *std::move(writer);
+  writers_[id] = *std::move(writer);
   return absl::OkStatus();
 }
 
@@ -193,7 +209,14 @@ void ResultsObserver::OnFinished(const v1::Job& job) {
   absl::MutexLock lock(&mu_);
   estimates_.erase(job.job_id());
   auto it = writers_.find(job.job_id());
-  if (it == writers_.end()) return;  // never ran (cancelled while queued)
+  if (it == writers_.end()) {
+    // Never ran (cancelled while queued), or ended while OnRunning waited
+    // for its previous run's finishing or was opening its files.
+    if (opening_.contains(job.job_id())) {
+      abandoned_[job.job_id()] = v1::JobState_Name(job.state());
+    }
+    return;
+  }
   finishing_.insert(job.job_id());
   to_finish_.push_back(
       {job.job_id(), v1::JobState_Name(job.state()), std::move(it->second)});

@@ -47,12 +47,15 @@ class ResultsObserver : public JobObserver {
   // Hands the job's writer to this observer's finishing thread, which
   // writes the manifest's end, MBAR's free energies into analysis.json and
   // report.html; returns at once. MBAR on a large ladder takes seconds to
-  // minutes (256 rungs × 200 rounds: about 15 s here), and
+  // minutes (256 rungs × 200 rounds: about 10 s here), and
   // OnFinished runs on the thread that ended the job (a worker's session),
   // holding the job manager's effects in order: done inline, it stalled
   // that worker's other jobs and every job's next state change. Jobs are
   // finished one at a time, in the order they ended; a job run again
-  // (extended) waits in OnRunning until its finishing is done.
+  // (extended) waits in OnRunning until its finishing is done, and one
+  // cancelled meanwhile opens no files. The destructor (the coordinator's
+  // shutdown) finishes what is queued: a process killed before that leaves
+  // those jobs without free energies, report.html and the manifest's end.
   void OnFinished(const v1::Job& job) override;
   // Finishes the jobs still queued, then stops the finishing thread.
   ~ResultsObserver() override;
@@ -62,11 +65,11 @@ class ResultsObserver : public JobObserver {
   absl::StatusOr<std::filesystem::path> DirectoryOf(
       const std::string& job_id) const;
 
-  // For a job that has ended: waits (at most `timeout`) until OnFinished has
-  // written its last files (analysis.json with the free energies,
-  // report.html), which happens just after the end is published, so that a
-  // download right after SUCCEEDED gets the finished results. False on
-  // timeout.
+  // For a job that has ended: waits (at most `timeout`) until the finishing
+  // thread has written its last files (analysis.json with the free
+  // energies, report.html), which happens after the end is published and
+  // after the jobs that ended before it, so that a download right after
+  // SUCCEEDED gets the finished results. False on timeout.
   bool AwaitFinished(const std::string& job_id, absl::Duration timeout) const;
 
  private:
@@ -91,6 +94,11 @@ class ResultsObserver : public JobObserver {
       writers_ ABSL_GUARDED_BY(mu_);
   // Jobs whose writer OnFinished has taken out of writers_ and is finishing.
   absl::flat_hash_set<std::string> finishing_ ABSL_GUARDED_BY(mu_);
+  // Jobs in OnRunning, and those of them that ended meanwhile (OnFinished
+  // found no writer): OnRunning then opens none.
+  absl::flat_hash_set<std::string> opening_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> abandoned_  // id -> state
+      ABSL_GUARDED_BY(mu_);
   // What the finishing thread has still to finish, oldest first.
   struct Ended {
     std::string job_id;

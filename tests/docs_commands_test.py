@@ -22,9 +22,10 @@ its first command:
     Docker without REPLEX_DOCKER_TEST=1, Apptainer, a remote host); the
     reason is printed.
 Every block, run or not, is also checked statically: each repository path
-it names exists, and each flag it gives a replex command (replex, replexctl,
-the three services, tools/replex-prepare, tools/local-cluster.sh) is one
-that command's help lists. A block in no place, or a place with no block,
+it names exists, and each flag given to a replex command (replex, replexctl,
+the three services, tools/replex-prepare, tools/local-cluster.sh) that
+starts a command (a line, or after a pipe, `;`, `&&` or `$(`) is one that
+command's help lists. A block in no place, or a place with no block,
 fails: a new quickstart is run or explained before it ships.
 
 Sessions bind the documented ports (7070, 7071, 8080, 9464, 9465), one
@@ -45,6 +46,9 @@ import time
 BLOCK = re.compile(r"^```(?:sh|bash)\n(.*?)^```", re.S | re.M)
 DOCUMENTED_PORTS = (7070, 7071, 8080, 9464, 9465)
 SESSION_TIMEOUT_S = 300
+# All sessions together, below ctest's TIMEOUT (1800 s), so that this test
+# always stops its sessions itself: a SIGKILL from ctest could not.
+TOTAL_TIMEOUT_S = 1500
 # The session running now: killed with its processes if this test is.
 current_group = None
 
@@ -280,7 +284,8 @@ COMMAND = re.compile(
     "|".join(map(re.escape, COMMANDS)) + r")(?=\s)")
 REPO_PATH = re.compile(
     r"(?<![\w$/.-])((?:examples|tools|deploy|docs|python|dashboards|proto|"
-    r"build)/[\w./-]*[\w])")
+    r"tests|lib|cli|bench|coordinator|gateway|replica-worker|\.ci|build)/"
+    r"[\w./-]*[\w])")
 problems = []
 
 
@@ -360,6 +365,10 @@ def as_run(where, body, edits):
                 re.search(r"^\s+grpcurl", line):
             call = GRPCURL_CALL.search(line)
             if call is None:
+                if not re.search(r"grpcurl\s+-plaintext\s+\S+\s+"
+                                 r"(list|describe)\b", line):
+                    problems.append(f"{where}: a grpcurl call this test "
+                                    f"cannot run as replexctl call: {line}")
                 lines.append(f"true  # not run (grpcurl only): {line.strip()}")
                 notes.append(f"not run, grpcurl only: {line.strip()}")
                 continue
@@ -399,8 +408,13 @@ def sandbox(source, build):
     return directory
 
 
-def run_session(name, parts, source, build):
+def run_session(name, parts, source, build, deadline):
     before, after = SESSIONS[name]
+    timeout = min(SESSION_TIMEOUT_S, deadline - time.monotonic())
+    if timeout <= 0:
+        problems.append(f"session {name}: not run, the test's "
+                        f"{TOTAL_TIMEOUT_S} s are spent")
+        return
     for _ in range(300):
         if not ports_free():
             break
@@ -429,11 +443,12 @@ def run_session(name, parts, source, build):
         global current_group
         current_group = process.pid
         try:
-            rc = process.wait(timeout=SESSION_TIMEOUT_S)
+            rc = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             rc = "timeout"
         finally:
             leftover = stop_group(process.pid)
+            process.poll()  # reaps the session's shell if it was killed
             current_group = None
     seconds = time.monotonic() - started
     if rc != 0:
@@ -452,9 +467,12 @@ def run_session(name, parts, source, build):
 def stop_group(pgid):
     """Kills what a session left (background servers) and counts it."""
     def members():
-        out = subprocess.run(["ps", "-o", "pid=", "-g", str(pgid)],
+        # The session's processes (its shell made a new session, so its
+        # id is the group's), zombies left out: they hold nothing.
+        out = subprocess.run(["ps", "-o", "pid=,stat=", "-s", str(pgid)],
                              capture_output=True, text=True).stdout
-        return out.split()
+        return [line.split()[0] for line in out.splitlines()
+                if line.split() and not line.split()[1].startswith("Z")]
     left = len(members())
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -522,10 +540,11 @@ def main():
             problems.append(f"session {name} has no block")
 
     ran = 0
+    deadline = time.monotonic() + TOTAL_TIMEOUT_S
     for name, parts in sessions.items():
         if args.only and name != args.only:
             continue
-        run_session(name, parts, source, build)
+        run_session(name, parts, source, build, deadline)
         ran += 1
 
     for problem in problems:
