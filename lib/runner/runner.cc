@@ -110,25 +110,17 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
           !journaled.ok()) {
         return journaled;
       }
-      if (checkpoint) {
-        if (absl::Status saved =
-                SaveCheckpoint(durability.job_id, *driver, **round, *results,
-                               *durability.journal, *durability.checkpoints);
-            saved.ok()) {
-          last_checkpoint = absl::Now();
-        } else {
-          // The previous cut still stands; a resume goes there.
-          service::LogLine(absl::StrCat("no checkpoint at round ",
-                                        driver->round(), ": ",
-                                        saved.message()));
-        }
-      }
     }
+    // The round's results rows are written before its checkpoint, as the
+    // coordinator does: killed between the two, the run resumes from the
+    // previous checkpoint, which drops those rows. The other order lost the
+    // round's rows for good when the kill fell between them.
     if (options.on_round) {
       for (int i = 0; i < n; ++i) {
         if (want_positions)
           positions[i] = std::move((*results)[i].positions_nm);
-        if (final_round) states[i] = std::move((*results)[i].state);
+        // A copy: the checkpoint below needs the states too.
+        if (final_round) states[i] = (*results)[i].state;
       }
       const RoundReport report{(*round)->outcome,
                                (*round)->potential_kj_mol,
@@ -140,6 +132,18 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                final_round ? &states : nullptr};
       if (absl::Status status = options.on_round(report); !status.ok()) {
         return status;
+      }
+    }
+    if (durable && checkpoint) {
+      if (absl::Status saved =
+              SaveCheckpoint(durability.job_id, *driver, **round, *results,
+                             *durability.journal, *durability.checkpoints);
+          saved.ok()) {
+        last_checkpoint = absl::Now();
+      } else {
+        // The previous cut still stands; a resume goes there.
+        service::LogLine(absl::StrCat("no checkpoint at round ",
+                                      driver->round(), ": ", saved.message()));
       }
     }
     if (stopping && !driver->done()) {
