@@ -146,7 +146,7 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
   const std::string& id = job.job_id();
   {
     absl::MutexLock lock(&mu_);
-    opening_.insert(id);
+    opening_[id] = "";
     // An extended job's last run may still be finishing (OnFinished).
     auto finished = [this, &id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !finishing_.contains(id);
@@ -163,26 +163,24 @@ absl::Status ResultsObserver::OnRunning(const v1::Job& job,
            {absl::StrCat(spec.platform(), " platform on replex-worker(s)")}},
           next_round);
   absl::MutexLock lock(&mu_);
+  const std::string ended_as = std::move(opening_[id]);
   opening_.erase(id);
-  if (auto ended = abandoned_.find(id); ended != abandoned_.end()) {
+  if (!ended_as.empty()) {
     // Ended while it waited or opened: OnFinished has come and gone, so the
     // writer goes to the finishing thread here (nothing else would finish
     // it), and the job does not run.
-    const std::string state = ended->second;
-    abandoned_.erase(ended);
     estimates_.erase(id);
     if (writer.ok()) {
       finishing_.insert(id);
-      to_finish_.push_back({id, state, *std::move(writer)});
+      to_finish_.push_back({id, ended_as, *std::move(writer)});
     }
     return absl::CancelledError(
         absl::StrCat("job ", id, " ended before its results were opened"));
   }
   if (!writer.ok()) return writer.status();
   if (next_round > 0) {
-    service::LogLine(absl::StrCat("job ", job.job_id(), ": results in ",
-                                  dir->string(), " continue from round ",
-                                  next_round));
+    service::LogLine(absl::StrCat("job ", id, ": results in ", dir->string(),
+                                  " continue from round ", next_round));
   }
   writers_[id] = *std::move(writer);
   return absl::OkStatus();
@@ -212,8 +210,8 @@ void ResultsObserver::OnFinished(const v1::Job& job) {
   if (it == writers_.end()) {
     // Never ran (cancelled while queued), or ended while OnRunning waited
     // for its previous run's finishing or was opening its files.
-    if (opening_.contains(job.job_id())) {
-      abandoned_[job.job_id()] = v1::JobState_Name(job.state());
+    if (auto opening = opening_.find(job.job_id()); opening != opening_.end()) {
+      opening->second = v1::JobState_Name(job.state());
     }
     return;
   }

@@ -94,11 +94,10 @@ class ResultsObserver : public JobObserver {
       writers_ ABSL_GUARDED_BY(mu_);
   // Jobs whose writer OnFinished has taken out of writers_ and is finishing.
   absl::flat_hash_set<std::string> finishing_ ABSL_GUARDED_BY(mu_);
-  // Jobs in OnRunning, and those of them that ended meanwhile (OnFinished
-  // found no writer): OnRunning then opens none.
-  absl::flat_hash_set<std::string> opening_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> abandoned_  // id -> state
-      ABSL_GUARDED_BY(mu_);
+  // Jobs in OnRunning, each with its final state if it ended meanwhile
+  // (OnFinished found no writer; empty while it has not): OnRunning then
+  // hands what it opened to the finishing thread instead of running.
+  absl::flat_hash_map<std::string, std::string> opening_ ABSL_GUARDED_BY(mu_);
   // What the finishing thread has still to finish, oldest first.
   struct Ended {
     std::string job_id;

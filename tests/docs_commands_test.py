@@ -73,6 +73,17 @@ class NotHere:
         self.why = why
 
 
+# docs/api.md's example job id, made the session's job.
+SESSION_JOB = Edit("j3f9c2a71b0de", "'$id'",
+                   "the example id is the session's job")
+
+
+def own_folder(suffix):
+    """The docs' replex-prepare examples all write my-job."""
+    return Edit("--out my-job", f"--out my-job-{suffix}",
+                "each input format's job in its own folder")
+
+
 # A Reference cluster with one job that has ended, for blocks whose text
 # comes after "submit" in their document.
 CLUSTER_WITH_A_JOB = """
@@ -139,11 +150,9 @@ PLAN = {
     ("docs/api.md", "replexctl spec examples/harmonic-oscillator/job.yaml |"):
         Run("api-calls"),
     ("docs/api.md", "grpcurl -plaintext -d '{\"job_id\": \"j3f9c2a71b0de\"}' "
-     "localhost:8080 replex.v1.JobService/GetJob"): Run("api-calls", [Edit(
-         "j3f9c2a71b0de", "'$id'", "the example id is the session's job")]),
+     "localhost:8080 replex.v1.JobService/GetJob"): Run("api-calls", [SESSION_JOB]),
     ("docs/api.md", "grpcurl -plaintext -d '{\"job_id\": \"j3f9c2a71b0de\"}' "
-     "localhost:8080 replex.v1.JobService/WatchJob"): Run("api-calls", [Edit(
-         "j3f9c2a71b0de", "'$id'", "the example id is the session's job")]),
+     "localhost:8080 replex.v1.JobService/WatchJob"): Run("api-calls", [SESSION_JOB]),
     ("docs/api.md", "grpcurl -plaintext -d '{\"job_id\": \"j3f9c2a71b0de\"}' "
      "localhost:8080 replex.v1.JobService/CancelJob"): Run("api-calls", [Edit(
          "j3f9c2a71b0de", "'$running'",
@@ -156,20 +165,16 @@ PLAN = {
         Run("prepare"),
     ("docs/bring-your-own-system.md",
      "tools/replex-prepare --top $I/gromacs/alanine-dipeptide-water.top \\"):
-        Run("prepare", [Edit("--out my-job", "--out my-job-gromacs",
-                             "each input format's job in its own folder")]),
+        Run("prepare", [own_folder("gromacs")]),
     ("docs/bring-your-own-system.md",
      "tools/replex-prepare --psf $I/charmm/alanine-dipeptide-water.psf \\"):
-        Run("prepare", [Edit("--out my-job", "--out my-job-charmm",
-                             "each input format's job in its own folder")]),
+        Run("prepare", [own_folder("charmm")]),
     ("docs/bring-your-own-system.md",
      "tools/replex-prepare --pdb $I/pdb/alanine-dipeptide-water.pdb \\"):
-        Run("prepare", [Edit("--out my-job", "--out my-job-pdb",
-                             "each input format's job in its own folder")]),
+        Run("prepare", [own_folder("pdb")]),
     ("docs/bring-your-own-system.md",
      "tools/replex-prepare --pdb $I/pdb/alanine-dipeptide.pdb \\"):
-        Run("prepare", [Edit("--out my-job", "--out my-job-solvated",
-                             "each input format's job in its own folder")]),
+        Run("prepare", [own_folder("solvated")]),
     ("docs/bring-your-own-system.md",
      "build/cli/replex run my-job/job.yaml --threads=2 --results=results/my-job"):
         NotHere("alanine dipeptide in water, 5,000 rounds: hours on 2 cores; "
@@ -361,8 +366,7 @@ def as_run(where, body, edits):
         notes.append(f"{edit.old!r} -> {edit.new!r} ({edit.why})")
     lines = []
     for line in logical_lines(body):
-        if line.lstrip().startswith("grpcurl") or "| grpcurl" in line or \
-                re.search(r"^\s+grpcurl", line):
+        if re.search(r"(^|\|)\s*grpcurl\b", line):
             call = GRPCURL_CALL.search(line)
             if call is None:
                 if not re.search(r"grpcurl\s+-plaintext\s+\S+\s+"
@@ -415,11 +419,12 @@ def run_session(name, parts, source, build, deadline):
         problems.append(f"session {name}: not run, the test's "
                         f"{TOTAL_TIMEOUT_S} s are spent")
         return
-    for _ in range(300):
-        if not ports_free():
+    busy = ports_free()
+    for _ in range(300):  # a previous session's ports may take a moment
+        if not busy:
             break
         time.sleep(0.1)
-    busy = ports_free()
+        busy = ports_free()
     if busy:
         problems.append(f"session {name}: ports {busy} are in use; the "
                         "documented commands need them")

@@ -134,7 +134,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         return status;
       }
     }
-    if (durable && checkpoint) {
+    if (checkpoint) {
       if (absl::Status saved =
               SaveCheckpoint(durability.job_id, *driver, **round, *results,
                              *durability.journal, *durability.checkpoints);
