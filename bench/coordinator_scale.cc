@@ -65,6 +65,11 @@ ABSL_FLAG(int, atoms, 0,
           "trajectory frame every round (output.frame_interval: 1), so every "
           "result carries its replica's positions (N atoms, packed float32), "
           "and the coordinator writes them to NetCDF.");
+ABSL_FLAG(int, segment_ms, 0,
+          "Milliseconds each simulated worker takes over a round's segments "
+          "before it answers them (0: at once), as a GPU running its replicas "
+          "would: the coordinator's per-round work then overlaps the "
+          "segments, as it does in production.");
 ABSL_FLAG(int, repeats, 1,
           "Runs per configuration; the table shows each (alternating the "
           "watcher counts when several are given).");
@@ -173,9 +178,14 @@ class SimulatedWorker {
       v1::WorkerMessage out;
       switch (in.message_case()) {
         case v1::CoordinatorMessage::kSegmentOrders: {
-          // Answered one SegmentDone per order, as a real worker does.
           for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
             RaiseTo(timeline_->last_order[order.round()], NowNs());
+          }
+          if (const int ms = absl::GetFlag(FLAGS_segment_ms); ms > 0) {
+            absl::SleepFor(absl::Milliseconds(ms));
+          }
+          // Answered one SegmentDone per order, as a real worker does.
+          for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
             v1::SegmentDone& done = *out.mutable_segment_done();
             done.set_job_id(order.job_id());
             done.set_replica(order.replica());

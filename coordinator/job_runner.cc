@@ -273,8 +273,12 @@ absl::Status JobManager::FinishRound(Record& record,
     const bool final_states =
         round.with_state && outcome.round + 1 == job.n_rounds();
     std::vector<std::string> states;
-    for (const runner::SegmentResult& result : round.results) {
-      if (round.with_positions) positions.push_back(result.positions_nm);
+    // Moved, not copied (19 MB a round at 32 replicas x 25,000 atoms): the
+    // checkpoint below reads only the states.
+    for (runner::SegmentResult& result : round.results) {
+      if (round.with_positions) {
+        positions.push_back(std::move(result.positions_nm));
+      }
       if (final_states) states.push_back(result.state);
     }
     const runner::RoundReport report{

@@ -1,6 +1,10 @@
 #include "lib/service/process.h"
 
+#include <malloc.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -15,6 +19,22 @@ namespace {
 
 // Set once, by RunProcess, before any thread logs.
 const char* program_name = "replex";
+
+// Positions, states and their messages are buffers of 0.1-10 MB, made and
+// freed every round. glibc's defaults hand each one above its (dynamic) mmap
+// threshold to mmap, and give freed heap tops back to the kernel, so every
+// round paid for fresh pages: page faults and zeroing were most of the
+// coordinator's CPU with 32 replicas x 25,000 atoms (112 ms a round; 39 ms
+// with these settings, docs/benchmarks.md). Keeping buffers below 32 MiB
+// in the heap, and up to 64 MiB of free heap per arena, trades that for a
+// resident size that stays at the peak. A GLIBC_TUNABLES setting of
+// glibc.malloc.* is left to rule instead.
+void KeepRoundBuffersInTheHeap() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.")) return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
 
 }  // namespace
 
@@ -49,6 +69,7 @@ int RunProcess(
     absl::FunctionRef<absl::Status(const std::vector<std::string>& arguments)>
         serve) {
   program_name = program.name;
+  KeepRoundBuffersInTheHeap();
   InstallTerminationHandlers();
   absl::SetProgramUsageMessage(program.usage);
   const std::vector<char*> parsed = absl::ParseCommandLine(argc, argv);

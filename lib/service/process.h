@@ -42,9 +42,10 @@ struct Program {
   bool takes_arguments = false;
 };
 
-// Installs the SIGTERM/SIGINT handlers, parses the command line, calls
-// `serve` with the positional arguments, and returns ExitCodeFor its status
-// after printing "NAME: error: MESSAGE" on stderr when it failed.
+// Sets glibc's malloc to keep the per-round buffers in the heap (see
+// process.cc), installs the SIGTERM/SIGINT handlers, parses the command line,
+// calls `serve` with the positional arguments, and returns ExitCodeFor its
+// status after printing "NAME: error: MESSAGE" on stderr when it failed.
 int RunProcess(
     int argc, char** argv, const Program& program,
     absl::FunctionRef<absl::Status(const std::vector<std::string>& arguments)>
