@@ -15,9 +15,6 @@ namespace {
 
 using service::ToGrpcStatus;
 
-// How often a quiet WatchJob checks whether its client is still there.
-constexpr absl::Duration kWatchPoll = absl::Seconds(1);
-
 constexpr char kGatewayOnly[] =
     "this coordinator's JobService answers replex-gateway only; send the "
     "request to the gateway (a gateway needs --coordinator_token_file naming "
@@ -26,7 +23,7 @@ constexpr char kGatewayOnly[] =
 }  // namespace
 
 absl::StatusOr<service::Identity> JobServiceImpl::Caller(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   if (!gateway_certificates_.empty()) {
     if (absl::Status status = service::CheckCertificateName(
             *context.auth_context(), gateway_certificates_,
@@ -49,7 +46,7 @@ absl::StatusOr<service::Identity> JobServiceImpl::Caller(
 }
 
 absl::StatusOr<service::Identity> JobServiceImpl::CallerOf(
-    const grpc::ServerContext& context, const std::string& job_id) const {
+    const grpc::ServerContextBase& context, const std::string& job_id) const {
   absl::StatusOr<service::Identity> caller = Caller(context);
   if (!caller.ok() || caller->admin) return caller;
   absl::StatusOr<v1::Job> job = jobs_->Get(job_id);
@@ -197,37 +194,103 @@ grpc::Status JobServiceImpl::DownloadResults(
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::WatchJob(
-    grpc::ServerContext* context, const v1::WatchJobRequest* request,
-    grpc::ServerWriter<v1::JobEvent>* writer) {
+namespace {
+
+// One WatchJob call: writes the watch's events one at a time, each as soon as
+// the last is sent, and finishes with the watch's end. Owned by itself from
+// Start until gRPC's OnDone; the watch holds it weakly, so a publish racing
+// the end finds it gone or finished, never freed.
+class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
+                     public JobWatch::Listener {
+ public:
+  static WatchReactor* Start(std::shared_ptr<JobWatch> watch) {
+    auto reactor = std::shared_ptr<WatchReactor>(new WatchReactor(watch));
+    reactor->self_ = reactor;
+    watch->Listen(reactor);  // writes what is already queued
+    return reactor.get();
+  }
+
+  // A watch refused before it starts: ends with `status`.
+  static WatchReactor* Refuse(const absl::Status& status) {
+    auto watch = std::make_shared<JobWatch>();
+    watch->End(status);
+    return Start(std::move(watch));
+  }
+
+  void Ready() override {
+    absl::MutexLock lock(&mu_);
+    WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) watch_->Cancel();  // the client is gone: stop feeding it
+    absl::MutexLock lock(&mu_);
+    writing_.reset();
+    if (!ok) {
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  // Ends the watch; Ready() then finishes the call, or OnWriteDone(false)
+  // does when a write is in flight.
+  void OnCancel() override { watch_->Cancel(); }
+
+  void OnDone() override {
+    // May delete this reactor; nothing may touch it afterwards.
+    std::shared_ptr<WatchReactor> release = std::move(self_);
+  }
+
+ private:
+  explicit WatchReactor(std::shared_ptr<JobWatch> watch)
+      : watch_(std::move(watch)) {}
+
+  // Starts writing the next event, or finishes once the watch has ended and
+  // everything is written; nothing while a write is in flight.
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ != nullptr || finished_) return;
+    switch (watch_->Take(&writing_, absl::ZeroDuration())) {
+      case JobWatch::Next::kEvent:
+        StartWrite(writing_.get());
+        break;
+      case JobWatch::Next::kEnded:
+        FinishLocked(ToGrpcStatus(watch_->end_status()));
+        break;
+      case JobWatch::Next::kTimeout:
+        break;  // nothing yet: Ready() comes with the next event
+    }
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  const std::shared_ptr<JobWatch> watch_;
+  std::shared_ptr<WatchReactor> self_;
+  absl::Mutex mu_;
+  // The event being written: it must live until OnWriteDone.
+  std::shared_ptr<const v1::JobEvent> writing_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
+    grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
   if (absl::StatusOr<service::Identity> caller =
           CallerOf(*context, request->job_id());
       !caller.ok()) {
-    return ToGrpcStatus(caller.status());
+    return WatchReactor::Refuse(caller.status());
   }
   absl::StatusOr<std::shared_ptr<JobWatch>> watch =
       jobs_->Watch(request->job_id());
-  if (!watch.ok()) return ToGrpcStatus(watch.status());
-  const grpc::Status gone(grpc::StatusCode::CANCELLED, "the watcher went away");
-  v1::JobEvent event;
-  while (true) {
-    switch ((*watch)->Take(&event, kWatchPoll)) {
-      case JobWatch::Next::kEvent:
-        if (!writer->Write(event)) {
-          (*watch)->Cancel();
-          return gone;
-        }
-        break;
-      case JobWatch::Next::kTimeout:
-        if (context->IsCancelled()) {
-          (*watch)->Cancel();
-          return gone;
-        }
-        break;
-      case JobWatch::Next::kEnded:
-        return ToGrpcStatus((*watch)->end_status());
-    }
-  }
+  if (!watch.ok()) return WatchReactor::Refuse(watch.status());
+  return WatchReactor::Start(*std::move(watch));
 }
 
 grpc::Status SessionServiceImpl::Session(

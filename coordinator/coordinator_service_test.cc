@@ -202,6 +202,36 @@ TEST_F(CoordinatorServiceTest, ErrorsArriveAsTheirGrpcCodes) {
   EXPECT_THAT(invalid.error_message(), HasSubstr("system"));
 }
 
+// A watch holds no thread: it must still end when its client goes, and
+// when the coordinator shuts down, well before the grace period that would
+// otherwise cut it off. The job stays queued (no worker), so each watch is
+// idle after its first snapshot, with no write in flight whose completion
+// would wake it.
+TEST_F(CoordinatorServiceTest, WatchesEndWhenTheirClientGoesOrTheServerStops) {
+  const std::string id = *server_->jobs().Submit(TestSpec(2, 10));
+  v1::WatchJobRequest request;
+  request.set_job_id(id);
+  v1::JobEvent event;
+  grpc::ClientContext leaving_context;
+  auto leaving = jobs_stub_->WatchJob(&leaving_context, request);
+  ASSERT_TRUE(leaving->Read(&event));
+  grpc::ClientContext staying_context;
+  auto staying = jobs_stub_->WatchJob(&staying_context, request);
+  ASSERT_TRUE(staying->Read(&event));
+  EXPECT_EQ(event.snapshot().state(), v1::QUEUED);
+
+  leaving_context.TryCancel();
+  EXPECT_EQ(leaving->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const absl::Time start = absl::Now();
+  server_->Shutdown(start + absl::Seconds(60));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  while (staying->Read(&event)) {
+  }
+  const grpc::Status end = staying->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(end.error_message(), HasSubstr("shutting down"));
+}
+
 TEST_F(CoordinatorServiceTest, ASessionMustStartWithRegister) {
   auto stub = v1::Coordinator::NewStub(channel_);
   grpc::ClientContext context;
@@ -221,22 +251,23 @@ TEST_F(CoordinatorServiceTest, AJobWhoseWorkerVanishesGoesOnOnANewOne) {
   // Long enough to be running when the worker vanishes.
   const std::string id = *server_->jobs().Submit(TestSpec(2, 100000000));
   absl::StatusOr<std::shared_ptr<JobWatch>> watch = server_->jobs().Watch(id);
-  v1::JobEvent event;
+  std::shared_ptr<const v1::JobEvent> event;
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
-         !event.has_round()) {
+         !event->has_round()) {
   }
   worker.reset();  // cancels its stream
   // The job rolls back to round 0 and waits for room...
-  while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
-         !(event.has_snapshot() && event.snapshot().rounds_completed() == 0)) {
+  while (
+      (*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
+      !(event->has_snapshot() && event->snapshot().rounds_completed() == 0)) {
   }
   EXPECT_EQ(server_->jobs().Get(id)->state(), v1::RUNNING);
   // ...which a new worker brings.
   GrpcWorker replacement(channel_, "w2", 1, 8);
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
-         !event.has_round()) {
+         !event->has_round()) {
   }
-  EXPECT_EQ(event.round().round(), 0);
+  EXPECT_EQ(event->round().round(), 0);
   EXPECT_EQ(server_->jobs().Cancel(id)->state(), v1::CANCELLED);
 }
 

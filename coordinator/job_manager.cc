@@ -350,7 +350,8 @@ absl::StatusOr<std::shared_ptr<JobWatch>> JobManager::Watch(
   v1::JobEvent snapshot;
   snapshot.set_job_id(record.job.job_id());
   *snapshot.mutable_snapshot() = record.job;
-  watch->Push(std::move(snapshot), record.job);
+  watch->Push(std::make_shared<const v1::JobEvent>(std::move(snapshot)),
+              record.job);
   if (store::IsFinal(record.job.state())) {
     watch->End(absl::OkStatus());
   } else if (shutting_down_) {
@@ -462,7 +463,7 @@ void JobManager::SetQueueReason(Record& record, const std::string& reason) {
   v1::JobEvent event;
   event.set_job_id(record.job.job_id());
   *event.mutable_snapshot() = record.job;
-  Publish(record, event);
+  Publish(record, std::move(event));
 }
 
 void JobManager::SetState(Record& record, v1::JobState state,
@@ -484,7 +485,7 @@ void JobManager::SetState(Record& record, v1::JobState state,
   v1::JobEvent event;
   event.set_job_id(job.job_id());
   *event.mutable_snapshot() = job;
-  Publish(record, event);
+  Publish(record, std::move(event));
   if (final) {
     for (const std::shared_ptr<JobWatch>& watch : record.watchers) {
       watch->End(absl::OkStatus());
@@ -493,7 +494,9 @@ void JobManager::SetState(Record& record, v1::JobState state,
   }
 }
 
-void JobManager::Publish(Record& record, const v1::JobEvent& event) {
+void JobManager::Publish(Record& record, v1::JobEvent event) {
+  // One event for every watcher: they share it.
+  const auto shared = std::make_shared<const v1::JobEvent>(std::move(event));
   // Watchers that went away or fell behind are dropped here.
   std::vector<std::shared_ptr<JobWatch>>& watchers = record.watchers;
   watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
@@ -502,7 +505,7 @@ void JobManager::Publish(Record& record, const v1::JobEvent& event) {
                                 }),
                  watchers.end());
   for (const std::shared_ptr<JobWatch>& watch : watchers) {
-    watch->Push(event, record.job);
+    watch->Push(shared, record.job);
   }
 }
 

@@ -255,7 +255,7 @@ class JobManager {
   // does not start, when that changes.
   void SetQueueReason(Record& record, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Publish(Record& record, const v1::JobEvent& event)
+  void Publish(Record& record, v1::JobEvent event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ReplicaPool* const pool_;

@@ -150,11 +150,11 @@ class FakePool : public ReplicaPool {
 // Every event of a watch until it ends; fails the test rather than hang.
 std::vector<v1::JobEvent> Drain(JobWatch& watch) {
   std::vector<v1::JobEvent> events;
-  v1::JobEvent event;
+  std::shared_ptr<const v1::JobEvent> event;
   while (true) {
     switch (watch.Take(&event, absl::Seconds(30))) {
       case JobWatch::Next::kEvent:
-        events.push_back(event);
+        events.push_back(*event);
         break;
       case JobWatch::Next::kEnded:
         return events;
@@ -445,10 +445,10 @@ TEST_F(JobManagerTest, PastTheBackfillWindowALargeJobGetsTheRoomFirst) {
   EXPECT_EQ(jobs_.Get(small)->state(), v1::QUEUED);
   // Now the big job holds the room: a watcher hears the new reason.
   EXPECT_EQ(jobs_.Get(small)->queue_reason(), "no room for 2 replicas");
-  v1::JobEvent event;
+  std::shared_ptr<const v1::JobEvent> event;
   ASSERT_EQ((*watch)->Take(&event, absl::Seconds(5)), JobWatch::Next::kEvent);
   ASSERT_EQ((*watch)->Take(&event, absl::Seconds(5)), JobWatch::Next::kEvent);
-  EXPECT_EQ(event.snapshot().queue_reason(), "no room for 2 replicas");
+  EXPECT_EQ(event->snapshot().queue_reason(), "no room for 2 replicas");
 
   std::vector<std::string> listed;
   for (const v1::Job& job : jobs_.List({})) listed.push_back(job.job_id());
@@ -519,21 +519,21 @@ TEST_F(JobManagerWithWorkersTest, ALostWorkerRollsItsJobsBackAndTheyGoOn) {
   constexpr int kRounds = 3000;
   const std::string id = *jobs_.Submit(TestSpec(4, kRounds));
   absl::StatusOr<std::shared_ptr<JobWatch>> watch = jobs_.Watch(id);
-  v1::JobEvent event;
+  std::shared_ptr<const v1::JobEvent> event;
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent &&
-         !event.has_round()) {
+         !event->has_round()) {
   }
   EXPECT_EQ(b->Leave().code(), absl::StatusCode::kCancelled);
   // Rounds go back to the last cut (round 0: no checkpoint store here) and
   // then on; each round is published as it completes.
   int64_t expected = 1, rollbacks = 0;
   while ((*watch)->Take(&event, absl::Seconds(30)) == JobWatch::Next::kEvent) {
-    if (event.has_round()) {
-      EXPECT_EQ(event.round().round(), expected);
-      expected = event.round().round() + 1;
-    } else if (event.snapshot().state() == v1::RUNNING) {
+    if (event->has_round()) {
+      EXPECT_EQ(event->round().round(), expected);
+      expected = event->round().round() + 1;
+    } else if (event->snapshot().state() == v1::RUNNING) {
       ++rollbacks;
-      expected = event.snapshot().rounds_completed();
+      expected = event->snapshot().rounds_completed();
       EXPECT_EQ(expected, 0);
     }
   }

@@ -200,7 +200,7 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
     v1::JobEvent event;
     event.set_job_id(job_id);
     *event.mutable_snapshot() = record.job;
-    Publish(record, event);
+    Publish(record, std::move(event));
   }
   service::LogLine(absl::StrCat(
       "job ", job_id, " resumes at round ", round,
@@ -314,7 +314,7 @@ absl::Status JobManager::FinishRound(Record& record,
     if (record.job.state() != v1::RUNNING) {
       return absl::CancelledError("the job is no longer running");
     }
-    Publish(record, event);
+    Publish(record, std::move(event));
   }
   if (round.with_state) {
     if (absl::Status written =

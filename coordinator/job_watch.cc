@@ -1,19 +1,17 @@
 #include "coordinator/job_watch.h"
 
-#include <algorithm>
 #include <utility>
-
-#include "absl/strings/str_cat.h"
 
 namespace replex::coordinator {
 
-JobWatch::Next JobWatch::Take(v1::JobEvent* event, absl::Duration timeout) {
+JobWatch::Next JobWatch::Take(std::shared_ptr<const v1::JobEvent>* event,
+                              absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(this, &JobWatch::ReadyLocked), timeout);
   if (!events_.empty()) {
-    *event = std::move(events_.front());
+    *event = std::move(events_.front().event);
+    queued_bytes_ -= events_.front().bytes;
     events_.pop_front();
-    queued_bytes_ -= std::min(queued_bytes_, event->ByteSizeLong());
     return Next::kEvent;
   }
   return end_.has_value() ? Next::kEnded : Next::kTimeout;
@@ -24,28 +22,54 @@ absl::Status JobWatch::end_status() const {
   return end_.value_or(absl::OkStatus());
 }
 
+void JobWatch::Listen(std::weak_ptr<Listener> listener) {
+  {
+    absl::MutexLock lock(&mu_);
+    listener_ = std::move(listener);
+  }
+  Notify();
+}
+
+void JobWatch::Notify() {
+  std::shared_ptr<Listener> listener;
+  {
+    absl::MutexLock lock(&mu_);
+    listener = listener_.lock();
+  }
+  if (listener != nullptr) listener->Ready();
+}
+
 void JobWatch::Cancel() { End(absl::CancelledError("the watcher went away")); }
 
-void JobWatch::Push(v1::JobEvent event, const v1::Job& now) {
-  absl::MutexLock lock(&mu_);
-  if (end_.has_value()) return;
-  const size_t bytes = event.ByteSizeLong();
-  if (queued_bytes_ + bytes > kMaxQueuedBytes && !events_.empty()) {
-    // Coalesce: the unread events and this one become the job as it is.
-    events_.clear();
-    event.clear_round();
-    *event.mutable_snapshot() = now;
-    queued_bytes_ = event.ByteSizeLong();
-    events_.push_back(std::move(event));
-    return;
+void JobWatch::Push(std::shared_ptr<const v1::JobEvent> event,
+                    const v1::Job& now) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (end_.has_value()) return;
+    const size_t bytes = event->ByteSizeLong();
+    if (queued_bytes_ + bytes > kMaxQueuedBytes && !events_.empty()) {
+      // Coalesce: the unread events and this one become the job as it is.
+      auto snapshot = std::make_shared<v1::JobEvent>();
+      snapshot->set_job_id(event->job_id());
+      *snapshot->mutable_snapshot() = now;
+      events_.clear();
+      queued_bytes_ = snapshot->ByteSizeLong();
+      events_.push_back({std::move(snapshot), queued_bytes_});
+    } else {
+      queued_bytes_ += bytes;
+      events_.push_back({std::move(event), bytes});
+    }
   }
-  queued_bytes_ += bytes;
-  events_.push_back(std::move(event));
+  Notify();
 }
 
 void JobWatch::End(absl::Status status) {
-  absl::MutexLock lock(&mu_);
-  if (!end_.has_value()) end_ = std::move(status);
+  {
+    absl::MutexLock lock(&mu_);
+    if (end_.has_value()) return;
+    end_ = std::move(status);
+  }
+  Notify();
 }
 
 size_t JobWatch::queued_bytes() const {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
@@ -19,17 +20,30 @@ namespace replex::coordinator {
 // OK. A watcher that falls behind by more than kMaxQueuedBytes has what it
 // has not read replaced by one snapshot of the job as it is now (its
 // running totals), which it reads as after a rollback; so a slow reader
-// costs at most that much memory, and a fast one misses nothing.
-// Thread-safe.
+// costs at most that much memory, and a fast one misses nothing. Events are
+// shared, not copied, between the watches of a job. Thread-safe.
 class JobWatch {
  public:
   static constexpr size_t kMaxQueuedBytes = size_t{1} << 20;
 
+  // Told when an event or the end may be ready to take, so that a reader
+  // need not wait in Take (the WatchJob reactor). Called outside the watch's
+  // lock, possibly with the job manager's held: it must not block.
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    virtual void Ready() = 0;
+  };
+
   enum class Next { kEvent, kTimeout, kEnded };
   // Waits up to `timeout` for the next event. kEnded once every event has
   // been taken and the watch is over; end_status() then says why.
-  Next Take(v1::JobEvent* event, absl::Duration timeout);
+  Next Take(std::shared_ptr<const v1::JobEvent>* event, absl::Duration timeout);
   absl::Status end_status() const;
+
+  // Ready() is called after every Push and End from now on, and once now;
+  // it is not called once the listener is gone.
+  void Listen(std::weak_ptr<Listener> listener);
 
   // The subscriber has gone away: ends the watch, and the job manager stops
   // feeding it.
@@ -37,7 +51,7 @@ class JobWatch {
 
   // The job manager's side. `now` is the job as it is with `event`
   // applied: the snapshot that replaces the queue when it is full.
-  void Push(v1::JobEvent event, const v1::Job& now);
+  void Push(std::shared_ptr<const v1::JobEvent> event, const v1::Job& now);
   void End(absl::Status status);
   bool ended() const;
   // The serialized size of the unread events.
@@ -47,11 +61,17 @@ class JobWatch {
   bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !events_.empty() || end_.has_value();
   }
+  void Notify();  // without mu_
 
   mutable absl::Mutex mu_;
-  std::deque<v1::JobEvent> events_ ABSL_GUARDED_BY(mu_);
+  struct Queued {
+    std::shared_ptr<const v1::JobEvent> event;
+    size_t bytes;
+  };
+  std::deque<Queued> events_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
+  std::weak_ptr<Listener> listener_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replex::coordinator

@@ -1,5 +1,6 @@
 #include "coordinator/job_watch.h"
 
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -31,21 +32,21 @@ TEST(JobWatchTest, ASlowWatcherCostsBoundedMemoryAndGetsASnapshot) {
   size_t most = 0;
   for (int64_t round = 0; round < 10000; ++round) {
     now.set_rounds_completed(round + 1);
-    watch.Push(BigRound(round), now);
+    watch.Push(std::make_shared<const v1::JobEvent>(BigRound(round)), now);
     most = std::max(most, watch.queued_bytes());
   }
   EXPECT_LE(most, JobWatch::kMaxQueuedBytes + now.ByteSizeLong() + 16);
   EXPECT_GT(most, JobWatch::kMaxQueuedBytes / 2);  // it did fill up
 
   // The queue holds a snapshot and the rounds after it, in order.
-  v1::JobEvent event;
+  std::shared_ptr<const v1::JobEvent> event;
   ASSERT_EQ(watch.Take(&event, absl::ZeroDuration()), JobWatch::Next::kEvent);
-  ASSERT_TRUE(event.has_snapshot());
-  int64_t next = event.snapshot().rounds_completed();
+  ASSERT_TRUE(event->has_snapshot());
+  int64_t next = event->snapshot().rounds_completed();
   EXPECT_GT(next, 9900);
   while (watch.Take(&event, absl::ZeroDuration()) == JobWatch::Next::kEvent) {
-    ASSERT_TRUE(event.has_round());
-    EXPECT_EQ(event.round().round(), next++);
+    ASSERT_TRUE(event->has_round());
+    EXPECT_EQ(event->round().round(), next++);
   }
   EXPECT_EQ(next, 10000);
   EXPECT_EQ(watch.queued_bytes(), 0u);
@@ -56,10 +57,10 @@ TEST(JobWatchTest, AWatcherThatKeepsUpMissesNothing) {
   JobWatch watch;
   v1::Job now;
   for (int64_t round = 0; round < 1000; ++round) {
-    watch.Push(BigRound(round), now);
-    v1::JobEvent event;
+    watch.Push(std::make_shared<const v1::JobEvent>(BigRound(round)), now);
+    std::shared_ptr<const v1::JobEvent> event;
     ASSERT_EQ(watch.Take(&event, absl::ZeroDuration()), JobWatch::Next::kEvent);
-    EXPECT_EQ(event.round().round(), round);
+    EXPECT_EQ(event->round().round(), round);
   }
 }
 
