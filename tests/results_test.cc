@@ -536,6 +536,87 @@ TEST(ResultsTest, FreeEnergiesSayWhyTheyAreMissing) {
   fs::remove_all(root);
 }
 
+// Above 256 rungs u_kln goes to u_kln.npy (no TSV), a matrix a round whose
+// entries are the reduced potentials of the energies in energies.tsv:
+// u[r][k][l] = U(replica at rung k in round r) / (k_B T_l) on a temperature
+// ladder. MBAR reads it at the end. 300 rungs of the harmonic example, 300 to
+// 330 K, 40 rounds (about 2 s).
+TEST(ResultsTest, ALadderAbove256RungsWritesUklnAsNpyAndMbarReadsIt) {
+  constexpr int kN = 300, kRounds = 40;
+  const fs::path root = TempDir("npy");
+  WriteJob(root, "harmonic-oscillator",
+           absl::StrCat("name: npy\nplatform: Reference\nseed: 5\n"
+                        "integrator: {timestep_ps: 0.002, friction_per_ps: "
+                        "20}\nladder:\n  n_rungs: ",
+                        kN,
+                        "\n  temperature_range_k: {min: 300, max: 330, "
+                        "spacing: geometric}\nexchange: {scheme: neighbors, "
+                        "steps_per_exchange: 50, n_rounds: ",
+                        kRounds, "}\n"));
+  const auto [code, output] = RunJob(root, "out", " --threads=2");
+  ASSERT_EQ(code, 0) << output;
+  const fs::path out = root / "out";
+  EXPECT_FALSE(fs::exists(out / results::kUklnFile));
+  ASSERT_EQ(fs::file_size(out / results::kUklnNpyFile),
+            128u + uint64_t{kRounds} * kN * kN * 8);
+
+  // Each round's potentials by replica and its permutation before the swaps.
+  std::vector<std::vector<double>> energy;
+  std::vector<std::vector<int>> rung_of;
+  const std::vector<std::string> energy_rows = absl::StrSplit(
+      ReadFile(out / results::kEnergiesFile), '\n', absl::SkipEmpty());
+  for (const std::string& row : energy_rows) {
+    std::vector<std::string> fields = absl::StrSplit(row, '\t');
+    if (fields[0] == "round") continue;
+    energy.emplace_back();
+    for (size_t i = 2; i < fields.size(); ++i) {
+      energy.back().push_back(std::stod(fields[i]));
+    }
+  }
+  const std::vector<std::string> exchange_rows = absl::StrSplit(
+      ReadFile(out / results::kExchangeFile), '\n', absl::SkipEmpty());
+  for (const std::string& row : exchange_rows) {
+    std::vector<std::string> fields = absl::StrSplit(row, '\t');
+    if (fields[0] == "round") continue;
+    rung_of.emplace_back();
+    for (absl::string_view r : absl::StrSplit(fields[1], ',')) {
+      rung_of.back().push_back(std::stoi(std::string(r)));
+    }
+  }
+  ASSERT_EQ(energy.size(), kRounds);
+  ASSERT_EQ(rung_of.size(), kRounds);
+  constexpr double kBoltzmann = 0.00831446261815324;  // kJ/mol/K
+  int64_t rounds_read = 0, checked = 0;
+  const absl::Status read = results::ReadNpyStack(
+      out / results::kUklnNpyFile, kN,
+      [&](int64_t r, const std::vector<double>& u) {
+        ++rounds_read;
+        for (int replica = 0; replica < kN; replica += 37) {
+          const int k = rung_of[r][replica];
+          for (int l : {0, 1, 150, kN - 1}) {
+            const double t = 300 * std::pow(330.0 / 300, l / (kN - 1.0));
+            const double expected = energy[r][replica] / (kBoltzmann * t);
+            // energies.tsv has 10 significant digits.
+            EXPECT_NEAR(u[static_cast<size_t>(k) * kN + l], expected,
+                        1e-8 * std::abs(expected))
+                << "round " << r << " rung " << k << " at rung " << l;
+            ++checked;
+          }
+        }
+      });
+  ASSERT_TRUE(read.ok()) << read;
+  EXPECT_EQ(rounds_read, kRounds);
+  EXPECT_GT(checked, 1000);
+
+  const v1::FreeEnergies free_energies =
+      results::FreeEnergiesFromUkln(out / results::kUklnNpyFile, kN);
+  EXPECT_EQ(free_energies.unavailable(), "");
+  EXPECT_EQ(free_energies.f_size(), kN);
+  EXPECT_THAT(ReadFile(out / results::kAnalysisFile),
+              ::testing::HasSubstr("\"samples_per_rung\""));
+  fs::remove_all(root);
+}
+
 // The estimate that submission compares with free disk space is an upper
 // bound of what a job writes, and not a wild one: between the real size of
 // the harmonic example's results (tables, frames, final states, report and

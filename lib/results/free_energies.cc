@@ -6,12 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "lib/analysis/mbar.h"
 #include "lib/analysis/timeseries.h"
+#include "lib/results/npy_stack.h"
 
 namespace replex::results {
 namespace {
@@ -29,9 +31,9 @@ v1::FreeEnergies Unavailable(std::string why) {
 
 // Reads u_kln.tsv a round (n rows) at a time, calling on_round(round index
 // in the file, row-major n x n values) for each; an error names the line.
-template <typename OnRound>
-absl::Status ReadRounds(const std::filesystem::path& path, int n,
-                        OnRound on_round) {
+absl::Status ReadTsvRounds(
+    const std::filesystem::path& path, int n,
+    absl::FunctionRef<void(int64_t, const std::vector<double>&)> on_round) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("no ", path.string()));
   std::string line;
@@ -65,9 +67,17 @@ absl::Status ReadRounds(const std::filesystem::path& path, int n,
   return absl::OkStatus();
 }
 
+// u_kln.tsv or u_kln.npy, by the file's extension.
+absl::Status ReadRounds(
+    const std::filesystem::path& path, int n,
+    absl::FunctionRef<void(int64_t, const std::vector<double>&)> on_round) {
+  if (path.extension() == ".npy") return ReadNpyStack(path, n, on_round);
+  return ReadTsvRounds(path, n, on_round);
+}
+
 }  // namespace
 
-v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln_tsv,
+v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
                                       int n_rungs) {
   const int n = n_rungs;
   if (n < 2) return Unavailable("one rung has no free energy differences");
@@ -77,8 +87,8 @@ v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln_tsv,
   std::vector<int64_t> complete;
   std::vector<double> own_sum;
   int64_t all_rounds = 0;
-  absl::Status read = ReadRounds(
-      u_kln_tsv, n, [&](int64_t round, const std::vector<double>& u) {
+  absl::Status read =
+      ReadRounds(u_kln, n, [&](int64_t round, const std::vector<double>& u) {
         ++all_rounds;
         for (double x : u) {
           if (!std::isfinite(x)) return;
@@ -120,22 +130,21 @@ v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln_tsv,
   const int64_t samples = per_state * n;
   std::vector<double> u_kn(static_cast<size_t>(samples) * n);
   size_t next = 0;
-  read = ReadRounds(
-      u_kln_tsv, n, [&](int64_t round, const std::vector<double>& u) {
-        if (next >= kept.size() || kept[next] != round) return;
-        for (int k = 0; k < n; ++k) {
-          const int64_t sample = k * per_state + static_cast<int64_t>(next);
-          for (int l = 0; l < n; ++l) {
-            u_kn[static_cast<size_t>(l) * samples + sample] =
-                u[static_cast<size_t>(k) * n + l];
-          }
-        }
-        ++next;
-      });
+  read = ReadRounds(u_kln, n, [&](int64_t round, const std::vector<double>& u) {
+    if (next >= kept.size() || kept[next] != round) return;
+    for (int k = 0; k < n; ++k) {
+      const int64_t sample = k * per_state + static_cast<int64_t>(next);
+      for (int l = 0; l < n; ++l) {
+        u_kn[static_cast<size_t>(l) * samples + sample] =
+            u[static_cast<size_t>(k) * n + l];
+      }
+    }
+    ++next;
+  });
   if (!read.ok()) return Unavailable(std::string(read.message()));
   if (next != kept.size()) {
     return Unavailable(
-        absl::StrCat(u_kln_tsv.string(), " changed while it was read"));
+        absl::StrCat(u_kln.string(), " changed while it was read"));
   }
   const absl::StatusOr<analysis::MbarResult> mbar =
       analysis::SolveMbar(u_kn, std::vector<int64_t>(n, per_state));

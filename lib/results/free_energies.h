@@ -1,4 +1,5 @@
-// MBAR free energies of a finished job's rungs from its u_kln.tsv, as the
+// MBAR free energies of a finished job's rungs from its u_kln (.tsv, or .npy
+// above kMaxMatrixRungs rungs), as the
 // analysis's FreeEnergies (docs/results.md): rounds after equilibration,
 // subsampled by their statistical inefficiency, with pymbar's estimators.
 #pragma once
@@ -15,11 +16,12 @@ namespace replex::results {
 // the statistical inefficiency asks, to bound memory (64 MiB) and time.
 inline constexpr int64_t kMaxMbarValues = int64_t{1} << 23;
 
-// Reads `u_kln_tsv` (kUklnFile's layout, `n_rungs` rows a round) and returns
+// Reads `u_kln` (kUklnFile's layout, `n_rungs` rows a round; or, for a
+// .npy, kUklnNpyFile's: a matrix a round) and returns
 // the free energies over the rounds with every entry known, or a
 // FreeEnergies whose `unavailable` says why there are none: no file, a
 // damaged one, fewer than 4 such rounds, no overlap.
-v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln_tsv,
+v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
                                       int n_rungs);
 
 }  // namespace replex::results

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <system_error>
@@ -184,6 +185,8 @@ uint64_t EstimatedResultsBytes(const v1::JobSpec& spec) {
                        + 4 * kIndex * n + 32;  // exchange.tsv
   if (n <= static_cast<uint64_t>(kMaxMatrixRungs)) {
     per_round += n * (kValue * n + 16);  // u_kln.tsv
+  } else {
+    per_round += 8 * n * n;  // u_kln.npy
   }
   per_round += 128 + 16 * n;  // replex run's resume journal
   uint64_t bytes = rounds * per_round;
@@ -285,6 +288,11 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
         dir / kUklnFile, Header({"round", "state"}, "u_", n), next_round);
     if (!u_kln.ok()) return u_kln.status();
     writer->u_kln_ = *std::move(u_kln);
+  } else {
+    absl::StatusOr<std::unique_ptr<NpyStackWriter>> u_kln =
+        NpyStackWriter::Open(dir / kUklnNpyFile, n, next_round);
+    if (!u_kln.ok()) return u_kln.status();
+    writer->u_kln_npy_ = *std::move(u_kln);
   }
   // mdtraj and friends need a topology beside the trajectories: the spec's
   // topology, or a PDB input.
@@ -334,6 +342,21 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
       u_kln_ << '\n';
     }
     u_kln_.flush();
+  }
+  if (u_kln_npy_ != nullptr) {
+    // A round's matrix whatever the reduced potentials hold (NaN where the
+    // scheme evaluated nothing), so that index r is round r.
+    std::vector<double> matrix(static_cast<size_t>(n) * n, std::nan(""));
+    if (report.reduced.size() == n) {
+      for (int k = 0; k < n; ++k) {
+        const int replica = outcome.before.replica_at_rung(k);
+        for (int l = 0; l < n; ++l) {
+          matrix[static_cast<size_t>(k) * n + l] =
+              report.reduced.Get(replica, l);
+        }
+      }
+    }
+    if (absl::Status s = u_kln_npy_->Append(matrix); !s.ok()) return s;
   }
   // NPT: each replica's volume; a periodic system's box is never zero.
   if (engine::BoxVolume(report.box_nm[0]) != 0) {
@@ -501,14 +524,10 @@ absl::Status ResultsWriter::Finish(const std::string& state) {
   state_ = state;
   // A stopped run goes on later; its free energies wait for its end.
   if (analysis_.has_value() && state != "STOPPED") {
-    if (u_kln_.is_open()) {
-      u_kln_.flush();
-      *analysis_->mutable_free_energies() =
-          FreeEnergiesFromUkln(dir_ / kUklnFile, analysis_->n_rungs());
-    } else {
-      analysis_->mutable_free_energies()->set_unavailable(absl::StrCat(
-          "u_kln.tsv is not written above ", kMaxMatrixRungs, " rungs"));
-    }
+    u_kln_.flush();
+    *analysis_->mutable_free_energies() = FreeEnergiesFromUkln(
+        dir_ / (u_kln_npy_ != nullptr ? kUklnNpyFile : kUklnFile),
+        analysis_->n_rungs());
   }
   if (analysis_.has_value()) {
     if (absl::Status s = SaveAnalysis(); !s.ok()) return s;

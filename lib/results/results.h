@@ -18,6 +18,7 @@
 #include "lib/exchange/ladder.h"
 #include "lib/results/analysis.h"
 #include "lib/results/netcdf_trajectory.h"
+#include "lib/results/npy_stack.h"
 #include "lib/runner/report.h"
 #include "replex/v1/job.pb.h"
 
@@ -29,6 +30,9 @@ inline constexpr char kAnalysisFile[] = "analysis.json";
 inline constexpr char kEnergiesFile[] = "energies.tsv";
 inline constexpr char kExchangeFile[] = "exchange.tsv";
 inline constexpr char kUklnFile[] = "u_kln.tsv";
+// u_kln above kMaxMatrixRungs rungs: a NumPy array u[round, k, l]
+// (npy_stack.h).
+inline constexpr char kUklnNpyFile[] = "u_kln.npy";
 inline constexpr char kVolumesFile[] = "volumes.tsv";
 inline constexpr char kTopologyFile[] = "topology.pdb";
 inline constexpr char kReportFile[] = "report.html";
@@ -50,7 +54,8 @@ absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
 // About how many bytes a job's results fill by its end, from its spec: the
 // trajectories (a frame per rung, and per replica with
 // per_replica_trajectories, every frame_interval rounds), the tables
-// (energies, exchange, u_kln up to kMaxMatrixRungs, volumes), the final
+// (energies, exchange, u_kln as TSV up to kMaxMatrixRungs and as .npy above,
+// volumes), the final
 // states and replex run's resume journal. Rounded up, for comparing with free
 // disk space before the job starts; the atoms are counted in the System XML's
 // <Particles>.
@@ -101,7 +106,7 @@ class ResultsWriter {
   absl::Status WriteRound(const runner::RoundReport& report);
 
   // Records the end: `state` ("SUCCEEDED", ...) and the end time in the
-  // manifest and analysis.json, with MBAR's free energies from u_kln.tsv
+  // manifest and analysis.json, with MBAR's free energies from u_kln
   // (not for "STOPPED", a run that will go on); writes report.html.
   absl::Status Finish(const std::string& state);
 
@@ -132,6 +137,7 @@ class ResultsWriter {
 
   int64_t next_round_ = 0;  // the first round this writer was opened for
   std::ofstream energies_, exchange_, u_kln_;
+  std::unique_ptr<NpyStackWriter> u_kln_npy_;  // above kMaxMatrixRungs
   std::ofstream volumes_;  // periodic systems; opened at the first round
   std::vector<std::unique_ptr<NetcdfTrajectory>> trajectories_;  // per rung
   std::vector<std::unique_ptr<NetcdfTrajectory>> replica_trajectories_;

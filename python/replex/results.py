@@ -13,18 +13,23 @@ def load_analysis(directory):
 
 
 def load_u_kln(directory, *, complete_only=False):
-    """u_kln.tsv as pymbar's array u_kln[k, l, n]: the reduced potential at
-    rung l of the configuration sampled at rung k in round n (nan where the
-    exchange scheme did not evaluate it). With `complete_only`, only the
-    rounds with every entry known."""
+    """u_kln.tsv (or, above 256 rungs, u_kln.npy) as pymbar's array
+    u_kln[k, l, n]: the reduced potential at rung l of the configuration
+    sampled at rung k in round n (nan where the exchange scheme did not
+    evaluate it). With `complete_only`, only the rounds with every entry
+    known."""
     import numpy as np
 
-    path = os.path.join(directory, "u_kln.tsv")
-    with open(path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-    n = len(header) - 2
-    rows = np.loadtxt(path, skiprows=1, ndmin=2)
-    u = rows[:, 2:].reshape(-1, n, n)  # [round, k, l]
+    npy = os.path.join(directory, "u_kln.npy")
+    if os.path.exists(npy):
+        u = np.load(npy, mmap_mode="r")  # [round, k, l]
+    else:
+        path = os.path.join(directory, "u_kln.tsv")
+        with open(path) as f:
+            header = f.readline().rstrip("\n").split("\t")
+        n = len(header) - 2
+        rows = np.loadtxt(path, skiprows=1, ndmin=2)
+        u = rows[:, 2:].reshape(-1, n, n)  # [round, k, l]
     if complete_only:
         u = u[np.isfinite(u).all(axis=(1, 2))]
     return np.ascontiguousarray(u.transpose(1, 2, 0))
