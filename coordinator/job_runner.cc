@@ -284,6 +284,7 @@ absl::Status JobManager::FinishRound(Record& record,
     const runner::RoundReport report{
         outcome,
         completed.potential_kj_mol,
+        completed.kinetic_kj_mol,
         completed.reduced,
         driver.statistics(),
         completed.box_nm,

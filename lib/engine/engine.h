@@ -148,6 +148,11 @@ struct EnergyTerms {
   // potential is beta (U + this).
   double pv_kj_mol = 0;
   Box box_nm{};  // all zero for a System without periodic boundaries
+  // The kinetic energy of the velocities the integrator holds (a
+  // LangevinMiddleIntegrator's, half a step off the positions), kJ/mol: not
+  // used by the exchange; reported so that tests and users can check it is
+  // canonical at the rung's temperature.
+  double kinetic_kj_mol = 0;
 };
 
 struct EngineOptions {
@@ -233,6 +238,7 @@ class Replica {
   struct Measured {
     double potential_kj_mol;
     Box box_nm;
+    double kinetic_kj_mol;
   };
   // The box of `state` for a periodic System, else all zero.
   Box BoxIfPeriodic(const OpenMM::State& state) const;
@@ -240,7 +246,8 @@ class Replica {
   double PressureBar(int rung) const;
   // The barostat's work term at `rung` for `box`, kJ/mol; 0 without one.
   double WorkTerm(int rung, const Box& box) const;
-  // The current configuration's potential energy and box, measured unless
+  // The current configuration's potential and kinetic energy and box,
+  // measured unless
   // Run already did.
   absl::StatusOr<Measured> Measure();
   // Sets `rung`'s ladder parameters, and the barostat's temperature and

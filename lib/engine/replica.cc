@@ -472,7 +472,8 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed,
               absl::StrCat("replica produced a non-finite ", bad, " after ",
                            steps, " steps"));
         }
-        measured_ = Measured{state.getPotentialEnergy(), BoxIfPeriodic(state)};
+        measured_ = Measured{state.getPotentialEnergy(), BoxIfPeriodic(state),
+                             state.getKineticEnergy()};
         return absl::OkStatus();
       });
 }
@@ -484,7 +485,8 @@ absl::StatusOr<Replica::Measured> Replica::Measure() {
       [&]() ABSL_SHARED_LOCKS_REQUIRED(
           context_mutex_) -> absl::StatusOr<Measured> {
         const OpenMM::State state = context_->getState(OpenMM::State::Energy);
-        return Measured{state.getPotentialEnergy(), BoxIfPeriodic(state)};
+        return Measured{state.getPotentialEnergy(), BoxIfPeriodic(state),
+                        state.getKineticEnergy()};
       });
 }
 
@@ -498,7 +500,8 @@ absl::StatusOr<EnergyTerms> Replica::Energies() {
   absl::StatusOr<Measured> measured = Measure();
   if (!measured.ok()) return measured.status();
   return EnergyTerms{measured->potential_kj_mol,
-                     WorkTerm(rung_, measured->box_nm), measured->box_nm};
+                     WorkTerm(rung_, measured->box_nm), measured->box_nm,
+                     measured->kinetic_kj_mol};
 }
 
 absl::StatusOr<std::vector<double>> Replica::ReducedPotentials(

@@ -180,7 +180,7 @@ uint64_t EstimatedResultsBytes(const v1::JobSpec& spec) {
   // A TSV value is at most 17 characters and a tab; a rung index in the
   // exchange lists at most 5 digits and a comma.
   constexpr uint64_t kValue = 18, kIndex = 6;
-  uint64_t per_round = kValue * (n + 2)        // energies.tsv
+  uint64_t per_round = 2 * kValue * (n + 2)    // energies.tsv, kinetic.tsv
                        + kValue * (n + 2)      // volumes.tsv (NPT)
                        + 4 * kIndex * n + 32;  // exchange.tsv
   if (n <= static_cast<uint64_t>(kMaxMatrixRungs)) {
@@ -276,6 +276,11 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
               Header({"round", "time_ps"}, "U_replica_", n), next_round);
   if (!energies.ok()) return energies.status();
   writer->energies_ = *std::move(energies);
+  absl::StatusOr<std::ofstream> kinetic =
+      OpenLog(dir / kKineticFile, Header({"round", "time_ps"}, "K_replica_", n),
+              next_round);
+  if (!kinetic.ok()) return kinetic.status();
+  writer->kinetic_ = *std::move(kinetic);
   absl::StatusOr<std::ofstream> exchange =
       OpenLog(dir / kExchangeFile,
               "round\trung_of_replica_before\trung_of_replica_after\tattempts\t"
@@ -325,6 +330,9 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   energies_ << round << '\t' << Tsv(time_ps);
   for (double u : report.potential_kj_mol) energies_ << '\t' << Tsv(u);
   energies_ << '\n';
+  kinetic_ << round << '\t' << Tsv(time_ps);
+  for (double k : report.kinetic_kj_mol) kinetic_ << '\t' << Tsv(k);
+  kinetic_ << '\n';
   exchange_ << round << '\t'
             << absl::StrJoin(outcome.before.rung_of_replica(), ",") << '\t'
             << absl::StrJoin(outcome.after.rung_of_replica(), ",") << '\t'
@@ -375,8 +383,9 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
     volumes_.flush();
   }
   energies_.flush();
+  kinetic_.flush();
   exchange_.flush();
-  if (!energies_ || !exchange_ || (u_kln_.is_open() && !u_kln_) ||
+  if (!energies_ || !kinetic_ || !exchange_ || (u_kln_.is_open() && !u_kln_) ||
       (volumes_.is_open() && !volumes_)) {
     return IoError(dir_, "write the logs in");
   }

@@ -28,6 +28,7 @@ namespace replex::results {
 inline constexpr char kManifestFile[] = "manifest.json";
 inline constexpr char kAnalysisFile[] = "analysis.json";
 inline constexpr char kEnergiesFile[] = "energies.tsv";
+inline constexpr char kKineticFile[] = "kinetic.tsv";
 inline constexpr char kExchangeFile[] = "exchange.tsv";
 inline constexpr char kUklnFile[] = "u_kln.tsv";
 // u_kln above kMaxMatrixRungs rungs: a NumPy array u[round, k, l]
@@ -98,7 +99,8 @@ class ResultsWriter {
       const std::filesystem::path& dir, const v1::JobSpec& spec,
       Provenance provenance, int64_t next_round);
 
-  // Appends a round's energies, exchange, u_kln rows and (every
+  // Appends a round's energies, kinetic energies, exchange, u_kln rows and
+  // (every
   // output.frame_interval rounds, when the report has positions) a frame per
   // rung; refreshes analysis.json about 20 times per job and at the last
   // round, when it also writes each replica's final state (the report's
@@ -136,7 +138,7 @@ class ResultsWriter {
   absl::Status WriteFrames(const runner::RoundReport& report, double time_ps);
 
   int64_t next_round_ = 0;  // the first round this writer was opened for
-  std::ofstream energies_, exchange_, u_kln_;
+  std::ofstream energies_, kinetic_, exchange_, u_kln_;
   std::unique_ptr<NpyStackWriter> u_kln_npy_;  // above kMaxMatrixRungs
   std::ofstream volumes_;  // periodic systems; opened at the first round
   std::vector<std::unique_ptr<NetcdfTrajectory>> trajectories_;  // per rung

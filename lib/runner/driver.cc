@@ -28,6 +28,7 @@ absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
   result.potential_kj_mol = energies->potential_kj_mol;
   result.pv_kj_mol = energies->pv_kj_mol;
   result.box_nm = energies->box_nm;
+  result.kinetic_kj_mol = energies->kinetic_kj_mol;
   if (!order.evaluate_rungs.empty()) {
     absl::StatusOr<std::vector<double>> reduced =
         replica.ReducedPotentials(order.evaluate_rungs);
@@ -162,11 +163,12 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
                                             " replicas"));
   }
   const std::vector<SegmentOrder> orders = Orders(false);
-  std::vector<double> potentials(n);
+  std::vector<double> potentials(n), kinetic(n);
   std::vector<engine::Box> boxes(n);
   exchange::ReducedPotentials reduced(ladder_.temperature_only() ? 0 : n);
   for (int i = 0; i < n; ++i) {
     potentials[i] = results[i].potential_kj_mol;
+    kinetic[i] = results[i].kinetic_kj_mol;
     boxes[i] = results[i].box_nm;
     const std::vector<int>& rungs = orders[i].evaluate_rungs;
     if (results[i].reduced.size() != rungs.size()) {
@@ -189,8 +191,8 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
   permutation_ = outcome->after;
   ++round_;
   last_ = std::make_unique<Completed>(
-      Completed{*std::move(outcome), std::move(potentials), std::move(reduced),
-                std::move(boxes)});
+      Completed{*std::move(outcome), std::move(potentials), std::move(kinetic),
+                std::move(reduced), std::move(boxes)});
   return last_.get();
 }
 

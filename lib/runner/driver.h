@@ -42,6 +42,7 @@ struct SegmentResult {
   // NVT), and the box after the segment.
   double pv_kj_mol = 0;
   engine::Box box_nm{};
+  double kinetic_kj_mol = 0;    // engine::EnergyTerms::kinetic_kj_mol
   std::vector<double> reduced;  // parallel to SegmentOrder::evaluate_rungs
   std::vector<engine::Vec3> positions_nm;  // when want_positions
   std::string state;  // engine::PortableState::Serialize, when want_state
@@ -115,6 +116,7 @@ class RoundDriver {
   struct Completed {
     exchange::RoundOutcome outcome;
     std::vector<double> potential_kj_mol;
+    std::vector<double> kinetic_kj_mol;  // by replica, after its segment
     exchange::ReducedPotentials reduced;
     std::vector<engine::Box> box_nm;  // by replica, after its segment
   };

@@ -20,6 +20,9 @@ struct RoundReport {
   const exchange::RoundOutcome& outcome;
   // Potential energy (kJ/mol, at its rung before the swap) per replica.
   const std::vector<double>& potential_kj_mol;
+  // Kinetic energy (kJ/mol) per replica after its segment, before the
+  // swap's velocity rescaling (engine::EnergyTerms::kinetic_kj_mol).
+  const std::vector<double>& kinetic_kj_mol;
   // The reduced potentials the decision used: u_k(x_i) for every (replica i,
   // rung k) under T-only ladders; for others the entries the scheme needed
   // (all of them under gibbs), NaN elsewhere.

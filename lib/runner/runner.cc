@@ -124,6 +124,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
       }
       const RoundReport report{(*round)->outcome,
                                (*round)->potential_kj_mol,
+                               (*round)->kinetic_kj_mol,
                                (*round)->reduced,
                                driver->statistics(),
                                (*round)->box_nm,

@@ -102,6 +102,7 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
   done.set_epoch(order.epoch());
   done.set_potential_kj_mol(result.potential_kj_mol);
   done.set_pv_kj_mol(result.pv_kj_mol);
+  done.set_kinetic_kj_mol(result.kinetic_kj_mol);
   for (const engine::Vec3& vector : result.box_nm) {
     done.mutable_box_nm()->Add(vector.begin(), vector.end());
   }
@@ -116,6 +117,7 @@ runner::SegmentResult FromProto(const v1::SegmentDone& done) {
   runner::SegmentResult result;
   result.potential_kj_mol = done.potential_kj_mol();
   result.pv_kj_mol = done.pv_kj_mol();
+  result.kinetic_kj_mol = done.kinetic_kj_mol();
   for (int i = 0; i < done.box_nm_size() && i < 9; ++i) {
     result.box_nm[i / 3][i % 3] = done.box_nm(i);
   }

@@ -49,6 +49,7 @@ TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
   result.positions_nm = {{0.1, 0.2, 0.3}, {-1, 2e10, 1.0 / 7}};
   result.state = std::string("\0bytes", 6);
   result.pv_kj_mol = 12.25;
+  result.kinetic_kj_mol = 7.0 / 3;
   result.box_nm = {{{3, 0, 0}, {0.5, 3.1, 0}, {-0.25, 0.75, 2.9}}};
   const v1::WorkerMessage message = SegmentDone(order, result, 0.25);
   const v1::SegmentDone& done = message.segment_done();
@@ -71,6 +72,7 @@ TEST(WireTest, AResultCrossesTheWireBitExactAndTaggedWithItsOrder) {
   EXPECT_EQ(done.positions_f32().size(), 24u);
   EXPECT_EQ(back.state, result.state);
   EXPECT_EQ(back.pv_kj_mol, result.pv_kj_mol);
+  EXPECT_EQ(back.kinetic_kj_mol, result.kinetic_kj_mol);
   EXPECT_EQ(back.box_nm, result.box_nm);
 }
 
