@@ -561,23 +561,24 @@ TEST(ResultsTest, ALadderAbove256RungsWritesUklnAsNpyAndMbarReadsIt) {
             128u + uint64_t{kRounds} * kN * kN * 8);
 
   // Each round's potentials by replica and its permutation before the swaps.
+  auto table = [&](const char* file) {
+    std::vector<std::vector<std::string>> rows;
+    for (absl::string_view row :
+         absl::StrSplit(ReadFile(out / file), '\n', absl::SkipEmpty())) {
+      rows.push_back(absl::StrSplit(row, '\t'));
+    }
+    rows.erase(rows.begin());  // the header
+    return rows;
+  };
   std::vector<std::vector<double>> energy;
-  std::vector<std::vector<int>> rung_of;
-  const std::vector<std::string> energy_rows = absl::StrSplit(
-      ReadFile(out / results::kEnergiesFile), '\n', absl::SkipEmpty());
-  for (const std::string& row : energy_rows) {
-    std::vector<std::string> fields = absl::StrSplit(row, '\t');
-    if (fields[0] == "round") continue;
+  for (const auto& fields : table(results::kEnergiesFile)) {
     energy.emplace_back();
     for (size_t i = 2; i < fields.size(); ++i) {
       energy.back().push_back(std::stod(fields[i]));
     }
   }
-  const std::vector<std::string> exchange_rows = absl::StrSplit(
-      ReadFile(out / results::kExchangeFile), '\n', absl::SkipEmpty());
-  for (const std::string& row : exchange_rows) {
-    std::vector<std::string> fields = absl::StrSplit(row, '\t');
-    if (fields[0] == "round") continue;
+  std::vector<std::vector<int>> rung_of;
+  for (const auto& fields : table(results::kExchangeFile)) {
     rung_of.emplace_back();
     for (absl::string_view r : absl::StrSplit(fields[1], ',')) {
       rung_of.back().push_back(std::stoi(std::string(r)));
