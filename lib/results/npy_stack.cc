@@ -1,6 +1,7 @@
 #include "lib/results/npy_stack.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,8 +119,15 @@ absl::StatusOr<std::unique_ptr<NpyStackWriter>> NpyStackWriter::Open(
                        " float64 matrices as replex writes them; move it "
                        "away to start the file again"));
     }
-    // Matrices past the header's count (a write cut short) do not count.
-    count = std::min(count, keep);
+    // Matrices past the header's count (a write cut short) do not count,
+    // nor does a count the data never reached (a crash can leave the header
+    // on disk without it): truncating up to it would read back as zeros.
+    struct stat st;
+    if (fstat(writer->fd_, &st) != 0) return ErrnoError(path, "stat");
+    const int64_t on_disk = (static_cast<int64_t>(st.st_size) -
+                             static_cast<int64_t>(kHeaderBytes)) /
+                            static_cast<int64_t>(matrix);
+    count = std::min({count, std::max<int64_t>(on_disk, 0), keep});
   }
   if (ftruncate(writer->fd_,
                 static_cast<off_t>(kHeaderBytes + count * matrix)) != 0) {

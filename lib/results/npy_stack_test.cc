@@ -107,6 +107,28 @@ TEST(NpyStackTest, ReopeningKeepsTheRoundsBeforeTheResumeAndPadsGaps) {
   EXPECT_EQ(fs::file_size(path), 128u + 7 * 8);
 }
 
+// A crash can leave the header's count on disk without the data it counts:
+// reopening keeps only the matrices really there (and pads with NaN, never
+// with the zeros a truncation up to the count would read back as).
+TEST(NpyStackTest, AHeaderCountingMoreThanTheFileHoldsIsNotBelieved) {
+  const fs::path path = TempPath("torn.npy");
+  {
+    auto writer = NpyStackWriter::Open(path, 1, 0);
+    ASSERT_TRUE(writer.ok());
+    for (double x : {1.0, 2.0, 3.0}) ASSERT_TRUE((*writer)->Append({x}).ok());
+  }
+  fs::resize_file(path, 128 + 8);  // the header says 3; one is there
+  {
+    auto writer = NpyStackWriter::Open(path, 1, 3);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+  }
+  const std::vector<std::vector<double>> read = ReadAll(path, 1);
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[0][0], 1.0);
+  EXPECT_TRUE(std::isnan(read[1][0]));
+  EXPECT_TRUE(std::isnan(read[2][0]));
+}
+
 TEST(NpyStackTest, AFileOfAnotherShapeOrKindIsRefusedAndLeftAlone) {
   const fs::path path = TempPath("other.npy");
   {

@@ -27,11 +27,16 @@ const char* program_name = "replex";
 // coordinator's CPU with 32 replicas x 25,000 atoms (112 ms a round; 39 ms
 // with these settings, docs/benchmarks.md). Keeping buffers below 32 MiB
 // in the heap, and up to 64 MiB of free heap per arena, trades that for a
-// resident size that stays at the peak. A GLIBC_TUNABLES setting of
-// glibc.malloc.* is left to rule instead.
+// resident size that stays at the peak. A user's own malloc settings
+// (glibc.malloc.* in GLIBC_TUNABLES, or the older MALLOC_*_ variables) are
+// left to rule instead.
 void KeepRoundBuffersInTheHeap() {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.")) return;
+  if ((tunables != nullptr && std::strstr(tunables, "glibc.malloc.")) ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr ||
+      std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) {
+    return;
+  }
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
