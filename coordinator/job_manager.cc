@@ -350,8 +350,7 @@ absl::StatusOr<std::shared_ptr<JobWatch>> JobManager::Watch(
   v1::JobEvent snapshot;
   snapshot.set_job_id(record.job.job_id());
   *snapshot.mutable_snapshot() = record.job;
-  watch->Push(std::make_shared<const v1::JobEvent>(std::move(snapshot)),
-              record.job);
+  watch->Push(JobWatch::Event::Of(std::move(snapshot)), record.job);
   if (store::IsFinal(record.job.state())) {
     watch->End(absl::OkStatus());
   } else if (shutting_down_) {
@@ -496,7 +495,7 @@ void JobManager::SetState(Record& record, v1::JobState state,
 
 void JobManager::Publish(Record& record, v1::JobEvent event) {
   // One event for every watcher: they share it.
-  const auto shared = std::make_shared<const v1::JobEvent>(std::move(event));
+  const JobWatch::Event shared = JobWatch::Event::Of(std::move(event));
   // Watchers that went away or fell behind are dropped here.
   std::vector<std::shared_ptr<JobWatch>>& watchers = record.watchers;
   watchers.erase(std::remove_if(watchers.begin(), watchers.end(),

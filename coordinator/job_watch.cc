@@ -41,24 +41,21 @@ void JobWatch::Notify() {
 
 void JobWatch::Cancel() { End(absl::CancelledError("the watcher went away")); }
 
-void JobWatch::Push(std::shared_ptr<const v1::JobEvent> event,
-                    const v1::Job& now) {
+void JobWatch::Push(Event event, const v1::Job& now) {
   {
     absl::MutexLock lock(&mu_);
     if (end_.has_value()) return;
-    const size_t bytes = event->ByteSizeLong();
-    if (queued_bytes_ + bytes > kMaxQueuedBytes && !events_.empty()) {
+    if (queued_bytes_ + event.bytes > kMaxQueuedBytes && !events_.empty()) {
       // Coalesce: the unread events and this one become the job as it is.
-      auto snapshot = std::make_shared<v1::JobEvent>();
-      snapshot->set_job_id(event->job_id());
-      *snapshot->mutable_snapshot() = now;
+      v1::JobEvent snapshot;
+      snapshot.set_job_id(event.event->job_id());
+      *snapshot.mutable_snapshot() = now;
       events_.clear();
-      queued_bytes_ = snapshot->ByteSizeLong();
-      events_.push_back({std::move(snapshot), queued_bytes_});
-    } else {
-      queued_bytes_ += bytes;
-      events_.push_back({std::move(event), bytes});
+      event = Event::Of(std::move(snapshot));
+      queued_bytes_ = 0;
     }
+    queued_bytes_ += event.bytes;
+    events_.push_back(std::move(event));
   }
   Notify();
 }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -35,6 +36,17 @@ class JobWatch {
     virtual void Ready() = 0;
   };
 
+  // An event as the job manager publishes it: shared by the job's watches,
+  // with its serialized size (for kMaxQueuedBytes) computed once.
+  struct Event {
+    static Event Of(v1::JobEvent event) {
+      auto shared = std::make_shared<const v1::JobEvent>(std::move(event));
+      return {shared, shared->ByteSizeLong()};
+    }
+    std::shared_ptr<const v1::JobEvent> event;
+    size_t bytes = 0;
+  };
+
   enum class Next { kEvent, kTimeout, kEnded };
   // Waits up to `timeout` for the next event. kEnded once every event has
   // been taken and the watch is over; end_status() then says why.
@@ -51,7 +63,7 @@ class JobWatch {
 
   // The job manager's side. `now` is the job as it is with `event`
   // applied: the snapshot that replaces the queue when it is full.
-  void Push(std::shared_ptr<const v1::JobEvent> event, const v1::Job& now);
+  void Push(Event event, const v1::Job& now);
   void End(absl::Status status);
   bool ended() const;
   // The serialized size of the unread events.
@@ -64,11 +76,7 @@ class JobWatch {
   void Notify();  // without mu_
 
   mutable absl::Mutex mu_;
-  struct Queued {
-    std::shared_ptr<const v1::JobEvent> event;
-    size_t bytes;
-  };
-  std::deque<Queued> events_ ABSL_GUARDED_BY(mu_);
+  std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
   std::weak_ptr<Listener> listener_ ABSL_GUARDED_BY(mu_);

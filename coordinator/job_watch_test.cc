@@ -32,7 +32,7 @@ TEST(JobWatchTest, ASlowWatcherCostsBoundedMemoryAndGetsASnapshot) {
   size_t most = 0;
   for (int64_t round = 0; round < 10000; ++round) {
     now.set_rounds_completed(round + 1);
-    watch.Push(std::make_shared<const v1::JobEvent>(BigRound(round)), now);
+    watch.Push(JobWatch::Event::Of(BigRound(round)), now);
     most = std::max(most, watch.queued_bytes());
   }
   EXPECT_LE(most, JobWatch::kMaxQueuedBytes + now.ByteSizeLong() + 16);
@@ -57,7 +57,7 @@ TEST(JobWatchTest, AWatcherThatKeepsUpMissesNothing) {
   JobWatch watch;
   v1::Job now;
   for (int64_t round = 0; round < 1000; ++round) {
-    watch.Push(std::make_shared<const v1::JobEvent>(BigRound(round)), now);
+    watch.Push(JobWatch::Event::Of(BigRound(round)), now);
     std::shared_ptr<const v1::JobEvent> event;
     ASSERT_EQ(watch.Take(&event, absl::ZeroDuration()), JobWatch::Next::kEvent);
     EXPECT_EQ(event->round().round(), round);

@@ -247,8 +247,7 @@ class Replica {
   // The barostat's work term at `rung` for `box`, kJ/mol; 0 without one.
   double WorkTerm(int rung, const Box& box) const;
   // The current configuration's potential and kinetic energy and box,
-  // measured unless
-  // Run already did.
+  // measured unless Run already did.
   absl::StatusOr<Measured> Measure();
   // Sets `rung`'s ladder parameters, and the barostat's temperature and
   // pressure, in the Context. Throws OpenMM exceptions: call it inside a

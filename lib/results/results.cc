@@ -327,44 +327,48 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
                          spec_.exchange().steps_per_exchange() *
                          spec_.integrator().timestep_ps();
 
-  energies_ << round << '\t' << Tsv(time_ps);
-  for (double u : report.potential_kj_mol) energies_ << '\t' << Tsv(u);
-  energies_ << '\n';
-  kinetic_ << round << '\t' << Tsv(time_ps);
-  for (double k : report.kinetic_kj_mol) kinetic_ << '\t' << Tsv(k);
-  kinetic_ << '\n';
+  // energies.tsv, kinetic.tsv and volumes.tsv: the round, its time, then a
+  // value per replica.
+  auto per_replica = [&](std::ofstream& out,
+                         const std::vector<double>& values) {
+    out << round << '\t' << Tsv(time_ps);
+    for (double x : values) out << '\t' << Tsv(x);
+    out << '\n';
+  };
+  per_replica(energies_, report.potential_kj_mol);
+  per_replica(kinetic_, report.kinetic_kj_mol);
   exchange_ << round << '\t'
             << absl::StrJoin(outcome.before.rung_of_replica(), ",") << '\t'
             << absl::StrJoin(outcome.after.rung_of_replica(), ",") << '\t'
             << absl::StrJoin(outcome.pair_attempts, ",") << '\t'
             << absl::StrJoin(outcome.pair_accepts, ",") << '\n';
   // u_kln[k][l] this round: the configuration sampled at rung k (by the
-  // replica there during the segment) evaluated at rung l.
-  if (u_kln_.is_open() && report.reduced.size() == n) {
-    for (int k = 0; k < n; ++k) {
+  // replica there during the segment) evaluated at rung l; NaN where the
+  // scheme evaluated nothing. The TSV has rows only for rounds with reduced
+  // potentials; the .npy has a matrix every round, so that index r is round
+  // r.
+  const bool have_reduced = report.reduced.size() == n;
+  if ((u_kln_.is_open() && have_reduced) || u_kln_npy_ != nullptr) {
+    std::vector<double> u(static_cast<size_t>(n) * n, std::nan(""));
+    for (int k = 0; have_reduced && k < n; ++k) {
       const int replica = outcome.before.replica_at_rung(k);
-      u_kln_ << round << '\t' << k;
       for (int l = 0; l < n; ++l) {
-        u_kln_ << '\t' << Tsv(report.reduced.Get(replica, l));
+        u[static_cast<size_t>(k) * n + l] = report.reduced.Get(replica, l);
       }
-      u_kln_ << '\n';
     }
-    u_kln_.flush();
-  }
-  if (u_kln_npy_ != nullptr) {
-    // A round's matrix whatever the reduced potentials hold (NaN where the
-    // scheme evaluated nothing), so that index r is round r.
-    std::vector<double> matrix(static_cast<size_t>(n) * n, std::nan(""));
-    if (report.reduced.size() == n) {
+    if (u_kln_.is_open()) {
       for (int k = 0; k < n; ++k) {
-        const int replica = outcome.before.replica_at_rung(k);
+        u_kln_ << round << '\t' << k;
         for (int l = 0; l < n; ++l) {
-          matrix[static_cast<size_t>(k) * n + l] =
-              report.reduced.Get(replica, l);
+          u_kln_ << '\t' << Tsv(u[static_cast<size_t>(k) * n + l]);
         }
+        u_kln_ << '\n';
       }
+      u_kln_.flush();
     }
-    if (absl::Status s = u_kln_npy_->Append(matrix); !s.ok()) return s;
+    if (u_kln_npy_ != nullptr) {
+      if (absl::Status s = u_kln_npy_->Append(u); !s.ok()) return s;
+    }
   }
   // NPT: each replica's volume; a periodic system's box is never zero.
   if (engine::BoxVolume(report.box_nm[0]) != 0) {
@@ -375,11 +379,11 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
       if (!volumes.ok()) return volumes.status();
       volumes_ = *std::move(volumes);
     }
-    volumes_ << round << '\t' << Tsv(time_ps);
+    std::vector<double> volumes;
     for (const engine::Box& box : report.box_nm) {
-      volumes_ << '\t' << Tsv(engine::BoxVolume(box));
+      volumes.push_back(engine::BoxVolume(box));
     }
-    volumes_ << '\n';
+    per_replica(volumes_, volumes);
     volumes_.flush();
   }
   energies_.flush();

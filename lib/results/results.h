@@ -55,11 +55,10 @@ absl::Status CreateResultsDirectory(const std::filesystem::path& dir);
 // About how many bytes a job's results fill by its end, from its spec: the
 // trajectories (a frame per rung, and per replica with
 // per_replica_trajectories, every frame_interval rounds), the tables
-// (energies, exchange, u_kln as TSV up to kMaxMatrixRungs and as .npy above,
-// volumes), the final
-// states and replex run's resume journal. Rounded up, for comparing with free
-// disk space before the job starts; the atoms are counted in the System XML's
-// <Particles>.
+// (energies, kinetic energies, exchange, u_kln as TSV up to kMaxMatrixRungs
+// and as .npy above, volumes), the final states and replex run's resume
+// journal. Rounded up, for comparing with free disk space before the job
+// starts; the atoms are counted in the System XML's <Particles>.
 uint64_t EstimatedResultsBytes(const v1::JobSpec& spec);
 
 // EstimatedResultsBytes(spec); RESOURCE_EXHAUSTED, naming both figures and
@@ -100,9 +99,8 @@ class ResultsWriter {
       Provenance provenance, int64_t next_round);
 
   // Appends a round's energies, kinetic energies, exchange, u_kln rows and
-  // (every
-  // output.frame_interval rounds, when the report has positions) a frame per
-  // rung; refreshes analysis.json about 20 times per job and at the last
+  // (every output.frame_interval rounds, when the report has positions) a frame
+  // per rung; refreshes analysis.json about 20 times per job and at the last
   // round, when it also writes each replica's final state (the report's
   // states) into final_states/.
   absl::Status WriteRound(const runner::RoundReport& report);

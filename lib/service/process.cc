@@ -24,8 +24,8 @@ const char* program_name = "replex";
 // freed every round. glibc's defaults hand each one above its (dynamic) mmap
 // threshold to mmap, and give freed heap tops back to the kernel, so every
 // round paid for fresh pages: page faults and zeroing were most of the
-// coordinator's CPU with 32 replicas x 25,000 atoms (112 ms a round; 39 ms
-// with these settings, docs/benchmarks.md). Keeping buffers below 32 MiB
+// coordinator's CPU with 32 replicas x 25,000 atoms (about 103 ms a round;
+// 39 ms with these settings, docs/benchmarks.md). Keeping buffers below 32 MiB
 // in the heap, and up to 64 MiB of free heap per arena, trades that for a
 // resident size that stays at the peak. A user's own malloc settings
 // (glibc.malloc.* in GLIBC_TUNABLES, or the older MALLOC_*_ variables) are
