@@ -228,6 +228,15 @@ std::string LocalCluster::Logs() const {
   return logs;
 }
 
+bool WaitForLog(const Process& process, const std::string& text) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!absl::StrContains(process.Log(), text)) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
 std::string WriteHarmonicJob(const std::string& dir, const std::string& name,
                              int n_rungs, int steps, int rounds,
                              uint64_t seed) {

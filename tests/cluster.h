@@ -108,6 +108,9 @@ class LocalCluster {
                        std::vector<std::string>& argv);
 };
 
+// Waits up to 20 s for `text` in `process`'s log; false if it never came.
+bool WaitForLog(const Process& process, const std::string& text);
+
 // The job id in the output of `replexctl submit` (stdout and stderr).
 std::string JobIdOf(const std::string& submit_output);
 

@@ -195,6 +195,13 @@ TEST(ClusterTest, SixtyFourReplicasOnExactlyTwoWorkers) {
   ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   ASSERT_TRUE(cluster.AddWorker().ok());
   ASSERT_TRUE(cluster.AddWorker().ok());
+  // Both registered before the job starts: the job lasts a fraction of a
+  // second, and a worker that registered after its start would get replicas
+  // only at a round boundary the job might not live to see.
+  for (int w = 0; w < 2; ++w) {
+    ASSERT_TRUE(WaitForLog(cluster.worker(w), "connected to"))
+        << cluster.Logs();
+  }
   const std::string id =
       cluster.SubmitJob(WriteHarmonicJob(cluster.dir(), "wide", 64, 10, 12));
   const v1::Job running = WaitFor(

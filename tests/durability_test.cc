@@ -132,15 +132,6 @@ v1::Job WaitForEnd(const LocalCluster& cluster, const std::string& id) {
   return cluster.WaitForJob(id, Ended, "ended", absl::Seconds(60));
 }
 
-bool WaitForLog(const Process& process, const std::string& text) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!absl::StrContains(process.Log(), text)) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
 int Count(const std::string& text, const std::string& what) {
   int n = 0;
   for (size_t at = text.find(what); at != std::string::npos;
