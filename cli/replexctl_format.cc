@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -59,9 +60,16 @@ std::string Acceptance(const v1::PairAcceptance& pair, int decimals) {
 std::vector<v1::PairAcceptance> SortedPairs(const v1::Job& job) {
   std::vector<v1::PairAcceptance> pairs(job.pairs().begin(), job.pairs().end());
   std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) {
-    return a.lower_rung() < b.lower_rung();
+    return std::make_pair(a.axis(), a.lower_rung()) <
+           std::make_pair(b.axis(), b.lower_rung());
   });
   return pairs;
+}
+
+// A job recorded before pairs carried their upper rung has (k, k + 1) pairs.
+int UpperRung(const v1::PairAcceptance& pair) {
+  return pair.upper_rung() > pair.lower_rung() ? pair.upper_rung()
+                                               : pair.lower_rung() + 1;
 }
 
 std::string RungLabel(const v1::Job& job, int rung) {
@@ -199,9 +207,10 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
     std::vector<std::vector<std::string>> rows;
     for (const v1::PairAcceptance& pair : pairs) {
       const int k = pair.lower_rung();
+      const int upper = UpperRung(pair);
       rows.push_back(
-          {absl::StrCat(k, "-", k + 1),
-           absl::StrCat(RungLabel(job, k), " <-> ", RungLabel(job, k + 1)),
+          {absl::StrCat(k, "-", upper),
+           absl::StrCat(RungLabel(job, k), " <-> ", RungLabel(job, upper)),
            absl::StrCat(pair.attempts()), absl::StrCat(pair.accepts()),
            Acceptance(pair, 3)});
     }
@@ -237,13 +246,17 @@ void WatchProgress::Apply(const v1::JobEvent& event, absl::Time now) {
 }
 
 void WatchProgress::AddRound(const v1::RoundEvent& round) {
+  // A round's counts follow Job.pairs' order; pairs the snapshot lacked
+  // are an ordinary ladder's (k, k + 1).
   for (int k = 0; k < round.pair_attempts_size(); ++k) {
-    auto it = std::find_if(
-        job_.mutable_pairs()->begin(), job_.mutable_pairs()->end(),
-        [k](const v1::PairAcceptance& pair) { return pair.lower_rung() == k; });
-    v1::PairAcceptance* pair =
-        it != job_.mutable_pairs()->end() ? &*it : job_.add_pairs();
-    pair->set_lower_rung(k);
+    v1::PairAcceptance* pair;
+    if (k < job_.pairs_size()) {
+      pair = job_.mutable_pairs(k);
+    } else {
+      pair = job_.add_pairs();
+      pair->set_lower_rung(k);
+      pair->set_upper_rung(k + 1);
+    }
     pair->set_attempts(pair->attempts() + round.pair_attempts(k));
     if (k < round.pair_accepts_size()) {
       pair->set_accepts(pair->accepts() + round.pair_accepts(k));

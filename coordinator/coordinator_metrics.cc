@@ -37,7 +37,8 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
           registry, "replex_exchange_attempts_total",
           "Exchange attempts between neighbour rungs pair=\"k-(k+1)\" "
           "(lower_rung=\"k\", zero-padded to 4 digits so that text order is "
-          "rung order); rounds redone after a rollback count again.")),
+          "rung order; a grid ladder's pairs are \"lower-upper\" with an "
+          "axis label); rounds redone after a rollback count again.")),
       accepts_(CounterFamily(registry, "replex_exchange_accepts_total",
                              "Accepted exchanges between neighbour rungs.")),
       rounds_(CounterFamily(registry, "replex_job_rounds_total",
@@ -102,18 +103,21 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                               .Add({}, metrics::DurationBuckets())) {}
 
 CoordinatorMetrics::JobSeries& CoordinatorMetrics::Series(
-    const std::string& job_id, int n_replicas) {
+    const std::string& job_id, const exchange::Ladder& ladder) {
   auto [it, inserted] = jobs_.try_emplace(job_id);
   JobSeries& series = it->second;
   if (!inserted) return series;
   const prometheus::Labels job{{"job_id", job_id}};
-  for (int k = 0; k + 1 < n_replicas; ++k) {
+  for (const exchange::Ladder::Pair& neighbours : ladder.pairs()) {
     prometheus::Labels pair = job;
-    pair["pair"] = absl::StrCat(k, "-", k + 1);
-    pair["lower_rung"] = absl::StrFormat("%04d", k);
+    pair["pair"] = absl::StrCat(neighbours.lower, "-", neighbours.upper);
+    pair["lower_rung"] = absl::StrFormat("%04d", neighbours.lower);
+    // A grid's rung has a pair along each axis: the axis tells them apart.
+    if (ladder.axes() > 1) pair["axis"] = absl::StrCat(neighbours.axis);
     series.attempts.push_back(&attempts_.Add(pair));
     series.accepts.push_back(&accepts_.Add(pair));
   }
+  const int n_replicas = ladder.size();
   for (int r = 0; r < std::min(n_replicas, kMaxReplicaSeries); ++r) {
     prometheus::Labels replica = job;
     replica["replica"] = absl::StrCat(r);
@@ -163,10 +167,11 @@ void CoordinatorMetrics::Expire(absl::Time now) {
   }
 }
 
-void CoordinatorMetrics::JobStarted(const std::string& job_id, int n_replicas) {
+void CoordinatorMetrics::JobStarted(const std::string& job_id,
+                                    const exchange::Ladder& ladder) {
   absl::MutexLock lock(&mu_);
   Expire(clock_->Now());
-  Series(job_id, n_replicas).running->Set(1);
+  Series(job_id, ladder).running->Set(1);
 }
 
 void CoordinatorMetrics::JobResumed(const std::string& job_id) {
@@ -181,7 +186,9 @@ void CoordinatorMetrics::Round(const std::string& job_id,
                                int64_t rounds_completed, int64_t round_trips,
                                double ns_per_day) {
   absl::MutexLock lock(&mu_);
-  JobSeries& series = Series(job_id, outcome.after.size());
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return;  // JobStarted comes first; or expired
+  JobSeries& series = it->second;
   for (size_t k = 0;
        k < series.attempts.size() && k < outcome.pair_attempts.size() &&
        k < outcome.pair_accepts.size();

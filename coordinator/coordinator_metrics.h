@@ -61,7 +61,7 @@ class CoordinatorMetrics {
 
   // The job is known: creates its series at zero so that rates and alerts
   // see them before the first attempt.
-  void JobStarted(const std::string& job_id, int n_replicas);
+  void JobStarted(const std::string& job_id, const exchange::Ladder& ladder);
   // The job's rounds restart from `next_round` > 0 (a rollback to a
   // checkpoint or a resume after a coordinator restart).
   void JobResumed(const std::string& job_id);
@@ -120,7 +120,7 @@ class CoordinatorMetrics {
     prometheus::Counter* simulated_ns = nullptr;
   };
 
-  JobSeries& Series(const std::string& job_id, int n_replicas)
+  JobSeries& Series(const std::string& job_id, const exchange::Ladder& ladder)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveSeries(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

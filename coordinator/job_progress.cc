@@ -11,9 +11,12 @@ void SetProgress(const runner::RoundDriver& driver, double ns_per_day,
   job.set_rounds_completed(driver.round());
   job.clear_pairs();
   const std::vector<double> acceptance = statistics.PairAcceptance();
-  for (size_t k = 0; k < acceptance.size(); ++k) {
+  const std::vector<exchange::Ladder::Pair>& pairs = driver.ladder().pairs();
+  for (size_t k = 0; k < acceptance.size() && k < pairs.size(); ++k) {
     v1::PairAcceptance& pair = *job.add_pairs();
-    pair.set_lower_rung(static_cast<int32_t>(k));
+    pair.set_lower_rung(pairs[k].lower);
+    pair.set_upper_rung(pairs[k].upper);
+    pair.set_axis(pairs[k].axis);
     pair.set_attempts(statistics.pair_attempts()[k]);
     pair.set_accepts(statistics.pair_accepts()[k]);
     // Statistics says NaN before any attempt; the API promises 0.

@@ -9,13 +9,17 @@
 
 #include "absl/strings/ascii.h"
 #include "lib/metrics/metrics.h"
+#include "lib/spec/spec.h"
 
 namespace replex::coordinator {
 
 absl::Status MetricsObserver::OnRunning(const v1::Job& job,
-                                        const v1::JobSpec& /*spec*/,
+                                        const v1::JobSpec& spec,
                                         int64_t next_round) {
-  metrics_->JobStarted(job.job_id(), job.n_replicas());
+  // The spec was validated at submission, so its ladder builds.
+  absl::StatusOr<exchange::Ladder> ladder = spec::BuildLadder(spec.ladder());
+  if (!ladder.ok()) return ladder.status();
+  metrics_->JobStarted(job.job_id(), *ladder);
   if (next_round > 0) metrics_->JobResumed(job.job_id());
   return absl::OkStatus();
 }

@@ -45,9 +45,10 @@ void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
   };
 
   std::vector<std::vector<double>> own(n), at_rung0(n);
-  // Per round, the share of the attempts between rungs k and k+1 accepted:
-  // gibbs makes several, each accepted with the same probability.
-  std::vector<std::vector<double>> accepted_by_pair(n - 1);
+  // Per round, the share of the attempts between a pair of neighbouring rungs
+  // accepted: gibbs makes several, each accepted with the same probability.
+  const std::vector<exchange::Ladder::Pair>& pairs = ladder.pairs();
+  std::vector<std::vector<double>> accepted_by_pair(pairs.size());
   runner::RunOptions options;
   options.threads = 2;
   options.on_round = [&](const runner::RoundReport& report) {
@@ -56,11 +57,11 @@ void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
       own[k].push_back(report.reduced.Get(i, k));
       at_rung0[k].push_back(report.reduced.Get(i, 0));
     }
-    for (int k = 0; k + 1 < n; ++k) {
-      if (const int64_t attempts = report.outcome.pair_attempts[k];
+    for (size_t p = 0; p < pairs.size(); ++p) {
+      if (const int64_t attempts = report.outcome.pair_attempts[p];
           attempts > 0) {
-        accepted_by_pair[k].push_back(
-            static_cast<double>(report.outcome.pair_accepts[k]) / attempts);
+        accepted_by_pair[p].push_back(
+            static_cast<double>(report.outcome.pair_accepts[p]) / attempts);
       }
     }
     return absl::OkStatus();
@@ -78,11 +79,13 @@ void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
         at_rung0[k], [&](double u) { return GammaCdf(dof / 2.0, ratio, u); },
         rung + " reduced potential at rung 0");
   }
-  for (int k = 0; k + 1 < n; ++k) {
-    ExpectMeanNear(accepted_by_pair[k],
-                   HarmonicSwapAcceptance(dof, std::max(b(k), b(k + 1)),
-                                          std::min(b(k), b(k + 1))),
-                   "acceptance of pair " + std::to_string(k));
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    const double b_low = b(pairs[p].lower), b_high = b(pairs[p].upper);
+    ExpectMeanNear(accepted_by_pair[p],
+                   HarmonicSwapAcceptance(dof, std::max(b_low, b_high),
+                                          std::min(b_low, b_high)),
+                   "acceptance of pair " + std::to_string(pairs[p].lower) +
+                       "-" + std::to_string(pairs[p].upper));
   }
   // Swaps happened: otherwise the test above says nothing about exchange.
   EXPECT_GT(result->round_trips, 0);
@@ -112,6 +115,28 @@ TEST(HarmonicOscillatorHremd,
     t *= 1.1;
     k *= 1.1 * std::sqrt(2.0);
   }
+  ExpectHarmonicLadderTheory(spec);
+}
+
+// A temperature x K grid (3 x 3 rungs) under `neighbors`, which exchanges
+// along one axis a round: every grid point's reduced potentials follow the
+// theory above, and every pair along either axis accepts at its exact rate
+// (b ratio 1/1.1 along temperature, sqrt 2 along K). Every rung's energy is
+// evaluated each round (energies_every: 1) for the check at rung 0.
+TEST(HarmonicOscillatorHremd, ATemperatureByParameterGridMatchesTheory) {
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/hremd.yaml");
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  ladder.Clear();
+  v1::Ladder& temperatures = *ladder.add_axes();
+  for (double t : {300.0, 330.0, 363.0}) temperatures.add_temperatures_k(t);
+  v1::ParameterLadder& k = *ladder.add_axes()->add_parameters();
+  k.set_name("K");
+  for (double value : {4000.0, 4000 * std::sqrt(2.0), 8000.0}) {
+    k.add_values(value);
+  }
+  spec.mutable_exchange()->set_scheme(v1::Exchange::NEIGHBORS);
+  spec.mutable_exchange()->set_energies_every(1);
+  ASSERT_EQ(spec::BuildLadder(spec.ladder())->axes(), 2);
   ExpectHarmonicLadderTheory(spec);
 }
 

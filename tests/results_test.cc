@@ -26,11 +26,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
 #include "lib/results/free_energies.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
+#include "replex/v1/analysis.pb.h"
 #include "tests/process.h"
 #include "tests/test_paths.h"
 
@@ -615,6 +617,92 @@ TEST(ResultsTest, ALadderAbove256RungsWritesUklnAsNpyAndMbarReadsIt) {
   EXPECT_EQ(free_energies.f_size(), kN);
   EXPECT_THAT(ReadFile(out / results::kAnalysisFile),
               ::testing::HasSubstr("\"samples_per_rung\""));
+  fs::remove_all(root);
+}
+
+// A 2 x 3 temperature x K grid through `replex run`: the exchange log counts
+// every pair along both axes, only along the round's axis and with its
+// parity, and analysis.json reports the pairs with their axis, the shape and
+// the acceptance per axis that those counts give; report.html replays the log.
+TEST(ResultsTest, AGridLadderReportsItsPairsAndAxes) {
+  constexpr int kRounds = 80;
+  const fs::path root = TempDir("grid");
+  WriteJob(root, "harmonic-oscillator",
+           absl::StrCat("name: grid\nplatform: Reference\nseed: 9\n"
+                        "integrator: {timestep_ps: 0.002, friction_per_ps: "
+                        "20}\nladder:\n  axes:\n"
+                        "    - temperatures_k: [300, 330]\n"
+                        "    - parameters: [{name: K, values: [4000, 5657, "
+                        "8000]}]\nexchange: {scheme: neighbors, "
+                        "steps_per_exchange: 50, n_rounds: ",
+                        kRounds, "}\n"));
+  const auto [code, output] = RunJob(root, "out", " --threads=2");
+  ASSERT_EQ(code, 0) << output;
+  const fs::path out = root / "out";
+
+  // Pairs: temperature (0,3) (1,4) (2,5), then K (0,1) (1,2) (3,4) (4,5).
+  const std::vector<std::vector<int>> pairs = {{0, 3, 0}, {1, 4, 0}, {2, 5, 0},
+                                               {0, 1, 1}, {1, 2, 1}, {3, 4, 1},
+                                               {4, 5, 1}};
+  std::vector<int64_t> attempts(pairs.size()), accepts(pairs.size());
+  int rows = 0;
+  for (absl::string_view row : absl::StrSplit(
+           ReadFile(out / results::kExchangeFile), '\n', absl::SkipEmpty())) {
+    if (rows++ == 0) continue;  // the header
+    const std::vector<std::string> fields = absl::StrSplit(row, '\t');
+    ASSERT_GE(fields.size(), 5u) << row;
+    const int64_t round = std::stoll(fields[0]);
+    const std::vector<std::string> tried = absl::StrSplit(fields[3], ',');
+    const std::vector<std::string> took = absl::StrSplit(fields[4], ',');
+    ASSERT_EQ(tried.size(), pairs.size()) << row;
+    ASSERT_EQ(took.size(), pairs.size()) << row;
+    for (size_t p = 0; p < pairs.size(); ++p) {
+      // Axis round % 2; lower coordinate on it of parity (round / 2) % 2:
+      // the temperature axis has one pair position (0), K has two (0, 1).
+      const int axis = pairs[p][2];
+      const int coordinate = axis == 0 ? pairs[p][0] / 3 : pairs[p][0] % 3;
+      const bool active =
+          axis == round % 2 && coordinate % 2 == (round / 2) % 2;
+      EXPECT_EQ(tried[p], active ? "1" : "0")
+          << "round " << round << " pair " << p;
+      attempts[p] += std::stoll(tried[p]);
+      accepts[p] += std::stoll(took[p]);
+    }
+  }
+  EXPECT_EQ(rows, kRounds + 1);
+
+  v1::Analysis analysis;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  ReadFile(out / results::kAnalysisFile), &analysis)
+                  .ok());
+  EXPECT_EQ(std::vector<int>(analysis.shape().begin(), analysis.shape().end()),
+            (std::vector<int>{2, 3}));
+  ASSERT_EQ(analysis.pairs_size(), static_cast<int>(pairs.size()));
+  std::vector<double> axis_attempts(2), axis_accepts(2);
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    const v1::PairAnalysis& pair = analysis.pairs(static_cast<int>(p));
+    EXPECT_EQ(std::vector<int>(pair.rungs().begin(), pair.rungs().end()),
+              (std::vector<int>{pairs[p][0], pairs[p][1]}));
+    EXPECT_EQ(pair.axis(), pairs[p][2]);
+    EXPECT_EQ(pair.attempts(), attempts[p]);
+    EXPECT_EQ(pair.accepts(), accepts[p]);
+    axis_attempts[pairs[p][2]] += attempts[p];
+    axis_accepts[pairs[p][2]] += accepts[p];
+  }
+  ASSERT_EQ(analysis.axes_size(), 2);
+  for (int a = 0; a < 2; ++a) {
+    EXPECT_EQ(analysis.axes(a).n_rungs(), a == 0 ? 2 : 3);
+    EXPECT_EQ(analysis.axes(a).attempts(), axis_attempts[a]);
+    EXPECT_DOUBLE_EQ(analysis.axes(a).acceptance(),
+                     axis_accepts[a] / axis_attempts[a]);
+  }
+  // Temperature rounds (even r) with even parity attempt its 3 pairs; its
+  // odd-parity ones have none (2 rungs, as on a 2-rung line). Every K round
+  // (odd r) attempts 2 pairs, one per temperature.
+  EXPECT_EQ(axis_attempts[0], 3 * kRounds / 4);
+  EXPECT_EQ(axis_attempts[1], 2 * kRounds / 2);
+  EXPECT_TRUE(fs::exists(out / "report.html"));
+  EXPECT_THAT(output, ::testing::HasSubstr("axis 1 (3 rungs)"));
   fs::remove_all(root);
 }
 

@@ -1,6 +1,8 @@
 #include "lib/exchange/ladder.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 #include <utility>
 
@@ -11,7 +13,8 @@
 namespace replex::exchange {
 
 absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
-                                      std::vector<Rung> rungs) {
+                                      std::vector<Rung> rungs,
+                                      std::vector<int> shape) {
   if (rungs.empty()) {
     return absl::InvalidArgumentError(
         "the ladder has no rungs: give at least one temperature or parameter "
@@ -65,32 +68,86 @@ absl::StatusOr<Ladder> Ladder::Create(std::vector<std::string> parameter_names,
                          "' is ", rung.parameters[p], ": give a finite value"));
       }
     }
-    if (k > 0) {
-      const Rung& prev = rungs[k - 1];
-      if (rung.temperature_k < prev.temperature_k) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("rung ", k, ": temperature ", rung.temperature_k,
-                         " K is below rung ", k - 1, "'s ", prev.temperature_k,
-                         " K: list rungs in increasing temperature"));
-      }
-      if (rung.temperature_k == prev.temperature_k &&
-          rung.pressure_bar == prev.pressure_bar &&
-          rung.parameters == prev.parameters) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "rungs ", k - 1, " and ", k,
-            " are identical: every rung needs its own temperature, pressure "
-            "or parameter values"));
-      }
-      if (rung.parameters != rungs[0].parameters) {
-        ladder.temperature_only_ = false;
-      }
+    if (rung.parameters != rungs[0].parameters) {
+      ladder.temperature_only_ = false;
     }
     ladder.betas_.push_back(1.0 /
                             (kMolarGasConstantKJPerMolK * rung.temperature_k));
   }
+  if (absl::Status status = ladder.SetShape(std::move(shape), rungs);
+      !status.ok()) {
+    return status;
+  }
   ladder.names_ = std::move(parameter_names);
   ladder.rungs_ = std::move(rungs);
   return ladder;
+}
+
+absl::Status Ladder::SetShape(std::vector<int> shape,
+                              const std::vector<Rung>& rungs) {
+  const int n = static_cast<int>(rungs.size());
+  if (shape.empty()) shape = {n};
+  int64_t product = 1;
+  for (int extent : shape) {
+    if (extent < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("grid shape ", absl::StrJoin(shape, " x "),
+                       ": every axis needs at least one rung"));
+    }
+    product *= extent;
+    if (product > n) break;
+  }
+  if (product != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grid shape ", absl::StrJoin(shape, " x "),
+                     " does not hold the ladder's ", n,
+                     " rungs: give one rung per grid point"));
+  }
+  const int axes = static_cast<int>(shape.size());
+  strides_.assign(axes, 1);
+  for (int a = axes - 2; a >= 0; --a)
+    strides_[a] = strides_[a + 1] * shape[a + 1];
+  shape_ = std::move(shape);
+  pair_of_.assign(static_cast<size_t>(n) * axes, -1);
+  for (int a = 0; a < axes; ++a) {
+    for (int lower = 0; lower < n; ++lower) {
+      if (Coordinate(lower, a) + 1 == shape_[a]) continue;
+      const int upper = lower + strides_[a];
+      const Rung& low = rungs[lower];
+      const Rung& high = rungs[upper];
+      const std::string along = axes > 1 ? absl::StrCat(" along axis ", a) : "";
+      if (high.temperature_k < low.temperature_k) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("rung ", upper, ": temperature ", high.temperature_k,
+                         " K is below rung ", lower, "'s ", low.temperature_k,
+                         " K: list rungs in increasing temperature", along));
+      }
+      if (high.temperature_k == low.temperature_k &&
+          high.pressure_bar == low.pressure_bar &&
+          high.parameters == low.parameters) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "rungs ", lower, " and ", upper, " are identical", along,
+            ": every rung needs its own temperature, pressure or parameter "
+            "values"));
+      }
+      pair_of_[static_cast<size_t>(lower) * axes + a] =
+          static_cast<int>(pairs_.size());
+      pairs_.push_back({lower, upper, a});
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Ladder::PairIndex(int a, int b) const {
+  const int lower = std::min(a, b);
+  const int distance = std::max(a, b) - lower;
+  if (lower < 0 || std::max(a, b) >= size()) return -1;
+  for (int axis = 0; axis < axes(); ++axis) {
+    if (strides_[axis] == distance) {
+      return pair_of_[static_cast<size_t>(lower) * axes() + axis];
+    }
+  }
+  return -1;
 }
 
 std::vector<double> Ladder::Geometric(double first, double last, int n) {

@@ -1,6 +1,8 @@
 // The ladder of thermodynamic states ("rungs") a replica-exchange job samples:
 // each rung is a temperature, optionally a pressure (NPT), plus values for
-// named global parameters.
+// named global parameters. A grid ladder (e.g. temperature x lambda) lists
+// its rungs row-major, the last axis varying fastest, and its neighbour
+// pairs run along every axis.
 #pragma once
 
 #include <optional>
@@ -29,13 +31,24 @@ struct Rung {
 // Immutable after Create; thread-safe.
 class Ladder {
  public:
-  // Checks: at least one rung; temperatures finite, > 0 and non-decreasing;
-  // pressures on every rung or on none, finite and > 0; every rung has one
-  // finite value per parameter name; parameter names are unique and
-  // non-empty; no two consecutive rungs are identical. Errors say which rung
-  // and which value is wrong.
+  // Two rungs that differ by one step along one axis: the pairs `neighbors`
+  // exchanges and the statistics count.
+  struct Pair {
+    int lower = 0;  // rung index; upper = lower + stride of `axis`
+    int upper = 0;
+    int axis = 0;
+  };
+
+  // Checks: at least one rung; temperatures finite, > 0 and non-decreasing
+  // along every axis; pressures on every rung or on none, finite and > 0;
+  // every rung has one finite value per parameter name; parameter names are
+  // unique and non-empty; no two neighbouring rungs are identical. `shape`
+  // gives the grid's extent per axis (empty: one axis of all rungs); its
+  // product must be the rung count. Errors say which rung and which value
+  // is wrong.
   static absl::StatusOr<Ladder> Create(std::vector<std::string> parameter_names,
-                                       std::vector<Rung> rungs);
+                                       std::vector<Rung> rungs,
+                                       std::vector<int> shape = {});
 
   // n values from first to last: geometric (first, last > 0) or linear.
   // n == 1 gives {first}.
@@ -57,12 +70,35 @@ class Ladder {
     return !rungs_.empty() && rungs_[0].pressure_bar.has_value();
   }
 
+  // Rungs per axis; {size()} for an ordinary ladder.
+  const std::vector<int>& shape() const { return shape_; }
+  int axes() const { return static_cast<int>(shape_.size()); }
+  // Rungs between neighbours along `axis` (1 on the last axis).
+  int Stride(int axis) const { return strides_[axis]; }
+  // Rung k's position along `axis`, 0 .. shape()[axis] - 1.
+  int Coordinate(int k, int axis) const {
+    return k / strides_[axis] % shape_[axis];
+  }
+  // Every neighbour pair: axis 0's first, then axis 1's, ..., each axis's by
+  // lower rung. For an ordinary ladder pair k is (k, k + 1).
+  const std::vector<Pair>& pairs() const { return pairs_; }
+  // Index into pairs() of the pair {a, b} in either order; -1 when the two
+  // rungs are not neighbours.
+  int PairIndex(int a, int b) const;
+
  private:
   Ladder() = default;
+  // Sets shape_, strides_ and the pairs, checking that neighbours along
+  // every axis increase in temperature and differ.
+  absl::Status SetShape(std::vector<int> shape, const std::vector<Rung>& rungs);
   std::vector<std::string> names_;
   std::vector<Rung> rungs_;
   std::vector<double> betas_;
   bool temperature_only_ = true;
+  std::vector<int> shape_, strides_;
+  std::vector<Pair> pairs_;
+  // pair index of (lower, axis) at lower * axes() + axis; -1 at an edge.
+  std::vector<int> pair_of_;
 };
 
 }  // namespace replex::exchange

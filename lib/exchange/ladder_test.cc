@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -156,6 +157,82 @@ TEST(LadderTest, GeometricTemperaturesMakeAValidLadder) {
   absl::StatusOr<Ladder> ladder = Ladder::Create({}, rungs);
   ASSERT_TRUE(ladder.ok()) << ladder.status();
   EXPECT_EQ(ladder->size(), 16);
+}
+
+TEST(LadderTest, AnOrdinaryLadderHasOneAxisAndPairsKAndKPlusOne) {
+  absl::StatusOr<Ladder> ladder =
+      Ladder::Create({}, {Rung{300, {}}, Rung{350, {}}, Rung{400, {}}});
+  ASSERT_TRUE(ladder.ok()) << ladder.status();
+  EXPECT_EQ(ladder->shape(), std::vector<int>{3});
+  ASSERT_EQ(ladder->pairs().size(), 2u);
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_EQ(ladder->pairs()[k].lower, k);
+    EXPECT_EQ(ladder->pairs()[k].upper, k + 1);
+    EXPECT_EQ(ladder->PairIndex(k + 1, k), k);
+  }
+  EXPECT_EQ(ladder->PairIndex(0, 2), -1);
+  EXPECT_EQ(ladder->PairIndex(2, 3), -1);  // no rung 3
+}
+
+// 2 temperatures x 3 lambdas, rung = 3 t + l.
+std::vector<Rung> GridRungs() {
+  std::vector<Rung> rungs;
+  for (double t : {300.0, 330.0}) {
+    for (double l : {0.0, 0.5, 1.0}) rungs.push_back(Rung{t, {l}});
+  }
+  return rungs;
+}
+
+TEST(LadderTest, AGridPairsNeighboursAlongEachAxis) {
+  absl::StatusOr<Ladder> ladder =
+      Ladder::Create({"lambda"}, GridRungs(), {2, 3});
+  ASSERT_TRUE(ladder.ok()) << ladder.status();
+  EXPECT_EQ(ladder->axes(), 2);
+  EXPECT_EQ(ladder->Stride(0), 3);
+  EXPECT_EQ(ladder->Stride(1), 1);
+  EXPECT_EQ(ladder->Coordinate(5, 0), 1);
+  EXPECT_EQ(ladder->Coordinate(5, 1), 2);
+  std::vector<std::vector<int>> pairs;
+  for (const Ladder::Pair& pair : ladder->pairs()) {
+    pairs.push_back({pair.lower, pair.upper, pair.axis});
+  }
+  // Temperature pairs first, then lambda pairs, each by lower rung.
+  EXPECT_EQ(pairs, (std::vector<std::vector<int>>{{0, 3, 0},
+                                                  {1, 4, 0},
+                                                  {2, 5, 0},
+                                                  {0, 1, 1},
+                                                  {1, 2, 1},
+                                                  {3, 4, 1},
+                                                  {4, 5, 1}}));
+  for (size_t p = 0; p < ladder->pairs().size(); ++p) {
+    EXPECT_EQ(
+        ladder->PairIndex(ladder->pairs()[p].upper, ladder->pairs()[p].lower),
+        static_cast<int>(p));
+  }
+  EXPECT_EQ(ladder->PairIndex(2, 3), -1);  // adjacent indices, not neighbours
+  EXPECT_EQ(ladder->PairIndex(0, 4), -1);
+}
+
+TEST(LadderTest, AGridChecksItsShapeAndEachAxis) {
+  absl::StatusOr<Ladder> ladder =
+      Ladder::Create({"lambda"}, GridRungs(), {2, 2});
+  EXPECT_THAT(ladder.status().message(),
+              HasSubstr("grid shape 2 x 2 does not hold the ladder's 6 rungs"));
+  ladder = Ladder::Create({"lambda"}, GridRungs(), {0, 6});
+  EXPECT_THAT(ladder.status().message(), HasSubstr("at least one rung"));
+
+  // Temperature falls along axis 0: rungs 0-2 at 330 K, 3-5 at 300 K.
+  std::vector<Rung> rungs = GridRungs();
+  for (int l = 0; l < 3; ++l) std::swap(rungs[l], rungs[3 + l]);
+  ladder = Ladder::Create({"lambda"}, rungs, {2, 3});
+  EXPECT_THAT(ladder.status().message(),
+              HasSubstr("rung 3: temperature 300 K is below rung 0's 330 K: "
+                        "list rungs in increasing temperature along axis 0"));
+  rungs = GridRungs();
+  rungs[2].parameters = {0.5};
+  ladder = Ladder::Create({"lambda"}, rungs, {2, 3});
+  EXPECT_THAT(ladder.status().message(),
+              HasSubstr("rungs 1 and 2 are identical along axis 1"));
 }
 
 }  // namespace

@@ -115,6 +115,8 @@ class DeltaCalculator {
            (energies_.Get(i, b) - energies_.Get(j, b));
   }
 
+  const Ladder& ladder() const { return ladder_; }
+
  private:
   const Ladder& ladder_;
   const ReducedPotentials& energies_;
@@ -133,20 +135,23 @@ void AttemptSwap(const DeltaCalculator& calculator, int a, int b,
   if (accepted) permutation.SwapRungs(a, b);
   ++outcome.total_attempts;
   outcome.total_accepts += accepted;
-  if (a - b == 1 || b - a == 1) {
-    const int lower = std::min(a, b);
-    ++outcome.pair_attempts[lower];
-    outcome.pair_accepts[lower] += accepted;
+  if (const int pair = calculator.ladder().PairIndex(a, b); pair >= 0) {
+    ++outcome.pair_attempts[pair];
+    outcome.pair_accepts[pair] += accepted;
   }
 }
 
 absl::Status NeighborsRound(const DeltaCalculator& calculator, uint64_t seed,
                             RoundOutcome& outcome) {
-  const int n = outcome.before.size();
-  const int first = NeighborPairActive(0, outcome.round) ? 0 : 1;
+  const Ladder& ladder = calculator.ladder();
+  std::vector<Ladder::Pair> active;
+  for (const Ladder::Pair& pair : ladder.pairs()) {
+    if (NeighborPairActive(ladder, pair, outcome.round)) active.push_back(pair);
+  }
   // Validate before drawing anything: a round either fails whole or decides.
-  for (int k = first; k + 1 < n; k += 2) {
-    if (absl::Status status = calculator.CheckPair(outcome.before, k, k + 1);
+  for (const Ladder::Pair& pair : active) {
+    if (absl::Status status =
+            calculator.CheckPair(outcome.before, pair.lower, pair.upper);
         !status.ok()) {
       return status;
     }
@@ -154,8 +159,8 @@ absl::Status NeighborsRound(const DeltaCalculator& calculator, uint64_t seed,
   Rng rng(seed, static_cast<uint64_t>(outcome.round));
   // Active pairs are disjoint, so each decision sees the round's starting
   // assignment of its two rungs; one uniform per pair, in pair order.
-  for (int k = first; k + 1 < n; k += 2) {
-    AttemptSwap(calculator, k, k + 1, rng.Uniform(), outcome);
+  for (const Ladder::Pair& pair : active) {
+    AttemptSwap(calculator, pair.lower, pair.upper, rng.Uniform(), outcome);
   }
   return absl::OkStatus();
 }
@@ -273,20 +278,29 @@ double ReducedPotentials::Get(int replica, int rung) const {
   return matrix_[static_cast<size_t>(replica) * n_ + rung];
 }
 
-std::vector<int> RungsToEvaluate(Scheme scheme, int n_rungs, int64_t round,
-                                 int rung) {
+std::vector<int> RungsToEvaluate(Scheme scheme, const Ladder& ladder,
+                                 int64_t round, int rung) {
+  const int n_rungs = ladder.size();
   std::vector<int> rungs;
   if (rung < 0 || rung >= n_rungs) return rungs;
   switch (scheme) {
     case Scheme::kNone:
       break;
-    case Scheme::kNeighbors:
-      if (rung + 1 < n_rungs && NeighborPairActive(rung, round)) {
-        rungs.push_back(rung + 1);
-      } else if (rung > 0 && NeighborPairActive(rung - 1, round)) {
-        rungs.push_back(rung - 1);
+    case Scheme::kNeighbors: {
+      if (round < 0) break;
+      // Only the round's axis has active pairs.
+      const int axis = static_cast<int>(round % ladder.axes());
+      const int stride = ladder.Stride(axis);
+      const int at = ladder.Coordinate(rung, axis);
+      if (at + 1 < ladder.shape()[axis] &&
+          NeighborPairActive(ladder, {rung, rung + stride, axis}, round)) {
+        rungs.push_back(rung + stride);
+      } else if (at > 0 && NeighborPairActive(
+                               ladder, {rung - stride, rung, axis}, round)) {
+        rungs.push_back(rung - stride);
       }
       break;
+    }
     case Scheme::kGibbs:
       for (int k = 0; k < n_rungs; ++k) {
         if (k != rung) rungs.push_back(k);
@@ -296,9 +310,12 @@ std::vector<int> RungsToEvaluate(Scheme scheme, int n_rungs, int64_t round,
   return rungs;
 }
 
-bool NeighborPairActive(int lower_rung, int64_t round) {
-  // Parity by the low bit, which is also right for negative values.
-  return ((lower_rung ^ round) & 1) == 0;
+bool NeighborPairActive(const Ladder& ladder, const Ladder::Pair& pair,
+                        int64_t round) {
+  if (round < 0) return false;
+  const int64_t axes = ladder.axes();
+  return pair.axis == round % axes &&
+         ladder.Coordinate(pair.lower, pair.axis) % 2 == (round / axes) % 2;
 }
 
 absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
@@ -329,8 +346,8 @@ absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
   outcome.round = round;
   outcome.before = before;
   outcome.after = before;
-  outcome.pair_attempts.assign(std::max(n - 1, 0), 0);
-  outcome.pair_accepts.assign(std::max(n - 1, 0), 0);
+  outcome.pair_attempts.assign(ladder.pairs().size(), 0);
+  outcome.pair_accepts.assign(ladder.pairs().size(), 0);
   const DeltaCalculator calculator(ladder, energies, round);
   absl::Status status;
   switch (scheme) {

@@ -51,19 +51,25 @@ class ReducedPotentials {
 // Rungs whose reduced potential the replica at `rung` must report this round
 // (besides its own rung) for a ladder that is not temperature-only: the
 // partner under `neighbors`, every rung under `gibbs`, none under `none`.
-std::vector<int> RungsToEvaluate(Scheme scheme, int n_rungs, int64_t round,
-                                 int rung);
+std::vector<int> RungsToEvaluate(Scheme scheme, const Ladder& ladder,
+                                 int64_t round, int rung);
 
-// Neighbour pair (k, k+1) is attempted in rounds where k % 2 == round % 2.
-bool NeighborPairActive(int lower_rung, int64_t round);
+// Under `neighbors`, round r exchanges along axis r % A of an A-axis ladder,
+// the pairs whose lower rung's coordinate there has the parity of r / A: so
+// an ordinary ladder attempts (k, k+1) in rounds where k % 2 == r % 2, and a
+// grid alternates even and odd pairs of each axis in turn. Active pairs are
+// disjoint.
+bool NeighborPairActive(const Ladder& ladder, const Ladder::Pair& pair,
+                        int64_t round);
 
 // What happened in one round.
 struct RoundOutcome {
   int64_t round = 0;
   Permutation before;
   Permutation after;
-  // Per neighbour pair (k, k+1), k = 0..n-2: attempts and accepts this round.
-  // For gibbs only attempts between adjacent rungs are counted here.
+  // Per neighbour pair, in Ladder::pairs() order ((k, k+1), k = 0..n-2 on an
+  // ordinary ladder): attempts and accepts this round. For gibbs only
+  // attempts between neighbouring rungs are counted here.
   std::vector<int64_t> pair_attempts;
   std::vector<int64_t> pair_accepts;
   int64_t total_attempts = 0;

@@ -24,6 +24,7 @@ namespace {
 
 using test_util::BinomialFits;
 using test_util::ChiSquareFits;
+using test_util::GridLadder;
 using test_util::LambdaLadder;
 using test_util::MatrixPotentials;
 using test_util::TemperatureLadder;
@@ -106,18 +107,43 @@ INSTANTIATE_TEST_SUITE_P(
         MetropolisCase{kNaN, 0, false}));  // callers error first; still safe
 
 TEST(SchemeTest, NeighbourPairsAlternateWithTheRoundParity) {
-  EXPECT_TRUE(NeighborPairActive(0, 0));
-  EXPECT_FALSE(NeighborPairActive(1, 0));
-  EXPECT_FALSE(NeighborPairActive(0, 1));
-  EXPECT_TRUE(NeighborPairActive(1, 1));
-  EXPECT_TRUE(NeighborPairActive(6, 1000000000002));
-  EXPECT_TRUE(NeighborPairActive(7, 1000000000003));
-  EXPECT_FALSE(NeighborPairActive(7, 1000000000002));
+  const Ladder ladder = LambdaLadder(9);
+  auto active = [&](int lower, int64_t round) {
+    return NeighborPairActive(ladder, {lower, lower + 1, 0}, round);
+  };
+  EXPECT_TRUE(active(0, 0));
+  EXPECT_FALSE(active(1, 0));
+  EXPECT_FALSE(active(0, 1));
+  EXPECT_TRUE(active(1, 1));
+  EXPECT_TRUE(active(6, 1000000000002));
+  EXPECT_TRUE(active(7, 1000000000003));
+  EXPECT_FALSE(active(7, 1000000000002));
+}
+
+TEST(SchemeTest, AGridExchangesAlongOneAxisARoundEvenAndOddPairsInTurn) {
+  // 3 temperatures x 4 lambdas: rung = 4 t + l.
+  const Ladder ladder = GridLadder(3, 4);
+  // Round r: axis r % 2, pairs whose lower coordinate has parity (r / 2) % 2.
+  const std::vector<std::vector<std::pair<int, int>>> expected = {
+      {{0, 4}, {1, 5}, {2, 6}, {3, 7}},                    // round 0: t 0-1
+      {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}, {10, 11}},  // 1: l 0-1, 2-3
+      {{4, 8}, {5, 9}, {6, 10}, {7, 11}},                  // round 2: t 1-2
+      {{1, 2}, {5, 6}, {9, 10}},                           // round 3: l 1-2
+  };
+  for (int64_t round = 0; round < 8; ++round) {
+    std::vector<std::pair<int, int>> pairs;
+    for (const Ladder::Pair& pair : ladder.pairs()) {
+      if (NeighborPairActive(ladder, pair, round)) {
+        pairs.push_back({pair.lower, pair.upper});
+      }
+    }
+    EXPECT_EQ(pairs, expected[round % 4]) << "round " << round;
+  }
 }
 
 struct RungsToEvaluateCase {
   Scheme scheme;
-  int n_rungs;
+  int n_rungs;  // a lambda ladder; 0: the 3 x 4 grid of GridLadder
   int64_t round;
   int rung;
   std::vector<int> expected;
@@ -128,7 +154,9 @@ class RungsToEvaluateTest
 
 TEST_P(RungsToEvaluateTest, ListsThePartnersBesidesTheOwnRung) {
   const RungsToEvaluateCase& c = GetParam();
-  EXPECT_EQ(RungsToEvaluate(c.scheme, c.n_rungs, c.round, c.rung), c.expected)
+  const Ladder ladder =
+      c.n_rungs > 0 ? LambdaLadder(c.n_rungs) : GridLadder(3, 4);
+  EXPECT_EQ(RungsToEvaluate(c.scheme, ladder, c.round, c.rung), c.expected)
       << SchemeName(c.scheme) << " n=" << c.n_rungs << " round " << c.round
       << " rung " << c.rung;
 }
@@ -147,7 +175,15 @@ INSTANTIATE_TEST_SUITE_P(
         RungsToEvaluateCase{Scheme::kNeighbors, 1, 0, 0, {}},
         RungsToEvaluateCase{Scheme::kGibbs, 4, 3, 2, {0, 1, 3}},
         RungsToEvaluateCase{Scheme::kGibbs, 1, 0, 0, {}},
-        RungsToEvaluateCase{Scheme::kGibbs, 4, 0, 4, {}}));  // no such rung
+        RungsToEvaluateCase{Scheme::kGibbs, 4, 0, 4, {}},  // no such rung
+        // The grid (rung = 4 t + l), as in the test above.
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 0, 1, {5}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 0, 9, {}},  // t 2: unpaired
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 1, 9, {8}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 2, 9, {5}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 3, 8, {}},  // l 0: unpaired
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 3, 10, {9}},
+        RungsToEvaluateCase{Scheme::kNeighbors, 0, 7, 6, {5}}));
 
 // ---------------------------------------------------------------------------
 // ReducedPotentials.
@@ -336,27 +372,28 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ExchangeRoundTest, TheReportedRungsAreExactlyEnough) {
   // Fill in only what RungsToEvaluate asks for (plus the own rung): every
   // round must decide, for every scheme and round parity.
-  constexpr int kN = 5;
-  const Ladder ladder = LambdaLadder(kN);
-  Rng shuffle(4, 4);
-  Permutation permutation = Permutation::Identity(kN);
-  for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
-    for (int64_t round = 0; round < 20; ++round) {
-      ReducedPotentials u(kN);
-      for (int i = 0; i < kN; ++i) {
-        const int rung = permutation.rung_of_replica(i);
-        u.Set(i, rung, 0.1 * i);
-        for (int k : RungsToEvaluate(scheme, kN, round, rung)) {
-          u.Set(i, k, 0.1 * i + 0.3 * k);
+  for (const Ladder& ladder : {LambdaLadder(5), GridLadder(3, 4)}) {
+    const int kN = ladder.size();
+    Rng shuffle(4, 4);
+    Permutation permutation = Permutation::Identity(kN);
+    for (Scheme scheme : {Scheme::kNone, Scheme::kNeighbors, Scheme::kGibbs}) {
+      for (int64_t round = 0; round < 20; ++round) {
+        ReducedPotentials u(kN);
+        for (int i = 0; i < kN; ++i) {
+          const int rung = permutation.rung_of_replica(i);
+          u.Set(i, rung, 0.1 * i);
+          for (int k : RungsToEvaluate(scheme, ladder, round, rung)) {
+            u.Set(i, k, 0.1 * i + 0.3 * k);
+          }
         }
+        absl::StatusOr<RoundOutcome> outcome =
+            ExchangeRound(scheme, ladder, permutation, u, 5, round);
+        ASSERT_TRUE(outcome.ok())
+            << SchemeName(scheme) << ": " << outcome.status();
+        permutation = outcome->after;
+        permutation.SwapRungs(static_cast<int>(shuffle.Below(kN)),
+                              static_cast<int>(shuffle.Below(kN)));
       }
-      absl::StatusOr<RoundOutcome> outcome =
-          ExchangeRound(scheme, ladder, permutation, u, 5, round);
-      ASSERT_TRUE(outcome.ok())
-          << SchemeName(scheme) << ": " << outcome.status();
-      permutation = outcome->after;
-      permutation.SwapRungs(static_cast<int>(shuffle.Below(kN)),
-                            static_cast<int>(shuffle.Below(kN)));
     }
   }
 }

@@ -39,10 +39,10 @@ double SymmetrisedCount(const absl::flat_hash_map<int64_t, int64_t>& counts,
 
 }  // namespace
 
-Statistics::Statistics(int n_rungs)
+Statistics::Statistics(int n_rungs, int n_pairs)
     : n_(std::max(n_rungs, 0)),
-      pair_attempts_(std::max(n_ - 1, 0), 0),
-      pair_accepts_(std::max(n_ - 1, 0), 0),
+      pair_attempts_(n_pairs >= 0 ? n_pairs : std::max(n_ - 1, 0), 0),
+      pair_accepts_(pair_attempts_.size(), 0),
       last_extreme_(n_, kNoExtreme),
       trip_start_round_(n_, -1),
       trips_per_replica_(n_, 0),
@@ -119,7 +119,8 @@ std::vector<std::vector<double>> Statistics::TransitionMatrix() const {
     if (row_sums[i] > 0) std::fill(matrix[i].begin(), matrix[i].end(), 0.0);
   }
   for (const auto& [key, count] : transitions_) {
-    const int from = static_cast<int>(key / n_), to = static_cast<int>(key % n_);
+    const int from = static_cast<int>(key / n_),
+              to = static_cast<int>(key % n_);
     matrix[from][to] += count / row_sums[from];
     matrix[to][from] += count / row_sums[to];
   }

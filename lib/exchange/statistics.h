@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-
 #include "lib/exchange/scheme.h"
 
 namespace replex::exchange {
@@ -13,7 +12,9 @@ namespace replex::exchange {
 // Not thread-safe.
 class Statistics {
  public:
-  explicit Statistics(int n_rungs);
+  // `n_pairs` neighbour pairs (Ladder::pairs()); < 0: an ordinary ladder's
+  // n_rungs - 1.
+  explicit Statistics(int n_rungs, int n_pairs = -1);
 
   // Call once per round, in round order.
   void Record(const RoundOutcome& outcome);
@@ -22,7 +23,8 @@ class Statistics {
   int64_t rounds() const { return rounds_; }
   const std::vector<int64_t>& pair_attempts() const { return pair_attempts_; }
   const std::vector<int64_t>& pair_accepts() const { return pair_accepts_; }
-  // accepts / attempts per neighbour pair (k, k+1); NaN where no attempts.
+  // accepts / attempts per neighbour pair, in Ladder::pairs() order ((k, k+1)
+  // on an ordinary ladder); NaN where no attempts.
   std::vector<double> PairAcceptance() const;
 
   // Empirical rung-to-rung transition matrix over one round (row-stochastic,
@@ -39,7 +41,8 @@ class Statistics {
   // not tridiagonal over more than kMaxDenseEigenRungs rungs.
   double SecondLargestEigenvalue() const;
 
-  // Round trips: a replica goes lowest rung -> highest rung -> lowest rung.
+  // Round trips: a replica goes lowest rung -> highest rung -> lowest rung
+  // (on a grid: first corner -> opposite corner -> first corner).
   int64_t RoundTrips() const;
   const std::vector<int64_t>& round_trips_per_replica() const {
     return trips_per_replica_;
@@ -58,7 +61,7 @@ class Statistics {
   // exchange only ever fills three diagonals, and a dense table would hold
   // n^2 counts (128 MiB at 4096 rungs).
   absl::flat_hash_map<int64_t, int64_t> transitions_;
-  std::vector<int> last_extreme_;     // per replica: -1 none, 0 low, 1 high
+  std::vector<int> last_extreme_;  // per replica: -1 none, 0 low, 1 high
   std::vector<int64_t> trip_start_round_;
   std::vector<int64_t> trips_per_replica_;
   int64_t trip_rounds_total_ = 0;

@@ -105,6 +105,18 @@ inline Ladder LambdaLadder(int n) {
   return *Ladder::Create({"lambda"}, std::move(rungs));
 }
 
+// A grid of n_t temperatures (300 K * 1.1^t) by n_l lambdas (0, 1, ...):
+// rung n_l * t + l.
+inline Ladder GridLadder(int n_t, int n_l) {
+  std::vector<Rung> rungs;
+  for (int t = 0; t < n_t; ++t) {
+    for (int l = 0; l < n_l; ++l) {
+      rungs.push_back(Rung{300.0 * std::pow(1.1, t), {static_cast<double>(l)}});
+    }
+  }
+  return *Ladder::Create({"lambda"}, std::move(rungs), {n_t, n_l});
+}
+
 // General-form reduced potentials from u[replica][rung].
 inline ReducedPotentials MatrixPotentials(
     const std::vector<std::vector<double>>& u) {

@@ -111,14 +111,36 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
     (*analysis.mutable_parameters())[ladder.parameter_names()[p]] =
         ListOf(values);
   }
-  for (int k = 0; k + 1 < n; ++k) {
+  const std::vector<exchange::Ladder::Pair>& pairs = ladder.pairs();
+  for (size_t k = 0; k < pairs.size() && k < result.pair_attempts.size() &&
+                     k < result.pair_acceptance.size();
+       ++k) {
     v1::PairAnalysis& pair = *analysis.add_pairs();
-    pair.add_rungs(k);
-    pair.add_rungs(k + 1);
+    pair.add_rungs(pairs[k].lower);
+    pair.add_rungs(pairs[k].upper);
+    pair.set_axis(pairs[k].axis);
     pair.set_attempts(static_cast<double>(result.pair_attempts[k]));
     pair.set_accepts(static_cast<double>(result.pair_accepts[k]));
     if (std::isfinite(result.pair_acceptance[k])) {
       pair.set_acceptance(result.pair_acceptance[k]);
+    }
+  }
+  if (ladder.axes() > 1) {
+    for (int a = 0; a < ladder.axes(); ++a) {
+      analysis.add_shape(ladder.shape()[a]);
+      v1::AxisAnalysis& axis = *analysis.add_axes();
+      axis.set_axis(a);
+      axis.set_n_rungs(ladder.shape()[a]);
+    }
+    for (const v1::PairAnalysis& pair : analysis.pairs()) {
+      v1::AxisAnalysis& axis = *analysis.mutable_axes(pair.axis());
+      axis.set_attempts(axis.attempts() + pair.attempts());
+      axis.set_accepts(axis.accepts() + pair.accepts());
+    }
+    for (v1::AxisAnalysis& axis : *analysis.mutable_axes()) {
+      if (axis.attempts() > 0) {
+        axis.set_acceptance(axis.accepts() / axis.attempts());
+      }
     }
   }
   analysis.set_round_trips(static_cast<double>(result.round_trips));
@@ -184,14 +206,22 @@ std::string AnalysisText(const v1::Analysis& analysis) {
                           "attempts", "accepts", "acceptance");
     for (const v1::PairAnalysis& pair : analysis.pairs()) {
       const int k = pair.rungs_size() > 0 ? pair.rungs(0) : 0;
+      const int upper = pair.rungs_size() > 1 ? pair.rungs(1) : k + 1;
       absl::StrAppendFormat(
-          &text, "  %-6s %-44s %9.0f %9.0f %10s\n", absl::StrCat(k, "-", k + 1),
+          &text, "  %-6s %-44s %9.0f %9.0f %10s\n", absl::StrCat(k, "-", upper),
           absl::StrCat(RungLabel(analysis, k), " <-> ",
-                       RungLabel(analysis, k + 1)),
+                       RungLabel(analysis, upper)),
           pair.attempts(), pair.accepts(),
           pair.has_acceptance() ? absl::StrFormat("%.3f", pair.acceptance())
                                 : "-");
     }
+  }
+  for (const v1::AxisAnalysis& axis : analysis.axes()) {
+    absl::StrAppendFormat(
+        &text, "axis %d (%d rungs): %.0f attempts, acceptance %s\n",
+        axis.axis(), axis.n_rungs(), axis.attempts(),
+        axis.has_acceptance() ? absl::StrFormat("%.3f", axis.acceptance())
+                              : "-");
   }
   absl::StrAppendFormat(&text, "round trips: %.0f", analysis.round_trips());
   if (analysis.has_mean_round_trip_rounds()) {

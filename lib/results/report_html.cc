@@ -232,8 +232,9 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
     absl::StatusOr<exchange::Permutation> a =
         exchange::Permutation::FromRungOfReplica(after);
     if (!a.ok() || !b.ok() || a->size() != b->size() ||
-        (!outcomes.empty() && a->size() != outcomes[0].after.size()) ||
-        static_cast<int>(outcome.pair_attempts.size()) != a->size() - 1 ||
+        (!outcomes.empty() &&
+         (a->size() != outcomes[0].after.size() ||
+          outcome.pair_attempts.size() != outcomes[0].pair_attempts.size())) ||
         outcome.pair_accepts.size() != outcome.pair_attempts.size()) {
       return Malformed(kExchangeFile, r);
     }
@@ -242,7 +243,12 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
     outcomes.push_back(std::move(outcome));
   }
   const int n = outcomes.empty() ? 0 : outcomes[0].after.size();
-  exchange::Statistics statistics(std::max(1, n));
+  // A grid ladder has more neighbour pairs than n - 1: as many as the log's
+  // rows count.
+  exchange::Statistics statistics(
+      std::max(1, n), outcomes.empty()
+                          ? 0
+                          : static_cast<int>(outcomes[0].pair_attempts.size()));
   for (const exchange::RoundOutcome& outcome : outcomes) {
     statistics.Record(outcome);
   }
@@ -251,9 +257,12 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
   if (n > 1) {
     Series acceptance{"acceptance", {}, true};
     const std::vector<double> pair = statistics.PairAcceptance();
-    for (int k = 0; k + 1 < n; ++k) {
-      if (std::isfinite(pair[k])) acceptance.points.push_back({k, pair[k]});
+    for (size_t k = 0; k < pair.size(); ++k) {
+      if (std::isfinite(pair[k])) {
+        acceptance.points.push_back({static_cast<double>(k), pair[k]});
+      }
     }
+    // A grid's pairs are numbered as in analysis.json's pairs.
     body += SvgPlot("Acceptance per neighbour pair (k, k+1)", "pair k",
                     "acceptance", {acceptance}, 0, 1);
   }

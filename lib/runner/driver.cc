@@ -126,7 +126,7 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       swap_attempts_(spec.exchange().swap_attempts()),
       energies_every_(spec.exchange().energies_every()),
       permutation_(exchange::Permutation::Identity(ladder_.size())),
-      statistics_(ladder_.size()) {}
+      statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size())) {}
 
 std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
                                               bool want_state) const {
@@ -146,7 +146,7 @@ std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
       const bool every_rung =
           energies_every_ > 0 && round_ % energies_every_ == 0;
       order.evaluate_rungs = exchange::RungsToEvaluate(
-          every_rung ? exchange::Scheme::kGibbs : scheme_, n, round_,
+          every_rung ? exchange::Scheme::kGibbs : scheme_, ladder_, round_,
           order.rung);
       order.evaluate_rungs.push_back(order.rung);
     }
@@ -229,13 +229,14 @@ exchange::ReducedPotentials RoundDriver::ThermodynamicReducedPotentials(
 absl::Status RoundDriver::Replay(
     const std::vector<exchange::RoundOutcome>& outcomes) {
   const int n = ladder_.size();
+  const size_t pairs = ladder_.pairs().size();
   exchange::Permutation permutation = permutation_;
   exchange::Statistics statistics = statistics_;
   int64_t round = round_;
   for (exchange::RoundOutcome outcome : outcomes) {
     if (outcome.round != round || outcome.after.size() != n ||
-        static_cast<int>(outcome.pair_attempts.size()) != std::max(n - 1, 0) ||
-        static_cast<int>(outcome.pair_accepts.size()) != std::max(n - 1, 0)) {
+        outcome.pair_attempts.size() != pairs ||
+        outcome.pair_accepts.size() != pairs) {
       return absl::DataLossError(absl::StrCat(
           "cannot replay round ", outcome.round, " at round ", round,
           ": the exchange log does not follow on or does not fit ", n,

@@ -37,6 +37,7 @@ using v1::Range;
 // counts), so the cap bounds its memory: 4096 rungs is 128 MiB.
 constexpr int kMaxRungs = 4096;
 constexpr int kMaxParameters = 64;
+constexpr int kMaxAxes = 8;
 
 absl::Status CheckFinite(double value, absl::string_view path) {
   if (std::isfinite(value)) return absl::OkStatus();
@@ -104,28 +105,30 @@ absl::StatusOr<std::vector<double>> ExpandRange(
   }
 }
 
-// The rung count: ladder.n_rungs, else the length of the first explicit list.
-// Sets `source` to the field it came from, for messages.
-absl::StatusOr<int> RungCount(const v1::Ladder& ladder, std::string& source) {
-  source = "ladder.n_rungs";
+// The rung count of the ladder (or grid axis) at path `at`: its n_rungs,
+// else the length of the first explicit list. Sets `source` to the field it
+// came from, for messages.
+absl::StatusOr<int> RungCount(const v1::Ladder& ladder, const std::string& at,
+                              std::string& source) {
+  source = Join(at, "n_rungs");
   int n = ladder.n_rungs();
   if (n == 0 && ladder.temperatures_k_size() > 0) {
-    source = "ladder.temperatures_k";
+    source = Join(at, "temperatures_k");
     n = ladder.temperatures_k_size();
   }
   for (int i = 0; n == 0 && i < ladder.parameters_size(); ++i) {
     if (ladder.parameters(i).values_size() > 0) {
-      source = Join(Index("ladder.parameters", i), "values");
+      source = Join(Index(Join(at, "parameters"), i), "values");
       n = ladder.parameters(i).values_size();
     }
   }
   if (n == 0 && ladder.pressures_bar_size() > 0) {
-    source = "ladder.pressures_bar";
+    source = Join(at, "pressures_bar");
     n = ladder.pressures_bar_size();
   }
   if (n == 0) {
-    return FieldError(source, absl::StrCat(TooFewRungs(0),
-                                           "; set ladder.n_rungs: it is "
+    return FieldError(source, absl::StrCat(TooFewRungs(0), "; set ", source,
+                                           ": it is "
                                            "required unless temperatures_k, "
                                            "pressures_bar or "
                                            "a parameter's values list one "
@@ -141,14 +144,14 @@ absl::StatusOr<int> RungCount(const v1::Ladder& ladder, std::string& source) {
 }
 
 absl::StatusOr<std::vector<double>> Temperatures(const v1::Ladder& ladder,
-                                                 int n) {
+                                                 const std::string& at, int n) {
   std::vector<std::string> forms;
   if (ladder.temperatures_k_size() > 0) forms.push_back("temperatures_k");
   if (ladder.has_temperature_range_k()) forms.push_back("temperature_range_k");
   if (ladder.temperature_k() != 0) forms.push_back("temperature_k");
   if (forms.size() != 1) {
     return FieldError(
-        "ladder",
+        at,
         absl::StrCat(forms.empty()
                          ? "no temperature given"
                          : absl::StrCat(absl::StrJoin(forms, " and "),
@@ -160,9 +163,9 @@ absl::StatusOr<std::vector<double>> Temperatures(const v1::Ladder& ladder,
   }
   if (ladder.temperatures_k_size() > 0) {
     for (absl::Status status :
-         {CheckLength(ladder.temperatures_k_size(), n, "ladder.temperatures_k",
-                      "ladder.n_rungs"),
-          CheckEach(ladder.temperatures_k(), "ladder.temperatures_k",
+         {CheckLength(ladder.temperatures_k_size(), n,
+                      Join(at, "temperatures_k"), Join(at, "n_rungs")),
+          CheckEach(ladder.temperatures_k(), Join(at, "temperatures_k"),
                     CheckTemperature)}) {
       if (!status.ok()) return status;
     }
@@ -171,11 +174,11 @@ absl::StatusOr<std::vector<double>> Temperatures(const v1::Ladder& ladder,
   }
   if (ladder.has_temperature_range_k()) {
     return ExpandRange(ladder.temperature_range_k(),
-                       "ladder.temperature_range_k", n, Range::GEOMETRIC,
+                       Join(at, "temperature_range_k"), n, Range::GEOMETRIC,
                        CheckTemperature);
   }
   absl::Status status =
-      CheckTemperature(ladder.temperature_k(), "ladder.temperature_k");
+      CheckTemperature(ladder.temperature_k(), Join(at, "temperature_k"));
   if (!status.ok()) return status;
   return std::vector<double>(n, ladder.temperature_k());
 }
@@ -213,58 +216,227 @@ absl::Status CheckPressure(double bar, absl::string_view path) {
                                        "atm)"));
 }
 
-}  // namespace
+// A ladder's rungs before exchange::Ladder checks them as a whole.
+struct Rungs {
+  std::vector<std::string> names;
+  std::vector<exchange::Rung> rungs;
+  bool has_temperature = false;  // else every temperature_k is 0
+};
 
-absl::StatusOr<exchange::Ladder> BuildLadder(const v1::Ladder& ladder) {
+bool GivesTemperature(const v1::Ladder& ladder) {
+  return ladder.temperatures_k_size() > 0 || ladder.has_temperature_range_k() ||
+         ladder.temperature_k() != 0;
+}
+
+// The rungs of the ordinary ladder, or of one grid axis, at path `at`. A grid
+// axis may leave the temperature to another axis or to ladder.temperature_k.
+absl::StatusOr<Rungs> BuildRungs(const v1::Ladder& ladder,
+                                 const std::string& at, bool is_axis) {
   std::string n_source;
-  absl::StatusOr<int> n = RungCount(ladder, n_source);
+  absl::StatusOr<int> n = RungCount(ladder, at, n_source);
   if (!n.ok()) return n.status();
+  const std::string parameters_path = Join(at, "parameters");
   absl::Status status = AtMost(ladder.parameters_size(), kMaxParameters,
-                               "ladder.parameters", "parameters per ladder");
+                               parameters_path, "parameters per ladder");
   if (!status.ok()) return status;
 
-  absl::StatusOr<std::vector<double>> temperatures = Temperatures(ladder, *n);
-  if (!temperatures.ok()) return temperatures.status();
-  std::vector<exchange::Rung> rungs(*n);
-  for (int k = 0; k < *n; ++k) rungs[k].temperature_k = (*temperatures)[k];
-
-  std::vector<std::string> names;
+  Rungs out;
+  out.rungs.resize(*n);
+  out.has_temperature = !is_axis || GivesTemperature(ladder);
+  if (out.has_temperature) {
+    absl::StatusOr<std::vector<double>> temperatures =
+        Temperatures(ladder, at, *n);
+    if (!temperatures.ok()) return temperatures.status();
+    for (int k = 0; k < *n; ++k) {
+      out.rungs[k].temperature_k = (*temperatures)[k];
+    }
+  }
   for (int i = 0; i < ladder.parameters_size(); ++i) {
     const v1::ParameterLadder& parameter = ladder.parameters(i);
-    const std::string path = Index("ladder.parameters", i);
+    const std::string path = Index(parameters_path, i);
     if (parameter.name().empty()) {
       return FieldError(Join(path, "name"),
                         "empty; give the name of a global parameter defined "
                         "in the System (e.g. lambda)");
     }
-    const auto same = std::find(names.begin(), names.end(), parameter.name());
-    if (same != names.end()) {
+    const auto same =
+        std::find(out.names.begin(), out.names.end(), parameter.name());
+    if (same != out.names.end()) {
       return FieldError(
           Join(path, "name"),
           absl::StrCat(Quote(parameter.name()), " is already used by ",
-                       Index("ladder.parameters", same - names.begin()),
+                       Index(parameters_path, same - out.names.begin()),
                        "; list each parameter once"));
     }
-    names.push_back(parameter.name());
+    out.names.push_back(parameter.name());
     absl::StatusOr<std::vector<double>> values =
         ParameterValues(parameter, path, *n, n_source);
     if (!values.ok()) return values.status();
-    for (int k = 0; k < *n; ++k) rungs[k].parameters.push_back((*values)[k]);
+    for (int k = 0; k < *n; ++k) {
+      out.rungs[k].parameters.push_back((*values)[k]);
+    }
   }
   if (ladder.pressures_bar_size() > 0) {
+    const std::string path = Join(at, "pressures_bar");
     for (absl::Status check :
-         {CheckLength(ladder.pressures_bar_size(), *n, "ladder.pressures_bar",
-                      n_source),
-          CheckEach(ladder.pressures_bar(), "ladder.pressures_bar",
-                    CheckPressure)}) {
+         {CheckLength(ladder.pressures_bar_size(), *n, path, n_source),
+          CheckEach(ladder.pressures_bar(), path, CheckPressure)}) {
       if (!check.ok()) return check;
     }
-    for (int k = 0; k < *n; ++k)
-      rungs[k].pressure_bar = ladder.pressures_bar(k);
+    for (int k = 0; k < *n; ++k) {
+      out.rungs[k].pressure_bar = ladder.pressures_bar(k);
+    }
+  }
+  return out;
+}
+
+// A grid's rungs are every combination of its axes' rungs, the last axis
+// varying fastest; each takes its temperature from the one axis that gives
+// temperatures (or ladder.temperature_k) and every axis's parameters.
+absl::StatusOr<exchange::Ladder> BuildGrid(const v1::Ladder& ladder) {
+  const char* const kOnAnAxis =
+      "; with ladder.axes, give it on one of the axes";
+  if (ladder.n_rungs() != 0) {
+    return FieldError("ladder.n_rungs",
+                      absl::StrCat("set with ladder.axes: a grid's rungs are "
+                                   "the product of its axes' n_rungs",
+                                   kOnAnAxis));
+  }
+  for (const auto& [given, field] :
+       {std::pair<bool, const char*>{ladder.temperatures_k_size() > 0,
+                                     "ladder.temperatures_k"},
+        {ladder.has_temperature_range_k(), "ladder.temperature_range_k"},
+        {ladder.parameters_size() > 0, "ladder.parameters"}}) {
+    if (given) {
+      return FieldError(field, absl::StrCat("set with ladder.axes", kOnAnAxis));
+    }
+  }
+  if (ladder.pressures_bar_size() > 0) {
+    return FieldError("ladder.pressures_bar",
+                      "per-rung pressures are not supported on a grid "
+                      "ladder; run at the System's barostat pressure or use "
+                      "an ordinary ladder");
+  }
+  if (ladder.axes_size() < 2) {
+    return FieldError("ladder.axes",
+                      "one axis is an ordinary ladder: give its fields "
+                      "directly under ladder, or add a second axis");
+  }
+  absl::Status status =
+      AtMost(ladder.axes_size(), kMaxAxes, "ladder.axes", "axes per grid");
+  if (!status.ok()) return status;
+
+  std::vector<Rungs> axes;
+  std::vector<int> shape;
+  std::vector<std::string> names, name_paths;
+  int temperature_axis = -1;
+  int64_t total = 1;
+  for (int a = 0; a < ladder.axes_size(); ++a) {
+    const v1::Ladder& axis = ladder.axes(a);
+    const std::string at = Index("ladder.axes", a);
+    if (axis.axes_size() > 0) {
+      return FieldError(Join(at, "axes"),
+                        "an axis cannot itself be a grid; list every axis "
+                        "under ladder.axes");
+    }
+    if (axis.pressures_bar_size() > 0) {
+      return FieldError(Join(at, "pressures_bar"),
+                        "per-rung pressures are not supported on a grid "
+                        "ladder; run at the System's barostat pressure");
+    }
+    if (axis.temperature_k() != 0) {
+      return FieldError(Join(at, "temperature_k"),
+                        "one temperature for every rung belongs in "
+                        "ladder.temperature_k; an axis gives temperatures_k "
+                        "or temperature_range_k");
+    }
+    absl::StatusOr<Rungs> rungs = BuildRungs(axis, at, /*is_axis=*/true);
+    if (!rungs.ok()) return rungs.status();
+    const int n = static_cast<int>(rungs->rungs.size());
+    if (n < 2) {
+      return FieldError(at, absl::StrCat("1 rung: an axis needs at least 2 "
+                                         "(drop it and fold its values into "
+                                         "the other axes)"));
+    }
+    total *= n;
+    if (absl::Status check = AtMost(total, kMaxRungs, "ladder.axes",
+                                    "rungs per job (the product of the axes' "
+                                    "rungs); split the work into several jobs");
+        !check.ok()) {
+      return check;
+    }
+    if (rungs->has_temperature) {
+      if (temperature_axis >= 0) {
+        return FieldError(at,
+                          absl::StrCat("gives temperatures, as ",
+                                       Index("ladder.axes", temperature_axis),
+                                       " does; give them on one axis only"));
+      }
+      temperature_axis = a;
+    }
+    for (size_t p = 0; p < rungs->names.size(); ++p) {
+      const std::string path =
+          Join(Index(Join(at, "parameters"), static_cast<int>(p)), "name");
+      const auto same = std::find(names.begin(), names.end(), rungs->names[p]);
+      if (same != names.end()) {
+        return FieldError(
+            path, absl::StrCat(Quote(rungs->names[p]), " is already used by ",
+                               name_paths[same - names.begin()],
+                               "; list each parameter once"));
+      }
+      names.push_back(rungs->names[p]);
+      name_paths.push_back(path);
+    }
+    shape.push_back(n);
+    axes.push_back(*std::move(rungs));
+  }
+  if ((temperature_axis >= 0) == (ladder.temperature_k() != 0)) {
+    return FieldError(
+        "ladder", temperature_axis >= 0
+                      ? absl::StrCat("temperature_k and ",
+                                     Index("ladder.axes", temperature_axis),
+                                     "'s temperatures are both given; give one")
+                      : "no temperature given: give ladder.temperature_k, or "
+                        "temperatures_k or temperature_range_k on one axis");
+  }
+  if (temperature_axis < 0) {
+    status = CheckTemperature(ladder.temperature_k(), "ladder.temperature_k");
+    if (!status.ok()) return status;
   }
 
-  absl::StatusOr<exchange::Ladder> built =
-      exchange::Ladder::Create(std::move(names), std::move(rungs));
+  std::vector<exchange::Rung> rungs(total);
+  for (int k = 0; k < total; ++k) {
+    exchange::Rung& rung = rungs[k];
+    rung.temperature_k = ladder.temperature_k();
+    int rest = k;
+    std::vector<int> at(shape.size());
+    for (int a = static_cast<int>(shape.size()) - 1; a >= 0; --a) {
+      at[a] = rest % shape[a];
+      rest /= shape[a];
+    }
+    for (size_t a = 0; a < shape.size(); ++a) {
+      const exchange::Rung& from = axes[a].rungs[at[a]];
+      if (static_cast<int>(a) == temperature_axis) {
+        rung.temperature_k = from.temperature_k;
+      }
+      rung.parameters.insert(rung.parameters.end(), from.parameters.begin(),
+                             from.parameters.end());
+    }
+  }
+  absl::StatusOr<exchange::Ladder> built = exchange::Ladder::Create(
+      std::move(names), std::move(rungs), std::move(shape));
+  if (!built.ok()) return FieldError("ladder.axes", built.status().message());
+  return built;
+}
+
+}  // namespace
+
+absl::StatusOr<exchange::Ladder> BuildLadder(const v1::Ladder& ladder) {
+  if (ladder.axes_size() > 0) return BuildGrid(ladder);
+  absl::StatusOr<Rungs> rungs = BuildRungs(ladder, "ladder", /*is_axis=*/false);
+  if (!rungs.ok()) return rungs.status();
+  absl::StatusOr<exchange::Ladder> built = exchange::Ladder::Create(
+      std::move(rungs->names), std::move(rungs->rungs));
   if (!built.ok()) {
     // Create speaks of rungs; with an explicit list, rung k is
     // temperatures_k[k], so name that field.

@@ -971,6 +971,138 @@ TEST(BuildLadderTest, CarriesAPressurePerRung) {
           ->has_pressures());
 }
 
+constexpr char kGridLadder[] = R"yaml(ladder:
+  axes:
+    - temperature_range_k: {min: 300, max: 363}
+      n_rungs: 3
+    - parameters:
+        - name: K
+          range: {min: 1, max: 2}
+      n_rungs: 2
+    - parameters: [{name: M, values: [5, 6]}]
+)yaml";
+
+TEST(BuildLadderTest, AGridHasEveryCombinationOfItsAxes) {
+  const std::string yaml = absl::StrReplaceAll(
+      kBaseYaml, {{"ladder:\n  n_rungs: 4\n  temperatures_k: [300, 320, "
+                   "340, 360]\n  parameters:\n    - name: K\n      values: "
+                   "[1, 2, 3, 4]\n",
+                   kGridLadder}});
+  absl::StatusOr<v1::JobSpec> spec = ParseYaml(yaml, MakeInputDir());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<exchange::Ladder> ladder = BuildLadder(spec->ladder());
+  ASSERT_TRUE(ladder.ok()) << ladder.status();
+  EXPECT_EQ(ladder->shape(), (std::vector<int>{3, 2, 2}));
+  EXPECT_EQ(ladder->parameter_names(), (std::vector<std::string>{"K", "M"}));
+  ASSERT_EQ(ladder->size(), 12);
+  // Rung 4 t + 2 k + m: the last axis varies fastest.
+  for (int t = 0; t < 3; ++t) {
+    for (int k = 0; k < 2; ++k) {
+      for (int m = 0; m < 2; ++m) {
+        const exchange::Rung& rung = ladder->rung(4 * t + 2 * k + m);
+        EXPECT_NEAR(rung.temperature_k, 300 * std::pow(1.1, t), 1e-9);
+        EXPECT_EQ(rung.parameters, (std::vector<double>{1.0 + k, 5.0 + m}));
+      }
+    }
+  }
+  // (3-1)*4 + 3*(2-1)*2 + 3*2*(2-1) pairs.
+  EXPECT_EQ(ladder->pairs().size(), 8u + 6u + 6u);
+
+  // One temperature for every rung instead of a temperature axis.
+  v1::Ladder lambdas = spec->ladder();
+  lambdas.mutable_axes()->DeleteSubrange(0, 1);
+  lambdas.set_temperature_k(310);
+  ladder = BuildLadder(lambdas);
+  ASSERT_TRUE(ladder.ok()) << ladder.status();
+  EXPECT_EQ(ladder->size(), 4);
+  EXPECT_EQ(ladder->rung(3).temperature_k, 310);
+}
+
+TEST(BuildLadderTest, ABadGridGetsAnErrorNamingTheField) {
+  v1::Ladder base;
+  base.add_axes()->add_temperatures_k(300);
+  base.mutable_axes(0)->add_temperatures_k(320);
+  v1::ParameterLadder& k = *base.add_axes()->add_parameters();
+  k.set_name("K");
+  k.add_values(1);
+  k.add_values(2);
+  ASSERT_TRUE(BuildLadder(base).ok()) << BuildLadder(base).status();
+
+  const std::vector<
+      std::pair<std::function<void(v1::Ladder&)>, std::vector<std::string>>>
+      cases = {
+          {[](v1::Ladder& l) { l.set_n_rungs(4); },
+           {"ladder.n_rungs", "give it on one of the axes"}},
+          {[](v1::Ladder& l) { l.add_parameters()->set_name("X"); },
+           {"ladder.parameters", "give it on one of the axes"}},
+          {[](v1::Ladder& l) { l.mutable_axes()->RemoveLast(); },
+           {"ladder.axes", "one axis is an ordinary ladder"}},
+          {[](v1::Ladder& l) { l.set_temperature_k(300); },
+           {"ladder:",
+            "temperature_k and ladder.axes[0]'s temperatures are "
+            "both given"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(0)->clear_temperatures_k();
+             l.mutable_axes(0)->set_n_rungs(2);
+           },
+           {"ladder:", "no temperature given"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(1)->add_temperatures_k(300);
+             l.mutable_axes(1)->add_temperatures_k(400);
+           },
+           {"ladder.axes[1]", "as ladder.axes[0] does; give them on one axis"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(1)->mutable_parameters(0)->set_name("K");
+             *l.mutable_axes(0)->add_parameters() = l.axes(1).parameters(0);
+           },
+           {"ladder.axes[1].parameters[0].name",
+            "already used by ladder.axes[0].parameters[0].name"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(1)->set_n_rungs(2);
+             l.mutable_axes(1)->mutable_parameters(0)->add_values(3);
+           },
+           {"ladder.axes[1].parameters[0].values", "3 values for 2 rungs",
+            "ladder.axes[1].n_rungs"}},
+          {[](v1::Ladder& l) { l.mutable_axes(0)->set_temperatures_k(1, -5); },
+           {"ladder.axes[0].temperatures_k[1]"}},
+          {[](v1::Ladder& l) { l.mutable_axes(0)->set_temperatures_k(1, 200); },
+           {"ladder.axes", "below rung 0's 300 K", "along axis 0"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(1)->mutable_parameters(0)->set_values(1, 1);
+           },
+           {"ladder.axes", "rungs 0 and 1 are identical along axis 1"}},
+          {[](v1::Ladder& l) { l.mutable_axes(1)->add_pressures_bar(1); },
+           {"ladder.axes[1].pressures_bar", "not supported on a grid"}},
+          {[](v1::Ladder& l) { *l.mutable_axes(1)->add_axes() = l.axes(0); },
+           {"ladder.axes[1].axes", "cannot itself be a grid"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(0)->clear_temperatures_k();
+             l.mutable_axes(0)->set_temperature_k(300);
+             l.mutable_axes(0)->set_n_rungs(2);
+           },
+           {"ladder.axes[0].temperature_k", "belongs in ladder.temperature_k"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(1)->mutable_parameters(0)->clear_values();
+             l.mutable_axes(1)->mutable_parameters(0)->add_values(1);
+           },
+           {"ladder.axes[1]", "1 rung: an axis needs at least 2"}},
+          {[](v1::Ladder& l) {
+             l.mutable_axes(0)->clear_temperatures_k();
+             l.mutable_axes(0)->mutable_temperature_range_k()->set_min(300);
+             l.mutable_axes(0)->mutable_temperature_range_k()->set_max(400);
+             l.mutable_axes(0)->set_n_rungs(4000);
+           },
+           {"ladder.axes", "8000", "limit of 4096"}},
+      };
+  for (const auto& [edit, in_message] : cases) {
+    v1::Ladder ladder = base;
+    edit(ladder);
+    SCOPED_TRACE(ladder.ShortDebugString());
+    ExpectError(BuildLadder(ladder).status(),
+                absl::StatusCode::kInvalidArgument, in_message);
+  }
+}
+
 TEST(ApplyDefaultsTest, KeepsZeroFrictionAndFillsAnAbsentOne) {
   const std::filesystem::path dir = MakeInputDir();
   const auto with_integrator = [](const std::string& integrator) {

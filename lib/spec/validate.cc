@@ -236,15 +236,20 @@ void ApplyDefaults(v1::JobSpec& spec) {
   }
   // Spelling the spacing out makes a stored spec mean the same thing even if
   // a default changes later.
-  v1::Ladder& ladder = *spec.mutable_ladder();
-  if (ladder.has_temperature_range_k() &&
-      ladder.temperature_range_k().spacing() == Range::SPACING_UNSPECIFIED) {
-    ladder.mutable_temperature_range_k()->set_spacing(Range::GEOMETRIC);
+  std::vector<v1::Ladder*> ladders = {spec.mutable_ladder()};
+  for (v1::Ladder& axis : *spec.mutable_ladder()->mutable_axes()) {
+    ladders.push_back(&axis);
   }
-  for (v1::ParameterLadder& parameter : *ladder.mutable_parameters()) {
-    if (parameter.has_range() &&
-        parameter.range().spacing() == Range::SPACING_UNSPECIFIED) {
-      parameter.mutable_range()->set_spacing(Range::LINEAR);
+  for (v1::Ladder* ladder : ladders) {
+    if (ladder->has_temperature_range_k() &&
+        ladder->temperature_range_k().spacing() == Range::SPACING_UNSPECIFIED) {
+      ladder->mutable_temperature_range_k()->set_spacing(Range::GEOMETRIC);
+    }
+    for (v1::ParameterLadder& parameter : *ladder->mutable_parameters()) {
+      if (parameter.has_range() &&
+          parameter.range().spacing() == Range::SPACING_UNSPECIFIED) {
+        parameter.mutable_range()->set_spacing(Range::LINEAR);
+      }
     }
   }
 }

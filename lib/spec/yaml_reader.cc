@@ -305,37 +305,57 @@ absl::Status ReadParameters(const YamlNode& node, const std::string& path,
   return absl::OkStatus();
 }
 
+// The ladder, or (`is_axis`) one axis of a grid ladder, which has no axes of
+// its own.
 absl::Status ReadLadder(const YamlNode& node, const std::string& path,
-                        v1::Ladder& ladder) {
-  return ReadMap(
-      node, path,
-      {{"n_rungs", Store<int32_t>(ReadInteger<int32_t>,
-                                  [&](int32_t n, const std::string& p) {
-                                    ladder.set_n_rungs(n);
-                                    // 0 would read as "unset" below.
-                                    return CheckRungCount(n, p);
-                                  })},
-       {"temperatures_k",
-        [&](const YamlNode& v, const std::string& p) {
-          return ReadFiniteList(v, p, ladder.mutable_temperatures_k());
-        }},
-       {"temperature_range_k",
-        [&](const YamlNode& v, const std::string& p) {
-          return ReadRange(v, p, *ladder.mutable_temperature_range_k());
-        }},
-       // 0 would read as "unset", so the value is checked here too.
-       {"temperature_k", Store<double>(ReadFinite,
-                                       [&](double t, const std::string& p) {
-                                         ladder.set_temperature_k(t);
-                                         return CheckTemperature(t, p);
-                                       })},
-       {"parameters",
-        [&](const YamlNode& v, const std::string& p) {
-          return ReadParameters(v, p, ladder);
-        }},
-       {"pressures_bar", [&](const YamlNode& v, const std::string& p) {
-          return ReadFiniteList(v, p, ladder.mutable_pressures_bar());
-        }}});
+                        v1::Ladder& ladder, bool is_axis = false) {
+  std::vector<Key> keys = {
+      {"n_rungs", Store<int32_t>(ReadInteger<int32_t>,
+                                 [&](int32_t n, const std::string& p) {
+                                   ladder.set_n_rungs(n);
+                                   // 0 would read as "unset" below.
+                                   return CheckRungCount(n, p);
+                                 })},
+      {"temperatures_k",
+       [&](const YamlNode& v, const std::string& p) {
+         return ReadFiniteList(v, p, ladder.mutable_temperatures_k());
+       }},
+      {"temperature_range_k",
+       [&](const YamlNode& v, const std::string& p) {
+         return ReadRange(v, p, *ladder.mutable_temperature_range_k());
+       }},
+      // 0 would read as "unset", so the value is checked here too.
+      {"temperature_k", Store<double>(ReadFinite,
+                                      [&](double t, const std::string& p) {
+                                        ladder.set_temperature_k(t);
+                                        return CheckTemperature(t, p);
+                                      })},
+      {"parameters",
+       [&](const YamlNode& v, const std::string& p) {
+         return ReadParameters(v, p, ladder);
+       }},
+      {"pressures_bar", [&](const YamlNode& v, const std::string& p) {
+         return ReadFiniteList(v, p, ladder.mutable_pressures_bar());
+       }}};
+  if (!is_axis) {
+    keys.push_back({"axes", [&](const YamlNode& v, const std::string& p) {
+                      if (!v.IsSequence()) {
+                        return YamlError(v, p,
+                                         absl::StrCat("expected a list of "
+                                                      "ladders (one per "
+                                                      "axis), got ",
+                                                      Describe(v)));
+                      }
+                      for (size_t i = 0; i < v.items.size(); ++i) {
+                        absl::Status status = ReadLadder(
+                            v.items[i], Index(p, static_cast<int>(i)),
+                            *ladder.add_axes(), /*is_axis=*/true);
+                        if (!status.ok()) return status;
+                      }
+                      return absl::OkStatus();
+                    }});
+  }
+  return ReadMap(node, path, keys);
 }
 
 absl::Status ReadIntegrator(const YamlNode& node, const std::string& path,
@@ -372,9 +392,9 @@ absl::Status ReadExchange(const YamlNode& node, const std::string& path,
        {"swap_attempts",
         Set<int64_t>(ReadInteger<int64_t>,
                      [&](int64_t n) { exchange.set_swap_attempts(n); })},
-       {"energies_every",
-        Set<int32_t>(ReadInteger<int32_t>,
-                     [&](int32_t n) { exchange.set_energies_every(n); })}});
+       {"energies_every", Set<int32_t>(ReadInteger<int32_t>, [&](int32_t n) {
+          exchange.set_energies_every(n);
+        })}});
 }
 
 absl::Status ReadOutput(const YamlNode& node, const std::string& path,
