@@ -118,25 +118,19 @@ TEST(HarmonicOscillatorHremd,
   ExpectHarmonicLadderTheory(spec);
 }
 
-// A temperature x K grid (3 x 3 rungs) under `neighbors`, which exchanges
-// along one axis a round: every grid point's reduced potentials follow the
-// theory above, and every pair along either axis accepts at its exact rate
-// (b ratio 1/1.1 along temperature, sqrt 2 along K). Every rung's energy is
-// evaluated each round (energies_every: 1) for the check at rung 0.
+// examples/harmonic-oscillator/grid.yaml: a temperature x K grid (3 x 3
+// rungs) under `neighbors`, which exchanges along one axis a round. Every
+// grid point's reduced potentials follow the theory above, and every pair
+// along either axis accepts at its exact rate (b ratio 1/1.1 along
+// temperature, sqrt 2 along K). Every rung's energy is evaluated each round
+// (energies_every: 1) for the check at rung 0.
 TEST(HarmonicOscillatorHremd, ATemperatureByParameterGridMatchesTheory) {
-  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/hremd.yaml");
-  v1::Ladder& ladder = *spec.mutable_ladder();
-  ladder.Clear();
-  v1::Ladder& temperatures = *ladder.add_axes();
-  for (double t : {300.0, 330.0, 363.0}) temperatures.add_temperatures_k(t);
-  v1::ParameterLadder& k = *ladder.add_axes()->add_parameters();
-  k.set_name("K");
-  for (double value : {4000.0, 4000 * std::sqrt(2.0), 8000.0}) {
-    k.add_values(value);
-  }
-  spec.mutable_exchange()->set_scheme(v1::Exchange::NEIGHBORS);
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/grid.yaml");
   spec.mutable_exchange()->set_energies_every(1);
-  ASSERT_EQ(spec::BuildLadder(spec.ladder())->axes(), 2);
+  const absl::StatusOr<exchange::Ladder> ladder =
+      spec::BuildLadder(spec.ladder());
+  ASSERT_TRUE(ladder.ok()) << ladder.status();
+  ASSERT_EQ(ladder->shape(), (std::vector<int>{3, 3}));
   ExpectHarmonicLadderTheory(spec);
 }
 

@@ -14,7 +14,8 @@ change the last digits.
 What it makes, and why each constant is what it is
 ==================================================
 
-examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml)
+examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
+                                grid.yaml)
     N = 4 particles of mass 12 amu, each tied to the origin by one
     CustomExternalForce "0.5*K*(x^2+y^2+z^2)" with a *global* parameter K.
     The System has no constraints and no CMMotionRemover, so all d = 3N = 12
@@ -38,6 +39,9 @@ examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml)
       300 K, gibbs scheme. Swapping K rungs is the same problem as swapping
       temperatures with the same ratio: neighbour Metropolis acceptance 0.558.
       Highest K: period 86 steps, still well resolved.
+    - Grid (grid.yaml): temperatures 300, 330, 363 K x K = 4000, 5657, 8000,
+      neighbors along one axis a round: exact acceptance 0.872 along
+      temperature (ratio 1.1), 0.558 along K.
     - Starting positions 0.02 nm off the origin (the 300 K rms displacement
       per coordinate is sqrt(k_B T/K) = 0.025 nm).
 
@@ -267,6 +271,7 @@ ladder:
   n_rungs: {n}
   temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
 exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}}}
+output: {{frame_interval: 10}}
 """)
 
     ks = HO_HREMD_K
@@ -299,6 +304,38 @@ ladder:
   temperature_k: {HO_HREMD_T:g}
   parameters: [{{name: K, values: [{values}]}}]
 exchange: {{scheme: gibbs, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}}}
+output: {{frame_interval: 10}}
+""")
+
+    grid_t = [HO_HREMD_T * 1.1 ** i for i in range(3)]
+    grid_k = ks[:3]
+    t_acc = gamma_swap_acceptance(shape, 1.1)
+    k_acc = gamma_swap_acceptance(shape, grid_k[1] / grid_k[0])
+    write(out / "grid.yaml", f"""\
+# A grid ladder: the same oscillators over temperature x K, 3 x 3 = 9 rungs,
+# rung 3 i + j at temperature i and K j (the last axis varies fastest).
+# Made by tools/make_examples.py.
+#
+# What is analytic (the tests check it): as in hremd.yaml with b = K / T in
+# place of K, at every grid point u = b r^2 / (2 k_B) is Gamma({shape:g}, 1).
+# `neighbors` exchanges along one axis a round; a swap along temperature
+# (ratio 1.1) accepts with probability {t_acc:.4f}, along K (ratio ~sqrt 2)
+# {k_acc:.4f}.
+name: harmonic-oscillator-grid
+owner: examples
+labels: {{kind: example}}
+system: system.xml
+coordinates: state.xml
+platform: Reference
+seed: {SEED}
+checkpoint_interval: 100
+integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {HO_FRICTION:g}}}
+ladder:
+  axes:
+    - temperatures_k: [{", ".join(f"{t:g}" for t in grid_t)}]
+    - parameters: [{{name: K, values: [{", ".join(f"{k:g}" for k in grid_k)}]}}]
+exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}}}
+output: {{frame_interval: 10}}
 """)
 
 
