@@ -204,6 +204,10 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
 
   const std::vector<v1::PairAcceptance> pairs = SortedPairs(job);
   if (!pairs.empty()) {
+    // A grid ladder's pairs lie along several axes: say which.
+    const bool grid =
+        std::any_of(pairs.begin(), pairs.end(),
+                    [](const auto& pair) { return pair.axis() > 0; });
     std::vector<std::vector<std::string>> rows;
     for (const v1::PairAcceptance& pair : pairs) {
       const int k = pair.lower_rung();
@@ -213,11 +217,17 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
            absl::StrCat(RungLabel(job, k), " <-> ", RungLabel(job, upper)),
            absl::StrCat(pair.attempts()), absl::StrCat(pair.accepts()),
            Acceptance(pair, 3)});
+      if (grid)
+        rows.back().insert(rows.back().begin() + 1, absl::StrCat(pair.axis()));
     }
-    absl::StrAppend(
-        &out, "\n",
-        FormatTable({"PAIR", "RUNGS", "ATTEMPTS", "ACCEPTS", "ACCEPTANCE"},
-                    rows, {false, false, true, true, true}));
+    std::vector<std::string> header = {"PAIR", "RUNGS", "ATTEMPTS", "ACCEPTS",
+                                       "ACCEPTANCE"};
+    std::vector<bool> right = {false, false, true, true, true};
+    if (grid) {
+      header.insert(header.begin() + 1, "AXIS");
+      right.insert(right.begin() + 1, true);
+    }
+    absl::StrAppend(&out, "\n", FormatTable(header, rows, right));
   }
   return out;
 }

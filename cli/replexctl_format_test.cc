@@ -1,6 +1,7 @@
 #include "cli/replexctl_format.h"
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -138,6 +139,29 @@ TEST(JobDetailTest, ShowsPairsWithTheirTemperatures) {
                 "0-1   300.0 K <-> 310.5 K        60       25       0.417\n"
                 "1-2   310.5 K <-> 321.2 K        60       27       0.450\n"));
   EXPECT_THAT(detail, Not(HasSubstr("error")));
+}
+
+TEST(JobDetailTest, AGridLaddersPairsShowTheirRungsAndAxis) {
+  v1::Job job = RunningJob();
+  job.clear_pairs();
+  job.clear_temperatures_k();
+  for (double t : {300.0, 300.0, 330.0, 330.0}) job.add_temperatures_k(t);
+  // 2 temperatures x 2 lambdas: (0,2) (1,3) along axis 0, then (0,1) (2,3).
+  for (const auto& [lower, upper, axis] :
+       std::vector<std::tuple<int, int, int>>{
+           {0, 2, 0}, {1, 3, 0}, {0, 1, 1}, {2, 3, 1}}) {
+    AddPair(job, lower, 10, 5);
+    job.mutable_pairs()->rbegin()->set_upper_rung(upper);
+    job.mutable_pairs()->rbegin()->set_axis(axis);
+  }
+  EXPECT_THAT(
+      JobDetail(job, kNow),
+      HasSubstr(
+          "PAIR  AXIS  RUNGS                ATTEMPTS  ACCEPTS  ACCEPTANCE\n"
+          "0-2      0  300.0 K <-> 330.0 K        10        5       0.500\n"
+          "1-3      0  300.0 K <-> 330.0 K        10        5       0.500\n"
+          "0-1      1  300.0 K <-> 300.0 K        10        5       0.500\n"
+          "2-3      1  330.0 K <-> 330.0 K        10        5       0.500\n"));
 }
 
 TEST(JobDetailTest, FailedJobShowsItsError) {
