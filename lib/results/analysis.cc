@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/exchange/ladder_tuning.h"
 #include "lib/exchange/scheme.h"
 #include "lib/spec/spec.h"
 #include "lib/timing/duration.h"
@@ -143,6 +146,20 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
       }
     }
   }
+  // Fewer attempts than this make one pair's acceptance too rough a guide.
+  constexpr int64_t kMinAttemptsToTune = 20;
+  if (std::all_of(
+          result.pair_attempts.begin(), result.pair_attempts.end(),
+          [](int64_t attempts) { return attempts >= kMinAttemptsToTune; })) {
+    if (absl::StatusOr<exchange::TunedLadder> tuned =
+            exchange::EqualAcceptanceLadder(ladder, result.pair_acceptance);
+        tuned.ok()) {
+      v1::TunedLadder& out = *analysis.mutable_tuned_ladder();
+      out.mutable_temperatures_k()->Assign(tuned->temperatures_k.begin(),
+                                           tuned->temperatures_k.end());
+      out.set_predicted_acceptance(tuned->predicted_acceptance);
+    }
+  }
   analysis.set_round_trips(static_cast<double>(result.round_trips));
   for (int64_t trips : statistics.round_trips_per_replica()) {
     analysis.add_round_trips_per_replica(static_cast<double>(trips));
@@ -222,6 +239,17 @@ std::string AnalysisText(const v1::Analysis& analysis) {
         axis.axis(), axis.n_rungs(), axis.attempts(),
         axis.has_acceptance() ? absl::StrFormat("%.3f", axis.acceptance())
                               : "-");
+  }
+  if (analysis.has_tuned_ladder()) {
+    std::vector<std::string> temperatures;
+    for (double t : analysis.tuned_ladder().temperatures_k()) {
+      temperatures.push_back(absl::StrFormat("%.1f", t));
+    }
+    absl::StrAppendFormat(
+        &text,
+        "temperatures for equal acceptance (about %.2f per pair): %s K\n",
+        analysis.tuned_ladder().predicted_acceptance(),
+        absl::StrJoin(temperatures, " "));
   }
   absl::StrAppendFormat(&text, "round trips: %.0f", analysis.round_trips());
   if (analysis.has_mean_round_trip_rounds()) {

@@ -1,0 +1,37 @@
+// Feedback-optimised temperature spacing: from the neighbour acceptance
+// measured on a ladder, the ladder with the same end points on which every
+// neighbour pair would accept equally often (docs/exchange.md).
+#pragma once
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/exchange/ladder.h"
+
+namespace replex::exchange {
+
+struct TunedLadder {
+  std::vector<double> temperatures_k;  // first and last as given
+  // What every neighbour pair of the tuned ladder is expected to accept.
+  double predicted_acceptance = 0;
+};
+
+// The inverse of std::erfc on (0, 1]: erfc(ErfcInverse(p)) == p to about
+// 1e-15 relative. p <= 0 gives the value for 1e-300, p >= 1 gives 0.
+double ErfcInverse(double p);
+
+// `acceptance` holds the measured acceptance of each pair (k, k+1) of
+// `ladder`. Model: neighbouring rungs whose potential energies are Gaussian
+// with a common width sigma accept erfc((beta_k - beta_{k+1}) sigma / 2), so
+// erfcinv(a_k) measures the distance between them (the thermodynamic
+// length); spreading that length evenly over the same number of rungs, with
+// sigma constant between each pair of old rungs, equalises the acceptance.
+// A pair that never accepted counts as 1e-300 (its distance is then under-
+// rather than overestimated: measure again on the tuned ladder).
+// FAILED_PRECONDITION, saying why, unless the ladder is an ordinary
+// temperature-only ladder of at least 3 rungs with distinct temperatures and
+// every pair's acceptance is a number in [0, 1].
+absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
+    const Ladder& ladder, const std::vector<double>& acceptance);
+
+}  // namespace replex::exchange

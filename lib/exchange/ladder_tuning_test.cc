@@ -1,0 +1,114 @@
+#include "lib/exchange/ladder_tuning.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/exchange/test_util.h"
+
+namespace replex::exchange {
+namespace {
+
+using test_util::LambdaLadder;
+using test_util::TemperatureLadder;
+using ::testing::HasSubstr;
+
+TEST(ErfcInverseTest, InvertsErfc) {
+  for (double x : {0.0, 1e-8, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0}) {
+    const double p = std::erfc(x);
+    EXPECT_NEAR(ErfcInverse(p), x, 1e-12 * std::max(1.0, x)) << x;
+  }
+  EXPECT_EQ(ErfcInverse(1), 0);
+  EXPECT_EQ(ErfcInverse(2), 0);
+  EXPECT_GT(ErfcInverse(0), 26);
+}
+
+// Acceptance as the model has it: erfc(delta beta * s / 2), s fixed.
+std::vector<double> ModelAcceptance(const Ladder& ladder, double s) {
+  std::vector<double> acceptance;
+  for (int k = 0; k + 1 < ladder.size(); ++k) {
+    acceptance.push_back(
+        std::erfc((ladder.beta(k) - ladder.beta(k + 1)) * s / 2));
+  }
+  return acceptance;
+}
+
+TEST(EqualAcceptanceLadderTest, OneStepEqualisesWhereTheModelHolds) {
+  // Badly spaced: three rungs crowded at the bottom.
+  const Ladder bad = TemperatureLadder({300, 305, 310, 315, 600});
+  constexpr double kS = 300;  // kJ/mol
+  absl::StatusOr<TunedLadder> tuned =
+      EqualAcceptanceLadder(bad, ModelAcceptance(bad, kS));
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  ASSERT_EQ(tuned->temperatures_k.size(), 5u);
+  EXPECT_EQ(tuned->temperatures_k.front(), 300);
+  EXPECT_EQ(tuned->temperatures_k.back(), 600);
+  const Ladder good = TemperatureLadder(tuned->temperatures_k);
+  const std::vector<double> after = ModelAcceptance(good, kS);
+  for (double a : after) {
+    EXPECT_NEAR(a, tuned->predicted_acceptance, 1e-12);
+  }
+  // Equal steps in beta between the same ends.
+  const double step = (bad.beta(0) - bad.beta(4)) / 4;
+  EXPECT_NEAR(tuned->predicted_acceptance, std::erfc(step * kS / 2), 1e-12);
+}
+
+TEST(EqualAcceptanceLadderTest, IteratingConvergesWhereTheModelIsApproximate) {
+  // Constant heat capacity: the energy width grows with T, so acceptance
+  // depends on ln(T_{k+1} / T_k) and the geometric ladder is the equal one.
+  auto truth = [](const Ladder& ladder) {
+    std::vector<double> acceptance;
+    for (int k = 0; k + 1 < ladder.size(); ++k) {
+      acceptance.push_back(
+          std::erfc(3 * std::log(ladder.rung(k + 1).temperature_k /
+                                 ladder.rung(k).temperature_k)));
+    }
+    return acceptance;
+  };
+  std::vector<double> temperatures = {300, 301, 302, 303, 304, 305, 600};
+  for (int step = 0; step < 30; ++step) {
+    const Ladder ladder = TemperatureLadder(temperatures);
+    absl::StatusOr<TunedLadder> tuned =
+        EqualAcceptanceLadder(ladder, truth(ladder));
+    ASSERT_TRUE(tuned.ok()) << tuned.status();
+    temperatures = tuned->temperatures_k;
+  }
+  const std::vector<double> geometric = Ladder::Geometric(300, 600, 7);
+  for (size_t k = 0; k < geometric.size(); ++k) {
+    EXPECT_NEAR(temperatures[k], geometric[k], 1e-6 * geometric[k]) << k;
+  }
+}
+
+TEST(EqualAcceptanceLadderTest, SaysWhyItCannotTune) {
+  const Ladder ladder = TemperatureLadder({300, 330, 363});
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
+  struct Case {
+    Ladder ladder;
+    std::vector<double> acceptance;
+    const char* why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {ladder, {0.5, kNaN}, "pair 1-2 has no acceptance yet"},
+           {ladder, {0.5, 1.5}, "pair 1-2 has no acceptance yet"},
+           {ladder, {0.5}, "1 acceptances for 2 neighbour pairs"},
+           {ladder, {1, 1}, "every pair always accepted"},
+           {TemperatureLadder({300, 330}), {0.5}, "fewer than 3 rungs"},
+           {LambdaLadder(3), {0.5, 0.5}, "only an ordinary temperature"},
+           {test_util::GridLadder(2, 2),
+            {0.5, 0.5, 0.5, 0.5},
+            "only an ordinary temperature"}}) {
+    absl::StatusOr<TunedLadder> tuned =
+        EqualAcceptanceLadder(c.ladder, c.acceptance);
+    EXPECT_EQ(tuned.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(tuned.status().message(), HasSubstr(c.why));
+  }
+  // A pair that never accepted still tunes: it pulls its rungs together.
+  absl::StatusOr<TunedLadder> tuned = EqualAcceptanceLadder(ladder, {0.9, 0});
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_GT(tuned->temperatures_k[1], 330);
+}
+
+}  // namespace
+}  // namespace replex::exchange
