@@ -1,6 +1,8 @@
 // Efficiency: the same replicas x rounds x steps run
 //   (a) as plain OpenMM: one Context per replica in this process, the
-//       replicas spread over `--slots` threads, no exchange at all,
+//       replicas spread over `--slots` threads (pinned unless
+//       --pin_plain=false), each Context made and stepped on one of them, no
+//       exchange at all,
 //   (b) in embedded mode: the job through runner::RunJob in this process
 //       with `--slots` threads (what `replex run --threads` does), and
 //   (c) through the replex cluster on loopback: coordinator, gateway and one
@@ -34,6 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
@@ -42,6 +45,7 @@
 #include "lib/exchange/ladder.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
+#include "lib/threads/slot_pool.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "tests/process.h"
 
@@ -61,8 +65,10 @@ ABSL_FLAG(bool, cluster, true,
 ABSL_FLAG(int, repeats, 3, "Alternating (a, b, c) runs per configuration.");
 ABSL_FLAG(bool, pin_slots, false,
           "Run the worker with --pin_slots and embedded mode with "
-          "--pin_threads (their threads pinned to cores; the plain runs stay "
-          "unpinned).");
+          "--pin_threads (their threads pinned to cores).");
+ABSL_FLAG(bool, pin_plain, true,
+          "Pin the plain runs' threads to cores (their best configuration on "
+          "a machine the benchmark has to itself).");
 
 namespace replex::bench {
 namespace {
@@ -91,10 +97,13 @@ v1::JobSpec Configure(v1::JobSpec spec, int replicas, int steps, int rounds) {
   return spec;
 }
 
-// (a): seconds for every replica to run rounds x steps. The Contexts are
-// made (and destroyed) on this thread before (after) the stepping threads
-// run: OpenMM 7.7's CPU platform must not create or destroy a Context while
-// another steps (see lib/engine).
+// (a): seconds for every replica to run rounds x steps, in the best way this
+// benchmark knows for plain OpenMM: on a threads::SlotPool of `slots` slots,
+// pinned with --pin_plain, replica i's Context made on and stepped by slot
+// i % slots (so its OpenMM pool thread shares that slot's CPUs), all rounds
+// of a replica in one task. The Contexts are made one at a time and all of
+// them before any steps: OpenMM 7.7's CPU platform must not create or
+// destroy a Context while another steps (see lib/engine).
 double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
                    int slots) {
   const absl::Time start = absl::Now();
@@ -105,34 +114,32 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
   for (const engine::Vec3& p : model.initial_state().positions_nm) {
     positions.emplace_back(p[0], p[1], p[2]);
   }
-  std::vector<std::unique_ptr<OpenMM::LangevinMiddleIntegrator>> integrators;
-  std::vector<std::unique_ptr<OpenMM::Context>> contexts;
-  for (int replica = 0; replica < n; ++replica) {
+  std::vector<std::unique_ptr<OpenMM::LangevinMiddleIntegrator>> integrators(n);
+  std::vector<std::unique_ptr<OpenMM::Context>> contexts(n);
+  threads::SlotPool pool(slots, absl::GetFlag(FLAGS_pin_plain));
+  absl::Mutex making;
+  auto same_slot = [](int replica) { return static_cast<uint64_t>(replica); };
+  threads::ParallelFor(pool, n, same_slot, [&](int replica) {
+    absl::MutexLock lock(&making);
     const double temperature = spec.ladder().temperatures_k(replica);
-    integrators.push_back(std::make_unique<OpenMM::LangevinMiddleIntegrator>(
+    integrators[replica] = std::make_unique<OpenMM::LangevinMiddleIntegrator>(
         temperature, spec.integrator().friction_per_ps(),
-        spec.integrator().timestep_ps()));
-    contexts.push_back(std::make_unique<OpenMM::Context>(
-        const_cast<OpenMM::System&>(model.system()), *integrators.back(),
-        platform, Properties()));
-    contexts.back()->setPositions(positions);
-    contexts.back()->setVelocitiesToTemperature(temperature, 1 + replica);
+        spec.integrator().timestep_ps());
+    contexts[replica] = std::make_unique<OpenMM::Context>(
+        const_cast<OpenMM::System&>(model.system()), *integrators[replica],
+        platform, Properties());
+    contexts[replica]->setPositions(positions);
+    contexts[replica]->setVelocitiesToTemperature(temperature, 1 + replica);
     // Kernels that finish setting up at the first force evaluation (the CPU
     // PME plugin's FFT plans) do it here, one Context at a time, as the
     // engine does: FFTW's planner is not thread-safe.
-    contexts.back()->getState(OpenMM::State::Forces);
-  }
-  std::vector<std::thread> threads;
-  for (int slot = 0; slot < slots; ++slot) {
-    threads.emplace_back([&, slot] {
-      for (int replica = slot; replica < n; replica += slots) {
-        for (int64_t round = 0; round < spec.exchange().n_rounds(); ++round) {
-          integrators[replica]->step(spec.exchange().steps_per_exchange());
-        }
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
+    contexts[replica]->getState(OpenMM::State::Forces);
+  });
+  threads::ParallelFor(pool, n, same_slot, [&](int replica) {
+    for (int64_t round = 0; round < spec.exchange().n_rounds(); ++round) {
+      integrators[replica]->step(spec.exchange().steps_per_exchange());
+    }
+  });
   contexts.clear();
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
