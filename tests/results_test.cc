@@ -659,12 +659,13 @@ TEST(ResultsTest, AGridLadderReportsItsPairsAndAxes) {
     ASSERT_EQ(tried.size(), pairs.size()) << row;
     ASSERT_EQ(took.size(), pairs.size()) << row;
     for (size_t p = 0; p < pairs.size(); ++p) {
-      // Axis round % 2; lower coordinate on it of parity (round / 2) % 2:
-      // the temperature axis has one pair position (0), K has two (0, 1).
+      // The sweeps: (temperature, even), (K, even), (K, odd) in turn; the
+      // 2-rung temperature axis has no odd pair.
       const int axis = pairs[p][2];
       const int coordinate = axis == 0 ? pairs[p][0] / 3 : pairs[p][0] % 3;
+      const int sweep = static_cast<int>(round % 3);
       const bool active =
-          axis == round % 2 && coordinate % 2 == (round / 2) % 2;
+          axis == std::min(sweep, 1) && coordinate % 2 == (sweep == 2 ? 1 : 0);
       EXPECT_EQ(tried[p], active ? "1" : "0")
           << "round " << round << " pair " << p;
       attempts[p] += std::stoll(tried[p]);
@@ -698,11 +699,10 @@ TEST(ResultsTest, AGridLadderReportsItsPairsAndAxes) {
     EXPECT_DOUBLE_EQ(analysis.axes(a).acceptance(),
                      axis_accepts[a] / axis_attempts[a]);
   }
-  // Temperature rounds (even r) with even parity attempt its 3 pairs; its
-  // odd-parity ones have none (2 rungs, as on a 2-rung line). Every K round
-  // (odd r) attempts 2 pairs, one per temperature.
-  EXPECT_EQ(axis_attempts[0], 3 * kRounds / 4);
-  EXPECT_EQ(axis_attempts[1], 2 * kRounds / 2);
+  // Rounds 0, 3, ..., 78 attempt the 3 temperature pairs; the other 53
+  // attempt 2 K pairs each, one per temperature.
+  EXPECT_EQ(axis_attempts[0], 3 * 27);
+  EXPECT_EQ(axis_attempts[1], 2 * 53);
   EXPECT_TRUE(fs::exists(out / "report.html"));
   EXPECT_THAT(output, ::testing::HasSubstr("axis 1 (3 rungs)"));
   fs::remove_all(root);

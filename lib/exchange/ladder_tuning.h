@@ -16,8 +16,8 @@ struct TunedLadder {
   double predicted_acceptance = 0;
 };
 
-// The inverse of std::erfc on (0, 1]: erfc(ErfcInverse(p)) == p to about
-// 1e-15 relative. p <= 0 gives the value for 1e-300, p >= 1 gives 0.
+// The inverse of std::erfc on (0, 1], by bisection to 1e-15 relative in x
+// (so erfc(ErfcInverse(p)) == p to about 1e-12 relative far in the tail). p <= 0 gives the value for 1e-300, p >= 1 gives 0.
 double ErfcInverse(double p);
 
 // `acceptance` holds the measured acceptance of each pair (k, k+1) of

@@ -144,9 +144,13 @@ void AttemptSwap(const DeltaCalculator& calculator, int a, int b,
 absl::Status NeighborsRound(const DeltaCalculator& calculator, uint64_t seed,
                             RoundOutcome& outcome) {
   const Ladder& ladder = calculator.ladder();
+  const Sweep sweep = NeighborSweep(ladder, outcome.round);
   std::vector<Ladder::Pair> active;
   for (const Ladder::Pair& pair : ladder.pairs()) {
-    if (NeighborPairActive(ladder, pair, outcome.round)) active.push_back(pair);
+    if (pair.axis == sweep.axis &&
+        ladder.Coordinate(pair.lower, pair.axis) % 2 == sweep.parity) {
+      active.push_back(pair);
+    }
   }
   // Validate before drawing anything: a round either fails whole or decides.
   for (const Ladder::Pair& pair : active) {
@@ -173,6 +177,19 @@ absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
     return status;
   }
   if (attempts <= 0) attempts = DefaultGibbsAttempts(n);
+  Rng rng(seed, static_cast<uint64_t>(outcome.round));
+  const Ladder& ladder = calculator.ladder();
+  if (ladder.axes() > 1) {
+    // On a grid, a window of rung numbers would leave out the pairs along
+    // every axis whose stride exceeds it: each attempt is a neighbour pair
+    // along any axis, all equally likely whatever the state.
+    const std::vector<Ladder::Pair>& pairs = ladder.pairs();
+    for (int64_t t = 0; t < attempts; ++t) {
+      const Ladder::Pair& pair = pairs[rng.Below(pairs.size())];
+      AttemptSwap(calculator, pair.lower, pair.upper, rng.Uniform(), outcome);
+    }
+    return absl::OkStatus();
+  }
   // Pairs of rungs at most `window` apart are proposed, each with the same
   // probability whatever the state (a symmetric proposal, so Metropolis
   // acceptance keeps detailed balance exactly). Uniform over all n(n-1)/2
@@ -186,7 +203,6 @@ absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
   // by distance, then by lower rung.
   uint64_t total = 0;
   for (int d = 1; d <= window; ++d) total += n - d;
-  Rng rng(seed, static_cast<uint64_t>(outcome.round));
   for (int64_t t = 0; t < attempts; ++t) {
     uint64_t r = rng.Below(total);
     int d = 1;
@@ -288,15 +304,13 @@ std::vector<int> RungsToEvaluate(Scheme scheme, const Ladder& ladder,
       break;
     case Scheme::kNeighbors: {
       if (round < 0) break;
-      // Only the round's axis has active pairs.
-      const int axis = static_cast<int>(round % ladder.axes());
-      const int stride = ladder.Stride(axis);
-      const int at = ladder.Coordinate(rung, axis);
-      if (at + 1 < ladder.shape()[axis] &&
-          NeighborPairActive(ladder, {rung, rung + stride, axis}, round)) {
+      // Only the round's sweep has active pairs.
+      const Sweep sweep = NeighborSweep(ladder, round);
+      const int stride = ladder.Stride(sweep.axis);
+      const int at = ladder.Coordinate(rung, sweep.axis);
+      if (at % 2 == sweep.parity && at + 1 < ladder.shape()[sweep.axis]) {
         rungs.push_back(rung + stride);
-      } else if (at > 0 && NeighborPairActive(
-                               ladder, {rung - stride, rung, axis}, round)) {
+      } else if (at % 2 != sweep.parity && at > 0) {
         rungs.push_back(rung - stride);
       }
       break;
@@ -310,12 +324,27 @@ std::vector<int> RungsToEvaluate(Scheme scheme, const Ladder& ladder,
   return rungs;
 }
 
+Sweep NeighborSweep(const Ladder& ladder, int64_t round) {
+  if (round < 0) return {};
+  if (ladder.axes() == 1) return {0, static_cast<int>(round % 2)};
+  // An axis of e rungs has an even sweep when e >= 2 and an odd one when
+  // e >= 3; at most 2 * 8 sweeps, so they are counted out each time.
+  std::vector<Sweep> sweeps;
+  for (int parity = 0; parity < 2; ++parity) {
+    for (int axis = 0; axis < ladder.axes(); ++axis) {
+      if (ladder.shape()[axis] >= 2 + parity) sweeps.push_back({axis, parity});
+    }
+  }
+  if (sweeps.empty()) return {};
+  return sweeps[round % static_cast<int64_t>(sweeps.size())];
+}
+
 bool NeighborPairActive(const Ladder& ladder, const Ladder::Pair& pair,
                         int64_t round) {
   if (round < 0) return false;
-  const int64_t axes = ladder.axes();
-  return pair.axis == round % axes &&
-         ladder.Coordinate(pair.lower, pair.axis) % 2 == (round / axes) % 2;
+  const Sweep sweep = NeighborSweep(ladder, round);
+  return pair.axis == sweep.axis &&
+         ladder.Coordinate(pair.lower, pair.axis) % 2 == sweep.parity;
 }
 
 absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,

@@ -54,11 +54,18 @@ class ReducedPotentials {
 std::vector<int> RungsToEvaluate(Scheme scheme, const Ladder& ladder,
                                  int64_t round, int rung);
 
-// Under `neighbors`, round r exchanges along axis r % A of an A-axis ladder,
-// the pairs whose lower rung's coordinate there has the parity of r / A: so
-// an ordinary ladder attempts (k, k+1) in rounds where k % 2 == r % 2, and a
-// grid alternates even and odd pairs of each axis in turn. Active pairs are
+// Under `neighbors` a round attempts the pairs of one sweep: the pairs along
+// `axis` whose lower rung's coordinate there has `parity`. An ordinary ladder
+// alternates the even and odd sweep (round r: parity r % 2, so (k, k+1) in
+// rounds where k % 2 == r % 2). A grid cycles through (axis 0, even), (axis
+// 1, even), ..., (axis 0, odd), (axis 1, odd), ..., leaving out the sweeps
+// that hold no pair (the odd one of a 2-rung axis). A sweep's pairs are
 // disjoint.
+struct Sweep {
+  int axis = 0;
+  int parity = 0;
+};
+Sweep NeighborSweep(const Ladder& ladder, int64_t round);
 bool NeighborPairActive(const Ladder& ladder, const Ladder::Pair& pair,
                         int64_t round);
 

@@ -141,6 +141,43 @@ TEST(SchemeTest, AGridExchangesAlongOneAxisARoundEvenAndOddPairsInTurn) {
   }
 }
 
+TEST(SchemeTest, AGridLeavesOutSweepsWithNoPair) {
+  // 2 temperatures x 3 lambdas: the temperature axis has no odd pair, so
+  // the cycle is (t, even), (l, even), (l, odd).
+  const Ladder ladder = GridLadder(2, 3);
+  const std::vector<std::vector<std::pair<int, int>>> expected = {
+      {{0, 3}, {1, 4}, {2, 5}}, {{0, 1}, {3, 4}}, {{1, 2}, {4, 5}}};
+  for (int64_t round = 0; round < 6; ++round) {
+    std::vector<std::pair<int, int>> pairs;
+    for (const Ladder::Pair& pair : ladder.pairs()) {
+      if (NeighborPairActive(ladder, pair, round)) {
+        pairs.push_back({pair.lower, pair.upper});
+      }
+    }
+    EXPECT_EQ(pairs, expected[round % 3]) << "round " << round;
+  }
+}
+
+TEST(ExchangeRoundTest, GibbsOnAGridAttemptsPairsAlongEveryAxis) {
+  // 2 x 8: the temperature pairs are 8 rung numbers apart, beyond the
+  // ceil(log2 16) = 4 window an ordinary ladder's gibbs proposes within.
+  const Ladder ladder = GridLadder(2, 8);
+  ReducedPotentials u(16);
+  for (int i = 0; i < 16; ++i) {
+    for (int k = 0; k < 16; ++k) u.Set(i, k, 0);  // every swap accepted
+  }
+  absl::StatusOr<RoundOutcome> outcome =
+      ExchangeRound(Scheme::kGibbs, ladder, Permutation::Identity(16), u, 7, 0);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  int64_t along[2] = {0, 0};
+  for (size_t p = 0; p < ladder.pairs().size(); ++p) {
+    along[ladder.pairs()[p].axis] += outcome->pair_attempts[p];
+  }
+  // Every attempt is a neighbour pair: 8 of the 22 lie along temperature.
+  EXPECT_EQ(along[0] + along[1], outcome->total_attempts);
+  EXPECT_TRUE(BinomialFits(along[0], outcome->total_attempts, 8.0 / 22));
+}
+
 struct RungsToEvaluateCase {
   Scheme scheme;
   int n_rungs;  // a lambda ladder; 0: the 3 x 4 grid of GridLadder

@@ -262,9 +262,10 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
         acceptance.points.push_back({static_cast<double>(k), pair[k]});
       }
     }
-    // A grid's pairs are numbered as in analysis.json's pairs.
-    body += SvgPlot("Acceptance per neighbour pair (k, k+1)", "pair k",
-                    "acceptance", {acceptance}, 0, 1);
+    // Pair k is rungs (k, k+1) on an ordinary ladder; a grid's pairs are
+    // numbered as in analysis.json's pairs.
+    body += SvgPlot("Acceptance per neighbour pair", "pair k", "acceptance",
+                    {acceptance}, 0, 1);
   }
   // Each replica's rung over the first rounds (more would be a solid
   // block of lines).
