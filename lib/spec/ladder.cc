@@ -152,14 +152,18 @@ absl::StatusOr<std::vector<double>> Temperatures(const v1::Ladder& ladder,
   if (forms.size() != 1) {
     return FieldError(
         at,
-        absl::StrCat(forms.empty()
-                         ? "no temperature given"
-                         : absl::StrCat(absl::StrJoin(forms, " and "),
-                                        forms.size() == 2 ? " are both given"
-                                                          : " are all given"),
-                     "; give exactly one of temperatures_k (one per rung), "
-                     "temperature_range_k (min and max spread over n_rungs) "
-                     "or temperature_k (the same for every rung)"));
+        absl::StrCat(
+            forms.empty() ? "no temperature given"
+                          : absl::StrCat(absl::StrJoin(forms, " and "),
+                                         forms.size() == 2 ? " are both given"
+                                                           : " are all given"),
+            at == "ladder" ? "; give exactly one of temperatures_k (one per "
+                             "rung), temperature_range_k (min and max spread "
+                             "over n_rungs) or temperature_k (the same for "
+                             "every rung)"
+                           : "; give one of temperatures_k (one per rung) or "
+                             "temperature_range_k (min and max spread over "
+                             "n_rungs)"));
   }
   if (ladder.temperatures_k_size() > 0) {
     for (absl::Status status :

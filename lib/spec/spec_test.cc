@@ -1076,6 +1076,14 @@ TEST(BuildLadderTest, ABadGridGetsAnErrorNamingTheField) {
           {[](v1::Ladder& l) { *l.mutable_axes(1)->add_axes() = l.axes(0); },
            {"ladder.axes[1].axes", "cannot itself be a grid"}},
           {[](v1::Ladder& l) {
+             l.mutable_axes(0)->mutable_temperature_range_k()->set_min(300);
+             l.mutable_axes(0)->mutable_temperature_range_k()->set_max(400);
+           },
+           {"ladder.axes[0]:",
+            "temperatures_k and temperature_range_k are "
+            "both given; give one of temperatures_k (one per rung) or "
+            "temperature_range_k"}},
+          {[](v1::Ladder& l) {
              l.mutable_axes(0)->clear_temperatures_k();
              l.mutable_axes(0)->set_temperature_k(300);
              l.mutable_axes(0)->set_n_rungs(2);
