@@ -226,6 +226,21 @@ def harmonic_system():
     return system
 
 
+def harmonic_job(name):
+    """The fields the harmonic examples share, up to their ladder."""
+    return f"""\
+name: {name}
+owner: examples
+labels: {{kind: example}}
+system: system.xml
+coordinates: state.xml
+platform: Reference
+seed: {SEED}
+checkpoint_interval: 100
+integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {HO_FRICTION:g}}}
+"""
+
+
 def make_harmonic():
     print("harmonic-oscillator")
     out = EXAMPLES / "harmonic-oscillator"
@@ -258,16 +273,7 @@ def make_harmonic():
 #   E[min(1, exp((beta_i - beta_j)(U_i - U_j)))] = {acc:.4f}.
 # Oscillator period {period_steps:.0f} timesteps; with friction {HO_FRICTION:g}/ps
 # successive rounds ({HO_STEPS} steps) are nearly uncorrelated (about 1.2 rounds).
-name: harmonic-oscillator
-owner: examples
-labels: {{kind: example}}
-system: system.xml
-coordinates: state.xml
-platform: Reference
-seed: {SEED}
-checkpoint_interval: 100
-integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {HO_FRICTION:g}}}
-ladder:
+{harmonic_job('harmonic-oscillator')}ladder:
   n_rungs: {n}
   temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
 exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}}}
@@ -290,16 +296,7 @@ output: {{frame_interval: 10}}
 #   same ratio: a Metropolis swap between neighbours (ratio ~sqrt 2) accepts
 #   with probability {", ".join(f"{a:.4f}" for a in hacc)}; the gibbs scheme
 #   samples the permutation over all pairs.
-name: harmonic-oscillator-hremd
-owner: examples
-labels: {{kind: example}}
-system: system.xml
-coordinates: state.xml
-platform: Reference
-seed: {SEED}
-checkpoint_interval: 100
-integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {HO_FRICTION:g}}}
-ladder:
+{harmonic_job('harmonic-oscillator-hremd')}ladder:
   n_rungs: {len(ks)}
   temperature_k: {HO_HREMD_T:g}
   parameters: [{{name: K, values: [{values}]}}]
@@ -321,16 +318,7 @@ output: {{frame_interval: 10}}
 # `neighbors` exchanges along one axis a round; a swap along temperature
 # (ratio 1.1) accepts with probability {t_acc:.4f}, along K (ratio ~sqrt 2)
 # {k_acc:.4f}.
-name: harmonic-oscillator-grid
-owner: examples
-labels: {{kind: example}}
-system: system.xml
-coordinates: state.xml
-platform: Reference
-seed: {SEED}
-checkpoint_interval: 100
-integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {HO_FRICTION:g}}}
-ladder:
+{harmonic_job('harmonic-oscillator-grid')}ladder:
   axes:
     - temperatures_k: [{", ".join(f"{t:g}" for t in grid_t)}]
     - parameters: [{{name: K, values: [{", ".join(f"{k:g}" for k in grid_k)}]}}]
