@@ -28,7 +28,7 @@ void Decide(benchmark::State& state, Scheme scheme) {
   }
   const Ladder ladder = *Ladder::Create({}, rungs);
   Permutation permutation = Permutation::Identity(n);
-  Statistics statistics(n);
+  Statistics statistics(n, n - 1);
   std::mt19937_64 rng(11);
   int64_t round = 0;
   for (auto _ : state) {

@@ -41,7 +41,7 @@ double SymmetrisedCount(const absl::flat_hash_map<int64_t, int64_t>& counts,
 
 Statistics::Statistics(int n_rungs, int n_pairs)
     : n_(std::max(n_rungs, 0)),
-      pair_attempts_(n_pairs >= 0 ? n_pairs : std::max(n_ - 1, 0), 0),
+      pair_attempts_(std::max(n_pairs, 0), 0),
       pair_accepts_(pair_attempts_.size(), 0),
       last_extreme_(n_, kNoExtreme),
       trip_start_round_(n_, -1),

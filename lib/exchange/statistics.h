@@ -12,9 +12,9 @@ namespace replex::exchange {
 // Not thread-safe.
 class Statistics {
  public:
-  // `n_pairs` neighbour pairs (Ladder::pairs()); < 0: an ordinary ladder's
-  // n_rungs - 1.
-  explicit Statistics(int n_rungs, int n_pairs = -1);
+  // `n_pairs` neighbour pairs: the ladder's pairs().size(), n_rungs - 1 for
+  // an ordinary ladder. Record drops outcomes of any other shape.
+  Statistics(int n_rungs, int n_pairs);
 
   // Call once per round, in round order.
   void Record(const RoundOutcome& outcome);

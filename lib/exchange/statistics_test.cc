@@ -39,7 +39,7 @@ void RecordPath(const Path& states, Statistics& statistics) {
 // rung pairs, starting from the identity.
 Statistics RecordSwaps(
     int n, const std::vector<std::vector<std::pair<int, int>>>& rounds) {
-  Statistics statistics(n);
+  Statistics statistics(n, n - 1);
   Permutation state = Permutation::Identity(n);
   for (size_t r = 0; r < rounds.size(); ++r) {
     Permutation next = state;
@@ -59,7 +59,7 @@ std::vector<std::pair<int, int>> NeighbourSwaps(int n, int parity) {
 }
 
 TEST(StatisticsTest, NothingRecorded) {
-  Statistics statistics(4);
+  Statistics statistics(4, 3);
   EXPECT_EQ(statistics.n_rungs(), 4);
   EXPECT_EQ(statistics.rounds(), 0);
   EXPECT_THAT(statistics.PairAcceptance(),
@@ -72,7 +72,7 @@ TEST(StatisticsTest, NothingRecorded) {
 }
 
 TEST(StatisticsTest, PairAcceptanceAccumulatesOverRounds) {
-  Statistics statistics(4);
+  Statistics statistics(4, 3);
   const Permutation identity = Permutation::Identity(4);
   RoundOutcome first = Outcome(0, identity, identity);
   first.pair_attempts = {2, 0, 1};
@@ -91,7 +91,7 @@ TEST(StatisticsTest, PairAcceptanceAccumulatesOverRounds) {
 TEST(StatisticsTest, OneRoundTripAndFractionUp) {
   // Replica 0: rungs 0,1,2,1,0 — one trip of 4 rounds. Replica 1 reaches
   // the bottom but never the top; replica 2 never reaches the bottom.
-  Statistics statistics(3);
+  Statistics statistics(3, 2);
   RecordPath({{0, 1, 2}, {1, 0, 2}, {2, 0, 1}, {1, 0, 2}, {0, 1, 2}},
              statistics);
   EXPECT_EQ(statistics.RoundTrips(), 1);
@@ -106,7 +106,7 @@ TEST(StatisticsTest, TripsTileTheTimeLine) {
   // Two rungs. Replica 0: 0 0 1 1 0 1 0 — trips of 4 (lingering at the
   // bottom does not restart the clock) and 2 rounds. Replica 1, the
   // complement, starts labelled "down" and completes one trip of 3 (t2..t5).
-  Statistics statistics(2);
+  Statistics statistics(2, 1);
   RecordPath({{0, 1}, {0, 1}, {1, 0}, {1, 0}, {0, 1}, {1, 0}, {0, 1}},
              statistics);
   EXPECT_THAT(statistics.round_trips_per_replica(), ElementsAre(2, 1));
@@ -115,7 +115,7 @@ TEST(StatisticsTest, TripsTileTheTimeLine) {
 }
 
 TEST(StatisticsTest, SingleRungHasNoTripsOrSpectrum) {
-  Statistics statistics(1);
+  Statistics statistics(1, 0);
   RecordPath({{0}, {0}, {0}}, statistics);
   EXPECT_EQ(statistics.rounds(), 2);
   EXPECT_EQ(statistics.RoundTrips(), 0);
@@ -127,7 +127,7 @@ TEST(StatisticsTest, SingleRungHasNoTripsOrSpectrum) {
 TEST(StatisticsTest, TransitionMatrixIsSymmetrisedAndRowStochastic) {
   // A 3-cycle every round: C = rounds * P, (P + P^T) / 2 has zero diagonal
   // and 1/2 elsewhere; its spectrum is 1, -1/2, -1/2.
-  Statistics statistics(3);
+  Statistics statistics(3, 2);
   RecordPath({{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 1, 2}}, statistics);
   EXPECT_THAT(statistics.TransitionMatrix(),
               ElementsAre(ElementsAre(0, 0.5, 0.5), ElementsAre(0.5, 0, 0.5),
@@ -152,7 +152,7 @@ TEST(StatisticsTest, CycleSpectrum) {
     for (int i = 0; i < kN; ++i) state.push_back((i + t) % kN);
     path.push_back(state);
   }
-  Statistics statistics(kN);
+  Statistics statistics(kN, kN - 1);
   RecordPath(path, statistics);
   EXPECT_NEAR(statistics.SecondLargestEigenvalue(), std::cos(2 * M_PI / kN),
               1e-13);
@@ -200,16 +200,17 @@ TEST(StatisticsTest, AllPairsSpectrumIsDegenerate) {
 TEST(StatisticsTest, DenseSpectrumIsNotSolvedAboveItsBound) {
   // A swap of the two extreme rungs makes T non-tridiagonal: solved at the
   // bound, not one rung above it (where it would take seconds).
-  for (int n : {Statistics::kMaxDenseEigenRungs,
-                Statistics::kMaxDenseEigenRungs + 1}) {
+  for (int n :
+       {Statistics::kMaxDenseEigenRungs, Statistics::kMaxDenseEigenRungs + 1}) {
     SCOPED_TRACE(n);
-    const double lambda2 = RecordSwaps(n, {{{0, n - 1}}, {}}).SecondLargestEigenvalue();
+    const double lambda2 =
+        RecordSwaps(n, {{{0, n - 1}}, {}}).SecondLargestEigenvalue();
     EXPECT_EQ(std::isnan(lambda2), n > Statistics::kMaxDenseEigenRungs);
   }
 }
 
 TEST(StatisticsTest, IgnoresAnOutcomeOfAnotherSize) {
-  Statistics statistics(3);
+  Statistics statistics(3, 2);
   statistics.Record(
       Outcome(0, Permutation::Identity(4), Permutation::Identity(4)));
   EXPECT_EQ(statistics.rounds(), 0);
