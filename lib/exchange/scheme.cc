@@ -124,6 +124,11 @@ class DeltaCalculator {
   const int64_t round_;
 };
 
+bool InSweep(const Ladder& ladder, const Ladder::Pair& pair, Sweep sweep) {
+  return pair.axis == sweep.axis &&
+         ladder.Coordinate(pair.lower, pair.axis) % 2 == sweep.parity;
+}
+
 // Attempts the swap of rungs a and b with `uniform`, updates the permutation
 // and the counters.
 void AttemptSwap(const DeltaCalculator& calculator, int a, int b,
@@ -147,10 +152,7 @@ absl::Status NeighborsRound(const DeltaCalculator& calculator, uint64_t seed,
   const Sweep sweep = NeighborSweep(ladder, outcome.round);
   std::vector<Ladder::Pair> active;
   for (const Ladder::Pair& pair : ladder.pairs()) {
-    if (pair.axis == sweep.axis &&
-        ladder.Coordinate(pair.lower, pair.axis) % 2 == sweep.parity) {
-      active.push_back(pair);
-    }
+    if (InSweep(ladder, pair, sweep)) active.push_back(pair);
   }
   // Validate before drawing anything: a round either fails whole or decides.
   for (const Ladder::Pair& pair : active) {
@@ -341,10 +343,7 @@ Sweep NeighborSweep(const Ladder& ladder, int64_t round) {
 
 bool NeighborPairActive(const Ladder& ladder, const Ladder::Pair& pair,
                         int64_t round) {
-  if (round < 0) return false;
-  const Sweep sweep = NeighborSweep(ladder, round);
-  return pair.axis == sweep.axis &&
-         ladder.Coordinate(pair.lower, pair.axis) % 2 == sweep.parity;
+  return round >= 0 && InSweep(ladder, pair, NeighborSweep(ladder, round));
 }
 
 absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
