@@ -217,8 +217,9 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
            absl::StrCat(RungLabel(job, k), " <-> ", RungLabel(job, upper)),
            absl::StrCat(pair.attempts()), absl::StrCat(pair.accepts()),
            Acceptance(pair, 3)});
-      if (grid)
+      if (grid) {
         rows.back().insert(rows.back().begin() + 1, absl::StrCat(pair.axis()));
+      }
     }
     std::vector<std::string> header = {"PAIR", "RUNGS", "ATTEMPTS", "ACCEPTS",
                                        "ACCEPTANCE"};

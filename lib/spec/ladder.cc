@@ -1,7 +1,6 @@
 // Ladder expansion: turns the ladder of a job spec (explicit lists, ranges or
 // one temperature, plus named parameters) into an exchange::Ladder, with
 // errors naming the YAML path of the field at fault (see spec.h).
-#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -220,6 +219,24 @@ absl::Status CheckPressure(double bar, absl::string_view path) {
                                        "atm)"));
 }
 
+// Parameter names seen so far, each with the field that gave it.
+using NamesSeen = std::vector<std::pair<std::string, std::string>>;
+
+// `name`, given at `path`, is not among `seen`; records it there as given by
+// `seen_as`.
+absl::Status CheckNameUnused(const std::string& name, const std::string& path,
+                             const std::string& seen_as, NamesSeen& seen) {
+  for (const auto& [other, other_path] : seen) {
+    if (other == name) {
+      return FieldError(
+          path, absl::StrCat(Quote(name), " is already used by ", other_path,
+                             "; list each parameter once"));
+    }
+  }
+  seen.emplace_back(name, seen_as);
+  return absl::OkStatus();
+}
+
 // A ladder's rungs before exchange::Ladder checks them as a whole.
 struct Rungs {
   std::vector<std::string> names;
@@ -245,6 +262,7 @@ absl::StatusOr<Rungs> BuildRungs(const v1::Ladder& ladder,
   if (!status.ok()) return status;
 
   Rungs out;
+  NamesSeen seen;
   out.rungs.resize(*n);
   out.has_temperature = !is_axis || GivesTemperature(ladder);
   if (out.has_temperature) {
@@ -263,14 +281,10 @@ absl::StatusOr<Rungs> BuildRungs(const v1::Ladder& ladder,
                         "empty; give the name of a global parameter defined "
                         "in the System (e.g. lambda)");
     }
-    const auto same =
-        std::find(out.names.begin(), out.names.end(), parameter.name());
-    if (same != out.names.end()) {
-      return FieldError(
-          Join(path, "name"),
-          absl::StrCat(Quote(parameter.name()), " is already used by ",
-                       Index(parameters_path, same - out.names.begin()),
-                       "; list each parameter once"));
+    if (absl::Status unused =
+            CheckNameUnused(parameter.name(), Join(path, "name"), path, seen);
+        !unused.ok()) {
+      return unused;
     }
     out.names.push_back(parameter.name());
     absl::StatusOr<std::vector<double>> values =
@@ -332,7 +346,8 @@ absl::StatusOr<exchange::Ladder> BuildGrid(const v1::Ladder& ladder) {
 
   std::vector<Rungs> axes;
   std::vector<int> shape;
-  std::vector<std::string> names, name_paths;
+  std::vector<std::string> names;
+  NamesSeen seen;  // across the axes
   int temperature_axis = -1;
   int64_t total = 1;
   for (int a = 0; a < ladder.axes_size(); ++a) {
@@ -381,15 +396,12 @@ absl::StatusOr<exchange::Ladder> BuildGrid(const v1::Ladder& ladder) {
     for (size_t p = 0; p < rungs->names.size(); ++p) {
       const std::string path =
           Join(Index(Join(at, "parameters"), static_cast<int>(p)), "name");
-      const auto same = std::find(names.begin(), names.end(), rungs->names[p]);
-      if (same != names.end()) {
-        return FieldError(
-            path, absl::StrCat(Quote(rungs->names[p]), " is already used by ",
-                               name_paths[same - names.begin()],
-                               "; list each parameter once"));
+      if (absl::Status unused =
+              CheckNameUnused(rungs->names[p], path, path, seen);
+          !unused.ok()) {
+        return unused;
       }
       names.push_back(rungs->names[p]);
-      name_paths.push_back(path);
     }
     shape.push_back(n);
     axes.push_back(*std::move(rungs));
@@ -409,11 +421,11 @@ absl::StatusOr<exchange::Ladder> BuildGrid(const v1::Ladder& ladder) {
   }
 
   std::vector<exchange::Rung> rungs(total);
+  std::vector<int> at(shape.size());  // rung k's coordinates
   for (int k = 0; k < total; ++k) {
     exchange::Rung& rung = rungs[k];
     rung.temperature_k = ladder.temperature_k();
     int rest = k;
-    std::vector<int> at(shape.size());
     for (int a = static_cast<int>(shape.size()) - 1; a >= 0; --a) {
       at[a] = rest % shape[a];
       rest /= shape[a];
