@@ -226,8 +226,8 @@ def harmonic_system():
     return system
 
 
-def harmonic_job(name):
-    """The fields the harmonic examples share, up to their ladder."""
+def reference_job(name, friction, checkpoint_interval):
+    """The fields the Reference-platform examples share, up to their ladder."""
     return f"""\
 name: {name}
 owner: examples
@@ -236,8 +236,8 @@ system: system.xml
 coordinates: state.xml
 platform: Reference
 seed: {SEED}
-checkpoint_interval: 100
-integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {HO_FRICTION:g}}}
+checkpoint_interval: {checkpoint_interval}
+integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {friction:g}}}
 """
 
 
@@ -273,7 +273,7 @@ def make_harmonic():
 #   E[min(1, exp((beta_i - beta_j)(U_i - U_j)))] = {acc:.4f}.
 # Oscillator period {period_steps:.0f} timesteps; with friction {HO_FRICTION:g}/ps
 # successive rounds ({HO_STEPS} steps) are nearly uncorrelated (about 1.2 rounds).
-{harmonic_job('harmonic-oscillator')}ladder:
+{reference_job('harmonic-oscillator', HO_FRICTION, 100)}ladder:
   n_rungs: {n}
   temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
 exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}}}
@@ -296,7 +296,7 @@ output: {{frame_interval: 10}}
 #   same ratio: a Metropolis swap between neighbours (ratio ~sqrt 2) accepts
 #   with probability {", ".join(f"{a:.4f}" for a in hacc)}; the gibbs scheme
 #   samples the permutation over all pairs.
-{harmonic_job('harmonic-oscillator-hremd')}ladder:
+{reference_job('harmonic-oscillator-hremd', HO_FRICTION, 100)}ladder:
   n_rungs: {len(ks)}
   temperature_k: {HO_HREMD_T:g}
   parameters: [{{name: K, values: [{values}]}}]
@@ -318,7 +318,7 @@ output: {{frame_interval: 10}}
 # `neighbors` exchanges along one axis a round; a swap along temperature
 # (ratio 1.1) accepts with probability {t_acc:.4f}, along K (ratio ~sqrt 2)
 # {k_acc:.4f}.
-{harmonic_job('harmonic-oscillator-grid')}ladder:
+{reference_job('harmonic-oscillator-grid', HO_FRICTION, 100)}ladder:
   axes:
     - temperatures_k: [{", ".join(f"{t:g}" for t in grid_t)}]
     - parameters: [{{name: K, values: [{", ".join(f"{k:g}" for k in grid_k)}]}}]
@@ -399,16 +399,7 @@ def make_npt():
 #   k_B T), independent of V.
 #   Exchanges must use u = beta (U + p V): with the p V term left out, the
 #   volumes carried between rungs by accepted swaps bias every rung's V.
-name: npt-ideal-gas
-owner: examples
-labels: {{kind: example}}
-system: system.xml
-coordinates: state.xml
-platform: Reference
-seed: {SEED}
-checkpoint_interval: 500
-integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {NPT_FRICTION:g}}}
-ladder:
+{reference_job('npt-ideal-gas', NPT_FRICTION, 500)}ladder:
   n_rungs: {n}
   temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
 exchange: {{scheme: neighbors, steps_per_exchange: {NPT_STEPS}, n_rounds: {NPT_ROUNDS}}}
@@ -526,19 +517,11 @@ def make_double_well():
 # {rows[-1][2]:.1f}/{rows[-1][3]:.1f} k_BT at {t_max:g} K, where it crosses freely. The particle
 # starts in the less populated right well. Estimated neighbour acceptance
 # {", ".join(f"{a:.2f}" for a in acc)}.
-name: double-well
-owner: examples
-labels: {{kind: example}}
-system: system.xml
-coordinates: state.xml
-platform: Reference
-seed: {SEED}
-checkpoint_interval: 500
-integrator: {{timestep_ps: {TIMESTEP_PS:g}, friction_per_ps: {DW_FRICTION:g}}}
-ladder:
+{reference_job('double-well', DW_FRICTION, 500)}ladder:
   n_rungs: {n}
   temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
 exchange: {{scheme: neighbors, steps_per_exchange: {DW_STEPS}, n_rounds: {DW_ROUNDS}}}
+output: {{frame_interval: 100}}
 """)
 
     table = "\n".join(
