@@ -120,6 +120,22 @@ TEST(SchemeTest, NeighbourPairsAlternateWithTheRoundParity) {
   EXPECT_FALSE(active(7, 1000000000002));
 }
 
+// Over two cycles, round r's active pairs are expected[r % cycle length].
+void ExpectSweepCycle(
+    const Ladder& ladder,
+    const std::vector<std::vector<std::pair<int, int>>>& expected) {
+  for (int64_t round = 0; round < 2 * static_cast<int64_t>(expected.size());
+       ++round) {
+    std::vector<std::pair<int, int>> pairs;
+    for (const Ladder::Pair& pair : ladder.pairs()) {
+      if (NeighborPairActive(ladder, pair, round)) {
+        pairs.push_back({pair.lower, pair.upper});
+      }
+    }
+    EXPECT_EQ(pairs, expected[round % expected.size()]) << "round " << round;
+  }
+}
+
 TEST(SchemeTest, AGridExchangesAlongOneAxisARoundEvenAndOddPairsInTurn) {
   // 3 temperatures x 4 lambdas: rung = 4 t + l.
   const Ladder ladder = GridLadder(3, 4);
@@ -130,15 +146,7 @@ TEST(SchemeTest, AGridExchangesAlongOneAxisARoundEvenAndOddPairsInTurn) {
       {{4, 8}, {5, 9}, {6, 10}, {7, 11}},                  // round 2: t 1-2
       {{1, 2}, {5, 6}, {9, 10}},                           // round 3: l 1-2
   };
-  for (int64_t round = 0; round < 8; ++round) {
-    std::vector<std::pair<int, int>> pairs;
-    for (const Ladder::Pair& pair : ladder.pairs()) {
-      if (NeighborPairActive(ladder, pair, round)) {
-        pairs.push_back({pair.lower, pair.upper});
-      }
-    }
-    EXPECT_EQ(pairs, expected[round % 4]) << "round " << round;
-  }
+  ExpectSweepCycle(ladder, expected);
 }
 
 TEST(SchemeTest, AGridLeavesOutSweepsWithNoPair) {
@@ -147,15 +155,7 @@ TEST(SchemeTest, AGridLeavesOutSweepsWithNoPair) {
   const Ladder ladder = GridLadder(2, 3);
   const std::vector<std::vector<std::pair<int, int>>> expected = {
       {{0, 3}, {1, 4}, {2, 5}}, {{0, 1}, {3, 4}}, {{1, 2}, {4, 5}}};
-  for (int64_t round = 0; round < 6; ++round) {
-    std::vector<std::pair<int, int>> pairs;
-    for (const Ladder::Pair& pair : ladder.pairs()) {
-      if (NeighborPairActive(ladder, pair, round)) {
-        pairs.push_back({pair.lower, pair.upper});
-      }
-    }
-    EXPECT_EQ(pairs, expected[round % 3]) << "round " << round;
-  }
+  ExpectSweepCycle(ladder, expected);
 }
 
 TEST(ExchangeRoundTest, GibbsOnAGridAttemptsPairsAlongEveryAxis) {
