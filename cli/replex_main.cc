@@ -297,8 +297,10 @@ absl::Status Run(const std::string& arg) {
     writer = *std::move(opened);
     return absl::OkStatus();
   };
-  // The final round's statistics, for the analysis printed at the end.
+  // The final round's statistics and ladders, for the analysis printed at
+  // the end.
   std::optional<exchange::Statistics> statistics;
+  std::vector<runner::LadderVersion> ladder_versions;
   options.on_round = [&](const runner::RoundReport& report) {
     const int64_t done = report.outcome.round + 1;
     if (every > 0 && (done % every == 0 || done == n_rounds)) {
@@ -306,7 +308,12 @@ absl::Status Run(const std::string& arg) {
                     spec->exchange().steps_per_exchange(),
                     spec->integrator().timestep_ps());
     }
-    if (done == n_rounds) statistics = report.statistics;
+    if (done == n_rounds) {
+      statistics = report.statistics;
+      if (report.ladder_versions != nullptr) {
+        ladder_versions = *report.ladder_versions;
+      }
+    }
     return writer != nullptr ? writer->WriteRound(report) : absl::OkStatus();
   };
   // SIGTERM, SIGINT (RunProcess's handlers) or the walltime: the round in
@@ -362,8 +369,8 @@ absl::Status Run(const std::string& arg) {
   if (!statistics.has_value()) {
     return absl::InternalError("the run ended without its last round");
   }
-  v1::Analysis analysis = results::MakeAnalysis(*spec, *ladder, *result,
-                                                *statistics, "", "SUCCEEDED");
+  v1::Analysis analysis = results::MakeAnalysis(
+      *spec, *ladder, ladder_versions, *result, *statistics, "", "SUCCEEDED");
   if (writer != nullptr && writer->analysis().has_value()) {
     *analysis.mutable_free_energies() = writer->analysis()->free_energies();
   }

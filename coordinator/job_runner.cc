@@ -290,7 +290,8 @@ absl::Status JobManager::FinishRound(Record& record,
         completed.box_nm,
         round.with_positions ? &positions : nullptr,
         round.elapsed_seconds,
-        final_states ? &states : nullptr};
+        final_states ? &states : nullptr,
+        driver.ladder_versions().empty() ? nullptr : &driver.ladder_versions()};
     for (JobObserver* observer : observers_) {
       if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
         return status;

@@ -44,6 +44,9 @@ struct WorkerRegistry::Job {
     int64_t epoch = 0;    // of its latest LoadReplica; bumped on each one
     bool loaded = false;  // LoadReplica sent to `host` for `epoch`
     int rung = 0;         // where it last ran (replica r starts at rung r)
+    // An adaptive ladder: the temperature it last ran at (0: the rung's in
+    // the spec), which its state's velocities are at.
+    double temperature_k = 0;
     uint64_t releasing_from = 0;  // awaiting its state from this worker
     std::string state;            // to restore on its next host
     // From a rollback, for its next LoadReplica (see ReplicaStart).

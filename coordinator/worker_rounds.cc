@@ -240,6 +240,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       // The rung the state was made at, so that the order's rung change
       // rescales velocities as it would have on the old host.
       body.set_rung(replica.rung);
+      body.set_temperature_k(replica.temperature_k);
       // A replica starting from the initial coordinates draws the same
       // velocities as embedded mode, so a rollback to round 0 replays it
       // exactly. One restored from a state takes its velocities from it,
@@ -264,6 +265,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
     *batches[replica.host].mutable_segment_orders()->add_orders() =
         wire::ToProto(order, job_id, replica.epoch);
     replica.rung = order.rung;
+    replica.temperature_k = order.temperature_k;
   }
   // Every host was found above, under this lock; none can have gone since.
   for (auto& [key, batch] : batches) {
@@ -333,6 +335,7 @@ absl::Status WorkerRegistry::ReloadJob(
     replica.releasing_from = 0;
     replica.state = starts[r].state;
     replica.rung = starts[r].rung;
+    replica.temperature_k = starts[r].temperature_k;
     replica.velocity_seed = starts[r].velocity_seed;
     replica.redraw_velocities = starts[r].redraw_velocities;
   }

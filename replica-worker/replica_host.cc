@@ -365,8 +365,8 @@ std::optional<v1::WorkerMessage> ReplicaHost::Load(
                              ReplicaEngineOptions(job.options, options_.devices,
                                                   hosted.affinity),
                              *job.ladder, message.replica(), message.rung(),
-                             message.velocity_seed(), message.state(),
-                             message.redraw_velocities());
+                             message.temperature_k(), message.velocity_seed(),
+                             message.state(), message.redraw_velocities());
     if (replica.ok()) {
       hosted.engine = *std::move(replica);
     } else {

@@ -517,7 +517,7 @@ TEST(ResultsTest, FreeEnergiesSayWhyTheyAreMissing) {
   const fs::path root = TempDir("no-mbar");
   auto unavailable = [&](const std::string& rows) {
     WriteFile(root / "u_kln.tsv", "round\tstate\tu_0\tu_1\n" + rows);
-    return results::FreeEnergiesFromUkln(root / "u_kln.tsv", 2).unavailable();
+    return results::FreeEnergiesFromUkln(root / "u_kln.tsv", 2, 0).unavailable();
   };
   std::string rows;
   for (int r = 0; r < 10; ++r) {
@@ -535,7 +535,7 @@ TEST(ResultsTest, FreeEnergiesSayWhyTheyAreMissing) {
   EXPECT_THAT(unavailable("0\t0\t1\tx\n"),
               ::testing::HasSubstr("line 2 column 4 is not a number"));
   EXPECT_THAT(
-      results::FreeEnergiesFromUkln(root / "absent.tsv", 2).unavailable(),
+      results::FreeEnergiesFromUkln(root / "absent.tsv", 2, 0).unavailable(),
       ::testing::HasSubstr("no "));
   fs::remove_all(root);
 }
@@ -614,7 +614,7 @@ TEST(ResultsTest, ALadderAbove256RungsWritesUklnAsNpyAndMbarReadsIt) {
   EXPECT_GT(checked, 1000);
 
   const v1::FreeEnergies free_energies =
-      results::FreeEnergiesFromUkln(out / results::kUklnNpyFile, kN);
+      results::FreeEnergiesFromUkln(out / results::kUklnNpyFile, kN, 0);
   EXPECT_EQ(free_energies.unavailable(), "");
   EXPECT_EQ(free_energies.f_size(), kN);
   EXPECT_THAT(ReadFile(out / results::kAnalysisFile),

@@ -180,9 +180,13 @@ class Replica {
 
   // Moves to another rung: integrator temperature with velocities rescaled by
   // sqrt(T_new / T_old), the rung's global parameters, and the barostat's
-  // temperature and pressure.
-  absl::Status SetRung(int rung);
+  // temperature and pressure. T_new is `temperature_k` when it is positive
+  // (a ladder adapted while the job runs gives rungs other temperatures than
+  // the one the replica was created with), else the rung's in the ladder.
+  absl::Status SetRung(int rung, double temperature_k = 0);
   int rung() const { return rung_; }
+  // The temperature the integrator, and so the velocities, are at.
+  double temperature_k() const { return temperature_k_; }
 
   // Integrates `steps` steps. On the Reference platform, whose random
   // generator is process-global, segments from all replicas are serialised
@@ -292,6 +296,7 @@ class Replica {
       ABSL_PT_GUARDED_BY(context_mutex_);
   std::unique_ptr<OpenMM::Context> context_ ABSL_GUARDED_BY(context_mutex_);
   int rung_ = 0;
+  double temperature_k_ = 0;  // the integrator's
   // The potential energy and box Run computed to check its result, valid
   // until the configuration or the parameters change: PotentialEnergy,
   // Energies and temperature-only ReducedPotentials then cost no force

@@ -160,6 +160,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
   replica->ladder_ = ladder;
   replica->rung_ = rung;
   const double temperature = ladder.rung(rung).temperature_k;
+  replica->temperature_k_ = temperature;
 
   absl::Status status = Guarded(
       absl::StatusCode::kUnavailable,
@@ -262,9 +263,9 @@ void Replica::SetParametersOf(int rung) {
     context_->setParameter(names[p], values[p]);
   }
   if (!model_->barostat().has_value()) return;
-  // The barostat samples at the rung's temperature and pressure: its
-  // acceptance test uses its own copy of both.
-  const double temperature = ladder_->rung(rung).temperature_k;
+  // The barostat samples at the replica's temperature and the rung's
+  // pressure: its acceptance test uses its own copy of both.
+  const double temperature = temperature_k_;
   const double pressure = PressureBar(rung);
   switch (model_->barostat()->kind) {
     case Barostat::Kind::kIsotropic:
@@ -369,16 +370,23 @@ absl::Status Replica::Apply(const PortableState& state, bool with_velocities) {
       });
 }
 
-absl::Status Replica::SetRung(int rung) {
+absl::Status Replica::SetRung(int rung, double temperature_k) {
   if (absl::Status status = CheckRung(*ladder_, rung); !status.ok()) {
     return status;
+  }
+  if (!(temperature_k >= 0) || std::isinf(temperature_k)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("temperature ", temperature_k, " K for rung ", rung,
+                     " is not a positive number"));
   }
   measured_.reset();
   return ContextCall(
       absl::StatusCode::kInternal, "setting the rung",
       [&]() ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
         const double t_old = integrator_->getTemperature();
-        const double t_new = ladder_->rung(rung).temperature_k;
+        const double t_new = temperature_k > 0
+                                 ? temperature_k
+                                 : ladder_->rung(rung).temperature_k;
         if (t_new != t_old) {
           // Keeps the kinetic energy in equilibrium at the new temperature.
           const double scale = std::sqrt(t_new / t_old);
@@ -387,6 +395,7 @@ absl::Status Replica::SetRung(int rung) {
           for (OpenMM::Vec3& v : velocities) v *= scale;
           context_->setVelocities(velocities);
           integrator_->setTemperature(t_new);
+          temperature_k_ = t_new;
         }
         SetParametersOf(rung);
         rung_ = rung;

@@ -87,10 +87,18 @@ std::string FreeEnergiesText(const v1::Analysis& analysis) {
 }  // namespace
 
 v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
-                          const exchange::Ladder& ladder,
+                          const exchange::Ladder& spec_ladder,
+                          const std::vector<runner::LadderVersion>& versions,
                           const runner::RunResult& result,
                           const exchange::Statistics& statistics,
                           const std::string& job_id, const std::string& state) {
+  absl::StatusOr<exchange::Ladder> adapted =
+      versions.empty() ? spec_ladder
+                       : runner::WithTemperatures(
+                             spec_ladder, versions.back().temperatures_k);
+  // A version is a valid ladder (the driver made it one); were it not, the
+  // spec's temperatures are the better label than none.
+  const exchange::Ladder& ladder = adapted.ok() ? *adapted : spec_ladder;
   const int n = ladder.size();
   v1::Analysis analysis;
   analysis.set_state(state);
@@ -100,6 +108,14 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
   analysis.set_platform(spec.platform());
   analysis.set_seed(spec.seed());
   analysis.set_rounds(static_cast<int32_t>(result.rounds));
+  for (const runner::LadderVersion& version : versions) {
+    v1::LadderVersion& out = *analysis.add_ladder_versions();
+    out.set_from_round(static_cast<int32_t>(version.from_round));
+    out.mutable_temperatures_k()->Assign(version.temperatures_k.begin(),
+                                         version.temperatures_k.end());
+    out.mutable_acceptance()->Assign(version.acceptance.begin(),
+                                     version.acceptance.end());
+  }
   analysis.set_n_rounds(spec.exchange().n_rounds());
   analysis.set_n_rungs(n);
   analysis.set_replicas(n);

@@ -21,9 +21,13 @@ namespace replex::results {
 inline constexpr int kMaxMatrixRungs = 256;
 
 // The analysis of `spec`'s job after `result` (runner::Summarize of
-// `statistics`). `state` is "RUNNING" until the job ends.
+// `statistics`). `state` is "RUNNING" until the job ends. An adaptive
+// ladder's `versions` (empty for a fixed one) give the temperatures (the
+// last version's, in place of `ladder`'s) and analysis.ladder_versions;
+// `statistics` are then of the last version's rounds.
 v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
                           const exchange::Ladder& ladder,
+                          const std::vector<runner::LadderVersion>& versions,
                           const runner::RunResult& result,
                           const exchange::Statistics& statistics,
                           const std::string& job_id, const std::string& state);

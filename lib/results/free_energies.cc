@@ -29,8 +29,9 @@ v1::FreeEnergies Unavailable(std::string why) {
   return result;
 }
 
-// Reads u_kln.tsv a round (n rows) at a time, calling on_round(round index
-// in the file, row-major n x n values) for each; an error names the line.
+// Reads u_kln.tsv a round (n rows) at a time, calling on_round(round, as
+// its rows give it, row-major n x n values) for each; an error names the
+// line.
 absl::Status ReadTsvRounds(
     const std::filesystem::path& path, int n,
     absl::FunctionRef<void(int64_t, const std::vector<double>&)> on_round) {
@@ -45,12 +46,16 @@ absl::Status ReadTsvRounds(
     ++line_number;
     const std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
     int row_state = -1;
+    int64_t row_round = -1;
     if (fields.size() != static_cast<size_t>(n) + 2 ||
+        !absl::SimpleAtoi(fields[0], &row_round) ||
+        (state > 0 && row_round != round) ||
         !absl::SimpleAtoi(fields[1], &row_state) || row_state != state) {
       return absl::DataLossError(
           absl::StrCat(path.string(), " line ", line_number, " is not state ",
                        state, "'s row of ", n + 2, " columns"));
     }
+    round = row_round;
     for (int l = 0; l < n; ++l) {
       double& value = values[static_cast<size_t>(state) * n + l];
       if (!absl::SimpleAtod(fields[l + 2], &value)) {
@@ -60,7 +65,7 @@ absl::Status ReadTsvRounds(
       }
     }
     if (++state == n) {
-      on_round(round++, values);
+      on_round(round, values);
       state = 0;
     }
   }
@@ -78,7 +83,7 @@ absl::Status ReadRounds(
 }  // namespace
 
 v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
-                                      int n_rungs) {
+                                      int n_rungs, int64_t first_round) {
   const int n = n_rungs;
   if (n < 2) return Unavailable("one rung has no free energy differences");
   // Pass 1: the rounds whose every entry is known (all of them for
@@ -89,6 +94,7 @@ v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
   int64_t all_rounds = 0;
   absl::Status read =
       ReadRounds(u_kln, n, [&](int64_t round, const std::vector<double>& u) {
+        if (round < first_round) return;
         ++all_rounds;
         for (double x : u) {
           if (!std::isfinite(x)) return;

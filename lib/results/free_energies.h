@@ -22,6 +22,6 @@ inline constexpr int64_t kMaxMbarValues = int64_t{1} << 23;
 // FreeEnergies whose `unavailable` says why there are none: no file, a
 // damaged one, fewer than 4 such rounds, no overlap.
 v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
-                                      int n_rungs);
+                                      int n_rungs, int64_t first_round);
 
 }  // namespace replex::results

@@ -183,8 +183,8 @@ TEST(NpyStackTest, FreeEnergiesFromTheNpyEqualThoseFromTheTsv) {
     ASSERT_TRUE((*writer)->Append(matrix).ok());
   }
   out.close();
-  const v1::FreeEnergies from_tsv = FreeEnergiesFromUkln(tsv, kRungs);
-  const v1::FreeEnergies from_npy = FreeEnergiesFromUkln(npy, kRungs);
+  const v1::FreeEnergies from_tsv = FreeEnergiesFromUkln(tsv, kRungs, 0);
+  const v1::FreeEnergies from_npy = FreeEnergiesFromUkln(npy, kRungs, 0);
   ASSERT_EQ(from_tsv.unavailable(), "");
   ASSERT_EQ(from_npy.unavailable(), "");
   EXPECT_EQ(from_npy.SerializeAsString(), from_tsv.SerializeAsString());

@@ -321,6 +321,9 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
 
 absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   const exchange::RoundOutcome& outcome = report.outcome;
+  if (report.ladder_versions != nullptr) {
+    ladder_versions_ = *report.ladder_versions;
+  }
   const int n = ladder_->size();
   const int64_t round = outcome.round;
   const double time_ps = static_cast<double>(round + 1) *
@@ -406,7 +409,7 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   const int64_t every = std::max<int64_t>(1, n_rounds / 20);
   if ((round + 1) % every == 0 || round + 1 == n_rounds) {
     return WriteAnalysis(
-        runner::Summarize(spec_, report.statistics, outcome.after,
+        runner::Summarize(spec_, report.statistics, outcome.after, round + 1,
                           report.elapsed_seconds),
         report.statistics);
   }
@@ -454,9 +457,14 @@ absl::Status ResultsWriter::WriteFrames(const runner::RoundReport& report,
       if (!opened.ok()) return opened.status();
       trajectory = *std::move(opened);
     }
+    const double temperature_k =
+        ladder_versions_.empty()
+            ? ladder_->rung(rung).temperature_k
+            : runner::VersionOf(ladder_versions_, outcome.round)
+                  .temperatures_k[rung];
     return trajectory->WriteFrame(
         frame, {time_ps, &positions, report.box_nm[replica], rung, replica,
-                ladder_->rung(rung).temperature_k});
+                temperature_k});
   };
   for (int k = 0; k < ladder_->size(); ++k) {
     const int replica = outcome.before.replica_at_rung(k);
@@ -482,8 +490,8 @@ absl::Status ResultsWriter::WriteFrames(const runner::RoundReport& report,
 
 absl::Status ResultsWriter::WriteAnalysis(
     const runner::RunResult& result, const exchange::Statistics& statistics) {
-  analysis_ = MakeAnalysis(spec_, *ladder_, result, statistics,
-                           provenance_.job_id, state_);
+  analysis_ = MakeAnalysis(spec_, *ladder_, ladder_versions_, result,
+                           statistics, provenance_.job_id, state_);
   return SaveAnalysis();
 }
 
@@ -538,9 +546,12 @@ absl::Status ResultsWriter::Finish(const std::string& state) {
   // A stopped run goes on later; its free energies wait for its end.
   if (analysis_.has_value() && state != "STOPPED") {
     u_kln_.flush();
+    // An adaptive ladder's rounds before the last version ran at other
+    // temperatures: only the frozen ladder's enter MBAR.
     *analysis_->mutable_free_energies() = FreeEnergiesFromUkln(
         dir_ / (u_kln_npy_ != nullptr ? kUklnNpyFile : kUklnFile),
-        analysis_->n_rungs());
+        analysis_->n_rungs(),
+        ladder_versions_.empty() ? 0 : ladder_versions_.back().from_round);
   }
   if (analysis_.has_value()) {
     if (absl::Status s = SaveAnalysis(); !s.ok()) return s;

@@ -126,7 +126,10 @@ class ResultsWriter {
 
   std::filesystem::path dir_;
   v1::JobSpec spec_;
+  // The spec's ladder (adaptive ladders: its latest version's temperatures,
+  // which MakeAnalysis reports).
   std::optional<exchange::Ladder> ladder_;
+  std::vector<runner::LadderVersion> ladder_versions_;  // adaptive ladders
   Provenance provenance_;
   std::string started_at_;
   std::string state_ = "RUNNING";

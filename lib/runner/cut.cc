@@ -49,6 +49,8 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
   for (int r = 0; r < n; ++r) {
     ReplicaStart& start = cut.starts[r];
     start.rung = checkpoint.has_value() ? checkpoint->state_rung(r) : r;
+    // The state was made in the round before the cut's.
+    start.temperature_k = cut.driver.TemperatureAt(round - 1, start.rung);
     if (checkpoint.has_value()) start.state = checkpoint->states(r);
     if (faulty == r) {
       start.velocity_seed =

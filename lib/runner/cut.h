@@ -24,6 +24,9 @@ namespace replex::runner {
 struct ReplicaStart {
   std::string state;  // engine::PortableState bytes; empty: initial coords
   int rung = 0;       // the rung `state` was made at
+  // An adaptive ladder: the temperature `state` was made at (0: the rung's
+  // in the spec).
+  double temperature_k = 0;
   // Velocities for a replica started without state, or redrawn for one
   // with state when `redraw_velocities`; unset: the job's usual seed.
   std::optional<uint64_t> velocity_seed;

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/exchange/ladder_tuning.h"
 #include "lib/exchange/seeds.h"
 #include "lib/spec/spec.h"
 
@@ -13,8 +14,11 @@ namespace replex::runner {
 absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
                                            const SegmentOrder& order,
                                            const std::atomic<bool>* stop) {
-  if (order.rung != replica.rung()) {
-    if (absl::Status status = replica.SetRung(order.rung); !status.ok()) {
+  if (order.rung != replica.rung() ||
+      (order.temperature_k > 0 &&
+       order.temperature_k != replica.temperature_k())) {
+    if (absl::Status status = replica.SetRung(order.rung, order.temperature_k);
+        !status.ok()) {
       return status;
     }
   }
@@ -61,11 +65,17 @@ absl::StatusOr<std::shared_ptr<const engine::Model>> LoadModel(
 absl::StatusOr<std::unique_ptr<engine::Replica>> StartReplica(
     std::shared_ptr<const engine::Model> model,
     const engine::EngineOptions& options, const exchange::Ladder& ladder,
-    int replica, int rung, uint64_t velocity_seed, const std::string& state,
-    bool redraw_velocities) {
+    int replica, int rung, double temperature_k, uint64_t velocity_seed,
+    const std::string& state, bool redraw_velocities) {
   absl::StatusOr<std::unique_ptr<engine::Replica>> created =
       engine::Replica::Create(std::move(model), options, ladder, rung,
                               velocity_seed, replica);
+  if (created.ok() && temperature_k > 0) {
+    if (absl::Status status = (*created)->SetRung(rung, temperature_k);
+        !status.ok()) {
+      return status;
+    }
+  }
   if (!created.ok() || state.empty()) return created;
   absl::StatusOr<engine::PortableState> restored =
       engine::PortableState::Deserialize(state);
@@ -125,8 +135,22 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       n_rounds_(spec.exchange().n_rounds()),
       swap_attempts_(spec.exchange().swap_attempts()),
       energies_every_(spec.exchange().energies_every()),
+      adapt_rounds_(spec.ladder().adapt().rounds()),
+      adapt_interval_(spec.ladder().adapt().interval()),
       permutation_(exchange::Permutation::Identity(ladder_.size())),
-      statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size())) {}
+      statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size())) {
+  if (adapt_rounds_ > 0) {
+    LadderVersion& first = versions_.emplace_back();
+    for (const exchange::Rung& rung : ladder_.rungs()) {
+      first.temperatures_k.push_back(rung.temperature_k);
+    }
+  }
+}
+
+double RoundDriver::TemperatureAt(int64_t round, int rung) const {
+  if (versions_.empty()) return 0;
+  return VersionOf(versions_, round).temperatures_k[rung];
+}
 
 std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
                                               bool want_state) const {
@@ -141,6 +165,9 @@ std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
     order.segment_seed = exchange::SegmentSeed(seed_, i, round_);
     order.want_positions = want_positions;
     order.want_state = want_state;
+    if (!versions_.empty()) {
+      order.temperature_k = ladder_.rung(order.rung).temperature_k;
+    }
     if (!ladder_.temperature_only()) {
       // Every rung on energies_every's rounds: what gibbs evaluates anyway.
       const bool every_rung =
@@ -187,13 +214,51 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
   absl::StatusOr<exchange::RoundOutcome> outcome = exchange::ExchangeRound(
       scheme_, ladder_, permutation_, reduced, seed_, round_, swap_attempts_);
   if (!outcome.ok()) return outcome.status();
-  statistics_.Record(*outcome);
-  permutation_ = outcome->after;
-  ++round_;
+  Advance(*outcome);
   last_ = std::make_unique<Completed>(
       Completed{*std::move(outcome), std::move(potentials), std::move(kinetic),
                 std::move(reduced), std::move(boxes)});
   return last_.get();
+}
+
+void RoundDriver::Advance(const exchange::RoundOutcome& outcome) {
+  statistics_.Record(outcome);
+  permutation_ = outcome.after;
+  ++round_;
+  if (!versions_.empty() && round_ <= adapt_rounds_ &&
+      (round_ % adapt_interval_ == 0 || round_ == adapt_rounds_)) {
+    Adapt();
+  }
+}
+
+void RoundDriver::Adapt() {
+  // Acceptance since the last change, with half an accept and one attempt
+  // added so that a pair that accepted every attempt, or none, still has a
+  // finite, non-zero distance to its neighbour (the estimate is then
+  // (accepts + 1/2) / (attempts + 1), which also lies strictly in (0, 1)).
+  const std::vector<int64_t>& attempts = statistics_.pair_attempts();
+  const std::vector<int64_t>& accepts = statistics_.pair_accepts();
+  std::vector<double> acceptance(attempts.size());
+  for (size_t p = 0; p < attempts.size(); ++p) {
+    acceptance[p] = (accepts[p] + 0.5) / (attempts[p] + 1.0);
+  }
+  versions_.back().acceptance = acceptance;
+  absl::StatusOr<exchange::TunedLadder> tuned =
+      exchange::EqualAcceptanceLadder(ladder_, acceptance);
+  absl::StatusOr<exchange::Ladder> next =
+      tuned.ok() ? WithTemperatures(ladder_, tuned->temperatures_k)
+                 : tuned.status();
+  // Validation admits only ladders the tuner takes, and these acceptance
+  // estimates lie in (0, 1), so the tuned ladder is valid; were it not, the
+  // job would go on with the ladder it has rather than fail.
+  if (next.ok()) ladder_ = *std::move(next);
+  LadderVersion& version = versions_.emplace_back();
+  version.from_round = round_;
+  for (const exchange::Rung& rung : ladder_.rungs()) {
+    version.temperatures_k.push_back(rung.temperature_k);
+  }
+  statistics_ = exchange::Statistics(ladder_.size(),
+                                     static_cast<int>(ladder_.pairs().size()));
 }
 
 exchange::ReducedPotentials RoundDriver::ThermodynamicReducedPotentials(
@@ -230,10 +295,8 @@ absl::Status RoundDriver::Replay(
     const std::vector<exchange::RoundOutcome>& outcomes) {
   const int n = ladder_.size();
   const size_t pairs = ladder_.pairs().size();
-  exchange::Permutation permutation = permutation_;
-  exchange::Statistics statistics = statistics_;
   int64_t round = round_;
-  for (exchange::RoundOutcome outcome : outcomes) {
+  for (const exchange::RoundOutcome& outcome : outcomes) {
     if (outcome.round != round || outcome.after.size() != n ||
         outcome.pair_attempts.size() != pairs ||
         outcome.pair_accepts.size() != pairs) {
@@ -242,14 +305,12 @@ absl::Status RoundDriver::Replay(
           ": the exchange log does not follow on or does not fit ", n,
           " replicas"));
     }
-    outcome.before = permutation;
-    statistics.Record(outcome);
-    permutation = outcome.after;
     ++round;
   }
-  permutation_ = std::move(permutation);
-  statistics_ = std::move(statistics);
-  round_ = round;
+  for (exchange::RoundOutcome outcome : outcomes) {
+    outcome.before = permutation_;
+    Advance(outcome);
+  }
   last_.reset();
   return absl::OkStatus();
 }

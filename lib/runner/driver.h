@@ -17,6 +17,7 @@
 #include "lib/exchange/permutation.h"
 #include "lib/exchange/scheme.h"
 #include "lib/exchange/statistics.h"
+#include "lib/runner/report.h"
 #include "replex/v1/job.pb.h"
 
 namespace replex::runner {
@@ -34,6 +35,8 @@ struct SegmentOrder {
   bool want_positions = false;
   // Return the replica's portable state after the segment (a checkpoint).
   bool want_state = false;
+  // An adaptive ladder: the rung's temperature this round; 0: the ladder's.
+  double temperature_k = 0;
 };
 
 struct SegmentResult {
@@ -74,17 +77,19 @@ engine::EngineOptions EngineOptionsFor(const v1::JobSpec& spec,
 absl::StatusOr<std::shared_ptr<const engine::Model>> LoadModel(
     const v1::JobSpec& spec);
 
-// Creates replica `replica`'s Context at `rung` with velocities from
-// `velocity_seed`, then restores `state` (engine::PortableState bytes) when
-// given, keeping the new Context's velocities instead of the state's when
-// `redraw_velocities`. Created at the rung first because Restore keeps the
-// rung a replica was made at. An unrestorable state is DATA_LOSS: the job is
-// fine, the state is not.
+// Creates replica `replica`'s Context at `rung` (at `temperature_k` when it
+// is positive: an adaptive ladder's, which `ladder` does not know) with
+// velocities from `velocity_seed`, then restores `state`
+// (engine::PortableState bytes) when given, keeping the new Context's
+// velocities instead of the state's when `redraw_velocities`. Created at the
+// rung and temperature first because Restore keeps those the replica was
+// made at. An unrestorable state is DATA_LOSS: the job is fine, the state is
+// not.
 absl::StatusOr<std::unique_ptr<engine::Replica>> StartReplica(
     std::shared_ptr<const engine::Model> model,
     const engine::EngineOptions& options, const exchange::Ladder& ladder,
-    int replica, int rung, uint64_t velocity_seed, const std::string& state,
-    bool redraw_velocities);
+    int replica, int rung, double temperature_k, uint64_t velocity_seed,
+    const std::string& state, bool redraw_velocities);
 
 // A job's exchange state from round `round()` on. Not thread-safe.
 class RoundDriver {
@@ -95,9 +100,21 @@ class RoundDriver {
 
   int64_t round() const { return round_; }
   bool done() const { return round_ >= n_rounds_; }
+  // The ladder of the current round: an adaptive job's latest version.
   const exchange::Ladder& ladder() const { return ladder_; }
+  // Adaptive ladders (ladder.adapt): every version so far, oldest first;
+  // empty for a fixed ladder.
+  const std::vector<LadderVersion>& ladder_versions() const {
+    return versions_;
+  }
+  // The temperature of `rung` in round `round` (round -1: as the job
+  // started) for an adaptive ladder; 0 for a fixed one, whose rungs keep the
+  // spec's temperatures (SegmentOrder::temperature_k).
+  double TemperatureAt(int64_t round, int rung) const;
   exchange::Scheme scheme() const { return scheme_; }
   const exchange::Permutation& permutation() const { return permutation_; }
+  // Of the rounds run on the current ladder: with ladder.adapt, they start
+  // again at each new version, so at the end they are production's only.
   const exchange::Statistics& statistics() const { return statistics_; }
 
   // Orders for the current round, one per replica in replica order.
@@ -128,6 +145,12 @@ class RoundDriver {
 
  private:
   RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec);
+  // Records a decided round and moves on to the next; at an adaptive
+  // ladder's change, re-spaces the temperatures from the acceptance
+  // measured since the last one. Complete and Replay both come here, so a
+  // replayed job reaches the same ladders bit for bit.
+  void Advance(const exchange::RoundOutcome& outcome);
+  void Adapt();
   // A ladder without Hamiltonian parameters: every replica's reduced
   // potential at every rung from its own energy terms.
   exchange::ReducedPotentials ThermodynamicReducedPotentials(
@@ -140,6 +163,9 @@ class RoundDriver {
   int64_t n_rounds_;
   int64_t swap_attempts_;
   int64_t energies_every_;  // rounds with every rung's energy; 0: none
+  int64_t adapt_rounds_;    // ladder.adapt.rounds; 0: a fixed ladder
+  int64_t adapt_interval_;
+  std::vector<LadderVersion> versions_;
   int64_t round_ = 0;
   exchange::Permutation permutation_;
   exchange::Statistics statistics_;

@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
     start.rung = i;
     if (!starts.empty()) start = starts[i];
     absl::StatusOr<std::unique_ptr<engine::Replica>> replica = StartReplica(
-        *model, options, ladder, i, start.rung,
+        *model, options, ladder, i, start.rung, start.temperature_k,
         start.velocity_seed.value_or(exchange::VelocitySeed(spec.seed(), i)),
         start.state, start.redraw_velocities);
     if (replica.ok()) {

@@ -1,13 +1,41 @@
 #include "lib/runner/report.h"
 
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
 namespace replex::runner {
+
+const LadderVersion& VersionOf(const std::vector<LadderVersion>& versions,
+                               int64_t round) {
+  auto version = versions.rbegin();
+  while (version + 1 != versions.rend() && version->from_round > round) {
+    ++version;
+  }
+  return *version;
+}
+
+absl::StatusOr<exchange::Ladder> WithTemperatures(
+    const exchange::Ladder& ladder, const std::vector<double>& temperatures_k) {
+  std::vector<exchange::Rung> rungs = ladder.rungs();
+  if (temperatures_k.size() != rungs.size()) {
+    return absl::InternalError(absl::StrCat(
+        temperatures_k.size(), " temperatures for ", rungs.size(), " rungs"));
+  }
+  for (size_t k = 0; k < rungs.size(); ++k) {
+    rungs[k].temperature_k = temperatures_k[k];
+  }
+  return exchange::Ladder::Create(
+      ladder.parameter_names(), std::move(rungs),
+      ladder.axes() > 1 ? ladder.shape() : std::vector<int>{});
+}
 
 RunResult Summarize(const v1::JobSpec& spec,
                     const exchange::Statistics& statistics,
-                    const exchange::Permutation& permutation,
+                    const exchange::Permutation& permutation, int64_t rounds,
                     double wall_seconds) {
   RunResult result;
-  result.rounds = statistics.rounds();
+  result.rounds = rounds;
   result.final_permutation = permutation;
   result.pair_acceptance = statistics.PairAcceptance();
   result.pair_attempts = statistics.pair_attempts();

@@ -6,13 +6,33 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "lib/engine/engine.h"
+#include "lib/exchange/ladder.h"
 #include "lib/exchange/permutation.h"
 #include "lib/exchange/scheme.h"
 #include "lib/exchange/statistics.h"
 #include "replex/v1/job.pb.h"
 
 namespace replex::runner {
+
+// A ladder an adaptive job (ladder.adapt) ran on: its temperatures from
+// round `from_round` on, and the acceptance per neighbour pair measured on
+// it, which chose the next one (empty for the ladder in use).
+struct LadderVersion {
+  int64_t from_round = 0;
+  std::vector<double> temperatures_k;
+  std::vector<double> acceptance;
+};
+
+// The version `round` ran on: the last whose from_round is not after it (the
+// first for earlier rounds). `versions` must not be empty.
+const LadderVersion& VersionOf(const std::vector<LadderVersion>& versions,
+                               int64_t round);
+
+// `ladder` with a version's temperatures in place of its own.
+absl::StatusOr<exchange::Ladder> WithTemperatures(
+    const exchange::Ladder& ladder, const std::vector<double>& temperatures_k);
 
 // One round as seen by observers: the energies behind its decisions and the
 // outcome. Valid only during the callback.
@@ -39,6 +59,9 @@ struct RoundReport {
   // (engine::PortableState::Serialize), on the job's last round only; null
   // otherwise.
   const std::vector<std::string>* states = nullptr;
+  // Adaptive ladders: every version so far (the round ran on the last one
+  // whose from_round is not after it); null for a fixed ladder.
+  const std::vector<LadderVersion>* ladder_versions = nullptr;
 };
 
 struct RunResult {
@@ -59,11 +82,13 @@ struct RunResult {
 double NsPerDay(const v1::JobSpec& spec, int n_replicas, int64_t rounds,
                 double wall_seconds);
 
-// The end-of-job figures from a job's statistics. Includes the transition
-// matrix's eigenvalue, O(n^3) in rungs: not for every round.
+// The end-of-job figures from a job's statistics, after `rounds` rounds
+// (more than the statistics' when an adaptive ladder started them again).
+// Includes the transition matrix's eigenvalue, O(n^3) in rungs: not for
+// every round.
 RunResult Summarize(const v1::JobSpec& spec,
                     const exchange::Statistics& statistics,
-                    const exchange::Permutation& permutation,
+                    const exchange::Permutation& permutation, int64_t rounds,
                     double wall_seconds);
 
 }  // namespace replex::runner

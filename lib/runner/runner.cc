@@ -130,7 +130,10 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                (*round)->box_nm,
                                want_positions ? &positions : nullptr,
                                absl::ToDoubleSeconds(absl::Now() - start),
-                               final_round ? &states : nullptr};
+                               final_round ? &states : nullptr,
+                               driver->ladder_versions().empty()
+                                   ? nullptr
+                                   : &driver->ladder_versions()};
       if (absl::Status status = options.on_round(report); !status.ok()) {
         return status;
       }
@@ -154,7 +157,8 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   }
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
   RunResult result =
-      Summarize(spec, driver->statistics(), driver->permutation(), wall);
+      Summarize(spec, driver->statistics(), driver->permutation(),
+                driver->round(), wall);
   result.ns_per_day = NsPerDay(spec, n, driver->round() - first_round, wall);
   return result;
 }

@@ -363,6 +363,11 @@ absl::StatusOr<exchange::Ladder> BuildGrid(const v1::Ladder& ladder) {
                         "per-rung pressures are not supported on a grid "
                         "ladder; run at the System's barostat pressure");
     }
+    if (axis.has_adapt()) {
+      return FieldError(Join(at, "adapt"),
+                        "grid ladders do not adapt; remove it (an ordinary "
+                        "temperature ladder can)");
+    }
     if (axis.temperature_k() != 0) {
       return FieldError(Join(at, "temperature_k"),
                         "one temperature for every rung belongs in "

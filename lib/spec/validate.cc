@@ -36,6 +36,8 @@ using v1::Range;
 // Like the ladder's limits (ladder.cc), keeps a mistaken or hostile spec from
 // exhausting the coordinator's time; far above any real gibbs round.
 constexpr int64_t kMaxSwapAttempts = 1000000000;
+// Fewer rounds between changes measure acceptance too noisily to act on.
+constexpr int kMinAdaptInterval = 10;
 
 // The platform properties a job may set, per platform, with what each value
 // may be. Everything else is refused: properties naming programs or paths
@@ -287,6 +289,45 @@ absl::Status CheckReplicaStarts(const v1::JobSpec& spec) {
   return absl::OkStatus();
 }
 
+// ladder.adapt: an ordinary temperature ladder of 3 or more rungs at one
+// pressure, with exchanges, and a production phase after the adaptation.
+absl::Status CheckAdaptation(const v1::JobSpec& spec) {
+  const v1::Ladder& ladder = spec.ladder();
+  if (!ladder.has_adapt()) return absl::OkStatus();
+  const v1::LadderAdaptation& adapt = ladder.adapt();
+  const absl::StatusOr<exchange::Ladder> built = BuildLadder(ladder);
+  if (!built.ok()) return absl::OkStatus();  // reported by Validate
+  if (built->axes() > 1 || !built->temperature_only() ||
+      built->has_pressures() || built->size() < 3) {
+    return FieldError(
+        "ladder.adapt",
+        "only an ordinary temperature ladder of 3 or more rungs, without "
+        "parameters, axes or per-rung pressures, adapts; remove adapt");
+  }
+  if (spec.exchange().scheme() == v1::Exchange::NONE) {
+    return FieldError("ladder.adapt",
+                      "exchange.scheme none makes no exchanges to adapt to; "
+                      "choose neighbors or gibbs, or remove adapt");
+  }
+  for (absl::Status status :
+       {AtLeast(adapt.interval(), kMinAdaptInterval, "ladder.adapt.interval",
+                "rounds between changes of the ladder (each change measures "
+                "acceptance over them)"),
+        AtLeast(adapt.rounds(), adapt.interval(), "ladder.adapt.rounds",
+                "rounds of the adaptation phase (at least one interval)")}) {
+    if (!status.ok()) return status;
+  }
+  if (adapt.rounds() >= spec.exchange().n_rounds()) {
+    return FieldError(
+        "ladder.adapt.rounds",
+        absl::StrCat(adapt.rounds(), " leaves no production rounds of the ",
+                     spec.exchange().n_rounds(),
+                     " in exchange.n_rounds; make it smaller, or raise "
+                     "n_rounds"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Validate(const v1::JobSpec& spec) {
@@ -345,7 +386,7 @@ absl::Status Validate(const v1::JobSpec& spec) {
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
                 "rounds between checkpoints; 0 means only at the end"),
         CheckOutput(spec.output()), CheckPlatformProperties(spec),
-        CheckNames(spec)}) {
+        CheckNames(spec), CheckAdaptation(spec)}) {
     if (!status.ok()) return status;
   }
   return CheckReplicaStarts(spec);

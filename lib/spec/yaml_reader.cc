@@ -338,6 +338,20 @@ absl::Status ReadLadder(const YamlNode& node, const std::string& path,
          return ReadFiniteList(v, p, ladder.mutable_pressures_bar());
        }}};
   if (!is_axis) {
+    keys.push_back(
+        {"adapt", [&](const YamlNode& v, const std::string& p) {
+           v1::LadderAdaptation& adapt = *ladder.mutable_adapt();
+           return ReadMap(
+               v, p,
+               {{"rounds",
+                 Set<int32_t>(ReadInteger<int32_t>,
+                              [&](int32_t n) { adapt.set_rounds(n); }),
+                 "rounds of the adaptation phase, e.g. 1000"},
+                {"interval",
+                 Set<int32_t>(ReadInteger<int32_t>,
+                              [&](int32_t n) { adapt.set_interval(n); }),
+                 "rounds between changes of the ladder, e.g. 200"}});
+         }});
     keys.push_back({"axes", [&](const YamlNode& v, const std::string& p) {
                       if (!v.IsSequence()) {
                         return YamlError(v, p,
