@@ -3,12 +3,14 @@
 // Boltzmann ratio, obtained by numerical integration of exp(-beta U) along x
 // with U evaluated by the engine itself (so the test needs no copy of the
 // example's constants). Plain MD (scheme `none`) at the same length does not.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
+#include "lib/runner/report.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "tests/sampling_checks.h"
@@ -17,8 +19,8 @@ namespace replex::testing {
 namespace {
 
 struct WellProfile {
-  double barrier_x = 0;          // nm, the maximum between the two wells
-  double left_population = 0;    // exact, at the lowest rung's temperature
+  double barrier_x = 0;        // nm, the maximum between the two wells
+  double left_population = 0;  // exact, at the lowest rung's temperature
 };
 
 // U(x, 0, 0) on a grid; the particle's y and z motion is a separate harmonic
@@ -94,12 +96,66 @@ TEST(DoubleWell, RemdRecoversTheExactPopulationsThatPlainMdMisses) {
                  exact.left_population, "REMD lowest-rung left population");
 
   spec.mutable_exchange()->set_scheme(v1::Exchange::NONE);
-  const std::vector<double> plain =
-      LowestRungInLeftWell(spec, exact.barrier_x);
+  const std::vector<double> plain = LowestRungInLeftWell(spec, exact.barrier_x);
   // Trapped: one well only, so its population is 0 or 1, far from exact.
   EXPECT_GT(std::abs(Mean(plain) - exact.left_population), 0.15)
       << "plain MD crossed the barrier: the example does not show REMD's "
          "benefit";
+}
+
+// From a ladder crowded at the bottom, 300, 320, 340, 360, 2000 K (neighbour
+// acceptance about 0.96, 0.96, 0.97, 0.18), the adaptation phase (4 changes,
+// 1500 rounds each) spreads the rungs so that every pair accepts about
+// equally, and production at the frozen ladder still gives the lowest rung
+// (300 K, an end, which adaptation keeps) its exact populations. Each change
+// measures a pair's acceptance over about 750 attempts, to a standard error
+// of about 0.017; the frozen ladder's acceptance is left that far from equal,
+// so every pair must be within 0.08 (4.7 of them) of the pairs' mean, where
+// the first ladder's were 0.6 apart.
+TEST(DoubleWell, AnAdaptiveLadderEqualisesAcceptanceAndStillSamplesExactly) {
+  v1::JobSpec spec = LoadExample("examples/double-well/job.yaml");
+  const WellProfile exact =
+      ExactProfile(spec, *spec::BuildLadder(spec.ladder()));
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  ladder.clear_n_rungs();
+  ladder.clear_temperature_range_k();
+  for (double t : {300, 320, 340, 360, 2000}) ladder.add_temperatures_k(t);
+  ladder.mutable_adapt()->set_rounds(6000);
+  ladder.mutable_adapt()->set_interval(1500);
+
+  std::vector<double> in_left;
+  std::vector<int64_t> attempts(4), accepts(4);
+  std::vector<runner::LadderVersion> versions;
+  runner::RunOptions options;
+  options.threads = 2;
+  options.positions_every = 1;
+  options.on_round = [&](const runner::RoundReport& report) {
+    versions = *report.ladder_versions;
+    if (report.outcome.round < 6000) return absl::OkStatus();
+    const int replica = report.outcome.before.replica_at_rung(0);
+    in_left.push_back((*report.positions_nm)[replica][0][0] < exact.barrier_x);
+    for (int k = 0; k < 4; ++k) {
+      attempts[k] += report.outcome.pair_attempts[k];
+      accepts[k] += report.outcome.pair_accepts[k];
+    }
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(runner::RunJob(spec, options).ok());
+  ASSERT_EQ(versions.size(), 5u);
+  const std::vector<double>& first = versions.front().acceptance;
+  EXPECT_GT(*std::max_element(first.begin(), first.end()) -
+                *std::min_element(first.begin(), first.end()),
+            0.6);
+  double mean = 0;
+  for (int k = 0; k < 4; ++k) mean += double(accepts[k]) / attempts[k] / 4;
+  for (int k = 0; k < 4; ++k) {
+    const double acceptance = double(accepts[k]) / attempts[k];
+    std::cout << "production acceptance of pair " << k << ": " << acceptance
+              << "\n";
+    EXPECT_NEAR(acceptance, mean, 0.08) << "pair " << k;
+  }
+  ExpectMeanNear(in_left, exact.left_population,
+                 "adaptive REMD lowest-rung left population");
 }
 
 }  // namespace

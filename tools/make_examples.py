@@ -15,7 +15,7 @@ What it makes, and why each constant is what it is
 ==================================================
 
 examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
-                                grid.yaml)
+                                grid.yaml, adaptive.yaml)
     N = 4 particles of mass 12 amu, each tied to the origin by one
     CustomExternalForce "0.5*K*(x^2+y^2+z^2)" with a *global* parameter K.
     The System has no constraints and no CMMotionRemover, so all d = 3N = 12
@@ -42,6 +42,11 @@ examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
     - Grid (grid.yaml): temperatures 300, 330, 363 K x K = 4000, 5657, 8000,
       neighbors along one axis a round: exact acceptance 0.872 along
       temperature (ratio 1.1), 0.558 along K.
+    - Adaptive (adaptive.yaml): the T-REMD job from 300, 310, 320, 600 K,
+      adapting every 1000 rounds for 3000, then 3000 rounds of production:
+      1000 rounds give each pair 500 attempts, so each change measures
+      acceptance to about 0.02 and the frozen ladder lands within a few
+      percent of the geometric one.
     - Starting positions 0.02 nm off the origin (the 300 K rms displacement
       per coordinate is sqrt(k_B T/K) = 0.025 nm).
 
@@ -136,6 +141,11 @@ HO_ROUNDS = 2000
 HO_T = (300.0, 600.0, 4)  # min, max, rungs (geometric)
 HO_HREMD_T = 300.0
 HO_HREMD_K = [4000.0, 5657.0, 8000.0, 11314.0]  # 4000 * sqrt(2)^k, rounded
+# The adaptive example: a poor start, three changes of 1000 rounds each.
+HO_ADAPT_T = [300.0, 310.0, 320.0, 600.0]
+HO_ADAPT_ROUNDS = 3000
+HO_ADAPT_INTERVAL = 1000
+HO_ADAPT_N_ROUNDS = 6000
 HO_POSITIONS = [(0.02, 0.0, 0.0), (0.0, 0.02, 0.0), (0.0, 0.0, 0.02),
                 (-0.012, -0.012, -0.012)]  # nm
 
@@ -323,6 +333,25 @@ output: {{frame_interval: 10}}
     - temperatures_k: [{", ".join(f"{t:g}" for t in grid_t)}]
     - parameters: [{{name: K, values: [{", ".join(f"{k:g}" for k in grid_k)}]}}]
 exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}}}
+output: {{frame_interval: 10}}
+""")
+
+    write(out / "adaptive.yaml", f"""\
+# An adaptive temperature ladder: the T-REMD example started from a poor
+# ladder, {", ".join(f"{t:g}" for t in HO_ADAPT_T)} K (neighbour acceptance
+# about 0.95, 0.97 and 0.28), which the adaptation phase re-spaces for equal
+# acceptance every {HO_ADAPT_INTERVAL} rounds for its first {HO_ADAPT_ROUNDS}
+# rounds, then freezes for the {HO_ADAPT_N_ROUNDS - HO_ADAPT_ROUNDS} rounds of
+# production. Made by tools/make_examples.py.
+#
+# What is analytic (the tests check it): for Gamma({shape:g}) energies the
+# ladder of equal acceptance is geometric, {", ".join(f"{t:.1f}" for t in geometric(HO_ADAPT_T[0], HO_ADAPT_T[-1], len(HO_ADAPT_T)))} K
+# (acceptance {gamma_swap_acceptance(shape, (HO_ADAPT_T[-1] / HO_ADAPT_T[0]) ** (1 / (len(HO_ADAPT_T) - 1))):.4f}); in production each rung's energy is
+# Gamma({shape:g}, k_B T) at the frozen ladder's temperature.
+{reference_job('harmonic-oscillator-adaptive', HO_FRICTION, 500)}ladder:
+  temperatures_k: [{", ".join(f"{t:g}" for t in HO_ADAPT_T)}]
+  adapt: {{rounds: {HO_ADAPT_ROUNDS}, interval: {HO_ADAPT_INTERVAL}}}
+exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ADAPT_N_ROUNDS}}}
 output: {{frame_interval: 10}}
 """)
 

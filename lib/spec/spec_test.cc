@@ -598,6 +598,16 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
        {{"n_rounds: 10", "n_rounds: 10\nintegrator: {timestep_ps: .inf}"}},
        kInvalid,
        {"integrator.timestep_ps", "finite"}},
+      {"adaptation without its interval",
+       {{"    - name: K\n      values: [1, 2, 3, 4]\n",
+         "  adapt: {rounds: 5}\n"}},
+       kInvalid,
+       {"ladder.adapt", "interval", "missing"}},
+      {"adaptation with an unknown key",
+       {{"    - name: K\n      values: [1, 2, 3, 4]\n",
+         "  adapt: {rounds: 5, interval: 10, target: trips}\n"}},
+       kInvalid,
+       {"ladder.adapt", "target"}},
       {"label given as a list",
        {{"n_rounds: 10", "n_rounds: 10\nlabels: {team: [a, b]}"}},
        kInvalid,
@@ -785,6 +795,99 @@ TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
   for (const BadProtoCase& c : cases) {
     SCOPED_TRACE(c.name);
     v1::JobSpec spec = FromText(kBaseProto);
+    c.edit(spec);
+    ExpectError(Validate(spec), absl::StatusCode::kInvalidArgument,
+                c.in_message);
+  }
+}
+
+TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
+  // kBaseProto's 3 temperatures without its parameter, adapting for 50 of
+  // 100 rounds.
+  auto adaptive = [](v1::JobSpec& s) {
+    s.mutable_ladder()->clear_parameters();
+    s.mutable_exchange()->set_n_rounds(100);
+    s.mutable_ladder()->mutable_adapt()->set_rounds(50);
+    s.mutable_ladder()->mutable_adapt()->set_interval(10);
+  };
+  v1::JobSpec valid = FromText(kBaseProto);
+  adaptive(valid);
+  EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
+  const std::vector<BadProtoCase> cases = {
+      {"with a parameter",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->add_parameters()->set_name("lambda");
+         for (double x : {0.0, 0.5, 1.0}) {
+           s.mutable_ladder()->mutable_parameters(0)->add_values(x);
+         }
+       },
+       {"ladder.adapt", "ordinary temperature ladder of 3 or more rungs"}},
+      {"two rungs",
+       [](v1::JobSpec& s) { s.mutable_ladder()->set_n_rungs(2); },
+       {"ladder.adapt", "3 or more rungs"}},
+      {"a pressure per rung",
+       [](v1::JobSpec& s) {
+         for (int k = 0; k < 3; ++k) s.mutable_ladder()->add_pressures_bar(1);
+       },
+       {"ladder.adapt", "per-rung pressures"}},
+      {"no exchanges",
+       [](v1::JobSpec& s) {
+         s.mutable_exchange()->set_scheme(v1::Exchange::NONE);
+       },
+       {"ladder.adapt", "scheme none"}},
+      {"interval too short",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_adapt()->set_interval(5);
+       },
+       {"ladder.adapt.interval", "at least 10"}},
+      {"phase shorter than an interval",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_adapt()->set_rounds(5);
+       },
+       {"ladder.adapt.rounds", "at least 10"}},
+      {"no production",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_adapt()->set_rounds(100);
+       },
+       {"ladder.adapt.rounds", "no production rounds", "exchange.n_rounds"}},
+      {"on a grid",
+       [](v1::JobSpec& s) {
+         v1::Ladder grid;
+         for (int a = 0; a < 2; ++a) {
+           v1::Ladder& axis = *grid.add_axes();
+           axis.set_n_rungs(2);
+           *axis.mutable_temperature_range_k() =
+               s.ladder().temperature_range_k();
+         }
+         grid.mutable_axes(1)->clear_temperature_range_k();
+         v1::ParameterLadder& k = *grid.mutable_axes(1)->add_parameters();
+         k.set_name("K");
+         k.add_values(1);
+         k.add_values(2);
+         *grid.mutable_adapt() = s.ladder().adapt();
+         *s.mutable_ladder() = grid;
+       },
+       {"ladder.adapt", "ordinary temperature ladder"}},
+      {"on an axis",
+       [](v1::JobSpec& s) {
+         v1::Ladder grid;
+         for (int a = 0; a < 2; ++a) {
+           v1::Ladder& axis = *grid.add_axes();
+           v1::ParameterLadder& k = *axis.add_parameters();
+           k.set_name(absl::StrCat("K", a));
+           k.add_values(1);
+           k.add_values(2);
+         }
+         grid.set_temperature_k(300);
+         *grid.mutable_axes(0)->mutable_adapt() = s.ladder().adapt();
+         *s.mutable_ladder() = grid;
+       },
+       {"ladder.axes[0].adapt", "grid ladders do not adapt"}},
+  };
+  for (const BadProtoCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::JobSpec spec = FromText(kBaseProto);
+    adaptive(spec);
     c.edit(spec);
     ExpectError(Validate(spec), absl::StatusCode::kInvalidArgument,
                 c.in_message);
