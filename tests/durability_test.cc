@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -497,6 +499,52 @@ TEST(DurabilityTest, AnNptJobSurvivesKillsWithItsBoxRestored) {
     }
   }
   EXPECT_GT(telling, 0) << "no replica had moved far enough from V0";
+}
+
+// An adaptive ladder (ladder.adapt) changes its temperatures every 50 rounds
+// for 200; a worker killed inside the adaptation phase and a coordinator
+// killed after it roll the job back to checkpoints on either side of a
+// change. Each replica must resume at the temperature of its checkpointed
+// state and the job re-derive the same ladders from the journal, or the
+// energies would differ from an uninterrupted run's in the last bit.
+TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
+  LocalCluster cluster("kill-adaptive");
+  absl::Status started = cluster.StartServices();
+  for (int i = 0; started.ok() && i < 2; ++i) started = cluster.AddWorker();
+  ASSERT_TRUE(started.ok()) << started << cluster.Logs();
+  const std::string path = WriteJob(cluster, "adaptive", kRounds, kInterval);
+  std::ifstream in(path);
+  std::string yaml((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const std::string range = "  n_rungs: 4\n  temperature_range_k: {min: 300, max: 600}\n";
+  ASSERT_TRUE(absl::StrContains(yaml, range)) << yaml;
+  std::ofstream(path) << absl::StrReplaceAll(
+      yaml, {{range,
+              "  temperatures_k: [300, 310, 320, 600]\n"
+              "  adapt: {rounds: 200, interval: 50}\n"}});
+  const std::string id = cluster.SubmitJob(path);
+
+  ASSERT_EQ(WaitForRound(cluster, id, 90).state(), v1::RUNNING)
+      << cluster.Logs();
+  cluster.worker(0).Signal(SIGKILL);
+  cluster.worker(0).Wait(absl::Seconds(10));
+  ASSERT_TRUE(cluster.AddWorker().ok());
+  ASSERT_EQ(WaitForRound(cluster, id, 260).state(), v1::RUNNING)
+      << cluster.Logs();
+  cluster.StopCoordinator(SIGKILL);
+  ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
+
+  ExpectSucceededAsUninterrupted(cluster, id, "adaptive");
+  const std::vector<int64_t> resumed = ResumedAt(cluster.Logs(), id);
+  ASSERT_EQ(resumed.size(), 2u) << cluster.Logs();
+  EXPECT_LT(resumed[0], 200);  // inside the adaptation phase
+  EXPECT_GE(resumed[1], 200);  // after the ladder froze
+  // The results list the five ladders, the last from round 200.
+  std::ifstream analysis(cluster.results_root() + "/" + id + "/analysis.json");
+  const std::string text((std::istreambuf_iterator<char>(analysis)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_EQ(Count(text, "\"from_round\""), 5) << text;
+  EXPECT_TRUE(absl::StrContains(text, "\"from_round\": 200")) << text;
 }
 
 }  // namespace

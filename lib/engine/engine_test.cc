@@ -480,6 +480,35 @@ TEST_P(ReplicaTest, SetRungRescalesVelocitiesAndSetsParameters) {
   EXPECT_EQ(after.parameters.at("K"), 400);
 }
 
+// An adaptive ladder moves a rung's temperature away from the ladder the
+// replica was made with: SetRung's temperature_k puts it there, rescaling
+// the velocities from wherever they were.
+TEST_P(ReplicaTest, SetRungAtAnotherTemperatureRescalesToIt) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica, Make(SpringLadder()));
+  EXPECT_EQ(replica->temperature_k(), 300);
+  ASSERT_OK(replica->Run(20, 1));
+  ASSERT_OK_AND_ASSIGN(PortableState before, replica->Save());
+  ASSERT_OK(replica->SetRung(0, 450));
+  ASSERT_OK_AND_ASSIGN(PortableState hotter, replica->Save());
+  EXPECT_EQ(replica->rung(), 0);
+  EXPECT_EQ(replica->temperature_k(), 450);
+  EXPECT_NEAR(KineticEnergy(hotter, kMasses) / KineticEnergy(before, kMasses),
+              450.0 / 300.0, 1e-13);
+  // Without a temperature, the ladder's: rung 2 is at 360 K.
+  ASSERT_OK(replica->SetRung(2));
+  ASSERT_OK_AND_ASSIGN(PortableState after, replica->Save());
+  EXPECT_EQ(replica->temperature_k(), 360);
+  EXPECT_NEAR(KineticEnergy(after, kMasses) / KineticEnergy(hotter, kMasses),
+              360.0 / 450.0, 1e-13);
+  for (double bad : {-5.0, std::nan(""), HUGE_VAL}) {
+    EXPECT_EQ(replica->SetRung(1, bad).code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(replica->rung(), 2);
+  EXPECT_EQ(replica->temperature_k(), 360);
+}
+
 TEST_P(ReplicaTest, ReducedPotentialsAreBetaTimesEnergyAtEachRung) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Replica> replica,
                        Make(SpringLadder(), /*rung=*/1));
