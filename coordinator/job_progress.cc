@@ -9,6 +9,12 @@ void SetProgress(const runner::RoundDriver& driver, double ns_per_day,
                  v1::Job& job) {
   const exchange::Statistics& statistics = driver.statistics();
   job.set_rounds_completed(driver.round());
+  if (!driver.ladder_versions().empty()) {
+    const std::vector<double>& temperatures =
+        driver.ladder_versions().back().temperatures_k;
+    job.mutable_temperatures_k()->Assign(temperatures.begin(),
+                                         temperatures.end());
+  }
   job.clear_pairs();
   const std::vector<double> acceptance = statistics.PairAcceptance();
   const std::vector<exchange::Ladder::Pair>& pairs = driver.ladder().pairs();

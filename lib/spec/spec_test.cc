@@ -938,6 +938,10 @@ TEST(ValidateTest, NeverCrashesOnArbitraryContent) {
       range.set_spacing(static_cast<v1::Range::Spacing>(rng() % 4));
     }
     if (rng() % 3 == 0) ladder.set_temperature_k(pick_double());
+    if (rng() % 3 == 0) {
+      ladder.mutable_adapt()->set_rounds(pick_int());
+      ladder.mutable_adapt()->set_interval(pick_int());
+    }
     for (int i = static_cast<int>(rng() % 3); i > 0; --i) {
       v1::ParameterLadder& p = *ladder.add_parameters();
       p.set_name(rng() % 4 ? "p" + std::to_string(rng() % 2) : "");
