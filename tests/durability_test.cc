@@ -516,7 +516,8 @@ TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
   std::ifstream in(path);
   std::string yaml((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
-  const std::string range = "  n_rungs: 4\n  temperature_range_k: {min: 300, max: 600}\n";
+  const std::string range =
+      "  n_rungs: 4\n  temperature_range_k: {min: 300, max: 600}\n";
   ASSERT_TRUE(absl::StrContains(yaml, range)) << yaml;
   std::ofstream(path) << absl::StrReplaceAll(
       yaml, {{range,

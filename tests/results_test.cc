@@ -517,7 +517,8 @@ TEST(ResultsTest, FreeEnergiesSayWhyTheyAreMissing) {
   const fs::path root = TempDir("no-mbar");
   auto unavailable = [&](const std::string& rows) {
     WriteFile(root / "u_kln.tsv", "round\tstate\tu_0\tu_1\n" + rows);
-    return results::FreeEnergiesFromUkln(root / "u_kln.tsv", 2, 0).unavailable();
+    return results::FreeEnergiesFromUkln(root / "u_kln.tsv", 2, 0)
+        .unavailable();
   };
   std::string rows;
   for (int r = 0; r < 10; ++r) {
@@ -748,6 +749,87 @@ TEST(ResultsTest, TheTunedLadderEqualisesAcceptance) {
   }
   EXPECT_GT(spreads[0], 0.5);
   EXPECT_LT(spreads[2], 0.1) << "spreads " << absl::StrJoin(spreads, ", ");
+  fs::remove_all(root);
+}
+
+// Each frame's temp0 (rung k's temperature in its round) from one rung's
+// trajectory, a value a line.
+constexpr char kTemp0Script[] = R"(
+import sys
+from scipy.io import netcdf_file
+nc = netcdf_file(sys.argv[1], 'r', mmap=False)
+for t in nc.variables['temp0'][:].ravel():
+    print(float(t))
+)";
+
+// An adaptive ladder's results: analysis.json lists every version, and its
+// pairs, temperatures and free energies are the frozen ladder's production
+// (the exchange log's rows from round 3000 on); frames record the
+// temperature their rung had in their round; the summary says so.
+TEST(ResultsTest, AnAdaptiveLadderReportsItsVersionsAndProductionOnly) {
+  const fs::path root = TempDir("adaptive");
+  const auto [code, output] = RunCommand(absl::StrCat(
+      REPLEX_BIN, " run ",
+      SourcePath("examples/harmonic-oscillator/adaptive.yaml"),
+      " --progress_every=-1 --results=", (root / "out").string(), " 2>&1"));
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_THAT(output,
+              ::testing::HasSubstr(
+                  "adaptive ladder: 3 changes, the last at round 3000"));
+  absl::StatusOr<v1::Analysis> analysis =
+      results::ParseAnalysis(ReadFile(root / "out" / results::kAnalysisFile));
+  ASSERT_TRUE(analysis.ok()) << analysis.status();
+  EXPECT_EQ(analysis->rounds(), 6000);
+  ASSERT_EQ(analysis->ladder_versions_size(), 4);
+  for (int v = 0; v < 4; ++v) {
+    const v1::LadderVersion& version = analysis->ladder_versions(v);
+    EXPECT_EQ(version.from_round(), 1000 * v);
+    EXPECT_EQ(version.acceptance_size(), v < 3 ? 3 : 0);
+  }
+  const v1::LadderVersion& frozen = analysis->ladder_versions(3);
+  EXPECT_THAT(analysis->temperatures_k(),
+              ::testing::ElementsAreArray(frozen.temperatures_k()));
+  // Pair counts: exchange.tsv's attempts and accepts from round 3000 on.
+  std::vector<int64_t> attempts(3), accepts(3);
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile(root / "out" / results::kExchangeFile), '\n')) {
+    const std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    int64_t round = 0;
+    if (fields.size() != 5 || !absl::SimpleAtoi(fields[0], &round) ||
+        round < 3000) {
+      continue;
+    }
+    const std::vector<std::string> tried = absl::StrSplit(fields[3], ',');
+    const std::vector<std::string> took = absl::StrSplit(fields[4], ',');
+    for (int k = 0; k < 3; ++k) {
+      attempts[k] += std::stoll(tried[k]);
+      accepts[k] += std::stoll(took[k]);
+    }
+  }
+  ASSERT_EQ(analysis->pairs_size(), 3);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(analysis->pairs(k).attempts(), attempts[k]) << "pair " << k;
+    EXPECT_EQ(analysis->pairs(k).accepts(), accepts[k]) << "pair " << k;
+  }
+  ASSERT_TRUE(analysis->has_free_energies());
+  EXPECT_EQ(analysis->free_energies().unavailable(), "");
+  EXPECT_GE(analysis->free_energies().equilibration_rounds(), 3000);
+  if (PythonHas("scipy")) {
+    const auto [py_code, temp0] =
+        RunPython(root, kTemp0Script,
+                  (root / "out" / results::TrajectoryPath(1)).string());
+    ASSERT_EQ(py_code, 0) << temp0;
+    const std::vector<std::string> frames =
+        absl::StrSplit(temp0, '\n', absl::SkipEmpty());
+    ASSERT_EQ(frames.size(), 600u);  // a frame every 10 rounds
+    // Frame f is round 10 f: version f / 100.
+    for (int f : {0, 99, 100, 299, 300, 599}) {
+      EXPECT_DOUBLE_EQ(
+          std::stod(frames[f]),
+          analysis->ladder_versions(std::min(f / 100, 3)).temperatures_k(1))
+          << "frame " << f;
+    }
+  }
   fs::remove_all(root);
 }
 

@@ -234,6 +234,14 @@ std::string AnalysisText(const v1::Analysis& analysis) {
       analysis.state(), analysis.rounds(), analysis.n_rounds(),
       analysis.replicas(), analysis.scheme(), analysis.platform(),
       analysis.seed());
+  if (analysis.ladder_versions_size() > 1) {
+    absl::StrAppendFormat(
+        &text,
+        "adaptive ladder: %d changes, the last at round %d; the figures "
+        "below are of the ladder shown, from that round on\n",
+        analysis.ladder_versions_size() - 1,
+        analysis.ladder_versions().rbegin()->from_round());
+  }
   if (analysis.pairs_size() > 0) {
     absl::StrAppendFormat(&text, "  %-6s %-44s %9s %9s %10s\n", "pair", "rungs",
                           "attempts", "accepts", "acceptance");
