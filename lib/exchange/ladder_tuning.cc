@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace replex::exchange {
 
@@ -21,8 +22,13 @@ double ErfcInverse(double p) {
   return 0.5 * (low + high);
 }
 
-absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
-    const Ladder& ladder, const std::vector<double>& acceptance) {
+namespace {
+
+// The ladders both tuners take: ordinary, temperature-only, at least 3 rungs
+// with increasing temperatures; and `count` values of `what` where they need
+// `expected`.
+absl::Status CheckTunable(const Ladder& ladder, size_t count, size_t expected,
+                          absl::string_view what) {
   const int n = ladder.size();
   if (!ladder.temperature_only() || ladder.has_pressures() ||
       ladder.axes() != 1) {
@@ -34,24 +40,62 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
     return absl::FailedPreconditionError(
         "a ladder of fewer than 3 rungs has no inner temperature to move");
   }
-  if (static_cast<int>(acceptance.size()) != n - 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        acceptance.size(), " acceptances for ", n - 1, " neighbour pairs"));
+  if (count != expected) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(count, " ", what, " for a ladder of ", n, " rungs"));
   }
-  // Per pair: its length x_k and its width in beta (beta falls as T rises).
-  std::vector<double> length(n - 1), width(n - 1);
+  for (int k = 0; k + 1 < n; ++k) {
+    if (!(ladder.beta(k) > ladder.beta(k + 1))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rungs ", k, " and ", k + 1,
+                       " have the same temperature: nothing to space"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Rung positions `x` (one per rung, monotone) moved so that each of the n - 1
+// new intervals holds an equal share of the summed `length` (one per old
+// interval, spread uniformly in x within it); the ends stay.
+std::vector<double> SpreadEvenly(const std::vector<double>& x,
+                                 const std::vector<double>& length) {
+  const int n = static_cast<int>(x.size());
   double total = 0;
+  for (double l : length) total += l;
+  std::vector<double> spread = {x.front()};
+  int k = 0;
+  double before = 0;  // length up to old rung k
+  for (int j = 1; j + 1 < n; ++j) {
+    const double target = total * j / (n - 1);
+    while (k + 2 < n && before + length[k] < target) before += length[k++];
+    const double fraction =
+        length[k] > 0 ? std::min(1.0, (target - before) / length[k]) : 0;
+    spread.push_back(x[k] + fraction * (x[k + 1] - x[k]));
+  }
+  spread.push_back(x.back());
+  return spread;
+}
+
+}  // namespace
+
+absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
+    const Ladder& ladder, const std::vector<double>& acceptance) {
+  if (absl::Status status =
+          CheckTunable(ladder, acceptance.size(), ladder.size() - 1,
+                       "acceptances (one per neighbour pair)");
+      !status.ok()) {
+    return status;
+  }
+  const int n = ladder.size();
+  // Per pair its length x_k; spread linearly in beta.
+  std::vector<double> length(n - 1), beta(n);
+  double total = 0;
+  for (int k = 0; k < n; ++k) beta[k] = ladder.beta(k);
   for (int k = 0; k + 1 < n; ++k) {
     if (!(acceptance[k] >= 0 && acceptance[k] <= 1)) {
       return absl::FailedPreconditionError(
           absl::StrCat("pair ", k, "-", k + 1, " has no acceptance yet (",
                        acceptance[k], "): run more rounds"));
-    }
-    width[k] = ladder.beta(k) - ladder.beta(k + 1);
-    if (!(width[k] > 0)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("rungs ", k, " and ", k + 1,
-                       " have the same temperature: nothing to space"));
     }
     length[k] = ErfcInverse(acceptance[k]);
     total += length[k];
@@ -63,21 +107,46 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
   }
   TunedLadder tuned;
   tuned.predicted_acceptance = std::erfc(total / (n - 1));
-  tuned.temperatures_k.push_back(ladder.rung(0).temperature_k);
-  // New rung j sits where the cumulative length reaches j * total / (n - 1),
-  // linearly in beta within the old pair it falls in.
-  int k = 0;
-  double before = 0;  // length up to old rung k
-  for (int j = 1; j + 1 < n; ++j) {
-    const double target = total * j / (n - 1);
-    while (k + 2 < n && before + length[k] < target) before += length[k++];
-    const double fraction =
-        length[k] > 0 ? std::min(1.0, (target - before) / length[k]) : 0;
-    const double beta = ladder.beta(k) - fraction * width[k];
-    tuned.temperatures_k.push_back(1 / (kMolarGasConstantKJPerMolK * beta));
+  for (double b : SpreadEvenly(beta, length)) {
+    tuned.temperatures_k.push_back(1 / (kMolarGasConstantKJPerMolK * b));
   }
-  tuned.temperatures_k.push_back(ladder.rung(n - 1).temperature_k);
+  // The ends exactly as given, not through 1 / (R (1 / (R T))).
+  tuned.temperatures_k.front() = ladder.rung(0).temperature_k;
+  tuned.temperatures_k.back() = ladder.rung(n - 1).temperature_k;
   return tuned;
+}
+
+absl::StatusOr<std::vector<double>> RoundTripLadder(
+    const Ladder& ladder, const std::vector<double>& fraction_up) {
+  if (absl::Status status =
+          CheckTunable(ladder, fraction_up.size(), ladder.size(),
+                       "fractions up (one per rung)");
+      !status.ok()) {
+    return status;
+  }
+  const int n = ladder.size();
+  std::vector<double> temperature(n), length(n - 1);
+  for (int k = 0; k < n; ++k) {
+    temperature[k] = ladder.rung(k).temperature_k;
+    if (!(fraction_up[k] >= 0 && fraction_up[k] <= 1)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rung ", k, " has no fraction of up-going replicas yet (",
+          fraction_up[k],
+          "): run more rounds, until replicas have travelled "
+          "between the ends"));
+    }
+  }
+  // The optimal density of rungs is sqrt((df/dT) / dT), constant within an
+  // old interval, so an interval's share is sqrt(df_k) (df_k = f_k -
+  // f_{k+1}): where f falls fastest the replicas' diffusion is slowest and
+  // more rungs go. A drop below a tenth of the even one (1 / (n - 1)),
+  // negative included (noise), counts as that tenth, so no interval
+  // collapses on one estimate.
+  const double floor = 0.1 / (n - 1);
+  for (int k = 0; k + 1 < n; ++k) {
+    length[k] = std::sqrt(std::max(floor, fraction_up[k] - fraction_up[k + 1]));
+  }
+  return SpreadEvenly(temperature, length);
 }
 
 }  // namespace replex::exchange

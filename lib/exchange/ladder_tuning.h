@@ -17,7 +17,8 @@ struct TunedLadder {
 };
 
 // The inverse of std::erfc on (0, 1], by bisection to 1e-15 relative in x
-// (so erfc(ErfcInverse(p)) == p to about 1e-12 relative far in the tail). p <= 0 gives the value for 1e-300, p >= 1 gives 0.
+// (so erfc(ErfcInverse(p)) == p to about 1e-12 relative far in the tail). p <=
+// 0 gives the value for 1e-300, p >= 1 gives 0.
 double ErfcInverse(double p);
 
 // `acceptance` holds the measured acceptance of each pair (k, k+1) of
@@ -33,5 +34,19 @@ double ErfcInverse(double p);
 // every pair's acceptance is a number in [0, 1].
 absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
     const Ladder& ladder, const std::vector<double>& acceptance);
+
+// Round-trip-optimised spacing (Katzgraber, Trebst, Huse and Troyer, J.
+// Stat. Mech. 2006, P03018): `fraction_up` holds, per rung of `ladder`, the
+// fraction of its visits by replicas travelling up (last at the lowest rung;
+// Statistics::FractionUp). The rungs' density that maximises round trips is
+// proportional to sqrt((df/dT) / dT), so the returned temperatures (the same
+// ends) give each old interval a share sqrt(f_k - f_{k+1}) of the rungs,
+// spread evenly in T within it; on the ladder this converges to, f falls by
+// the same step at every rung. A fall below a tenth of the even step (noise
+// can make it negative) counts as that tenth. FAILED_PRECONDITION, saying
+// why, unless the ladder is an ordinary temperature ladder of at least 3
+// rungs with distinct temperatures and every fraction is a number in [0, 1].
+absl::StatusOr<std::vector<double>> RoundTripLadder(
+    const Ladder& ladder, const std::vector<double>& fraction_up);
 
 }  // namespace replex::exchange

@@ -92,7 +92,10 @@ TEST(EqualAcceptanceLadderTest, SaysWhyItCannotTune) {
   for (const Case& c : std::vector<Case>{
            {ladder, {0.5, kNaN}, "pair 1-2 has no acceptance yet"},
            {ladder, {0.5, 1.5}, "pair 1-2 has no acceptance yet"},
-           {ladder, {0.5}, "1 acceptances for 2 neighbour pairs"},
+           {ladder,
+            {0.5},
+            "1 acceptances (one per neighbour pair) for a "
+            "ladder of 3 rungs"},
            {ladder, {1, 1}, "every pair always accepted"},
            {TemperatureLadder({300, 330}), {0.5}, "fewer than 3 rungs"},
            {LambdaLadder(3), {0.5, 0.5}, "only an ordinary temperature"},
@@ -108,6 +111,66 @@ TEST(EqualAcceptanceLadderTest, SaysWhyItCannotTune) {
   absl::StatusOr<TunedLadder> tuned = EqualAcceptanceLadder(ladder, {0.9, 0});
   ASSERT_TRUE(tuned.ok()) << tuned.status();
   EXPECT_GT(tuned->temperatures_k[1], 330);
+}
+
+// Where the fraction of up-going replicas already falls by the same step at
+// every rung, the ladder is where round trips want it: nothing moves.
+TEST(RoundTripLadderTest, ALinearFractionUpIsTheFixedPoint) {
+  const Ladder ladder = TemperatureLadder({300, 310, 345, 400, 600});
+  absl::StatusOr<std::vector<double>> tuned =
+      RoundTripLadder(ladder, {1, 0.75, 0.5, 0.25, 0});
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  const std::vector<double> expected = {300, 310, 345, 400, 600};
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_NEAR((*tuned)[k], expected[k], 1e-9) << "rung " << k;
+  }
+}
+
+// f falls by 0.64 across 400-450 K and by 0.12 across each other interval,
+// so that interval's share of the rungs is sqrt(0.64) = 0.8 against 0.346
+// for each other: inner rung j goes where the cumulative share reaches j/4
+// of the total (1.839), uniformly in T within an interval, which puts two of
+// the three inside 400-450 K.
+TEST(RoundTripLadderTest, RungsGatherWhereTheFractionUpFallsFastest) {
+  const Ladder ladder = TemperatureLadder({300, 350, 400, 450, 500});
+  const std::vector<double> f = {1, 0.88, 0.76, 0.12, 0};
+  absl::StatusOr<std::vector<double>> tuned = RoundTripLadder(ladder, f);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  std::vector<double> share = {std::sqrt(0.12), std::sqrt(0.12),
+                               std::sqrt(0.64), std::sqrt(0.12)};
+  const double total = share[0] + share[1] + share[2] + share[3];
+  // Rung j lands where the cumulative share reaches j * total / 4.
+  const std::vector<double> x = {300, 350, 400, 450, 500};
+  for (int j = 1; j < 4; ++j) {
+    double target = total * j / 4, at = 0;
+    int k = 0;
+    while (at + share[k] < target) at += share[k++];
+    const double expected = x[k] + (target - at) / share[k] * 50;
+    EXPECT_NEAR((*tuned)[j], expected, 1e-9) << "rung " << j;
+  }
+  EXPECT_EQ((*tuned)[0], 300);
+  EXPECT_EQ((*tuned)[4], 500);
+  // Two inner rungs now lie in 400-450 K, where there were none.
+  EXPECT_GT((*tuned)[2], 400);
+  EXPECT_LT((*tuned)[3], 450);
+}
+
+TEST(RoundTripLadderTest, SaysWhyItCannotTuneAndFloorsNoise) {
+  const Ladder ladder = TemperatureLadder({300, 330, 363});
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THAT(RoundTripLadder(ladder, {1, kNaN, 0}).status().message(),
+              HasSubstr("rung 1 has no fraction of up-going replicas yet"));
+  EXPECT_THAT(RoundTripLadder(ladder, {1, 0}).status().message(),
+              HasSubstr("2 fractions up (one per rung) for a ladder of 3"));
+  EXPECT_EQ(RoundTripLadder(LambdaLadder(3), {1, 0.5, 0}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A fraction that rises (noise) does not collapse its interval: it
+  // counts as a tenth of the even fall, so the rung stays strictly inside.
+  absl::StatusOr<std::vector<double>> tuned =
+      RoundTripLadder(ladder, {1, 1.0, 0});
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_GT((*tuned)[1], 300);
+  EXPECT_LT((*tuned)[1], 363);
 }
 
 }  // namespace

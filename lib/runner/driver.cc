@@ -137,6 +137,8 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       energies_every_(spec.exchange().energies_every()),
       adapt_rounds_(spec.ladder().adapt().rounds()),
       adapt_interval_(spec.ladder().adapt().interval()),
+      adapt_round_trips_(spec.ladder().adapt().target() ==
+                         v1::LadderAdaptation::ROUND_TRIPS),
       permutation_(exchange::Permutation::Identity(ladder_.size())),
       statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size())) {
   if (adapt_rounds_ > 0) {
@@ -243,14 +245,25 @@ void RoundDriver::Adapt() {
     acceptance[p] = (accepts[p] + 0.5) / (attempts[p] + 1.0);
   }
   versions_.back().acceptance = acceptance;
-  absl::StatusOr<exchange::TunedLadder> tuned =
-      exchange::EqualAcceptanceLadder(ladder_, acceptance);
+  absl::StatusOr<std::vector<double>> temperatures;
+  if (adapt_round_trips_) {
+    temperatures = exchange::RoundTripLadder(ladder_, statistics_.FractionUp());
+  } else {
+    absl::StatusOr<exchange::TunedLadder> tuned =
+        exchange::EqualAcceptanceLadder(ladder_, acceptance);
+    temperatures = tuned.ok() ? absl::StatusOr<std::vector<double>>(
+                                    std::move(tuned->temperatures_k))
+                              : tuned.status();
+  }
   absl::StatusOr<exchange::Ladder> next =
-      tuned.ok() ? WithTemperatures(ladder_, tuned->temperatures_k)
-                 : tuned.status();
-  // Validation admits only ladders the tuner takes, and these acceptance
-  // estimates lie in (0, 1), so the tuned ladder is valid; were it not, the
-  // job would go on with the ladder it has rather than fail.
+      temperatures.ok() ? WithTemperatures(ladder_, *temperatures)
+                        : temperatures.status();
+  // Validation admits only ladders the tuners take, and the acceptance
+  // estimates lie in (0, 1), so equal acceptance always gives a valid
+  // ladder. Round trips need every rung visited by a replica that has been
+  // at an end since the last change; without that, or were a ladder
+  // invalid, the job goes on with the ladder it has (a version that repeats
+  // it) rather than fail.
   if (next.ok()) ladder_ = *std::move(next);
   LadderVersion& version = versions_.emplace_back();
   version.from_round = round_;

@@ -165,6 +165,7 @@ class RoundDriver {
   int64_t energies_every_;  // rounds with every rung's energy; 0: none
   int64_t adapt_rounds_;    // ladder.adapt.rounds; 0: a fixed ladder
   int64_t adapt_interval_;
+  bool adapt_round_trips_;  // else equal acceptance
   std::vector<LadderVersion> versions_;
   int64_t round_ = 0;
   exchange::Permutation permutation_;

@@ -60,6 +60,13 @@ const EnumNames<v1::Range::Spacing>& SpacingNames() {
   return *names;
 }
 
+const EnumNames<v1::LadderAdaptation::Target>& AdaptTargetNames() {
+  static const auto* names = new EnumNames<v1::LadderAdaptation::Target>{
+      {"equal_acceptance", v1::LadderAdaptation::EQUAL_ACCEPTANCE},
+      {"round_trips", v1::LadderAdaptation::ROUND_TRIPS}};
+  return *names;
+}
+
 std::string Join(absl::string_view path, absl::string_view key) {
   return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
 }

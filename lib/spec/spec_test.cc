@@ -603,11 +603,16 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
          "  adapt: {rounds: 5}\n"}},
        kInvalid,
        {"ladder.adapt", "interval", "missing"}},
-      {"adaptation with an unknown key",
+      {"adaptation with an unknown target",
        {{"    - name: K\n      values: [1, 2, 3, 4]\n",
          "  adapt: {rounds: 5, interval: 10, target: trips}\n"}},
        kInvalid,
-       {"ladder.adapt", "target"}},
+       {"ladder.adapt.target", "equal_acceptance, round_trips"}},
+      {"adaptation with an unknown key",
+       {{"    - name: K\n      values: [1, 2, 3, 4]\n",
+         "  adapt: {rounds: 5, interval: 10, goal: trips}\n"}},
+       kInvalid,
+       {"ladder.adapt", "goal"}},
       {"label given as a list",
        {{"n_rounds: 10", "n_rounds: 10\nlabels: {team: [a, b]}"}},
        kInvalid,
@@ -830,6 +835,12 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
          for (int k = 0; k < 3; ++k) s.mutable_ladder()->add_pressures_bar(1);
        },
        {"ladder.adapt", "per-rung pressures"}},
+      {"unknown target value",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_adapt()->set_target(
+             static_cast<v1::LadderAdaptation::Target>(7));
+       },
+       {"ladder.adapt.target", "equal_acceptance, round_trips"}},
       {"no exchanges",
        [](v1::JobSpec& s) {
          s.mutable_exchange()->set_scheme(v1::Exchange::NONE);

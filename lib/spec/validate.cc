@@ -21,6 +21,7 @@
 namespace replex::spec {
 namespace {
 
+using internal::AdaptTargetNames;
 using internal::AtLeast;
 using internal::AtMost;
 using internal::CheckFriction;
@@ -295,6 +296,11 @@ absl::Status CheckAdaptation(const v1::JobSpec& spec) {
   const v1::Ladder& ladder = spec.ladder();
   if (!ladder.has_adapt()) return absl::OkStatus();
   const v1::LadderAdaptation& adapt = ladder.adapt();
+  if (!v1::LadderAdaptation::Target_IsValid(adapt.target())) {
+    return UnknownName("ladder.adapt.target", "an adaptation target",
+                       absl::StrCat(static_cast<int>(adapt.target())),
+                       NamesOf(AdaptTargetNames()));
+  }
   const absl::StatusOr<exchange::Ladder> built = BuildLadder(ladder);
   if (!built.ok()) return absl::OkStatus();  // reported by Validate
   if (built->axes() > 1 || !built->temperature_only() ||

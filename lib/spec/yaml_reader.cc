@@ -33,6 +33,7 @@
 namespace replex::spec {
 namespace {
 
+using internal::AdaptTargetNames;
 using internal::CheckFriction;
 using internal::CheckPlatform;
 using internal::CheckRungCount;
@@ -132,6 +133,11 @@ absl::StatusOr<Enum> ReadName(const YamlNode& node, const std::string& path,
 absl::StatusOr<v1::Exchange::Scheme> ReadScheme(const YamlNode& node,
                                                 const std::string& path) {
   return ReadName(node, path, "an exchange scheme", SchemeNames());
+}
+
+absl::StatusOr<v1::LadderAdaptation::Target> ReadAdaptTarget(
+    const YamlNode& node, const std::string& path) {
+  return ReadName(node, path, "an adaptation target", AdaptTargetNames());
 }
 
 absl::StatusOr<Range::Spacing> ReadSpacing(const YamlNode& node,
@@ -350,7 +356,12 @@ absl::Status ReadLadder(const YamlNode& node, const std::string& path,
                 {"interval",
                  Set<int32_t>(ReadInteger<int32_t>,
                               [&](int32_t n) { adapt.set_interval(n); }),
-                 "rounds between changes of the ladder, e.g. 200"}});
+                 "rounds between changes of the ladder, e.g. 200"},
+                {"target",
+                 Set<v1::LadderAdaptation::Target>(
+                     ReadAdaptTarget, [&](v1::LadderAdaptation::Target t) {
+                       adapt.set_target(t);
+                     })}});
          }});
     keys.push_back({"axes", [&](const YamlNode& v, const std::string& p) {
                       if (!v.IsSequence()) {
