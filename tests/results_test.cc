@@ -648,12 +648,35 @@ TEST(ResultsTest, AGridLadderReportsItsPairsAndAxes) {
                                                {0, 1, 1}, {1, 2, 1}, {3, 4, 1},
                                                {4, 5, 1}};
   std::vector<int64_t> attempts(pairs.size()), accepts(pairs.size());
+  // Round trips along each axis, from each replica's rungs: its coordinate
+  // there (rung / 3 along temperature, rung % 3 along K) going from 0 to the
+  // axis's last and back to 0.
+  std::vector<double> axis_trips(2);
+  std::vector<std::vector<int>> last_end(6, std::vector<int>(2, -1));
+  auto walk = [&](const std::string& rungs) {
+    const std::vector<std::string> rung = absl::StrSplit(rungs, ',');
+    for (int replica = 0; replica < 6; ++replica) {
+      const int k = std::stoi(rung[replica]);
+      for (int a = 0; a < 2; ++a) {
+        const int at = a == 0 ? k / 3 : k % 3, last = a == 0 ? 1 : 2;
+        int& end = last_end[replica][a];
+        if (at == 0) {
+          if (end == last) ++axis_trips[a];
+          end = 0;
+        } else if (at == last && end == 0) {
+          end = last;
+        }
+      }
+    }
+  };
   int rows = 0;
   for (absl::string_view row : absl::StrSplit(
            ReadFile(out / results::kExchangeFile), '\n', absl::SkipEmpty())) {
     if (rows++ == 0) continue;  // the header
     const std::vector<std::string> fields = absl::StrSplit(row, '\t');
     ASSERT_GE(fields.size(), 5u) << row;
+    if (rows == 2) walk(fields[1]);
+    walk(fields[2]);
     const int64_t round = std::stoll(fields[0]);
     const std::vector<std::string> tried = absl::StrSplit(fields[3], ',');
     const std::vector<std::string> took = absl::StrSplit(fields[4], ',');
@@ -699,6 +722,8 @@ TEST(ResultsTest, AGridLadderReportsItsPairsAndAxes) {
     EXPECT_EQ(analysis.axes(a).attempts(), axis_attempts[a]);
     EXPECT_DOUBLE_EQ(analysis.axes(a).acceptance(),
                      axis_accepts[a] / axis_attempts[a]);
+    EXPECT_EQ(analysis.axes(a).round_trips(), axis_trips[a]) << "axis " << a;
+    EXPECT_GT(axis_trips[a], 0) << "axis " << a;
   }
   // Rounds 0, 3, ..., 78 attempt the 3 temperature pairs; the other 53
   // attempt 2 K pairs each, one per temperature.

@@ -39,7 +39,7 @@ double SymmetrisedCount(const absl::flat_hash_map<int64_t, int64_t>& counts,
 
 }  // namespace
 
-Statistics::Statistics(int n_rungs, int n_pairs)
+Statistics::Statistics(int n_rungs, int n_pairs, std::vector<int> shape)
     : n_(std::max(n_rungs, 0)),
       pair_attempts_(std::max(n_pairs, 0), 0),
       pair_accepts_(pair_attempts_.size(), 0),
@@ -47,7 +47,19 @@ Statistics::Statistics(int n_rungs, int n_pairs)
       trip_start_round_(n_, -1),
       trips_per_replica_(n_, 0),
       visits_up_(n_, 0),
-      visits_labelled_(n_, 0) {}
+      visits_labelled_(n_, 0) {
+  int64_t product = 1;
+  for (int size : shape) product *= std::max(size, 0);
+  // Only a shape that fits the rungs, of two or more axes, is a grid.
+  if (shape.size() < 2 || product != n_) return;
+  shape_ = std::move(shape);
+  strides_.assign(shape_.size(), 1);
+  for (int a = static_cast<int>(shape_.size()) - 2; a >= 0; --a) {
+    strides_[a] = strides_[a + 1] * shape_[a + 1];
+  }
+  axis_extreme_.assign(static_cast<size_t>(n_) * shape_.size(), kNoExtreme);
+  axis_trips_.assign(shape_.size(), 0);
+}
 
 void Statistics::Record(const RoundOutcome& outcome) {
   // An outcome for another ladder size is a caller bug; counting it would
@@ -90,14 +102,31 @@ void Statistics::Record(const RoundOutcome& outcome) {
       visits_up_[rung] += extreme == kLowest;
     }
   };
+  // Along each axis of a grid: a trip is the axis's first rung, its last,
+  // and the first again, counted on the return.
+  auto visit_axes = [this](int replica, int rung) {
+    const int axes = static_cast<int>(shape_.size());
+    for (int a = 0; a < axes; ++a) {
+      const int at = rung / strides_[a] % shape_[a];
+      int& extreme = axis_extreme_[static_cast<size_t>(replica) * axes + a];
+      if (at == 0) {
+        if (extreme == kHighest) ++axis_trips_[a];
+        extreme = kLowest;
+      } else if (at == shape_[a] - 1 && extreme == kLowest) {
+        extreme = kHighest;
+      }
+    }
+  };
   if (rounds_ == 0) {
     for (int replica = 0; replica < n_; ++replica) {
       visit(replica, outcome.before.rung_of_replica(replica), 0);
+      visit_axes(replica, outcome.before.rung_of_replica(replica));
     }
   }
   ++rounds_;
   for (int replica = 0; replica < n_; ++replica) {
     visit(replica, outcome.after.rung_of_replica(replica), rounds_);
+    visit_axes(replica, outcome.after.rung_of_replica(replica));
   }
 }
 

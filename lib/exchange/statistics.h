@@ -13,8 +13,10 @@ namespace replex::exchange {
 class Statistics {
  public:
   // `n_pairs` neighbour pairs: the ladder's pairs().size(), n_rungs - 1 for
-  // an ordinary ladder. Record drops outcomes of any other shape.
-  Statistics(int n_rungs, int n_pairs);
+  // an ordinary ladder. Record drops outcomes of any other shape. A grid
+  // ladder's `shape` (Ladder::shape(), rungs per axis, the last axis varying
+  // fastest) adds round trips along each axis; empty for an ordinary one.
+  Statistics(int n_rungs, int n_pairs, std::vector<int> shape = {});
 
   // Call once per round, in round order.
   void Record(const RoundOutcome& outcome);
@@ -47,6 +49,10 @@ class Statistics {
   const std::vector<int64_t>& round_trips_per_replica() const {
     return trips_per_replica_;
   }
+  // Grid ladders: per axis, round trips of all replicas together from the
+  // axis's first rung to its last and back, whatever the other axes do;
+  // empty for an ordinary ladder.
+  const std::vector<int64_t>& axis_round_trips() const { return axis_trips_; }
   // Mean rounds per completed round trip; NaN when none completed.
   double MeanRoundTripRounds() const;
   // Per rung: fraction of visits by replicas whose last extreme was the lowest
@@ -66,6 +72,11 @@ class Statistics {
   std::vector<int64_t> trips_per_replica_;
   int64_t trip_rounds_total_ = 0;
   std::vector<int64_t> visits_up_, visits_labelled_;
+  // Grid ladders: rungs and stride per axis, each replica's last extreme
+  // along each axis (replica * axes + axis), and trips per axis.
+  std::vector<int> shape_, strides_;
+  std::vector<int> axis_extreme_;
+  std::vector<int64_t> axis_trips_;
 };
 
 }  // namespace replex::exchange

@@ -71,6 +71,30 @@ TEST(StatisticsTest, NothingRecorded) {
               ElementsAre(IsNan(), IsNan(), IsNan(), IsNan()));
 }
 
+// A 2 x 3 grid (rung 3 i + j): replica 0 goes along axis 1 from its first
+// rung to its last and back (rungs 0, 1, 2, 1, 0), then along axis 0 (rungs
+// 0, 3, 0). Each is one trip along its axis and none between the grid's
+// corners; replicas that meet an axis's last rung before its first make
+// none.
+TEST(StatisticsTest, AGridCountsRoundTripsAlongEachAxis) {
+  Statistics grid(6, 5, {2, 3});
+  RecordPath({{0, 1, 2, 3, 4, 5},
+              {1, 0, 2, 3, 4, 5},
+              {2, 0, 1, 3, 4, 5},
+              {1, 0, 2, 3, 4, 5},
+              {0, 1, 2, 3, 4, 5}},
+             grid);
+  EXPECT_THAT(grid.axis_round_trips(), ElementsAre(0, 1));
+  RecordPath({{0, 1, 2, 3, 4, 5}, {3, 1, 2, 0, 4, 5}, {0, 1, 2, 3, 4, 5}},
+             grid);
+  EXPECT_THAT(grid.axis_round_trips(), ElementsAre(1, 1));
+  EXPECT_EQ(grid.RoundTrips(), 0);
+  // An ordinary ladder, or a shape that does not fit, has no axes.
+  EXPECT_TRUE(Statistics(6, 5).axis_round_trips().empty());
+  EXPECT_TRUE(Statistics(6, 5, {2, 2}).axis_round_trips().empty());
+  EXPECT_TRUE(Statistics(6, 5, {6}).axis_round_trips().empty());
+}
+
 TEST(StatisticsTest, PairAcceptanceAccumulatesOverRounds) {
   Statistics statistics(4, 3);
   const Permutation identity = Permutation::Identity(4);

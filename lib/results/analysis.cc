@@ -150,6 +150,10 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
       v1::AxisAnalysis& axis = *analysis.add_axes();
       axis.set_axis(a);
       axis.set_n_rungs(ladder.shape()[a]);
+      if (a < static_cast<int>(statistics.axis_round_trips().size())) {
+        axis.set_round_trips(
+            static_cast<double>(statistics.axis_round_trips()[a]));
+      }
     }
     for (const v1::PairAnalysis& pair : analysis.pairs()) {
       v1::AxisAnalysis& axis = *analysis.mutable_axes(pair.axis());
@@ -259,10 +263,12 @@ std::string AnalysisText(const v1::Analysis& analysis) {
   }
   for (const v1::AxisAnalysis& axis : analysis.axes()) {
     absl::StrAppendFormat(
-        &text, "axis %d (%d rungs): %.0f attempts, acceptance %s\n",
+        &text,
+        "axis %d (%d rungs): %.0f attempts, acceptance %s, round trips %.0f\n",
         axis.axis(), axis.n_rungs(), axis.attempts(),
         axis.has_acceptance() ? absl::StrFormat("%.3f", axis.acceptance())
-                              : "-");
+                              : "-",
+        axis.round_trips());
   }
   if (analysis.has_tuned_ladder()) {
     std::vector<std::string> temperatures;

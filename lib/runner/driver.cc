@@ -140,7 +140,8 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       adapt_round_trips_(spec.ladder().adapt().target() ==
                          v1::LadderAdaptation::ROUND_TRIPS),
       permutation_(exchange::Permutation::Identity(ladder_.size())),
-      statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size())) {
+      statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size()),
+                  ladder_.shape()) {
   if (adapt_rounds_ > 0) {
     LadderVersion& first = versions_.emplace_back();
     for (const exchange::Rung& rung : ladder_.rungs()) {
@@ -271,7 +272,8 @@ void RoundDriver::Adapt() {
     version.temperatures_k.push_back(rung.temperature_k);
   }
   statistics_ = exchange::Statistics(ladder_.size(),
-                                     static_cast<int>(ladder_.pairs().size()));
+                                     static_cast<int>(ladder_.pairs().size()),
+                                     ladder_.shape());
 }
 
 exchange::ReducedPotentials RoundDriver::ThermodynamicReducedPotentials(
