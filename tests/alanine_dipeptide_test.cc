@@ -49,20 +49,8 @@ TEST(AlanineDipeptideAdaptiveLadder,
   const auto result = runner::RunJob(spec, options);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(versions.size(), 4u);
-  const std::vector<double>& first = versions.front().acceptance;
-  EXPECT_GT(*std::max_element(first.begin(), first.end()) -
-                *std::min_element(first.begin(), first.end()),
-            0.6);
-  double mean = 0;
-  for (int k = 0; k < 5; ++k) mean += double(accepts[k]) / attempts[k] / 5;
-  for (int k = 0; k < 5; ++k) {
-    const double acceptance = double(accepts[k]) / attempts[k];
-    std::cout << "production acceptance of pair " << k << " ("
-              << versions.back().temperatures_k[k] << " - "
-              << versions.back().temperatures_k[k + 1] << " K): " << acceptance
-              << "\n";
-    EXPECT_NEAR(acceptance, mean, 0.12) << "pair " << k;
-  }
+  ExpectAcceptanceEqualised(versions.front().acceptance, 0.6, attempts, accepts,
+                            0.12);
 }
 
 }  // namespace

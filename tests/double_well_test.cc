@@ -142,18 +142,8 @@ TEST(DoubleWell, AnAdaptiveLadderEqualisesAcceptanceAndStillSamplesExactly) {
   };
   ASSERT_TRUE(runner::RunJob(spec, options).ok());
   ASSERT_EQ(versions.size(), 5u);
-  const std::vector<double>& first = versions.front().acceptance;
-  EXPECT_GT(*std::max_element(first.begin(), first.end()) -
-                *std::min_element(first.begin(), first.end()),
-            0.6);
-  double mean = 0;
-  for (int k = 0; k < 4; ++k) mean += double(accepts[k]) / attempts[k] / 4;
-  for (int k = 0; k < 4; ++k) {
-    const double acceptance = double(accepts[k]) / attempts[k];
-    std::cout << "production acceptance of pair " << k << ": " << acceptance
-              << "\n";
-    EXPECT_NEAR(acceptance, mean, 0.08) << "pair " << k;
-  }
+  ExpectAcceptanceEqualised(versions.front().acceptance, 0.6, attempts, accepts,
+                            0.08);
   ExpectMeanNear(in_left, exact.left_population,
                  "adaptive REMD lowest-rung left population");
 }

@@ -2,6 +2,8 @@
 // a correlated time series with an exact distribution or value.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -35,8 +37,8 @@ inline v1::JobSpec LoadExample(const std::string& relative_path) {
 inline void ExpectDistributed(const std::vector<double>& series,
                               const std::function<double(double)>& cdf,
                               const std::string& label) {
-  const std::vector<double> equilibrated(
-      series.begin() + series.size() / 10, series.end());
+  const std::vector<double> equilibrated(series.begin() + series.size() / 10,
+                                         series.end());
   const double g = StatisticalInefficiency(equilibrated);
   const std::vector<double> independent = Subsample(equilibrated, g);
   // Fewer than 100 independent samples would make the test too weak to mean
@@ -58,8 +60,8 @@ inline void ExpectDistributed(const std::vector<double>& series,
 // correlation-corrected standard errors of `expected`.
 inline void ExpectMeanNear(const std::vector<double>& series, double expected,
                            const std::string& label) {
-  const std::vector<double> equilibrated(
-      series.begin() + series.size() / 10, series.end());
+  const std::vector<double> equilibrated(series.begin() + series.size() / 10,
+                                         series.end());
   const double mean = Mean(equilibrated);
   const double error = StandardErrorOfMean(equilibrated);
   std::cout << label << ": " << mean << " +- " << error << ", expected "
@@ -67,6 +69,30 @@ inline void ExpectMeanNear(const std::vector<double>& series, double expected,
   EXPECT_NEAR(mean, expected, kSigmas * error)
       << label << ": mean " << mean << " +- " << error << " over "
       << equilibrated.size() << " samples, expected " << expected;
+}
+
+// An adaptive ladder's outcome: its first version's measured acceptance
+// spread over more than `first_spread` (the test started from a poor
+// ladder), and each pair's production acceptance (accepts / attempts, per
+// pair) within `tolerance` of the pairs' mean.
+inline void ExpectAcceptanceEqualised(
+    const std::vector<double>& first_acceptance, double first_spread,
+    const std::vector<int64_t>& attempts, const std::vector<int64_t>& accepts,
+    double tolerance) {
+  ASSERT_FALSE(first_acceptance.empty());
+  EXPECT_GT(
+      *std::max_element(first_acceptance.begin(), first_acceptance.end()) -
+          *std::min_element(first_acceptance.begin(), first_acceptance.end()),
+      first_spread);
+  const size_t n = attempts.size();
+  double mean = 0;
+  for (size_t k = 0; k < n; ++k) mean += double(accepts[k]) / attempts[k] / n;
+  for (size_t k = 0; k < n; ++k) {
+    const double acceptance = double(accepts[k]) / attempts[k];
+    std::cout << "production acceptance of pair " << k << ": " << acceptance
+              << " (mean " << mean << ")\n";
+    EXPECT_NEAR(acceptance, mean, tolerance) << "pair " << k;
+  }
 }
 
 }  // namespace replex::testing
