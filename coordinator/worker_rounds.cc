@@ -435,6 +435,9 @@ void WorkerRegistry::OnReplicaState(Worker& worker,
   if (report.rung() >= 0 &&
       report.rung() < static_cast<int>(job.replicas.size())) {
     replica.rung = report.rung();
+    // With the rung, the temperature the state was made at (an adaptive
+    // ladder's; 0 from a worker that does not say).
+    replica.temperature_k = report.temperature_k();
   }
   replica.releasing_from = 0;
   --job.pending_states;

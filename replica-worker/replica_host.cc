@@ -426,6 +426,7 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
     return reply;
   }
   report.set_rung(hosted.engine->rung());
+  report.set_temperature_k(hosted.engine->temperature_k());
   report.set_state(state->Serialize());
   return reply;
 }

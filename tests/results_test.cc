@@ -839,6 +839,10 @@ TEST(ResultsTest, AnAdaptiveLadderReportsItsVersionsAndProductionOnly) {
   ASSERT_TRUE(analysis->has_free_energies());
   EXPECT_EQ(analysis->free_energies().unavailable(), "");
   EXPECT_GE(analysis->free_energies().equilibration_rounds(), 3000);
+  // report.html's plots are of the same rounds.
+  EXPECT_THAT(ReadFile(root / "out" / results::kReportFile),
+              ::testing::HasSubstr("rounds from 3000, on the adaptive "
+                                   "ladder's last version"));
   if (PythonHas("scipy")) {
     const auto [py_code, temp0] =
         RunPython(root, kTemp0Script,

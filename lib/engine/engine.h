@@ -221,9 +221,9 @@ class Replica {
   absl::StatusOr<PortableState> Save();
   // Sets positions, velocities, box, time and global parameters from `state`,
   // except the ladder's parameters, which stay those of the current rung; the
-  // velocities are taken to be at the current rung's temperature, so call
-  // SetRung(rung the state was saved at) first if it differs, then SetRung
-  // to move on. Fails with INVALID_ARGUMENT on a particle-count mismatch,
+  // velocities are taken to be at temperature_k(), so call SetRung(the rung
+  // and temperature the state was saved at) first if they differ, then
+  // SetRung to move on. Fails with INVALID_ARGUMENT on a particle-count mismatch,
   // non-finite values or a parameter the System lacks; the replica is
   // unchanged then.
   absl::Status Restore(const PortableState& state);

@@ -164,13 +164,18 @@ TEST(RoundTripLadderTest, SaysWhyItCannotTuneAndFloorsNoise) {
               HasSubstr("2 fractions up (one per rung) for a ladder of 3"));
   EXPECT_EQ(RoundTripLadder(LambdaLadder(3), {1, 0.5, 0}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  // A fraction that rises (noise) does not collapse its interval: it
-  // counts as a tenth of the even fall, so the rung stays strictly inside.
+  // A fraction that rises (noise) counts as falling by a tenth of the even
+  // step, 0.1 / 3: shares sqrt(0.6), sqrt(0.0333), sqrt(0.6) of the rungs.
+  // (Without that floor its share would be the square root of a negative
+  // number, NaN.)
+  const Ladder four = TemperatureLadder({300, 330, 363, 400});
   absl::StatusOr<std::vector<double>> tuned =
-      RoundTripLadder(ladder, {1, 1.0, 0});
+      RoundTripLadder(four, {1, 0.4, 0.6, 0});
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  EXPECT_GT((*tuned)[1], 300);
-  EXPECT_LT((*tuned)[1], 363);
+  const double a = std::sqrt(0.6), b = std::sqrt(0.1 / 3);
+  const double total = 2 * a + b;
+  EXPECT_NEAR((*tuned)[1], 300 + 30 * (total / 3) / a, 1e-9);
+  EXPECT_NEAR((*tuned)[2], 363 + 37 * (2 * total / 3 - a - b) / a, 1e-9);
 }
 
 }  // namespace

@@ -243,6 +243,16 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
     outcomes.push_back(std::move(outcome));
   }
   const int n = outcomes.empty() ? 0 : outcomes[0].after.size();
+  // An adaptive ladder's figures are its last version's rounds only, as in
+  // analysis.json: earlier rounds ran at other temperatures.
+  int64_t first_round = 0;
+  std::string from_text;
+  if (absl::StatusOr<v1::Analysis> analysis = ParseAnalysis(inputs.analysis);
+      analysis.ok() && analysis->ladder_versions_size() > 0) {
+    first_round = analysis->ladder_versions().rbegin()->from_round();
+    from_text = absl::StrCat(" (rounds from ", first_round,
+                             ", on the adaptive ladder's last version)");
+  }
   // A grid ladder has more neighbour pairs than n - 1: as many as the log's
   // rows count.
   exchange::Statistics statistics(
@@ -250,7 +260,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
                           ? 0
                           : static_cast<int>(outcomes[0].pair_attempts.size()));
   for (const exchange::RoundOutcome& outcome : outcomes) {
-    statistics.Record(outcome);
+    if (outcome.round >= first_round) statistics.Record(outcome);
   }
 
   std::string body;
@@ -264,8 +274,8 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
     }
     // Pair k is rungs (k, k+1) on an ordinary ladder; a grid's pairs are
     // numbered as in analysis.json's pairs.
-    body += SvgPlot("Acceptance per neighbour pair", "pair k", "acceptance",
-                    {acceptance}, 0, 1);
+    body += SvgPlot(absl::StrCat("Acceptance per neighbour pair", from_text),
+                    "pair k", "acceptance", {acceptance}, 0, 1);
   }
   // Each replica's rung over the first rounds (more would be a solid
   // block of lines).
@@ -288,7 +298,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
         {i, static_cast<double>(statistics.round_trips_per_replica()[i])});
   }
   body += SvgPlot(absl::StrCat("Round trips per replica (total ",
-                               statistics.RoundTrips(), ")"),
+                               statistics.RoundTrips(), ")", from_text),
                   "replica", "round trips", {trips});
 
   // Energy histograms per rung: the energy of the replica at rung k during
@@ -307,7 +317,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
     for (int i = 0; i < n; ++i) {
       double u = 0;
       if (!absl::SimpleAtod(row[i + 2], &u)) return Malformed(kEnergiesFile, r);
-      if (!std::isfinite(u)) continue;
+      if (!std::isfinite(u) || round < first_round) continue;
       by_rung[outcomes[r].before.rung_of_replica(i)].push_back(u);
       lo = std::min(lo, u), hi = std::max(hi, u);
     }
@@ -327,9 +337,10 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
             {lo + (b + 0.5) * width, counts[b] / (by_rung[k].size() * width)});
       }
     }
-    body +=
-        SvgPlot("Potential energy per rung (overlap lets swaps succeed)",
-                "potential energy (kJ/mol)", "probability density", histograms);
+    body += SvgPlot(
+        absl::StrCat("Potential energy per rung (overlap lets swaps succeed)",
+                     from_text),
+        "potential energy (kJ/mol)", "probability density", histograms);
   }
   body += FreeEnergiesTable(inputs.analysis);
   return absl::StrCat(

@@ -321,7 +321,9 @@ absl::StatusOr<std::unique_ptr<ResultsWriter>> ResultsWriter::Open(
 
 absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   const exchange::RoundOutcome& outcome = report.outcome;
-  if (report.ladder_versions != nullptr) {
+  // A version's acceptance is filled in when the next begins: copied then.
+  if (report.ladder_versions != nullptr &&
+      report.ladder_versions->size() != ladder_versions_.size()) {
     ladder_versions_ = *report.ladder_versions;
   }
   const int n = ladder_->size();

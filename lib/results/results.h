@@ -126,8 +126,8 @@ class ResultsWriter {
 
   std::filesystem::path dir_;
   v1::JobSpec spec_;
-  // The spec's ladder (adaptive ladders: its latest version's temperatures,
-  // which MakeAnalysis reports).
+  // The spec's ladder (for an adaptive one, MakeAnalysis puts the latest
+  // version's temperatures in its place, and frames take their round's).
   std::optional<exchange::Ladder> ladder_;
   std::vector<runner::LadderVersion> ladder_versions_;  // adaptive ladders
   Provenance provenance_;

@@ -43,6 +43,14 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
         "job ", job_id, ": the checkpoint at round ", round, " holds ",
         checkpoint->states_size(), " states for ", n, " replicas"));
   }
+  for (int r = 0; checkpoint.has_value() && r < n; ++r) {
+    if (checkpoint->state_rung(r) < 0 || checkpoint->state_rung(r) >= n) {
+      return absl::DataLossError(absl::StrCat(
+          "job ", job_id, ": the checkpoint at round ", round, " says replica ",
+          r, "'s state was made at rung ", checkpoint->state_rung(r),
+          ", outside the ladder's ", n));
+    }
+  }
 
   Cut cut{*std::move(driver), std::vector<ReplicaStart>(n),
           checkpoint.has_value()};

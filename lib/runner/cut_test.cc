@@ -61,6 +61,42 @@ v1::Checkpoint CheckpointAt(int64_t round, std::vector<int> rungs) {
   return checkpoint;
 }
 
+// A checkpoint at round 10, where an adaptive ladder changes: its states
+// were made in round 9, on the first ladder, so each replica starts at its
+// state's rung at that ladder's temperature, not the new one's.
+TEST(RestoreCutTest,
+     AnAdaptiveLadderRestoresStatesAtTheTemperatureTheyWereMadeAt) {
+  v1::JobSpec spec = TestSpec(3, 40);
+  spec.mutable_ladder()->mutable_adapt()->set_rounds(20);
+  spec.mutable_ladder()->mutable_adapt()->set_interval(10);
+  const std::vector<store::JournaledRound> rounds = SwappingRounds(10);
+  absl::StatusOr<Cut> cut = RestoreCut("j", spec, CheckpointAt(10, {0, 1, 2}),
+                                       rounds, std::nullopt, 0);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  const std::vector<LadderVersion>& versions = cut->driver.ladder_versions();
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[1].from_round, 10);
+  // Pair (0, 1) always accepted and (1, 2) never: rung 1 moved up.
+  EXPECT_GT(versions[1].temperatures_k[1], 310);
+  for (int r = 0; r < 3; ++r) {
+    const int rung = 2 - r;  // CheckpointAt's state rungs
+    EXPECT_EQ(cut->starts[r].rung, rung);
+    EXPECT_EQ(cut->starts[r].temperature_k, versions[0].temperatures_k[rung])
+        << "replica " << r;
+  }
+  // The next round's orders move replica 1 (at rung 1) to the new ladder.
+  EXPECT_EQ(cut->driver.Orders(false)[1].temperature_k,
+            versions[1].temperatures_k[1]);
+
+  // A checkpoint naming a rung outside the ladder is refused, not indexed.
+  v1::Checkpoint bad = CheckpointAt(10, {0, 1, 2});
+  bad.set_state_rung(1, 7);
+  absl::StatusOr<Cut> refused =
+      RestoreCut("j", spec, bad, rounds, std::nullopt, 0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(refused.status().message(), HasSubstr("rung 7"));
+}
+
 TEST(RestoreCutTest, WithoutACheckpointEveryReplicaStartsAtItsOwnRung) {
   absl::StatusOr<Cut> cut =
       RestoreCut("j", TestSpec(3, 10), std::nullopt, {}, std::nullopt, 0);
@@ -72,6 +108,7 @@ TEST(RestoreCutTest, WithoutACheckpointEveryReplicaStartsAtItsOwnRung) {
     EXPECT_EQ(cut->starts[r].rung, r);
     EXPECT_TRUE(cut->starts[r].state.empty());
     EXPECT_FALSE(cut->starts[r].velocity_seed.has_value());
+    EXPECT_EQ(cut->starts[r].temperature_k, 0);  // a fixed ladder's own
   }
 }
 

@@ -228,7 +228,7 @@ void RoundDriver::Advance(const exchange::RoundOutcome& outcome) {
   statistics_.Record(outcome);
   permutation_ = outcome.after;
   ++round_;
-  if (!versions_.empty() && round_ <= adapt_rounds_ &&
+  if (!versions_.empty() && adapt_interval_ > 0 && round_ <= adapt_rounds_ &&
       (round_ % adapt_interval_ == 0 || round_ == adapt_rounds_)) {
     Adapt();
   }

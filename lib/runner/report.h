@@ -18,7 +18,8 @@ namespace replex::runner {
 
 // A ladder an adaptive job (ladder.adapt) ran on: its temperatures from
 // round `from_round` on, and the acceptance per neighbour pair measured on
-// it, which chose the next one (empty for the ladder in use).
+// it, (accepts + 1/2) / (attempts + 1), which chose the next one under the
+// equal-acceptance target (empty for the ladder in use).
 struct LadderVersion {
   int64_t from_round = 0;
   std::vector<double> temperatures_k;

@@ -856,6 +856,12 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
          s.mutable_ladder()->mutable_adapt()->set_rounds(5);
        },
        {"ladder.adapt.rounds", "at least 10"}},
+      {"too many changes",
+       [](v1::JobSpec& s) {
+         s.mutable_exchange()->set_n_rounds(20000);
+         s.mutable_ladder()->mutable_adapt()->set_rounds(10010);
+       },
+       {"ladder.adapt.interval", "1001 changes", "at most 1000"}},
       {"no production",
        [](v1::JobSpec& s) {
          s.mutable_ladder()->mutable_adapt()->set_rounds(100);

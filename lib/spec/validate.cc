@@ -39,6 +39,7 @@ using v1::Range;
 constexpr int64_t kMaxSwapAttempts = 1000000000;
 // Fewer rounds between changes measure acceptance too noisily to act on.
 constexpr int kMinAdaptInterval = 10;
+constexpr int64_t kMaxAdaptChanges = 1000;
 
 // The platform properties a job may set, per platform, with what each value
 // may be. Everything else is refused: properties naming programs or paths
@@ -322,6 +323,17 @@ absl::Status CheckAdaptation(const v1::JobSpec& spec) {
         AtLeast(adapt.rounds(), adapt.interval(), "ladder.adapt.rounds",
                 "rounds of the adaptation phase (at least one interval)")}) {
     if (!status.ok()) return status;
+  }
+  // Every version is kept, in the driver and in analysis.json.
+  const int64_t changes =
+      (int64_t{adapt.rounds()} + adapt.interval() - 1) / adapt.interval();
+  if (changes > kMaxAdaptChanges) {
+    return FieldError(
+        "ladder.adapt.interval",
+        absl::StrCat(
+            adapt.interval(), " makes ", changes,
+            " changes of the ladder in ladder.adapt.rounds = ", adapt.rounds(),
+            "; at most ", kMaxAdaptChanges, " are kept: raise interval"));
   }
   if (adapt.rounds() >= spec.exchange().n_rounds()) {
     return FieldError(
