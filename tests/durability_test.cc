@@ -501,10 +501,11 @@ TEST(DurabilityTest, AnNptJobSurvivesKillsWithItsBoxRestored) {
   EXPECT_GT(telling, 0) << "no replica had moved far enough from V0";
 }
 
-// An adaptive ladder (ladder.adapt) changes its temperatures every 50 rounds
-// for 200; a worker killed inside the adaptation phase and a coordinator
-// killed after it roll the job back to checkpoints on either side of a
-// change. Each replica must resume at the temperature of its checkpointed
+// An adaptive ladder (ladder.adapt) changes its temperatures every 25 rounds
+// for 200, at every checkpoint; a worker killed inside the adaptation phase
+// rolls the job back to a checkpoint at a change (states made on one ladder,
+// the next round on another), and a coordinator killed after it to one on
+// the frozen ladder. Each replica must resume at the temperature of its checkpointed
 // state and the job re-derive the same ladders from the journal, or the
 // energies would differ from an uninterrupted run's in the last bit.
 TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
@@ -522,7 +523,7 @@ TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
   std::ofstream(path) << absl::StrReplaceAll(
       yaml, {{range,
               "  temperatures_k: [300, 310, 320, 600]\n"
-              "  adapt: {rounds: 200, interval: 50}\n"}});
+              "  adapt: {rounds: 200, interval: 25}\n"}});
   const std::string id = cluster.SubmitJob(path);
 
   ASSERT_EQ(WaitForRound(cluster, id, 90).state(), v1::RUNNING)
@@ -540,11 +541,11 @@ TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
   ASSERT_EQ(resumed.size(), 2u) << cluster.Logs();
   EXPECT_LT(resumed[0], 200);  // inside the adaptation phase
   EXPECT_GE(resumed[1], 200);  // after the ladder froze
-  // The results list the five ladders, the last from round 200.
+  // The results list the nine ladders, the last from round 200.
   std::ifstream analysis(cluster.results_root() + "/" + id + "/analysis.json");
   const std::string text((std::istreambuf_iterator<char>(analysis)),
                          std::istreambuf_iterator<char>());
-  EXPECT_EQ(Count(text, "\"from_round\""), 5) << text;
+  EXPECT_EQ(Count(text, "\"from_round\""), 9) << text;
   EXPECT_TRUE(absl::StrContains(text, "\"from_round\": 200")) << text;
 }
 
