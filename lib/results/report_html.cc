@@ -174,8 +174,7 @@ bool ParseList(const std::string& text, std::vector<T>& out) {
 
 // MBAR's free energies from analysis.json as a table (or why there are
 // none); nothing while the job runs.
-std::string FreeEnergiesTable(const std::string& analysis_json) {
-  const absl::StatusOr<v1::Analysis> analysis = ParseAnalysis(analysis_json);
+std::string FreeEnergiesTable(const absl::StatusOr<v1::Analysis>& analysis) {
   if (!analysis.ok() || !analysis->has_free_energies()) return "";
   const v1::FreeEnergies& fe = analysis->free_energies();
   if (!fe.unavailable().empty()) {
@@ -245,10 +244,10 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
   const int n = outcomes.empty() ? 0 : outcomes[0].after.size();
   // An adaptive ladder's figures are its last version's rounds only, as in
   // analysis.json: earlier rounds ran at other temperatures.
+  const absl::StatusOr<v1::Analysis> analysis = ParseAnalysis(inputs.analysis);
   int64_t first_round = 0;
   std::string from_text;
-  if (absl::StatusOr<v1::Analysis> analysis = ParseAnalysis(inputs.analysis);
-      analysis.ok() && analysis->ladder_versions_size() > 0) {
+  if (analysis.ok() && analysis->ladder_versions_size() > 0) {
     first_round = analysis->ladder_versions().rbegin()->from_round();
     from_text = absl::StrCat(" (rounds from ", first_round,
                              ", on the adaptive ladder's last version)");
@@ -342,7 +341,7 @@ absl::StatusOr<std::string> ReportHtml(const ReportInputs& inputs) {
                      from_text),
         "potential energy (kJ/mol)", "probability density", histograms);
   }
-  body += FreeEnergiesTable(inputs.analysis);
+  body += FreeEnergiesTable(analysis);
   return absl::StrCat(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
       "<title>replex: ",

@@ -142,11 +142,14 @@ RoundDriver::RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec)
       permutation_(exchange::Permutation::Identity(ladder_.size())),
       statistics_(ladder_.size(), static_cast<int>(ladder_.pairs().size()),
                   ladder_.shape()) {
-  if (adapt_rounds_ > 0) {
-    LadderVersion& first = versions_.emplace_back();
-    for (const exchange::Rung& rung : ladder_.rungs()) {
-      first.temperatures_k.push_back(rung.temperature_k);
-    }
+  if (adapt_rounds_ > 0) BeginVersion();
+}
+
+void RoundDriver::BeginVersion() {
+  LadderVersion& version = versions_.emplace_back();
+  version.from_round = round_;
+  for (const exchange::Rung& rung : ladder_.rungs()) {
+    version.temperatures_k.push_back(rung.temperature_k);
   }
 }
 
@@ -266,11 +269,7 @@ void RoundDriver::Adapt() {
   // invalid, the job goes on with the ladder it has (a version that repeats
   // it) rather than fail.
   if (next.ok()) ladder_ = *std::move(next);
-  LadderVersion& version = versions_.emplace_back();
-  version.from_round = round_;
-  for (const exchange::Rung& rung : ladder_.rungs()) {
-    version.temperatures_k.push_back(rung.temperature_k);
-  }
+  BeginVersion();
   statistics_ = exchange::Statistics(ladder_.size(),
                                      static_cast<int>(ladder_.pairs().size()),
                                      ladder_.shape());

@@ -151,6 +151,8 @@ class RoundDriver {
   // replayed job reaches the same ladders bit for bit.
   void Advance(const exchange::RoundOutcome& outcome);
   void Adapt();
+  // Records ladder_ as the version that starts at round_.
+  void BeginVersion();
   // A ladder without Hamiltonian parameters: every replica's reduced
   // potential at every rung from its own energy terms.
   exchange::ReducedPotentials ThermodynamicReducedPotentials(

@@ -262,10 +262,10 @@ namespace {
 
 // Either none or one per rung, each non-empty and, for State XML,
 // well-formed. The engine checks each against the System as it loads them.
-absl::Status CheckReplicaStarts(const v1::JobSpec& spec) {
+absl::Status CheckReplicaStarts(
+    const v1::JobSpec& spec, const absl::StatusOr<exchange::Ladder>& ladder) {
   const int starts = spec.replica_starts_size();
   if (starts == 0) return absl::OkStatus();
-  const absl::StatusOr<exchange::Ladder> ladder = BuildLadder(spec.ladder());
   if (ladder.ok() && starts != ladder->size()) {
     return FieldError(
         "replica_starts",
@@ -293,17 +293,17 @@ absl::Status CheckReplicaStarts(const v1::JobSpec& spec) {
 
 // ladder.adapt: an ordinary temperature ladder of 3 or more rungs at one
 // pressure, with exchanges, and a production phase after the adaptation.
-absl::Status CheckAdaptation(const v1::JobSpec& spec) {
-  const v1::Ladder& ladder = spec.ladder();
-  if (!ladder.has_adapt()) return absl::OkStatus();
-  const v1::LadderAdaptation& adapt = ladder.adapt();
+// `built` is the spec's ladder (its errors are Validate's to report).
+absl::Status CheckAdaptation(const v1::JobSpec& spec,
+                             const absl::StatusOr<exchange::Ladder>& built) {
+  if (!spec.ladder().has_adapt()) return absl::OkStatus();
+  const v1::LadderAdaptation& adapt = spec.ladder().adapt();
   if (!v1::LadderAdaptation::Target_IsValid(adapt.target())) {
     return UnknownName("ladder.adapt.target", "an adaptation target",
                        absl::StrCat(static_cast<int>(adapt.target())),
                        NamesOf(AdaptTargetNames()));
   }
-  const absl::StatusOr<exchange::Ladder> built = BuildLadder(ladder);
-  if (!built.ok()) return absl::OkStatus();  // reported by Validate
+  if (!built.ok()) return absl::OkStatus();
   if (built->axes() > 1 || !built->temperature_only() ||
       built->has_pressures() || built->size() < 3) {
     return FieldError(
@@ -371,6 +371,8 @@ absl::Status Validate(const v1::JobSpec& spec) {
       return status;
     }
   }
+  // Built once: the ladder checks below all need it.
+  const absl::StatusOr<exchange::Ladder> ladder = BuildLadder(spec.ladder());
   const v1::Exchange& exchange = spec.exchange();
   if (!v1::Exchange::Scheme_IsValid(exchange.scheme())) {
     return UnknownName("exchange.scheme", "an exchange scheme",
@@ -384,7 +386,7 @@ absl::Status Validate(const v1::JobSpec& spec) {
                       "integrator.timestep_ps"),
         CheckFriction(spec.integrator().friction_per_ps(),
                       "integrator.friction_per_ps"),
-        BuildLadder(spec.ladder()).status(),
+        ladder.status(),
         AtLeast(exchange.steps_per_exchange(), 1, "exchange.steps_per_exchange",
                 "MD steps each replica runs between exchange attempts"),
         AtLeast(exchange.n_rounds(), 1, "exchange.n_rounds",
@@ -404,10 +406,10 @@ absl::Status Validate(const v1::JobSpec& spec) {
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
                 "rounds between checkpoints; 0 means only at the end"),
         CheckOutput(spec.output()), CheckPlatformProperties(spec),
-        CheckNames(spec), CheckAdaptation(spec)}) {
+        CheckNames(spec), CheckAdaptation(spec, ladder)}) {
     if (!status.ok()) return status;
   }
-  return CheckReplicaStarts(spec);
+  return CheckReplicaStarts(spec, ladder);
 }
 
 exchange::Scheme SchemeOf(const v1::Exchange& exchange) {
