@@ -69,6 +69,21 @@ void WriteJob(const fs::path& root, const std::string& example,
                          rest));
 }
 
+// WriteJob of the harmonic oscillators as the example runs them (Reference,
+// friction 20/ps, `neighbors`, 50 steps a round) with `ladder` (YAML, the
+// value of `ladder:`), `seed` and `rounds`.
+void WriteHarmonicJob(const fs::path& root, const std::string& name, int seed,
+                      const std::string& ladder, int rounds) {
+  WriteJob(root, "harmonic-oscillator",
+           absl::StrCat("name: ", name, "\nplatform: Reference\nseed: ", seed,
+                        "\nintegrator: {timestep_ps: 0.002, "
+                        "friction_per_ps: 20}\nladder:",
+                        ladder,
+                        "\nexchange: {scheme: neighbors, "
+                        "steps_per_exchange: 50, n_rounds: ",
+                        rounds, "}\n"));
+}
+
 // `replex run` of `root`/job.yaml into `root`/`out`, with `flags`: the exit
 // code and the output.
 std::pair<int, std::string> RunJob(const fs::path& root, const std::string& out,
@@ -549,15 +564,11 @@ TEST(ResultsTest, FreeEnergiesSayWhyTheyAreMissing) {
 TEST(ResultsTest, ALadderAbove256RungsWritesUklnAsNpyAndMbarReadsIt) {
   constexpr int kN = 300, kRounds = 40;
   const fs::path root = TempDir("npy");
-  WriteJob(root, "harmonic-oscillator",
-           absl::StrCat("name: npy\nplatform: Reference\nseed: 5\n"
-                        "integrator: {timestep_ps: 0.002, friction_per_ps: "
-                        "20}\nladder:\n  n_rungs: ",
-                        kN,
-                        "\n  temperature_range_k: {min: 300, max: 330, "
-                        "spacing: geometric}\nexchange: {scheme: neighbors, "
-                        "steps_per_exchange: 50, n_rounds: ",
-                        kRounds, "}\n"));
+  WriteHarmonicJob(root, "npy", 5,
+                   absl::StrCat("\n  n_rungs: ", kN,
+                                "\n  temperature_range_k: {min: 300, max: "
+                                "330, spacing: geometric}"),
+                   kRounds);
   const auto [code, output] = RunJob(root, "out", " --threads=2");
   ASSERT_EQ(code, 0) << output;
   const fs::path out = root / "out";
@@ -630,15 +641,11 @@ TEST(ResultsTest, ALadderAbove256RungsWritesUklnAsNpyAndMbarReadsIt) {
 TEST(ResultsTest, AGridLadderReportsItsPairsAndAxes) {
   constexpr int kRounds = 80;
   const fs::path root = TempDir("grid");
-  WriteJob(root, "harmonic-oscillator",
-           absl::StrCat("name: grid\nplatform: Reference\nseed: 9\n"
-                        "integrator: {timestep_ps: 0.002, friction_per_ps: "
-                        "20}\nladder:\n  axes:\n"
-                        "    - temperatures_k: [300, 330]\n"
-                        "    - parameters: [{name: K, values: [4000, 5657, "
-                        "8000]}]\nexchange: {scheme: neighbors, "
-                        "steps_per_exchange: 50, n_rounds: ",
-                        kRounds, "}\n"));
+  WriteHarmonicJob(root, "grid", 9,
+                   "\n  axes:\n"
+                   "    - temperatures_k: [300, 330]\n"
+                   "    - parameters: [{name: K, values: [4000, 5657, 8000]}]",
+                   kRounds);
   const auto [code, output] = RunJob(root, "out", " --threads=2");
   ASSERT_EQ(code, 0) << output;
   const fs::path out = root / "out";
@@ -746,13 +753,10 @@ TEST(ResultsTest, TheTunedLadderEqualisesAcceptance) {
   std::vector<double> temperatures = {300, 310, 320, 330, 600};
   std::vector<double> spreads;
   for (int step = 0; step < 3; ++step) {
-    WriteJob(root, "harmonic-oscillator",
-             absl::StrCat("platform: Reference\nseed: 3\nintegrator: "
-                          "{timestep_ps: 0.002, friction_per_ps: 20}\n"
-                          "ladder: {temperatures_k: [",
-                          absl::StrJoin(temperatures, ", "),
-                          "]}\nexchange: {scheme: neighbors, "
-                          "steps_per_exchange: 50, n_rounds: 2000}\n"));
+    WriteHarmonicJob(root, "tune", 3,
+                     absl::StrCat(" {temperatures_k: [",
+                                  absl::StrJoin(temperatures, ", "), "]}"),
+                     2000);
     const std::string out = absl::StrCat("out", step);
     const auto [code, output] = RunJob(root, out);
     ASSERT_EQ(code, 0) << output;
