@@ -37,12 +37,18 @@ int64_t DefaultGibbsAttempts(int n) {
 // checks beforehand that the reduced potentials a decision needs are known.
 class DeltaCalculator {
  public:
+  // `movable` (by rung; empty: every rung) holds the rungs whose replicas
+  // may swap: asynchronous exchange's replicas between segments.
   DeltaCalculator(const Ladder& ladder, const ReducedPotentials& energies,
-                  int64_t round)
+                  int64_t round, const std::vector<bool>& movable)
       : ladder_(ladder),
         energies_(energies),
         potentials_(energies.potential_energies()),
-        round_(round) {}
+        round_(round),
+        movable_(movable) {}
+
+  bool Movable(int rung) const { return movable_.empty() || movable_[rung]; }
+  bool Movable(int a, int b) const { return Movable(a) && Movable(b); }
 
   // OK unless u_rung(x_replica) is NaN (missing or not a number); the error
   // names the replica, the rung asked for, where the replica sits and the
@@ -81,12 +87,15 @@ class DeltaCalculator {
     return absl::OkStatus();
   }
 
-  // Every entry any pair could need (gibbs), so that whether a round fails
-  // does not depend on which pairs the random numbers happen to pick.
+  // Every entry any pair of movable rungs could need (gibbs), so that
+  // whether a round fails does not depend on which pairs the random numbers
+  // happen to pick.
   absl::Status CheckAll(const Permutation& permutation) const {
     const int n = ladder_.size();
     for (int replica = 0; replica < n; ++replica) {
+      if (!Movable(permutation.rung_of_replica(replica))) continue;
       for (int rung = 0; rung < n; ++rung) {
+        if (!Movable(rung)) continue;
         if (absl::Status status = CheckKnown(permutation, replica, rung);
             !status.ok()) {
           return status;
@@ -122,6 +131,7 @@ class DeltaCalculator {
   const ReducedPotentials& energies_;
   const std::vector<double>& potentials_;
   const int64_t round_;
+  const std::vector<bool>& movable_;
 };
 
 bool InSweep(const Ladder& ladder, const Ladder::Pair& pair, Sweep sweep) {
@@ -152,7 +162,10 @@ absl::Status NeighborsRound(const DeltaCalculator& calculator, uint64_t seed,
   const Sweep sweep = NeighborSweep(ladder, outcome.round);
   std::vector<Ladder::Pair> active;
   for (const Ladder::Pair& pair : ladder.pairs()) {
-    if (InSweep(ladder, pair, sweep)) active.push_back(pair);
+    if (InSweep(ladder, pair, sweep) &&
+        calculator.Movable(pair.lower, pair.upper)) {
+      active.push_back(pair);
+    }
   }
   // Validate before drawing anything: a round either fails whole or decides.
   for (const Ladder::Pair& pair : active) {
@@ -188,6 +201,7 @@ absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
     const std::vector<Ladder::Pair>& pairs = ladder.pairs();
     for (int64_t t = 0; t < attempts; ++t) {
       const Ladder::Pair& pair = pairs[rng.Below(pairs.size())];
+      if (!calculator.Movable(pair.lower, pair.upper)) continue;
       AttemptSwap(calculator, pair.lower, pair.upper, rng.Uniform(), outcome);
     }
     return absl::OkStatus();
@@ -210,6 +224,9 @@ absl::Status GibbsRound(const DeltaCalculator& calculator, uint64_t seed,
     int d = 1;
     while (r >= static_cast<uint64_t>(n - d)) r -= n - d++;
     const int a = static_cast<int>(r);
+    // Asynchronous exchange: a proposal that would move a running replica is
+    // dropped, which keeps the proposal symmetric among the movable pairs.
+    if (!calculator.Movable(a, a + d)) continue;
     AttemptSwap(calculator, a, a + d, rng.Uniform(), outcome);
   }
   return absl::OkStatus();
@@ -351,7 +368,22 @@ absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
                                            const ReducedPotentials& energies,
                                            uint64_t seed, int64_t round,
                                            int64_t gibbs_swap_attempts) {
+  return ExchangeAmong(scheme, ladder, before, energies, {}, seed, round,
+                       gibbs_swap_attempts);
+}
+
+absl::StatusOr<RoundOutcome> ExchangeAmong(Scheme scheme, const Ladder& ladder,
+                                           const Permutation& before,
+                                           const ReducedPotentials& energies,
+                                           const std::vector<bool>& movable,
+                                           uint64_t seed, int64_t round,
+                                           int64_t gibbs_swap_attempts) {
   const int n = ladder.size();
+  if (!movable.empty() && static_cast<int>(movable.size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("round ", round, ": ", movable.size(),
+                     " movable flags for a ladder of ", n, " rungs"));
+  }
   if (before.size() != n || energies.size() != n) {
     return absl::InvalidArgumentError(
         absl::StrCat("round ", round, ": the ladder has ", n,
@@ -376,7 +408,7 @@ absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
   outcome.after = before;
   outcome.pair_attempts.assign(ladder.pairs().size(), 0);
   outcome.pair_accepts.assign(ladder.pairs().size(), 0);
-  const DeltaCalculator calculator(ladder, energies, round);
+  const DeltaCalculator calculator(ladder, energies, round, movable);
   absl::Status status;
   switch (scheme) {
     case Scheme::kNone:

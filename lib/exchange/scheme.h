@@ -95,4 +95,16 @@ absl::StatusOr<RoundOutcome> ExchangeRound(Scheme scheme, const Ladder& ladder,
                                            uint64_t seed, int64_t round,
                                            int64_t gibbs_swap_attempts = 0);
 
+// Asynchronous exchange: as ExchangeRound, but only rungs k with movable[k]
+// (those of the replicas between segments) take part. A pair with a rung
+// outside is never attempted (gibbs drops such a proposal, which keeps the
+// proposal symmetric among the movable pairs), and only the movable
+// replicas' reduced potentials are read. An empty `movable`: every rung.
+absl::StatusOr<RoundOutcome> ExchangeAmong(Scheme scheme, const Ladder& ladder,
+                                           const Permutation& before,
+                                           const ReducedPotentials& energies,
+                                           const std::vector<bool>& movable,
+                                           uint64_t seed, int64_t round,
+                                           int64_t gibbs_swap_attempts = 0);
+
 }  // namespace replex::exchange

@@ -765,6 +765,10 @@ struct DetailedBalanceCase {
   bool temperature_form;
   int64_t gibbs_swap_attempts;  // 0: the default
   int rounds_per_chain;
+  // Asynchronous exchange (ExchangeAmong): each round only a random set of
+  // rungs, drawn independently of the state, may move, and the replicas at
+  // the others have unknown (NaN) energies.
+  bool asynchronous = false;
 };
 
 class DetailedBalanceTest
@@ -816,10 +820,33 @@ TEST_P(DetailedBalanceTest, PermutationsFollowTheBoltzmannDistribution) {
         *Permutation::FromRungOfReplica(space.permutations[start]);
     const Permutation initial = state;
     for (int64_t round = 0; round < c.rounds_per_chain; ++round) {
+      std::vector<bool> movable;
+      ReducedPotentials known = energies;
+      if (c.asynchronous) {
+        Rng draw(chain, round, /*stream=*/98);
+        for (int k = 0; k < kN; ++k) movable.push_back(draw.Uniform() < 0.6);
+        // Only the movable replicas' energies are known.
+        Matrix partial = u;
+        std::vector<double> potentials = energies.potential_energies();
+        for (int i = 0; i < kN; ++i) {
+          if (movable[state.rung_of_replica(i)]) continue;
+          partial[i].assign(kN, kNaN);
+          if (!potentials.empty()) potentials[i] = kNaN;
+        }
+        known = c.temperature_form ? ReducedPotentials::FromPotentialEnergies(
+                                         ladder, potentials)
+                                   : MatrixPotentials(partial);
+      }
       absl::StatusOr<RoundOutcome> outcome =
-          ExchangeRound(c.scheme, ladder, state, energies,
+          ExchangeAmong(c.scheme, ladder, state, known, movable,
                         /*seed=*/1000 + chain, round, c.gibbs_swap_attempts);
       ASSERT_TRUE(outcome.ok()) << outcome.status();
+      for (int k = 0; k < kN; ++k) {
+        if (!movable.empty() && !movable[k]) {
+          ASSERT_EQ(outcome->after.replica_at_rung(k),
+                    state.replica_at_rung(k));
+        }
+      }
       state = outcome->after;
     }
     moved += state != initial;
@@ -848,7 +875,15 @@ INSTANTIATE_TEST_SUITE_P(
         DetailedBalanceCase{"GibbsGeneral", Scheme::kGibbs, false, 0, 1},
         DetailedBalanceCase{"GibbsTemperature", Scheme::kGibbs, true, 0, 1},
         // Single attempts test each proposal + acceptance step on its own.
-        DetailedBalanceCase{"GibbsOneAttempt", Scheme::kGibbs, false, 1, 3}),
+        DetailedBalanceCase{"GibbsOneAttempt", Scheme::kGibbs, false, 1, 3},
+        // Twelve rounds: each pair has both rungs movable in about a third
+        // of the rounds of its parity.
+        DetailedBalanceCase{"AsynchronousNeighborsGeneral", Scheme::kNeighbors,
+                            false, 0, 12, true},
+        DetailedBalanceCase{"AsynchronousNeighborsTemperature",
+                            Scheme::kNeighbors, true, 0, 12, true},
+        DetailedBalanceCase{"AsynchronousGibbsGeneral", Scheme::kGibbs, false,
+                            0, 3, true}),
     [](const ::testing::TestParamInfo<DetailedBalanceCase>& info) {
       return info.param.name;
     });

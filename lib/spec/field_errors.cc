@@ -67,6 +67,13 @@ const EnumNames<v1::LadderAdaptation::Target>& AdaptTargetNames() {
   return *names;
 }
 
+const EnumNames<v1::Exchange::Mode>& ModeNames() {
+  static const auto* names = new EnumNames<v1::Exchange::Mode>{
+      {"synchronous", v1::Exchange::SYNCHRONOUS},
+      {"asynchronous", v1::Exchange::ASYNCHRONOUS}};
+  return *names;
+}
+
 std::string Join(absl::string_view path, absl::string_view key) {
   return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
 }

@@ -24,6 +24,7 @@ using EnumNames = std::vector<std::pair<std::string, Enum>>;
 const EnumNames<v1::Exchange::Scheme>& SchemeNames();
 const EnumNames<v1::Range::Spacing>& SpacingNames();
 const EnumNames<v1::LadderAdaptation::Target>& AdaptTargetNames();
+const EnumNames<v1::Exchange::Mode>& ModeNames();
 
 template <typename Enum>
 std::vector<std::string> NamesOf(const EnumNames<Enum>& names) {

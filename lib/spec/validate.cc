@@ -28,6 +28,7 @@ using internal::CheckFriction;
 using internal::CheckPlatform;
 using internal::CheckTimestep;
 using internal::FieldError;
+using internal::ModeNames;
 using internal::NamesOf;
 using internal::SchemeNames;
 using internal::UnknownName;
@@ -291,6 +292,38 @@ absl::Status CheckReplicaStarts(
   return absl::OkStatus();
 }
 
+// exchange.mode: asynchronous exchange has no rounds common to all
+// replicas, so nothing that happens at a round: a ladder change, a round of
+// every rung's energies, and (for now) the journal and results files.
+absl::Status CheckMode(const v1::JobSpec& spec) {
+  const v1::Exchange& exchange = spec.exchange();
+  if (!v1::Exchange::Mode_IsValid(exchange.mode())) {
+    return UnknownName("exchange.mode", "an exchange mode",
+                       absl::StrCat(static_cast<int>(exchange.mode())),
+                       NamesOf(ModeNames()));
+  }
+  if (exchange.mode() != v1::Exchange::ASYNCHRONOUS) return absl::OkStatus();
+  if (spec.ladder().has_adapt()) {
+    return FieldError("ladder.adapt",
+                      "an adaptive ladder changes at set rounds, which "
+                      "asynchronous exchange does not have; remove adapt or "
+                      "set exchange.mode: synchronous");
+  }
+  if (exchange.energies_every() > 0) {
+    return FieldError("exchange.energies_every",
+                      "asynchronous exchange has no rounds to evaluate every "
+                      "rung's energy at; remove it or set exchange.mode: "
+                      "synchronous");
+  }
+  if (!spec.output().directory().empty()) {
+    return FieldError("output.directory",
+                      "asynchronous exchange writes no results files yet "
+                      "(docs/exchange.md#asynchronous-exchange); remove it "
+                      "or set exchange.mode: synchronous");
+  }
+  return absl::OkStatus();
+}
+
 // ladder.adapt: an ordinary temperature ladder of 3 or more rungs at one
 // pressure, with exchanges, and a production phase after the adaptation.
 // `built` is the spec's ladder (its errors are Validate's to report).
@@ -406,7 +439,7 @@ absl::Status Validate(const v1::JobSpec& spec) {
         AtLeast(spec.checkpoint_interval(), 0, "checkpoint_interval",
                 "rounds between checkpoints; 0 means only at the end"),
         CheckOutput(spec.output()), CheckPlatformProperties(spec),
-        CheckNames(spec), CheckAdaptation(spec, ladder)}) {
+        CheckNames(spec), CheckAdaptation(spec, ladder), CheckMode(spec)}) {
     if (!status.ok()) return status;
   }
   return CheckReplicaStarts(spec, ladder);

@@ -45,6 +45,7 @@ using internal::EnumNames;
 using internal::FieldError;
 using internal::Index;
 using internal::Join;
+using internal::ModeNames;
 using internal::NamesOf;
 using internal::Position;
 using internal::Quote;
@@ -133,6 +134,11 @@ absl::StatusOr<Enum> ReadName(const YamlNode& node, const std::string& path,
 absl::StatusOr<v1::Exchange::Scheme> ReadScheme(const YamlNode& node,
                                                 const std::string& path) {
   return ReadName(node, path, "an exchange scheme", SchemeNames());
+}
+
+absl::StatusOr<v1::Exchange::Mode> ReadMode(const YamlNode& node,
+                                            const std::string& path) {
+  return ReadName(node, path, "an exchange mode", ModeNames());
 }
 
 absl::StatusOr<v1::LadderAdaptation::Target> ReadAdaptTarget(
@@ -417,8 +423,11 @@ absl::Status ReadExchange(const YamlNode& node, const std::string& path,
        {"swap_attempts",
         Set<int64_t>(ReadInteger<int64_t>,
                      [&](int64_t n) { exchange.set_swap_attempts(n); })},
-       {"energies_every", Set<int32_t>(ReadInteger<int32_t>, [&](int32_t n) {
-          exchange.set_energies_every(n);
+       {"energies_every",
+        Set<int32_t>(ReadInteger<int32_t>,
+                     [&](int32_t n) { exchange.set_energies_every(n); })},
+       {"mode", Set<v1::Exchange::Mode>(ReadMode, [&](v1::Exchange::Mode m) {
+          exchange.set_mode(m);
         })}});
 }
 
