@@ -1,6 +1,7 @@
 #include "lib/runner/driver.h"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -11,6 +12,10 @@
 #include "lib/spec/spec.h"
 
 namespace replex::runner {
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+}  // namespace
+
 absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
                                            const SegmentOrder& order,
                                            const std::atomic<bool>* stop) {
@@ -158,22 +163,28 @@ double RoundDriver::TemperatureAt(int64_t round, int rung) const {
   return VersionOf(versions_, round).temperatures_k[rung];
 }
 
+SegmentOrder RoundDriver::BaseOrder(int replica, int64_t round) const {
+  SegmentOrder order;
+  order.round = round;
+  order.replica = replica;
+  order.rung = permutation_.rung_of_replica(replica);
+  order.steps = steps_;
+  order.segment_seed = exchange::SegmentSeed(seed_, replica, round);
+  if (!versions_.empty()) {
+    order.temperature_k = ladder_.rung(order.rung).temperature_k;
+  }
+  return order;
+}
+
 std::vector<SegmentOrder> RoundDriver::Orders(bool want_positions,
                                               bool want_state) const {
   const int n = ladder_.size();
   std::vector<SegmentOrder> orders(n);
   for (int i = 0; i < n; ++i) {
     SegmentOrder& order = orders[i];
-    order.round = round_;
-    order.replica = i;
-    order.rung = permutation_.rung_of_replica(i);
-    order.steps = steps_;
-    order.segment_seed = exchange::SegmentSeed(seed_, i, round_);
+    order = BaseOrder(i, round_);
     order.want_positions = want_positions;
     order.want_state = want_state;
-    if (!versions_.empty()) {
-      order.temperature_k = ladder_.rung(order.rung).temperature_k;
-    }
     if (!ladder_.temperature_only()) {
       // Every rung on energies_every's rounds: what gibbs evaluates anyway.
       const bool every_rung =
@@ -195,7 +206,67 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
                                             results.size(), " results for ", n,
                                             " replicas"));
   }
-  const std::vector<SegmentOrder> orders = Orders(false);
+  return Decide(Orders(false), results, {});
+}
+
+SegmentOrder RoundDriver::OrderFor(int replica, int64_t segment) const {
+  SegmentOrder order = BaseOrder(replica, segment);
+  if (!ladder_.temperature_only() && scheme_ != exchange::Scheme::kNone) {
+    // Which rungs wait together is known only when the segment ends.
+    if (scheme_ == exchange::Scheme::kGibbs) {
+      order.evaluate_rungs = exchange::RungsToEvaluate(scheme_, ladder_, 0,
+                                                       order.rung);
+    } else {
+      for (const exchange::Ladder::Pair& pair : ladder_.pairs()) {
+        if (pair.lower == order.rung) order.evaluate_rungs.push_back(pair.upper);
+        if (pair.upper == order.rung) order.evaluate_rungs.push_back(pair.lower);
+      }
+    }
+  }
+  if (!ladder_.temperature_only()) order.evaluate_rungs.push_back(order.rung);
+  return order;
+}
+
+absl::StatusOr<const RoundDriver::Completed*> RoundDriver::CompleteAmong(
+    const std::vector<SegmentOrder>& orders,
+    const std::vector<SegmentResult>& results) {
+  const int n = ladder_.size();
+  if (orders.size() != results.size()) {
+    return absl::InternalError(absl::StrCat(orders.size(), " orders and ",
+                                            results.size(), " results"));
+  }
+  // The replicas not in the event: at their rungs, energies unknown.
+  std::vector<SegmentOrder> by_replica(n);
+  std::vector<SegmentResult> results_by_replica(n);
+  for (int i = 0; i < n; ++i) {
+    by_replica[i].replica = i;
+    by_replica[i].rung = permutation_.rung_of_replica(i);
+    results_by_replica[i].potential_kj_mol = kNaN;
+    results_by_replica[i].kinetic_kj_mol = kNaN;
+  }
+  std::vector<bool> movable(n, false);
+  for (size_t e = 0; e < orders.size(); ++e) {
+    const int i = orders[e].replica;
+    if (i < 0 || i >= n || orders[e].rung != by_replica[i].rung ||
+        movable[orders[e].rung]) {
+      return absl::InternalError(absl::StrCat(
+          "event ", round_, ": replica ", i, "'s segment at rung ",
+          orders[e].rung,
+          " is not one of the running replicas' (a replica twice, or a "
+          "rung it is no longer at)"));
+    }
+    movable[orders[e].rung] = true;
+    by_replica[i] = orders[e];
+    results_by_replica[i] = results[e];
+  }
+  return Decide(by_replica, results_by_replica, movable);
+}
+
+absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Decide(
+    const std::vector<SegmentOrder>& orders,
+    const std::vector<SegmentResult>& results,
+    const std::vector<bool>& movable) {
+  const int n = ladder_.size();
   std::vector<double> potentials(n), kinetic(n);
   std::vector<engine::Box> boxes(n);
   exchange::ReducedPotentials reduced(ladder_.temperature_only() ? 0 : n);
@@ -217,8 +288,9 @@ absl::StatusOr<const RoundDriver::Completed*> RoundDriver::Complete(
   if (ladder_.temperature_only()) {
     reduced = ThermodynamicReducedPotentials(orders, results);
   }
-  absl::StatusOr<exchange::RoundOutcome> outcome = exchange::ExchangeRound(
-      scheme_, ladder_, permutation_, reduced, seed_, round_, swap_attempts_);
+  absl::StatusOr<exchange::RoundOutcome> outcome =
+      exchange::ExchangeAmong(scheme_, ladder_, permutation_, reduced, movable,
+                              seed_, round_, swap_attempts_);
   if (!outcome.ok()) return outcome.status();
   Advance(*outcome);
   last_ = std::make_unique<Completed>(

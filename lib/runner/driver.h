@@ -143,8 +143,37 @@ class RoundDriver {
   absl::StatusOr<const Completed*> Complete(
       const std::vector<SegmentResult>& results);
 
+  // Asynchronous exchange (exchange.mode: asynchronous,
+  // docs/exchange.md#asynchronous-exchange). round() then counts exchange
+  // events, and a replica's segments are numbered on their own.
+  //
+  // The order for replica `replica`'s segment number `segment` at its
+  // current rung. On a ladder with parameters it evaluates every rung the
+  // replica could be swapped to in any event: its neighbours along every
+  // axis under `neighbors`, every rung under `gibbs`.
+  SegmentOrder OrderFor(int replica, int64_t segment) const;
+  // An exchange event: the replicas of `orders` have just finished those
+  // segments (`results` parallel) and wait; decides swaps among their rungs
+  // only (exchange::ExchangeAmong), the running replicas keeping theirs, and
+  // advances the permutation, statistics and round. The Completed's
+  // per-replica entries are NaN (zero boxes) for the replicas not in the
+  // event. Fails (changing nothing) if an order is not at its replica's
+  // rung, a replica appears twice or a needed energy is NaN.
+  absl::StatusOr<const Completed*> CompleteAmong(
+      const std::vector<SegmentOrder>& orders,
+      const std::vector<SegmentResult>& results);
+
  private:
   RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec);
+  // The fields every order has: replica, its rung (and an adaptive ladder's
+  // temperature there), steps and the seed of segment `round`.
+  SegmentOrder BaseOrder(int replica, int64_t round) const;
+  // Decides from `results` (by replica, parallel to `orders`) among the
+  // `movable` rungs (empty: all) and advances; Complete and CompleteAmong.
+  absl::StatusOr<const Completed*> Decide(
+      const std::vector<SegmentOrder>& orders,
+      const std::vector<SegmentResult>& results,
+      const std::vector<bool>& movable);
   // Records a decided round and moves on to the next; at an adaptive
   // ladder's change, re-spaces the temperatures from the acceptance
   // measured since the last one. Complete and Replay both come here, so a

@@ -93,4 +93,36 @@ absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
   return results;
 }
 
+void LocalExecutor::Start(const SegmentOrder& order) {
+  ++outstanding_;
+  {
+    absl::MutexLock lock(&mu_);
+    ++running_;
+  }
+  pool_.Schedule(ReplicaAffinity(order.replica), [this, order] {
+    absl::StatusOr<SegmentResult> result =
+        ExecuteOrder(*replicas_[order.replica], order);
+    absl::MutexLock lock(&mu_);
+    --running_;
+    finished_.push_back({order, std::move(result)});
+  });
+}
+
+SegmentStream::Finished LocalExecutor::Next() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](std::deque<Finished>* finished) { return !finished->empty(); },
+      &finished_));
+  Finished done = std::move(finished_.front());
+  finished_.pop_front();
+  --outstanding_;
+  return done;
+}
+
+LocalExecutor::~LocalExecutor() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_));
+}
+
 }  // namespace replex::runner

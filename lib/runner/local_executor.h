@@ -3,11 +3,16 @@
 // executor.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
 #include "absl/status/statusor.h"
 #include "lib/engine/engine.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/cut.h"
 #include "lib/runner/driver.h"
 #include "lib/threads/slot_pool.h"
@@ -15,8 +20,9 @@
 
 namespace replex::runner {
 
-// Thread-compatible: one RunSegments call at a time.
-class LocalExecutor : public ReplicaExecutor {
+// Thread-compatible: one RunSegments call at a time, or the segments of
+// asynchronous exchange (SegmentStream), never both at once.
+class LocalExecutor : public ReplicaExecutor, public SegmentStream {
  public:
   // Loads the model and creates every replica (replica i at rung i, or as
   // `starts[i]` says when resuming from a cut), the Contexts in parallel on a
@@ -31,10 +37,24 @@ class LocalExecutor : public ReplicaExecutor {
   absl::StatusOr<std::vector<SegmentResult>> RunSegments(
       const std::vector<SegmentOrder>& orders) override;
 
+  // Any thread takes any queued segment (threads::SlotPool), so one is free
+  // when fewer are started and not returned than there are threads.
+  bool SlotFree() const override { return outstanding_ < threads_; }
+  void Start(const SegmentOrder& order) override;
+  Finished Next() override;
+
+  // Waits for the segments started and not yet returned by Next.
+  ~LocalExecutor() override;
+
  private:
-  LocalExecutor(int threads, bool pin) : pool_(threads, pin) {}
+  LocalExecutor(int threads, bool pin) : threads_(threads), pool_(threads, pin) {}
+  const int threads_;
   threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;
+  absl::Mutex mu_;
+  int outstanding_ = 0;  // started, not yet returned by Next
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet finished
+  std::deque<Finished> finished_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace replex::runner

@@ -63,6 +63,10 @@ struct RoundReport {
   // Adaptive ladders: every version so far (the round ran on the last one
   // whose from_round is not after it); null for a fixed ladder.
   const std::vector<LadderVersion>* ladder_versions = nullptr;
+  // Asynchronous exchange: the replicas of this exchange event (those
+  // between segments), whose entries alone are known (the others' are NaN,
+  // their boxes zero); outcome.round counts events. Null: every replica.
+  const std::vector<int>* replicas = nullptr;
 };
 
 struct RunResult {
@@ -77,6 +81,11 @@ struct RunResult {
   double wall_seconds = 0;
   double simulated_ns = 0;  // summed over replicas
   double ns_per_day = 0;    // aggregate: simulated_ns / wall days
+  // Asynchronous exchange: the events held (round trips and their mean
+  // time count events) and the segments each replica ran (rounds is then
+  // n_rounds: the same MD in all); 0 and empty otherwise.
+  int64_t exchange_events = 0;
+  std::vector<int64_t> segments_by_replica;
 };
 
 // Aggregate throughput: replicas x rounds x steps x timestep per wall day.

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/exchange/seeds.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/cut.h"
 #include "lib/runner/driver.h"
 #include "lib/runner/local_executor.h"
@@ -39,6 +40,61 @@ absl::StatusOr<Cut> ResumeCut(const v1::JobSpec& spec, int n_replicas,
   return cut;
 }
 
+// exchange.mode: asynchronous. It has no rounds common to all replicas to
+// journal or checkpoint at, and writes no results yet: a run with a results
+// directory is refused (docs/exchange.md#asynchronous-exchange).
+absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
+                                             const RunOptions& options,
+                                             RoundDriver& driver) {
+  if (options.durability.journal != nullptr || options.durability.resume) {
+    return absl::FailedPreconditionError(
+        "exchange.mode: asynchronous keeps no journal or results yet; run it "
+        "without a results directory (--results, output.directory), or set "
+        "exchange.mode: synchronous");
+  }
+  const int n = driver.ladder().size();
+  if (options.on_start) {
+    if (absl::Status started = options.on_start(0); !started.ok()) {
+      return started;
+    }
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
+      LocalExecutor::Create(spec, driver.ladder(), options.threads,
+                            options.pin_threads);
+  if (!executor.ok()) return executor.status();
+  const int64_t segments = int64_t{n} * spec.exchange().n_rounds();
+  int64_t events = 0;
+  absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
+      driver, **executor, segments, [&](const ExchangeEvent& event) {
+        const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+        ++events;
+        if (options.should_stop && options.should_stop(elapsed / events)) {
+          return absl::CancelledError(absl::StrCat(
+              "stopped at exchange event ", events,
+              " (asynchronous exchange keeps nothing to resume from)"));
+        }
+        if (!options.on_round) return absl::OkStatus();
+        const RoundDriver::Completed& completed = event.completed;
+        RoundReport report{completed.outcome,       completed.potential_kj_mol,
+                           completed.kinetic_kj_mol, completed.reduced,
+                           driver.statistics(),      completed.box_nm,
+                           nullptr,                  elapsed};
+        report.replicas = &event.replicas;
+        return options.on_round(report);
+      });
+  if (!run.ok()) return run.status();
+  const double wall = absl::ToDoubleSeconds(absl::Now() - start);
+  // The MD of n_rounds synchronous rounds, shared unevenly among replicas.
+  RunResult result =
+      Summarize(spec, driver.statistics(), driver.permutation(),
+                spec.exchange().n_rounds(), wall);
+  result.exchange_events = run->events;
+  result.segments_by_replica = run->segments_by_replica;
+  result.ns_per_day = NsPerDay(spec, n, spec.exchange().n_rounds(), wall);
+  return result;
+}
+
 }  // namespace
 
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
@@ -46,6 +102,9 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
   absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
+  if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
+    return RunAsynchronousJob(spec, options, *driver);
+  }
   const int n = driver->ladder().size();
   const RunDurability& durability = options.durability;
   const bool durable =

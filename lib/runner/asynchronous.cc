@@ -1,0 +1,69 @@
+#include "lib/runner/asynchronous.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace replex::runner {
+
+absl::StatusOr<AsynchronousRun> RunAsynchronously(
+    RoundDriver& driver, SegmentStream& stream, int64_t segments,
+    const std::function<absl::Status(const ExchangeEvent&)>& on_event) {
+  const int n = driver.ladder().size();
+  AsynchronousRun run;
+  run.segments_by_replica.assign(n, 0);
+  int64_t started = 0, finished = 0;
+  // A replica runs one segment at a time, so its next segment's number is
+  // the count of those it finished.
+  auto start = [&](int replica) {
+    if (started >= segments) return;
+    stream.Start(driver.OrderFor(replica, run.segments_by_replica[replica]));
+    ++started;
+  };
+  for (int r = 0; r < n; ++r) start(r);
+
+  std::vector<SegmentOrder> waiting;
+  std::vector<SegmentResult> results;
+  std::vector<int> replicas;
+  absl::Status failure;
+  while (finished < started) {
+    SegmentStream::Finished done = stream.Next();
+    ++finished;
+    if (!failure.ok()) continue;  // only draining the running segments
+    if (!done.result.ok()) {
+      failure = absl::Status(
+          done.result.status().code(),
+          absl::StrCat("replica ", done.order.replica, " (rung ",
+                       done.order.rung, ") in its segment ", done.order.round,
+                       ": ", done.result.status().message()));
+      continue;
+    }
+    ++run.segments_by_replica[done.order.replica];
+    waiting.push_back(std::move(done.order));
+    results.push_back(*std::move(done.result));
+    const int64_t running = started - finished;
+    if (running > 0 && (waiting.size() < 2 || !stream.SlotFree())) continue;
+    absl::StatusOr<const RoundDriver::Completed*> event =
+        driver.CompleteAmong(waiting, results);
+    if (!event.ok()) {
+      failure = event.status();
+      continue;
+    }
+    ++run.events;
+    replicas.clear();
+    for (const SegmentOrder& order : waiting) replicas.push_back(order.replica);
+    if (on_event) {
+      if (absl::Status status = on_event({replicas, **event}); !status.ok()) {
+        failure = status;
+        continue;
+      }
+    }
+    for (int replica : replicas) start(replica);
+    waiting.clear();
+    results.clear();
+  }
+  if (!failure.ok()) return failure;
+  return run;
+}
+
+}  // namespace replex::runner

@@ -1,0 +1,273 @@
+// Asynchronous exchange without OpenMM: segments run on scripted slots in
+// simulated time, and each segment's potential energy is an exact draw from
+// Gamma(6, k_B T) at its rung's temperature (12 harmonic degrees of
+// freedom), so swaps are accepted at their exact rates.
+#include "lib/runner/asynchronous.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/exchange/ladder.h"
+#include "tests/statistical_util.h"
+
+namespace replex::runner {
+namespace {
+
+constexpr int kDof = 12;
+
+v1::JobSpec Spec(int n_rungs, int n_rounds, v1::Exchange::Scheme scheme) {
+  v1::JobSpec spec;
+  spec.set_seed(23);
+  spec.mutable_exchange()->set_steps_per_exchange(10);
+  spec.mutable_exchange()->set_n_rounds(n_rounds);
+  spec.mutable_exchange()->set_scheme(scheme);
+  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  // A geometric ladder from 300 K, 1.12 apart.
+  for (int k = 0; k < n_rungs; ++k) {
+    spec.mutable_ladder()->add_temperatures_k(300 * std::pow(1.12, k));
+  }
+  return spec;
+}
+
+// Slots that each take `seconds[s]` per segment. Bound: replica r runs on
+// slot r % slots, in the order started (a cluster's replicas stay on their
+// worker); otherwise a free slot takes the oldest queued segment (embedded
+// mode's threads). Next returns the segment that ends first (on a tie, the
+// lowest slot's).
+class ScriptedSlots : public SegmentStream {
+ public:
+  ScriptedSlots(const exchange::Ladder& ladder, std::vector<double> seconds,
+                bool bound)
+      : ladder_(ladder),
+        seconds_(std::move(seconds)),
+        bound_(bound),
+        queues_(bound_ ? seconds_.size() : 1),
+        running_(seconds_.size()),
+        ends_(seconds_.size()),
+        outstanding_(seconds_.size()) {}
+
+  bool SlotFree() const override {
+    if (!bound_) {
+      int outstanding = 0;
+      for (int count : outstanding_) outstanding += count;
+      return outstanding < static_cast<int>(seconds_.size());
+    }
+    for (int count : outstanding_) {
+      if (count == 0) return true;
+    }
+    return false;
+  }
+
+  void Start(const SegmentOrder& order) override {
+    queues_[bound_ ? Slot(order) : 0].push_back(order);
+    ++outstanding_[Slot(order)];
+    Dispatch();
+  }
+
+  Finished Next() override {
+    int slot = -1;
+    for (size_t s = 0; s < seconds_.size(); ++s) {
+      if (!running_[s].empty() && (slot < 0 || ends_[s] < ends_[slot])) {
+        slot = static_cast<int>(s);
+      }
+    }
+    now_ = ends_[slot];
+    SegmentOrder order = running_[slot].front();
+    running_[slot].clear();
+    --outstanding_[Slot(order)];
+    Dispatch();
+    std::mt19937_64 random(order.segment_seed);
+    const double kt = exchange::kMolarGasConstantKJPerMolK *
+                      ladder_.rung(order.rung).temperature_k;
+    SegmentResult result;
+    result.potential_kj_mol =
+        std::gamma_distribution<double>(kDof / 2.0, kt)(random);
+    // A ladder with parameters: any finite energy at each rung asked for.
+    for (int rung : order.evaluate_rungs) {
+      result.reduced.push_back(ladder_.beta(rung) * result.potential_kj_mol *
+                               (1 + 0.01 * rung));
+    }
+    return {order, result};
+  }
+
+  double now() const { return now_; }
+  // Segments per simulated second with every slot busy.
+  double capacity() const {
+    double total = 0;
+    for (double s : seconds_) total += 1 / s;
+    return total;
+  }
+
+ private:
+  // Where a segment is counted: its bound slot, or (unbound) slot 0, which
+  // then counts them all.
+  int Slot(const SegmentOrder& order) const {
+    return bound_ ? order.replica % static_cast<int>(seconds_.size()) : 0;
+  }
+  void Dispatch() {
+    for (size_t s = 0; s < seconds_.size(); ++s) {
+      std::deque<SegmentOrder>& queue = queues_[bound_ ? s : 0];
+      if (!running_[s].empty() || queue.empty()) continue;
+      running_[s].push_back(queue.front());
+      queue.pop_front();
+      ends_[s] = now_ + seconds_[s];
+    }
+  }
+
+  const exchange::Ladder& ladder_;
+  const std::vector<double> seconds_;
+  const bool bound_;
+  std::vector<std::deque<SegmentOrder>> queues_;
+  std::vector<std::vector<SegmentOrder>> running_;  // at most one each
+  std::vector<double> ends_;
+  std::vector<int> outstanding_;
+  double now_ = 0;
+};
+
+struct Outcome {
+  std::vector<std::vector<int>> replicas;
+  std::vector<exchange::Permutation> after;
+  AsynchronousRun run;
+  double seconds = 0;
+  std::vector<int64_t> attempts, accepts;
+};
+
+Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds, bool bound) {
+  auto driver = RoundDriver::Create(spec);
+  EXPECT_TRUE(driver.ok()) << driver.status();
+  const int n = driver->ladder().size();
+  ScriptedSlots slots(driver->ladder(), std::move(seconds), bound);
+  Outcome outcome;
+  outcome.attempts.assign(n - 1, 0);
+  outcome.accepts.assign(n - 1, 0);
+  absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
+      *driver, slots, int64_t{n} * spec.exchange().n_rounds(),
+      [&](const ExchangeEvent& event) {
+        outcome.replicas.push_back(event.replicas);
+        outcome.after.push_back(event.completed.outcome.after);
+        for (int p = 0; p + 1 < n; ++p) {
+          outcome.attempts[p] += event.completed.outcome.pair_attempts[p];
+          outcome.accepts[p] += event.completed.outcome.pair_accepts[p];
+        }
+        // Only the event's replicas' energies are known.
+        for (int i = 0; i < n; ++i) {
+          const bool in = std::find(event.replicas.begin(),
+                                    event.replicas.end(),
+                                    i) != event.replicas.end();
+          EXPECT_EQ(std::isnan(event.completed.potential_kj_mol[i]), !in);
+        }
+        return absl::OkStatus();
+      });
+  EXPECT_TRUE(run.ok()) << run.status();
+  if (run.ok()) outcome.run = *run;
+  outcome.seconds = slots.now();
+  return outcome;
+}
+
+// The fraction of the slots' capacity a run of `segments` segments used.
+double Efficiency(int64_t segments, double seconds, double capacity) {
+  return segments / (seconds * capacity);
+}
+
+// The same slots running the job synchronously: every round starts every
+// replica and waits for all of them. Returns the simulated seconds.
+double SynchronousSeconds(v1::JobSpec spec, std::vector<double> seconds,
+                          bool bound) {
+  spec.mutable_exchange()->set_mode(v1::Exchange::SYNCHRONOUS);
+  auto driver = RoundDriver::Create(spec);
+  EXPECT_TRUE(driver.ok()) << driver.status();
+  ScriptedSlots slots(driver->ladder(), std::move(seconds), bound);
+  while (!driver->done()) {
+    const std::vector<SegmentOrder> orders = driver->Orders(false);
+    for (const SegmentOrder& order : orders) slots.Start(order);
+    std::vector<SegmentResult> results(orders.size());
+    for (size_t i = 0; i < orders.size(); ++i) {
+      SegmentStream::Finished done = slots.Next();
+      results[done.order.replica] = *done.result;
+    }
+    EXPECT_TRUE(driver->Complete(results).ok());
+  }
+  return slots.now();
+}
+
+TEST(AsynchronousTest, EveryPairAcceptsAtItsExactRateWithASlowSlot) {
+  // 8 replicas on 3 slots, slot 0 three times slower, each replica bound to
+  // one slot as on a cluster's workers.
+  const v1::JobSpec spec = Spec(8, 3000, v1::Exchange::NEIGHBORS);
+  const Outcome outcome = RunScripted(spec, {3, 1, 1}, /*bound=*/true);
+  const exchange::Ladder ladder = RoundDriver::Create(spec)->ladder();
+  int64_t segments = 0;
+  for (int64_t count : outcome.run.segments_by_replica) segments += count;
+  EXPECT_EQ(segments, 8 * 3000);
+  // The slow slot's replicas (0, 3, 6) ran about a third as many segments.
+  EXPECT_LT(outcome.run.segments_by_replica[0],
+            outcome.run.segments_by_replica[1] / 2);
+  for (int p = 0; p < 7; ++p) {
+    // About 790 attempts per pair (5,144 events of 4.7 replicas on
+    // average, one sweep each). Each attempt decides between two fresh, exact draws: a Bernoulli
+    // trial with the exact probability, independent of the others, so the
+    // binomial standard error holds; 4 of them.
+    const double exact = testing::HarmonicSwapAcceptance(
+        kDof, ladder.beta(p), ladder.beta(p + 1));
+    ASSERT_GT(outcome.attempts[p], 600) << "pair " << p;
+    const double measured =
+        static_cast<double>(outcome.accepts[p]) / outcome.attempts[p];
+    EXPECT_NEAR(measured, exact,
+                4 * std::sqrt(exact * (1 - exact) / outcome.attempts[p]))
+        << "pair " << p << ": " << outcome.accepts[p] << " of "
+        << outcome.attempts[p];
+  }
+}
+
+TEST(AsynchronousTest, NoSlotWaitsForTheSlowestWhereSynchronousRoundsDo) {
+  const v1::JobSpec spec = Spec(8, 400, v1::Exchange::NEIGHBORS);
+  const std::vector<double> seconds = {3, 1, 1};
+  const double capacity = 1 / 3.0 + 2;
+  for (bool bound : {true, false}) {
+    const Outcome outcome = RunScripted(spec, seconds, bound);
+    const double asynchronous = Efficiency(8 * 400, outcome.seconds, capacity);
+    const double synchronous =
+        Efficiency(8 * 400, SynchronousSeconds(spec, seconds, bound), capacity);
+    // Bound, a synchronous round waits for slot 0's three replicas: 9 s for
+    // 8 segments, 8 / (9 x 7/3) = 0.38 of the capacity.
+    if (bound) EXPECT_NEAR(synchronous, 8 / (9 * capacity), 1e-9);
+    EXPECT_GE(asynchronous, 0.9) << (bound ? "bound" : "shared");
+    EXPECT_GT(asynchronous, synchronous) << (bound ? "bound" : "shared");
+  }
+}
+
+TEST(AsynchronousTest, OrdersEvaluateEveryRungAnEventMaySwapTo) {
+  // A parameter on the ladder: CompleteAmong fails on any reduced potential
+  // an event needs and the replica was not ordered to evaluate.
+  for (v1::Exchange::Scheme scheme :
+       {v1::Exchange::NEIGHBORS, v1::Exchange::GIBBS}) {
+    v1::JobSpec spec = Spec(5, 300, scheme);
+    v1::ParameterLadder& lambda = *spec.mutable_ladder()->add_parameters();
+    lambda.set_name("lambda");
+    for (int k = 0; k < 5; ++k) lambda.add_values(0.25 * k);
+    const Outcome outcome = RunScripted(spec, {1.5, 1}, false);
+    int64_t accepts = 0;
+    for (int64_t a : outcome.accepts) accepts += a;
+    EXPECT_GT(accepts, 0);
+  }
+}
+
+TEST(AsynchronousTest, TheSameCompletionOrderGivesTheSameRun) {
+  const v1::JobSpec spec = Spec(6, 200, v1::Exchange::GIBBS);
+  const Outcome first = RunScripted(spec, {2, 1}, true);
+  const Outcome again = RunScripted(spec, {2, 1}, true);
+  EXPECT_EQ(first.replicas, again.replicas);
+  EXPECT_EQ(first.after, again.after);
+  EXPECT_GT(first.run.events, 200);
+  // Another completion order meets other replicas.
+  const Outcome other = RunScripted(spec, {1, 2}, true);
+  EXPECT_NE(first.replicas, other.replicas);
+}
+
+}  // namespace
+}  // namespace replex::runner
