@@ -90,10 +90,11 @@ constexpr char kUsage[] =
     "  replex version\n\n"
     "JOB.yaml is described in docs/job-spec.md; examples/ has ready jobs.";
 
-void PrintProgress(const runner::RoundReport& report, int64_t first_round,
-                   int64_t n_rounds, int n_replicas, int steps,
-                   double timestep_ps) {
-  const int64_t done = report.outcome.round + 1;
+// `done`: the rounds run, or under asynchronous exchange the rounds' worth
+// of segments (segments / replicas).
+void PrintProgress(const runner::RoundReport& report, int64_t done,
+                   int64_t first_round, int64_t n_rounds, int n_replicas,
+                   int steps, double timestep_ps) {
   // The speed and ETA count the rounds this process ran (a resumed run
   // started at first_round).
   const int64_t ran = done - first_round;
@@ -301,10 +302,21 @@ absl::Status Run(const std::string& arg) {
   // the end.
   std::optional<exchange::Statistics> statistics;
   std::vector<runner::LadderVersion> ladder_versions;
+  int64_t segments = 0;  // asynchronous exchange: finished so far
   options.on_round = [&](const runner::RoundReport& report) {
-    const int64_t done = report.outcome.round + 1;
-    if (every > 0 && (done % every == 0 || done == n_rounds)) {
-      PrintProgress(report, first_round, n_rounds, ladder->size(),
+    int64_t done = report.outcome.round + 1;
+    bool progress = every > 0 && (done % every == 0 || done == n_rounds);
+    if (report.replicas != nullptr) {
+      // An exchange event: progress in rounds' worth of segments, which
+      // reach n_rounds at the last event only.
+      const int64_t before = segments / ladder->size();
+      segments += static_cast<int64_t>(report.replicas->size());
+      done = segments / ladder->size();
+      progress = every > 0 && (done / every != before / every ||
+                               (done == n_rounds && before != done));
+    }
+    if (progress) {
+      PrintProgress(report, done, first_round, n_rounds, ladder->size(),
                     spec->exchange().steps_per_exchange(),
                     spec->integrator().timestep_ps());
     }

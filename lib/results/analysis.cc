@@ -108,6 +108,9 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
   analysis.set_platform(spec.platform());
   analysis.set_seed(spec.seed());
   analysis.set_rounds(static_cast<int32_t>(result.rounds));
+  analysis.set_exchange_events(result.exchange_events);
+  analysis.mutable_segments_by_replica()->Assign(
+      result.segments_by_replica.begin(), result.segments_by_replica.end());
   for (const runner::LadderVersion& version : versions) {
     v1::LadderVersion& out = *analysis.add_ladder_versions();
     out.set_from_round(static_cast<int32_t>(version.from_round));
@@ -246,6 +249,18 @@ std::string AnalysisText(const v1::Analysis& analysis) {
         analysis.ladder_versions_size() - 1,
         analysis.ladder_versions().rbegin()->from_round());
   }
+  if (analysis.exchange_events() > 0) {
+    const auto [fewest, most] =
+        std::minmax_element(analysis.segments_by_replica().begin(),
+                            analysis.segments_by_replica().end());
+    absl::StrAppendFormat(
+        &text,
+        "asynchronous exchange: %d events; segments per replica %d to %d; "
+        "round trips are timed in events\n",
+        analysis.exchange_events(),
+        fewest == analysis.segments_by_replica().end() ? 0 : *fewest,
+        most == analysis.segments_by_replica().end() ? 0 : *most);
+  }
   if (analysis.pairs_size() > 0) {
     absl::StrAppendFormat(&text, "  %-6s %-44s %9s %9s %10s\n", "pair", "rungs",
                           "attempts", "accepts", "acceptance");
@@ -283,8 +298,9 @@ std::string AnalysisText(const v1::Analysis& analysis) {
   }
   absl::StrAppendFormat(&text, "round trips: %.0f", analysis.round_trips());
   if (analysis.has_mean_round_trip_rounds()) {
-    absl::StrAppendFormat(&text, " (mean %.1f rounds each)",
-                          analysis.mean_round_trip_rounds());
+    absl::StrAppendFormat(&text, " (mean %.1f %s each)",
+                          analysis.mean_round_trip_rounds(),
+                          analysis.exchange_events() > 0 ? "events" : "rounds");
   }
   absl::StrAppend(&text, "\nsecond eigenvalue of the rung transition matrix: ",
                   analysis.has_second_eigenvalue()

@@ -8,6 +8,7 @@ namespace replex::runner {
 
 absl::StatusOr<AsynchronousRun> RunAsynchronously(
     RoundDriver& driver, SegmentStream& stream, int64_t segments,
+    bool want_positions,
     const std::function<absl::Status(const ExchangeEvent&)>& on_event) {
   const int n = driver.ladder().size();
   AsynchronousRun run;
@@ -17,7 +18,10 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
   // the count of those it finished.
   auto start = [&](int replica) {
     if (started >= segments) return;
-    stream.Start(driver.OrderFor(replica, run.segments_by_replica[replica]));
+    SegmentOrder order =
+        driver.OrderFor(replica, run.segments_by_replica[replica]);
+    order.want_positions = want_positions;
+    stream.Start(order);
     ++started;
   };
   for (int r = 0; r < n; ++r) start(r);
@@ -53,7 +57,7 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     replicas.clear();
     for (const SegmentOrder& order : waiting) replicas.push_back(order.replica);
     if (on_event) {
-      if (absl::Status status = on_event({replicas, **event}); !status.ok()) {
+      if (absl::Status status = on_event({replicas, results, **event}); !status.ok()) {
         failure = status;
         continue;
       }

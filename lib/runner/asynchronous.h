@@ -41,6 +41,7 @@ class SegmentStream {
 // Completed's entries for the other replicas are NaN.
 struct ExchangeEvent {
   const std::vector<int>& replicas;
+  const std::vector<SegmentResult>& results;  // parallel to replicas
   const RoundDriver::Completed& completed;
 };
 
@@ -55,12 +56,14 @@ struct AsynchronousRun {
 // wait and a slot has nothing to run (SegmentStream::SlotFree: it would
 // otherwise idle), or when none is running. The waiting replicas exchange
 // among themselves (RoundDriver::CompleteAmong), `on_event` is called, and
-// they start their next segments while any are left. Which replicas meet
+// they start their next segments while any are left. With
+// `want_positions` every segment returns its positions. Which replicas meet
 // is a function of the order segments finish in, so a run is reproduced
 // exactly by the same completion order. On an error the running segments
 // are waited for before it is returned.
 absl::StatusOr<AsynchronousRun> RunAsynchronously(
     RoundDriver& driver, SegmentStream& stream, int64_t segments,
+    bool want_positions,
     const std::function<absl::Status(const ExchangeEvent&)>& on_event);
 
 }  // namespace replex::runner

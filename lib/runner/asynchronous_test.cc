@@ -146,7 +146,7 @@ Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds, bool b
   outcome.attempts.assign(n - 1, 0);
   outcome.accepts.assign(n - 1, 0);
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
-      *driver, slots, int64_t{n} * spec.exchange().n_rounds(),
+      *driver, slots, int64_t{n} * spec.exchange().n_rounds(), false,
       [&](const ExchangeEvent& event) {
         outcome.replicas.push_back(event.replicas);
         outcome.after.push_back(event.completed.outcome.after);

@@ -65,8 +65,10 @@ absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
   if (!executor.ok()) return executor.status();
   const int64_t segments = int64_t{n} * spec.exchange().n_rounds();
   int64_t events = 0;
+  std::vector<std::vector<engine::Vec3>> positions(n);
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
-      driver, **executor, segments, [&](const ExchangeEvent& event) {
+      driver, **executor, segments, options.positions_every > 0,
+      [&](const ExchangeEvent& event) {
         const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
         ++events;
         if (options.should_stop && options.should_stop(elapsed / events)) {
@@ -76,10 +78,21 @@ absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
         }
         if (!options.on_round) return absl::OkStatus();
         const RoundDriver::Completed& completed = event.completed;
-        RoundReport report{completed.outcome,       completed.potential_kj_mol,
-                           completed.kinetic_kj_mol, completed.reduced,
-                           driver.statistics(),      completed.box_nm,
-                           nullptr,                  elapsed};
+        const bool want_positions = options.positions_every > 0;
+        if (want_positions) {
+          for (auto& replica : positions) replica.clear();
+          for (size_t e = 0; e < event.replicas.size(); ++e) {
+            positions[event.replicas[e]] = event.results[e].positions_nm;
+          }
+        }
+        RoundReport report{completed.outcome,
+                           completed.potential_kj_mol,
+                           completed.kinetic_kj_mol,
+                           completed.reduced,
+                           driver.statistics(),
+                           completed.box_nm,
+                           want_positions ? &positions : nullptr,
+                           elapsed};
         report.replicas = &event.replicas;
         return options.on_round(report);
       });

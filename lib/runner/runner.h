@@ -42,7 +42,8 @@ struct RunOptions {
   // its own share of this process's CPUs (threads::SlotPool's `pin`). Only
   // for a machine the run has to itself.
   bool pin_threads = false;
-  // Collect positions every this many rounds (0: never), for observers.
+  // Collect positions every this many rounds (0: never), for observers;
+  // under asynchronous exchange, after every segment when not 0.
   int positions_every = 0;
   // Called once, before the first round, with the round the run starts at
   // (0, or the cut's when resuming); a non-OK status stops the run.
