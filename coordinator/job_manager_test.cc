@@ -248,6 +248,15 @@ TEST_F(JobManagerTest, InvalidSpecsAreRefusedWithTheField) {
   EXPECT_THAT(jobs_.List({}), IsEmpty());
 }
 
+TEST_F(JobManagerTest, AsynchronousExchangeIsRefusedNamingTheField) {
+  v1::JobSpec spec = TestSpec(2, 3);
+  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  absl::StatusOr<std::string> id = jobs_.Submit(spec);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(id.status().message(), HasSubstr("exchange.mode: asynchronous"));
+  EXPECT_THAT(jobs_.List({}), IsEmpty());
+}
+
 TEST_F(JobManagerTest, CancellingAQueuedJobIsFinalAndIdempotent) {
   const std::string id = *jobs_.Submit(TestSpec(2, 3));
   clock_.Advance(absl::Seconds(3));

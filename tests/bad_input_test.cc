@@ -74,8 +74,7 @@ TEST(BadJobTest, MalformedSystemXml) {
 
 TEST(BadJobTest, CoordinatesForAnotherSystem) {
   v1::JobSpec spec = Harmonic();
-  spec.set_state_xml(
-      LoadExample("examples/double-well/job.yaml").state_xml());
+  spec.set_state_xml(LoadExample("examples/double-well/job.yaml").state_xml());
   const absl::Status status = RunSpec(spec);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("particles"));
@@ -141,9 +140,37 @@ TEST(CliTest, RunsAShortJobAndPrintsJson) {
                    "exchange: {steps_per_exchange: 20, n_rounds: 40}\n"));
   const auto [code, output] = RunCli("run " + job + " --json --threads=2");
   EXPECT_EQ(code, 0) << output;
+  EXPECT_THAT(output,
+              AllOf(HasSubstr("\"rounds\":40"), HasSubstr("\"replicas\":3"),
+                    HasSubstr("[round 40/40 100%]")));
+}
+
+// Asynchronous exchange runs and reports its events; with a results
+// directory it is refused before anything is written, naming the fix.
+TEST(CliTest, AsynchronousExchangeRunsAndRefusesAResultsDirectory) {
+  const std::string dir = SourcePath("examples/harmonic-oscillator");
+  const std::string job = WriteJob(
+      "asynchronous.yaml",
+      absl::StrCat("name: asynchronous\nsystem: ", dir,
+                   "/system.xml\ncoordinates: ", dir,
+                   "/state.xml\nplatform: Reference\nseed: 3\n",
+                   "ladder: {temperatures_k: [300, 330, 360, 400]}\n",
+                   "exchange: {steps_per_exchange: 20, n_rounds: 40, mode: "
+                   "asynchronous}\n"));
+  const auto [code, output] = RunCli("run " + job + " --json --threads=2");
+  EXPECT_EQ(code, 0) << output;
   EXPECT_THAT(output, AllOf(HasSubstr("\"rounds\":40"),
-                            HasSubstr("\"replicas\":3"),
+                            HasSubstr("\"exchange_events\":\""),
                             HasSubstr("[round 40/40 100%]")));
+  const std::string results =
+      (std::filesystem::path(::testing::TempDir()) / "replex_async_results")
+          .string();
+  std::filesystem::remove_all(results);
+  const auto [refused, message] =
+      RunCli("run " + job + " --threads=2 --results=" + results);
+  EXPECT_NE(refused, 0) << message;
+  EXPECT_THAT(message, AllOf(HasSubstr("exchange.mode: asynchronous"),
+                             HasSubstr("without a results directory")));
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ TEST(DoubleWell, RemdRecoversTheExactPopulationsThatPlainMdMisses) {
 // Asynchronous exchange: the lowest rung still gets its exact populations.
 // Samples are taken when the replica at rung 0 is in an event (it has just
 // finished a segment there); which replicas meet depends on timing, not on
-// configurations, so these are samples of rung 0's distribution. 4 replicas
+// configurations, so these are samples of rung 0's distribution. 5 replicas
 // on 2 threads.
 TEST(DoubleWell, AsynchronousExchangeRecoversTheExactPopulations) {
   v1::JobSpec spec = LoadExample("examples/double-well/job.yaml");

@@ -57,7 +57,8 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     replicas.clear();
     for (const SegmentOrder& order : waiting) replicas.push_back(order.replica);
     if (on_event) {
-      if (absl::Status status = on_event({replicas, results, **event}); !status.ok()) {
+      if (absl::Status status = on_event({replicas, results, **event});
+          !status.ok()) {
         failure = status;
         continue;
       }

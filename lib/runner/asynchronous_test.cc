@@ -137,7 +137,8 @@ struct Outcome {
   std::vector<int64_t> attempts, accepts;
 };
 
-Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds, bool bound) {
+Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds,
+                    bool bound) {
   auto driver = RoundDriver::Create(spec);
   EXPECT_TRUE(driver.ok()) << driver.status();
   const int n = driver->ladder().size();
@@ -156,9 +157,9 @@ Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds, bool b
         }
         // Only the event's replicas' energies are known.
         for (int i = 0; i < n; ++i) {
-          const bool in = std::find(event.replicas.begin(),
-                                    event.replicas.end(),
-                                    i) != event.replicas.end();
+          const bool in =
+              std::find(event.replicas.begin(), event.replicas.end(), i) !=
+              event.replicas.end();
           EXPECT_EQ(std::isnan(event.completed.potential_kj_mol[i]), !in);
         }
         return absl::OkStatus();
@@ -209,11 +210,11 @@ TEST(AsynchronousTest, EveryPairAcceptsAtItsExactRateWithASlowSlot) {
             outcome.run.segments_by_replica[1] / 2);
   for (int p = 0; p < 7; ++p) {
     // About 790 attempts per pair (5,144 events of 4.7 replicas on
-    // average, one sweep each). Each attempt decides between two fresh, exact draws: a Bernoulli
-    // trial with the exact probability, independent of the others, so the
-    // binomial standard error holds; 4 of them.
-    const double exact = testing::HarmonicSwapAcceptance(
-        kDof, ladder.beta(p), ladder.beta(p + 1));
+    // average, one sweep each). Each attempt decides between two fresh, exact
+    // draws: a Bernoulli trial with the exact probability, independent of the
+    // others, so the binomial standard error holds; 4 of them.
+    const double exact = testing::HarmonicSwapAcceptance(kDof, ladder.beta(p),
+                                                         ladder.beta(p + 1));
     ASSERT_GT(outcome.attempts[p], 600) << "pair " << p;
     const double measured =
         static_cast<double>(outcome.accepts[p]) / outcome.attempts[p];

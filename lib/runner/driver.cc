@@ -214,12 +214,14 @@ SegmentOrder RoundDriver::OrderFor(int replica, int64_t segment) const {
   if (!ladder_.temperature_only() && scheme_ != exchange::Scheme::kNone) {
     // Which rungs wait together is known only when the segment ends.
     if (scheme_ == exchange::Scheme::kGibbs) {
-      order.evaluate_rungs = exchange::RungsToEvaluate(scheme_, ladder_, 0,
-                                                       order.rung);
+      order.evaluate_rungs =
+          exchange::RungsToEvaluate(scheme_, ladder_, 0, order.rung);
     } else {
       for (const exchange::Ladder::Pair& pair : ladder_.pairs()) {
-        if (pair.lower == order.rung) order.evaluate_rungs.push_back(pair.upper);
-        if (pair.upper == order.rung) order.evaluate_rungs.push_back(pair.lower);
+        if (pair.lower == order.rung)
+          order.evaluate_rungs.push_back(pair.upper);
+        if (pair.upper == order.rung)
+          order.evaluate_rungs.push_back(pair.lower);
       }
     }
   }

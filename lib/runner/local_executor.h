@@ -8,9 +8,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
-
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "lib/engine/engine.h"
 #include "lib/runner/asynchronous.h"
 #include "lib/runner/cut.h"
@@ -47,12 +46,13 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
   ~LocalExecutor() override;
 
  private:
-  LocalExecutor(int threads, bool pin) : threads_(threads), pool_(threads, pin) {}
+  LocalExecutor(int threads, bool pin)
+      : threads_(threads), pool_(threads, pin) {}
   const int threads_;
   threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;
   absl::Mutex mu_;
-  int outstanding_ = 0;  // started, not yet returned by Next
+  int outstanding_ = 0;                   // started, not yet returned by Next
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet finished
   std::deque<Finished> finished_ ABSL_GUARDED_BY(mu_);
 };

@@ -99,9 +99,8 @@ absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
   if (!run.ok()) return run.status();
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
   // The MD of n_rounds synchronous rounds, shared unevenly among replicas.
-  RunResult result =
-      Summarize(spec, driver.statistics(), driver.permutation(),
-                spec.exchange().n_rounds(), wall);
+  RunResult result = Summarize(spec, driver.statistics(), driver.permutation(),
+                               spec.exchange().n_rounds(), wall);
   result.exchange_events = run->events;
   result.segments_by_replica = run->segments_by_replica;
   result.ns_per_day = NsPerDay(spec, n, spec.exchange().n_rounds(), wall);
@@ -228,9 +227,8 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     }
   }
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
-  RunResult result =
-      Summarize(spec, driver->statistics(), driver->permutation(),
-                driver->round(), wall);
+  RunResult result = Summarize(spec, driver->statistics(),
+                               driver->permutation(), driver->round(), wall);
   result.ns_per_day = NsPerDay(spec, n, driver->round() - first_round, wall);
   return result;
 }

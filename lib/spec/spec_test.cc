@@ -613,6 +613,10 @@ TEST(ParseYamlTest, BadInputGetsAnErrorNamingTheField) {
          "  adapt: {rounds: 5, interval: 10, goal: trips}\n"}},
        kInvalid,
        {"ladder.adapt", "goal"}},
+      {"unknown exchange mode",
+       {{"n_rounds: 10", "n_rounds: 10\n  mode: async"}},
+       kInvalid,
+       {"exchange.mode", "synchronous, asynchronous"}},
       {"label given as a list",
        {{"n_rounds: 10", "n_rounds: 10\nlabels: {team: [a, b]}"}},
        kInvalid,
@@ -905,6 +909,40 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
     SCOPED_TRACE(c.name);
     v1::JobSpec spec = FromText(kBaseProto);
     adaptive(spec);
+    c.edit(spec);
+    ExpectError(Validate(spec), absl::StatusCode::kInvalidArgument,
+                c.in_message);
+  }
+}
+
+TEST(ValidateTest, AsynchronousExchangeHasNoRoundsToActAt) {
+  v1::JobSpec valid = FromText(kBaseProto);
+  valid.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
+  const std::vector<BadProtoCase> cases = {
+      {"an adaptive ladder",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->clear_parameters();
+         s.mutable_exchange()->set_n_rounds(100);
+         s.mutable_ladder()->mutable_adapt()->set_rounds(50);
+         s.mutable_ladder()->mutable_adapt()->set_interval(10);
+       },
+       {"ladder.adapt", "asynchronous", "exchange.mode: synchronous"}},
+      {"every rung's energies",
+       [](v1::JobSpec& s) { s.mutable_exchange()->set_energies_every(5); },
+       {"exchange.energies_every", "asynchronous"}},
+      {"a results directory",
+       [](v1::JobSpec& s) { s.mutable_output()->set_directory("out"); },
+       {"output.directory", "no results files yet"}},
+      {"an unknown mode",
+       [](v1::JobSpec& s) {
+         s.mutable_exchange()->set_mode(static_cast<v1::Exchange::Mode>(9));
+       },
+       {"exchange.mode", "synchronous, asynchronous"}},
+  };
+  for (const BadProtoCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::JobSpec spec = valid;
     c.edit(spec);
     ExpectError(Validate(spec), absl::StatusCode::kInvalidArgument,
                 c.in_message);
