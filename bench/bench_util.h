@@ -1,8 +1,10 @@
 // Small helpers shared by the benchmark programs.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,14 @@ inline std::vector<int> Ints(absl::string_view name, const std::string& list) {
     values.push_back(value);
   }
   return values;
+}
+
+// The median; NaN for none.
+inline double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 }  // namespace replex::bench

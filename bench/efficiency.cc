@@ -249,13 +249,6 @@ class Cluster {
   std::unique_ptr<v1::JobService::Stub> stub_;
 };
 
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
 // "0.950 0.871 ", the per-run figures behind a median.
 std::string Ratios(const std::vector<double>& ratios) {
   std::string each;

@@ -144,14 +144,15 @@ Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds,
   const int n = driver->ladder().size();
   ScriptedSlots slots(driver->ladder(), std::move(seconds), bound);
   Outcome outcome;
-  outcome.attempts.assign(n - 1, 0);
-  outcome.accepts.assign(n - 1, 0);
+  const size_t pairs = driver->ladder().pairs().size();
+  outcome.attempts.assign(pairs, 0);
+  outcome.accepts.assign(pairs, 0);
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
       *driver, slots, int64_t{n} * spec.exchange().n_rounds(), false,
       [&](const ExchangeEvent& event) {
         outcome.replicas.push_back(event.replicas);
         outcome.after.push_back(event.completed.outcome.after);
-        for (int p = 0; p + 1 < n; ++p) {
+        for (size_t p = 0; p < pairs; ++p) {
           outcome.attempts[p] += event.completed.outcome.pair_attempts[p];
           outcome.accepts[p] += event.completed.outcome.pair_accepts[p];
         }
@@ -256,6 +257,26 @@ TEST(AsynchronousTest, OrdersEvaluateEveryRungAnEventMaySwapTo) {
     for (int64_t a : outcome.accepts) accepts += a;
     EXPECT_GT(accepts, 0);
   }
+}
+
+TEST(AsynchronousTest, AGridExchangesAlongEveryAxis) {
+  // 3 temperatures x 3 values of a parameter.
+  v1::JobSpec spec = Spec(0, 400, v1::Exchange::NEIGHBORS);
+  v1::Ladder& grid = *spec.mutable_ladder();
+  v1::Ladder& temperatures = *grid.add_axes();
+  for (double t : {300, 330, 363}) temperatures.add_temperatures_k(t);
+  v1::ParameterLadder& lambda = *grid.add_axes()->add_parameters();
+  lambda.set_name("lambda");
+  for (double x : {0.0, 0.5, 1.0}) lambda.add_values(x);
+  const Outcome outcome = RunScripted(spec, {1.5, 1}, false);
+  const exchange::Ladder ladder = RoundDriver::Create(spec)->ladder();
+  ASSERT_EQ(ladder.size(), 9);
+  std::vector<int64_t> accepts_by_axis(2);
+  for (size_t p = 0; p < ladder.pairs().size(); ++p) {
+    accepts_by_axis[ladder.pairs()[p].axis] += outcome.accepts[p];
+  }
+  EXPECT_GT(accepts_by_axis[0], 0);
+  EXPECT_GT(accepts_by_axis[1], 0);
 }
 
 TEST(AsynchronousTest, TheSameCompletionOrderGivesTheSameRun) {

@@ -93,8 +93,21 @@ absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
   return results;
 }
 
+bool LocalExecutor::SlotFree() const {
+  if (!pin_) return outstanding_ < threads_;
+  for (int share = 0; share < threads_; ++share) {
+    if (share >= static_cast<int>(outstanding_by_share_.size()) ||
+        outstanding_by_share_[share] == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void LocalExecutor::Start(const SegmentOrder& order) {
   ++outstanding_;
+  outstanding_by_share_.resize(threads_);
+  ++outstanding_by_share_[ReplicaAffinity(order.replica) % threads_];
   {
     absl::MutexLock lock(&mu_);
     ++running_;
@@ -116,6 +129,7 @@ SegmentStream::Finished LocalExecutor::Next() {
   Finished done = std::move(finished_.front());
   finished_.pop_front();
   --outstanding_;
+  --outstanding_by_share_[ReplicaAffinity(done.order.replica) % threads_];
   return done;
 }
 

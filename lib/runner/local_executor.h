@@ -36,9 +36,12 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
   absl::StatusOr<std::vector<SegmentResult>> RunSegments(
       const std::vector<SegmentOrder>& orders) override;
 
-  // Any thread takes any queued segment (threads::SlotPool), so one is free
-  // when fewer are started and not returned than there are threads.
-  bool SlotFree() const override { return outstanding_ < threads_; }
+  // Unpinned, any thread computes any queued segment (threads::SlotPool),
+  // so one is free when fewer are started and not returned than there are
+  // threads. Pinned, replica i's Context computes on share i % threads
+  // whichever thread drives it, so a share is free when none of its
+  // replicas' segments is outstanding.
+  bool SlotFree() const override;
   void Start(const SegmentOrder& order) override;
   Finished Next() override;
 
@@ -47,12 +50,15 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
 
  private:
   LocalExecutor(int threads, bool pin)
-      : threads_(threads), pool_(threads, pin) {}
+      : threads_(threads), pin_(pin), pool_(threads, pin) {}
   const int threads_;
+  const bool pin_;
   threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;
   absl::Mutex mu_;
-  int outstanding_ = 0;                   // started, not yet returned by Next
+  // Started and not yet returned by Next: in all, and by share.
+  int outstanding_ = 0;
+  std::vector<int> outstanding_by_share_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet finished
   std::deque<Finished> finished_ ABSL_GUARDED_BY(mu_);
 };

@@ -64,10 +64,17 @@ void SlotPool::Loop(size_t slot) {
   if (!shares_.empty()) PinTo(shares_[slot]);
   while (true) {
     std::function<void()> task;
-    size_t home;  // the slot whose queue the task was in
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &SlotPool::HasWorkOrStop));
+      // Pinned, a slot runs its own queue only (see the class comment).
+      const auto own_work_or_stop = [this, slot] {
+        return stop_ || !queues_[slot].empty();
+      };
+      if (shares_.empty()) {
+        mu_.Await(absl::Condition(this, &SlotPool::HasWorkOrStop));
+      } else {
+        mu_.Await(absl::Condition(&own_work_or_stop));
+      }
       if (stop_) return;
       auto from = queues_.begin() + slot;
       if (from->empty()) {
@@ -75,16 +82,10 @@ void SlotPool::Loop(size_t slot) {
             queues_.begin(), queues_.end(),
             [](const auto& a, const auto& b) { return a.size() < b.size(); });
       }
-      home = from - queues_.begin();
       task = std::move(from->front());
       from->pop_front();
     }
-    // A task taken from another slot's queue runs on that slot's CPUs, where
-    // its Context's threads are or will be (see the constructor).
-    const bool repin = home != slot && !shares_.empty();
-    if (repin) PinTo(shares_[home]);
     task();
-    if (repin) PinTo(shares_[slot]);
   }
 }
 

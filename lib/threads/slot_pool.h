@@ -31,8 +31,9 @@ class Executor {
 
 // `slots` threads (a worker's slots, embedded mode's threads). A task joins the
 // queue of slot affinity % slots; a slot runs its own queue first, oldest
-// first, and when it is empty takes the oldest task of the fullest other queue,
-// so the load stays balanced while a replica keeps running on one slot thread.
+// first, and (unless pinned) when it is empty takes the oldest task of the
+// fullest other queue, so the load stays balanced while a replica keeps
+// running on one slot thread.
 // Why: on the CPU platform an OpenMM Context hands every force evaluation to
 // its own pool thread and back. Driven by the same slot thread round after
 // round, the pair stays on one core; driven by whichever slot was free, the
@@ -43,12 +44,14 @@ class SlotPool : public Executor {
  public:
   // With `pin`, slot s runs on a fixed, disjoint share of the CPUs the
   // process may use (CPUs/slots of them, the Threads a CPU Context gets by
-  // default), and so does every task of affinity s (mod slots), whichever
-  // slot runs it. OpenMM's pool threads inherit the share of the task that
-  // creates their Context, so they share CPUs with the slot that drives it
-  // even when another slot made it: CPU Contexts are made one at a time
-  // (lib/engine), and the slot that won that lock made most of them while the
-  // others waited. Only for a machine the process has to itself.
+  // default) and runs only the tasks of affinity s (mod slots), its own
+  // queue: OpenMM's pool threads inherit the share of the task that creates
+  // their Context, so a replica computes on its slot's share whichever
+  // thread drives it, and a slot that took another's task would only
+  // compete for that slot's CPUs while its own sat idle. (Stealing with a
+  // re-pin to the task's share left asynchronous exchange at 0.87 of the
+  // capacity with one CPU slowed, against 0.95 without it:
+  // docs/benchmarks.md.) Only for a machine the process has to itself.
   explicit SlotPool(int slots, bool pin = false);
   ~SlotPool() override;
   SlotPool(const SlotPool&) = delete;
