@@ -116,6 +116,9 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
     out.set_from_round(static_cast<int32_t>(version.from_round));
     out.mutable_temperatures_k()->Assign(version.temperatures_k.begin(),
                                          version.temperatures_k.end());
+    if (!version.fraction_up.empty()) {
+      *out.mutable_fraction_up() = ListOf(version.fraction_up);
+    }
     out.mutable_acceptance()->Assign(version.acceptance.begin(),
                                      version.acceptance.end());
   }

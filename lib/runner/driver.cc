@@ -325,6 +325,7 @@ void RoundDriver::Adapt() {
   versions_.back().acceptance = acceptance;
   absl::StatusOr<std::vector<double>> temperatures;
   if (adapt_round_trips_) {
+    versions_.back().fraction_up = statistics_.FractionUp();
     temperatures = exchange::RoundTripLadder(ladder_, statistics_.FractionUp());
   } else {
     absl::StatusOr<exchange::TunedLadder> tuned =

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
+#include "lib/exchange/ladder_tuning.h"
 #include "lib/exchange/seeds.h"
 
 namespace replex::runner {
@@ -287,6 +288,21 @@ TEST(RoundDriverTest, TheRoundTripTargetEvensOutTheFractionUp) {
   // The rungs moved up from 310 and 320 K.
   EXPECT_GT(driver->ladder().rung(1).temperature_k, 330);
   EXPECT_GT(driver->ladder().rung(2).temperature_k, 430);
+  // Each version records the f that chose the next one.
+  const std::vector<LadderVersion>& versions = driver->ladder_versions();
+  for (size_t v = 0; v + 1 < versions.size(); ++v) {
+    ASSERT_EQ(versions[v].fraction_up.size(), 4u) << "version " << v;
+    EXPECT_EQ(versions[v].fraction_up.front(), 1);
+    EXPECT_EQ(versions[v].fraction_up.back(), 0);
+    absl::StatusOr<exchange::Ladder> ladder =
+        WithTemperatures(driver->ladder(), versions[v].temperatures_k);
+    ASSERT_TRUE(ladder.ok()) << ladder.status();
+    absl::StatusOr<std::vector<double>> next =
+        exchange::RoundTripLadder(*ladder, versions[v].fraction_up);
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(*next, versions[v + 1].temperatures_k) << "version " << v;
+  }
+  EXPECT_TRUE(versions.back().fraction_up.empty());
 }
 
 TEST(RoundDriverTest, AFixedLadderLeavesOrdersAtTheSpecsTemperatures) {

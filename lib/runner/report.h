@@ -24,6 +24,9 @@ struct LadderVersion {
   int64_t from_round = 0;
   std::vector<double> temperatures_k;
   std::vector<double> acceptance;
+  // Under the round-trip target, what chose the next version: the fraction
+  // of up-going replicas per rung (NaN where unvisited); empty otherwise.
+  std::vector<double> fraction_up;
 };
 
 // The version `round` ran on: the last whose from_round is not after it (the

@@ -68,6 +68,7 @@ void SlotPool::Loop(size_t slot) {
       absl::MutexLock lock(&mu_);
       // Pinned, a slot runs its own queue only (see the class comment).
       const auto own_work_or_stop = [this, slot] {
+        mu_.AssertHeld();  // Await calls it with mu_ held
         return stop_ || !queues_[slot].empty();
       };
       if (shares_.empty()) {
