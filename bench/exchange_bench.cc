@@ -36,8 +36,8 @@ void Decide(benchmark::State& state, Scheme scheme) {
     std::vector<double> potentials(n);
     for (int i = 0; i < n; ++i) {
       const double kt =
-          0.0083144626 * ladder.rungs()[permutation.rung_of_replica(i)]
-                             .temperature_k;
+          0.0083144626 *
+          ladder.rungs()[permutation.rung_of_replica(i)].temperature_k;
       potentials[i] = std::gamma_distribution<double>(1500, kt)(rng);
     }
     const ReducedPotentials reduced =
@@ -55,11 +55,17 @@ void Decide(benchmark::State& state, Scheme scheme) {
                 std::max<int64_t>(1, statistics.pair_attempts()[0]);
 }
 
-void BM_Neighbors(benchmark::State& state) { Decide(state, Scheme::kNeighbors); }
+void BM_Neighbors(benchmark::State& state) {
+  Decide(state, Scheme::kNeighbors);
+}
 void BM_Gibbs(benchmark::State& state) { Decide(state, Scheme::kGibbs); }
 
-BENCHMARK(BM_Neighbors)->RangeMultiplier(4)->Range(16, 4096)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Gibbs)->RangeMultiplier(4)->Range(16, 4096)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Neighbors)
+    ->RangeMultiplier(4)
+    ->Range(16, 4096)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Gibbs)->RangeMultiplier(4)->Range(16, 4096)->Unit(
+    benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace replex::exchange

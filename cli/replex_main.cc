@@ -162,6 +162,9 @@ absl::StatusOr<Prepared> PrepareNew(const std::string& job_path) {
   if (run.results_dir.empty()) return run;
   // Checked before the directory is made, so a bad job leaves nothing.
   if (absl::Status valid = spec::Validate(run.spec); !valid.ok()) return valid;
+  if (absl::Status keeps = runner::CheckKeepsResults(run.spec); !keeps.ok()) {
+    return keeps;
+  }
   if (absl::StatusOr<uint64_t> need =
           results::CheckFreeSpace(run.results_dir, run.spec);
       !need.ok()) {

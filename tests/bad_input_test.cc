@@ -171,6 +171,7 @@ TEST(CliTest, AsynchronousExchangeRunsAndRefusesAResultsDirectory) {
   EXPECT_NE(refused, 0) << message;
   EXPECT_THAT(message, AllOf(HasSubstr("exchange.mode: asynchronous"),
                              HasSubstr("without a results directory")));
+  EXPECT_FALSE(std::filesystem::exists(results)) << results;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "tests/sampling_checks.h"
+#include "tests/scripted_slots.h"
 
 namespace replex::testing {
 namespace {
@@ -107,15 +108,16 @@ TEST(DoubleWell, RemdRecoversTheExactPopulationsThatPlainMdMisses) {
 // Samples are taken when the replica at rung 0 is in an event (it has just
 // finished a segment there); which replicas meet depends on timing, not on
 // configurations, so these are samples of rung 0's distribution. 5 replicas
-// on 2 threads.
+// bound to 2 scripted slots (reproducible), `gibbs` (the scheme to use with
+// asynchronous exchange).
 TEST(DoubleWell, AsynchronousExchangeRecoversTheExactPopulations) {
   v1::JobSpec spec = LoadExample("examples/double-well/job.yaml");
   spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  spec.mutable_exchange()->set_scheme(v1::Exchange::GIBBS);
   const WellProfile exact =
       ExactProfile(spec, *spec::BuildLadder(spec.ladder()));
   std::vector<double> in_left;
   runner::RunOptions options;
-  options.threads = 2;
   options.positions_every = 1;
   options.on_round = [&](const runner::RoundReport& report) {
     const int replica = report.outcome.before.replica_at_rung(0);
@@ -127,7 +129,8 @@ TEST(DoubleWell, AsynchronousExchangeRecoversTheExactPopulations) {
     in_left.push_back((*report.positions_nm)[replica][0][0] < exact.barrier_x);
     return absl::OkStatus();
   };
-  ASSERT_TRUE(runner::RunJob(spec, options).ok());
+  const auto result = RunScriptedAsynchronous(spec, options);
+  ASSERT_TRUE(result.ok()) << result.status();
   ExpectMeanNear(in_left, exact.left_population,
                  "asynchronous REMD lowest-rung left population");
 }

@@ -8,11 +8,13 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
+#include "tests/scripted_slots.h"
 #include "tests/statistical_util.h"
 
 namespace replex::runner {
@@ -34,100 +36,25 @@ v1::JobSpec Spec(int n_rungs, int n_rounds, v1::Exchange::Scheme scheme) {
   return spec;
 }
 
-// Slots that each take `seconds[s]` per segment. Bound: replica r runs on
-// slot r % slots, in the order started (a cluster's replicas stay on their
-// worker); otherwise a free slot takes the oldest queued segment (embedded
-// mode's threads). Next returns the segment that ends first (on a tie, the
-// lowest slot's).
-class ScriptedSlots : public SegmentStream {
- public:
-  ScriptedSlots(const exchange::Ladder& ladder, std::vector<double> seconds,
-                bool bound)
-      : ladder_(ladder),
-        seconds_(std::move(seconds)),
-        bound_(bound),
-        queues_(bound_ ? seconds_.size() : 1),
-        running_(seconds_.size()),
-        ends_(seconds_.size()),
-        outstanding_(seconds_.size()) {}
-
-  bool SlotFree() const override {
-    if (!bound_) {
-      int outstanding = 0;
-      for (int count : outstanding_) outstanding += count;
-      return outstanding < static_cast<int>(seconds_.size());
-    }
-    for (int count : outstanding_) {
-      if (count == 0) return true;
-    }
-    return false;
-  }
-
-  void Start(const SegmentOrder& order) override {
-    queues_[bound_ ? Slot(order) : 0].push_back(order);
-    ++outstanding_[Slot(order)];
-    Dispatch();
-  }
-
-  Finished Next() override {
-    int slot = -1;
-    for (size_t s = 0; s < seconds_.size(); ++s) {
-      if (!running_[s].empty() && (slot < 0 || ends_[s] < ends_[slot])) {
-        slot = static_cast<int>(s);
-      }
-    }
-    now_ = ends_[slot];
-    SegmentOrder order = running_[slot].front();
-    running_[slot].clear();
-    --outstanding_[Slot(order)];
-    Dispatch();
+// Exact draws: U ~ Gamma(6, k_B T) at the segment's rung, seeded by the
+// segment; on a ladder with parameters any finite energy at each rung asked
+// for.
+std::function<absl::StatusOr<SegmentResult>(const SegmentOrder&)> ExactEnergies(
+    const exchange::Ladder& ladder) {
+  return [&ladder](const SegmentOrder& order) -> absl::StatusOr<SegmentResult> {
     std::mt19937_64 random(order.segment_seed);
     const double kt = exchange::kMolarGasConstantKJPerMolK *
-                      ladder_.rung(order.rung).temperature_k;
+                      ladder.rung(order.rung).temperature_k;
     SegmentResult result;
     result.potential_kj_mol =
         std::gamma_distribution<double>(kDof / 2.0, kt)(random);
-    // A ladder with parameters: any finite energy at each rung asked for.
     for (int rung : order.evaluate_rungs) {
-      result.reduced.push_back(ladder_.beta(rung) * result.potential_kj_mol *
+      result.reduced.push_back(ladder.beta(rung) * result.potential_kj_mol *
                                (1 + 0.01 * rung));
     }
-    return {order, result};
-  }
-
-  double now() const { return now_; }
-  // Segments per simulated second with every slot busy.
-  double capacity() const {
-    double total = 0;
-    for (double s : seconds_) total += 1 / s;
-    return total;
-  }
-
- private:
-  // Where a segment is counted: its bound slot, or (unbound) slot 0, which
-  // then counts them all.
-  int Slot(const SegmentOrder& order) const {
-    return bound_ ? order.replica % static_cast<int>(seconds_.size()) : 0;
-  }
-  void Dispatch() {
-    for (size_t s = 0; s < seconds_.size(); ++s) {
-      std::deque<SegmentOrder>& queue = queues_[bound_ ? s : 0];
-      if (!running_[s].empty() || queue.empty()) continue;
-      running_[s].push_back(queue.front());
-      queue.pop_front();
-      ends_[s] = now_ + seconds_[s];
-    }
-  }
-
-  const exchange::Ladder& ladder_;
-  const std::vector<double> seconds_;
-  const bool bound_;
-  std::vector<std::deque<SegmentOrder>> queues_;
-  std::vector<std::vector<SegmentOrder>> running_;  // at most one each
-  std::vector<double> ends_;
-  std::vector<int> outstanding_;
-  double now_ = 0;
-};
+    return result;
+  };
+}
 
 struct Outcome {
   std::vector<std::vector<int>> replicas;
@@ -142,7 +69,8 @@ Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds,
   auto driver = RoundDriver::Create(spec);
   EXPECT_TRUE(driver.ok()) << driver.status();
   const int n = driver->ladder().size();
-  ScriptedSlots slots(driver->ladder(), std::move(seconds), bound);
+  testing::ScriptedSlots slots(std::move(seconds), bound,
+                               ExactEnergies(driver->ladder()));
   Outcome outcome;
   const size_t pairs = driver->ladder().pairs().size();
   outcome.attempts.assign(pairs, 0);
@@ -183,7 +111,8 @@ double SynchronousSeconds(v1::JobSpec spec, std::vector<double> seconds,
   spec.mutable_exchange()->set_mode(v1::Exchange::SYNCHRONOUS);
   auto driver = RoundDriver::Create(spec);
   EXPECT_TRUE(driver.ok()) << driver.status();
-  ScriptedSlots slots(driver->ladder(), std::move(seconds), bound);
+  testing::ScriptedSlots slots(std::move(seconds), bound,
+                               ExactEnergies(driver->ladder()));
   while (!driver->done()) {
     const std::vector<SegmentOrder> orders = driver->Orders(false);
     for (const SegmentOrder& order : orders) slots.Start(order);

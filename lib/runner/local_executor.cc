@@ -94,7 +94,7 @@ absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
 }
 
 bool LocalExecutor::SlotFree() const {
-  if (!pin_) return outstanding_ < threads_;
+  if (!pool_.pinned()) return outstanding_ < threads_;
   for (int share = 0; share < threads_; ++share) {
     if (share >= static_cast<int>(outstanding_by_share_.size()) ||
         outstanding_by_share_[share] == 0) {

@@ -38,8 +38,8 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
 
   // Unpinned, any thread computes any queued segment (threads::SlotPool),
   // so one is free when fewer are started and not returned than there are
-  // threads. Pinned, replica i's Context computes on share i % threads
-  // whichever thread drives it, so a share is free when none of its
+  // threads. Pinned, replica i's Context computes on share i % threads and
+  // only that share's thread drives it, so a share is free when none of its
   // replicas' segments is outstanding.
   bool SlotFree() const override;
   void Start(const SegmentOrder& order) override;
@@ -50,9 +50,9 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
 
  private:
   LocalExecutor(int threads, bool pin)
-      : threads_(threads), pin_(pin), pool_(threads, pin) {}
+      : threads_(threads),
+        pool_(threads, pin, threads::SlotPool::Balance::kOwnQueue) {}
   const int threads_;
-  const bool pin_;
   threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;
   absl::Mutex mu_;

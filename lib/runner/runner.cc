@@ -40,34 +40,31 @@ absl::StatusOr<Cut> ResumeCut(const v1::JobSpec& spec, int n_replicas,
   return cut;
 }
 
-// exchange.mode: asynchronous. It has no rounds common to all replicas to
-// journal or checkpoint at, and writes no results yet: a run with a results
-// directory is refused (docs/exchange.md#asynchronous-exchange).
-absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
-                                             const RunOptions& options,
-                                             RoundDriver& driver) {
+}  // namespace
+
+absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
+                                            const RunOptions& options,
+                                            SegmentStream& stream,
+                                            absl::Time start) {
+  if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
   if (options.durability.journal != nullptr || options.durability.resume) {
-    return absl::FailedPreconditionError(
-        "exchange.mode: asynchronous keeps no journal or results yet; run it "
-        "without a results directory (--results, output.directory), or set "
-        "exchange.mode: synchronous");
+    if (absl::Status keeps = CheckKeepsResults(spec); !keeps.ok()) {
+      return keeps;
+    }
   }
-  const int n = driver.ladder().size();
+  absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
+  if (!driver.ok()) return driver.status();
+  const int n = driver->ladder().size();
   if (options.on_start) {
     if (absl::Status started = options.on_start(0); !started.ok()) {
       return started;
     }
   }
-  const absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
-      LocalExecutor::Create(spec, driver.ladder(), options.threads,
-                            options.pin_threads);
-  if (!executor.ok()) return executor.status();
   const int64_t segments = int64_t{n} * spec.exchange().n_rounds();
   int64_t events = 0;
   std::vector<std::vector<engine::Vec3>> positions(n);
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
-      driver, **executor, segments, options.positions_every > 0,
+      *driver, stream, segments, options.positions_every > 0,
       [&](const ExchangeEvent& event) {
         const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
         ++events;
@@ -89,7 +86,7 @@ absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
                            completed.potential_kj_mol,
                            completed.kinetic_kj_mol,
                            completed.reduced,
-                           driver.statistics(),
+                           driver->statistics(),
                            completed.box_nm,
                            want_positions ? &positions : nullptr,
                            elapsed};
@@ -99,23 +96,45 @@ absl::StatusOr<RunResult> RunAsynchronousJob(const v1::JobSpec& spec,
   if (!run.ok()) return run.status();
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
   // The MD of n_rounds synchronous rounds, shared unevenly among replicas.
-  RunResult result = Summarize(spec, driver.statistics(), driver.permutation(),
-                               spec.exchange().n_rounds(), wall);
+  RunResult result =
+      Summarize(spec, driver->statistics(), driver->permutation(),
+                spec.exchange().n_rounds(), wall);
   result.exchange_events = run->events;
   result.segments_by_replica = run->segments_by_replica;
   result.ns_per_day = NsPerDay(spec, n, spec.exchange().n_rounds(), wall);
   return result;
 }
 
-}  // namespace
+absl::Status CheckKeepsResults(const v1::JobSpec& spec) {
+  if (spec.exchange().mode() != v1::Exchange::ASYNCHRONOUS) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      "exchange.mode: asynchronous keeps no journal or results yet; run it "
+      "without a results directory (--results, output.directory), or set "
+      "exchange.mode: synchronous");
+}
 
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
                                  const RunOptions& options) {
   if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
   absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
+  const bool durable_asked =
+      options.durability.journal != nullptr || options.durability.resume;
   if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
-    return RunAsynchronousJob(spec, options, *driver);
+    // Refused before any Context is made.
+    if (durable_asked) {
+      if (absl::Status keeps = CheckKeepsResults(spec); !keeps.ok()) {
+        return keeps;
+      }
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
+        LocalExecutor::Create(spec, driver->ladder(), options.threads,
+                              options.pin_threads);
+    if (!executor.ok()) return executor.status();
+    return RunAsynchronousOn(spec, options, **executor, start);
   }
   const int n = driver->ladder().size();
   const RunDurability& durability = options.durability;

@@ -12,6 +12,7 @@
 #include "lib/engine/engine.h"
 #include "lib/exchange/scheme.h"
 #include "lib/exchange/statistics.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/report.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/journal.h"
@@ -60,6 +61,23 @@ struct RunOptions {
   // one that is not returns CANCELLED at once.
   std::function<bool(double mean_round_seconds)> should_stop;
 };
+
+// OK unless the job's exchange mode keeps no journal or results files
+// (asynchronous exchange, so far): then FAILED_PRECONDITION naming the fix.
+// RunJob refuses durability for such a job; `replex run` asks before it
+// makes a results directory.
+absl::Status CheckKeepsResults(const v1::JobSpec& spec);
+
+// Asynchronous exchange (exchange.mode: asynchronous) of a valid spec over
+// `stream`, whose replicas start at rung i, with `options`' callbacks (each
+// exchange event is a RoundReport with `replicas`; threads, pinning and
+// durability do not apply: a durable run is refused). Times count from
+// `start`. RunJob passes its LocalExecutor; tests pass a stream that
+// finishes segments in a scripted order, which makes a run reproducible.
+absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
+                                            const RunOptions& options,
+                                            SegmentStream& stream,
+                                            absl::Time start);
 
 // Validates the spec, loads the model, creates one engine replica per rung
 // (replica i starts at rung i; when resuming, as the cut says) and runs the

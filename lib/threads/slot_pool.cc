@@ -39,9 +39,10 @@ void PinTo(const cpu_set_t& cpus) {
 
 }  // namespace
 
-SlotPool::SlotPool(int slots, bool pin)
+SlotPool::SlotPool(int slots, bool pin, Balance balance)
     : queues_(std::max(1, slots)),
-      shares_(pin ? SplitCpus(queues_.size()) : std::vector<cpu_set_t>()) {
+      shares_(pin ? SplitCpus(queues_.size()) : std::vector<cpu_set_t>()),
+      balance_(balance) {
   for (size_t slot = 0; slot < queues_.size(); ++slot) {
     threads_.emplace_back([this, slot] { Loop(slot); });
   }
@@ -64,17 +65,17 @@ void SlotPool::Loop(size_t slot) {
   if (!shares_.empty()) PinTo(shares_[slot]);
   while (true) {
     std::function<void()> task;
+    size_t home;  // the slot whose queue the task was in
     {
       absl::MutexLock lock(&mu_);
-      // Pinned, a slot runs its own queue only (see the class comment).
       const auto own_work_or_stop = [this, slot] {
         mu_.AssertHeld();  // Await calls it with mu_ held
         return stop_ || !queues_[slot].empty();
       };
-      if (shares_.empty()) {
-        mu_.Await(absl::Condition(this, &SlotPool::HasWorkOrStop));
-      } else {
+      if (own_queue_only()) {
         mu_.Await(absl::Condition(&own_work_or_stop));
+      } else {
+        mu_.Await(absl::Condition(this, &SlotPool::HasWorkOrStop));
       }
       if (stop_) return;
       auto from = queues_.begin() + slot;
@@ -83,10 +84,16 @@ void SlotPool::Loop(size_t slot) {
             queues_.begin(), queues_.end(),
             [](const auto& a, const auto& b) { return a.size() < b.size(); });
       }
+      home = from - queues_.begin();
       task = std::move(from->front());
       from->pop_front();
     }
+    // A task taken from another slot's queue runs on that slot's CPUs, where
+    // its Context's threads are or will be (see the constructor).
+    const bool repin = home != slot && pinned();
+    if (repin) PinTo(shares_[home]);
     task();
+    if (repin) PinTo(shares_[slot]);
   }
 }
 

@@ -20,8 +20,8 @@ namespace {
 
 // Which thread runs a task depends on timing; that a replica keeps its slot
 // while the load is even shows in bench/efficiency (docs/benchmarks.md).
-// What must hold whatever the timing, unpinned: no task waits while a slot
-// is idle.
+// What must hold whatever the timing (unless pinned with
+// Balance::kOwnQueue): no task waits while a slot is idle.
 TEST(SlotPoolTest, AnIdleSlotTakesWorkQueuedForABusyOne) {
   SlotPool pool(2);
   absl::Notification release, blocker_started, stolen_ran;
@@ -71,16 +71,55 @@ TEST(SlotPoolTest, PinnedSlotsRunOnDisjointHalvesOfTheCpus) {
 }
 
 // A CPU Context's OpenMM threads inherit the CPUs of the task that creates
-// it, so a pinned replica computes on its slot's CPUs whoever drives it: a
-// pinned slot runs its own queue only, and a task queued for a busy slot
-// waits for it rather than go to an idle one. (Were it taken, it would run
-// within the 300 ms; it then runs on its own slot's thread and CPUs.)
-TEST(SlotPoolTest, APinnedSlotRunsOnlyItsOwnTasks) {
+// it, so a task must run on its affinity's CPUs even when another slot takes
+// it. Two tasks of affinity 0 while one of them blocks: one slot or the other
+// takes a task queued for slot 0.
+TEST(SlotPoolTest, APinnedTaskRunsOnItsAffinitysCpusWhicheverSlotTakesIt) {
   cpu_set_t allowed;
   ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
   const int cpus = CPU_COUNT(&allowed);
   if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
   SlotPool pool(2, /*pin=*/true);
+  cpu_set_t blocker_cpus, second_cpus, other_cpus;
+  std::thread::id blocker_thread, second_thread;
+  absl::Notification release, blocker_started, second_ran, other_ran;
+  pool.Schedule(0, [&] {
+    sched_getaffinity(0, sizeof(blocker_cpus), &blocker_cpus);
+    blocker_thread = std::this_thread::get_id();
+    blocker_started.Notify();
+    release.WaitForNotification();
+  });
+  blocker_started.WaitForNotification();
+  pool.Schedule(0, [&] {
+    sched_getaffinity(0, sizeof(second_cpus), &second_cpus);
+    second_thread = std::this_thread::get_id();
+    second_ran.Notify();
+  });
+  EXPECT_TRUE(second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  release.Notify();
+  pool.Schedule(1, [&] {
+    sched_getaffinity(0, sizeof(other_cpus), &other_cpus);
+    other_ran.Notify();
+  });
+  other_ran.WaitForNotification();
+  EXPECT_NE(blocker_thread, second_thread);
+  EXPECT_TRUE(CPU_EQUAL(&blocker_cpus, &second_cpus));
+  EXPECT_EQ(CPU_COUNT(&second_cpus), cpus / 2);
+  cpu_set_t both;
+  CPU_AND(&both, &second_cpus, &other_cpus);
+  EXPECT_EQ(CPU_COUNT(&both), 0);
+}
+
+// With Balance::kOwnQueue a pinned slot runs its own queue only: a task
+// queued for a busy slot waits for it rather than go to an idle one. (Were
+// it taken, it would run within the 300 ms; it then runs on its own slot's
+// thread and CPUs.)
+TEST(SlotPoolTest, APinnedSlotWithItsOwnQueueRunsOnlyItsOwnTasks) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  const int cpus = CPU_COUNT(&allowed);
+  if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
+  SlotPool pool(2, /*pin=*/true, SlotPool::Balance::kOwnQueue);
   cpu_set_t blocker_cpus, second_cpus, other_cpus;
   std::thread::id blocker_thread, second_thread;
   absl::Notification release, blocker_started, second_ran, other_ran;
