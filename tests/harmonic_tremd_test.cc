@@ -164,7 +164,7 @@ TEST(HarmonicOscillatorAdaptiveLadder,
 // friction of the test above: there a rung's samples interleave the
 // replicas in the slots' pattern with g near 10, and the KS check's
 // correction for correlation, which assumes one regularly sampled series,
-// failed one check in one of four seeds (0.037 against about 0.036); the
+// failed one check in one of four seeds (a KS statistic of 0.037); the
 // velocity rescaling it exists to catch is the same code in both modes.
 TEST(HarmonicOscillatorAsynchronous, EnergiesAndAcceptanceMatchTheory) {
   v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/job.yaml");
