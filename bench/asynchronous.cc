@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_job.h"
 #include "bench/bench_util.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
@@ -181,22 +182,16 @@ absl::StatusOr<double> Replex(const v1::JobSpec& spec) {
 }
 
 int Main() {
-  absl::StatusOr<v1::JobSpec> base =
-      spec::LoadYamlFile(absl::GetFlag(FLAGS_job));
-  if (!base.ok()) {
-    std::fprintf(stderr, "%s\n", base.status().ToString().c_str());
-    return 2;
-  }
-  spec::ApplyDefaults(*base);
-  absl::StatusOr<std::shared_ptr<const engine::Model>> model =
-      engine::Model::Load(base->system_xml(), base->state_xml(), base->pdb());
-  if (!model.ok()) {
-    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+  absl::StatusOr<BenchJob> job = LoadBenchJob(absl::GetFlag(FLAGS_job));
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
     return 2;
   }
   engine::AvailablePlatforms();  // loads the plugins before plain OpenMM
-  const v1::JobSpec synchronous = Configure(*base, v1::Exchange::SYNCHRONOUS);
-  const v1::JobSpec asynchronous = Configure(*base, v1::Exchange::ASYNCHRONOUS);
+  const v1::JobSpec synchronous =
+      Configure(job->spec, v1::Exchange::SYNCHRONOUS);
+  const v1::JobSpec asynchronous =
+      Configure(job->spec, v1::Exchange::ASYNCHRONOUS);
   std::printf("%-22s %10s %10s %10s %12s %12s  %s\n", "slow CPU", "capacity",
               "sync", "async", "sync/cap", "async/cap",
               "per-run async/cap | sync/cap");
@@ -204,7 +199,7 @@ int Main() {
     std::vector<double> capacity, sync, async, sync_ratio, async_ratio;
     for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
       Hogs running(hogs, LastCpu());
-      capacity.push_back(Capacity(**model, synchronous));
+      capacity.push_back(Capacity(*job->model, synchronous));
       for (const auto& [spec, rates] :
            {std::pair{&synchronous, &sync}, std::pair{&asynchronous, &async}}) {
         absl::StatusOr<double> rate = Replex(*spec);
@@ -217,13 +212,8 @@ int Main() {
       sync_ratio.push_back(sync.back() / capacity.back());
       async_ratio.push_back(async.back() / capacity.back());
     }
-    std::string each;
-    for (size_t i = 0; i < async_ratio.size(); ++i) {
-      absl::StrAppend(&each, absl::StrFormat("%.3f ", async_ratio[i]));
-    }
-    absl::StrAppend(&each, "|");
-    for (double r : sync_ratio)
-      absl::StrAppend(&each, absl::StrFormat(" %.3f", r));
+    const std::string each =
+        absl::StrCat(Ratios(async_ratio), "| ", Ratios(sync_ratio));
     const std::string slow =
         hogs == 0 ? "none" : absl::StrCat(hogs, " hogs on CPU ", LastCpu());
     std::printf("%-22s %10.1f %10.1f %10.1f %12.3f %12.3f  %s\n", slow.c_str(),

@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_job.h"
 #include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "lib/engine/engine.h"
@@ -251,27 +252,14 @@ class Cluster {
   std::unique_ptr<v1::JobService::Stub> stub_;
 };
 
-// "0.950 0.871 ", the per-run figures behind a median.
-std::string Ratios(const std::vector<double>& ratios) {
-  std::string each;
-  for (double r : ratios) absl::StrAppend(&each, absl::StrFormat("%.3f ", r));
-  return each;
-}
-
 int Main() {
-  absl::StatusOr<v1::JobSpec> base =
-      spec::LoadYamlFile(absl::GetFlag(FLAGS_job));
-  if (!base.ok()) {
-    std::fprintf(stderr, "%s\n", base.status().ToString().c_str());
+  absl::StatusOr<BenchJob> job = LoadBenchJob(absl::GetFlag(FLAGS_job));
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
     return 2;
   }
-  spec::ApplyDefaults(*base);
-  absl::StatusOr<std::shared_ptr<const engine::Model>> model =
-      engine::Model::Load(base->system_xml(), base->state_xml(), base->pdb());
-  if (!model.ok()) {
-    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
-    return 2;
-  }
+  const v1::JobSpec* base = &job->spec;
+  const std::shared_ptr<const engine::Model>* model = &job->model;
   // Loads the plugins (the CPU PME and CUDA ones among them) before plain
   // OpenMM asks for the platform by name.
   const std::vector<std::string> platforms = engine::AvailablePlatforms();
