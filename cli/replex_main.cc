@@ -40,9 +40,10 @@ ABSL_FLAG(int, threads, 1,
 ABSL_FLAG(bool, pin_threads, false,
           "Pin each replica thread, and the OpenMM threads of the Contexts "
           "of the replicas it runs, to its own share of this process's CPUs "
-          "(CPUs/threads each). For a machine the run has to itself: on the "
-          "CPU platform a Context's pool thread then never waits for another "
-          "core. Leave it off where other processes share the CPUs.");
+          "(CPUs/threads each); each thread then runs only its own replicas. "
+          "For a machine the run has to itself: on the CPU platform a "
+          "Context's pool thread then never waits for another core. Leave it "
+          "off where other processes share the CPUs.");
 ABSL_FLAG(bool, json, false,
           "Print the summary as one JSON object on stdout (progress still "
           "goes to stderr).");
