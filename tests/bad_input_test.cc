@@ -145,23 +145,16 @@ TEST(CliTest, RunsAShortJobAndPrintsJson) {
                     HasSubstr("[round 40/40 100%]")));
 }
 
-// Asynchronous exchange runs and reports its events; with a results
+// The asynchronous example runs and reports its events; with a results
 // directory it is refused before anything is written, naming the fix.
 TEST(CliTest, AsynchronousExchangeRunsAndRefusesAResultsDirectory) {
-  const std::string dir = SourcePath("examples/harmonic-oscillator");
-  const std::string job = WriteJob(
-      "asynchronous.yaml",
-      absl::StrCat("name: asynchronous\nsystem: ", dir,
-                   "/system.xml\ncoordinates: ", dir,
-                   "/state.xml\nplatform: Reference\nseed: 3\n",
-                   "ladder: {temperatures_k: [300, 330, 360, 400]}\n",
-                   "exchange: {steps_per_exchange: 20, n_rounds: 40, mode: "
-                   "asynchronous}\n"));
+  const std::string job =
+      SourcePath("examples/harmonic-oscillator/asynchronous.yaml");
   const auto [code, output] = RunCli("run " + job + " --json --threads=2");
   EXPECT_EQ(code, 0) << output;
-  EXPECT_THAT(output, AllOf(HasSubstr("\"rounds\":40"),
+  EXPECT_THAT(output, AllOf(HasSubstr("\"rounds\":2000"),
                             HasSubstr("\"exchange_events\":\""),
-                            HasSubstr("[round 40/40 100%]")));
+                            HasSubstr("[round 2000/2000 100%]")));
   const std::string results =
       (std::filesystem::path(::testing::TempDir()) / "replex_async_results")
           .string();

@@ -15,7 +15,7 @@ What it makes, and why each constant is what it is
 ==================================================
 
 examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
-                                grid.yaml, adaptive.yaml)
+                                grid.yaml, adaptive.yaml, asynchronous.yaml)
     N = 4 particles of mass 12 amu, each tied to the origin by one
     CustomExternalForce "0.5*K*(x^2+y^2+z^2)" with a *global* parameter K.
     The System has no constraints and no CMMotionRemover, so all d = 3N = 12
@@ -47,6 +47,9 @@ examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
       1000 rounds give each pair 500 attempts, so each change measures
       acceptance to about 0.02 and the frozen ladder lands within a few
       percent of the geometric one.
+    - Asynchronous (asynchronous.yaml): the T-REMD job with exchange.mode
+      asynchronous and the gibbs scheme (the one to use with it,
+      docs/exchange.md); no checkpoints, since that mode keeps no results.
     - Starting positions 0.02 nm off the origin (the 300 K rms displacement
       per coordinate is sqrt(k_B T/K) = 0.025 nm).
 
@@ -353,6 +356,21 @@ output: {{frame_interval: 10}}
   adapt: {{rounds: {HO_ADAPT_ROUNDS}, interval: {HO_ADAPT_INTERVAL}}}
 exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ADAPT_N_ROUNDS}}}
 output: {{frame_interval: 10}}
+""")
+
+    write(out / "asynchronous.yaml", f"""\
+# Asynchronous exchange: the T-REMD example's ladder with exchange.mode
+# asynchronous, so no replica waits for the slowest; the replicas waiting
+# between segments exchange among themselves, by gibbs (docs/exchange.md).
+# `replex run` only, without a results directory. Made by
+# tools/make_examples.py.
+#
+# What is analytic (the tests check it): each rung's energy is
+# Gamma({shape:g}, k_B T), as in job.yaml.
+{reference_job('harmonic-oscillator-asynchronous', HO_FRICTION, 0)}ladder:
+  n_rungs: {n}
+  temperature_range_k: {{min: {t_min:g}, max: {t_max:g}, spacing: geometric}}
+exchange: {{scheme: gibbs, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ROUNDS}, mode: asynchronous}}
 """)
 
 
