@@ -16,7 +16,6 @@
 #include "lib/runner/asynchronous.h"
 #include "lib/runner/driver.h"
 #include "lib/runner/runner.h"
-#include "lib/spec/spec.h"
 
 namespace replex::testing {
 
@@ -110,15 +109,16 @@ class ScriptedSlots : public runner::SegmentStream {
 // it. `options`' callbacks are called as RunJob calls them.
 inline absl::StatusOr<runner::RunResult> RunScriptedAsynchronous(
     const v1::JobSpec& spec, const runner::RunOptions& options) {
-  absl::StatusOr<exchange::Ladder> ladder = spec::BuildLadder(spec.ladder());
-  if (!ladder.ok()) return ladder.status();
+  absl::StatusOr<runner::RoundDriver> driver =
+      runner::RoundDriver::Create(spec);
+  if (!driver.ok()) return driver.status();
   auto model = runner::LoadModel(spec);
   if (!model.ok()) return model.status();
   const engine::EngineOptions engine = runner::EngineOptionsFor(spec, 1);
   std::vector<std::unique_ptr<engine::Replica>> replicas;
-  for (int i = 0; i < ladder->size(); ++i) {
+  for (int i = 0; i < driver->ladder().size(); ++i) {
     auto replica =
-        runner::StartReplica(*model, engine, *ladder, i, i, 0,
+        runner::StartReplica(*model, engine, driver->ladder(), i, i, 0,
                              exchange::VelocitySeed(spec.seed(), i), "", false);
     if (!replica.ok()) return replica.status();
     replicas.push_back(*std::move(replica));
@@ -128,7 +128,7 @@ inline absl::StatusOr<runner::RunResult> RunScriptedAsynchronous(
                         return runner::ExecuteOrder(*replicas[order.replica],
                                                     order);
                       });
-  return runner::RunAsynchronousOn(spec, options, slots, absl::Now());
+  return runner::RunAsynchronousOn(spec, options, *driver, slots, absl::Now());
 }
 
 }  // namespace replex::testing

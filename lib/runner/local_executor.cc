@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -94,20 +95,16 @@ absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
 }
 
 bool LocalExecutor::SlotFree() const {
-  if (!pool_.pinned()) return outstanding_ < threads_;
-  for (int share = 0; share < threads_; ++share) {
-    if (share >= static_cast<int>(outstanding_by_share_.size()) ||
-        outstanding_by_share_[share] == 0) {
-      return true;
-    }
+  if (!pool_.pinned()) {
+    return std::accumulate(outstanding_.begin(), outstanding_.end(), 0) <
+           threads_;
   }
-  return false;
+  return std::find(outstanding_.begin(), outstanding_.end(), 0) !=
+         outstanding_.end();
 }
 
 void LocalExecutor::Start(const SegmentOrder& order) {
-  ++outstanding_;
-  outstanding_by_share_.resize(threads_);
-  ++outstanding_by_share_[ReplicaAffinity(order.replica) % threads_];
+  ++outstanding_[ReplicaAffinity(order.replica) % threads_];
   {
     absl::MutexLock lock(&mu_);
     ++running_;
@@ -128,8 +125,7 @@ SegmentStream::Finished LocalExecutor::Next() {
       &finished_));
   Finished done = std::move(finished_.front());
   finished_.pop_front();
-  --outstanding_;
-  --outstanding_by_share_[ReplicaAffinity(done.order.replica) % threads_];
+  --outstanding_[ReplicaAffinity(done.order.replica) % threads_];
   return done;
 }
 

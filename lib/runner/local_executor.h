@@ -51,14 +51,15 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
  private:
   LocalExecutor(int threads, bool pin)
       : threads_(threads),
-        pool_(threads, pin, threads::SlotPool::Balance::kOwnQueue) {}
+        pool_(threads, pin, threads::SlotPool::Balance::kOwnQueue),
+        outstanding_(threads, 0) {}
   const int threads_;
   threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;
   absl::Mutex mu_;
-  // Started and not yet returned by Next: in all, and by share.
-  int outstanding_ = 0;
-  std::vector<int> outstanding_by_share_;
+  // Segments started and not yet returned by Next, by share (replica %
+  // threads).
+  std::vector<int> outstanding_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet finished
   std::deque<Finished> finished_ ABSL_GUARDED_BY(mu_);
 };

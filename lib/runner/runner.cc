@@ -44,30 +44,22 @@ absl::StatusOr<Cut> ResumeCut(const v1::JobSpec& spec, int n_replicas,
 
 absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
                                             const RunOptions& options,
+                                            RoundDriver& driver,
                                             SegmentStream& stream,
                                             absl::Time start) {
-  if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
-  if (options.durability.journal != nullptr || options.durability.resume) {
-    if (absl::Status keeps = CheckKeepsResults(spec); !keeps.ok()) {
-      return keeps;
-    }
-  }
-  absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
-  if (!driver.ok()) return driver.status();
-  const int n = driver->ladder().size();
+  const int n = driver.ladder().size();
   if (options.on_start) {
     if (absl::Status started = options.on_start(0); !started.ok()) {
       return started;
     }
   }
   const int64_t segments = int64_t{n} * spec.exchange().n_rounds();
-  int64_t events = 0;
   std::vector<std::vector<engine::Vec3>> positions(n);
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
-      *driver, stream, segments, options.positions_every > 0,
+      driver, stream, segments, options.positions_every > 0,
       [&](const ExchangeEvent& event) {
         const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-        ++events;
+        const int64_t events = event.completed.outcome.round + 1;
         if (options.should_stop && options.should_stop(elapsed / events)) {
           return absl::CancelledError(absl::StrCat(
               "stopped at exchange event ", events,
@@ -86,7 +78,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
                            completed.potential_kj_mol,
                            completed.kinetic_kj_mol,
                            completed.reduced,
-                           driver->statistics(),
+                           driver.statistics(),
                            completed.box_nm,
                            want_positions ? &positions : nullptr,
                            elapsed};
@@ -96,9 +88,8 @@ absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
   if (!run.ok()) return run.status();
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
   // The MD of n_rounds synchronous rounds, shared unevenly among replicas.
-  RunResult result =
-      Summarize(spec, driver->statistics(), driver->permutation(),
-                spec.exchange().n_rounds(), wall);
+  RunResult result = Summarize(spec, driver.statistics(), driver.permutation(),
+                               spec.exchange().n_rounds(), wall);
   result.exchange_events = run->events;
   result.segments_by_replica = run->segments_by_replica;
   result.ns_per_day = NsPerDay(spec, n, spec.exchange().n_rounds(), wall);
@@ -120,11 +111,9 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
   absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
-  const bool durable_asked =
-      options.durability.journal != nullptr || options.durability.resume;
   if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
     // Refused before any Context is made.
-    if (durable_asked) {
+    if (options.durability.journal != nullptr || options.durability.resume) {
       if (absl::Status keeps = CheckKeepsResults(spec); !keeps.ok()) {
         return keeps;
       }
@@ -134,7 +123,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         LocalExecutor::Create(spec, driver->ladder(), options.threads,
                               options.pin_threads);
     if (!executor.ok()) return executor.status();
-    return RunAsynchronousOn(spec, options, **executor, start);
+    return RunAsynchronousOn(spec, options, *driver, **executor, start);
   }
   const int n = driver->ladder().size();
   const RunDurability& durability = options.durability;

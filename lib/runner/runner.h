@@ -68,14 +68,16 @@ struct RunOptions {
 // makes a results directory.
 absl::Status CheckKeepsResults(const v1::JobSpec& spec);
 
-// Asynchronous exchange (exchange.mode: asynchronous) of a valid spec over
-// `stream`, whose replicas start at rung i, with `options`' callbacks (each
-// exchange event is a RoundReport with `replicas`; threads, pinning and
-// durability do not apply: a durable run is refused). Times count from
-// `start`. RunJob passes its LocalExecutor; tests pass a stream that
-// finishes segments in a scripted order, which makes a run reproducible.
+// Asynchronous exchange (exchange.mode: asynchronous) of a valid spec with
+// `driver` (RoundDriver::Create's, at round 0) over `stream`, whose replicas
+// start at rung i, with `options`' callbacks (each exchange event is a
+// RoundReport with `replicas`; threads, pinning and durability are the
+// caller's: RunJob refuses a durable run). Times count from `start`. RunJob
+// passes its LocalExecutor; tests pass a stream that finishes segments in a
+// scripted order, which makes a run reproducible.
 absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
                                             const RunOptions& options,
+                                            RoundDriver& driver,
                                             SegmentStream& stream,
                                             absl::Time start);
 

@@ -70,6 +70,46 @@ TEST(SlotPoolTest, PinnedSlotsRunOnDisjointHalvesOfTheCpus) {
   EXPECT_EQ(CPU_COUNT(&seen[1]), cpus / 2);
 }
 
+// Three tasks on a pinned pool of 2 slots and where each ran: `blocker`
+// (affinity 0) holds its slot until `release`; `second` (affinity 0) is
+// queued behind it; `other` (affinity 1).
+struct ThreeTasks {
+  cpu_set_t blocker_cpus, second_cpus, other_cpus;
+  std::thread::id blocker_thread, second_thread;
+  absl::Notification release, blocker_started, second_ran, other_ran;
+
+  // Schedules the blocker, waits until it runs, then queues the second.
+  void StartBlockerAndSecond(SlotPool& pool) {
+    pool.Schedule(0, [this] {
+      sched_getaffinity(0, sizeof(blocker_cpus), &blocker_cpus);
+      blocker_thread = std::this_thread::get_id();
+      blocker_started.Notify();
+      release.WaitForNotification();
+    });
+    blocker_started.WaitForNotification();
+    pool.Schedule(0, [this] {
+      sched_getaffinity(0, sizeof(second_cpus), &second_cpus);
+      second_thread = std::this_thread::get_id();
+      second_ran.Notify();
+    });
+  }
+  void StartOther(SlotPool& pool) {
+    pool.Schedule(1, [this] {
+      sched_getaffinity(0, sizeof(other_cpus), &other_cpus);
+      other_ran.Notify();
+    });
+  }
+  // The second ran on the blocker's CPUs, half of the `cpus`, none of them
+  // the other's.
+  void ExpectSecondOnSlot0sCpus(int cpus) const {
+    EXPECT_TRUE(CPU_EQUAL(&blocker_cpus, &second_cpus));
+    EXPECT_EQ(CPU_COUNT(&second_cpus), cpus / 2);
+    cpu_set_t both;
+    CPU_AND(&both, &second_cpus, &other_cpus);
+    EXPECT_EQ(CPU_COUNT(&both), 0);
+  }
+};
+
 // A CPU Context's OpenMM threads inherit the CPUs of the task that creates
 // it, so a task must run on its affinity's CPUs even when another slot takes
 // it. Two tasks of affinity 0 while one of them blocks: one slot or the other
@@ -80,34 +120,15 @@ TEST(SlotPoolTest, APinnedTaskRunsOnItsAffinitysCpusWhicheverSlotTakesIt) {
   const int cpus = CPU_COUNT(&allowed);
   if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
   SlotPool pool(2, /*pin=*/true);
-  cpu_set_t blocker_cpus, second_cpus, other_cpus;
-  std::thread::id blocker_thread, second_thread;
-  absl::Notification release, blocker_started, second_ran, other_ran;
-  pool.Schedule(0, [&] {
-    sched_getaffinity(0, sizeof(blocker_cpus), &blocker_cpus);
-    blocker_thread = std::this_thread::get_id();
-    blocker_started.Notify();
-    release.WaitForNotification();
-  });
-  blocker_started.WaitForNotification();
-  pool.Schedule(0, [&] {
-    sched_getaffinity(0, sizeof(second_cpus), &second_cpus);
-    second_thread = std::this_thread::get_id();
-    second_ran.Notify();
-  });
-  EXPECT_TRUE(second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  release.Notify();
-  pool.Schedule(1, [&] {
-    sched_getaffinity(0, sizeof(other_cpus), &other_cpus);
-    other_ran.Notify();
-  });
-  other_ran.WaitForNotification();
-  EXPECT_NE(blocker_thread, second_thread);
-  EXPECT_TRUE(CPU_EQUAL(&blocker_cpus, &second_cpus));
-  EXPECT_EQ(CPU_COUNT(&second_cpus), cpus / 2);
-  cpu_set_t both;
-  CPU_AND(&both, &second_cpus, &other_cpus);
-  EXPECT_EQ(CPU_COUNT(&both), 0);
+  ThreeTasks tasks;
+  tasks.StartBlockerAndSecond(pool);
+  EXPECT_TRUE(
+      tasks.second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  tasks.release.Notify();
+  tasks.StartOther(pool);
+  tasks.other_ran.WaitForNotification();
+  EXPECT_NE(tasks.blocker_thread, tasks.second_thread);
+  tasks.ExpectSecondOnSlot0sCpus(cpus);
 }
 
 // With Balance::kOwnQueue a pinned slot runs its own queue only: a task
@@ -120,37 +141,19 @@ TEST(SlotPoolTest, APinnedSlotWithItsOwnQueueRunsOnlyItsOwnTasks) {
   const int cpus = CPU_COUNT(&allowed);
   if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
   SlotPool pool(2, /*pin=*/true, SlotPool::Balance::kOwnQueue);
-  cpu_set_t blocker_cpus, second_cpus, other_cpus;
-  std::thread::id blocker_thread, second_thread;
-  absl::Notification release, blocker_started, second_ran, other_ran;
-  pool.Schedule(0, [&] {
-    sched_getaffinity(0, sizeof(blocker_cpus), &blocker_cpus);
-    blocker_thread = std::this_thread::get_id();
-    blocker_started.Notify();
-    release.WaitForNotification();
-  });
-  blocker_started.WaitForNotification();
-  pool.Schedule(0, [&] {
-    sched_getaffinity(0, sizeof(second_cpus), &second_cpus);
-    second_thread = std::this_thread::get_id();
-    second_ran.Notify();
-  });
+  ThreeTasks tasks;
+  tasks.StartBlockerAndSecond(pool);
   // Slot 1 is idle and runs its own tasks meanwhile.
-  pool.Schedule(1, [&] {
-    sched_getaffinity(0, sizeof(other_cpus), &other_cpus);
-    other_ran.Notify();
-  });
-  EXPECT_TRUE(other_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  tasks.StartOther(pool);
+  EXPECT_TRUE(
+      tasks.other_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_FALSE(
-      second_ran.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
-  release.Notify();
-  EXPECT_TRUE(second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_EQ(blocker_thread, second_thread);
-  EXPECT_TRUE(CPU_EQUAL(&blocker_cpus, &second_cpus));
-  EXPECT_EQ(CPU_COUNT(&second_cpus), cpus / 2);
-  cpu_set_t both;
-  CPU_AND(&both, &second_cpus, &other_cpus);
-  EXPECT_EQ(CPU_COUNT(&both), 0);
+      tasks.second_ran.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  tasks.release.Notify();
+  EXPECT_TRUE(
+      tasks.second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(tasks.blocker_thread, tasks.second_thread);
+  tasks.ExpectSecondOnSlot0sCpus(cpus);
 }
 
 // Hands every task to a SlotPool after noting its affinity.
