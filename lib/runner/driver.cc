@@ -326,7 +326,8 @@ void RoundDriver::Adapt() {
   absl::StatusOr<std::vector<double>> temperatures;
   if (adapt_round_trips_) {
     versions_.back().fraction_up = statistics_.FractionUp();
-    temperatures = exchange::RoundTripLadder(ladder_, statistics_.FractionUp());
+    temperatures =
+        exchange::RoundTripLadder(ladder_, versions_.back().fraction_up);
   } else {
     absl::StatusOr<exchange::TunedLadder> tuned =
         exchange::EqualAcceptanceLadder(ladder_, acceptance);
