@@ -4,6 +4,8 @@
 // freedom), so swaps are accepted at their exact rates.
 #include "lib/runner/asynchronous.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,8 +16,11 @@
 
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
+#include "lib/runner/local_executor.h"
+#include "lib/spec/spec.h"
 #include "tests/scripted_slots.h"
 #include "tests/statistical_util.h"
+#include "tests/test_paths.h"
 
 namespace replex::runner {
 namespace {
@@ -218,6 +223,35 @@ TEST(AsynchronousTest, TheSameCompletionOrderGivesTheSameRun) {
   // Another completion order meets other replicas.
   const Outcome other = RunScripted(spec, {1, 2}, true);
   EXPECT_NE(first.replicas, other.replicas);
+}
+
+// LocalExecutor's free slot follows its Start/Next counts. Unpinned, any
+// thread computes any segment, so segments of replicas 0 and 2 fill both
+// threads; pinned, replica i computes on CPU share i % 2 only, so they leave
+// share 1 free.
+TEST(LocalExecutorTest, AFreeSlotIsCountedPerShareWhenPinned) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  if (CPU_COUNT(&allowed) < 2) GTEST_SKIP() << "needs 2 CPUs to pin";
+  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(
+      testing::SourcePath("examples/harmonic-oscillator/job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto driver = RoundDriver::Create(*spec);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  for (bool pin : {false, true}) {
+    SCOPED_TRACE(pin ? "pinned" : "unpinned");
+    auto executor = LocalExecutor::Create(*spec, driver->ladder(), 2, pin);
+    ASSERT_TRUE(executor.ok()) << executor.status();
+    EXPECT_TRUE((*executor)->SlotFree());
+    (*executor)->Start(driver->OrderFor(0, 0));
+    (*executor)->Start(driver->OrderFor(2, 0));
+    EXPECT_EQ((*executor)->SlotFree(), pin);
+    for (int i = 0; i < 2; ++i) {
+      SegmentStream::Finished done = (*executor)->Next();
+      EXPECT_TRUE(done.result.ok()) << done.result.status();
+    }
+    EXPECT_TRUE((*executor)->SlotFree());
+  }
 }
 
 }  // namespace
