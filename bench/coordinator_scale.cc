@@ -60,6 +60,10 @@ ABSL_FLAG(std::string, schemes, "neighbors,gibbs", "Exchange schemes.");
 ABSL_FLAG(int, rounds, 200, "Rounds per job.");
 ABSL_FLAG(std::string, watchers, "0",
           "Comma-separated WatchJob stream counts to run each job with.");
+ABSL_FLAG(std::string, watch_batch_ms, "0",
+          "Comma-separated WatchJobRequest.batch_ms values to run each "
+          "watcher count above 0 with (0: a message per round; replexctl "
+          "asks for 250).");
 ABSL_FLAG(int, atoms, 0,
           "Atoms of the simulated system: with N > 0 the job writes a "
           "trajectory frame every round (output.frame_interval: 1), so every "
@@ -232,16 +236,28 @@ class SimulatedWorker {
   std::thread thread_;
 };
 
-// A WatchJob subscriber that reads every event until the stream ends.
+// A WatchJob subscriber that reads every event until the stream ends,
+// counting the rounds it hears of.
 class Watcher {
  public:
-  Watcher(v1::JobService::Stub* stub, const std::string& job_id) {
-    thread_ = std::thread([this, stub, job_id] {
+  Watcher(v1::JobService::Stub* stub, const std::string& job_id, int batch_ms) {
+    thread_ = std::thread([this, stub, job_id, batch_ms] {
       v1::WatchJobRequest request;
       request.set_job_id(job_id);
+      request.set_batch_ms(batch_ms);
       auto reader = stub->WatchJob(&context_, request);
       v1::JobEvent event;
-      while (reader->Read(&event)) ++events_;
+      while (reader->Read(&event)) {
+        // Snapshots count the rounds before them; a watch's first round
+        // events may repeat rounds its first snapshot counts (docs/api.md).
+        if (event.has_snapshot()) {
+          next_ = std::max(next_, event.snapshot().rounds_completed());
+        }
+        if (event.has_round()) Heard(event.round());
+        for (const v1::RoundEvent& round : event.rounds().rounds()) {
+          Heard(round);
+        }
+      }
       reader->Finish();
     });
   }
@@ -249,11 +265,26 @@ class Watcher {
     context_.TryCancel();
     thread_.join();
   }
-  int64_t events() const { return events_; }
+  // Waits for the stream to end (it does once the job has); an error unless
+  // it heard of every round, with no gap.
+  absl::Status Check(int64_t rounds) {
+    thread_.join();
+    thread_ = std::thread([] {});
+    if (next_ == rounds && gaps_ == 0) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat("heard of rounds to ", next_,
+                                            " of ", rounds, " with ", gaps_,
+                                            " missing"));
+  }
 
  private:
+  void Heard(const v1::RoundEvent& round) {
+    if (round.round() > next_) gaps_ += round.round() - next_;
+    next_ = std::max(next_, round.round() + 1);
+  }
+
   grpc::ClientContext context_;
-  std::atomic<int64_t> events_{0};
+  // Read by Check once the thread is joined.
+  int64_t next_ = 0, gaps_ = 0;
   std::thread thread_;
 };
 
@@ -295,7 +326,7 @@ double Percentile(std::vector<double> values, double p) {
 
 struct Row {
   std::string scheme;
-  int replicas = 0, connections = 0, watchers = 0;
+  int replicas = 0, connections = 0, watchers = 0, batch_ms = 0;
   double rounds_per_second = NAN, p50_ms = NAN, p99_ms = NAN;
   double cpu_ms_per_round = NAN, peak_rss_mib = NAN;
   // The coordinator's replex_exchange_overhead_seconds.
@@ -317,12 +348,13 @@ double Sample(const std::string& exposition, const std::string& name) {
 }
 
 Row RunOne(const std::string& scheme, int n, int connections, int watchers,
-           int rounds) {
+           int batch_ms, int rounds) {
   Row row;
   row.scheme = scheme;
   row.replicas = n;
   row.connections = connections;
   row.watchers = watchers;
+  row.batch_ms = batch_ms;
   char dir_template[] = "/tmp/replex-bench-XXXXXX";
   const std::string dir = mkdtemp(dir_template);
   std::vector<std::string> argv = {
@@ -406,7 +438,7 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
     std::vector<std::unique_ptr<Watcher>> watching;
     for (int i = 0; i < watchers; ++i) {
       watching.push_back(
-          std::make_unique<Watcher>(jobs.get(), submitted.job_id()));
+          std::make_unique<Watcher>(jobs.get(), submitted.job_id(), batch_ms));
     }
     double cpu_start = NAN;
     v1::Job job;
@@ -427,6 +459,12 @@ Row RunOne(const std::string& scheme, int n, int connections, int watchers,
       row.error = absl::StrCat("job ended ", v1::JobState_Name(job.state()),
                                ": ", job.error());
       return row;
+    }
+    for (size_t i = 0; i < watching.size(); ++i) {
+      if (absl::Status heard = watching[i]->Check(rounds); !heard.ok()) {
+        row.error = absl::StrCat("watcher ", i, ": ", heard.message());
+        return row;
+      }
     }
     std::vector<double> latencies_ms;
     for (int r = 0; r + 1 < rounds; ++r) {
@@ -475,12 +513,15 @@ int Main() {
       Ints("connections", absl::GetFlag(FLAGS_connections));
   const std::vector<int> watcher_counts =
       Ints("watchers", absl::GetFlag(FLAGS_watchers));
+  const std::vector<int> batches =
+      Ints("watch_batch_ms", absl::GetFlag(FLAGS_watch_batch_ms));
   if (absl::GetFlag(FLAGS_atoms) > 0) {
     std::printf("%d atoms, a frame every round\n", absl::GetFlag(FLAGS_atoms));
   }
-  std::printf("%-10s %8s %6s %8s %10s %9s %9s %12s %9s %12s %10s\n", "scheme",
-              "replicas", "conns", "watchers", "rounds/s", "p50 ms", "p99 ms",
-              "cpu ms/round", "RSS MiB", "in-out ms", "<=5ms");
+  std::printf("%-10s %8s %6s %8s %8s %10s %9s %9s %12s %9s %12s %10s\n",
+              "scheme", "replicas", "conns", "watchers", "batch ms", "rounds/s",
+              "p50 ms", "p99 ms", "cpu ms/round", "RSS MiB", "in-out ms",
+              "<=5ms");
   int failures = 0;
   const std::vector<std::string> schemes =
       absl::StrSplit(absl::GetFlag(FLAGS_schemes), ',', absl::SkipEmpty());
@@ -490,20 +531,27 @@ int Main() {
         if (connections > n) continue;
         for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
           for (int watchers : watcher_counts) {
-            const Row row = RunOne(scheme, n, connections, watchers, rounds);
-            if (!row.error.empty()) {
-              ++failures;
-              std::printf("%-10s %8d %6d %8d  FAILED: %s\n", scheme.c_str(), n,
-                          connections, watchers, row.error.c_str());
-              continue;
+            for (int batch_ms : batches) {
+              // Without watchers the batch makes no difference: run once.
+              if (watchers == 0 && batch_ms != batches.front()) continue;
+              const Row row =
+                  RunOne(scheme, n, connections, watchers, batch_ms, rounds);
+              if (!row.error.empty()) {
+                ++failures;
+                std::printf("%-10s %8d %6d %8d %8d  FAILED: %s\n",
+                            scheme.c_str(), n, connections, watchers, batch_ms,
+                            row.error.c_str());
+                continue;
+              }
+              std::printf(
+                  "%-10s %8d %6d %8d %8d %10.1f %9.2f %9.2f %12.2f %9.1f "
+                  "%12.2f %9.0f%%\n",
+                  scheme.c_str(), n, connections, watchers, batch_ms,
+                  row.rounds_per_second, row.p50_ms, row.p99_ms,
+                  row.cpu_ms_per_round, row.peak_rss_mib, row.overhead_mean_ms,
+                  row.overhead_within_5ms * 100);
+              std::fflush(stdout);
             }
-            std::printf(
-                "%-10s %8d %6d %8d %10.1f %9.2f %9.2f %12.2f %9.1f %12.2f "
-                "%9.0f%%\n",
-                scheme.c_str(), n, connections, watchers, row.rounds_per_second,
-                row.p50_ms, row.p99_ms, row.cpu_ms_per_round, row.peak_rss_mib,
-                row.overhead_mean_ms, row.overhead_within_5ms * 100);
-            std::fflush(stdout);
           }
         }
       }

@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/alarm.h"
 #include "lib/results/results.h"
 #include "lib/service/grpc_status.h"
 
@@ -196,15 +200,22 @@ grpc::Status JobServiceImpl::DownloadResults(
 
 namespace {
 
+// WatchJobRequest.batch_ms at most: a cancelled watch waits up to this long
+// for its alarm, and a shutdown for the watch.
+constexpr int kMaxBatchMs = 10000;
+
 // One WatchJob call: writes the watch's events one at a time, each as soon as
-// the last is sent, and finishes with the watch's end. Owned by itself from
-// Start until gRPC's OnDone; the watch holds it weakly, so a publish racing
-// the end finds it gone or finished, never freed.
+// the last is sent (with batch_ms, rounds batch_ms after the last rounds), and
+// finishes with the watch's end. Owned by itself from Start until gRPC's
+// OnDone; the watch and the pacing alarm hold it weakly, so a publish or an
+// alarm racing the end finds it gone or finished, never freed.
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
                      public JobWatch::Listener {
  public:
-  static WatchReactor* Start(std::shared_ptr<JobWatch> watch) {
-    auto reactor = std::shared_ptr<WatchReactor>(new WatchReactor(watch));
+  static WatchReactor* Start(std::shared_ptr<JobWatch> watch,
+                             absl::Duration batch) {
+    auto reactor =
+        std::shared_ptr<WatchReactor>(new WatchReactor(watch, batch));
     reactor->self_ = reactor;
     watch->Listen(reactor);  // writes what is already queued
     return reactor.get();
@@ -214,7 +225,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   static WatchReactor* Refuse(const absl::Status& status) {
     auto watch = std::make_shared<JobWatch>();
     watch->End(status);
-    return Start(std::move(watch));
+    return Start(std::move(watch), absl::ZeroDuration());
   }
 
   void Ready() override {
@@ -235,7 +246,8 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   }
 
   // Ends the watch; Ready() then finishes the call, or OnWriteDone(false)
-  // does when a write is in flight.
+  // does when a write is in flight, or the alarm when one is set (within
+  // batch_).
   void OnCancel() override { watch_->Cancel(); }
 
   void OnDone() override {
@@ -244,23 +256,50 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   }
 
  private:
-  explicit WatchReactor(std::shared_ptr<JobWatch> watch)
-      : watch_(std::move(watch)) {}
+  WatchReactor(std::shared_ptr<JobWatch> watch, absl::Duration batch)
+      : watch_(std::move(watch)), batch_(batch) {}
 
   // Starts writing the next event, or finishes once the watch has ended and
-  // everything is written; nothing while a write is in flight.
+  // everything is written; nothing while a write is in flight. With batch_,
+  // rounds are written batch_ after the last rounds at the soonest: until
+  // then they gather, and the alarm writes them. Snapshots (state changes)
+  // go as they come, after the rounds before them.
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ != nullptr || finished_) return;
-    switch (watch_->Take(&writing_, absl::ZeroDuration())) {
+    const absl::Time now = absl::Now();
+    const JobWatch::Next next =
+        batch_ > absl::ZeroDuration()
+            ? watch_->TakeRounds(&writing_, now >= next_rounds_)
+            : watch_->Take(&writing_, absl::ZeroDuration());
+    switch (next) {
       case JobWatch::Next::kEvent:
+        if (!writing_->has_snapshot()) next_rounds_ = now + batch_;
         StartWrite(writing_.get());
         break;
       case JobWatch::Next::kEnded:
         FinishLocked(ToGrpcStatus(watch_->end_status()));
         break;
+      case JobWatch::Next::kLater:
+        if (!alarm_set_) {
+          alarm_set_ = true;
+          alarm_ = std::make_unique<grpc::Alarm>();
+          alarm_->Set(absl::ToChronoTime(next_rounds_),
+                      [weak = std::weak_ptr<WatchReactor>(self_)](bool) {
+                        if (auto self = weak.lock()) self->OnAlarm();
+                      });
+        }
+        break;
       case JobWatch::Next::kTimeout:
         break;  // nothing yet: Ready() comes with the next event
     }
+  }
+
+  // The alarm fired, or was cancelled: writes what has gathered.
+  void OnAlarm() {
+    absl::MutexLock lock(&mu_);
+    alarm_set_ = false;
+    next_rounds_ = absl::InfinitePast();
+    WriteNextLocked();
   }
 
   void FinishLocked(const grpc::Status& status)
@@ -271,11 +310,16 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   }
 
   const std::shared_ptr<JobWatch> watch_;
+  const absl::Duration batch_;
   std::shared_ptr<WatchReactor> self_;
   absl::Mutex mu_;
   // The event being written: it must live until OnWriteDone.
   std::shared_ptr<const v1::JobEvent> writing_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // batch_ after the last rounds began; an alarm then, while alarm_set_.
+  absl::Time next_rounds_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
+  bool alarm_set_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -287,10 +331,18 @@ grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
       !caller.ok()) {
     return WatchReactor::Refuse(caller.status());
   }
+  if (request->batch_ms() < 0 || request->batch_ms() > kMaxBatchMs) {
+    return WatchReactor::Refuse(absl::InvalidArgumentError(
+        absl::StrCat("batch_ms: ", request->batch_ms(),
+                     " is out of range; give 0 (a "
+                     "message per round) to ",
+                     kMaxBatchMs, " milliseconds")));
+  }
   absl::StatusOr<std::shared_ptr<JobWatch>> watch =
       jobs_->Watch(request->job_id());
   if (!watch.ok()) return WatchReactor::Refuse(watch.status());
-  return WatchReactor::Start(*std::move(watch));
+  return WatchReactor::Start(*std::move(watch),
+                             absl::Milliseconds(request->batch_ms()));
 }
 
 grpc::Status SessionServiceImpl::Session(

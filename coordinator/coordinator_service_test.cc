@@ -119,10 +119,11 @@ class CoordinatorServiceTest : public ::testing::Test {
   // event (the snapshot) is in, i.e. once the watch is registered.
   std::vector<v1::JobEvent> Watch(
       const std::string& id, grpc::Status* end,
-      const std::function<void()>& after_first = [] {}) {
+      const std::function<void()>& after_first = [] {}, int batch_ms = 0) {
     grpc::ClientContext context;
     v1::WatchJobRequest request;
     request.set_job_id(id);
+    request.set_batch_ms(batch_ms);
     auto reader = jobs_stub_->WatchJob(&context, request);
     std::vector<v1::JobEvent> events;
     v1::JobEvent event;
@@ -177,6 +178,49 @@ TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
 
   // A drained worker that closes its side ends its session with OK.
   EXPECT_TRUE(worker->Leave().ok());
+}
+
+// With batch_ms the watch hears of every round, once and in order, in
+// messages at least batch_ms apart: at most elapsed / batch_ms + 1 of them,
+// where a message per round would be 300.
+TEST_F(CoordinatorServiceTest, ABatchedWatchHearsEveryRoundInPacedMessages) {
+  constexpr int kRounds = 300;
+  constexpr int kBatchMs = 1000;
+  grpc::ClientContext submit_context;
+  v1::SubmitJobRequest submit;
+  *submit.mutable_spec() = TestSpec(4, kRounds);
+  v1::SubmitJobResponse submitted;
+  ASSERT_TRUE(jobs_stub_->SubmitJob(&submit_context, submit, &submitted).ok());
+  std::unique_ptr<GrpcWorker> worker;
+  grpc::Status end;
+  const absl::Time start = absl::Now();
+  const std::vector<v1::JobEvent> events = Watch(
+      submitted.job_id(), &end,
+      [&] { worker = std::make_unique<GrpcWorker>(channel_, "w", 2, 8); },
+      kBatchMs);
+  const absl::Duration elapsed = absl::Now() - start;
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  int64_t next = 0, batches = 0;
+  for (const v1::JobEvent& event : events) {
+    EXPECT_FALSE(event.has_round());  // batched, never one by one
+    batches += event.has_rounds();
+    for (const v1::RoundEvent& round : event.rounds().rounds()) {
+      EXPECT_EQ(round.round(), next++);
+    }
+  }
+  EXPECT_EQ(next, kRounds);
+  EXPECT_LE(batches, elapsed / absl::Milliseconds(kBatchMs) + 1)
+      << "in " << elapsed;
+  // Snapshots are not held back: QUEUED, RUNNING and SUCCEEDED.
+  EXPECT_EQ(events.size() - batches, 3u);
+  EXPECT_EQ(events.back().snapshot().state(), v1::SUCCEEDED);
+
+  for (int batch_ms : {-1, 10001}) {
+    Watch(
+        submitted.job_id(), &end, [] {}, batch_ms);
+    EXPECT_EQ(end.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(end.error_message(), HasSubstr("batch_ms"));
+  }
 }
 
 TEST_F(CoordinatorServiceTest, ErrorsArriveAsTheirGrpcCodes) {

@@ -1,6 +1,9 @@
 #include "coordinator/job_watch.h"
 
 #include <utility>
+#include <vector>
+
+#include "google/protobuf/unknown_field_set.h"
 
 namespace replex::coordinator {
 
@@ -9,12 +12,68 @@ JobWatch::Next JobWatch::Take(std::shared_ptr<const v1::JobEvent>* event,
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(this, &JobWatch::ReadyLocked), timeout);
   if (!events_.empty()) {
-    *event = std::move(events_.front().event);
-    queued_bytes_ -= events_.front().bytes;
-    events_.pop_front();
+    *event = PopLocked().event;
     return Next::kEvent;
   }
-  return end_.has_value() ? Next::kEnded : Next::kTimeout;
+  return NothingLocked();
+}
+
+JobWatch::Event JobWatch::Event::Of(v1::JobEvent event) {
+  Event shared;
+  if (event.has_round()) {
+    // Repeated fields concatenate: a RoundEvents of one round, serialized,
+    // is that round's element of any RoundEvents.
+    v1::RoundEvents one;
+    *one.add_rounds() = event.round();
+    shared.round_element =
+        std::make_shared<const std::string>(one.SerializeAsString());
+    shared.bytes = shared.round_element->size();
+  }
+  shared.event = std::make_shared<const v1::JobEvent>(std::move(event));
+  shared.bytes += shared.event->ByteSizeLong();
+  return shared;
+}
+
+JobWatch::Next JobWatch::TakeRounds(std::shared_ptr<const v1::JobEvent>* event,
+                                    bool rounds_now) {
+  std::vector<Event> rounds;
+  {
+    absl::MutexLock lock(&mu_);
+    if (events_.empty()) return NothingLocked();
+    if (!events_.front().event->has_round()) {
+      *event = PopLocked().event;
+      return Next::kEvent;
+    }
+    if (!rounds_now) return Next::kLater;
+    while (!events_.empty() && events_.front().event->has_round()) {
+      rounds.push_back(PopLocked());
+    }
+  }
+  // Put together outside the lock (the job manager pushes under it), as
+  // JobEvent.rounds in its unknown fields: serializing the batch for gRPC
+  // then copies these bytes, and a client parses them as `rounds`.
+  auto batch = std::make_shared<v1::JobEvent>();
+  batch->set_job_id(rounds.front().event->job_id());
+  std::string* elements =
+      batch->GetReflection()
+          ->MutableUnknownFields(batch.get())
+          ->AddLengthDelimited(v1::JobEvent::kRoundsFieldNumber);
+  for (const Event& round : rounds) elements->append(*round.round_element);
+  *event = std::move(batch);
+  return Next::kEvent;
+}
+
+JobWatch::Next JobWatch::NothingLocked() {
+  if (end_.has_value()) return Next::kEnded;
+  reader_waiting_ = true;
+  return Next::kTimeout;
+}
+
+JobWatch::Event JobWatch::PopLocked() {
+  Event event = std::move(events_.front());
+  queued_bytes_ -= event.bytes;
+  events_.pop_front();
+  return event;
 }
 
 absl::Status JobWatch::end_status() const {
@@ -56,6 +115,9 @@ void JobWatch::Push(Event event, const v1::Job& now) {
     }
     queued_bytes_ += event.bytes;
     events_.push_back(std::move(event));
+    // A reader that has not yet found the queue empty takes this with the
+    // rest.
+    if (!std::exchange(reader_waiting_, false)) return;
   }
   Notify();
 }

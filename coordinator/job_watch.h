@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -37,24 +38,37 @@ class JobWatch {
   };
 
   // An event as the job manager publishes it: shared by the job's watches,
-  // with its serialized size (for kMaxQueuedBytes) computed once.
+  // with its serialized size (for kMaxQueuedBytes) computed once. A round
+  // event is also kept serialized as an element of RoundEvents.rounds, so
+  // that batches (TakeRounds) are put together by copying bytes rather than
+  // serializing the round once per watcher.
   struct Event {
-    static Event Of(v1::JobEvent event) {
-      auto shared = std::make_shared<const v1::JobEvent>(std::move(event));
-      return {shared, shared->ByteSizeLong()};
-    }
+    static Event Of(v1::JobEvent event);
     std::shared_ptr<const v1::JobEvent> event;
-    size_t bytes = 0;
+    std::shared_ptr<const std::string> round_element;  // round events only
+    size_t bytes = 0;                                  // both
   };
 
-  enum class Next { kEvent, kTimeout, kEnded };
+  // kLater: TakeRounds left rounds queued (and will not call Ready() for
+  // them).
+  enum class Next { kEvent, kTimeout, kEnded, kLater };
   // Waits up to `timeout` for the next event. kEnded once every event has
   // been taken and the watch is over; end_status() then says why.
   Next Take(std::shared_ptr<const v1::JobEvent>* event, absl::Duration timeout);
+  // As Take without waiting, except that a round event comes together with
+  // the round events queued after it (up to the next snapshot) as one
+  // JobEvent.rounds: WatchJobRequest.batch_ms. With `rounds` false, queued
+  // rounds are left where they are (kLater) and only a snapshot before them
+  // is taken. The rounds are in the event's unknown fields, so they read as
+  // `rounds` once it is serialized and parsed again (as gRPC does), not
+  // before.
+  Next TakeRounds(std::shared_ptr<const v1::JobEvent>* event, bool rounds);
   absl::Status end_status() const;
 
-  // Ready() is called after every Push and End from now on, and once now;
-  // it is not called once the listener is gone.
+  // Ready() is called once now, on End, and on the first Push after a take
+  // that found nothing: a reader that is busy writing is not disturbed for
+  // every event, and takes again when it is done. It is not called once the
+  // listener is gone.
   void Listen(std::weak_ptr<Listener> listener);
 
   // The subscriber has gone away: ends the watch, and the job manager stops
@@ -74,12 +88,17 @@ class JobWatch {
     return !events_.empty() || end_.has_value();
   }
   void Notify();  // without mu_
+  Event PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kEnded, or kTimeout (and the next Push notifies).
+  Next NothingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
   std::weak_ptr<Listener> listener_ ABSL_GUARDED_BY(mu_);
+  // The last take found nothing: the next Push calls Ready().
+  bool reader_waiting_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 }  // namespace replex::coordinator

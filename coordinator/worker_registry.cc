@@ -10,8 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/checkpoint_recovery.h"
 #include "coordinator/coordinator_metrics.h"
-#include "lib/service/process.h"
 #include "coordinator/worker_registry_state.h"
+#include "lib/service/process.h"
 
 namespace replex::coordinator {
 
@@ -83,8 +83,9 @@ absl::StatusOr<WorkerRegistry::Session> WorkerRegistry::Connect(
         // What OpenMM could run there; bounded, as it comes from the worker.
         hello.openmm_plugins().empty()
             ? ""
-            : absl::StrCat("; ", absl::string_view(hello.openmm_plugins())
-                                     .substr(0, 2000))));
+            : absl::StrCat(
+                  "; ",
+                  absl::string_view(hello.openmm_plugins()).substr(0, 2000))));
     if (options_.metrics != nullptr) {
       options_.metrics->WorkerConnected(hello.worker_name());
     }

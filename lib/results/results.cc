@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
+#include <ostream>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -95,7 +98,21 @@ std::string Header(const std::vector<std::string>& fixed,
   return absl::StrJoin(columns, "\t");
 }
 
-std::string Tsv(double x) { return absl::StrFormat("%.10g", x); }
+// A double as printf's "%.10g" writes it (std::to_chars is specified to
+// match), without printf's cost: u_kln.tsv takes n² of them a round.
+struct Tsv {
+  explicit Tsv(double x)
+      : size(std::to_chars(text, text + sizeof text, x,
+                           std::chars_format::general, 10)
+                 .ptr -
+             text) {}
+  char text[32];
+  std::ptrdiff_t size;
+};
+
+std::ostream& operator<<(std::ostream& out, const Tsv& value) {
+  return out.write(value.text, value.size);
+}
 
 // The started_at of an existing manifest, so a resumed job keeps it.
 std::string StartedAt(const fs::path& manifest) {

@@ -171,7 +171,9 @@ TEST(AsynchronousTest, NoSlotWaitsForTheSlowestWhereSynchronousRoundsDo) {
         Efficiency(8 * 400, SynchronousSeconds(spec, seconds, bound), capacity);
     // Bound, a synchronous round waits for slot 0's three replicas: 9 s for
     // 8 segments, 8 / (9 x 7/3) = 0.38 of the capacity.
-    if (bound) EXPECT_NEAR(synchronous, 8 / (9 * capacity), 1e-9);
+    if (bound) {
+      EXPECT_NEAR(synchronous, 8 / (9 * capacity), 1e-9);
+    }
     EXPECT_GE(asynchronous, 0.9) << (bound ? "bound" : "shared");
     EXPECT_GT(asynchronous, synchronous) << (bound ? "bound" : "shared");
   }

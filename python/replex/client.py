@@ -153,10 +153,18 @@ class Client:
         """The job's events (replex.v1.JobEvent) as they happen: a snapshot,
         then one per round and per state change, until the job ends."""
         try:
+            # The rounds come four times a second, batched (batch_ms), and
+            # are handed out one event per round.
             for event in self._stub.WatchJob(
-                    job_service_pb2.WatchJobRequest(job_id=job_id),
+                    job_service_pb2.WatchJobRequest(job_id=job_id,
+                                                    batch_ms=250),
                     metadata=self._metadata):
-                yield event
+                if event.HasField("rounds"):
+                    for r in event.rounds.rounds:
+                        yield job_service_pb2.JobEvent(job_id=event.job_id,
+                                                       round=r)
+                else:
+                    yield event
         except grpc.RpcError as e:
             raise ReplexError(e.code().name, e.details()) from None
 

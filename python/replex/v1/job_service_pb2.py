@@ -15,7 +15,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from replex.v1 import job_pb2 as replex_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1breplex/v1/job_service.proto\x12\treplex.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13replex/v1/job.proto\"4\n\x10SubmitJobRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.replex.v1.JobSpec\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"6\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.replex.v1.JobState\"0\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.replex.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x10\x45xtendJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06rounds\x18\x02 \x01(\x03\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"}\n\x0ePairAcceptance\x12\x12\n\nlower_rung\x18\x01 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x03\x12\x0f\n\x07\x61\x63\x63\x65pts\x18\x03 \x01(\x03\x12\x12\n\nacceptance\x18\x04 \x01(\x01\x12\x12\n\nupper_rung\x18\x05 \x01(\x05\x12\x0c\n\x04\x61xis\x18\x06 \x01(\x05\"\xd5\x04\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.replex.v1.JobState\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12*\n\x06labels\x18\x05 \x03(\x0b\x32\x1a.replex.v1.Job.LabelsEntry\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x12\n\nn_replicas\x18\x07 \x01(\x05\x12\x10\n\x08n_rounds\x18\x08 \x01(\x03\x12\x18\n\x10rounds_completed\x18\t \x01(\x03\x12\x16\n\x0etemperatures_k\x18\n \x03(\x01\x12\x0e\n\x06scheme\x18\x0b \x01(\t\x12\x10\n\x08platform\x18\x0c \x01(\t\x12(\n\x05pairs\x18\r \x03(\x0b\x32\x19.replex.v1.PairAcceptance\x12\x13\n\x0bround_trips\x18\x0e \x01(\x03\x12\x12\n\nns_per_day\x18\x0f \x01(\x01\x12\x17\n\x0frung_of_replica\x18\x10 \x03(\x05\x12\x0f\n\x07workers\x18\x11 \x01(\x05\x12+\n\x07\x63reated\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07started\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x66inished\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cqueue_reason\x18\x15 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8a\x01\n\nRoundEvent\x12\r\n\x05round\x18\x01 \x01(\x03\x12\x17\n\x0frung_of_replica\x18\x02 \x03(\x05\x12\x15\n\rpair_attempts\x18\x03 \x03(\x03\x12\x14\n\x0cpair_accepts\x18\x04 \x03(\x03\x12\x13\n\x0bround_trips\x18\x05 \x01(\x03\x12\x12\n\nns_per_day\x18\x06 \x01(\x01\"o\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x08snapshot\x18\x02 \x01(\x0b\x32\x0e.replex.v1.JobH\x00\x12&\n\x05round\x18\x03 \x01(\x0b\x32\x15.replex.v1.RoundEventH\x00\x42\x07\n\x05\x65vent\"6\n\x16\x44ownloadResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"U\n\x0cResultsChunk\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0b\n\x03\x65of\x18\x05 \x01(\x08*h\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\r\n\tCANCELLED\x10\x05\x32\xd1\x03\n\nJobService\x12\x46\n\tSubmitJob\x12\x1b.replex.v1.SubmitJobRequest\x1a\x1c.replex.v1.SubmitJobResponse\x12\x32\n\x06GetJob\x12\x18.replex.v1.GetJobRequest\x1a\x0e.replex.v1.Job\x12\x43\n\x08ListJobs\x12\x1a.replex.v1.ListJobsRequest\x1a\x1b.replex.v1.ListJobsResponse\x12\x38\n\tCancelJob\x12\x1b.replex.v1.CancelJobRequest\x1a\x0e.replex.v1.Job\x12\x38\n\tExtendJob\x12\x1b.replex.v1.ExtendJobRequest\x1a\x0e.replex.v1.Job\x12=\n\x08WatchJob\x12\x1a.replex.v1.WatchJobRequest\x1a\x13.replex.v1.JobEvent0\x01\x12O\n\x0f\x44ownloadResults\x12!.replex.v1.DownloadResultsRequest\x1a\x17.replex.v1.ResultsChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1breplex/v1/job_service.proto\x12\treplex.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13replex/v1/job.proto\"4\n\x10SubmitJobRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.replex.v1.JobSpec\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"6\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.replex.v1.JobState\"0\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.replex.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x10\x45xtendJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06rounds\x18\x02 \x01(\x03\"3\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_ms\x18\x02 \x01(\x05\"}\n\x0ePairAcceptance\x12\x12\n\nlower_rung\x18\x01 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x03\x12\x0f\n\x07\x61\x63\x63\x65pts\x18\x03 \x01(\x03\x12\x12\n\nacceptance\x18\x04 \x01(\x01\x12\x12\n\nupper_rung\x18\x05 \x01(\x05\x12\x0c\n\x04\x61xis\x18\x06 \x01(\x05\"\xd5\x04\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.replex.v1.JobState\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12*\n\x06labels\x18\x05 \x03(\x0b\x32\x1a.replex.v1.Job.LabelsEntry\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x12\n\nn_replicas\x18\x07 \x01(\x05\x12\x10\n\x08n_rounds\x18\x08 \x01(\x03\x12\x18\n\x10rounds_completed\x18\t \x01(\x03\x12\x16\n\x0etemperatures_k\x18\n \x03(\x01\x12\x0e\n\x06scheme\x18\x0b \x01(\t\x12\x10\n\x08platform\x18\x0c \x01(\t\x12(\n\x05pairs\x18\r \x03(\x0b\x32\x19.replex.v1.PairAcceptance\x12\x13\n\x0bround_trips\x18\x0e \x01(\x03\x12\x12\n\nns_per_day\x18\x0f \x01(\x01\x12\x17\n\x0frung_of_replica\x18\x10 \x03(\x05\x12\x0f\n\x07workers\x18\x11 \x01(\x05\x12+\n\x07\x63reated\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07started\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x66inished\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cqueue_reason\x18\x15 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8a\x01\n\nRoundEvent\x12\r\n\x05round\x18\x01 \x01(\x03\x12\x17\n\x0frung_of_replica\x18\x02 \x03(\x05\x12\x15\n\rpair_attempts\x18\x03 \x03(\x03\x12\x14\n\x0cpair_accepts\x18\x04 \x03(\x03\x12\x13\n\x0bround_trips\x18\x05 \x01(\x03\x12\x12\n\nns_per_day\x18\x06 \x01(\x01\"4\n\x0bRoundEvents\x12%\n\x06rounds\x18\x01 \x03(\x0b\x32\x15.replex.v1.RoundEvent\"\x99\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x08snapshot\x18\x02 \x01(\x0b\x32\x0e.replex.v1.JobH\x00\x12&\n\x05round\x18\x03 \x01(\x0b\x32\x15.replex.v1.RoundEventH\x00\x12(\n\x06rounds\x18\x04 \x01(\x0b\x32\x16.replex.v1.RoundEventsH\x00\x42\x07\n\x05\x65vent\"6\n\x16\x44ownloadResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"U\n\x0cResultsChunk\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0b\n\x03\x65of\x18\x05 \x01(\x08*h\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\r\n\tCANCELLED\x10\x05\x32\xd1\x03\n\nJobService\x12\x46\n\tSubmitJob\x12\x1b.replex.v1.SubmitJobRequest\x1a\x1c.replex.v1.SubmitJobResponse\x12\x32\n\x06GetJob\x12\x18.replex.v1.GetJobRequest\x1a\x0e.replex.v1.Job\x12\x43\n\x08ListJobs\x12\x1a.replex.v1.ListJobsRequest\x1a\x1b.replex.v1.ListJobsResponse\x12\x38\n\tCancelJob\x12\x1b.replex.v1.CancelJobRequest\x1a\x0e.replex.v1.Job\x12\x38\n\tExtendJob\x12\x1b.replex.v1.ExtendJobRequest\x1a\x0e.replex.v1.Job\x12=\n\x08WatchJob\x12\x1a.replex.v1.WatchJobRequest\x1a\x13.replex.v1.JobEvent0\x01\x12O\n\x0f\x44ownloadResults\x12!.replex.v1.DownloadResultsRequest\x1a\x17.replex.v1.ResultsChunk0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'replex.v1.job_service_pb2', globals())
@@ -24,8 +24,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _JOB_LABELSENTRY._options = None
   _JOB_LABELSENTRY._serialized_options = b'8\001'
-  _JOBSTATE._serialized_start=1573
-  _JOBSTATE._serialized_end=1677
+  _JOBSTATE._serialized_start=1688
+  _JOBSTATE._serialized_end=1792
   _SUBMITJOBREQUEST._serialized_start=96
   _SUBMITJOBREQUEST._serialized_end=148
   _SUBMITJOBRESPONSE._serialized_start=150
@@ -41,21 +41,23 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _EXTENDJOBREQUEST._serialized_start=362
   _EXTENDJOBREQUEST._serialized_end=412
   _WATCHJOBREQUEST._serialized_start=414
-  _WATCHJOBREQUEST._serialized_end=447
-  _PAIRACCEPTANCE._serialized_start=449
-  _PAIRACCEPTANCE._serialized_end=574
-  _JOB._serialized_start=577
-  _JOB._serialized_end=1174
-  _JOB_LABELSENTRY._serialized_start=1129
-  _JOB_LABELSENTRY._serialized_end=1174
-  _ROUNDEVENT._serialized_start=1177
-  _ROUNDEVENT._serialized_end=1315
-  _JOBEVENT._serialized_start=1317
-  _JOBEVENT._serialized_end=1428
-  _DOWNLOADRESULTSREQUEST._serialized_start=1430
-  _DOWNLOADRESULTSREQUEST._serialized_end=1484
-  _RESULTSCHUNK._serialized_start=1486
-  _RESULTSCHUNK._serialized_end=1571
-  _JOBSERVICE._serialized_start=1680
-  _JOBSERVICE._serialized_end=2145
+  _WATCHJOBREQUEST._serialized_end=465
+  _PAIRACCEPTANCE._serialized_start=467
+  _PAIRACCEPTANCE._serialized_end=592
+  _JOB._serialized_start=595
+  _JOB._serialized_end=1192
+  _JOB_LABELSENTRY._serialized_start=1147
+  _JOB_LABELSENTRY._serialized_end=1192
+  _ROUNDEVENT._serialized_start=1195
+  _ROUNDEVENT._serialized_end=1333
+  _ROUNDEVENTS._serialized_start=1335
+  _ROUNDEVENTS._serialized_end=1387
+  _JOBEVENT._serialized_start=1390
+  _JOBEVENT._serialized_end=1543
+  _DOWNLOADRESULTSREQUEST._serialized_start=1545
+  _DOWNLOADRESULTSREQUEST._serialized_end=1599
+  _RESULTSCHUNK._serialized_start=1601
+  _RESULTSCHUNK._serialized_end=1686
+  _JOBSERVICE._serialized_start=1795
+  _JOBSERVICE._serialized_end=2260
 # @@protoc_insertion_point(module_scope)

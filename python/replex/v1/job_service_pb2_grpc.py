@@ -91,8 +91,9 @@ class JobServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """A snapshot first, then one event per round and per state change, until
-        the job ends (the stream then closes with OK).
+        """A snapshot first, then one event per round (or, with batch_ms, the
+        rounds since the last message) and per state change, until the job ends
+        (the stream then closes with OK).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
