@@ -153,6 +153,9 @@ PLAN = {
      "localhost:8080 replex.v1.JobService/GetJob"): Run("api-calls", [SESSION_JOB]),
     ("docs/api.md", "grpcurl -plaintext -d '{\"job_id\": \"j3f9c2a71b0de\"}' "
      "localhost:8080 replex.v1.JobService/WatchJob"): Run("api-calls", [SESSION_JOB]),
+    ("docs/api.md", "grpcurl -plaintext -d '{\"job_id\": \"j3f9c2a71b0de\", "
+     "\"batch_ms\": 1000}' localhost:8080 replex.v1.JobService/WatchJob"):
+        Run("api-calls", [SESSION_JOB]),
     ("docs/api.md", "grpcurl -plaintext -d '{\"job_id\": \"j3f9c2a71b0de\"}' "
      "localhost:8080 replex.v1.JobService/CancelJob"): Run("api-calls", [Edit(
          "j3f9c2a71b0de", "'$running'",
