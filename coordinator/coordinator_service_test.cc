@@ -115,6 +115,18 @@ class CoordinatorServiceTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(absl::Now()); }
 
+  // Submits `spec` over gRPC; its job id.
+  std::string SubmitOverGrpc(const v1::JobSpec& spec) {
+    grpc::ClientContext context;
+    v1::SubmitJobRequest submit;
+    *submit.mutable_spec() = spec;
+    v1::SubmitJobResponse submitted;
+    const grpc::Status status =
+        jobs_stub_->SubmitJob(&context, submit, &submitted);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return submitted.job_id();
+  }
+
   // Watches a job over gRPC to its end; `after_first` runs once the first
   // event (the snapshot) is in, i.e. once the watch is registered.
   std::vector<v1::JobEvent> Watch(
@@ -142,16 +154,12 @@ class CoordinatorServiceTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
-  grpc::ClientContext submit_context;
-  v1::SubmitJobRequest submit;
-  *submit.mutable_spec() = TestSpec(4, 5, /*hamiltonian=*/true);
-  v1::SubmitJobResponse submitted;
-  ASSERT_TRUE(jobs_stub_->SubmitJob(&submit_context, submit, &submitted).ok());
+  const std::string id = SubmitOverGrpc(TestSpec(4, 5, /*hamiltonian=*/true));
 
   // No worker yet: the job waits until one dials in.
   std::unique_ptr<GrpcWorker> worker;
   grpc::Status end;
-  const std::vector<v1::JobEvent> events = Watch(submitted.job_id(), &end, [&] {
+  const std::vector<v1::JobEvent> events = Watch(id, &end, [&] {
     worker = std::make_unique<GrpcWorker>(channel_, "w", 2, 8);
   });
   EXPECT_TRUE(end.ok()) << end.error_message();
@@ -171,7 +179,7 @@ TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
   // Cancelling an ended job returns it as it is.
   grpc::ClientContext cancel_context;
   v1::CancelJobRequest cancel;
-  cancel.set_job_id(submitted.job_id());
+  cancel.set_job_id(id);
   v1::Job cancelled;
   ASSERT_TRUE(jobs_stub_->CancelJob(&cancel_context, cancel, &cancelled).ok());
   EXPECT_EQ(cancelled.state(), v1::SUCCEEDED);
@@ -186,16 +194,12 @@ TEST_F(CoordinatorServiceTest, AJobRunsOnAWorkerThatDialedIn) {
 TEST_F(CoordinatorServiceTest, ABatchedWatchHearsEveryRoundInPacedMessages) {
   constexpr int kRounds = 300;
   constexpr int kBatchMs = 1000;
-  grpc::ClientContext submit_context;
-  v1::SubmitJobRequest submit;
-  *submit.mutable_spec() = TestSpec(4, kRounds);
-  v1::SubmitJobResponse submitted;
-  ASSERT_TRUE(jobs_stub_->SubmitJob(&submit_context, submit, &submitted).ok());
+  const std::string id = SubmitOverGrpc(TestSpec(4, kRounds));
   std::unique_ptr<GrpcWorker> worker;
   grpc::Status end;
   const absl::Time start = absl::Now();
   const std::vector<v1::JobEvent> events = Watch(
-      submitted.job_id(), &end,
+      id, &end,
       [&] { worker = std::make_unique<GrpcWorker>(channel_, "w", 2, 8); },
       kBatchMs);
   const absl::Duration elapsed = absl::Now() - start;
@@ -217,7 +221,7 @@ TEST_F(CoordinatorServiceTest, ABatchedWatchHearsEveryRoundInPacedMessages) {
 
   for (int batch_ms : {-1, 10001}) {
     Watch(
-        submitted.job_id(), &end, [] {}, batch_ms);
+        id, &end, [] {}, batch_ms);
     EXPECT_EQ(end.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(end.error_message(), HasSubstr("batch_ms"));
   }
