@@ -44,6 +44,7 @@
 #include "grpcpp/grpcpp.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
+#include "lib/results/results.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "lib/threads/slot_pool.h"
@@ -67,6 +68,11 @@ ABSL_FLAG(int, repeats, 3, "Alternating (a, b, c) runs per configuration.");
 ABSL_FLAG(bool, pin_slots, false,
           "Run the worker with --pin_slots and embedded mode with "
           "--pin_threads (their threads pinned to cores).");
+ABSL_FLAG(int, frames_every, 0,
+          "With N > 0, embedded mode also writes the results directory, as "
+          "`replex run --results` does, with a trajectory frame every N "
+          "rounds (output.frame_interval): the cost of results on the "
+          "round's path. The cluster's coordinator writes results anyway.");
 ABSL_FLAG(bool, pin_plain, true,
           "Pin the plain runs' threads to cores (their best configuration on "
           "a machine the benchmark has to itself).");
@@ -147,15 +153,36 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-// (b): seconds for RunJob to return.
-absl::StatusOr<double> Embedded(const v1::JobSpec& spec, int slots) {
+// (b): seconds for RunJob to return (with --frames_every, writing the
+// results as it goes; the analysis at the end, ResultsWriter::Finish, is not
+// timed).
+absl::StatusOr<double> Embedded(v1::JobSpec spec, int slots) {
   const absl::Time start = absl::Now();
   runner::RunOptions options;
   options.threads = slots;
   options.pin_threads = absl::GetFlag(FLAGS_pin_slots);
+  std::unique_ptr<results::ResultsWriter> writer;
+  char dir_template[] = "/tmp/replex-efficiency-results-XXXXXX";
+  if (const int every = absl::GetFlag(FLAGS_frames_every); every > 0) {
+    spec.mutable_output()->set_frame_interval(every);
+    absl::StatusOr<std::unique_ptr<results::ResultsWriter>> opened =
+        results::ResultsWriter::Open(mkdtemp(dir_template), spec, {}, 0);
+    if (!opened.ok()) return opened.status();
+    writer = *std::move(opened);
+    options.positions_every = every;
+    options.on_round = [&](const runner::RoundReport& report) {
+      return writer->WriteRound(report);
+    };
+  }
   absl::StatusOr<runner::RunResult> result = runner::RunJob(spec, options);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (writer != nullptr) {
+    const std::string dir = writer->dir().string();
+    writer.reset();
+    testing::RunCommand(absl::StrCat("rm -rf ", dir));
+  }
   if (!result.ok()) return result.status();
-  return absl::ToDoubleSeconds(absl::Now() - start);
+  return seconds;
 }
 
 class Cluster {

@@ -161,6 +161,9 @@ std::vector<v1::JobEvent> Drain(JobWatch& watch) {
       case JobWatch::Next::kTimeout:
         ADD_FAILURE() << "the watch went quiet";
         return events;
+      case JobWatch::Next::kLater:  // TakeRounds only
+        ADD_FAILURE() << "Take answered kLater";
+        return events;
     }
   }
 }

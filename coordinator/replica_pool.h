@@ -30,17 +30,6 @@ class JobExecutor : public runner::ReplicaExecutor {
   // Idempotent; the first `why` wins.
   virtual void Release(const absl::Status& why) = 0;
 
-  // RunSegments, calling `meanwhile` once the orders are out and with no
-  // lock of the executor held, so that the caller's work on the previous
-  // round overlaps this round's segments. `meanwhile` is not called when the
-  // round fails before its orders go out. This default calls it first.
-  virtual absl::StatusOr<std::vector<runner::SegmentResult>>
-  RunSegmentsOverlapping(const std::vector<runner::SegmentOrder>& orders,
-                         const std::function<void()>& meanwhile) {
-    meanwhile();
-    return RunSegments(orders);
-  }
-
   // How many workers host the job's replicas now.
   virtual int workers() const = 0;
 

@@ -256,5 +256,38 @@ TEST(LocalExecutorTest, AFreeSlotIsCountedPerShareWhenPinned) {
   }
 }
 
+// RunSegmentsOverlapping calls `meanwhile` once every order is out (no slot
+// is free: the segments are started and not yet taken), and returns the
+// same results as RunSegments: the replicas' energies after the same orders
+// from the same starts.
+TEST(LocalExecutorTest, OverlappingWorkRunsWhileTheSegmentsAreOut) {
+  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(
+      testing::SourcePath("examples/harmonic-oscillator/job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto driver = RoundDriver::Create(*spec);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  const std::vector<SegmentOrder> orders = driver->Orders(false, false);
+  auto plain = LocalExecutor::Create(*spec, driver->ladder(), 2, false);
+  auto overlapping = LocalExecutor::Create(*spec, driver->ladder(), 2, false);
+  ASSERT_TRUE(plain.ok() && overlapping.ok());
+  absl::StatusOr<std::vector<SegmentResult>> expected =
+      (*plain)->RunSegments(orders);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  int called = 0;
+  absl::StatusOr<std::vector<SegmentResult>> results =
+      (*overlapping)->RunSegmentsOverlapping(orders, [&] {
+        ++called;
+        EXPECT_FALSE((*overlapping)->SlotFree());
+      });
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(called, 1);
+  ASSERT_EQ(results->size(), expected->size());
+  for (size_t i = 0; i < results->size(); ++i) {
+    EXPECT_EQ((*results)[i].potential_kj_mol, (*expected)[i].potential_kj_mol)
+        << "replica " << i;
+  }
+  EXPECT_TRUE((*overlapping)->SlotFree());
+}
+
 }  // namespace
 }  // namespace replex::runner

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,18 @@ class ReplicaExecutor {
   virtual ~ReplicaExecutor() = default;
   virtual absl::StatusOr<std::vector<SegmentResult>> RunSegments(
       const std::vector<SegmentOrder>& orders) = 0;
+
+  // RunSegments, calling `meanwhile` once the orders are out and with no
+  // lock of the executor held, so that the caller's work on the previous
+  // round (its results, metrics, watchers) overlaps this round's segments.
+  // `meanwhile` is not called when the round fails before its orders go
+  // out. This default calls it first.
+  virtual absl::StatusOr<std::vector<SegmentResult>> RunSegmentsOverlapping(
+      const std::vector<SegmentOrder>& orders,
+      const std::function<void()>& meanwhile) {
+    meanwhile();
+    return RunSegments(orders);
+  }
 };
 
 // Carries out one order on a replica: the single place where an order meets

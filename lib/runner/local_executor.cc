@@ -73,21 +73,29 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
 
 absl::StatusOr<std::vector<SegmentResult>> LocalExecutor::RunSegments(
     const std::vector<SegmentOrder>& orders) {
+  return RunSegmentsOverlapping(orders, [] {});
+}
+
+absl::StatusOr<std::vector<SegmentResult>>
+LocalExecutor::RunSegmentsOverlapping(const std::vector<SegmentOrder>& orders,
+                                      const std::function<void()>& meanwhile) {
+  std::vector<int> index_of(replicas_.size(), -1);
+  for (size_t i = 0; i < orders.size(); ++i) {
+    index_of[orders[i].replica] = static_cast<int>(i);
+    Start(orders[i]);
+  }
+  meanwhile();
   std::vector<SegmentResult> results(orders.size());
   std::vector<absl::Status> errors(orders.size());
-  // Each task touches only its own replica and its own result slot.
-  threads::ParallelFor(
-      pool_, static_cast<int>(orders.size()),
-      [&orders](int i) { return ReplicaAffinity(orders[i].replica); },
-      [&](int i) {
-        absl::StatusOr<SegmentResult> result =
-            ExecuteOrder(*replicas_[orders[i].replica], orders[i]);
-        if (result.ok()) {
-          results[i] = *std::move(result);
-        } else {
-          errors[i] = result.status();
-        }
-      });
+  for (size_t k = 0; k < orders.size(); ++k) {
+    Finished done = Next();
+    const int i = index_of[done.order.replica];
+    if (done.result.ok()) {
+      results[i] = *std::move(done.result);
+    } else {
+      errors[i] = done.result.status();
+    }
+  }
   if (absl::Status error = FirstError(errors, &orders); !error.ok()) {
     return error;
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -35,6 +36,11 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
 
   absl::StatusOr<std::vector<SegmentResult>> RunSegments(
       const std::vector<SegmentOrder>& orders) override;
+  // Starts the segments on the pool, runs `meanwhile` on the calling thread
+  // and then waits for them.
+  absl::StatusOr<std::vector<SegmentResult>> RunSegmentsOverlapping(
+      const std::vector<SegmentOrder>& orders,
+      const std::function<void()>& meanwhile) override;
 
   // Unpinned, any thread computes any queued segment (threads::SlotPool),
   // so one is free when fewer are started and not returned than there are

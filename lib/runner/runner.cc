@@ -1,6 +1,7 @@
 #include "lib/runner/runner.h"
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -155,6 +156,18 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   std::vector<std::vector<engine::Vec3>> positions(n);
   std::vector<std::string> states(n);
   absl::Time last_checkpoint = start;
+  // A round's report for on_round (its results rows, frames, progress),
+  // kept until the next round's segments are out and written while they
+  // compute; at once when a checkpoint follows the round, whose rows must be
+  // written before it, and after the last round.
+  std::optional<RoundReport> pending;
+  auto write_pending = [&]() -> absl::Status {
+    if (!pending.has_value()) return absl::OkStatus();
+    absl::Status written = options.on_round(*pending);
+    pending.reset();
+    return written;
+  };
+  absl::Status written;  // write_pending's, while segments ran
   while (!driver->done()) {
     const int64_t ran = driver->round() - first_round;
     const bool stopping =
@@ -177,8 +190,10 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
          (durability.checkpoint_every > absl::ZeroDuration() &&
           absl::Now() - last_checkpoint >= durability.checkpoint_every));
     absl::StatusOr<std::vector<SegmentResult>> results =
-        (*executor)->RunSegments(
-            driver->Orders(want_positions, final_round || checkpoint));
+        (*executor)->RunSegmentsOverlapping(
+            driver->Orders(want_positions, final_round || checkpoint),
+            [&] { written = write_pending(); });
+    if (!written.ok()) return written;
     if (!results.ok()) return results.status();
     absl::StatusOr<const RoundDriver::Completed*> round =
         driver->Complete(*results);
@@ -201,20 +216,17 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         // A copy: the checkpoint below needs the states too.
         if (final_round) states[i] = (*results)[i].state;
       }
-      const RoundReport report{(*round)->outcome,
-                               (*round)->potential_kj_mol,
-                               (*round)->kinetic_kj_mol,
-                               (*round)->reduced,
-                               driver->statistics(),
-                               (*round)->box_nm,
-                               want_positions ? &positions : nullptr,
-                               absl::ToDoubleSeconds(absl::Now() - start),
-                               final_round ? &states : nullptr,
-                               driver->ladder_versions().empty()
-                                   ? nullptr
-                                   : &driver->ladder_versions()};
-      if (absl::Status status = options.on_round(report); !status.ok()) {
-        return status;
+      // What it refers to stays as it is until the next Complete.
+      pending.emplace(RoundReport{
+          (*round)->outcome, (*round)->potential_kj_mol,
+          (*round)->kinetic_kj_mol, (*round)->reduced, driver->statistics(),
+          (*round)->box_nm, want_positions ? &positions : nullptr,
+          absl::ToDoubleSeconds(absl::Now() - start),
+          final_round ? &states : nullptr,
+          driver->ladder_versions().empty() ? nullptr
+                                            : &driver->ladder_versions()});
+      if (checkpoint || driver->done()) {
+        if (absl::Status status = write_pending(); !status.ok()) return status;
       }
     }
     if (checkpoint) {
