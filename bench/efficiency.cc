@@ -165,8 +165,10 @@ absl::StatusOr<double> Embedded(v1::JobSpec spec, int slots) {
   char dir_template[] = "/tmp/replex-efficiency-results-XXXXXX";
   if (const int every = absl::GetFlag(FLAGS_frames_every); every > 0) {
     spec.mutable_output()->set_frame_interval(every);
+    const char* dir = mkdtemp(dir_template);
+    if (dir == nullptr) return absl::InternalError("mkdtemp failed");
     absl::StatusOr<std::unique_ptr<results::ResultsWriter>> opened =
-        results::ResultsWriter::Open(mkdtemp(dir_template), spec, {}, 0);
+        results::ResultsWriter::Open(dir, spec, {}, 0);
     if (!opened.ok()) return opened.status();
     writer = *std::move(opened);
     options.positions_every = every;

@@ -1,6 +1,7 @@
 #include "coordinator/coordinator_service.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -8,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
 #include "lib/results/results.h"
 #include "lib/service/grpc_status.h"
@@ -200,8 +201,7 @@ grpc::Status JobServiceImpl::DownloadResults(
 
 namespace {
 
-// WatchJobRequest.batch_ms at most: a cancelled watch waits up to this long
-// for its alarm, and a shutdown for the watch.
+// WatchJobRequest.batch_ms at most: ten seconds between progress reports.
 constexpr int kMaxBatchMs = 10000;
 
 // One WatchJob call: writes the watch's events one at a time, each as soon as
@@ -245,9 +245,9 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
     WriteNextLocked();
   }
 
-  // Ends the watch; Ready() then finishes the call, or OnWriteDone(false)
-  // does when a write is in flight, or the alarm when one is set (within
-  // batch_).
+  // Ends the watch; Ready() then writes what is queued (batched rounds
+  // included) and finishes the call, or OnWriteDone does once the write in
+  // flight is done.
   void OnCancel() override { watch_->Cancel(); }
 
   void OnDone() override {
@@ -257,23 +257,29 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
 
  private:
   WatchReactor(std::shared_ptr<JobWatch> watch, absl::Duration batch)
-      : watch_(std::move(watch)), batch_(batch) {}
+      : watch_(std::move(watch)), batch_ms_(absl::ToInt64Milliseconds(batch)) {}
 
   // Starts writing the next event, or finishes once the watch has ended and
-  // everything is written; nothing while a write is in flight. With batch_,
-  // rounds are written batch_ after the last rounds at the soonest: until
+  // everything is written; nothing while a write is in flight. With a batch,
+  // rounds are written batch_ms_ after the last rounds at the soonest: until
   // then they gather, and the alarm writes them. Snapshots (state changes)
-  // go as they come, after the rounds before them.
+  // go as they come, after the rounds before them, and once the watch has
+  // ended (the job's end, a cancel, a shutdown) nothing waits. The times are
+  // on the monotonic clock, as the alarm's are.
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ != nullptr || finished_) return;
-    const absl::Time now = absl::Now();
+    const gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
     const JobWatch::Next next =
-        batch_ > absl::ZeroDuration()
-            ? watch_->TakeRounds(&writing_, now >= next_rounds_)
-            : watch_->Take(&writing_, absl::ZeroDuration());
+        batch_ms_ > 0 ? watch_->TakeRounds(
+                            &writing_, gpr_time_cmp(now, next_rounds_) >= 0 ||
+                                           watch_->ended())
+                      : watch_->Take(&writing_, absl::ZeroDuration());
     switch (next) {
       case JobWatch::Next::kEvent:
-        if (!writing_->has_snapshot()) next_rounds_ = now + batch_;
+        if (!writing_->has_snapshot()) {
+          next_rounds_ =
+              gpr_time_add(now, gpr_time_from_millis(batch_ms_, GPR_TIMESPAN));
+        }
         StartWrite(writing_.get());
         break;
       case JobWatch::Next::kEnded:
@@ -283,7 +289,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
         if (!alarm_set_) {
           alarm_set_ = true;
           alarm_ = std::make_unique<grpc::Alarm>();
-          alarm_->Set(absl::ToChronoTime(next_rounds_),
+          alarm_->Set(next_rounds_,
                       [weak = std::weak_ptr<WatchReactor>(self_)](bool) {
                         if (auto self = weak.lock()) self->OnAlarm();
                       });
@@ -294,11 +300,11 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
     }
   }
 
-  // The alarm fired, or was cancelled: writes what has gathered.
+  // The alarm fired: writes what has gathered, unless a write began since
+  // (the rounds then wait for the next alarm).
   void OnAlarm() {
     absl::MutexLock lock(&mu_);
     alarm_set_ = false;
-    next_rounds_ = absl::InfinitePast();
     WriteNextLocked();
   }
 
@@ -310,14 +316,15 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   }
 
   const std::shared_ptr<JobWatch> watch_;
-  const absl::Duration batch_;
+  const int64_t batch_ms_;  // WatchJobRequest.batch_ms
   std::shared_ptr<WatchReactor> self_;
   absl::Mutex mu_;
   // The event being written: it must live until OnWriteDone.
   std::shared_ptr<const v1::JobEvent> writing_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  // batch_ after the last rounds began; an alarm then, while alarm_set_.
-  absl::Time next_rounds_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // batch_ms_ after the last rounds began; an alarm then, while alarm_set_.
+  gpr_timespec next_rounds_ ABSL_GUARDED_BY(mu_) =
+      gpr_inf_past(GPR_CLOCK_MONOTONIC);
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
   bool alarm_set_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -500,8 +500,6 @@ void JobManager::SetState(Record& record, v1::JobState state,
 }
 
 void JobManager::Publish(Record& record, v1::JobEvent event) {
-  // One event for every watcher: they share it.
-  const JobWatch::Event shared = JobWatch::Event::Of(std::move(event));
   // Watchers that went away or fell behind are dropped here.
   std::vector<std::shared_ptr<JobWatch>>& watchers = record.watchers;
   watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
@@ -509,6 +507,9 @@ void JobManager::Publish(Record& record, v1::JobEvent event) {
                                   return watch->ended();
                                 }),
                  watchers.end());
+  if (watchers.empty()) return;
+  // One event for every watcher: they share it.
+  const JobWatch::Event shared = JobWatch::Event::Of(std::move(event));
   for (const std::shared_ptr<JobWatch>& watch : watchers) {
     watch->Push(shared, record.job);
   }

@@ -27,10 +27,9 @@ JobWatch::Event JobWatch::Event::Of(v1::JobEvent event) {
     *one.add_rounds() = event.round();
     shared.round_element =
         std::make_shared<const std::string>(one.SerializeAsString());
-    shared.bytes = shared.round_element->size();
   }
   shared.event = std::make_shared<const v1::JobEvent>(std::move(event));
-  shared.bytes += shared.event->ByteSizeLong();
+  shared.bytes = shared.event->ByteSizeLong();
   return shared;
 }
 
@@ -44,7 +43,11 @@ JobWatch::Next JobWatch::TakeRounds(std::shared_ptr<const v1::JobEvent>* event,
       *event = PopLocked().event;
       return Next::kEvent;
     }
-    if (!rounds_now) return Next::kLater;
+    // Rounds that have filled half of what a watch may queue go now, so
+    // that a prompt reader's batch is never coalesced away.
+    if (!rounds_now && queued_bytes_ <= kMaxQueuedBytes / 2) {
+      return Next::kLater;
+    }
     while (!events_.empty() && events_.front().event->has_round()) {
       rounds.push_back(PopLocked());
     }
@@ -113,11 +116,14 @@ void JobWatch::Push(Event event, const v1::Job& now) {
       event = Event::Of(std::move(snapshot));
       queued_bytes_ = 0;
     }
+    const bool past_half = queued_bytes_ <= kMaxQueuedBytes / 2 &&
+                           queued_bytes_ + event.bytes > kMaxQueuedBytes / 2;
     queued_bytes_ += event.bytes;
     events_.push_back(std::move(event));
     // A reader that has not yet found the queue empty takes this with the
-    // rest.
-    if (!std::exchange(reader_waiting_, false)) return;
+    // rest; one holding rounds back for a batch is told when they pass half
+    // the limit (TakeRounds then gives them).
+    if (!std::exchange(reader_waiting_, false) && !past_half) return;
   }
   Notify();
 }

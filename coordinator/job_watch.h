@@ -39,18 +39,18 @@ class JobWatch {
 
   // An event as the job manager publishes it: shared by the job's watches,
   // with its serialized size (for kMaxQueuedBytes) computed once. A round
-  // event is also kept serialized as an element of RoundEvents.rounds, so
-  // that batches (TakeRounds) are put together by copying bytes rather than
-  // serializing the round once per watcher.
+  // event is also kept serialized as an element of RoundEvents.rounds (about
+  // as large), so that batches (TakeRounds) are put together by copying
+  // bytes rather than serializing the round once per watcher.
   struct Event {
     static Event Of(v1::JobEvent event);
     std::shared_ptr<const v1::JobEvent> event;
     std::shared_ptr<const std::string> round_element;  // round events only
-    size_t bytes = 0;                                  // both
+    size_t bytes = 0;  // the event's serialized size
   };
 
-  // kLater: TakeRounds left rounds queued (and will not call Ready() for
-  // them).
+  // kLater: TakeRounds left rounds queued (Ready() is not called for them
+  // until they pass half of kMaxQueuedBytes).
   enum class Next { kEvent, kTimeout, kEnded, kLater };
   // Waits up to `timeout` for the next event. kEnded once every event has
   // been taken and the watch is over; end_status() then says why.
@@ -59,7 +59,9 @@ class JobWatch {
   // the round events queued after it (up to the next snapshot) as one
   // JobEvent.rounds: WatchJobRequest.batch_ms. With `rounds` false, queued
   // rounds are left where they are (kLater) and only a snapshot before them
-  // is taken. The rounds are in the event's unknown fields, so they read as
+  // is taken, unless they fill more than half of kMaxQueuedBytes (Push then
+  // calls Ready() once), so that a batch is sent before it could be
+  // coalesced. The rounds are in the event's unknown fields, so they read as
   // `rounds` once it is serialized and parsed again (as gRPC does), not
   // before.
   Next TakeRounds(std::shared_ptr<const v1::JobEvent>* event, bool rounds);

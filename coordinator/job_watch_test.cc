@@ -148,5 +148,31 @@ TEST(JobWatchTest, TheReaderIsToldOnlyWhenItWaits) {
   EXPECT_EQ(listener->calls, 4);
 }
 
+// Rounds held back for a batch go once they fill half of what a watch may
+// queue, and the reader is told then: a prompt reader with a long batch_ms
+// never has its rounds coalesced into a snapshot.
+TEST(JobWatchTest, HeldBackRoundsGoBeforeTheyCouldBeCoalesced) {
+  JobWatch watch;
+  const v1::Job now;
+  auto listener = std::make_shared<CountingListener>();
+  watch.Listen(listener);
+  std::shared_ptr<const v1::JobEvent> event;
+  ASSERT_EQ(watch.TakeRounds(&event, false), JobWatch::Next::kTimeout);
+  watch.Push(JobWatch::Event::Of(BigRound(0)), now);
+  ASSERT_EQ(watch.TakeRounds(&event, false), JobWatch::Next::kLater);
+  const int calls = listener->calls;
+  int64_t round = 1;
+  while (watch.queued_bytes() <= JobWatch::kMaxQueuedBytes / 2) {
+    EXPECT_EQ(listener->calls, calls) << "round " << round;
+    watch.Push(JobWatch::Event::Of(BigRound(round++)), now);
+  }
+  EXPECT_EQ(listener->calls, calls + 1);
+  ASSERT_EQ(watch.TakeRounds(&event, false), JobWatch::Next::kEvent);
+  v1::JobEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(event->SerializeAsString()));
+  ASSERT_EQ(parsed.rounds().rounds_size(), round);
+  EXPECT_EQ(parsed.rounds().rounds(0).round(), 0);
+}
+
 }  // namespace
 }  // namespace replex::coordinator

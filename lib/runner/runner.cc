@@ -175,6 +175,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         options.should_stop(
             ran > 0 ? absl::ToDoubleSeconds(absl::Now() - start) / ran : 0);
     if (stopping && !durable) {
+      if (absl::Status status = write_pending(); !status.ok()) return status;
       return absl::CancelledError(
           absl::StrCat("stopped at round ", driver->round(),
                        " (no results directory: nothing to resume from)"));
