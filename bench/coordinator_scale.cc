@@ -325,8 +325,6 @@ double Percentile(std::vector<double> values, double p) {
 }
 
 struct Row {
-  std::string scheme;
-  int replicas = 0, connections = 0, watchers = 0, batch_ms = 0;
   double rounds_per_second = NAN, p50_ms = NAN, p99_ms = NAN;
   double cpu_ms_per_round = NAN, peak_rss_mib = NAN;
   // The coordinator's replex_exchange_overhead_seconds.
@@ -350,11 +348,6 @@ double Sample(const std::string& exposition, const std::string& name) {
 Row RunOne(const std::string& scheme, int n, int connections, int watchers,
            int batch_ms, int rounds) {
   Row row;
-  row.scheme = scheme;
-  row.replicas = n;
-  row.connections = connections;
-  row.watchers = watchers;
-  row.batch_ms = batch_ms;
   char dir_template[] = "/tmp/replex-bench-XXXXXX";
   const std::string dir = mkdtemp(dir_template);
   std::vector<std::string> argv = {

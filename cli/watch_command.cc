@@ -82,14 +82,14 @@ class WatchDisplay {
   bool drawn_ = false;
 };
 
-// Follows one job until it ends: displays its watch stream, watches again
-// when a gateway goes away, and refreshes the totals that round events do not
-// carry. Not thread-safe.
 // WatchJobRequest.batch_ms: a person reads progress a few times a second,
 // and a watch of a fast job then costs the coordinator four messages a
 // second rather than one a round.
 constexpr int kBatchMs = 250;
 
+// Follows one job until it ends: displays its watch stream, watches again
+// when a gateway goes away, and refreshes the totals that round events do not
+// carry. Not thread-safe.
 class JobWatcher {
  public:
   JobWatcher(client::JobsClient& client, const std::string& id, bool quiet)

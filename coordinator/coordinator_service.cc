@@ -213,9 +213,9 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
                      public JobWatch::Listener {
  public:
   static WatchReactor* Start(std::shared_ptr<JobWatch> watch,
-                             absl::Duration batch) {
+                             int64_t batch_ms) {
     auto reactor =
-        std::shared_ptr<WatchReactor>(new WatchReactor(watch, batch));
+        std::shared_ptr<WatchReactor>(new WatchReactor(watch, batch_ms));
     reactor->self_ = reactor;
     watch->Listen(reactor);  // writes what is already queued
     return reactor.get();
@@ -225,7 +225,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   static WatchReactor* Refuse(const absl::Status& status) {
     auto watch = std::make_shared<JobWatch>();
     watch->End(status);
-    return Start(std::move(watch), absl::ZeroDuration());
+    return Start(std::move(watch), /*batch_ms=*/0);
   }
 
   void Ready() override {
@@ -256,8 +256,8 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent>,
   }
 
  private:
-  WatchReactor(std::shared_ptr<JobWatch> watch, absl::Duration batch)
-      : watch_(std::move(watch)), batch_ms_(absl::ToInt64Milliseconds(batch)) {}
+  WatchReactor(std::shared_ptr<JobWatch> watch, int64_t batch_ms)
+      : watch_(std::move(watch)), batch_ms_(batch_ms) {}
 
   // Starts writing the next event, or finishes once the watch has ended and
   // everything is written; nothing while a write is in flight. With a batch,
@@ -348,8 +348,7 @@ grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
   absl::StatusOr<std::shared_ptr<JobWatch>> watch =
       jobs_->Watch(request->job_id());
   if (!watch.ok()) return WatchReactor::Refuse(watch.status());
-  return WatchReactor::Start(*std::move(watch),
-                             absl::Milliseconds(request->batch_ms()));
+  return WatchReactor::Start(*std::move(watch), request->batch_ms());
 }
 
 grpc::Status SessionServiceImpl::Session(

@@ -57,14 +57,14 @@ class JobWatch {
   Next Take(std::shared_ptr<const v1::JobEvent>* event, absl::Duration timeout);
   // As Take without waiting, except that a round event comes together with
   // the round events queued after it (up to the next snapshot) as one
-  // JobEvent.rounds: WatchJobRequest.batch_ms. With `rounds` false, queued
+  // JobEvent.rounds: WatchJobRequest.batch_ms. With `rounds_now` false, queued
   // rounds are left where they are (kLater) and only a snapshot before them
   // is taken, unless they fill more than half of kMaxQueuedBytes (Push then
   // calls Ready() once), so that a batch is sent before it could be
   // coalesced. The rounds are in the event's unknown fields, so they read as
   // `rounds` once it is serialized and parsed again (as gRPC does), not
   // before.
-  Next TakeRounds(std::shared_ptr<const v1::JobEvent>* event, bool rounds);
+  Next TakeRounds(std::shared_ptr<const v1::JobEvent>* event, bool rounds_now);
   absl::Status end_status() const;
 
   // Ready() is called once now, on End, and on the first Push after a take

@@ -167,7 +167,6 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     pending.reset();
     return written;
   };
-  absl::Status written;  // write_pending's, while segments ran
   while (!driver->done()) {
     const int64_t ran = driver->round() - first_round;
     const bool stopping =
@@ -190,6 +189,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
         (stopping || CheckpointDue(spec, driver->round() + 1) ||
          (durability.checkpoint_every > absl::ZeroDuration() &&
           absl::Now() - last_checkpoint >= durability.checkpoint_every));
+    absl::Status written;  // the last round's, while these segments ran
     absl::StatusOr<std::vector<SegmentResult>> results =
         (*executor)->RunSegmentsOverlapping(
             driver->Orders(want_positions, final_round || checkpoint),
