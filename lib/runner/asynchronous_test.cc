@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
 #include "lib/runner/local_executor.h"
+#include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "tests/scripted_slots.h"
 #include "tests/statistical_util.h"
@@ -287,6 +288,30 @@ TEST(LocalExecutorTest, OverlappingWorkRunsWhileTheSegmentsAreOut) {
         << "replica " << i;
   }
   EXPECT_TRUE((*overlapping)->SlotFree());
+}
+
+// RunJob hands a round's report to on_round while the next round's segments
+// run; a run stopped without a results directory still reports every round
+// it completed, the last one included.
+TEST(RunJobTest, AStoppedRunReportsEveryRoundItCompleted) {
+  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(
+      testing::SourcePath("examples/harmonic-oscillator/job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  spec->mutable_exchange()->set_n_rounds(10);
+  spec->clear_output();
+  RunOptions options;
+  options.threads = 2;
+  std::vector<int64_t> reported;
+  options.on_round = [&](const RoundReport& report) {
+    reported.push_back(report.outcome.round);
+    return absl::OkStatus();
+  };
+  int checks = 0;  // one at the start of each round: stop before round 3
+  options.should_stop = [&](double) { return ++checks == 4; };
+  const absl::StatusOr<RunResult> result = RunJob(*spec, options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled)
+      << result.status();
+  EXPECT_EQ(reported, (std::vector<int64_t>{0, 1, 2}));
 }
 
 }  // namespace
