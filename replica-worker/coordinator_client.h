@@ -19,8 +19,10 @@ class CoordinatorStream {
  public:
   virtual ~CoordinatorStream() = default;
   // Blocks until the transport takes the message; false once the stream is
-  // broken. Not concurrently with itself or CloseSend.
-  virtual bool Send(const v1::WorkerMessage& message) = 0;
+  // broken. `more_follow`: more messages are sent right after this one, so
+  // the transport may hold it back and send them together. Not concurrently
+  // with itself or CloseSend.
+  virtual bool Send(const v1::WorkerMessage& message, bool more_follow) = 0;
   // Blocks for the next message; false once the stream has ended.
   virtual bool Receive(v1::CoordinatorMessage* message) = 0;
   // Half-close: no more messages from this side.

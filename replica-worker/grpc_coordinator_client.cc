@@ -21,8 +21,10 @@ class GrpcStream : public CoordinatorStream {
     stream_ = stub.Session(&context_);
   }
 
-  bool Send(const v1::WorkerMessage& message) override {
-    return stream_->Write(message);
+  bool Send(const v1::WorkerMessage& message, bool more_follow) override {
+    grpc::WriteOptions options;
+    if (more_follow) options.set_buffer_hint();
+    return stream_->Write(message, options);
   }
   bool Receive(v1::CoordinatorMessage* message) override {
     return stream_->Read(message);

@@ -63,12 +63,16 @@ class ScriptedCoordinator : public v1::Coordinator::Service {
       return grpc::Status(grpc::StatusCode::ABORTED, "no Goodbye");
     }
     Record(in);
+    v1::CoordinatorMessage ack;
+    ack.mutable_goodbye_ack();
+    stream->Write(ack);
     stream->Write(testing::Wrap(testing::MakeRelease("job", 0, 1, true)));
     if (!ReadUntil(*stream, v1::WorkerMessage::kReplicaState, &in)) {
       return grpc::Status(grpc::StatusCode::ABORTED, "no state report");
     }
     Record(in);
-    // The worker half-closes once it holds nothing.
+    // The worker half-closes once it holds nothing and what it sent is
+    // written: the state report comes before the end of its side.
     while (stream->Read(&in)) {
     }
     return grpc::Status::OK;

@@ -30,8 +30,8 @@ void Session::Run(ReplicaHost* host) {
     if (stream.ok()) {
       const ConnectionEnd end = RunConnection(**stream, host);
       if (end.drained) {
-        service::Log("disconnected from %s after draining (%s)", client_->target(),
-            end.status.ToString());
+        service::Log("disconnected from %s after draining (%s)",
+                     client_->target(), end.status.ToString());
         return;
       }
       why = end.status;
@@ -42,8 +42,9 @@ void Session::Run(ReplicaHost* host) {
       delay = backoff_.Next();
     }
     service::Log("%s %s (%s); retrying in %s",
-        stream.ok() ? "disconnected from" : "cannot connect to",
-        client_->target(), why.ToString(), absl::FormatDuration(delay));
+                 stream.ok() ? "disconnected from" : "cannot connect to",
+                 client_->target(), why.ToString(),
+                 absl::FormatDuration(delay));
     // A drain cuts the wait short.
     mu_.LockWhenWithTimeout(absl::Condition(this, &Session::DrainRequested),
                             delay);
@@ -60,8 +61,7 @@ void Session::Drain() {
 
 void Session::Send(const v1::WorkerMessage& message) {
   absl::MutexLock lock(&send_mu_);
-  // A failed write shows up as the end of the stream on the reader thread.
-  if (stream_ != nullptr) stream_->Send(message);
+  if (writing_ && !closing_) outbox_.push_back(message);
 }
 
 void Session::OnIdle() {
@@ -88,11 +88,17 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
   {
     v1::WorkerMessage hello;
     *hello.mutable_register_() = options_.registration;
-    // Register goes first: the host's messages are held back until it has.
+    // Register goes first, and alone (never corked: gRPC's synchronous API
+    // would hold back the call's start, grpc/grpc#12975); the host's
+    // messages are dropped until it has gone.
+    const bool registered = stream.Send(hello, /*more_follow=*/false);
     absl::MutexLock lock(&send_mu_);
-    if (stream.Send(hello)) stream_ = &stream;
+    outbox_.clear();
+    closing_ = false;
+    writing_ = registered;
   }
   std::thread reader([this, &stream, host] { ReadLoop(stream, host); });
+  std::thread writer([this, &stream] { WriteLoop(stream); });
 
   // The supervisor: heartbeats and the drain, until the stream ends.
   absl::Time next_heartbeat = absl::InfiniteFuture();
@@ -128,7 +134,8 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
       v1::WorkerMessage goodbye;
       goodbye.mutable_goodbye()->set_reason("draining (SIGTERM)");
       Send(goodbye);
-      service::Log("draining: sent Goodbye; %d replicas hosted, waiting up to %s",
+      service::Log(
+          "draining: sent Goodbye; %d replicas hosted, waiting up to %s",
           host->hosted_replicas(),
           absl::FormatDuration(std::max(deadline - now, absl::ZeroDuration())));
     }
@@ -139,13 +146,15 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
       if (host->idle()) {
         service::Log("drained: every replica released; closing the stream");
       } else {
-        service::Log("drain grace ended with %d replicas hosted; closing the stream",
+        service::Log(
+            "drain grace ended with %d replicas hosted; closing the stream",
             host->hosted_replicas());
       }
       {
+        // The writer half-closes once what is queued (the last replica's
+        // state among it) is written.
         absl::MutexLock lock(&send_mu_);
-        if (stream_ != nullptr) stream.CloseSend();
-        stream_ = nullptr;
+        closing_ = true;
       }
       // The coordinator ends the call in answer; don't wait forever for it.
       mu_.LockWhenWithTimeout(absl::Condition(this, &Session::StreamEnded),
@@ -165,14 +174,42 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
   if (!ended) stream.Cancel();
   {
     absl::MutexLock lock(&send_mu_);
-    stream_ = nullptr;
+    writing_ = false;  // what is still queued is dropped with the connection
   }
+  writer.join();
   reader.join();
   ConnectionEnd end{false, stream.Finish()};
   host->DropAll();
   absl::MutexLock lock(&mu_);
   end.drained = draining_;
   return end;
+}
+
+void Session::WriteLoop(CoordinatorStream& stream) {
+  std::vector<v1::WorkerMessage> batch;
+  while (true) {
+    bool close;
+    {
+      absl::MutexLock lock(&send_mu_);
+      send_mu_.Await(absl::Condition(this, &Session::WriterHasWork));
+      if (!writing_) return;
+      batch.swap(outbox_);
+      close = closing_;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!stream.Send(batch[i], /*more_follow=*/i + 1 < batch.size())) {
+        // The reader sees the stream end and the connection is torn down.
+        absl::MutexLock lock(&send_mu_);
+        writing_ = false;
+        return;
+      }
+    }
+    batch.clear();
+    if (close) {
+      stream.CloseSend();
+      return;
+    }
+  }
 }
 
 void Session::ReadLoop(CoordinatorStream& stream, ReplicaHost* host) {
@@ -189,8 +226,8 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
       const absl::Duration interval =
           absl::Milliseconds(message.welcome().heartbeat_interval_ms());
       service::Log("connected to %s as worker %s (heartbeat every %s)",
-          client_->target(), message.welcome().worker_id(),
-          absl::FormatDuration(interval));
+                   client_->target(), message.welcome().worker_id(),
+                   absl::FormatDuration(interval));
       absl::MutexLock lock(&mu_);
       heartbeat_interval_ = interval;
       welcome_pending_ = true;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -51,6 +52,14 @@ struct SessionOptions {
 // -- every replica released -- or drain_grace has passed; then
 // Run returns. Reconnecting stops once a drain has begun.
 //
+// Writes: Send queues the message and returns; a writer thread per
+// connection writes the queue in order, corking all but the last message it
+// finds, so the slot thread that finished a segment goes on to the next at
+// once and messages that pile up meanwhile leave in a few packets. The queue
+// holds what the host has sent and the transport has not taken: at most a
+// few messages per hosted replica, since the coordinator orders a replica's
+// next segment only after its last result.
+//
 // Thread-safe: Run on one thread; Drain, Send and OnIdle from any.
 class Session : public HostOutput {
  public:
@@ -77,6 +86,9 @@ class Session : public HostOutput {
   ConnectionEnd RunConnection(CoordinatorStream& stream, ReplicaHost* host);
   // Reader thread: receives until the stream ends, dispatching each message.
   void ReadLoop(CoordinatorStream& stream, ReplicaHost* host);
+  // Writer thread: writes the outbox until the connection ends or, once a
+  // close is asked for, until it is empty; then half-closes.
+  void WriteLoop(CoordinatorStream& stream);
   void Dispatch(const v1::CoordinatorMessage& message, ReplicaHost* host);
 
   // What the connection's supervisor wakes up for.
@@ -86,6 +98,9 @@ class Session : public HostOutput {
   }
   bool StreamEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stream_ended_;
+  }
+  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_) {
+    return !outbox_.empty() || closing_ || !writing_;
   }
 
   CoordinatorClient* const client_;
@@ -104,9 +119,13 @@ class Session : public HostOutput {
   bool welcome_pending_ ABSL_GUARDED_BY(mu_) = false;
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
 
-  // Serialises writes; null except while a registered stream is open.
+  // The writer's queue. Send queues only while writing_ (from Register
+  // written to the connection's end, or a failed write) and not closing_
+  // (the half-close asked for by a finished drain).
   absl::Mutex send_mu_ ABSL_ACQUIRED_AFTER(mu_);
-  CoordinatorStream* stream_ ABSL_GUARDED_BY(send_mu_) = nullptr;
+  std::vector<v1::WorkerMessage> outbox_ ABSL_GUARDED_BY(send_mu_);
+  bool writing_ ABSL_GUARDED_BY(send_mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(send_mu_) = false;
 };
 
 }  // namespace replex::worker

@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/threads/slot_pool.h"
@@ -63,12 +64,16 @@ class SessionTest : public ::testing::Test {
   // Waits for Run to return.
   void Join() { runner_.join(); }
 
-  // Drains a session a test left running, playing a coordinator that ends
-  // the call when the worker closes its side.
+  // Drains a session a test left running, playing a coordinator that
+  // acknowledges the Goodbye and ends the call when the worker closes its
+  // side.
   void TearDown() override {
     if (!runner_.joinable()) return;
     session_->Drain();
     if (std::shared_ptr<FakeStreamPeer> peer = client_->latest()) {
+      if (peer->AwaitSent(Has(v1::WorkerMessage::kGoodbye))) {
+        peer->Push(GoodbyeAck());
+      }
       peer->AwaitClosed();
       peer->End(absl::OkStatus());
     }
@@ -218,6 +223,47 @@ TEST_F(SessionTest, AnIdleDrainWaitsForTheAcknowledgementAndWhatPrecedesIt) {
   peer->End(absl::OkStatus());
   Join();
   EXPECT_EQ(Count(peer->sent(), v1::WorkerMessage::kReplicaState), 1);
+}
+
+// A slot thread that finished a segment must not wait for the transport:
+// Send queues, the writer writes in order, and what piled up behind a slow
+// write goes corked but for its last message.
+TEST_F(SessionTest, SendsDoNotWaitForTheTransportAndKeepTheirOrder) {
+  Start(SessionOptions());
+  std::shared_ptr<FakeStreamPeer> peer = client_->AwaitStream(0);
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kRegister)));
+  auto heartbeat = [](int64_t ms) {
+    v1::WorkerMessage message;
+    message.mutable_heartbeat()->set_sent_unix_ms(ms);
+    return message;
+  };
+  peer->HoldSends(true);
+  session_->Send(heartbeat(1));
+  ASSERT_TRUE(peer->AwaitHeldSend());  // the writer is stuck on it
+  // On a thread of its own, so a Send that waits for the held transport
+  // fails the test instead of hanging it.
+  absl::Notification sent;
+  std::thread sender([&] {
+    for (int64_t ms = 2; ms <= 3; ++ms) session_->Send(heartbeat(ms));
+    sent.Notify();
+  });
+  const bool returned = sent.WaitForNotificationWithTimeout(absl::Minutes(1));
+  peer->HoldSends(false);
+  sender.join();
+  ASSERT_TRUE(returned) << "Send waited for a held transport";
+  ASSERT_TRUE(peer->AwaitSent(Has(v1::WorkerMessage::kHeartbeat, 3)));
+
+  const std::vector<v1::WorkerMessage> messages = peer->sent();
+  const std::vector<bool> more_follow = peer->more_follow();
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_FALSE(more_follow[0]);  // Register goes alone
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(messages[i].heartbeat().sent_unix_ms(), i);
+  }
+  // The first went alone, as soon as it was queued; what was queued while
+  // it waited in the transport left as one batch, corked but for its last.
+  EXPECT_EQ(more_follow, std::vector<bool>({false, false, true, false}));
 }
 
 TEST_F(SessionTest, DrainWhileDisconnectedReturns) {

@@ -23,12 +23,19 @@ class FakeStream : public CoordinatorStream {
   explicit FakeStream(std::shared_ptr<FakeStreamPeer> peer)
       : peer_(std::move(peer)) {}
 
-  bool Send(const v1::WorkerMessage& message) override {
+  bool Send(const v1::WorkerMessage& message, bool more_follow) override {
     absl::MutexLock lock(&peer_->mu_);
-    if (peer_->ended_ || peer_->cancelled_ || peer_->send_closed_) {
-      return false;
-    }
-    peer_->sent_.push_back(message);
+    FakeStreamPeer& peer = *peer_;
+    // A held transport takes nothing until released or broken.
+    auto writable = [&peer]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer.mu_) {
+      return !peer.holding_sends_ || peer.ended_ || peer.cancelled_;
+    };
+    ++peer.held_sends_;
+    peer.mu_.Await(absl::Condition(&writable));
+    --peer.held_sends_;
+    if (peer.ended_ || peer.cancelled_ || peer.send_closed_) return false;
+    peer.sent_.push_back(message);
+    peer.more_follow_.push_back(more_follow);
     return true;
   }
 
@@ -140,6 +147,24 @@ bool FakeStreamPeer::AwaitClosed() {
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(absl::Condition(this, &FakeStreamPeer::Closed),
                               kGuard);
+}
+
+void FakeStreamPeer::HoldSends(bool hold) {
+  absl::MutexLock lock(&mu_);
+  holding_sends_ = hold;
+}
+
+bool FakeStreamPeer::AwaitHeldSend() {
+  absl::MutexLock lock(&mu_);
+  auto held = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return held_sends_ > 0;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&held), kGuard);
+}
+
+std::vector<bool> FakeStreamPeer::more_follow() const {
+  absl::MutexLock lock(&mu_);
+  return more_follow_;
 }
 
 std::vector<v1::WorkerMessage> FakeStreamPeer::sent() const {

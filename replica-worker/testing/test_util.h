@@ -71,7 +71,13 @@ class FakeStreamPeer : public std::enable_shared_from_this<FakeStreamPeer> {
   // Blocks until the worker half-closed or cancelled the stream, or it
   // ended.
   bool AwaitClosed();
+  // While held, the worker's Send blocks (a transport that takes nothing).
+  void HoldSends(bool hold);
+  // Blocks until a Send is waiting in the held transport.
+  bool AwaitHeldSend();
   std::vector<v1::WorkerMessage> sent() const;
+  // Parallel to sent(): the `more_follow` each message was sent with.
+  std::vector<bool> more_follow() const;
   bool send_closed() const;
   bool cancelled() const;
 
@@ -86,6 +92,9 @@ class FakeStreamPeer : public std::enable_shared_from_this<FakeStreamPeer> {
   mutable absl::Mutex mu_;
   std::deque<v1::CoordinatorMessage> inbound_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::WorkerMessage> sent_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> more_follow_ ABSL_GUARDED_BY(mu_);
+  bool holding_sends_ ABSL_GUARDED_BY(mu_) = false;
+  int held_sends_ ABSL_GUARDED_BY(mu_) = 0;  // Sends waiting while held
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status end_status_ ABSL_GUARDED_BY(mu_);
   bool send_closed_ ABSL_GUARDED_BY(mu_) = false;
