@@ -130,8 +130,7 @@ double Capacity(const engine::Model& model, const v1::JobSpec& spec) {
   for (const engine::Vec3& p : model.initial_state().positions_nm) {
     positions.emplace_back(p[0], p[1], p[2]);
   }
-  threads::SlotPool pool(slots, /*pin=*/true,
-                         threads::SlotPool::Balance::kOwnQueue);
+  threads::SlotPool pool(slots, /*pin=*/true);
   absl::Mutex making;
   std::vector<double> rates(slots);
   threads::ParallelFor(

@@ -106,8 +106,8 @@ v1::JobSpec Configure(v1::JobSpec spec, int replicas, int steps, int rounds) {
 
 // (a): seconds for every replica to run rounds x steps, in the best way this
 // benchmark knows for plain OpenMM: on a threads::SlotPool of `slots` slots,
-// pinned with --pin_plain (each slot running its own replicas only:
-// SlotPool::Balance::kOwnQueue), replica i's Context made on and stepped by
+// pinned with --pin_plain (each slot then runs its own replicas only),
+// replica i's Context made on and stepped by
 // slot i % slots (so its OpenMM pool thread shares that slot's CPUs), all
 // rounds of a replica in one task. The Contexts are made one at a time and all
 // of them before any steps: OpenMM 7.7's CPU platform must not create or
@@ -124,8 +124,7 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
   }
   std::vector<std::unique_ptr<OpenMM::LangevinMiddleIntegrator>> integrators(n);
   std::vector<std::unique_ptr<OpenMM::Context>> contexts(n);
-  threads::SlotPool pool(slots, absl::GetFlag(FLAGS_pin_plain),
-                         threads::SlotPool::Balance::kOwnQueue);
+  threads::SlotPool pool(slots, absl::GetFlag(FLAGS_pin_plain));
   absl::Mutex making;
   auto same_slot = [](int replica) { return static_cast<uint64_t>(replica); };
   threads::ParallelFor(pool, n, same_slot, [&](int replica) {

@@ -170,7 +170,7 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   auto job_it = jobs_.find(message.job_id());
   auto hosted = std::make_shared<Hosted>(
       job_it == jobs_.end() ? nullptr : job_it->second, message.job_id(),
-      message.replica(), message.epoch(), next_affinity_++);
+      message.replica(), message.epoch(), LeastLoadedSlotLocked());
   // Both failures are reported on the replica's first order: SegmentFailed
   // is the only failure message the protocol has.
   if (hosted->job == nullptr) {
@@ -445,6 +445,14 @@ int ReplicaHost::HostingLocked() const {
   int hosting = 0;
   for (const auto& [key, hosted] : replicas_) hosting += !hosted->released;
   return hosting;
+}
+
+uint64_t ReplicaHost::LeastLoadedSlotLocked() const {
+  std::vector<int> load(std::max(options_.slots, 1), 0);
+  for (const auto& [key, hosted] : replicas_) {
+    if (!hosted->released) ++load[hosted->affinity % load.size()];
+  }
+  return std::min_element(load.begin(), load.end()) - load.begin();
 }
 
 bool ReplicaHost::IdleLocked() const {

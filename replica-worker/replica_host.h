@@ -163,8 +163,10 @@ class ReplicaHost {
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, std::shared_ptr<Hosted>> replicas_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now
-  // Hosted replicas take turns, so their work spreads over the slots.
-  uint64_t next_affinity_ ABSL_GUARDED_BY(mu_) = 0;
+  // The slot (affinity) a replica loaded now gets: the one hosting fewest
+  // replicas, the lowest such, so the slots' loads stay even as replicas
+  // come and go (pinned slots run only their own replicas).
+  uint64_t LeastLoadedSlotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Last member: destroyed first, while everything its tasks touch exists.
   std::unique_ptr<threads::Executor> executor_;

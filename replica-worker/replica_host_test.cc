@@ -399,6 +399,40 @@ TEST_F(SmallHostTest, AReleasedPlaceCanBeReusedAtOnce) {
   EXPECT_EQ(Count(sent, v1::WorkerMessage::kSegmentDone), 1);
 }
 
+class TwoSlotHostTest : public ReplicaHostTest {
+ protected:
+  static HostOptions TwoSlots() {
+    HostOptions options;
+    options.slots = 2;
+    return options;
+  }
+  TwoSlotHostTest() : ReplicaHostTest(TwoSlots()) {}
+};
+
+// Pinned slots run only their own replicas, so a replica loaded after
+// others were released must go to the slot they left.
+TEST_F(TwoSlotHostTest, ANewReplicaGoesToTheSlotHostingFewest) {
+  LoadJob(ExampleSpec(kTremd));
+  for (int replica = 0; replica < 4; ++replica) {
+    host_->LoadReplica(MakeLoadReplica(kJob, replica, 1, replica, 5));
+  }
+  Run();
+  EXPECT_THAT(executor_->affinities(), ::testing::ElementsAre(0, 1, 0, 1));
+  // Both of slot 0's replicas leave; slot 1 keeps two.
+  host_->Release(MakeRelease(kJob, 0, 1, false));
+  host_->Release(MakeRelease(kJob, 2, 1, false));
+  Run();
+  for (int replica = 4; replica < 7; ++replica) {
+    host_->LoadReplica(MakeLoadReplica(kJob, replica, 1, replica % 4, 5));
+  }
+  Run();
+  const std::vector<uint64_t> affinities = executor_->affinities();
+  ASSERT_EQ(affinities.size(), 9u);
+  // Slot 0 fills up to slot 1's two, then the lower slot wins the tie.
+  EXPECT_THAT(std::vector<uint64_t>(affinities.end() - 3, affinities.end()),
+              ::testing::ElementsAre(0, 0, 0));
+}
+
 TEST_F(ReplicaHostTest, ReleasingTheLastReplicaMakesTheHostIdle) {
   LoadJob(ExampleSpec(kTremd));
   host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));

@@ -86,16 +86,19 @@ Session::ConnectionEnd Session::RunConnection(CoordinatorStream& stream,
     heartbeat_interval_ = absl::ZeroDuration();
   }
   {
-    v1::WorkerMessage hello;
-    *hello.mutable_register_() = options_.registration;
-    // Register goes first, and alone (never corked: gRPC's synchronous API
-    // would hold back the call's start, grpc/grpc#12975); the host's
-    // messages are dropped until it has gone.
-    const bool registered = stream.Send(hello, /*more_follow=*/false);
     absl::MutexLock lock(&send_mu_);
     outbox_.clear();
     closing_ = false;
-    writing_ = registered;
+    writing_ = true;
+  }
+  v1::WorkerMessage hello;
+  *hello.mutable_register_() = options_.registration;
+  // Register goes first, and alone (never corked: gRPC's synchronous API
+  // would hold back the call's start, grpc/grpc#12975); the writer starts
+  // after it, so what the host sends meanwhile waits in the queue.
+  if (!stream.Send(hello, /*more_follow=*/false)) {
+    absl::MutexLock lock(&send_mu_);
+    writing_ = false;  // the reader sees the stream end
   }
   std::thread reader([this, &stream, host] { ReadLoop(stream, host); });
   std::thread writer([this, &stream] { WriteLoop(stream); });

@@ -119,9 +119,10 @@ class Session : public HostOutput {
   bool welcome_pending_ ABSL_GUARDED_BY(mu_) = false;
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
 
-  // The writer's queue. Send queues only while writing_ (from Register
-  // written to the connection's end, or a failed write) and not closing_
-  // (the half-close asked for by a finished drain).
+  // The writer's queue. Send queues only while writing_ (from a
+  // connection's start, where Register is written before the queue, to its
+  // end or a failed write) and not closing_ (the half-close asked for by a
+  // finished drain).
   absl::Mutex send_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<v1::WorkerMessage> outbox_ ABSL_GUARDED_BY(send_mu_);
   bool writing_ ABSL_GUARDED_BY(send_mu_) = false;

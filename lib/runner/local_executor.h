@@ -56,9 +56,7 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
 
  private:
   LocalExecutor(int threads, bool pin)
-      : threads_(threads),
-        pool_(threads, pin, threads::SlotPool::Balance::kOwnQueue),
-        outstanding_(threads, 0) {}
+      : threads_(threads), pool_(threads, pin), outstanding_(threads, 0) {}
   const int threads_;
   threads::SlotPool pool_;
   std::vector<std::unique_ptr<engine::Replica>> replicas_;

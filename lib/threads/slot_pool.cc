@@ -39,10 +39,9 @@ void PinTo(const cpu_set_t& cpus) {
 
 }  // namespace
 
-SlotPool::SlotPool(int slots, bool pin, Balance balance)
+SlotPool::SlotPool(int slots, bool pin)
     : queues_(std::max(1, slots)),
-      shares_(pin ? SplitCpus(queues_.size()) : std::vector<cpu_set_t>()),
-      balance_(balance) {
+      shares_(pin ? SplitCpus(queues_.size()) : std::vector<cpu_set_t>()) {
   for (size_t slot = 0; slot < queues_.size(); ++slot) {
     threads_.emplace_back([this, slot] { Loop(slot); });
   }
@@ -65,14 +64,13 @@ void SlotPool::Loop(size_t slot) {
   if (!shares_.empty()) PinTo(shares_[slot]);
   while (true) {
     std::function<void()> task;
-    size_t home;  // the slot whose queue the task was in
     {
       absl::MutexLock lock(&mu_);
       const auto own_work_or_stop = [this, slot] {
         mu_.AssertHeld();  // Await calls it with mu_ held
         return stop_ || !queues_[slot].empty();
       };
-      if (own_queue_only()) {
+      if (pinned()) {
         mu_.Await(absl::Condition(&own_work_or_stop));
       } else {
         mu_.Await(absl::Condition(this, &SlotPool::HasWorkOrStop));
@@ -84,16 +82,10 @@ void SlotPool::Loop(size_t slot) {
             queues_.begin(), queues_.end(),
             [](const auto& a, const auto& b) { return a.size() < b.size(); });
       }
-      home = from - queues_.begin();
       task = std::move(from->front());
       from->pop_front();
     }
-    // A task taken from another slot's queue runs on that slot's CPUs, where
-    // its Context's threads are or will be (see the constructor).
-    const bool repin = home != slot && pinned();
-    if (repin) PinTo(shares_[home]);
     task();
-    if (repin) PinTo(shares_[slot]);
   }
 }
 

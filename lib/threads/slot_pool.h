@@ -30,10 +30,10 @@ class Executor {
 };
 
 // `slots` threads (a worker's slots, embedded mode's threads). A task joins the
-// queue of slot affinity % slots; a slot runs its own queue first, oldest
-// first, and when it is empty takes the oldest task of the fullest other
-// queue (unless pinned with Balance::kOwnQueue), so the load stays balanced
-// while a replica keeps running on one slot thread.
+// queue of slot affinity % slots; a slot runs its own queue, oldest first.
+// Unpinned, a slot whose queue is empty takes the oldest task of the fullest
+// other queue, so the load stays balanced while a replica keeps running on
+// one slot thread; pinned, it waits for its own (see the constructor).
 // Why: on the CPU platform an OpenMM Context hands every force evaluation to
 // its own pool thread and back. Driven by the same slot thread round after
 // round, the pair stays on one core; driven by whichever slot was free, the
@@ -42,33 +42,19 @@ class Executor {
 // tasks finish and discards queued ones (their owner is going away).
 class SlotPool : public Executor {
  public:
-  // What a pinned slot does when its own queue is empty.
-  enum class Balance {
-    // Takes another slot's task, and runs it on that slot's CPUs: where the
-    // task's Context computes. Keeps slots busy whatever the affinities (a
-    // worker's replicas come and go, so its affinities need not spread
-    // evenly over the slots).
-    kShareWork,
-    // Waits for its own. For callers whose affinities spread evenly
-    // (embedded mode: replica i on slot i % slots): a replica computes on
-    // its slot's CPUs whichever thread drives it, so a slot that took
-    // another's task only competed for that slot's CPUs while its own sat
-    // idle. With one CPU slowed, asynchronous exchange reached 0.87 of the
-    // capacity with kShareWork and 0.95 with this (docs/benchmarks.md).
-    kOwnQueue,
-  };
-
   // With `pin`, slot s runs on a fixed, disjoint share of the CPUs the
   // process may use (CPUs/slots of them, the Threads a CPU Context gets by
-  // default), and so does every task of affinity s (mod slots), whichever
-  // slot runs it. OpenMM's pool threads inherit the share of the task that
-  // creates their Context, so they share CPUs with the slot that drives it
-  // even when another slot made it: CPU Contexts are made one at a time
-  // (lib/engine), and the slot that won that lock made most of them while the
-  // others waited. `balance` applies to pinned slots; unpinned ones always
-  // share work. Only for a machine the process has to itself.
-  explicit SlotPool(int slots, bool pin = false,
-                    Balance balance = Balance::kShareWork);
+  // default), and runs only tasks of affinity s (mod slots). OpenMM's pool
+  // threads inherit the share of the task that creates their Context, so a
+  // replica computes on its slot's CPUs whichever thread drives it: a slot
+  // that took another's task would only compete for that slot's CPUs while
+  // its own sat idle (with one CPU slowed, asynchronous exchange reached
+  // 0.87 of the capacity when pinned slots took each other's work, 0.95
+  // without; docs/benchmarks.md). So callers spread affinities evenly
+  // (embedded mode: replica i on slot i % slots; the worker: each new
+  // replica on the slot hosting fewest). Only for a machine the process has
+  // to itself.
+  explicit SlotPool(int slots, bool pin = false);
   // Whether slots really are pinned (`pin`, and at least a CPU per slot).
   bool pinned() const { return !shares_.empty(); }
   ~SlotPool() override;
@@ -91,10 +77,6 @@ class SlotPool : public Executor {
   // Slot s's CPUs, with `pin`; empty without it or with fewer CPUs than
   // slots.
   const std::vector<cpu_set_t> shares_;
-  const Balance balance_;
-  bool own_queue_only() const {
-    return pinned() && balance_ == Balance::kOwnQueue;
-  }
   std::vector<std::thread> threads_;
 };
 

@@ -20,8 +20,8 @@ namespace {
 
 // Which thread runs a task depends on timing; that a replica keeps its slot
 // while the load is even shows in bench/efficiency (docs/benchmarks.md).
-// What must hold whatever the timing (unless pinned with
-// Balance::kOwnQueue): no task waits while a slot is idle.
+// What must hold whatever the timing (unless pinned): no task waits while a
+// slot is idle.
 TEST(SlotPoolTest, AnIdleSlotTakesWorkQueuedForABusyOne) {
   SlotPool pool(2);
   absl::Notification release, blocker_started, stolen_ran;
@@ -110,37 +110,15 @@ struct ThreeTasks {
   }
 };
 
-// A CPU Context's OpenMM threads inherit the CPUs of the task that creates
-// it, so a task must run on its affinity's CPUs even when another slot takes
-// it. Two tasks of affinity 0 while one of them blocks: one slot or the other
-// takes a task queued for slot 0.
-TEST(SlotPoolTest, APinnedTaskRunsOnItsAffinitysCpusWhicheverSlotTakesIt) {
+// A pinned slot runs its own queue only: a task queued for a busy slot
+// waits for it rather than go to an idle one. (Were it taken, it would run
+// within the 300 ms; it then runs on its own slot's thread and CPUs.)
+TEST(SlotPoolTest, APinnedSlotRunsOnlyItsOwnTasks) {
   cpu_set_t allowed;
   ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
   const int cpus = CPU_COUNT(&allowed);
   if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
   SlotPool pool(2, /*pin=*/true);
-  ThreeTasks tasks;
-  tasks.StartBlockerAndSecond(pool);
-  EXPECT_TRUE(
-      tasks.second_ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  tasks.release.Notify();
-  tasks.StartOther(pool);
-  tasks.other_ran.WaitForNotification();
-  EXPECT_NE(tasks.blocker_thread, tasks.second_thread);
-  tasks.ExpectSecondOnSlot0sCpus(cpus);
-}
-
-// With Balance::kOwnQueue a pinned slot runs its own queue only: a task
-// queued for a busy slot waits for it rather than go to an idle one. (Were
-// it taken, it would run within the 300 ms; it then runs on its own slot's
-// thread and CPUs.)
-TEST(SlotPoolTest, APinnedSlotWithItsOwnQueueRunsOnlyItsOwnTasks) {
-  cpu_set_t allowed;
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  const int cpus = CPU_COUNT(&allowed);
-  if (cpus < 2) GTEST_SKIP() << "needs 2 CPUs, this process may use " << cpus;
-  SlotPool pool(2, /*pin=*/true, SlotPool::Balance::kOwnQueue);
   ThreeTasks tasks;
   tasks.StartBlockerAndSecond(pool);
   // Slot 1 is idle and runs its own tasks meanwhile.

@@ -72,10 +72,15 @@ class FakeStream : public CoordinatorStream {
   std::shared_ptr<FakeStreamPeer> peer_;
 };
 
-void ManualExecutor::Schedule(uint64_t /*affinity*/,
-                              std::function<void()> task) {
+void ManualExecutor::Schedule(uint64_t affinity, std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(task));
+  affinities_.push_back(affinity);
+}
+
+std::vector<uint64_t> ManualExecutor::affinities() const {
+  absl::MutexLock lock(&mu_);
+  return affinities_;
 }
 
 int ManualExecutor::RunAll() {

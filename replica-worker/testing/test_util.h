@@ -31,10 +31,13 @@ class ManualExecutor : public threads::Executor {
   // Runs queued tasks, and the tasks they schedule, until none is left.
   // Returns how many ran.
   int RunAll();
+  // The affinity of every task scheduled so far, in order.
+  std::vector<uint64_t> affinities() const;
 
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> affinities_ ABSL_GUARDED_BY(mu_);
 };
 
 // Records what the host sends. Thread-safe.
