@@ -57,9 +57,10 @@ ABSL_FLAG(int, slots, 1,
 ABSL_FLAG(bool, pin_slots, false,
           "Pin each slot thread, and the OpenMM threads of the Contexts of "
           "the replicas it runs, to its own share of this process's CPUs "
-          "(CPUs/slots each). For a machine the worker has to itself: on the "
-          "CPU platform a Context's pool thread then never waits for another "
-          "core. Containers sharing a node's CPUs should leave it off.");
+          "(CPUs/slots each); a pinned slot runs only its own replicas. For "
+          "a machine the worker has to itself: on the CPU platform a "
+          "Context's pool thread then never waits for another core. "
+          "Containers sharing a node's CPUs should leave it off.");
 ABSL_FLAG(int, max_replicas, 256,
           "Replicas (OpenMM Contexts) this worker hosts at once; advertised "
           "in Register. Replicas beyond it fail their orders with "
