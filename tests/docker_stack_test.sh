@@ -2,7 +2,8 @@
 # The docker-compose stack for real: a private dockerd, the replex and
 # Prometheus images built offline (deploy/docker/offline-image.sh),
 # coordinator + gateway + 2 workers + Prometheus up and healthy, every binary's
-# --help in the image, Prometheus scraping every replex service (both workers
+# --help in the image, the CPU PME plugin running the explicit-solvent example
+# in it, Prometheus scraping every replex service (both workers
 # found through DNS), the harmonic-oscillator example submitted through the
 # gateway with replexctl and finished with a worker container killed mid-job,
 # and again through the gateway with `replexctl call` (server reflection
@@ -73,6 +74,15 @@ for b in replex replexctl replex-coordinator replex-gateway replex-worker; do
     [ $? -eq 1 ] || fail "$b --help in $image"  # absl's --help exits 1
 done
 echo "every binary runs --help in $image; images built after $(elapsed)"
+# The image's CPU PME plugin loads and computes: the explicit-solvent (PME)
+# example for a round or two, until --walltime stops it.
+pme=$(docker run --rm "$image" sh -c 'cd /tmp && replex run --threads=2 \
+  --progress_every=1 --walltime=25s --results=/tmp/results \
+  /opt/replex/examples/alanine-dipeptide-water/job.yaml' 2>&1 || true)
+grep -q "loaded libOpenMMPME.so" <<<"$pme" || fail "no CPU PME plugin in $image: $pme"
+grep -q '^\[round  1/40' <<<"$pme" || fail "the PME example ran no round in $image: $pme"
+echo "the CPU PME plugin loads in $image and runs the explicit-solvent example:"
+grep -E 'loaded|^\[round' <<<"$pme"
 
 "${compose[@]}" up -d --no-build --scale worker=2 "${services[@]}"
 healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1")" = healthy ]; }

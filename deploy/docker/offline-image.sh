@@ -4,6 +4,8 @@
 # packages added by apt inside it, imported with `docker import`:
 #   deploy/docker/offline-image.sh BUILD_DIR IMAGE:TAG
 #     replex: the runtime packages of already built binaries, the binaries,
+#     the CPU PME plugin (from $REPLEX_OPENMM_PLUGIN_DIR, default
+#     /usr/local/lib/replex/openmm-plugins: tools/build-openmm-plugins.sh),
 #     the entrypoint and the examples; the same runtime as
 #     deploy/docker/Dockerfile's `cpu` target, for machines where `docker
 #     build` cannot pull debian:bookworm-slim.
@@ -67,12 +69,20 @@ else
   build=$1 image=$2
   bins=("$build/cli/replex" "$build/cli/replexctl" "$build/coordinator/replex-coordinator"
         "$build/gateway/replex-gateway" "$build/replica-worker/replex-worker")
-  packages=$("$root/deploy/docker/runtime-packages.sh" "${bins[@]}" | tr '\n' ' ')
+  # Only the CPU PME plugin: a CUDA platform built here needs this
+  # machine's CUDA toolkit, which the image does not have.
+  pme=${REPLEX_OPENMM_PLUGIN_DIR:-/usr/local/lib/replex/openmm-plugins}/libOpenMMPME.so
+  [ -f "$pme" ] || {
+    echo "$0: no $pme: build it first (tools/build-openmm-plugins.sh)" >&2
+    exit 1
+  }
+  packages=$("$root/deploy/docker/runtime-packages.sh" "${bins[@]}" "$pme" | tr '\n' ' ')
   runtime=$(rootfs "$packages" "useradd --system --uid 10001 --user-group \
     --home-dir /var/lib/replex --create-home --shell /usr/sbin/nologin replex")
   cp -a "$runtime/." "$stage/"
   install -m 755 "${bins[@]}" "$stage/usr/local/bin/"
   strip --strip-debug "$stage"/usr/local/bin/replex*
+  install -D -m 644 "$pme" "$stage/usr/local/lib/replex/openmm-plugins/libOpenMMPME.so"
   install -m 755 "$root/deploy/docker/entrypoint.sh" "$stage/usr/local/bin/replex-entrypoint"
   mkdir -p "$stage/opt/replex" && cp -r "$root/examples" "$stage/opt/replex/"
   changes=(--change 'USER 10001:10001' --change 'WORKDIR /var/lib/replex'
