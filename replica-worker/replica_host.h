@@ -28,8 +28,8 @@
 namespace replex::worker {
 
 // The engine options of one hosted replica: the job's, with one of the
-// worker's `devices` as DeviceIndex on GPU platforms, the replicas taking
-// turns (`affinity`, the same number that keeps a replica on one slot
+// worker's `devices` as DeviceIndex on GPU platforms, device affinity mod
+// devices (`affinity`, the same number that keeps a replica on one slot
 // thread, so with slots a multiple of devices each slot drives one device).
 // A DeviceIndex the job sets itself wins.
 engine::EngineOptions ReplicaEngineOptions(

@@ -14,7 +14,10 @@
 # debootstrap'ed Debian tagged as its base (apt inside the build needs a
 # Debian mirror; it compiles replex, so allow half an hour and run the
 # script directly rather than through ctest's 15 minutes); the image and
-# its build stage are kept so that a later build reuses their layers.
+# its build stage are kept so that a later build reuses their layers; with
+# REPLEX_DOCKER_GPU=1 as well, the `gpu` target is built too (Debian's CUDA
+# toolkit in its build stage: 1.6 GB to download, 11 GB unpacked) and checked
+# without a GPU.
 #   docker_stack_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 source_dir=$1 build=$2
@@ -62,6 +65,24 @@ if [ "$dockerfile" = 1 ]; then
   # The classic builder: Debian's dockerd has no buildx for the CLI to use.
   DOCKER_BUILDKIT=0 docker build -f "$source_dir/deploy/docker/Dockerfile" \
     --target cpu -t "$image" "$source_dir"
+  if [ "${REPLEX_DOCKER_GPU:-0}" = 1 ]; then
+    # The gpu target, on this machine without a GPU: every library of its
+    # CUDA plugins is in the image but the driver's libcuda.so.1 (the NVIDIA
+    # container toolkit mounts it), and a CUDA job says that is what it lacks.
+    gpu_image=replex:dockerfile-gpu
+    DOCKER_BUILDKIT=0 docker build -f "$source_dir/deploy/docker/Dockerfile" \
+      --target gpu -t "$gpu_image" "$source_dir"
+    missing=$(docker run --rm --entrypoint sh "$gpu_image" -c \
+      'ldd /usr/local/lib/replex/openmm-plugins/libOpenMMCUDA.so \
+           /usr/local/lib/replex/openmm-plugins/libOpenMMCudaCompiler.so' |
+      awk '/not found/ {print $1}' | sort -u)
+    [ "$missing" = libcuda.so.1 ] || fail "the CUDA plugins in $gpu_image lack: $missing"
+    cuda=$(docker run --rm "$gpu_image" sh -c 'cd /tmp && replex run \
+      --platform=CUDA /opt/replex/examples/harmonic-oscillator/job.yaml' 2>&1 || true)
+    grep -q "libOpenMMCUDA.so: libcuda.so.1: .*no NVIDIA driver on this machine" <<<"$cuda" ||
+      fail "a CUDA job in $gpu_image without a driver: $cuda"
+    echo "$gpu_image: the CUDA plugins lack only the driver's libcuda.so.1, and a CUDA job says so"
+  fi
   # Earlier runs' build stages (gigabytes each, untagged); this run's stays,
   # and with it the apt layers the next build reuses.
   docker image prune -f --filter "until=$start" >/dev/null

@@ -10,7 +10,8 @@
 # default; elsewhere, point REPLEX_OPENMM_PLUGIN_DIR at it. A stamp in
 # PLUGIN_DIR makes a second run with nothing changed cost nothing.
 #
-# Environment: REPLEX_SKIP_CUDA=1 skips the CUDA platform; REPLEX_JOBS sets
+# Environment: REPLEX_SKIP_CUDA=1 skips the CUDA platform; REPLEX_CUDA_ROOT
+# is the toolkit's prefix (default /usr/local/cuda); REPLEX_JOBS sets
 # the build's parallelism (default: nproc); XDG_CACHE_HOME moves the cache of
 # downloaded source and build trees (default ~/.cache/replex/openmm-VERSION).
 set -euo pipefail
@@ -19,7 +20,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 recipe_dir=$root/tools/openmm-plugins
 plugin_dir=${1:-/usr/local/lib/replex/openmm-plugins}
 jobs=${REPLEX_JOBS:-$(nproc)}
-cuda_root=/usr/local/cuda
+# Where the CUDA toolkit is: NVIDIA's default prefix, or /usr for Debian's
+# nvidia-cuda-toolkit (non-free).
+cuda_root=${REPLEX_CUDA_ROOT:-/usr/local/cuda}
 stamp_name=.replex-openmm-plugins.stamp
 # What this script installs, and nothing else, into PLUGIN_DIR.
 libraries=(libOpenMMPME.so libOpenMMCUDA.so libOpenMMCudaCompiler.so)
