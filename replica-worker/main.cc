@@ -48,8 +48,8 @@ ABSL_FLAG(std::string, devices, "",
           "Comma-separated OpenCL/CUDA device indices. Advertised in "
           "Register; each replica's Context runs on one of them (DeviceIndex: "
           "its slot's, slot s on device s mod devices) unless the job's "
-          "platform_properties sets DeviceIndex. Give --slots a multiple of the device count "
-          "(docs/worker.md: sizing).");
+          "platform_properties sets DeviceIndex. Give --slots a multiple of "
+          "the device count (docs/worker.md: sizing).");
 ABSL_FLAG(int, slots, 1,
           "Segments run at once. Hosted replicas are multiplexed over the "
           "slots; on the CPU platform each Context gets cores/slots threads "
