@@ -72,10 +72,11 @@ if [ "$dockerfile" = 1 ]; then
     gpu_image=replex:dockerfile-gpu
     DOCKER_BUILDKIT=0 docker build -f "$source_dir/deploy/docker/Dockerfile" \
       --target gpu -t "$gpu_image" "$source_dir"
-    missing=$(docker run --rm --entrypoint sh "$gpu_image" -c \
+    listing=$(docker run --rm --entrypoint sh "$gpu_image" -c \
       'ldd /usr/local/lib/replex/openmm-plugins/libOpenMMCUDA.so \
-           /usr/local/lib/replex/openmm-plugins/libOpenMMCudaCompiler.so' |
-      awk '/not found/ {print $1}' | sort -u)
+           /usr/local/lib/replex/openmm-plugins/libOpenMMCudaCompiler.so' 2>&1) ||
+      fail "ldd cannot read the CUDA plugins in $gpu_image: $listing"
+    missing=$(awk '/not found/ {print $1}' <<<"$listing" | sort -u)
     [ "$missing" = libcuda.so.1 ] || fail "the CUDA plugins in $gpu_image lack: $missing"
     cuda=$(docker run --rm "$gpu_image" sh -c 'cd /tmp && replex run \
       --platform=CUDA /opt/replex/examples/harmonic-oscillator/job.yaml' 2>&1 || true)

@@ -81,6 +81,10 @@ done
 
 build_cuda=0
 cuda_version=none
+if [ "${REPLEX_SKIP_CUDA:-0}" != 1 ] && [ -n "${REPLEX_CUDA_ROOT:-}" ] &&
+  [ ! -x "$cuda_root/bin/nvcc" ]; then
+  die "REPLEX_CUDA_ROOT=$cuda_root has no bin/nvcc: point it at a CUDA toolkit's prefix, or set REPLEX_SKIP_CUDA=1"
+fi
 if [ "${REPLEX_SKIP_CUDA:-0}" != 1 ] && [ -x "$cuda_root/bin/nvcc" ]; then
   build_cuda=1
   cuda_version=$("$cuda_root/bin/nvcc" --version | sed -n 's/.*release [^,]*, V\([0-9.]*\).*/\1/p')
@@ -90,7 +94,7 @@ fi
 shopt -s nullglob
 recipe_hash=$(cat "$0" "$recipe_dir/CMakeLists.txt" "$root/cmake/FindOpenMM.cmake" \
   "$recipe_dir"/patches/*.patch | sha256sum | cut -c1-16)
-stamp="openmm $source_version (libOpenMM $binary_version); cuda $cuda_version; recipe $recipe_hash"
+stamp="openmm $source_version (libOpenMM $binary_version); cuda $cuda_version at $cuda_root; recipe $recipe_hash"
 
 # The stamp's first line is $stamp, its second what that run installed.
 up_to_date=0
@@ -169,6 +173,12 @@ fi
 # --- build ------------------------------------------------------------------
 
 build_dir=$cache/build
+# CMake's cache keeps the toolkit it found first: a tree configured for
+# another toolkit prefix starts again.
+if [ "$(cat "$build_dir/.replex-cuda-root" 2>/dev/null)" != "$cuda_root" ]; then
+  rm -rf "$build_dir" && mkdir -p "$build_dir"
+  echo "$cuda_root" >"$build_dir/.replex-cuda-root"
+fi
 cuda_option=OFF
 [ "$build_cuda" = 1 ] && cuda_option=ON
 say "configuring (CUDA: $([ "$build_cuda" = 1 ] && echo "toolkit $cuda_version" || echo "not built"))"
