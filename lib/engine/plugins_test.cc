@@ -155,9 +155,8 @@ TEST(PmePluginTest, SeveralReplicasTakeTheirFirstStepsAtOnce) {
     text << in.rdbuf();
     return text.str();
   };
-  ASSERT_OK_AND_ASSIGN(
-      std::shared_ptr<const Model> water,
-      Model::Load(read("system.xml"), read("state.xml"), ""));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Model> water,
+                       Model::Load(read("system.xml"), read("state.xml"), ""));
   constexpr int kReplicas = 4;
   std::vector<std::unique_ptr<Replica>> replicas;
   for (int i = 0; i < kReplicas; ++i) {
@@ -187,7 +186,10 @@ TEST(CudaPluginTest, LoadsOrSaysWhyNamingLibcuda) {
   std::string why;
   const std::string library = BuiltPlugin("libOpenMMCUDA.so", &why);
   if (library.empty()) {
-    GTEST_SKIP() << why << ", which needs a CUDA toolkit in /usr/local/cuda";
+    GTEST_SKIP()
+        << why
+        << ", which needs a CUDA toolkit (tools/build-openmm-plugins.sh: "
+           "REPLEX_CUDA_ROOT, default /usr/local/cuda)";
   }
   const PluginReport& plugins = Plugins();
   if (std::find(plugins.loaded_files.begin(), plugins.loaded_files.end(),
