@@ -81,14 +81,15 @@ done
 
 build_cuda=0
 cuda_version=none
-if [ "${REPLEX_SKIP_CUDA:-0}" != 1 ] && [ -n "${REPLEX_CUDA_ROOT:-}" ] &&
-  [ ! -x "$cuda_root/bin/nvcc" ]; then
-  die "REPLEX_CUDA_ROOT=$cuda_root has no bin/nvcc: point it at a CUDA toolkit's prefix, or set REPLEX_SKIP_CUDA=1"
-fi
-if [ "${REPLEX_SKIP_CUDA:-0}" != 1 ] && [ -x "$cuda_root/bin/nvcc" ]; then
-  build_cuda=1
-  cuda_version=$("$cuda_root/bin/nvcc" --version | sed -n 's/.*release [^,]*, V\([0-9.]*\).*/\1/p')
-  [ -n "$cuda_version" ] || die "cannot read the CUDA version from $cuda_root/bin/nvcc --version"
+if [ "${REPLEX_SKIP_CUDA:-0}" != 1 ]; then
+  if [ -x "$cuda_root/bin/nvcc" ]; then
+    build_cuda=1
+    cuda_version=$("$cuda_root/bin/nvcc" --version | sed -n 's/.*release [^,]*, V\([0-9.]*\).*/\1/p')
+    [ -n "$cuda_version" ] || die "cannot read the CUDA version from $cuda_root/bin/nvcc --version"
+  elif [ -n "${REPLEX_CUDA_ROOT:-}" ]; then
+    # The default prefix may lack a toolkit; one asked for must not.
+    die "REPLEX_CUDA_ROOT=$cuda_root has no bin/nvcc: point it at a CUDA toolkit's prefix, or set REPLEX_SKIP_CUDA=1"
+  fi
 fi
 
 shopt -s nullglob
