@@ -31,8 +31,10 @@ struct SessionOptions {
   // From Drain() on: how long to wait for the coordinator to take every
   // replica back (and for running segments) before leaving anyway.
   absl::Duration drain_grace = absl::Seconds(30);
-  // After closing our side, how long the coordinator gets to end the stream
-  // before it is cancelled.
+  // Once the drain ends: how long the writer gets to write what is queued
+  // (the Goodbye, the last replicas' states) and half-close, and the
+  // coordinator to end the stream in answer, before the call is cancelled
+  // and whatever is still queued is dropped with it.
   absl::Duration close_timeout = absl::Seconds(5);
 };
 

@@ -182,8 +182,12 @@ TEST_F(SessionTest, HeartbeatsFollowTheWelcomeInterval) {
 TEST_F(SessionTest, DrainGraceEndsWhileReplicasAreHosted) {
   SessionOptions options;
   options.drain_grace = absl::ZeroDuration();
-  // This coordinator never ends the call: the worker cancels it.
-  options.close_timeout = absl::ZeroDuration();
+  // This coordinator never ends the call: the worker cancels it once the
+  // close timeout has passed. The timeout also bounds the writer's flush of
+  // the Goodbye and the half-close, so it must not be zero (with zero the
+  // cancel races the writer); half a second is far more than writing two
+  // messages to the fake takes, even under a sanitizer.
+  options.close_timeout = absl::Milliseconds(500);
   Start(options);
   std::shared_ptr<FakeStreamPeer> peer = client_->AwaitStream(0);
   ASSERT_NE(peer, nullptr);
