@@ -151,6 +151,11 @@ class WorkerRegistry : public ReplicaPool {
   // Sends UnloadJob to every worker that has the job loaded.
   void UnloadEverywhere(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends `worker` the version of the job's adaptive ladder that `order`
+  // runs at (LadderUpdate), unless it has it; nothing for a fixed ladder.
+  void SendLadderVersion(Worker& worker, const std::string& job_id,
+                         const runner::SegmentOrder& order)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends UnloadJob to `worker` when it no longer has anything of `job`.
   void UnloadIfUnused(Worker& worker, const Job& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -29,9 +30,11 @@ struct WorkerRegistry::Worker {
   bool draining = false;  // said Goodbye: nothing new is placed on it
   bool gone = false;      // lost or left: not eligible, sends are dropped
   std::vector<v1::CoordinatorMessage> outbox;
-  std::optional<absl::Status> end;               // set once the session is over
-  std::function<void()> end_session;             // from Connect
-  absl::flat_hash_set<std::string> loaded_jobs;  // LoadJob sent, no UnloadJob
+  std::optional<absl::Status> end;    // set once the session is over
+  std::function<void()> end_session;  // from Connect
+  // Jobs sent LoadJob and no UnloadJob since, with the version of each one's
+  // adaptive ladder sent (LadderUpdate; 0: the spec's).
+  absl::flat_hash_map<std::string, int> loaded_jobs;
   int hosted = 0;  // replicas placed here, all jobs together
 
   const std::string& name() const { return hello.worker_name(); }

@@ -226,7 +226,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
     }
     Worker& host = *found;
     if (!replica.loaded) {
-      if (host.loaded_jobs.insert(job_id).second) {
+      if (host.loaded_jobs.emplace(job_id, 0).second) {
         v1::CoordinatorMessage load_job;
         load_job.mutable_load_job()->set_job_id(job_id);
         *load_job.mutable_load_job()->mutable_spec() = *job->spec;
@@ -265,16 +265,37 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
     *batches[replica.host].mutable_segment_orders()->add_orders() =
         wire::ToProto(order, job_id, replica.epoch);
     replica.rung = order.rung;
-    replica.temperature_k = order.temperature_k;
+    replica.temperature_k = order.ladder != nullptr
+                                ? order.ladder->rung(order.rung).temperature_k
+                                : 0;
   }
   // Every host was found above, under this lock; none can have gone since.
   for (auto& [key, batch] : batches) {
     if (Worker* host = FindWorker(key); host != nullptr) {
+      SendLadderVersion(*host, job_id, orders[0]);
       Send(*host, std::move(batch));
     }
   }
   if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   return job;
+}
+
+void WorkerRegistry::SendLadderVersion(Worker& worker,
+                                       const std::string& job_id,
+                                       const runner::SegmentOrder& order) {
+  int& sent = worker.loaded_jobs[job_id];
+  if (order.ladder == nullptr || sent == order.ladder_version) return;
+  v1::CoordinatorMessage message;
+  v1::LadderUpdate& update = *message.mutable_ladder_update();
+  update.set_job_id(job_id);
+  update.set_version(order.ladder_version);
+  for (const exchange::Rung& rung : order.ladder->rungs()) {
+    update.add_temperatures_k(rung.temperature_k);
+    update.mutable_parameters()->Add(rung.parameters.begin(),
+                                     rung.parameters.end());
+  }
+  Send(worker, std::move(message));
+  sent = order.ladder_version;
 }
 
 absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::AwaitRound(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <map>
 #include <type_traits>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lib/runner/report.h"
 #include "lib/service/process.h"
 #include "lib/spec/spec.h"
 #include "lib/wire/wire.h"
@@ -48,6 +50,25 @@ struct ReplicaHost::Job {
     return *model;
   }
 
+  // An adaptive ladder's version `version` (LadderUpdate); version 0 is the
+  // spec's ladder, the one replicas are made with.
+  void AddVersion(
+      int version,
+      absl::StatusOr<std::shared_ptr<const exchange::Ladder>> made) {
+    absl::MutexLock lock(&mu);
+    versions.insert_or_assign(version, std::move(made));
+  }
+  absl::StatusOr<std::shared_ptr<const exchange::Ladder>> Version(int version) {
+    absl::MutexLock lock(&mu);
+    auto it = versions.find(version);
+    if (it == versions.end()) {
+      return absl::InternalError(
+          absl::StrCat("the order is for version ", version, " of job ", id,
+                       "'s adaptive ladder, which this worker was never sent"));
+    }
+    return it->second;
+  }
+
   const std::string id;
   std::string platform;
   absl::StatusOr<exchange::Ladder> ladder;
@@ -55,6 +76,8 @@ struct ReplicaHost::Job {
 
  private:
   absl::Mutex mu;
+  std::map<int, absl::StatusOr<std::shared_ptr<const exchange::Ladder>>>
+      versions ABSL_GUARDED_BY(mu);
   v1::JobSpec inputs ABSL_GUARDED_BY(mu);
   std::optional<absl::StatusOr<std::shared_ptr<const engine::Model>>> model
       ABSL_GUARDED_BY(mu);
@@ -152,6 +175,49 @@ void ReplicaHost::LoadJob(const v1::LoadJob& message) {
         "job %s loaded with an unusable ladder (its replicas will fail): %s",
         job->id, job->ladder.status().ToString());
   }
+}
+
+void ReplicaHost::UpdateLadder(const v1::LadderUpdate& message) {
+  std::shared_ptr<Job> job;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(message.job_id());
+    if (it == jobs_.end()) {
+      service::Log("LadderUpdate for job %s ignored: the job is not loaded",
+                   message.job_id());
+      return;
+    }
+    job = it->second;
+  }
+  absl::StatusOr<exchange::Ladder> ladder = job->ladder;
+  if (ladder.ok()) {
+    const int n = ladder->size();
+    const int p = static_cast<int>(ladder->parameter_names().size());
+    runner::LadderVersion version;
+    if (message.temperatures_k_size() == n &&
+        message.parameters_size() == n * p) {
+      version.temperatures_k.assign(message.temperatures_k().begin(),
+                                    message.temperatures_k().end());
+      for (int k = 0; k < n; ++k) {
+        version.parameters.emplace_back(
+            message.parameters().begin() + k * p,
+            message.parameters().begin() + (k + 1) * p);
+      }
+    }
+    ladder = runner::WithVersion(*ladder, version);
+  }
+  absl::StatusOr<std::shared_ptr<const exchange::Ladder>> made =
+      ladder.ok()
+          ? absl::StatusOr<std::shared_ptr<const exchange::Ladder>>(
+                std::make_shared<const exchange::Ladder>(*std::move(ladder)))
+          : absl::InvalidArgumentError(
+                absl::StrCat("version ", message.version(),
+                             " of the adaptive ladder is unusable: ",
+                             ladder.status().message()));
+  if (!made.ok()) {
+    service::Log("job %s: %s", message.job_id(), made.status().ToString());
+  }
+  job->AddVersion(message.version(), std::move(made));
 }
 
 void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
@@ -386,8 +452,15 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   if (hosted.engine == nullptr)
     return SegmentFailed(message, hosted.load_error);
   const absl::Time start = absl::Now();
-  absl::StatusOr<runner::SegmentResult> result = runner::ExecuteOrder(
-      *hosted.engine, wire::FromProto(message), &hosted.stop);
+  runner::SegmentOrder order = wire::FromProto(message);
+  if (order.ladder_version > 0) {
+    absl::StatusOr<std::shared_ptr<const exchange::Ladder>> ladder =
+        hosted.job->Version(order.ladder_version);
+    if (!ladder.ok()) return SegmentFailed(message, ladder.status());
+    order.ladder = *std::move(ladder);
+  }
+  absl::StatusOr<runner::SegmentResult> result =
+      runner::ExecuteOrder(*hosted.engine, order, &hosted.stop);
   if (absl::IsCancelled(result.status()) && hosted.stop) {
     service::Log("replica %s/%d round %d stopped: %s (the replica was dropped)",
                  message.job_id(), message.replica(), message.round(),

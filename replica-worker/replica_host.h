@@ -96,6 +96,10 @@ class ReplicaHost {
   // LoadReplica that needs it (on the executor, not the caller's thread). A
   // second LoadJob for a hosted job is ignored.
   void LoadJob(const v1::LoadJob& message);
+  // Remembers a new version of a loaded job's adaptive ladder; orders name
+  // the version they run at (SegmentOrder.ladder_version). An unusable one
+  // fails the orders that name it.
+  void UpdateLadder(const v1::LadderUpdate& message);
   // Hosts a replica: creates its Context at `rung` (velocities from
   // velocity_seed), then restores `state` when given. Replaces a hosted copy
   // with an older epoch; ignored for the same or an older epoch.

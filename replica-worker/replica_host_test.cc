@@ -13,6 +13,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/spec/spec.h"
+#include "lib/wire/wire.h"
 #include "replica-worker/testing/test_util.h"
 
 namespace replex::worker {
@@ -94,6 +96,75 @@ TEST_P(SegmentTest, SegmentDoneMatchesExecuteOrderBitForBit) {
 
 INSTANTIATE_TEST_SUITE_P(Ladders, SegmentTest,
                          ::testing::Values(kTremd, kHremd));
+
+// An adaptive ladder's version (LadderUpdate) is what an order naming it
+// runs at and evaluates other rungs with: bit for bit what ExecuteOrder
+// gives with that ladder, and not what the spec's ladder gives. An order
+// naming a version never sent fails the segment (a replica fault: the
+// coordinator rolls back and sends it again); an unusable version fails
+// the job.
+TEST_F(ReplicaHostTest, OrdersRunAtTheLadderVersionTheyName) {
+  const v1::JobSpec spec = ExampleSpec(kHremd);
+  LoadJob(spec);
+  host_->LoadReplica(MakeLoadReplica(kJob, 3, /*epoch=*/7, /*rung=*/2, 11));
+  std::vector<exchange::Rung> rungs = spec::BuildLadder(spec.ladder())->rungs();
+  v1::CoordinatorMessage update;
+  v1::LadderUpdate& body = *update.mutable_ladder_update();
+  body.set_job_id(kJob);
+  body.set_version(1);
+  for (exchange::Rung& rung : rungs) {
+    rung.parameters[0] *= 1.5;
+    body.add_temperatures_k(rung.temperature_k);
+    body.add_parameters(rung.parameters[0]);
+  }
+  host_->UpdateLadder(body);
+  v1::SegmentOrder order = MakeOrder(kJob, 3, 0, 7, 2, kSteps, 101, {1, 2, 3});
+  order.set_ladder_version(1);
+  host_->Order(order);
+  std::vector<v1::WorkerMessage> sent = Run();
+
+  DirectRun direct(spec);
+  runner::SegmentOrder expected_order = wire::FromProto(order);
+  expected_order.ladder = std::make_shared<const exchange::Ladder>(
+      *exchange::Ladder::Create({"K"}, rungs));
+  std::unique_ptr<engine::Replica> replica = direct.Create(2, 11);
+  const absl::StatusOr<runner::SegmentResult> expected =
+      runner::ExecuteOrder(*replica, expected_order);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_segment_done()) << sent[0].DebugString();
+  EXPECT_EQ(sent[0].segment_done().potential_kj_mol(),
+            expected->potential_kj_mol);
+  EXPECT_THAT(sent[0].segment_done().reduced(),
+              ::testing::ElementsAreArray(expected->reduced));
+  const runner::SegmentResult on_spec_ladder = direct.FirstSegment(
+      2, 11, MakeOrder(kJob, 3, 0, 7, 2, kSteps, 101, {1, 2, 3}));
+  EXPECT_NE(sent[0].segment_done().reduced(0), on_spec_ladder.reduced[0]);
+
+  const size_t before = sent.size();
+  order = MakeOrder(kJob, 3, 1, 7, 2, kSteps, 102, {1, 2, 3});
+  order.set_ladder_version(2);  // never sent
+  host_->Order(order);
+  body.set_version(3);
+  body.add_parameters(1);  // one value too many
+  host_->UpdateLadder(body);
+  order = MakeOrder(kJob, 3, 2, 7, 2, kSteps, 103, {1, 2, 3});
+  order.set_ladder_version(3);
+  host_->Order(order);
+  sent = Run();
+  sent.erase(sent.begin(), sent.begin() + before);
+  ASSERT_EQ(sent.size(), 2u);
+  ASSERT_TRUE(sent[0].has_segment_failed()) << sent[0].DebugString();
+  EXPECT_FALSE(sent[0].segment_failed().invalid_input());
+  EXPECT_THAT(sent[0].segment_failed().error(),
+              HasSubstr("version 2 of job " + std::string(kJob) +
+                        "'s adaptive ladder, which this worker was never "
+                        "sent"));
+  ASSERT_TRUE(sent[1].has_segment_failed()) << sent[1].DebugString();
+  EXPECT_TRUE(sent[1].segment_failed().invalid_input());
+  EXPECT_THAT(sent[1].segment_failed().error(),
+              HasSubstr("version 3 of the adaptive ladder is unusable"));
+}
 
 TEST_F(ReplicaHostTest, StaleEpochsAndUnknownReplicasAreDropped) {
   const v1::JobSpec spec = ExampleSpec(kTremd);

@@ -239,6 +239,8 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
     }
     case v1::CoordinatorMessage::kLoadJob:
       return host->LoadJob(message.load_job());
+    case v1::CoordinatorMessage::kLadderUpdate:
+      return host->UpdateLadder(message.ladder_update());
     case v1::CoordinatorMessage::kLoadReplica:
       return host->LoadReplica(message.load_replica());
     case v1::CoordinatorMessage::kSegmentOrders:

@@ -501,19 +501,22 @@ TEST(DurabilityTest, AnNptJobSurvivesKillsWithItsBoxRestored) {
   EXPECT_GT(telling, 0) << "no replica had moved far enough from V0";
 }
 
-// An adaptive ladder (ladder.adapt) changes its temperatures every 25 rounds
-// for 200, at every checkpoint; a worker killed inside the adaptation phase
-// rolls the job back to a checkpoint at a change (states made on one ladder,
-// the next round on another), and a coordinator killed after it to one on
-// the frozen ladder. Each replica must resume at the temperature of its checkpointed
-// state and the job re-derive the same ladders from the journal, or the
-// energies would differ from an uninterrupted run's in the last bit.
-TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
-  LocalCluster cluster("kill-adaptive");
+// An adaptive ladder (ladder.adapt) changes every 25 rounds for 200, at
+// every checkpoint; a worker killed inside the adaptation phase rolls the
+// job back to a checkpoint at a change (states made on one ladder, the next
+// round on another), and a coordinator killed after it to one on the frozen
+// ladder. Each replica must resume at the temperature of its checkpointed
+// state, every worker, a replacement included, must be sent the ladder
+// version its orders run at, and the job re-derive the same ladders from
+// the journal, or the energies would differ from an uninterrupted run's in
+// the last bit. `ladder` replaces the harmonic job's temperature range.
+void ExpectAdaptiveLadderResumes(const std::string& name,
+                                 const std::string& ladder) {
+  LocalCluster cluster("kill-" + name);
   absl::Status started = cluster.StartServices();
   for (int i = 0; started.ok() && i < 2; ++i) started = cluster.AddWorker();
   ASSERT_TRUE(started.ok()) << started << cluster.Logs();
-  const std::string path = WriteJob(cluster, "adaptive", kRounds, kInterval);
+  const std::string path = WriteJob(cluster, name, kRounds, kInterval);
   std::ifstream in(path);
   std::string yaml((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
@@ -521,9 +524,7 @@ TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
       "  n_rungs: 4\n  temperature_range_k: {min: 300, max: 600}\n";
   ASSERT_TRUE(absl::StrContains(yaml, range)) << yaml;
   std::ofstream(path) << absl::StrReplaceAll(
-      yaml, {{range,
-              "  temperatures_k: [300, 310, 320, 600]\n"
-              "  adapt: {rounds: 200, interval: 25}\n"}});
+      yaml, {{range, ladder + "  adapt: {rounds: 200, interval: 25}\n"}});
   const std::string id = cluster.SubmitJob(path);
 
   ASSERT_EQ(WaitForRound(cluster, id, 90).state(), v1::RUNNING)
@@ -536,7 +537,7 @@ TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
   cluster.StopCoordinator(SIGKILL);
   ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
 
-  ExpectSucceededAsUninterrupted(cluster, id, "adaptive");
+  ExpectSucceededAsUninterrupted(cluster, id, name);
   const std::vector<int64_t> resumed = ResumedAt(cluster.Logs(), id);
   ASSERT_EQ(resumed.size(), 2u) << cluster.Logs();
   EXPECT_LT(resumed[0], 200);  // inside the adaptation phase
@@ -547,6 +548,21 @@ TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
                          std::istreambuf_iterator<char>());
   EXPECT_EQ(Count(text, "\"from_round\""), 9) << text;
   EXPECT_TRUE(absl::StrContains(text, "\"from_round\": 200")) << text;
+}
+
+TEST(DurabilityTest, AnAdaptiveLadderResumesWithTheSameLadders) {
+  ExpectAdaptiveLadderResumes("adaptive",
+                              "  temperatures_k: [300, 310, 320, 600]\n");
+}
+
+// The same over the oscillators' force constant K at one temperature: the
+// versions move K, which only the workers' copies of the ladder carry into
+// the energies they evaluate at other rungs.
+TEST(DurabilityTest, AnAdaptiveParameterLadderResumesWithTheSameLadders) {
+  ExpectAdaptiveLadderResumes(
+      "adaptive-k",
+      "  n_rungs: 4\n  temperature_k: 300\n"
+      "  parameters: [{name: K, values: [4000, 4400, 4800, 11314]}]\n");
 }
 
 }  // namespace

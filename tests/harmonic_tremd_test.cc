@@ -77,7 +77,7 @@ std::vector<double> ExpectTremdTheory(const v1::JobSpec& spec) {
     EXPECT_FALSE(versions.empty());
     if (versions.empty()) return {};
     EXPECT_EQ(versions.back().from_round, production);
-    ladder = *runner::WithTemperatures(ladder, versions.back().temperatures_k);
+    ladder = *runner::WithVersion(ladder, versions.back());
   }
 
   for (int k = 0; k < n; ++k) {

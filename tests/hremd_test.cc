@@ -27,17 +27,21 @@ namespace {
 
 // Runs `spec` (the harmonic oscillators over K, with one temperature or a
 // temperature per rung) and checks the theory above with b_k = K_k / T_k in
-// place of K_k: u_k = b_k r^2 / (2 k_B) is what the swaps see.
-void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
-  const exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
-  ASSERT_FALSE(ladder.temperature_only());
+// place of K_k: u_k = b_k r^2 / (2 k_B) is what the swaps see. An adaptive
+// ladder's production rounds are checked, on the frozen ladder, which is
+// returned.
+exchange::Ladder ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
+  exchange::Ladder ladder = *spec::BuildLadder(spec.ladder());
+  EXPECT_FALSE(ladder.temperature_only());
+  const int64_t production = spec.ladder().adapt().rounds();
   const auto& names = ladder.parameter_names();
   const auto k_index =
       std::find(names.begin(), names.end(), "K") - names.begin();
-  ASSERT_LT(k_index, static_cast<long>(names.size())) << "no parameter K";
+  EXPECT_LT(k_index, static_cast<long>(names.size())) << "no parameter K";
   const auto model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
-  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (k_index == static_cast<long>(names.size()) || !model.ok()) return ladder;
   const int dof = 3 * (*model)->num_particles();
   const int n = ladder.size();
   auto b = [&](int k) {
@@ -49,9 +53,12 @@ void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
   // accepted: gibbs makes several, each accepted with the same probability.
   const std::vector<exchange::Ladder::Pair>& pairs = ladder.pairs();
   std::vector<std::vector<double>> accepted_by_pair(pairs.size());
+  std::vector<runner::LadderVersion> versions;
   runner::RunOptions options;
   options.threads = 2;
   options.on_round = [&](const runner::RoundReport& report) {
+    if (report.ladder_versions != nullptr) versions = *report.ladder_versions;
+    if (report.outcome.round < production) return absl::OkStatus();
     for (int i = 0; i < n; ++i) {
       const int k = report.outcome.before.rung_of_replica(i);
       own[k].push_back(report.reduced.Get(i, k));
@@ -67,7 +74,15 @@ void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
     return absl::OkStatus();
   };
   const auto result = runner::RunJob(spec, options);
-  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result.ok()) << result.status();
+  if (!result.ok()) return ladder;
+  if (production > 0) {
+    // The frozen ladder is the last version, which starts production.
+    EXPECT_FALSE(versions.empty());
+    if (versions.empty()) return ladder;
+    EXPECT_EQ(versions.back().from_round, production);
+    ladder = *runner::WithVersion(ladder, versions.back());
+  }
 
   for (int k = 0; k < n; ++k) {
     const double ratio = b(0) / b(k);
@@ -89,6 +104,7 @@ void ExpectHarmonicLadderTheory(const v1::JobSpec& spec) {
   }
   // Swaps happened: otherwise the test above says nothing about exchange.
   EXPECT_GT(result->round_trips, 0);
+  return ladder;
 }
 
 TEST(HarmonicOscillatorHremd, ReducedPotentialsMatchTheory) {
@@ -116,6 +132,43 @@ TEST(HarmonicOscillatorHremd,
     k *= 1.1 * std::sqrt(2.0);
   }
   ExpectHarmonicLadderTheory(spec);
+}
+
+// An adaptive K ladder, from a deliberately bad one (three rungs crowded at
+// the bottom: exact neighbour acceptances 0.87, 0.88 and 0.15), moves along
+// K to equal acceptance, then the frozen ladder's production rounds match
+// the theory above, acceptance included. The ladder of equal acceptance is
+// geometric in K between the ends (swapping K is swapping beta K), where
+// every pair's exact acceptance is the example's 0.5575; on the frozen
+// ladder the exact acceptances (from its own K ratios) must lie within 0.1
+// of each other, against 0.73 apart on the bad one.
+// (RoundDriverTest.AParameterLadderAdaptsAlongItsParameter checks the
+// spread of the frozen values over many seeds with exact sampling.)
+TEST(HarmonicOscillatorHremd, AnAdaptiveParameterLadderEqualisesAcceptance) {
+  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/hremd.yaml");
+  v1::ParameterLadder& k_values = *spec.mutable_ladder()->mutable_parameters(0);
+  k_values.clear_values();
+  for (double k : {4000, 4400, 4800, 11314}) k_values.add_values(k);
+  spec.mutable_ladder()->mutable_adapt()->set_rounds(1500);
+  spec.mutable_ladder()->mutable_adapt()->set_interval(300);
+  spec.mutable_exchange()->set_n_rounds(3500);
+  const exchange::Ladder frozen = ExpectHarmonicLadderTheory(spec);
+  const auto model =
+      engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const int dof = 3 * (*model)->num_particles();
+  std::vector<double> exact;
+  for (int k = 0; k + 1 < frozen.size(); ++k) {
+    exact.push_back(HarmonicSwapAcceptance(
+        dof, frozen.rung(k + 1).parameters[0], frozen.rung(k).parameters[0]));
+  }
+  EXPECT_EQ(frozen.rung(0).parameters[0], 4000);
+  EXPECT_EQ(frozen.rung(3).parameters[0], 11314);
+  EXPECT_LT(*std::max_element(exact.begin(), exact.end()) -
+                *std::min_element(exact.begin(), exact.end()),
+            0.1)
+      << "exact acceptances on the frozen ladder " << exact[0] << ", "
+      << exact[1] << ", " << exact[2];
 }
 
 // examples/harmonic-oscillator/grid.yaml: a temperature x K grid (3 x 3

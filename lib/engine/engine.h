@@ -185,6 +185,14 @@ class Replica {
   // the one the replica was created with), else the rung's in the ladder.
   absl::Status SetRung(int rung, double temperature_k = 0);
   int rung() const { return rung_; }
+  // Replaces the ladder by a new version of it (an adaptive ladder's: the
+  // same rungs, shape, parameter names and pressures, other temperatures or
+  // parameter values), then moves to the current rung as the new version
+  // has it (SetRung). INVALID_ARGUMENT for a ladder of another shape.
+  absl::Status SetLadder(std::shared_ptr<const exchange::Ladder> ladder);
+  const std::shared_ptr<const exchange::Ladder>& ladder() const {
+    return ladder_;
+  }
   // The temperature the integrator, and so the velocities, are at.
   double temperature_k() const { return temperature_k_; }
 
@@ -223,8 +231,8 @@ class Replica {
   // except the ladder's parameters, which stay those of the current rung; the
   // velocities are taken to be at temperature_k(), so call SetRung(the rung
   // and temperature the state was saved at) first if they differ, then
-  // SetRung to move on. Fails with INVALID_ARGUMENT on a particle-count mismatch,
-  // non-finite values or a parameter the System lacks; the replica is
+  // SetRung to move on. Fails with INVALID_ARGUMENT on a particle-count
+  // mismatch, non-finite values or a parameter the System lacks; the replica is
   // unchanged then.
   absl::Status Restore(const PortableState& state);
 
@@ -274,7 +282,7 @@ class Replica {
   // Destruction runs bottom-up: the Context goes before the integrator it
   // uses and the model whose System it reads.
   std::shared_ptr<const Model> model_;
-  std::optional<exchange::Ladder> ladder_;
+  std::shared_ptr<const exchange::Ladder> ladder_;
   // Draws from OpenMM's one process-global generator: every Context on the
   // Reference platform (each step), and any Context whose System has a
   // barostat (each barostat move, and its creation).

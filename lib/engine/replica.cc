@@ -157,7 +157,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Create(
       options.platform,
       model->barostat().has_value() ? model->barostat()->frequency : 0));
   replica->model_ = std::move(model);
-  replica->ladder_ = ladder;
+  replica->ladder_ = std::make_shared<const exchange::Ladder>(ladder);
   replica->rung_ = rung;
   const double temperature = ladder.rung(rung).temperature_k;
   replica->temperature_k_ = temperature;
@@ -401,6 +401,20 @@ absl::Status Replica::SetRung(int rung, double temperature_k) {
         rung_ = rung;
         return absl::OkStatus();
       });
+}
+
+absl::Status Replica::SetLadder(
+    std::shared_ptr<const exchange::Ladder> ladder) {
+  if (ladder == nullptr || ladder->size() != ladder_->size() ||
+      ladder->parameter_names() != ladder_->parameter_names() ||
+      ladder->shape() != ladder_->shape() ||
+      ladder->has_pressures() != ladder_->has_pressures()) {
+    return absl::InvalidArgumentError(
+        "a new version of the ladder must have the same rungs, shape, "
+        "parameter names and pressures as the one the replica was made with");
+  }
+  ladder_ = std::move(ladder);
+  return SetRung(rung_);
 }
 
 absl::Status Replica::Run(int steps, uint64_t segment_seed,

@@ -24,56 +24,83 @@ double ErfcInverse(double p) {
 
 namespace {
 
-// The ladders both tuners take: ordinary, temperature-only, at least 3 rungs
-// with increasing temperatures; and `count` values of `what` where they need
-// `expected`.
+// The ladders both tuners take: ordinary (one axis, no per-rung pressures),
+// at least 3 rungs, each neighbour pair differing in temperature or a
+// parameter; and `count` values of `what` where they need `expected`.
 absl::Status CheckTunable(const Ladder& ladder, size_t count, size_t expected,
                           absl::string_view what) {
   const int n = ladder.size();
-  if (!ladder.temperature_only() || ladder.has_pressures() ||
-      ladder.axes() != 1) {
+  if (ladder.has_pressures() || ladder.axes() != 1) {
     return absl::FailedPreconditionError(
-        "only an ordinary temperature ladder is tuned here (no parameters, "
-        "pressures or grid axes)");
+        "only an ordinary ladder is tuned here (no per-rung pressures or grid "
+        "axes)");
   }
   if (n < 3) {
     return absl::FailedPreconditionError(
-        "a ladder of fewer than 3 rungs has no inner temperature to move");
+        "a ladder of fewer than 3 rungs has no inner rung to move");
   }
   if (count != expected) {
     return absl::FailedPreconditionError(
         absl::StrCat(count, " ", what, " for a ladder of ", n, " rungs"));
   }
   for (int k = 0; k + 1 < n; ++k) {
-    if (!(ladder.beta(k) > ladder.beta(k + 1))) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("rungs ", k, " and ", k + 1,
-                       " have the same temperature: nothing to space"));
+    if (ladder.rung(k).temperature_k == ladder.rung(k + 1).temperature_k &&
+        ladder.rung(k).parameters == ladder.rung(k + 1).parameters) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rungs ", k, " and ", k + 1, " are the same: nothing to space"));
     }
   }
   return absl::OkStatus();
 }
 
-// Rung positions `x` (one per rung, monotone) moved so that each of the n - 1
-// new intervals holds an equal share of the summed `length` (one per old
-// interval, spread uniformly in x within it); the ends stay.
-std::vector<double> SpreadEvenly(const std::vector<double>& x,
-                                 const std::vector<double>& length) {
-  const int n = static_cast<int>(x.size());
+// Where the n - 1 new intervals of a ladder of n rungs end so that each
+// holds an equal share of the summed `length` (one per old interval, spread
+// uniformly within it): for each inner new rung, the old interval k it falls
+// in and how far into it (0..1).
+struct Position {
+  int interval;
+  double fraction;
+};
+std::vector<Position> EvenPositions(const std::vector<double>& length) {
+  const int n = static_cast<int>(length.size()) + 1;
   double total = 0;
   for (double l : length) total += l;
-  std::vector<double> spread = {x.front()};
+  std::vector<Position> positions;
   int k = 0;
   double before = 0;  // length up to old rung k
   for (int j = 1; j + 1 < n; ++j) {
     const double target = total * j / (n - 1);
     while (k + 2 < n && before + length[k] < target) before += length[k++];
-    const double fraction =
-        length[k] > 0 ? std::min(1.0, (target - before) / length[k]) : 0;
-    spread.push_back(x[k] + fraction * (x[k + 1] - x[k]));
+    positions.push_back(
+        {k, length[k] > 0 ? std::min(1.0, (target - before) / length[k]) : 0});
   }
-  spread.push_back(x.back());
-  return spread;
+  return positions;
+}
+
+// The rungs at `positions` between `ladder`'s ends, every parameter linear
+// in the position within an old interval, and the temperature linear in
+// beta (`in_beta`) or in T. The end rungs stay exactly as they are.
+std::vector<Rung> RungsAt(const Ladder& ladder,
+                          const std::vector<Position>& positions,
+                          bool in_beta) {
+  auto along = [](double a, double b, double f) { return a + f * (b - a); };
+  std::vector<Rung> rungs = {ladder.rung(0)};
+  for (const auto& [k, f] : positions) {
+    const Rung& low = ladder.rung(k);
+    const Rung& high = ladder.rung(k + 1);
+    Rung rung;
+    rung.temperature_k =
+        in_beta ? 1 / (kMolarGasConstantKJPerMolK *
+                       along(ladder.beta(k), ladder.beta(k + 1), f))
+                : along(low.temperature_k, high.temperature_k, f);
+    for (size_t p = 0; p < low.parameters.size(); ++p) {
+      rung.parameters.push_back(
+          along(low.parameters[p], high.parameters[p], f));
+    }
+    rungs.push_back(std::move(rung));
+  }
+  rungs.push_back(ladder.rung(ladder.size() - 1));
+  return rungs;
 }
 
 }  // namespace
@@ -88,9 +115,8 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
   }
   const int n = ladder.size();
   // Per pair its length x_k; spread linearly in beta.
-  std::vector<double> length(n - 1), beta(n);
+  std::vector<double> length(n - 1);
   double total = 0;
-  for (int k = 0; k < n; ++k) beta[k] = ladder.beta(k);
   for (int k = 0; k + 1 < n; ++k) {
     if (!(acceptance[k] >= 0 && acceptance[k] <= 1)) {
       return absl::FailedPreconditionError(
@@ -107,16 +133,11 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
   }
   TunedLadder tuned;
   tuned.predicted_acceptance = std::erfc(total / (n - 1));
-  for (double b : SpreadEvenly(beta, length)) {
-    tuned.temperatures_k.push_back(1 / (kMolarGasConstantKJPerMolK * b));
-  }
-  // The ends exactly as given, not through 1 / (R (1 / (R T))).
-  tuned.temperatures_k.front() = ladder.rung(0).temperature_k;
-  tuned.temperatures_k.back() = ladder.rung(n - 1).temperature_k;
+  tuned.rungs = RungsAt(ladder, EvenPositions(length), /*in_beta=*/true);
   return tuned;
 }
 
-absl::StatusOr<std::vector<double>> RoundTripLadder(
+absl::StatusOr<std::vector<Rung>> RoundTripLadder(
     const Ladder& ladder, const std::vector<double>& fraction_up) {
   if (absl::Status status =
           CheckTunable(ladder, fraction_up.size(), ladder.size(),
@@ -125,9 +146,8 @@ absl::StatusOr<std::vector<double>> RoundTripLadder(
     return status;
   }
   const int n = ladder.size();
-  std::vector<double> temperature(n), length(n - 1);
+  std::vector<double> length(n - 1);
   for (int k = 0; k < n; ++k) {
-    temperature[k] = ladder.rung(k).temperature_k;
     if (!(fraction_up[k] >= 0 && fraction_up[k] <= 1)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "rung ", k, " has no fraction of up-going replicas yet (",
@@ -146,7 +166,7 @@ absl::StatusOr<std::vector<double>> RoundTripLadder(
   for (int k = 0; k + 1 < n; ++k) {
     length[k] = std::sqrt(std::max(floor, fraction_up[k] - fraction_up[k + 1]));
   }
-  return SpreadEvenly(temperature, length);
+  return RungsAt(ladder, EvenPositions(length), /*in_beta=*/false);
 }
 
 }  // namespace replex::exchange

@@ -1,6 +1,9 @@
-// Feedback-optimised temperature spacing: from the neighbour acceptance
-// measured on a ladder, the ladder with the same end points on which every
-// neighbour pair would accept equally often (docs/exchange.md).
+// Feedback-optimised ladder spacing: from the neighbour acceptance (or the
+// replicas' travel) measured on a ladder, the ladder with the same end rungs
+// on which every neighbour pair would accept equally often, or on which
+// replicas would make the most round trips (docs/exchange.md). A ladder is
+// a path through temperature and parameter space; its rungs move along that
+// path, every value linear between two old rungs.
 #pragma once
 
 #include <vector>
@@ -11,7 +14,7 @@
 namespace replex::exchange {
 
 struct TunedLadder {
-  std::vector<double> temperatures_k;  // first and last as given
+  std::vector<Rung> rungs;  // first and last as given
   // What every neighbour pair of the tuned ladder is expected to accept.
   double predicted_acceptance = 0;
 };
@@ -27,11 +30,16 @@ double ErfcInverse(double p);
 // erfcinv(a_k) measures the distance between them (the thermodynamic
 // length); spreading that length evenly over the same number of rungs, with
 // sigma constant between each pair of old rungs, equalises the acceptance.
+// New rungs are linear in beta and in every parameter within an old
+// interval. (Along a parameter the model is that of Hamiltonian exchange
+// with a Gaussian energy difference of width s, whose mean is s^2 / 2 by
+// the fluctuation theorem: it accepts erfc(s / (2 sqrt 2)), so erfcinv(a_k)
+// is again proportional to the distance.)
 // A pair that never accepted counts as 1e-300 (its distance is then under-
 // rather than overestimated: measure again on the tuned ladder).
-// FAILED_PRECONDITION, saying why, unless the ladder is an ordinary
-// temperature-only ladder of at least 3 rungs with distinct temperatures and
-// every pair's acceptance is a number in [0, 1].
+// FAILED_PRECONDITION, saying why, unless the ladder is an ordinary ladder
+// (one axis, no per-rung pressures) of at least 3 rungs, no two neighbours
+// the same, and every pair's acceptance is a number in [0, 1].
 absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
     const Ladder& ladder, const std::vector<double>& acceptance);
 
@@ -41,12 +49,13 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
 // Statistics::FractionUp). The rungs' density that maximises round trips is
 // proportional to sqrt((df/dT) / dT), so the returned temperatures (the same
 // ends) give each old interval a share sqrt(f_k - f_{k+1}) of the rungs,
-// spread evenly in T within it; on the ladder this converges to, f falls by
-// the same step at every rung. A fall below a tenth of the even step (noise
-// can make it negative) counts as that tenth. FAILED_PRECONDITION, saying
-// why, unless the ladder is an ordinary temperature ladder of at least 3
-// rungs with distinct temperatures and every fraction is a number in [0, 1].
-absl::StatusOr<std::vector<double>> RoundTripLadder(
+// spread evenly in T (and in every parameter) within it; on the ladder this
+// converges to, f falls by the same step at every rung. A fall below a tenth
+// of the even step (noise can make it negative) counts as that tenth.
+// FAILED_PRECONDITION, saying why, unless the ladder is an ordinary ladder
+// of at least 3 rungs, no two neighbours the same, and every fraction is a
+// number in [0, 1].
+absl::StatusOr<std::vector<Rung>> RoundTripLadder(
     const Ladder& ladder, const std::vector<double>& fraction_up);
 
 }  // namespace replex::exchange

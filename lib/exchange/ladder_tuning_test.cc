@@ -11,9 +11,14 @@
 namespace replex::exchange {
 namespace {
 
-using test_util::LambdaLadder;
 using test_util::TemperatureLadder;
 using ::testing::HasSubstr;
+
+std::vector<double> Temperatures(const std::vector<Rung>& rungs) {
+  std::vector<double> temperatures;
+  for (const Rung& rung : rungs) temperatures.push_back(rung.temperature_k);
+  return temperatures;
+}
 
 TEST(ErfcInverseTest, InvertsErfc) {
   for (double x : {0.0, 1e-8, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0}) {
@@ -42,10 +47,11 @@ TEST(EqualAcceptanceLadderTest, OneStepEqualisesWhereTheModelHolds) {
   absl::StatusOr<TunedLadder> tuned =
       EqualAcceptanceLadder(bad, ModelAcceptance(bad, kS));
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  ASSERT_EQ(tuned->temperatures_k.size(), 5u);
-  EXPECT_EQ(tuned->temperatures_k.front(), 300);
-  EXPECT_EQ(tuned->temperatures_k.back(), 600);
-  const Ladder good = TemperatureLadder(tuned->temperatures_k);
+  const std::vector<double> temperatures = Temperatures(tuned->rungs);
+  ASSERT_EQ(temperatures.size(), 5u);
+  EXPECT_EQ(temperatures.front(), 300);
+  EXPECT_EQ(temperatures.back(), 600);
+  const Ladder good = TemperatureLadder(temperatures);
   const std::vector<double> after = ModelAcceptance(good, kS);
   for (double a : after) {
     EXPECT_NEAR(a, tuned->predicted_acceptance, 1e-12);
@@ -73,7 +79,7 @@ TEST(EqualAcceptanceLadderTest, IteratingConvergesWhereTheModelIsApproximate) {
     absl::StatusOr<TunedLadder> tuned =
         EqualAcceptanceLadder(ladder, truth(ladder));
     ASSERT_TRUE(tuned.ok()) << tuned.status();
-    temperatures = tuned->temperatures_k;
+    temperatures = Temperatures(tuned->rungs);
   }
   const std::vector<double> geometric = Ladder::Geometric(300, 600, 7);
   for (size_t k = 0; k < geometric.size(); ++k) {
@@ -98,10 +104,9 @@ TEST(EqualAcceptanceLadderTest, SaysWhyItCannotTune) {
             "ladder of 3 rungs"},
            {ladder, {1, 1}, "every pair always accepted"},
            {TemperatureLadder({300, 330}), {0.5}, "fewer than 3 rungs"},
-           {LambdaLadder(3), {0.5, 0.5}, "only an ordinary temperature"},
            {test_util::GridLadder(2, 2),
             {0.5, 0.5, 0.5, 0.5},
-            "only an ordinary temperature"}}) {
+            "only an ordinary ladder"}}) {
     absl::StatusOr<TunedLadder> tuned =
         EqualAcceptanceLadder(c.ladder, c.acceptance);
     EXPECT_EQ(tuned.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -110,19 +115,20 @@ TEST(EqualAcceptanceLadderTest, SaysWhyItCannotTune) {
   // A pair that never accepted still tunes: it pulls its rungs together.
   absl::StatusOr<TunedLadder> tuned = EqualAcceptanceLadder(ladder, {0.9, 0});
   ASSERT_TRUE(tuned.ok()) << tuned.status();
-  EXPECT_GT(tuned->temperatures_k[1], 330);
+  EXPECT_GT(tuned->rungs[1].temperature_k, 330);
 }
 
 // Where the fraction of up-going replicas already falls by the same step at
 // every rung, the ladder is where round trips want it: nothing moves.
 TEST(RoundTripLadderTest, ALinearFractionUpIsTheFixedPoint) {
   const Ladder ladder = TemperatureLadder({300, 310, 345, 400, 600});
-  absl::StatusOr<std::vector<double>> tuned =
+  absl::StatusOr<std::vector<Rung>> rungs =
       RoundTripLadder(ladder, {1, 0.75, 0.5, 0.25, 0});
-  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  ASSERT_TRUE(rungs.ok()) << rungs.status();
+  const std::vector<double> tuned = Temperatures(*rungs);
   const std::vector<double> expected = {300, 310, 345, 400, 600};
   for (int k = 0; k < 5; ++k) {
-    EXPECT_NEAR((*tuned)[k], expected[k], 1e-9) << "rung " << k;
+    EXPECT_NEAR(tuned[k], expected[k], 1e-9) << "rung " << k;
   }
 }
 
@@ -134,8 +140,9 @@ TEST(RoundTripLadderTest, ALinearFractionUpIsTheFixedPoint) {
 TEST(RoundTripLadderTest, RungsGatherWhereTheFractionUpFallsFastest) {
   const Ladder ladder = TemperatureLadder({300, 350, 400, 450, 500});
   const std::vector<double> f = {1, 0.88, 0.76, 0.12, 0};
-  absl::StatusOr<std::vector<double>> tuned = RoundTripLadder(ladder, f);
-  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  absl::StatusOr<std::vector<Rung>> rungs = RoundTripLadder(ladder, f);
+  ASSERT_TRUE(rungs.ok()) << rungs.status();
+  const std::vector<double> tuned = Temperatures(*rungs);
   std::vector<double> share = {std::sqrt(0.12), std::sqrt(0.12),
                                std::sqrt(0.64), std::sqrt(0.12)};
   const double total = share[0] + share[1] + share[2] + share[3];
@@ -146,13 +153,13 @@ TEST(RoundTripLadderTest, RungsGatherWhereTheFractionUpFallsFastest) {
     int k = 0;
     while (at + share[k] < target) at += share[k++];
     const double expected = x[k] + (target - at) / share[k] * 50;
-    EXPECT_NEAR((*tuned)[j], expected, 1e-9) << "rung " << j;
+    EXPECT_NEAR(tuned[j], expected, 1e-9) << "rung " << j;
   }
-  EXPECT_EQ((*tuned)[0], 300);
-  EXPECT_EQ((*tuned)[4], 500);
+  EXPECT_EQ(tuned[0], 300);
+  EXPECT_EQ(tuned[4], 500);
   // Two inner rungs now lie in 400-450 K, where there were none.
-  EXPECT_GT((*tuned)[2], 400);
-  EXPECT_LT((*tuned)[3], 450);
+  EXPECT_GT(tuned[2], 400);
+  EXPECT_LT(tuned[3], 450);
 }
 
 TEST(RoundTripLadderTest, SaysWhyItCannotTuneAndFloorsNoise) {
@@ -162,20 +169,69 @@ TEST(RoundTripLadderTest, SaysWhyItCannotTuneAndFloorsNoise) {
               HasSubstr("rung 1 has no fraction of up-going replicas yet"));
   EXPECT_THAT(RoundTripLadder(ladder, {1, 0}).status().message(),
               HasSubstr("2 fractions up (one per rung) for a ladder of 3"));
-  EXPECT_EQ(RoundTripLadder(LambdaLadder(3), {1, 0.5, 0}).status().code(),
+  EXPECT_EQ(RoundTripLadder(test_util::GridLadder(2, 2), {1, 0.5, 0.5, 0})
+                .status()
+                .code(),
             absl::StatusCode::kFailedPrecondition);
   // A fraction that rises (noise) counts as falling by a tenth of the even
   // step, 0.1 / 3: shares sqrt(0.6), sqrt(0.0333), sqrt(0.6) of the rungs.
   // (Without that floor its share would be the square root of a negative
   // number, NaN.)
   const Ladder four = TemperatureLadder({300, 330, 363, 400});
-  absl::StatusOr<std::vector<double>> tuned =
+  absl::StatusOr<std::vector<Rung>> rungs =
       RoundTripLadder(four, {1, 0.4, 0.6, 0});
-  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  ASSERT_TRUE(rungs.ok()) << rungs.status();
+  const std::vector<double> tuned = Temperatures(*rungs);
   const double a = std::sqrt(0.6), b = std::sqrt(0.1 / 3);
   const double total = 2 * a + b;
-  EXPECT_NEAR((*tuned)[1], 300 + 30 * (total / 3) / a, 1e-9);
-  EXPECT_NEAR((*tuned)[2], 363 + 37 * (2 * total / 3 - a - b) / a, 1e-9);
+  EXPECT_NEAR(tuned[1], 300 + 30 * (total / 3) / a, 1e-9);
+  EXPECT_NEAR(tuned[2], 363 + 37 * (2 * total / 3 - a - b) / a, 1e-9);
+}
+
+// A lambda ladder is a path through parameter space: the rungs move along
+// it as a temperature ladder's do in beta. With the model's acceptance,
+// erfc(s * delta lambda / (2 sqrt 2)) (Hamiltonian exchange with a Gaussian
+// energy difference of width s * delta lambda), rungs crowded at lambda = 0
+// spread to equal steps, the temperature (shared) and the ends unchanged.
+TEST(EqualAcceptanceLadderTest, AParameterLadderMovesAlongItsParameter) {
+  std::vector<Rung> crowded;
+  for (double lambda : {0.0, 0.05, 0.1, 0.15, 1.0}) {
+    crowded.push_back(Rung{300, {lambda, 2 * lambda}});
+  }
+  const Ladder bad = *Ladder::Create({"lambda", "twice"}, crowded);
+  constexpr double kS = 4;
+  auto acceptance = [&](const Ladder& ladder) {
+    std::vector<double> a;
+    for (int k = 0; k + 1 < ladder.size(); ++k) {
+      const double d =
+          ladder.rung(k + 1).parameters[0] - ladder.rung(k).parameters[0];
+      a.push_back(std::erfc(kS * d / (2 * std::sqrt(2.0))));
+    }
+    return a;
+  };
+  absl::StatusOr<TunedLadder> tuned =
+      EqualAcceptanceLadder(bad, acceptance(bad));
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  ASSERT_EQ(tuned->rungs.size(), 5u);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(tuned->rungs[k].temperature_k, 300) << "rung " << k;
+    EXPECT_NEAR(tuned->rungs[k].parameters[0], k / 4.0, 1e-12) << "rung " << k;
+    EXPECT_NEAR(tuned->rungs[k].parameters[1], k / 2.0, 1e-12) << "rung " << k;
+  }
+  EXPECT_EQ(tuned->rungs[0].parameters, crowded[0].parameters);
+  EXPECT_EQ(tuned->rungs[4].parameters, crowded[4].parameters);
+  const Ladder good = *Ladder::Create({"lambda", "twice"}, tuned->rungs);
+  for (double a : acceptance(good)) {
+    EXPECT_NEAR(a, tuned->predicted_acceptance, 1e-12);
+  }
+  // Round trips move the rungs along the same path.
+  absl::StatusOr<std::vector<Rung>> rungs =
+      RoundTripLadder(bad, {1, 0.75, 0.5, 0.25, 0});
+  ASSERT_TRUE(rungs.ok()) << rungs.status();
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_NEAR((*rungs)[k].parameters[0], crowded[k].parameters[0], 1e-12)
+        << "rung " << k;
+  }
 }
 
 }  // namespace

@@ -94,10 +94,9 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
                           const std::string& job_id, const std::string& state) {
   absl::StatusOr<exchange::Ladder> adapted =
       versions.empty() ? spec_ladder
-                       : runner::WithTemperatures(
-                             spec_ladder, versions.back().temperatures_k);
+                       : runner::WithVersion(spec_ladder, versions.back());
   // A version is a valid ladder (the driver made it one); were it not, the
-  // spec's temperatures are the better label than none.
+  // spec's rungs are the better label than none.
   const exchange::Ladder& ladder = adapted.ok() ? *adapted : spec_ladder;
   const int n = ladder.size();
   v1::Analysis analysis;
@@ -118,6 +117,14 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
                                          version.temperatures_k.end());
     if (!version.fraction_up.empty()) {
       *out.mutable_fraction_up() = ListOf(version.fraction_up);
+    }
+    const std::vector<std::string>& names = spec_ladder.parameter_names();
+    for (size_t p = 0; p < names.size(); ++p) {
+      std::vector<double> values;
+      for (const std::vector<double>& rung : version.parameters) {
+        if (p < rung.size()) values.push_back(rung[p]);
+      }
+      (*out.mutable_parameters())[names[p]] = ListOf(values);
     }
     out.mutable_acceptance()->Assign(version.acceptance.begin(),
                                      version.acceptance.end());
@@ -173,16 +180,20 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
     }
   }
   // Fewer attempts than this make one pair's acceptance too rough a guide.
+  // The suggestion is a temperature ladder's (a parameter ladder adapts
+  // with ladder.adapt instead).
   constexpr int64_t kMinAttemptsToTune = 20;
-  if (std::all_of(
+  if (ladder.temperature_only() &&
+      std::all_of(
           result.pair_attempts.begin(), result.pair_attempts.end(),
           [](int64_t attempts) { return attempts >= kMinAttemptsToTune; })) {
     if (absl::StatusOr<exchange::TunedLadder> tuned =
             exchange::EqualAcceptanceLadder(ladder, result.pair_acceptance);
         tuned.ok()) {
       v1::TunedLadder& out = *analysis.mutable_tuned_ladder();
-      out.mutable_temperatures_k()->Assign(tuned->temperatures_k.begin(),
-                                           tuned->temperatures_k.end());
+      for (const exchange::Rung& rung : tuned->rungs) {
+        out.add_temperatures_k(rung.temperature_k);
+      }
       out.set_predicted_acceptance(tuned->predicted_acceptance);
     }
   }

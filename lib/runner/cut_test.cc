@@ -85,8 +85,9 @@ TEST(RestoreCutTest,
         << "replica " << r;
   }
   // The next round's orders move replica 1 (at rung 1) to the new ladder.
-  EXPECT_EQ(cut->driver.Orders(false)[1].temperature_k,
-            versions[1].temperatures_k[1]);
+  const SegmentOrder order = cut->driver.Orders(false)[1];
+  EXPECT_EQ(order.ladder_version, 1);
+  EXPECT_EQ(order.ladder->rung(1).temperature_k, versions[1].temperatures_k[1]);
 
   // A checkpoint naming a rung outside the ladder is refused, not indexed.
   v1::Checkpoint bad = CheckpointAt(10, {0, 1, 2});

@@ -19,11 +19,15 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 absl::StatusOr<SegmentResult> ExecuteOrder(engine::Replica& replica,
                                            const SegmentOrder& order,
                                            const std::atomic<bool>* stop) {
-  if (order.rung != replica.rung() ||
-      (order.temperature_k > 0 &&
-       order.temperature_k != replica.temperature_k())) {
-    if (absl::Status status = replica.SetRung(order.rung, order.temperature_k);
-        !status.ok()) {
+  if (order.ladder != nullptr && order.ladder != replica.ladder()) {
+    // A new version of an adaptive ladder: its values at the old rung first,
+    // so that moving rung below rescales velocities from where they are.
+    if (absl::Status status = replica.SetLadder(order.ladder); !status.ok()) {
+      return status;
+    }
+  }
+  if (order.rung != replica.rung()) {
+    if (absl::Status status = replica.SetRung(order.rung); !status.ok()) {
       return status;
     }
   }
@@ -155,7 +159,9 @@ void RoundDriver::BeginVersion() {
   version.from_round = round_;
   for (const exchange::Rung& rung : ladder_.rungs()) {
     version.temperatures_k.push_back(rung.temperature_k);
+    version.parameters.push_back(rung.parameters);
   }
+  version_ladder_ = std::make_shared<const exchange::Ladder>(ladder_);
 }
 
 double RoundDriver::TemperatureAt(int64_t round, int rung) const {
@@ -171,7 +177,8 @@ SegmentOrder RoundDriver::BaseOrder(int replica, int64_t round) const {
   order.steps = steps_;
   order.segment_seed = exchange::SegmentSeed(seed_, replica, round);
   if (!versions_.empty()) {
-    order.temperature_k = ladder_.rung(order.rung).temperature_k;
+    order.ladder = version_ladder_;
+    order.ladder_version = static_cast<int>(versions_.size()) - 1;
   }
   return order;
 }
@@ -323,21 +330,21 @@ void RoundDriver::Adapt() {
     acceptance[p] = (accepts[p] + 0.5) / (attempts[p] + 1.0);
   }
   versions_.back().acceptance = acceptance;
-  absl::StatusOr<std::vector<double>> temperatures;
+  absl::StatusOr<std::vector<exchange::Rung>> rungs;
   if (adapt_round_trips_) {
     versions_.back().fraction_up = statistics_.FractionUp();
-    temperatures =
-        exchange::RoundTripLadder(ladder_, versions_.back().fraction_up);
+    rungs = exchange::RoundTripLadder(ladder_, versions_.back().fraction_up);
   } else {
     absl::StatusOr<exchange::TunedLadder> tuned =
         exchange::EqualAcceptanceLadder(ladder_, acceptance);
-    temperatures = tuned.ok() ? absl::StatusOr<std::vector<double>>(
-                                    std::move(tuned->temperatures_k))
-                              : tuned.status();
+    rungs = tuned.ok() ? absl::StatusOr<std::vector<exchange::Rung>>(
+                             std::move(tuned->rungs))
+                       : tuned.status();
   }
   absl::StatusOr<exchange::Ladder> next =
-      temperatures.ok() ? WithTemperatures(ladder_, *temperatures)
-                        : temperatures.status();
+      rungs.ok() ? exchange::Ladder::Create(ladder_.parameter_names(),
+                                            *std::move(rungs))
+                 : rungs.status();
   // Validation admits only ladders the tuners take, and the acceptance
   // estimates lie in (0, 1), so equal acceptance always gives a valid
   // ladder. Round trips need every rung visited by a replica that has been

@@ -36,8 +36,11 @@ struct SegmentOrder {
   bool want_positions = false;
   // Return the replica's portable state after the segment (a checkpoint).
   bool want_state = false;
-  // An adaptive ladder: the rung's temperature this round; 0: the ladder's.
-  double temperature_k = 0;
+  // An adaptive ladder's version this round (RoundDriver::ladder_versions
+  // index) and the ladder itself, whose temperatures and parameters the
+  // segment runs at and evaluates; null: the replica's own (a fixed ladder).
+  int ladder_version = 0;
+  std::shared_ptr<const exchange::Ladder> ladder;
 };
 
 struct SegmentResult {
@@ -122,7 +125,7 @@ class RoundDriver {
   }
   // The temperature of `rung` in round `round` (round -1: as the job
   // started) for an adaptive ladder; 0 for a fixed one, whose rungs keep the
-  // spec's temperatures (SegmentOrder::temperature_k).
+  // spec's temperatures.
   double TemperatureAt(int64_t round, int rung) const;
   exchange::Scheme scheme() const { return scheme_; }
   const exchange::Permutation& permutation() const { return permutation_; }
@@ -179,7 +182,7 @@ class RoundDriver {
  private:
   RoundDriver(exchange::Ladder ladder, const v1::JobSpec& spec);
   // The fields every order has: replica, its rung (and an adaptive ladder's
-  // temperature there), steps and the seed of segment `round`.
+  // current version), steps and the seed of segment `round`.
   SegmentOrder BaseOrder(int replica, int64_t round) const;
   // Decides from `results` (by replica, parallel to `orders`) among the
   // `movable` rungs (empty: all) and advances; Complete and CompleteAmong.
@@ -211,6 +214,8 @@ class RoundDriver {
   int64_t adapt_interval_;
   bool adapt_round_trips_;  // else equal acceptance
   std::vector<LadderVersion> versions_;
+  // ladder_ as the orders share it, from the last version's start.
+  std::shared_ptr<const exchange::Ladder> version_ladder_;
   int64_t round_ = 0;
   exchange::Permutation permutation_;
   exchange::Statistics statistics_;

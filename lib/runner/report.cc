@@ -15,15 +15,19 @@ const LadderVersion& VersionOf(const std::vector<LadderVersion>& versions,
   return *version;
 }
 
-absl::StatusOr<exchange::Ladder> WithTemperatures(
-    const exchange::Ladder& ladder, const std::vector<double>& temperatures_k) {
+absl::StatusOr<exchange::Ladder> WithVersion(const exchange::Ladder& ladder,
+                                             const LadderVersion& version) {
   std::vector<exchange::Rung> rungs = ladder.rungs();
-  if (temperatures_k.size() != rungs.size()) {
-    return absl::InternalError(absl::StrCat(
-        temperatures_k.size(), " temperatures for ", rungs.size(), " rungs"));
+  if (version.temperatures_k.size() != rungs.size() ||
+      version.parameters.size() != rungs.size()) {
+    return absl::InternalError(
+        absl::StrCat("a ladder version of ", version.temperatures_k.size(),
+                     " temperatures and ", version.parameters.size(),
+                     " parameter sets for ", rungs.size(), " rungs"));
   }
   for (size_t k = 0; k < rungs.size(); ++k) {
-    rungs[k].temperature_k = temperatures_k[k];
+    rungs[k].temperature_k = version.temperatures_k[k];
+    rungs[k].parameters = version.parameters[k];
   }
   return exchange::Ladder::Create(
       ladder.parameter_names(), std::move(rungs),

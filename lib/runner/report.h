@@ -23,6 +23,9 @@ namespace replex::runner {
 struct LadderVersion {
   int64_t from_round = 0;
   std::vector<double> temperatures_k;
+  // Per rung, the ladder's parameter values (Ladder::parameter_names()
+  // order); empty inner vectors for a temperature-only ladder.
+  std::vector<std::vector<double>> parameters;
   std::vector<double> acceptance;
   // Under the round-trip target, what chose the next version: the fraction
   // of up-going replicas per rung (NaN where unvisited); empty otherwise.
@@ -34,9 +37,10 @@ struct LadderVersion {
 const LadderVersion& VersionOf(const std::vector<LadderVersion>& versions,
                                int64_t round);
 
-// `ladder` with a version's temperatures in place of its own.
-absl::StatusOr<exchange::Ladder> WithTemperatures(
-    const exchange::Ladder& ladder, const std::vector<double>& temperatures_k);
+// `ladder` with a version's temperatures and parameters in place of its
+// own.
+absl::StatusOr<exchange::Ladder> WithVersion(const exchange::Ladder& ladder,
+                                             const LadderVersion& version);
 
 // One round as seen by observers: the energies behind its decisions and the
 // outcome. Valid only during the callback.

@@ -810,9 +810,9 @@ TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
   }
 }
 
-TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
+TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryLadder) {
   // kBaseProto's 3 temperatures without its parameter, adapting for 50 of
-  // 100 rounds.
+  // 100 rounds; with a parameter too, or a parameter alone.
   auto adaptive = [](v1::JobSpec& s) {
     s.mutable_ladder()->clear_parameters();
     s.mutable_exchange()->set_n_rounds(100);
@@ -822,18 +822,20 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
   v1::JobSpec valid = FromText(kBaseProto);
   adaptive(valid);
   EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
+  v1::Ladder& ladder = *valid.mutable_ladder();
+  ladder.add_parameters()->set_name("lambda");
+  for (double x : {0.0, 0.5, 1.0}) ladder.mutable_parameters(0)->add_values(x);
+  EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
+  ladder.clear_temperatures_k();
+  ladder.clear_temperature_range_k();
+  ladder.set_temperature_k(300);
+  EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
+  valid = FromText(kBaseProto);
+  adaptive(valid);
   const std::vector<BadProtoCase> cases = {
-      {"with a parameter",
-       [](v1::JobSpec& s) {
-         s.mutable_ladder()->add_parameters()->set_name("lambda");
-         for (double x : {0.0, 0.5, 1.0}) {
-           s.mutable_ladder()->mutable_parameters(0)->add_values(x);
-         }
-       },
-       {"ladder.adapt", "ordinary temperature ladder of 3 or more rungs"}},
       {"two rungs",
        [](v1::JobSpec& s) { s.mutable_ladder()->set_n_rungs(2); },
-       {"ladder.adapt", "3 or more rungs"}},
+       {"ladder.adapt", "ordinary ladder of 3 or more rungs"}},
       {"a pressure per rung",
        [](v1::JobSpec& s) {
          for (int k = 0; k < 3; ++k) s.mutable_ladder()->add_pressures_bar(1);
@@ -888,7 +890,7 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryTemperatureLadder) {
          *grid.mutable_adapt() = s.ladder().adapt();
          *s.mutable_ladder() = grid;
        },
-       {"ladder.adapt", "ordinary temperature ladder"}},
+       {"ladder.adapt", "ordinary ladder", "without axes"}},
       {"on an axis",
        [](v1::JobSpec& s) {
          v1::Ladder grid;

@@ -324,8 +324,9 @@ absl::Status CheckMode(const v1::JobSpec& spec) {
   return absl::OkStatus();
 }
 
-// ladder.adapt: an ordinary temperature ladder of 3 or more rungs at one
-// pressure, with exchanges, and a production phase after the adaptation.
+// ladder.adapt: an ordinary ladder (temperatures, parameters or both) of 3
+// or more rungs at one pressure, with exchanges, and a production phase
+// after the adaptation.
 // `built` is the spec's ladder (its errors are Validate's to report).
 absl::Status CheckAdaptation(const v1::JobSpec& spec,
                              const absl::StatusOr<exchange::Ladder>& built) {
@@ -337,12 +338,12 @@ absl::Status CheckAdaptation(const v1::JobSpec& spec,
                        NamesOf(AdaptTargetNames()));
   }
   if (!built.ok()) return absl::OkStatus();
-  if (built->axes() > 1 || !built->temperature_only() ||
-      built->has_pressures() || built->size() < 3) {
+  if (built->axes() > 1 || built->has_pressures() || built->size() < 3) {
     return FieldError(
         "ladder.adapt",
-        "only an ordinary temperature ladder of 3 or more rungs, without "
-        "parameters, axes or per-rung pressures, adapts; remove adapt");
+        "only an ordinary ladder of 3 or more rungs (temperatures, "
+        "parameters or both), without axes or per-rung pressures, adapts; "
+        "remove adapt");
   }
   if (spec.exchange().scheme() == v1::Exchange::NONE) {
     return FieldError("ladder.adapt",

@@ -75,7 +75,7 @@ v1::SegmentOrder ToProto(const runner::SegmentOrder& order,
                                            order.evaluate_rungs.end());
   message.set_want_positions(order.want_positions);
   message.set_want_state(order.want_state);
-  message.set_temperature_k(order.temperature_k);
+  message.set_ladder_version(order.ladder_version);
   return message;
 }
 
@@ -90,7 +90,7 @@ runner::SegmentOrder FromProto(const v1::SegmentOrder& message) {
                               message.evaluate_rungs().end());
   order.want_positions = message.want_positions();
   order.want_state = message.want_state();
-  order.temperature_k = message.temperature_k();
+  order.ladder_version = message.ladder_version();
   return order;
 }
 
