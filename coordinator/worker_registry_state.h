@@ -62,6 +62,9 @@ struct WorkerRegistry::Job {
   std::vector<Replica> replicas;
   absl::Status failure;  // once set, every RunRound returns it
   int64_t open_round = -1;
+  // The open round's adaptive ladder version, when its parameters differ
+  // from the spec's, which every SegmentDone must echo (0: nothing to echo).
+  int echoed_version = 0;
   std::vector<std::optional<runner::SegmentResult>> results;
   int pending_results = 0;
   int pending_states = 0;

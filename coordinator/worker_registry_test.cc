@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "lib/exchange/seeds.h"
 #include "lib/runner/driver.h"
+#include "lib/spec/spec.h"
 #include "lib/timing/testing/fake_clock.h"
 
 namespace replex::coordinator {
@@ -525,6 +526,67 @@ TEST_F(ManualWorkerTest, StaleEpochsOtherRoundsAndDuplicatesAreDropped) {
   // A late duplicate after the round closed changes nothing either.
   Done(orders[1], -8.0);
   ASSERT_TRUE(drivers_.at("j1")->Complete(*results).ok());
+}
+
+// An adaptive ladder's version reaches the worker before the orders that
+// name it; the orders carry the rung's temperature too, for workers
+// of an earlier release. Such a worker would run a version's parameters as
+// the spec's, so a result that does not echo the version fails the round,
+// naming the worker and what to do.
+TEST_F(ManualWorkerTest, LadderVersionsGoBeforeTheirOrdersAndAreEchoed) {
+  std::unique_ptr<JobExecutor> job = Admit("adaptive", 2, 4, true);
+  std::vector<exchange::Rung> rungs =
+      spec::BuildLadder(spec_.ladder())->rungs();
+  for (exchange::Rung& rung : rungs) {
+    rung.temperature_k += 5;
+    rung.parameters[0] += 0.05;
+  }
+  auto version = std::make_shared<const exchange::Ladder>(
+      *exchange::Ladder::Create({"lambda"}, rungs));
+  std::vector<runner::SegmentOrder> orders =
+      drivers_.at("adaptive")->Orders(false);
+  for (runner::SegmentOrder& order : orders) {
+    order.ladder = version;
+    order.ladder_version = 2;
+  }
+  absl::StatusOr<std::vector<runner::SegmentResult>> results;
+  std::thread round([&] { results = job->RunSegments(orders); });
+  std::vector<v1::CoordinatorMessage> sent;
+  std::vector<v1::CoordinatorMessage> batch;
+  while ((sent.empty() || !sent.back().has_segment_orders()) &&
+         registry_.NextOutgoing(key_, &batch)) {
+    sent.insert(sent.end(), batch.begin(), batch.end());
+  }
+  ASSERT_GE(sent.size(), 2u);
+  const v1::CoordinatorMessage& update = sent[sent.size() - 2];
+  ASSERT_TRUE(update.has_ladder_update()) << update.DebugString();
+  EXPECT_EQ(update.ladder_update().version(), 2);
+  EXPECT_THAT(update.ladder_update().temperatures_k(), ElementsAre(305, 315));
+  EXPECT_THAT(update.ladder_update().parameters(),
+              ElementsAre(rungs[0].parameters[0], rungs[1].parameters[0]));
+  const auto& out = sent.back().segment_orders().orders();
+  ASSERT_THAT(out, SizeIs(2));
+  for (const v1::SegmentOrder& order : out) {
+    EXPECT_EQ(order.ladder_version(), 2);
+    EXPECT_EQ(order.temperature_k(), rungs[order.rung()].temperature_k);
+  }
+  v1::WorkerMessage echoed;
+  v1::SegmentDone& done = *echoed.mutable_segment_done();
+  done.set_job_id("adaptive");
+  done.set_replica(0);
+  done.set_round(out[0].round());
+  done.set_epoch(out[0].epoch());
+  done.set_ladder_version(2);
+  done.add_reduced(0);
+  done.add_reduced(0);
+  registry_.Receive(key_, echoed);
+  Done(out[1], -1.0);  // an earlier release's worker: no echo
+  round.join();
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(results.status().message(),
+              HasSubstr("ran replica 1's round 0 without version 2 of the "
+                        "job's adaptive ladder"));
+  EXPECT_THAT(results.status().message(), HasSubstr("upgrade it"));
 }
 
 TEST_F(ManualWorkerTest, ASegmentFailureFailsTheRound) {

@@ -211,6 +211,13 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
   }
 
   job->open_round = orders[0].round;
+  // A worker of an earlier release takes the rung's temperature from the
+  // order but knows no versions, so it would run a version's parameters as
+  // the spec's: those results must echo the version.
+  job->echoed_version = orders[0].ladder != nullptr &&
+                                !orders[0].ladder->parameter_names().empty()
+                            ? orders[0].ladder_version
+                            : 0;
   job->results.assign(n, std::nullopt);
   job->pending_results = n;
   // One SegmentOrders per host, sent after every LoadReplica it needs.
@@ -408,6 +415,15 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
   Job* job = MatchResult(worker, done.job_id(), done.replica(), done.round(),
                          done.epoch());
   if (job == nullptr || !job->failure.ok()) return;
+  if (done.ladder_version() != job->echoed_version && job->echoed_version > 0) {
+    job->failure = absl::FailedPreconditionError(absl::StrCat(
+        "worker ", worker.id, " ran replica ", done.replica(), "'s round ",
+        done.round(), " without version ", job->echoed_version,
+        " of the job's adaptive ladder: it is of an earlier release, which "
+        "knows no ladder versions and would have used the spec's parameter "
+        "values; upgrade it"));
+    return;
+  }
   job->results[done.replica()] = wire::FromProto(done);
   --job->pending_results;
   if (options_.metrics != nullptr) {

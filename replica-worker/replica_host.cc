@@ -452,6 +452,15 @@ std::optional<v1::WorkerMessage> ReplicaHost::Segment(
   if (hosted.engine == nullptr)
     return SegmentFailed(message, hosted.load_error);
   const absl::Time start = absl::Now();
+  if (message.ladder_version() == 0 && message.temperature_k() > 0) {
+    return SegmentFailed(
+        message,
+        absl::FailedPreconditionError(
+            "the order carries an adaptive ladder's temperature but no ladder "
+            "version: it comes from a coordinator of an earlier release, "
+            "which does not send versions; upgrade the coordinator before "
+            "its workers"));
+  }
   runner::SegmentOrder order = wire::FromProto(message);
   if (order.ladder_version > 0) {
     absl::StatusOr<std::shared_ptr<const exchange::Ladder>> ladder =

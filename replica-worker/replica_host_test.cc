@@ -137,6 +137,7 @@ TEST_F(ReplicaHostTest, OrdersRunAtTheLadderVersionTheyName) {
             expected->potential_kj_mol);
   EXPECT_THAT(sent[0].segment_done().reduced(),
               ::testing::ElementsAreArray(expected->reduced));
+  EXPECT_EQ(sent[0].segment_done().ladder_version(), 1);
   const runner::SegmentResult on_spec_ladder = direct.FirstSegment(
       2, 11, MakeOrder(kJob, 3, 0, 7, 2, kSteps, 101, {1, 2, 3}));
   EXPECT_NE(sent[0].segment_done().reduced(0), on_spec_ladder.reduced[0]);
@@ -164,6 +165,22 @@ TEST_F(ReplicaHostTest, OrdersRunAtTheLadderVersionTheyName) {
   EXPECT_TRUE(sent[1].segment_failed().invalid_input());
   EXPECT_THAT(sent[1].segment_failed().error(),
               HasSubstr("version 3 of the adaptive ladder is unusable"));
+}
+
+// A coordinator of an earlier release sends an adaptive ladder's
+// temperature and no version: running it at the spec's ladder would be
+// wrong without a word, so the segment fails, saying what to upgrade.
+TEST_F(ReplicaHostTest, AnOrderWithATemperatureButNoVersionFails) {
+  LoadJob(ExampleSpec(kTremd));
+  host_->LoadReplica(MakeLoadReplica(kJob, 0, 1, 0, 5));
+  v1::SegmentOrder order = MakeOrder(kJob, 0, 0, 1, 0, kSteps, 9);
+  order.set_temperature_k(305);
+  host_->Order(order);
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_segment_failed()) << sent[0].DebugString();
+  EXPECT_THAT(sent[0].segment_failed().error(),
+              HasSubstr("upgrade the coordinator before its workers"));
 }
 
 TEST_F(ReplicaHostTest, StaleEpochsAndUnknownReplicasAreDropped) {

@@ -89,9 +89,12 @@ std::vector<Rung> RungsAt(const Ladder& ladder,
     const Rung& low = ladder.rung(k);
     const Rung& high = ladder.rung(k + 1);
     Rung rung;
+    // T -> beta -> T can be an ulp off (between equal temperatures too),
+    // which would break the ladder's order: it stays within its old rungs'.
     rung.temperature_k =
-        in_beta ? 1 / (kMolarGasConstantKJPerMolK *
-                       along(ladder.beta(k), ladder.beta(k + 1), f))
+        in_beta ? std::clamp(1 / (kMolarGasConstantKJPerMolK *
+                                  along(ladder.beta(k), ladder.beta(k + 1), f)),
+                             low.temperature_k, high.temperature_k)
                 : along(low.temperature_k, high.temperature_k, f);
     for (size_t p = 0; p < low.parameters.size(); ++p) {
       rung.parameters.push_back(

@@ -194,9 +194,14 @@ TEST(RoundTripLadderTest, SaysWhyItCannotTuneAndFloorsNoise) {
 // energy difference of width s * delta lambda), rungs crowded at lambda = 0
 // spread to equal steps, the temperature (shared) and the ends unchanged.
 TEST(EqualAcceptanceLadderTest, AParameterLadderMovesAlongItsParameter) {
+  // 298 K: 1 / (R (1 / (R T))) is not T there, so the tuner must keep
+  // equal temperatures exact, or the tuned ladder would be out of order.
+  constexpr double kT = 298;
+  const double beta = 1 / (kMolarGasConstantKJPerMolK * kT);
+  ASSERT_NE(1 / (kMolarGasConstantKJPerMolK * beta), kT);
   std::vector<Rung> crowded;
   for (double lambda : {0.0, 0.05, 0.1, 0.15, 1.0}) {
-    crowded.push_back(Rung{300, {lambda, 2 * lambda}});
+    crowded.push_back(Rung{kT, {lambda, 2 * lambda}});
   }
   const Ladder bad = *Ladder::Create({"lambda", "twice"}, crowded);
   constexpr double kS = 4;
@@ -214,14 +219,16 @@ TEST(EqualAcceptanceLadderTest, AParameterLadderMovesAlongItsParameter) {
   ASSERT_TRUE(tuned.ok()) << tuned.status();
   ASSERT_EQ(tuned->rungs.size(), 5u);
   for (int k = 0; k < 5; ++k) {
-    EXPECT_EQ(tuned->rungs[k].temperature_k, 300) << "rung " << k;
+    EXPECT_EQ(tuned->rungs[k].temperature_k, kT) << "rung " << k;
     EXPECT_NEAR(tuned->rungs[k].parameters[0], k / 4.0, 1e-12) << "rung " << k;
     EXPECT_NEAR(tuned->rungs[k].parameters[1], k / 2.0, 1e-12) << "rung " << k;
   }
   EXPECT_EQ(tuned->rungs[0].parameters, crowded[0].parameters);
   EXPECT_EQ(tuned->rungs[4].parameters, crowded[4].parameters);
-  const Ladder good = *Ladder::Create({"lambda", "twice"}, tuned->rungs);
-  for (double a : acceptance(good)) {
+  const absl::StatusOr<Ladder> good =
+      Ladder::Create({"lambda", "twice"}, tuned->rungs);
+  ASSERT_TRUE(good.ok()) << good.status();
+  for (double a : acceptance(*good)) {
     EXPECT_NEAR(a, tuned->predicted_acceptance, 1e-12);
   }
   // Round trips move the rungs along the same path.

@@ -76,6 +76,9 @@ v1::SegmentOrder ToProto(const runner::SegmentOrder& order,
   message.set_want_positions(order.want_positions);
   message.set_want_state(order.want_state);
   message.set_ladder_version(order.ladder_version);
+  if (order.ladder_version > 0) {
+    message.set_temperature_k(order.ladder->rung(order.rung).temperature_k);
+  }
   return message;
 }
 
@@ -112,6 +115,7 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
   done.set_positions_f32(PackFloat32(result.positions_nm));
   done.set_state(std::move(result.state));
   done.set_seconds(seconds);
+  done.set_ladder_version(order.ladder_version());
   return message;
 }
 
