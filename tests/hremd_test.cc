@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/engine/engine.h"
 #include "lib/exchange/ladder.h"
@@ -134,7 +135,8 @@ TEST(HarmonicOscillatorHremd,
   ExpectHarmonicLadderTheory(spec);
 }
 
-// An adaptive K ladder, from a deliberately bad one (three rungs crowded at
+// examples/harmonic-oscillator/adaptive-hremd.yaml: an adaptive K ladder,
+// from a deliberately bad one (three rungs crowded at
 // the bottom: exact neighbour acceptances 0.87, 0.88 and 0.15), moves along
 // K to equal acceptance, then the frozen ladder's production rounds match
 // the theory above, acceptance included. The ladder of equal acceptance is
@@ -145,13 +147,10 @@ TEST(HarmonicOscillatorHremd,
 // (RoundDriverTest.AParameterLadderAdaptsAlongItsParameter checks the
 // spread of the frozen values over many seeds with exact sampling.)
 TEST(HarmonicOscillatorHremd, AnAdaptiveParameterLadderEqualisesAcceptance) {
-  v1::JobSpec spec = LoadExample("examples/harmonic-oscillator/hremd.yaml");
-  v1::ParameterLadder& k_values = *spec.mutable_ladder()->mutable_parameters(0);
-  k_values.clear_values();
-  for (double k : {4000, 4400, 4800, 11314}) k_values.add_values(k);
-  spec.mutable_ladder()->mutable_adapt()->set_rounds(1500);
-  spec.mutable_ladder()->mutable_adapt()->set_interval(300);
-  spec.mutable_exchange()->set_n_rounds(3500);
+  const v1::JobSpec spec =
+      LoadExample("examples/harmonic-oscillator/adaptive-hremd.yaml");
+  ASSERT_THAT(spec.ladder().parameters(0).values(),
+              ::testing::ElementsAre(4000, 4400, 4800, 11314));
   const exchange::Ladder frozen = ExpectHarmonicLadderTheory(spec);
   const auto model =
       engine::Model::Load(spec.system_xml(), spec.state_xml(), spec.pdb());

@@ -15,7 +15,8 @@ What it makes, and why each constant is what it is
 ==================================================
 
 examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
-                                grid.yaml, adaptive.yaml, asynchronous.yaml)
+                                grid.yaml, adaptive.yaml, adaptive-hremd.yaml,
+                                asynchronous.yaml)
     N = 4 particles of mass 12 amu, each tied to the origin by one
     CustomExternalForce "0.5*K*(x^2+y^2+z^2)" with a *global* parameter K.
     The System has no constraints and no CMMotionRemover, so all d = 3N = 12
@@ -47,6 +48,10 @@ examples/harmonic-oscillator/  (system.xml, state.xml, job.yaml, hremd.yaml,
       1000 rounds give each pair 500 attempts, so each change measures
       acceptance to about 0.02 and the frozen ladder lands within a few
       percent of the geometric one.
+    - Adaptive H-REMD (adaptive-hremd.yaml): the H-REMD job from K = 4000,
+      4400, 4800, 11314, adapting every 300 rounds for 1500, then 2000
+      rounds of production; the rungs move along K towards the geometric
+      ladder, which is the equal one.
     - Asynchronous (asynchronous.yaml): the T-REMD job with exchange.mode
       asynchronous and the gibbs scheme (the one to use with it,
       docs/exchange.md); no checkpoints, since that mode keeps no results.
@@ -149,6 +154,11 @@ HO_ADAPT_T = [300.0, 310.0, 320.0, 600.0]
 HO_ADAPT_ROUNDS = 3000
 HO_ADAPT_INTERVAL = 1000
 HO_ADAPT_N_ROUNDS = 6000
+# The adaptive H-REMD example: K crowded at the bottom, moved along K.
+HO_ADAPT_K = [4000.0, 4400.0, 4800.0, 11314.0]
+HO_ADAPT_K_ROUNDS = 1500
+HO_ADAPT_K_INTERVAL = 300
+HO_ADAPT_K_N_ROUNDS = 3500
 HO_POSITIONS = [(0.02, 0.0, 0.0), (0.0, 0.02, 0.0), (0.0, 0.0, 0.02),
                 (-0.012, -0.012, -0.012)]  # nm
 
@@ -355,6 +365,32 @@ output: {{frame_interval: 10}}
   temperatures_k: [{", ".join(f"{t:g}" for t in HO_ADAPT_T)}]
   adapt: {{rounds: {HO_ADAPT_ROUNDS}, interval: {HO_ADAPT_INTERVAL}}}
 exchange: {{scheme: neighbors, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ADAPT_N_ROUNDS}}}
+output: {{frame_interval: 10}}
+""")
+
+    ks = HO_ADAPT_K
+    crowded = [gamma_swap_acceptance(shape, ks[k + 1] / ks[k])
+               for k in range(len(ks) - 1)]
+    even_k = geometric(ks[0], ks[-1], len(ks))
+    write(out / "adaptive-hremd.yaml", f"""\
+# An adaptive parameter ladder: the H-REMD example started from a crowded
+# ladder, K = {", ".join(f"{k:g}" for k in ks)} (exact neighbour acceptance
+# {", ".join(f"{a:.2f}" for a in crowded)}), which the adaptation phase moves
+# along K for equal acceptance every {HO_ADAPT_K_INTERVAL} rounds for its
+# first {HO_ADAPT_K_ROUNDS} rounds, then freezes for the
+# {HO_ADAPT_K_N_ROUNDS - HO_ADAPT_K_ROUNDS} rounds of production. Made by
+# tools/make_examples.py.
+#
+# What is analytic (the tests check it): swapping K is swapping beta K, so
+# the ladder of equal acceptance is geometric in K, {", ".join(f"{k:.0f}" for k in even_k)}
+# (acceptance {gamma_swap_acceptance(shape, (ks[-1] / ks[0]) ** (1 / (len(ks) - 1))):.4f}); in production each rung's own reduced
+# potential is Gamma({shape:g}, 1), as in hremd.yaml.
+{reference_job('harmonic-oscillator-adaptive-hremd', HO_FRICTION, 100)}ladder:
+  n_rungs: {len(ks)}
+  temperature_k: {HO_HREMD_T:g}
+  parameters: [{{name: K, values: [{", ".join(f"{k:g}" for k in ks)}]}}]
+  adapt: {{rounds: {HO_ADAPT_K_ROUNDS}, interval: {HO_ADAPT_K_INTERVAL}}}
+exchange: {{scheme: gibbs, steps_per_exchange: {HO_STEPS}, n_rounds: {HO_ADAPT_K_N_ROUNDS}}}
 output: {{frame_interval: 10}}
 """)
 
