@@ -290,8 +290,13 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
 void WorkerRegistry::SendLadderVersion(Worker& worker,
                                        const std::string& job_id,
                                        const runner::SegmentOrder& order) {
-  int& sent = worker.loaded_jobs[job_id];
-  if (order.ladder == nullptr || sent == order.ladder_version) return;
+  if (order.ladder == nullptr) return;
+  // A worker given orders has the job loaded (SendRound sent it LoadJob).
+  auto loaded = worker.loaded_jobs.find(job_id);
+  if (loaded == worker.loaded_jobs.end() ||
+      loaded->second == order.ladder_version) {
+    return;
+  }
   v1::CoordinatorMessage message;
   v1::LadderUpdate& update = *message.mutable_ladder_update();
   update.set_job_id(job_id);
@@ -302,7 +307,7 @@ void WorkerRegistry::SendLadderVersion(Worker& worker,
                                      rung.parameters.end());
   }
   Send(worker, std::move(message));
-  sent = order.ladder_version;
+  loaded->second = order.ladder_version;
 }
 
 absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::AwaitRound(

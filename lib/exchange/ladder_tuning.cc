@@ -24,9 +24,9 @@ double ErfcInverse(double p) {
 
 namespace {
 
-// The ladders both tuners take: ordinary (one axis, no per-rung pressures),
-// at least 3 rungs, each neighbour pair differing in temperature or a
-// parameter; and `count` values of `what` where they need `expected`.
+// The ladders both tuners take: ordinary (one axis, no per-rung pressures)
+// of at least 3 rungs; and `count` values of `what` where they need
+// `expected`.
 absl::Status CheckTunable(const Ladder& ladder, size_t count, size_t expected,
                           absl::string_view what) {
   const int n = ladder.size();
@@ -43,13 +43,7 @@ absl::Status CheckTunable(const Ladder& ladder, size_t count, size_t expected,
     return absl::FailedPreconditionError(
         absl::StrCat(count, " ", what, " for a ladder of ", n, " rungs"));
   }
-  for (int k = 0; k + 1 < n; ++k) {
-    if (ladder.rung(k).temperature_k == ladder.rung(k + 1).temperature_k &&
-        ladder.rung(k).parameters == ladder.rung(k + 1).parameters) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rungs ", k, " and ", k + 1, " are the same: nothing to space"));
-    }
-  }
+  // No two neighbours are the same: Ladder::Create refuses such a ladder.
   return absl::OkStatus();
 }
 

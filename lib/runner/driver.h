@@ -192,8 +192,8 @@ class RoundDriver {
       const std::vector<bool>& movable);
   // Records a decided round and moves on to the next; at an adaptive
   // ladder's change, re-spaces the rungs (temperatures and parameter
-  // values) from what was measured since the last one. Complete and Replay both come here, so a
-  // replayed job reaches the same ladders bit for bit.
+  // values) from what was measured since the last one. Complete and Replay both
+  // come here, so a replayed job reaches the same ladders bit for bit.
   void Advance(const exchange::RoundOutcome& outcome);
   void Adapt();
   // Records ladder_ as the version that starts at round_.
