@@ -54,10 +54,15 @@ bundle() {
       ldd "$f" | awk '/=> \// {print $3}'
     done
   } | sort -u | grep -v '^/usr/local/cuda' |
-    grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda|libOpenCL)\.so' |
+    grep -vE '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*|libcuda|libOpenCL)\.so' |
     while read -r library; do
       strip --strip-debug -o "$stage/lib/$(basename "$library")" "$library"
     done
+  # The OpenCL loader, used there only if the machine has none (the GPU
+  # driver brings the NVIDIA OpenCL library, not always a loader).
+  mkdir -p "$stage/lib-fallback"
+  cp -L "$(ldconfig -p | awk '/libOpenCL\.so\.1 .*x86-64/ {print $NF; exit}')" \
+    "$stage/lib-fallback/libOpenCL.so.1"
   # One compressed file: what travels to the GPU machine is size-limited.
   rm -rf "$dir"
   mkdir -p "$dir"
@@ -74,23 +79,49 @@ run() {
   trap 'rm -rf "$unpacked"' RETURN
   tar -C "$unpacked" -xJf "$dir/bundle.tar.xz"
   dir=$unpacked
-  local cuda_lib=/usr/local/cuda/lib64
-  export LD_LIBRARY_PATH=$dir/lib:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # cuFFT and NVRTC from the toolkit, or else from the CUDA wheels a Python
+  # there may hold; the OpenCL loader from the machine, or else the bundle's.
+  local library_path=$dir/lib:/usr/local/cuda/lib64
+  local wheel
+  for wheel in $(find /opt /usr/local/lib /usr/lib -maxdepth 8 -path '*/site-packages/nvidia/*/lib' -type d 2>/dev/null |
+                 grep -E 'cufft|nvrtc|cu13/lib' | sort || true); do
+    library_path=$library_path:$wheel
+  done
+  case "$(ldconfig -p)" in
+    *'libOpenCL.so.1 '*) ;;
+    *) library_path=$library_path:$dir/lib-fallback ;;
+  esac
+  export LD_LIBRARY_PATH=$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # The NVIDIA OpenCL driver's ICD entry, where the machine has the library
+  # but no /etc/OpenCL/vendors entry for it.
+  if [ ! -e /etc/OpenCL/vendors/nvidia.icd ]; then
+    local icd
+    icd=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1) || true
+    if [ -n "$icd" ]; then
+      mkdir -p "$dir/vendors"
+      echo "$icd" >"$dir/vendors/nvidia.icd"
+      export OCL_ICD_VENDORS=$dir/vendors
+    fi
+  fi
   export OPENMM_PLUGIN_DIR=$dir/openmm-plugins
   export REPLEX_OPENMM_PLUGIN_DIR=$dir/replex-plugins
+  # Each step has its own limit, so one that hangs leaves the others' results.
+  local limit=${REPLEX_GPU_CHECK_STEP_S:-200}
   {
     echo "== $(date -u +%FT%TZ) $(uname -m)"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
     echo "== engine: CUDA and OpenCL against Reference, Contexts made at once"
-    "$dir/bin/engine_test" --gtest_filter='Gpu*' || echo "engine_test FAILED"
+    timeout "$limit" "$dir/bin/engine_test" --gtest_filter='Gpu*' || echo "engine_test FAILED"
     echo "== plugins: the CUDA plugin loads (or says why)"
-    "$dir/bin/plugins_test" --gtest_filter='CudaPluginTest*' || echo "plugins_test FAILED"
+    timeout "$limit" "$dir/bin/plugins_test" --gtest_filter='CudaPluginTest*' ||
+      echo "plugins_test FAILED"
     for platform in CUDA OpenCL; do
       echo "== $platform: alanine dipeptide in TIP3P (2041 atoms, PME), 500-step segments"
-      "$dir/bin/replex-bench-efficiency" --platform="$platform" --cluster=false \
+      timeout "$limit" "$dir/bin/replex-bench-efficiency" --platform="$platform" --cluster=false \
         --job="$root/examples/alanine-dipeptide-water/job.yaml" \
-        --replicas=1,2,4,8,16 --steps=500 --total_steps=4000 --slots=2 \
-        --repeats=1 || echo "benchmark on $platform FAILED"
+        --replicas=${REPLEX_GPU_CHECK_REPLICAS:-1,2,4,8,16} --steps=500 --total_steps=4000 \
+        --slots=2 --repeats=1 || echo "benchmark on $platform FAILED"
     done
   } 2>&1 | tee "$report"
 }
