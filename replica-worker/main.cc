@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -25,6 +27,7 @@
 #include "lib/service/server.h"
 #include "lib/threads/slot_pool.h"
 #include "replica-worker/fault_injection.h"
+#include "replica-worker/gpu_sharing.h"
 #include "replica-worker/grpc_coordinator_client.h"
 #include "replica-worker/replica_host.h"
 #include "replica-worker/session.h"
@@ -216,6 +219,12 @@ absl::Status Serve() {
   service::Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots,
                platform, channel.target,
                channel.security.tls() ? "TLS" : "plaintext");
+  if (std::optional<std::string> warning =
+          GpuSharingWarning(platform, slots, static_cast<int>(devices.size()),
+                            std::filesystem::exists(MpsControlPipe()));
+      warning.has_value()) {
+    service::Log("warning: %s", *warning);
+  }
   // Only blocks on the signal pipe; never joined (the process exits).
   std::thread([&session] {
     service::WaitForTerminationSignal();

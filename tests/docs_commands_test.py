@@ -261,8 +261,8 @@ PLAN = {
      "--token_file=/etc/replex/worker.token \\"):
         NotHere("a CUDA GPU (docs/platforms.md)"),
     ("docs/worker.md",
-     "replex-worker --platform=CUDA --devices=0,1 --slots=4 --max_replicas=32"):
-        NotHere("a CUDA GPU (docs/platforms.md)"),
+     "nvidia-cuda-mps-control -d"):
+        NotHere("a CUDA GPU with MPS (docs/platforms.md)"),
     ("docs/worker.md", "cmake --build build -j2 --target worker_test"):
         Elsewhere("tools/run-tests.sh", ["ctest"],
                   "tools/run-tests.sh builds and runs this test"),

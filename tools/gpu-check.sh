@@ -17,10 +17,14 @@
 #                                      aggregate ns/day of the explicit-solvent
 #                                      example with 1, 2, 4, 8 and 16 replicas
 #                                      per GPU, embedded mode against plain
-#                                      OpenMM on the same GPU; writes OUT
-#                                      (default $OUT or ., gpu-check.txt)
+#                                      OpenMM on the same GPU, then 4 and 16
+#                                      replicas with 1, 4 and 8 slots under
+#                                      CUDA MPS where the machine has it;
+#                                      writes OUT (default $OUT or .,
+#                                      gpu-check.txt)
 #
-# About 5 minutes on one GPU. docs/benchmarks.md says what it measured.
+# About 4 minutes on one H200; REPLEX_GPU_CHECK_STEP_S bounds each step.
+# docs/benchmarks.md says what it measured.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 verb=${1:?usage: gpu-check.sh bundle|run [DIR] [OUT]}
@@ -123,6 +127,24 @@ run() {
         --replicas=${REPLEX_GPU_CHECK_REPLICAS:-1,2,4,8,16} --steps=500 --total_steps=4000 \
         --slots=2 --repeats=1 || echo "benchmark on $platform FAILED"
     done
+    # OpenMM 7.7 makes a CUDA context per Context, and a GPU time-slices
+    # contexts, so slots add throughput only under MPS, which merges them.
+    if command -v nvidia-cuda-mps-control >/dev/null; then
+      export CUDA_MPS_PIPE_DIRECTORY=$dir/mps CUDA_MPS_LOG_DIRECTORY=$dir/mps-log
+      mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+      if nvidia-cuda-mps-control -d; then
+        for slots in 1 4 8; do
+          echo "== CUDA under MPS, $slots slots"
+          timeout "$limit" "$dir/bin/replex-bench-efficiency" --platform=CUDA --cluster=false \
+            --job="$root/examples/alanine-dipeptide-water/job.yaml" \
+            --replicas=4,16 --steps=500 --total_steps=4000 --slots=$slots --repeats=1 ||
+            echo "benchmark under MPS FAILED"
+        done
+        echo quit | nvidia-cuda-mps-control
+      fi
+    else
+      echo "== no nvidia-cuda-mps-control: no run under MPS"
+    fi
   } 2>&1 | tee "$report"
 }
 
