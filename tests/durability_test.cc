@@ -179,12 +179,12 @@ std::string StartJob(LocalCluster& cluster, const std::string& name,
 void ExpectSucceededAsUninterrupted(const LocalCluster& cluster,
                                     const std::string& id,
                                     const std::string& name,
-                                    int rounds = kRounds) {
+                                    int rounds = kRounds, int replicas = 4) {
   const v1::Job job = WaitForEnd(cluster, id);
   ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
   EXPECT_EQ(job.rounds_completed(), rounds);
   const std::vector<LoggedRound> log = JournalLog(cluster, id);
-  ExpectCompleteLog(log, rounds, 4);
+  ExpectCompleteLog(log, rounds, replicas);
   ExpectSameRounds(log, EmbeddedLog(cluster.dir() + "/" + name + ".yaml"),
                    rounds);
 }
@@ -511,7 +511,7 @@ TEST(DurabilityTest, AnNptJobSurvivesKillsWithItsBoxRestored) {
 // the journal, or the energies would differ from an uninterrupted run's in
 // the last bit. `ladder` replaces the harmonic job's temperature range.
 void ExpectAdaptiveLadderResumes(const std::string& name,
-                                 const std::string& ladder) {
+                                 const std::string& ladder, int replicas = 4) {
   LocalCluster cluster("kill-" + name);
   absl::Status started = cluster.StartServices();
   for (int i = 0; started.ok() && i < 2; ++i) started = cluster.AddWorker();
@@ -537,7 +537,7 @@ void ExpectAdaptiveLadderResumes(const std::string& name,
   cluster.StopCoordinator(SIGKILL);
   ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
 
-  ExpectSucceededAsUninterrupted(cluster, id, name);
+  ExpectSucceededAsUninterrupted(cluster, id, name, kRounds, replicas);
   const std::vector<int64_t> resumed = ResumedAt(cluster.Logs(), id);
   ASSERT_EQ(resumed.size(), 2u) << cluster.Logs();
   EXPECT_LT(resumed[0], 200);  // inside the adaptation phase
@@ -563,6 +563,17 @@ TEST(DurabilityTest, AnAdaptiveParameterLadderResumesWithTheSameLadders) {
       "adaptive-k",
       "  n_rungs: 4\n  temperature_k: 300\n"
       "  parameters: [{name: K, values: [4000, 4400, 4800, 11314]}]\n");
+}
+
+// And over a temperature x K grid (4 x 3, 12 replicas), whose versions
+// move both axes at once.
+TEST(DurabilityTest, AnAdaptiveGridResumesWithTheSameLadders) {
+  ExpectAdaptiveLadderResumes(
+      "adaptive-grid",
+      "  axes:\n"
+      "    - temperatures_k: [300, 310, 320, 600]\n"
+      "    - parameters: [{name: K, values: [4000, 4400, 11314]}]\n",
+      12);
 }
 
 }  // namespace

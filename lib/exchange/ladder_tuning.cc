@@ -134,6 +134,109 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
   return tuned;
 }
 
+namespace {
+
+// The axis along which rung 0's line of each quantity varies: index 0 is
+// the temperature, 1 + p parameter p; -1 where none does.
+std::vector<int> OwningAxes(const Ladder& ladder) {
+  const int quantities = 1 + static_cast<int>(ladder.parameter_names().size());
+  auto value = [&](int k, int q) {
+    return q == 0 ? ladder.rung(k).temperature_k
+                  : ladder.rung(k).parameters[q - 1];
+  };
+  std::vector<int> owner(quantities, -1);
+  for (int a = 0; a < ladder.axes(); ++a) {
+    for (int i = 1; i < ladder.shape()[a]; ++i) {
+      for (int q = 0; q < quantities; ++q) {
+        if (value(i * ladder.Stride(a), q) != value(0, q)) owner[q] = a;
+      }
+    }
+  }
+  return owner;
+}
+
+// Rung k of the grid whose axis a runs through lines[a] (each quantity from
+// the line of the axis that owns it, or rung 0's).
+Rung GridRung(const Ladder& ladder, const std::vector<int>& owner,
+              const std::vector<std::vector<Rung>>& lines, int k) {
+  Rung rung = ladder.rung(0);
+  for (size_t q = 0; q < owner.size(); ++q) {
+    if (owner[q] < 0) continue;
+    const Rung& from = lines[owner[q]][ladder.Coordinate(k, owner[q])];
+    (q == 0 ? rung.temperature_k : rung.parameters[q - 1]) =
+        q == 0 ? from.temperature_k : from.parameters[q - 1];
+  }
+  return rung;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Rung>> EqualAcceptanceGrid(
+    const Ladder& ladder, const std::vector<int64_t>& pair_attempts,
+    const std::vector<int64_t>& pair_accepts) {
+  if (ladder.has_pressures() || ladder.axes() < 2) {
+    return absl::FailedPreconditionError(
+        "only a grid ladder without per-rung pressures is tuned here");
+  }
+  const size_t pairs = ladder.pairs().size();
+  if (pair_attempts.size() != pairs || pair_accepts.size() != pairs) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        pair_attempts.size(), " attempt and ", pair_accepts.size(),
+        " accept counts for a grid of ", pairs, " neighbour pairs"));
+  }
+  const std::vector<int> owner = OwningAxes(ladder);
+  // Each axis's line of rungs through rung 0, as it is and as tuned.
+  std::vector<std::vector<Rung>> lines(ladder.axes());
+  for (int a = 0; a < ladder.axes(); ++a) {
+    for (int i = 0; i < ladder.shape()[a]; ++i) {
+      lines[a].push_back(ladder.rung(i * ladder.Stride(a)));
+    }
+  }
+  for (int k = 0; k < ladder.size(); ++k) {
+    const Rung product = GridRung(ladder, owner, lines, k);
+    if (product.temperature_k != ladder.rung(k).temperature_k ||
+        product.parameters != ladder.rung(k).parameters) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rung ", k,
+          " is not the product of the grid's axes (a value varies along two "
+          "axes): only a product grid is tuned"));
+    }
+  }
+  std::vector<std::vector<Rung>> tuned = lines;
+  for (int a = 0; a < ladder.axes(); ++a) {
+    const int m = ladder.shape()[a];
+    if (m < 3) continue;
+    std::vector<int64_t> attempts(m - 1, 0), accepts(m - 1, 0);
+    for (size_t p = 0; p < pairs; ++p) {
+      const Ladder::Pair& pair = ladder.pairs()[p];
+      if (pair.axis != a) continue;
+      const int i = ladder.Coordinate(pair.lower, a);
+      attempts[i] += pair_attempts[p];
+      accepts[i] += pair_accepts[p];
+    }
+    std::vector<double> acceptance(m - 1);
+    for (int i = 0; i + 1 < m; ++i) {
+      acceptance[i] = (accepts[i] + 0.5) / (attempts[i] + 1.0);
+    }
+    absl::StatusOr<Ladder> line =
+        Ladder::Create(ladder.parameter_names(), lines[a]);
+    if (!line.ok()) return line.status();
+    absl::StatusOr<TunedLadder> along =
+        EqualAcceptanceLadder(*line, acceptance);
+    if (!along.ok()) {
+      return absl::Status(
+          along.status().code(),
+          absl::StrCat("axis ", a, ": ", along.status().message()));
+    }
+    tuned[a] = std::move(along->rungs);
+  }
+  std::vector<Rung> rungs;
+  for (int k = 0; k < ladder.size(); ++k) {
+    rungs.push_back(GridRung(ladder, owner, tuned, k));
+  }
+  return rungs;
+}
+
 absl::StatusOr<std::vector<Rung>> RoundTripLadder(
     const Ladder& ladder, const std::vector<double>& fraction_up) {
   if (absl::Status status =

@@ -43,6 +43,22 @@ double ErfcInverse(double p);
 absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
     const Ladder& ladder, const std::vector<double>& acceptance);
 
+// A grid ladder (two or more axes, no per-rung pressures) whose rungs are
+// the product of its axes, each quantity (the temperature, a parameter)
+// varying along one axis at most: every axis of 3 or more rungs re-spaced
+// by EqualAcceptanceLadder along its own line of values, from the
+// acceptance of its pairs pooled over every line parallel to it, (accepts
+// + 1/2) / (attempts + 1) as RoundDriver estimates one pair's; an axis of 2
+// rungs keeps its ends. Pooling is exact where a pair's acceptance does not
+// depend on the other axes (a temperature axis against a Hamiltonian one
+// that scales the energy, as in the tests); otherwise each axis gets the
+// spacing of its average line. `pair_attempts` and `pair_accepts` are per
+// Ladder::pairs(). FAILED_PRECONDITION, saying why, for any other ladder or
+// counts.
+absl::StatusOr<std::vector<Rung>> EqualAcceptanceGrid(
+    const Ladder& ladder, const std::vector<int64_t>& pair_attempts,
+    const std::vector<int64_t>& pair_accepts);
+
 // Round-trip-optimised spacing (Katzgraber, Trebst, Huse and Troyer, J.
 // Stat. Mech. 2006, P03018): `fraction_up` holds, per rung of `ladder`, the
 // fraction of its visits by replicas travelling up (last at the lowest rung;

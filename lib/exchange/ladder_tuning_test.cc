@@ -241,5 +241,107 @@ TEST(EqualAcceptanceLadderTest, AParameterLadderMovesAlongItsParameter) {
   }
 }
 
+// A temperature x lambda grid, crowded along both axes.
+Ladder CrowdedGrid(const std::vector<double>& lambdas) {
+  std::vector<Rung> rungs;
+  for (double t : {300.0, 310.0, 320.0, 600.0}) {
+    for (double lambda : lambdas) rungs.push_back(Rung{t, {lambda}});
+  }
+  return *Ladder::Create({"lambda"}, std::move(rungs),
+                         {4, static_cast<int>(lambdas.size())});
+}
+
+TEST(EqualAcceptanceGridTest, EachAxisMovesAlongItsLineFromPooledCounts) {
+  const Ladder grid = CrowdedGrid({0, 0.1, 0.2, 1});
+  // Counts that differ from line to line, so that pooling shows: pair p
+  // attempted 100 (p + 1) times, accepting a share that falls along each
+  // axis (crowded inner pairs accept more).
+  const size_t pairs = grid.pairs().size();
+  std::vector<int64_t> attempts(pairs), accepts(pairs);
+  std::vector<std::vector<int64_t>> pooled_attempts(2, {0, 0, 0}),
+      pooled_accepts(2, {0, 0, 0});
+  for (size_t p = 0; p < pairs; ++p) {
+    const Ladder::Pair& pair = grid.pairs()[p];
+    const int i = grid.Coordinate(pair.lower, pair.axis);
+    attempts[p] = 100 * static_cast<int64_t>(p + 1);
+    accepts[p] = attempts[p] * (i < 2 ? 9 : 1) / 10;
+    pooled_attempts[pair.axis][i] += attempts[p];
+    pooled_accepts[pair.axis][i] += accepts[p];
+  }
+  absl::StatusOr<std::vector<Rung>> rungs =
+      EqualAcceptanceGrid(grid, attempts, accepts);
+  ASSERT_TRUE(rungs.ok()) << rungs.status();
+  // Each axis as the ordinary tuner has it, on its line through rung 0 with
+  // the pooled estimate.
+  std::vector<std::vector<Rung>> lines;
+  for (int a = 0; a < 2; ++a) {
+    std::vector<Rung> line;
+    for (int i = 0; i < 4; ++i) line.push_back(grid.rung(i * grid.Stride(a)));
+    std::vector<double> acceptance;
+    for (int i = 0; i < 3; ++i) {
+      acceptance.push_back((pooled_accepts[a][i] + 0.5) /
+                           (pooled_attempts[a][i] + 1.0));
+    }
+    absl::StatusOr<TunedLadder> tuned =
+        EqualAcceptanceLadder(*Ladder::Create({"lambda"}, line), acceptance);
+    ASSERT_TRUE(tuned.ok()) << tuned.status();
+    lines.push_back(tuned->rungs);
+  }
+  ASSERT_EQ(rungs->size(), 16u);
+  for (int t = 0; t < 4; ++t) {
+    for (int l = 0; l < 4; ++l) {
+      const Rung& rung = (*rungs)[4 * t + l];
+      EXPECT_EQ(rung.temperature_k, lines[0][t].temperature_k)
+          << "rung (" << t << ", " << l << ")";
+      EXPECT_EQ(rung.parameters, lines[1][l].parameters)
+          << "rung (" << t << ", " << l << ")";
+    }
+  }
+  // Both axes moved outward from their crowded start, ends kept.
+  EXPECT_GT(lines[0][1].temperature_k, 310);
+  EXPECT_GT(lines[1][1].parameters[0], 0.1);
+  EXPECT_EQ(lines[0][3].temperature_k, 600);
+  EXPECT_EQ(lines[1][3].parameters[0], 1);
+  ASSERT_TRUE(Ladder::Create({"lambda"}, *rungs, {4, 4}).ok());
+}
+
+TEST(EqualAcceptanceGridTest,
+     AnAxisOfTwoKeepsItsRungsAndOtherLaddersAreRefused) {
+  const Ladder grid = CrowdedGrid({0, 1});
+  // Every pair attempted 10 times; axis 0's crowded pairs accepted 9.
+  const std::vector<int64_t> counts(grid.pairs().size(), 10);
+  std::vector<int64_t> accepts;
+  for (const Ladder::Pair& pair : grid.pairs()) {
+    accepts.push_back(pair.axis == 0 && pair.lower < 4 ? 9 : 1);
+  }
+  absl::StatusOr<std::vector<Rung>> rungs =
+      EqualAcceptanceGrid(grid, counts, accepts);
+  ASSERT_TRUE(rungs.ok()) << rungs.status();
+  for (int k = 0; k < 8; ++k) {
+    EXPECT_EQ((*rungs)[k].parameters, grid.rung(k).parameters) << k;
+  }
+  EXPECT_NE((*rungs)[2].temperature_k, 310);  // axis 0 moved
+
+  std::vector<Rung> skewed = grid.rungs();
+  skewed[3].parameters[0] = 2;  // lambda varies along both axes
+  const Ladder not_a_product = *Ladder::Create({"lambda"}, skewed, {4, 2});
+  struct Case {
+    const Ladder& ladder;
+    size_t counts;
+    const char* why;
+  };
+  const Ladder ordinary = TemperatureLadder({300, 310, 320});
+  for (const Case& c : std::vector<Case>{
+           {not_a_product, counts.size(), "rung 3 is not the product"},
+           {ordinary, 2, "only a grid ladder"},
+           {grid, counts.size() - 1, "for a grid of 10 neighbour pairs"}}) {
+    const std::vector<int64_t> some(c.counts, 10);
+    absl::StatusOr<std::vector<Rung>> refused =
+        EqualAcceptanceGrid(c.ladder, some, some);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(refused.status().message(), HasSubstr(c.why));
+  }
+}
+
 }  // namespace
 }  // namespace replex::exchange

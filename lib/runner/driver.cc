@@ -334,6 +334,8 @@ void RoundDriver::Adapt() {
   if (adapt_round_trips_) {
     versions_.back().fraction_up = statistics_.FractionUp();
     rungs = exchange::RoundTripLadder(ladder_, versions_.back().fraction_up);
+  } else if (ladder_.axes() > 1) {
+    rungs = exchange::EqualAcceptanceGrid(ladder_, attempts, accepts);
   } else {
     absl::StatusOr<exchange::TunedLadder> tuned =
         exchange::EqualAcceptanceLadder(ladder_, acceptance);
@@ -342,9 +344,11 @@ void RoundDriver::Adapt() {
                        : tuned.status();
   }
   absl::StatusOr<exchange::Ladder> next =
-      rungs.ok() ? exchange::Ladder::Create(ladder_.parameter_names(),
-                                            *std::move(rungs))
-                 : rungs.status();
+      rungs.ok()
+          ? exchange::Ladder::Create(
+                ladder_.parameter_names(), *std::move(rungs),
+                ladder_.axes() > 1 ? ladder_.shape() : std::vector<int>{})
+          : rungs.status();
   // Validation admits only ladders the tuners take, and the acceptance
   // estimates lie in (0, 1), so equal acceptance always gives a valid
   // ladder. Round trips need every rung visited by a replica that has been

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
 #include "lib/exchange/ladder_tuning.h"
@@ -325,6 +326,86 @@ TEST(RoundDriverTest, AParameterLadderAdaptsAlongItsParameter) {
   EXPECT_EQ(versions.back().parameters.front()[0], 4000);
   EXPECT_EQ(versions.back().parameters.back()[0], 11314);
   EXPECT_EQ(driver->ladder().rung(1).parameters, versions.back().parameters[1]);
+}
+
+// A temperature x K grid adapts each axis along its own values. Exact
+// sampling as in AdaptKLadder, now at temperature T_t and force constant
+// K_l: the reduced potential at the replica's own rung is g ~ Gamma(6, 1),
+// and at rung j it is g (beta_j K_j) / (beta_k K_k), from the order's
+// ladder version. A pair along the temperature axis then accepts as in
+// beta alone, whatever the line's K, and one along K as in K alone, so the
+// pooled estimate is exact and each frozen axis should be geometric.
+RoundDriver AdaptGrid(uint64_t seed) {
+  v1::JobSpec spec = AdaptiveSpec(2000, 400, 2400);
+  spec.set_seed(seed);
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  v1::Ladder grid;
+  *grid.add_axes()->mutable_temperatures_k() = ladder.temperatures_k();
+  v1::ParameterLadder& k_ladder = *grid.add_axes()->add_parameters();
+  k_ladder.set_name("K");
+  for (double k : {4000, 4200, 4400, 11314}) k_ladder.add_values(k);
+  *grid.mutable_adapt() = ladder.adapt();
+  ladder = grid;
+  absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
+  EXPECT_TRUE(driver.ok()) << driver.status();
+  auto exact = [](const std::vector<SegmentOrder>& orders) {
+    std::vector<SegmentResult> results;
+    for (const SegmentOrder& order : orders) {
+      std::mt19937_64 random(order.segment_seed);
+      const double g = std::gamma_distribution<double>(6, 1)(random);
+      const exchange::Ladder& at = *order.ladder;
+      auto beta_k = [&](int rung) {
+        return at.beta(rung) * at.rung(rung).parameters[0];
+      };
+      SegmentResult result;
+      result.potential_kj_mol = g / at.beta(order.rung);
+      for (int rung : order.evaluate_rungs) {
+        result.reduced.push_back(g * beta_k(rung) / beta_k(order.rung));
+      }
+      results.push_back(std::move(result));
+    }
+    return results;
+  };
+  while (!driver->done()) {
+    auto completed = driver->Complete(exact(driver->Orders(false)));
+    EXPECT_TRUE(completed.ok()) << completed.status();
+    if (!completed.ok()) break;
+  }
+  return *std::move(driver);
+}
+
+// Over seeds 1-200 the frozen inner temperatures' and K's relative errors
+// from geometric had mean -0.04% and standard deviation 1.5% (the largest
+// 5.1%; each axis pools its pairs over 4 lines); 6% is 4 of them.
+TEST(RoundDriverTest, AGridAdaptsEachAxisAlongItsOwnValues) {
+  const RoundDriver driver = AdaptGrid(17);
+  const std::vector<LadderVersion>& versions = driver.ladder_versions();
+  ASSERT_EQ(versions.size(), 6u);
+  ASSERT_EQ(versions[0].acceptance.size(), driver.ladder().pairs().size());
+  // The first grid's temperature pairs (axis 0's, listed first) were far
+  // from equal: 300-310 K against 320-600 K on the first K line.
+  EXPECT_GT(versions[0].acceptance[0] - versions[0].acceptance[8], 0.5);
+  const LadderVersion& frozen = versions.back();
+  for (int t = 0; t < 4; ++t) {
+    for (int l = 0; l < 4; ++l) {
+      const int k = 4 * t + l;
+      SCOPED_TRACE(absl::StrCat("rung (", t, ", ", l, ")"));
+      // Every version is a product grid: T by row, K by column.
+      EXPECT_EQ(frozen.temperatures_k[k], frozen.temperatures_k[4 * t]);
+      EXPECT_EQ(frozen.parameters[k], frozen.parameters[l]);
+      EXPECT_NEAR(frozen.temperatures_k[k] / (300 * std::pow(2.0, t / 3.0)), 1,
+                  0.06);
+      EXPECT_NEAR(
+          frozen.parameters[k][0] / (4000 * std::pow(11314.0 / 4000, l / 3.0)),
+          1, 0.06);
+    }
+  }
+  EXPECT_EQ(frozen.temperatures_k.front(), 300);
+  EXPECT_EQ(frozen.temperatures_k.back(), 600);
+  EXPECT_EQ(frozen.parameters.back()[0], 11314);
+  EXPECT_EQ(driver.ladder().shape(), (std::vector<int>{4, 4}));
+  EXPECT_EQ(driver.ladder().rung(5).temperature_k, frozen.temperatures_k[5]);
+  EXPECT_EQ(driver.statistics().rounds(), 400);
 }
 
 // The round-trip target (feedback-optimised ladders) moves rungs until the

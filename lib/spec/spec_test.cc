@@ -810,9 +810,26 @@ TEST(ValidateTest, BadSpecGetsInvalidArgumentNamingTheField) {
   }
 }
 
-TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryLadder) {
+// A grid of `ladder`'s temperatures (axis 0) by two values of K (axis 1),
+// adapting as `ladder` does.
+v1::Ladder ThreeByTwoGrid(const v1::Ladder& ladder) {
+  v1::Ladder grid;
+  v1::Ladder& temperatures = *grid.add_axes();
+  temperatures.set_n_rungs(ladder.n_rungs());
+  *temperatures.mutable_temperatures_k() = ladder.temperatures_k();
+  *temperatures.mutable_temperature_range_k() = ladder.temperature_range_k();
+  v1::ParameterLadder& k = *grid.add_axes()->add_parameters();
+  k.set_name("K");
+  k.add_values(1);
+  k.add_values(2);
+  *grid.mutable_adapt() = ladder.adapt();
+  return grid;
+}
+
+TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryLadderOrAGrid) {
   // kBaseProto's 3 temperatures without its parameter, adapting for 50 of
-  // 100 rounds; with a parameter too, or a parameter alone.
+  // 100 rounds; with a parameter too, or a parameter alone; a grid of them
+  // by two values of a parameter.
   auto adaptive = [](v1::JobSpec& s) {
     s.mutable_ladder()->clear_parameters();
     s.mutable_exchange()->set_n_rounds(100);
@@ -830,12 +847,17 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryLadder) {
   ladder.clear_temperature_range_k();
   ladder.set_temperature_k(300);
   EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
+  // A grid adapts when an axis has an inner rung (equal acceptance).
+  valid = FromText(kBaseProto);
+  adaptive(valid);
+  *valid.mutable_ladder() = ThreeByTwoGrid(valid.ladder());
+  EXPECT_TRUE(Validate(valid).ok()) << Validate(valid);
   valid = FromText(kBaseProto);
   adaptive(valid);
   const std::vector<BadProtoCase> cases = {
       {"two rungs",
        [](v1::JobSpec& s) { s.mutable_ladder()->set_n_rungs(2); },
-       {"ladder.adapt", "ordinary ladder of 3 or more rungs"}},
+       {"ladder.adapt", "fewer than 3 rungs"}},
       {"a pressure per rung",
        [](v1::JobSpec& s) {
          for (int k = 0; k < 3; ++k) s.mutable_ladder()->add_pressures_bar(1);
@@ -890,7 +912,14 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryLadder) {
          *grid.mutable_adapt() = s.ladder().adapt();
          *s.mutable_ladder() = grid;
        },
-       {"ladder.adapt", "ordinary ladder", "without axes"}},
+       {"ladder.adapt", "no axis of this grid has 3 or more rungs"}},
+      {"round trips on a grid",
+       [](v1::JobSpec& s) {
+         s.mutable_ladder()->mutable_adapt()->set_target(
+             v1::LadderAdaptation::ROUND_TRIPS);
+         *s.mutable_ladder() = ThreeByTwoGrid(s.ladder());
+       },
+       {"ladder.adapt.target", "a grid does not have", "equal_acceptance"}},
       {"on an axis",
        [](v1::JobSpec& s) {
          v1::Ladder grid;

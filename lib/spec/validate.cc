@@ -325,8 +325,9 @@ absl::Status CheckMode(const v1::JobSpec& spec) {
 }
 
 // ladder.adapt: an ordinary ladder (temperatures, parameters or both) of 3
-// or more rungs at one pressure, with exchanges, and a production phase
-// after the adaptation.
+// or more rungs, or a grid with an axis of 3 or more (equal acceptance
+// only), at one pressure, with exchanges, and a production phase after the
+// adaptation.
 // `built` is the spec's ladder (its errors are Validate's to report).
 absl::Status CheckAdaptation(const v1::JobSpec& spec,
                              const absl::StatusOr<exchange::Ladder>& built) {
@@ -338,12 +339,29 @@ absl::Status CheckAdaptation(const v1::JobSpec& spec,
                        NamesOf(AdaptTargetNames()));
   }
   if (!built.ok()) return absl::OkStatus();
-  if (built->axes() > 1 || built->has_pressures() || built->size() < 3) {
-    return FieldError(
-        "ladder.adapt",
-        "only an ordinary ladder of 3 or more rungs (temperatures, "
-        "parameters or both), without axes or per-rung pressures, adapts; "
-        "remove adapt");
+  if (built->has_pressures()) {
+    return FieldError("ladder.adapt",
+                      "a ladder with per-rung pressures does not adapt; "
+                      "remove adapt or ladder.pressures_bar");
+  }
+  if (built->axes() > 1) {
+    bool movable = false;
+    for (int extent : built->shape()) movable = movable || extent >= 3;
+    if (!movable) {
+      return FieldError("ladder.adapt",
+                        "no axis of this grid has 3 or more rungs, so none "
+                        "has an inner rung to move; remove adapt");
+    }
+    if (adapt.target() == v1::LadderAdaptation::ROUND_TRIPS) {
+      return FieldError("ladder.adapt.target",
+                        "round_trips needs one path between two ends, which "
+                        "a grid does not have; use equal_acceptance (each "
+                        "axis is re-spaced along its own values)");
+    }
+  } else if (built->size() < 3) {
+    return FieldError("ladder.adapt",
+                      "a ladder of fewer than 3 rungs has no inner rung to "
+                      "move; remove adapt");
   }
   if (spec.exchange().scheme() == v1::Exchange::NONE) {
     return FieldError("ladder.adapt",
