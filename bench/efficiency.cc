@@ -8,8 +8,8 @@
 //   (c) through the replex cluster on loopback: coordinator, gateway and one
 //       replica-worker with `--slots` slots as processes, the job submitted
 //       through the gateway,
-// on `--platform` (CPU by default, one thread per Context; `--cluster=false`
-// leaves (c) out, e.g. on a GPU machine). Every time runs from the
+// on `--platform` (CPU by default, one thread per Context; the worker runs
+// on it too; `--cluster=false` leaves (c) out). Every time runs from the
 // start (Contexts created, RunJob called, or the job submitted) to the end
 // (last step, RunJob returned, or SUCCEEDED). Efficiency = time(a) / time(b)
 // and time(a) / time(c), medians over `--repeats` runs that alternate a, b
@@ -214,7 +214,9 @@ class Cluster {
         testing::Process::Start(
             {bin + "/replica-worker/replex-worker",
              absl::StrCat("--coordinator=127.0.0.1:", *worker_port),
-             "--name=bench", "--platform=CPU", absl::StrCat("--slots=", slots),
+             "--name=bench",
+             absl::StrCat("--platform=", absl::GetFlag(FLAGS_platform)),
+             absl::StrCat("--slots=", slots),
              absl::StrCat("--pin_slots=", absl::GetFlag(FLAGS_pin_slots)),
              "--metrics_listen="},
             dir_ + "/worker.log");

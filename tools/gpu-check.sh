@@ -16,8 +16,9 @@
 #                                      CUDA and OpenCL tests and measures
 #                                      aggregate ns/day of the explicit-solvent
 #                                      example with 1, 2, 4, 8 and 16 replicas
-#                                      per GPU, embedded mode against plain
-#                                      OpenMM on the same GPU, then 4 and 16
+#                                      per GPU, embedded mode (and on CUDA
+#                                      the cluster) against plain OpenMM on
+#                                      the same GPU, then 4 and 16
 #                                      replicas with 1, 4 and 8 slots under
 #                                      CUDA MPS where the machine has it;
 #                                      writes OUT (default $OUT or .,
@@ -30,8 +31,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 verb=${1:?usage: gpu-check.sh bundle|run [DIR] [OUT]}
 dir=${2:-$root/.gpu-bundle}
 build=${REPLEX_BUILD_DIR:-$root/build}
+# Kept at their places in the build tree, which the benchmark's --bin_dir
+# expects of the cluster's binaries.
 binaries=(lib/engine/engine_test lib/engine/plugins_test cli/replex
-  bench/replex-bench-efficiency)
+  bench/replex-bench-efficiency coordinator/replex-coordinator
+  gateway/replex-gateway replica-worker/replex-worker)
 
 bundle() {
   local stage
@@ -40,7 +44,8 @@ bundle() {
   mkdir -p "$stage/bin" "$stage/lib" "$stage/openmm-plugins" "$stage/replex-plugins"
   for binary in "${binaries[@]}"; do
     [ -x "$build/$binary" ] || { echo "gpu-check: no $build/$binary: build first" >&2; exit 1; }
-    strip --strip-debug -o "$stage/bin/$(basename "$binary")" "$build/$binary"
+    mkdir -p "$stage/bin/$(dirname "$binary")"
+    strip --strip-debug -o "$stage/bin/$binary" "$build/$binary"
   done
   local plugins=${REPLEX_OPENMM_PLUGIN_DIR:-/usr/local/lib/replex/openmm-plugins}
   [ -e "$plugins/libOpenMMCUDA.so" ] || {
@@ -54,7 +59,7 @@ bundle() {
   # driver's and the CUDA toolkit's (cuFFT and NVRTC are 400 MB; the GPU
   # machine has the same toolkit at /usr/local/cuda).
   {
-    for f in "$stage"/bin/* "$stage"/replex-plugins/*.so "$stage"/openmm-plugins/*.so; do
+    for f in $(find "$stage/bin" -type f) "$stage"/replex-plugins/*.so "$stage"/openmm-plugins/*.so; do
       ldd "$f" | awk '/=> \// {print $3}'
     done
   } | sort -u | grep -v '^/usr/local/cuda' |
@@ -116,13 +121,14 @@ run() {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
     echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
     echo "== engine: CUDA and OpenCL against Reference, Contexts made at once"
-    timeout "$limit" "$dir/bin/engine_test" --gtest_filter='Gpu*' || echo "engine_test FAILED"
+    timeout "$limit" "$dir/bin/lib/engine/engine_test" --gtest_filter='Gpu*' || echo "engine_test FAILED"
     echo "== plugins: the CUDA plugin loads (or says why)"
-    timeout "$limit" "$dir/bin/plugins_test" --gtest_filter='CudaPluginTest*' ||
+    timeout "$limit" "$dir/bin/lib/engine/plugins_test" --gtest_filter='CudaPluginTest*' ||
       echo "plugins_test FAILED"
     for platform in CUDA OpenCL; do
       echo "== $platform: alanine dipeptide in TIP3P (2041 atoms, PME), 500-step segments"
-      timeout "$limit" "$dir/bin/replex-bench-efficiency" --platform="$platform" --cluster=false \
+      timeout "$limit" "$dir/bin/bench/replex-bench-efficiency" --platform="$platform" \
+        --cluster="$([ "$platform" = CUDA ] && echo true || echo false)" --bin_dir="$dir/bin" \
         --job="$root/examples/alanine-dipeptide-water/job.yaml" \
         --replicas=${REPLEX_GPU_CHECK_REPLICAS:-1,2,4,8,16} --steps=500 --total_steps=4000 \
         --slots=2 --repeats=1 || echo "benchmark on $platform FAILED"
@@ -135,7 +141,7 @@ run() {
       if nvidia-cuda-mps-control -d; then
         for slots in 1 4 8; do
           echo "== CUDA under MPS, $slots slots"
-          timeout "$limit" "$dir/bin/replex-bench-efficiency" --platform=CUDA --cluster=false \
+          timeout "$limit" "$dir/bin/bench/replex-bench-efficiency" --platform=CUDA --cluster=false \
             --job="$root/examples/alanine-dipeptide-water/job.yaml" \
             --replicas=4,16 --steps=500 --total_steps=4000 --slots=$slots --repeats=1 ||
             echo "benchmark under MPS FAILED"
