@@ -319,7 +319,7 @@ int Main() {
   // One untimed Context first: the CUDA and OpenCL platforms compile their
   // kernels for the first Context and cache them (on disk, or in the
   // process), which would otherwise be charged to the first timed run alone
-  // (on an H200 it tripled the first plain run of one replica).
+  // (on an H200 it made the first plain run of one replica 3.5 times as long).
   PlainOpenMM(**model, Configure(*base, 1, step_counts.front(), 1), 1);
   std::printf("%8s %6s %7s %10s %11s %10s %19s %18s %13s %16s  %s\n",
               "replicas", "steps", "rounds", "plain s", "embedded s",

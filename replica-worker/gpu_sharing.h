@@ -14,8 +14,8 @@ namespace replex::worker {
 std::string MpsControlPipe();
 
 // A warning for the log when `platform` is CUDA, more than one slot shares a
-// device (`devices` 0 counts as one) and `mps_running` is false; none
-// otherwise.
+// device (slot s drives device s mod `devices`; 0 devices count as one) and
+// `mps_running` is false; none otherwise.
 std::optional<std::string> GpuSharingWarning(const std::string& platform,
                                              int slots, int devices,
                                              bool mps_running);

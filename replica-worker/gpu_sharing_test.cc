@@ -16,6 +16,9 @@ TEST(GpuSharingTest, WarnsWhenCudaSlotsShareADeviceWithoutMps) {
               Optional(HasSubstr("2 slots share each GPU")));
   EXPECT_THAT(GpuSharingWarning("CUDA", 2, 0, false),
               Optional(HasSubstr("nvidia-cuda-mps-control")));
+  // Three slots on two devices: device 0 has slots 0 and 2.
+  EXPECT_THAT(GpuSharingWarning("CUDA", 3, 2, false),
+              Optional(HasSubstr("2 slots share each GPU")));
 }
 
 TEST(GpuSharingTest, IsQuietWithMpsOneSlotPerDeviceOrAnotherPlatform) {

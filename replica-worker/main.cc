@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -219,9 +220,12 @@ absl::Status Serve() {
   service::Log("worker %s: %d slots on %s, coordinator %s (%s)", name, slots,
                platform, channel.target,
                channel.security.tls() ? "TLS" : "plaintext");
-  if (std::optional<std::string> warning =
-          GpuSharingWarning(platform, slots, static_cast<int>(devices.size()),
-                            std::filesystem::exists(MpsControlPipe()));
+  // An unreadable path counts as no MPS, not as a reason to stop.
+  std::error_code unreadable;
+  const bool mps_running =
+      std::filesystem::exists(MpsControlPipe(), unreadable);
+  if (std::optional<std::string> warning = GpuSharingWarning(
+          platform, slots, static_cast<int>(devices.size()), mps_running);
       warning.has_value()) {
     service::Log("warning: %s", *warning);
   }

@@ -24,7 +24,9 @@
 #                                      writes OUT (default $OUT or .,
 #                                      gpu-check.txt)
 #
-# About 4 minutes on one H200; REPLEX_GPU_CHECK_STEP_S bounds each step.
+# About 4 minutes on one H200 without the cluster rows, which came later and
+# have not run on a GPU; REPLEX_GPU_CHECK_STEP_S (default 200) bounds each
+# step.
 # docs/benchmarks.md says what it measured.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +38,11 @@ build=${REPLEX_BUILD_DIR:-$root/build}
 binaries=(lib/engine/engine_test lib/engine/plugins_test cli/replex
   bench/replex-bench-efficiency coordinator/replex-coordinator
   gateway/replex-gateway replica-worker/replex-worker)
+
+# The dynamic linker's cache (ldconfig is in /sbin, off a user's PATH).
+ldcache() {
+  { command -v ldconfig >/dev/null && ldconfig -p; } || /sbin/ldconfig -p 2>/dev/null || true
+}
 
 bundle() {
   local stage
@@ -69,9 +76,15 @@ bundle() {
     done
   # The OpenCL loader, used there only if the machine has none (the GPU
   # driver brings the NVIDIA OpenCL library, not always a loader).
-  mkdir -p "$stage/lib-fallback"
-  cp -L "$(ldconfig -p | awk '/libOpenCL\.so\.1 .*x86-64/ {print $NF; exit}')" \
-    "$stage/lib-fallback/libOpenCL.so.1"
+  local loader
+  # awk reads to the end: exiting early would fail the pipeline (pipefail).
+  loader=$(ldcache | awk '/libOpenCL\.so\.1 .*x86-64/ && !found {print $NF; found = 1}')
+  if [ -n "$loader" ]; then
+    mkdir -p "$stage/lib-fallback"
+    cp -L "$loader" "$stage/lib-fallback/libOpenCL.so.1"
+  else
+    echo "gpu-check: no libOpenCL.so.1 here (ocl-icd-libopencl1): the bundle has no fallback OpenCL loader" >&2
+  fi
   # One compressed file: what travels to the GPU machine is size-limited.
   rm -rf "$dir"
   mkdir -p "$dir"
@@ -96,9 +109,12 @@ run() {
                  grep -E 'cufft|nvrtc|cu13/lib' | sort || true); do
     library_path=$library_path:$wheel
   done
-  case "$(ldconfig -p)" in
+  # Searched before the system's directories, so only where it has none.
+  local cache
+  cache=$(ldcache)
+  case "$cache" in
     *'libOpenCL.so.1 '*) ;;
-    *) library_path=$library_path:$dir/lib-fallback ;;
+    *) [ -z "$cache" ] || library_path=$library_path:$dir/lib-fallback ;;
   esac
   export LD_LIBRARY_PATH=$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   # The NVIDIA OpenCL driver's ICD entry, where the machine has the library

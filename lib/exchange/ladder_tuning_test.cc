@@ -343,5 +343,44 @@ TEST(EqualAcceptanceGridTest,
   }
 }
 
+TEST(EqualAcceptanceGridTest, ThreeAxesOfParametersAtOneTemperature) {
+  // lambda x mu x nu, 3 x 3 x 2, all at 298 K (where T -> beta -> T is an
+  // ulp off): each of the two long axes is crowded at its low end.
+  std::vector<Rung> rungs;
+  for (double lambda : {0.0, 0.1, 1.0}) {
+    for (double mu : {0.0, 0.2, 1.0}) {
+      for (double nu : {0.0, 1.0}) rungs.push_back(Rung{298, {lambda, mu, nu}});
+    }
+  }
+  const Ladder grid =
+      *Ladder::Create({"lambda", "mu", "nu"}, std::move(rungs), {3, 3, 2});
+  // The crowded pairs (position 0 on axes 0 and 1) accept 9 in 10, the
+  // others 1 in 10.
+  std::vector<int64_t> attempts, accepts;
+  for (const Ladder::Pair& pair : grid.pairs()) {
+    attempts.push_back(10);
+    accepts.push_back(
+        pair.axis < 2 && grid.Coordinate(pair.lower, pair.axis) == 0 ? 9 : 1);
+  }
+  absl::StatusOr<std::vector<Rung>> tuned =
+      EqualAcceptanceGrid(grid, attempts, accepts);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  ASSERT_TRUE(Ladder::Create({"lambda", "mu", "nu"}, *tuned, {3, 3, 2}).ok());
+  for (int k = 0; k < grid.size(); ++k) {
+    SCOPED_TRACE(k);
+    const Rung& rung = (*tuned)[k];
+    EXPECT_EQ(rung.temperature_k, 298);
+    // A product: each value from its own axis's line through rung 0.
+    EXPECT_EQ(rung.parameters[0],
+              (*tuned)[grid.Coordinate(k, 0) * grid.Stride(0)].parameters[0]);
+    EXPECT_EQ(rung.parameters[1],
+              (*tuned)[grid.Coordinate(k, 1) * grid.Stride(1)].parameters[1]);
+    EXPECT_EQ(rung.parameters[2], grid.rung(k).parameters[2]);  // 2 rungs
+  }
+  // The inner lambda and mu moved up, away from their crowded low ends.
+  EXPECT_GT((*tuned)[grid.Stride(0)].parameters[0], 0.1);
+  EXPECT_GT((*tuned)[grid.Stride(1)].parameters[1], 0.2);
+}
+
 }  // namespace
 }  // namespace replex::exchange

@@ -365,8 +365,8 @@ absl::StatusOr<exchange::Ladder> BuildGrid(const v1::Ladder& ladder) {
     }
     if (axis.has_adapt()) {
       return FieldError(Join(at, "adapt"),
-                        "grid ladders do not adapt; remove it (an ordinary "
-                        "temperature ladder can)");
+                        "adapt belongs to the whole grid, not to an axis: "
+                        "move it to ladder.adapt");
     }
     if (axis.temperature_k() != 0) {
       return FieldError(Join(at, "temperature_k"),

@@ -934,7 +934,7 @@ TEST(ValidateTest, AnAdaptiveLadderIsAnOrdinaryLadderOrAGrid) {
          *grid.mutable_axes(0)->mutable_adapt() = s.ladder().adapt();
          *s.mutable_ladder() = grid;
        },
-       {"ladder.axes[0].adapt", "grid ladders do not adapt"}},
+       {"ladder.axes[0].adapt", "move it to ladder.adapt"}},
   };
   for (const BadProtoCase& c : cases) {
     SCOPED_TRACE(c.name);
