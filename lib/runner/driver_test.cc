@@ -264,88 +264,14 @@ TEST(RoundDriverTest, AnAdaptiveLadderMovesToEqualAcceptanceThenFreezes) {
             driver->statistics().pair_attempts());
 }
 
-// A parameter ladder adapts along its parameter. Exact sampling of 12
-// harmonic degrees of freedom with force constant K_k at one temperature:
-// at its own rung a replica's reduced potential is g ~ Gamma(6, 1), and the
-// same configuration at rung j has g K_j / K_k, evaluated from the order's
-// ladder version (as the engine does), so a worker holding a stale version
-// would decide on the wrong energies. Swapping K is swapping beta K, so the
-// ladder of equal acceptance is geometric in K between the ends. Over seeds
-// 1-200 (this schedule) the frozen inner K's relative error from geometric
-// had mean +0.5% and standard deviation 2.5% (the largest 7.7%); 10% is 4
-// of them.
-RoundDriver AdaptKLadder(uint64_t seed) {
-  v1::JobSpec spec = AdaptiveSpec(2000, 400, 2400);
-  spec.set_seed(seed);
-  v1::Ladder& ladder = *spec.mutable_ladder();
-  ladder.clear_temperatures_k();
-  ladder.set_temperature_k(300);
-  v1::ParameterLadder& k_ladder = *ladder.add_parameters();
-  k_ladder.set_name("K");
-  for (double k : {4000, 4200, 4400, 11314}) k_ladder.add_values(k);
-  absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
-  EXPECT_TRUE(driver.ok()) << driver.status();
-  auto exact = [](const std::vector<SegmentOrder>& orders) {
-    std::vector<SegmentResult> results;
-    for (const SegmentOrder& order : orders) {
-      std::mt19937_64 random(order.segment_seed);
-      const double g = std::gamma_distribution<double>(6, 1)(random);
-      const exchange::Ladder& at = *order.ladder;
-      SegmentResult result;
-      result.potential_kj_mol = g / at.beta(order.rung);
-      for (int rung : order.evaluate_rungs) {
-        result.reduced.push_back(g * at.rung(rung).parameters[0] /
-                                 at.rung(order.rung).parameters[0]);
-      }
-      results.push_back(std::move(result));
-    }
-    return results;
-  };
-  while (!driver->done()) {
-    auto completed = driver->Complete(exact(driver->Orders(false)));
-    EXPECT_TRUE(completed.ok()) << completed.status();
-    if (!completed.ok()) break;
-  }
-  return *std::move(driver);
-}
-
-TEST(RoundDriverTest, AParameterLadderAdaptsAlongItsParameter) {
-  const RoundDriver adapted = AdaptKLadder(17);
-  const RoundDriver* driver = &adapted;
-  const std::vector<LadderVersion>& versions = driver->ladder_versions();
-  ASSERT_EQ(versions.size(), 6u);
-  EXPECT_GT(versions[0].acceptance[0] - versions[0].acceptance[2], 0.5);
-  const double ratio = 11314.0 / 4000;
-  for (int k = 0; k < 4; ++k) {
-    EXPECT_EQ(versions.back().temperatures_k[k], 300);
-    ASSERT_EQ(versions.back().parameters[k].size(), 1u);
-    const double geometric = 4000 * std::pow(ratio, k / 3.0);
-    EXPECT_NEAR(versions.back().parameters[k][0] / geometric, 1, 0.10)
-        << "rung " << k << ": K " << versions.back().parameters[k][0];
-  }
-  EXPECT_EQ(versions.back().parameters.front()[0], 4000);
-  EXPECT_EQ(versions.back().parameters.back()[0], 11314);
-  EXPECT_EQ(driver->ladder().rung(1).parameters, versions.back().parameters[1]);
-}
-
-// A temperature x K grid adapts each axis along its own values. Exact
-// sampling as in AdaptKLadder, now at temperature T_t and force constant
-// K_l: the reduced potential at the replica's own rung is g ~ Gamma(6, 1),
-// and at rung j it is g (beta_j K_j) / (beta_k K_k), from the order's
-// ladder version. A pair along the temperature axis then accepts as in
-// beta alone, whatever the line's K, and one along K as in K alone, so the
-// pooled estimate is exact and each frozen axis should be geometric.
-RoundDriver AdaptGrid(uint64_t seed) {
-  v1::JobSpec spec = AdaptiveSpec(2000, 400, 2400);
-  spec.set_seed(seed);
-  v1::Ladder& ladder = *spec.mutable_ladder();
-  v1::Ladder grid;
-  *grid.add_axes()->mutable_temperatures_k() = ladder.temperatures_k();
-  v1::ParameterLadder& k_ladder = *grid.add_axes()->add_parameters();
-  k_ladder.set_name("K");
-  for (double k : {4000, 4200, 4400, 11314}) k_ladder.add_values(k);
-  *grid.mutable_adapt() = ladder.adapt();
-  ladder = grid;
+// Runs `spec` to the end on exact samples of 12 harmonic degrees of
+// freedom with force constant K (the ladder's first parameter) at the
+// rung's temperature: at its own rung a replica's reduced potential is g ~
+// Gamma(6, 1), and the same configuration at rung j has g (beta_j K_j) /
+// (beta_k K_k), evaluated from the order's ladder version (as the engine
+// does), so a worker holding a stale version would decide on the wrong
+// energies.
+RoundDriver RunExactK(const v1::JobSpec& spec) {
   absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   EXPECT_TRUE(driver.ok()) << driver.status();
   auto exact = [](const std::vector<SegmentOrder>& orders) {
@@ -372,6 +298,63 @@ RoundDriver AdaptGrid(uint64_t seed) {
     if (!completed.ok()) break;
   }
   return *std::move(driver);
+}
+
+// A parameter ladder adapts along its parameter (RunExactK at one
+// temperature, where g at rung j is g K_j / K_k). Swapping K is swapping
+// beta K, so the ladder of equal acceptance is geometric in K between the
+// ends. Over seeds
+// 1-200 (this schedule) the frozen inner K's relative error from geometric
+// had mean +0.5% and standard deviation 2.5% (the largest 7.7%); 10% is 4
+// of them.
+RoundDriver AdaptKLadder(uint64_t seed) {
+  v1::JobSpec spec = AdaptiveSpec(2000, 400, 2400);
+  spec.set_seed(seed);
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  ladder.clear_temperatures_k();
+  ladder.set_temperature_k(300);
+  v1::ParameterLadder& k_ladder = *ladder.add_parameters();
+  k_ladder.set_name("K");
+  for (double k : {4000, 4200, 4400, 11314}) k_ladder.add_values(k);
+  return RunExactK(spec);
+}
+
+TEST(RoundDriverTest, AParameterLadderAdaptsAlongItsParameter) {
+  const RoundDriver adapted = AdaptKLadder(17);
+  const RoundDriver* driver = &adapted;
+  const std::vector<LadderVersion>& versions = driver->ladder_versions();
+  ASSERT_EQ(versions.size(), 6u);
+  EXPECT_GT(versions[0].acceptance[0] - versions[0].acceptance[2], 0.5);
+  const double ratio = 11314.0 / 4000;
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(versions.back().temperatures_k[k], 300);
+    ASSERT_EQ(versions.back().parameters[k].size(), 1u);
+    const double geometric = 4000 * std::pow(ratio, k / 3.0);
+    EXPECT_NEAR(versions.back().parameters[k][0] / geometric, 1, 0.10)
+        << "rung " << k << ": K " << versions.back().parameters[k][0];
+  }
+  EXPECT_EQ(versions.back().parameters.front()[0], 4000);
+  EXPECT_EQ(versions.back().parameters.back()[0], 11314);
+  EXPECT_EQ(driver->ladder().rung(1).parameters, versions.back().parameters[1]);
+}
+
+// A temperature x K grid adapts each axis along its own values (RunExactK
+// at temperature T_t and force constant K_l). A pair along the temperature
+// axis then accepts as in
+// beta alone, whatever the line's K, and one along K as in K alone, so the
+// pooled estimate is exact and each frozen axis should be geometric.
+RoundDriver AdaptGrid(uint64_t seed) {
+  v1::JobSpec spec = AdaptiveSpec(2000, 400, 2400);
+  spec.set_seed(seed);
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  v1::Ladder grid;
+  *grid.add_axes()->mutable_temperatures_k() = ladder.temperatures_k();
+  v1::ParameterLadder& k_ladder = *grid.add_axes()->add_parameters();
+  k_ladder.set_name("K");
+  for (double k : {4000, 4200, 4400, 11314}) k_ladder.add_values(k);
+  *grid.mutable_adapt() = ladder.adapt();
+  ladder = grid;
+  return RunExactK(spec);
 }
 
 // Over seeds 1-200 the frozen inner temperatures' and K's relative errors
