@@ -791,6 +791,30 @@ for t in nc.variables['temp0'][:].ravel():
     print(float(t))
 )";
 
+// A change the tuner could not make (RoundDriver's unchanged_because) is in
+// analysis.json and in the summary, which names the first and counts them.
+TEST(ResultsTest, ALadderVersionThatCouldNotMoveSaysWhy) {
+  v1::Analysis analysis;
+  analysis.set_name("stuck");
+  for (int v = 0; v < 3; ++v) {
+    v1::LadderVersion& version = *analysis.add_ladder_versions();
+    version.set_from_round(10 * v);
+    if (v < 2) version.set_unchanged_because(absl::StrCat("reason ", v));
+  }
+  absl::StatusOr<v1::Analysis> parsed =
+      results::ParseAnalysis(results::AnalysisJson(analysis, true));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ladder_versions(1).unchanged_because(), "reason 1");
+  EXPECT_THAT(results::AnalysisText(*parsed),
+              ::testing::HasSubstr(
+                  "2 of them kept the ladder as it was; the first, measured "
+                  "on the version from round 0: reason 0"));
+  parsed->mutable_ladder_versions(0)->clear_unchanged_because();
+  parsed->mutable_ladder_versions(1)->clear_unchanged_because();
+  EXPECT_THAT(results::AnalysisText(*parsed),
+              ::testing::Not(::testing::HasSubstr("kept the ladder")));
+}
+
 // An adaptive ladder's results: analysis.json lists every version, and its
 // pairs, temperatures and free energies are the frozen ladder's production
 // (the exchange log's rows from round 3000 on); frames record the

@@ -118,6 +118,7 @@ v1::Analysis MakeAnalysis(const v1::JobSpec& spec,
     if (!version.fraction_up.empty()) {
       *out.mutable_fraction_up() = ListOf(version.fraction_up);
     }
+    out.set_unchanged_because(version.unchanged_because);
     const std::vector<std::string>& names = spec_ladder.parameter_names();
     for (size_t p = 0; p < names.size(); ++p) {
       std::vector<double> values;
@@ -262,6 +263,20 @@ std::string AnalysisText(const v1::Analysis& analysis) {
         "below are of the ladder shown, from that round on\n",
         analysis.ladder_versions_size() - 1,
         analysis.ladder_versions().rbegin()->from_round());
+    // A change that could not move the rungs: the first such, and how many.
+    int unchanged = 0;
+    const v1::LadderVersion* first = nullptr;
+    for (const v1::LadderVersion& version : analysis.ladder_versions()) {
+      if (version.unchanged_because().empty()) continue;
+      if (unchanged++ == 0) first = &version;
+    }
+    if (first != nullptr) {
+      absl::StrAppendFormat(
+          &text,
+          "  %d of them kept the ladder as it was; the first, measured on the "
+          "version from round %d: %s\n",
+          unchanged, first->from_round(), first->unchanged_because());
+    }
   }
   if (analysis.exchange_events() > 0) {
     const auto [fewest, most] =

@@ -355,7 +355,11 @@ void RoundDriver::Adapt() {
   // at an end since the last change; without that, or were a ladder
   // invalid, the job goes on with the ladder it has (a version that repeats
   // it) rather than fail.
-  if (next.ok()) ladder_ = *std::move(next);
+  if (next.ok()) {
+    ladder_ = *std::move(next);
+  } else {
+    versions_.back().unchanged_because = std::string(next.status().message());
+  }
   BeginVersion();
   statistics_ = exchange::Statistics(ladder_.size(),
                                      static_cast<int>(ladder_.pairs().size()),

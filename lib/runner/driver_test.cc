@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/exchange/ladder.h"
 #include "lib/exchange/ladder_tuning.h"
@@ -14,6 +15,8 @@
 
 namespace replex::runner {
 namespace {
+
+using ::testing::HasSubstr;
 
 v1::JobSpec Spec(int n_rungs, bool hamiltonian) {
   v1::JobSpec spec;
@@ -437,6 +440,33 @@ TEST(RoundDriverTest, TheRoundTripTargetEvensOutTheFractionUp) {
     }
   }
   EXPECT_TRUE(versions.back().fraction_up.empty());
+}
+
+// Rungs so far apart that no swap is accepted: the inner rungs are visited
+// only by replicas that never reached an end, so the round-trip tuner has no
+// fraction up for them, and each version says why the next repeats it.
+TEST(RoundDriverTest, AVersionThatCannotMoveSaysWhy) {
+  v1::JobSpec spec = AdaptiveSpec(20, 10, 30);
+  v1::Ladder& ladder = *spec.mutable_ladder();
+  ladder.clear_temperatures_k();
+  for (double t : {300, 3000, 30000, 300000}) ladder.add_temperatures_k(t);
+  ladder.mutable_adapt()->set_target(v1::LadderAdaptation::ROUND_TRIPS);
+  auto driver = RoundDriver::Create(spec);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  while (!driver->done()) {
+    ASSERT_TRUE(driver->Complete(HarmonicResults(driver->Orders(false))).ok());
+  }
+  EXPECT_EQ(driver->statistics().pair_accepts(),
+            (std::vector<int64_t>{0, 0, 0}));
+  const std::vector<LadderVersion>& versions = driver->ladder_versions();
+  ASSERT_EQ(versions.size(), 3u);
+  for (size_t v = 0; v + 1 < versions.size(); ++v) {
+    EXPECT_THAT(versions[v].unchanged_because,
+                HasSubstr("rung 1 has no fraction of up-going replicas"))
+        << "version " << v;
+    EXPECT_EQ(versions[v + 1].temperatures_k, versions[v].temperatures_k);
+  }
+  EXPECT_EQ(versions.back().unchanged_because, "");
 }
 
 TEST(RoundDriverTest, AFixedLadderLeavesOrdersAtTheSpecsTemperatures) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,11 @@ struct LadderVersion {
   // Under the round-trip target, what chose the next version: the fraction
   // of up-going replicas per rung (NaN where unvisited); empty otherwise.
   std::vector<double> fraction_up;
+  // Why the next version repeats this one: the tuner could not move its
+  // rungs from what was measured on it (under the round-trip target, a rung
+  // no replica from an end visited). Empty when it moved them, and for the
+  // last version.
+  std::string unchanged_because;
 };
 
 // The version `round` ran on: the last whose from_round is not after it (the
