@@ -132,6 +132,12 @@ run() {
   export REPLEX_OPENMM_PLUGIN_DIR=$dir/replex-plugins
   # Each step has its own limit, so one that hangs leaves the others' results.
   local limit=${REPLEX_GPU_CHECK_STEP_S:-200}
+  # The explicit-solvent example, 500-step segments, 4,000 steps a replica.
+  bench() {
+    timeout "$limit" "$dir/bin/bench/replex-bench-efficiency" --bin_dir="$dir/bin" \
+      --job="$root/examples/alanine-dipeptide-water/job.yaml" \
+      --steps=500 --total_steps=4000 --repeats=1 "$@"
+  }
   {
     echo "== $(date -u +%FT%TZ) $(uname -m)"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
@@ -143,11 +149,9 @@ run() {
       echo "plugins_test FAILED"
     for platform in CUDA OpenCL; do
       echo "== $platform: alanine dipeptide in TIP3P (2041 atoms, PME), 500-step segments"
-      timeout "$limit" "$dir/bin/bench/replex-bench-efficiency" --platform="$platform" \
-        --cluster="$([ "$platform" = CUDA ] && echo true || echo false)" --bin_dir="$dir/bin" \
-        --job="$root/examples/alanine-dipeptide-water/job.yaml" \
-        --replicas=${REPLEX_GPU_CHECK_REPLICAS:-1,2,4,8,16} --steps=500 --total_steps=4000 \
-        --slots=2 --repeats=1 || echo "benchmark on $platform FAILED"
+      bench --platform="$platform" --cluster="$([ "$platform" = CUDA ] && echo true || echo false)" \
+        --replicas="${REPLEX_GPU_CHECK_REPLICAS:-1,2,4,8,16}" --slots=2 ||
+        echo "benchmark on $platform FAILED"
     done
     # OpenMM 7.7 makes a CUDA context per Context, and a GPU time-slices
     # contexts, so slots add throughput only under MPS, which merges them.
@@ -157,9 +161,7 @@ run() {
       if nvidia-cuda-mps-control -d; then
         for slots in 1 4 8; do
           echo "== CUDA under MPS, $slots slots"
-          timeout "$limit" "$dir/bin/bench/replex-bench-efficiency" --platform=CUDA --cluster=false \
-            --job="$root/examples/alanine-dipeptide-water/job.yaml" \
-            --replicas=4,16 --steps=500 --total_steps=4000 --slots=$slots --repeats=1 ||
+          bench --platform=CUDA --cluster=false --replicas=4,16 --slots="$slots" ||
             echo "benchmark under MPS FAILED"
         done
         echo quit | nvidia-cuda-mps-control

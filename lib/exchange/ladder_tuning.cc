@@ -136,19 +136,26 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
 
 namespace {
 
-// The axis along which rung 0's line of each quantity varies: index 0 is
-// the temperature, 1 + p parameter p; -1 where none does.
+// A rung's quantity q: 0 is the temperature, 1 + p parameter p.
+double& Quantity(Rung& rung, int q) {
+  return q == 0 ? rung.temperature_k : rung.parameters[q - 1];
+}
+double Quantity(const Rung& rung, int q) {
+  return q == 0 ? rung.temperature_k : rung.parameters[q - 1];
+}
+
+// The axis along which rung 0's line of each quantity varies; -1 where none
+// does.
 std::vector<int> OwningAxes(const Ladder& ladder) {
   const int quantities = 1 + static_cast<int>(ladder.parameter_names().size());
-  auto value = [&](int k, int q) {
-    return q == 0 ? ladder.rung(k).temperature_k
-                  : ladder.rung(k).parameters[q - 1];
-  };
   std::vector<int> owner(quantities, -1);
   for (int a = 0; a < ladder.axes(); ++a) {
     for (int i = 1; i < ladder.shape()[a]; ++i) {
       for (int q = 0; q < quantities; ++q) {
-        if (value(i * ladder.Stride(a), q) != value(0, q)) owner[q] = a;
+        if (Quantity(ladder.rung(i * ladder.Stride(a)), q) !=
+            Quantity(ladder.rung(0), q)) {
+          owner[q] = a;
+        }
       }
     }
   }
@@ -160,11 +167,10 @@ std::vector<int> OwningAxes(const Ladder& ladder) {
 Rung GridRung(const Ladder& ladder, const std::vector<int>& owner,
               const std::vector<std::vector<Rung>>& lines, int k) {
   Rung rung = ladder.rung(0);
-  for (size_t q = 0; q < owner.size(); ++q) {
+  for (int q = 0; q < static_cast<int>(owner.size()); ++q) {
     if (owner[q] < 0) continue;
-    const Rung& from = lines[owner[q]][ladder.Coordinate(k, owner[q])];
-    (q == 0 ? rung.temperature_k : rung.parameters[q - 1]) =
-        q == 0 ? from.temperature_k : from.parameters[q - 1];
+    Quantity(rung, q) =
+        Quantity(lines[owner[q]][ladder.Coordinate(k, owner[q])], q);
   }
   return rung;
 }
@@ -216,7 +222,7 @@ absl::StatusOr<std::vector<Rung>> EqualAcceptanceGrid(
     }
     std::vector<double> acceptance(m - 1);
     for (int i = 0; i + 1 < m; ++i) {
-      acceptance[i] = (accepts[i] + 0.5) / (attempts[i] + 1.0);
+      acceptance[i] = EstimatedAcceptance(accepts[i], attempts[i]);
     }
     absl::StatusOr<Ladder> line =
         Ladder::Create(ladder.parameter_names(), lines[a]);

@@ -6,6 +6,7 @@
 // path, every value linear between two old rungs.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,6 +19,14 @@ struct TunedLadder {
   // What every neighbour pair of the tuned ladder is expected to accept.
   double predicted_acceptance = 0;
 };
+
+// A pair's acceptance from its counts, with half an accept and one attempt
+// added, so that a pair that accepted every attempt, or none, still has a
+// finite, non-zero distance to its neighbour: (accepts + 1/2) / (attempts +
+// 1), strictly in (0, 1). What every adaptive change acts on.
+inline double EstimatedAcceptance(int64_t accepts, int64_t attempts) {
+  return (accepts + 0.5) / (attempts + 1.0);
+}
 
 // The inverse of std::erfc on (0, 1], by bisection to 1e-15 relative in x
 // (so erfc(ErfcInverse(p)) == p to about 1e-12 relative far in the tail). p <=
@@ -47,11 +56,11 @@ absl::StatusOr<TunedLadder> EqualAcceptanceLadder(
 // the product of its axes, each quantity (the temperature, a parameter)
 // varying along one axis at most: every axis of 3 or more rungs re-spaced
 // by EqualAcceptanceLadder along its own line of values, from the
-// acceptance of its pairs pooled over every line parallel to it, (accepts
-// + 1/2) / (attempts + 1) as RoundDriver estimates one pair's; an axis of 2
-// rungs keeps its ends. Pooling is exact where a pair's acceptance does not
-// depend on the other axes (a temperature axis against a Hamiltonian one
-// that scales the energy, as in the tests); otherwise each axis gets the
+// acceptance of its pairs pooled over every line parallel to it (the counts
+// at each position along the axis summed, then EstimatedAcceptance); an
+// axis of 2 rungs keeps its ends. Pooling is exact where a pair's acceptance
+// does not depend on the other axes (a temperature axis against a Hamiltonian
+// one that scales the energy, as in the tests); otherwise each axis gets the
 // spacing of its average line. `pair_attempts` and `pair_accepts` are per
 // Ladder::pairs(). FAILED_PRECONDITION, saying why, for any other ladder or
 // counts.

@@ -319,15 +319,12 @@ void RoundDriver::Advance(const exchange::RoundOutcome& outcome) {
 }
 
 void RoundDriver::Adapt() {
-  // Acceptance since the last change, with half an accept and one attempt
-  // added so that a pair that accepted every attempt, or none, still has a
-  // finite, non-zero distance to its neighbour (the estimate is then
-  // (accepts + 1/2) / (attempts + 1), which also lies strictly in (0, 1)).
+  // Acceptance since the last change.
   const std::vector<int64_t>& attempts = statistics_.pair_attempts();
   const std::vector<int64_t>& accepts = statistics_.pair_accepts();
   std::vector<double> acceptance(attempts.size());
   for (size_t p = 0; p < attempts.size(); ++p) {
-    acceptance[p] = (accepts[p] + 0.5) / (attempts[p] + 1.0);
+    acceptance[p] = exchange::EstimatedAcceptance(accepts[p], attempts[p]);
   }
   versions_.back().acceptance = acceptance;
   absl::StatusOr<std::vector<exchange::Rung>> rungs;
@@ -344,11 +341,9 @@ void RoundDriver::Adapt() {
                        : tuned.status();
   }
   absl::StatusOr<exchange::Ladder> next =
-      rungs.ok()
-          ? exchange::Ladder::Create(
-                ladder_.parameter_names(), *std::move(rungs),
-                ladder_.axes() > 1 ? ladder_.shape() : std::vector<int>{})
-          : rungs.status();
+      rungs.ok() ? exchange::Ladder::Create(ladder_.parameter_names(),
+                                            *std::move(rungs), ladder_.shape())
+                 : rungs.status();
   // Validation admits only ladders the tuners take, and the acceptance
   // estimates lie in (0, 1), so equal acceptance always gives a valid
   // ladder. Round trips need every rung visited by a replica that has been

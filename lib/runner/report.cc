@@ -29,9 +29,8 @@ absl::StatusOr<exchange::Ladder> WithVersion(const exchange::Ladder& ladder,
     rungs[k].temperature_k = version.temperatures_k[k];
     rungs[k].parameters = version.parameters[k];
   }
-  return exchange::Ladder::Create(
-      ladder.parameter_names(), std::move(rungs),
-      ladder.axes() > 1 ? ladder.shape() : std::vector<int>{});
+  return exchange::Ladder::Create(ladder.parameter_names(), std::move(rungs),
+                                  ladder.shape());
 }
 
 RunResult Summarize(const v1::JobSpec& spec,
