@@ -163,9 +163,6 @@ absl::StatusOr<Prepared> PrepareNew(const std::string& job_path) {
   if (run.results_dir.empty()) return run;
   // Checked before the directory is made, so a bad job leaves nothing.
   if (absl::Status valid = spec::Validate(run.spec); !valid.ok()) return valid;
-  if (absl::Status keeps = runner::CheckKeepsResults(run.spec); !keeps.ok()) {
-    return keeps;
-  }
   if (absl::StatusOr<uint64_t> need =
           results::CheckFreeSpace(run.results_dir, run.spec);
       !need.ok()) {
@@ -282,7 +279,11 @@ absl::Status Run(const std::string& arg) {
   int64_t first_round = 0;
   options.on_start = [&](int64_t next_round) -> absl::Status {
     first_round = next_round;
-    if (next_round > 0) {
+    if (next_round > 0 &&
+        spec->exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
+      std::fprintf(stderr, "replex: resuming at exchange event %lld\n",
+                   static_cast<long long>(next_round));
+    } else if (next_round > 0) {
       std::fprintf(stderr, "replex: resuming at round %lld of %lld\n",
                    static_cast<long long>(next_round),
                    static_cast<long long>(n_rounds));
@@ -306,16 +307,22 @@ absl::Status Run(const std::string& arg) {
   // the end.
   std::optional<exchange::Statistics> statistics;
   std::vector<runner::LadderVersion> ladder_versions;
-  int64_t segments = 0;  // asynchronous exchange: finished so far
+  bool first_event = true;
   options.on_round = [&](const runner::RoundReport& report) {
     int64_t done = report.outcome.round + 1;
     bool progress = every > 0 && (done % every == 0 || done == n_rounds);
-    if (report.replicas != nullptr) {
+    if (report.segments_by_replica != nullptr) {
       // An exchange event: progress in rounds' worth of segments, which
       // reach n_rounds at the last event only.
-      const int64_t before = segments / ladder->size();
-      segments += static_cast<int64_t>(report.replicas->size());
+      int64_t segments = 0;
+      for (int64_t count : *report.segments_by_replica) segments += count;
+      const int64_t before =
+          (segments - static_cast<int64_t>(report.replicas->size())) /
+          ladder->size();
       done = segments / ladder->size();
+      // The speed counts this process's segments (a resumed run's start).
+      if (first_event) first_round = before;
+      first_event = false;
       progress = every > 0 && (done / every != before / every ||
                                (done == n_rounds && before != done));
     }

@@ -221,8 +221,11 @@ absl::Status JobManager::WriteCheckpoint(
     const runner::RoundDriver::Completed& completed,
     const std::vector<runner::SegmentResult>& results) {
   const absl::Time start = clock_->Now();
-  if (absl::Status saved = runner::SaveCheckpoint(
-          job_id, driver, completed, results, *journal_, *checkpoints_);
+  absl::StatusOr<v1::Checkpoint> checkpoint =
+      runner::CheckpointAfter(job_id, driver, completed, results);
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (absl::Status saved =
+          runner::SaveCheckpoint(*checkpoint, *journal_, *checkpoints_);
       !saved.ok()) {
     return saved;
   }

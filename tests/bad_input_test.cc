@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/runner/runner.h"
@@ -145,26 +146,35 @@ TEST(CliTest, RunsAShortJobAndPrintsJson) {
                     HasSubstr("[round 40/40 100%]")));
 }
 
-// The asynchronous example runs and reports its events; with a results
-// directory it is refused before anything is written, naming the fix.
-TEST(CliTest, AsynchronousExchangeRunsAndRefusesAResultsDirectory) {
-  const std::string job =
+// The asynchronous example runs and reports its events; asking it for
+// trajectory frames is refused before anything is written, naming the fix.
+TEST(CliTest, AsynchronousExchangeRunsAndRefusesTrajectories) {
+  const std::string example =
       SourcePath("examples/harmonic-oscillator/asynchronous.yaml");
-  const auto [code, output] = RunCli("run " + job + " --json --threads=2");
+  const auto [code, output] = RunCli("run " + example + " --json --threads=2");
   EXPECT_EQ(code, 0) << output;
   EXPECT_THAT(output, AllOf(HasSubstr("\"rounds\":2000"),
                             HasSubstr("\"exchange_events\":\""),
                             HasSubstr("[round 2000/2000 100%]")));
-  const std::string results =
-      (std::filesystem::path(::testing::TempDir()) / "replex_async_results")
-          .string();
-  std::filesystem::remove_all(results);
+  const std::string dir = SourcePath("examples/harmonic-oscillator");
+  const std::string job = WriteJob(
+      "async-frames.yaml",
+      absl::StrReplaceAll(
+          ReadFile(example),
+          {{"system: system.xml", "system: " + dir + "/system.xml"},
+           {"coordinates: state.xml", "coordinates: " + dir + "/state.xml"}}) +
+          "output: {frame_interval: 10}\n");
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) / "replex_async_frames";
+  std::filesystem::remove_all(root);
+  const std::string results = (root / "out").string();
   const auto [refused, message] =
       RunCli("run " + job + " --threads=2 --results=" + results);
   EXPECT_NE(refused, 0) << message;
-  EXPECT_THAT(message, AllOf(HasSubstr("exchange.mode: asynchronous"),
-                             HasSubstr("without a results directory")));
+  EXPECT_THAT(message, AllOf(HasSubstr("output.frame_interval"),
+                             HasSubstr("set it to 0")));
   EXPECT_FALSE(std::filesystem::exists(results)) << results;
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

@@ -36,6 +36,8 @@
 #include "lib/spec/spec.h"
 #include "replex/v1/analysis.pb.h"
 #include "tests/process.h"
+#include "tests/sampling_checks.h"
+#include "tests/statistical_util.h"
 #include "tests/test_paths.h"
 
 namespace replex {
@@ -1102,6 +1104,159 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
                                     extended.string(), " 2>&1"))
                 .first,
             2);
+  fs::remove_all(root);
+}
+
+// An asynchronous run's files (`rounds` rounds' worth of segments on the
+// harmonic example's 4 rungs): rows for events 0, 1, ... in order, each
+// event's permutation before it the previous one's after it (so no row of a
+// superseded event is left after a resume), each replica's energy known
+// (not NaN) in exactly the events it took part in, n_rounds x replicas
+// segments in all as analysis.json counts them, a final state per replica;
+// and each rung's potential energy, gathered from the files by the rung its
+// replica held, distributed as Gamma(6, k_B T) (the KS test of
+// tests/sampling_checks.h).
+void ExpectAsynchronousResults(const fs::path& out, int rounds) {
+  const std::vector<std::string> exchange = absl::StrSplit(
+      ReadFile(out / results::kExchangeFile), '\n', absl::SkipEmpty());
+  const std::vector<std::string> energies = absl::StrSplit(
+      ReadFile(out / results::kEnergiesFile), '\n', absl::SkipEmpty());
+  ASSERT_GT(exchange.size(), 1u);
+  ASSERT_EQ(energies.size(), exchange.size());
+  const exchange::Ladder ladder = *spec::BuildLadder(
+      testing::LoadExample("examples/harmonic-oscillator/asynchronous.yaml")
+          .ladder());
+  std::vector<std::vector<double>> by_rung(kRungs);
+  int64_t segments = 0;
+  std::string after;
+  for (size_t row = 1; row < exchange.size(); ++row) {
+    SCOPED_TRACE(exchange[row]);
+    const std::vector<std::string> fields = absl::StrSplit(exchange[row], '\t');
+    const std::vector<std::string> values = absl::StrSplit(energies[row], '\t');
+    ASSERT_EQ(fields.size(), 5u);
+    ASSERT_EQ(values.size(), 2u + kRungs);
+    ASSERT_EQ(fields[0], absl::StrCat(row - 1));
+    ASSERT_EQ(values[0], fields[0]);
+    if (row > 1) ASSERT_EQ(fields[1], after);
+    after = fields[2];
+    const std::vector<std::string> before = absl::StrSplit(fields[1], ',');
+    for (int replica = 0; replica < kRungs; ++replica) {
+      double u = 0;
+      ASSERT_TRUE(absl::SimpleAtod(values[2 + replica], &u));
+      if (std::isnan(u)) continue;
+      ++segments;
+      int rung = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(before[replica], &rung));
+      by_rung[rung].push_back(u);
+    }
+  }
+  EXPECT_EQ(segments, int64_t{kRungs} * rounds);
+  v1::Analysis analysis;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  ReadFile(out / results::kAnalysisFile), &analysis)
+                  .ok());
+  EXPECT_EQ(analysis.state(), "SUCCEEDED");
+  EXPECT_EQ(analysis.exchange_events(),
+            static_cast<int64_t>(exchange.size()) - 1);
+  int64_t counted = 0;
+  for (int64_t count : analysis.segments_by_replica()) counted += count;
+  EXPECT_EQ(counted, segments);
+  for (int replica = 0; replica < kRungs; ++replica) {
+    EXPECT_TRUE(fs::exists(out / results::FinalStatePath(replica)));
+  }
+  for (int k = 0; k < kRungs; ++k) {
+    const double kt =
+        exchange::kMolarGasConstantKJPerMolK * ladder.rung(k).temperature_k;
+    testing::ExpectDistributed(
+        by_rung[k], [&](double u) { return testing::GammaCdf(6, kt, u); },
+        absl::StrCat(out.filename().string(), " rung ", k,
+                     " potential energy"));
+  }
+}
+
+// Asynchronous exchange with a results directory: killed (SIGKILL, at a
+// moment drawn from a fixed seed, past its first checkpoint), stopped
+// (SIGTERM: exit 75 at a barrier's checkpoint) and extended, each run
+// resumed ends with whole, consistent files that sample every rung exactly.
+// The completion order of two threads varies, so they are not compared
+// with an uninterrupted run byte for byte (AsynchronousTest.
+// ARunResumedAtABarrierMakesTheSameEvents does that in a scripted order).
+TEST(ResultsTest,
+     AnAsynchronousRunKeepsResultsThroughAKillAStopAndAnExtension) {
+  const fs::path root = TempDir("asynchronous");
+  const std::string example = SourcePath("examples/harmonic-oscillator");
+  auto job = [&](int rounds) {
+    std::string text = ReadFile(fs::path(example) / "asynchronous.yaml");
+    text = absl::StrReplaceAll(
+        text,
+        {{"system: system.xml", "system: " + example + "/system.xml"},
+         {"coordinates: state.xml", "coordinates: " + example + "/state.xml"},
+         {"checkpoint_interval: 0", "checkpoint_interval: 100"},
+         {"n_rounds: 2000", absl::StrCat("n_rounds: ", rounds)}});
+    const fs::path path = root / absl::StrCat("job-", rounds, ".yaml");
+    WriteFile(path, text);
+    return path.string();
+  };
+  auto replex = [&](const std::string& args) {
+    const auto [code, output] = RunCommand(absl::StrCat(
+        REPLEX_BIN, " run ", args, " --threads=2 --progress_every=-1 2>&1"));
+    EXPECT_EQ(code, 0) << args << "\n" << output;
+    return output;
+  };
+  // Waits until `dir`'s exchange log has more than `rows` rows.
+  auto wait_for_rows = [&](const fs::path& dir, size_t rows) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    size_t seen = 0;
+    while (absl::Now() < deadline) {
+      const std::string log = ReadFile(dir / results::kExchangeFile);
+      seen = std::count(log.begin(), log.end(), '\n');
+      if (seen > rows) break;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return seen;
+  };
+
+  // About 2,700 events in all; the first checkpoint comes after 400
+  // segments, about 135 events.
+  std::mt19937 rng(2026);
+  const size_t kill_after =
+      std::uniform_int_distribution<size_t>(300, 2000)(rng);
+  const fs::path killed = root / "killed";
+  absl::StatusOr<std::unique_ptr<testing::Process>> process =
+      testing::Process::Start(
+          {REPLEX_BIN, "run", job(kRounds), "--threads=2",
+           "--progress_every=-1", "--results=" + killed.string()},
+          (root / "killed.log").string());
+  ASSERT_TRUE(process.ok()) << process.status();
+  const size_t rows = wait_for_rows(killed, kill_after);
+  (*process)->Signal(SIGKILL);
+  ASSERT_EQ((*process)->Wait(absl::Seconds(10)), 128 + SIGKILL)
+      << "the run ended before the kill (" << rows << " rows)";
+  const std::string resumed = replex("--resume " + killed.string());
+  EXPECT_TRUE(absl::StrContains(resumed, "resuming at exchange event "))
+      << resumed;
+  ExpectAsynchronousResults(killed, kRounds);
+
+  const fs::path termed = root / "termed";
+  process = testing::Process::Start(
+      {REPLEX_BIN, "run", job(kRounds), "--threads=2", "--progress_every=-1",
+       "--results=" + termed.string()},
+      (root / "termed.log").string());
+  ASSERT_TRUE(process.ok()) << process.status();
+  wait_for_rows(termed, 300);
+  (*process)->Signal(SIGTERM);
+  ASSERT_EQ((*process)->Wait(absl::Seconds(30)), 75) << (*process)->Log();
+  EXPECT_TRUE(absl::StrContains((*process)->Log(),
+                                "at a checkpoint (a signal); go on with: "
+                                "replex run --resume"))
+      << (*process)->Log();
+  replex("--resume " + termed.string());
+  ExpectAsynchronousResults(termed, kRounds);
+
+  const fs::path extended = root / "extended";
+  replex(job(1000) + " --results=" + extended.string());
+  replex("--extend=1000 " + extended.string());
+  ExpectAsynchronousResults(extended, kRounds);
   fs::remove_all(root);
 }
 

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -31,10 +32,15 @@ class ScriptedSlots : public runner::SegmentStream {
   using Run = std::function<absl::StatusOr<runner::SegmentResult>(
       const runner::SegmentOrder&)>;
 
-  ScriptedSlots(std::vector<double> seconds, bool bound, Run run)
+  using SaveStates = std::function<absl::StatusOr<std::vector<std::string>>()>;
+
+  // `states` answers States (none: FAILED_PRECONDITION).
+  ScriptedSlots(std::vector<double> seconds, bool bound, Run run,
+                SaveStates states = nullptr)
       : seconds_(std::move(seconds)),
         bound_(bound),
         run_(std::move(run)),
+        states_(std::move(states)),
         queues_(bound_ ? seconds_.size() : 1),
         running_(seconds_.size()),
         ends_(seconds_.size()),
@@ -74,6 +80,19 @@ class ScriptedSlots : public runner::SegmentStream {
     return {std::move(order), std::move(result)};
   }
 
+  absl::StatusOr<std::vector<std::string>> States() override {
+    for (size_t s = 0; s < seconds_.size(); ++s) {
+      if (!running_[s].empty() || !queues_[bound_ ? s : 0].empty()) {
+        return absl::FailedPreconditionError(
+            "States was called while a segment runs");
+      }
+    }
+    if (!states_) {
+      return absl::FailedPreconditionError("these slots keep no states");
+    }
+    return states_();
+  }
+
   double now() const { return now_; }
 
  private:
@@ -95,6 +114,7 @@ class ScriptedSlots : public runner::SegmentStream {
   const std::vector<double> seconds_;
   const bool bound_;
   const Run run_;
+  const SaveStates states_;
   std::vector<std::deque<runner::SegmentOrder>> queues_;
   std::vector<std::vector<runner::SegmentOrder>> running_;  // one at most
   std::vector<double> ends_;
@@ -123,11 +143,20 @@ inline absl::StatusOr<runner::RunResult> RunScriptedAsynchronous(
     if (!replica.ok()) return replica.status();
     replicas.push_back(*std::move(replica));
   }
-  ScriptedSlots slots({1.0, 1.5}, /*bound=*/true,
-                      [&replicas](const runner::SegmentOrder& order) {
-                        return runner::ExecuteOrder(*replicas[order.replica],
-                                                    order);
-                      });
+  ScriptedSlots slots(
+      {1.0, 1.5}, /*bound=*/true,
+      [&replicas](const runner::SegmentOrder& order) {
+        return runner::ExecuteOrder(*replicas[order.replica], order);
+      },
+      [&replicas]() -> absl::StatusOr<std::vector<std::string>> {
+        std::vector<std::string> states;
+        for (const auto& replica : replicas) {
+          absl::StatusOr<engine::PortableState> state = replica->Save();
+          if (!state.ok()) return state.status();
+          states.push_back(state->Serialize());
+        }
+        return states;
+      });
   return runner::RunAsynchronousOn(spec, options, *driver, slots, absl::Now());
 }
 

@@ -345,8 +345,22 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   }
   const int n = ladder_->size();
   const int64_t round = outcome.round;
-  const double time_ps = static_cast<double>(round + 1) *
-                         spec_.exchange().steps_per_exchange() *
+  const int64_t n_rounds = spec_.exchange().n_rounds();
+  // Rounds' worth of MD done after this round: under asynchronous exchange
+  // (rows per event) the segments finished over the replicas, so that
+  // time_ps is the mean simulated time per replica.
+  double rounds_done = static_cast<double>(round + 1);
+  bool last = round + 1 == n_rounds;
+  int64_t rounds_before = round;  // whole rounds' worth before this row
+  if (report.segments_by_replica != nullptr) {
+    int64_t segments = 0;
+    for (int64_t count : *report.segments_by_replica) segments += count;
+    rounds_done = static_cast<double>(segments) / n;
+    last = segments == int64_t{n} * n_rounds;
+    rounds_before =
+        (segments - static_cast<int64_t>(report.replicas->size())) / n;
+  }
+  const double time_ps = rounds_done * spec_.exchange().steps_per_exchange() *
                          spec_.integrator().timestep_ps();
 
   // energies.tsv, kinetic.tsv and volumes.tsv: the round, its time, then a
@@ -392,8 +406,12 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
       if (absl::Status s = u_kln_npy_->Append(u); !s.ok()) return s;
     }
   }
-  // NPT: each replica's volume; a periodic system's box is never zero.
-  if (engine::BoxVolume(report.box_nm[0]) != 0) {
+  // NPT: each replica's volume; a periodic system's box is never zero (an
+  // event's running replicas have a zero box: NaN).
+  const int known = report.replicas != nullptr && !report.replicas->empty()
+                        ? report.replicas->front()
+                        : 0;
+  if (engine::BoxVolume(report.box_nm[known]) != 0) {
     if (!volumes_.is_open()) {
       absl::StatusOr<std::ofstream> volumes = OpenLog(
           dir_ / kVolumesFile,
@@ -403,7 +421,8 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
     }
     std::vector<double> volumes;
     for (const engine::Box& box : report.box_nm) {
-      volumes.push_back(engine::BoxVolume(box));
+      const double volume = engine::BoxVolume(box);
+      volumes.push_back(volume != 0 ? volume : std::nan(""));
     }
     per_replica(volumes_, volumes);
     volumes_.flush();
@@ -421,16 +440,19 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
     if (absl::Status s = WriteFrames(report, time_ps); !s.ok()) return s;
   }
 
-  const int64_t n_rounds = spec_.exchange().n_rounds();
-  if (round + 1 == n_rounds && report.states != nullptr) {
+  if (last && report.states != nullptr) {
     if (absl::Status s = WriteFinalStates(*report.states); !s.ok()) return s;
   }
   const int64_t every = std::max<int64_t>(1, n_rounds / 20);
-  if ((round + 1) % every == 0 || round + 1 == n_rounds) {
-    return WriteAnalysis(
-        runner::Summarize(spec_, report.statistics, outcome.after, round + 1,
-                          report.elapsed_seconds),
-        report.statistics);
+  const int64_t done = static_cast<int64_t>(rounds_done);
+  if (done / every != rounds_before / every || last) {
+    runner::RunResult result = runner::Summarize(
+        spec_, report.statistics, outcome.after, done, report.elapsed_seconds);
+    if (report.segments_by_replica != nullptr) {
+      result.exchange_events = round + 1;
+      result.segments_by_replica = *report.segments_by_replica;
+    }
+    return WriteAnalysis(result, report.statistics);
   }
   return absl::OkStatus();
 }
@@ -563,7 +585,14 @@ absl::Status ResultsWriter::WriteManifest(const std::string& state,
 absl::Status ResultsWriter::Finish(const std::string& state) {
   state_ = state;
   // A stopped run goes on later; its free energies wait for its end.
-  if (analysis_.has_value() && state != "STOPPED") {
+  if (analysis_.has_value() && state != "STOPPED" &&
+      spec_.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
+    analysis_->mutable_free_energies()->set_unavailable(
+        "MBAR over asynchronous exchange is not done yet: an event has "
+        "every rung's energy only when every replica waits in it (u_kln.tsv "
+        "has NaN for the rungs of the running replicas); use synchronous "
+        "rounds for free energies");
+  } else if (analysis_.has_value() && state != "STOPPED") {
     u_kln_.flush();
     // An adaptive ladder's rounds before the last version ran at other
     // temperatures: only the frozen ladder's enter MBAR.

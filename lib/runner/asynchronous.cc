@@ -7,20 +7,33 @@
 namespace replex::runner {
 
 absl::StatusOr<AsynchronousRun> RunAsynchronously(
-    RoundDriver& driver, SegmentStream& stream, int64_t segments,
-    bool want_positions,
+    RoundDriver& driver, SegmentStream& stream,
+    const AsynchronousOptions& options,
     const std::function<absl::Status(const ExchangeEvent&)>& on_event) {
   const int n = driver.ladder().size();
-  AsynchronousRun run;
-  run.segments_by_replica.assign(n, 0);
-  int64_t started = 0, finished = 0;
+  AsynchronousRun run = options.from;
+  if (run.segments_by_replica.empty()) run.segments_by_replica.assign(n, 0);
+  if (run.state_rung.empty()) {
+    for (int r = 0; r < n; ++r) run.state_rung.push_back(r);
+  }
+  if (static_cast<int>(run.segments_by_replica.size()) != n ||
+      static_cast<int>(run.state_rung.size()) != n) {
+    return absl::InternalError(
+        absl::StrCat("an asynchronous run resumed with counts for ",
+                     run.segments_by_replica.size(), " replicas of ", n));
+  }
+  run.events = driver.round();
+  int64_t started = 0;
+  for (int64_t count : run.segments_by_replica) started += count;
+  int64_t finished = started;
+  bool draining = false;
   // A replica runs one segment at a time, so its next segment's number is
   // the count of those it finished.
   auto start = [&](int replica) {
-    if (started >= segments) return;
+    if (started >= options.segments) return;
     SegmentOrder order =
         driver.OrderFor(replica, run.segments_by_replica[replica]);
-    order.want_positions = want_positions;
+    order.want_positions = options.want_positions;
     stream.Start(order);
     ++started;
   };
@@ -43,6 +56,7 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
       continue;
     }
     ++run.segments_by_replica[done.order.replica];
+    run.state_rung[done.order.replica] = done.order.rung;
     waiting.push_back(std::move(done.order));
     results.push_back(*std::move(done.result));
     const int64_t running = started - finished;
@@ -56,16 +70,28 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     ++run.events;
     replicas.clear();
     for (const SegmentOrder& order : waiting) replicas.push_back(order.replica);
+    const bool barrier = running == 0;
     if (on_event) {
-      if (absl::Status status = on_event({replicas, results, **event});
+      if (absl::Status status =
+              on_event({replicas, results, **event, run, barrier});
           !status.ok()) {
         failure = status;
         continue;
       }
     }
-    for (int replica : replicas) start(replica);
     waiting.clear();
     results.clear();
+    if (barrier) {
+      draining = false;
+      for (int r = 0; r < n; ++r) start(r);
+      continue;
+    }
+    if (!draining && options.barrier_due && started < options.segments) {
+      draining = options.barrier_due(finished);
+    }
+    if (!draining) {
+      for (int replica : replicas) start(replica);
+    }
   }
   if (!failure.ok()) return failure;
   return run;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,6 +35,17 @@ class SegmentStream {
     absl::StatusOr<SegmentResult> result;
   };
   virtual Finished Next() = 0;
+  // Every replica's state (engine::PortableState::Serialize), by replica:
+  // a checkpoint's and the final states. Called only while no segment runs.
+  virtual absl::StatusOr<std::vector<std::string>> States() = 0;
+};
+
+struct AsynchronousRun {
+  int64_t events = 0;
+  // Per replica: the segments it finished, and the rung its last one ran
+  // at (where its state was made; its starting rung before the first).
+  std::vector<int64_t> segments_by_replica;
+  std::vector<int> state_rung;
 };
 
 // One exchange event as observers see it: the replicas that took part (in
@@ -43,27 +55,42 @@ struct ExchangeEvent {
   const std::vector<int>& replicas;
   const std::vector<SegmentResult>& results;  // parallel to replicas
   const RoundDriver::Completed& completed;
+  // The run so far, counting this event's segments.
+  const AsynchronousRun& run;
+  // No segment is running: every replica is between segments, so
+  // SegmentStream::States may be called (a checkpoint, the end).
+  bool barrier = false;
 };
 
-struct AsynchronousRun {
-  int64_t events = 0;
-  std::vector<int64_t> segments_by_replica;
+struct AsynchronousOptions {
+  // Segments in all (n_rounds x replicas: the MD of a synchronous job),
+  // counting those `from` already ran.
+  int64_t segments = 0;
+  // Every segment returns its positions.
+  bool want_positions = false;
+  // Where a resumed run goes on (a checkpoint's counts, at the driver's
+  // round); empty: every replica at segment 0 on rung i.
+  AsynchronousRun from;
+  // Asked after each event while segments are left to start, with the
+  // segments finished in all; true starts no more until none is running,
+  // so that the event then held is a barrier.
+  std::function<bool(int64_t segments_finished)> barrier_due;
 };
 
-// Runs `segments` segments in all (n_rounds x replicas: the MD of a
-// synchronous job) on `stream`, starting every replica at once. When a
-// segment finishes its replica waits; an event is held when at least two
-// wait and a slot has nothing to run (SegmentStream::SlotFree: it would
-// otherwise idle), or when none is running. The waiting replicas exchange
-// among themselves (RoundDriver::CompleteAmong), `on_event` is called, and
-// they start their next segments while any are left. With
-// `want_positions` every segment returns its positions. Which replicas meet
-// is a function of the order segments finish in, so a run is reproduced
-// exactly by the same completion order. On an error the running segments
-// are waited for before it is returned.
+// Runs `options.segments` segments on `stream`, starting every replica at
+// once. When a segment finishes its replica waits; an event is held when at
+// least two wait and a slot has nothing to run (SegmentStream::SlotFree: it
+// would otherwise idle), or when none is running. The waiting replicas
+// exchange among themselves (RoundDriver::CompleteAmong), `on_event` is
+// called, and they start their next segments while any are left. After a
+// barrier every replica starts again, in replica order, as a resumed run
+// starts them. Which replicas meet is a function of the order segments
+// finish in (and of when barriers are due), so a run is reproduced exactly
+// by the same completion order. On an error (of a segment, or returned by
+// `on_event`) the running segments are waited for before it is returned.
 absl::StatusOr<AsynchronousRun> RunAsynchronously(
-    RoundDriver& driver, SegmentStream& stream, int64_t segments,
-    bool want_positions,
+    RoundDriver& driver, SegmentStream& stream,
+    const AsynchronousOptions& options,
     const std::function<absl::Status(const ExchangeEvent&)>& on_event);
 
 }  // namespace replex::runner

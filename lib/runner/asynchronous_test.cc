@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -81,9 +82,10 @@ Outcome RunScripted(const v1::JobSpec& spec, std::vector<double> seconds,
   const size_t pairs = driver->ladder().pairs().size();
   outcome.attempts.assign(pairs, 0);
   outcome.accepts.assign(pairs, 0);
+  AsynchronousOptions options;
+  options.segments = int64_t{n} * spec.exchange().n_rounds();
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
-      *driver, slots, int64_t{n} * spec.exchange().n_rounds(), false,
-      [&](const ExchangeEvent& event) {
+      *driver, slots, options, [&](const ExchangeEvent& event) {
         outcome.replicas.push_back(event.replicas);
         outcome.after.push_back(event.completed.outcome.after);
         for (size_t p = 0; p < pairs; ++p) {
@@ -226,6 +228,96 @@ TEST(AsynchronousTest, TheSameCompletionOrderGivesTheSameRun) {
   // Another completion order meets other replicas.
   const Outcome other = RunScripted(spec, {1, 2}, true);
   EXPECT_NE(first.replicas, other.replicas);
+}
+
+// What a run with barriers did: every event's outcome and replicas, and the
+// run at each barrier.
+struct WithBarriers {
+  std::vector<exchange::RoundOutcome> outcomes;
+  std::vector<std::vector<int>> replicas;
+  std::vector<AsynchronousRun> barriers;
+};
+
+// Runs `driver` (at `from`'s events) on three bound slots of 2, 1 and 3
+// simulated seconds with a barrier due every 40 segments, as
+// RunAsynchronousOn's checkpoint_interval makes them, until the end or its
+// `stop_at`-th barrier (0: none), recording into `recorded`.
+void RunWithBarriers(RoundDriver& driver, const AsynchronousRun& from,
+                     int stop_at, WithBarriers& recorded) {
+  const int n = driver.ladder().size();
+  testing::ScriptedSlots slots(
+      {2, 1, 3}, /*bound=*/true, ExactEnergies(driver.ladder()),
+      [n]() { return std::vector<std::string>(n, "state"); });
+  AsynchronousOptions options;
+  options.segments = int64_t{n} * 100;
+  options.from = from;
+  int64_t checkpointed = 0;
+  for (int64_t count : from.segments_by_replica) checkpointed += count;
+  options.barrier_due = [&](int64_t finished) {
+    return finished / 40 > checkpointed / 40;
+  };
+  int barriers = 0;
+  absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
+      driver, slots, options, [&](const ExchangeEvent& event) {
+        recorded.outcomes.push_back(event.completed.outcome);
+        recorded.replicas.push_back(event.replicas);
+        if (!event.barrier) return absl::OkStatus();
+        // ScriptedSlots refuses while a segment runs or waits to.
+        absl::StatusOr<std::vector<std::string>> states = slots.States();
+        EXPECT_TRUE(states.ok()) << states.status();
+        checkpointed = 0;
+        for (int64_t count : event.run.segments_by_replica) {
+          checkpointed += count;
+        }
+        recorded.barriers.push_back(event.run);
+        return ++barriers == stop_at ? absl::CancelledError("stopped")
+                                     : absl::OkStatus();
+      });
+  EXPECT_EQ(run.ok(), stop_at == 0) << run.status();
+}
+
+// A run stopped at a barrier and resumed from what its checkpoint keeps (the
+// journaled events replayed, each replica's segment count and the rung its
+// state was made at) makes the same events, bit for bit, as the run left
+// alone; at every barrier no segment runs.
+TEST(AsynchronousTest, ARunResumedAtABarrierMakesTheSameEvents) {
+  const v1::JobSpec spec = Spec(6, 100, v1::Exchange::GIBBS);
+  auto alone_driver = RoundDriver::Create(spec);
+  ASSERT_TRUE(alone_driver.ok());
+  WithBarriers alone;
+  RunWithBarriers(*alone_driver, {}, 0, alone);
+  // 600 segments: a barrier after each 40 and one at the end.
+  ASSERT_GE(alone.barriers.size(), 10u);
+  int64_t total = 0;
+  for (int64_t count : alone.barriers.back().segments_by_replica) {
+    total += count;
+  }
+  EXPECT_EQ(total, 600);
+
+  auto stopped_driver = RoundDriver::Create(spec);
+  ASSERT_TRUE(stopped_driver.ok());
+  WithBarriers stopped;
+  RunWithBarriers(*stopped_driver, {}, 3, stopped);
+  ASSERT_EQ(stopped.barriers.size(), 3u);
+  auto resumed_driver = RoundDriver::Create(spec);
+  ASSERT_TRUE(resumed_driver.ok());
+  ASSERT_TRUE(resumed_driver->Replay(stopped.outcomes).ok());
+  WithBarriers resumed = stopped;
+  RunWithBarriers(*resumed_driver, stopped.barriers.back(), 0, resumed);
+
+  ASSERT_EQ(resumed.outcomes.size(), alone.outcomes.size());
+  for (size_t e = 0; e < alone.outcomes.size(); ++e) {
+    SCOPED_TRACE(e);
+    EXPECT_EQ(resumed.replicas[e], alone.replicas[e]);
+    EXPECT_EQ(resumed.outcomes[e].after, alone.outcomes[e].after);
+    EXPECT_EQ(resumed.outcomes[e].pair_attempts,
+              alone.outcomes[e].pair_attempts);
+    EXPECT_EQ(resumed.outcomes[e].pair_accepts, alone.outcomes[e].pair_accepts);
+  }
+  EXPECT_EQ(resumed.barriers.back().segments_by_replica,
+            alone.barriers.back().segments_by_replica);
+  EXPECT_EQ(resumed.barriers.back().state_rung,
+            alone.barriers.back().state_rung);
 }
 
 // LocalExecutor's free slot follows its Start/Next counts. Unpinned, any

@@ -53,7 +53,17 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
   }
 
   Cut cut{*std::move(driver), std::vector<ReplicaStart>(n),
-          checkpoint.has_value()};
+          checkpoint.has_value(), std::vector<int64_t>(n, 0)};
+  if (checkpoint.has_value() && checkpoint->segments_by_replica_size() != 0) {
+    if (checkpoint->segments_by_replica_size() != n) {
+      return absl::DataLossError(
+          absl::StrCat("job ", job_id, ": the checkpoint at round ", round,
+                       " counts ", checkpoint->segments_by_replica_size(),
+                       " replicas' segments for ", n, " replicas"));
+    }
+    cut.segments_by_replica.assign(checkpoint->segments_by_replica().begin(),
+                                   checkpoint->segments_by_replica().end());
+  }
   for (int r = 0; r < n; ++r) {
     ReplicaStart& start = cut.starts[r];
     start.rung = checkpoint.has_value() ? checkpoint->state_rung(r) : r;
@@ -118,12 +128,10 @@ bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) {
          (interval > 0 && rounds_done % interval == 0);
 }
 
-absl::Status SaveCheckpoint(const std::string& job_id,
-                            const RoundDriver& driver,
-                            const RoundDriver::Completed& completed,
-                            const std::vector<SegmentResult>& results,
-                            store::Journal& journal,
-                            store::CheckpointStore& store) {
+absl::StatusOr<v1::Checkpoint> CheckpointAfter(
+    const std::string& job_id, const RoundDriver& driver,
+    const RoundDriver::Completed& completed,
+    const std::vector<SegmentResult>& results) {
   v1::Checkpoint checkpoint;
   checkpoint.set_job_id(job_id);
   checkpoint.set_round(driver.round());
@@ -137,10 +145,17 @@ absl::Status SaveCheckpoint(const std::string& job_id,
     checkpoint.add_state_rung(completed.outcome.before.rung_of_replica(r));
     checkpoint.add_states(results[r].state);
   }
+  return checkpoint;
+}
+
+absl::Status SaveCheckpoint(const v1::Checkpoint& checkpoint,
+                            store::Journal& journal,
+                            store::CheckpointStore& store) {
+  const std::string& job_id = checkpoint.job_id();
   absl::StatusOr<std::string> location = store.Write(checkpoint);
   if (!location.ok()) return location.status();
   if (absl::Status recorded =
-          journal.RecordCheckpoint(job_id, {driver.round(), *location});
+          journal.RecordCheckpoint(job_id, {checkpoint.round(), *location});
       !recorded.ok()) {
     return recorded;
   }

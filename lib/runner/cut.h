@@ -40,6 +40,9 @@ struct Cut {
   // Per replica: its state and rung at the cut, and its velocity seed.
   std::vector<ReplicaStart> starts;
   bool from_checkpoint = false;
+  // Asynchronous exchange: per replica, the segments it finished by the
+  // cut (zeros at round 0).
+  std::vector<int64_t> segments_by_replica;
 };
 
 // The cut at `checkpoint` (round 0, the initial coordinates, when there is
@@ -75,14 +78,17 @@ absl::StatusOr<Cut> RestoreLastCut(const std::string& job_id,
 // every checkpoint_interval rounds (0: none) and after the last.
 bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done);
 
-// Writes the cut after the round `driver` has just completed (`results`
-// carry every replica's state) to `store`, records it in `journal`, and
-// forgets all but the job's two latest (so that an unreadable newest file
-// still leaves a cut).
-absl::Status SaveCheckpoint(const std::string& job_id,
-                            const RoundDriver& driver,
-                            const RoundDriver::Completed& completed,
-                            const std::vector<SegmentResult>& results,
+// The cut after the round `driver` has just completed, whose `results`
+// carry every replica's state; DATA_LOSS naming a replica without one.
+absl::StatusOr<v1::Checkpoint> CheckpointAfter(
+    const std::string& job_id, const RoundDriver& driver,
+    const RoundDriver::Completed& completed,
+    const std::vector<SegmentResult>& results);
+
+// Writes `checkpoint` to `store`, records it in `journal`, and forgets all
+// but the job's two latest (so that an unreadable newest file still leaves
+// a cut).
+absl::Status SaveCheckpoint(const v1::Checkpoint& checkpoint,
                             store::Journal& journal,
                             store::CheckpointStore& store);
 

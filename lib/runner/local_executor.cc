@@ -137,6 +137,26 @@ SegmentStream::Finished LocalExecutor::Next() {
   return done;
 }
 
+absl::StatusOr<std::vector<std::string>> LocalExecutor::States() {
+  const int n = static_cast<int>(replicas_.size());
+  std::vector<std::string> states(n);
+  std::vector<absl::Status> errors(n);
+  threads::ParallelFor(pool_, n, ReplicaAffinity, [&](int i) {
+    absl::StatusOr<engine::PortableState> state = replicas_[i]->Save();
+    if (state.ok()) {
+      states[i] = state->Serialize();
+    } else {
+      errors[i] = absl::Status(
+          state.status().code(),
+          absl::StrCat("replica ", i, "'s state: ", state.status().message()));
+    }
+  });
+  if (absl::Status error = FirstError(errors, nullptr); !error.ok()) {
+    return error;
+  }
+  return states;
+}
+
 LocalExecutor::~LocalExecutor() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(

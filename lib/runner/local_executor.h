@@ -50,6 +50,8 @@ class LocalExecutor : public ReplicaExecutor, public SegmentStream {
   bool SlotFree() const override;
   void Start(const SegmentOrder& order) override;
   Finished Next() override;
+  // Each replica's state, saved on its own thread.
+  absl::StatusOr<std::vector<std::string>> States() override;
 
   // Waits for the segments started and not yet returned by Next.
   ~LocalExecutor() override;

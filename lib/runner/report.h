@@ -70,8 +70,8 @@ struct RoundReport {
   const std::vector<std::vector<engine::Vec3>>* positions_nm;
   double elapsed_seconds;  // since the job started
   // Each replica's state after this round's segment
-  // (engine::PortableState::Serialize), on the job's last round only; null
-  // otherwise.
+  // (engine::PortableState::Serialize), on the job's last round (under
+  // asynchronous exchange, its last event) only; null otherwise.
   const std::vector<std::string>* states = nullptr;
   // Adaptive ladders: every version so far (the round ran on the last one
   // whose from_round is not after it); null for a fixed ladder.
@@ -80,6 +80,10 @@ struct RoundReport {
   // between segments), whose entries alone are known (the others' are NaN,
   // their boxes zero); outcome.round counts events. Null: every replica.
   const std::vector<int>* replicas = nullptr;
+  // Asynchronous exchange: each replica's segments finished so far,
+  // counting this event's; their sum over replicas is the run's progress
+  // (n_rounds x replicas at its end). Null otherwise.
+  const std::vector<int64_t>* segments_by_replica = nullptr;
 };
 
 struct RunResult {

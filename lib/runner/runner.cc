@@ -43,48 +43,130 @@ absl::StatusOr<Cut> ResumeCut(const v1::JobSpec& spec, int n_replicas,
 
 }  // namespace
 
-absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
-                                            const RunOptions& options,
-                                            RoundDriver& driver,
-                                            SegmentStream& stream,
-                                            absl::Time start) {
+absl::StatusOr<RunResult> RunAsynchronousOn(
+    const v1::JobSpec& spec, const RunOptions& options, RoundDriver& driver,
+    SegmentStream& stream, absl::Time start, const AsynchronousRun& from) {
   const int n = driver.ladder().size();
+  const RunDurability& durability = options.durability;
+  const bool durable =
+      durability.journal != nullptr && durability.checkpoints != nullptr;
   if (options.on_start) {
-    if (absl::Status started = options.on_start(0); !started.ok()) {
+    if (absl::Status started = options.on_start(driver.round());
+        !started.ok()) {
       return started;
     }
   }
-  const int64_t segments = int64_t{n} * spec.exchange().n_rounds();
+  AsynchronousOptions asynchronous;
+  asynchronous.segments = int64_t{n} * spec.exchange().n_rounds();
+  asynchronous.want_positions = options.positions_every > 0;
+  asynchronous.from = from;
+  int64_t first_segments = 0;  // run before this call (a resumed run's)
+  for (int64_t count : from.segments_by_replica) first_segments += count;
+  // Checkpoints come at barriers: every checkpoint_interval rounds' worth of
+  // segments, after checkpoint_every, on a stop and at the end.
+  const int64_t interval = int64_t{spec.checkpoint_interval()} * n;
+  int64_t checkpointed = first_segments;  // segments at the last checkpoint
+  absl::Time last_checkpoint = start;
+  bool stopping = false;
+  bool checkpoint_due = false;
+  asynchronous.barrier_due = [&](int64_t finished) {
+    checkpoint_due =
+        durable &&
+        (stopping ||
+         (interval > 0 && finished / interval > checkpointed / interval) ||
+         (durability.checkpoint_every > absl::ZeroDuration() &&
+          absl::Now() - last_checkpoint >= durability.checkpoint_every));
+    return checkpoint_due;
+  };
   std::vector<std::vector<engine::Vec3>> positions(n);
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
-      driver, stream, segments, options.positions_every > 0,
-      [&](const ExchangeEvent& event) {
+      driver, stream, asynchronous, [&](const ExchangeEvent& event) {
         const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-        const int64_t events = event.completed.outcome.round + 1;
-        if (options.should_stop && options.should_stop(elapsed / events)) {
-          return absl::CancelledError(absl::StrCat(
-              "stopped at exchange event ", events,
-              " (asynchronous exchange keeps nothing to resume from)"));
-        }
-        if (!options.on_round) return absl::OkStatus();
+        int64_t finished = 0;
+        for (int64_t count : event.run.segments_by_replica) finished += count;
         const RoundDriver::Completed& completed = event.completed;
-        const bool want_positions = options.positions_every > 0;
-        if (want_positions) {
-          for (auto& replica : positions) replica.clear();
-          for (size_t e = 0; e < event.replicas.size(); ++e) {
-            positions[event.replicas[e]] = event.results[e].positions_nm;
+        if (!stopping && options.should_stop &&
+            options.should_stop(
+                elapsed * n /
+                std::max<int64_t>(1, finished - first_segments))) {
+          if (!durable) {
+            return absl::CancelledError(absl::StrCat(
+                "stopped at exchange event ", completed.outcome.round + 1,
+                " (no results directory: nothing to resume from)"));
+          }
+          stopping = true;
+        }
+        if (durable) {
+          if (absl::Status journaled = durability.journal->RecordRound(
+                  durability.job_id, completed.outcome,
+                  completed.potential_kj_mol);
+              !journaled.ok()) {
+            return journaled;
           }
         }
-        RoundReport report{completed.outcome,
-                           completed.potential_kj_mol,
-                           completed.kinetic_kj_mol,
-                           completed.reduced,
-                           driver.statistics(),
-                           completed.box_nm,
-                           want_positions ? &positions : nullptr,
-                           elapsed};
-        report.replicas = &event.replicas;
-        return options.on_round(report);
+        const bool last = event.barrier && finished == asynchronous.segments;
+        const bool checkpoint =
+            durable && event.barrier && (checkpoint_due || last);
+        std::vector<std::string> states;
+        if (checkpoint || (last && options.on_round)) {
+          absl::StatusOr<std::vector<std::string>> saved = stream.States();
+          if (!saved.ok()) return saved.status();
+          states = *std::move(saved);
+        }
+        if (options.on_round) {
+          const bool want_positions = options.positions_every > 0;
+          if (want_positions) {
+            for (auto& replica : positions) replica.clear();
+            for (size_t e = 0; e < event.replicas.size(); ++e) {
+              positions[event.replicas[e]] = event.results[e].positions_nm;
+            }
+          }
+          RoundReport report{completed.outcome,
+                             completed.potential_kj_mol,
+                             completed.kinetic_kj_mol,
+                             completed.reduced,
+                             driver.statistics(),
+                             completed.box_nm,
+                             want_positions ? &positions : nullptr,
+                             elapsed,
+                             last ? &states : nullptr};
+          report.replicas = &event.replicas;
+          report.segments_by_replica = &event.run.segments_by_replica;
+          if (absl::Status written = options.on_round(report); !written.ok()) {
+            return written;
+          }
+        }
+        // As in synchronous mode, the event's rows are written before its
+        // checkpoint.
+        if (!checkpoint) return absl::OkStatus();
+        checkpoint_due = false;
+        v1::Checkpoint cut;
+        cut.set_job_id(durability.job_id);
+        cut.set_round(driver.round());
+        const std::vector<int>& rungs = driver.permutation().rung_of_replica();
+        cut.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+        cut.mutable_state_rung()->Assign(event.run.state_rung.begin(),
+                                         event.run.state_rung.end());
+        for (std::string& state : states) cut.add_states(std::move(state));
+        cut.mutable_segments_by_replica()->Assign(
+            event.run.segments_by_replica.begin(),
+            event.run.segments_by_replica.end());
+        if (absl::Status saved = SaveCheckpoint(cut, *durability.journal,
+                                                *durability.checkpoints);
+            saved.ok()) {
+          last_checkpoint = absl::Now();
+          checkpointed = finished;
+        } else {
+          // The previous cut still stands; a resume goes there.
+          service::LogLine(absl::StrCat("no checkpoint at exchange event ",
+                                        driver.round(), ": ", saved.message()));
+        }
+        if (stopping && !last) {
+          return service::ResumableError(absl::StrCat(
+              "stopped at exchange event ", driver.round(), " (", finished,
+              " of ", asynchronous.segments, " segments), at a checkpoint"));
+        }
+        return absl::OkStatus();
       });
   if (!run.ok()) return run.status();
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
@@ -93,18 +175,10 @@ absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
                                spec.exchange().n_rounds(), wall);
   result.exchange_events = run->events;
   result.segments_by_replica = run->segments_by_replica;
-  result.ns_per_day = NsPerDay(spec, n, spec.exchange().n_rounds(), wall);
+  int64_t ran = -first_segments;
+  for (int64_t count : run->segments_by_replica) ran += count;
+  result.ns_per_day = NsPerDay(spec, 1, ran, wall);
   return result;
-}
-
-absl::Status CheckKeepsResults(const v1::JobSpec& spec) {
-  if (spec.exchange().mode() != v1::Exchange::ASYNCHRONOUS) {
-    return absl::OkStatus();
-  }
-  return absl::FailedPreconditionError(
-      "exchange.mode: asynchronous keeps no journal or results yet; run it "
-      "without a results directory (--results, output.directory), or set "
-      "exchange.mode: synchronous");
 }
 
 absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
@@ -112,25 +186,12 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
   if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
   absl::StatusOr<RoundDriver> driver = RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();
-  if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
-    // Refused before any Context is made.
-    if (options.durability.journal != nullptr || options.durability.resume) {
-      if (absl::Status keeps = CheckKeepsResults(spec); !keeps.ok()) {
-        return keeps;
-      }
-    }
-    const absl::Time start = absl::Now();
-    absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
-        LocalExecutor::Create(spec, driver->ladder(), options.threads,
-                              options.pin_threads);
-    if (!executor.ok()) return executor.status();
-    return RunAsynchronousOn(spec, options, *driver, **executor, start);
-  }
   const int n = driver->ladder().size();
   const RunDurability& durability = options.durability;
   const bool durable =
       durability.journal != nullptr && durability.checkpoints != nullptr;
   std::vector<ReplicaStart> starts;
+  AsynchronousRun from;
   if (durability.resume) {
     if (!durable) {
       return absl::FailedPreconditionError(
@@ -140,6 +201,18 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     if (!cut.ok()) return cut.status();
     driver = std::move(cut->driver);
     starts = std::move(cut->starts);
+    from.segments_by_replica = std::move(cut->segments_by_replica);
+    for (const ReplicaStart& start : starts) {
+      from.state_rung.push_back(start.rung);
+    }
+  }
+  if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::unique_ptr<LocalExecutor>> executor =
+        LocalExecutor::Create(spec, driver->ladder(), options.threads,
+                              options.pin_threads, starts);
+    if (!executor.ok()) return executor.status();
+    return RunAsynchronousOn(spec, options, *driver, **executor, start, from);
   }
   const int64_t first_round = driver->round();
   if (options.on_start) {
@@ -231,9 +304,12 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
       }
     }
     if (checkpoint) {
-      if (absl::Status saved =
-              SaveCheckpoint(durability.job_id, *driver, **round, *results,
-                             *durability.journal, *durability.checkpoints);
+      absl::StatusOr<v1::Checkpoint> cut =
+          CheckpointAfter(durability.job_id, *driver, **round, *results);
+      if (absl::Status saved = cut.ok()
+                                   ? SaveCheckpoint(*cut, *durability.journal,
+                                                    *durability.checkpoints)
+                                   : cut.status();
           saved.ok()) {
         last_checkpoint = absl::Now();
       } else {

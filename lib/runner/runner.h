@@ -62,24 +62,20 @@ struct RunOptions {
   std::function<bool(double mean_round_seconds)> should_stop;
 };
 
-// OK unless the job's exchange mode keeps no journal or results files
-// (asynchronous exchange, so far): then FAILED_PRECONDITION naming the fix.
-// RunJob refuses durability for such a job; `replex run` asks before it
-// makes a results directory.
-absl::Status CheckKeepsResults(const v1::JobSpec& spec);
-
 // Asynchronous exchange (exchange.mode: asynchronous) of a valid spec with
-// `driver` (RoundDriver::Create's, at round 0) over `stream`, whose replicas
-// start at rung i, with `options`' callbacks (each exchange event is a
-// RoundReport with `replicas`; threads, pinning and durability are the
-// caller's: RunJob refuses a durable run). Times count from `start`. RunJob
-// passes its LocalExecutor; tests pass a stream that finishes segments in a
-// scripted order, which makes a run reproducible.
-absl::StatusOr<RunResult> RunAsynchronousOn(const v1::JobSpec& spec,
-                                            const RunOptions& options,
-                                            RoundDriver& driver,
-                                            SegmentStream& stream,
-                                            absl::Time start);
+// `driver` (RoundDriver::Create's at round 0, or a cut's) over `stream`,
+// whose replicas start where `from` says (empty: rung i, no segments run),
+// with `options`' callbacks (each exchange event is a RoundReport with
+// `replicas` and `segments_by_replica`) and durability: every event is
+// journaled, and checkpoints are taken at barriers (no segment running)
+// every checkpoint_interval rounds' worth of segments, after
+// checkpoint_every, on a stop and at the end (docs/exchange.md). Threads
+// and pinning are the caller's. Times count from `start`. RunJob passes its
+// LocalExecutor; tests pass a stream that finishes segments in a scripted
+// order, which makes a run reproducible.
+absl::StatusOr<RunResult> RunAsynchronousOn(
+    const v1::JobSpec& spec, const RunOptions& options, RoundDriver& driver,
+    SegmentStream& stream, absl::Time start, const AsynchronousRun& from = {});
 
 // Validates the spec, loads the model, creates one engine replica per rung
 // (replica i starts at rung i; when resuming, as the cut says) and runs the

@@ -156,6 +156,9 @@ TEST_P(JournalTest, CheckpointsAreWrittenWholeAndReadBack) {
   checkpoint.add_state_rung(1);
   checkpoint.add_states(std::string("\0state\xff", 7));
   checkpoint.add_states("other");
+  // An asynchronous run's segment counts.
+  checkpoint.add_segments_by_replica(40);
+  checkpoint.add_segments_by_replica(38);
   absl::StatusOr<std::string> path = store.Write(checkpoint);
   ASSERT_TRUE(path.ok()) << path.status();
   if (GetParam() == "sqlite") {
