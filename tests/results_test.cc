@@ -1112,10 +1112,10 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
 // event's permutation before it the previous one's after it (so no row of a
 // superseded event is left after a resume), each replica's energy known
 // (not NaN) in exactly the events it took part in, n_rounds x replicas
-// segments in all as analysis.json counts them, a final state per replica;
-// and each rung's potential energy, gathered from the files by the rung its
-// replica held, distributed as Gamma(6, k_B T) (the KS test of
-// tests/sampling_checks.h).
+// segments in all as analysis.json counts them, a final state per replica,
+// MBAR's exact free energies; and each rung's potential energy, gathered from
+// the files by the rung its replica held, distributed as Gamma(6, k_B T) (the
+// KS test of tests/sampling_checks.h).
 void ExpectAsynchronousResults(const fs::path& out, int rounds) {
   const std::vector<std::string> exchange = absl::StrSplit(
       ReadFile(out / results::kExchangeFile), '\n', absl::SkipEmpty());
@@ -1163,6 +1163,18 @@ void ExpectAsynchronousResults(const fs::path& out, int rounds) {
   EXPECT_EQ(counted, segments);
   for (int replica = 0; replica < kRungs; ++replica) {
     EXPECT_TRUE(fs::exists(out / results::FinalStatePath(replica)));
+  }
+  // MBAR over each rung's whole u_kln rows: f_k - f_0 = (dof / 2)
+  // ln(T_0 / T_k) exactly (dof = 12), within 4 of its standard errors.
+  const v1::FreeEnergies& fe = analysis.free_energies();
+  EXPECT_EQ(fe.unavailable(), "");
+  EXPECT_EQ(fe.f_size(), kRungs);
+  for (int k = 1; k < fe.f_size() && k < fe.df_size(); ++k) {
+    EXPECT_NEAR(fe.f(k),
+                6 * std::log(ladder.rung(0).temperature_k /
+                             ladder.rung(k).temperature_k),
+                4 * fe.df(k))
+        << "rung " << k;
   }
   for (int k = 0; k < kRungs; ++k) {
     const double kt =

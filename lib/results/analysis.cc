@@ -64,12 +64,17 @@ std::string FreeEnergiesText(const v1::Analysis& analysis) {
   if (!fe.unavailable().empty()) {
     return absl::StrCat("free energies (MBAR): none: ", fe.unavailable(), "\n");
   }
+  // Asynchronous exchange: each rung's series on its own
+  // (FreeEnergiesByRung), so the fewest samples and the largest g.
+  const bool by_rung = analysis.exchange_events() > 0;
   std::string text = absl::StrFormat(
-      "free energies (MBAR, k_B T units): rounds from %d, %d per rung "
-      "(statistical inefficiency %.1f rounds), overlap gap %.3f\n"
+      "free energies (MBAR, k_B T units): %s from %d, %s%d per rung "
+      "(statistical inefficiency %s%.1f %s), overlap gap %.3f\n"
       "  %-4s %-28s %18s %18s\n",
-      fe.equilibration_rounds(), fe.samples_per_rung(),
-      fe.statistical_inefficiency(), fe.overlap_gap(), "rung", "", "f - f_0",
+      by_rung ? "exchange events" : "rounds", fe.equilibration_rounds(),
+      by_rung ? "at least " : "", fe.samples_per_rung(),
+      by_rung ? "up to " : "", fe.statistical_inefficiency(),
+      by_rung ? "samples" : "rounds", fe.overlap_gap(), "rung", "", "f - f_0",
       "f - f_previous");
   for (int k = 0; k < fe.f_size() && k < fe.df_size(); ++k) {
     const std::string step =

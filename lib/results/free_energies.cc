@@ -80,6 +80,30 @@ absl::Status ReadRounds(
   return ReadTsvRounds(path, n, on_round);
 }
 
+// MBAR on u_kn (states x samples; samples_per_state as SolveMbar takes
+// them): the free energies, their errors and the overlap; the caller sets
+// how the samples were chosen.
+absl::StatusOr<v1::FreeEnergies> Solve(
+    const std::vector<double>& u_kn,
+    const std::vector<int64_t>& samples_per_state) {
+  const int n = static_cast<int>(samples_per_state.size());
+  const absl::StatusOr<analysis::MbarResult> mbar =
+      analysis::SolveMbar(u_kn, samples_per_state);
+  if (!mbar.ok()) return mbar.status();
+  v1::FreeEnergies result;
+  for (int k = 0; k < n; ++k) {
+    result.add_f(mbar->f[k]);
+    result.add_df(mbar->Error(0, k));
+    if (k + 1 < n) result.add_df_neighbors(mbar->Error(k, k + 1));
+    google::protobuf::ListValue& row = *result.add_overlap();
+    for (int l = 0; l < n; ++l) {
+      row.add_values()->set_number_value(mbar->overlap[k * n + l]);
+    }
+  }
+  result.set_overlap_gap(mbar->overlap_gap);
+  return result;
+}
+
 }  // namespace
 
 v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
@@ -152,27 +176,104 @@ v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
     return Unavailable(
         absl::StrCat(u_kln.string(), " changed while it was read"));
   }
-  const absl::StatusOr<analysis::MbarResult> mbar =
-      analysis::SolveMbar(u_kn, std::vector<int64_t>(n, per_state));
-  if (!mbar.ok()) return Unavailable(std::string(mbar.status().message()));
-
-  v1::FreeEnergies result;
-  result.set_equilibration_rounds(
+  absl::StatusOr<v1::FreeEnergies> result =
+      Solve(u_kn, std::vector<int64_t>(n, per_state));
+  if (!result.ok()) return Unavailable(std::string(result.status().message()));
+  result->set_equilibration_rounds(
       static_cast<int32_t>(complete[equilibration.start]));
-  result.set_statistical_inefficiency(equilibration.inefficiency);
-  result.set_stride(stride);
-  result.set_samples_per_rung(static_cast<int32_t>(per_state));
+  result->set_statistical_inefficiency(equilibration.inefficiency);
+  result->set_stride(stride);
+  result->set_samples_per_rung(static_cast<int32_t>(per_state));
+  return *std::move(result);
+}
+
+v1::FreeEnergies FreeEnergiesByRung(const std::filesystem::path& u_kln,
+                                    int n_rungs) {
+  const int n = n_rungs;
+  if (n < 2) return Unavailable("one rung has no free energy differences");
+  // Pass 1: per rung, the rounds (events) whose row for it is whole, and
+  // its own reduced potential in each: the rung's series.
+  std::vector<std::vector<int64_t>> rounds(n);
+  std::vector<std::vector<double>> own(n);
+  absl::Status read =
+      ReadRounds(u_kln, n, [&](int64_t round, const std::vector<double>& u) {
+        for (int k = 0; k < n; ++k) {
+          const double* row = &u[static_cast<size_t>(k) * n];
+          if (!std::all_of(row, row + n,
+                           [](double x) { return std::isfinite(x); })) {
+            continue;
+          }
+          rounds[k].push_back(round);
+          own[k].push_back(row[k]);
+        }
+      });
+  if (!read.ok()) return Unavailable(std::string(read.message()));
+  // Each rung's own equilibration and stride; the kept rounds per rung.
+  std::vector<std::vector<int64_t>> kept(n);
+  int64_t total_series = 0;
+  for (int k = 0; k < n; ++k) total_series += own[k].size();
+  int64_t latest_start = 0, fewest = -1;
+  double largest_g = 1, largest_stride = 1;
   for (int k = 0; k < n; ++k) {
-    result.add_f(mbar->f[k]);
-    result.add_df(mbar->Error(0, k));
-    if (k + 1 < n) result.add_df_neighbors(mbar->Error(k, k + 1));
-    google::protobuf::ListValue& row = *result.add_overlap();
-    for (int l = 0; l < n; ++l) {
-      row.add_values()->set_number_value(mbar->overlap[k * n + l]);
+    const int64_t size = static_cast<int64_t>(own[k].size());
+    if (size < kMinRounds) {
+      return Unavailable(absl::StrCat(
+          "MBAR needs at least ", kMinRounds,
+          " samples of each rung with every rung's energy; rung ", k, " has ",
+          size,
+          " (under asynchronous exchange a rung's sample is a segment "
+          "at it that evaluated every rung: a temperature ladder, or "
+          "scheme: gibbs)"));
     }
+    const analysis::Equilibration equilibration = analysis::DetectEquilibration(
+        own[k],
+        (size + kMaxEquilibrationCandidates - 1) / kMaxEquilibrationCandidates);
+    const int64_t production = size - equilibration.start;
+    // The stride: g, or wider where all rungs' kept samples would exceed
+    // the bound.
+    const double stride = std::max(equilibration.inefficiency,
+                                   static_cast<double>(total_series) * n /
+                                       static_cast<double>(kMaxMbarValues));
+    for (int64_t t : analysis::SubsampleIndices(production, stride)) {
+      kept[k].push_back(rounds[k][t + equilibration.start]);
+    }
+    latest_start = std::max(latest_start, rounds[k][equilibration.start]);
+    largest_g = std::max(largest_g, equilibration.inefficiency);
+    largest_stride = std::max(largest_stride, stride);
+    const int64_t samples = static_cast<int64_t>(kept[k].size());
+    fewest = fewest < 0 ? samples : std::min(fewest, samples);
   }
-  result.set_overlap_gap(mbar->overlap_gap);
-  return result;
+  // Pass 2: state k's kept samples, in order, after those of states < k.
+  std::vector<int64_t> per_state(n), offset(n, 0), next(n, 0);
+  int64_t samples = 0;
+  for (int k = 0; k < n; ++k) {
+    per_state[k] = static_cast<int64_t>(kept[k].size());
+    offset[k] = samples;
+    samples += per_state[k];
+  }
+  std::vector<double> u_kn(static_cast<size_t>(samples) * n);
+  read = ReadRounds(u_kln, n, [&](int64_t round, const std::vector<double>& u) {
+    for (int k = 0; k < n; ++k) {
+      if (next[k] >= per_state[k] || kept[k][next[k]] != round) continue;
+      const int64_t sample = offset[k] + next[k]++;
+      for (int l = 0; l < n; ++l) {
+        u_kn[static_cast<size_t>(l) * samples + sample] =
+            u[static_cast<size_t>(k) * n + l];
+      }
+    }
+  });
+  if (!read.ok()) return Unavailable(std::string(read.message()));
+  if (next != per_state) {
+    return Unavailable(
+        absl::StrCat(u_kln.string(), " changed while it was read"));
+  }
+  absl::StatusOr<v1::FreeEnergies> result = Solve(u_kn, per_state);
+  if (!result.ok()) return Unavailable(std::string(result.status().message()));
+  result->set_equilibration_rounds(static_cast<int32_t>(latest_start));
+  result->set_statistical_inefficiency(largest_g);
+  result->set_stride(largest_stride);
+  result->set_samples_per_rung(static_cast<int32_t>(fewest));
+  return *std::move(result);
 }
 
 }  // namespace replex::results

@@ -24,4 +24,16 @@ inline constexpr int64_t kMaxMbarValues = int64_t{1} << 23;
 v1::FreeEnergies FreeEnergiesFromUkln(const std::filesystem::path& u_kln,
                                       int n_rungs, int64_t first_round);
 
+// FreeEnergiesFromUkln for asynchronous exchange, whose u_kln has a matrix
+// per event with only the rows of the event's rungs whole: each rung's
+// whole rows are its samples, in order, a series of its own. Each series'
+// own reduced potential chooses where its equilibrium starts and its
+// statistical inefficiency, and is subsampled by it; MBAR then takes the
+// rungs' unequal sample counts. The result's equilibration_rounds is the
+// latest event at which a rung's kept samples start,
+// statistical_inefficiency and stride the largest of the rungs', and
+// samples_per_rung the fewest.
+v1::FreeEnergies FreeEnergiesByRung(const std::filesystem::path& u_kln,
+                                    int n_rungs);
+
 }  // namespace replex::results

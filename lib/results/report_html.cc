@@ -198,15 +198,20 @@ std::string FreeEnergiesTable(const absl::StatusOr<v1::Analysis>& analysis) {
             ? absl::StrFormat("%.3f", overlap[k + 1].number_value())
             : "");
   }
+  // Asynchronous exchange: each rung's series on its own
+  // (FreeEnergiesByRung), so the fewest samples and the largest g.
+  const bool by_rung = analysis->exchange_events() > 0;
   return absl::StrFormat(
       "<h2>Free energies (MBAR)</h2>\n<p>Reduced (k<sub>B</sub>T units), "
-      "from round %d on, %d samples per rung (statistical inefficiency %.1f "
-      "rounds); overlap gap %.3f.</p>\n<table border=\"1\" "
+      "from %s %d on, %s%d samples per rung (statistical inefficiency %s%.1f "
+      "%s); overlap gap %.3f.</p>\n<table border=\"1\" "
       "cellpadding=\"4\"><tr><th>rung</th><th>f &minus; f<sub>0</sub></th>"
       "<th>f &minus; f<sub>previous</sub></th><th>overlap with next</th></tr>"
       "\n%s</table>\n",
-      fe.equilibration_rounds(), fe.samples_per_rung(),
-      fe.statistical_inefficiency(), fe.overlap_gap(), rows);
+      by_rung ? "exchange event" : "round", fe.equilibration_rounds(),
+      by_rung ? "at least " : "", fe.samples_per_rung(),
+      by_rung ? "up to " : "", fe.statistical_inefficiency(),
+      by_rung ? "samples" : "rounds", fe.overlap_gap(), rows);
 }
 
 }  // namespace

@@ -587,11 +587,10 @@ absl::Status ResultsWriter::Finish(const std::string& state) {
   // A stopped run goes on later; its free energies wait for its end.
   if (analysis_.has_value() && state != "STOPPED" &&
       spec_.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
-    analysis_->mutable_free_energies()->set_unavailable(
-        "MBAR over asynchronous exchange is not done yet: an event has "
-        "every rung's energy only when every replica waits in it (u_kln.tsv "
-        "has NaN for the rungs of the running replicas); use synchronous "
-        "rounds for free energies");
+    u_kln_.flush();
+    *analysis_->mutable_free_energies() = FreeEnergiesByRung(
+        dir_ / (u_kln_npy_ != nullptr ? kUklnNpyFile : kUklnFile),
+        analysis_->n_rungs());
   } else if (analysis_.has_value() && state != "STOPPED") {
     u_kln_.flush();
     // An adaptive ladder's rounds before the last version ran at other
