@@ -6,6 +6,7 @@
 // (/usr/bin/python3); tests skip when a package is missing.
 #include "lib/results/results.h"
 
+#include <netcdf.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -1107,13 +1109,53 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   fs::remove_all(root);
 }
 
+// An asynchronous run's trajectories: a rung's samples are the segments run
+// at it, in event order (exchange.tsv's rung_of_replica_before of the
+// replicas with an energy in energies.tsv), a replica's are its own
+// segments; frame f of each is sample f * interval. Checks every rung's and
+// every replica's file: its frame count, each frame's replica (remd_crdidx)
+// and its energy from the positions against energies.tsv. Prints the
+// frames checked, the largest relative energy error and the files whose
+// frame count is wrong.
+constexpr char kEventFramesScript[] = R"(
+import sys, math, numpy as np
+from scipy.io import netcdf_file
+d, spring, n, interval = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+energies = np.loadtxt(d + '/energies.tsv', skiprows=1)
+before = [[int(x) for x in line.split('\t')[1].split(',')]
+          for line in open(d + '/exchange.tsv').read().splitlines()[1:]]
+by_rung = [[] for _ in range(n)]
+by_replica = [[] for _ in range(n)]
+for e, rungs in enumerate(before):
+    for i in range(n):
+        if not math.isnan(energies[e, 2 + i]):
+            by_rung[rungs[i]].append((i, energies[e, 2 + i]))
+            by_replica[i].append((i, energies[e, 2 + i]))
+worst, checked, wrong = 0.0, 0, 0
+for path, samples in ([(f'rung_{k:03d}', by_rung[k]) for k in range(n)] +
+                      [(f'replica_{i:03d}', by_replica[i]) for i in range(n)]):
+    nc = netcdf_file(f'{d}/trajectories/{path}.nc', 'r', mmap=False)
+    xyz = nc.variables['coordinates'][:].astype(float) / 10  # A to nm
+    replica_index = np.ravel(nc.variables['remd_crdidx'][:])
+    if xyz.shape[0] != (len(samples) + interval - 1) // interval:
+        wrong += 1
+    for f in range(min(xyz.shape[0], (len(samples) + interval - 1) // interval)):
+        i, u_file = samples[f * interval]
+        assert replica_index[f] == i + 1, (path, f, replica_index[f], i)
+        u = 0.5 * spring * (xyz[f] ** 2).sum()
+        worst = max(worst, abs(u - u_file) / u_file)
+        checked += 1
+print(checked, worst, wrong)
+)";
+
 // An asynchronous run's files (`rounds` rounds' worth of segments on the
 // harmonic example's 4 rungs): rows for events 0, 1, ... in order, each
 // event's permutation before it the previous one's after it (so no row of a
 // superseded event is left after a resume), each replica's energy known
 // (not NaN) in exactly the events it took part in, n_rounds x replicas
 // segments in all as analysis.json counts them, a final state per replica,
-// MBAR's exact free energies; and each rung's potential energy, gathered from
+// MBAR's exact free energies, every trajectory's frames (kEventFramesScript);
+// and each rung's potential energy, gathered from
 // the files by the rung its replica held, distributed as Gamma(6, k_B T) (the
 // KS test of tests/sampling_checks.h).
 void ExpectAsynchronousResults(const fs::path& out, int rounds) {
@@ -1176,6 +1218,22 @@ void ExpectAsynchronousResults(const fs::path& out, int rounds) {
                 4 * fe.df(k))
         << "rung " << k;
   }
+  if (PythonHas("scipy")) {
+    const auto [code, output] = RunPython(
+        out.parent_path(), kEventFramesScript,
+        absl::StrCat(out.string(), " 4000 ", kRungs, " ", kFrameInterval));
+    ASSERT_EQ(code, 0) << output;
+    std::cout << out.filename().string() << " frames checked, worst error, "
+              << "wrong counts: " << output;
+    const auto rows = NumberRows(output);
+    ASSERT_EQ(rows.size(), 1u) << output;
+    // A frame per rung and per replica every kFrameInterval samples.
+    EXPECT_GE(rows[0][0], 2 * segments / kFrameInterval) << output;
+    // float32 coordinates against energies.tsv's 10 digits, as for
+    // synchronous rounds.
+    EXPECT_LT(rows[0][1], 1e-6) << output;
+    EXPECT_EQ(rows[0][2], 0) << output;
+  }
   for (int k = 0; k < kRungs; ++k) {
     const double kt =
         exchange::kMolarGasConstantKJPerMolK * ladder.rung(k).temperature_k;
@@ -1205,6 +1263,9 @@ TEST(ResultsTest,
          {"coordinates: state.xml", "coordinates: " + example + "/state.xml"},
          {"checkpoint_interval: 0", "checkpoint_interval: 100"},
          {"n_rounds: 2000", absl::StrCat("n_rounds: ", rounds)}});
+    // Frames every kFrameInterval samples, by rung and by replica.
+    text += absl::StrCat("output: {frame_interval: ", kFrameInterval,
+                         ", per_replica_trajectories: true}\n");
     const fs::path path = root / absl::StrCat("job-", rounds, ".yaml");
     WriteFile(path, text);
     return path.string();
@@ -1323,6 +1384,75 @@ TEST(ResultsTest, ReopeningAtARoundDropsLaterRowsAndRewritesFrames) {
     EXPECT_TRUE(absl::StartsWith(output, "6 [0.1, 0.6, 1.1, 1.6, 2.1, 2.6"))
         << output;
   }
+  fs::remove_all(root);
+}
+
+// An asynchronous run resumed at a cut drops the frames its superseded run
+// wrote past the cut's counts, even where the resumed run writes fewer:
+// events of replicas 0 and 1 (rungs 0 and 1, a frame every 2 samples) write
+// rung 0's samples 1, 3, 5 as frames 0-2; reopened at the cut after event 2
+// (2 samples each), the next event (sample 3) is frame 1 and the last.
+TEST(ResultsTest, AResumedAsynchronousRunDropsFramesPastItsCut) {
+  absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(
+      SourcePath("examples/harmonic-oscillator/asynchronous.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  spec->mutable_output()->set_frame_interval(2);
+  const fs::path root = TempDir("event-frames");
+  const fs::path dir = root / "job";
+  ASSERT_TRUE(results::CreateResultsDirectory(dir).ok());
+  const exchange::Ladder ladder = *spec::BuildLadder(spec->ladder());
+  const exchange::Permutation identity = exchange::Permutation::Identity(4);
+  const exchange::Statistics statistics(4, 3);
+  const std::vector<double> energies = {1, 2, std::nan(""), std::nan("")};
+  const std::vector<engine::Box> boxes(4);
+  const std::vector<int> replicas = {0, 1};
+  std::vector<std::vector<engine::Vec3>> positions(4);
+  // Writes events [from, to) through a writer opened at `from`.
+  auto write = [&](int from, int to) {
+    absl::StatusOr<std::unique_ptr<results::ResultsWriter>> writer =
+        results::ResultsWriter::Open(dir, *spec, {"run", {"host"}, {}}, from);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (int e = from; e < to; ++e) {
+      exchange::RoundOutcome outcome{
+          e, identity, identity, {0, 0, 0}, {0, 0, 0}};
+      const std::vector<int64_t> by_rung = {e + 1, e + 1, 0, 0};
+      const std::vector<int64_t> by_replica = by_rung;
+      for (int r : replicas) {
+        positions[r] = {
+            engine::Vec3{0.01 * e, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+      }
+      runner::RoundReport report{
+          outcome,
+          energies,
+          energies,
+          exchange::ReducedPotentials::FromPotentialEnergies(ladder, energies),
+          statistics,
+          boxes,
+          &positions,
+          0.0};
+      report.replicas = &replicas;
+      report.segments_by_replica = &by_replica;
+      report.segments_by_rung = &by_rung;
+      ASSERT_TRUE((*writer)->WriteRound(report).ok());
+    }
+  };
+  write(0, 6);
+  write(2, 3);
+  int ncid = -1, frame_dim = -1, var = -1;
+  size_t frames = 0;
+  ASSERT_EQ(
+      nc_open((dir / results::TrajectoryPath(0)).c_str(), NC_NOWRITE, &ncid),
+      NC_NOERR);
+  ASSERT_EQ(nc_inq_dimid(ncid, "frame", &frame_dim), NC_NOERR);
+  ASSERT_EQ(nc_inq_dimlen(ncid, frame_dim, &frames), NC_NOERR);
+  EXPECT_EQ(frames, 2u);
+  // Frame 1 is event 2's: x = 0.02 nm, 0.2 angstrom.
+  ASSERT_EQ(nc_inq_varid(ncid, "coordinates", &var), NC_NOERR);
+  float x = 0;
+  const size_t at[3] = {1, 0, 0};
+  ASSERT_EQ(nc_get_var1_float(ncid, var, at, &x), NC_NOERR);
+  EXPECT_FLOAT_EQ(x, 0.2f);
+  nc_close(ncid);
   fs::remove_all(root);
 }
 

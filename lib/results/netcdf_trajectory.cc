@@ -232,4 +232,120 @@ absl::Status NetcdfTrajectory::WriteFrame(int64_t index, const Frame& frame) {
                           : NcError(code, path_, "cannot write a frame");
 }
 
+absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
+                                          int64_t frames) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return absl::OkStatus();
+  absl::MutexLock lock(&netcdf_mutex);
+  int in = -1;
+  if (int code = nc_open(path.c_str(), NC_NOWRITE, &in); code != NC_NOERR) {
+    return NcError(code, path, "cannot reopen");
+  }
+  auto close_in = [&] { nc_close(in); };
+  int frame_dim = -1, atom_dim = -1;
+  size_t have = 0, atoms = 0;
+  if (nc_inq_dimid(in, "frame", &frame_dim) != NC_NOERR ||
+      nc_inq_dimlen(in, frame_dim, &have) != NC_NOERR ||
+      nc_inq_dimid(in, "atom", &atom_dim) != NC_NOERR ||
+      nc_inq_dimlen(in, atom_dim, &atoms) != NC_NOERR) {
+    close_in();
+    return absl::DataLossError(absl::StrCat(
+        "trajectory ", path.string(), " is not an AMBER NetCDF trajectory"));
+  }
+  if (static_cast<int64_t>(have) <= frames) {
+    close_in();
+    return absl::OkStatus();
+  }
+  Variables from, to;
+  const bool periodic =
+      nc_inq_varid(in, "cell_lengths", &from.cell_lengths) == NC_NOERR;
+  size_t title_length = 0;
+  std::string title;
+  if (nc_inq_attlen(in, NC_GLOBAL, "title", &title_length) == NC_NOERR) {
+    title.resize(title_length);
+    nc_get_att_text(in, NC_GLOBAL, "title", title.data());
+  }
+  const std::filesystem::path copy = path.string() + ".keep";
+  std::filesystem::remove(copy, error);
+  int out = -1;
+  int code = nc_create(copy.c_str(), NC_NOCLOBBER | NC_64BIT_OFFSET, &out);
+  if (code != NC_NOERR) {
+    close_in();
+    return NcError(code, copy, "cannot create");
+  }
+  absl::Status status =
+      Define(out, static_cast<int>(atoms), periodic, title, to);
+  for (auto [name, var] : {std::pair{"coordinates", &from.coordinates},
+                           {"time", &from.time},
+                           {"temp0", &from.temp0},
+                           {"remd_repidx", &from.repidx},
+                           {"remd_crdidx", &from.crdidx},
+                           {"cell_angles", &from.cell_angles}}) {
+    if (!status.ok()) break;
+    if (!periodic && std::string(name) == "cell_angles") break;
+    if (nc_inq_varid(in, name, var) != NC_NOERR) {
+      status = absl::DataLossError(absl::StrCat("trajectory ", path.string(),
+                                                " has no variable ", name));
+    }
+  }
+  std::vector<float> coordinates(atoms * 3);
+  for (int64_t f = 0; status.ok() && f < frames; ++f) {
+    const size_t start[3] = {static_cast<size_t>(f), 0, 0};
+    const size_t count[3] = {1, atoms, 3};
+    const size_t cell_count[2] = {1, 3};
+    float time = 0;
+    double temp0 = 0, lengths[3] = {}, angles[3] = {};
+    int repidx = 0, crdidx = 0;
+    code = nc_get_vara_float(in, from.coordinates, start, count,
+                             coordinates.data());
+    if (code == NC_NOERR) code = nc_get_var1_float(in, from.time, start, &time);
+    if (code == NC_NOERR)
+      code = nc_get_var1_double(in, from.temp0, start, &temp0);
+    if (code == NC_NOERR)
+      code = nc_get_var1_int(in, from.repidx, start, &repidx);
+    if (code == NC_NOERR)
+      code = nc_get_var1_int(in, from.crdidx, start, &crdidx);
+    if (periodic && code == NC_NOERR) {
+      code =
+          nc_get_vara_double(in, from.cell_lengths, start, cell_count, lengths);
+    }
+    if (periodic && code == NC_NOERR) {
+      code =
+          nc_get_vara_double(in, from.cell_angles, start, cell_count, angles);
+    }
+    if (code == NC_NOERR) {
+      code = nc_put_vara_float(out, to.coordinates, start, count,
+                               coordinates.data());
+    }
+    if (code == NC_NOERR) code = nc_put_var1_float(out, to.time, start, &time);
+    if (code == NC_NOERR)
+      code = nc_put_var1_double(out, to.temp0, start, &temp0);
+    if (code == NC_NOERR)
+      code = nc_put_var1_int(out, to.repidx, start, &repidx);
+    if (code == NC_NOERR)
+      code = nc_put_var1_int(out, to.crdidx, start, &crdidx);
+    if (periodic && code == NC_NOERR) {
+      code =
+          nc_put_vara_double(out, to.cell_lengths, start, cell_count, lengths);
+    }
+    if (periodic && code == NC_NOERR) {
+      code = nc_put_vara_double(out, to.cell_angles, start, cell_count, angles);
+    }
+    if (code != NC_NOERR) status = NcError(code, path, "cannot copy a frame");
+  }
+  close_in();
+  code = nc_close(out);
+  if (status.ok() && code != NC_NOERR) {
+    status = NcError(code, copy, "cannot write");
+  }
+  if (status.ok()) std::filesystem::rename(copy, path, error);
+  if (status.ok() && error) {
+    status = absl::InternalError(absl::StrCat("cannot rename ", copy.string(),
+                                              " to ", path.string(), ": ",
+                                              error.message()));
+  }
+  if (!status.ok()) std::filesystem::remove(copy, error);
+  return status;
+}
+
 }  // namespace replex::results

@@ -46,6 +46,15 @@ class NetcdfTrajectory {
   // rewrites its frames instead of appending duplicates).
   absl::Status WriteFrame(int64_t index, const Frame& frame);
 
+  // Drops the frames of the trajectory at `path` from frame `frames` on,
+  // by copying the others, bit for bit, into a new file that replaces it;
+  // nothing to do when it has no more (or does not exist). A job whose
+  // resumed run writes fewer frames than the run it superseded (asynchronous
+  // exchange: a rung's frames follow how many segments ran at it) would
+  // otherwise keep stale ones at the end. Not while the file is open here.
+  static absl::Status KeepFrames(const std::filesystem::path& path,
+                                 int64_t frames);
+
  private:
   NetcdfTrajectory() = default;
   std::filesystem::path path_;

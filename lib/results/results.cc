@@ -436,8 +436,14 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   }
 
   const int interval = spec_.output().frame_interval();
-  if (interval > 0 && round % interval == 0 && report.positions_nm != nullptr) {
-    if (absl::Status s = WriteFrames(report, time_ps); !s.ok()) return s;
+  if (interval > 0 && report.positions_nm != nullptr) {
+    // Asynchronous exchange: a rung's and a replica's frames follow its own
+    // segments, every interval-th from the first.
+    absl::Status written =
+        report.segments_by_rung != nullptr ? WriteEventFrames(report)
+        : round % interval == 0            ? WriteFrames(report, time_ps)
+                                           : absl::OkStatus();
+    if (!written.ok()) return written;
   }
 
   if (last && report.states != nullptr) {
@@ -479,51 +485,115 @@ absl::Status ResultsWriter::WriteFinalStates(
   return absl::OkStatus();
 }
 
+absl::Status ResultsWriter::WriteFrame(
+    std::unique_ptr<NetcdfTrajectory>& trajectory, const std::string& path,
+    const std::string& title, const runner::RoundReport& report, int rung,
+    int replica, int64_t frame, double time_ps) {
+  const std::vector<engine::Vec3>& positions = (*report.positions_nm)[replica];
+  if (trajectory == nullptr) {
+    const bool periodic = engine::BoxVolume(report.box_nm[replica]) != 0;
+    absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> opened =
+        NetcdfTrajectory::Open(dir_ / path, static_cast<int>(positions.size()),
+                               periodic, title);
+    if (!opened.ok()) return opened.status();
+    trajectory = *std::move(opened);
+  }
+  const double temperature_k =
+      ladder_versions_.empty()
+          ? ladder_->rung(rung).temperature_k
+          : runner::VersionOf(ladder_versions_, report.outcome.round)
+                .temperatures_k[rung];
+  return trajectory->WriteFrame(
+      frame, {time_ps, &positions, report.box_nm[replica], rung, replica,
+              temperature_k});
+}
+
 absl::Status ResultsWriter::WriteFrames(const runner::RoundReport& report,
                                         double time_ps) {
   const exchange::RoundOutcome& outcome = report.outcome;
   const int64_t frame = outcome.round / spec_.output().frame_interval();
-  const bool periodic = engine::BoxVolume(report.box_nm[0]) != 0;
   // The replica at rung k during the segment, by rung; and by replica, for
   // the continuous (demultiplexed) trajectories.
-  auto write = [&](std::unique_ptr<NetcdfTrajectory>& trajectory,
-                   const std::string& path, const std::string& title, int rung,
-                   int replica) -> absl::Status {
-    const std::vector<engine::Vec3>& positions =
-        (*report.positions_nm)[replica];
-    if (trajectory == nullptr) {
-      absl::StatusOr<std::unique_ptr<NetcdfTrajectory>> opened =
-          NetcdfTrajectory::Open(
-              dir_ / path, static_cast<int>(positions.size()), periodic, title);
-      if (!opened.ok()) return opened.status();
-      trajectory = *std::move(opened);
-    }
-    const double temperature_k =
-        ladder_versions_.empty()
-            ? ladder_->rung(rung).temperature_k
-            : runner::VersionOf(ladder_versions_, outcome.round)
-                  .temperatures_k[rung];
-    return trajectory->WriteFrame(
-        frame, {time_ps, &positions, report.box_nm[replica], rung, replica,
-                temperature_k});
-  };
   for (int k = 0; k < ladder_->size(); ++k) {
-    const int replica = outcome.before.replica_at_rung(k);
     if (absl::Status s =
-            write(trajectories_[k], TrajectoryPath(k),
-                  absl::StrCat(spec_.name(), " rung ", k), k, replica);
+            WriteFrame(trajectories_[k], TrajectoryPath(k),
+                       absl::StrCat(spec_.name(), " rung ", k), report, k,
+                       outcome.before.replica_at_rung(k), frame, time_ps);
         !s.ok()) {
       return s;
     }
   }
   for (size_t r = 0; r < replica_trajectories_.size(); ++r) {
     const int replica = static_cast<int>(r);
-    if (absl::Status s =
-            write(replica_trajectories_[r], ReplicaTrajectoryPath(replica),
-                  absl::StrCat(spec_.name(), " replica ", r),
-                  outcome.before.rung_of_replica(replica), replica);
+    if (absl::Status s = WriteFrame(
+            replica_trajectories_[r], ReplicaTrajectoryPath(replica),
+            absl::StrCat(spec_.name(), " replica ", r), report,
+            outcome.before.rung_of_replica(replica), replica, frame, time_ps);
         !s.ok()) {
       return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResultsWriter::WriteEventFrames(
+    const runner::RoundReport& report) {
+  const int n = ladder_->size();
+  const int interval = spec_.output().frame_interval();
+  const double segment_ps =
+      spec_.exchange().steps_per_exchange() * spec_.integrator().timestep_ps();
+  const std::vector<int64_t>& by_rung = *report.segments_by_rung;
+  const std::vector<int64_t>& by_replica = *report.segments_by_replica;
+  // The frames of the c-th sample (1, 2, ...): every interval-th from the
+  // first.
+  auto frames_of = [&](int64_t samples) {
+    return (samples + interval - 1) / interval;
+  };
+  if (!event_frames_trimmed_) {
+    // The first event since Open: the counts before it are the cut's, and
+    // frames past them belong to a superseded run.
+    event_frames_trimmed_ = true;
+    std::vector<int64_t> rung_cut = by_rung, replica_cut = by_replica;
+    for (int replica : *report.replicas) {
+      --rung_cut[report.outcome.before.rung_of_replica(replica)];
+      --replica_cut[replica];
+    }
+    for (int k = 0; k < n; ++k) {
+      if (absl::Status s = NetcdfTrajectory::KeepFrames(
+              dir_ / TrajectoryPath(k), frames_of(rung_cut[k]));
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (size_t r = 0; r < replica_trajectories_.size(); ++r) {
+      if (absl::Status s = NetcdfTrajectory::KeepFrames(
+              dir_ / ReplicaTrajectoryPath(static_cast<int>(r)),
+              frames_of(replica_cut[r]));
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  for (int replica : *report.replicas) {
+    const int rung = report.outcome.before.rung_of_replica(replica);
+    if (const int64_t c = by_rung[rung]; (c - 1) % interval == 0) {
+      if (absl::Status s =
+              WriteFrame(trajectories_[rung], TrajectoryPath(rung),
+                         absl::StrCat(spec_.name(), " rung ", rung), report,
+                         rung, replica, (c - 1) / interval, c * segment_ps);
+          !s.ok()) {
+        return s;
+      }
+    }
+    const int64_t c = by_replica[replica];
+    if (!replica_trajectories_.empty() && (c - 1) % interval == 0) {
+      if (absl::Status s = WriteFrame(
+              replica_trajectories_[replica], ReplicaTrajectoryPath(replica),
+              absl::StrCat(spec_.name(), " replica ", replica), report, rung,
+              replica, (c - 1) / interval, c * segment_ps);
+          !s.ok()) {
+        return s;
+      }
     }
   }
   return absl::OkStatus();

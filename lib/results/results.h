@@ -137,6 +137,17 @@ class ResultsWriter {
   // Writes this round's frame of every rung's (and, when asked, every
   // replica's) trajectory.
   absl::Status WriteFrames(const runner::RoundReport& report, double time_ps);
+  // Asynchronous exchange: the frames of an event's segments, by the
+  // count of each rung's and replica's segments (the first event after Open
+  // first drops frames past the cut's counts).
+  absl::Status WriteEventFrames(const runner::RoundReport& report);
+  // Frame `frame` of `trajectory` (opened at dir_ / `path` when null): the
+  // configuration of `replica` at `rung` in `report`.
+  absl::Status WriteFrame(std::unique_ptr<NetcdfTrajectory>& trajectory,
+                          const std::string& path, const std::string& title,
+                          const runner::RoundReport& report, int rung,
+                          int replica, int64_t frame, double time_ps);
+  bool event_frames_trimmed_ = false;
 
   int64_t next_round_ = 0;  // the first round this writer was opened for
   std::ofstream energies_, kinetic_, exchange_, u_kln_;

@@ -16,8 +16,10 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
   if (run.state_rung.empty()) {
     for (int r = 0; r < n; ++r) run.state_rung.push_back(r);
   }
+  if (run.segments_by_rung.empty()) run.segments_by_rung.assign(n, 0);
   if (static_cast<int>(run.segments_by_replica.size()) != n ||
-      static_cast<int>(run.state_rung.size()) != n) {
+      static_cast<int>(run.state_rung.size()) != n ||
+      static_cast<int>(run.segments_by_rung.size()) != n) {
     return absl::InternalError(
         absl::StrCat("an asynchronous run resumed with counts for ",
                      run.segments_by_replica.size(), " replicas of ", n));
@@ -57,6 +59,7 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     }
     ++run.segments_by_replica[done.order.replica];
     run.state_rung[done.order.replica] = done.order.rung;
+    ++run.segments_by_rung[done.order.rung];
     waiting.push_back(std::move(done.order));
     results.push_back(*std::move(done.result));
     const int64_t running = started - finished;

@@ -46,6 +46,8 @@ struct AsynchronousRun {
   // at (where its state was made; its starting rung before the first).
   std::vector<int64_t> segments_by_replica;
   std::vector<int> state_rung;
+  // Per rung: the segments run at it (its samples).
+  std::vector<int64_t> segments_by_rung;
 };
 
 // One exchange event as observers see it: the replicas that took part (in

@@ -318,6 +318,8 @@ TEST(AsynchronousTest, ARunResumedAtABarrierMakesTheSameEvents) {
             alone.barriers.back().segments_by_replica);
   EXPECT_EQ(resumed.barriers.back().state_rung,
             alone.barriers.back().state_rung);
+  EXPECT_EQ(resumed.barriers.back().segments_by_rung,
+            alone.barriers.back().segments_by_rung);
 }
 
 // LocalExecutor's free slot follows its Start/Next counts. Unpinned, any

@@ -53,16 +53,21 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
   }
 
   Cut cut{*std::move(driver), std::vector<ReplicaStart>(n),
-          checkpoint.has_value(), std::vector<int64_t>(n, 0)};
+          checkpoint.has_value(), std::vector<int64_t>(n, 0),
+          std::vector<int64_t>(n, 0)};
   if (checkpoint.has_value() && checkpoint->segments_by_replica_size() != 0) {
-    if (checkpoint->segments_by_replica_size() != n) {
+    if (checkpoint->segments_by_replica_size() != n ||
+        checkpoint->segments_by_rung_size() != n) {
       return absl::DataLossError(
           absl::StrCat("job ", job_id, ": the checkpoint at round ", round,
                        " counts ", checkpoint->segments_by_replica_size(),
-                       " replicas' segments for ", n, " replicas"));
+                       " replicas' and ", checkpoint->segments_by_rung_size(),
+                       " rungs' segments for ", n, " replicas"));
     }
     cut.segments_by_replica.assign(checkpoint->segments_by_replica().begin(),
                                    checkpoint->segments_by_replica().end());
+    cut.segments_by_rung.assign(checkpoint->segments_by_rung().begin(),
+                                checkpoint->segments_by_rung().end());
   }
   for (int r = 0; r < n; ++r) {
     ReplicaStart& start = cut.starts[r];

@@ -41,8 +41,9 @@ struct Cut {
   std::vector<ReplicaStart> starts;
   bool from_checkpoint = false;
   // Asynchronous exchange: per replica, the segments it finished by the
-  // cut (zeros at round 0).
+  // cut, and per rung the segments run at it (zeros at round 0).
   std::vector<int64_t> segments_by_replica;
+  std::vector<int64_t> segments_by_rung;
 };
 
 // The cut at `checkpoint` (round 0, the initial coordinates, when there is

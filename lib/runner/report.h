@@ -84,6 +84,9 @@ struct RoundReport {
   // counting this event's; their sum over replicas is the run's progress
   // (n_rounds x replicas at its end). Null otherwise.
   const std::vector<int64_t>* segments_by_replica = nullptr;
+  // Asynchronous exchange: each rung's segments so far (its samples),
+  // counting this event's. Null otherwise.
+  const std::vector<int64_t>* segments_by_rung = nullptr;
 };
 
 struct RunResult {

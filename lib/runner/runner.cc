@@ -132,6 +132,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
                              last ? &states : nullptr};
           report.replicas = &event.replicas;
           report.segments_by_replica = &event.run.segments_by_replica;
+          report.segments_by_rung = &event.run.segments_by_rung;
           if (absl::Status written = options.on_round(report); !written.ok()) {
             return written;
           }
@@ -151,6 +152,9 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
         cut.mutable_segments_by_replica()->Assign(
             event.run.segments_by_replica.begin(),
             event.run.segments_by_replica.end());
+        cut.mutable_segments_by_rung()->Assign(
+            event.run.segments_by_rung.begin(),
+            event.run.segments_by_rung.end());
         if (absl::Status saved = SaveCheckpoint(cut, *durability.journal,
                                                 *durability.checkpoints);
             saved.ok()) {
@@ -202,6 +206,7 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     driver = std::move(cut->driver);
     starts = std::move(cut->starts);
     from.segments_by_replica = std::move(cut->segments_by_replica);
+    from.segments_by_rung = std::move(cut->segments_by_rung);
     for (const ReplicaStart& start : starts) {
       from.state_rung.push_back(start.rung);
     }

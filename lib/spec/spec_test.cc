@@ -962,9 +962,6 @@ TEST(ValidateTest, AsynchronousExchangeHasNoRoundsToActAt) {
       {"every rung's energies",
        [](v1::JobSpec& s) { s.mutable_exchange()->set_energies_every(5); },
        {"exchange.energies_every", "asynchronous"}},
-      {"trajectory frames",
-       [](v1::JobSpec& s) { s.mutable_output()->set_frame_interval(10); },
-       {"output.frame_interval", "no trajectories yet", "set it to 0"}},
       {"an unknown mode",
        [](v1::JobSpec& s) {
          s.mutable_exchange()->set_mode(static_cast<v1::Exchange::Mode>(9));

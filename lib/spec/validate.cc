@@ -294,7 +294,7 @@ absl::Status CheckReplicaStarts(
 
 // exchange.mode: asynchronous exchange has no rounds common to all
 // replicas, so nothing that happens at a round: a ladder change, a round of
-// every rung's energies, and (for now) trajectory frames.
+// every rung's energies.
 absl::Status CheckMode(const v1::JobSpec& spec) {
   const v1::Exchange& exchange = spec.exchange();
   if (!v1::Exchange::Mode_IsValid(exchange.mode())) {
@@ -314,12 +314,6 @@ absl::Status CheckMode(const v1::JobSpec& spec) {
                       "asynchronous exchange has no rounds to evaluate every "
                       "rung's energy at; remove it or set exchange.mode: "
                       "synchronous");
-  }
-  if (spec.output().frame_interval() > 0) {
-    return FieldError("output.frame_interval",
-                      "asynchronous exchange writes no trajectories yet "
-                      "(docs/exchange.md#asynchronous-exchange); set it to 0 "
-                      "or set exchange.mode: synchronous");
   }
   return absl::OkStatus();
 }

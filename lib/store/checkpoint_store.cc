@@ -61,6 +61,7 @@ absl::StatusOr<std::string> FileCheckpointStore::Write(
   *index.mutable_rung_of_replica() = checkpoint.rung_of_replica();
   *index.mutable_state_rung() = checkpoint.state_rung();
   *index.mutable_segments_by_replica() = checkpoint.segments_by_replica();
+  *index.mutable_segments_by_rung() = checkpoint.segments_by_rung();
   absl::Status status = files::WriteFileAtomically(
       staging / kIndexFile, index.SerializeAsString(), files::Sync::kDurable);
   for (int r = 0; status.ok() && r < checkpoint.states_size(); ++r) {

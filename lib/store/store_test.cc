@@ -159,6 +159,8 @@ TEST_P(JournalTest, CheckpointsAreWrittenWholeAndReadBack) {
   // An asynchronous run's segment counts.
   checkpoint.add_segments_by_replica(40);
   checkpoint.add_segments_by_replica(38);
+  checkpoint.add_segments_by_rung(39);
+  checkpoint.add_segments_by_rung(39);
   absl::StatusOr<std::string> path = store.Write(checkpoint);
   ASSERT_TRUE(path.ok()) << path.status();
   if (GetParam() == "sqlite") {
