@@ -7,8 +7,11 @@
 // waiting. The slower CPU: `--hogs` busy processes pinned to the last CPU
 // this process may use (the last share's), so a share's thread there gets
 // about 1/(hogs + 1) of it. Each configuration runs without and with the
-// hogs, `--repeats` times alternating capacity, synchronous, asynchronous;
-// the table has medians of segments per second and of the ratios.
+// hogs, `--repeats` times alternating capacity, synchronous, asynchronous
+// and asynchronous with a checkpoint every `--checkpoint_rounds` rounds'
+// worth of segments (each one a barrier: docs/exchange.md; journal and
+// states kept in memory, so what it measures is the barriers' wait); the
+// table has medians of segments per second and of the ratios.
 //
 //   replex-bench-asynchronous
 #include <sched.h>
@@ -36,6 +39,8 @@
 #include "lib/exchange/ladder.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/in_memory_journal.h"
 #include "lib/threads/slot_pool.h"
 
 ABSL_FLAG(std::string, job, "examples/alanine-dipeptide/job.yaml",
@@ -50,6 +55,9 @@ ABSL_FLAG(int, slots, 2, "Threads, pinned to disjoint CPU shares.");
 ABSL_FLAG(int, hogs, 2, "Busy processes on the last CPU in the slow rows.");
 ABSL_FLAG(double, capacity_seconds, 3, "Length of each capacity run.");
 ABSL_FLAG(int, repeats, 3, "Alternating runs per row.");
+ABSL_FLAG(int, checkpoint_rounds, 30,
+          "Rounds' worth of segments between the checkpoints (barriers) of "
+          "the last column's asynchronous runs.");
 ABSL_FLAG(std::string, scheme, "gibbs",
           "The exchange scheme of both modes (docs/exchange.md: gibbs is the "
           "one to use with asynchronous exchange).");
@@ -167,11 +175,19 @@ double Capacity(const engine::Model& model, const v1::JobSpec& spec) {
   return total;
 }
 
-// Segments per second of RunJob, from its call to its return.
+// Segments per second of RunJob, from its call to its return; durable (a
+// journal and checkpoints in memory) when the spec has a
+// checkpoint_interval.
 absl::StatusOr<double> Replex(const v1::JobSpec& spec) {
   runner::RunOptions options;
   options.threads = absl::GetFlag(FLAGS_slots);
   options.pin_threads = true;
+  store::InMemoryJournal journal;
+  store::InMemoryCheckpointStore checkpoints;
+  if (spec.checkpoint_interval() > 0) {
+    options.durability.journal = &journal;
+    options.durability.checkpoints = &checkpoints;
+  }
   const absl::Time start = absl::Now();
   absl::StatusOr<runner::RunResult> result = runner::RunJob(spec, options);
   if (!result.ok()) return result.status();
@@ -191,16 +207,23 @@ int Main() {
       Configure(job->spec, v1::Exchange::SYNCHRONOUS);
   const v1::JobSpec asynchronous =
       Configure(job->spec, v1::Exchange::ASYNCHRONOUS);
-  std::printf("%-22s %10s %10s %10s %12s %12s  %s\n", "slow CPU", "capacity",
-              "sync", "async", "sync/cap", "async/cap",
-              "per-run async/cap | sync/cap");
+  const v1::JobSpec checkpointed = [&] {
+    v1::JobSpec spec = asynchronous;
+    spec.set_checkpoint_interval(absl::GetFlag(FLAGS_checkpoint_rounds));
+    return spec;
+  }();
+  std::printf("%-22s %10s %10s %10s %10s %12s %12s %12s  %s\n", "slow CPU",
+              "capacity", "sync", "async", "async+ckpt", "sync/cap",
+              "async/cap", "ckpt/cap", "per-run async/cap | sync/cap");
   for (int hogs : {0, absl::GetFlag(FLAGS_hogs)}) {
-    std::vector<double> capacity, sync, async, sync_ratio, async_ratio;
+    std::vector<double> capacity, sync, async, durable, sync_ratio, async_ratio,
+        durable_ratio;
     for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
       Hogs running(hogs, LastCpu());
       capacity.push_back(Capacity(*job->model, synchronous));
       for (const auto& [spec, rates] :
-           {std::pair{&synchronous, &sync}, std::pair{&asynchronous, &async}}) {
+           {std::pair{&synchronous, &sync}, std::pair{&asynchronous, &async},
+            std::pair{&checkpointed, &durable}}) {
         absl::StatusOr<double> rate = Replex(*spec);
         if (!rate.ok()) {
           std::fprintf(stderr, "%s\n", rate.status().ToString().c_str());
@@ -210,14 +233,16 @@ int Main() {
       }
       sync_ratio.push_back(sync.back() / capacity.back());
       async_ratio.push_back(async.back() / capacity.back());
+      durable_ratio.push_back(durable.back() / capacity.back());
     }
     const std::string each =
         absl::StrCat(Ratios(async_ratio), "| ", Ratios(sync_ratio));
     const std::string slow =
         hogs == 0 ? "none" : absl::StrCat(hogs, " hogs on CPU ", LastCpu());
-    std::printf("%-22s %10.1f %10.1f %10.1f %12.3f %12.3f  %s\n", slow.c_str(),
-                Median(capacity), Median(sync), Median(async),
-                Median(sync_ratio), Median(async_ratio), each.c_str());
+    std::printf("%-22s %10.1f %10.1f %10.1f %10.1f %12.3f %12.3f %12.3f  %s\n",
+                slow.c_str(), Median(capacity), Median(sync), Median(async),
+                Median(durable), Median(sync_ratio), Median(async_ratio),
+                Median(durable_ratio), each.c_str());
     std::fflush(stdout);
   }
   return 0;

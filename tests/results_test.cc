@@ -1109,6 +1109,54 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   fs::remove_all(root);
 }
 
+// pymbar on an asynchronous run's u_kln as docs/results.md says replex takes
+// it: each rung's whole rows, in event order, its own series (its own
+// reduced potential) for equilibration and subsampling, then MBAR with the
+// rungs' unequal counts. Prints pymbar's and replex's latest start, largest
+// g and fewest samples, then the largest differences of f, df (relative),
+// df_neighbors (relative), the overlap and its gap.
+constexpr char kPymbarByRungScript[] = R"(
+import sys, json, numpy as np, pymbar
+from pymbar import timeseries
+d = sys.argv[1]
+fe = json.load(open(d + '/analysis.json'))['free_energies']
+assert not fe['unavailable'], fe['unavailable']
+u = np.loadtxt(d + '/u_kln.tsv', skiprows=1)
+K = int(u[:, 1].max()) + 1
+events = u[::K, 0].astype(int)
+u = u[:, 2:].reshape(-1, K, K)          # [event, k (sampled), l (evaluated)]
+detect = getattr(timeseries, 'detectEquilibration', None) or \
+    timeseries.detect_equilibration
+subsample = getattr(timeseries, 'subsampleCorrelatedData', None) or \
+    timeseries.subsample_correlated_data
+columns, counts, start, largest_g = [], [], 0, 1.0
+for k in range(K):
+    whole = np.where(np.isfinite(u[:, k, :]).all(axis=1))[0]
+    own = u[whole, k, k]
+    t0, g, _ = detect(own, nskip=(len(own) + 499) // 500)
+    kept = whole[np.array(subsample(own[t0:], g=g)) + t0]
+    start = max(start, events[whole[t0]])
+    largest_g = max(largest_g, float(g))
+    columns.append(u[kept, k, :].T)
+    counts.append(len(kept))
+mbar = pymbar.MBAR(np.ascontiguousarray(np.concatenate(columns, axis=1)),
+                   np.array(counts))
+if hasattr(mbar, 'compute_free_energy_differences'):
+    r = mbar.compute_free_energy_differences()
+    f, df = r['Delta_f'], r['dDelta_f']
+    o = mbar.compute_overlap()
+else:
+    f, df = mbar.getFreeEnergyDifferences()[:2]
+    o = mbar.computeOverlap()
+print(start, fe['equilibration_rounds'], largest_g, fe['statistical_inefficiency'],
+      min(counts), fe['samples_per_rung'])
+print(np.abs(f[0] - fe['f']).max(),
+      np.abs(df[0] - fe['df']).max() / df[0].max(),
+      np.abs(np.diag(df, 1) - fe['df_neighbors']).max() / df[0].max(),
+      np.abs(np.array(o['matrix']) - fe['overlap']).max(),
+      abs(o['scalar'] - fe['overlap_gap']))
+)";
+
 // An asynchronous run's trajectories: a rung's samples are the segments run
 // at it, in event order (exchange.tsv's rung_of_replica_before of the
 // replicas with an energy in energies.tsv), a replica's are its own
@@ -1218,6 +1266,21 @@ void ExpectAsynchronousResults(const fs::path& out, int rounds) {
                 4 * fe.df(k))
         << "rung " << k;
   }
+  if (PythonHas("pymbar")) {
+    // The same samples and numbers as pymbar, to its precision (as
+    // ExpectFreeEnergiesAsPymbar for rounds).
+    const auto [code, output] =
+        RunPython(out.parent_path(), kPymbarByRungScript, out.string());
+    ASSERT_EQ(code, 0) << output;
+    const auto rows = NumberRows(output);
+    ASSERT_EQ(rows.size(), 2u) << output;
+    EXPECT_EQ(rows[0][0], rows[0][1]) << "equilibration events\n" << output;
+    EXPECT_EQ(rows[0][2], rows[0][3]) << "statistical inefficiency\n" << output;
+    EXPECT_EQ(rows[0][4], rows[0][5]) << "samples per rung\n" << output;
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_LT(rows[1][i], 1e-8) << i << "\n" << output;
+    }
+  }
   if (PythonHas("scipy")) {
     const auto [code, output] = RunPython(
         out.parent_path(), kEventFramesScript,
@@ -1309,6 +1372,14 @@ TEST(ResultsTest,
   EXPECT_TRUE(absl::StrContains(resumed, "resuming at exchange event "))
       << resumed;
   ExpectAsynchronousResults(killed, kRounds);
+  // The free-space check's estimate counts rows per event.
+  const absl::StatusOr<v1::JobSpec> spec = spec::LoadYamlFile(job(kRounds));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  uint64_t written = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(killed)) {
+    if (entry.is_regular_file()) written += entry.file_size();
+  }
+  EXPECT_GE(results::EstimatedResultsBytes(*spec), written);
 
   const fs::path termed = root / "termed";
   process = testing::Process::Start(

@@ -1,8 +1,11 @@
 #include "lib/results/netcdf_trajectory.h"
 
+#include <fcntl.h>
 #include <netcdf.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <tuple>
@@ -11,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "lib/files/atomic_file.h"
 
 namespace replex::results {
 namespace {
@@ -234,7 +238,11 @@ absl::Status NetcdfTrajectory::WriteFrame(int64_t index, const Frame& frame) {
 
 absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
                                           int64_t frames) {
+  // The copy is a temporary file (ResultsFiles skips those); one a crash
+  // left goes first.
+  const std::filesystem::path copy = path.string() + files::kTemporarySuffix;
   std::error_code error;
+  std::filesystem::remove(copy, error);
   if (!std::filesystem::exists(path, error)) return absl::OkStatus();
   absl::MutexLock lock(&netcdf_mutex);
   int in = -1;
@@ -265,8 +273,6 @@ absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
     title.resize(title_length);
     nc_get_att_text(in, NC_GLOBAL, "title", title.data());
   }
-  const std::filesystem::path copy = path.string() + ".keep";
-  std::filesystem::remove(copy, error);
   int out = -1;
   int code = nc_create(copy.c_str(), NC_NOCLOBBER | NC_64BIT_OFFSET, &out);
   if (code != NC_NOERR) {
@@ -337,6 +343,15 @@ absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
   code = nc_close(out);
   if (status.ok() && code != NC_NOERR) {
     status = NcError(code, copy, "cannot write");
+  }
+  // On disk before it replaces the original, so a crash leaves one whole.
+  if (status.ok()) {
+    const int fd = ::open(copy.c_str(), O_RDONLY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      status = absl::InternalError(
+          absl::StrCat("cannot sync ", copy.string(), ": ", strerror(errno)));
+    }
+    if (fd >= 0) ::close(fd);
   }
   if (status.ok()) std::filesystem::rename(copy, path, error);
   if (status.ok() && error) {

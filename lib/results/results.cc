@@ -206,7 +206,15 @@ uint64_t EstimatedResultsBytes(const v1::JobSpec& spec) {
     per_round += 8 * n * n;  // u_kln.npy
   }
   per_round += 128 + 16 * n;  // replex run's resume journal
-  uint64_t bytes = rounds * per_round;
+  // Asynchronous exchange writes a row (and a u_kln matrix) per event: at
+  // most one per two segments, but for barriers (a checkpoint's, the end),
+  // which may hold one.
+  uint64_t rows = rounds;
+  if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
+    const uint64_t interval = std::max(0, spec.checkpoint_interval());
+    rows = (n * rounds + 1) / 2 + (interval > 0 ? rounds / interval : 0) + 2;
+  }
+  uint64_t bytes = rows * per_round;
   if (const int interval = spec.output().frame_interval(); interval > 0) {
     const uint64_t frames = (rounds + interval - 1) / interval;
     const uint64_t files =

@@ -35,7 +35,12 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     if (started >= options.segments) return;
     SegmentOrder order =
         driver.OrderFor(replica, run.segments_by_replica[replica]);
-    order.want_positions = options.want_positions;
+    // No other replica runs at this rung until this segment has finished,
+    // so the rung's count is this segment's sample number less one.
+    const int every = options.positions_every;
+    order.want_positions =
+        every > 0 && (run.segments_by_rung[order.rung] % every == 0 ||
+                      run.segments_by_replica[replica] % every == 0);
     stream.Start(order);
     ++started;
   };

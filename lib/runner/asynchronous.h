@@ -68,8 +68,10 @@ struct AsynchronousOptions {
   // Segments in all (n_rounds x replicas: the MD of a synchronous job),
   // counting those `from` already ran.
   int64_t segments = 0;
-  // Every segment returns its positions.
-  bool want_positions = false;
+  // A segment returns its positions when it is its rung's or its
+  // replica's 1st, (m+1)-th, (2m+1)-th ... with m = positions_every (the
+  // results' frames); 0: none does.
+  int positions_every = 0;
   // Where a resumed run goes on (a checkpoint's counts, at the driver's
   // round); empty: every replica at segment 0 on rung i.
   AsynchronousRun from;

@@ -84,6 +84,30 @@ absl::StatusOr<Cut> RestoreCut(const std::string& job_id,
   return cut;
 }
 
+namespace {
+
+// An asynchronous run's counts: none, or a count per replica and per rung,
+// none negative, both summing to the segments run.
+bool SegmentCountsFit(const v1::Checkpoint& checkpoint) {
+  const int n = checkpoint.states_size();
+  const int replicas = checkpoint.segments_by_replica_size();
+  const int rungs = checkpoint.segments_by_rung_size();
+  if (replicas == 0 && rungs == 0) return true;
+  if (replicas != n || rungs != n) return false;
+  int64_t by_replica = 0, by_rung = 0;
+  for (int i = 0; i < n; ++i) {
+    if (checkpoint.segments_by_replica(i) < 0 ||
+        checkpoint.segments_by_rung(i) < 0) {
+      return false;
+    }
+    by_replica += checkpoint.segments_by_replica(i);
+    by_rung += checkpoint.segments_by_rung(i);
+  }
+  return by_replica == by_rung;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
     const std::string& job_id, int n_replicas, store::Journal& journal,
     store::CheckpointStore* store) {
@@ -95,7 +119,7 @@ absl::StatusOr<std::optional<v1::Checkpoint>> NewestUsableCheckpoint(
     absl::StatusOr<v1::Checkpoint> read = store->Read(it->location);
     if (read.ok() && read->round() == it->round &&
         read->states_size() == n_replicas &&
-        read->state_rung_size() == n_replicas) {
+        read->state_rung_size() == n_replicas && SegmentCountsFit(*read)) {
       return std::optional<v1::Checkpoint>(*std::move(read));
     }
     service::LogLine(absl::StrCat(

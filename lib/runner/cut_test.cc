@@ -170,13 +170,18 @@ TEST(RestoreCutTest, ALogThatDoesNotLeadToTheCheckpointIsDataLoss) {
 TEST(NewestUsableCheckpointTest, SkipsUnreadableAndMisfitCheckpoints) {
   store::InMemoryJournal journal;
   store::InMemoryCheckpointStore checkpoints;
-  for (int64_t round : {2, 4, 6}) {
-    const std::string location =
-        *checkpoints.Write(CheckpointAt(round, {0, 1, 2}));
+  for (int64_t round : {2, 4, 6, 8}) {
+    v1::Checkpoint checkpoint = CheckpointAt(round, {0, 1, 2});
+    // An asynchronous run's counts: 6 segments by replica and by rung.
+    for (int64_t count : {1, 2, 3}) checkpoint.add_segments_by_replica(count);
+    for (int64_t count : {3, 2, 1}) checkpoint.add_segments_by_rung(count);
+    if (round == 8) checkpoint.set_segments_by_rung(0, 4);  // 7 by rung
+    const std::string location = *checkpoints.Write(checkpoint);
     ASSERT_TRUE(journal.RecordCheckpoint("j", {round, location}).ok());
   }
   std::vector<store::CheckpointRecord> recorded = *journal.Checkpoints("j");
-  // Newest torn, next for another replica count: the oldest is the cut.
+  // Newest with counts that disagree, next torn, next for another replica
+  // count: the oldest is the cut.
   checkpoints.Corrupt(recorded[2].location, "torn");
   v1::Checkpoint misfit = CheckpointAt(4, {0, 1, 2});
   misfit.add_states("a fourth replica");

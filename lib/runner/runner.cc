@@ -1,5 +1,6 @@
 #include "lib/runner/runner.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -58,7 +59,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
   }
   AsynchronousOptions asynchronous;
   asynchronous.segments = int64_t{n} * spec.exchange().n_rounds();
-  asynchronous.want_positions = options.positions_every > 0;
+  asynchronous.positions_every = options.positions_every;
   asynchronous.from = from;
   int64_t first_segments = 0;  // run before this call (a resumed run's)
   for (int64_t count : from.segments_by_replica) first_segments += count;
@@ -79,16 +80,27 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
     return checkpoint_due;
   };
   std::vector<std::vector<engine::Vec3>> positions(n);
+  // When each replica last came back, and the longest it took between two
+  // returns (a segment and its wait): a stop's drain waits for the slowest
+  // running segment, so --walltime keeps that much in hand, not the mean.
+  std::vector<absl::Time> returned(n, start);
+  double slowest = 0;
   absl::StatusOr<AsynchronousRun> run = RunAsynchronously(
       driver, stream, asynchronous, [&](const ExchangeEvent& event) {
-        const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+        const absl::Time now = absl::Now();
+        const double elapsed = absl::ToDoubleSeconds(now - start);
+        for (int replica : event.replicas) {
+          slowest =
+              std::max(slowest, absl::ToDoubleSeconds(now - returned[replica]));
+          returned[replica] = now;
+        }
         int64_t finished = 0;
         for (int64_t count : event.run.segments_by_replica) finished += count;
         const RoundDriver::Completed& completed = event.completed;
+        const double mean_round =
+            elapsed * n / std::max<int64_t>(1, finished - first_segments);
         if (!stopping && options.should_stop &&
-            options.should_stop(
-                elapsed * n /
-                std::max<int64_t>(1, finished - first_segments))) {
+            options.should_stop(std::max(mean_round, slowest))) {
           if (!durable) {
             return absl::CancelledError(absl::StrCat(
                 "stopped at exchange event ", completed.outcome.round + 1,
@@ -105,13 +117,25 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
           }
         }
         const bool last = event.barrier && finished == asynchronous.segments;
-        const bool checkpoint =
-            durable && event.barrier && (checkpoint_due || last);
+        bool checkpoint =
+            durable && event.barrier && (checkpoint_due || stopping || last);
+        if (event.barrier) checkpoint_due = false;
         std::vector<std::string> states;
         if (checkpoint || (last && options.on_round)) {
           absl::StatusOr<std::vector<std::string>> saved = stream.States();
-          if (!saved.ok()) return saved.status();
-          states = *std::move(saved);
+          if (saved.ok()) {
+            states = *std::move(saved);
+          } else if (last) {
+            return saved.status();  // the final states are the results'
+          } else {
+            // The previous cut still stands; a resume goes there.
+            service::LogLine(absl::StrCat("no checkpoint at exchange event ",
+                                          driver.round(), ": ",
+                                          saved.status().message()));
+            checkpoint = false;
+            checkpointed = finished;
+            last_checkpoint = absl::Now();
+          }
         }
         if (options.on_round) {
           const bool want_positions = options.positions_every > 0;
@@ -139,8 +163,13 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
         }
         // As in synchronous mode, the event's rows are written before its
         // checkpoint.
+        if (!checkpoint && stopping && event.barrier) {
+          return service::ResumableError(
+              absl::StrCat("stopped at exchange event ", driver.round(), " (",
+                           finished, " of ", asynchronous.segments,
+                           " segments), without a checkpoint there"));
+        }
         if (!checkpoint) return absl::OkStatus();
-        checkpoint_due = false;
         v1::Checkpoint cut;
         cut.set_job_id(durability.job_id);
         cut.set_round(driver.round());
@@ -155,12 +184,13 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
         cut.mutable_segments_by_rung()->Assign(
             event.run.segments_by_rung.begin(),
             event.run.segments_by_rung.end());
+        // Failed or not, the next is due an interval on: one that cannot be
+        // written (a full disk) must not make every event a barrier.
+        checkpointed = finished;
+        last_checkpoint = absl::Now();
         if (absl::Status saved = SaveCheckpoint(cut, *durability.journal,
                                                 *durability.checkpoints);
-            saved.ok()) {
-          last_checkpoint = absl::Now();
-          checkpointed = finished;
-        } else {
+            !saved.ok()) {
           // The previous cut still stands; a resume goes there.
           service::LogLine(absl::StrCat("no checkpoint at exchange event ",
                                         driver.round(), ": ", saved.message()));
