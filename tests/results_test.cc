@@ -408,12 +408,15 @@ TEST(ResultsTest, FinalStatesAreEachReplicasLastStateAsOpenMMStateXml) {
   fs::remove_all(root);
 }
 
-// pymbar 3 (Debian 12; pymbar 4's names are handled too) on the rounds it
-// chooses itself from u_kln.tsv's complete rounds: detectEquilibration on the
-// sum of each rung's own reduced potential (nskip as replex bounds the
-// candidates), subsampleCorrelatedData, MBAR, computeOverlap. Prints
-// replex's and pymbar's choices and the largest differences, then replex's f
-// and df.
+// pymbar 3 (Debian 12; pymbar 4's names are handled too) on the samples it
+// chooses itself from u_kln.tsv, as docs/results.md says replex does. For
+// rounds (the default): the complete rounds, detectEquilibration on the sum
+// of each rung's own reduced potential (nskip as replex bounds the
+// candidates), subsampleCorrelatedData. With a second argument `by_rung`
+// (asynchronous exchange): each rung's whole rows in event order, each
+// series on its own, the latest start, largest g and fewest samples
+// reported. Then MBAR and computeOverlap. Prints replex's and pymbar's
+// choices and the largest differences, then replex's f and df.
 constexpr char kPymbarScript[] = R"(
 import sys, json, numpy as np, pymbar
 from pymbar import timeseries
@@ -422,18 +425,31 @@ fe = json.load(open(d + '/analysis.json'))['free_energies']
 assert not fe['unavailable'], fe['unavailable']
 u = np.loadtxt(d + '/u_kln.tsv', skiprows=1)
 K = int(u[:, 1].max()) + 1
+rows = u[::K, 0].astype(int)            # round (or event) of each matrix
 u = u[:, 2:].reshape(-1, K, K)          # [round, k (sampled), l (evaluated)]
-complete = np.where(np.isfinite(u).all(axis=(1, 2)))[0]
-u = u[complete]
-A = np.array([np.trace(x) for x in u])
 detect = getattr(timeseries, 'detectEquilibration', None) or \
     timeseries.detect_equilibration
 subsample = getattr(timeseries, 'subsampleCorrelatedData', None) or \
     timeseries.subsample_correlated_data
-t0, g, _ = detect(A, nskip=(len(A) + 499) // 500)
-rounds = np.array(subsample(A[t0:], g=g)) + t0
-mbar = pymbar.MBAR(np.ascontiguousarray(np.transpose(u[rounds], (1, 2, 0))),
-                   np.full(K, len(rounds)))
+def choose(series):
+    t0, g, _ = detect(series, nskip=(len(series) + 499) // 500)
+    return t0, float(g), np.array(subsample(series[t0:], g=g)) + t0
+if len(sys.argv) > 2 and sys.argv[2] == 'by_rung':
+    columns, counts, start, g = [], [], 0, 1.0
+    for k in range(K):
+        whole = np.where(np.isfinite(u[:, k, :]).all(axis=1))[0]
+        t0, g_k, kept = choose(u[whole, k, k])
+        start, g = max(start, rows[whole[t0]]), max(g, g_k)
+        columns.append(u[whole[kept], k, :].T)
+        counts.append(len(kept))
+    u_kn, n_k = np.concatenate(columns, axis=1), np.array(counts)
+else:
+    complete = np.where(np.isfinite(u).all(axis=(1, 2)))[0]
+    t0, g, kept = choose(np.array([np.trace(x) for x in u[complete]]))
+    start = rows[complete[t0]]
+    u_kn = np.transpose(u[complete[kept]], (1, 2, 0))
+    n_k = np.full(K, len(kept))
+mbar = pymbar.MBAR(np.ascontiguousarray(u_kn), n_k)
 if hasattr(mbar, 'compute_free_energy_differences'):
     r = mbar.compute_free_energy_differences()
     f, df = r['Delta_f'], r['dDelta_f']
@@ -441,8 +457,8 @@ if hasattr(mbar, 'compute_free_energy_differences'):
 else:
     f, df = mbar.getFreeEnergyDifferences()[:2]
     o = mbar.computeOverlap()
-print(complete[t0], fe['equilibration_rounds'], float(g), fe['statistical_inefficiency'],
-      len(rounds), fe['samples_per_rung'])
+print(start, fe['equilibration_rounds'], g, fe['statistical_inefficiency'],
+      n_k.min(), fe['samples_per_rung'])
 print(np.abs(f[0] - fe['f']).max(),
       np.abs(df[0] - fe['df']).max() / df[0].max(),
       np.abs(np.diag(df, 1) - fe['df_neighbors']).max() / df[0].max(),
@@ -986,30 +1002,87 @@ TEST_F(HarmonicResultsTest, AnExistingDirectoryIsNeverOverwritten) {
   EXPECT_EQ(ReadFile(dir() / results::kEnergiesFile), before);
 }
 
+// examples/harmonic-oscillator/`file` as `root`/job-`rounds`.yaml: its
+// inputs by absolute path, `rounds` rounds, `more` replacements, then
+// `appended` YAML. Returns the path.
+std::string HarmonicExampleJob(
+    const fs::path& root, const std::string& file, int rounds,
+    const std::vector<std::pair<std::string, std::string>>& more = {},
+    const std::string& appended = "") {
+  const std::string example = SourcePath("examples/harmonic-oscillator");
+  std::vector<std::pair<std::string, std::string>> replacements = {
+      {"system: system.xml", "system: " + example + "/system.xml"},
+      {"coordinates: state.xml", "coordinates: " + example + "/state.xml"},
+      {"n_rounds: 2000", absl::StrCat("n_rounds: ", rounds)}};
+  replacements.insert(replacements.end(), more.begin(), more.end());
+  const std::string text =
+      absl::StrReplaceAll(ReadFile(fs::path(example) / file), replacements) +
+      appended;
+  const fs::path path = root / absl::StrCat("job-", rounds, ".yaml");
+  WriteFile(path, text);
+  return path.string();
+}
+
+// `replex run ARGS --progress_every=-1`, which must succeed: its output.
+std::string ReplexRun(const std::string& args) {
+  const auto [code, output] = RunCommand(
+      absl::StrCat(REPLEX_BIN, " run ", args, " --progress_every=-1 2>&1"));
+  EXPECT_EQ(code, 0) << args << "\n" << output;
+  return output;
+}
+
+// Starts `replex run JOB --results=OUT` with `flags` (logging to OUT.log)
+// and waits until OUT's exchange log has more than `rows` rows, for 60 s at
+// most: the process (null if it did not start) and the rows seen.
+std::pair<std::unique_ptr<testing::Process>, size_t> StartAndWaitForRows(
+    const std::string& job, const fs::path& out,
+    const std::vector<std::string>& flags, size_t rows) {
+  std::vector<std::string> command = {REPLEX_BIN, "run", job,
+                                      "--progress_every=-1",
+                                      "--results=" + out.string()};
+  command.insert(command.end(), flags.begin(), flags.end());
+  absl::StatusOr<std::unique_ptr<testing::Process>> process =
+      testing::Process::Start(command, out.string() + ".log");
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return {nullptr, 0};
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  size_t seen = 0;
+  while (absl::Now() < deadline) {
+    const std::string log = ReadFile(out / results::kExchangeFile);
+    seen = std::count(log.begin(), log.end(), '\n');
+    if (seen > rows) break;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return {*std::move(process), seen};
+}
+
+// `replex run JOB --results=OUT` with `flags`, sent SIGTERM (sbatch
+// --signal, Ctrl-C) past its 300th exchange row: it stops at a checkpoint
+// with exit 75 (resumable), saying how to go on.
+void ExpectSigtermStopsAtACheckpoint(const std::string& job,
+                                     const fs::path& out,
+                                     const std::vector<std::string>& flags) {
+  std::unique_ptr<testing::Process> process =
+      StartAndWaitForRows(job, out, flags, 300).first;
+  ASSERT_NE(process, nullptr);
+  process->Signal(SIGTERM);
+  ASSERT_EQ(process->Wait(absl::Seconds(30)), 75) << process->Log();
+  EXPECT_TRUE(absl::StrContains(process->Log(),
+                                "at a checkpoint (a signal); go on with: "
+                                "replex run --resume"))
+      << process->Log();
+}
+
 // `replex run --resume DIR` after a SIGKILL at a moment drawn from a fixed
 // seed, and `replex run --extend=N DIR` of a shorter run, both end with the
 // files of the uninterrupted 2000-round run byte for byte (Reference): the
 // logs, u_kln, every trajectory and the final states.
 TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   const fs::path root = TempDir("resume");
-  const std::string example = SourcePath("examples/harmonic-oscillator");
   auto job = [&](int rounds) {
-    std::string text = ReadFile(fs::path(example) / "job.yaml");
-    text = absl::StrReplaceAll(
-        text,
-        {{"system: system.xml", "system: " + example + "/system.xml"},
-         {"coordinates: state.xml", "coordinates: " + example + "/state.xml"},
-         {"n_rounds: 2000", absl::StrCat("n_rounds: ", rounds)}});
-    const fs::path path = root / absl::StrCat("job-", rounds, ".yaml");
-    WriteFile(path, text);
-    return path.string();
+    return HarmonicExampleJob(root, "job.yaml", rounds);
   };
-  auto replex = [&](const std::string& args) {
-    const auto [code, output] = RunCommand(
-        absl::StrCat(REPLEX_BIN, " run ", args, " --progress_every=-1 2>&1"));
-    EXPECT_EQ(code, 0) << args << "\n" << output;
-    return output;
-  };
+  auto replex = ReplexRun;
   auto expect_as_uninterrupted = [&](const fs::path& out) {
     std::vector<std::string> files = {
         results::kEnergiesFile, results::kExchangeFile, results::kUklnFile};
@@ -1027,22 +1100,11 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   const size_t kill_after =
       std::uniform_int_distribution<size_t>(150, 1500)(rng);
   const fs::path killed = root / "killed";
-  absl::StatusOr<std::unique_ptr<testing::Process>> process =
-      testing::Process::Start(
-          {REPLEX_BIN, "run", job(kRounds), "--progress_every=-1",
-           "--results=" + killed.string()},
-          (root / "killed.log").string());
-  ASSERT_TRUE(process.ok()) << process.status();
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  size_t rows = 0;
-  while (absl::Now() < deadline) {
-    const std::string log = ReadFile(killed / results::kExchangeFile);
-    rows = std::count(log.begin(), log.end(), '\n');
-    if (rows > kill_after) break;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  (*process)->Signal(SIGKILL);
-  ASSERT_EQ((*process)->Wait(absl::Seconds(10)), 128 + SIGKILL)
+  auto [process, rows] =
+      StartAndWaitForRows(job(kRounds), killed, {}, kill_after);
+  ASSERT_NE(process, nullptr);
+  process->Signal(SIGKILL);
+  ASSERT_EQ(process->Wait(absl::Seconds(10)), 128 + SIGKILL)
       << "the run ended before the kill (" << rows << " rows)";
   const std::string resumed = replex("--resume " + killed.string());
   EXPECT_TRUE(absl::StrContains(resumed, "resuming at round ")) << resumed;
@@ -1051,22 +1113,7 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   // SIGTERM (sbatch --signal, Ctrl-C) and --walltime stop at a checkpoint
   // with exit 75 (resumable); resumed, the run ends the same.
   const fs::path termed = root / "termed";
-  process = testing::Process::Start(
-      {REPLEX_BIN, "run", job(kRounds), "--progress_every=-1",
-       "--results=" + termed.string()},
-      (root / "termed.log").string());
-  ASSERT_TRUE(process.ok()) << process.status();
-  while (absl::Now() < deadline) {
-    const std::string log = ReadFile(termed / results::kExchangeFile);
-    if (std::count(log.begin(), log.end(), '\n') > 300) break;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  (*process)->Signal(SIGTERM);
-  ASSERT_EQ((*process)->Wait(absl::Seconds(30)), 75) << (*process)->Log();
-  EXPECT_TRUE(absl::StrContains((*process)->Log(),
-                                "at a checkpoint (a signal); go on with: "
-                                "replex run --resume"))
-      << (*process)->Log();
+  ExpectSigtermStopsAtACheckpoint(job(kRounds), termed, {});
   replex("--resume " + termed.string());
   expect_as_uninterrupted(termed);
   const fs::path timed = root / "timed";
@@ -1108,54 +1155,6 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
             2);
   fs::remove_all(root);
 }
-
-// pymbar on an asynchronous run's u_kln as docs/results.md says replex takes
-// it: each rung's whole rows, in event order, its own series (its own
-// reduced potential) for equilibration and subsampling, then MBAR with the
-// rungs' unequal counts. Prints pymbar's and replex's latest start, largest
-// g and fewest samples, then the largest differences of f, df (relative),
-// df_neighbors (relative), the overlap and its gap.
-constexpr char kPymbarByRungScript[] = R"(
-import sys, json, numpy as np, pymbar
-from pymbar import timeseries
-d = sys.argv[1]
-fe = json.load(open(d + '/analysis.json'))['free_energies']
-assert not fe['unavailable'], fe['unavailable']
-u = np.loadtxt(d + '/u_kln.tsv', skiprows=1)
-K = int(u[:, 1].max()) + 1
-events = u[::K, 0].astype(int)
-u = u[:, 2:].reshape(-1, K, K)          # [event, k (sampled), l (evaluated)]
-detect = getattr(timeseries, 'detectEquilibration', None) or \
-    timeseries.detect_equilibration
-subsample = getattr(timeseries, 'subsampleCorrelatedData', None) or \
-    timeseries.subsample_correlated_data
-columns, counts, start, largest_g = [], [], 0, 1.0
-for k in range(K):
-    whole = np.where(np.isfinite(u[:, k, :]).all(axis=1))[0]
-    own = u[whole, k, k]
-    t0, g, _ = detect(own, nskip=(len(own) + 499) // 500)
-    kept = whole[np.array(subsample(own[t0:], g=g)) + t0]
-    start = max(start, events[whole[t0]])
-    largest_g = max(largest_g, float(g))
-    columns.append(u[kept, k, :].T)
-    counts.append(len(kept))
-mbar = pymbar.MBAR(np.ascontiguousarray(np.concatenate(columns, axis=1)),
-                   np.array(counts))
-if hasattr(mbar, 'compute_free_energy_differences'):
-    r = mbar.compute_free_energy_differences()
-    f, df = r['Delta_f'], r['dDelta_f']
-    o = mbar.compute_overlap()
-else:
-    f, df = mbar.getFreeEnergyDifferences()[:2]
-    o = mbar.computeOverlap()
-print(start, fe['equilibration_rounds'], largest_g, fe['statistical_inefficiency'],
-      min(counts), fe['samples_per_rung'])
-print(np.abs(f[0] - fe['f']).max(),
-      np.abs(df[0] - fe['df']).max() / df[0].max(),
-      np.abs(np.diag(df, 1) - fe['df_neighbors']).max() / df[0].max(),
-      np.abs(np.array(o['matrix']) - fe['overlap']).max(),
-      abs(o['scalar'] - fe['overlap_gap']))
-)";
 
 // An asynchronous run's trajectories: a rung's samples are the segments run
 // at it, in event order (exchange.tsv's rung_of_replica_before of the
@@ -1270,10 +1269,10 @@ void ExpectAsynchronousResults(const fs::path& out, int rounds) {
     // The same samples and numbers as pymbar, to its precision (as
     // ExpectFreeEnergiesAsPymbar for rounds).
     const auto [code, output] =
-        RunPython(out.parent_path(), kPymbarByRungScript, out.string());
+        RunPython(out.parent_path(), kPymbarScript, out.string() + " by_rung");
     ASSERT_EQ(code, 0) << output;
     const auto rows = NumberRows(output);
-    ASSERT_EQ(rows.size(), 2u) << output;
+    ASSERT_EQ(rows.size(), 2u + kRungs) << output;
     EXPECT_EQ(rows[0][0], rows[0][1]) << "equilibration events\n" << output;
     EXPECT_EQ(rows[0][2], rows[0][3]) << "statistical inefficiency\n" << output;
     EXPECT_EQ(rows[0][4], rows[0][5]) << "samples per rung\n" << output;
@@ -1317,39 +1316,16 @@ void ExpectAsynchronousResults(const fs::path& out, int rounds) {
 TEST(ResultsTest,
      AnAsynchronousRunKeepsResultsThroughAKillAStopAndAnExtension) {
   const fs::path root = TempDir("asynchronous");
-  const std::string example = SourcePath("examples/harmonic-oscillator");
   auto job = [&](int rounds) {
-    std::string text = ReadFile(fs::path(example) / "asynchronous.yaml");
-    text = absl::StrReplaceAll(
-        text,
-        {{"system: system.xml", "system: " + example + "/system.xml"},
-         {"coordinates: state.xml", "coordinates: " + example + "/state.xml"},
-         {"checkpoint_interval: 0", "checkpoint_interval: 100"},
-         {"n_rounds: 2000", absl::StrCat("n_rounds: ", rounds)}});
     // Frames every kFrameInterval samples, by rung and by replica.
-    text += absl::StrCat("output: {frame_interval: ", kFrameInterval,
-                         ", per_replica_trajectories: true}\n");
-    const fs::path path = root / absl::StrCat("job-", rounds, ".yaml");
-    WriteFile(path, text);
-    return path.string();
+    return HarmonicExampleJob(
+        root, "asynchronous.yaml", rounds,
+        {{"checkpoint_interval: 0", "checkpoint_interval: 100"}},
+        absl::StrCat("output: {frame_interval: ", kFrameInterval,
+                     ", per_replica_trajectories: true}\n"));
   };
-  auto replex = [&](const std::string& args) {
-    const auto [code, output] = RunCommand(absl::StrCat(
-        REPLEX_BIN, " run ", args, " --threads=2 --progress_every=-1 2>&1"));
-    EXPECT_EQ(code, 0) << args << "\n" << output;
-    return output;
-  };
-  // Waits until `dir`'s exchange log has more than `rows` rows.
-  auto wait_for_rows = [&](const fs::path& dir, size_t rows) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    size_t seen = 0;
-    while (absl::Now() < deadline) {
-      const std::string log = ReadFile(dir / results::kExchangeFile);
-      seen = std::count(log.begin(), log.end(), '\n');
-      if (seen > rows) break;
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return seen;
+  auto replex = [](const std::string& args) {
+    return ReplexRun(args + " --threads=2");
   };
 
   // About 2,700 events in all; the first checkpoint comes after 400
@@ -1358,15 +1334,11 @@ TEST(ResultsTest,
   const size_t kill_after =
       std::uniform_int_distribution<size_t>(300, 2000)(rng);
   const fs::path killed = root / "killed";
-  absl::StatusOr<std::unique_ptr<testing::Process>> process =
-      testing::Process::Start(
-          {REPLEX_BIN, "run", job(kRounds), "--threads=2",
-           "--progress_every=-1", "--results=" + killed.string()},
-          (root / "killed.log").string());
-  ASSERT_TRUE(process.ok()) << process.status();
-  const size_t rows = wait_for_rows(killed, kill_after);
-  (*process)->Signal(SIGKILL);
-  ASSERT_EQ((*process)->Wait(absl::Seconds(10)), 128 + SIGKILL)
+  auto [process, rows] =
+      StartAndWaitForRows(job(kRounds), killed, {"--threads=2"}, kill_after);
+  ASSERT_NE(process, nullptr);
+  process->Signal(SIGKILL);
+  ASSERT_EQ(process->Wait(absl::Seconds(10)), 128 + SIGKILL)
       << "the run ended before the kill (" << rows << " rows)";
   const std::string resumed = replex("--resume " + killed.string());
   EXPECT_TRUE(absl::StrContains(resumed, "resuming at exchange event "))
@@ -1382,18 +1354,7 @@ TEST(ResultsTest,
   EXPECT_GE(results::EstimatedResultsBytes(*spec), written);
 
   const fs::path termed = root / "termed";
-  process = testing::Process::Start(
-      {REPLEX_BIN, "run", job(kRounds), "--threads=2", "--progress_every=-1",
-       "--results=" + termed.string()},
-      (root / "termed.log").string());
-  ASSERT_TRUE(process.ok()) << process.status();
-  wait_for_rows(termed, 300);
-  (*process)->Signal(SIGTERM);
-  ASSERT_EQ((*process)->Wait(absl::Seconds(30)), 75) << (*process)->Log();
-  EXPECT_TRUE(absl::StrContains((*process)->Log(),
-                                "at a checkpoint (a signal); go on with: "
-                                "replex run --resume"))
-      << (*process)->Log();
+  ExpectSigtermStopsAtACheckpoint(job(kRounds), termed, {"--threads=2"});
   replex("--resume " + termed.string());
   ExpectAsynchronousResults(termed, kRounds);
 

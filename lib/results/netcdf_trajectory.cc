@@ -264,9 +264,9 @@ absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
     close_in();
     return absl::OkStatus();
   }
-  Variables from, to;
+  int lengths_var = -1;
   const bool periodic =
-      nc_inq_varid(in, "cell_lengths", &from.cell_lengths) == NC_NOERR;
+      nc_inq_varid(in, "cell_lengths", &lengths_var) == NC_NOERR;
   size_t title_length = 0;
   std::string title;
   if (nc_inq_attlen(in, NC_GLOBAL, "title", &title_length) == NC_NOERR) {
@@ -279,65 +279,47 @@ absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
     close_in();
     return NcError(code, copy, "cannot create");
   }
+  Variables to;
   absl::Status status =
       Define(out, static_cast<int>(atoms), periodic, title, to);
-  for (auto [name, var] : {std::pair{"coordinates", &from.coordinates},
-                           {"time", &from.time},
-                           {"temp0", &from.temp0},
-                           {"remd_repidx", &from.repidx},
-                           {"remd_crdidx", &from.crdidx},
-                           {"cell_angles", &from.cell_angles}}) {
-    if (!status.ok()) break;
-    if (!periodic && std::string(name) == "cell_angles") break;
-    if (nc_inq_varid(in, name, var) != NC_NOERR) {
-      status = absl::DataLossError(absl::StrCat("trajectory ", path.string(),
-                                                " has no variable ", name));
+  // Each per-frame variable: its id in both files and its values a frame
+  // (after the frame index), copied untyped, so bit for bit.
+  struct Copied {
+    const char* name;
+    int to;
+    size_t values[2];
+    int from = -1;
+  };
+  std::vector<Copied> copied = {{"coordinates", to.coordinates, {atoms, 3}},
+                                {"time", to.time, {1, 1}},
+                                {"temp0", to.temp0, {1, 1}},
+                                {"remd_repidx", to.repidx, {1, 1}},
+                                {"remd_crdidx", to.crdidx, {1, 1}}};
+  if (periodic) {
+    copied.push_back({"cell_lengths", to.cell_lengths, {3, 1}});
+    copied.push_back({"cell_angles", to.cell_angles, {3, 1}});
+  }
+  for (Copied& variable : copied) {
+    if (status.ok() &&
+        nc_inq_varid(in, variable.name, &variable.from) != NC_NOERR) {
+      status = absl::DataLossError(absl::StrCat(
+          "trajectory ", path.string(), " has no variable ", variable.name));
     }
   }
-  std::vector<float> coordinates(atoms * 3);
+  std::vector<double> buffer(atoms * 3);  // wide enough for any of them
   for (int64_t f = 0; status.ok() && f < frames; ++f) {
-    const size_t start[3] = {static_cast<size_t>(f), 0, 0};
-    const size_t count[3] = {1, atoms, 3};
-    const size_t cell_count[2] = {1, 3};
-    float time = 0;
-    double temp0 = 0, lengths[3] = {}, angles[3] = {};
-    int repidx = 0, crdidx = 0;
-    code = nc_get_vara_float(in, from.coordinates, start, count,
-                             coordinates.data());
-    if (code == NC_NOERR) code = nc_get_var1_float(in, from.time, start, &time);
-    if (code == NC_NOERR)
-      code = nc_get_var1_double(in, from.temp0, start, &temp0);
-    if (code == NC_NOERR)
-      code = nc_get_var1_int(in, from.repidx, start, &repidx);
-    if (code == NC_NOERR)
-      code = nc_get_var1_int(in, from.crdidx, start, &crdidx);
-    if (periodic && code == NC_NOERR) {
-      code =
-          nc_get_vara_double(in, from.cell_lengths, start, cell_count, lengths);
+    for (const Copied& variable : copied) {
+      const size_t start[3] = {static_cast<size_t>(f), 0, 0};
+      const size_t count[3] = {1, variable.values[0], variable.values[1]};
+      code = nc_get_vara(in, variable.from, start, count, buffer.data());
+      if (code == NC_NOERR) {
+        code = nc_put_vara(out, variable.to, start, count, buffer.data());
+      }
+      if (code != NC_NOERR) {
+        status = NcError(code, path, "cannot copy a frame");
+        break;
+      }
     }
-    if (periodic && code == NC_NOERR) {
-      code =
-          nc_get_vara_double(in, from.cell_angles, start, cell_count, angles);
-    }
-    if (code == NC_NOERR) {
-      code = nc_put_vara_float(out, to.coordinates, start, count,
-                               coordinates.data());
-    }
-    if (code == NC_NOERR) code = nc_put_var1_float(out, to.time, start, &time);
-    if (code == NC_NOERR)
-      code = nc_put_var1_double(out, to.temp0, start, &temp0);
-    if (code == NC_NOERR)
-      code = nc_put_var1_int(out, to.repidx, start, &repidx);
-    if (code == NC_NOERR)
-      code = nc_put_var1_int(out, to.crdidx, start, &crdidx);
-    if (periodic && code == NC_NOERR) {
-      code =
-          nc_put_vara_double(out, to.cell_lengths, start, cell_count, lengths);
-    }
-    if (periodic && code == NC_NOERR) {
-      code = nc_put_vara_double(out, to.cell_angles, start, cell_count, angles);
-    }
-    if (code != NC_NOERR) status = NcError(code, path, "cannot copy a frame");
   }
   close_in();
   code = nc_close(out);
