@@ -314,8 +314,7 @@ absl::Status Run(const std::string& arg) {
     if (report.segments_by_replica != nullptr) {
       // An exchange event: progress in rounds' worth of segments, which
       // reach n_rounds at the last event only.
-      int64_t segments = 0;
-      for (int64_t count : *report.segments_by_replica) segments += count;
+      const int64_t segments = runner::SegmentsFinished(report);
       const int64_t before =
           (segments - static_cast<int64_t>(report.replicas->size())) /
           ladder->size();

@@ -361,8 +361,7 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   bool last = round + 1 == n_rounds;
   int64_t rounds_before = round;  // whole rounds' worth before this row
   if (report.segments_by_replica != nullptr) {
-    int64_t segments = 0;
-    for (int64_t count : *report.segments_by_replica) segments += count;
+    const int64_t segments = runner::SegmentsFinished(report);
     rounds_done = static_cast<double>(segments) / n;
     last = segments == int64_t{n} * n_rounds;
     rounds_before =
@@ -663,20 +662,20 @@ absl::Status ResultsWriter::WriteManifest(const std::string& state,
 absl::Status ResultsWriter::Finish(const std::string& state) {
   state_ = state;
   // A stopped run goes on later; its free energies wait for its end.
-  if (analysis_.has_value() && state != "STOPPED" &&
-      spec_.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
+  if (analysis_.has_value() && state != "STOPPED") {
     u_kln_.flush();
-    *analysis_->mutable_free_energies() = FreeEnergiesByRung(
-        dir_ / (u_kln_npy_ != nullptr ? kUklnNpyFile : kUklnFile),
-        analysis_->n_rungs());
-  } else if (analysis_.has_value() && state != "STOPPED") {
-    u_kln_.flush();
-    // An adaptive ladder's rounds before the last version ran at other
+    const fs::path u_kln =
+        dir_ / (u_kln_npy_ != nullptr ? kUklnNpyFile : kUklnFile);
+    // Asynchronous exchange has whole rows for its events' rungs only. An
+    // adaptive ladder's rounds before the last version ran at other
     // temperatures: only the frozen ladder's enter MBAR.
-    *analysis_->mutable_free_energies() = FreeEnergiesFromUkln(
-        dir_ / (u_kln_npy_ != nullptr ? kUklnNpyFile : kUklnFile),
-        analysis_->n_rungs(),
-        ladder_versions_.empty() ? 0 : ladder_versions_.back().from_round);
+    *analysis_->mutable_free_energies() =
+        spec_.exchange().mode() == v1::Exchange::ASYNCHRONOUS
+            ? FreeEnergiesByRung(u_kln, analysis_->n_rungs())
+            : FreeEnergiesFromUkln(u_kln, analysis_->n_rungs(),
+                                   ladder_versions_.empty()
+                                       ? 0
+                                       : ladder_versions_.back().from_round);
   }
   if (analysis_.has_value()) {
     if (absl::Status s = SaveAnalysis(); !s.ok()) return s;

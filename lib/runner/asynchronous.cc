@@ -1,5 +1,6 @@
 #include "lib/runner/asynchronous.h"
 
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,8 +26,8 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
                      run.segments_by_replica.size(), " replicas of ", n));
   }
   run.events = driver.round();
-  int64_t started = 0;
-  for (int64_t count : run.segments_by_replica) started += count;
+  int64_t started = std::accumulate(run.segments_by_replica.begin(),
+                                    run.segments_by_replica.end(), int64_t{0});
   int64_t finished = started;
   bool draining = false;
   // A replica runs one segment at a time, so its next segment's number is

@@ -157,24 +157,35 @@ bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) {
          (interval > 0 && rounds_done % interval == 0);
 }
 
-absl::StatusOr<v1::Checkpoint> CheckpointAfter(
-    const std::string& job_id, const RoundDriver& driver,
-    const RoundDriver::Completed& completed,
-    const std::vector<SegmentResult>& results) {
+v1::Checkpoint CheckpointAt(const std::string& job_id,
+                            const RoundDriver& driver,
+                            const std::vector<int>& state_rung,
+                            std::vector<std::string> states) {
   v1::Checkpoint checkpoint;
   checkpoint.set_job_id(job_id);
   checkpoint.set_round(driver.round());
   const std::vector<int>& rungs = driver.permutation().rung_of_replica();
   checkpoint.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
+  checkpoint.mutable_state_rung()->Assign(state_rung.begin(), state_rung.end());
+  for (std::string& state : states) checkpoint.add_states(std::move(state));
+  return checkpoint;
+}
+
+absl::StatusOr<v1::Checkpoint> CheckpointAfter(
+    const std::string& job_id, const RoundDriver& driver,
+    const RoundDriver::Completed& completed,
+    const std::vector<SegmentResult>& results) {
+  std::vector<int> state_rung;
+  std::vector<std::string> states;
   for (size_t r = 0; r < results.size(); ++r) {
     if (results[r].state.empty()) {
       return absl::DataLossError(
           absl::StrCat("replica ", r, " came back without its state"));
     }
-    checkpoint.add_state_rung(completed.outcome.before.rung_of_replica(r));
-    checkpoint.add_states(results[r].state);
+    state_rung.push_back(completed.outcome.before.rung_of_replica(r));
+    states.push_back(results[r].state);
   }
-  return checkpoint;
+  return CheckpointAt(job_id, driver, state_rung, std::move(states));
 }
 
 absl::Status SaveCheckpoint(const v1::Checkpoint& checkpoint,

@@ -79,7 +79,14 @@ absl::StatusOr<Cut> RestoreLastCut(const std::string& job_id,
 // every checkpoint_interval rounds (0: none) and after the last.
 bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done);
 
-// The cut after the round `driver` has just completed, whose `results`
+// The cut at `driver`'s round: its permutation, and per replica its state
+// (engine::PortableState bytes) and the rung that state was made at.
+v1::Checkpoint CheckpointAt(const std::string& job_id,
+                            const RoundDriver& driver,
+                            const std::vector<int>& state_rung,
+                            std::vector<std::string> states);
+
+// CheckpointAt after the round `driver` has just completed, whose `results`
 // carry every replica's state; DATA_LOSS naming a replica without one.
 absl::StatusOr<v1::Checkpoint> CheckpointAfter(
     const std::string& job_id, const RoundDriver& driver,

@@ -1,5 +1,6 @@
 #include "lib/runner/report.h"
 
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,12 @@ absl::StatusOr<exchange::Ladder> WithVersion(const exchange::Ladder& ladder,
   }
   return exchange::Ladder::Create(ladder.parameter_names(), std::move(rungs),
                                   ladder.shape());
+}
+
+int64_t SegmentsFinished(const RoundReport& report) {
+  if (report.segments_by_replica == nullptr) return 0;
+  return std::accumulate(report.segments_by_replica->begin(),
+                         report.segments_by_replica->end(), int64_t{0});
 }
 
 RunResult Summarize(const v1::JobSpec& spec,

@@ -89,6 +89,10 @@ struct RoundReport {
   const std::vector<int64_t>* segments_by_rung = nullptr;
 };
 
+// Asynchronous exchange: the segments finished over all replicas by the end
+// of `report`'s event (the sum of its segments_by_replica); 0 for a round.
+int64_t SegmentsFinished(const RoundReport& report);
+
 struct RunResult {
   int64_t rounds = 0;
   exchange::Permutation final_permutation;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <utility>
 
@@ -61,8 +62,10 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
   asynchronous.segments = int64_t{n} * spec.exchange().n_rounds();
   asynchronous.positions_every = options.positions_every;
   asynchronous.from = from;
-  int64_t first_segments = 0;  // run before this call (a resumed run's)
-  for (int64_t count : from.segments_by_replica) first_segments += count;
+  // Run before this call (a resumed run's).
+  const int64_t first_segments =
+      std::accumulate(from.segments_by_replica.begin(),
+                      from.segments_by_replica.end(), int64_t{0});
   // Checkpoints come at barriers: every checkpoint_interval rounds' worth of
   // segments, after checkpoint_every, on a stop and at the end.
   const int64_t interval = int64_t{spec.checkpoint_interval()} * n;
@@ -94,8 +97,9 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
               std::max(slowest, absl::ToDoubleSeconds(now - returned[replica]));
           returned[replica] = now;
         }
-        int64_t finished = 0;
-        for (int64_t count : event.run.segments_by_replica) finished += count;
+        const int64_t finished =
+            std::accumulate(event.run.segments_by_replica.begin(),
+                            event.run.segments_by_replica.end(), int64_t{0});
         const RoundDriver::Completed& completed = event.completed;
         const double mean_round =
             elapsed * n / std::max<int64_t>(1, finished - first_segments);
@@ -117,26 +121,14 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
           }
         }
         const bool last = event.barrier && finished == asynchronous.segments;
-        bool checkpoint =
+        const bool checkpoint =
             durable && event.barrier && (checkpoint_due || stopping || last);
         if (event.barrier) checkpoint_due = false;
-        std::vector<std::string> states;
-        if (checkpoint || (last && options.on_round)) {
-          absl::StatusOr<std::vector<std::string>> saved = stream.States();
-          if (saved.ok()) {
-            states = *std::move(saved);
-          } else if (last) {
-            return saved.status();  // the final states are the results'
-          } else {
-            // The previous cut still stands; a resume goes there.
-            service::LogLine(absl::StrCat("no checkpoint at exchange event ",
-                                          driver.round(), ": ",
-                                          saved.status().message()));
-            checkpoint = false;
-            checkpointed = finished;
-            last_checkpoint = absl::Now();
-          }
-        }
+        absl::StatusOr<std::vector<std::string>> states =
+            std::vector<std::string>();
+        if (checkpoint || (last && options.on_round)) states = stream.States();
+        // The final states are the results'; without them the run fails.
+        if (last && !states.ok()) return states.status();
         if (options.on_round) {
           const bool want_positions = options.positions_every > 0;
           if (want_positions) {
@@ -153,7 +145,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
                              completed.box_nm,
                              want_positions ? &positions : nullptr,
                              elapsed,
-                             last ? &states : nullptr};
+                             last ? &*states : nullptr};
           report.replicas = &event.replicas;
           report.segments_by_replica = &event.run.segments_by_replica;
           report.segments_by_rung = &event.run.segments_by_rung;
@@ -161,36 +153,28 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
             return written;
           }
         }
-        // As in synchronous mode, the event's rows are written before its
-        // checkpoint.
-        if (!checkpoint && stopping && event.barrier) {
-          return service::ResumableError(
-              absl::StrCat("stopped at exchange event ", driver.round(), " (",
-                           finished, " of ", asynchronous.segments,
-                           " segments), without a checkpoint there"));
-        }
         if (!checkpoint) return absl::OkStatus();
-        v1::Checkpoint cut;
-        cut.set_job_id(durability.job_id);
-        cut.set_round(driver.round());
-        const std::vector<int>& rungs = driver.permutation().rung_of_replica();
-        cut.mutable_rung_of_replica()->Assign(rungs.begin(), rungs.end());
-        cut.mutable_state_rung()->Assign(event.run.state_rung.begin(),
-                                         event.run.state_rung.end());
-        for (std::string& state : states) cut.add_states(std::move(state));
-        cut.mutable_segments_by_replica()->Assign(
-            event.run.segments_by_replica.begin(),
-            event.run.segments_by_replica.end());
-        cut.mutable_segments_by_rung()->Assign(
-            event.run.segments_by_rung.begin(),
-            event.run.segments_by_rung.end());
-        // Failed or not, the next is due an interval on: one that cannot be
-        // written (a full disk) must not make every event a barrier.
+        // As in synchronous mode, the event's rows are written before its
+        // checkpoint. Failed or not, the next is due an interval on: one
+        // that cannot be made (a full disk) must not make every event a
+        // barrier.
         checkpointed = finished;
         last_checkpoint = absl::Now();
-        if (absl::Status saved = SaveCheckpoint(cut, *durability.journal,
-                                                *durability.checkpoints);
-            !saved.ok()) {
+        absl::Status saved = states.status();
+        if (saved.ok()) {
+          v1::Checkpoint cut =
+              CheckpointAt(durability.job_id, driver, event.run.state_rung,
+                           *std::move(states));
+          cut.mutable_segments_by_replica()->Assign(
+              event.run.segments_by_replica.begin(),
+              event.run.segments_by_replica.end());
+          cut.mutable_segments_by_rung()->Assign(
+              event.run.segments_by_rung.begin(),
+              event.run.segments_by_rung.end());
+          saved =
+              SaveCheckpoint(cut, *durability.journal, *durability.checkpoints);
+        }
+        if (!saved.ok()) {
           // The previous cut still stands; a resume goes there.
           service::LogLine(absl::StrCat("no checkpoint at exchange event ",
                                         driver.round(), ": ", saved.message()));
@@ -198,7 +182,9 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
         if (stopping && !last) {
           return service::ResumableError(absl::StrCat(
               "stopped at exchange event ", driver.round(), " (", finished,
-              " of ", asynchronous.segments, " segments), at a checkpoint"));
+              " of ", asynchronous.segments, " segments), ",
+              saved.ok() ? "at a checkpoint"
+                         : "the previous checkpoint standing"));
         }
         return absl::OkStatus();
       });
@@ -209,8 +195,9 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
                                spec.exchange().n_rounds(), wall);
   result.exchange_events = run->events;
   result.segments_by_replica = run->segments_by_replica;
-  int64_t ran = -first_segments;
-  for (int64_t count : run->segments_by_replica) ran += count;
+  const int64_t ran =
+      std::accumulate(run->segments_by_replica.begin(),
+                      run->segments_by_replica.end(), -first_segments);
   result.ns_per_day = NsPerDay(spec, 1, ran, wall);
   return result;
 }
