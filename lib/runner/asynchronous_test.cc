@@ -20,6 +20,8 @@
 #include "lib/runner/local_executor.h"
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
+#include "lib/store/checkpoint_store.h"
+#include "lib/store/in_memory_journal.h"
 #include "tests/scripted_slots.h"
 #include "tests/statistical_util.h"
 #include "tests/test_paths.h"
@@ -320,6 +322,41 @@ TEST(AsynchronousTest, ARunResumedAtABarrierMakesTheSameEvents) {
             alone.barriers.back().state_rung);
   EXPECT_EQ(resumed.barriers.back().segments_by_rung,
             alone.barriers.back().segments_by_rung);
+}
+
+// A checkpoint whose states cannot be read is skipped and the next is due
+// an interval later: a failure must not make every following event a
+// barrier. A durable run of 600 segments with a checkpoint every 10 rounds'
+// worth (60 segments) whose States fails on its 2nd to 4th calls still
+// asks for states at most once an interval and at the end, and ends.
+TEST(AsynchronousTest, ACheckpointThatFailsIsSkippedNotRetriedAtEveryEvent) {
+  v1::JobSpec spec = Spec(6, 100, v1::Exchange::GIBBS);
+  spec.set_checkpoint_interval(10);
+  auto driver = RoundDriver::Create(spec);
+  ASSERT_TRUE(driver.ok());
+  int calls = 0;
+  testing::ScriptedSlots slots(
+      {2, 1, 3}, /*bound=*/true, ExactEnergies(driver->ladder()),
+      [&calls]() -> absl::StatusOr<std::vector<std::string>> {
+        ++calls;
+        if (calls >= 2 && calls <= 4) return absl::UnavailableError("no disk");
+        return std::vector<std::string>(6, "state");
+      });
+  store::InMemoryJournal journal;
+  store::InMemoryCheckpointStore checkpoints;
+  RunOptions options;
+  options.durability.journal = &journal;
+  options.durability.checkpoints = &checkpoints;
+  const absl::StatusOr<RunResult> result =
+      RunAsynchronousOn(spec, options, *driver, slots, absl::Now());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GE(calls, 5);
+  EXPECT_LE(calls, 600 / 60 + 1);
+  // The last checkpoint is the end's.
+  const auto recorded = journal.Checkpoints("run");
+  ASSERT_TRUE(recorded.ok());
+  ASSERT_FALSE(recorded->empty());
+  EXPECT_EQ(recorded->back().round, result->exchange_events);
 }
 
 // LocalExecutor's free slot follows its Start/Next counts. Unpinned, any
