@@ -3,12 +3,16 @@
 // it sees them, the job manager reads the tag.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lib/runner/driver.h"
 
 namespace replex::coordinator {
 
@@ -28,6 +32,25 @@ inline absl::Status ReplicaFaultError(int replica, const std::string& message) {
   absl::Status status = absl::AbortedError(message);
   status.SetPayload(kRollbackPayload, absl::Cord(absl::StrCat(replica)));
   return status;
+}
+
+// A replica whose energy is not finite has blown up: its segment cannot be
+// trusted, and the exchange would fail on it or accept nonsense. `round` is
+// the order's (a segment's number under asynchronous exchange).
+inline absl::Status CheckFinite(int replica,
+                                const runner::SegmentResult& result,
+                                int64_t round) {
+  const bool nan_reduced =
+      std::any_of(result.reduced.begin(), result.reduced.end(),
+                  [](double u) { return std::isnan(u); });
+  if (std::isfinite(result.potential_kj_mol) && !nan_reduced) {
+    return absl::OkStatus();
+  }
+  return ReplicaFaultError(
+      replica,
+      absl::StrCat("replica ", replica,
+                   " reported a non-finite energy in round ", round,
+                   " (potential ", result.potential_kj_mol, " kJ/mol)"));
 }
 
 inline bool CallsForRollback(const absl::Status& status) {

@@ -96,12 +96,6 @@ absl::StatusOr<JobManager::Record*> JobManager::Find(
 absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
   spec::ApplyDefaults(spec);
   if (absl::Status valid = spec::Validate(spec); !valid.ok()) return valid;
-  if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
-    return absl::UnimplementedError(
-        "exchange.mode: asynchronous runs in embedded mode (`replex run`) "
-        "only so far (docs/exchange.md#asynchronous-exchange); submit it with "
-        "exchange.mode: synchronous");
-  }
   absl::StatusOr<runner::RoundDriver> driver =
       runner::RoundDriver::Create(spec);
   if (!driver.ok()) return driver.status();

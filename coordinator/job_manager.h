@@ -24,6 +24,7 @@
 #include "coordinator/job_observer.h"
 #include "coordinator/job_watch.h"
 #include "coordinator/replica_pool.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/driver.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/journal.h"
@@ -201,28 +202,49 @@ class JobManager {
   void StartQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's thread.
   void Run(Record* record) ABSL_LOCKS_EXCLUDED(mu_);
+  // Its exchange loop in synchronous rounds: orders, results, the
+  // decision and the journal, each round's observers, watchers and
+  // checkpoint while the next one computes, and rollbacks on failures.
+  // `resume`: start at the last checkpoint.
+  absl::Status RunRounds(Record& record, runner::RoundDriver& driver,
+                         JobExecutor& executor, const v1::JobSpec& spec,
+                         bool resume) ABSL_LOCKS_EXCLUDED(mu_);
+  // Its exchange loop under asynchronous exchange (exchange.mode): runs
+  // the job on the executor's SegmentStream (runner::RunAsynchronously),
+  // journals each exchange event as a round, tells observers and watchers
+  // of it, and checkpoints at barriers every checkpoint_interval rounds'
+  // worth of segments and at the end; a failure rolls back to the last
+  // barrier's checkpoint and goes on from its counts. `resume`: start at
+  // the last checkpoint.
+  absl::Status RunAsynchronous(Record& record, runner::RoundDriver& driver,
+                               JobExecutor& executor, const v1::JobSpec& spec,
+                               bool resume) ABSL_LOCKS_EXCLUDED(mu_);
   // Tells the observers the job runs from `next_round`.
   absl::Status NotifyRunning(Record& record, const v1::JobSpec& spec,
                              int64_t next_round) ABSL_LOCKS_EXCLUDED(mu_);
   // Handles a failed round: a rollback when `why` calls for one and the job
-  // may go on (OK: carry on), else the status that ends the job.
+  // may go on (OK: carry on), else the status that ends the job. `from`:
+  // see Rollback.
   absl::Status HandleFailedRound(Record& record, runner::RoundDriver& driver,
                                  JobExecutor& executor, const v1::JobSpec& spec,
-                                 const absl::Status& why)
+                                 const absl::Status& why,
+                                 runner::AsynchronousRun* from = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Puts the driver and the job's replicas back at its last checkpoint
-  // (round 0 without one); `faulty` restarts with fresh velocities.
+  // (round 0 without one); `faulty` restarts with fresh velocities. An
+  // asynchronous job's counts at the checkpoint go to `from`.
   absl::Status Rollback(Record& record, runner::RoundDriver& driver,
                         JobExecutor& executor, const v1::JobSpec& spec,
-                        std::optional<int> faulty) ABSL_LOCKS_EXCLUDED(mu_);
+                        std::optional<int> faulty,
+                        runner::AsynchronousRun* from = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Whether the round that completes `rounds_done` rounds is checkpointed.
   bool CheckpointDue(const v1::JobSpec& spec, int64_t rounds_done) const;
-  // Writes and journals the cut after the round just completed
-  // (runner::SaveCheckpoint) and tells the observers.
-  absl::Status WriteCheckpoint(
-      const std::string& job_id, const runner::RoundDriver& driver,
-      const runner::RoundDriver::Completed& completed,
-      const std::vector<runner::SegmentResult>& results);
+  // Writes and journals `checkpoint`, made since `start`
+  // (runner::SaveCheckpoint), and tells the observers; on failure logs that
+  // the previous checkpoint stands (a rollback goes there).
+  void WriteCheckpoint(const absl::StatusOr<v1::Checkpoint>& checkpoint,
+                       const std::string& job_id, absl::Time start);
   // A round the driver has completed and the journal holds, whose
   // observers, watchers and checkpoint are still to come.
   struct FinishedRound {
@@ -233,12 +255,19 @@ class JobManager {
     bool with_positions;
     bool with_state;
   };
-  // Records a completed round: the job's progress and the journal, before
-  // any replica hears of its new rung. CANCELLED when the job is no longer
-  // running.
+  // Records a completed round: the job's progress (`rounds_done` rounds, or
+  // rounds' worth of segments under asynchronous exchange) and the journal,
+  // before any replica hears of its new rung. CANCELLED when the job is no
+  // longer running.
   absl::StatusOr<v1::Job> JournalRound(
       Record& record, const runner::RoundDriver& driver,
-      const runner::RoundDriver::Completed& completed, double& elapsed_seconds)
+      const runner::RoundDriver::Completed& completed, int64_t rounds_done,
+      double& elapsed_seconds) ABSL_LOCKS_EXCLUDED(mu_);
+  // Tells the observers of a journaled round (or exchange event), then its
+  // watchers (so a watcher that sees it can read its results). CANCELLED
+  // when the job is no longer running; an observer's error otherwise.
+  absl::Status TellRound(Record& record, const v1::Job& job,
+                         const runner::RoundReport& report)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The rest of a journaled round, run while the workers compute the next
   // one: the observers, then the watchers (so a watcher that sees round r can

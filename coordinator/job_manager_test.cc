@@ -251,13 +251,17 @@ TEST_F(JobManagerTest, InvalidSpecsAreRefusedWithTheField) {
   EXPECT_THAT(jobs_.List({}), IsEmpty());
 }
 
-TEST_F(JobManagerTest, AsynchronousExchangeIsRefusedNamingTheField) {
+// A pool without a SegmentStream (JobExecutor::Stream) cannot run
+// asynchronous exchange: the job fails saying so, naming the field.
+TEST_F(JobManagerTest,
+       AsynchronousExchangeOnAPoolThatCannotFailsNamingTheField) {
+  pool_.AddRoom(2);
   v1::JobSpec spec = TestSpec(2, 3);
   spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
-  absl::StatusOr<std::string> id = jobs_.Submit(spec);
-  EXPECT_EQ(id.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(id.status().message(), HasSubstr("exchange.mode: asynchronous"));
-  EXPECT_THAT(jobs_.List({}), IsEmpty());
+  const v1::Job job = Finish(*jobs_.Submit(spec));
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_THAT(job.error(), HasSubstr("exchange.mode: this coordinator's"));
+  EXPECT_EQ(pool_.room(), 2);
 }
 
 TEST_F(JobManagerTest, CancellingAQueuedJobIsFinalAndIdempotent) {

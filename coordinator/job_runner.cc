@@ -16,21 +16,13 @@
 namespace replex::coordinator {
 namespace {
 
-// A replica whose energy is not finite has blown up: its round cannot be
-// trusted, and the exchange would fail on it or accept nonsense.
 absl::Status CheckEnergies(const std::vector<runner::SegmentResult>& results,
                            int64_t round) {
   for (size_t r = 0; r < results.size(); ++r) {
-    const runner::SegmentResult& result = results[r];
-    const bool nan_reduced =
-        std::any_of(result.reduced.begin(), result.reduced.end(),
-                    [](double u) { return std::isnan(u); });
-    if (!std::isfinite(result.potential_kj_mol) || nan_reduced) {
-      return ReplicaFaultError(
-          static_cast<int>(r),
-          absl::StrCat("replica ", r, " reported a non-finite energy in round ",
-                       round, " (potential ", result.potential_kj_mol,
-                       " kJ/mol)"));
+    if (absl::Status finite =
+            CheckFinite(static_cast<int>(r), results[r], round);
+        !finite.ok()) {
+      return finite;
     }
   }
   return absl::OkStatus();
@@ -50,53 +42,10 @@ void JobManager::Run(Record* record) {
     spec = record->spec;
     resume = std::exchange(record->resume, false);
   }
-  absl::Status status =
-      resume ? Rollback(*record, *driver, *executor, *spec, std::nullopt)
-             : NotifyRunning(*record, *spec, driver->round());
-  const int frame_interval = spec->output().frame_interval();
-  // The last journaled round's observers, watchers and checkpoint run while
-  // the workers compute the next round, off the path from its last result
-  // to the next orders; or before anything else when no orders go out.
-  std::optional<FinishedRound> finishing;
-  absl::Status finished = absl::OkStatus();
-  auto finish = [&] {
-    if (!finishing.has_value()) return;
-    finished.Update(FinishRound(*record, *driver, *finishing));
-    finishing.reset();
-  };
-  while (status.ok() && !driver->done()) {
-    const bool with_positions =
-        frame_interval > 0 && driver->round() % frame_interval == 0;
-    const bool with_state = CheckpointDue(*spec, driver->round() + 1);
-    absl::StatusOr<std::vector<runner::SegmentResult>> results =
-        executor->RunSegmentsOverlapping(
-            driver->Orders(with_positions, with_state), finish);
-    finish();
-    status = std::exchange(finished, absl::OkStatus());
-    if (status.ok()) status = results.status();
-    if (status.ok()) status = CheckEnergies(*results, driver->round());
-    absl::StatusOr<const runner::RoundDriver::Completed*> completed =
-        absl::InternalError("no round completed");
-    if (status.ok()) {
-      completed = driver->Complete(*results);
-      status = completed.status();
-    }
-    if (status.ok()) {
-      double elapsed_seconds = 0;
-      absl::StatusOr<v1::Job> job =
-          JournalRound(*record, *driver, **completed, elapsed_seconds);
-      status = job.status();
-      if (job.ok()) {
-        finishing =
-            FinishedRound{*completed,      *std::move(results), *std::move(job),
-                          elapsed_seconds, with_positions,      with_state};
-      }
-    }
-    if (!status.ok())
-      status = HandleFailedRound(*record, *driver, *executor, *spec, status);
-  }
-  finish();
-  if (status.ok()) status = finished;
+  const absl::Status status =
+      spec->exchange().mode() == v1::Exchange::ASYNCHRONOUS
+          ? RunAsynchronous(*record, *driver, *executor, *spec, resume)
+          : RunRounds(*record, *driver, *executor, *spec, resume);
 
   Locked lock(this);
   if (record->job.state() == v1::RUNNING) {
@@ -114,6 +63,59 @@ void JobManager::Run(Record* record) {
   record->driver.reset();
   record->spec.reset();
   StartQueuedLocked();
+}
+
+absl::Status JobManager::RunRounds(Record& record, runner::RoundDriver& driver,
+                                   JobExecutor& executor,
+                                   const v1::JobSpec& spec, bool resume) {
+  absl::Status status =
+      resume ? Rollback(record, driver, executor, spec, std::nullopt)
+             : NotifyRunning(record, spec, driver.round());
+  const int frame_interval = spec.output().frame_interval();
+  // The last journaled round's observers, watchers and checkpoint run while
+  // the workers compute the next round, off the path from its last result
+  // to the next orders; or before anything else when no orders go out.
+  std::optional<FinishedRound> finishing;
+  absl::Status finished = absl::OkStatus();
+  auto finish = [&] {
+    if (!finishing.has_value()) return;
+    finished.Update(FinishRound(record, driver, *finishing));
+    finishing.reset();
+  };
+  while (status.ok() && !driver.done()) {
+    const bool with_positions =
+        frame_interval > 0 && driver.round() % frame_interval == 0;
+    const bool with_state = CheckpointDue(spec, driver.round() + 1);
+    absl::StatusOr<std::vector<runner::SegmentResult>> results =
+        executor.RunSegmentsOverlapping(
+            driver.Orders(with_positions, with_state), finish);
+    finish();
+    status = std::exchange(finished, absl::OkStatus());
+    if (status.ok()) status = results.status();
+    if (status.ok()) status = CheckEnergies(*results, driver.round());
+    absl::StatusOr<const runner::RoundDriver::Completed*> completed =
+        absl::InternalError("no round completed");
+    if (status.ok()) {
+      completed = driver.Complete(*results);
+      status = completed.status();
+    }
+    if (status.ok()) {
+      double elapsed_seconds = 0;
+      absl::StatusOr<v1::Job> job = JournalRound(
+          record, driver, **completed, driver.round(), elapsed_seconds);
+      status = job.status();
+      if (job.ok()) {
+        finishing =
+            FinishedRound{*completed,      *std::move(results), *std::move(job),
+                          elapsed_seconds, with_positions,      with_state};
+      }
+    }
+    if (!status.ok())
+      status = HandleFailedRound(record, driver, executor, spec, status);
+  }
+  finish();
+  if (status.ok()) status = finished;
+  return status;
 }
 
 absl::Status JobManager::NotifyRunning(Record& record, const v1::JobSpec& spec,
@@ -136,7 +138,8 @@ absl::Status JobManager::HandleFailedRound(Record& record,
                                            runner::RoundDriver& driver,
                                            JobExecutor& executor,
                                            const v1::JobSpec& spec,
-                                           const absl::Status& why) {
+                                           const absl::Status& why,
+                                           runner::AsynchronousRun* from) {
   if (!CallsForRollback(why)) return why;
   const std::optional<int> faulty = FaultyReplica(why);
   {
@@ -172,13 +175,14 @@ absl::Status JobManager::HandleFailedRound(Record& record,
   service::LogLine(
       absl::StrCat("job ", record.id,
                    " rolls back to its last checkpoint: ", why.message()));
-  return Rollback(record, driver, executor, spec, faulty);
+  return Rollback(record, driver, executor, spec, faulty, from);
 }
 
 absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
                                   JobExecutor& executor,
                                   const v1::JobSpec& spec,
-                                  std::optional<int> faulty) {
+                                  std::optional<int> faulty,
+                                  runner::AsynchronousRun* from) {
   const std::string& job_id = record.id;
   int restarts;
   {
@@ -193,10 +197,15 @@ absl::Status JobManager::Rollback(Record& record, runner::RoundDriver& driver,
   if (absl::Status reloaded = executor.Reload(cut->starts); !reloaded.ok()) {
     return reloaded;
   }
+  if (from != nullptr) *from = runner::AsynchronousRunAt(*cut);
   driver = std::move(cut->driver);
   {
     absl::MutexLock lock(&mu_);
     SetProgress(driver, /*ns_per_day=*/0, record.job);
+    if (from != nullptr) {
+      record.job.set_rounds_completed(runner::SegmentsFinished(*from) /
+                                      driver.ladder().size());
+    }
     v1::JobEvent event;
     event.set_job_id(job_id);
     *event.mutable_snapshot() = record.job;
@@ -216,29 +225,30 @@ bool JobManager::CheckpointDue(const v1::JobSpec& spec,
   return checkpoints_ != nullptr && runner::CheckpointDue(spec, rounds_done);
 }
 
-absl::Status JobManager::WriteCheckpoint(
-    const std::string& job_id, const runner::RoundDriver& driver,
-    const runner::RoundDriver::Completed& completed,
-    const std::vector<runner::SegmentResult>& results) {
-  const absl::Time start = clock_->Now();
-  absl::StatusOr<v1::Checkpoint> checkpoint =
-      runner::CheckpointAfter(job_id, driver, completed, results);
-  if (!checkpoint.ok()) return checkpoint.status();
-  if (absl::Status saved =
-          runner::SaveCheckpoint(*checkpoint, *journal_, *checkpoints_);
-      !saved.ok()) {
-    return saved;
+void JobManager::WriteCheckpoint(
+    const absl::StatusOr<v1::Checkpoint>& checkpoint, const std::string& job_id,
+    absl::Time start) {
+  absl::Status saved = checkpoint.status();
+  if (saved.ok()) {
+    saved = runner::SaveCheckpoint(*checkpoint, *journal_, *checkpoints_);
+  }
+  if (!saved.ok()) {
+    // The previous checkpoint still stands; a rollback goes there.
+    service::LogLine(absl::StrCat("job ", job_id, ": no checkpoint at round ",
+                                  checkpoint.ok() ? checkpoint->round() : -1,
+                                  ": ", saved.message()));
+    return;
   }
   for (JobObserver* observer : observers_) {
-    observer->OnCheckpoint(job_id, driver.round(),
+    observer->OnCheckpoint(job_id, checkpoint->round(),
                            absl::ToDoubleSeconds(clock_->Now() - start));
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Job> JobManager::JournalRound(
     Record& record, const runner::RoundDriver& driver,
-    const runner::RoundDriver::Completed& completed, double& elapsed_seconds) {
+    const runner::RoundDriver::Completed& completed, int64_t rounds_done,
+    double& elapsed_seconds) {
   v1::Job job;
   {
     absl::MutexLock lock(&mu_);
@@ -248,8 +258,9 @@ absl::StatusOr<v1::Job> JobManager::JournalRound(
     elapsed_seconds = absl::ToDoubleSeconds(clock_->Now() - record.started_at);
     SetProgress(driver,
                 runner::NsPerDay(*record.spec, driver.ladder().size(),
-                                 driver.round(), elapsed_seconds),
+                                 rounds_done, elapsed_seconds),
                 record.job);
+    record.job.set_rounds_completed(rounds_done);
     record.job.set_workers(record.executor->workers());
     // Past the round it lost workers in: those losses no longer count.
     if (driver.round() > record.lost_in_round) record.worker_losses = 0;
@@ -269,39 +280,51 @@ absl::Status JobManager::FinishRound(Record& record,
   const runner::RoundDriver::Completed& completed = *round.completed;
   const exchange::RoundOutcome& outcome = completed.outcome;
   const v1::Job& job = round.job;
-  if (!observers_.empty()) {
-    std::vector<std::vector<engine::Vec3>> positions;
-    // Only the last round's states are read (the results' final_states/);
-    // checkpoint rounds' are not copied for observers.
-    const bool final_states =
-        round.with_state && outcome.round + 1 == job.n_rounds();
-    std::vector<std::string> states;
-    // Moved, not copied (19 MB a round at 32 replicas x 25,000 atoms): the
-    // checkpoint below reads only the states.
-    for (runner::SegmentResult& result : round.results) {
-      if (round.with_positions) {
-        positions.push_back(std::move(result.positions_nm));
-      }
-      if (final_states) states.push_back(result.state);
+  std::vector<std::vector<engine::Vec3>> positions;
+  // Only the last round's states are read (the results' final_states/);
+  // checkpoint rounds' are not copied for observers.
+  const bool final_states =
+      round.with_state && outcome.round + 1 == job.n_rounds();
+  std::vector<std::string> states;
+  // Moved, not copied (19 MB a round at 32 replicas x 25,000 atoms): the
+  // checkpoint below reads only the states.
+  for (runner::SegmentResult& result : round.results) {
+    if (round.with_positions) {
+      positions.push_back(std::move(result.positions_nm));
     }
-    const runner::RoundReport report{
-        outcome,
-        completed.potential_kj_mol,
-        completed.kinetic_kj_mol,
-        completed.reduced,
-        driver.statistics(),
-        completed.box_nm,
-        round.with_positions ? &positions : nullptr,
-        round.elapsed_seconds,
-        final_states ? &states : nullptr,
-        driver.ladder_versions().empty() ? nullptr : &driver.ladder_versions()};
-    for (JobObserver* observer : observers_) {
-      if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
-        return status;
-      }
+    if (final_states) states.push_back(result.state);
+  }
+  const runner::RoundReport report{
+      outcome,
+      completed.potential_kj_mol,
+      completed.kinetic_kj_mol,
+      completed.reduced,
+      driver.statistics(),
+      completed.box_nm,
+      round.with_positions ? &positions : nullptr,
+      round.elapsed_seconds,
+      final_states ? &states : nullptr,
+      driver.ladder_versions().empty() ? nullptr : &driver.ladder_versions()};
+  if (absl::Status told = TellRound(record, job, report); !told.ok()) {
+    return told;
+  }
+  if (round.with_state) {
+    const absl::Time start = clock_->Now();
+    WriteCheckpoint(
+        runner::CheckpointAfter(record.id, driver, completed, round.results),
+        record.id, start);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::TellRound(Record& record, const v1::Job& job,
+                                   const runner::RoundReport& report) {
+  for (JobObserver* observer : observers_) {
+    if (absl::Status status = observer->OnRound(job, report); !status.ok()) {
+      return status;
     }
   }
-
+  const exchange::RoundOutcome& outcome = report.outcome;
   v1::JobEvent event;
   event.set_job_id(job.job_id());
   v1::RoundEvent& event_round = *event.mutable_round();
@@ -314,24 +337,106 @@ absl::Status JobManager::FinishRound(Record& record,
                                              outcome.pair_accepts.end());
   event_round.set_round_trips(job.round_trips());
   event_round.set_ns_per_day(job.ns_per_day());
-  {
-    absl::MutexLock lock(&mu_);
-    if (record.job.state() != v1::RUNNING) {
-      return absl::CancelledError("the job is no longer running");
-    }
-    Publish(record, std::move(event));
+  absl::MutexLock lock(&mu_);
+  if (record.job.state() != v1::RUNNING) {
+    return absl::CancelledError("the job is no longer running");
   }
-  if (round.with_state) {
-    if (absl::Status written =
-            WriteCheckpoint(record.id, driver, completed, round.results);
-        !written.ok()) {
-      // The previous checkpoint still stands; a rollback goes there.
-      service::LogLine(
-          absl::StrCat("job ", record.id, ": no checkpoint at round ",
-                       outcome.round + 1, ": ", written.message()));
-    }
-  }
+  Publish(record, std::move(event));
   return absl::OkStatus();
+}
+
+absl::Status JobManager::RunAsynchronous(Record& record,
+                                         runner::RoundDriver& driver,
+                                         JobExecutor& executor,
+                                         const v1::JobSpec& spec, bool resume) {
+  runner::SegmentStream* const stream = executor.Stream();
+  if (stream == nullptr) {
+    return absl::UnimplementedError(
+        "exchange.mode: this coordinator's replica pool cannot run "
+        "asynchronous exchange; submit the job with exchange.mode: "
+        "synchronous");
+  }
+  const int n = driver.ladder().size();
+  runner::AsynchronousRun from;
+  absl::Status status =
+      resume ? Rollback(record, driver, executor, spec, std::nullopt, &from)
+             : NotifyRunning(record, spec, driver.round());
+  runner::AsynchronousOptions options;
+  options.segments = int64_t{n} * spec.exchange().n_rounds();
+  options.positions_every = spec.output().frame_interval();
+  // Checkpoints come at barriers (no segment running, so every replica's
+  // state can be read): every checkpoint_interval rounds' worth of segments
+  // and at the end.
+  const int64_t interval =
+      checkpoints_ != nullptr ? int64_t{spec.checkpoint_interval()} * n : 0;
+  int64_t checkpointed = 0;  // segments at the last checkpoint
+  bool checkpoint_due = false;
+  options.barrier_due = [&](int64_t finished) {
+    checkpoint_due =
+        interval > 0 && finished / interval > checkpointed / interval;
+    return checkpoint_due;
+  };
+  std::vector<std::vector<engine::Vec3>> positions(n);
+  auto on_event = [&](const runner::ExchangeEvent& event) -> absl::Status {
+    const runner::RoundDriver::Completed& completed = event.completed;
+    const int64_t finished = runner::SegmentsFinished(event.run);
+    double elapsed_seconds = 0;
+    absl::StatusOr<v1::Job> job =
+        JournalRound(record, driver, completed, finished / n, elapsed_seconds);
+    if (!job.ok()) return job.status();
+    const bool last = event.barrier && finished == options.segments;
+    const bool checkpoint =
+        checkpoints_ != nullptr && event.barrier && (checkpoint_due || last);
+    if (event.barrier) checkpoint_due = false;
+    const absl::Time checkpoint_start = clock_->Now();
+    absl::StatusOr<std::vector<std::string>> states =
+        std::vector<std::string>();
+    if (checkpoint) states = stream->States();
+    // The final states are the results'; without them the job fails.
+    if (last && !states.ok()) return states.status();
+    const bool with_positions = options.positions_every > 0;
+    if (with_positions) {
+      for (auto& replica : positions) replica.clear();
+      for (size_t e = 0; e < event.replicas.size(); ++e) {
+        positions[event.replicas[e]] = event.results[e].positions_nm;
+      }
+    }
+    runner::RoundReport report{completed.outcome,
+                               completed.potential_kj_mol,
+                               completed.kinetic_kj_mol,
+                               completed.reduced,
+                               driver.statistics(),
+                               completed.box_nm,
+                               with_positions ? &positions : nullptr,
+                               elapsed_seconds,
+                               last && checkpoint ? &*states : nullptr};
+    report.replicas = &event.replicas;
+    report.segments_by_replica = &event.run.segments_by_replica;
+    report.segments_by_rung = &event.run.segments_by_rung;
+    if (absl::Status told = TellRound(record, *job, report); !told.ok()) {
+      return told;
+    }
+    if (!checkpoint) return absl::OkStatus();
+    // Failed or not, the next is due an interval on (as in `replex run`).
+    checkpointed = finished;
+    WriteCheckpoint(
+        states.ok()
+            ? absl::StatusOr<v1::Checkpoint>(runner::CheckpointAtBarrier(
+                  record.id, driver, event.run, *std::move(states)))
+            : states.status(),
+        record.id, checkpoint_start);
+    return absl::OkStatus();
+  };
+  while (status.ok()) {
+    options.from = from;
+    checkpointed = runner::SegmentsFinished(from);
+    absl::StatusOr<runner::AsynchronousRun> run =
+        runner::RunAsynchronously(driver, *stream, options, on_event);
+    if (run.ok()) break;
+    status =
+        HandleFailedRound(record, driver, executor, spec, run.status(), &from);
+  }
+  return status;
 }
 
 }  // namespace replex::coordinator

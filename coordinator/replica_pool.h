@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/cut.h"
 #include "lib/runner/driver.h"
 #include "replex/v1/job.pb.h"
@@ -43,6 +44,10 @@ class JobExecutor : public runner::ReplicaExecutor {
   virtual absl::Status Reload(const std::vector<ReplicaStart>& /*starts*/) {
     return absl::UnimplementedError("this pool cannot roll jobs back");
   }
+
+  // Runs segments one replica at a time for asynchronous exchange; null
+  // when the pool cannot.
+  virtual runner::SegmentStream* Stream() { return nullptr; }
 };
 
 // Implementations are thread-safe.

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/replica_pool.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/driver.h"
 #include "lib/timing/clock.h"
 #include "replex/v1/job.pb.h"
@@ -137,6 +138,29 @@ class WorkerRegistry : public ReplicaPool {
       const std::vector<runner::SegmentOrder>& orders) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<runner::SegmentResult>> AwaitRound(
       const std::shared_ptr<Job>& job) ABSL_LOCKS_EXCLUDED(mu_);
+  // Asynchronous exchange (RemoteExecutor's SegmentStream): sends one
+  // replica's order, placing the job's replicas first when `place` (only
+  // while none of its segments runs: at a barrier, and at the start).
+  absl::StatusOr<std::shared_ptr<Job>> StartSegment(
+      const std::string& job_id, const runner::SegmentOrder& order, bool place)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits for the next result of a segment out: its replica and result, or
+  // replica -1 and the job's failure once it has one.
+  struct Arrival {
+    int replica = -1;
+    absl::StatusOr<runner::SegmentResult> result;
+  };
+  Arrival AwaitSegment(const std::shared_ptr<Job>& job)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether a worker hosting the job's replicas runs fewer of the segments
+  // `out` (by replica) than it has slots.
+  bool SlotFree(const std::string& job_id, const std::vector<bool>& out) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Every replica's state, while none of the job's segments runs: each is
+  // handed back (ReleaseReplica with want_state) and loads again from it
+  // with its next segment, where placement then puts it.
+  absl::StatusOr<std::vector<std::string>> ReadStates(const std::string& job_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseJob(const std::string& job_id, const absl::Status& why)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReloadJob(const std::string& job_id,
@@ -144,6 +168,17 @@ class WorkerRegistry : public ReplicaPool {
       ABSL_LOCKS_EXCLUDED(mu_);
   int WorkersHosting(const std::string& job_id) const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The job's boundary between rounds (or a barrier): new workers get
+  // replicas, draining ones lose theirs, replicas of a lost worker wait for
+  // room, and moved replicas' states come in. Each wait releases the lock,
+  // and a worker may leave meanwhile, so placement runs again after each.
+  absl::Status PlaceAll(const std::shared_ptr<Job>& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens `orders` and sends them: LoadJob and LoadReplica first where
+  // needed, then one SegmentOrders per host.
+  absl::Status SendOrders(Job& job,
+                          const std::vector<runner::SegmentOrder>& orders)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves the job's replicas to where PlaceReplicas says, releasing moved
   // ones from their old hosts with want_state. Returns false (changing
   // nothing) when a replica without a host has no room.
@@ -205,8 +240,9 @@ class WorkerRegistry : public ReplicaPool {
 // The JobExecutor of one job on remote workers: RunSegments sends each
 // replica's SegmentOrder to the worker hosting it (LoadJob and LoadReplica
 // first where needed) and blocks until every SegmentDone is in. Thread-safe
-// as JobExecutor says; the registry does the work.
-class RemoteExecutor : public JobExecutor {
+// as JobExecutor says; the registry does the work. Its SegmentStream
+// (asynchronous exchange) is used from the job's thread only.
+class RemoteExecutor : public JobExecutor, public runner::SegmentStream {
  public:
   RemoteExecutor(WorkerRegistry* registry, std::string job_id)
       : registry_(registry), job_id_(std::move(job_id)) {}
@@ -221,9 +257,24 @@ class RemoteExecutor : public JobExecutor {
   int workers() const override;
   absl::Status Reload(const std::vector<ReplicaStart>& starts) override;
 
+  runner::SegmentStream* Stream() override { return this; }
+  // A slot of a worker hosting the job's replicas runs none of its
+  // segments out (those started and not yet returned by Next).
+  bool SlotFree() const override;
+  void Start(const runner::SegmentOrder& order) override;
+  // A result with a non-finite energy is a replica fault (the job rolls
+  // back, as in rounds); after a failure, every segment out returns it.
+  Finished Next() override;
+  absl::StatusOr<std::vector<std::string>> States() override;
+
  private:
   WorkerRegistry* const registry_;
   const std::string job_id_;
+  // The SegmentStream's segments out, by replica, and the job they went to.
+  std::map<int, runner::SegmentOrder> out_;
+  std::shared_ptr<WorkerRegistry::Job> job_;
+  // Orders that could not be sent, returned by Next first.
+  std::deque<Finished> refused_;
 };
 
 }  // namespace replex::coordinator

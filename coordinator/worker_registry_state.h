@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,16 +62,24 @@ struct WorkerRegistry::Job {
   std::shared_ptr<const v1::JobSpec> spec;
   std::vector<Replica> replicas;
   absl::Status failure;  // once set, every RunRound returns it
-  int64_t open_round = -1;
-  // The open round's adaptive ladder version, when its parameters differ
+  // Exchange mode asynchronous: replicas run segments one at a time each
+  // (StartSegment, AwaitSegment) instead of in rounds.
+  bool asynchronous = false;
+  // Per replica: the round of its order out (under asynchronous exchange,
+  // its segment's number), -1 when none; and its result once in.
+  std::vector<int64_t> open_rounds;
+  std::vector<std::optional<runner::SegmentResult>> results;
+  // The open orders' adaptive ladder version, when its parameters differ
   // from the spec's, which every SegmentDone must echo (0: nothing to echo).
   int echoed_version = 0;
-  std::vector<std::optional<runner::SegmentResult>> results;
   int pending_results = 0;
+  // Replicas whose results are in, in the order they came (AwaitSegment).
+  std::deque<int> arrived;
   int pending_states = 0;
 
   bool StatesIn() const { return pending_states == 0 || !failure.ok(); }
   bool ResultsIn() const { return pending_results == 0 || !failure.ok(); }
+  bool ArrivedOrFailed() const { return !arrived.empty() || !failure.ok(); }
   bool Uses(uint64_t key) const {
     return std::any_of(
         replicas.begin(), replicas.end(), [key](const Replica& replica) {

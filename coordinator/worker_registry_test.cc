@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/checkpoint_recovery.h"
@@ -16,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/exchange/seeds.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/driver.h"
 #include "lib/spec/spec.h"
 #include "lib/timing/testing/fake_clock.h"
@@ -736,6 +738,91 @@ TEST_F(ManualWorkerTest, ShutdownEndsSessionsAndRounds) {
   std::vector<v1::CoordinatorMessage> out;
   EXPECT_FALSE(registry_.NextOutgoing(key_, &out));
   EXPECT_EQ(registry_.Disconnect(key_).code(), absl::StatusCode::kUnavailable);
+}
+
+// Asynchronous exchange through RemoteExecutor's SegmentStream: segments go
+// out one replica at a time and come back as they finish; a worker that
+// joins mid-run gets replicas only at the next barrier (none of the job's
+// segments running), where States hands back each replica's latest state.
+TEST_F(WorkerRegistryTest, AsynchronousSegmentsMoveOnlyAtBarriers) {
+  FakeWorker a(&registry_, "a", 2, 8);
+  v1::JobSpec spec = TestSpec(4, 10);
+  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  absl::StatusOr<runner::RoundDriver> driver =
+      runner::RoundDriver::Create(spec);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
+      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec), 4);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  runner::SegmentStream* stream = (*executor)->Stream();
+  ASSERT_NE(stream, nullptr);
+
+  std::unique_ptr<FakeWorker> b;
+  int barriers = 0;
+  runner::AsynchronousOptions options;
+  options.segments = 40;
+  bool barrier_asked = false;
+  options.barrier_due = [&](int64_t finished) {
+    return finished >= 20 && !std::exchange(barrier_asked, true);
+  };
+  absl::StatusOr<runner::AsynchronousRun> run = runner::RunAsynchronously(
+      *driver, *stream, options, [&](const runner::ExchangeEvent& event) {
+        const int64_t finished = runner::SegmentsFinished(event.run);
+        if (b == nullptr && finished >= 8) {
+          b = std::make_unique<FakeWorker>(&registry_, "b", 2, 8);
+        }
+        if (!event.barrier) {
+          // Segments run: nothing moves to the new worker.
+          if (b != nullptr && barriers == 0)
+            EXPECT_THAT(b->hosted(), IsEmpty());
+          return absl::OkStatus();
+        }
+        ++barriers;
+        absl::StatusOr<std::vector<std::string>> states = stream->States();
+        if (!states.ok()) return states.status();
+        for (int r = 0; r < 4; ++r) {
+          // The fake's state names the last segment the replica ran.
+          EXPECT_EQ((*states)[r],
+                    absl::StrCat("state of j1/", r, " after round ",
+                                 event.run.segments_by_replica[r] - 1));
+        }
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(runner::SegmentsFinished(*run), 40);
+  EXPECT_EQ(barriers, 2);  // the one asked for and the end
+  ASSERT_NE(b, nullptr);
+  EXPECT_GT(b->segments_run(), 0);
+  EXPECT_EQ(a.segments_run() + b->segments_run(), 40);
+  EXPECT_EQ(a.bad_orders() + b->bad_orders(), 0);
+  EXPECT_EQ((*executor)->workers(), 2);
+}
+
+// A worker lost mid-run fails every segment out with the loss, which keeps
+// its rollback tag through RunAsynchronously: the job rolls back.
+TEST_F(WorkerRegistryTest,
+       AWorkerLostUnderAsynchronousExchangeCallsForRollback) {
+  FakeWorker a(&registry_, "a", 2, 8);
+  v1::JobSpec spec = TestSpec(4, 50);
+  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  absl::StatusOr<runner::RoundDriver> driver =
+      runner::RoundDriver::Create(spec);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
+      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec), 4);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  runner::AsynchronousOptions options;
+  options.segments = 200;
+  absl::StatusOr<runner::AsynchronousRun> run =
+      runner::RunAsynchronously(*driver, *(*executor)->Stream(), options,
+                                [&](const runner::ExchangeEvent& event) {
+                                  if (runner::SegmentsFinished(event.run) >= 20)
+                                    a.Leave().IgnoreError();
+                                  return absl::OkStatus();
+                                });
+  ASSERT_FALSE(run.ok());
+  EXPECT_TRUE(CallsForRollback(run.status())) << run.status();
+  EXPECT_THAT(run.status().message(), HasSubstr("worker a lost"));
 }
 
 }  // namespace

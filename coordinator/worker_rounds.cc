@@ -47,7 +47,11 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> WorkerRegistry::Admit(
   auto job = std::make_shared<Job>();
   job->id = job_id;
   job->spec = std::move(spec);
+  job->asynchronous =
+      job->spec->exchange().mode() == v1::Exchange::ASYNCHRONOUS;
   job->replicas.resize(n_replicas);
+  job->open_rounds.assign(n_replicas, -1);
+  job->results.resize(n_replicas);
   for (int r = 0; r < n_replicas; ++r) {
     job->replicas[r].rung = r;
     job->replicas[r].epoch = options_.epoch_base;
@@ -184,18 +188,45 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
     }
   }
 
-  // The round boundary: new workers get replicas, draining ones lose theirs.
-  // After a loss there may be no room for them yet: wait for a worker. Moved
-  // replicas' states must be in before they load elsewhere. Either wait
-  // releases the lock, and a worker may leave meanwhile, so placement runs
-  // again after each.
+  if (absl::Status placed = PlaceAll(job); !placed.ok()) return placed;
+  if (absl::Status sent = SendOrders(*job, orders); !sent.ok()) return sent;
+  if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
+  return job;
+}
+
+absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>>
+WorkerRegistry::StartSegment(const std::string& job_id,
+                             const runner::SegmentOrder& order, bool place) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::CancelledError(
+        absl::StrCat("job ", job_id, " has been released"));
+  }
+  const std::shared_ptr<Job> job = it->second;
+  if (!job->failure.ok()) return job->failure;
+  if (order.replica < 0 ||
+      order.replica >= static_cast<int>(job->replicas.size()) ||
+      job->open_rounds[order.replica] >= 0) {
+    return absl::InternalError(absl::StrCat(
+        "replica ", order.replica, " of job ", job_id,
+        " was given a segment while it has one out, or does not exist"));
+  }
+  if (place) {
+    if (absl::Status placed = PlaceAll(job); !placed.ok()) return placed;
+  }
+  if (absl::Status sent = SendOrders(*job, {order}); !sent.ok()) return sent;
+  return job;
+}
+
+absl::Status WorkerRegistry::PlaceAll(const std::shared_ptr<Job>& job) {
   bool waited = false;
   while (true) {
     if (!job->failure.ok()) return job->failure;
     if (!Place(*job)) {
       if (!std::exchange(waited, true)) {
         service::LogLine(
-            absl::StrCat("job ", job_id,
+            absl::StrCat("job ", job->id,
                          " waits for room for replicas that lost their "
                          "worker"));
       }
@@ -207,23 +238,27 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       mu_.Await(absl::Condition(job.get(), &Job::StatesIn));
       continue;
     }
-    break;
+    return absl::OkStatus();
   }
+}
 
-  job->open_round = orders[0].round;
+absl::Status WorkerRegistry::SendOrders(
+    Job& job, const std::vector<runner::SegmentOrder>& orders) {
+  const std::string& job_id = job.id;
   // A worker of an earlier release takes the rung's temperature from the
   // order but knows no versions, so it would run a version's parameters as
   // the spec's: those results must echo the version.
-  job->echoed_version = orders[0].ladder != nullptr &&
-                                !orders[0].ladder->parameter_names().empty()
-                            ? orders[0].ladder_version
-                            : 0;
-  job->results.assign(n, std::nullopt);
-  job->pending_results = n;
+  job.echoed_version = orders[0].ladder != nullptr &&
+                               !orders[0].ladder->parameter_names().empty()
+                           ? orders[0].ladder_version
+                           : 0;
   // One SegmentOrders per host, sent after every LoadReplica it needs.
   std::map<uint64_t, v1::CoordinatorMessage> batches;
   for (const runner::SegmentOrder& order : orders) {
-    Job::Replica& replica = job->replicas[order.replica];
+    job.open_rounds[order.replica] = order.round;
+    job.results[order.replica].reset();
+    ++job.pending_results;
+    Job::Replica& replica = job.replicas[order.replica];
     Worker* const found = FindWorker(replica.host);
     if (found == nullptr) {
       // Place just put every replica on a connected worker, under this lock.
@@ -236,7 +271,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       if (host.loaded_jobs.emplace(job_id, 0).second) {
         v1::CoordinatorMessage load_job;
         load_job.mutable_load_job()->set_job_id(job_id);
-        *load_job.mutable_load_job()->mutable_spec() = *job->spec;
+        *load_job.mutable_load_job()->mutable_spec() = *job.spec;
         Send(host, std::move(load_job));
       }
       v1::CoordinatorMessage load;
@@ -254,7 +289,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       // but on platforms with a per-Context noise stream (CPU, GPU) this
       // seed starts that stream: a fresh one per epoch keeps a moved replica
       // from replaying the random forces of its first Context.
-      const uint64_t job_seed = job->spec->seed();
+      const uint64_t job_seed = job.spec->seed();
       body.set_velocity_seed(
           replica.velocity_seed.has_value() ? *replica.velocity_seed
           : replica.state.empty()
@@ -283,8 +318,7 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
       Send(*host, std::move(batch));
     }
   }
-  if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
-  return job;
+  return absl::OkStatus();
 }
 
 void WorkerRegistry::SendLadderVersion(Worker& worker,
@@ -314,7 +348,8 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::AwaitRound(
     const std::shared_ptr<Job>& job) {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(job.get(), &Job::ResultsIn));
-  job->open_round = -1;
+  job->open_rounds.assign(job->replicas.size(), -1);
+  job->arrived.clear();
   if (!job->failure.ok()) return job->failure;
   std::vector<runner::SegmentResult> results;
   results.reserve(job->results.size());
@@ -322,6 +357,78 @@ absl::StatusOr<std::vector<runner::SegmentResult>> WorkerRegistry::AwaitRound(
     results.push_back(*std::move(result));
   }
   return results;
+}
+
+WorkerRegistry::Arrival WorkerRegistry::AwaitSegment(
+    const std::shared_ptr<Job>& job) {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(job.get(), &Job::ArrivedOrFailed));
+  if (job->arrived.empty()) return {-1, job->failure};
+  const int replica = job->arrived.front();
+  job->arrived.pop_front();
+  job->open_rounds[replica] = -1;
+  Arrival arrival{replica, *std::move(job->results[replica])};
+  job->results[replica].reset();
+  return arrival;
+}
+
+bool WorkerRegistry::SlotFree(const std::string& job_id,
+                              const std::vector<bool>& out) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return false;
+  std::map<uint64_t, int> running;
+  const std::vector<Job::Replica>& replicas = it->second->replicas;
+  for (size_t r = 0; r < replicas.size(); ++r) {
+    running[replicas[r].host] += r < out.size() && out[r];
+  }
+  for (const auto& [key, count] : running) {
+    auto worker = workers_.find(key);
+    if (worker != workers_.end() && count < worker->second->hello.slots()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<std::vector<std::string>> WorkerRegistry::ReadStates(
+    const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::CancelledError(
+        absl::StrCat("job ", job_id, " has been released"));
+  }
+  const std::shared_ptr<Job> job = it->second;
+  for (size_t r = 0; r < job->replicas.size(); ++r) {
+    Job::Replica& replica = job->replicas[r];
+    Worker* host = FindWorker(replica.host);
+    if (!replica.loaded || host == nullptr) continue;
+    // The move protocol, to the same host unless placement says otherwise
+    // at the next start: every worker release supports it, and the barrier
+    // that follows is where replicas may move anyway.
+    v1::CoordinatorMessage release;
+    v1::ReleaseReplica& body = *release.mutable_release_replica();
+    body.set_job_id(job->id);
+    body.set_replica(static_cast<int32_t>(r));
+    body.set_epoch(replica.epoch);
+    body.set_want_state(true);
+    Send(*host, std::move(release));
+    replica.releasing_from = host->key;
+    replica.loaded = false;
+    ++job->pending_states;
+  }
+  mu_.Await(absl::Condition(job.get(), &Job::StatesIn));
+  if (!job->failure.ok()) return job->failure;
+  std::vector<std::string> states;
+  for (size_t r = 0; r < job->replicas.size(); ++r) {
+    if (job->replicas[r].state.empty()) {
+      return absl::InternalError(absl::StrCat("replica ", r, " of job ", job_id,
+                                              " has no state to checkpoint"));
+    }
+    states.push_back(job->replicas[r].state);
+  }
+  return states;
 }
 
 void WorkerRegistry::ReleaseJob(const std::string& job_id,
@@ -374,7 +481,8 @@ absl::Status WorkerRegistry::ReloadJob(
   }
   job.pending_states = 0;
   job.pending_results = 0;
-  job.open_round = -1;
+  job.open_rounds.assign(starts.size(), -1);
+  job.arrived.clear();
   job.failure = absl::OkStatus();
   return absl::OkStatus();
 }
@@ -409,7 +517,7 @@ WorkerRegistry::Job* WorkerRegistry::MatchResult(const Worker& worker,
                                   " (current epoch ", placed.epoch, ")"));
     return nullptr;
   }
-  if (job.open_round != round || job.results[replica].has_value()) {
+  if (job.open_rounds[replica] != round || job.results[replica].has_value()) {
     return nullptr;  // another round, a duplicate
   }
   return &job;
@@ -430,10 +538,13 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
     return;
   }
   job->results[done.replica()] = wire::FromProto(done);
+  job->arrived.push_back(done.replica());
   --job->pending_results;
   if (options_.metrics != nullptr) {
-    options_.metrics->SegmentDone(job->id, worker.name(), *job->spec,
-                                  done.seconds(), job->pending_results == 0);
+    // Asynchronous exchange has no rounds whose overhead to time.
+    options_.metrics->SegmentDone(
+        job->id, worker.name(), *job->spec, done.seconds(),
+        !job->asynchronous && job->pending_results == 0);
   }
 }
 
@@ -523,6 +634,57 @@ absl::Status RemoteExecutor::Reload(const std::vector<ReplicaStart>& starts) {
 
 int RemoteExecutor::workers() const {
   return registry_->WorkersHosting(job_id_);
+}
+
+bool RemoteExecutor::SlotFree() const {
+  std::vector<bool> out;
+  for (const auto& [replica, order] : out_) {
+    if (replica >= static_cast<int>(out.size())) out.resize(replica + 1);
+    out[replica] = true;
+  }
+  return registry_->SlotFree(job_id_, out);
+}
+
+void RemoteExecutor::Start(const runner::SegmentOrder& order) {
+  // Replicas are placed only while none of the job's segments runs, so no
+  // running replica is moved (its result would be stale on arrival).
+  absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> job =
+      registry_->StartSegment(job_id_, order, out_.empty() && refused_.empty());
+  if (!job.ok()) {
+    refused_.push_back({order, job.status()});
+    return;
+  }
+  job_ = *std::move(job);
+  out_.emplace(order.replica, order);
+}
+
+runner::SegmentStream::Finished RemoteExecutor::Next() {
+  if (!refused_.empty()) {
+    Finished refused = std::move(refused_.front());
+    refused_.pop_front();
+    return refused;
+  }
+  if (out_.empty() || job_ == nullptr) {
+    return {runner::SegmentOrder{},
+            absl::InternalError("Next was called with no segment out")};
+  }
+  WorkerRegistry::Arrival arrival = registry_->AwaitSegment(job_);
+  auto it = arrival.replica >= 0 ? out_.find(arrival.replica) : out_.begin();
+  if (it == out_.end()) it = out_.begin();
+  Finished finished{std::move(it->second), std::move(arrival.result)};
+  out_.erase(it);
+  if (finished.result.ok()) {
+    if (absl::Status finite = CheckFinite(
+            finished.order.replica, *finished.result, finished.order.round);
+        !finite.ok()) {
+      finished.result = finite;
+    }
+  }
+  return finished;
+}
+
+absl::StatusOr<std::vector<std::string>> RemoteExecutor::States() {
+  return registry_->ReadStates(job_id_);
 }
 
 }  // namespace replex::coordinator

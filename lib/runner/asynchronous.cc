@@ -7,6 +7,11 @@
 
 namespace replex::runner {
 
+int64_t SegmentsFinished(const AsynchronousRun& run) {
+  return std::accumulate(run.segments_by_replica.begin(),
+                         run.segments_by_replica.end(), int64_t{0});
+}
+
 absl::StatusOr<AsynchronousRun> RunAsynchronously(
     RoundDriver& driver, SegmentStream& stream,
     const AsynchronousOptions& options,
@@ -26,8 +31,7 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
                      run.segments_by_replica.size(), " replicas of ", n));
   }
   run.events = driver.round();
-  int64_t started = std::accumulate(run.segments_by_replica.begin(),
-                                    run.segments_by_replica.end(), int64_t{0});
+  int64_t started = SegmentsFinished(run);
   int64_t finished = started;
   bool draining = false;
   // A replica runs one segment at a time, so its next segment's number is
@@ -56,11 +60,16 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     ++finished;
     if (!failure.ok()) continue;  // only draining the running segments
     if (!done.result.ok()) {
+      const absl::Status& why = done.result.status();
       failure = absl::Status(
-          done.result.status().code(),
-          absl::StrCat("replica ", done.order.replica, " (rung ",
-                       done.order.rung, ") in its segment ", done.order.round,
-                       ": ", done.result.status().message()));
+          why.code(), absl::StrCat("replica ", done.order.replica, " (rung ",
+                                   done.order.rung, ") in its segment ",
+                                   done.order.round, ": ", why.message()));
+      // Payloads say what the failure calls for (the coordinator's
+      // rollbacks).
+      why.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+        failure.SetPayload(url, payload);
+      });
       continue;
     }
     ++run.segments_by_replica[done.order.replica];

@@ -50,6 +50,9 @@ struct AsynchronousRun {
   std::vector<int64_t> segments_by_rung;
 };
 
+// The segments `run` has finished, over all replicas.
+int64_t SegmentsFinished(const AsynchronousRun& run);
+
 // One exchange event as observers see it: the replicas that took part (in
 // the order their segments finished) and what the driver decided; the
 // Completed's entries for the other replicas are NaN.

@@ -171,6 +171,30 @@ v1::Checkpoint CheckpointAt(const std::string& job_id,
   return checkpoint;
 }
 
+v1::Checkpoint CheckpointAtBarrier(const std::string& job_id,
+                                   const RoundDriver& driver,
+                                   const AsynchronousRun& run,
+                                   std::vector<std::string> states) {
+  v1::Checkpoint checkpoint =
+      CheckpointAt(job_id, driver, run.state_rung, std::move(states));
+  checkpoint.mutable_segments_by_replica()->Assign(
+      run.segments_by_replica.begin(), run.segments_by_replica.end());
+  checkpoint.mutable_segments_by_rung()->Assign(run.segments_by_rung.begin(),
+                                                run.segments_by_rung.end());
+  return checkpoint;
+}
+
+AsynchronousRun AsynchronousRunAt(const Cut& cut) {
+  AsynchronousRun run;
+  run.events = cut.driver.round();
+  run.segments_by_replica = cut.segments_by_replica;
+  run.segments_by_rung = cut.segments_by_rung;
+  for (const ReplicaStart& start : cut.starts) {
+    run.state_rung.push_back(start.rung);
+  }
+  return run;
+}
+
 absl::StatusOr<v1::Checkpoint> CheckpointAfter(
     const std::string& job_id, const RoundDriver& driver,
     const RoundDriver::Completed& completed,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/runner/asynchronous.h"
 #include "lib/runner/driver.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/journal.h"
@@ -85,6 +86,17 @@ v1::Checkpoint CheckpointAt(const std::string& job_id,
                             const RoundDriver& driver,
                             const std::vector<int>& state_rung,
                             std::vector<std::string> states);
+
+// Asynchronous exchange: CheckpointAt a barrier, with every replica's and
+// rung's segment count so far (`run`).
+v1::Checkpoint CheckpointAtBarrier(const std::string& job_id,
+                                   const RoundDriver& driver,
+                                   const AsynchronousRun& run,
+                                   std::vector<std::string> states);
+
+// Where an asynchronous run resumed at `cut` goes on: its counts, and each
+// replica's state rung.
+AsynchronousRun AsynchronousRunAt(const Cut& cut);
 
 // CheckpointAt after the round `driver` has just completed, whose `results`
 // carry every replica's state; DATA_LOSS naming a replica without one.

@@ -63,9 +63,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
   asynchronous.positions_every = options.positions_every;
   asynchronous.from = from;
   // Run before this call (a resumed run's).
-  const int64_t first_segments =
-      std::accumulate(from.segments_by_replica.begin(),
-                      from.segments_by_replica.end(), int64_t{0});
+  const int64_t first_segments = SegmentsFinished(from);
   // Checkpoints come at barriers: every checkpoint_interval rounds' worth of
   // segments, after checkpoint_every, on a stop and at the end.
   const int64_t interval = int64_t{spec.checkpoint_interval()} * n;
@@ -97,9 +95,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
               std::max(slowest, absl::ToDoubleSeconds(now - returned[replica]));
           returned[replica] = now;
         }
-        const int64_t finished =
-            std::accumulate(event.run.segments_by_replica.begin(),
-                            event.run.segments_by_replica.end(), int64_t{0});
+        const int64_t finished = SegmentsFinished(event.run);
         const RoundDriver::Completed& completed = event.completed;
         const double mean_round =
             elapsed * n / std::max<int64_t>(1, finished - first_segments);
@@ -162,15 +158,8 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
         last_checkpoint = absl::Now();
         absl::Status saved = states.status();
         if (saved.ok()) {
-          v1::Checkpoint cut =
-              CheckpointAt(durability.job_id, driver, event.run.state_rung,
-                           *std::move(states));
-          cut.mutable_segments_by_replica()->Assign(
-              event.run.segments_by_replica.begin(),
-              event.run.segments_by_replica.end());
-          cut.mutable_segments_by_rung()->Assign(
-              event.run.segments_by_rung.begin(),
-              event.run.segments_by_rung.end());
+          const v1::Checkpoint cut = CheckpointAtBarrier(
+              durability.job_id, driver, event.run, *std::move(states));
           saved =
               SaveCheckpoint(cut, *durability.journal, *durability.checkpoints);
         }
@@ -195,9 +184,7 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
                                spec.exchange().n_rounds(), wall);
   result.exchange_events = run->events;
   result.segments_by_replica = run->segments_by_replica;
-  const int64_t ran =
-      std::accumulate(run->segments_by_replica.begin(),
-                      run->segments_by_replica.end(), -first_segments);
+  const int64_t ran = SegmentsFinished(*run) - first_segments;
   result.ns_per_day = NsPerDay(spec, 1, ran, wall);
   return result;
 }
@@ -220,13 +207,9 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
     }
     absl::StatusOr<Cut> cut = ResumeCut(spec, n, durability);
     if (!cut.ok()) return cut.status();
+    from = AsynchronousRunAt(*cut);
     driver = std::move(cut->driver);
     starts = std::move(cut->starts);
-    from.segments_by_replica = std::move(cut->segments_by_replica);
-    from.segments_by_rung = std::move(cut->segments_by_rung);
-    for (const ReplicaStart& start : starts) {
-      from.state_rung.push_back(start.rung);
-    }
   }
   if (spec.exchange().mode() == v1::Exchange::ASYNCHRONOUS) {
     const absl::Time start = absl::Now();
