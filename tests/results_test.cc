@@ -37,6 +37,7 @@
 #include "lib/runner/runner.h"
 #include "lib/spec/spec.h"
 #include "replex/v1/analysis.pb.h"
+#include "tests/cluster.h"
 #include "tests/process.h"
 #include "tests/sampling_checks.h"
 #include "tests/statistical_util.h"
@@ -1363,6 +1364,68 @@ TEST(ResultsTest,
   replex("--extend=1000 " + extended.string());
   ExpectAsynchronousResults(extended, kRounds);
   fs::remove_all(root);
+}
+
+// The same job run by a cluster of two workers with a slot each: one worker
+// killed (SIGKILL, at a seeded moment past the first checkpoint), then the
+// coordinator (SIGKILL, restarted on its journal), and a replica blowing up
+// (NaN), the job rolls back to its last barrier's checkpoint each time and
+// ends with the same whole,
+// consistent files as `replex run` (ExpectAsynchronousResults), fetched
+// with replexctl.
+TEST(ResultsTest, AnAsynchronousClusterJobKeepsResultsThroughLostProcesses) {
+  testing::LocalCluster cluster("asynchronous-cluster");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  // Worker 0 reports a NaN energy for the first segment numbered 1900 (a
+  // replica's 1901st): that replica restarts with fresh velocities.
+  ASSERT_TRUE(cluster.AddWorker({.flags = {"--test_inject_nan=1900"}}).ok())
+      << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
+  const std::string yaml = HarmonicExampleJob(
+      cluster.dir(), "asynchronous.yaml", kRounds,
+      {{"checkpoint_interval: 0", "checkpoint_interval: 100"}},
+      absl::StrCat("output: {frame_interval: ", kFrameInterval,
+                   ", per_replica_trajectories: true}\n"));
+  const std::string id = cluster.SubmitJob(yaml);
+  std::mt19937 rng(2026);
+  const int64_t kill_worker_at =
+      std::uniform_int_distribution<int64_t>(150, 900)(rng);
+  const int64_t kill_coordinator_at =
+      std::uniform_int_distribution<int64_t>(1000, 1800)(rng);
+  auto past = [&](int64_t rounds) {
+    return cluster.WaitForJob(
+        id,
+        [&](const v1::Job& job) { return job.rounds_completed() >= rounds; },
+        absl::StrCat(rounds, " rounds' worth"), absl::Minutes(5));
+  };
+  ASSERT_EQ(past(kill_worker_at).state(), v1::RUNNING);
+  cluster.worker(1).Signal(SIGKILL);
+  cluster.worker(1).Wait(absl::Seconds(10));
+  ASSERT_EQ(past(kill_coordinator_at).state(), v1::RUNNING);
+  cluster.StopCoordinator(SIGKILL);
+  ASSERT_TRUE(cluster.StartCoordinator().ok()) << cluster.Logs();
+  const v1::Job job = cluster.WaitForJob(
+      id,
+      [](const v1::Job& job) {
+        return job.state() != v1::RUNNING && job.state() != v1::QUEUED;
+      },
+      "the job to end", absl::Minutes(5));
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  EXPECT_EQ(job.rounds_completed(), kRounds);
+  const std::string logs = cluster.Logs();
+  EXPECT_TRUE(absl::StrContains(logs, "rolls back to its last checkpoint"))
+      << logs;
+  EXPECT_TRUE(absl::StrContains(logs, "(its last checkpoint)")) << logs;
+  EXPECT_TRUE(absl::StrContains(logs, "non-finite energy in round 1900"))
+      << logs;
+  EXPECT_TRUE(absl::StrContains(logs, "restarts with fresh velocities"))
+      << logs;
+  // Fetched as a user would: after the coordinator has finished the files.
+  const fs::path fetched = fs::path(cluster.dir()) / "fetched";
+  const auto [code, output] =
+      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
+  ASSERT_EQ(code, 0) << output;
+  ExpectAsynchronousResults(fetched, kRounds);
 }
 
 // A job rolled back to round R (or resumed after a restart) supersedes every
