@@ -89,6 +89,11 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
     replicas.clear();
     for (const SegmentOrder& order : waiting) replicas.push_back(order.replica);
     const bool barrier = running == 0;
+    // Asked before the event is told, so that a barrier the completion
+    // order made (every event is one on a single slot) can be the due one.
+    if (!draining && options.barrier_due && started < options.segments) {
+      draining = options.barrier_due(finished);
+    }
     if (on_event) {
       if (absl::Status status =
               on_event({replicas, results, **event, run, barrier});
@@ -103,9 +108,6 @@ absl::StatusOr<AsynchronousRun> RunAsynchronously(
       draining = false;
       for (int r = 0; r < n; ++r) start(r);
       continue;
-    }
-    if (!draining && options.barrier_due && started < options.segments) {
-      draining = options.barrier_due(finished);
     }
     if (!draining) {
       for (int replica : replicas) start(replica);

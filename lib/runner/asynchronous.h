@@ -78,9 +78,10 @@ struct AsynchronousOptions {
   // Where a resumed run goes on (a checkpoint's counts, at the driver's
   // round); empty: every replica at segment 0 on rung i.
   AsynchronousRun from;
-  // Asked after each event while segments are left to start, with the
-  // segments finished in all; true starts no more until none is running,
-  // so that the event then held is a barrier.
+  // Asked at each event, before on_event and while segments are left to
+  // start and none is draining, with the segments finished in all; true
+  // starts no more until none is running, so that the event then held is a
+  // barrier (this one, when none runs).
   std::function<bool(int64_t segments_finished)> barrier_due;
 };
 

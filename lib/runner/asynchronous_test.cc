@@ -359,6 +359,32 @@ TEST(AsynchronousTest, ACheckpointThatFailsIsSkippedNotRetriedAtEveryEvent) {
   EXPECT_EQ(recorded->back().round, result->exchange_events);
 }
 
+// On one slot every event is a barrier (no segment runs while all wait for
+// it), so barrier_due is never followed by a drain: the checkpoints must
+// still come every interval (60 segments here), not only at the end.
+TEST(AsynchronousTest, CheckpointsComeEveryIntervalWhenEveryEventIsABarrier) {
+  v1::JobSpec spec = Spec(6, 100, v1::Exchange::GIBBS);
+  spec.set_checkpoint_interval(10);
+  auto driver = RoundDriver::Create(spec);
+  ASSERT_TRUE(driver.ok());
+  int calls = 0;
+  testing::ScriptedSlots slots({1}, /*bound=*/true,
+                               ExactEnergies(driver->ladder()), [&calls]() {
+                                 ++calls;
+                                 return std::vector<std::string>(6, "state");
+                               });
+  store::InMemoryJournal journal;
+  store::InMemoryCheckpointStore checkpoints;
+  RunOptions options;
+  options.durability.journal = &journal;
+  options.durability.checkpoints = &checkpoints;
+  const absl::StatusOr<RunResult> result =
+      RunAsynchronousOn(spec, options, *driver, slots, absl::Now());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exchange_events, 100);
+  EXPECT_EQ(calls, 600 / 60);  // the last at the end
+}
+
 // LocalExecutor's free slot follows its Start/Next counts. Unpinned, any
 // thread computes any segment, so segments of replicas 0 and 2 fill both
 // threads; pinned, replica i computes on CPU share i % 2 only, so they leave
