@@ -11,9 +11,12 @@
 // and asynchronous with a checkpoint every `--checkpoint_rounds` rounds'
 // worth of segments (each one a barrier: docs/exchange.md; journal and
 // states kept in memory, so what it measures is the barriers' wait); the
-// table has medians of segments per second and of the ratios.
+// table has medians of segments per second and of the ratios. With
+// `--cluster` the replex jobs run through coordinator, gateway and one
+// single-slot worker per share instead (bench_cluster.h), the same
+// capacity beside them.
 //
-//   replex-bench-asynchronous
+//   replex-bench-asynchronous [--cluster --bin_dir=build]
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_cluster.h"
 #include "bench/bench_job.h"
 #include "bench/bench_util.h"
 #include "lib/engine/engine.h"
@@ -58,6 +62,14 @@ ABSL_FLAG(int, repeats, 3, "Alternating runs per row.");
 ABSL_FLAG(int, checkpoint_rounds, 30,
           "Rounds' worth of segments between the checkpoints (barriers) of "
           "the last column's asynchronous runs.");
+ABSL_FLAG(bool, cluster, false,
+          "Run the replex jobs through a cluster on loopback instead of "
+          "embedded mode: coordinator, gateway and --slots workers of one "
+          "slot each, worker i under `taskset -c` on CPU share i (the last "
+          "one the slow CPU's), the jobs submitted through the gateway and "
+          "timed from submission to SUCCEEDED.");
+ABSL_FLAG(std::string, bin_dir, "build",
+          "The build directory (the cluster's binaries).");
 ABSL_FLAG(std::string, scheme, "gibbs",
           "The exchange scheme of both modes (docs/exchange.md: gibbs is the "
           "one to use with asynchronous exchange).");
@@ -113,15 +125,18 @@ class Hogs {
   std::vector<pid_t> pids_;
 };
 
-int LastCpu() {
+// The CPUs this process may use, in order.
+std::vector<int> AllowedCpus() {
   cpu_set_t allowed;
   sched_getaffinity(0, sizeof(allowed), &allowed);
-  int last = 0;
+  std::vector<int> cpus;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) last = cpu;
+    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
   }
-  return last;
+  return cpus;
 }
+
+int LastCpu() { return AllowedCpus().back(); }
 
 // Segments per second with every share busy: on a pinned SlotPool, share s
 // makes the Contexts of replicas s, s + slots, ... (one at a time: OpenMM
@@ -175,10 +190,18 @@ double Capacity(const engine::Model& model, const v1::JobSpec& spec) {
   return total;
 }
 
-// Segments per second of RunJob, from its call to its return; durable (a
-// journal and checkpoints in memory) when the spec has a
-// checkpoint_interval.
-absl::StatusOr<double> Replex(const v1::JobSpec& spec) {
+// Segments per second of RunJob, from its call to its return, or with
+// `cluster` of the job there, from its submission to its end; durable (a
+// journal and checkpoints in memory, or the coordinator's on disk) when the
+// spec has a checkpoint_interval.
+absl::StatusOr<double> Replex(const v1::JobSpec& spec, Cluster* cluster) {
+  const double segments = static_cast<double>(spec.exchange().n_rounds()) *
+                          spec.ladder().temperatures_k_size();
+  if (cluster != nullptr) {
+    absl::StatusOr<double> seconds = cluster->Run(spec);
+    if (!seconds.ok()) return seconds.status();
+    return segments / *seconds;
+  }
   runner::RunOptions options;
   options.threads = absl::GetFlag(FLAGS_slots);
   options.pin_threads = true;
@@ -191,8 +214,6 @@ absl::StatusOr<double> Replex(const v1::JobSpec& spec) {
   const absl::Time start = absl::Now();
   absl::StatusOr<runner::RunResult> result = runner::RunJob(spec, options);
   if (!result.ok()) return result.status();
-  const double segments = static_cast<double>(spec.exchange().n_rounds()) *
-                          spec.ladder().temperatures_k_size();
   return segments / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
@@ -212,6 +233,32 @@ int Main() {
     spec.set_checkpoint_interval(absl::GetFlag(FLAGS_checkpoint_rounds));
     return spec;
   }();
+  std::unique_ptr<Cluster> cluster;
+  if (absl::GetFlag(FLAGS_cluster)) {
+    const std::vector<int> cpus = AllowedCpus();
+    const int slots = absl::GetFlag(FLAGS_slots);
+    if (static_cast<int>(cpus.size()) < slots) {
+      std::fprintf(stderr, "--slots=%d workers need as many CPUs (have %zu)\n",
+                   slots, cpus.size());
+      return 2;
+    }
+    // Worker i on CPU share i, as the capacity's and embedded mode's share
+    // i; the hogs' CPU is the last share's.
+    std::vector<Cluster::WorkerCommand> workers;
+    for (int i = 0; i < slots; ++i) {
+      const int cpu = cpus[cpus.size() - slots + i];
+      workers.push_back(
+          {{"/usr/bin/taskset", "-c", absl::StrCat(cpu)},
+           {"--platform=CPU", "--slots=1", "--max_replicas=256"}});
+    }
+    cluster = std::make_unique<Cluster>();
+    if (absl::Status started =
+            cluster->Start(absl::GetFlag(FLAGS_bin_dir), workers);
+        !started.ok()) {
+      std::fprintf(stderr, "%s\n", started.ToString().c_str());
+      return 1;
+    }
+  }
   std::printf("%-22s %10s %10s %10s %10s %12s %12s %12s  %s\n", "slow CPU",
               "capacity", "sync", "async", "async+ckpt", "sync/cap",
               "async/cap", "ckpt/cap", "per-run async/cap | sync/cap");
@@ -224,7 +271,7 @@ int Main() {
       for (const auto& [spec, rates] :
            {std::pair{&synchronous, &sync}, std::pair{&asynchronous, &async},
             std::pair{&checkpointed, &durable}}) {
-        absl::StatusOr<double> rate = Replex(*spec);
+        absl::StatusOr<double> rate = Replex(*spec, cluster.get());
         if (!rate.ok()) {
           std::fprintf(stderr, "%s\n", rate.status().ToString().c_str());
           return 1;

@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_cluster.h"
 #include "bench/bench_job.h"
 #include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
@@ -186,102 +187,6 @@ absl::StatusOr<double> Embedded(v1::JobSpec spec, int slots) {
   return seconds;
 }
 
-class Cluster {
- public:
-  absl::Status Start(int slots) {
-    char dir_template[] = "/tmp/replex-efficiency-XXXXXX";
-    dir_ = mkdtemp(dir_template);
-    const std::string bin = absl::GetFlag(FLAGS_bin_dir);
-    absl::StatusOr<std::string> coordinator = StartServer(
-        "coordinator",
-        {bin + "/coordinator/replex-coordinator", "--listen=127.0.0.1:0",
-         "--worker_listen=127.0.0.1:0",
-         absl::StrCat("--worker_port_file=", dir_, "/worker_port"),
-         "--metrics_listen=", absl::StrCat("--journal=", dir_, "/journal"),
-         absl::StrCat("--checkpoint_dir=", dir_, "/checkpoints"),
-         absl::StrCat("--results_root=", dir_, "/results")});
-    if (!coordinator.ok()) return coordinator.status();
-    // Written before the JobService port file StartServer waited for.
-    absl::StatusOr<std::string> worker_port =
-        testing::WaitForFile(dir_ + "/worker_port", absl::Seconds(1));
-    if (!worker_port.ok()) return worker_port.status();
-    absl::StatusOr<std::string> gateway = StartServer(
-        "gateway",
-        {bin + "/gateway/replex-gateway", "--listen=127.0.0.1:0",
-         "--metrics_listen=", absl::StrCat("--coordinator=", *coordinator)});
-    if (!gateway.ok()) return gateway.status();
-    absl::StatusOr<std::unique_ptr<testing::Process>> worker =
-        testing::Process::Start(
-            {bin + "/replica-worker/replex-worker",
-             absl::StrCat("--coordinator=127.0.0.1:", *worker_port),
-             "--name=bench",
-             absl::StrCat("--platform=", absl::GetFlag(FLAGS_platform)),
-             absl::StrCat("--slots=", slots),
-             absl::StrCat("--pin_slots=", absl::GetFlag(FLAGS_pin_slots)),
-             "--metrics_listen="},
-            dir_ + "/worker.log");
-    if (!worker.ok()) return worker.status();
-    processes_.push_back(*std::move(worker));
-    stub_ = v1::JobService::NewStub(
-        grpc::CreateChannel(*gateway, grpc::InsecureChannelCredentials()));
-    return absl::OkStatus();
-  }
-
-  ~Cluster() {
-    // Workers first, so they leave cleanly; the destructors kill stragglers.
-    for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
-      (*it)->Signal(SIGTERM);
-      (*it)->Wait(absl::Seconds(30));
-    }
-    if (!dir_.empty()) testing::RunCommand(absl::StrCat("rm -rf ", dir_));
-  }
-
-  // (c): seconds from SubmitJob to SUCCEEDED.
-  absl::StatusOr<double> Run(const v1::JobSpec& spec) {
-    const absl::Time start = absl::Now();
-    v1::SubmitJobRequest request;
-    *request.mutable_spec() = spec;
-    v1::SubmitJobResponse response;
-    grpc::ClientContext context;
-    grpc::Status status = stub_->SubmitJob(&context, request, &response);
-    if (!status.ok()) {
-      return absl::InternalError(
-          absl::StrCat("SubmitJob: ", status.error_message()));
-    }
-    v1::WatchJobRequest watch;
-    watch.set_job_id(response.job_id());
-    grpc::ClientContext watch_context;
-    auto reader = stub_->WatchJob(&watch_context, watch);
-    v1::JobEvent event;
-    v1::Job job;
-    while (reader->Read(&event)) {
-      if (event.has_snapshot()) job = event.snapshot();
-    }
-    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    reader->Finish();
-    if (job.state() != v1::SUCCEEDED) {
-      return absl::InternalError(absl::StrCat(
-          "job ", response.job_id(), " ended ", v1::JobState_Name(job.state()),
-          ": ", job.error(), "; logs in ", dir_));
-    }
-    return seconds;
-  }
-
- private:
-  absl::StatusOr<std::string> StartServer(const std::string& name,
-                                          std::vector<std::string> argv) {
-    std::unique_ptr<testing::Process> process;
-    absl::StatusOr<std::string> address =
-        testing::StartServer(dir_, name, std::move(argv), process);
-    if (process != nullptr) processes_.push_back(std::move(process));
-    return address;
-  }
-
-  std::string dir_;
-  std::vector<std::unique_ptr<testing::Process>> processes_;
-  std::unique_ptr<v1::JobService::Stub> stub_;
-};
-
 int Main() {
   absl::StatusOr<BenchJob> job = LoadBenchJob(absl::GetFlag(FLAGS_job));
   if (!job.ok()) {
@@ -311,7 +216,15 @@ int Main() {
       Ints("replicas", absl::GetFlag(FLAGS_replicas));
   const bool with_cluster = absl::GetFlag(FLAGS_cluster);
   if (absl::Status started =
-          with_cluster ? cluster.Start(slots) : absl::OkStatus();
+          with_cluster ? cluster.Start(
+                             absl::GetFlag(FLAGS_bin_dir),
+                             {{{},
+                               {absl::StrCat("--platform=",
+                                             absl::GetFlag(FLAGS_platform)),
+                                absl::StrCat("--slots=", slots),
+                                absl::StrCat("--pin_slots=",
+                                             absl::GetFlag(FLAGS_pin_slots))}}})
+                       : absl::OkStatus();
       !started.ok()) {
     std::fprintf(stderr, "%s\n", started.ToString().c_str());
     return 2;
