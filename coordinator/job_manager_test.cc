@@ -13,6 +13,7 @@
 #include "coordinator/worker_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/spec/spec.h"
 #include "lib/store/checkpoint_store.h"
 #include "lib/store/in_memory_journal.h"
 #include "lib/timing/testing/fake_clock.h"
@@ -639,6 +640,48 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
     EXPECT_EQ(after[r].outcome.after, before[r].outcome.after) << r;
     EXPECT_EQ(after[r].potential_kj_mol, before[r].potential_kj_mol) << r;
   }
+  jobs.Shutdown();
+}
+
+// A job's ns/day counts the rounds run since it (re)started over the time
+// since: an extended job's is its extension's, not all its rounds over the
+// extension's time. Each round's observer advances the fake clock a second,
+// so the k-th round of a run is journaled k - 1 seconds after its start.
+TEST(JobManagerExtendTest, NsPerDayCountsTheRoundsSinceTheJobStarted) {
+  store::InMemoryJournal journal;
+  store::InMemoryCheckpointStore checkpoints;
+  JobDurability durability;
+  durability.journal = &journal;
+  durability.checkpoints = &checkpoints;
+  timing::testing::FakeClock clock;
+  class Ticker : public JobObserver {
+   public:
+    explicit Ticker(timing::testing::FakeClock* clock) : clock_(clock) {}
+    absl::Status OnRound(const v1::Job&, const runner::RoundReport&) override {
+      clock_->Advance(absl::Seconds(1));
+      return absl::OkStatus();
+    }
+
+   private:
+    timing::testing::FakeClock* const clock_;
+  } ticker(&clock);
+  v1::JobSpec spec = TestSpec(4, 10);
+  spec.set_checkpoint_interval(10);
+  WorkerRegistry registry(WorkerRegistry::Options(), &clock);
+  JobManager jobs(&registry, &clock, 7, {&ticker}, durability);
+  FakeWorker worker(&registry, "w", 1, 16);
+  const std::string id = *jobs.Submit(spec);
+  Drain(**jobs.Watch(id));
+  v1::JobSpec filled = spec;  // the timestep the job ran with
+  spec::ApplyDefaults(filled);
+  EXPECT_DOUBLE_EQ(jobs.Get(id)->ns_per_day(),
+                   runner::NsPerDay(filled, 4, 10, 9));
+  ASSERT_TRUE(jobs.Extend(id, 10).ok());
+  Drain(**jobs.Watch(id));
+  const v1::Job job = *jobs.Get(id);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.rounds_completed(), 20);
+  EXPECT_DOUBLE_EQ(job.ns_per_day(), runner::NsPerDay(filled, 4, 10, 9));
   jobs.Shutdown();
 }
 

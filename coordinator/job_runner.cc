@@ -124,6 +124,7 @@ absl::Status JobManager::NotifyRunning(Record& record, const v1::JobSpec& spec,
   {
     absl::MutexLock lock(&mu_);
     job = record.job;
+    record.rounds_at_start = job.rounds_completed();
   }
   for (JobObserver* observer : observers_) {
     if (absl::Status status = observer->OnRunning(job, spec, next_round);
@@ -256,10 +257,11 @@ absl::StatusOr<v1::Job> JobManager::JournalRound(
       return absl::CancelledError("the job is no longer running");
     }
     elapsed_seconds = absl::ToDoubleSeconds(clock_->Now() - record.started_at);
-    SetProgress(driver,
-                runner::NsPerDay(*record.spec, driver.ladder().size(),
-                                 rounds_done, elapsed_seconds),
-                record.job);
+    SetProgress(
+        driver,
+        runner::NsPerDay(*record.spec, driver.ladder().size(),
+                         rounds_done - record.rounds_at_start, elapsed_seconds),
+        record.job);
     record.job.set_rounds_completed(rounds_done);
     record.job.set_workers(record.executor->workers());
     // Past the round it lost workers in: those losses no longer count.
@@ -366,7 +368,8 @@ absl::Status JobManager::RunAsynchronous(Record& record,
   options.positions_every = spec.output().frame_interval();
   // Checkpoints come at barriers (no segment running, so every replica's
   // state can be read): every checkpoint_interval rounds' worth of segments
-  // and at the end.
+  // and at the end. So do moves off a draining worker, which cannot wait for
+  // the next checkpoint: it leaves within its --shutdown_grace.
   const int64_t interval =
       checkpoints_ != nullptr ? int64_t{spec.checkpoint_interval()} * n : 0;
   int64_t checkpointed = 0;  // segments at the last checkpoint
@@ -374,7 +377,7 @@ absl::Status JobManager::RunAsynchronous(Record& record,
   options.barrier_due = [&](int64_t finished) {
     checkpoint_due =
         interval > 0 && finished / interval > checkpointed / interval;
-    return checkpoint_due;
+    return checkpoint_due || executor.HostDraining();
   };
   std::vector<std::vector<engine::Vec3>> positions(n);
   auto on_event = [&](const runner::ExchangeEvent& event) -> absl::Status {

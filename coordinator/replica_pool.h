@@ -48,6 +48,10 @@ class JobExecutor : public runner::ReplicaExecutor {
   // Runs segments one replica at a time for asynchronous exchange; null
   // when the pool cannot.
   virtual runner::SegmentStream* Stream() { return nullptr; }
+  // Whether a worker hosting the job's replicas is draining (Goodbye), so
+  // an asynchronous job should reach a barrier, where its replicas can
+  // move, rather than wait for its next checkpoint.
+  virtual bool HostDraining() const { return false; }
 };
 
 // Implementations are thread-safe.

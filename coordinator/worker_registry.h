@@ -161,6 +161,8 @@ class WorkerRegistry : public ReplicaPool {
   // with its next segment, where placement then puts it.
   absl::StatusOr<std::vector<std::string>> ReadStates(const std::string& job_id)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether a worker hosting one of the job's replicas is draining.
+  bool HostDraining(const std::string& job_id) const ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseJob(const std::string& job_id, const absl::Status& why)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReloadJob(const std::string& job_id,
@@ -258,6 +260,7 @@ class RemoteExecutor : public JobExecutor, public runner::SegmentStream {
   absl::Status Reload(const std::vector<ReplicaStart>& starts) override;
 
   runner::SegmentStream* Stream() override { return this; }
+  bool HostDraining() const override;
   // A slot of a worker hosting the job's replicas runs none of its
   // segments out (those started and not yet returned by Next).
   bool SlotFree() const override;

@@ -798,6 +798,41 @@ TEST_F(WorkerRegistryTest, AsynchronousSegmentsMoveOnlyAtBarriers) {
   EXPECT_EQ((*executor)->workers(), 2);
 }
 
+// A worker that says Goodbye under asynchronous exchange hands its
+// replicas back at the barrier its draining calls for (the job manager asks
+// for one while HostDraining), not at the job's end.
+TEST_F(WorkerRegistryTest, ADrainingWorkerUnderAsynchronousExchangeIsEmptied) {
+  FakeWorker a(&registry_, "a", 2, 8), b(&registry_, "b", 2, 8);
+  v1::JobSpec spec = TestSpec(4, 50);
+  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+  absl::StatusOr<runner::RoundDriver> driver =
+      runner::RoundDriver::Create(spec);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
+      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec), 4);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  runner::AsynchronousOptions options;
+  options.segments = 200;
+  options.barrier_due = [&](int64_t) { return (*executor)->HostDraining(); };
+  int64_t emptied_at = -1;
+  absl::StatusOr<runner::AsynchronousRun> run = runner::RunAsynchronously(
+      *driver, *(*executor)->Stream(), options,
+      [&](const runner::ExchangeEvent& event) {
+        const int64_t finished = runner::SegmentsFinished(event.run);
+        if (finished >= 20 && finished < 40) b.SayGoodbye();
+        if (emptied_at < 0 && finished >= 20 && !(*executor)->HostDraining()) {
+          emptied_at = finished;
+        }
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_GE(emptied_at, 20);
+  EXPECT_LT(emptied_at, 60);
+  EXPECT_THAT(b.hosted(), IsEmpty());
+  EXPECT_EQ(a.segments_run() + b.segments_run(), 200);
+  EXPECT_EQ(a.bad_orders() + b.bad_orders(), 0);
+}
+
 // A worker lost mid-run fails every segment out with the loss, which keeps
 // its rollback tag through RunAsynchronously: the job rolls back.
 TEST_F(WorkerRegistryTest,

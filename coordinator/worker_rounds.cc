@@ -431,6 +431,17 @@ absl::StatusOr<std::vector<std::string>> WorkerRegistry::ReadStates(
   return states;
 }
 
+bool WorkerRegistry::HostDraining(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return false;
+  for (const Job::Replica& replica : it->second->replicas) {
+    auto host = workers_.find(replica.host);
+    if (host != workers_.end() && host->second->draining) return true;
+  }
+  return false;
+}
+
 void WorkerRegistry::ReleaseJob(const std::string& job_id,
                                 const absl::Status& why) {
   absl::MutexLock lock(&mu_);
@@ -681,6 +692,10 @@ runner::SegmentStream::Finished RemoteExecutor::Next() {
     }
   }
   return finished;
+}
+
+bool RemoteExecutor::HostDraining() const {
+  return registry_->HostDraining(job_id_);
 }
 
 absl::StatusOr<std::vector<std::string>> RemoteExecutor::States() {

@@ -1134,6 +1134,14 @@ TEST_F(HarmonicResultsTest, AKilledRunResumesAndAnExtendedRunEndsAsTheLonger) {
   EXPECT_TRUE(absl::StrContains(more, "resuming at round 1300 of 2000"))
       << more;
   expect_as_uninterrupted(extended);
+  // ns/day counts the extension's 700 rounds over its own wall time, not
+  // all 2000 (wall_seconds is the extension's too).
+  v1::Analysis analysis;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  ReadFile(extended / results::kAnalysisFile), &analysis)
+                  .ok());
+  EXPECT_NEAR(analysis.ns_per_day() * analysis.wall_seconds() / 86400,
+              0.35 * analysis.simulated_ns(), 1e-9 * analysis.simulated_ns());
 
   // Nothing left to resume; not a run's directory; a negative extension.
   const auto [done, done_output] = RunCommand(
