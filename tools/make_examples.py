@@ -398,7 +398,7 @@ output: {{frame_interval: 10}}
 # Asynchronous exchange: the T-REMD example's ladder with exchange.mode
 # asynchronous, so no replica waits for the slowest; the replicas waiting
 # between segments exchange among themselves, by gibbs (docs/exchange.md).
-# `replex run` only (the coordinator does not run it yet). Made by
+# Runs with `replex run` and in the cluster (`replexctl submit`). Made by
 # tools/make_examples.py.
 #
 # What is analytic (the tests check it): each rung's energy is
