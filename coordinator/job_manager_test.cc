@@ -643,16 +643,25 @@ TEST(JobManagerRecoveryTest, ResumesUnfinishedJobsFromTheirLastCheckpoint) {
   jobs.Shutdown();
 }
 
+// A journal and checkpoint store in memory, for jobs that extend and resume.
+struct InMemoryDurability {
+  store::InMemoryJournal journal;
+  store::InMemoryCheckpointStore checkpoints;
+  JobDurability Durability() {
+    JobDurability durability;
+    durability.journal = &journal;
+    durability.checkpoints = &checkpoints;
+    return durability;
+  }
+};
+
 // A job's ns/day counts the rounds run since it (re)started over the time
 // since: an extended job's is its extension's, not all its rounds over the
 // extension's time. Each round's observer advances the fake clock a second,
 // so the k-th round of a run is journaled k - 1 seconds after its start.
 TEST(JobManagerExtendTest, NsPerDayCountsTheRoundsSinceTheJobStarted) {
-  store::InMemoryJournal journal;
-  store::InMemoryCheckpointStore checkpoints;
-  JobDurability durability;
-  durability.journal = &journal;
-  durability.checkpoints = &checkpoints;
+  InMemoryDurability stores;
+  const JobDurability durability = stores.Durability();
   timing::testing::FakeClock clock;
   class Ticker : public JobObserver {
    public:
@@ -690,11 +699,9 @@ TEST(JobManagerExtendTest, NsPerDayCountsTheRoundsSinceTheJobStarted) {
 // and round only, so two jobs of one spec make the same decisions), also
 // across a restart between the extension and its run.
 TEST(JobManagerExtendTest, AnExtendedJobEqualsOneGivenAllItsRoundsAtOnce) {
-  store::InMemoryJournal journal;
-  store::InMemoryCheckpointStore checkpoints;
-  JobDurability durability;
-  durability.journal = &journal;
-  durability.checkpoints = &checkpoints;
+  InMemoryDurability stores;
+  store::InMemoryJournal& journal = stores.journal;
+  const JobDurability durability = stores.Durability();
   timing::testing::FakeClock clock;
   v1::JobSpec longer = TestSpec(4, 30);
   longer.set_checkpoint_interval(10);

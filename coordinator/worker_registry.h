@@ -170,6 +170,10 @@ class WorkerRegistry : public ReplicaPool {
       ABSL_LOCKS_EXCLUDED(mu_);
   int WorkersHosting(const std::string& job_id) const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The job, unless it has been released (CANCELLED) or has failed (its
+  // failure).
+  absl::StatusOr<std::shared_ptr<Job>> FindLiveJob(const std::string& job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's boundary between rounds (or a barrier): new workers get
   // replicas, draining ones lose theirs, replicas of a lost worker wait for
   // room, and moved replicas' states come in. Each wait releases the lock,

@@ -4,6 +4,7 @@
 #include "coordinator/worker_registry.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -46,6 +47,18 @@ class WorkerRegistryTest : public ::testing::Test {
                                      int rounds = 4, bool hamiltonian = false,
                                      const std::string& platform = "CPU") {
     spec_ = TestSpec(n, rounds, hamiltonian, platform);
+    return AdmitSpec(id, n);
+  }
+  // The same under asynchronous exchange (exchange.mode), for `rounds`
+  // rounds' worth of segments.
+  std::unique_ptr<JobExecutor> AdmitAsynchronous(const std::string& id, int n,
+                                                 int rounds) {
+    spec_ = TestSpec(n, rounds);
+    spec_.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
+    return AdmitSpec(id, n);
+  }
+  // Admits spec_ as job `id`, its driver in drivers_.
+  std::unique_ptr<JobExecutor> AdmitSpec(const std::string& id, int n) {
     absl::StatusOr<runner::RoundDriver> driver =
         runner::RoundDriver::Create(spec_);
     EXPECT_TRUE(driver.ok()) << driver.status();
@@ -55,6 +68,17 @@ class WorkerRegistryTest : public ::testing::Test {
         registry_.Admit(id, std::make_shared<v1::JobSpec>(spec_), n);
     EXPECT_TRUE(executor.ok()) << executor.status();
     return executor.ok() ? *std::move(executor) : nullptr;
+  }
+
+  // Runs the asynchronous job's segments on `executor`'s SegmentStream as
+  // the job thread would (runner::RunAsynchronously).
+  absl::StatusOr<runner::AsynchronousRun> RunAsynchronously(
+      const std::string& id, JobExecutor& executor,
+      const runner::AsynchronousOptions& options,
+      const std::function<absl::Status(const runner::ExchangeEvent&)>&
+          on_event) {
+    return runner::RunAsynchronously(*drivers_.at(id), *executor.Stream(),
+                                     options, on_event);
   }
 
   // Runs the job's next round through `executor` as the job thread would.
@@ -746,15 +770,9 @@ TEST_F(ManualWorkerTest, ShutdownEndsSessionsAndRounds) {
 // segments running), where States hands back each replica's latest state.
 TEST_F(WorkerRegistryTest, AsynchronousSegmentsMoveOnlyAtBarriers) {
   FakeWorker a(&registry_, "a", 2, 8);
-  v1::JobSpec spec = TestSpec(4, 10);
-  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
-  absl::StatusOr<runner::RoundDriver> driver =
-      runner::RoundDriver::Create(spec);
-  ASSERT_TRUE(driver.ok()) << driver.status();
-  absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
-      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec), 4);
-  ASSERT_TRUE(executor.ok()) << executor.status();
-  runner::SegmentStream* stream = (*executor)->Stream();
+  std::unique_ptr<JobExecutor> executor = AdmitAsynchronous("j1", 4, 10);
+  ASSERT_TRUE(executor);
+  runner::SegmentStream* stream = executor->Stream();
   ASSERT_NE(stream, nullptr);
 
   std::unique_ptr<FakeWorker> b;
@@ -765,16 +783,17 @@ TEST_F(WorkerRegistryTest, AsynchronousSegmentsMoveOnlyAtBarriers) {
   options.barrier_due = [&](int64_t finished) {
     return finished >= 20 && !std::exchange(barrier_asked, true);
   };
-  absl::StatusOr<runner::AsynchronousRun> run = runner::RunAsynchronously(
-      *driver, *stream, options, [&](const runner::ExchangeEvent& event) {
+  absl::StatusOr<runner::AsynchronousRun> run = RunAsynchronously(
+      "j1", *executor, options, [&](const runner::ExchangeEvent& event) {
         const int64_t finished = runner::SegmentsFinished(event.run);
         if (b == nullptr && finished >= 8) {
           b = std::make_unique<FakeWorker>(&registry_, "b", 2, 8);
         }
         if (!event.barrier) {
           // Segments run: nothing moves to the new worker.
-          if (b != nullptr && barriers == 0)
+          if (b != nullptr && barriers == 0) {
             EXPECT_THAT(b->hosted(), IsEmpty());
+          }
           return absl::OkStatus();
         }
         ++barriers;
@@ -795,7 +814,7 @@ TEST_F(WorkerRegistryTest, AsynchronousSegmentsMoveOnlyAtBarriers) {
   EXPECT_GT(b->segments_run(), 0);
   EXPECT_EQ(a.segments_run() + b->segments_run(), 40);
   EXPECT_EQ(a.bad_orders() + b->bad_orders(), 0);
-  EXPECT_EQ((*executor)->workers(), 2);
+  EXPECT_EQ(executor->workers(), 2);
 }
 
 // A worker that says Goodbye under asynchronous exchange hands its
@@ -803,24 +822,17 @@ TEST_F(WorkerRegistryTest, AsynchronousSegmentsMoveOnlyAtBarriers) {
 // for one while HostDraining), not at the job's end.
 TEST_F(WorkerRegistryTest, ADrainingWorkerUnderAsynchronousExchangeIsEmptied) {
   FakeWorker a(&registry_, "a", 2, 8), b(&registry_, "b", 2, 8);
-  v1::JobSpec spec = TestSpec(4, 50);
-  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
-  absl::StatusOr<runner::RoundDriver> driver =
-      runner::RoundDriver::Create(spec);
-  ASSERT_TRUE(driver.ok()) << driver.status();
-  absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
-      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec), 4);
-  ASSERT_TRUE(executor.ok()) << executor.status();
+  std::unique_ptr<JobExecutor> executor = AdmitAsynchronous("j1", 4, 50);
+  ASSERT_TRUE(executor);
   runner::AsynchronousOptions options;
   options.segments = 200;
-  options.barrier_due = [&](int64_t) { return (*executor)->HostDraining(); };
+  options.barrier_due = [&](int64_t) { return executor->HostDraining(); };
   int64_t emptied_at = -1;
-  absl::StatusOr<runner::AsynchronousRun> run = runner::RunAsynchronously(
-      *driver, *(*executor)->Stream(), options,
-      [&](const runner::ExchangeEvent& event) {
+  absl::StatusOr<runner::AsynchronousRun> run = RunAsynchronously(
+      "j1", *executor, options, [&](const runner::ExchangeEvent& event) {
         const int64_t finished = runner::SegmentsFinished(event.run);
         if (finished >= 20 && finished < 40) b.SayGoodbye();
-        if (emptied_at < 0 && finished >= 20 && !(*executor)->HostDraining()) {
+        if (emptied_at < 0 && finished >= 20 && !executor->HostDraining()) {
           emptied_at = finished;
         }
         return absl::OkStatus();
@@ -838,23 +850,15 @@ TEST_F(WorkerRegistryTest, ADrainingWorkerUnderAsynchronousExchangeIsEmptied) {
 TEST_F(WorkerRegistryTest,
        AWorkerLostUnderAsynchronousExchangeCallsForRollback) {
   FakeWorker a(&registry_, "a", 2, 8);
-  v1::JobSpec spec = TestSpec(4, 50);
-  spec.mutable_exchange()->set_mode(v1::Exchange::ASYNCHRONOUS);
-  absl::StatusOr<runner::RoundDriver> driver =
-      runner::RoundDriver::Create(spec);
-  ASSERT_TRUE(driver.ok()) << driver.status();
-  absl::StatusOr<std::unique_ptr<JobExecutor>> executor =
-      registry_.Admit("j1", std::make_shared<v1::JobSpec>(spec), 4);
-  ASSERT_TRUE(executor.ok()) << executor.status();
+  std::unique_ptr<JobExecutor> executor = AdmitAsynchronous("j1", 4, 50);
+  ASSERT_TRUE(executor);
   runner::AsynchronousOptions options;
   options.segments = 200;
-  absl::StatusOr<runner::AsynchronousRun> run =
-      runner::RunAsynchronously(*driver, *(*executor)->Stream(), options,
-                                [&](const runner::ExchangeEvent& event) {
-                                  if (runner::SegmentsFinished(event.run) >= 20)
-                                    a.Leave().IgnoreError();
-                                  return absl::OkStatus();
-                                });
+  absl::StatusOr<runner::AsynchronousRun> run = RunAsynchronously(
+      "j1", *executor, options, [&](const runner::ExchangeEvent& event) {
+        if (runner::SegmentsFinished(event.run) >= 20) a.Leave().IgnoreError();
+        return absl::OkStatus();
+      });
   ASSERT_FALSE(run.ok());
   EXPECT_TRUE(CallsForRollback(run.status())) << run.status();
   EXPECT_THAT(run.status().message(), HasSubstr("worker a lost"));

@@ -166,17 +166,24 @@ void WorkerRegistry::UnloadIfUnused(Worker& worker, const Job& job) {
   Send(worker, std::move(unload));
 }
 
-absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
-    const std::string& job_id,
-    const std::vector<runner::SegmentOrder>& orders) {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>>
+WorkerRegistry::FindLiveJob(const std::string& job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) {
     return absl::CancelledError(
         absl::StrCat("job ", job_id, " has been released"));
   }
-  const std::shared_ptr<Job> job = it->second;
-  if (!job->failure.ok()) return job->failure;
+  if (!it->second->failure.ok()) return it->second->failure;
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
+    const std::string& job_id,
+    const std::vector<runner::SegmentOrder>& orders) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::shared_ptr<Job>> found = FindLiveJob(job_id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Job> job = *std::move(found);
   const int n = static_cast<int>(job->replicas.size());
   if (static_cast<int>(orders.size()) != n) {
     return absl::InternalError(absl::StrCat(orders.size(), " orders for ", n,
@@ -198,13 +205,9 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>>
 WorkerRegistry::StartSegment(const std::string& job_id,
                              const runner::SegmentOrder& order, bool place) {
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) {
-    return absl::CancelledError(
-        absl::StrCat("job ", job_id, " has been released"));
-  }
-  const std::shared_ptr<Job> job = it->second;
-  if (!job->failure.ok()) return job->failure;
+  absl::StatusOr<std::shared_ptr<Job>> found = FindLiveJob(job_id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Job> job = *std::move(found);
   if (order.replica < 0 ||
       order.replica >= static_cast<int>(job->replicas.size()) ||
       job->open_rounds[order.replica] >= 0) {
@@ -394,12 +397,9 @@ bool WorkerRegistry::SlotFree(const std::string& job_id,
 absl::StatusOr<std::vector<std::string>> WorkerRegistry::ReadStates(
     const std::string& job_id) {
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) {
-    return absl::CancelledError(
-        absl::StrCat("job ", job_id, " has been released"));
-  }
-  const std::shared_ptr<Job> job = it->second;
+  absl::StatusOr<std::shared_ptr<Job>> found = FindLiveJob(job_id);
+  if (!found.ok()) return found.status();
+  const std::shared_ptr<Job> job = *std::move(found);
   for (size_t r = 0; r < job->replicas.size(); ++r) {
     Job::Replica& replica = job->replicas[r];
     Worker* host = FindWorker(replica.host);

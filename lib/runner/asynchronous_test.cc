@@ -324,6 +324,18 @@ TEST(AsynchronousTest, ARunResumedAtABarrierMakesTheSameEvents) {
             alone.barriers.back().segments_by_rung);
 }
 
+// RunAsynchronousOn `slots` with `journal` and checkpoints in memory, as
+// `replex run --results` keeps them.
+absl::StatusOr<RunResult> RunDurably(const v1::JobSpec& spec,
+                                     RoundDriver& driver, SegmentStream& slots,
+                                     store::InMemoryJournal& journal) {
+  store::InMemoryCheckpointStore checkpoints;
+  RunOptions options;
+  options.durability.journal = &journal;
+  options.durability.checkpoints = &checkpoints;
+  return RunAsynchronousOn(spec, options, driver, slots, absl::Now());
+}
+
 // A checkpoint whose states cannot be read is skipped and the next is due
 // an interval later: a failure must not make every following event a
 // barrier. A durable run of 600 segments with a checkpoint every 10 rounds'
@@ -343,12 +355,8 @@ TEST(AsynchronousTest, ACheckpointThatFailsIsSkippedNotRetriedAtEveryEvent) {
         return std::vector<std::string>(6, "state");
       });
   store::InMemoryJournal journal;
-  store::InMemoryCheckpointStore checkpoints;
-  RunOptions options;
-  options.durability.journal = &journal;
-  options.durability.checkpoints = &checkpoints;
   const absl::StatusOr<RunResult> result =
-      RunAsynchronousOn(spec, options, *driver, slots, absl::Now());
+      RunDurably(spec, *driver, slots, journal);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_GE(calls, 5);
   EXPECT_LE(calls, 600 / 60 + 1);
@@ -374,12 +382,8 @@ TEST(AsynchronousTest, CheckpointsComeEveryIntervalWhenEveryEventIsABarrier) {
                                  return std::vector<std::string>(6, "state");
                                });
   store::InMemoryJournal journal;
-  store::InMemoryCheckpointStore checkpoints;
-  RunOptions options;
-  options.durability.journal = &journal;
-  options.durability.checkpoints = &checkpoints;
   const absl::StatusOr<RunResult> result =
-      RunAsynchronousOn(spec, options, *driver, slots, absl::Now());
+      RunDurably(spec, *driver, slots, journal);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->exchange_events, 100);
   EXPECT_EQ(calls, 600 / 60);  // the last at the end
