@@ -446,6 +446,7 @@ void JobManager::StartQueuedLocked() {
     owner_running += job.n_replicas();
     record->executor = *std::move(executor);
     record->started_at = clock_->Now();
+    record->rounds_at_start = -1;  // set by its first NotifyRunning
     job.set_workers(record->executor->workers());
     SetState(*record, v1::RUNNING, "");
     record->thread = std::thread(&JobManager::Run, this, record);

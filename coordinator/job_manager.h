@@ -161,9 +161,10 @@ class JobManager {
     std::thread thread;
     std::vector<std::shared_ptr<JobWatch>> watchers;
     absl::Time started_at;
-    // Rounds completed when it last started running (or rolled back): its
-    // ns/day counts those since.
-    int64_t rounds_at_start = 0;
+    // Rounds completed when this run of the job began (its first
+    // NotifyRunning since it was started; -1 before): its ns/day counts
+    // those since, over the time since started_at.
+    int64_t rounds_at_start = -1;
     std::string waiting_for;  // why it is queued, as last logged
     bool resume = false;  // recovered from the journal: start at its last cut
     int replica_restarts = 0;

@@ -124,7 +124,11 @@ absl::Status JobManager::NotifyRunning(Record& record, const v1::JobSpec& spec,
   {
     absl::MutexLock lock(&mu_);
     job = record.job;
-    record.rounds_at_start = job.rounds_completed();
+    // The first start of this run (a resumed job's at its cut), not a
+    // rollback: time lost to rollbacks counts against the rate.
+    if (record.rounds_at_start < 0) {
+      record.rounds_at_start = job.rounds_completed();
+    }
   }
   for (JobObserver* observer : observers_) {
     if (absl::Status status = observer->OnRunning(job, spec, next_round);
@@ -257,11 +261,12 @@ absl::StatusOr<v1::Job> JobManager::JournalRound(
       return absl::CancelledError("the job is no longer running");
     }
     elapsed_seconds = absl::ToDoubleSeconds(clock_->Now() - record.started_at);
-    SetProgress(
-        driver,
-        runner::NsPerDay(*record.spec, driver.ladder().size(),
-                         rounds_done - record.rounds_at_start, elapsed_seconds),
-        record.job);
+    SetProgress(driver,
+                runner::NsPerDay(
+                    *record.spec, driver.ladder().size(),
+                    std::max<int64_t>(0, rounds_done - record.rounds_at_start),
+                    elapsed_seconds),
+                record.job);
     record.job.set_rounds_completed(rounds_done);
     record.job.set_workers(record.executor->workers());
     // Past the round it lost workers in: those losses no longer count.
@@ -296,7 +301,7 @@ absl::Status JobManager::FinishRound(Record& record,
     }
     if (final_states) states.push_back(result.state);
   }
-  const runner::RoundReport report{
+  runner::RoundReport report{
       outcome,
       completed.potential_kj_mol,
       completed.kinetic_kj_mol,
@@ -307,6 +312,7 @@ absl::Status JobManager::FinishRound(Record& record,
       round.elapsed_seconds,
       final_states ? &states : nullptr,
       driver.ladder_versions().empty() ? nullptr : &driver.ladder_versions()};
+  report.ns_per_day = job.ns_per_day();
   if (absl::Status told = TellRound(record, job, report); !told.ok()) {
     return told;
   }
@@ -416,6 +422,7 @@ absl::Status JobManager::RunAsynchronous(Record& record,
     report.replicas = &event.replicas;
     report.segments_by_replica = &event.run.segments_by_replica;
     report.segments_by_rung = &event.run.segments_by_rung;
+    report.ns_per_day = job->ns_per_day();
     if (absl::Status told = TellRound(record, *job, report); !told.ok()) {
       return told;
     }

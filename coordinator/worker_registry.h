@@ -145,7 +145,8 @@ class WorkerRegistry : public ReplicaPool {
       const std::string& job_id, const runner::SegmentOrder& order, bool place)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Waits for the next result of a segment out: its replica and result, or
-  // replica -1 and the job's failure once it has one.
+  // the job's failure once it has one, with the replica whose segment
+  // failed (-1: none did, e.g. a worker was lost).
   struct Arrival {
     int replica = -1;
     absl::StatusOr<runner::SegmentResult> result;

@@ -61,7 +61,8 @@ struct WorkerRegistry::Job {
   std::string id;
   std::shared_ptr<const v1::JobSpec> spec;
   std::vector<Replica> replicas;
-  absl::Status failure;  // once set, every RunRound returns it
+  absl::Status failure;     // once set, every RunRound returns it
+  int failed_replica = -1;  // the replica whose SegmentFailed set it
   // Exchange mode asynchronous: replicas run segments one at a time each
   // (StartSegment, AwaitSegment) instead of in rounds.
   bool asynchronous = false;

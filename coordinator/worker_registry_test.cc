@@ -845,6 +845,35 @@ TEST_F(WorkerRegistryTest, ADrainingWorkerUnderAsynchronousExchangeIsEmptied) {
   EXPECT_EQ(a.bad_orders() + b.bad_orders(), 0);
 }
 
+// Under asynchronous exchange orders go out one at a time after the
+// placement at a barrier: a worker lost between the first Start (which
+// placed every replica) and the Start of a replica it was given, holding
+// none of its state yet, must still roll the job back, not fail it or leave
+// the segment unsent.
+TEST_F(WorkerRegistryTest,
+       AWorkerLostBetweenAsynchronousStartsCallsForRollback) {
+  FakeWorker a(&registry_, "a", 2, 8), b(&registry_, "b", 2, 8);
+  std::unique_ptr<JobExecutor> executor = AdmitAsynchronous("j1", 4, 10);
+  ASSERT_TRUE(executor);
+  runner::SegmentStream& stream = *executor->Stream();
+  const runner::RoundDriver& driver = *drivers_.at("j1");
+  // Places all four: 0 and 1 on a, 2 and 3 on b (PlaceReplicas deals
+  // shares, then fills them in worker order); only 0 is loaded.
+  stream.Start(driver.OrderFor(0, 0));
+  ASSERT_TRUE(b.Leave().ok());  // it held none of the job's state
+  for (int r = 1; r < 4; ++r) stream.Start(driver.OrderFor(r, 0));
+  int failed = 0;
+  for (int k = 0; k < 4; ++k) {
+    const runner::SegmentStream::Finished finished = stream.Next();
+    if (finished.result.ok()) continue;
+    ++failed;
+    EXPECT_TRUE(CallsForRollback(finished.result.status()))
+        << finished.result.status();
+  }
+  EXPECT_GE(failed, 2);  // replicas 2 and 3 at least
+  EXPECT_EQ(b.segments_run(), 0);
+}
+
 // A worker lost mid-run fails every segment out with the loss, which keeps
 // its rollback tag through RunAsynchronously: the job rolls back.
 TEST_F(WorkerRegistryTest,

@@ -255,6 +255,20 @@ absl::Status WorkerRegistry::SendOrders(
                                !orders[0].ladder->parameter_names().empty()
                            ? orders[0].ladder_version
                            : 0;
+  // A round's orders go out right after placement, under this lock, but an
+  // asynchronous job's go one at a time: a worker given a replica at the
+  // last barrier may have been lost since, holding none of its state yet
+  // (so the loss did not fail the job). Its replicas go back to the last
+  // checkpoint like any others.
+  for (const runner::SegmentOrder& order : orders) {
+    const Worker* host = FindWorker(job.replicas[order.replica].host);
+    if (host == nullptr || host->gone) {
+      job.failure = WorkerLostError(
+          absl::StrCat("the worker given replica ", order.replica, " of job ",
+                       job_id, " was lost before its segment was sent"));
+      return job.failure;
+    }
+  }
   // One SegmentOrders per host, sent after every LoadReplica it needs.
   std::map<uint64_t, v1::CoordinatorMessage> batches;
   for (const runner::SegmentOrder& order : orders) {
@@ -262,14 +276,7 @@ absl::Status WorkerRegistry::SendOrders(
     job.results[order.replica].reset();
     ++job.pending_results;
     Job::Replica& replica = job.replicas[order.replica];
-    Worker* const found = FindWorker(replica.host);
-    if (found == nullptr) {
-      // Place just put every replica on a connected worker, under this lock.
-      return absl::InternalError(
-          absl::StrCat("replica ", order.replica, " of job ", job_id,
-                       " has no connected host after placement"));
-    }
-    Worker& host = *found;
+    Worker& host = *FindWorker(replica.host);
     if (!replica.loaded) {
       if (host.loaded_jobs.emplace(job_id, 0).second) {
         v1::CoordinatorMessage load_job;
@@ -366,7 +373,7 @@ WorkerRegistry::Arrival WorkerRegistry::AwaitSegment(
     const std::shared_ptr<Job>& job) {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(job.get(), &Job::ArrivedOrFailed));
-  if (job->arrived.empty()) return {-1, job->failure};
+  if (job->arrived.empty()) return {job->failed_replica, job->failure};
   const int replica = job->arrived.front();
   job->arrived.pop_front();
   job->open_rounds[replica] = -1;
@@ -494,6 +501,7 @@ absl::Status WorkerRegistry::ReloadJob(
   job.pending_results = 0;
   job.open_rounds.assign(starts.size(), -1);
   job.arrived.clear();
+  job.failed_replica = -1;
   job.failure = absl::OkStatus();
   return absl::OkStatus();
 }
@@ -566,6 +574,7 @@ void WorkerRegistry::OnSegmentFailed(Worker& worker,
   if (job == nullptr || !job->failure.ok()) return;
   // A wrong job fails; a failed integration restarts the replica from the
   // job's last checkpoint (the job manager rolls back).
+  job->failed_replica = failed.replica();
   job->failure =
       failed.invalid_input()
           ? absl::InvalidArgumentError(failed.error())
@@ -680,8 +689,18 @@ runner::SegmentStream::Finished RemoteExecutor::Next() {
             absl::InternalError("Next was called with no segment out")};
   }
   WorkerRegistry::Arrival arrival = registry_->AwaitSegment(job_);
-  auto it = arrival.replica >= 0 ? out_.find(arrival.replica) : out_.begin();
-  if (it == out_.end()) it = out_.begin();
+  auto it = out_.find(arrival.replica);
+  if (it == out_.end()) {
+    if (arrival.result.ok()) {
+      // The registry matches results to open orders, so this cannot be.
+      arrival.result = absl::InternalError(
+          absl::StrCat("a result for replica ", arrival.replica,
+                       ", which has no segment out"));
+    }
+    // A failure is returned for each segment out in turn, its own replica's
+    // first.
+    it = out_.begin();
+  }
   Finished finished{std::move(it->second), std::move(arrival.result)};
   out_.erase(it);
   if (finished.result.ok()) {

@@ -1236,7 +1236,9 @@ void ExpectAsynchronousResults(const fs::path& out, int rounds) {
     ASSERT_EQ(values.size(), 2u + kRungs);
     ASSERT_EQ(fields[0], absl::StrCat(row - 1));
     ASSERT_EQ(values[0], fields[0]);
-    if (row > 1) ASSERT_EQ(fields[1], after);
+    if (row > 1) {
+      ASSERT_EQ(fields[1], after);
+    }
     after = fields[2];
     const std::vector<std::string> before = absl::StrSplit(fields[1], ',');
     for (int replica = 0; replica < kRungs; ++replica) {

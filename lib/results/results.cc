@@ -359,17 +359,14 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   // time_ps is the mean simulated time per replica.
   double rounds_done = static_cast<double>(round + 1);
   bool last = round + 1 == n_rounds;
-  int64_t rounds_before = round;       // whole rounds' worth before this row
-  int64_t segments = (round + 1) * n;  // finished after this row
-  int64_t segments_before = round * n;
+  int64_t rounds_before = round;  // whole rounds' worth before this row
   if (report.segments_by_replica != nullptr) {
-    segments = runner::SegmentsFinished(report);
+    const int64_t segments = runner::SegmentsFinished(report);
     rounds_done = static_cast<double>(segments) / n;
     last = segments == int64_t{n} * n_rounds;
-    segments_before = segments - static_cast<int64_t>(report.replicas->size());
-    rounds_before = segments_before / n;
+    rounds_before =
+        (segments - static_cast<int64_t>(report.replicas->size())) / n;
   }
-  if (segments_at_open_ < 0) segments_at_open_ = segments_before;
   const double time_ps = rounds_done * spec_.exchange().steps_per_exchange() *
                          spec_.integrator().timestep_ps();
 
@@ -464,10 +461,7 @@ absl::Status ResultsWriter::WriteRound(const runner::RoundReport& report) {
   if (done / every != rounds_before / every || last) {
     runner::RunResult result = runner::Summarize(
         spec_, report.statistics, outcome.after, done, report.elapsed_seconds);
-    // The elapsed time is this run's (a resumed one's own), so the rate
-    // counts only the segments run since it opened.
-    result.ns_per_day = runner::NsPerDay(spec_, 1, segments - segments_at_open_,
-                                         report.elapsed_seconds);
+    result.ns_per_day = report.ns_per_day;  // this run's, not the job's
     if (report.segments_by_replica != nullptr) {
       result.exchange_events = round + 1;
       result.segments_by_replica = *report.segments_by_replica;

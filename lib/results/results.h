@@ -150,10 +150,6 @@ class ResultsWriter {
   bool event_frames_trimmed_ = false;
 
   int64_t next_round_ = 0;  // the first round this writer was opened for
-  // Segments finished before the first round (or event) this writer
-  // wrote: ns_per_day counts only those run since (a resumed run's wall
-  // time is its own). -1 before the first.
-  int64_t segments_at_open_ = -1;
   std::ofstream energies_, kinetic_, exchange_, u_kln_;
   std::unique_ptr<NpyStackWriter> u_kln_npy_;  // above kMaxMatrixRungs
   std::ofstream volumes_;  // periodic systems; opened at the first round

@@ -87,6 +87,10 @@ struct RoundReport {
   // Asynchronous exchange: each rung's segments so far (its samples),
   // counting this event's. Null otherwise.
   const std::vector<int64_t>* segments_by_rung = nullptr;
+  // Simulated ns per day of this run so far: the MD since it started (a
+  // resumed or extended run's own) over elapsed_seconds; what the job and
+  // analysis.json show.
+  double ns_per_day = 0;
 };
 
 // Asynchronous exchange: the segments finished over all replicas by the end

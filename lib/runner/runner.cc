@@ -145,6 +145,8 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
           report.replicas = &event.replicas;
           report.segments_by_replica = &event.run.segments_by_replica;
           report.segments_by_rung = &event.run.segments_by_rung;
+          report.ns_per_day =
+              NsPerDay(spec, 1, finished - first_segments, elapsed);
           if (absl::Status written = options.on_round(report); !written.ok()) {
             return written;
           }
@@ -304,6 +306,8 @@ absl::StatusOr<RunResult> RunJob(const v1::JobSpec& spec,
           final_round ? &states : nullptr,
           driver->ladder_versions().empty() ? nullptr
                                             : &driver->ladder_versions()});
+      pending->ns_per_day = NsPerDay(spec, n, driver->round() - first_round,
+                                     pending->elapsed_seconds);
       if (checkpoint || driver->done()) {
         if (absl::Status status = write_pending(); !status.ok()) return status;
       }
