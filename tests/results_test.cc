@@ -1452,6 +1452,50 @@ TEST(ResultsTest, AnAsynchronousClusterJobKeepsResultsThroughLostProcesses) {
   ExpectAsynchronousResults(fetched, kRounds);
 }
 
+// A worker SIGTERMed during an asynchronous job with no checkpoint but the
+// end's calls for a barrier of its own (HostDraining), hands its replicas
+// back there and exits 0 within its grace; the job goes on with no rollback
+// and ends with whole results (ExpectAsynchronousResults). Segments of 500
+// steps make the job last long enough to drain in the middle.
+TEST(ResultsTest, ASigtermedWorkerDrainsAnAsynchronousJobWithoutARollback) {
+  testing::LocalCluster cluster("asynchronous-drain");
+  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
+  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
+  const std::string yaml = HarmonicExampleJob(
+      cluster.dir(), "asynchronous.yaml", kRounds,
+      {{"steps_per_exchange: 50", "steps_per_exchange: 500"}},
+      absl::StrCat("output: {frame_interval: ", kFrameInterval,
+                   ", per_replica_trajectories: true}\n"));
+  const std::string id = cluster.SubmitJob(yaml);
+  const v1::Job running = cluster.WaitForJob(
+      id, [](const v1::Job& job) { return job.rounds_completed() >= 300; },
+      "300 rounds' worth", absl::Minutes(5));
+  ASSERT_EQ(running.state(), v1::RUNNING);
+  cluster.worker(1).Signal(SIGTERM);
+  // --shutdown_grace=5s (LocalCluster), plus the exit itself.
+  EXPECT_EQ(cluster.worker(1).Wait(absl::Seconds(8)), 0) << cluster.Logs();
+  const absl::StatusOr<v1::Job> drained = cluster.GetJob(id);
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_EQ(drained->state(), v1::RUNNING) << "the job ended before the "
+                                              "worker drained";
+  const v1::Job job = cluster.WaitForJob(
+      id,
+      [](const v1::Job& job) {
+        return job.state() != v1::RUNNING && job.state() != v1::QUEUED;
+      },
+      "the job to end", absl::Minutes(5));
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
+  const std::string logs = cluster.Logs();
+  EXPECT_FALSE(absl::StrContains(logs, "rolls back")) << logs;
+  EXPECT_TRUE(absl::StrContains(cluster.worker(1).Log(), "drained")) << logs;
+  const fs::path fetched = fs::path(cluster.dir()) / "fetched";
+  const auto [code, output] =
+      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
+  ASSERT_EQ(code, 0) << output;
+  ExpectAsynchronousResults(fetched, kRounds);
+}
+
 // A job rolled back to round R (or resumed after a restart) supersedes every
 // row and frame of rounds >= R: the finished files hold each round once.
 TEST(ResultsTest, ReopeningAtARoundDropsLaterRowsAndRewritesFrames) {
