@@ -230,7 +230,8 @@ void WorkerRegistry::OnGoodbye(Worker& worker, const v1::Goodbye& goodbye) {
       "worker ", worker.id, " draining (",
       goodbye.reason().empty() ? "no reason given" : goodbye.reason(),
       "): its ", worker.hosted,
-      " replicas move at their jobs' next round boundaries"));
+      " replicas move at their jobs' next round boundaries (an asynchronous "
+      "job's: a barrier it calls for)"));
 }
 
 void WorkerRegistry::Lose(Worker& worker, const std::string& why,
