@@ -13,6 +13,13 @@
 namespace replex::cli {
 namespace {
 
+// The rounds (events, under asynchronous exchange) a snapshot already
+// counts; a coordinator of an earlier release says rounds only.
+int64_t EventsCompleted(const v1::Job& job) {
+  return job.events_completed() > 0 ? job.events_completed()
+                                    : job.rounds_completed();
+}
+
 std::optional<absl::Time> TimeOf(const google::protobuf::Timestamp& stamp) {
   if (stamp.seconds() == 0 && stamp.nanos() == 0) return std::nullopt;
   return absl::FromUnixSeconds(stamp.seconds()) +
@@ -243,10 +250,14 @@ void WatchProgress::Apply(const v1::JobEvent& event, absl::Time now) {
   if (event.has_snapshot()) {
     job_ = event.snapshot();
   } else if (event.has_round() &&
-             event.round().round() >= job_.rounds_completed()) {
-    // Rounds before rounds_completed are already in the last snapshot.
-    AddRound(event.round());
-    job_.set_rounds_completed(event.round().round() + 1);
+             event.round().round() >= EventsCompleted(job_)) {
+    // Rounds (events) before those the snapshot counts are in it already.
+    const v1::RoundEvent& round = event.round();
+    AddRound(round);
+    job_.set_events_completed(round.round() + 1);
+    job_.set_rounds_completed(round.has_rounds_completed()
+                                  ? round.rounds_completed()
+                                  : round.round() + 1);
     *job_.mutable_rung_of_replica() = event.round().rung_of_replica();
     job_.set_round_trips(event.round().round_trips());
     job_.set_ns_per_day(event.round().ns_per_day());

@@ -220,6 +220,34 @@ TEST(WatchProgressTest, FoldsRoundsIntoTheSnapshot) {
   EXPECT_FALSE(progress.ended());
 }
 
+// Under asynchronous exchange a RoundEvent is an exchange event: the
+// snapshot says which events it counts (events_completed) apart from the
+// rounds' worth of segments (rounds_completed), and each event says the
+// rounds' worth after it, so events are neither counted twice nor taken for
+// rounds.
+TEST(WatchProgressTest, AsynchronousEventsAreNotRounds) {
+  v1::Job job = RunningJob();
+  job.clear_pairs();
+  job.set_n_rounds(10);
+  job.set_rounds_completed(2);
+  job.set_events_completed(5);
+  WatchProgress progress;
+  progress.Apply(SnapshotEvent(job), kNow);
+  // Event 4 is in the snapshot already; 5 and 6 are new.
+  for (int event = 4; event <= 6; ++event) {
+    v1::JobEvent round = RoundEvent(event, {1, 0}, {1, 0});
+    round.mutable_round()->set_rounds_completed(2 + (event - 4) / 2);
+    progress.Apply(round, kNow + absl::Seconds(event));
+  }
+  EXPECT_EQ(progress.job().events_completed(), 7);
+  EXPECT_EQ(progress.job().rounds_completed(), 3);
+  ASSERT_EQ(progress.job().pairs_size(), 2);
+  EXPECT_EQ(progress.job().pairs(0).attempts(), 2);
+  // An event with no rounds_completed (an earlier coordinator) is a round.
+  progress.Apply(RoundEvent(7, {0, 0}, {0, 0}), kNow);
+  EXPECT_EQ(progress.job().rounds_completed(), 8);
+}
+
 TEST(WatchProgressTest, RoundEventsCarryTheRunningTotals) {
   WatchProgress progress;
   progress.Apply(SnapshotEvent(RunningJob()), kNow);

@@ -9,6 +9,7 @@ void SetProgress(const runner::RoundDriver& driver, double ns_per_day,
                  v1::Job& job) {
   const exchange::Statistics& statistics = driver.statistics();
   job.set_rounds_completed(driver.round());
+  job.set_events_completed(driver.round());
   if (!driver.ladder_versions().empty()) {
     const std::vector<double>& temperatures =
         driver.ladder_versions().back().temperatures_k;

@@ -345,6 +345,7 @@ absl::Status JobManager::TellRound(Record& record, const v1::Job& job,
                                              outcome.pair_accepts.end());
   event_round.set_round_trips(job.round_trips());
   event_round.set_ns_per_day(job.ns_per_day());
+  event_round.set_rounds_completed(job.rounds_completed());
   absl::MutexLock lock(&mu_);
   if (record.job.state() != v1::RUNNING) {
     return absl::CancelledError("the job is no longer running");

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -1479,12 +1480,27 @@ TEST(ResultsTest, ASigtermedWorkerDrainsAnAsynchronousJobWithoutARollback) {
   ASSERT_TRUE(drained.ok()) << drained.status();
   EXPECT_EQ(drained->state(), v1::RUNNING) << "the job ended before the "
                                               "worker drained";
-  const v1::Job job = cluster.WaitForJob(
-      id,
-      [](const v1::Job& job) {
-        return job.state() != v1::RUNNING && job.state() != v1::QUEUED;
-      },
-      "the job to end", absl::Minutes(5));
+  // replexctl watch follows it to the end in rounds' worth, not events
+  // (about 2,700 of them).
+  const auto [watch_code, watch] = cluster.Ctl("watch " + id);
+  ASSERT_EQ(watch_code, 0) << watch << cluster.Logs();
+  EXPECT_TRUE(absl::StrContains(
+      watch, absl::StrCat("SUCCEEDED after ", kRounds, " rounds")))
+      << watch;
+  int progress_lines = 0;
+  for (absl::string_view line : absl::StrSplit(watch, '\n')) {
+    const size_t at = line.find("[round ");
+    int64_t round = 0;
+    if (at == absl::string_view::npos) continue;
+    ++progress_lines;
+    const absl::string_view rest =
+        absl::StripLeadingAsciiWhitespace(line.substr(at + 7));
+    ASSERT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find('/')), &round))
+        << line;
+    EXPECT_LE(round, kRounds) << line;
+  }
+  EXPECT_GT(progress_lines, 0) << watch;
+  const v1::Job job = *cluster.GetJob(id);
   ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error() << cluster.Logs();
   const std::string logs = cluster.Logs();
   EXPECT_FALSE(absl::StrContains(logs, "rolls back")) << logs;

@@ -294,7 +294,11 @@ class _ProgressBar:
         done, total = job.rounds_completed, job.n_rounds
         ns_per_day = job.ns_per_day
         if event.HasField("round"):
-            done = event.round.round + 1
+            # Under asynchronous exchange a round event is an exchange
+            # event; it says the rounds' worth of segments done.
+            done = (event.round.rounds_completed
+                    if event.round.HasField("rounds_completed")
+                    else event.round.round + 1)
             ns_per_day = event.round.ns_per_day
         if self.first_round is None:
             self.first_round = done
