@@ -1378,6 +1378,41 @@ TEST(ResultsTest,
   fs::remove_all(root);
 }
 
+// Starts `cluster` with two single-slot workers, worker 0 with
+// `worker0_flags`, and submits the harmonic example's asynchronous job
+// (kRounds rounds' worth, frames every kFrameInterval by rung and by
+// replica) with `more` replacements in its YAML; its id, empty on failure.
+std::string StartAsynchronousClusterJob(
+    testing::LocalCluster& cluster, std::vector<std::string> worker0_flags,
+    const std::vector<std::pair<std::string, std::string>>& more) {
+  if (absl::Status started = cluster.StartServices(); !started.ok()) {
+    ADD_FAILURE() << started << cluster.Logs();
+    return "";
+  }
+  for (std::vector<std::string> flags : {worker0_flags, {}}) {
+    if (absl::Status added = cluster.AddWorker({.flags = flags}); !added.ok()) {
+      ADD_FAILURE() << added << cluster.Logs();
+      return "";
+    }
+  }
+  return cluster.SubmitJob(HarmonicExampleJob(
+      cluster.dir(), "asynchronous.yaml", kRounds, more,
+      absl::StrCat("output: {frame_interval: ", kFrameInterval,
+                   ", per_replica_trajectories: true}\n")));
+}
+
+// The job's results fetched with replexctl, as a user would (after the
+// coordinator has finished them), checked as `replex run`'s are
+// (ExpectAsynchronousResults).
+void ExpectFetchedAsynchronousResults(const testing::LocalCluster& cluster,
+                                      const std::string& id) {
+  const fs::path fetched = fs::path(cluster.dir()) / "fetched";
+  const auto [code, output] =
+      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
+  ASSERT_EQ(code, 0) << output;
+  ExpectAsynchronousResults(fetched, kRounds);
+}
+
 // The same job run by a cluster of two workers with a slot each: one worker
 // killed (SIGKILL, at a seeded moment past the first checkpoint), then the
 // coordinator (SIGKILL, restarted on its journal), and a replica blowing up
@@ -1387,18 +1422,12 @@ TEST(ResultsTest,
 // with replexctl.
 TEST(ResultsTest, AnAsynchronousClusterJobKeepsResultsThroughLostProcesses) {
   testing::LocalCluster cluster("asynchronous-cluster");
-  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
   // Worker 0 reports a NaN energy for the first segment numbered 1900 (a
   // replica's 1901st): that replica restarts with fresh velocities.
-  ASSERT_TRUE(cluster.AddWorker({.flags = {"--test_inject_nan=1900"}}).ok())
-      << cluster.Logs();
-  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
-  const std::string yaml = HarmonicExampleJob(
-      cluster.dir(), "asynchronous.yaml", kRounds,
-      {{"checkpoint_interval: 0", "checkpoint_interval: 100"}},
-      absl::StrCat("output: {frame_interval: ", kFrameInterval,
-                   ", per_replica_trajectories: true}\n"));
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = StartAsynchronousClusterJob(
+      cluster, {"--test_inject_nan=1900"},
+      {{"checkpoint_interval: 0", "checkpoint_interval: 100"}});
+  ASSERT_FALSE(id.empty());
   std::mt19937 rng(2026);
   const int64_t kill_worker_at =
       std::uniform_int_distribution<int64_t>(150, 900)(rng);
@@ -1445,12 +1474,7 @@ TEST(ResultsTest, AnAsynchronousClusterJobKeepsResultsThroughLostProcesses) {
       << logs;
   EXPECT_TRUE(absl::StrContains(logs, "restarts with fresh velocities"))
       << logs;
-  // Fetched as a user would: after the coordinator has finished the files.
-  const fs::path fetched = fs::path(cluster.dir()) / "fetched";
-  const auto [code, output] =
-      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
-  ASSERT_EQ(code, 0) << output;
-  ExpectAsynchronousResults(fetched, kRounds);
+  ExpectFetchedAsynchronousResults(cluster, id);
 }
 
 // A worker SIGTERMed during an asynchronous job with no checkpoint but the
@@ -1460,15 +1484,9 @@ TEST(ResultsTest, AnAsynchronousClusterJobKeepsResultsThroughLostProcesses) {
 // steps make the job last long enough to drain in the middle.
 TEST(ResultsTest, ASigtermedWorkerDrainsAnAsynchronousJobWithoutARollback) {
   testing::LocalCluster cluster("asynchronous-drain");
-  ASSERT_TRUE(cluster.StartServices().ok()) << cluster.Logs();
-  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
-  ASSERT_TRUE(cluster.AddWorker().ok()) << cluster.Logs();
-  const std::string yaml = HarmonicExampleJob(
-      cluster.dir(), "asynchronous.yaml", kRounds,
-      {{"steps_per_exchange: 50", "steps_per_exchange: 500"}},
-      absl::StrCat("output: {frame_interval: ", kFrameInterval,
-                   ", per_replica_trajectories: true}\n"));
-  const std::string id = cluster.SubmitJob(yaml);
+  const std::string id = StartAsynchronousClusterJob(
+      cluster, {}, {{"steps_per_exchange: 50", "steps_per_exchange: 500"}});
+  ASSERT_FALSE(id.empty());
   const v1::Job running = cluster.WaitForJob(
       id, [](const v1::Job& job) { return job.rounds_completed() >= 300; },
       "300 rounds' worth", absl::Minutes(5));
@@ -1505,11 +1523,7 @@ TEST(ResultsTest, ASigtermedWorkerDrainsAnAsynchronousJobWithoutARollback) {
   const std::string logs = cluster.Logs();
   EXPECT_FALSE(absl::StrContains(logs, "rolls back")) << logs;
   EXPECT_TRUE(absl::StrContains(cluster.worker(1).Log(), "drained")) << logs;
-  const fs::path fetched = fs::path(cluster.dir()) / "fetched";
-  const auto [code, output] =
-      cluster.Ctl(absl::StrCat("fetch ", id, " ", fetched.string()));
-  ASSERT_EQ(code, 0) << output;
-  ExpectAsynchronousResults(fetched, kRounds);
+  ExpectFetchedAsynchronousResults(cluster, id);
 }
 
 // A job rolled back to round R (or resumed after a restart) supersedes every
