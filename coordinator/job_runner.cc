@@ -404,25 +404,10 @@ absl::Status JobManager::RunAsynchronous(Record& record,
     if (checkpoint) states = stream->States();
     // The final states are the results'; without them the job fails.
     if (last && !states.ok()) return states.status();
-    const bool with_positions = options.positions_every > 0;
-    if (with_positions) {
-      for (auto& replica : positions) replica.clear();
-      for (size_t e = 0; e < event.replicas.size(); ++e) {
-        positions[event.replicas[e]] = event.results[e].positions_nm;
-      }
-    }
-    runner::RoundReport report{completed.outcome,
-                               completed.potential_kj_mol,
-                               completed.kinetic_kj_mol,
-                               completed.reduced,
-                               driver.statistics(),
-                               completed.box_nm,
-                               with_positions ? &positions : nullptr,
-                               elapsed_seconds,
-                               last && checkpoint ? &*states : nullptr};
-    report.replicas = &event.replicas;
-    report.segments_by_replica = &event.run.segments_by_replica;
-    report.segments_by_rung = &event.run.segments_by_rung;
+    runner::RoundReport report =
+        runner::EventReport(event, driver, elapsed_seconds,
+                            options.positions_every > 0 ? &positions : nullptr,
+                            last && checkpoint ? &*states : nullptr);
     report.ns_per_day = job->ns_per_day();
     if (absl::Status told = TellRound(record, *job, report); !told.ok()) {
       return told;

@@ -155,7 +155,8 @@ class WorkerRegistry : public ReplicaPool {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Whether a worker hosting the job's replicas runs fewer of the segments
   // `out` (by replica) than it has slots.
-  bool SlotFree(const std::string& job_id, const std::vector<bool>& out) const
+  bool SlotFree(const std::string& job_id,
+                const std::map<int, runner::SegmentOrder>& out) const
       ABSL_LOCKS_EXCLUDED(mu_);
   // Every replica's state, while none of the job's segments runs: each is
   // handed back (ReleaseReplica with want_state) and loads again from it
@@ -190,6 +191,10 @@ class WorkerRegistry : public ReplicaPool {
   // ones from their old hosts with want_state. Returns false (changing
   // nothing) when a replica without a host has no room.
   bool Place(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks `from`, which has the replica loaded, to hand it back with its
+  // state (ReleaseReplica with want_state; a ReplicaStateReport answers).
+  void HandBack(Job& job, int replica, Worker& from)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends UnloadJob to every worker that has the job loaded.
   void UnloadEverywhere(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -63,9 +63,6 @@ struct WorkerRegistry::Job {
   std::vector<Replica> replicas;
   absl::Status failure;     // once set, every RunRound returns it
   int failed_replica = -1;  // the replica whose SegmentFailed set it
-  // Exchange mode asynchronous: replicas run segments one at a time each
-  // (StartSegment, AwaitSegment) instead of in rounds.
-  bool asynchronous = false;
   // Per replica: the round of its order out (under asynchronous exchange,
   // its segment's number), -1 when none; and its result once in.
   std::vector<int64_t> open_rounds;

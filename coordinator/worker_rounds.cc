@@ -47,8 +47,6 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> WorkerRegistry::Admit(
   auto job = std::make_shared<Job>();
   job->id = job_id;
   job->spec = std::move(spec);
-  job->asynchronous =
-      job->spec->exchange().mode() == v1::Exchange::ASYNCHRONOUS;
   job->replicas.resize(n_replicas);
   job->open_rounds.assign(n_replicas, -1);
   job->results.resize(n_replicas);
@@ -123,19 +121,8 @@ bool WorkerRegistry::Place(Job& job) {
       Worker& from = *candidates[current[r]];
       --from.hosted;
       moves.push_back(absl::StrCat(r, " ", from.id, "->", target.id));
-      if (replica.loaded) {
-        // Its state comes back in a ReplicaStateReport; SendRound waits.
-        v1::CoordinatorMessage release;
-        v1::ReleaseReplica& body = *release.mutable_release_replica();
-        body.set_job_id(job.id);
-        body.set_replica(static_cast<int32_t>(r));
-        body.set_epoch(replica.epoch);
-        body.set_want_state(true);
-        Send(from, std::move(release));
-        replica.releasing_from = from.key;
-        replica.loaded = false;
-        ++job.pending_states;
-      }
+      // Its state comes back in a ReplicaStateReport; SendRound waits.
+      if (replica.loaded) HandBack(job, static_cast<int>(r), from);
     }
     ++target.hosted;
     replica.host = target.key;
@@ -146,6 +133,20 @@ bool WorkerRegistry::Place(Job& job) {
     for (Worker* worker : candidates) UnloadIfUnused(*worker, job);
   }
   return true;
+}
+
+void WorkerRegistry::HandBack(Job& job, int replica, Worker& from) {
+  Job::Replica& placed = job.replicas[replica];
+  v1::CoordinatorMessage release;
+  v1::ReleaseReplica& body = *release.mutable_release_replica();
+  body.set_job_id(job.id);
+  body.set_replica(replica);
+  body.set_epoch(placed.epoch);
+  body.set_want_state(true);
+  Send(from, std::move(release));
+  placed.releasing_from = from.key;
+  placed.loaded = false;
+  ++job.pending_states;
 }
 
 void WorkerRegistry::UnloadEverywhere(const std::string& job_id) {
@@ -382,15 +383,16 @@ WorkerRegistry::Arrival WorkerRegistry::AwaitSegment(
   return arrival;
 }
 
-bool WorkerRegistry::SlotFree(const std::string& job_id,
-                              const std::vector<bool>& out) const {
+bool WorkerRegistry::SlotFree(
+    const std::string& job_id,
+    const std::map<int, runner::SegmentOrder>& out) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return false;
   std::map<uint64_t, int> running;
   const std::vector<Job::Replica>& replicas = it->second->replicas;
   for (size_t r = 0; r < replicas.size(); ++r) {
-    running[replicas[r].host] += r < out.size() && out[r];
+    running[replicas[r].host] += out.count(static_cast<int>(r));
   }
   for (const auto& [key, count] : running) {
     auto worker = workers_.find(key);
@@ -410,20 +412,12 @@ absl::StatusOr<std::vector<std::string>> WorkerRegistry::ReadStates(
   for (size_t r = 0; r < job->replicas.size(); ++r) {
     Job::Replica& replica = job->replicas[r];
     Worker* host = FindWorker(replica.host);
-    if (!replica.loaded || host == nullptr) continue;
     // The move protocol, to the same host unless placement says otherwise
     // at the next start: every worker release supports it, and the barrier
     // that follows is where replicas may move anyway.
-    v1::CoordinatorMessage release;
-    v1::ReleaseReplica& body = *release.mutable_release_replica();
-    body.set_job_id(job->id);
-    body.set_replica(static_cast<int32_t>(r));
-    body.set_epoch(replica.epoch);
-    body.set_want_state(true);
-    Send(*host, std::move(release));
-    replica.releasing_from = host->key;
-    replica.loaded = false;
-    ++job->pending_states;
+    if (replica.loaded && host != nullptr) {
+      HandBack(*job, static_cast<int>(r), *host);
+    }
   }
   mu_.Await(absl::Condition(job.get(), &Job::StatesIn));
   if (!job->failure.ok()) return job->failure;
@@ -563,7 +557,8 @@ void WorkerRegistry::OnSegmentDone(Worker& worker,
     // Asynchronous exchange has no rounds whose overhead to time.
     options_.metrics->SegmentDone(
         job->id, worker.name(), *job->spec, done.seconds(),
-        !job->asynchronous && job->pending_results == 0);
+        job->spec->exchange().mode() != v1::Exchange::ASYNCHRONOUS &&
+            job->pending_results == 0);
   }
 }
 
@@ -657,12 +652,7 @@ int RemoteExecutor::workers() const {
 }
 
 bool RemoteExecutor::SlotFree() const {
-  std::vector<bool> out;
-  for (const auto& [replica, order] : out_) {
-    if (replica >= static_cast<int>(out.size())) out.resize(replica + 1);
-    out[replica] = true;
-  }
-  return registry_->SlotFree(job_id_, out);
+  return registry_->SlotFree(job_id_, out_);
 }
 
 void RemoteExecutor::Start(const runner::SegmentOrder& order) {

@@ -31,15 +31,22 @@ absl::Status WriteAll(int fd, absl::string_view bytes,
   return absl::OkStatus();
 }
 
+// Opens `path` with `flags` and fsyncs it.
+absl::Status Fsync(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return Errno("open", path);
+  const int result = ::fsync(fd);
+  ::close(fd);
+  return result == 0 ? absl::OkStatus() : Errno("fsync", path);
+}
+
 }  // namespace
 
 absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return Errno("open", dir);
-  const int result = ::fsync(fd);
-  ::close(fd);
-  return result == 0 ? absl::OkStatus() : Errno("fsync", dir);
+  return Fsync(dir, O_RDONLY | O_DIRECTORY);
 }
+
+absl::Status SyncFile(const std::string& path) { return Fsync(path, O_RDONLY); }
 
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  absl::string_view contents, Sync sync) {

@@ -29,6 +29,10 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path,
 // Makes renames and new entries in `dir` durable against a power loss.
 absl::Status SyncDirectory(const std::string& dir);
 
+// Makes a file written by another means (a library that owns its writes)
+// durable against a power loss.
+absl::Status SyncFile(const std::string& path);
+
 // The suffix of the temporary files, so that listings can leave them out.
 inline constexpr char kTemporarySuffix[] = ".tmp";
 

@@ -1,11 +1,8 @@
 #include "lib/results/netcdf_trajectory.h"
 
-#include <fcntl.h>
 #include <netcdf.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <tuple>
@@ -327,14 +324,7 @@ absl::Status NetcdfTrajectory::KeepFrames(const std::filesystem::path& path,
     status = NcError(code, copy, "cannot write");
   }
   // On disk before it replaces the original, so a crash leaves one whole.
-  if (status.ok()) {
-    const int fd = ::open(copy.c_str(), O_RDONLY);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      status = absl::InternalError(
-          absl::StrCat("cannot sync ", copy.string(), ": ", strerror(errno)));
-    }
-    if (fd >= 0) ::close(fd);
-  }
+  if (status.ok()) status = files::SyncFile(copy.string());
   if (status.ok()) std::filesystem::rename(copy, path, error);
   if (status.ok() && error) {
     status = absl::InternalError(absl::StrCat("cannot rename ", copy.string(),

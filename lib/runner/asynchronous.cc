@@ -12,6 +12,32 @@ int64_t SegmentsFinished(const AsynchronousRun& run) {
                          run.segments_by_replica.end(), int64_t{0});
 }
 
+RoundReport EventReport(const ExchangeEvent& event, const RoundDriver& driver,
+                        double elapsed_seconds,
+                        std::vector<std::vector<engine::Vec3>>* positions,
+                        const std::vector<std::string>* states) {
+  if (positions != nullptr) {
+    for (auto& replica : *positions) replica.clear();
+    for (size_t e = 0; e < event.replicas.size(); ++e) {
+      (*positions)[event.replicas[e]] = event.results[e].positions_nm;
+    }
+  }
+  const RoundDriver::Completed& completed = event.completed;
+  RoundReport report{completed.outcome,
+                     completed.potential_kj_mol,
+                     completed.kinetic_kj_mol,
+                     completed.reduced,
+                     driver.statistics(),
+                     completed.box_nm,
+                     positions,
+                     elapsed_seconds,
+                     states};
+  report.replicas = &event.replicas;
+  report.segments_by_replica = &event.run.segments_by_replica;
+  report.segments_by_rung = &event.run.segments_by_rung;
+  return report;
+}
+
 absl::StatusOr<AsynchronousRun> RunAsynchronously(
     RoundDriver& driver, SegmentStream& stream,
     const AsynchronousOptions& options,

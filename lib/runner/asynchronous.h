@@ -11,7 +11,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/engine/engine.h"
 #include "lib/runner/driver.h"
+#include "lib/runner/report.h"
 
 namespace replex::runner {
 
@@ -66,6 +68,16 @@ struct ExchangeEvent {
   // SegmentStream::States may be called (a checkpoint, the end).
   bool barrier = false;
 };
+
+// `event` as observers get it: its replicas and the run's segment counts,
+// the energies of the others NaN. With `positions`, those are refilled with
+// the event's replicas' positions (empty for the others) and reported;
+// with `states`, they are the job's final states. The caller sets
+// ns_per_day. What it points to must outlive the report.
+RoundReport EventReport(const ExchangeEvent& event, const RoundDriver& driver,
+                        double elapsed_seconds,
+                        std::vector<std::vector<engine::Vec3>>* positions,
+                        const std::vector<std::string>* states);
 
 struct AsynchronousOptions {
   // Segments in all (n_rounds x replicas: the MD of a synchronous job),

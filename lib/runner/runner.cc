@@ -126,25 +126,10 @@ absl::StatusOr<RunResult> RunAsynchronousOn(
         // The final states are the results'; without them the run fails.
         if (last && !states.ok()) return states.status();
         if (options.on_round) {
-          const bool want_positions = options.positions_every > 0;
-          if (want_positions) {
-            for (auto& replica : positions) replica.clear();
-            for (size_t e = 0; e < event.replicas.size(); ++e) {
-              positions[event.replicas[e]] = event.results[e].positions_nm;
-            }
-          }
-          RoundReport report{completed.outcome,
-                             completed.potential_kj_mol,
-                             completed.kinetic_kj_mol,
-                             completed.reduced,
-                             driver.statistics(),
-                             completed.box_nm,
-                             want_positions ? &positions : nullptr,
-                             elapsed,
-                             last ? &*states : nullptr};
-          report.replicas = &event.replicas;
-          report.segments_by_replica = &event.run.segments_by_replica;
-          report.segments_by_rung = &event.run.segments_by_rung;
+          RoundReport report =
+              EventReport(event, driver, elapsed,
+                          options.positions_every > 0 ? &positions : nullptr,
+                          last ? &*states : nullptr);
           report.ns_per_day =
               NsPerDay(spec, 1, finished - first_segments, elapsed);
           if (absl::Status written = options.on_round(report); !written.ok()) {
