@@ -106,10 +106,7 @@ class Hogs {
     for (int i = 0; i < count; ++i) {
       const pid_t pid = fork();
       if (pid == 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        sched_setaffinity(0, sizeof(set), &set);
+        PinThisThread({cpu});
         for (volatile uint64_t spin = 0;; spin = spin + 1) {
         }
       }
@@ -124,17 +121,6 @@ class Hogs {
  private:
   std::vector<pid_t> pids_;
 };
-
-// The CPUs this process may use, in order.
-std::vector<int> AllowedCpus() {
-  cpu_set_t allowed;
-  sched_getaffinity(0, sizeof(allowed), &allowed);
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
 
 int LastCpu() { return AllowedCpus().back(); }
 

@@ -81,7 +81,8 @@ class Cluster {
     if (!dir_.empty()) testing::RunCommand(absl::StrCat("rm -rf ", dir_));
   }
 
-  // Seconds from SubmitJob to SUCCEEDED.
+  // Seconds from SubmitJob to SUCCEEDED; returns once the job's results are
+  // finished.
   absl::StatusOr<double> Run(const v1::JobSpec& spec) {
     const absl::Time start = absl::Now();
     v1::SubmitJobRequest request;
@@ -108,6 +109,22 @@ class Cluster {
       return absl::InternalError(absl::StrCat(
           "job ", response.job_id(), " ended ", v1::JobState_Name(job.state()),
           ": ", job.error(), "; logs in ", dir_));
+    }
+    // Untimed: the coordinator finishes a job's results (free energies, the
+    // report) after the job ends; waiting for them keeps that work out of
+    // whatever this program measures next.
+    v1::DownloadResultsRequest download;
+    download.set_job_id(response.job_id());
+    download.set_path("analysis.json");
+    grpc::ClientContext download_context;
+    auto chunks = stub_->DownloadResults(&download_context, download);
+    v1::ResultsChunk chunk;
+    while (chunks->Read(&chunk)) {
+    }
+    if (grpc::Status finished = chunks->Finish(); !finished.ok()) {
+      return absl::InternalError(absl::StrCat(
+          "job ", response.job_id(), "'s results: ", finished.error_message(),
+          "; logs in ", dir_));
     }
     return seconds;
   }

@@ -1,6 +1,8 @@
 // Small helpers shared by the benchmark programs.
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +42,26 @@ inline double Median(std::vector<double> values) {
   const size_t n = values.size();
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// The CPUs this process may use, in order.
+inline std::vector<int> AllowedCpus() {
+  cpu_set_t allowed;
+  sched_getaffinity(0, sizeof(allowed), &allowed);
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+// Confines the calling thread, and the threads and processes it starts from
+// now on, to `cpus`.
+inline void PinThisThread(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof(set), &set);
 }
 
 }  // namespace replex::bench

@@ -13,7 +13,8 @@
 // replex_exchange_overhead_seconds (its last result in -> the next orders
 // handed to the sessions), is read from its /metrics at the end: its mean and
 // the share of rounds at most 5 ms. `--watchers` adds WatchJob streams on the
-// job for the fan-out comparison.
+// job for the fan-out comparison; `--watchers_apart` gives them a CPU of their
+// own.
 //
 //   replex-bench-coordinator
 //   --coordinator_bin=build/coordinator/replex-coordinator
@@ -64,6 +65,12 @@ ABSL_FLAG(std::string, watch_batch_ms, "0",
           "Comma-separated WatchJobRequest.batch_ms values to run each "
           "watcher count above 0 with (0: a message per round; replexctl "
           "asks for 250).");
+ABSL_FLAG(bool, watchers_apart, false,
+          "Run the watchers on the last CPU this process may use and "
+          "everything else (the coordinator, the simulated workers) on the "
+          "others, as watchers on other machines would be: the ratio to no "
+          "watchers then measures what the watchers cost the coordinator, "
+          "not the CPU their own reading takes from it on a shared machine.");
 ABSL_FLAG(int, atoms, 0,
           "Atoms of the simulated system: with N > 0 the job writes a "
           "trajectory frame every round (output.frame_interval: 1), so every "
@@ -242,6 +249,9 @@ class Watcher {
  public:
   Watcher(v1::JobService::Stub* stub, const std::string& job_id, int batch_ms) {
     thread_ = std::thread([this, stub, job_id, batch_ms] {
+      if (absl::GetFlag(FLAGS_watchers_apart)) {
+        PinThisThread({AllowedCpus().back()});
+      }
       v1::WatchJobRequest request;
       request.set_job_id(job_id);
       request.set_batch_ms(batch_ms);
@@ -510,6 +520,19 @@ int Main() {
       Ints("watch_batch_ms", absl::GetFlag(FLAGS_watch_batch_ms));
   if (absl::GetFlag(FLAGS_atoms) > 0) {
     std::printf("%d atoms, a frame every round\n", absl::GetFlag(FLAGS_atoms));
+  }
+  if (absl::GetFlag(FLAGS_watchers_apart)) {
+    std::vector<int> cpus = AllowedCpus();
+    if (cpus.size() < 2) {
+      std::fprintf(stderr, "--watchers_apart needs at least 2 CPUs\n");
+      return 2;
+    }
+    // Before any thread or process starts, so that all of them but the
+    // watchers inherit it.
+    std::printf("watchers on CPU %d, the rest on the other %zu\n", cpus.back(),
+                cpus.size() - 1);
+    cpus.pop_back();
+    PinThisThread(cpus);
   }
   std::printf("%-10s %8s %6s %8s %8s %10s %9s %9s %12s %9s %12s %10s\n",
               "scheme", "replicas", "conns", "watchers", "batch ms", "rounds/s",

@@ -74,6 +74,11 @@ ABSL_FLAG(int, frames_every, 0,
           "`replex run --results` does, with a trajectory frame every N "
           "rounds (output.frame_interval): the cost of results on the "
           "round's path. The cluster's coordinator writes results anyway.");
+ABSL_FLAG(bool, plain_energy, false,
+          "The plain runs also read each replica's potential energy after "
+          "each segment (getState(Energy), one more force evaluation a "
+          "segment), the one piece of work exchange adds to every segment: "
+          "the ratio then shows what replex costs beyond it.");
 ABSL_FLAG(bool, pin_plain, true,
           "Pin the plain runs' threads to cores (their best configuration on "
           "a machine the benchmark has to itself).");
@@ -110,7 +115,8 @@ v1::JobSpec Configure(v1::JobSpec spec, int replicas, int steps, int rounds) {
 // pinned with --pin_plain (each slot then runs its own replicas only),
 // replica i's Context made on and stepped by
 // slot i % slots (so its OpenMM pool thread shares that slot's CPUs), all
-// rounds of a replica in one task. The Contexts are made one at a time and all
+// rounds of a replica in one task (with --plain_energy, each segment followed
+// by reading the potential energy). The Contexts are made one at a time and all
 // of them before any steps: OpenMM 7.7's CPU platform must not create or
 // destroy a Context while another steps (see lib/engine).
 double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
@@ -145,8 +151,10 @@ double PlainOpenMM(const engine::Model& model, const v1::JobSpec& spec,
     contexts[replica]->getState(OpenMM::State::Forces);
   });
   threads::ParallelFor(pool, n, same_slot, [&](int replica) {
+    const bool energy = absl::GetFlag(FLAGS_plain_energy);
     for (int64_t round = 0; round < spec.exchange().n_rounds(); ++round) {
       integrators[replica]->step(spec.exchange().steps_per_exchange());
+      if (energy) contexts[replica]->getState(OpenMM::State::Energy);
     }
   });
   contexts.clear();

@@ -1,6 +1,8 @@
 // ContextMutex's one decision: which platforms lock, and what.
 #include "lib/engine/context_mutex.h"
 
+#include <atomic>
+
 #include "absl/base/const_init.h"
 #include "absl/synchronization/mutex.h"
 
@@ -15,6 +17,8 @@ namespace {
 // destruction hold this mutex exclusively and every other use of a CPU Context
 // holds it shared.
 ABSL_CONST_INIT absl::Mutex cpu_context_map_mutex(absl::kConstInit);
+// Threads waiting to hold it exclusively: readers step aside only for them.
+std::atomic<int> cpu_context_map_writers_waiting{0};
 
 }  // namespace
 
@@ -24,7 +28,10 @@ ContextMutex::ContextMutex(absl::string_view platform)
 // The analysis cannot follow a lock taken on one platform only; callers are
 // checked against the annotations on the declarations instead.
 void ContextMutex::Lock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (mutex_ != nullptr) mutex_->Lock();
+  if (mutex_ == nullptr) return;
+  cpu_context_map_writers_waiting.fetch_add(1);
+  mutex_->Lock();
+  cpu_context_map_writers_waiting.fetch_sub(1);
 }
 
 void ContextMutex::Unlock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -37,6 +44,15 @@ void ContextMutex::ReaderLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
 void ContextMutex::ReaderUnlock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (mutex_ != nullptr) mutex_->ReaderUnlock();
+}
+
+bool ContextMutex::locks() const { return mutex_ != nullptr; }
+
+void ContextMutex::LetWritersIn() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (mutex_ == nullptr || cpu_context_map_writers_waiting.load() == 0) return;
+  // The mutex queues a reader behind a waiting writer.
+  mutex_->ReaderUnlock();
+  mutex_->ReaderLock();
 }
 
 }  // namespace replex::engine

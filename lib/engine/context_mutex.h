@@ -23,6 +23,14 @@ class ABSL_LOCKABLE ContextMutex {
   void Unlock() ABSL_UNLOCK_FUNCTION();
   void ReaderLock() ABSL_SHARED_LOCK_FUNCTION();
   void ReaderUnlock() ABSL_UNLOCK_FUNCTION();
+  // Whether it locks anything (the CPU platform).
+  bool locks() const;
+  // Called holding it shared, between steps: if a thread waits to hold it
+  // exclusively (to make or destroy a Context), lets it go first, and
+  // returns holding it shared again. Without
+  // this, a Context made while another replica runs a segment waits for the
+  // whole segment, and the thread making it idles its core.
+  void LetWritersIn() ABSL_SHARED_LOCKS_REQUIRED(this);
 
  private:
   absl::Mutex* const mutex_;  // null where the platform needs no lock

@@ -829,6 +829,34 @@ TEST(CpuPlatformTest, ContextsComeAndGoWhileOthersStep) {
   }
 }
 
+TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
+  std::shared_ptr<const Model> model = ChargedWellModel(32);
+  ASSERT_NE(model, nullptr);
+  absl::StatusOr<std::unique_ptr<Replica>> stepping =
+      Replica::Create(model, Options("CPU"), TemperatureLadder(), 0, 1);
+  ASSERT_TRUE(stepping.ok()) << stepping.status();
+  // A segment of seconds here; a Context takes milliseconds to make.
+  constexpr int kSteps = 10000;
+  std::atomic<bool> segment_ended{false};
+  absl::Status ran;
+  std::thread segment([&] {
+    ran = (*stepping)->Run(kSteps, 0);
+    segment_ended = true;
+  });
+  // Made once the segment is under way (or, on a machine too loaded to start
+  // it within this wait, before it: the test then passes without testing).
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::StatusOr<std::unique_ptr<Replica>> made =
+      Replica::Create(model, Options("CPU"), TemperatureLadder(), 1, 2);
+  const bool made_during_the_segment = !segment_ended.load();
+  segment.join();
+  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_TRUE(ran.ok()) << ran;
+  EXPECT_TRUE(made_during_the_segment)
+      << "the Context was made only after the other replica's whole "
+      << kSteps << "-step segment";
+}
+
 // ---------------------------------------------------------------------------
 // GPU platforms: CUDA is skipped without a driver and a device. OpenCL runs
 // wherever an OpenCL driver is installed (PoCL on the CPU in CI,

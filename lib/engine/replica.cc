@@ -425,19 +425,25 @@ absl::Status Replica::Run(int steps, uint64_t segment_seed,
   }
   measured_.reset();
   int64_t done = 0;  // steps integrated by this call
-  // Integrates n steps, in chunks of kStopCheckSteps when `stop` is given;
-  // false once *stop is set. OpenMM's step(n) is n single steps, so the
-  // chunks give the same trajectory, bit for bit.
+  // Integrates n steps, in chunks of kStopCheckSteps when `stop` is given,
+  // and a step at a time where Contexts share a lock (CPU), so that one
+  // being made or destroyed waits a step, not the segment; false once *stop
+  // is set. OpenMM's step(n) is n single steps, so the chunks give the same
+  // trajectory, bit for bit.
+  const bool step_by_step = context_mutex_.locks();
   auto advance = [&](int n) ABSL_SHARED_LOCKS_REQUIRED(context_mutex_) {
     while (n > 0) {
       if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
         return false;
       }
-      const int chunk = stop == nullptr ? n : std::min(n, kStopCheckSteps);
+      const int chunk = step_by_step      ? 1
+                        : stop == nullptr ? n
+                                          : std::min(n, kStopCheckSteps);
       integrator_->step(chunk);
       steps_run_ += chunk;
       done += chunk;
       n -= chunk;
+      context_mutex_.LetWritersIn();
     }
     return true;
   };
