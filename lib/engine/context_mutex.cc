@@ -17,8 +17,14 @@ namespace {
 // destruction hold this mutex exclusively and every other use of a CPU Context
 // holds it shared.
 ABSL_CONST_INIT absl::Mutex cpu_context_map_mutex(absl::kConstInit);
-// Threads waiting to hold it exclusively: readers step aside only for them.
+// Threads waiting to hold it exclusively: readers step aside for them. It
+// falls to 0 only while the mutex is held exclusively, so the Unlock that
+// follows wakes the readers waiting for that.
 std::atomic<int> cpu_context_map_writers_waiting{0};
+
+bool NoWritersWaiting(std::atomic<int>* waiting) {
+  return waiting->load() == 0;
+}
 
 }  // namespace
 
@@ -50,9 +56,12 @@ bool ContextMutex::locks() const { return mutex_ != nullptr; }
 
 void ContextMutex::LetWritersIn() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (mutex_ == nullptr || cpu_context_map_writers_waiting.load() == 0) return;
-  // The mutex queues a reader behind a waiting writer.
   mutex_->ReaderUnlock();
-  mutex_->ReaderLock();
+  // Not ReaderLock: with the writer woken but not yet running, that takes
+  // the mutex back at once, and did so at every step of a pinned worker
+  // slot's segment while the slot loading a replica waited.
+  mutex_->ReaderLockWhen(
+      absl::Condition(&NoWritersWaiting, &cpu_context_map_writers_waiting));
 }
 
 }  // namespace replex::engine

@@ -26,8 +26,8 @@ class ABSL_LOCKABLE ContextMutex {
   // Whether it locks anything (the CPU platform).
   bool locks() const;
   // Called holding it shared, between steps: if a thread waits to hold it
-  // exclusively (to make or destroy a Context), lets it go first, and
-  // returns holding it shared again. Without
+  // exclusively (to make or destroy a Context), lets it, and every other
+  // such thread, go first, and returns holding it shared again. Without
   // this, a Context made while another replica runs a segment waits for the
   // whole segment, and the thread making it idles its core.
   void LetWritersIn() ABSL_SHARED_LOCKS_REQUIRED(this);

@@ -5,6 +5,7 @@
 #include "lib/engine/engine.h"
 
 #include <OpenMM.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -829,32 +830,60 @@ TEST(CpuPlatformTest, ContextsComeAndGoWhileOthersStep) {
   }
 }
 
+// Confines the calling thread (and the threads it starts, such as a CPU
+// Context's) to the `index`-th CPU it may use, or leaves it where there is
+// no such CPU.
+void PinToAllowedCpu(int index) {
+  cpu_set_t allowed;
+  sched_getaffinity(0, sizeof(allowed), &allowed);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed) && index-- == 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      sched_setaffinity(0, sizeof(one), &one);
+      return;
+    }
+  }
+}
+
 TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
   std::shared_ptr<const Model> model = ChargedWellModel(32);
   ASSERT_NE(model, nullptr);
-  absl::StatusOr<std::unique_ptr<Replica>> stepping =
-      Replica::Create(model, Options("CPU"), TemperatureLadder(), 0, 1);
-  ASSERT_TRUE(stepping.ok()) << stepping.status();
-  // A segment of seconds here; a Context takes milliseconds to make.
+  // A segment of about a second here; a Context takes milliseconds to make.
   constexpr int kSteps = 10000;
-  std::atomic<bool> segment_ended{false};
+  std::atomic<bool> stepping{false}, segment_ended{false};
   absl::Status ran;
+  // Each thread on a core of its own, as a worker's pinned slots are: the
+  // thread making the Context then wakes at once on an idle core, which is
+  // when a stepping thread that takes the lock straight back keeps it.
   std::thread segment([&] {
-    ran = (*stepping)->Run(kSteps, 0);
+    PinToAllowedCpu(0);
+    absl::StatusOr<std::unique_ptr<Replica>> replica =
+        Replica::Create(model, Options("CPU"), TemperatureLadder(), 0, 1);
+    ran = replica.status();
+    stepping = true;
+    if (ran.ok()) ran = (*replica)->Run(kSteps, 0);
     segment_ended = true;
   });
-  // Made once the segment is under way (or, on a machine too loaded to start
-  // it within this wait, before it: the test then passes without testing).
-  absl::SleepFor(absl::Milliseconds(200));
-  absl::StatusOr<std::unique_ptr<Replica>> made =
-      Replica::Create(model, Options("CPU"), TemperatureLadder(), 1, 2);
-  const bool made_during_the_segment = !segment_ended.load();
+  absl::StatusOr<std::unique_ptr<Replica>> made;
+  bool made_during_the_segment = false;
+  std::thread maker([&] {
+    PinToAllowedCpu(1);
+    while (!stepping.load()) absl::SleepFor(absl::Milliseconds(1));
+    // Made once the segment is under way (or, on a machine too loaded to
+    // start it within this wait, before it: the test then passes untested).
+    absl::SleepFor(absl::Milliseconds(100));
+    made = Replica::Create(model, Options("CPU"), TemperatureLadder(), 1, 2);
+    made_during_the_segment = !segment_ended.load();
+  });
+  maker.join();
   segment.join();
   ASSERT_TRUE(made.ok()) << made.status();
   ASSERT_TRUE(ran.ok()) << ran;
   EXPECT_TRUE(made_during_the_segment)
-      << "the Context was made only after the other replica's whole "
-      << kSteps << "-step segment";
+      << "the Context was made only after the other replica's whole " << kSteps
+      << "-step segment";
 }
 
 // ---------------------------------------------------------------------------
