@@ -866,7 +866,8 @@ TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
     if (ran.ok()) ran = (*replica)->Run(kSteps, 0);
     segment_ended = true;
   });
-  absl::StatusOr<std::unique_ptr<Replica>> made;
+  constexpr int kMade = 8;
+  absl::Status made;
   bool made_during_the_segment = false;
   std::thread maker([&] {
     PinToAllowedCpu(1);
@@ -874,12 +875,18 @@ TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
     // Made once the segment is under way (or, on a machine too loaded to
     // start it within this wait, before it: the test then passes untested).
     absl::SleepFor(absl::Milliseconds(100));
-    made = Replica::Create(model, Options("CPU"), TemperatureLadder(), 1, 2);
+    // Several, each made and destroyed, as a worker loads and drops
+    // replicas: a stepping thread that took the lock straight back kept some
+    // of them waiting for the rest of the segment, not all.
+    for (int i = 0; i < kMade && made.ok(); ++i) {
+      made = Replica::Create(model, Options("CPU"), TemperatureLadder(), 1, i)
+                 .status();
+    }
     made_during_the_segment = !segment_ended.load();
   });
   maker.join();
   segment.join();
-  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_TRUE(made.ok()) << made;
   ASSERT_TRUE(ran.ok()) << ran;
   EXPECT_TRUE(made_during_the_segment)
       << "the Context was made only after the other replica's whole " << kSteps
