@@ -5,7 +5,6 @@
 #include "lib/engine/engine.h"
 
 #include <OpenMM.h>
-#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/engine/test_util.h"
+#include "lib/threads/slot_pool.h"
 
 namespace replex::engine {
 namespace {
@@ -830,23 +830,6 @@ TEST(CpuPlatformTest, ContextsComeAndGoWhileOthersStep) {
   }
 }
 
-// Confines the calling thread (and the threads it starts, such as a CPU
-// Context's) to the `index`-th CPU it may use, or leaves it where there is
-// no such CPU.
-void PinToAllowedCpu(int index) {
-  cpu_set_t allowed;
-  sched_getaffinity(0, sizeof(allowed), &allowed);
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed) && index-- == 0) {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      sched_setaffinity(0, sizeof(one), &one);
-      return;
-    }
-  }
-}
-
 TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
   std::shared_ptr<const Model> model = ChargedWellModel(32);
   ASSERT_NE(model, nullptr);
@@ -854,23 +837,21 @@ TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
   constexpr int kSteps = 10000;
   std::atomic<bool> stepping{false}, segment_ended{false};
   absl::Status ran;
-  // Each thread on a core of its own, as a worker's pinned slots are: the
-  // thread making the Context then wakes at once on an idle core, which is
-  // when a stepping thread that takes the lock straight back keeps it.
-  std::thread segment([&] {
-    PinToAllowedCpu(0);
+  // Each on a slot of its own, pinned as a worker's slots are: the slot
+  // making the Contexts then wakes at once on an idle core, which is when a
+  // stepping slot that takes the lock straight back keeps it.
+  auto segment = [&] {
     absl::StatusOr<std::unique_ptr<Replica>> replica =
         Replica::Create(model, Options("CPU"), TemperatureLadder(), 0, 1);
     ran = replica.status();
     stepping = true;
     if (ran.ok()) ran = (*replica)->Run(kSteps, 0);
     segment_ended = true;
-  });
+  };
   constexpr int kMade = 8;
   absl::Status made;
   bool made_during_the_segment = false;
-  std::thread maker([&] {
-    PinToAllowedCpu(1);
+  auto maker = [&] {
     while (!stepping.load()) absl::SleepFor(absl::Milliseconds(1));
     // Made once the segment is under way (or, on a machine too loaded to
     // start it within this wait, before it: the test then passes untested).
@@ -883,14 +864,16 @@ TEST(CpuPlatformTest, AContextIsMadeBetweenAnotherReplicasStepsNotAfterIt) {
                  .status();
     }
     made_during_the_segment = !segment_ended.load();
-  });
-  maker.join();
-  segment.join();
+  };
+  threads::SlotPool slots(2, /*pin=*/true);
+  threads::ParallelFor(
+      slots, 2, [](int i) { return static_cast<uint64_t>(i); },
+      [&](int i) { i == 0 ? segment() : maker(); });
   ASSERT_TRUE(made.ok()) << made;
   ASSERT_TRUE(ran.ok()) << ran;
   EXPECT_TRUE(made_during_the_segment)
-      << "the Context was made only after the other replica's whole " << kSteps
-      << "-step segment";
+      << "the Contexts were made only after the other replica's whole "
+      << kSteps << "-step segment";
 }
 
 // ---------------------------------------------------------------------------
