@@ -107,6 +107,11 @@ void WorkerRegistry::Receive(uint64_t key, const v1::WorkerMessage& message) {
     case v1::WorkerMessage::kSegmentDone:
       OnSegmentDone(*worker, message.segment_done());
       break;
+    case v1::WorkerMessage::kSegmentDones:
+      for (const v1::SegmentDone& done : message.segment_dones().done()) {
+        OnSegmentDone(*worker, done);
+      }
+      break;
     case v1::WorkerMessage::kSegmentFailed:
       OnSegmentFailed(*worker, message.segment_failed());
       break;

@@ -183,10 +183,12 @@ class WorkerRegistry : public ReplicaPool {
   absl::Status PlaceAll(const std::shared_ptr<Job>& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Opens `orders` and sends them: LoadJob and LoadReplica first where
-  // needed, then one SegmentOrders per host.
+  // needed, then one SegmentOrders per host. `round`: they are a synchronous
+  // round's, whose results the job waits for together, so each worker may
+  // send its share in one message (SegmentOrder.batch_result).
   absl::Status SendOrders(Job& job,
-                          const std::vector<runner::SegmentOrder>& orders)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                          const std::vector<runner::SegmentOrder>& orders,
+                          bool round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves the job's replicas to where PlaceReplicas says, releasing moved
   // ones from their old hosts with want_state. Returns false (changing
   // nothing) when a replica without a host has no room.

@@ -157,6 +157,8 @@ TEST_F(WorkerRegistryTest, LoadReplicaCarriesEpochRungAndVelocitySeed) {
   EXPECT_EQ(order.epoch(), 1);
   EXPECT_EQ(order.steps(), 10);
   EXPECT_EQ(order.segment_seed(), exchange::SegmentSeed(17, 1, 0));
+  // A synchronous round: the worker may send its results together.
+  EXPECT_TRUE(order.batch_result());
 }
 
 TEST_F(WorkerRegistryTest, ThreeReplicasOnFiveWorkersLeaveTwoIdle) {
@@ -872,6 +874,15 @@ TEST_F(WorkerRegistryTest,
   }
   EXPECT_GE(failed, 2);  // replicas 2 and 3 at least
   EXPECT_EQ(b.segments_run(), 0);
+  // Asynchronous results are wanted as each segment ends, never held.
+  int orders = 0;
+  for (const v1::CoordinatorMessage& message : a.received()) {
+    for (const v1::SegmentOrder& order : message.segment_orders().orders()) {
+      EXPECT_FALSE(order.batch_result());
+      ++orders;
+    }
+  }
+  EXPECT_GE(orders, 1);
 }
 
 // A worker lost mid-run fails every segment out with the loss, which keeps

@@ -197,7 +197,10 @@ absl::StatusOr<std::shared_ptr<WorkerRegistry::Job>> WorkerRegistry::SendRound(
   }
 
   if (absl::Status placed = PlaceAll(job); !placed.ok()) return placed;
-  if (absl::Status sent = SendOrders(*job, orders); !sent.ok()) return sent;
+  if (absl::Status sent = SendOrders(*job, orders, /*round=*/true);
+      !sent.ok()) {
+    return sent;
+  }
   if (options_.metrics != nullptr) options_.metrics->RoundOrdersOut(job_id);
   return job;
 }
@@ -219,7 +222,10 @@ WorkerRegistry::StartSegment(const std::string& job_id,
   if (place) {
     if (absl::Status placed = PlaceAll(job); !placed.ok()) return placed;
   }
-  if (absl::Status sent = SendOrders(*job, {order}); !sent.ok()) return sent;
+  if (absl::Status sent = SendOrders(*job, {order}, /*round=*/false);
+      !sent.ok()) {
+    return sent;
+  }
   return job;
 }
 
@@ -247,7 +253,7 @@ absl::Status WorkerRegistry::PlaceAll(const std::shared_ptr<Job>& job) {
 }
 
 absl::Status WorkerRegistry::SendOrders(
-    Job& job, const std::vector<runner::SegmentOrder>& orders) {
+    Job& job, const std::vector<runner::SegmentOrder>& orders, bool round) {
   const std::string& job_id = job.id;
   // A worker of an earlier release takes the rung's temperature from the
   // order but knows no versions, so it would run a version's parameters as
@@ -315,8 +321,10 @@ absl::Status WorkerRegistry::SendOrders(
       Send(host, std::move(load));
       replica.loaded = true;
     }
-    *batches[replica.host].mutable_segment_orders()->add_orders() =
-        wire::ToProto(order, job_id, replica.epoch);
+    v1::SegmentOrder& sent =
+        *batches[replica.host].mutable_segment_orders()->add_orders();
+    sent = wire::ToProto(order, job_id, replica.epoch);
+    sent.set_batch_result(round);
     replica.rung = order.rung;
     replica.temperature_k = order.ladder != nullptr
                                 ? order.ladder->rung(order.rung).temperature_k

@@ -1,5 +1,6 @@
 // Test-only fault injection, kept out of the replica host: a HostOutput
-// decorator that acts on the first SegmentDone of one round, so tests see
+// decorator that acts on the first SegmentDone of one round (alone or in a
+// SegmentDones), so tests see
 // what a blown-up replica (replex-worker --test_inject_nan: a NaN energy) or
 // a job that crashes its worker (--test_crash_in_round: the process exits
 // at once, as after a segfault) does to a job.

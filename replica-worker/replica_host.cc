@@ -222,7 +222,15 @@ void ReplicaHost::UpdateLadder(const v1::LadderUpdate& message) {
 
 void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
   std::shared_ptr<Hosted> superseded;  // destroyed after unlocking
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    LoadReplicaLocked(message, &superseded);
+  }
+  SendQueued();  // what dropping the superseded copy's orders completed
+}
+
+void ReplicaHost::LoadReplicaLocked(const v1::LoadReplica& message,
+                                    std::shared_ptr<Hosted>* superseded) {
   const Key key(message.job_id(), message.replica());
   if (auto it = replicas_.find(key); it != replicas_.end()) {
     if (it->second->epoch >= message.epoch()) {
@@ -231,7 +239,7 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
                    it->second->epoch);
       return;
     }
-    superseded = DropLocked(it->second);
+    *superseded = DropLocked(it->second);
   }
   auto job_it = jobs_.find(message.job_id());
   auto hosted = std::make_shared<Hosted>(
@@ -262,6 +270,15 @@ void ReplicaHost::LoadReplica(const v1::LoadReplica& message) {
 
 void ReplicaHost::Order(const v1::SegmentOrder& message) {
   absl::MutexLock lock(&mu_);
+  OrderLocked(message);
+}
+
+void ReplicaHost::Orders(const v1::SegmentOrders& message) {
+  absl::MutexLock lock(&mu_);
+  for (const v1::SegmentOrder& order : message.orders()) OrderLocked(order);
+}
+
+void ReplicaHost::OrderLocked(const v1::SegmentOrder& message) {
   std::shared_ptr<Hosted> hosted = FindLocked(
       message.job_id(), message.replica(), message.epoch(), "SegmentOrder");
   if (hosted == nullptr) return;
@@ -279,25 +296,31 @@ void ReplicaHost::Order(const v1::SegmentOrder& message) {
     return;
   }
   hosted->last_round = message.round();
+  if (message.batch_result()) {
+    ++held_[RoundKey(message.job_id(), message.round())].open;
+  }
   Enqueue(hosted, message);
 }
 
 void ReplicaHost::Release(const v1::ReleaseReplica& message) {
-  absl::MutexLock lock(&mu_);
-  std::shared_ptr<Hosted> hosted = FindLocked(
-      message.job_id(), message.replica(), message.epoch(), "ReleaseReplica");
-  if (hosted == nullptr || hosted->released) return;
-  hosted->released = true;
-  // Orders not started yet go with the replica: its state is reported
-  // without them and the coordinator re-issues them to the new host.
-  std::deque<Work>& queue = hosted->queue;
-  queue.erase(
-      std::remove_if(queue.begin(), queue.end(),
-                     [](const Work& work) {
-                       return std::holds_alternative<v1::SegmentOrder>(work);
-                     }),
-      queue.end());
-  Enqueue(hosted, message);
+  {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<Hosted> hosted = FindLocked(
+        message.job_id(), message.replica(), message.epoch(), "ReleaseReplica");
+    if (hosted == nullptr || hosted->released) return;
+    hosted->released = true;
+    // Orders not started yet go with the replica: its state is reported
+    // without them and the coordinator re-issues them to the new host.
+    std::deque<Work> kept, cancelled;
+    for (Work& work : hosted->queue) {
+      (std::holds_alternative<v1::SegmentOrder>(work) ? cancelled : kept)
+          .push_back(std::move(work));
+    }
+    hosted->queue = std::move(kept);
+    EndQueuedLocked(cancelled);
+    Enqueue(hosted, message);
+  }
+  SendQueued();  // what cancelling its orders completed
 }
 
 void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
@@ -306,6 +329,11 @@ void ReplicaHost::UnloadJob(const v1::UnloadJob& message) {
   {
     absl::MutexLock lock(&mu_);
     const bool had_job = jobs_.erase(message.job_id()) > 0;
+    // Its held results are not wanted any more. Rounds sort by job first.
+    held_.erase(held_.lower_bound(RoundKey(
+                    message.job_id(), std::numeric_limits<int64_t>::min())),
+                held_.upper_bound(RoundKey(
+                    message.job_id(), std::numeric_limits<int64_t>::max())));
     // Keys sort by job first, so the job's replicas are one range.
     for (auto it = replicas_.lower_bound(
              Key(message.job_id(), std::numeric_limits<int>::min()));
@@ -327,6 +355,7 @@ void ReplicaHost::DropAll() {
   bool idle_now;
   {
     absl::MutexLock lock(&mu_);
+    held_.clear();  // the session ended: the coordinator reassigns them all
     while (!replicas_.empty()) {
       dropped.push_back(DropLocked(replicas_.begin()->second));
     }
@@ -387,22 +416,30 @@ void ReplicaHost::RunNext(const std::shared_ptr<Hosted>& hosted) {
         }
       },
       work);
-  if (reply.has_value()) {
-    bool dropped;
-    {
-      absl::MutexLock lock(&mu_);
-      dropped = hosted->dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    if (hosted->dropped) reply.reset();  // nothing is sent for it
+    const auto* order = std::get_if<v1::SegmentOrder>(&work);
+    if (order != nullptr && order->batch_result()) {
+      const bool done = reply.has_value() && reply->has_segment_done();
+      EndHeldLocked(*order, done ? std::move(reply) : std::nullopt);
+      if (done) reply.reset();
     }
-    // Sent while this replica is still `scheduled`, so its messages keep
-    // their order (a SegmentDone before the state report that includes it).
-    if (!dropped) output_->Send(*reply);
+    if (reply.has_value()) {
+      TakeHeldLocked();
+      outbox_.push_back(*std::move(reply));
+    }
   }
+  // Queued while this replica is still `scheduled`, so its messages keep
+  // their order (a SegmentDone before the state report that includes it).
+  SendQueued();
   std::shared_ptr<Hosted> released;  // destroyed after unlocking
   bool idle_now;
   {
     absl::MutexLock lock(&mu_);
     --running_;
     if (std::holds_alternative<v1::ReleaseReplica>(work)) {
+      // Its queue is empty (a release is its last work): no order ends.
       released = DropLocked(hosted);
     }
     if (!hosted->dropped && !hosted->queue.empty()) {
@@ -513,10 +550,63 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
   return reply;
 }
 
+void ReplicaHost::EndHeldLocked(const v1::SegmentOrder& order,
+                                std::optional<v1::WorkerMessage> done) {
+  auto it = held_.find(RoundKey(order.job_id(), order.round()));
+  if (it == held_.end()) return;  // its job was unloaded meanwhile
+  HeldRound& round = it->second;
+  if (done.has_value()) {
+    *round.results.mutable_segment_dones()->add_done() =
+        std::move(*done->mutable_segment_done());
+  }
+  if (--round.open > 0) return;
+  if (round.results.segment_dones().done_size() > 0) {
+    outbox_.push_back(std::move(round.results));
+  }
+  held_.erase(it);
+}
+
+void ReplicaHost::EndQueuedLocked(const std::deque<Work>& queue) {
+  for (const Work& work : queue) {
+    const auto* order = std::get_if<v1::SegmentOrder>(&work);
+    if (order != nullptr && order->batch_result()) {
+      EndHeldLocked(*order, std::nullopt);
+    }
+  }
+}
+
+void ReplicaHost::TakeHeldLocked() {
+  for (auto& [key, round] : held_) {
+    if (round.results.segment_dones().done_size() == 0) continue;
+    outbox_.push_back(std::move(round.results));
+    round.results.Clear();
+  }
+}
+
+void ReplicaHost::SendQueued() {
+  bool idle_now;
+  {
+    absl::MutexLock lock(&mu_);
+    if (sending_ || outbox_.empty()) return;  // a sender sends ours too
+    sending_ = true;
+    while (!outbox_.empty()) {
+      v1::WorkerMessage message = std::move(outbox_.front());
+      outbox_.pop_front();
+      mu_.Unlock();
+      output_->Send(message);
+      mu_.Lock();
+    }
+    sending_ = false;
+    idle_now = IdleLocked();
+  }
+  if (idle_now) output_->OnIdle();
+}
+
 std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::DropLocked(
     std::shared_ptr<Hosted> hosted) {
   hosted->dropped = true;
   hosted->stop = true;
+  EndQueuedLocked(hosted->queue);
   hosted->queue.clear();
   auto it = replicas_.find(Key(hosted->job_id, hosted->replica));
   if (it != replicas_.end() && it->second == hosted) replicas_.erase(it);
@@ -538,7 +628,7 @@ uint64_t ReplicaHost::LeastLoadedSlotLocked() const {
 }
 
 bool ReplicaHost::IdleLocked() const {
-  return replicas_.empty() && running_ == 0;
+  return replicas_.empty() && running_ == 0 && outbox_.empty() && !sending_;
 }
 
 std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::FindLocked(

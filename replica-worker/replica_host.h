@@ -40,9 +40,10 @@ engine::EngineOptions ReplicaEngineOptions(
 class HostOutput {
  public:
   virtual ~HostOutput() = default;
-  // Called from executor threads, never with the host's lock held, so it may
-  // block on the network. Messages about one replica are sent one at a time,
-  // in the order their work happened. Must be thread-safe.
+  // Called from executor threads (or from the caller of Release or
+  // LoadReplica, when dropping an order completes a held round), never with
+  // the host's lock held, so it may block on the network. Messages are sent
+  // one at a time, in the order their work happened. Must be thread-safe.
   virtual void Send(const v1::WorkerMessage& message) = 0;
   // Called, without the host's lock, each time the host becomes idle (see
   // ReplicaHost::idle), so a draining session need not poll.
@@ -80,6 +81,11 @@ struct HostOptions {
 //  * Failures become SegmentFailed for the order that meets them;
 //    invalid_input is set for INVALID_ARGUMENT, i.e. when the job itself is
 //    wrong (unreadable System, unknown ladder parameter, bad rung).
+//  * Results of orders with batch_result (a synchronous round's, which the
+//    coordinator waits for together) are held until this host's last order
+//    of that job and round has ended, then sent in one SegmentDones. Any
+//    other message is sent after whatever is held, so nothing overtakes a
+//    held result.
 //
 // Thread-safe.
 class ReplicaHost {
@@ -104,8 +110,12 @@ class ReplicaHost {
   // velocity_seed), then restores `state` when given. Replaces a hosted copy
   // with an older epoch; ignored for the same or an older epoch.
   void LoadReplica(const v1::LoadReplica& message);
-  // Queues a segment; on completion sends SegmentDone or SegmentFailed.
+  // Queues a segment; on completion sends SegmentDone (or holds it, see
+  // above) or SegmentFailed.
   void Order(const v1::SegmentOrder& message);
+  // Order for each of a round's orders, under one lock, so that none of
+  // them can end before the others are counted into their held round.
+  void Orders(const v1::SegmentOrders& message);
   // Cancels the replica's queued (not yet started) orders and queues the
   // release behind the running one (the caller does not wait): it sends a
   // ReplicaStateReport when want_state, then stops hosting the replica.
@@ -120,7 +130,7 @@ class ReplicaHost {
   // reassign them with new epochs); running segments stop unreported.
   void DropAll();
 
-  // Nothing hosted and no work running.
+  // Nothing hosted, no work running and nothing waiting to be sent.
   bool idle() const;
   int hosted_replicas() const;
   int hosted_jobs() const;
@@ -131,6 +141,38 @@ class ReplicaHost {
   using Work =
       std::variant<v1::LoadReplica, v1::SegmentOrder, v1::ReleaseReplica>;
   using Key = std::pair<std::string, int>;  // (job_id, replica)
+
+  // The results held for one job's round (SegmentOrder.batch_result): its
+  // orders accepted here and not yet ended, and the SegmentDones of those
+  // that have.
+  struct HeldRound {
+    int open = 0;
+    v1::WorkerMessage results;  // a SegmentDones
+  };
+  using RoundKey = std::pair<std::string, int64_t>;  // (job_id, round)
+
+  // LoadReplica's work; a superseded copy is returned in `superseded`.
+  void LoadReplicaLocked(const v1::LoadReplica& message,
+                         std::shared_ptr<Hosted>* superseded)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OrderLocked(const v1::SegmentOrder& message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts an accepted batch_result order as ended, keeping `done` (its
+  // SegmentDone, if it has one) with the round's; queues the round's
+  // SegmentDones when it was the round's last open order here.
+  void EndHeldLocked(const v1::SegmentOrder& order,
+                     std::optional<v1::WorkerMessage> done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // EndHeldLocked, with no result, for each batch_result order in `queue`
+  // (orders dropped without running).
+  void EndQueuedLocked(const std::deque<Work>& queue)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues every held SegmentDone (before another message, so that it does
+  // not overtake them); their rounds stay open.
+  void TakeHeldLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends outbox_ unless another thread is sending it; then, if the host is
+  // idle, says so (OnIdle).
+  void SendQueued() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Appends work to the replica's queue and schedules it if it is not
   // already scheduled.
@@ -148,7 +190,7 @@ class ReplicaHost {
   // Marks `hosted` dropped and removes it from replicas_ if it is the hosted
   // copy; the returned pointer lets the caller destroy its Context after
   // unlocking. By value: callers pass replicas_'s own element, which the
-  // erase destroys.
+  // erase destroys. Its queued orders end unreported (EndQueuedLocked).
   std::shared_ptr<Hosted> DropLocked(std::shared_ptr<Hosted> hosted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -164,6 +206,12 @@ class ReplicaHost {
   HostOutput* const output_;
 
   mutable absl::Mutex mu_;
+  std::map<RoundKey, HeldRound> held_ ABSL_GUARDED_BY(mu_);
+  // Messages in the order their work happened, sent by one thread at a time
+  // (the one that found none sending), without mu_ held: so Send may block,
+  // a Send may lead to more work (a Release), and nothing overtakes.
+  std::deque<v1::WorkerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  bool sending_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, std::shared_ptr<Hosted>> replicas_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // work items executing now

@@ -54,6 +54,18 @@ class ReplicaHostTest : public ::testing::Test {
     return output_.messages();
   }
 
+  // Round `round` of replicas 0..n-1 (epoch 1, replica i at rung i), as a
+  // synchronous round's orders come: batch_result set.
+  static v1::SegmentOrders RoundOrders(int n, int64_t round) {
+    v1::SegmentOrders orders;
+    for (int i = 0; i < n; ++i) {
+      v1::SegmentOrder& order = *orders.add_orders();
+      order = MakeOrder(kJob, i, round, 1, i, kSteps, 9 + i);
+      order.set_batch_result(true);
+    }
+    return orders;
+  }
+
   testing::RecordingOutput output_;
   testing::ManualExecutor* executor_;
   std::unique_ptr<ReplicaHost> host_;
@@ -181,6 +193,118 @@ TEST_F(ReplicaHostTest, AnOrderWithATemperatureButNoVersionFails) {
   ASSERT_TRUE(sent[0].has_segment_failed()) << sent[0].DebugString();
   EXPECT_THAT(sent[0].segment_failed().error(),
               HasSubstr("upgrade the coordinator before its workers"));
+}
+
+// A synchronous round's orders (batch_result): the replicas' results are
+// held until the host's last segment of the round ends, then leave in one
+// SegmentDones, the same results as unbatched orders give.
+TEST_F(ReplicaHostTest, ARoundsResultsLeaveTogetherAfterItsLastSegment) {
+  const v1::JobSpec spec = ExampleSpec(kTremd);
+  LoadJob(spec);
+  for (int i = 0; i < 3; ++i) {
+    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+  }
+  host_->Orders(RoundOrders(3, /*round=*/0));
+  // Tasks run one at a time: 3 loads, then 3 segments.
+  for (int task = 0; task < 5; ++task) {
+    ASSERT_TRUE(executor_->RunOne());
+    EXPECT_THAT(output_.messages(), ::testing::IsEmpty()) << "task " << task;
+  }
+  ASSERT_TRUE(executor_->RunOne());
+  const std::vector<v1::WorkerMessage> sent = output_.messages();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
+
+  // The same orders, unbatched, on a host of their own.
+  testing::RecordingOutput output;
+  auto executor = std::make_unique<testing::ManualExecutor>();
+  testing::ManualExecutor* manual = executor.get();
+  ReplicaHost unbatched(HostOptions(), std::move(executor), &output);
+  unbatched.LoadJob(MakeLoadJob(kJob, spec));
+  for (int i = 0; i < 3; ++i) {
+    unbatched.LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+  }
+  const v1::SegmentOrders orders = RoundOrders(3, 0);
+  for (v1::SegmentOrder order : orders.orders()) {
+    order.set_batch_result(false);
+    unbatched.Order(order);
+  }
+  manual->RunAll();
+  const std::vector<v1::WorkerMessage> alone = output.messages();
+  ASSERT_EQ(alone.size(), 3u);
+  ASSERT_EQ(sent[0].segment_dones().done_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    v1::SegmentDone batched = sent[0].segment_dones().done(i);
+    v1::SegmentDone single = alone[i].segment_done();
+    batched.clear_seconds();
+    single.clear_seconds();
+    EXPECT_EQ(batched.SerializeAsString(), single.SerializeAsString())
+        << batched.DebugString() << " vs " << single.DebugString();
+  }
+}
+
+// A failure is not held: it leaves at once, after the results held so far,
+// and the round's last result leaves when its segment ends.
+TEST_F(ReplicaHostTest, AFailureLeavesAtOnceAfterTheHeldResults) {
+  LoadJob(ExampleSpec(kTremd));
+  for (int i = 0; i < 3; ++i) {
+    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+  }
+  v1::SegmentOrders orders = RoundOrders(3, 0);
+  // Fails at once: an adaptive ladder's temperature without its version.
+  orders.mutable_orders(1)->set_temperature_k(305);
+  host_->Orders(orders);
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 3u);
+  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
+  ASSERT_EQ(sent[0].segment_dones().done_size(), 1);
+  EXPECT_EQ(sent[0].segment_dones().done(0).replica(), 0);
+  ASSERT_TRUE(sent[1].has_segment_failed()) << sent[1].DebugString();
+  EXPECT_EQ(sent[1].segment_failed().replica(), 1);
+  ASSERT_TRUE(sent[2].has_segment_dones()) << sent[2].DebugString();
+  ASSERT_EQ(sent[2].segment_dones().done_size(), 1);
+  EXPECT_EQ(sent[2].segment_dones().done(0).replica(), 2);
+}
+
+// Orders that end without running still end their round: one cancelled by
+// a release, or dropped with a superseded copy of its replica. Otherwise
+// the round's other results would be held for ever.
+TEST_F(ReplicaHostTest, OrdersDroppedUnrunStillEndTheirRound) {
+  LoadJob(ExampleSpec(kTremd));
+  for (int i = 0; i < 3; ++i) {
+    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+  }
+  host_->Orders(RoundOrders(3, 0));
+  host_->Release(MakeRelease(kJob, 1, 1, /*want_state=*/false));
+  host_->LoadReplica(MakeLoadReplica(kJob, 2, /*epoch=*/2, 2, 5));
+  const std::vector<v1::WorkerMessage> sent = Run();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
+  ASSERT_EQ(sent[0].segment_dones().done_size(), 1);
+  EXPECT_EQ(sent[0].segment_dones().done(0).replica(), 0);
+
+  // The round again (a rollback's), at replica 2's new epoch: counted
+  // afresh.
+  v1::SegmentOrder again = RoundOrders(3, 0).orders(2);
+  again.set_epoch(2);
+  host_->Order(again);
+  const std::vector<v1::WorkerMessage> later = Run();
+  ASSERT_EQ(later.size(), 2u);
+  ASSERT_TRUE(later[1].has_segment_dones()) << later[1].DebugString();
+  EXPECT_EQ(later[1].segment_dones().done(0).replica(), 2);
+}
+
+// An unloaded job's held results are dropped, not sent.
+TEST_F(ReplicaHostTest, UnloadJobDropsHeldResults) {
+  LoadJob(ExampleSpec(kTremd));
+  for (int i = 0; i < 2; ++i) {
+    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+  }
+  host_->Orders(RoundOrders(2, 0));
+  for (int task = 0; task < 3; ++task) ASSERT_TRUE(executor_->RunOne());
+  host_->UnloadJob(MakeUnload(kJob));
+  EXPECT_THAT(Run(), ::testing::IsEmpty());
+  EXPECT_TRUE(host_->idle());
 }
 
 TEST_F(ReplicaHostTest, StaleEpochsAndUnknownReplicasAreDropped) {

@@ -244,10 +244,7 @@ void Session::Dispatch(const v1::CoordinatorMessage& message,
     case v1::CoordinatorMessage::kLoadReplica:
       return host->LoadReplica(message.load_replica());
     case v1::CoordinatorMessage::kSegmentOrders:
-      for (const v1::SegmentOrder& order : message.segment_orders().orders()) {
-        host->Order(order);
-      }
-      return;
+      return host->Orders(message.segment_orders());
     case v1::CoordinatorMessage::kReleaseReplica:
       return host->Release(message.release_replica());
     case v1::CoordinatorMessage::kUnloadJob:

@@ -50,8 +50,9 @@ void WorkerMetrics::RecordPlugins(const engine::PluginReport& report) {
   }
   // Failures read "FILE: why".
   for (const std::string& failure : report.failures) {
-    plugins_.Add({{"file", name(failure.substr(0, failure.find(": ")))},
-                  {"loaded", "false"}})
+    plugins_
+        .Add({{"file", name(failure.substr(0, failure.find(": ")))},
+              {"loaded", "false"}})
         .Set(1);
   }
 }
@@ -60,6 +61,11 @@ void WorkerMetrics::SegmentSent(const v1::WorkerMessage& message) {
   if (message.has_segment_done()) {
     segments_done_.Increment();
     segment_seconds_.Observe(message.segment_done().seconds());
+  } else if (message.has_segment_dones()) {
+    for (const v1::SegmentDone& done : message.segment_dones().done()) {
+      segments_done_.Increment();
+      segment_seconds_.Observe(done.seconds());
+    }
   } else if (message.has_segment_failed()) {
     segments_failed_.Increment();
   }

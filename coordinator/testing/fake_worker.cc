@@ -54,9 +54,9 @@ v1::WorkerMessage FakeSegmentDone(const v1::SegmentOrder& order) {
     result.reduced.push_back(FakeReduced(order.replica(), order.round(), rung));
   }
   if (order.want_state()) {
-    result.state = absl::StrCat("state of ", order.job_id(), "/",
-                                order.replica(), " after round ",
-                                order.round());
+    result.state =
+        absl::StrCat("state of ", order.job_id(), "/", order.replica(),
+                     " after round ", order.round());
   }
   return wire::SegmentDone(order, std::move(result), 0);
 }
@@ -140,11 +140,20 @@ std::vector<v1::WorkerMessage> FakeWorker::Handle(
       return {};
     }
     case v1::CoordinatorMessage::kSegmentOrders: {
+      // As the real worker does: a synchronous round's results
+      // (batch_result) in one SegmentDones, others one by one.
       std::vector<v1::WorkerMessage> replies;
+      v1::WorkerMessage batch;
       for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
         std::optional<v1::WorkerMessage> done = Run(order);
-        if (done.has_value()) replies.push_back(*std::move(done));
+        if (!done.has_value()) continue;
+        if (order.batch_result()) {
+          *batch.mutable_segment_dones()->add_done() = done->segment_done();
+        } else {
+          replies.push_back(*std::move(done));
+        }
       }
+      if (batch.has_segment_dones()) replies.push_back(std::move(batch));
       return replies;
     }
     case v1::CoordinatorMessage::kReleaseReplica: {

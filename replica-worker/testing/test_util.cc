@@ -85,17 +85,20 @@ std::vector<uint64_t> ManualExecutor::affinities() const {
 
 int ManualExecutor::RunAll() {
   int ran = 0;
-  while (true) {
-    std::function<void()> task;
-    {
-      absl::MutexLock lock(&mu_);
-      if (queue_.empty()) return ran;
-      task = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    task();
-    ++ran;
+  while (RunOne()) ++ran;
+  return ran;
+}
+
+bool ManualExecutor::RunOne() {
+  std::function<void()> task;
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue_.empty()) return false;
+    task = std::move(queue_.front());
+    queue_.pop_front();
   }
+  task();
+  return true;
 }
 
 void RecordingOutput::set_on_send(

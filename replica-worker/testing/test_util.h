@@ -31,6 +31,8 @@ class ManualExecutor : public threads::Executor {
   // Runs queued tasks, and the tasks they schedule, until none is left.
   // Returns how many ran.
   int RunAll();
+  // Runs the oldest queued task; false if none was queued.
+  bool RunOne();
   // The affinity of every task scheduled so far, in order.
   std::vector<uint64_t> affinities() const;
 
