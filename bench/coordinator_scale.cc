@@ -195,9 +195,22 @@ class SimulatedWorker {
           if (const int ms = absl::GetFlag(FLAGS_segment_ms); ms > 0) {
             absl::SleepFor(absl::Milliseconds(ms));
           }
-          // Answered one SegmentDone per order, as a real worker does.
+          // Answered as a real worker answers (replica-worker/replica_host.h):
+          // a synchronous round's results (batch_result) in SegmentDones
+          // messages of up to wire::kMaxBatchBytes, others one SegmentDone
+          // per order.
+          const size_t max_bytes = wire::kMaxBatchBytes;
+          size_t bytes = 0;
+          const auto flush = [&] {
+            if (out.segment_dones().done_size() == 0) return;
+            stream_->Write(out);
+            RaiseTo(timeline_->last_done[out.segment_dones().done(0).round()],
+                    NowNs());
+            out.Clear();
+            bytes = 0;
+          };
           for (const v1::SegmentOrder& order : in.segment_orders().orders()) {
-            v1::SegmentDone& done = *out.mutable_segment_done();
+            v1::SegmentDone done;
             done.set_job_id(order.job_id());
             done.set_replica(order.replica());
             done.set_round(order.round());
@@ -206,9 +219,18 @@ class SimulatedWorker {
                 *temperatures_, order.rung(), order.replica(), order.round()));
             if (order.want_state()) done.set_state(SimulatedState());
             if (order.want_positions()) done.set_positions_f32(*positions_);
-            stream_->Write(out);
-            RaiseTo(timeline_->last_done[order.round()], NowNs());
+            if (!order.batch_result()) {
+              *out.mutable_segment_done() = std::move(done);
+              stream_->Write(out);
+              RaiseTo(timeline_->last_done[order.round()], NowNs());
+              out.Clear();
+              continue;
+            }
+            bytes += done.ByteSizeLong();
+            *out.mutable_segment_dones()->add_done() = std::move(done);
+            if (bytes >= max_bytes) flush();
           }
+          flush();
           continue;
         }
         case v1::CoordinatorMessage::kReleaseReplica: {

@@ -556,10 +556,18 @@ void ReplicaHost::EndHeldLocked(const v1::SegmentOrder& order,
   if (it == held_.end()) return;  // its job was unloaded meanwhile
   HeldRound& round = it->second;
   if (done.has_value()) {
+    round.bytes += done->segment_done().ByteSizeLong();
     *round.results.mutable_segment_dones()->add_done() =
         std::move(*done->mutable_segment_done());
   }
-  if (--round.open > 0) return;
+  if (--round.open > 0) {
+    if (round.bytes >= options_.max_held_bytes) {
+      outbox_.push_back(std::move(round.results));
+      round.results.Clear();
+      round.bytes = 0;
+    }
+    return;
+  }
   if (round.results.segment_dones().done_size() > 0) {
     outbox_.push_back(std::move(round.results));
   }
@@ -580,6 +588,7 @@ void ReplicaHost::TakeHeldLocked() {
     if (round.results.segment_dones().done_size() == 0) continue;
     outbox_.push_back(std::move(round.results));
     round.results.Clear();
+    round.bytes = 0;
   }
 }
 

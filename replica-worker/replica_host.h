@@ -23,6 +23,7 @@
 #include "lib/exchange/ladder.h"
 #include "lib/runner/driver.h"
 #include "lib/threads/slot_pool.h"
+#include "lib/wire/wire.h"
 #include "replex/v1/worker.pb.h"
 
 namespace replex::worker {
@@ -63,6 +64,9 @@ struct HostOptions {
   // DeviceIndex (ReplicaEngineOptions) unless the
   // job's platform_properties sets one.
   std::vector<std::string> devices;
+  // A round's held results (SegmentOrder.batch_result) leave early once they
+  // reach this many bytes (wire::kMaxBatchBytes says why).
+  size_t max_held_bytes = wire::kMaxBatchBytes;
 };
 
 // Hosts jobs (a parsed Model each, loaded on first use) and replicas (one
@@ -148,6 +152,7 @@ class ReplicaHost {
   struct HeldRound {
     int open = 0;
     v1::WorkerMessage results;  // a SegmentDones
+    size_t bytes = 0;           // of `results`' SegmentDones, serialized
   };
   using RoundKey = std::pair<std::string, int64_t>;  // (job_id, round)
 
@@ -159,7 +164,8 @@ class ReplicaHost {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts an accepted batch_result order as ended, keeping `done` (its
   // SegmentDone, if it has one) with the round's; queues the round's
-  // SegmentDones when it was the round's last open order here.
+  // SegmentDones when it was the round's last open order here, or when they
+  // reach max_held_bytes.
   void EndHeldLocked(const v1::SegmentOrder& order,
                      std::optional<v1::WorkerMessage> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -243,6 +243,39 @@ TEST_F(ReplicaHostTest, ARoundsResultsLeaveTogetherAfterItsLastSegment) {
   }
 }
 
+// Held results leave early once they reach max_held_bytes, so no message
+// grows with replicas x atoms: here every result is over the limit and
+// leaves as its segment ends, before the round's last.
+class SmallBatchHostTest : public ReplicaHostTest {
+ protected:
+  SmallBatchHostTest() : ReplicaHostTest(Options()) {}
+  static HostOptions Options() {
+    HostOptions options;
+    options.max_held_bytes = 1;
+    return options;
+  }
+};
+
+TEST_F(SmallBatchHostTest, ResultsOverTheByteLimitAreNotHeld) {
+  LoadJob(ExampleSpec(kTremd));
+  for (int i = 0; i < 3; ++i) {
+    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+  }
+  host_->Orders(RoundOrders(3, 0));
+  for (int task = 0; task < 4; ++task) ASSERT_TRUE(executor_->RunOne());
+  // 3 loads and the first segment: its result has left.
+  std::vector<v1::WorkerMessage> sent = output_.messages();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
+  EXPECT_EQ(sent[0].segment_dones().done_size(), 1);
+  sent = Run();
+  ASSERT_EQ(sent.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sent[i].segment_dones().done_size(), 1);
+    EXPECT_EQ(sent[i].segment_dones().done(0).replica(), i);
+  }
+}
+
 // A failure is not held: it leaves at once, after the results held so far,
 // and the round's last result leaves when its segment ends.
 TEST_F(ReplicaHostTest, AFailureLeavesAtOnceAfterTheHeldResults) {

@@ -3,6 +3,7 @@
 // results, converted the same way on both sides.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,13 @@ v1::WorkerMessage SegmentDone(const v1::SegmentOrder& order,
                               runner::SegmentResult result, double seconds);
 // The coordinator's side.
 runner::SegmentResult FromProto(const v1::SegmentDone& done);
+
+// A worker's SegmentDones message (a synchronous round's results sent
+// together, SegmentOrder.batch_result) is sent once it reaches this many
+// bytes, so that none grows with replicas x atoms (frames, checkpoint
+// states) or replicas x rungs (reduced potentials). Batching saves
+// per-message work, which beside a megabyte is nothing.
+inline constexpr size_t kMaxBatchBytes = size_t{1} << 20;
 
 // Positions as SegmentDone.positions_f32 carries them: x, y, z per atom as
 // little-endian IEEE-754 float32 (rounded to nearest), and back. Unpack
