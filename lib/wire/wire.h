@@ -30,8 +30,12 @@ runner::SegmentResult FromProto(const v1::SegmentDone& done);
 // together, SegmentOrder.batch_result) is sent once it reaches this many
 // bytes, so that none grows with replicas x atoms (frames, checkpoint
 // states) or replicas x rungs (reduced potentials). Batching saves
-// per-message work, which beside a megabyte is nothing.
-inline constexpr size_t kMaxBatchBytes = size_t{1} << 20;
+// per-message work, which beside tens of kilobytes is nothing, while large
+// messages cost gRPC more: with 300 KB frames, one 1.2 MB message a worker
+// instead of four cut the coordinator benchmark's rounds/s from 9.2 to 7.6
+// (docs/benchmarks.md). So a result this large (a frame of more than about
+// 5,400 atoms, a state of more than about 1,300) leaves at once.
+inline constexpr size_t kMaxBatchBytes = size_t{64} << 10;
 
 // Positions as SegmentDone.positions_f32 carries them: x, y, z per atom as
 // little-endian IEEE-754 float32 (rounded to nearest), and back. Unpack
