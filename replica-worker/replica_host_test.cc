@@ -54,6 +54,21 @@ class ReplicaHostTest : public ::testing::Test {
     return output_.messages();
   }
 
+  // Loads the T-REMD job and replicas 0..n-1 (epoch 1, replica i at rung i).
+  void LoadReplicas(int n) {
+    LoadJob(ExampleSpec(kTremd));
+    for (int i = 0; i < n; ++i) {
+      host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
+    }
+  }
+
+  // `message` is a SegmentDones of `replica`'s result alone.
+  static void ExpectResultOf(const v1::WorkerMessage& message, int replica) {
+    ASSERT_TRUE(message.has_segment_dones()) << message.DebugString();
+    ASSERT_EQ(message.segment_dones().done_size(), 1);
+    EXPECT_EQ(message.segment_dones().done(0).replica(), replica);
+  }
+
   // Round `round` of replicas 0..n-1 (epoch 1, replica i at rung i), as a
   // synchronous round's orders come: batch_result set.
   static v1::SegmentOrders RoundOrders(int n, int64_t round) {
@@ -257,64 +272,45 @@ class SmallBatchHostTest : public ReplicaHostTest {
 };
 
 TEST_F(SmallBatchHostTest, ResultsOverTheByteLimitAreNotHeld) {
-  LoadJob(ExampleSpec(kTremd));
-  for (int i = 0; i < 3; ++i) {
-    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
-  }
+  LoadReplicas(3);
   host_->Orders(RoundOrders(3, 0));
   for (int task = 0; task < 4; ++task) ASSERT_TRUE(executor_->RunOne());
   // 3 loads and the first segment: its result has left.
   std::vector<v1::WorkerMessage> sent = output_.messages();
   ASSERT_EQ(sent.size(), 1u);
-  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
-  EXPECT_EQ(sent[0].segment_dones().done_size(), 1);
+  ExpectResultOf(sent[0], 0);
   sent = Run();
   ASSERT_EQ(sent.size(), 3u);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(sent[i].segment_dones().done_size(), 1);
-    EXPECT_EQ(sent[i].segment_dones().done(0).replica(), i);
-  }
+  for (int i = 0; i < 3; ++i) ExpectResultOf(sent[i], i);
 }
 
 // A failure is not held: it leaves at once, after the results held so far,
 // and the round's last result leaves when its segment ends.
 TEST_F(ReplicaHostTest, AFailureLeavesAtOnceAfterTheHeldResults) {
-  LoadJob(ExampleSpec(kTremd));
-  for (int i = 0; i < 3; ++i) {
-    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
-  }
+  LoadReplicas(3);
   v1::SegmentOrders orders = RoundOrders(3, 0);
   // Fails at once: an adaptive ladder's temperature without its version.
   orders.mutable_orders(1)->set_temperature_k(305);
   host_->Orders(orders);
   const std::vector<v1::WorkerMessage> sent = Run();
   ASSERT_EQ(sent.size(), 3u);
-  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
-  ASSERT_EQ(sent[0].segment_dones().done_size(), 1);
-  EXPECT_EQ(sent[0].segment_dones().done(0).replica(), 0);
+  ExpectResultOf(sent[0], 0);
   ASSERT_TRUE(sent[1].has_segment_failed()) << sent[1].DebugString();
   EXPECT_EQ(sent[1].segment_failed().replica(), 1);
-  ASSERT_TRUE(sent[2].has_segment_dones()) << sent[2].DebugString();
-  ASSERT_EQ(sent[2].segment_dones().done_size(), 1);
-  EXPECT_EQ(sent[2].segment_dones().done(0).replica(), 2);
+  ExpectResultOf(sent[2], 2);
 }
 
 // Orders that end without running still end their round: one cancelled by
 // a release, or dropped with a superseded copy of its replica. Otherwise
 // the round's other results would be held for ever.
 TEST_F(ReplicaHostTest, OrdersDroppedUnrunStillEndTheirRound) {
-  LoadJob(ExampleSpec(kTremd));
-  for (int i = 0; i < 3; ++i) {
-    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
-  }
+  LoadReplicas(3);
   host_->Orders(RoundOrders(3, 0));
   host_->Release(MakeRelease(kJob, 1, 1, /*want_state=*/false));
   host_->LoadReplica(MakeLoadReplica(kJob, 2, /*epoch=*/2, 2, 5));
   const std::vector<v1::WorkerMessage> sent = Run();
   ASSERT_EQ(sent.size(), 1u);
-  ASSERT_TRUE(sent[0].has_segment_dones()) << sent[0].DebugString();
-  ASSERT_EQ(sent[0].segment_dones().done_size(), 1);
-  EXPECT_EQ(sent[0].segment_dones().done(0).replica(), 0);
+  ExpectResultOf(sent[0], 0);
 
   // The round again (a rollback's), at replica 2's new epoch: counted
   // afresh.
@@ -323,16 +319,12 @@ TEST_F(ReplicaHostTest, OrdersDroppedUnrunStillEndTheirRound) {
   host_->Order(again);
   const std::vector<v1::WorkerMessage> later = Run();
   ASSERT_EQ(later.size(), 2u);
-  ASSERT_TRUE(later[1].has_segment_dones()) << later[1].DebugString();
-  EXPECT_EQ(later[1].segment_dones().done(0).replica(), 2);
+  ExpectResultOf(later[1], 2);
 }
 
 // An unloaded job's held results are dropped, not sent.
 TEST_F(ReplicaHostTest, UnloadJobDropsHeldResults) {
-  LoadJob(ExampleSpec(kTremd));
-  for (int i = 0; i < 2; ++i) {
-    host_->LoadReplica(MakeLoadReplica(kJob, i, 1, i, 5));
-  }
+  LoadReplicas(2);
   host_->Orders(RoundOrders(2, 0));
   for (int task = 0; task < 3; ++task) ASSERT_TRUE(executor_->RunOne());
   host_->UnloadJob(MakeUnload(kJob));
