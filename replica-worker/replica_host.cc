@@ -112,6 +112,11 @@ struct ReplicaHost::Hosted {
   // engine::Replica::kStopCheckSteps steps, since its result is not sent.
   std::atomic<bool> stop{false};
   int64_t last_round = -1;  // highest round accepted for this epoch
+  // The round of the batch_result order running now, if one is: counted in
+  // held_ until it ends, or until the replica is dropped, whichever is
+  // first (so a dropped copy's segment, stopping later, never counts
+  // against a round of the same number ordered since).
+  std::optional<int64_t> running_round;
 };
 
 namespace {
@@ -403,6 +408,10 @@ void ReplicaHost::RunNext(const std::shared_ptr<Hosted>& hosted) {
     work = std::move(hosted->queue.front());
     hosted->queue.pop_front();
     ++running_;
+    if (const auto* order = std::get_if<v1::SegmentOrder>(&work);
+        order != nullptr && order->batch_result()) {
+      hosted->running_round = order->round();
+    }
   }
   std::optional<v1::WorkerMessage> reply = std::visit(
       [&](const auto& item) -> std::optional<v1::WorkerMessage> {
@@ -418,11 +427,14 @@ void ReplicaHost::RunNext(const std::shared_ptr<Hosted>& hosted) {
       work);
   {
     absl::MutexLock lock(&mu_);
-    if (hosted->dropped) reply.reset();  // nothing is sent for it
-    const auto* order = std::get_if<v1::SegmentOrder>(&work);
-    if (order != nullptr && order->batch_result()) {
+    // Nothing is sent for a dropped replica; its order stopped counting in
+    // held_ when it was dropped.
+    if (hosted->dropped) reply.reset();
+    if (const std::optional<int64_t> round =
+            std::exchange(hosted->running_round, std::nullopt)) {
       const bool done = reply.has_value() && reply->has_segment_done();
-      EndHeldLocked(*order, done ? std::move(reply) : std::nullopt);
+      EndHeldLocked(RoundKey(hosted->job_id, *round),
+                    done ? std::move(reply) : std::nullopt);
       if (done) reply.reset();
     }
     if (reply.has_value()) {
@@ -550,9 +562,9 @@ std::optional<v1::WorkerMessage> ReplicaHost::SaveState(
   return reply;
 }
 
-void ReplicaHost::EndHeldLocked(const v1::SegmentOrder& order,
+void ReplicaHost::EndHeldLocked(const RoundKey& key,
                                 std::optional<v1::WorkerMessage> done) {
-  auto it = held_.find(RoundKey(order.job_id(), order.round()));
+  auto it = held_.find(key);
   if (it == held_.end()) return;  // its job was unloaded meanwhile
   HeldRound& round = it->second;
   if (done.has_value()) {
@@ -578,7 +590,7 @@ void ReplicaHost::EndQueuedLocked(const std::deque<Work>& queue) {
   for (const Work& work : queue) {
     const auto* order = std::get_if<v1::SegmentOrder>(&work);
     if (order != nullptr && order->batch_result()) {
-      EndHeldLocked(*order, std::nullopt);
+      EndHeldLocked(RoundKey(order->job_id(), order->round()), std::nullopt);
     }
   }
 }
@@ -617,6 +629,10 @@ std::shared_ptr<ReplicaHost::Hosted> ReplicaHost::DropLocked(
   hosted->stop = true;
   EndQueuedLocked(hosted->queue);
   hosted->queue.clear();
+  if (const std::optional<int64_t> round =
+          std::exchange(hosted->running_round, std::nullopt)) {
+    EndHeldLocked(RoundKey(hosted->job_id, *round), std::nullopt);
+  }
   auto it = replicas_.find(Key(hosted->job_id, hosted->replica));
   if (it != replicas_.end() && it->second == hosted) replicas_.erase(it);
   return hosted;

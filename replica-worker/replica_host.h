@@ -162,12 +162,11 @@ class ReplicaHost {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OrderLocked(const v1::SegmentOrder& message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Counts an accepted batch_result order as ended, keeping `done` (its
-  // SegmentDone, if it has one) with the round's; queues the round's
-  // SegmentDones when it was the round's last open order here, or when they
-  // reach max_held_bytes.
-  void EndHeldLocked(const v1::SegmentOrder& order,
-                     std::optional<v1::WorkerMessage> done)
+  // Counts an accepted batch_result order of round `key` as ended, keeping
+  // `done` (its SegmentDone, if it has one) with the round's; queues the
+  // round's SegmentDones when it was the round's last open order here, or
+  // when they reach max_held_bytes.
+  void EndHeldLocked(const RoundKey& key, std::optional<v1::WorkerMessage> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // EndHeldLocked, with no result, for each batch_result order in `queue`
   // (orders dropped without running).
@@ -196,7 +195,8 @@ class ReplicaHost {
   // Marks `hosted` dropped and removes it from replicas_ if it is the hosted
   // copy; the returned pointer lets the caller destroy its Context after
   // unlocking. By value: callers pass replicas_'s own element, which the
-  // erase destroys. Its queued orders end unreported (EndQueuedLocked).
+  // erase destroys. Its queued and running orders end unreported in held_
+  // at once (a running one stops later, uncounted).
   std::shared_ptr<Hosted> DropLocked(std::shared_ptr<Hosted> hosted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
