@@ -199,13 +199,10 @@ class SimulatedWorker {
           // a synchronous round's results (batch_result) in SegmentDones
           // messages of up to wire::kMaxBatchBytes, others one SegmentDone
           // per order.
-          const size_t max_bytes = wire::kMaxBatchBytes;
           size_t bytes = 0;
-          const auto flush = [&] {
-            if (out.segment_dones().done_size() == 0) return;
+          const auto write = [&](int64_t round) {
             stream_->Write(out);
-            RaiseTo(timeline_->last_done[out.segment_dones().done(0).round()],
-                    NowNs());
+            RaiseTo(timeline_->last_done[round], NowNs());
             out.Clear();
             bytes = 0;
           };
@@ -221,16 +218,16 @@ class SimulatedWorker {
             if (order.want_positions()) done.set_positions_f32(*positions_);
             if (!order.batch_result()) {
               *out.mutable_segment_done() = std::move(done);
-              stream_->Write(out);
-              RaiseTo(timeline_->last_done[order.round()], NowNs());
-              out.Clear();
+              write(order.round());
               continue;
             }
             bytes += done.ByteSizeLong();
             *out.mutable_segment_dones()->add_done() = std::move(done);
-            if (bytes >= max_bytes) flush();
+            if (bytes >= wire::kMaxBatchBytes) write(order.round());
           }
-          flush();
+          if (out.segment_dones().done_size() > 0) {
+            write(out.segment_dones().done(0).round());
+          }
           continue;
         }
         case v1::CoordinatorMessage::kReleaseReplica: {

@@ -8,44 +8,40 @@
 namespace replex::worker {
 namespace {
 
-// The first SegmentDone of `round` in `message`, alone or in a
-// SegmentDones; null if none.
-v1::SegmentDone* DoneOfRound(v1::WorkerMessage& message, int64_t round) {
+// The index of the first SegmentDone of `round` among `message`'s results (a
+// lone SegmentDone is index 0), or -1 if it has none.
+int DoneOfRound(const v1::WorkerMessage& message, int64_t round) {
   if (message.has_segment_done()) {
-    return message.segment_done().round() == round
-               ? message.mutable_segment_done()
-               : nullptr;
+    return message.segment_done().round() == round ? 0 : -1;
   }
-  for (v1::SegmentDone& done :
-       *message.mutable_segment_dones()->mutable_done()) {
-    if (done.round() == round) return &done;
+  const auto& dones = message.segment_dones().done();
+  for (int i = 0; i < dones.size(); ++i) {
+    if (dones[i].round() == round) return i;
   }
-  return nullptr;
+  return -1;
 }
 
 }  // namespace
 
 void FaultInjectingOutput::Send(const v1::WorkerMessage& message) {
-  const bool has_results =
-      message.has_segment_done() || message.has_segment_dones();
-  v1::WorkerMessage poisoned;
-  v1::SegmentDone* done = nullptr;
-  if (has_results && !injected_) {
-    poisoned = message;
-    done = DoneOfRound(poisoned, round_);
-  }
-  if (done == nullptr || injected_.exchange(true)) {
+  const int index = DoneOfRound(message, round_);
+  if (index < 0 || injected_.exchange(true)) {
     next_->Send(message);
     return;
   }
+  v1::WorkerMessage poisoned = message;
+  v1::SegmentDone& done =
+      poisoned.has_segment_done()
+          ? *poisoned.mutable_segment_done()
+          : *poisoned.mutable_segment_dones()->mutable_done(index);
   if (fault_ == Fault::kCrash) {
     service::Log("replica %s/%d round %d: crashing (--test_crash_in_round)",
-                 done->job_id(), done->replica(), round_);
+                 done.job_id(), done.replica(), round_);
     std::_Exit(70);
   }
-  done->set_potential_kj_mol(std::numeric_limits<double>::quiet_NaN());
+  done.set_potential_kj_mol(std::numeric_limits<double>::quiet_NaN());
   service::Log("replica %s/%d round %d: reporting NaN (--test_inject_nan)",
-               done->job_id(), done->replica(), round_);
+               done.job_id(), done.replica(), round_);
   next_->Send(poisoned);
 }
 

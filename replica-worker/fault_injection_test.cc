@@ -40,6 +40,28 @@ TEST(FaultInjectingOutputTest, PoisonsTheFirstResultOfItsRoundOnlyOnce) {
 }
 
 }  // namespace
+// In a round's SegmentDones (SegmentOrder.batch_result) the result of the
+// round is poisoned, once; the others in the message are passed on as sent.
+TEST(FaultInjectingOutputTest, PoisonsItsRoundsResultInsideABatch) {
+  testing::RecordingOutput recorded;
+  FaultInjectingOutput output(FaultInjectingOutput::Fault::kNan, 3, &recorded);
+  v1::WorkerMessage batch;
+  for (const auto& [replica, round] : {std::pair{0, 2}, {1, 3}, {2, 3}}) {
+    *batch.mutable_segment_dones()->add_done() =
+        Done(replica, round).segment_done();
+  }
+  output.Send(batch);
+  output.Send(batch);
+
+  const std::vector<v1::WorkerMessage> sent = recorded.messages();
+  ASSERT_EQ(sent.size(), 2u);
+  ASSERT_EQ(sent[0].segment_dones().done_size(), 3);
+  EXPECT_EQ(sent[0].segment_dones().done(0).potential_kj_mol(), -12.5);
+  EXPECT_TRUE(std::isnan(sent[0].segment_dones().done(1).potential_kj_mol()));
+  EXPECT_EQ(sent[0].segment_dones().done(2).potential_kj_mol(), -12.5);
+  EXPECT_EQ(sent[1].SerializeAsString(), batch.SerializeAsString());
+}
+
 TEST(FaultInjectingOutputTest, ACrashEndsTheProcessAtItsRound) {
   testing::RecordingOutput recorded;
   FaultInjectingOutput output(FaultInjectingOutput::Fault::kCrash, 3,

@@ -50,9 +50,8 @@ void WorkerMetrics::RecordPlugins(const engine::PluginReport& report) {
   }
   // Failures read "FILE: why".
   for (const std::string& failure : report.failures) {
-    plugins_
-        .Add({{"file", name(failure.substr(0, failure.find(": ")))},
-              {"loaded", "false"}})
+    plugins_.Add({{"file", name(failure.substr(0, failure.find(": ")))},
+                  {"loaded", "false"}})
         .Set(1);
   }
 }

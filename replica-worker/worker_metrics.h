@@ -5,9 +5,10 @@
 // and loaded jobs are read from the host at each scrape.
 #pragma once
 
+#include "lib/engine/engine.h"
+
 #include <memory>
 
-#include "lib/engine/engine.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"

@@ -54,9 +54,9 @@ v1::WorkerMessage FakeSegmentDone(const v1::SegmentOrder& order) {
     result.reduced.push_back(FakeReduced(order.replica(), order.round(), rung));
   }
   if (order.want_state()) {
-    result.state =
-        absl::StrCat("state of ", order.job_id(), "/", order.replica(),
-                     " after round ", order.round());
+    result.state = absl::StrCat("state of ", order.job_id(), "/",
+                                order.replica(), " after round ",
+                                order.round());
   }
   return wire::SegmentDone(order, std::move(result), 0);
 }
