@@ -184,9 +184,9 @@ absl::StatusOr<double> Replex(const v1::JobSpec& spec, Cluster* cluster) {
   const double segments = static_cast<double>(spec.exchange().n_rounds()) *
                           spec.ladder().temperatures_k_size();
   if (cluster != nullptr) {
-    absl::StatusOr<double> seconds = cluster->Run(spec);
-    if (!seconds.ok()) return seconds.status();
-    return segments / *seconds;
+    absl::StatusOr<Cluster::Timed> timed = cluster->Run(spec);
+    if (!timed.ok()) return timed.status();
+    return segments / timed->seconds;
   }
   runner::RunOptions options;
   options.threads = absl::GetFlag(FLAGS_slots);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "replex/v1/job_service.grpc.pb.h"
 #include "tests/process.h"
@@ -81,9 +82,15 @@ class Cluster {
     if (!dir_.empty()) testing::RunCommand(absl::StrCat("rm -rf ", dir_));
   }
 
-  // Seconds from SubmitJob to SUCCEEDED; returns once the job's results are
+  // From SubmitJob to SUCCEEDED: the seconds, and the machine's idle
+  // CPU-seconds (IdleCpuSeconds). Returns once the job's results are
   // finished.
-  absl::StatusOr<double> Run(const v1::JobSpec& spec) {
+  struct Timed {
+    double seconds;
+    double idle_cpu_s;
+  };
+  absl::StatusOr<Timed> Run(const v1::JobSpec& spec) {
+    const double idle = IdleCpuSeconds();
     const absl::Time start = absl::Now();
     v1::SubmitJobRequest request;
     *request.mutable_spec() = spec;
@@ -103,7 +110,8 @@ class Cluster {
     while (reader->Read(&event)) {
       if (event.has_snapshot()) job = event.snapshot();
     }
-    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    const Timed timed{absl::ToDoubleSeconds(absl::Now() - start),
+                      IdleCpuSeconds() - idle};
     reader->Finish();
     if (job.state() != v1::SUCCEEDED) {
       return absl::InternalError(absl::StrCat(
@@ -126,7 +134,7 @@ class Cluster {
           "job ", response.job_id(), "'s results: ", finished.error_message(),
           "; logs in ", dir_));
     }
-    return seconds;
+    return timed;
   }
 
  private:

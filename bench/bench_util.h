@@ -2,10 +2,12 @@
 #pragma once
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -62,6 +64,22 @@ inline void PinThisThread(const std::vector<int>& cpus) {
   CPU_ZERO(&set);
   for (int cpu : cpus) CPU_SET(cpu, &set);
   sched_setaffinity(0, sizeof(set), &set);
+}
+
+// CPU-seconds the whole machine has spent idle since boot, all CPUs together
+// (/proc/stat's idle and iowait). Over a run on an otherwise idle machine,
+// the difference is capacity nothing used: barrier waits, message round
+// trips, a slot with no work left. A virtual machine's host taking a CPU
+// away while it runs slows the run without showing here; only the waits
+// that this causes on the other CPUs do.
+inline double IdleCpuSeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user, nice, system, idle, iowait;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return (idle + iowait) / sysconf(_SC_CLK_TCK);
 }
 
 }  // namespace replex::bench

@@ -242,20 +242,24 @@ int Main() {
   // process), which would otherwise be charged to the first timed run alone
   // (on an H200 it made the first plain run of one replica 3.5 times as long).
   PlainOpenMM(**model, Configure(*base, 1, step_counts.front(), 1), 1);
-  std::printf("%8s %6s %7s %10s %11s %10s %19s %18s %13s %16s  %s\n",
+  std::printf("%8s %6s %7s %10s %11s %10s %19s %18s %13s %16s %17s  %s\n",
               "replicas", "steps", "rounds", "plain s", "embedded s",
               "cluster s", "efficiency embedded", "efficiency cluster",
-              "plain ns/day", "embedded ns/day",
+              "plain ns/day", "embedded ns/day", "idle CPU-s p|e|c",
               "per-run ratios embedded | cluster");
   for (int steps : step_counts) {
     for (int replicas : replica_counts) {
       const int rounds = absl::GetFlag(FLAGS_total_steps) / steps;
       const v1::JobSpec spec = Configure(*base, replicas, steps, rounds);
       std::vector<double> plain_s, embedded_s, cluster_s, embedded_efficiency,
-          cluster_efficiency;
+          cluster_efficiency, plain_idle, embedded_idle, cluster_idle;
       for (int repeat = 0; repeat < absl::GetFlag(FLAGS_repeats); ++repeat) {
+        double idle = IdleCpuSeconds();
         plain_s.push_back(PlainOpenMM(**model, spec, slots));
+        plain_idle.push_back(IdleCpuSeconds() - idle);
+        idle = IdleCpuSeconds();
         absl::StatusOr<double> seconds = Embedded(spec, slots);
+        embedded_idle.push_back(IdleCpuSeconds() - idle);
         if (!seconds.ok()) {
           std::fprintf(stderr, "embedded: %s\n",
                        seconds.status().ToString().c_str());
@@ -264,12 +268,13 @@ int Main() {
         embedded_s.push_back(*seconds);
         embedded_efficiency.push_back(plain_s.back() / embedded_s.back());
         if (!with_cluster) continue;
-        seconds = cluster.Run(spec);
-        if (!seconds.ok()) {
-          std::fprintf(stderr, "%s\n", seconds.status().ToString().c_str());
+        absl::StatusOr<Cluster::Timed> timed = cluster.Run(spec);
+        if (!timed.ok()) {
+          std::fprintf(stderr, "%s\n", timed.status().ToString().c_str());
           return 1;
         }
-        cluster_s.push_back(*seconds);
+        cluster_s.push_back(timed->seconds);
+        cluster_idle.push_back(timed->idle_cpu_s);
         cluster_efficiency.push_back(plain_s.back() / cluster_s.back());
       }
       // Aggregate over replicas: simulated ns per wall day.
@@ -279,14 +284,18 @@ int Main() {
       const auto cell = [&](const char* format, double value) {
         return with_cluster ? absl::StrFormat(format, value) : "-";
       };
+      const std::string idle =
+          absl::StrFormat("%.2f|%.2f|%s", Median(plain_idle),
+                          Median(embedded_idle),
+                          cell("%.2f", Median(cluster_idle)));
       std::printf(
-          "%8d %6d %7d %10.2f %11.2f %10s %19.3f %18s %13.1f %16.1f  %s| "
-          "%s\n",
+          "%8d %6d %7d %10.2f %11.2f %10s %19.3f %18s %13.1f %16.1f %17s  "
+          "%s| %s\n",
           replicas, steps, rounds, Median(plain_s), Median(embedded_s),
           cell("%.2f", Median(cluster_s)).c_str(), Median(embedded_efficiency),
           cell("%.3f", Median(cluster_efficiency)).c_str(),
           ns * 86400 / Median(plain_s), ns * 86400 / Median(embedded_s),
-          Ratios(embedded_efficiency).c_str(),
+          idle.c_str(), Ratios(embedded_efficiency).c_str(),
           with_cluster ? Ratios(cluster_efficiency).c_str() : "-");
       std::fflush(stdout);
     }
