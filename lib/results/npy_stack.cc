@@ -103,13 +103,13 @@ absl::StatusOr<std::unique_ptr<NpyStackWriter>> NpyStackWriter::Open(
   auto writer = std::unique_ptr<NpyStackWriter>(new NpyStackWriter);
   writer->path_ = path;
   writer->n_ = n;
-  writer->bytes_.resize(static_cast<size_t>(n) * n * 8);
+  writer->matrix_bytes_ = static_cast<size_t>(n) * n * 8;
   writer->fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (writer->fd_ < 0) return ErrnoError(path, "open");
   std::string header(kHeaderBytes, '\0');
   const ssize_t read = pread(writer->fd_, header.data(), kHeaderBytes, 0);
   if (read < 0) return ErrnoError(path, "read");
-  const size_t matrix = writer->bytes_.size();
+  const size_t matrix = writer->matrix_bytes_;
   int64_t count = 0;
   if (read > 0) {
     count = CountIn(header, n);
@@ -155,14 +155,26 @@ absl::Status NpyStackWriter::WriteHeader() {
 }
 
 absl::Status NpyStackWriter::Append(const std::vector<double>& matrix) {
-  if (matrix.size() * 8 != bytes_.size()) {
+  if (matrix.size() * 8 != matrix_bytes_) {
     return absl::InvalidArgumentError(
         absl::StrCat(path_.string(), ": a matrix of ", matrix.size(),
                      " values, not ", n_, " x ", n_));
   }
-  for (size_t i = 0; i < matrix.size(); ++i) Encode(matrix[i], &bytes_[8 * i]);
-  const off_t at = static_cast<off_t>(kHeaderBytes + count_ * bytes_.size());
-  if (!WriteAll(fd_, bytes_.data(), bytes_.size(), at)) {
+  // The file's "<f8" is this host's own layout on little-endian hosts, which
+  // write the values as they are: at 1,024 rungs, encoding a copy of the
+  // 8 MiB a round took about a third of the coordinator's CPU
+  // (docs/benchmarks.md).
+  const char* data = reinterpret_cast<const char*>(matrix.data());
+  std::vector<char> encoded;
+  if constexpr (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) {
+    encoded.resize(matrix_bytes_);
+    for (size_t i = 0; i < matrix.size(); ++i) {
+      Encode(matrix[i], &encoded[8 * i]);
+    }
+    data = encoded.data();
+  }
+  const off_t at = static_cast<off_t>(kHeaderBytes + count_ * matrix_bytes_);
+  if (!WriteAll(fd_, data, matrix_bytes_, at)) {
     return ErrnoError(path_, "write");
   }
   ++count_;

@@ -40,7 +40,7 @@ class NpyStackWriter {
   int fd_ = -1;
   int n_ = 0;
   int64_t count_ = 0;
-  std::vector<char> bytes_;  // a matrix, encoded
+  size_t matrix_bytes_ = 0;  // n * n * 8
 };
 
 // Calls on_matrix(index, n * n values) for each matrix of the stack at
