@@ -516,6 +516,13 @@ void ExpectAdaptiveLadderResumes(const std::string& name,
   absl::Status started = cluster.StartServices();
   for (int i = 0; started.ok() && i < 2; ++i) started = cluster.AddWorker();
   ASSERT_TRUE(started.ok()) << started << cluster.Logs();
+  // Both connected before the job starts, so both hold replicas and the kill
+  // below always rolls the job back: a worker still starting when the job
+  // passed round 90 held none, and its kill cost nothing.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitForLog(cluster.worker(i), "connected to"))
+        << cluster.Logs();
+  }
   const std::string path = WriteJob(cluster, name, kRounds, kInterval);
   std::ifstream in(path);
   std::string yaml((std::istreambuf_iterator<char>(in)),
