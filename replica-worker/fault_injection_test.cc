@@ -39,7 +39,6 @@ TEST(FaultInjectingOutputTest, PoisonsTheFirstResultOfItsRoundOnlyOnce) {
   EXPECT_EQ(recorded.idle_calls(), 1);
 }
 
-}  // namespace
 // In a round's SegmentDones (SegmentOrder.batch_result) the result of the
 // round is poisoned, once; the others in the message are passed on as sent.
 TEST(FaultInjectingOutputTest, PoisonsItsRoundsResultInsideABatch) {
@@ -72,4 +71,5 @@ TEST(FaultInjectingOutputTest, ACrashEndsTheProcessAtItsRound) {
               "crashing");
 }
 
+}  // namespace
 }  // namespace replex::worker
